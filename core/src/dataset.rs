@@ -1,0 +1,524 @@
+//! The dataset model every format maps onto: a lazy pixel source with calibrated axes,
+//! HyperSpy-style normalized metadata and the file's original metadata.
+
+use std::fmt;
+use std::sync::Arc;
+
+use half::f16;
+use ndarray::{ArrayD, IxDyn};
+use num_complex::{Complex32, Complex64};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::axis::{Axis, AxisKind};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::metadata::{get_str, Tree};
+use crate::source::{element_count, ArraySource};
+
+/// One N-D array read from (or to be written to) a file.
+#[derive(Clone)]
+pub struct Dataset {
+    /// One axis per dimension of the C-order shape.
+    pub axes: Vec<Axis>,
+    /// HyperSpy's normalized tree (`General.title`, `Signal.signal_type`, ...).
+    pub metadata: Tree,
+    /// The file's own metadata, untranslated.
+    pub original_metadata: Tree,
+    source: Arc<dyn ArraySource>,
+}
+
+impl fmt::Debug for Dataset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dataset")
+            .field("dtype", &self.dtype())
+            .field("shape", &self.shape())
+            .field("axes", &self.axes)
+            .field("title", &self.title())
+            .finish()
+    }
+}
+
+/// A hyper-rectangular region: start index and extent per dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    /// First index per dimension.
+    pub start: Vec<u64>,
+    /// Number of indices per dimension.
+    pub shape: Vec<u64>,
+}
+
+impl Region {
+    /// Number of elements in the region.
+    pub fn len(&self) -> u64 {
+        element_count(&self.shape).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the region holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.shape.contains(&0)
+    }
+}
+
+impl Dataset {
+    /// A dataset over `source`. `axes` must have one entry per dimension (non-uniform axes
+    /// one value per index); `General.title`, `General.original_filename` and
+    /// `Signal.signal_type` are added empty when missing.
+    pub fn new(
+        source: Arc<dyn ArraySource>,
+        axes: Vec<Axis>,
+        mut metadata: Tree,
+        original_metadata: Tree,
+    ) -> Result<Self> {
+        let shape = source.shape();
+        if axes.len() != shape.len() {
+            return Err(Error::OutOfBounds(format!(
+                "{} axes given for a {}-dimensional array",
+                axes.len(),
+                shape.len()
+            )));
+        }
+        for (axis, &n) in axes.iter().zip(shape) {
+            if let AxisKind::Values(v) = &axis.kind {
+                if v.len() as u64 != n {
+                    return Err(Error::OutOfBounds(format!(
+                        "axis {:?} has {} values for {n} indices",
+                        axis.name,
+                        v.len()
+                    )));
+                }
+            }
+        }
+        for path in [
+            "General.title",
+            "General.original_filename",
+            "Signal.signal_type",
+        ] {
+            if crate::metadata::get_path(&metadata, path).is_none() {
+                crate::metadata::set_path(&mut metadata, path, "");
+            }
+        }
+        Ok(Dataset {
+            axes,
+            metadata,
+            original_metadata,
+            source,
+        })
+    }
+
+    /// An in-memory dataset with default axes (all signal axes), e.g. for tests.
+    pub fn from_bytes(bytes: Vec<u8>, dtype: DType, shape: Vec<u64>) -> Result<Self> {
+        let axes = shape.iter().map(|_| Axis::default_for(false)).collect();
+        let source = crate::source::StridedSource::from_bytes(bytes, dtype, shape)?;
+        Dataset::new(Arc::new(source), axes, Tree::new(), Tree::new())
+    }
+
+    /// Logical element type.
+    pub fn dtype(&self) -> DType {
+        self.source.dtype()
+    }
+
+    /// C-order shape.
+    pub fn shape(&self) -> &[u64] {
+        self.source.shape()
+    }
+
+    /// Number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> u64 {
+        element_count(self.shape()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the dataset holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Size of the logical array in bytes.
+    pub fn nbytes(&self) -> u64 {
+        self.len().saturating_mul(self.dtype().size() as u64)
+    }
+
+    /// `General.title`.
+    pub fn title(&self) -> &str {
+        get_str(&self.metadata, "General.title").unwrap_or("")
+    }
+
+    /// The lazy pixel source.
+    pub fn source(&self) -> &Arc<dyn ArraySource> {
+        &self.source
+    }
+
+    /// The natural chunk shape of the source.
+    pub fn chunk_shape(&self) -> Vec<u64> {
+        self.source.chunk_shape()
+    }
+
+    /// The whole array as native C-order bytes without copying, when the storage allows.
+    pub fn mapped(&self) -> Option<&[u8]> {
+        self.source.mapped()
+    }
+
+    fn check_region(&self, start: &[u64], shape: &[u64]) -> Result<usize> {
+        let full = self.shape();
+        if start.len() != full.len() || shape.len() != full.len() {
+            return Err(Error::OutOfBounds(format!(
+                "region of rank {} in an array of rank {}",
+                start.len().max(shape.len()),
+                full.len()
+            )));
+        }
+        for ((s, n), f) in start.iter().zip(shape).zip(full) {
+            if s.checked_add(*n).is_none_or(|end| end > *f) {
+                return Err(Error::OutOfBounds(format!(
+                    "start {start:?} + shape {shape:?} exceeds {full:?}"
+                )));
+            }
+        }
+        element_count(shape)
+            .and_then(|n| n.checked_mul(self.dtype().size() as u64))
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| Error::OutOfBounds(format!("region {shape:?} is too large")))
+    }
+
+    /// Read a region into `out` (C order, native-endian). `out` must be exactly the region's
+    /// size in bytes.
+    pub fn read_region_into(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        let n = self.check_region(start, shape)?;
+        if out.len() != n {
+            return Err(Error::OutOfBounds(format!(
+                "buffer of {} bytes for a region of {n} bytes",
+                out.len()
+            )));
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        self.source.read_region(start, shape, out)
+    }
+
+    /// Read a region as bytes (C order, native-endian).
+    pub fn read_region_bytes(&self, start: &[u64], shape: &[u64]) -> Result<Vec<u8>> {
+        let n = self.check_region(start, shape)?;
+        let mut out = vec![0u8; n];
+        if n > 0 {
+            self.source.read_region(start, shape, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Read a region as an owned N-D array.
+    pub fn read_region(&self, start: &[u64], shape: &[u64]) -> Result<ArrayData> {
+        let n = self.check_region(start, shape)?;
+        let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+        ArrayData::fill(self.dtype(), &dims, n, |bytes| {
+            if bytes.is_empty() {
+                Ok(())
+            } else {
+                self.source.read_region(start, shape, bytes)
+            }
+        })
+    }
+
+    /// Read the whole dataset as an owned N-D array.
+    pub fn read(&self) -> Result<ArrayData> {
+        let start = vec![0; self.ndim()];
+        let shape = self.shape().to_vec();
+        self.read_region(&start, &shape)
+    }
+
+    /// A chunk shape for streaming: whole trailing (signal) dimensions as long as one chunk
+    /// stays within `target_bytes`, then as many leading indices as fit.
+    pub fn streaming_chunk_shape(&self, target_bytes: u64) -> Vec<u64> {
+        let shape = self.shape();
+        let es = self.dtype().size() as u64;
+        let mut chunk = vec![1u64; shape.len()];
+        let mut bytes = es;
+        for d in (0..shape.len()).rev() {
+            let n = shape[d].max(1);
+            if bytes.saturating_mul(n) <= target_bytes {
+                chunk[d] = n;
+                bytes *= n;
+            } else {
+                chunk[d] = (target_bytes / bytes).clamp(1, n);
+                break;
+            }
+        }
+        chunk
+    }
+
+    /// Regions tiling the dataset on a grid of `chunk` (clipped at the edges), in C order
+    /// of the grid.
+    pub fn chunks(&self, chunk: &[u64]) -> Chunks {
+        Chunks::new(self.shape(), chunk)
+    }
+
+    /// SHA-256 of the logical array: C order, every value (or channel) little-endian, read
+    /// chunk by chunk in bounded memory. The corpus and `emconvert info --checksum` use it.
+    pub fn sha256(&self) -> Result<String> {
+        let mut hasher = Sha256::new();
+        let chunk = self.streaming_chunk_shape(16 << 20);
+        let unit = self.dtype().swap_unit();
+        for region in self.chunks(&chunk) {
+            let mut bytes = self.read_region_bytes(&region.start, &region.shape)?;
+            if cfg!(target_endian = "big") {
+                crate::dtype::swap_bytes_in_place(&mut bytes, unit);
+            }
+            hasher.update(&bytes);
+        }
+        let digest = hasher.finalize();
+        Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// This dataset as the JSON object of `emconvert info --json`.
+    pub fn info_json(&self, index: usize, checksum: bool, original: bool) -> Result<Value> {
+        let mut obj = serde_json::Map::new();
+        obj.insert("index".into(), json!(index));
+        obj.insert("title".into(), json!(self.title()));
+        let dtype = self.dtype();
+        obj.insert("dtype".into(), json!(dtype.numpy_str()));
+        if let Some(fields) = dtype.numpy_fields() {
+            obj.insert("dtype_fields".into(), json!(fields));
+        }
+        obj.insert("shape".into(), json!(self.shape()));
+        let axes: Vec<Value> = self
+            .axes
+            .iter()
+            .zip(self.shape())
+            .map(|(a, &n)| a.to_json(n))
+            .collect();
+        obj.insert("axes".into(), Value::Array(axes));
+        if checksum {
+            obj.insert("sha256".into(), json!(self.sha256()?));
+        }
+        obj.insert("metadata".into(), Value::Object(self.metadata.clone()));
+        if original {
+            obj.insert(
+                "original_metadata".into(),
+                Value::Object(self.original_metadata.clone()),
+            );
+        }
+        Ok(Value::Object(obj))
+    }
+}
+
+/// Iterator over the regions of a chunk grid; see [`Dataset::chunks`].
+#[derive(Debug, Clone)]
+pub struct Chunks {
+    shape: Vec<u64>,
+    chunk: Vec<u64>,
+    next: Option<Vec<u64>>,
+}
+
+impl Chunks {
+    /// Regions of `chunk` tiling `shape`. Zero chunk sizes are treated as 1.
+    pub fn new(shape: &[u64], chunk: &[u64]) -> Self {
+        let chunk: Vec<u64> = shape
+            .iter()
+            .enumerate()
+            .map(|(d, &n)| chunk.get(d).copied().unwrap_or(n).clamp(1, n.max(1)))
+            .collect();
+        let empty = shape.contains(&0);
+        Chunks {
+            shape: shape.to_vec(),
+            chunk,
+            next: (!empty).then(|| vec![0; shape.len()]),
+        }
+    }
+
+    /// Number of regions in the grid.
+    pub fn count_total(&self) -> u64 {
+        if self.shape.contains(&0) {
+            return 0;
+        }
+        self.shape
+            .iter()
+            .zip(&self.chunk)
+            .map(|(n, c)| n.div_ceil(*c))
+            .product()
+    }
+}
+
+impl Iterator for Chunks {
+    type Item = Region;
+
+    fn next(&mut self) -> Option<Region> {
+        let start = self.next.take()?;
+        let shape = start
+            .iter()
+            .zip(&self.chunk)
+            .zip(&self.shape)
+            .map(|((s, c), n)| (*c).min(n - s))
+            .collect();
+        let mut following = start.clone();
+        let mut k = following.len();
+        self.next = loop {
+            if k == 0 {
+                break None;
+            }
+            k -= 1;
+            following[k] += self.chunk[k];
+            if following[k] < self.shape[k] {
+                break Some(following);
+            }
+            following[k] = 0;
+        };
+        Some(Region { start, shape })
+    }
+}
+
+/// An owned N-D array of any emio dtype, dispatched once per read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrayData {
+    /// bool values.
+    Bool(ArrayD<bool>),
+    /// u8 values.
+    U8(ArrayD<u8>),
+    /// u16 values.
+    U16(ArrayD<u16>),
+    /// u32 values.
+    U32(ArrayD<u32>),
+    /// u64 values.
+    U64(ArrayD<u64>),
+    /// i8 values.
+    I8(ArrayD<i8>),
+    /// i16 values.
+    I16(ArrayD<i16>),
+    /// i32 values.
+    I32(ArrayD<i32>),
+    /// i64 values.
+    I64(ArrayD<i64>),
+    /// f16 values.
+    F16(ArrayD<f16>),
+    /// f32 values.
+    F32(ArrayD<f32>),
+    /// f64 values.
+    F64(ArrayD<f64>),
+    /// complex64 values.
+    C64(ArrayD<Complex32>),
+    /// complex128 values.
+    C128(ArrayD<Complex64>),
+    /// RGB u8 records.
+    Rgb8(ArrayD<[u8; 3]>),
+    /// RGBA u8 records.
+    Rgba8(ArrayD<[u8; 4]>),
+    /// RGB u16 records.
+    Rgb16(ArrayD<[u16; 3]>),
+    /// RGBA u16 records.
+    Rgba16(ArrayD<[u16; 4]>),
+}
+
+fn typed<T: bytemuck::Pod>(
+    dims: &[usize],
+    nbytes: usize,
+    fill: impl FnOnce(&mut [u8]) -> Result<()>,
+) -> Result<ArrayD<T>> {
+    let mut v: Vec<T> = bytemuck::zeroed_vec(nbytes / std::mem::size_of::<T>());
+    fill(bytemuck::cast_slice_mut(&mut v))?;
+    ArrayD::from_shape_vec(IxDyn(dims), v).map_err(|e| Error::OutOfBounds(e.to_string()))
+}
+
+impl ArrayData {
+    /// Allocate an array of `dtype` and `dims` and let `fill` write its native C-order bytes.
+    pub fn fill(
+        dtype: DType,
+        dims: &[usize],
+        nbytes: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<()>,
+    ) -> Result<Self> {
+        Ok(match dtype {
+            DType::Bool => {
+                let bytes: ArrayD<u8> = typed(dims, nbytes, fill)?;
+                ArrayData::Bool(bytes.mapv(|b| b != 0))
+            }
+            DType::U8 => ArrayData::U8(typed(dims, nbytes, fill)?),
+            DType::U16 => ArrayData::U16(typed(dims, nbytes, fill)?),
+            DType::U32 => ArrayData::U32(typed(dims, nbytes, fill)?),
+            DType::U64 => ArrayData::U64(typed(dims, nbytes, fill)?),
+            DType::I8 => ArrayData::I8(typed(dims, nbytes, fill)?),
+            DType::I16 => ArrayData::I16(typed(dims, nbytes, fill)?),
+            DType::I32 => ArrayData::I32(typed(dims, nbytes, fill)?),
+            DType::I64 => ArrayData::I64(typed(dims, nbytes, fill)?),
+            DType::F16 => ArrayData::F16(typed(dims, nbytes, fill)?),
+            DType::F32 => ArrayData::F32(typed(dims, nbytes, fill)?),
+            DType::F64 => ArrayData::F64(typed(dims, nbytes, fill)?),
+            DType::C64 => ArrayData::C64(typed(dims, nbytes, fill)?),
+            DType::C128 => ArrayData::C128(typed(dims, nbytes, fill)?),
+            DType::Rgb8 => ArrayData::Rgb8(typed(dims, nbytes, fill)?),
+            DType::Rgba8 => ArrayData::Rgba8(typed(dims, nbytes, fill)?),
+            DType::Rgb16 => ArrayData::Rgb16(typed(dims, nbytes, fill)?),
+            DType::Rgba16 => ArrayData::Rgba16(typed(dims, nbytes, fill)?),
+        })
+    }
+
+    /// The array's logical dtype.
+    pub fn dtype(&self) -> DType {
+        match self {
+            ArrayData::Bool(_) => DType::Bool,
+            ArrayData::U8(_) => DType::U8,
+            ArrayData::U16(_) => DType::U16,
+            ArrayData::U32(_) => DType::U32,
+            ArrayData::U64(_) => DType::U64,
+            ArrayData::I8(_) => DType::I8,
+            ArrayData::I16(_) => DType::I16,
+            ArrayData::I32(_) => DType::I32,
+            ArrayData::I64(_) => DType::I64,
+            ArrayData::F16(_) => DType::F16,
+            ArrayData::F32(_) => DType::F32,
+            ArrayData::F64(_) => DType::F64,
+            ArrayData::C64(_) => DType::C64,
+            ArrayData::C128(_) => DType::C128,
+            ArrayData::Rgb8(_) => DType::Rgb8,
+            ArrayData::Rgba8(_) => DType::Rgba8,
+            ArrayData::Rgb16(_) => DType::Rgb16,
+            ArrayData::Rgba16(_) => DType::Rgba16,
+        }
+    }
+
+    /// The array's shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            ArrayData::Bool(a) => a.shape(),
+            ArrayData::U8(a) => a.shape(),
+            ArrayData::U16(a) => a.shape(),
+            ArrayData::U32(a) => a.shape(),
+            ArrayData::U64(a) => a.shape(),
+            ArrayData::I8(a) => a.shape(),
+            ArrayData::I16(a) => a.shape(),
+            ArrayData::I32(a) => a.shape(),
+            ArrayData::I64(a) => a.shape(),
+            ArrayData::F16(a) => a.shape(),
+            ArrayData::F32(a) => a.shape(),
+            ArrayData::F64(a) => a.shape(),
+            ArrayData::C64(a) => a.shape(),
+            ArrayData::C128(a) => a.shape(),
+            ArrayData::Rgb8(a) => a.shape(),
+            ArrayData::Rgba8(a) => a.shape(),
+            ArrayData::Rgb16(a) => a.shape(),
+            ArrayData::Rgba16(a) => a.shape(),
+        }
+    }
+
+    /// Real scalar values as f64 (bool as 0/1); `None` for complex and RGB data.
+    pub fn to_f64(&self) -> Option<ArrayD<f64>> {
+        Some(match self {
+            ArrayData::Bool(a) => a.mapv(|v| f64::from(u8::from(v))),
+            ArrayData::U8(a) => a.mapv(f64::from),
+            ArrayData::U16(a) => a.mapv(f64::from),
+            ArrayData::U32(a) => a.mapv(f64::from),
+            ArrayData::U64(a) => a.mapv(|v| v as f64),
+            ArrayData::I8(a) => a.mapv(f64::from),
+            ArrayData::I16(a) => a.mapv(f64::from),
+            ArrayData::I32(a) => a.mapv(f64::from),
+            ArrayData::I64(a) => a.mapv(|v| v as f64),
+            ArrayData::F16(a) => a.mapv(f64::from),
+            ArrayData::F32(a) => a.mapv(f64::from),
+            ArrayData::F64(a) => a.clone(),
+            _ => return None,
+        })
+    }
+}

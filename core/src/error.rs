@@ -1,0 +1,164 @@
+//! The one error type of emio: every failure names the file, and for malformed input the
+//! byte offset and what was expected there.
+
+use std::path::{Path, PathBuf};
+
+/// Result alias used throughout emio.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while probing, reading or writing a file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An operating-system I/O failure on a named file.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file being read or written.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The input does not follow its format: `expected` says what should have been there.
+    #[error("{}{format} file is malformed{}: expected {expected}", path_prefix(path), offset_suffix(*offset))]
+    Malformed {
+        /// Registry name of the format being parsed.
+        format: &'static str,
+        /// The file, once known (parsers working on bytes attach it later).
+        path: Option<PathBuf>,
+        /// Byte offset in the file where the problem was found.
+        offset: Option<u64>,
+        /// What the parser expected to find.
+        expected: String,
+    },
+    /// A valid file uses a feature emio does not handle (yet), or a format cannot hold a dataset.
+    #[error("{}{format}: unsupported: {what}", path_prefix(path))]
+    Unsupported {
+        /// Registry name of the format.
+        format: &'static str,
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// What is not supported.
+        what: String,
+    },
+    /// A reader or writer option was unknown or had a bad value.
+    #[error("invalid option `{name}`: {reason}")]
+    InvalidOption {
+        /// The option name as given.
+        name: String,
+        /// Why it was rejected (for unknown names: the valid ones).
+        reason: String,
+    },
+    /// No registered format recognised the file.
+    #[error("{}: no format recognises this file: {reason}", path.display())]
+    NoFormat {
+        /// The file that was probed.
+        path: PathBuf,
+        /// Why every candidate was rejected.
+        reason: String,
+    },
+    /// A region or index outside the dataset was requested.
+    #[error("region out of bounds: {0}")]
+    OutOfBounds(String),
+    /// The output exists and overwriting was not requested.
+    #[error("{}: output exists (use --force / overwrite to replace it)", .0.display())]
+    OutputExists(PathBuf),
+    /// The operation was cancelled by the caller.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+fn path_prefix(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| format!("{}: ", p.display()))
+        .unwrap_or_default()
+}
+
+fn offset_suffix(offset: Option<u64>) -> String {
+    offset.map(|o| format!(" at byte {o}")).unwrap_or_default()
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// Malformed input at a byte offset.
+    pub fn malformed(format: &'static str, offset: u64, expected: impl Into<String>) -> Self {
+        Error::Malformed {
+            format,
+            path: None,
+            offset: Some(offset),
+            expected: expected.into(),
+        }
+    }
+
+    /// Malformed input where no single byte offset applies.
+    pub fn malformed_at_unknown(format: &'static str, expected: impl Into<String>) -> Self {
+        Error::Malformed {
+            format,
+            path: None,
+            offset: None,
+            expected: expected.into(),
+        }
+    }
+
+    /// An unsupported feature or dataset.
+    pub fn unsupported(format: &'static str, what: impl Into<String>) -> Self {
+        Error::Unsupported {
+            format,
+            path: None,
+            what: what.into(),
+        }
+    }
+
+    /// An invalid option value.
+    pub fn invalid_option(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidOption {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Attach the file path to errors raised by byte-level parsers that did not know it.
+    pub fn with_path(self, file: &Path) -> Self {
+        match self {
+            Error::Malformed {
+                format,
+                path: None,
+                offset,
+                expected,
+            } => Error::Malformed {
+                format,
+                path: Some(file.to_path_buf()),
+                offset,
+                expected,
+            },
+            Error::Unsupported {
+                format,
+                path: None,
+                what,
+            } => Error::Unsupported {
+                format,
+                path: Some(file.to_path_buf()),
+                what,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Extension for attaching a path to any `Result` in one call.
+pub trait ResultExt<T> {
+    /// See [`Error::with_path`].
+    fn with_path(self, path: &Path) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for Result<T> {
+    fn with_path(self, path: &Path) -> Result<T> {
+        self.map_err(|e| e.with_path(path))
+    }
+}

@@ -1,0 +1,83 @@
+//! The `Format` trait every format crate implements, and progress reporting for writers.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::options::{OptionSpec, Options};
+
+/// Receives progress of long operations (bytes processed). Implementations must be cheap:
+/// writers call `advance` once per region.
+pub trait Progress: Sync {
+    /// Total number of bytes the operation will process.
+    fn set_total(&self, _bytes: u64) {}
+    /// `bytes` more were processed.
+    fn advance(&self, _bytes: u64) {}
+    /// Whether the caller asked to stop; writers check it between regions and then return
+    /// [`Error::Cancelled`].
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// Progress that reports nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Progress that only carries a cancellation flag (e.g. set from a Ctrl-C handler).
+#[derive(Debug, Default)]
+pub struct CancelFlag(pub AtomicBool);
+impl Progress for CancelFlag {
+    fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One file format: how to recognise it, read it and (optionally) write it.
+pub trait Format: Send + Sync {
+    /// Registry name (`dm`, `mrc`, `npy`, ...).
+    fn name(&self) -> &'static str;
+    /// One-line human description.
+    fn description(&self) -> &'static str;
+    /// File name extensions without the dot, lower case; compound ones allowed (`mrc.gz`).
+    fn extensions(&self) -> &'static [&'static str];
+    /// Whether the first bytes of a file (up to [`crate::registry::SNIFF_BYTES`]) carry
+    /// this format's signature.
+    fn sniff(&self, head: &[u8]) -> bool;
+    /// Whether [`Format::open`] is implemented.
+    fn can_read(&self) -> bool {
+        true
+    }
+    /// Whether [`Format::write`] is implemented.
+    fn can_write(&self) -> bool {
+        false
+    }
+    /// Whether the writer produces a directory (Zarr) rather than one file.
+    fn writes_directory(&self) -> bool {
+        false
+    }
+    /// Options the reader accepts.
+    fn read_options(&self) -> &'static [OptionSpec] {
+        &[]
+    }
+    /// Options the writer accepts.
+    fn write_options(&self) -> &'static [OptionSpec] {
+        &[]
+    }
+    /// Parse the file's structure and return its datasets with lazy pixel sources. Must not
+    /// read pixel data.
+    fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>>;
+    /// Write `dataset` to `path` region by region. The registry hands a temporary path in
+    /// the destination folder and renames it on success, so writers just write.
+    fn write(
+        &self,
+        _dataset: &Dataset,
+        _path: &Path,
+        _options: &Options,
+        _progress: &dyn Progress,
+    ) -> Result<()> {
+        Err(Error::unsupported(self.name(), "writing"))
+    }
+}

@@ -1,0 +1,35 @@
+//! emio-core: the dataset model every emio format maps onto.
+//!
+//! - [`DType`], [`ByteOrder`]: logical element types and stored byte order.
+//! - [`Axis`]: calibrated axes (uniform or non-uniform).
+//! - [`metadata`]: ordered JSON trees for normalized and original metadata.
+//! - [`ArraySource`] with [`StridedSource`] and [`ChunkedSource`]: lazy pixel access.
+//! - [`Dataset`]: source + axes + metadata, region reads, chunk iteration, checksums.
+//! - [`Format`], [`Registry`], [`Options`]: the plugin system.
+//! - [`output`]: atomic writes and region streaming for writers.
+
+pub mod axis;
+pub mod dataset;
+pub mod dtype;
+pub mod error;
+pub mod format;
+pub mod metadata;
+pub mod options;
+pub mod output;
+pub mod registry;
+pub mod source;
+
+pub use axis::{Axis, AxisKind};
+pub use dataset::{ArrayData, Chunks, Dataset, Region};
+pub use dtype::{ByteOrder, DType};
+pub use error::{Error, Result, ResultExt};
+pub use format::{CancelFlag, Format, NoProgress, Progress};
+pub use metadata::Tree;
+pub use options::{OptionKind, OptionSpec, OptionValue, Options};
+pub use registry::Registry;
+pub use source::{ArraySource, ChunkDecoder, ChunkedSource, Storage, StridedSource};
+
+pub use half;
+pub use ndarray;
+pub use num_complex;
+pub use serde_json;

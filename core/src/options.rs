@@ -1,0 +1,237 @@
+//! Typed reader/writer options declared by each format and parsed from `key=value` strings
+//! (the CLI's `-o`/`-w`, Python keyword arguments).
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+
+/// The type of an option's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionKind {
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`).
+    Bool,
+    /// A signed integer.
+    Int,
+    /// A float.
+    Float,
+    /// Free text (paths, names).
+    Str,
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
+    /// Integers separated by commas, optionally in `()` or `[]`: `4,5` or `(4, 5)`.
+    IntList,
+}
+
+/// Declaration of one option.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionSpec {
+    /// Name as written on the command line (rsciio's keyword name where one exists).
+    pub name: &'static str,
+    /// Value type.
+    pub kind: OptionKind,
+    /// Default value in its text form; `None` when the option is unset by default.
+    pub default: Option<&'static str>,
+    /// One line of help.
+    pub help: &'static str,
+}
+
+/// A parsed option value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptionValue {
+    /// Bool option.
+    Bool(bool),
+    /// Int option.
+    Int(i64),
+    /// Float option.
+    Float(f64),
+    /// Str or Choice option.
+    Str(String),
+    /// IntList option.
+    IntList(Vec<i64>),
+}
+
+/// Parsed options, validated against a format's specs, with defaults filled in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Options {
+    values: BTreeMap<String, OptionValue>,
+}
+
+fn parse_value(spec: &OptionSpec, text: &str) -> Result<OptionValue> {
+    let bad = |what: &str| Error::invalid_option(spec.name, format!("{text:?} is not {what}"));
+    let t = text.trim();
+    Ok(match spec.kind {
+        OptionKind::Bool => match t.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => OptionValue::Bool(true),
+            "false" | "0" | "no" | "off" => OptionValue::Bool(false),
+            _ => return Err(bad("a boolean (true/false)")),
+        },
+        OptionKind::Int => OptionValue::Int(t.parse().map_err(|_| bad("an integer"))?),
+        OptionKind::Float => OptionValue::Float(t.parse().map_err(|_| bad("a number"))?),
+        OptionKind::Str => OptionValue::Str(text.to_string()),
+        OptionKind::Choice(choices) => {
+            if !choices.contains(&t) {
+                return Err(bad(&format!("one of {}", choices.join(", "))));
+            }
+            OptionValue::Str(t.to_string())
+        }
+        OptionKind::IntList => {
+            let inner = t
+                .trim_start_matches(['(', '['])
+                .trim_end_matches([')', ']']);
+            let list = inner
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<i64>())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|_| bad("a list of integers like 4,5"))?;
+            OptionValue::IntList(list)
+        }
+    })
+}
+
+impl Options {
+    /// No options set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Validate `pairs` against `specs` and fill defaults. Unknown names are an error that
+    /// lists the valid ones; the value `None` (any case) leaves an option unset.
+    pub fn parse<K: AsRef<str>, V: AsRef<str>>(
+        specs: &[OptionSpec],
+        pairs: &[(K, V)],
+    ) -> Result<Self> {
+        let mut values = BTreeMap::new();
+        for spec in specs {
+            if let Some(default) = spec.default {
+                values.insert(spec.name.to_string(), parse_value(spec, default)?);
+            }
+        }
+        for (key, value) in pairs {
+            let (key, value) = (key.as_ref(), value.as_ref());
+            let spec = specs.iter().find(|s| s.name == key).ok_or_else(|| {
+                let valid: Vec<&str> = specs.iter().map(|s| s.name).collect();
+                Error::invalid_option(
+                    key,
+                    if valid.is_empty() {
+                        "this format takes no options".to_string()
+                    } else {
+                        format!("unknown; valid options: {}", valid.join(", "))
+                    },
+                )
+            })?;
+            if value.trim().eq_ignore_ascii_case("none") && spec.kind != OptionKind::Str {
+                values.remove(key);
+            } else {
+                values.insert(key.to_string(), parse_value(spec, value)?);
+            }
+        }
+        Ok(Options { values })
+    }
+
+    /// Parse `key=value` strings (as given on the command line) into pairs.
+    pub fn split_pairs(items: &[String]) -> Result<Vec<(String, String)>> {
+        items
+            .iter()
+            .map(|item| {
+                item.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                    .ok_or_else(|| Error::invalid_option(item, "expected KEY=VALUE"))
+            })
+            .collect()
+    }
+
+    /// The raw value of an option, if set.
+    pub fn get(&self, name: &str) -> Option<&OptionValue> {
+        self.values.get(name)
+    }
+
+    /// A boolean option (false when unset).
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.values.get(name), Some(OptionValue::Bool(true)))
+    }
+
+    /// An integer option.
+    pub fn int(&self, name: &str) -> Option<i64> {
+        match self.values.get(name) {
+            Some(OptionValue::Int(v)) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// A float option (integers are accepted too).
+    pub fn float(&self, name: &str) -> Option<f64> {
+        match self.values.get(name) {
+            Some(OptionValue::Float(v)) => Some(*v),
+            Some(OptionValue::Int(v)) => Some(*v as f64),
+            _ => None,
+        }
+    }
+
+    /// A text or choice option.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        match self.values.get(name) {
+            Some(OptionValue::Str(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// An integer-list option.
+    pub fn int_list(&self, name: &str) -> Option<&[i64]> {
+        match self.values.get(name) {
+            Some(OptionValue::IntList(v)) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPECS: &[OptionSpec] = &[
+        OptionSpec {
+            name: "sum_frames",
+            kind: OptionKind::Bool,
+            default: Some("true"),
+            help: "sum",
+        },
+        OptionSpec {
+            name: "navigation_shape",
+            kind: OptionKind::IntList,
+            default: None,
+            help: "shape",
+        },
+        OptionSpec {
+            name: "mode",
+            kind: OptionKind::Choice(&["a", "b"]),
+            default: None,
+            help: "mode",
+        },
+    ];
+
+    #[test]
+    fn parses_defaults_and_values() {
+        let o = Options::parse(SPECS, &[("navigation_shape", "(4, 5)"), ("mode", "b")]).unwrap();
+        assert!(o.flag("sum_frames"));
+        assert_eq!(o.int_list("navigation_shape"), Some(&[4, 5][..]));
+        assert_eq!(o.str("mode"), Some("b"));
+        let o = Options::parse(SPECS, &[("sum_frames", "False")]).unwrap();
+        assert!(!o.flag("sum_frames"));
+    }
+
+    #[test]
+    fn rejects_unknown_and_bad_values() {
+        let e = Options::parse(SPECS, &[("nope", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("sum_frames") && e.contains("navigation_shape"),
+            "{e}"
+        );
+        assert!(Options::parse(SPECS, &[("mode", "c")]).is_err());
+        assert!(Options::parse(SPECS, &[("sum_frames", "maybe")]).is_err());
+        assert!(Options::split_pairs(&["novalue".to_string()]).is_err());
+    }
+}

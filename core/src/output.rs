@@ -1,0 +1,111 @@
+//! Atomic outputs and region streaming shared by every writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::dataset::{Dataset, Region};
+use crate::error::{Error, Result};
+use crate::format::Progress;
+
+/// A temporary file or directory beside the destination, renamed onto it by
+/// [`AtomicOutput::commit`] and removed if dropped uncommitted (errors, panics).
+#[derive(Debug)]
+pub struct AtomicOutput {
+    temp: PathBuf,
+    target: PathBuf,
+    directory: bool,
+    committed: bool,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl AtomicOutput {
+    /// Prepare an output for `target`. Fails if `target` exists and `overwrite` is false.
+    pub fn new(target: &Path, overwrite: bool, directory: bool) -> Result<Self> {
+        if target.exists() && !overwrite {
+            return Err(Error::OutputExists(target.to_path_buf()));
+        }
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(Error::io(
+                target,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("folder {} does not exist", dir.display()),
+                ),
+            ));
+        }
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".into());
+        let temp = dir.join(format!(
+            ".{name}.emio-tmp-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        Ok(AtomicOutput {
+            temp,
+            target: target.to_path_buf(),
+            directory,
+            committed: false,
+        })
+    }
+
+    /// Where the writer should write.
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Move the finished output onto the target.
+    pub fn commit(mut self) -> Result<()> {
+        if self.directory && self.target.is_dir() {
+            std::fs::remove_dir_all(&self.target).map_err(|e| Error::io(&self.target, e))?;
+        }
+        std::fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicOutput {
+    fn drop(&mut self) {
+        if !self.committed {
+            if self.temp.is_dir() {
+                let _ = std::fs::remove_dir_all(&self.temp);
+            } else {
+                let _ = std::fs::remove_file(&self.temp);
+            }
+        }
+    }
+}
+
+/// Bytes per region when streaming a dataset in C order.
+pub const STREAM_REGION_BYTES: u64 = 16 << 20;
+
+/// Read `dataset` region by region in C order (each region contiguous in the C-order
+/// byte stream) and hand each one's native-endian bytes to `sink`, reporting progress and
+/// honouring cancellation. Memory stays bounded by one region.
+pub fn stream_c_order(
+    dataset: &Dataset,
+    progress: &dyn Progress,
+    mut sink: impl FnMut(&Region, &[u8]) -> Result<()>,
+) -> Result<()> {
+    progress.set_total(dataset.nbytes());
+    let chunk = dataset.streaming_chunk_shape(STREAM_REGION_BYTES);
+    let mut buf = Vec::new();
+    for region in dataset.chunks(&chunk) {
+        if progress.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let n = region.len() as usize * dataset.dtype().size();
+        buf.resize(n, 0);
+        dataset.read_region_into(&region.start, &region.shape, &mut buf)?;
+        sink(&region, &buf)?;
+        progress.advance(n as u64);
+    }
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! The format registry: picks a reader by magic bytes first and file extension second, and
+//! a writer by name or extension; opens and writes through it.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::format::{Format, Progress};
+use crate::options::Options;
+use crate::output::AtomicOutput;
+
+/// How many leading bytes of a file are handed to [`Format::sniff`].
+pub const SNIFF_BYTES: usize = 4096;
+
+/// A set of formats.
+#[derive(Clone, Default)]
+pub struct Registry {
+    formats: Vec<Arc<dyn Format>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.formats.iter().map(|x| x.name()))
+            .finish()
+    }
+}
+
+/// The lower-case file name of `path`, used for extension matching.
+fn file_name_lower(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+}
+
+fn has_extension(format: &dyn Format, name: &str) -> bool {
+    format
+        .extensions()
+        .iter()
+        .any(|ext| name.ends_with(&format!(".{ext}")))
+}
+
+/// The longest registered extension matching `name`, so `x.mrc.gz` picks `mrc.gz`.
+fn extension_match_len(format: &dyn Format, name: &str) -> usize {
+    format
+        .extensions()
+        .iter()
+        .filter(|ext| name.ends_with(&format!(".{ext}")))
+        .map(|ext| ext.len())
+        .max()
+        .unwrap_or(0)
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a format (later formats are tried after earlier ones).
+    pub fn register(&mut self, format: Arc<dyn Format>) -> &mut Self {
+        self.formats.push(format);
+        self
+    }
+
+    /// All formats in registration order.
+    pub fn formats(&self) -> &[Arc<dyn Format>] {
+        &self.formats
+    }
+
+    /// The format registered under `name`.
+    pub fn by_name(&self, name: &str) -> Result<Arc<dyn Format>> {
+        self.formats
+            .iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+            .cloned()
+            .ok_or_else(|| {
+                Error::invalid_option(
+                    "format",
+                    format!("unknown format {name:?}; known: {}", self.names()),
+                )
+            })
+    }
+
+    fn names(&self) -> String {
+        self.formats
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Choose the reader for a file: a format whose signature matches the first bytes
+    /// (preferring one whose extension also matches), else one whose extension matches.
+    pub fn probe(&self, path: &Path) -> Result<Arc<dyn Format>> {
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        File::open(path)
+            .and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head))
+            .map_err(|e| Error::io(path, e))?;
+        let name = file_name_lower(path);
+        let readers = || self.formats.iter().filter(|f| f.can_read());
+        let sniffed: Vec<&Arc<dyn Format>> = readers().filter(|f| f.sniff(&head)).collect();
+        let by_extension = readers()
+            .filter(|f| has_extension(f.as_ref(), &name))
+            .max_by_key(|f| extension_match_len(f.as_ref(), &name));
+        if let Some(best) = sniffed
+            .iter()
+            .find(|f| has_extension(f.as_ref(), &name))
+            .or(sniffed.first())
+        {
+            return Ok(Arc::clone(best));
+        }
+        if let Some(format) = by_extension {
+            return Ok(Arc::clone(format));
+        }
+        let reason = if head.is_empty() {
+            "the file is empty".to_string()
+        } else {
+            format!(
+                "its first bytes match no signature and its extension no reader (readers: {})",
+                readers().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+            )
+        };
+        Err(Error::NoFormat {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    /// Open a file with the probed format and `key=value` reader options.
+    pub fn open<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        path: &Path,
+        options: &[(K, V)],
+    ) -> Result<(Arc<dyn Format>, Vec<Dataset>)> {
+        let format = self.probe(path)?;
+        let datasets = Self::open_with(format.as_ref(), path, options)?;
+        Ok((format, datasets))
+    }
+
+    /// Open a file with a given format.
+    pub fn open_with<K: AsRef<str>, V: AsRef<str>>(
+        format: &dyn Format,
+        path: &Path,
+        options: &[(K, V)],
+    ) -> Result<Vec<Dataset>> {
+        let options = Options::parse(format.read_options(), options)?;
+        format.open(path, &options).map_err(|e| e.with_path(path))
+    }
+
+    /// The writer for `path`: the format named `to`, or the one whose extension matches.
+    pub fn writer_for(&self, path: &Path, to: Option<&str>) -> Result<Arc<dyn Format>> {
+        let format = match to {
+            Some(name) => self.by_name(name)?,
+            None => {
+                let name = file_name_lower(path);
+                self.formats
+                    .iter()
+                    .filter(|f| f.can_write() && has_extension(f.as_ref(), &name))
+                    .max_by_key(|f| extension_match_len(f.as_ref(), &name))
+                    .cloned()
+                    .ok_or_else(|| Error::NoFormat {
+                        path: path.to_path_buf(),
+                        reason: format!(
+                            "no writer for this extension (writers: {})",
+                            self.formats
+                                .iter()
+                                .filter(|f| f.can_write())
+                                .map(|f| f.name())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    })?
+            }
+        };
+        if !format.can_write() {
+            return Err(Error::unsupported(format.name(), "writing").with_path(path));
+        }
+        Ok(format)
+    }
+
+    /// Write `dataset` to `path` with `format`, atomically: into a temporary file (or
+    /// directory) beside `path`, renamed on success, removed on failure. An existing
+    /// `path` is replaced only when `overwrite` is set.
+    pub fn write<K: AsRef<str>, V: AsRef<str>>(
+        format: &dyn Format,
+        dataset: &Dataset,
+        path: &Path,
+        options: &[(K, V)],
+        overwrite: bool,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let options = Options::parse(format.write_options(), options)?;
+        let output = AtomicOutput::new(path, overwrite, format.writes_directory())?;
+        format
+            .write(dataset, output.temp_path(), &options, progress)
+            .map_err(|e| e.with_path(path))?;
+        output.commit()
+    }
+}

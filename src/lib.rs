@@ -1,0 +1,90 @@
+//! emio: read, write and convert electron-microscopy files.
+//!
+//! ```no_run
+//! let datasets = emio::open("scan.dm4")?;
+//! let ds = &datasets[0];
+//! println!("{} {:?} {}", ds.title(), ds.shape(), ds.dtype());
+//! let frame = ds.read_region(&[0, 0, 0], &[1, 256, 256])?; // lazy: reads one frame
+//! # Ok::<(), emio::Error>(())
+//! ```
+//!
+//! Every format is a cargo feature (all on by default); [`registry`] holds the enabled ones.
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use emio_core::*;
+
+#[cfg(feature = "blo")]
+pub use emio_blo as blo;
+#[cfg(feature = "dm")]
+pub use emio_dm as dm;
+#[cfg(feature = "emd")]
+pub use emio_emd as emd;
+#[cfg(feature = "mib")]
+pub use emio_mib as mib;
+#[cfg(feature = "mrc")]
+pub use emio_mrc as mrc;
+#[cfg(feature = "npy")]
+pub use emio_npy as npy;
+#[cfg(feature = "tiff")]
+pub use emio_tiff as tiff;
+#[cfg(feature = "zarr")]
+pub use emio_zarr as zarr;
+
+/// The registry of every enabled format, most specific signatures first.
+pub fn registry() -> Registry {
+    let mut formats: Vec<Arc<dyn Format>> = Vec::new();
+    #[cfg(feature = "npy")]
+    formats.extend(emio_npy::formats());
+    #[cfg(feature = "dm")]
+    formats.extend(emio_dm::formats());
+    #[cfg(feature = "mrc")]
+    formats.extend(emio_mrc::formats());
+    #[cfg(feature = "mib")]
+    formats.extend(emio_mib::formats());
+    #[cfg(feature = "blo")]
+    formats.extend(emio_blo::formats());
+    #[cfg(feature = "emd")]
+    formats.extend(emio_emd::formats());
+    #[cfg(feature = "tiff")]
+    formats.extend(emio_tiff::formats());
+    #[cfg(feature = "zarr")]
+    formats.extend(emio_zarr::formats());
+    let mut registry = Registry::new();
+    for format in formats {
+        registry.register(format);
+    }
+    registry
+}
+
+/// Open a file with default options: the format is probed from its first bytes and name.
+pub fn open(path: impl AsRef<Path>) -> Result<Vec<Dataset>> {
+    open_with(path, &[] as &[(&str, &str)])
+}
+
+/// Open a file with `key=value` reader options (rsciio's option names where they exist).
+pub fn open_with<K: AsRef<str>, V: AsRef<str>>(
+    path: impl AsRef<Path>,
+    options: &[(K, V)],
+) -> Result<Vec<Dataset>> {
+    registry()
+        .open(path.as_ref(), options)
+        .map(|(_, datasets)| datasets)
+}
+
+/// Write a dataset to `path` in the format its extension names, atomically; refuses to
+/// replace an existing file unless `overwrite`.
+pub fn write(dataset: &Dataset, path: impl AsRef<Path>, overwrite: bool) -> Result<()> {
+    let path = path.as_ref();
+    let registry = registry();
+    let format = registry.writer_for(path, None)?;
+    Registry::write(
+        format.as_ref(),
+        dataset,
+        path,
+        &[] as &[(&str, &str)],
+        overwrite,
+        &NoProgress,
+    )
+}
