@@ -1,0 +1,220 @@
+//! Property tests of the pixel sources: every region read equals the same slice of a full
+//! read, for strided (permuted, flipped, padded, byte-swapped) and chunked sources.
+
+use std::sync::Arc;
+
+use emio_core::source::c_strides;
+use emio_core::{
+    ArraySource, Axis, ByteOrder, ChunkDecoder, ChunkedSource, DType, Dataset, Result, Storage,
+    StridedSource, Tree,
+};
+use proptest::prelude::*;
+
+/// Reference: element at logical index `idx` of the strided layout, native-endian.
+fn element_at(
+    bytes: &[u8],
+    offset: i64,
+    strides: &[i64],
+    idx: &[u64],
+    es: usize,
+    swap: bool,
+) -> Vec<u8> {
+    let at = offset + idx.iter().zip(strides).map(|(i, s)| *i as i64 * s).sum::<i64>();
+    let mut v = bytes[at as usize..at as usize + es].to_vec();
+    if swap {
+        v.reverse();
+    }
+    v
+}
+
+fn indices(shape: &[u64]) -> Vec<Vec<u64>> {
+    let mut out = vec![vec![]];
+    for &n in shape {
+        out = out
+            .into_iter()
+            .flat_map(|p| {
+                (0..n).map(move |i| {
+                    let mut q = p.clone();
+                    q.push(i);
+                    q
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+fn dataset(source: impl ArraySource + 'static) -> Dataset {
+    let n = source.shape().len();
+    Dataset::new(
+        Arc::new(source),
+        vec![Axis::default_for(false); n],
+        Tree::new(),
+        Tree::new(),
+    )
+    .unwrap()
+}
+
+/// A region (start, shape) inside `shape`, from proptest-chosen fractions.
+fn region(shape: &[u64], picks: &[(f64, f64)]) -> (Vec<u64>, Vec<u64>) {
+    shape
+        .iter()
+        .zip(picks)
+        .map(|(&n, &(a, b))| {
+            let start = ((n as f64) * a) as u64 % n.max(1);
+            let len = 1 + (((n - start) as f64 - 1.0) * b) as u64;
+            (start, len.min(n - start))
+        })
+        .unzip()
+}
+
+proptest! {
+    #[test]
+    fn strided_regions_match_reference(
+        shape in prop::collection::vec(1u64..5, 1..4),
+        perm_seed in 0usize..24,
+        flip in prop::collection::vec(any::<bool>(), 3),
+        pad in 0u64..3,
+        big_endian in any::<bool>(),
+        picks in prop::collection::vec((0.0f64..1.0, 0.0f64..1.0), 3),
+    ) {
+        let dtype = DType::U16;
+        let es = dtype.size();
+        // Store with a padded innermost record (like per-frame headers), then view the
+        // logical dims in a permuted, partly flipped order.
+        let mut stored_shape = shape.clone();
+        let last = stored_shape.len() - 1;
+        stored_shape[last] += pad;
+        let stored_strides = c_strides(&stored_shape, es);
+        let total = stored_shape.iter().product::<u64>() as usize * es;
+        let bytes: Vec<u8> = (0..total).map(|i| (i * 7 % 251) as u8).collect();
+        let n = shape.len();
+        let mut perm: Vec<usize> = (0..n).collect();
+        let mut seed = perm_seed;
+        for i in (1..n).rev() { perm.swap(i, seed % (i + 1)); seed /= i + 1; }
+        let mut offset = 0i64;
+        let mut strides = stored_strides.clone();
+        for d in 0..n {
+            if flip[d] {
+                offset += (shape[d] as i64 - 1) * strides[d];
+                strides[d] = -strides[d];
+            }
+        }
+        let order = if big_endian { ByteOrder::Big } else { ByteOrder::Little };
+        let base = StridedSource::new("test", Storage::owned(bytes.clone()), offset as u64, dtype, shape.clone(), strides.clone(), order).unwrap();
+        let source = base.permuted(&perm).unwrap();
+        let lshape: Vec<u64> = perm.iter().map(|&p| shape[p]).collect();
+        let lstrides: Vec<i64> = perm.iter().map(|&p| strides[p]).collect();
+        let ds = dataset(source);
+        let (start, rshape) = region(&lshape, &picks);
+        let got = ds.read_region_bytes(&start, &rshape).unwrap();
+        let swap = order != ByteOrder::NATIVE;
+        let mut expected = Vec::new();
+        for idx in indices(&rshape) {
+            let abs: Vec<u64> = idx.iter().zip(&start).map(|(i, s)| i + s).collect();
+            expected.extend(element_at(&bytes, offset, &lstrides, &abs, es, swap));
+        }
+        prop_assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn chunked_regions_match_full_read(
+        shape in prop::collection::vec(1u64..7, 1..4),
+        chunk in prop::collection::vec(1u64..4, 3),
+        picks in prop::collection::vec((0.0f64..1.0, 0.0f64..1.0), 3),
+    ) {
+        struct Counter { shape: Vec<u64>, chunk: Vec<u64> }
+        impl ChunkDecoder for Counter {
+            fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
+                // Element value = its linear C-order index in the full array.
+                let start: Vec<u64> = index.iter().zip(&self.chunk).map(|(i, c)| i * c).collect();
+                let ext: Vec<u64> = start.iter().zip(&self.chunk).zip(&self.shape).map(|((s, c), n)| (*c).min(n - s)).collect();
+                for (k, idx) in indices(&ext).into_iter().enumerate() {
+                    let lin = idx.iter().zip(&start).zip(&self.shape).fold(0u64, |acc, ((i, s), n)| acc * n + i + s);
+                    out[k * 4..k * 4 + 4].copy_from_slice(&(lin as u32).to_ne_bytes());
+                }
+                Ok(())
+            }
+        }
+        let chunk = chunk[..shape.len()].to_vec();
+        let source = ChunkedSource::new(DType::U32, shape.clone(), chunk.clone(), Box::new(Counter { shape: shape.clone(), chunk })).unwrap();
+        let ds = dataset(source);
+        let (start, rshape) = region(&shape, &picks);
+        let got = ds.read_region_bytes(&start, &rshape).unwrap();
+        let mut expected = Vec::new();
+        for idx in indices(&rshape) {
+            let lin = idx.iter().zip(&start).zip(&shape).fold(0u64, |acc, ((i, s), n)| acc * n + i + s);
+            expected.extend((lin as u32).to_ne_bytes());
+        }
+        prop_assert_eq!(got, expected);
+    }
+}
+
+#[test]
+fn strided_source_rejects_out_of_file_layouts() {
+    let storage = Storage::owned(vec![0u8; 100]);
+    assert!(StridedSource::contiguous("t", storage.clone(), 0, DType::F32, vec![5, 5], ByteOrder::Little).is_ok());
+    assert!(StridedSource::contiguous("t", storage.clone(), 4, DType::F32, vec![5, 5], ByteOrder::Little).is_err());
+    assert!(StridedSource::contiguous("t", storage.clone(), 0, DType::F32, vec![u64::MAX, 3], ByteOrder::Little).is_err());
+    assert!(StridedSource::new("t", storage, 0, DType::U8, vec![2], vec![-1], ByteOrder::Little).is_err());
+}
+
+#[test]
+fn zero_copy_only_for_native_contiguous() {
+    let bytes: Vec<u8> = (0..24).collect();
+    let le = StridedSource::contiguous("t", Storage::owned(bytes.clone()), 0, DType::U16, vec![3, 4], ByteOrder::NATIVE).unwrap();
+    assert_eq!(le.mapped().map(<[u8]>::len), Some(24));
+    let t = le.permuted(&[1, 0]).unwrap();
+    assert!(t.mapped().is_none());
+    let other = if ByteOrder::NATIVE == ByteOrder::Little { ByteOrder::Big } else { ByteOrder::Little };
+    let be = StridedSource::contiguous("t", Storage::owned(bytes), 0, DType::U16, vec![3, 4], other).unwrap();
+    assert!(be.mapped().is_none());
+}
+
+#[test]
+fn dataset_checks_regions_and_axes() {
+    let ds = Dataset::from_bytes(vec![0; 12], DType::U8, vec![3, 4]).unwrap();
+    assert!(ds.read_region_bytes(&[2, 0], &[2, 4]).is_err());
+    assert!(ds.read_region_bytes(&[0], &[1]).is_err());
+    assert!(ds.read_region_bytes(&[u64::MAX, 0], &[2, 1]).is_err());
+    let source = ds.source().clone();
+    assert!(Dataset::new(source.clone(), vec![Axis::default_for(false)], Tree::new(), Tree::new()).is_err());
+    let bad = Axis::values("x", "", vec![1.0, 2.0], false);
+    assert!(Dataset::new(source, vec![Axis::default_for(true), bad], Tree::new(), Tree::new()).is_err());
+    assert_eq!(ds.title(), "");
+}
+
+#[test]
+fn chunk_iteration_tiles_the_array() {
+    let ds = Dataset::from_bytes(vec![0; 5 * 7 * 3], DType::U8, vec![5, 7, 3]).unwrap();
+    let chunks: Vec<_> = ds.chunks(&[2, 3, 3]).collect();
+    assert_eq!(chunks.len(), 3 * 3);
+    assert_eq!(ds.chunks(&[2, 3, 3]).count_total(), 9);
+    let covered: u64 = chunks.iter().map(|r| r.len()).sum();
+    assert_eq!(covered, 105);
+    assert_eq!(chunks.last().unwrap().shape, vec![1, 1, 3]);
+    // Streaming chunks are contiguous runs of the C-order byte stream.
+    let chunk = ds.streaming_chunk_shape(40);
+    let mut next = 0u64;
+    for r in ds.chunks(&chunk) {
+        let lin = r.start[0] * 21 + r.start[1] * 3 + r.start[2];
+        assert_eq!(lin, next);
+        next += r.len();
+    }
+    assert_eq!(next, 105);
+}
+
+#[test]
+fn sha256_is_over_little_endian_c_order_bytes() {
+    let ds = Dataset::from_bytes(vec![], DType::U8, vec![0]).unwrap();
+    assert_eq!(
+        ds.sha256().unwrap(),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    // sha256 of bytes 00 01 02 (as computed by `printf '\x00\x01\x02' | sha256sum`).
+    let ds = Dataset::from_bytes(vec![0, 1, 2], DType::U8, vec![3]).unwrap();
+    assert_eq!(
+        ds.sha256().unwrap(),
+        "ae4b3280e56e2faf83f414a6e3dabe9d5fbe18976544c05fed121accb85b53fc"
+    );
+}
