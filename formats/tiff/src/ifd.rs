@@ -1,0 +1,436 @@
+//! TIFF structure: the file header, the chain of image file directories (IFDs) and the
+//! typed values of their entries. Pure functions over the file's bytes; every count and
+//! offset is checked against the file size before use, and IFD chains that loop are cut.
+
+use std::collections::HashSet;
+
+use emio_core::metadata::json_f64;
+use emio_core::{ByteOrder, Error, Result};
+use serde_json::Value;
+
+/// Registry name used in errors.
+pub const FORMAT: &str = "tiff";
+
+/// Most IFDs a file may chain (a guard against pathological files; 10 million pages).
+const MAX_IFDS: usize = 10_000_000;
+
+/// Classic (32-bit offsets) or BigTIFF (64-bit offsets) header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Byte order of every number in the file.
+    pub order: ByteOrder,
+    /// BigTIFF (version 43) rather than classic TIFF (version 42).
+    pub big: bool,
+    /// Offset of the first IFD.
+    pub first_ifd: u64,
+}
+
+/// Reads numbers of the file's byte order at checked positions.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader<'a> {
+    /// The whole file.
+    pub bytes: &'a [u8],
+    /// Byte order of the file.
+    pub order: ByteOrder,
+}
+
+impl<'a> Reader<'a> {
+    /// `n` bytes at `offset`, or a malformed-file error.
+    pub fn slice(&self, offset: u64, n: u64) -> Result<&'a [u8]> {
+        let end = offset
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len() as u64)
+            .ok_or_else(|| {
+                Error::malformed(
+                    FORMAT,
+                    offset,
+                    format!("{n} bytes inside the {}-byte file", self.bytes.len()),
+                )
+            })?;
+        Ok(&self.bytes[offset as usize..end as usize])
+    }
+
+    fn array<const N: usize>(&self, offset: u64) -> Result<[u8; N]> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.slice(offset, N as u64)?);
+        if self.order != ByteOrder::NATIVE {
+            a.reverse();
+        }
+        Ok(a)
+    }
+
+    /// An unsigned 16-bit number.
+    pub fn u16(&self, offset: u64) -> Result<u16> {
+        Ok(u16::from_ne_bytes(self.array(offset)?))
+    }
+
+    /// An unsigned 32-bit number.
+    pub fn u32(&self, offset: u64) -> Result<u32> {
+        Ok(u32::from_ne_bytes(self.array(offset)?))
+    }
+
+    /// An unsigned 64-bit number.
+    pub fn u64(&self, offset: u64) -> Result<u64> {
+        Ok(u64::from_ne_bytes(self.array(offset)?))
+    }
+}
+
+/// Parse the 8-byte (classic) or 16-byte (BigTIFF) header.
+pub fn parse_header(bytes: &[u8]) -> Result<Header> {
+    let order = match bytes.get(..2) {
+        Some(b"II") => ByteOrder::Little,
+        Some(b"MM") => ByteOrder::Big,
+        _ => return Err(Error::malformed(FORMAT, 0, "byte-order mark II or MM")),
+    };
+    let r = Reader { bytes, order };
+    match r.u16(2)? {
+        42 => Ok(Header {
+            order,
+            big: false,
+            first_ifd: u64::from(r.u32(4)?),
+        }),
+        43 => {
+            if r.u16(4)? != 8 || r.u16(6)? != 0 {
+                return Err(Error::malformed(
+                    FORMAT,
+                    4,
+                    "BigTIFF offset size 8 and reserved 0",
+                ));
+            }
+            Ok(Header {
+                order,
+                big: true,
+                first_ifd: r.u64(8)?,
+            })
+        }
+        v => Err(Error::malformed(
+            FORMAT,
+            2,
+            format!("version 42 or 43, found {v}"),
+        )),
+    }
+}
+
+/// Size in bytes of one value of a TIFF field type, or `None` for unknown types.
+pub fn type_size(ftype: u16) -> Option<u64> {
+    Some(match ftype {
+        1 | 2 | 6 | 7 => 1,
+        3 | 8 => 2,
+        4 | 9 | 11 | 13 => 4,
+        5 | 10 | 12 | 16 | 17 | 18 => 8,
+        _ => return None,
+    })
+}
+
+/// One IFD entry; its value bytes lie at `pos` (inline or at an offset), already checked to
+/// be inside the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// Tag number.
+    pub tag: u16,
+    /// Field type code (1 BYTE ... 18 IFD8).
+    pub ftype: u16,
+    /// Number of values.
+    pub count: u64,
+    /// File offset of the value bytes.
+    pub pos: u64,
+}
+
+impl Entry {
+    /// Length of the value bytes.
+    pub fn len(&self) -> u64 {
+        self.count * type_size(self.ftype).unwrap_or(1)
+    }
+
+    /// Whether the entry holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// One image file directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ifd {
+    /// File offset of the IFD.
+    pub offset: u64,
+    /// Entries in file order (entries with unknown types or out-of-file values are dropped).
+    pub entries: Vec<Entry>,
+    /// Offset of the next IFD (0 at the end of the chain).
+    pub next: u64,
+}
+
+impl Ifd {
+    /// The entry for `tag`.
+    pub fn get(&self, tag: u16) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.tag == tag)
+    }
+}
+
+/// Parse one IFD at `offset`.
+pub fn parse_ifd(bytes: &[u8], header: &Header, offset: u64) -> Result<Ifd> {
+    let r = Reader {
+        bytes,
+        order: header.order,
+    };
+    let (count, entry_size, first, inline) = if header.big {
+        (r.u64(offset)?, 20u64, offset + 8, 8u64)
+    } else {
+        (u64::from(r.u16(offset)?), 12u64, offset + 2, 4u64)
+    };
+    // The entries and the next-IFD offset must fit in the file.
+    r.slice(
+        first,
+        count.saturating_mul(entry_size).saturating_add(inline),
+    )?;
+    let mut entries = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let at = first + i * entry_size;
+        let tag = r.u16(at)?;
+        let ftype = r.u16(at + 2)?;
+        let n = if header.big {
+            r.u64(at + 4)?
+        } else {
+            u64::from(r.u32(at + 4)?)
+        };
+        let value_at = at + if header.big { 12 } else { 8 };
+        let Some(size) = type_size(ftype) else {
+            continue;
+        };
+        let Some(len) = n.checked_mul(size) else {
+            continue;
+        };
+        let pos = if len <= inline {
+            value_at
+        } else if header.big {
+            r.u64(value_at)?
+        } else {
+            u64::from(r.u32(value_at)?)
+        };
+        if pos.checked_add(len).is_none_or(|e| e > bytes.len() as u64) {
+            continue;
+        }
+        entries.push(Entry {
+            tag,
+            ftype,
+            count: n,
+            pos,
+        });
+    }
+    let next_at = first + count * entry_size;
+    let next = if header.big {
+        r.u64(next_at)?
+    } else {
+        u64::from(r.u32(next_at)?)
+    };
+    Ok(Ifd {
+        offset,
+        entries,
+        next,
+    })
+}
+
+/// Follow the IFD chain from the header. A chain that loops back or points outside the file
+/// ends there (the pages read so far are kept); a broken first IFD is an error.
+pub fn parse_chain(bytes: &[u8], header: &Header) -> Result<Vec<Ifd>> {
+    let mut seen = HashSet::new();
+    let mut ifds = Vec::new();
+    let mut offset = header.first_ifd;
+    while offset != 0 && ifds.len() < MAX_IFDS && seen.insert(offset) {
+        match parse_ifd(bytes, header, offset) {
+            Ok(ifd) => {
+                offset = ifd.next;
+                ifds.push(ifd);
+            }
+            Err(e) if ifds.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    if ifds.is_empty() {
+        return Err(Error::malformed(FORMAT, 4, "at least one IFD"));
+    }
+    Ok(ifds)
+}
+
+/// Decoded values of an entry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// BYTE, SHORT, LONG, LONG8, IFD, IFD8.
+    Unsigned(Vec<u64>),
+    /// SBYTE, SSHORT, SLONG, SLONG8.
+    Signed(Vec<i64>),
+    /// RATIONAL / SRATIONAL as (numerator, denominator).
+    Rational(Vec<(i64, i64)>),
+    /// FLOAT, DOUBLE.
+    Float(Vec<f64>),
+    /// ASCII.
+    Ascii(String),
+    /// UNDEFINED.
+    Bytes(Vec<u8>),
+}
+
+impl<'a> Reader<'a> {
+    /// Decode all values of `entry`.
+    pub fn values(&self, e: &Entry) -> Result<Values> {
+        let raw = self.slice(e.pos, e.len())?;
+        let n = e.count as usize;
+        let r = Reader {
+            bytes: raw,
+            order: self.order,
+        };
+        let idx = |i: usize, size: u64| i as u64 * size;
+        Ok(match e.ftype {
+            1 => Values::Unsigned(raw.iter().map(|&b| u64::from(b)).collect()),
+            6 => Values::Signed(raw.iter().map(|&b| i64::from(b as i8)).collect()),
+            7 => Values::Bytes(raw.to_vec()),
+            2 => Values::Ascii(ascii(raw)),
+            3 => Values::Unsigned(
+                (0..n)
+                    .map(|i| r.u16(idx(i, 2)).map(u64::from))
+                    .collect::<Result<_>>()?,
+            ),
+            8 => Values::Signed(
+                (0..n)
+                    .map(|i| r.u16(idx(i, 2)).map(|v| i64::from(v as i16)))
+                    .collect::<Result<_>>()?,
+            ),
+            4 | 13 => Values::Unsigned(
+                (0..n)
+                    .map(|i| r.u32(idx(i, 4)).map(u64::from))
+                    .collect::<Result<_>>()?,
+            ),
+            9 => Values::Signed(
+                (0..n)
+                    .map(|i| r.u32(idx(i, 4)).map(|v| i64::from(v as i32)))
+                    .collect::<Result<_>>()?,
+            ),
+            16 | 18 => Values::Unsigned((0..n).map(|i| r.u64(idx(i, 8))).collect::<Result<_>>()?),
+            17 => Values::Signed(
+                (0..n)
+                    .map(|i| r.u64(idx(i, 8)).map(|v| v as i64))
+                    .collect::<Result<_>>()?,
+            ),
+            5 => Values::Rational(
+                (0..n)
+                    .map(|i| {
+                        Ok((
+                            i64::from(r.u32(idx(i, 8))?),
+                            i64::from(r.u32(idx(i, 8) + 4)?),
+                        ))
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            10 => Values::Rational(
+                (0..n)
+                    .map(|i| {
+                        Ok((
+                            i64::from(r.u32(idx(i, 8))? as i32),
+                            i64::from(r.u32(idx(i, 8) + 4)? as i32),
+                        ))
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            11 => Values::Float(
+                (0..n)
+                    .map(|i| r.u32(idx(i, 4)).map(|v| f64::from(f32::from_bits(v))))
+                    .collect::<Result<_>>()?,
+            ),
+            12 => Values::Float(
+                (0..n)
+                    .map(|i| r.u64(idx(i, 8)).map(f64::from_bits))
+                    .collect::<Result<_>>()?,
+            ),
+            t => {
+                return Err(Error::malformed(
+                    FORMAT,
+                    e.pos,
+                    format!("a known field type, found {t}"),
+                ))
+            }
+        })
+    }
+
+    /// Unsigned integer values of an entry (offsets, counts, sizes).
+    pub fn unsigned(&self, e: &Entry) -> Result<Vec<u64>> {
+        match self.values(e)? {
+            Values::Unsigned(v) => Ok(v),
+            Values::Signed(v) => Ok(v.into_iter().map(|x| x.max(0) as u64).collect()),
+            _ => Err(Error::malformed(
+                FORMAT,
+                e.pos,
+                format!("integer values for tag {}", e.tag),
+            )),
+        }
+    }
+
+    /// The text of an ASCII (or byte) entry.
+    pub fn text(&self, e: &Entry) -> Result<String> {
+        Ok(match self.values(e)? {
+            Values::Ascii(s) => s,
+            Values::Bytes(b) => ascii(&b),
+            Values::Unsigned(v) => ascii(&v.iter().map(|&x| x as u8).collect::<Vec<_>>()),
+            _ => {
+                return Err(Error::malformed(
+                    FORMAT,
+                    e.pos,
+                    format!("text for tag {}", e.tag),
+                ))
+            }
+        })
+    }
+
+    /// Float values of a numeric entry (rationals divided out).
+    pub fn floats(&self, e: &Entry) -> Result<Vec<f64>> {
+        Ok(match self.values(e)? {
+            Values::Unsigned(v) => v.into_iter().map(|x| x as f64).collect(),
+            Values::Signed(v) => v.into_iter().map(|x| x as f64).collect(),
+            Values::Rational(v) => v.into_iter().map(|(n, d)| n as f64 / d as f64).collect(),
+            Values::Float(v) => v,
+            _ => {
+                return Err(Error::malformed(
+                    FORMAT,
+                    e.pos,
+                    format!("numbers for tag {}", e.tag),
+                ))
+            }
+        })
+    }
+}
+
+/// Text up to the first NUL, decoded as UTF-8 or, failing that, Latin-1.
+pub fn ascii(raw: &[u8]) -> String {
+    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    let raw = &raw[..end];
+    match std::str::from_utf8(raw) {
+        Ok(s) => s.to_string(),
+        Err(_) => raw.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+impl Values {
+    /// The values as JSON: single values unwrapped, rationals as `[num, den]` pairs, long
+    /// byte blobs summarised by their length.
+    pub fn to_json(&self) -> Value {
+        fn one_or_many(mut v: Vec<Value>) -> Value {
+            if v.len() == 1 {
+                v.remove(0)
+            } else {
+                Value::Array(v)
+            }
+        }
+        match self {
+            Values::Unsigned(v) => one_or_many(v.iter().map(|&x| Value::from(x)).collect()),
+            Values::Signed(v) => one_or_many(v.iter().map(|&x| Value::from(x)).collect()),
+            Values::Rational(v) => one_or_many(
+                v.iter()
+                    .map(|&(n, d)| Value::Array(vec![n.into(), d.into()]))
+                    .collect(),
+            ),
+            Values::Float(v) => one_or_many(v.iter().map(|&x| json_f64(x)).collect()),
+            Values::Ascii(s) => Value::String(s.clone()),
+            Values::Bytes(b) if b.len() <= 64 => {
+                Value::Array(b.iter().map(|&x| Value::from(x)).collect())
+            }
+            Values::Bytes(b) => Value::String(format!("<{} bytes>", b.len())),
+        }
+    }
+}
