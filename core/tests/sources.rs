@@ -19,7 +19,12 @@ fn element_at(
     es: usize,
     swap: bool,
 ) -> Vec<u8> {
-    let at = offset + idx.iter().zip(strides).map(|(i, s)| *i as i64 * s).sum::<i64>();
+    let at = offset
+        + idx
+            .iter()
+            .zip(strides)
+            .map(|(i, s)| *i as i64 * s)
+            .sum::<i64>();
     let mut v = bytes[at as usize..at as usize + es].to_vec();
     if swap {
         v.reverse();
@@ -153,21 +158,68 @@ proptest! {
 #[test]
 fn strided_source_rejects_out_of_file_layouts() {
     let storage = Storage::owned(vec![0u8; 100]);
-    assert!(StridedSource::contiguous("t", storage.clone(), 0, DType::F32, vec![5, 5], ByteOrder::Little).is_ok());
-    assert!(StridedSource::contiguous("t", storage.clone(), 4, DType::F32, vec![5, 5], ByteOrder::Little).is_err());
-    assert!(StridedSource::contiguous("t", storage.clone(), 0, DType::F32, vec![u64::MAX, 3], ByteOrder::Little).is_err());
-    assert!(StridedSource::new("t", storage, 0, DType::U8, vec![2], vec![-1], ByteOrder::Little).is_err());
+    assert!(StridedSource::contiguous(
+        "t",
+        storage.clone(),
+        0,
+        DType::F32,
+        vec![5, 5],
+        ByteOrder::Little
+    )
+    .is_ok());
+    assert!(StridedSource::contiguous(
+        "t",
+        storage.clone(),
+        4,
+        DType::F32,
+        vec![5, 5],
+        ByteOrder::Little
+    )
+    .is_err());
+    assert!(StridedSource::contiguous(
+        "t",
+        storage.clone(),
+        0,
+        DType::F32,
+        vec![u64::MAX, 3],
+        ByteOrder::Little
+    )
+    .is_err());
+    assert!(StridedSource::new(
+        "t",
+        storage,
+        0,
+        DType::U8,
+        vec![2],
+        vec![-1],
+        ByteOrder::Little
+    )
+    .is_err());
 }
 
 #[test]
 fn zero_copy_only_for_native_contiguous() {
     let bytes: Vec<u8> = (0..24).collect();
-    let le = StridedSource::contiguous("t", Storage::owned(bytes.clone()), 0, DType::U16, vec![3, 4], ByteOrder::NATIVE).unwrap();
+    let le = StridedSource::contiguous(
+        "t",
+        Storage::owned(bytes.clone()),
+        0,
+        DType::U16,
+        vec![3, 4],
+        ByteOrder::NATIVE,
+    )
+    .unwrap();
     assert_eq!(le.mapped().map(<[u8]>::len), Some(24));
     let t = le.permuted(&[1, 0]).unwrap();
     assert!(t.mapped().is_none());
-    let other = if ByteOrder::NATIVE == ByteOrder::Little { ByteOrder::Big } else { ByteOrder::Little };
-    let be = StridedSource::contiguous("t", Storage::owned(bytes), 0, DType::U16, vec![3, 4], other).unwrap();
+    let other = if ByteOrder::NATIVE == ByteOrder::Little {
+        ByteOrder::Big
+    } else {
+        ByteOrder::Little
+    };
+    let be =
+        StridedSource::contiguous("t", Storage::owned(bytes), 0, DType::U16, vec![3, 4], other)
+            .unwrap();
     assert!(be.mapped().is_none());
 }
 
@@ -178,9 +230,21 @@ fn dataset_checks_regions_and_axes() {
     assert!(ds.read_region_bytes(&[0], &[1]).is_err());
     assert!(ds.read_region_bytes(&[u64::MAX, 0], &[2, 1]).is_err());
     let source = ds.source().clone();
-    assert!(Dataset::new(source.clone(), vec![Axis::default_for(false)], Tree::new(), Tree::new()).is_err());
+    assert!(Dataset::new(
+        source.clone(),
+        vec![Axis::default_for(false)],
+        Tree::new(),
+        Tree::new()
+    )
+    .is_err());
     let bad = Axis::values("x", "", vec![1.0, 2.0], false);
-    assert!(Dataset::new(source, vec![Axis::default_for(true), bad], Tree::new(), Tree::new()).is_err());
+    assert!(Dataset::new(
+        source,
+        vec![Axis::default_for(true), bad],
+        Tree::new(),
+        Tree::new()
+    )
+    .is_err());
     assert_eq!(ds.title(), "");
 }
 

@@ -69,14 +69,29 @@ fn raw_npy(dict: &str, data: &[u8]) -> Vec<u8> {
 #[test]
 fn reads_fortran_order_big_endian() {
     // numpy: np.asfortranarray(np.arange(6, dtype='>u2').reshape(2, 3))
-    let data: Vec<u8> = [0u16, 3, 1, 4, 2, 5].iter().flat_map(|v| v.to_be_bytes()).collect();
+    let data: Vec<u8> = [0u16, 3, 1, 4, 2, 5]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.npy");
-    std::fs::write(&path, raw_npy("{'descr': '>u2', 'fortran_order': True, 'shape': (2, 3), }\n", &data)).unwrap();
+    std::fs::write(
+        &path,
+        raw_npy(
+            "{'descr': '>u2', 'fortran_order': True, 'shape': (2, 3), }\n",
+            &data,
+        ),
+    )
+    .unwrap();
     let ds = open(&path);
     assert_eq!(ds.shape(), &[2, 3]);
-    let emio_core::ArrayData::U16(a) = ds.read().unwrap() else { panic!("u16 expected") };
-    assert_eq!(a.iter().copied().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 5]);
+    let emio_core::ArrayData::U16(a) = ds.read().unwrap() else {
+        panic!("u16 expected")
+    };
+    assert_eq!(
+        a.iter().copied().collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4, 5]
+    );
     assert!(ds.mapped().is_none());
 }
 
@@ -88,18 +103,26 @@ fn reads_rgb_records() {
     std::fs::write(&path, raw_npy(dict, &[1, 2, 3, 4, 5, 6])).unwrap();
     let ds = open(&path);
     assert_eq!(ds.dtype(), DType::Rgb8);
-    let emio_core::ArrayData::Rgb8(a) = ds.read().unwrap() else { panic!("rgb expected") };
+    let emio_core::ArrayData::Rgb8(a) = ds.read().unwrap() else {
+        panic!("rgb expected")
+    };
     assert_eq!(a[[1]], [4, 5, 6]);
 }
 
 #[test]
 fn truncated_and_damaged_files_are_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let good = raw_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 4), }\n", &[0u8; 64]);
+    let good = raw_npy(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 4), }\n",
+        &[0u8; 64],
+    );
     for cut in 0..good.len() - 1 {
         let path = dir.path().join(format!("t{cut}.npy"));
         std::fs::write(&path, &good[..cut]).unwrap();
-        assert!(Npy.open(&path, &Options::new()).is_err(), "truncated at {cut}");
+        assert!(
+            Npy.open(&path, &Options::new()).is_err(),
+            "truncated at {cut}"
+        );
     }
     for i in 0..good.len() {
         let mut bad = good.clone();
@@ -110,7 +133,10 @@ fn truncated_and_damaged_files_are_errors() {
             ds[0].read().unwrap();
         }
     }
-    let huge = raw_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 100000, 100000), }\n", &[]);
+    let huge = raw_npy(
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 100000, 100000), }\n",
+        &[],
+    );
     let path = dir.path().join("huge.npy");
     std::fs::write(&path, huge).unwrap();
     let err = Npy.open(&path, &Options::new()).unwrap_err().to_string();
