@@ -7,10 +7,12 @@
 //! - [`Dataset`]: source + axes + metadata, region reads, chunk iteration, checksums.
 //! - [`Format`], [`Registry`], [`Options`]: the plugin system.
 //! - [`output`]: atomic writes and region streaming for writers.
+//! - [`engine`]: the parallel, bounded-memory streaming engine behind every conversion.
 
 pub mod axis;
 pub mod dataset;
 pub mod dtype;
+pub mod engine;
 pub mod error;
 pub mod format;
 pub mod metadata;

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::dataset::{Dataset, Region};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::format::Progress;
 
@@ -87,25 +88,16 @@ impl Drop for AtomicOutput {
 pub const STREAM_REGION_BYTES: u64 = 16 << 20;
 
 /// Read `dataset` region by region in C order (each region contiguous in the C-order
-/// byte stream) and hand each one's native-endian bytes to `sink`, reporting progress and
-/// honouring cancellation. Memory stays bounded by one region.
+/// byte stream) and hand each one's native-endian bytes to `sink`, in order, reporting
+/// progress and honouring cancellation. Regions are read ahead in parallel by the
+/// [`Engine`]; memory stays bounded by its `(threads + queue) × STREAM_REGION_BYTES`.
 pub fn stream_c_order(
     dataset: &Dataset,
     progress: &dyn Progress,
-    mut sink: impl FnMut(&Region, &[u8]) -> Result<()>,
+    sink: impl FnMut(&Region, &[u8]) -> Result<()>,
 ) -> Result<()> {
-    progress.set_total(dataset.nbytes());
     let chunk = dataset.streaming_chunk_shape(STREAM_REGION_BYTES);
-    let mut buf = Vec::new();
-    for region in dataset.chunks(&chunk) {
-        if progress.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        let n = region.len() as usize * dataset.dtype().size();
-        buf.resize(n, 0);
-        dataset.read_region_into(&region.start, &region.shape, &mut buf)?;
-        sink(&region, &buf)?;
-        progress.advance(n as u64);
-    }
-    Ok(())
+    Engine::default()
+        .for_each_region_ordered(dataset, &chunk, progress, |_, _| Ok(()), sink)
+        .map(|_| ())
 }

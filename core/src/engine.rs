@@ -1,0 +1,526 @@
+//! The streaming conversion engine: region-by-region processing of a dataset in bounded
+//! memory, in parallel, with progress (bytes, rate, ETA) and cancellation.
+//!
+//! A dataset is cut into regions on a grid (the output's chunk grid, or
+//! [`Dataset::streaming_chunk_shape`] for formats that just append bytes). Worker threads
+//! claim regions in grid order, read them from the lazy source into buffers taken from a
+//! fixed pool, and then either
+//! - process them independently ([`Engine::for_each_region`]: e.g. encode and store a Zarr
+//!   chunk), or
+//! - hand them to a sink on the calling thread strictly in grid order
+//!   ([`Engine::for_each_region_ordered`]: e.g. append to a `.npy`, `.mrc` or `.mib`),
+//!   while later regions are already being read.
+//!
+//! The pool holds `threads + queue` buffers, so at most that many regions are in flight:
+//! memory is bounded by `(threads + queue) × region size`, independent of the dataset size.
+//! [`Stats::peak_bytes_in_flight`] reports the high-water mark actually reached.
+//!
+//! Every writer streams through this one mechanism (directly, or through
+//! [`crate::output::stream_c_order`]).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::dataset::{Chunks, Dataset, Region};
+use crate::error::{Error, Result};
+use crate::format::Progress;
+
+/// Parallelism and buffering of the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Engine {
+    /// Worker threads reading (and, unordered, processing) regions.
+    pub threads: usize,
+    /// Extra regions that may wait (read, not yet consumed) beyond one per thread.
+    pub queue: usize,
+}
+
+impl Default for Engine {
+    /// One worker per core of rayon's pool, and as many queued regions.
+    fn default() -> Self {
+        let threads = rayon::current_num_threads().max(1);
+        Engine {
+            threads,
+            queue: threads,
+        }
+    }
+}
+
+/// What a run of the engine did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Regions processed.
+    pub regions: u64,
+    /// Bytes of logical data processed.
+    pub bytes: u64,
+    /// Most bytes of region data held in engine buffers at any moment.
+    pub peak_bytes_in_flight: u64,
+}
+
+/// Byte accounting of buffers holding region data.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicU64,
+    peak: AtomicU64,
+}
+
+impl InFlight {
+    fn add(&self, n: u64) {
+        let now = self.now.fetch_add(n, Ordering::SeqCst) + n;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+    }
+    fn sub(&self, n: u64) {
+        self.now.fetch_sub(n, Ordering::SeqCst);
+    }
+}
+
+/// A filled region travelling from a worker to the ordered sink.
+struct Filled {
+    index: u64,
+    region: Region,
+    buf: Vec<u8>,
+    /// Bytes counted in flight for this buffer.
+    counted: u64,
+}
+
+/// State shared by the workers of one run.
+struct Shared<'a> {
+    dataset: &'a Dataset,
+    progress: &'a dyn Progress,
+    grid: Mutex<(u64, Chunks)>,
+    pool_rx: Mutex<Receiver<Vec<u8>>>,
+    pool_tx: SyncSender<Vec<u8>>,
+    failed: AtomicBool,
+    error: Mutex<Option<Error>>,
+    in_flight: InFlight,
+    regions: AtomicU64,
+}
+
+impl Shared<'_> {
+    fn fail(&self, e: Error) {
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+        self.failed.store(true, Ordering::SeqCst);
+    }
+
+    fn stopped(&self) -> bool {
+        if self.failed.load(Ordering::SeqCst) {
+            return true;
+        }
+        if self.progress.is_cancelled() {
+            self.fail(Error::Cancelled);
+            return true;
+        }
+        false
+    }
+
+    /// Give a buffer back to the pool (its `counted` bytes are no longer in flight).
+    fn release(&self, buf: Vec<u8>, counted: u64) {
+        self.in_flight.sub(counted);
+        // The pool has room for every buffer it ever handed out, so this never blocks;
+        // it fails only when the run is over and the receiver is gone.
+        let _ = self.pool_tx.send(buf);
+    }
+
+    /// Take a buffer, claim the next region and read it. `None` when the grid is exhausted
+    /// or the run failed.
+    fn next_filled(&self) -> Option<Filled> {
+        if self.stopped() {
+            return None;
+        }
+        let mut buf = {
+            let rx = self.pool_rx.lock().unwrap_or_else(|p| p.into_inner());
+            rx.recv().ok()?
+        };
+        let claimed = {
+            let mut grid = self.grid.lock().unwrap_or_else(|p| p.into_inner());
+            let index = grid.0;
+            grid.1.next().map(|region| {
+                grid.0 += 1;
+                (index, region)
+            })
+        };
+        let Some((index, region)) = claimed.filter(|_| !self.stopped()) else {
+            let _ = self.pool_tx.send(buf);
+            return None;
+        };
+        let n = region.len() as usize * self.dataset.dtype().size();
+        buf.clear();
+        buf.resize(n, 0);
+        self.in_flight.add(n as u64);
+        if let Err(e) = self
+            .dataset
+            .read_region_into(&region.start, &region.shape, &mut buf)
+        {
+            self.fail(e);
+            self.release(buf, n as u64);
+            return None;
+        }
+        self.regions.fetch_add(1, Ordering::Relaxed);
+        Some(Filled {
+            index,
+            region,
+            buf,
+            counted: n as u64,
+        })
+    }
+}
+
+impl Engine {
+    /// An engine with `threads` workers and `queue` extra buffered regions.
+    pub fn new(threads: usize, queue: usize) -> Self {
+        Engine {
+            threads: threads.max(1),
+            queue,
+        }
+    }
+
+    /// How many regions can be in flight at once.
+    pub fn buffers(&self) -> usize {
+        self.threads.max(1) + self.queue
+    }
+
+    /// The memory budget for regions of `chunk` in `dataset`: `buffers × region bytes`.
+    pub fn budget_bytes(&self, dataset: &Dataset, chunk: &[u64]) -> u64 {
+        let region: u64 = dataset
+            .shape()
+            .iter()
+            .enumerate()
+            .map(|(d, &n)| chunk.get(d).copied().unwrap_or(n).clamp(1, n.max(1)))
+            .product();
+        (self.buffers() as u64)
+            .saturating_mul(region)
+            .saturating_mul(dataset.dtype().size() as u64)
+    }
+
+    /// Read every region of the grid `chunk` and call `work` on it from a worker thread, in
+    /// no particular order. `work` gets the region's C-order native-endian bytes and may
+    /// modify them in place (e.g. pad, byte-swap, encode from them).
+    pub fn for_each_region<W>(
+        &self,
+        dataset: &Dataset,
+        chunk: &[u64],
+        progress: &dyn Progress,
+        work: W,
+    ) -> Result<Stats>
+    where
+        W: Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync,
+    {
+        self.run(dataset, chunk, progress, &work, None)
+    }
+
+    /// Read every region of the grid `chunk` in parallel, apply `work` on the worker (e.g. a
+    /// byte-order conversion), and hand the results to `sink` on the calling thread in the
+    /// grid's C order.
+    pub fn for_each_region_ordered<W, S>(
+        &self,
+        dataset: &Dataset,
+        chunk: &[u64],
+        progress: &dyn Progress,
+        work: W,
+        mut sink: S,
+    ) -> Result<Stats>
+    where
+        W: Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync,
+        S: FnMut(&Region, &[u8]) -> Result<()>,
+    {
+        self.run(dataset, chunk, progress, &work, Some(&mut sink))
+    }
+
+    fn run(
+        &self,
+        dataset: &Dataset,
+        chunk: &[u64],
+        progress: &dyn Progress,
+        work: &(dyn Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync),
+        sink: Option<&mut dyn FnMut(&Region, &[u8]) -> Result<()>>,
+    ) -> Result<Stats> {
+        progress.set_total(dataset.nbytes());
+        let buffers = self.buffers();
+        let (pool_tx, pool_rx) = sync_channel(buffers);
+        for _ in 0..buffers {
+            pool_tx.send(Vec::new()).expect("the pool has room");
+        }
+        let shared = Shared {
+            dataset,
+            progress,
+            grid: Mutex::new((0, dataset.chunks(chunk))),
+            pool_rx: Mutex::new(pool_rx),
+            pool_tx,
+            failed: AtomicBool::new(false),
+            error: Mutex::new(None),
+            in_flight: InFlight::default(),
+            regions: AtomicU64::new(0),
+        };
+        let bytes_done = AtomicU64::new(0);
+        let shared = &shared;
+        let bytes_done_ref = &bytes_done;
+        let workers = self.threads.max(1);
+        std::thread::scope(|scope| match sink {
+            None => {
+                for _ in 0..workers {
+                    scope.spawn(move || {
+                        while let Some(Filled {
+                            region,
+                            mut buf,
+                            counted,
+                            ..
+                        }) = shared.next_filled()
+                        {
+                            match work(&region, &mut buf) {
+                                Ok(()) => {
+                                    bytes_done_ref.fetch_add(counted, Ordering::Relaxed);
+                                    progress.advance(counted);
+                                }
+                                Err(e) => shared.fail(e),
+                            }
+                            shared.release(buf, counted);
+                        }
+                    });
+                }
+            }
+            Some(sink) => {
+                let (done_tx, done_rx) = channel::<Filled>();
+                for _ in 0..workers {
+                    let done_tx = done_tx.clone();
+                    scope.spawn(move || {
+                        while let Some(mut filled) = shared.next_filled() {
+                            if let Err(e) = work(&filled.region, &mut filled.buf) {
+                                shared.fail(e);
+                                shared.release(filled.buf, filled.counted);
+                                break;
+                            }
+                            if let Err(returned) = done_tx.send(filled) {
+                                shared.release(returned.0.buf, returned.0.counted);
+                                break;
+                            }
+                        }
+                    });
+                }
+                drop(done_tx);
+                // Regions are claimed in grid order after a buffer is taken, so the next
+                // region to write always belongs to a worker holding a buffer: the
+                // reordering below cannot starve the pool.
+                let mut pending: BTreeMap<u64, Filled> = BTreeMap::new();
+                let mut next = 0u64;
+                for filled in done_rx.iter() {
+                    if shared.failed.load(Ordering::SeqCst) {
+                        shared.release(filled.buf, filled.counted);
+                        continue;
+                    }
+                    pending.insert(filled.index, filled);
+                    while let Some(ready) = pending.remove(&next) {
+                        next += 1;
+                        let n = ready.counted;
+                        if shared.failed.load(Ordering::SeqCst) {
+                            shared.release(ready.buf, n);
+                            continue;
+                        }
+                        match sink(&ready.region, &ready.buf) {
+                            Ok(()) => {
+                                bytes_done_ref.fetch_add(n, Ordering::Relaxed);
+                                progress.advance(n);
+                            }
+                            Err(e) => shared.fail(e),
+                        }
+                        shared.release(ready.buf, n);
+                    }
+                    if shared.failed.load(Ordering::SeqCst) {
+                        for (_, f) in std::mem::take(&mut pending) {
+                            shared.release(f.buf, f.counted);
+                        }
+                    }
+                }
+                for (_, f) in pending {
+                    shared.release(f.buf, f.counted);
+                }
+            }
+        });
+        if let Some(e) = shared.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(e);
+        }
+        Ok(Stats {
+            regions: shared.regions.load(Ordering::SeqCst),
+            bytes: bytes_done.load(Ordering::SeqCst),
+            peak_bytes_in_flight: shared.in_flight.peak.load(Ordering::SeqCst),
+        })
+    }
+}
+
+/// A snapshot of a running operation for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProgressReport {
+    /// Bytes processed so far.
+    pub bytes: u64,
+    /// Total bytes (0 when unknown).
+    pub total: u64,
+    /// Average throughput since the start, bytes per second.
+    pub rate: f64,
+    /// Estimated time to completion at the average rate (`None` until measurable).
+    pub eta: Option<Duration>,
+}
+
+/// [`Progress`] that turns byte counts into [`ProgressReport`]s (bytes, rate, ETA) for a
+/// callback, at most every `interval`, plus once at the end. It also carries a cancellation
+/// flag (e.g. set from a Ctrl-C handler or a GUI button).
+pub struct ReportingProgress<F: Fn(&ProgressReport) + Sync> {
+    callback: F,
+    interval: Duration,
+    start: Instant,
+    total: AtomicU64,
+    done: AtomicU64,
+    last_report: Mutex<Option<Instant>>,
+    cancel: AtomicBool,
+}
+
+impl<F: Fn(&ProgressReport) + Sync> ReportingProgress<F> {
+    /// Report to `callback` at most every `interval`.
+    pub fn new(interval: Duration, callback: F) -> Self {
+        ReportingProgress {
+            callback,
+            interval,
+            start: Instant::now(),
+            total: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            last_report: Mutex::new(None),
+            cancel: AtomicBool::new(false),
+        }
+    }
+
+    /// Ask the running operation to stop (it then fails with [`Error::Cancelled`]).
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    /// The current state.
+    pub fn report(&self) -> ProgressReport {
+        let bytes = self.done.load(Ordering::SeqCst);
+        let total = self.total.load(Ordering::SeqCst);
+        let secs = self.start.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
+        let eta = (rate > 0.0 && total >= bytes)
+            .then(|| Duration::from_secs_f64((total - bytes) as f64 / rate));
+        ProgressReport {
+            bytes,
+            total,
+            rate,
+            eta,
+        }
+    }
+}
+
+impl<F: Fn(&ProgressReport) + Sync> Progress for ReportingProgress<F> {
+    fn set_total(&self, bytes: u64) {
+        self.total.store(bytes, Ordering::SeqCst);
+        (self.callback)(&self.report());
+    }
+
+    fn advance(&self, bytes: u64) {
+        let done = self.done.fetch_add(bytes, Ordering::SeqCst) + bytes;
+        let finished = done >= self.total.load(Ordering::SeqCst);
+        let now = Instant::now();
+        let due = {
+            let mut last = self.last_report.lock().unwrap_or_else(|p| p.into_inner());
+            let due = finished || last.is_none_or(|t| now.duration_since(t) >= self.interval);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if due {
+            (self.callback)(&self.report());
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+    use crate::format::NoProgress;
+
+    fn ramp(shape: &[u64]) -> Dataset {
+        let n: u64 = shape.iter().product();
+        let bytes: Vec<u8> = (0..n as u32).flat_map(|v| v.to_ne_bytes()).collect();
+        Dataset::from_bytes(bytes, DType::U32, shape.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn ordered_run_reproduces_the_c_order_stream() {
+        let ds = ramp(&[7, 5, 3]);
+        let mut out = Vec::new();
+        let stats = Engine::new(3, 1)
+            .for_each_region_ordered(&ds, &[1, 2, 3], &NoProgress, |_, _| Ok(()), |_, b| {
+                out.extend_from_slice(b);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(out, ds.read_region_bytes(&[0, 0, 0], &[7, 5, 3]).unwrap());
+        assert_eq!(stats.regions, 21);
+        assert!(stats.peak_bytes_in_flight <= 4 * 2 * 3 * 4);
+    }
+
+    #[test]
+    fn unordered_run_visits_every_region_once() {
+        let ds = ramp(&[9, 4]);
+        let seen = Mutex::new(Vec::new());
+        Engine::new(2, 0)
+            .for_each_region(&ds, &[2, 3], &NoProgress, |r, b| {
+                assert_eq!(*b, ds.read_region_bytes(&r.start, &r.shape).unwrap());
+                seen.lock().unwrap().push(r.start.clone());
+                Ok(())
+            })
+            .unwrap();
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        let mut expected: Vec<Vec<u64>> = ds.chunks(&[2, 3]).map(|r| r.start).collect();
+        expected.sort();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn errors_and_cancellation_stop_the_run() {
+        let ds = ramp(&[50, 4]);
+        let calls = AtomicU64::new(0);
+        let err = Engine::new(2, 2)
+            .for_each_region_ordered(&ds, &[1, 4], &NoProgress, |_, _| Ok(()), |r, _| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                if r.start[0] == 10 {
+                    Err(Error::OutOfBounds("injected".into()))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("injected"));
+        assert_eq!(calls.load(Ordering::SeqCst), 11);
+        let progress = ReportingProgress::new(Duration::ZERO, |_| {});
+        progress.cancel();
+        let err = Engine::default()
+            .for_each_region(&ds, &[1, 4], &progress, |_, _| Ok(()))
+            .unwrap_err();
+        assert!(matches!(err, Error::Cancelled));
+    }
+
+    #[test]
+    fn reports_rate_and_eta() {
+        let ds = ramp(&[16, 16]);
+        let reports = Mutex::new(Vec::new());
+        let progress = ReportingProgress::new(Duration::ZERO, |r| reports.lock().unwrap().push(*r));
+        Engine::default()
+            .for_each_region(&ds, &[1, 16], &progress, |_, _| Ok(()))
+            .unwrap();
+        let reports = reports.into_inner().unwrap();
+        let last = reports.last().unwrap();
+        assert_eq!((last.bytes, last.total), (1024, 1024));
+        assert_eq!(last.eta, Some(Duration::ZERO));
+    }
+}
