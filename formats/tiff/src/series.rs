@@ -25,6 +25,8 @@ pub struct Series {
     pub codes: Vec<char>,
     /// How the series was recognised.
     pub kind: SeriesKind,
+    /// A 1-D dataset stored as one-row pages: the row dimension is dropped.
+    pub one_d: bool,
 }
 
 /// How a series was recognised.
@@ -41,6 +43,9 @@ pub enum SeriesKind {
 impl Series {
     /// Full C-order shape: leading grid, then the page shape.
     pub fn shape(&self) -> Vec<u64> {
+        if self.one_d {
+            return vec![self.pages[0].width];
+        }
         let mut s = self.lead.clone();
         s.extend(self.pages[0].shape());
         s
@@ -115,6 +120,7 @@ pub fn build(
                 pages: vec![p],
                 lead: Vec::new(),
                 kind: SeriesKind::Generic,
+                one_d: false,
             })
             .collect();
     }
@@ -177,12 +183,22 @@ fn imagej_series(pages: &[Page], desc: &str, file_len: u64) -> Option<Series> {
         lead: grid.iter().map(|g| g.0).collect(),
         codes,
         kind: SeriesKind::ImageJ,
+        one_d: false,
     })
 }
 
 fn shaped_series(pages: &[Page], desc: &str) -> Option<Series> {
     let (shape, axes) = shaped_description(desc)?;
     let first = &pages[0];
+    if shape.len() == 1 && first.height == 1 && !first.sample_axis && shape[0] == first.width {
+        return Some(Series {
+            pages: vec![first.clone()],
+            lead: Vec::new(),
+            codes: vec!['X'],
+            kind: SeriesKind::Shaped,
+            one_d: true,
+        });
+    }
     let page_shape = first.shape();
     let mut shape = shape;
     // tifffile stores RGB shapes with the sample dimension; emio records are one element.
@@ -213,6 +229,7 @@ fn shaped_series(pages: &[Page], desc: &str) -> Option<Series> {
         lead,
         codes,
         kind: SeriesKind::Shaped,
+        one_d: false,
     })
 }
 
@@ -240,6 +257,7 @@ fn generic(pages: Vec<Page>) -> Vec<Series> {
                 lead,
                 codes,
                 kind: SeriesKind::Generic,
+                one_d: false,
             }
         })
         .collect()
@@ -250,10 +268,14 @@ struct PagesDecoder {
     storage: Storage,
     pages: Vec<Page>,
     lead: Vec<u64>,
+    one_d: bool,
 }
 
 impl ChunkDecoder for PagesDecoder {
     fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
+        if self.one_d {
+            return self.pages[0].decode_block(&self.storage, 0, index[0], out);
+        }
         let nl = self.lead.len();
         let page = index[..nl]
             .iter()
@@ -273,7 +295,9 @@ pub fn source(series: &Series, storage: &Storage) -> Result<Arc<dyn ArraySource>
         return Ok(Arc::new(strided));
     }
     let mut chunk = vec![1u64; series.lead.len()];
-    chunk.push(first.block_height);
+    if !series.one_d {
+        chunk.push(first.block_height);
+    }
     chunk.push(first.block_width);
     if first.sample_axis {
         chunk.push(first.samples);
@@ -293,6 +317,7 @@ pub fn source(series: &Series, storage: &Storage) -> Result<Arc<dyn ArraySource>
         storage: storage.clone(),
         pages: series.pages.clone(),
         lead: series.lead.clone(),
+        one_d: series.one_d,
     };
     Ok(Arc::new(ChunkedSource::new(
         first.dtype,
@@ -329,7 +354,11 @@ fn mapped_source(
     } else {
         0
     };
-    let page_shape = first.shape();
+    let page_shape = if series.one_d {
+        vec![first.width]
+    } else {
+        first.shape()
+    };
     let mut strides = c_strides(&page_shape, es as usize);
     let mut lead_strides = c_strides(&series.lead, 1);
     for s in &mut lead_strides {

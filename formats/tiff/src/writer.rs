@@ -45,6 +45,12 @@ pub const WRITE_OPTIONS: &[OptionSpec] = &[
         help: "write square tiles of this size (a multiple of 16) instead of strips",
     },
     OptionSpec {
+        name: "rows_per_strip",
+        kind: OptionKind::Int,
+        default: None,
+        help: "rows per strip (default: about 8 MiB uncompressed, 1 MiB compressed)",
+    },
+    OptionSpec {
         name: "bigtiff",
         kind: OptionKind::Bool,
         default: None,
@@ -507,6 +513,10 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
     };
     let (block_h, block_w) = match tile {
         Some(t) => (t, t),
+        None if options.int("rows_per_strip").is_some_and(|r| r > 0) => (
+            (options.int("rows_per_strip").unwrap_or(1) as u64).min(layout.height),
+            layout.width,
+        ),
         None => {
             let target = if codec == compression::NONE {
                 STRIP_BYTES
