@@ -1,0 +1,198 @@
+"""emio: read, write and convert electron-microscopy files (DM3/DM4, EMD, MRC, BLO, MIB,
+TIFF, NPY, Zarr) with a Rust core.
+
+The rsciio-compatible API::
+
+    import emio
+    signals = emio.file_reader("scan.mib", lazy=True)   # list of rsciio-style dicts
+    signals[0]["data"].sum().compute()                  # Dask; runs on dask.distributed too
+    emio.file_writer("out.mrc", signals[0])             # NumPy or Dask data, streamed
+    emio.convert("scan.dm4", "scan.zspy")               # file to file in Rust
+
+Eager reads of memory-mappable files are read-only NumPy views of the mapping (no copy);
+other layouts are read once, in Rust, with the GIL released.
+"""
+
+import os as _os
+
+from . import _emio
+from ._emio import Dataset, __version__
+from ._convert import as_numpy as _as_numpy
+from ._convert import numpy_dtype as _numpy_dtype
+from ._convert import option_pairs as _option_pairs
+from ._lazy import RegionReader, dask_array as _dask_array
+from ._writer import dataset_from_signal
+from .exceptions import (
+    CancelledError,
+    EmioError,
+    EmioIOError,
+    InvalidOptionError,
+    MalformedFileError,
+    NoFormatError,
+    OutOfBoundsError,
+    OutputExistsError,
+    UnsupportedError,
+)
+
+__all__ = [
+    "file_reader",
+    "file_writer",
+    "convert",
+    "formats",
+    "open",
+    "probe",
+    "Dataset",
+    "RegionReader",
+    "dataset_from_signal",
+    "EmioError",
+    "EmioIOError",
+    "MalformedFileError",
+    "UnsupportedError",
+    "InvalidOptionError",
+    "NoFormatError",
+    "OutOfBoundsError",
+    "OutputExistsError",
+    "CancelledError",
+    "__version__",
+]
+
+#: Keywords accepted for rsciio compatibility that need no reader option: emio's lazy
+#: arrays are always safe to run on dask.distributed (rsciio's ``distributed=True``).
+_COMPAT_READ_KEYWORDS = ("distributed",)
+
+
+def formats():
+    """Every format compiled in, in probing order, as dicts: ``name``, ``description``,
+    ``extensions``, ``can_read``, ``can_write``, ``writes_directory``, ``read_options`` and
+    ``write_options`` (each ``{name, kind, default, help}``, rsciio's keyword names)."""
+    return _emio.formats()
+
+
+def _format_info(name):
+    for f in _emio.formats():
+        if f["name"] == name:
+            return f
+    raise NoFormatError(f"unknown format {name!r}; known: {', '.join(f['name'] for f in _emio.formats())}")
+
+
+def probe(filename):
+    """The name of the format emio would read ``filename`` with."""
+    return _emio.probe(_os.fspath(filename))
+
+
+def open(filename, format=None, **kwds):
+    """Open ``filename`` (headers only) and return its native :class:`Dataset` objects, with
+    ``kwds`` as reader options (rsciio's keyword names)."""
+    return _emio.open(_os.fspath(filename), format, _option_pairs(kwds))
+
+
+def _reader_options(format, kwds):
+    declared = {o["name"] for o in _format_info(format)["read_options"]}
+    return {
+        k: v for k, v in kwds.items() if k in declared or k not in _COMPAT_READ_KEYWORDS
+    }
+
+
+def _axis_dict(i, axis, size):
+    name, units, navigate, scale, offset, values = axis
+    d = {"name": name, "units": units}
+    if values is None:
+        d.update(scale=scale, offset=offset)
+    else:
+        import numpy as np
+
+        d["axis"] = np.asarray(values, dtype=np.float64)
+    d.update(size=int(size), navigate=navigate, index_in_array=i)
+    return d
+
+
+def file_reader(filename, lazy=False, chunks="auto", format=None, **kwds):
+    """Read ``filename`` like an rsciio plugin's ``file_reader``.
+
+    Returns a list with one dict per dataset: ``data`` (NumPy array, or a Dask array when
+    ``lazy``), ``axes`` (one dict per array dimension: ``name``, ``units``, ``scale``,
+    ``offset`` (or ``axis`` values for non-uniform axes), ``size``, ``navigate``,
+    ``index_in_array``), ``metadata`` and ``original_metadata``.
+
+    ``kwds`` are the format's reader options under rsciio's names (see :func:`formats`).
+    ``chunks`` (lazy only) is any Dask chunk specification; "auto" keeps multiples of the
+    file's natural chunks. ``format`` forces a reader instead of probing.
+    """
+    path = _os.fspath(filename)
+    if format is None:
+        format = _emio.probe(path)
+    options = _option_pairs(_reader_options(format, kwds))
+    datasets = _emio.open(path, format, options)
+    if lazy:
+        from ._lazy import _stamp
+
+        stamp = _stamp(path)
+    signals = []
+    for index, ds in enumerate(datasets):
+        dtype = _numpy_dtype(ds.dtype, ds.fields)
+        shape = tuple(ds.shape)
+        if lazy:
+            reader = RegionReader(path, format, options, index, shape, dtype, stamp)
+            data = _dask_array(reader, chunks, ds.chunk_shape)
+        else:
+            data = _as_numpy(ds.read(), dtype, shape)
+        signals.append(
+            {
+                "data": data,
+                "axes": [_axis_dict(i, a, n) for i, (a, n) in enumerate(zip(ds.axes, shape))],
+                "metadata": ds.metadata,
+                "original_metadata": ds.original_metadata,
+            }
+        )
+    return signals
+
+
+def file_writer(filename, signal, format=None, overwrite=True, **kwds):
+    """Write an rsciio signal dict (``data`` as NumPy or Dask, ``axes``, ``metadata``,
+    ``original_metadata``) or a HyperSpy signal to ``filename``, like an rsciio plugin's
+    ``file_writer``. The format comes from the extension unless ``format`` names one;
+    ``kwds`` are its writer options (rsciio's names). Data is streamed region by region
+    (Dask arrays block by block) into a temporary file renamed on success. Like rsciio,
+    an existing file is replaced unless ``overwrite=False``. Returns the format name."""
+    path = _os.fspath(filename)
+    dataset = dataset_from_signal(signal)
+    return dataset.write(path, format, _option_pairs(kwds), overwrite)
+
+
+def convert(src, dst, format=None, dataset=None, overwrite=False, read_options=None,
+            write_options=None, src_format=None, **kwds):
+    """Convert file ``src`` to ``dst`` entirely in Rust, streaming region by region.
+
+    ``format`` names the output format (default: from ``dst``'s extension), ``src_format``
+    the input's (default: probed); ``dataset`` picks one dataset of a multi-dataset input.
+    Options go in ``read_options`` / ``write_options`` dicts, or as keywords, which are
+    routed to the reader and/or writer that declares them.
+    """
+    src, dst = _os.fspath(src), _os.fspath(dst)
+    reader = src_format or _emio.probe(src)
+    writer = _emio.writer_for(dst, format)
+    read_options = dict(read_options or {})
+    write_options = dict(write_options or {})
+    readable = {o["name"] for o in _format_info(reader)["read_options"]}
+    writable = {o["name"] for o in _format_info(writer)["write_options"]}
+    for key, value in kwds.items():
+        if key not in readable and key not in writable:
+            raise InvalidOptionError(
+                f"invalid option `{key}`: neither the {reader} reader nor the {writer} writer "
+                f"takes it (reader: {', '.join(sorted(readable)) or 'none'}; "
+                f"writer: {', '.join(sorted(writable)) or 'none'})"
+            )
+        if key in readable:
+            read_options[key] = value
+        if key in writable:
+            write_options[key] = value
+    _emio.convert(
+        src,
+        dst,
+        writer,
+        dataset,
+        _option_pairs(read_options),
+        _option_pairs(write_options),
+        overwrite,
+        reader,
+    )

@@ -1,0 +1,115 @@
+"""Conversions between Python values and what emio's Rust core takes: option text, NumPy
+dtypes, metadata JSON and NumPy views of native buffers."""
+
+import datetime
+import json
+import math
+
+import numpy as np
+
+
+def option_text(value):
+    """A keyword value as the ``key=value`` text emio's option parser reads (rsciio's
+    keyword values: bools, numbers, strings, None, sequences of integers)."""
+    if value is None:
+        return "None"
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    if isinstance(value, (str, bytes, bytearray)):
+        return value.decode() if isinstance(value, (bytes, bytearray)) else value
+    if hasattr(value, "__fspath__"):
+        import os
+
+        return os.fspath(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ",".join(option_text(v) for v in value)
+    raise TypeError(
+        f"option value {value!r} of type {type(value).__name__} cannot be given to emio "
+        "(use a bool, number, string, None or a sequence of them)"
+    )
+
+
+def option_pairs(kwds):
+    """``[(key, text), ...]`` for a dict of keyword options."""
+    return [(str(k), option_text(v)) for k, v in kwds.items()]
+
+
+def numpy_dtype(typestr, fields):
+    """The NumPy dtype of an emio dataset (``fields`` for RGB(A) records)."""
+    if fields:
+        return np.dtype([(name, t) for name, t in fields])
+    return np.dtype(typestr)
+
+
+def as_numpy(buffer, dtype, shape):
+    """A NumPy array of ``dtype`` and ``shape`` over an ``ArrayBuffer``'s bytes, without a
+    copy; the buffer stays alive as the array's base (read-only for memory maps)."""
+    shape = tuple(int(n) for n in shape)
+    if len(buffer) == 0:
+        return np.empty(shape, dtype=dtype)
+    return np.asarray(buffer).view(dtype).reshape(shape)
+
+
+def native_array(array):
+    """``array`` as an ndarray in native byte order with packed records, which is what emio's
+    sources read; arrays that already are come back unchanged (no copy)."""
+    array = np.asarray(array)
+    dtype = array.dtype
+    if dtype.names:
+        packed = np.dtype([(n, dtype.fields[n][0].newbyteorder("=")) for n in dtype.names])
+        return array if dtype == packed else array.astype(packed)
+    if not dtype.isnative:
+        return array.astype(dtype.newbyteorder("="))
+    return array
+
+
+def dtype_spec(dtype):
+    """``(typestr, fields)`` of a native NumPy dtype, as emio's constructors take them."""
+    dtype = np.dtype(dtype)
+    if dtype.names:
+        return dtype.str, [(n, dtype.fields[n][0].str) for n in dtype.names]
+    return dtype.str, None
+
+
+def _jsonable(value):
+    """``value`` as plain JSON types; non-finite floats become "NaN"/"Infinity"/"-Infinity"
+    (emio's spelling, as in the corpus references)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if hasattr(value, "as_dictionary"):  # HyperSpy's DictionaryTreeBrowser
+        return _jsonable(value.as_dictionary())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, complex):
+        return {"__complex__": [_jsonable(value.real), _jsonable(value.imag)]}
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return {"__bytes_hex__": bytes(value).hex()}
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def to_json(tree):
+    """A metadata dict as the JSON text emio's Rust core parses."""
+    if tree is None:
+        return ""
+    return json.dumps(_jsonable(tree), ensure_ascii=False, allow_nan=False)

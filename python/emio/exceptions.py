@@ -1,0 +1,58 @@
+"""Exceptions raised by emio.
+
+Every emio error derives from :class:`EmioError` and also from the builtin exception code
+written for rsciio/NumPy already catches (``ValueError`` for malformed files and bad
+options, ``NotImplementedError`` for unsupported features, ``IndexError`` for regions out of
+bounds, ``FileExistsError`` when refusing to overwrite). Operating-system failures with an
+errno are raised as the builtin ``OSError`` subclass (``FileNotFoundError``,
+``PermissionError``, ...). The message is the one emio's Rust core produced: it names the
+file, and for malformed input the byte offset and what was expected there.
+"""
+
+__all__ = [
+    "EmioError",
+    "EmioIOError",
+    "MalformedFileError",
+    "UnsupportedError",
+    "InvalidOptionError",
+    "NoFormatError",
+    "OutOfBoundsError",
+    "OutputExistsError",
+    "CancelledError",
+]
+
+
+class EmioError(Exception):
+    """Base class of every emio error."""
+
+
+class EmioIOError(EmioError, OSError):
+    """An I/O failure that carries no operating-system error number."""
+
+
+class MalformedFileError(EmioError, ValueError):
+    """The file does not follow its format (the message gives the offset and expectation)."""
+
+
+class UnsupportedError(EmioError, NotImplementedError):
+    """A valid file or dataset uses something emio (or the target format) does not handle."""
+
+
+class InvalidOptionError(EmioError, ValueError, TypeError):
+    """An unknown reader/writer keyword, or a keyword with a bad value."""
+
+
+class NoFormatError(EmioError, ValueError):
+    """No format recognises the file (or no writer handles the extension)."""
+
+
+class OutOfBoundsError(EmioError, IndexError):
+    """A region outside the dataset was requested."""
+
+
+class OutputExistsError(EmioError, FileExistsError):
+    """The output exists and ``overwrite`` was not requested."""
+
+
+class CancelledError(EmioError):
+    """The operation was cancelled."""

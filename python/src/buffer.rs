@@ -1,0 +1,131 @@
+//! Pixel buffers handed to NumPy without a copy.
+//!
+//! An [`ArrayBuffer`] exposes its bytes through NumPy's `__array_interface__` protocol, so
+//! `numpy.asarray(buffer)` wraps them and keeps the buffer object alive as the array's
+//! `base`. A buffer is either a read-only view of a memory-mapped file (holding the dataset,
+//! and so the mapping, alive) or a heap allocation filled by a region read in Rust.
+//! The protocol is plain Python, so this works under the stable ABI (abi3) on every
+//! supported CPython.
+
+use std::ptr::NonNull;
+
+use emio::Dataset;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+/// A zero-initialised, 8-byte aligned heap allocation that NumPy may write into.
+pub struct OwnedBytes {
+    ptr: NonNull<u64>,
+    words: usize,
+    len: usize,
+}
+
+// SAFETY: `OwnedBytes` uniquely owns its allocation (like a `Box<[u64]>`); moving it between
+// threads moves that ownership.
+unsafe impl Send for OwnedBytes {}
+// SAFETY: Rust code only reads or writes the bytes through `&mut self`
+// ([`OwnedBytes::as_mut_slice`]) before the buffer is shared with Python; afterwards only
+// NumPy touches them, through the raw pointer, under its own rules for shared arrays.
+unsafe impl Sync for OwnedBytes {}
+
+impl OwnedBytes {
+    /// `len` zero bytes (the allocator hands out untouched zero pages for large sizes).
+    pub fn zeroed(len: usize) -> Self {
+        let words = len.div_ceil(8).max(1);
+        let boxed: Box<[u64]> = vec![0u64; words].into_boxed_slice();
+        let raw = Box::into_raw(boxed) as *mut u64;
+        OwnedBytes {
+            // SAFETY: `Box::into_raw` never returns null.
+            ptr: unsafe { NonNull::new_unchecked(raw) },
+            words,
+            len,
+        }
+    }
+
+    /// The bytes, for filling.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: the allocation holds `words * 8 >= len` initialised bytes, and `&mut self`
+        // guarantees no other reference to them exists.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr() as *mut u8, self.len) }
+    }
+}
+
+impl Drop for OwnedBytes {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`words` come from `Box::into_raw` of a `Box<[u64]>` of `words`
+        // elements in `zeroed`, and are released exactly once here.
+        unsafe {
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                self.ptr.as_ptr(),
+                self.words,
+            )));
+        }
+    }
+}
+
+enum Bytes {
+    /// A read-only view of a dataset's memory map ([`Dataset::mapped`]).
+    Mapped(Dataset),
+    /// Bytes produced by a region read.
+    Owned(OwnedBytes),
+}
+
+/// Bytes NumPy can wrap without copying: `numpy.asarray(buffer)` is a 1-D `uint8` array over
+/// them (read-only for memory maps). `emio` views it with the dataset's dtype and shape.
+#[pyclass(frozen, module = "emio._emio", name = "ArrayBuffer")]
+pub struct ArrayBuffer {
+    bytes: Bytes,
+}
+
+impl ArrayBuffer {
+    /// A view of `dataset`'s mapping, when its storage holds the array as-is.
+    pub fn mapped(dataset: &Dataset) -> Option<Self> {
+        dataset.mapped()?;
+        Some(ArrayBuffer {
+            bytes: Bytes::Mapped(dataset.clone()),
+        })
+    }
+
+    /// A buffer owning `bytes`.
+    pub fn owned(bytes: OwnedBytes) -> Self {
+        ArrayBuffer {
+            bytes: Bytes::Owned(bytes),
+        }
+    }
+
+    fn pointer_and_len(&self) -> (usize, usize, bool) {
+        match &self.bytes {
+            Bytes::Mapped(ds) => {
+                let bytes = ds.mapped().unwrap_or(&[]);
+                (bytes.as_ptr() as usize, bytes.len(), true)
+            }
+            Bytes::Owned(owned) => (owned.ptr.as_ptr() as usize, owned.len, false),
+        }
+    }
+}
+
+#[pymethods]
+impl ArrayBuffer {
+    /// NumPy's array interface (version 3): a 1-D `|u1` array over the bytes.
+    #[getter]
+    fn __array_interface__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (ptr, len, readonly) = self.pointer_and_len();
+        let d = PyDict::new(py);
+        d.set_item("version", 3)?;
+        d.set_item("shape", PyTuple::new(py, [len])?)?;
+        d.set_item("typestr", "|u1")?;
+        d.set_item("data", (ptr, readonly))?;
+        Ok(d)
+    }
+
+    /// Number of bytes.
+    fn __len__(&self) -> usize {
+        self.pointer_and_len().1
+    }
+
+    /// Whether the bytes are a read-only view of a memory-mapped file (no copy was made).
+    #[getter]
+    fn mapped_view(&self) -> bool {
+        matches!(self.bytes, Bytes::Mapped(_))
+    }
+}

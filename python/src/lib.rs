@@ -1,0 +1,531 @@
+//! `emio._emio`: the native core of the `emio` Python package.
+//!
+//! It binds emio's registry and dataset model: [`open`] probes and opens a file into lazy
+//! [`PyDataset`]s (headers only), whose pixels are read region by region with the GIL
+//! released, or viewed without a copy when the file is memory-mappable; [`from_array`] and
+//! [`from_callback`] wrap Python data as datasets that every emio writer streams region by
+//! region ([`PyDataset::write`]); [`convert`] goes file to file in Rust. The rsciio-style
+//! API (`file_reader`, `file_writer`, Dask arrays) is built on this in Python.
+
+mod buffer;
+mod errors;
+mod pyjson;
+mod sources;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use emio::{Axis, AxisKind, DType, Dataset, Error, Format, OptionKind, OptionSpec, Registry};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use buffer::{ArrayBuffer, OwnedBytes};
+use errors::{IntoPy, PyErrSlot};
+use sources::{CallbackSource, NumpySource, SignalProgress};
+
+/// The registry of every format compiled in, built once.
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(emio::registry)
+}
+
+/// NumPy's `dtype.str` of `dtype` in this machine's byte order.
+fn native_typestr(dtype: DType) -> String {
+    let s = dtype.numpy_str();
+    if cfg!(target_endian = "big") {
+        s.replacen('<', ">", 1)
+    } else {
+        s.to_string()
+    }
+}
+
+/// The logical dtype of NumPy's `dtype.str` (`typestr`) and record fields, which must be in
+/// native byte order.
+fn parse_dtype(typestr: &str, fields: Option<Vec<(String, String)>>) -> emio::Result<DType> {
+    let (dtype, order) = match fields {
+        Some(fields) => DType::from_numpy_fields(&fields).ok_or_else(|| {
+            Error::unsupported("python", format!("record dtype {fields:?} (emio knows R,G,B(,A) records of u1 or u2)"))
+        })?,
+        None => DType::from_numpy_str(typestr)
+            .map_err(|_| Error::unsupported("python", format!("NumPy dtype {typestr:?}")))?,
+    };
+    if !order.is_native() && dtype.swap_unit() > 1 {
+        return Err(Error::unsupported(
+            "python",
+            format!("non-native byte order {typestr:?} (convert with astype first)"),
+        ));
+    }
+    Ok(dtype)
+}
+
+/// One option declaration as a dict.
+fn option_dict<'py>(py: Python<'py>, spec: &OptionSpec) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", spec.name)?;
+    let kind = match spec.kind {
+        OptionKind::Bool => "bool".to_string(),
+        OptionKind::Int => "int".to_string(),
+        OptionKind::Float => "float".to_string(),
+        OptionKind::Str => "str".to_string(),
+        OptionKind::IntList => "int_list".to_string(),
+        OptionKind::Choice(choices) => format!("choice:{}", choices.join("|")),
+    };
+    d.set_item("kind", kind)?;
+    d.set_item("default", spec.default)?;
+    d.set_item("help", spec.help)?;
+    Ok(d)
+}
+
+fn format_dict<'py>(py: Python<'py>, f: &dyn Format) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", f.name())?;
+    d.set_item("description", f.description())?;
+    d.set_item("extensions", f.extensions().to_vec())?;
+    d.set_item("can_read", f.can_read())?;
+    d.set_item("can_write", f.can_write())?;
+    d.set_item("writes_directory", f.writes_directory())?;
+    let specs = |list: &[OptionSpec]| -> PyResult<Bound<'py, PyList>> {
+        let items = list
+            .iter()
+            .map(|s| option_dict(py, s))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    };
+    d.set_item("read_options", specs(f.read_options())?)?;
+    d.set_item("write_options", specs(f.write_options())?)?;
+    Ok(d)
+}
+
+/// Every format compiled in, in probing order: name, description, extensions, whether it
+/// reads/writes, and its reader and writer options (rsciio's keyword names).
+#[pyfunction]
+fn formats(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
+    registry()
+        .formats()
+        .iter()
+        .map(|f| format_dict(py, f.as_ref()))
+        .collect()
+}
+
+/// The name of the format that would read `path` (signature first, extension second).
+#[pyfunction]
+fn probe(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
+    let format = py.detach(|| registry().probe(&path)).py_err(py)?;
+    Ok(format.name())
+}
+
+/// The name of the format that would write `path` (`format` names one explicitly).
+#[pyfunction]
+#[pyo3(signature = (path, format=None))]
+fn writer_for(py: Python<'_>, path: PathBuf, format: Option<&str>) -> PyResult<&'static str> {
+    Ok(registry().writer_for(&path, format).py_err(py)?.name())
+}
+
+fn reader(path: &Path, format: Option<&str>) -> emio::Result<Arc<dyn Format>> {
+    match format {
+        Some(name) => registry().by_name(name),
+        None => registry().probe(path),
+    }
+}
+
+/// Open `path` (probed, or with the format named `format`) with `key=value` reader
+/// `options`. Reads headers only; returns the datasets in file order.
+#[pyfunction]
+#[pyo3(signature = (path, format=None, options=Vec::new()))]
+fn open(
+    py: Python<'_>,
+    path: PathBuf,
+    format: Option<String>,
+    options: Vec<(String, String)>,
+) -> PyResult<Vec<PyDataset>> {
+    let (format, datasets) = py
+        .detach(|| {
+            let format = reader(&path, format.as_deref())?;
+            let datasets = Registry::open_with(format.as_ref(), &path, &options)?;
+            Ok((format, datasets))
+        })
+        .py_err(py)?;
+    Ok(datasets
+        .into_iter()
+        .map(|inner| PyDataset {
+            inner,
+            format: format.name(),
+            errors: None,
+        })
+        .collect())
+}
+
+/// Parse the axes given as `(name, units, navigate, scale, offset, values)` tuples
+/// (`values` None for uniform axes).
+type AxisTuple = (String, String, bool, f64, f64, Option<Vec<f64>>);
+
+fn make_axes(axes: Vec<AxisTuple>) -> Vec<Axis> {
+    axes.into_iter()
+        .map(|(name, units, navigate, scale, offset, values)| match values {
+            Some(values) => Axis::values(name, units, values, navigate),
+            None => Axis::uniform(name, units, scale, offset, navigate),
+        })
+        .collect()
+}
+
+fn make_dataset(
+    py: Python<'_>,
+    source: Arc<dyn emio::ArraySource>,
+    axes: Vec<AxisTuple>,
+    metadata: &str,
+    original_metadata: &str,
+) -> PyResult<Dataset> {
+    let bad = |e: String| Error::invalid_option("metadata", e);
+    let metadata = pyjson::tree_from_json(metadata).map_err(bad).py_err(py)?;
+    let original = pyjson::tree_from_json(original_metadata)
+        .map_err(bad)
+        .py_err(py)?;
+    Dataset::new(source, make_axes(axes), metadata, original).py_err(py)
+}
+
+/// A dataset over a NumPy array in native byte order, read in place (no copy). `data` is
+/// the address of element (0, ...), `strides` in bytes; `axes` one tuple per dimension
+/// `(name, units, navigate, scale, offset, values_or_None)`; metadata as JSON text.
+#[pyfunction]
+#[pyo3(signature = (array, data, typestr, fields, shape, strides, axes, metadata, original_metadata))]
+#[allow(clippy::too_many_arguments)]
+fn from_array(
+    py: Python<'_>,
+    array: Py<PyAny>,
+    data: usize,
+    typestr: &str,
+    fields: Option<Vec<(String, String)>>,
+    shape: Vec<u64>,
+    strides: Vec<i64>,
+    axes: Vec<AxisTuple>,
+    metadata: &str,
+    original_metadata: &str,
+) -> PyResult<PyDataset> {
+    let dtype = parse_dtype(typestr, fields).py_err(py)?;
+    let source = NumpySource::new(array, data, dtype, shape, strides).py_err(py)?;
+    let inner = make_dataset(py, Arc::new(source), axes, metadata, original_metadata)?;
+    Ok(PyDataset {
+        inner,
+        format: "numpy",
+        errors: None,
+    })
+}
+
+/// A dataset whose regions come from `read(start, shape) -> numpy.ndarray` (C-contiguous,
+/// native byte order): Dask and other lazy arrays. `chunk_shape` is its natural read unit.
+#[pyfunction]
+#[pyo3(signature = (read, typestr, fields, shape, chunk_shape, axes, metadata, original_metadata))]
+#[allow(clippy::too_many_arguments)]
+fn from_callback(
+    py: Python<'_>,
+    read: Py<PyAny>,
+    typestr: &str,
+    fields: Option<Vec<(String, String)>>,
+    shape: Vec<u64>,
+    chunk_shape: Vec<u64>,
+    axes: Vec<AxisTuple>,
+    metadata: &str,
+    original_metadata: &str,
+) -> PyResult<PyDataset> {
+    let dtype = parse_dtype(typestr, fields).py_err(py)?;
+    if chunk_shape.len() != shape.len() {
+        return Err(to_py_value_error(format!(
+            "chunk shape {chunk_shape:?} does not match shape {shape:?}"
+        )));
+    }
+    let errors = Arc::new(PyErrSlot::default());
+    let source = CallbackSource::new(read, dtype, shape, chunk_shape, errors.clone());
+    let inner = make_dataset(py, Arc::new(source), axes, metadata, original_metadata)?;
+    Ok(PyDataset {
+        inner,
+        format: "python",
+        errors: Some(errors),
+    })
+}
+
+fn to_py_value_error(message: String) -> PyErr {
+    pyo3::exceptions::PyValueError::new_err(message)
+}
+
+/// Convert file `src` into `dst` in Rust, streaming region by region: dataset `dataset`
+/// of `src` (required when it holds several), read with `read_options`, written in the
+/// format named `format` (default: from `dst`'s extension) with `write_options`.
+#[pyfunction]
+#[pyo3(signature = (src, dst, format=None, dataset=None, read_options=Vec::new(), write_options=Vec::new(), overwrite=false, src_format=None))]
+#[allow(clippy::too_many_arguments)]
+fn convert(
+    py: Python<'_>,
+    src: PathBuf,
+    dst: PathBuf,
+    format: Option<String>,
+    dataset: Option<usize>,
+    read_options: Vec<(String, String)>,
+    write_options: Vec<(String, String)>,
+    overwrite: bool,
+    src_format: Option<String>,
+) -> PyResult<()> {
+    let errors = Arc::new(PyErrSlot::default());
+    let progress = SignalProgress {
+        errors: errors.clone(),
+    };
+    let result = py.detach(|| {
+        let source_format = reader(&src, src_format.as_deref())?;
+        let writer = registry().writer_for(&dst, format.as_deref())?;
+        let datasets = Registry::open_with(source_format.as_ref(), &src, &read_options)?;
+        let chosen = match (dataset, datasets.len()) {
+            (Some(i), n) => datasets.get(i).ok_or_else(|| {
+                Error::invalid_option(
+                    "dataset",
+                    format!("{i} is out of range: {} holds {n} dataset(s)", src.display()),
+                )
+            })?,
+            (None, 1) => &datasets[0],
+            (None, n) => {
+                return Err(Error::invalid_option(
+                    "dataset",
+                    format!(
+                        "{} holds {n} datasets; choose one with dataset=N",
+                        src.display()
+                    ),
+                ))
+            }
+        };
+        Registry::write(
+            writer.as_ref(),
+            chosen,
+            &dst,
+            &write_options,
+            overwrite,
+            &progress,
+        )
+    });
+    result.map_err(|e| errors.resolve(py, e))
+}
+
+/// One dataset of a file (or Python data to write): dtype, shape, calibrated axes,
+/// metadata, and region reads that release the GIL.
+#[pyclass(frozen, module = "emio._emio", name = "Dataset")]
+pub struct PyDataset {
+    inner: Dataset,
+    format: &'static str,
+    /// For Python-backed sources: the exception a callback raised.
+    errors: Option<Arc<PyErrSlot>>,
+}
+
+impl PyDataset {
+    fn resolve(&self, py: Python<'_>, error: Error) -> PyErr {
+        match &self.errors {
+            Some(slot) => slot.resolve(py, error),
+            None => errors::to_pyerr(py, error),
+        }
+    }
+
+    fn read_owned(&self, py: Python<'_>, start: &[u64], shape: &[u64]) -> PyResult<ArrayBuffer> {
+        let es = self.inner.dtype().size() as u64;
+        let nbytes = shape
+            .iter()
+            .try_fold(es, |acc, &n| acc.checked_mul(n))
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| {
+                errors::to_pyerr(py, Error::OutOfBounds(format!("region {shape:?} is too large")))
+            })?;
+        let result = py.detach(|| {
+            let mut bytes = OwnedBytes::zeroed(nbytes);
+            self.inner
+                .read_region_into(start, shape, bytes.as_mut_slice())
+                .map(|()| bytes)
+        });
+        match result {
+            Ok(bytes) => Ok(ArrayBuffer::owned(bytes)),
+            Err(e) => Err(self.resolve(py, e)),
+        }
+    }
+}
+
+#[pymethods]
+impl PyDataset {
+    /// NumPy `dtype.str` of the values (native byte order; `|V3`.. for RGB records).
+    #[getter]
+    fn dtype(&self) -> String {
+        native_typestr(self.inner.dtype())
+    }
+
+    /// Record fields `[(name, typestr), ...]` of RGB(A) dtypes, else None.
+    #[getter]
+    fn fields(&self) -> Option<Vec<(&'static str, String)>> {
+        self.inner.dtype().numpy_fields().map(|fields| {
+            fields
+                .iter()
+                .map(|(name, t)| {
+                    let t = if cfg!(target_endian = "big") {
+                        t.replacen('<', ">", 1)
+                    } else {
+                        t.to_string()
+                    };
+                    (*name, t)
+                })
+                .collect()
+        })
+    }
+
+    /// C-order shape.
+    #[getter]
+    fn shape(&self) -> Vec<u64> {
+        self.inner.shape().to_vec()
+    }
+
+    /// The natural reading unit (a frame, a tile, an HDF5 chunk).
+    #[getter]
+    fn chunk_shape(&self) -> Vec<u64> {
+        self.inner.chunk_shape()
+    }
+
+    /// Size in bytes.
+    #[getter]
+    fn nbytes(&self) -> u64 {
+        self.inner.nbytes()
+    }
+
+    /// `General.title`.
+    #[getter]
+    fn title(&self) -> &str {
+        self.inner.title()
+    }
+
+    /// Registry name of the format the dataset was read with (`numpy`/`python` for data
+    /// given from Python).
+    #[getter]
+    fn format(&self) -> &'static str {
+        self.format
+    }
+
+    /// Whether [`PyDataset::read`] returns a zero-copy view of a memory map.
+    #[getter]
+    fn is_mapped(&self) -> bool {
+        self.inner.mapped().is_some()
+    }
+
+    /// The axes as `(name, units, navigate, scale, offset, values)` tuples: `values` is a
+    /// list for non-uniform axes (then scale/offset are None), else None.
+    #[getter]
+    #[allow(clippy::type_complexity)]
+    fn axes(&self) -> Vec<(String, String, bool, Option<f64>, Option<f64>, Option<Vec<f64>>)> {
+        self.inner
+            .axes
+            .iter()
+            .map(|a| match &a.kind {
+                AxisKind::Uniform { scale, offset } => (
+                    a.name.clone(),
+                    a.units.clone(),
+                    a.navigate,
+                    Some(*scale),
+                    Some(*offset),
+                    None,
+                ),
+                AxisKind::Values(values) => (
+                    a.name.clone(),
+                    a.units.clone(),
+                    a.navigate,
+                    None,
+                    None,
+                    Some(values.clone()),
+                ),
+            })
+            .collect()
+    }
+
+    /// HyperSpy's normalized metadata tree (a new dict on each access).
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        pyjson::tree_to_py(py, &self.inner.metadata)
+    }
+
+    /// The file's own metadata (a new dict on each access).
+    #[getter]
+    fn original_metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        pyjson::tree_to_py(py, &self.inner.original_metadata)
+    }
+
+    /// The whole array's bytes: a read-only view of the memory map when the file stores the
+    /// array as-is, else one copy made in Rust with the GIL released.
+    fn read(&self, py: Python<'_>) -> PyResult<ArrayBuffer> {
+        if let Some(view) = ArrayBuffer::mapped(&self.inner) {
+            return Ok(view);
+        }
+        let start = vec![0; self.inner.ndim()];
+        let shape = self.inner.shape().to_vec();
+        self.read_owned(py, &start, &shape)
+    }
+
+    /// The bytes of region `start .. start + shape` (C order, native byte order), read
+    /// with the GIL released.
+    fn read_region(&self, py: Python<'_>, start: Vec<u64>, shape: Vec<u64>) -> PyResult<ArrayBuffer> {
+        self.read_owned(py, &start, &shape)
+    }
+
+    /// SHA-256 of the array (C order, little-endian values), as in the corpus references.
+    fn sha256(&self, py: Python<'_>) -> PyResult<String> {
+        let result = py.detach(|| self.inner.sha256());
+        result.map_err(|e| self.resolve(py, e))
+    }
+
+    /// Write this dataset to `path` (format from the extension, or named by `format`) with
+    /// `key=value` writer `options`, atomically; an existing `path` is replaced only when
+    /// `overwrite`. Returns the format name used.
+    #[pyo3(signature = (path, format=None, options=Vec::new(), overwrite=false))]
+    fn write(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        format: Option<String>,
+        options: Vec<(String, String)>,
+        overwrite: bool,
+    ) -> PyResult<&'static str> {
+        let interrupts = Arc::new(PyErrSlot::default());
+        let progress = SignalProgress {
+            errors: interrupts.clone(),
+        };
+        let result = py.detach(|| {
+            let writer = registry().writer_for(&path, format.as_deref())?;
+            Registry::write(
+                writer.as_ref(),
+                &self.inner,
+                &path,
+                &options,
+                overwrite,
+                &progress,
+            )
+            .map(|()| writer.name())
+        });
+        result.map_err(|e| match interrupts.take() {
+            Some(interrupt) => interrupt,
+            None => self.resolve(py, e),
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<emio.Dataset {:?} {} {:?} from {}>",
+            self.inner.title(),
+            self.dtype(),
+            self.inner.shape(),
+            self.format
+        )
+    }
+}
+
+/// The native module.
+#[pymodule]
+fn _emio(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(formats, m)?)?;
+    m.add_function(wrap_pyfunction!(probe, m)?)?;
+    m.add_function(wrap_pyfunction!(writer_for, m)?)?;
+    m.add_function(wrap_pyfunction!(open, m)?)?;
+    m.add_function(wrap_pyfunction!(from_array, m)?)?;
+    m.add_function(wrap_pyfunction!(from_callback, m)?)?;
+    m.add_function(wrap_pyfunction!(convert, m)?)?;
+    m.add_class::<PyDataset>()?;
+    m.add_class::<ArrayBuffer>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
