@@ -1,0 +1,223 @@
+//! Pixel sources for DM layouts that are not a plain strided array: BGRA colour images and
+//! packed complex FFT data. Each wraps a memory-mapped [`StridedSource`] over the stored
+//! values and converts only the region asked for.
+
+use emio_core::{ArraySource, DType, Result, StridedSource};
+
+/// RGBA images stored as B, G, R, A bytes: reads as [`DType::Rgba8`] (R, G, B, A).
+pub struct BgraSource {
+    inner: StridedSource,
+}
+
+impl BgraSource {
+    /// Wrap a source of 4-byte records in B, G, R, A order (declared as `Rgba8`).
+    pub fn new(inner: StridedSource) -> Self {
+        BgraSource { inner }
+    }
+}
+
+impl ArraySource for BgraSource {
+    fn dtype(&self) -> DType {
+        DType::Rgba8
+    }
+
+    fn shape(&self) -> &[u64] {
+        self.inner.shape()
+    }
+
+    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        self.inner.read_region(start, shape, out)?;
+        for px in out.chunks_exact_mut(4) {
+            px.swap(0, 2);
+        }
+        Ok(())
+    }
+
+    fn chunk_shape(&self) -> Vec<u64> {
+        self.inner.chunk_shape()
+    }
+}
+
+/// Flip the sign of the imaginary part of native-endian complex values in place.
+fn conjugate(values: &mut [u8], dtype: DType) {
+    match dtype {
+        DType::C64 => {
+            for c in values.chunks_exact_mut(8) {
+                let im = -f32::from_ne_bytes(c[4..8].try_into().expect("4 bytes"));
+                c[4..8].copy_from_slice(&im.to_ne_bytes());
+            }
+        }
+        _ => {
+            for c in values.chunks_exact_mut(16) {
+                let im = -f64::from_ne_bytes(c[8..16].try_into().expect("8 bytes"));
+                c[8..16].copy_from_slice(&im.to_ne_bytes());
+            }
+        }
+    }
+}
+
+/// Half-plane complex FFT rows (DataType 27/28): each stored row holds `W/2 + 1` values;
+/// the full row is the stored one reversed followed by the conjugates of its inner values
+/// (rsciio's `hstack((row[::-1], conj(row[1:-1])))`).
+pub struct PackedComplexSource {
+    inner: StridedSource,
+    shape: Vec<u64>,
+}
+
+impl PackedComplexSource {
+    /// `inner` holds rows of `W/2 + 1` complex values; `shape` is the full logical shape.
+    pub fn new(inner: StridedSource, shape: Vec<u64>) -> Self {
+        PackedComplexSource { inner, shape }
+    }
+}
+
+impl ArraySource for PackedComplexSource {
+    fn dtype(&self) -> DType {
+        self.inner.dtype()
+    }
+
+    fn shape(&self) -> &[u64] {
+        &self.shape
+    }
+
+    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        let n = shape.len();
+        let es = self.dtype().size();
+        let half = self.inner.shape()[n - 1];
+        // Whole stored rows for the region's leading indices.
+        let mut row_start = start.to_vec();
+        let mut row_shape = shape.to_vec();
+        row_start[n - 1] = 0;
+        row_shape[n - 1] = half;
+        let rows_len = row_shape.iter().product::<u64>() as usize * es;
+        let mut rows = vec![0u8; rows_len];
+        self.inner.read_region(&row_start, &row_shape, &mut rows)?;
+        let out_row = shape[n - 1] as usize * es;
+        let stored_row = half as usize * es;
+        for (dst, src) in out
+            .chunks_exact_mut(out_row)
+            .zip(rows.chunks_exact(stored_row))
+        {
+            for (k, px) in dst.chunks_exact_mut(es).enumerate() {
+                let c = start[n - 1] + k as u64;
+                // Columns 0..=W/2 are the stored row reversed, the rest conjugated values.
+                let (j, conj) = if c < half {
+                    (half - 1 - c, false)
+                } else {
+                    (c + 1 - half, true)
+                };
+                let j = j as usize;
+                px.copy_from_slice(&src[j * es..(j + 1) * es]);
+                if conj {
+                    conjugate(px, self.dtype());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn chunk_shape(&self) -> Vec<u64> {
+        let mut c = vec![1; self.shape.len()];
+        let n = c.len();
+        c[n - 1] = self.shape[n - 1];
+        if n >= 2 {
+            c[n - 2] = self.shape[n - 2];
+        }
+        c
+    }
+}
+
+/// DM 2's packed complex FFT layout (DataType 5): a `2N x 2N` complex image stored as
+/// `4N^2` floats holding its non-redundant half; the rest follows from Hermitian symmetry.
+pub struct OldPackedComplexSource {
+    inner: StridedSource,
+}
+
+impl OldPackedComplexSource {
+    /// `inner` is the stored float32 array of the (square, even) logical shape.
+    pub fn new(inner: StridedSource) -> Self {
+        OldPackedComplexSource { inner }
+    }
+
+    /// The whole unpacked image as (re, im) pairs in C order.
+    fn unpack(&self) -> Result<Vec<(f32, f32)>> {
+        let side = self.inner.shape()[0] as usize;
+        let n = side / 2;
+        let mut raw = vec![0u8; side * side * 4];
+        self.inner
+            .read_region(&[0, 0], &[side as u64, side as u64], &mut raw)?;
+        let t: Vec<f32> = raw
+            .chunks_exact(4)
+            .map(|b| f32::from_ne_bytes(b.try_into().expect("4 bytes")))
+            .collect();
+        let mut d = vec![(0f32, 0f32); side * side];
+        let at = |r: usize, c: usize| r * side + c;
+        let pair = |i: usize| (t[i], t[i + 1]);
+        d[at(n, 0)] = (t[0], 0.0);
+        d[at(0, 0)] = (t[1], 0.0);
+        d[at(n, n)] = (t[2 * n * n], 0.0);
+        d[at(0, n)] = (t[2 * n * n + 1], 0.0);
+        for i in 0..n {
+            for k in 0..n - 1 {
+                d[at(i, n + 1 + k)] = pair(2 * i * n + 2 + 2 * k);
+            }
+        }
+        for k in 0..n - 1 {
+            d[at(n + 1 + k, 0)] = pair(2 * n + 2 * n * k);
+            d[at(n, n + 1 + k)] = pair(2 * n * n + 2 + 2 * k);
+        }
+        let base = 2 * n * n + 2 * n;
+        for r in 0..n - 1 {
+            for c in 0..n {
+                d[at(n + 1 + r, n + c)] = pair(base + 2 * (r * n + c));
+            }
+        }
+        let conj = |v: (f32, f32)| (v.0, -v.1);
+        for j in 1..n {
+            d[at(0, j)] = conj(d[at(0, side - j)]);
+            d[at(n, j)] = conj(d[at(n, side - j)]);
+            d[at(j, 0)] = conj(d[at(side - j, 0)]);
+            d[at(j, n)] = conj(d[at(side - j, n)]);
+        }
+        for i in 1..n {
+            for j in 1..n {
+                d[at(i, j)] = conj(d[at(side - i, side - j)]);
+            }
+        }
+        for a in 0..n - 1 {
+            for b in 0..n - 1 {
+                d[at(n + 1 + a, 1 + b)] = conj(d[at(n - 1 - a, side - 1 - b)]);
+            }
+        }
+        Ok(d)
+    }
+}
+
+impl ArraySource for OldPackedComplexSource {
+    fn dtype(&self) -> DType {
+        DType::C64
+    }
+
+    fn shape(&self) -> &[u64] {
+        self.inner.shape()
+    }
+
+    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        let side = self.inner.shape()[0] as usize;
+        let full = self.unpack()?;
+        let mut px = out.chunks_exact_mut(8);
+        for r in start[0] as usize..(start[0] + shape[0]) as usize {
+            for c in start[1] as usize..(start[1] + shape[1]) as usize {
+                let (re, im) = full[r * side + c];
+                let dst = px.next().expect("region sized by the caller");
+                dst[..4].copy_from_slice(&re.to_ne_bytes());
+                dst[4..].copy_from_slice(&im.to_ne_bytes());
+            }
+        }
+        Ok(())
+    }
+
+    fn chunk_shape(&self) -> Vec<u64> {
+        self.inner.shape().to_vec()
+    }
+}
