@@ -22,6 +22,7 @@ pub mod page;
 pub mod series;
 pub mod tags;
 pub mod writer;
+pub mod xml;
 
 use std::path::Path;
 use std::sync::Arc;

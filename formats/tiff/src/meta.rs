@@ -201,6 +201,347 @@ pub fn parse_sis(bytes: &[u8], offset: u64) -> Option<Tree> {
     Some(tree)
 }
 
+/// Fields of the TVIPS EM-MENU header (tag 37706): version 1 block, then the version 2
+/// block when `Version == 2`. Types: `i` i32, `f` f32, `u` u32, `S<n>` text,
+/// `V<n>` UTF-16 text, `<k>f` f32 array, `c<k>` complex128 array (skipped).
+const TVIPS_V1: &[(&str, &str)] = &[
+    ("Version", "i"),
+    ("CommentV1", "S80"),
+    ("HighTension", "i"),
+    ("SphericalAberration", "i"),
+    ("IlluminationAperture", "i"),
+    ("Magnification", "i"),
+    ("PostMagnification", "i"),
+    ("FocalLength", "i"),
+    ("Defocus", "i"),
+    ("Astigmatism", "i"),
+    ("AstigmatismDirection", "i"),
+    ("BiprismVoltage", "i"),
+    ("SpecimenTiltAngle", "i"),
+    ("SpecimenTiltDirection", "i"),
+    ("IlluminationTiltDirection", "i"),
+    ("IlluminationTiltAngle", "i"),
+    ("ImageMode", "i"),
+    ("EnergySpread", "i"),
+    ("ChromaticAberration", "i"),
+    ("ShutterType", "i"),
+    ("DefocusSpread", "i"),
+    ("CcdNumber", "i"),
+    ("CcdSize", "i"),
+    ("OffsetXV1", "i"),
+    ("OffsetYV1", "i"),
+    ("PhysicalPixelSize", "i"),
+    ("Binning", "i"),
+    ("ReadoutSpeed", "i"),
+    ("GainV1", "i"),
+    ("SensitivityV1", "i"),
+    ("ExposureTimeV1", "i"),
+    ("FlatCorrected", "i"),
+    ("DeadPxCorrected", "i"),
+    ("ImageMean", "i"),
+    ("ImageStd", "i"),
+    ("DisplacementX", "i"),
+    ("DisplacementY", "i"),
+    ("DateV1", "i"),
+    ("TimeV1", "i"),
+    ("ImageMin", "i"),
+    ("ImageMax", "i"),
+    ("ImageStatisticsQuality", "i"),
+];
+
+const TVIPS_V2: &[(&str, &str)] = &[
+    ("ImageName", "V160"),
+    ("ImageFolder", "V160"),
+    ("ImageSizeX", "i"),
+    ("ImageSizeY", "i"),
+    ("ImageSizeZ", "i"),
+    ("ImageSizeE", "i"),
+    ("ImageDataType", "i"),
+    ("Date", "i"),
+    ("Time", "i"),
+    ("Comment", "V1024"),
+    ("ImageHistory", "V1024"),
+    ("Scaling", "16f"),
+    ("ImageStatistics", "c16"),
+    ("ImageType", "i"),
+    ("ImageDisplayType", "i"),
+    ("PixelSizeX", "f"),
+    ("PixelSizeY", "f"),
+    ("ImageDistanceZ", "f"),
+    ("ImageDistanceE", "f"),
+    ("ImageMisc", "32f"),
+    ("TemType", "V160"),
+    ("TemHighTension", "f"),
+    ("TemAberrations", "32f"),
+    ("TemEnergy", "32f"),
+    ("TemMode", "i"),
+    ("TemMagnification", "f"),
+    ("TemMagnificationCorrection", "f"),
+    ("PostMagnification", "f"),
+    ("TemStageType", "i"),
+    ("TemStagePosition", "5f"),
+    ("TemImageShift", "2f"),
+    ("TemBeamShift", "2f"),
+    ("TemBeamTilt", "2f"),
+    ("TilingParameters", "7f"),
+    ("TemIllumination", "3f"),
+    ("TemShutter", "i"),
+    ("TemMisc", "32f"),
+    ("CameraType", "V160"),
+    ("PhysicalPixelSizeX", "f"),
+    ("PhysicalPixelSizeY", "f"),
+    ("OffsetX", "i"),
+    ("OffsetY", "i"),
+    ("BinningX", "i"),
+    ("BinningY", "i"),
+    ("ExposureTime", "f"),
+    ("Gain", "f"),
+    ("ReadoutRate", "f"),
+    ("FlatfieldDescription", "V160"),
+    ("Sensitivity", "f"),
+    ("Dose", "f"),
+    ("CamMisc", "32f"),
+    ("FeiMicroscopeInformation", "V1024"),
+    ("FeiSpecimenInformation", "V1024"),
+    ("Magic", "u"),
+];
+
+/// Parse one block of TVIPS fields at `offset`; returns the tree and the end offset.
+fn tvips_block(
+    r: &Reader<'_>,
+    mut at: u64,
+    fields: &[(&str, &str)],
+    tree: &mut Tree,
+) -> Option<u64> {
+    for (name, ty) in fields {
+        let value = match *ty {
+            "i" => Value::from(r.u32(at).ok()? as i32),
+            "u" => Value::from(r.u32(at).ok()?),
+            "f" => json_f64(f64::from(f32::from_bits(r.u32(at).ok()?))),
+            "c16" => {
+                at += 16 * 16;
+                continue;
+            }
+            t if t.starts_with('S') => {
+                let n: u64 = t[1..].parse().ok()?;
+                let v = Value::String(crate::ifd::ascii(r.slice(at, n).ok()?));
+                at += n;
+                tree.insert((*name).to_string(), v);
+                continue;
+            }
+            t if t.starts_with('V') => {
+                let n: u64 = t[1..].parse().ok()?;
+                let raw = r.slice(at, n).ok()?;
+                let units: Vec<u16> = raw
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .take_while(|&u| u != 0)
+                    .collect();
+                at += n;
+                tree.insert(
+                    (*name).to_string(),
+                    Value::String(String::from_utf16_lossy(&units)),
+                );
+                continue;
+            }
+            t => {
+                let k: u64 = t.trim_end_matches('f').parse().ok()?;
+                let v = (0..k)
+                    .map(|i| {
+                        r.u32(at + 4 * i)
+                            .map(|b| json_f64(f64::from(f32::from_bits(b))))
+                    })
+                    .collect::<Result<Vec<_>>>()
+                    .ok()?;
+                at += 4 * k;
+                tree.insert((*name).to_string(), Value::Array(v));
+                continue;
+            }
+        };
+        at += 4;
+        tree.insert((*name).to_string(), value);
+    }
+    Some(at)
+}
+
+/// The TVIPS header the tag 37706 entry points at (or holds).
+pub fn parse_tvips(r: &Reader<'_>, offset: u64) -> Option<Tree> {
+    let mut tree = Tree::new();
+    let end = tvips_block(r, offset, TVIPS_V1, &mut tree)?;
+    if tree.get("Version").and_then(Value::as_i64) == Some(2) {
+        tvips_block(r, end, TVIPS_V2, &mut tree)?;
+    }
+    Some(tree)
+}
+
+fn map_tvips(tv: &Tree, md: &mut Tree) {
+    let tem = "Acquisition_instrument.TEM";
+    let f = |k: &str| tv.get(k).and_then(value_f64);
+    let mag_key = if tv.get("TemMode").and_then(Value::as_i64) == Some(3) {
+        "camera_length"
+    } else {
+        "magnification"
+    };
+    if let Some(m) = f("TemMagnification") {
+        set_path(md, &format!("{tem}.{mag_key}"), json_f64(m));
+    }
+    if let Some(c) = tv.get("CameraType").and_then(Value::as_str) {
+        set_path(md, &format!("{tem}.Detector.Camera.name"), c);
+    }
+    if let Some(e) = f("ExposureTime") {
+        set_path(
+            md,
+            &format!("{tem}.Detector.Camera.exposure"),
+            json_f64(e * 1e-3),
+        );
+    }
+    if let Some(ht) = f("TemHighTension") {
+        set_path(md, &format!("{tem}.beam_energy"), json_f64(ht * 1e-3));
+    }
+    if let Some(c) = tv
+        .get("Comment")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+    {
+        set_path(md, "General.notes", c);
+    }
+    if let Some(t) = tv.get("Time").and_then(Value::as_i64) {
+        let t = t.max(0);
+        set_path(
+            md,
+            "General.time",
+            format!("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60),
+        );
+    }
+    if let Some(p) = tv.get("TemStagePosition").and_then(Value::as_array) {
+        let v: Vec<f64> = p.iter().filter_map(value_f64).collect();
+        if v.len() == 5 {
+            set_path(md, &format!("{tem}.Stage.x"), json_f64(v[0] * 1e3));
+            set_path(md, &format!("{tem}.Stage.y"), json_f64(v[1] * 1e3));
+            set_path(md, &format!("{tem}.Stage.z"), json_f64(v[2] * 1e3));
+            set_path(md, &format!("{tem}.Stage.tilt_alpha"), json_f64(v[3]));
+            set_path(md, &format!("{tem}.Stage.tilt_beta"), json_f64(v[4]));
+        }
+    }
+}
+
+/// The `TemReporter` tree of a JEOL SightX description (XML, lines stripped as rsciio does).
+fn parse_jeol(desc: &str) -> Option<Tree> {
+    let strip: &[char] = &[' ', '\r', '\n', '\t', '\x01', '\0'];
+    let joined: String = desc.split('\n').map(|l| l.trim_matches(strip)).collect();
+    match crate::xml::parse(&joined)?.remove("TemReporter")? {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// Relativistic electron wavelength in metres at `volts`.
+fn wavelength(volts: f64) -> f64 {
+    let (m_e, e, c, h) = (
+        9.1093837015e-31,
+        1.602176634e-19,
+        299792458.0,
+        6.62607015e-34,
+    );
+    let p = 2.0 * m_e * e * volts * (1.0 + e * volts / (2.0 * m_e * c * c));
+    h / p.sqrt()
+}
+
+/// JEOL SightX calibration, title and instrument metadata.
+fn jeol(rep: &Tree, op: &Tree, cal: &mut Cal, md: &mut Tree) {
+    let s = |path: &[&str]| {
+        get_in(rep, path)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let f = |path: &[&str]| {
+        get_in(rep, path).and_then(|v| match v {
+            Value::String(t) => t.trim().parse().ok(),
+            v => value_f64(v),
+        })
+    };
+    let eos = s(&["Eos", "EosMode"]);
+    let stem = eos == "modeASID";
+    let tail = |t: String| t.get(4..).unwrap_or("").to_string();
+    let forming = if stem {
+        s(&["ImageFormingSystem", "ScanningImageFormingMode"])
+    } else {
+        s(&["ImageFormingSystem", "ImageFormingMode"])
+    };
+    let notes = [
+        (if stem { "STEM" } else { "TEM" }).to_string(),
+        tail(s(&["IlluminationSystem", "ImageField"])),
+        tail(forming),
+        s(&["ImageFormingSystem", "SelectorString"]),
+    ]
+    .join(", ");
+    set_path(md, "General.title", notes.as_str());
+    let mut unit = 0.01;
+    if num_of(op, "ResolutionUnit") == Some(2.0) {
+        unit = 0.0254;
+    }
+    let mode = s(&["ImageFormingSystem", "ModeString"]);
+    let selector = f(&["ImageFormingSystem", "SelectorValue"]);
+    if eos == "eosTEM" && mode == "MAG" {
+        if let (Some(mag), Some((sx, sy))) = (selector, resolution_scales(op, 1.0)) {
+            let k = unit / mag * 1e9;
+            cal.scale[0] = Some(sx * k);
+            cal.scale[1] = Some(sy * k);
+            for u in cal.units.iter_mut() {
+                *u = Some("nm".into());
+            }
+        }
+    } else if eos == "eosTEM" && mode == "DIFF" {
+        let ht = f(&["ElectronGun", "AccelerationVoltage"]);
+        if let (Some(mut cl), Some(ht), Some((sx, sy))) = (selector, ht, resolution_scales(op, 1.0))
+        {
+            match s(&["ImageFormingSystem", "SelectorUnitString"]).as_str() {
+                "mm" => cl /= 1000.0,
+                "cm" => cl /= 100.0,
+                _ => {}
+            }
+            let k = unit / (cl * wavelength(ht) * 1e9);
+            cal.scale[0] = Some(sx * k);
+            cal.scale[1] = Some(sy * k);
+            cal.units[0] = Some("1 / nm".into());
+            cal.units[1] = Some("1 / nm".into());
+        }
+    }
+    let tem = "Acquisition_instrument.TEM";
+    if let Some(v) = f(&["ElectronGun", "AccelerationVoltage"]) {
+        set_path(md, &format!("{tem}.beam_energy"), json_f64(v * 1e-3));
+    }
+    if let Some(v) = f(&["ElectronGun", "BeamCurrent"]) {
+        set_path(md, &format!("{tem}.beam_current"), json_f64(v * 1e-3));
+    }
+    if let Some(v) = get_in(rep, &["Instruments"]) {
+        set_path(md, &format!("{tem}.microscope"), v.clone());
+    }
+    if let Some(v) = f(&["GonioStage", "StagePosition", "TX"]) {
+        set_path(md, &format!("{tem}.Stage.tilt_alpha"), json_f64(v));
+    }
+    if let Some(v) = f(&["GonioStage", "StagePosition", "TY"]) {
+        set_path(md, &format!("{tem}.Stage.tilt_beta"), json_f64(v));
+    }
+    if let Some(v) = f(&["GonioStage", "MZ"]) {
+        set_path(md, &format!("{tem}.Stage.z"), json_f64(v * 1e-6));
+    }
+    set_path(
+        md,
+        &format!("{tem}.acquisition_mode"),
+        if eos == "eosASID" { "STEM" } else { "TEM" },
+    );
+    if let Some(v) = selector {
+        let key = if mode == "DIFF" {
+            "camera_length"
+        } else {
+            "magnification"
+        };
+        set_path(md, &format!("{tem}.{key}"), json_f64(v));
+    }
+}
+
 /// ImageJ description `key=value` lines with typed values.
 pub fn parse_imagej(desc: &str) -> Tree {
     let mut tree = Tree::new();
@@ -285,11 +626,12 @@ pub fn polyfit(y: &[f64], degree: usize) -> Vec<f64> {
         if d == 0.0 {
             continue;
         }
+        let pivot_row = ata[col].clone();
         for row in 0..n {
             if row != col {
                 let f = ata[row][col] / d;
-                for k in col..n {
-                    ata[row][k] -= f * ata[col][k];
+                for (a, p) in ata[row].iter_mut().zip(&pivot_row).skip(col) {
+                    *a -= f * p;
                 }
                 aty[row] -= f * aty[col];
             }
@@ -560,11 +902,34 @@ pub fn series_metadata(
         map_zeiss(&cz, &mut md);
         op.insert("CZ_SEM".into(), Value::Object(cz));
     } else if is_tvips {
-        if let Some((sx, sy)) = resolution_scales(&op, 1e-2) {
+        let tv = first_page_tags(37706).and_then(|e| {
+            // The tag holds the header itself (UNDEFINED/BYTE) or its offset (LONG).
+            if e.ftype == 4 || e.ftype == 13 {
+                r.unsigned(e).ok()?.first().and_then(|&o| parse_tvips(r, o))
+            } else {
+                parse_tvips(r, e.pos)
+            }
+        });
+        let pixel = tv.as_ref().and_then(|t| {
+            Some((
+                t.get("PixelSizeX").and_then(value_f64)?,
+                t.get("PixelSizeY").and_then(value_f64)?,
+            ))
+        });
+        if let Some((px, py)) = pixel {
+            cal.scale[0] = Some(px);
+            cal.scale[1] = Some(py);
+            cal.units[0] = Some("nm".into());
+            cal.units[1] = Some("nm".into());
+        } else if let Some((sx, sy)) = resolution_scales(&op, 1e-2) {
             cal.scale[0] = Some(sx);
             cal.scale[1] = Some(sy);
             cal.units[0] = Some("m".into());
             cal.units[1] = Some("m".into());
+        }
+        if let Some(tv) = tv {
+            map_tvips(&tv, &mut md);
+            op.insert("TVIPS".into(), Value::Object(tv));
         }
     } else if is_sis {
         let sis = [33560u16, 33471]
@@ -600,8 +965,10 @@ pub fn series_metadata(
             op.insert("Olympus_SIS_metadata".into(), Value::Object(sis));
         }
     } else if is_jeol {
-        // SightX XML is kept verbatim in ImageDescription; its resolution tags carry the
-        // scale relative to the magnification, which emio does not decode yet.
+        if let Some(report) = desc.as_deref().and_then(parse_jeol) {
+            jeol(&report, &op, &mut cal, &mut md);
+            op.insert("ImageDescription".into(), Value::Object(report));
+        }
     } else if is_streak {
         if let Some(d) = desc.as_deref() {
             let mut parsed = parse_hamamatsu(d);

@@ -21,6 +21,8 @@ pub mod compression {
     pub const DEFLATE: u16 = 32946;
     /// Zstandard (code used by libtiff).
     pub const ZSTD: u16 = 50000;
+    /// JPEG ("new-style", with shared tables in JPEGTables).
+    pub const JPEG: u16 = 7;
 }
 
 /// Largest decoded strip or tile emio accepts (a corrupt header cannot make it allocate more).
@@ -67,6 +69,8 @@ pub struct Page {
     pub counts: Vec<u64>,
     /// Byte order of the file.
     pub order: ByteOrder,
+    /// JPEGTables (quantisation and Huffman tables shared by JPEG strips).
+    pub jpeg_tables: Option<Vec<u8>>,
 }
 
 fn sample_dtype(format: u64, bits: u64, at: u64) -> Result<DType> {
@@ -170,7 +174,12 @@ impl Page {
             Some(e) => r.unsigned(e)?,
             None => Vec::new(),
         };
+        let jpeg_tables = match ifd.get(347) {
+            Some(e) => Some(r.slice(e.pos, e.len())?.to_vec()),
+            None => None,
+        };
         let page = Page {
+            jpeg_tables,
             index,
             width,
             height,
@@ -222,6 +231,7 @@ impl Page {
                 | compression::DEFLATE
                 | compression::PACKBITS
                 | compression::ZSTD
+                | compression::JPEG
         ) {
             // Readable structure, undecodable pixels: reported when pixels are read.
             return Ok(());
@@ -392,7 +402,16 @@ impl Page {
             .filter(|&e| e <= file.len() as u64)
             .ok_or_else(|| Error::malformed(FORMAT, off, "strip/tile data inside the file"))?;
         let stored = &file[off as usize..end as usize];
-        let mut raw = decompress(self.compression, stored, expected, off)?;
+        let mut raw = match self.compression {
+            compression::JPEG => decode_jpeg(
+                stored,
+                self.jpeg_tables.as_deref(),
+                self.photometric,
+                expected,
+                off,
+            )?,
+            code => decompress(code, stored, expected, off)?,
+        };
         raw.resize(expected, 0);
         let spp = self.samples_per_block_pixel() as usize;
         let bw = self.block_width as usize;
@@ -460,19 +479,47 @@ pub fn decompress(code: u16, data: &[u8], expected: usize, at: u64) -> Result<Ve
                 .map_err(|e| corrupt(format!("Zstd data ({e})")))?;
             out
         }
-        7 | 6 => {
-            return Err(Error::unsupported(
-                FORMAT,
-                "JPEG-compressed pixels (emio decodes none, PackBits, LZW, Deflate, Zstd)",
-            ))
-        }
         c => {
             return Err(Error::unsupported(
                 FORMAT,
-                format!("compression {c} (emio decodes none, PackBits, LZW, Deflate, Zstd)"),
+                format!("compression {c} (emio decodes none, PackBits, LZW, Deflate, Zstd, JPEG)"),
             ))
         }
     })
+}
+
+/// Decode one JPEG strip/tile (8-bit gray or colour), with the page's shared tables
+/// spliced in front of the strip's own stream. As in libtiff, components are taken as RGB
+/// when the page says RGB (photometric 2) and converted from YCbCr when it says YCbCr (6).
+pub fn decode_jpeg(
+    data: &[u8],
+    tables: Option<&[u8]>,
+    photometric: u16,
+    expected: usize,
+    at: u64,
+) -> Result<Vec<u8>> {
+    let mut stream = Vec::with_capacity(data.len() + tables.map_or(0, <[u8]>::len));
+    match tables {
+        Some(t)
+            if t.len() >= 4 && t.ends_with(&[0xFF, 0xD9]) && data.starts_with(&[0xFF, 0xD8]) =>
+        {
+            stream.extend_from_slice(&t[..t.len() - 2]);
+            stream.extend_from_slice(&data[2..]);
+        }
+        _ => stream.extend_from_slice(data),
+    }
+    let mut decoder = jpeg_decoder::Decoder::new(&stream[..]);
+    decoder.set_max_decoding_buffer_size(expected.max(1 << 16));
+    match photometric {
+        2 => decoder.set_color_transform(jpeg_decoder::ColorTransform::RGB),
+        6 => decoder.set_color_transform(jpeg_decoder::ColorTransform::YCbCr),
+        _ => {}
+    }
+    let mut out = decoder
+        .decode()
+        .map_err(|e| Error::malformed(FORMAT, at, format!("JPEG data ({e})")))?;
+    out.truncate(expected);
+    Ok(out)
 }
 
 /// PackBits decoding, stopping at `expected` bytes.

@@ -364,7 +364,7 @@ fn mapped_source(
     for s in &mut lead_strides {
         *s *= step as i64;
     }
-    lead_strides.extend(strides.drain(..));
+    lead_strides.append(&mut strides);
     let src = StridedSource::new(
         FORMAT,
         storage.clone(),

@@ -595,7 +595,6 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
                 po[i] = out.pos;
                 pc[i] = encoded.len() as u64;
                 out.write(&encoded)?;
-                out.align()?;
             }
             progress.advance(band.len() as u64);
         }

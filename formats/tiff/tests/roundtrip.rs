@@ -229,16 +229,16 @@ fn long(v: u32, be: bool) -> Vec<u8> {
     }
 }
 
+/// One-strip image: `size` (width, height), `sample` (bits, SampleFormat), `codec`
+/// (Compression, Predictor).
 fn image(
     be: bool,
-    w: u32,
-    h: u32,
-    bits: u16,
-    format: u16,
-    compression: u16,
-    predictor: u16,
+    size: (u32, u32),
+    sample: (u16, u16),
+    codec: (u16, u16),
     data: &[u8],
 ) -> Vec<u8> {
+    let ((w, h), (bits, format), (compression, predictor)) = (size, sample, codec);
     build(
         be,
         &[
@@ -277,7 +277,7 @@ fn big_endian_with_horizontal_predictor_and_packbits() {
     // PackBits: one literal run of all 12 bytes.
     let mut packed = vec![11u8];
     packed.extend(&raw);
-    let f = image(true, 3, 2, 16, 1, 32773, 2, &packed);
+    let f = image(true, (3, 2), (16, 1), (32773, 2), &packed);
     let ds = read_file(f).unwrap().remove(0);
     assert_eq!(ds.dtype(), DType::U16);
     assert_eq!(u16s(&ds), [1, 2, 3, 10, 20, 30]);
@@ -300,7 +300,7 @@ fn lzw_and_float_predictor() {
     let lzw = weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
         .encode(&planes)
         .unwrap();
-    let f = image(false, 4, 1, 32, 3, 5, 3, &lzw);
+    let f = image(false, (4, 1), (32, 3), (5, 3), &lzw);
     let ds = read_file(f).unwrap().remove(0);
     let b = ds.read_region_bytes(&[0, 0], &[1, 4]).unwrap();
     let got: Vec<f32> = b
@@ -312,14 +312,14 @@ fn lzw_and_float_predictor() {
 
 #[test]
 fn twelve_bit_samples_are_unpacked() {
-    let f = image(false, 2, 1, 12, 1, 1, 1, &[0xAB, 0xCD, 0xEF]);
+    let f = image(false, (2, 1), (12, 1), (1, 1), &[0xAB, 0xCD, 0xEF]);
     let ds = read_file(f).unwrap().remove(0);
     assert_eq!(u16s(&ds), [0xABC, 0xDEF]);
 }
 
 #[test]
 fn cyclic_ifd_chain_ends() {
-    let mut f = image(false, 2, 1, 8, 1, 1, 1, &[1, 2]);
+    let mut f = image(false, (2, 1), (8, 1), (1, 1), &[1, 2]);
     // Point the IFD's next offset back at itself.
     let ifd_at = u32::from_le_bytes(f[4..8].try_into().unwrap()) as usize;
     let n = u16::from_le_bytes([f[ifd_at], f[ifd_at + 1]]) as usize;
@@ -333,25 +333,22 @@ fn cyclic_ifd_chain_ends() {
 #[test]
 fn lying_headers_fail_without_allocating() {
     // Huge image claimed over two bytes of data.
-    let f = image(false, u32::MAX, u32::MAX, 16, 1, 1, 1, &[1, 2]);
+    let f = image(false, (u32::MAX, u32::MAX), (16, 1), (1, 1), &[1, 2]);
     assert!(read_file(f).is_err());
     // Compressed strip claiming a huge decoded size: open may succeed, reading must fail
     // or produce the clipped data without panicking.
     let f = image(
         false,
-        100_000,
-        100_000,
-        8,
-        1,
-        8,
-        1,
+        (100_000, 100_000),
+        (8, 1),
+        (8, 1),
         &[0x78, 0x9c, 0x03, 0x00],
     );
     if let Ok(ds) = read_file(f) {
         let _ = ds[0].read_region_bytes(&[0, 0], &[1, 10]);
     }
     // An IFD whose entry count runs past the end of the file.
-    let mut f = image(false, 2, 1, 8, 1, 1, 1, &[1, 2]);
+    let mut f = image(false, (2, 1), (8, 1), (1, 1), &[1, 2]);
     let ifd_at = u32::from_le_bytes(f[4..8].try_into().unwrap()) as usize;
     f[ifd_at..ifd_at + 2].copy_from_slice(&0xFFFFu16.to_le_bytes());
     assert!(read_file(f).is_err());
