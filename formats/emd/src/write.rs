@@ -1,0 +1,244 @@
+//! NCEM EMD v0.2 writer: the layout rsciio and ncempy read.
+//!
+//! ```text
+//! /                      version_major=0, version_minor=2
+//! /microscope, /sample, /user, /comments   metadata groups (attributes)
+//! /signals               emd_group_type=1
+//! /signals/<title>       emd_group_type=1, signal_type, ...
+//!     data               the array, stored transposed (NCEM's dim1 is HyperSpy's last axis)
+//!     dim1 .. dimN       coordinate vectors with `name` and `units` ("[n_m]") attributes
+//! ```
+//!
+//! The data is written chunk by chunk (chunks span whole signals and grow along the
+//! navigation axes), optionally shuffle+gzip compressed; memory stays bounded by a chunk.
+
+use std::path::Path;
+
+use emio_core::metadata::{get_path, Tree};
+use emio_core::serde_json::{self, Value};
+use emio_core::source::{c_strides, copy_nd, element_count, Layout};
+use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
+use emio_h5::writer::{Attr, Compression, H5Writer};
+
+/// Target size of one chunk.
+const CHUNK_BYTES: u64 = 1 << 20;
+/// Largest chunk (when one signal is bigger, it is split too).
+const MAX_CHUNK_BYTES: u64 = 16 << 20;
+
+/// Default chunk shape in the dataset's axis order: whole signals, navigation axes grown
+/// from the fastest until about [`CHUNK_BYTES`].
+pub fn default_chunks(ds: &Dataset) -> Vec<u64> {
+    let shape = ds.shape();
+    let es = ds.dtype().size() as u64;
+    let mut chunk: Vec<u64> = shape
+        .iter()
+        .zip(&ds.axes)
+        .map(|(&n, a)| if a.navigate { 1 } else { n.max(1) })
+        .collect();
+    let bytes = |c: &[u64]| element_count(c).unwrap_or(u64::MAX).saturating_mul(es);
+    // Split oversized signals along their slowest axis.
+    while bytes(&chunk) > MAX_CHUNK_BYTES {
+        let Some(k) = (0..chunk.len()).find(|&k| chunk[k] > 1) else {
+            break;
+        };
+        chunk[k] = chunk[k].div_ceil(2);
+    }
+    for k in (0..chunk.len()).rev() {
+        if !ds.axes[k].navigate {
+            continue;
+        }
+        while chunk[k] < shape[k] && bytes(&chunk) * 2 <= CHUNK_BYTES {
+            chunk[k] = (chunk[k] * 2).min(shape[k]);
+        }
+    }
+    chunk
+}
+
+fn units_attr(units: &str) -> String {
+    if units.is_empty() {
+        String::new()
+    } else {
+        let chars: Vec<String> = units.chars().map(String::from).collect();
+        format!("[{}]", chars.join("_"))
+    }
+}
+
+fn json_attr(v: &Value) -> Option<Attr> {
+    match v {
+        Value::String(s) => Some(Attr::Str(s.clone())),
+        Value::Bool(b) => Some(Attr::Bool(*b)),
+        Value::Number(n) => Some(match n.as_i64() {
+            Some(i) => Attr::Int(i),
+            None => Attr::Float(n.as_f64()?),
+        }),
+        Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_number) => Some(
+            if a.iter().all(|x| x.as_i64().is_some()) {
+                Attr::Ints(a.iter().filter_map(Value::as_i64).collect())
+            } else {
+                Attr::Floats(a.iter().filter_map(Value::as_f64).collect())
+            },
+        ),
+        _ => None,
+    }
+}
+
+fn group_attrs(tree: Option<&Value>) -> Vec<(String, Attr)> {
+    tree.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| json_attr(v).map(|a| (k.clone(), a)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The metadata groups: the file's own NCEM groups when it came from one, plus emio's
+/// normalized values in `microscope` and the whole normalized tree as JSON in `comments`.
+fn metadata_groups(ds: &Dataset) -> Vec<(&'static str, Vec<(String, Attr)>)> {
+    let om = &ds.original_metadata;
+    let md: &Tree = &ds.metadata;
+    let mut microscope = group_attrs(om.get("microscope"));
+    for (key, path) in [
+        ("beam_energy", "Acquisition_instrument.TEM.beam_energy"),
+        ("magnification", "Acquisition_instrument.TEM.magnification"),
+        ("camera_length", "Acquisition_instrument.TEM.camera_length"),
+        ("microscope", "Acquisition_instrument.TEM.microscope"),
+    ] {
+        if let Some(a) = get_path(md, path).and_then(json_attr) {
+            if !microscope.iter().any(|(k, _)| k == key) {
+                microscope.push((key.into(), a));
+            }
+        }
+    }
+    let mut comments = group_attrs(om.get("comments"));
+    let json = serde_json::to_string(md).unwrap_or_default();
+    if json.len() < 60_000 {
+        comments.push(("emio_metadata".into(), Attr::Str(json)));
+    }
+    vec![
+        ("microscope", microscope),
+        ("sample", group_attrs(om.get("sample"))),
+        ("user", group_attrs(om.get("user"))),
+        ("comments", comments),
+    ]
+}
+
+/// Write `ds` as an NCEM EMD v0.2 file.
+pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progress) -> Result<()> {
+    let rank = ds.ndim();
+    if rank == 0 {
+        return Err(Error::unsupported("emd", "writing a 0-dimensional dataset"));
+    }
+    let compression = match options.str("compression") {
+        Some("gzip") => {
+            Compression::Gzip(options.int("compression_opts").unwrap_or(4).clamp(0, 9) as u32)
+        }
+        _ => Compression::None,
+    };
+    let chunk: Vec<u64> = match options.int_list("chunks") {
+        Some(c) => {
+            if c.len() != rank || c.iter().any(|&v| v < 1) {
+                return Err(Error::invalid_option(
+                    "chunks",
+                    format!("needs {rank} positive sizes"),
+                ));
+            }
+            c.iter()
+                .zip(ds.shape())
+                .map(|(&v, &n)| (v as u64).min(n.max(1)))
+                .collect()
+        }
+        None => default_chunks(ds),
+    };
+    let mut w = H5Writer::create(path)?;
+    w.create_group(
+        "",
+        vec![
+            ("version_major".into(), Attr::Int(0)),
+            ("version_minor".into(), Attr::Int(2)),
+        ],
+    )?;
+    for (name, attrs) in metadata_groups(ds) {
+        w.create_group(name, attrs)?;
+    }
+    w.create_group("signals", vec![("emd_group_type".into(), Attr::Int(1))])?;
+    let title = match ds.title() {
+        "" => "__unnamed__".to_string(),
+        t => t.replace(['/', '.'], "_"),
+    };
+    let group = format!("signals/{title}");
+    let mut gattrs = vec![("emd_group_type".to_string(), Attr::Int(1))];
+    if let Some(Value::Object(signal)) = ds.metadata.get("Signal") {
+        gattrs.extend(
+            signal
+                .iter()
+                .filter_map(|(k, v)| json_attr(v).map(|a| (k.clone(), a))),
+        );
+    }
+    w.create_group(&group, gattrs)?;
+
+    // Stored transposed: HDF5 dim j is the dataset's axis rank-1-j.
+    let shape = ds.shape().to_vec();
+    let h5_shape: Vec<u64> = shape.iter().rev().copied().collect();
+    let h5_chunk: Vec<u64> = chunk.iter().rev().copied().collect();
+    let es = ds.dtype().size();
+    progress.set_total(ds.nbytes());
+    let mut buf = Vec::new();
+    w.write_chunked(
+        &format!("{group}/data"),
+        ds.dtype(),
+        &h5_shape,
+        &h5_chunk,
+        compression,
+        &[],
+        |start, extent, out| {
+            if progress.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let ours_start: Vec<u64> = start.iter().rev().copied().collect();
+            let ours_shape: Vec<u64> = extent.iter().rev().copied().collect();
+            buf.resize(out.len(), 0);
+            ds.read_region_into(&ours_start, &ours_shape, &mut buf)?;
+            let ours_strides = c_strides(&ours_shape, es);
+            let src: Vec<i64> = ours_strides.iter().rev().copied().collect();
+            copy_nd(
+                &buf,
+                Layout {
+                    offset: 0,
+                    strides: &src,
+                },
+                out,
+                Layout {
+                    offset: 0,
+                    strides: &c_strides(extent, es),
+                },
+                extent,
+                es,
+            );
+            progress.advance(out.len() as u64);
+            Ok(())
+        },
+    )?;
+    for (i, (axis, &n)) in ds.axes.iter().zip(&shape).enumerate() {
+        let values: Vec<f64> = match &axis.kind {
+            AxisKind::Values(v) => v.clone(),
+            AxisKind::Uniform { scale, offset } => {
+                let count = n.max(2);
+                (0..count).map(|k| offset + scale * k as f64).collect()
+            }
+        };
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        w.write_dataset(
+            &format!("{group}/dim{}", rank - i),
+            DType::F64,
+            &[values.len() as u64],
+            &bytes,
+            &[
+                ("name".into(), Attr::Str(axis.name.clone())),
+                ("units".into(), Attr::Str(units_attr(&axis.units))),
+                ("emio_navigate".into(), Attr::Int(i64::from(axis.navigate))),
+            ],
+        )?;
+    }
+    w.finish()
+}

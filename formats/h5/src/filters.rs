@@ -1,0 +1,226 @@
+//! Inverse HDF5 chunk filters emio decodes itself (so chunks can be decoded in parallel
+//! straight from a memory map): deflate (1), shuffle (2), fletcher32 (3) and LZF (32000).
+//! Every output size is fixed by the caller, so corrupt input cannot make them allocate
+//! more than one chunk.
+
+use emio_core::{Error, Result};
+
+/// HDF5 filter id of deflate (zlib).
+pub const DEFLATE: u16 = 1;
+/// HDF5 filter id of the byte shuffle.
+pub const SHUFFLE: u16 = 2;
+/// HDF5 filter id of the Fletcher-32 checksum.
+pub const FLETCHER32: u16 = 3;
+/// Filter id of LZF (h5py's registered filter).
+pub const LZF: u16 = 32000;
+
+/// Whether emio decodes filter `id` itself.
+pub fn is_supported(id: u16) -> bool {
+    matches!(id, DEFLATE | SHUFFLE | FLETCHER32 | LZF)
+}
+
+fn corrupt(what: impl Into<String>) -> Error {
+    Error::malformed_at_unknown("hdf5", what.into())
+}
+
+/// Inflate a zlib stream into exactly `expected` bytes.
+pub fn inflate(input: &[u8], expected: usize) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; expected];
+    let mut z = flate2::Decompress::new(true);
+    loop {
+        let before_in = z.total_in() as usize;
+        let before_out = z.total_out() as usize;
+        let status = z
+            .decompress(
+                &input[before_in..],
+                &mut out[before_out..],
+                flate2::FlushDecompress::Finish,
+            )
+            .map_err(|e| corrupt(format!("a valid deflate stream in a chunk ({e})")))?;
+        let done = z.total_out() as usize;
+        match status {
+            flate2::Status::StreamEnd => break,
+            _ if done == expected => break,
+            _ if z.total_in() as usize == before_in && done == before_out => {
+                return Err(corrupt("a complete deflate stream in a chunk"));
+            }
+            _ => {}
+        }
+    }
+    if (z.total_out() as usize) != expected {
+        return Err(corrupt(format!(
+            "{expected} bytes from a deflated chunk, got {}",
+            z.total_out()
+        )));
+    }
+    Ok(out)
+}
+
+/// Deflate `input` (zlib framing) at `level`.
+pub fn deflate(input: &[u8], level: u32) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::ZlibEncoder::new(
+        Vec::with_capacity(input.len() / 2 + 64),
+        flate2::Compression::new(level.min(9)),
+    );
+    enc.write_all(input).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
+}
+
+/// Undo HDF5's byte shuffle of elements of `elem_size` bytes.
+pub fn unshuffle(input: &[u8], elem_size: usize) -> Vec<u8> {
+    if elem_size <= 1 {
+        return input.to_vec();
+    }
+    let n = input.len() / elem_size;
+    let mut out = vec![0u8; input.len()];
+    for b in 0..elem_size {
+        let plane = &input[b * n..(b + 1) * n];
+        for (i, &v) in plane.iter().enumerate() {
+            out[i * elem_size + b] = v;
+        }
+    }
+    let tail = n * elem_size;
+    out[tail..].copy_from_slice(&input[tail..]);
+    out
+}
+
+/// Apply HDF5's byte shuffle (the inverse of [`unshuffle`]).
+pub fn shuffle(input: &[u8], elem_size: usize) -> Vec<u8> {
+    if elem_size <= 1 {
+        return input.to_vec();
+    }
+    let n = input.len() / elem_size;
+    let mut out = vec![0u8; input.len()];
+    for i in 0..n {
+        for b in 0..elem_size {
+            out[b * n + i] = input[i * elem_size + b];
+        }
+    }
+    let tail = n * elem_size;
+    out[tail..].copy_from_slice(&input[tail..]);
+    out
+}
+
+/// Decode an LZF block into exactly `expected` bytes.
+pub fn lzf_decompress(input: &[u8], expected: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(expected);
+    let mut i = 0;
+    let bad = || corrupt("a valid LZF block in a chunk");
+    while i < input.len() {
+        let ctrl = input[i] as usize;
+        i += 1;
+        if ctrl < 32 {
+            let len = ctrl + 1;
+            let lit = input.get(i..i + len).ok_or_else(bad)?;
+            if out.len() + len > expected {
+                return Err(bad());
+            }
+            out.extend_from_slice(lit);
+            i += len;
+        } else {
+            let mut len = ctrl >> 5;
+            if len == 7 {
+                len += *input.get(i).ok_or_else(bad)? as usize;
+                i += 1;
+            }
+            len += 2;
+            let low = *input.get(i).ok_or_else(bad)? as usize;
+            i += 1;
+            let back = ((ctrl & 0x1f) << 8) + low + 1;
+            if back > out.len() || out.len() + len > expected {
+                return Err(bad());
+            }
+            let start = out.len() - back;
+            for k in 0..len {
+                let v = out[start + k];
+                out.push(v);
+            }
+        }
+    }
+    if out.len() != expected {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+/// One filter of a pipeline: id and client data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterStep {
+    /// HDF5 filter id.
+    pub id: u16,
+    /// Client data values.
+    pub client_data: Vec<u32>,
+}
+
+/// Undo `pipeline` (in write order) on one stored chunk, skipping filters whose bit is set in
+/// `mask`, producing exactly `chunk_bytes` bytes.
+pub fn decode_chunk(
+    pipeline: &[FilterStep],
+    mask: u32,
+    stored: &[u8],
+    chunk_bytes: usize,
+    elem_size: usize,
+) -> Result<Vec<u8>> {
+    let mut data: Option<Vec<u8>> = None;
+    for (i, step) in pipeline.iter().enumerate().rev() {
+        if i < 32 && mask & (1 << i) != 0 {
+            continue;
+        }
+        let cur: &[u8] = data.as_deref().unwrap_or(stored);
+        let next = match step.id {
+            DEFLATE => inflate(cur, chunk_bytes)?,
+            SHUFFLE => unshuffle(cur, elem_size),
+            FLETCHER32 => {
+                if cur.len() < 4 {
+                    return Err(corrupt("a Fletcher-32 checksum after the chunk"));
+                }
+                cur[..cur.len() - 4].to_vec()
+            }
+            LZF => lzf_decompress(cur, chunk_bytes)?,
+            other => {
+                return Err(Error::unsupported(
+                    "hdf5",
+                    format!("decoding HDF5 filter {other}"),
+                ))
+            }
+        };
+        data = Some(next);
+    }
+    let data = data.unwrap_or_else(|| stored.to_vec());
+    if data.len() != chunk_bytes {
+        return Err(corrupt(format!(
+            "a decoded chunk of {chunk_bytes} bytes, got {}",
+            data.len()
+        )));
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffle_round_trips() {
+        let data: Vec<u8> = (0..23).collect();
+        assert_eq!(unshuffle(&shuffle(&data, 4), 4), data);
+    }
+
+    #[test]
+    fn deflate_round_trips_and_rejects_garbage() {
+        let data: Vec<u8> = (0..1000u32).flat_map(|v| v.to_le_bytes()).collect();
+        let z = deflate(&data, 4);
+        assert_eq!(inflate(&z, data.len()).unwrap(), data);
+        assert!(inflate(&z[..z.len() / 2], data.len()).is_err());
+        assert!(inflate(b"garbage", 10).is_err());
+        assert!(lzf_decompress(&[0xff, 0xff], 10).is_err());
+    }
+
+    #[test]
+    fn lzf_decodes_literals_and_backrefs() {
+        // literal "abc" then back-reference of length 3 at distance 3 -> "abcabc"
+        let block = [2, b'a', b'b', b'c', (1 << 5), 2];
+        assert_eq!(lzf_decompress(&block, 6).unwrap(), b"abcabc");
+    }
+}

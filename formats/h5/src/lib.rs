@@ -1,0 +1,807 @@
+//! emio's small HDF5 layer, shared by the formats built on HDF5 (EMD and friends).
+//!
+//! Reading goes through the pure-Rust `hdf5-pure` crate in its streaming mode for the
+//! *structure* (groups, attributes, datatypes, layouts, chunk indexes), while the *pixels*
+//! are read by emio itself from a memory map: contiguous datasets become zero-copy
+//! [`StridedSource`]s, chunked ones [`ChunkedSource`]s whose chunks are located from the
+//! chunk index and decoded on demand (deflate, shuffle, fletcher32, LZF) in parallel.
+//! Anything the fast path cannot handle (other filters, v2 B-tree chunk indexes) falls back
+//! to `hdf5-pure`'s own decoder. Keeping the backend behind this API lets it be swapped.
+//!
+//! Writing is [`writer`]: a streaming writer of classic (superblock 0) HDF5 files.
+
+pub mod filters;
+pub mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use emio_core::metadata::{json_f64, Tree};
+use emio_core::serde_json::Value;
+use emio_core::source::{c_strides, copy_nd, element_count, Layout as NdLayout};
+use emio_core::{
+    ArraySource, ByteOrder, ChunkDecoder, ChunkedSource, DType, Error, Result, Storage,
+    StridedSource,
+};
+use hdf5_pure::{AttrValue, Datatype, DatatypeByteOrder, Layout};
+
+use filters::FilterStep;
+
+/// The HDF5 signature at the start of a file (or at 512, 1024, ... after a user block).
+pub const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+
+/// Whether `head` (the first bytes of a file) starts with the HDF5 signature at offset 0 or
+/// at one of the user-block offsets that fit in it.
+pub fn sniff(head: &[u8]) -> bool {
+    let mut off = 0usize;
+    while off + 8 <= head.len() {
+        if &head[off..off + 8] == SIGNATURE {
+            return true;
+        }
+        off = if off == 0 { 512 } else { off * 2 };
+    }
+    false
+}
+
+/// Largest dataset [`H5Dataset::read_bytes`] materialises (metadata, axis vectors, and the
+/// fallback path for datasets the lazy path cannot decode).
+pub const MAX_EAGER_BYTES: u64 = 1 << 30;
+
+fn h5err(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Malformed {
+        format: "hdf5",
+        path: Some(path.to_path_buf()),
+        offset: None,
+        expected: format!("{what} ({e})"),
+    }
+}
+
+/// The element type of a dataset as emio sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Element {
+    /// A numeric (or complex, boolean, RGB) element stored in `ByteOrder`.
+    Numeric(DType, ByteOrder),
+    /// Fixed- or variable-length strings.
+    Str,
+    /// A compound of named numeric members (e.g. Velox's complex FFT records).
+    Compound(Vec<(String, u64, DType, ByteOrder)>, usize),
+    /// Anything else (references, opaque, nested compounds), described in words.
+    Other(String),
+}
+
+fn order_of(o: &DatatypeByteOrder) -> ByteOrder {
+    match o {
+        DatatypeByteOrder::BigEndian => ByteOrder::Big,
+        _ => ByteOrder::Little,
+    }
+}
+
+fn numeric(dt: &Datatype) -> Option<(DType, ByteOrder)> {
+    match dt {
+        Datatype::FixedPoint {
+            size,
+            byte_order,
+            layout,
+        } => {
+            let d = match (size, layout.signed) {
+                (1, false) => DType::U8,
+                (2, false) => DType::U16,
+                (4, false) => DType::U32,
+                (8, false) => DType::U64,
+                (1, true) => DType::I8,
+                (2, true) => DType::I16,
+                (4, true) => DType::I32,
+                (8, true) => DType::I64,
+                _ => return None,
+            };
+            Some((d, order_of(byte_order)))
+        }
+        Datatype::FloatingPoint {
+            size, byte_order, ..
+        } => {
+            let d = match size {
+                2 => DType::F16,
+                4 => DType::F32,
+                8 => DType::F64,
+                _ => return None,
+            };
+            Some((d, order_of(byte_order)))
+        }
+        Datatype::Enumeration {
+            base_type, members, ..
+        } if members.len() == 2 && base_type.type_size() == 1 => {
+            let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+            (names == ["FALSE", "TRUE"]).then_some((DType::Bool, ByteOrder::Little))
+        }
+        _ => None,
+    }
+}
+
+/// Map an HDF5 datatype to emio's view of it.
+pub fn element_of(dt: &Datatype) -> Element {
+    if let Some((d, o)) = numeric(dt) {
+        return Element::Numeric(d, o);
+    }
+    match dt {
+        Datatype::String { .. } => Element::Str,
+        Datatype::VariableLength { is_string: true, .. } => Element::Str,
+        Datatype::Compound { size, members } => {
+            let fields: Option<Vec<_>> = members
+                .iter()
+                .map(|m| numeric(&m.datatype).map(|(d, o)| (m.name.clone(), m.byte_offset, d, o)))
+                .collect();
+            let Some(fields) = fields else {
+                return Element::Other(format!("compound {dt:?}"));
+            };
+            // Two equal floats at offsets 0 and size/2: a complex number (h5py's r/i,
+            // Velox's real*/imag*).
+            if let [(_, 0, a, oa), (_, off, b, ob)] = fields.as_slice() {
+                let complex = match (a, b) {
+                    (DType::F32, DType::F32) if *off == 4 && *size == 8 => Some(DType::C64),
+                    (DType::F64, DType::F64) if *off == 8 && *size == 16 => Some(DType::C128),
+                    _ => None,
+                };
+                if let Some(c) = complex {
+                    if oa == ob {
+                        return Element::Numeric(c, *oa);
+                    }
+                }
+            }
+            // Three or four u8/u16 members: RGB(A).
+            let all = |t: DType| fields.iter().all(|f| f.2 == t);
+            let rgb = match (fields.len(), *size) {
+                (3, 3) if all(DType::U8) => Some(DType::Rgb8),
+                (4, 4) if all(DType::U8) => Some(DType::Rgba8),
+                (3, 6) if all(DType::U16) => Some(DType::Rgb16),
+                (4, 8) if all(DType::U16) => Some(DType::Rgba16),
+                _ => None,
+            };
+            if let Some(r) = rgb {
+                return Element::Numeric(r, fields[0].3);
+            }
+            Element::Compound(fields, *size as usize)
+        }
+        other => Element::Other(format!("{other:?}")),
+    }
+}
+
+/// An HDF5 file opened for reading: structure through `hdf5-pure` (streaming mode), pixels
+/// through a memory map.
+pub struct H5File {
+    inner: hdf5_pure::File,
+    storage: Storage,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for H5File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H5File").field("path", &self.path).finish()
+    }
+}
+
+fn rel(path: &str) -> &str {
+    path.trim_start_matches('/')
+}
+
+impl H5File {
+    /// Open `path`: reads the superblock and root group only.
+    pub fn open(path: &Path) -> Result<Self> {
+        let storage = Storage::map(path)?;
+        if !sniff(&storage[..storage.len().min(4096)]) {
+            return Err(Error::Malformed {
+                format: "hdf5",
+                path: Some(path.to_path_buf()),
+                offset: Some(0),
+                expected: "the HDF5 signature".into(),
+            });
+        }
+        let inner = hdf5_pure::File::open_streaming(path)
+            .map_err(|e| h5err(path, "a readable HDF5 superblock and root group", e))?;
+        Ok(H5File {
+            inner,
+            storage,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The memory map of the whole file.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    fn group(&self, path: &str) -> Result<hdf5_pure::Group> {
+        let p = rel(path);
+        if p.is_empty() {
+            return Ok(self.inner.root());
+        }
+        self.inner
+            .group(p)
+            .map_err(|e| h5err(&self.path, &format!("group {path}"), e))
+    }
+
+    /// Whether `path` names a group.
+    pub fn is_group(&self, path: &str) -> bool {
+        rel(path).is_empty() || self.inner.group(rel(path)).is_ok()
+    }
+
+    /// Whether `path` names a dataset.
+    pub fn is_dataset(&self, path: &str) -> bool {
+        !rel(path).is_empty() && self.inner.dataset(rel(path)).is_ok()
+    }
+
+    /// Names of the subgroups of group `path`, sorted (h5py's order).
+    pub fn groups(&self, path: &str) -> Result<Vec<String>> {
+        let mut v = self
+            .group(path)?
+            .groups()
+            .map_err(|e| h5err(&self.path, &format!("the members of group {path}"), e))?;
+        v.sort();
+        Ok(v)
+    }
+
+    /// Names of the datasets of group `path`, sorted (h5py's order).
+    pub fn datasets(&self, path: &str) -> Result<Vec<String>> {
+        let mut v = self
+            .group(path)?
+            .datasets()
+            .map_err(|e| h5err(&self.path, &format!("the members of group {path}"), e))?;
+        v.sort();
+        Ok(v)
+    }
+
+    /// Attributes of the group or dataset at `path`, as JSON values sorted by name (h5py's
+    /// order). Attributes of types emio cannot decode are left out.
+    pub fn attrs(&self, path: &str) -> Result<Tree> {
+        let map = if self.is_group(path) {
+            self.group(path)?.attrs()
+        } else {
+            self.inner
+                .dataset(rel(path))
+                .and_then(|d| d.attrs())
+        }
+        .map_err(|e| h5err(&self.path, &format!("the attributes of {path}"), e))?;
+        Ok(attrs_to_tree(map))
+    }
+
+    /// Open the dataset at `path` (reads its header only).
+    pub fn dataset(&self, path: &str) -> Result<H5Dataset<'_>> {
+        let ds = self
+            .inner
+            .dataset(rel(path))
+            .map_err(|e| h5err(&self.path, &format!("dataset {path}"), e))?;
+        let shape = ds
+            .shape()
+            .map_err(|e| h5err(&self.path, &format!("the dataspace of {path}"), e))?;
+        let datatype = ds
+            .datatype()
+            .map_err(|e| h5err(&self.path, &format!("the datatype of {path}"), e))?;
+        let element = element_of(&datatype);
+        let elem_size = datatype.type_size() as usize;
+        if element_count(&shape)
+            .and_then(|n| n.checked_mul(elem_size as u64))
+            .is_none()
+        {
+            return Err(h5err(&self.path, &format!("a sane size of {path}"), "overflow"));
+        }
+        Ok(H5Dataset {
+            file: self,
+            ds,
+            path: path.to_string(),
+            shape,
+            element,
+            elem_size,
+        })
+    }
+}
+
+/// Convert one attribute value to JSON.
+pub fn attr_to_json(v: &AttrValue) -> Option<Value> {
+    fn arr<T: Copy>(v: &[T], f: impl Fn(T) -> Value) -> Value {
+        Value::Array(v.iter().map(|x| f(*x)).collect())
+    }
+    let f = |x: f64| json_f64(x);
+    Some(match v {
+        AttrValue::F32(x) => f(f64::from(*x)),
+        AttrValue::F64(x) => f(*x),
+        AttrValue::I8(x) => Value::from(*x),
+        AttrValue::I16(x) => Value::from(*x),
+        AttrValue::I32(x) => Value::from(*x),
+        AttrValue::I64(x) => Value::from(*x),
+        AttrValue::U8(x) => Value::from(*x),
+        AttrValue::U16(x) => Value::from(*x),
+        AttrValue::U32(x) => Value::from(*x),
+        AttrValue::U64(x) => Value::from(*x),
+        AttrValue::F32Array(v) => arr(v, |x| f(f64::from(x))),
+        AttrValue::F64Array(v) => arr(v, f),
+        AttrValue::I8Array(v) => arr(v, Value::from),
+        AttrValue::I16Array(v) => arr(v, Value::from),
+        AttrValue::I32Array(v) => arr(v, Value::from),
+        AttrValue::I64Array(v) => arr(v, Value::from),
+        AttrValue::U8Array(v) => arr(v, Value::from),
+        AttrValue::U16Array(v) => arr(v, Value::from),
+        AttrValue::U32Array(v) => arr(v, Value::from),
+        AttrValue::U64Array(v) => arr(v, Value::from),
+        other => {
+            if let Some(s) = other.as_str() {
+                Value::from(s.trim_end_matches('\0'))
+            } else if let Some(list) = other.as_strings() {
+                Value::Array(
+                    list.iter()
+                        .map(|s| Value::from(s.trim_end_matches('\0')))
+                        .collect(),
+                )
+            } else {
+                return None;
+            }
+        }
+    })
+}
+
+fn attrs_to_tree(map: HashMap<String, AttrValue>) -> Tree {
+    let mut items: Vec<(String, AttrValue)> = map.into_iter().collect();
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    items
+        .into_iter()
+        .filter_map(|(k, v)| attr_to_json(&v).map(|j| (k, j)))
+        .collect()
+}
+
+/// A dataset of an [`H5File`]: shape, element type, and lazy or eager access to its values.
+pub struct H5Dataset<'a> {
+    file: &'a H5File,
+    ds: hdf5_pure::Dataset,
+    path: String,
+    /// C-order shape.
+    pub shape: Vec<u64>,
+    /// Element type.
+    pub element: Element,
+    /// Stored size of one element in bytes.
+    pub elem_size: usize,
+}
+
+impl std::fmt::Debug for H5Dataset<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H5Dataset")
+            .field("path", &self.path)
+            .field("shape", &self.shape)
+            .field("element", &self.element)
+            .finish()
+    }
+}
+
+/// A source of zeros (a dataset whose storage was never allocated reads as its fill value).
+#[derive(Debug)]
+struct ZeroSource {
+    dtype: DType,
+    shape: Vec<u64>,
+}
+
+impl ArraySource for ZeroSource {
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+    fn shape(&self) -> &[u64] {
+        &self.shape
+    }
+    fn read_region(&self, _start: &[u64], _shape: &[u64], out: &mut [u8]) -> Result<()> {
+        out.fill(0);
+        Ok(())
+    }
+    fn chunk_shape(&self) -> Vec<u64> {
+        self.shape.iter().map(|&n| n.max(1)).collect()
+    }
+}
+
+/// Chunk decoder over a memory map: the chunk table from the index, the filter pipeline,
+/// and the element layout.
+struct H5Chunks {
+    storage: Storage,
+    table: HashMap<Vec<u64>, (u64, u64, u32)>,
+    pipeline: Vec<FilterStep>,
+    shape: Vec<u64>,
+    chunk: Vec<u64>,
+    dtype: DType,
+    order: ByteOrder,
+    path: PathBuf,
+}
+
+impl ChunkDecoder for H5Chunks {
+    fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
+        let Some(&(addr, size, mask)) = self.table.get(index) else {
+            out.fill(0);
+            return Ok(());
+        };
+        let es = self.dtype.size();
+        let full = element_count(&self.chunk).unwrap_or(0) as usize * es;
+        let stored = usize::try_from(addr)
+            .ok()
+            .zip(usize::try_from(size).ok())
+            .and_then(|(a, s)| self.storage.get(a..a.checked_add(s)?))
+            .ok_or_else(|| Error::Malformed {
+                format: "hdf5",
+                path: Some(self.path.clone()),
+                offset: Some(addr),
+                expected: format!("a {size}-byte chunk inside the file"),
+            })?;
+        let decoded;
+        let bytes: &[u8] = if self.pipeline.is_empty() && stored.len() >= full {
+            &stored[..full]
+        } else {
+            decoded = filters::decode_chunk(&self.pipeline, mask, stored, full, es).map_err(
+                |e| match e {
+                    Error::Malformed { expected, .. } => Error::Malformed {
+                        format: "hdf5",
+                        path: Some(self.path.clone()),
+                        offset: Some(addr),
+                        expected,
+                    },
+                    other => other,
+                },
+            )?;
+            &decoded
+        };
+        // Clip the full stored chunk to the array bounds.
+        let start: Vec<u64> = index.iter().zip(&self.chunk).map(|(i, c)| i * c).collect();
+        let extent: Vec<u64> = start
+            .iter()
+            .zip(&self.chunk)
+            .zip(&self.shape)
+            .map(|((s, c), n)| (*c).min(n - s))
+            .collect();
+        let src = c_strides(&self.chunk, es);
+        let dst = c_strides(&extent, es);
+        copy_nd(
+            bytes,
+            NdLayout {
+                offset: 0,
+                strides: &src,
+            },
+            out,
+            NdLayout {
+                offset: 0,
+                strides: &dst,
+            },
+            &extent,
+            es,
+        );
+        if !self.order.is_native() {
+            emio_core::dtype::swap_bytes_in_place(out, self.dtype.swap_unit());
+        }
+        Ok(())
+    }
+}
+
+impl H5Dataset<'_> {
+    /// The dataset's path in the file.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> u64 {
+        element_count(&self.shape).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the dataset holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stored size in bytes.
+    pub fn nbytes(&self) -> u64 {
+        self.len().saturating_mul(self.elem_size as u64)
+    }
+
+    /// Chunk shape, when chunked.
+    pub fn chunk_shape(&self) -> Option<Vec<u64>> {
+        self.ds.chunk_shape().ok().flatten()
+    }
+
+    /// Attributes of this dataset.
+    pub fn attrs(&self) -> Result<Tree> {
+        self.file.attrs(&self.path)
+    }
+
+    fn err(&self, what: &str, e: impl std::fmt::Display) -> Error {
+        h5err(&self.file.path, &format!("{what} of dataset {}", self.path), e)
+    }
+
+    /// The stored bytes of the whole dataset in C order and stored byte order, through
+    /// `hdf5-pure` (bounded by [`MAX_EAGER_BYTES`]).
+    pub fn read_raw(&self) -> Result<Vec<u8>> {
+        if self.nbytes() > MAX_EAGER_BYTES {
+            return Err(self.err(
+                "a dataset small enough to read eagerly",
+                format!("{} bytes", self.nbytes()),
+            ));
+        }
+        self.ds.read_raw().map_err(|e| self.err("the values", e))
+    }
+
+    /// The numeric dtype and stored byte order, or an error for other element types.
+    pub fn numeric(&self) -> Result<(DType, ByteOrder)> {
+        match &self.element {
+            Element::Numeric(d, o) => Ok((*d, *o)),
+            other => Err(Error::unsupported(
+                "hdf5",
+                format!("dataset {} of element type {other:?}", self.path),
+            )),
+        }
+    }
+
+    /// All values in C order, native byte order (numeric datasets, bounded size).
+    pub fn read_bytes(&self) -> Result<Vec<u8>> {
+        let (dtype, order) = self.numeric()?;
+        let mut raw = self.read_raw()?;
+        if raw.len() as u64 != self.nbytes() {
+            return Err(self.err("the full extent", format!("{} bytes", raw.len())));
+        }
+        if !order.is_native() {
+            emio_core::dtype::swap_bytes_in_place(&mut raw, dtype.swap_unit());
+        }
+        Ok(raw)
+    }
+
+    /// All values converted to f64 (numeric datasets; complex/RGB are rejected).
+    pub fn read_f64(&self) -> Result<Vec<f64>> {
+        let (dtype, _) = self.numeric()?;
+        let bytes = self.read_bytes()?;
+        to_f64(dtype, &bytes).ok_or_else(|| {
+            Error::unsupported("hdf5", format!("{dtype} values of {} as numbers", self.path))
+        })
+    }
+
+    /// All values as strings (string datasets).
+    pub fn read_strings(&self) -> Result<Vec<String>> {
+        if self.nbytes() > MAX_EAGER_BYTES {
+            return Err(self.err("a string dataset small enough to read", self.nbytes()));
+        }
+        self.ds
+            .read_string()
+            .map(|v| {
+                v.into_iter()
+                    .map(|s| s.trim_end_matches('\0').to_string())
+                    .collect()
+            })
+            .map_err(|e| self.err("the strings", e))
+    }
+
+    /// A lazy source over the values (numeric datasets): contiguous storage is memory
+    /// mapped, chunked storage decoded chunk by chunk on demand; nothing is read here
+    /// except the chunk index.
+    ///
+    /// `perm` reorders the dimensions (logical dim `i` is stored dim `perm[i]`), e.g. to
+    /// read NCEM's Fortran-order datasets transposed: zero-copy for contiguous storage.
+    pub fn source(&self, perm: Option<&[usize]>) -> Result<Arc<dyn ArraySource>> {
+        let identity: Vec<usize> = (0..self.shape.len()).collect();
+        let perm = perm.unwrap_or(&identity);
+        if perm.iter().enumerate().all(|(i, &p)| i == p) {
+            return self.stored_source();
+        }
+        if let Layout::Contiguous {
+            address: Some(addr),
+            ..
+        } = self.ds.layout().map_err(|e| self.err("the layout", e))?
+        {
+            let (dtype, order) = self.numeric()?;
+            let s = StridedSource::contiguous(
+                "hdf5",
+                self.file.storage.clone(),
+                addr,
+                dtype,
+                self.shape.clone(),
+                order,
+            )
+            .map_err(|e| self.attach(e))?;
+            return Ok(Arc::new(s.permuted(perm)?));
+        }
+        Ok(Arc::new(Permuted::new(self.stored_source()?, perm.to_vec())?))
+    }
+
+    fn stored_source(&self) -> Result<Arc<dyn ArraySource>> {
+        let (dtype, order) = self.numeric()?;
+        let storage = self.file.storage.clone();
+        let layout = self.ds.layout().map_err(|e| self.err("the layout", e))?;
+        match layout {
+            Layout::Contiguous {
+                address: Some(addr),
+                ..
+            } => Ok(Arc::new(
+                StridedSource::contiguous("hdf5", storage, addr, dtype, self.shape.clone(), order)
+                    .map_err(|e| self.attach(e))?,
+            )),
+            Layout::Contiguous { address: None, .. } => Ok(Arc::new(ZeroSource {
+                dtype,
+                shape: self.shape.clone(),
+            })),
+            Layout::Chunked { chunk_shape, .. } => self.chunked_source(dtype, order, chunk_shape),
+            _ => self.eager_source(dtype),
+        }
+    }
+
+    fn attach(&self, e: Error) -> Error {
+        match e {
+            Error::Malformed {
+                offset, expected, ..
+            } => Error::Malformed {
+                format: "hdf5",
+                path: Some(self.file.path.clone()),
+                offset,
+                expected: format!("{expected} (dataset {})", self.path),
+            },
+            other => other,
+        }
+    }
+
+    fn eager_source(&self, dtype: DType) -> Result<Arc<dyn ArraySource>> {
+        let bytes = self.read_bytes()?;
+        Ok(Arc::new(StridedSource::from_bytes(
+            bytes,
+            dtype,
+            self.shape.clone(),
+        )?))
+    }
+
+    fn chunked_source(
+        &self,
+        dtype: DType,
+        order: ByteOrder,
+        chunk: Vec<u64>,
+    ) -> Result<Arc<dyn ArraySource>> {
+        let pipeline: Vec<FilterStep> = self
+            .ds
+            .filter_pipeline()
+            .into_iter()
+            .map(|f| FilterStep {
+                id: f.id,
+                client_data: f.client_data,
+            })
+            .collect();
+        if chunk.len() != self.shape.len()
+            || chunk.iter().zip(&self.shape).any(|(&c, &n)| c == 0 && n > 0)
+        {
+            return Err(self.err("a chunk shape matching the rank", format!("{chunk:?}")));
+        }
+        let chunks = match self.ds.chunks() {
+            Ok(c) if pipeline.iter().all(|f| filters::is_supported(f.id)) => c,
+            // v2 B-tree indexes and filters emio does not decode: hdf5-pure decodes it.
+            _ => return self.eager_source(dtype),
+        };
+        let file_len = self.file.storage.len() as u64;
+        let mut table = HashMap::with_capacity(chunks.len());
+        for c in chunks {
+            if c.offset.len() != chunk.len()
+                || c.address.checked_add(c.storage_size).is_none_or(|e| e > file_len)
+            {
+                return Err(Error::Malformed {
+                    format: "hdf5",
+                    path: Some(self.file.path.clone()),
+                    offset: Some(c.address),
+                    expected: format!("chunk of {} inside the file", self.path),
+                });
+            }
+            let index: Vec<u64> = c.offset.iter().zip(&chunk).map(|(o, n)| o / n).collect();
+            table.insert(index, (c.address, c.storage_size, c.filter_mask));
+        }
+        let decoder = H5Chunks {
+            storage: self.file.storage.clone(),
+            table,
+            pipeline,
+            shape: self.shape.clone(),
+            chunk: chunk.clone(),
+            dtype,
+            order,
+            path: self.file.path.clone(),
+        };
+        Ok(Arc::new(ChunkedSource::new(
+            dtype,
+            self.shape.clone(),
+            chunk,
+            Box::new(decoder),
+        )?))
+    }
+}
+
+/// Convert native-endian values of a real dtype to f64.
+pub fn to_f64(dtype: DType, bytes: &[u8]) -> Option<Vec<f64>> {
+    macro_rules! conv {
+        ($t:ty) => {
+            bytes
+                .chunks_exact(std::mem::size_of::<$t>())
+                .map(|c| <$t>::from_ne_bytes(c.try_into().expect("exact chunk")) as f64)
+                .collect()
+        };
+    }
+    Some(match dtype {
+        DType::Bool | DType::U8 => bytes.iter().map(|&b| f64::from(b)).collect(),
+        DType::I8 => bytes.iter().map(|&b| f64::from(b as i8)).collect(),
+        DType::U16 => conv!(u16),
+        DType::I16 => conv!(i16),
+        DType::U32 => conv!(u32),
+        DType::I32 => conv!(i32),
+        DType::U64 => conv!(u64),
+        DType::I64 => conv!(i64),
+        DType::F32 => conv!(f32),
+        DType::F64 => conv!(f64),
+        DType::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| emio_core::half::f16::from_ne_bytes([c[0], c[1]]).to_f64())
+            .collect(),
+        _ => return None,
+    })
+}
+
+/// A view of another source with its dimensions reordered: logical dim `i` is dim
+/// `perm[i]` of the inner source. Used for NCEM's transposed (Fortran-order) datasets
+/// over chunked storage (strided storage is permuted without copying instead).
+pub struct Permuted {
+    inner: Arc<dyn ArraySource>,
+    perm: Vec<usize>,
+    shape: Vec<u64>,
+}
+
+impl Permuted {
+    /// Wrap `inner` with permutation `perm`.
+    pub fn new(inner: Arc<dyn ArraySource>, perm: Vec<usize>) -> Result<Self> {
+        let n = inner.shape().len();
+        let mut seen = vec![false; n];
+        if perm.len() != n
+            || perm
+                .iter()
+                .any(|&p| p >= n || std::mem::replace(&mut seen[p], true))
+        {
+            return Err(Error::OutOfBounds(format!("{perm:?} is not a permutation")));
+        }
+        let shape = perm.iter().map(|&p| inner.shape()[p]).collect();
+        Ok(Permuted { inner, perm, shape })
+    }
+}
+
+impl ArraySource for Permuted {
+    fn dtype(&self) -> DType {
+        self.inner.dtype()
+    }
+    fn shape(&self) -> &[u64] {
+        &self.shape
+    }
+    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        let n = self.perm.len();
+        let mut istart = vec![0u64; n];
+        let mut ishape = vec![0u64; n];
+        for (i, &p) in self.perm.iter().enumerate() {
+            istart[p] = start[i];
+            ishape[p] = shape[i];
+        }
+        let es = self.dtype().size();
+        let mut buf = vec![0u8; out.len()];
+        self.inner.read_region(&istart, &ishape, &mut buf)?;
+        let istrides = c_strides(&ishape, es);
+        let src: Vec<i64> = self.perm.iter().map(|&p| istrides[p]).collect();
+        let dst = c_strides(shape, es);
+        copy_nd(
+            &buf,
+            NdLayout {
+                offset: 0,
+                strides: &src,
+            },
+            out,
+            NdLayout {
+                offset: 0,
+                strides: &dst,
+            },
+            shape,
+            es,
+        );
+        Ok(())
+    }
+    fn chunk_shape(&self) -> Vec<u64> {
+        let c = self.inner.chunk_shape();
+        self.perm.iter().map(|&p| c[p]).collect()
+    }
+}

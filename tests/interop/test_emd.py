@@ -1,0 +1,109 @@
+"""NCEM EMD written by emio is read back identically by rsciio, ncempy and h5py; corpus
+EMD files converted by emio keep their data and calibrations."""
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import save_npy
+
+
+def _convert(emconvert, tmp_path, array, *write_opts):
+    src = save_npy(tmp_path / "in.npy", array)
+    out = tmp_path / "out.emd"
+    args = [src, out]
+    for o in write_opts:
+        args += ["-w", o]
+    emconvert(*args)
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["u1", "<u2", "<i4", "<f4", "<f8", "<c8"])
+@pytest.mark.parametrize("compression", [None, "gzip"])
+def test_rsciio_and_ncempy_read_emio_ncem(tmp_path, emconvert, dtype, compression):
+    from rsciio.emd import file_reader
+    import ncempy.io.emd
+
+    rng = np.random.default_rng(3)
+    a = (rng.random((3, 4, 5)) * 100).astype(dtype)
+    opts = [f"compression={compression}"] if compression else []
+    out = _convert(emconvert, tmp_path, a, *opts)
+
+    sig = file_reader(str(out))
+    assert len(sig) == 1
+    np.testing.assert_array_equal(sig[0]["data"], a)
+    assert sig[0]["data"].dtype == a.dtype
+    for axis in sig[0]["axes"]:
+        assert axis["scale"] == pytest.approx(1.0)
+        assert axis["offset"] == pytest.approx(0.0)
+
+    # ncempy presents the stored (transposed) NCEM layout.
+    with ncempy.io.emd.fileEMD(str(out), readonly=True) as emd:
+        data, dims = emd.get_emdgroup(emd.list_emds[0])
+    np.testing.assert_array_equal(data, a.T)
+    assert len(dims) == 3
+
+    with h5py.File(out, "r") as f:
+        assert int(f.attrs["version_major"]) == 0 and int(f.attrs["version_minor"]) == 2
+        for g in ["microscope", "sample", "user", "comments", "signals"]:
+            assert g in f
+        (name,) = list(f["signals"].keys())
+        grp = f["signals"][name]
+        assert int(grp.attrs["emd_group_type"]) == 1
+        assert grp["data"].shape == a.T.shape
+        assert grp["data"].chunks is not None
+        if compression:
+            assert grp["data"].compression == "gzip" and grp["data"].shuffle
+        for k in (1, 2, 3):
+            assert f"dim{k}" in grp
+            assert "name" in grp[f"dim{k}"].attrs and "units" in grp[f"dim{k}"].attrs
+
+
+def test_calibrated_axes_survive(tmp_path, emconvert, corpus):
+    """A calibrated corpus file converted to NCEM EMD keeps data, scales, offsets, units."""
+    from rsciio.emd import file_reader
+
+    src = corpus / "emd" / "Si100_3D.emd"
+    out = tmp_path / "si.emd"
+    emconvert(src, out)
+    ref = file_reader(str(src))[0]
+    got = file_reader(str(out))[0]
+    np.testing.assert_array_equal(got["data"], ref["data"])
+    for ra, ga in zip(ref["axes"], got["axes"]):
+        assert ga["name"] == ra["name"]
+        assert ga["units"] == ra["units"]
+        assert ga["scale"] == pytest.approx(ra["scale"], rel=1e-5)
+        assert ga["offset"] == pytest.approx(ra["offset"], rel=1e-5, abs=1e-9)
+
+
+def test_velox_image_to_ncem(tmp_path, emconvert, corpus):
+    from rsciio.emd import file_reader
+
+    src = corpus / "emd" / "fei_example_tem_stack.emd"
+    out = tmp_path / "stack.emd"
+    emconvert(src, out)
+    ref = file_reader(str(src))[0]
+    got = file_reader(str(out))[0]
+    np.testing.assert_array_equal(got["data"], ref["data"])
+    for ra, ga in zip(ref["axes"], got["axes"]):
+        assert ga["units"] == ra["units"]
+        assert ga["scale"] == pytest.approx(ra["scale"], rel=1e-9)
+        assert ga["offset"] == pytest.approx(ra["offset"], rel=1e-9)
+    with h5py.File(out, "r") as f:
+        md = json.loads(f["comments"].attrs["emio_metadata"])
+        assert md["General"]["title"] == "Ceta"
+
+
+def test_spectrum_image_checksums_match_rsciio(tmp_path, emconvert, corpus):
+    """The lazily decoded EDS spectrum image equals rsciio's, frames summed or not."""
+    import hashlib
+
+    from rsciio.emd import file_reader
+
+    src = corpus / "emd" / "SI_empty_selection.emd"
+    for opts, kwargs in [([], {}), (["-o", "sum_frames=false"], {"sum_frames": False})]:
+        info = json.loads(emconvert("info", "--json", "--checksum", src, *opts).stdout)
+        ref = file_reader(str(src), **kwargs)[-1]["data"]
+        expected = hashlib.sha256(np.ascontiguousarray(ref.astype(ref.dtype.newbyteorder("<"))).tobytes()).hexdigest()
+        assert info["datasets"][-1]["sha256"] == expected
