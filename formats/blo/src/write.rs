@@ -1,0 +1,397 @@
+//! The blockfile writer, following rsciio's `file_writer`: header, note, the virtual
+//! bright-field image at 0x1000, then one `AA 55` + u32 number + u8 pixels record per frame.
+//!
+//! Frames are streamed in groups; the virtual image (the mean of each pattern, rescaled like
+//! the frames) is accumulated on the way and written into its reserved place at the end.
+//! Values are mapped onto u8 as scikit-image's `rescale_intensity(x, in_range, np.uint8)`
+//! does: clip to the range, scale to 0–255, truncate.
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use emio_core::metadata::{get_f64, get_path, get_str};
+use emio_core::output::STREAM_REGION_BYTES;
+use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
+
+use crate::header::{iso_to_serial_date, BloHeader, HEADER_LEN};
+
+const FORMAT: &str = "blo";
+
+/// Offset of the virtual image; the note fills the bytes before it.
+const OFFSET_1: u32 = 0x1000;
+
+/// How stored values become u8.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scaling {
+    /// u8 (or bool) data stored as is.
+    Unscaled,
+    /// Values in `lo..=hi` mapped linearly onto 0–255, others clipped.
+    Range(f64, f64),
+}
+
+impl Scaling {
+    fn apply(self, v: f64) -> u8 {
+        match self {
+            Scaling::Unscaled => v as u8,
+            Scaling::Range(lo, hi) => {
+                let v = v.clamp(lo, hi);
+                if lo != hi {
+                    (((v - lo) / (hi - lo)) * 255.0) as u8
+                } else {
+                    v.clamp(0.0, 255.0) as u8
+                }
+            }
+        }
+    }
+}
+
+/// Values of native-endian `bytes` of a real `dtype` as f64.
+fn values_f64(dtype: DType, bytes: &[u8], out: &mut Vec<f64>) {
+    out.clear();
+    macro_rules! conv {
+        ($t:ty, $n:expr) => {
+            out.extend(
+                bytes
+                    .chunks_exact($n)
+                    .map(|b| <$t>::from_ne_bytes(b.try_into().expect("element")) as f64),
+            )
+        };
+    }
+    match dtype {
+        DType::Bool | DType::U8 => out.extend(bytes.iter().map(|&b| f64::from(b))),
+        DType::I8 => out.extend(bytes.iter().map(|&b| f64::from(b as i8))),
+        DType::U16 => conv!(u16, 2),
+        DType::I16 => conv!(i16, 2),
+        DType::U32 => conv!(u32, 4),
+        DType::I32 => conv!(i32, 4),
+        DType::U64 => conv!(u64, 8),
+        DType::I64 => conv!(i64, 8),
+        DType::F16 => out.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|b| f64::from(emio_core::half::f16::from_ne_bytes([b[0], b[1]]))),
+        ),
+        DType::F32 => conv!(f32, 4),
+        _ => conv!(f64, 8),
+    }
+}
+
+/// The range `intensity_scaling=dtype` maps from (scikit-image's `dtype_limits`).
+fn dtype_limits(dtype: DType) -> Option<(f64, f64)> {
+    Some(match dtype {
+        DType::U8 => (0.0, 255.0),
+        DType::I8 => (-128.0, 127.0),
+        DType::U16 => (0.0, 65535.0),
+        DType::I16 => (-32768.0, 32767.0),
+        DType::U32 => (0.0, f64::from(u32::MAX)),
+        DType::I32 => (f64::from(i32::MIN), f64::from(i32::MAX)),
+        DType::U64 => (0.0, u64::MAX as f64),
+        DType::I64 => (i64::MIN as f64, i64::MAX as f64),
+        _ => return None,
+    })
+}
+
+/// Metres per unit of a length unit, when known.
+fn metres_per(unit: &str) -> Option<f64> {
+    Some(match unit {
+        "m" => 1.0,
+        "cm" => 1e-2,
+        "mm" => 1e-3,
+        "um" | "µm" | "μm" => 1e-6,
+        "nm" => 1e-9,
+        "pm" => 1e-12,
+        "Å" | "A" | "angstrom" => 1e-10,
+        _ => return None,
+    })
+}
+
+/// An axis scale in `target` units (as is when its units are not a known length).
+fn scale_in(dataset: &Dataset, dim: usize, target: &str) -> f64 {
+    let axis = &dataset.axes[dim];
+    let scale = match axis.kind {
+        AxisKind::Uniform { scale, .. } => scale,
+        AxisKind::Values(ref v) if v.len() > 1 => v[1] - v[0],
+        AxisKind::Values(_) => 1.0,
+    };
+    match (metres_per(&axis.units), metres_per(target)) {
+        (Some(from), Some(to)) => scale * from / to,
+        _ => scale,
+    }
+}
+
+/// Read every frame group: `(first frame index, group bytes)` in frame order.
+fn for_each_group(
+    dataset: &Dataset,
+    progress: &dyn Progress,
+    mut f: impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let shape = dataset.shape();
+    let (nav, frame) = shape.split_at(shape.len() - 2);
+    let frame_bytes = frame.iter().product::<u64>() * dataset.dtype().size() as u64;
+    let per_group = (STREAM_REGION_BYTES / 4 / frame_bytes.max(1)).max(1);
+    let n_frames: u64 = nav.iter().product();
+    let line = nav.last().copied().unwrap_or(1).max(1);
+    let mut buf = Vec::new();
+    let mut k = 0;
+    while k < n_frames {
+        if progress.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let count = per_group.min(line - k % line).min(n_frames - k);
+        let mut start: Vec<u64> = Vec::new();
+        let mut extent: Vec<u64> = Vec::new();
+        if nav.len() == 2 {
+            start.extend([k / line, k % line]);
+            extent.extend([1, count]);
+        } else if nav.len() == 1 {
+            start.push(k);
+            extent.push(count);
+        }
+        start.extend([0, 0]);
+        extent.extend_from_slice(frame);
+        buf.resize((count * frame_bytes) as usize, 0);
+        dataset.read_region_into(&start, &extent, &mut buf)?;
+        f(k, &buf)?;
+        k += count;
+    }
+    Ok(())
+}
+
+/// Write `dataset` (up to 2 scan dims, then a square pattern) as a blockfile.
+pub fn write(
+    dataset: &Dataset,
+    path: &Path,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let shape = dataset.shape().to_vec();
+    if !(2..=4).contains(&shape.len()) {
+        return Err(Error::unsupported(
+            FORMAT,
+            format!(
+                "blockfiles hold square patterns on a scan of up to 2 dims; got shape {shape:?}"
+            ),
+        ));
+    }
+    let ndim = shape.len();
+    let (nav, frame) = shape.split_at(ndim - 2);
+    if frame[0] != frame[1] {
+        return Err(Error::unsupported(
+            FORMAT,
+            format!(
+                "blockfiles require square patterns; got {}×{}",
+                frame[0], frame[1]
+            ),
+        ));
+    }
+    let dp = frame[0];
+    let (ny, nx) = match nav {
+        [y, x] => (*y, *x),
+        [x] => (1, *x),
+        _ => (1, 1),
+    };
+    if dp == 0
+        || dp > u64::from(u16::MAX)
+        || nx > u64::from(u16::MAX)
+        || ny > u64::from(u16::MAX)
+        || nx * ny == 0
+    {
+        return Err(Error::unsupported(
+            FORMAT,
+            format!("scan {ny}×{nx} of {dp}×{dp} patterns (each size 1 to 65535)"),
+        ));
+    }
+    let dtype = dataset.dtype();
+    if dtype.is_complex() || dtype.is_rgb() {
+        return Err(Error::unsupported(
+            FORMAT,
+            format!("{dtype} data (blockfiles store u8)"),
+        ));
+    }
+    let scaling = match options.str("intensity_scaling").map(str::trim) {
+        None | Some("None") if matches!(dtype, DType::U8 | DType::Bool) => Scaling::Unscaled,
+        None | Some("None") => {
+            return Err(Error::unsupported(
+                FORMAT,
+                format!(
+                    "{dtype} data: blockfiles store u8; choose intensity_scaling=dtype, minmax, \
+                     crop or LOW,HIGH"
+                ),
+            ))
+        }
+        Some("dtype") => {
+            let (lo, hi) = dtype_limits(dtype).ok_or_else(|| {
+                Error::invalid_option(
+                    "intensity_scaling",
+                    format!("`dtype` needs integer data, not {dtype}"),
+                )
+            })?;
+            Scaling::Range(lo, hi)
+        }
+        Some("crop") => Scaling::Range(0.0, 255.0),
+        Some("minmax") => {
+            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+            let mut values = Vec::new();
+            for_each_group(dataset, progress, |_, bytes| {
+                values_f64(dtype, bytes, &mut values);
+                for &v in values.iter().filter(|v| !v.is_nan()) {
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                }
+                Ok(())
+            })?;
+            if lo > hi {
+                (lo, hi) = (0.0, 0.0);
+            }
+            Scaling::Range(lo, hi)
+        }
+        Some(text) => {
+            let bounds: Vec<f64> = text
+                .trim_matches(['(', ')', '[', ']'])
+                .split(',')
+                .map(|s| s.trim().parse::<f64>())
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| bad_scaling(text))?;
+            match bounds[..] {
+                [lo, hi] if lo.is_finite() && hi.is_finite() && lo <= hi => Scaling::Range(lo, hi),
+                _ => return Err(bad_scaling(text)),
+            }
+        }
+    };
+    let navigator_mean = match options.str("navigator").map(str::trim) {
+        None | Some("navigator") => true,
+        Some("None") | Some("none") => false,
+        Some(other) => {
+            return Err(Error::invalid_option(
+                "navigator",
+                format!("{other:?}: expected navigator or None"),
+            ))
+        }
+    };
+
+    let mut h = BloHeader {
+        magic: 0x0102,
+        data_offset_1: OFFSET_1,
+        data_offset_2: 0,
+        unknown1: 131141,
+        dp_sz: dp as u16,
+        dp_rotation: 0,
+        nx: nx as u16,
+        ny: ny as u16,
+        scan_rotation: 0,
+        sx: 1.0,
+        sy: 1.0,
+        beam_energy: 0,
+        sdp: 0,
+        camera_length: 0,
+        acquisition_time: 25570.0,
+        centering: [0.0; 8],
+        distortion: [0.0; 14],
+    };
+    let meta = &dataset.metadata;
+    let to_u32 = |v: f64| {
+        (v.is_finite() && (0.0..=f64::from(u32::MAX)).contains(&v)).then(|| v.round() as u32)
+    };
+    if let Some(v) =
+        get_f64(meta, "Acquisition_instrument.TEM.beam_energy").and_then(|kev| to_u32(kev * 1e3))
+    {
+        h.beam_energy = v;
+    }
+    if let Some(v) =
+        get_f64(meta, "Acquisition_instrument.TEM.camera_length").and_then(|c| to_u32(c * 1e4))
+    {
+        h.camera_length = v;
+    }
+    if let Some(v) =
+        get_f64(meta, "Acquisition_instrument.TEM.rotation").and_then(|r| to_u32(r * 1e2))
+    {
+        h.scan_rotation = v.min(u32::from(u16::MAX)) as u16;
+    }
+    if let (Some(date), Some(time)) = (get_str(meta, "General.date"), get_str(meta, "General.time"))
+    {
+        if let Some(serial) = iso_to_serial_date(date, time) {
+            h.acquisition_time = serial;
+        }
+    }
+    let mut note = get_str(meta, "General.notes").unwrap_or("").to_string();
+    if let Some(serde_json::Value::Object(original)) =
+        get_path(&dataset.original_metadata, "blockfile_header")
+    {
+        h.update_from_json(original);
+        if let Some(n) = original.get("Note").and_then(|v| v.as_str()) {
+            note = n.to_string();
+        }
+    }
+    match nav.len() {
+        2 => {
+            h.sx = scale_in(dataset, 1, "nm");
+            h.sy = scale_in(dataset, 0, "nm");
+        }
+        1 => {
+            h.sx = scale_in(dataset, 0, "nm");
+            h.sy = h.sx;
+        }
+        _ => {}
+    }
+    let pattern_scale = scale_in(dataset, ndim - 1, "cm");
+    let sdp = 100.0 / pattern_scale;
+    h.sdp = if sdp.is_finite() && sdp >= 0.0 {
+        sdp.round().min(f64::from(u16::MAX)) as u16
+    } else {
+        0
+    };
+    let n = nx * ny;
+    let mut offset2 = n + u64::from(OFFSET_1);
+    // The frames start at a 16-byte boundary as rsciio computes it.
+    offset2 += offset2 % 16;
+    h.data_offset_2 = u32::try_from(offset2)
+        .map_err(|_| Error::unsupported(FORMAT, format!("a scan of {n} positions")))?;
+
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let io = |e| Error::io(path, e);
+    let mut head = h.to_bytes();
+    let room = OFFSET_1 as usize - HEADER_LEN;
+    head.extend(
+        note.chars()
+            .take(room)
+            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')),
+    );
+    head.resize(offset2 as usize, 0);
+    out.write_all(&head).map_err(io)?;
+
+    let frame_len = (dp * dp) as usize;
+    let mut navigator = vec![0u8; n as usize];
+    let mut values = Vec::new();
+    let mut record = Vec::with_capacity(6 + frame_len);
+    progress.set_total(dataset.nbytes());
+    for_each_group(dataset, progress, |first, bytes| {
+        values_f64(dtype, bytes, &mut values);
+        for (j, frame) in values.chunks_exact(frame_len).enumerate() {
+            let index = first + j as u64;
+            record.clear();
+            record.extend_from_slice(&0x55AAu16.to_le_bytes());
+            record.extend_from_slice(&(index as u32).to_le_bytes());
+            record.extend(frame.iter().map(|&v| scaling.apply(v)));
+            out.write_all(&record).map_err(io)?;
+            if navigator_mean {
+                let mean = frame.iter().sum::<f64>() / frame_len as f64;
+                navigator[index as usize] = scaling.apply(mean);
+            }
+        }
+        progress.advance(bytes.len() as u64);
+        Ok(())
+    })?;
+    out.seek(SeekFrom::Start(u64::from(OFFSET_1))).map_err(io)?;
+    out.write_all(&navigator).map_err(io)?;
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)
+}
+
+fn bad_scaling(text: &str) -> Error {
+    Error::invalid_option(
+        "intensity_scaling",
+        format!("{text:?}: expected dtype, minmax, crop or LOW,HIGH with LOW <= HIGH"),
+    )
+}
