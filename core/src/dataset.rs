@@ -163,6 +163,12 @@ impl Dataset {
         self.source.mapped()
     }
 
+    /// The stored bytes seen in place with per-dimension byte strides, when the source
+    /// holds its values that way in native byte order (see [`ArraySource::strided_view`]).
+    pub fn strided_view(&self) -> Option<crate::source::StridedView<'_>> {
+        self.source.strided_view()
+    }
+
     fn check_region(&self, start: &[u64], shape: &[u64]) -> Result<usize> {
         let full = self.shape();
         if start.len() != full.len() || shape.len() != full.len() {

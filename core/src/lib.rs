@@ -29,7 +29,7 @@ pub use format::{CancelFlag, Format, NoProgress, Progress};
 pub use metadata::Tree;
 pub use options::{OptionKind, OptionSpec, OptionValue, Options};
 pub use registry::Registry;
-pub use source::{ArraySource, ChunkDecoder, ChunkedSource, Storage, StridedSource};
+pub use source::{ArraySource, ChunkDecoder, ChunkedSource, Storage, StridedSource, StridedView};
 
 pub use half;
 pub use ndarray;

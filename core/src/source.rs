@@ -40,6 +40,26 @@ pub trait ArraySource: Send + Sync {
     fn mapped(&self) -> Option<&[u8]> {
         None
     }
+    /// The stored bytes seen in place with any strides (per-frame headers, Fortran order,
+    /// flipped axes), when the values are stored in native byte order: zero-copy strided
+    /// views (e.g. NumPy arrays over a memory map). [`ArraySource::mapped`] is the
+    /// C-contiguous special case.
+    fn strided_view(&self) -> Option<StridedView<'_>> {
+        None
+    }
+}
+
+/// Where a source's values lie in bytes it holds: element `(0, 0, ...)` at byte `offset`
+/// of `bytes`, then one byte stride per dimension (negative for flipped axes). Every
+/// addressed element lies inside `bytes`, in native byte order and the logical dtype.
+#[derive(Debug, Clone, Copy)]
+pub struct StridedView<'a> {
+    /// The storage (usually a whole memory-mapped file).
+    pub bytes: &'a [u8],
+    /// Byte offset of element `(0, 0, ...)`.
+    pub offset: u64,
+    /// Byte stride per dimension.
+    pub strides: &'a [i64],
 }
 
 /// Bytes a source reads from: a read-only memory map of a file, or an owned buffer.
@@ -410,6 +430,14 @@ impl ArraySource for StridedSource {
         let mut chunk = vec![1; n];
         chunk[n - keep..].copy_from_slice(&self.shape[n - keep..]);
         chunk
+    }
+
+    fn strided_view(&self) -> Option<StridedView<'_>> {
+        (self.order.is_native() || self.dtype.swap_unit() == 1).then(|| StridedView {
+            bytes: &self.storage,
+            offset: self.offset,
+            strides: &self.strides,
+        })
     }
 
     fn mapped(&self) -> Option<&[u8]> {
