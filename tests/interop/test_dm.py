@@ -108,3 +108,59 @@ def test_calibrations_and_title_read_by_ncempy(tmp_path, emconvert):
         assert ax["units"] == unit
     info = json.loads(emconvert("info", "--json", out).stdout)
     assert info["datasets"][0]["title"] == orig["metadata"]["General"]["title"]
+
+
+def _patch_image(path, data_type, first_dim=None):
+    """Rewrite the DataType (and the first, fastest, dimension) of an emio-written DM4 file
+    in place: DM4 scalar tags are `name, u64 size, "%%%%", u64 1, u64 type, i32 value`."""
+    b = bytearray(path.read_bytes())
+    name = b"\x00\x08DataType"
+    at = b.index(name) + len(name) + 8 + 4 + 8 + 8
+    b[at : at + 4] = np.int32(data_type).tobytes()
+    if first_dim is not None:
+        name = b"\x00\x0aDimensions"
+        # group size, sorted/open flags, tag count, then the first unnamed data tag.
+        at = b.index(name) + len(name) + 8 + 2 + 8 + (1 + 2 + 8 + 4 + 8 + 8)
+        b[at : at + 4] = np.int32(first_dim).tobytes()
+    path.write_bytes(bytes(b))
+
+
+def _emio_array(emconvert, path):
+    """emio's reading of `path`, through an NPY conversion."""
+    out = path.with_name(path.stem + "-emio.npy")
+    emconvert(path, out)
+    return np.load(out)
+
+
+def test_packed_complex_matches_rsciio(tmp_path, emconvert):
+    """DataType 27 (half-plane FFT rows) and 5 (DM 2 packed layout) unpack like rsciio."""
+    rng = np.random.default_rng(3)
+    # DataType 27: rows of W/2 + 1 complex values stored as float pairs; W = 8, H = 6.
+    stored = rng.random((6, 10)).astype("<f4")
+    src = tmp_path / "p27.dm4"
+    emconvert(save_npy(tmp_path / "p27.npy", stored), src)
+    _patch_image(src, 27, first_dim=8)
+    (s,) = rsciio_read(src)
+    ours = _emio_array(emconvert, src)
+    assert ours.shape == s["data"].shape == (6, 8)
+    np.testing.assert_array_equal(ours, s["data"])
+    # DataType 5: a 2N x 2N image stored as 4N^2 floats.
+    stored = rng.random((8, 8)).astype("<f4")
+    src = tmp_path / "p5.dm4"
+    emconvert(save_npy(tmp_path / "p5.npy", stored), src)
+    _patch_image(src, 5)
+    (s,) = rsciio_read(src)
+    ours = _emio_array(emconvert, src)
+    assert ours.dtype == s["data"].dtype
+    np.testing.assert_array_equal(ours, s["data"])
+
+
+def test_data_type_4_is_read(tmp_path, emconvert):
+    """DataType 4 (DM 2's unsigned 16-bit type), which rsciio rejects."""
+    a = np.arange(12, dtype="<u2").reshape(3, 4)
+    src = tmp_path / "t4.dm4"
+    emconvert(save_npy(tmp_path / "t4.npy", a), src)
+    _patch_image(src, 4)
+    with pytest.raises(NotImplementedError):
+        rsciio_read(src)
+    np.testing.assert_array_equal(_emio_array(emconvert, src), a)
