@@ -16,7 +16,7 @@ use emio_core::serde_json::Value;
 use emio_core::{ArraySource, Axis, ByteOrder, DType, Error, Result, Storage, StridedSource, Tree};
 
 use crate::mapping::image_metadata;
-use crate::source::{BgraSource, OldPackedComplexSource, PackedComplexSource};
+use crate::source::{BgraSource, OldPackedComplexSource, PackedComplexSource, SpectrumImageSource};
 
 const FORMAT: &str = "dm";
 
@@ -228,17 +228,20 @@ pub fn dataset_parts(
     };
     let spectrum_image = is_spectrum(image, &["Spectrum image"]) && shape.len() > 2;
     // Spectrum images store energy slowest; HyperSpy's to_signal1D moves it last.
-    let arrange = |s: StridedSource| -> Result<StridedSource> {
+    let arrange = |s: StridedSource| -> Result<Box<dyn ArraySource>> {
         if spectrum_image {
-            let mut perm: Vec<usize> = (1..shape.len()).collect();
-            perm.push(0);
-            s.permuted(&perm)
+            Ok(Box::new(SpectrumImageSource::new(
+                s,
+                storage.clone(),
+                data.offset,
+                order,
+            )?))
         } else {
-            Ok(s)
+            Ok(Box::new(s))
         }
     };
     let source: Arc<dyn ArraySource> = match layout(data_type, per_element)? {
-        Layout::Plain(dtype) => Arc::new(arrange(plain(dtype, shape.clone())?)?),
+        Layout::Plain(dtype) => Arc::from(arrange(plain(dtype, shape.clone())?)?),
         Layout::Bgra => Arc::new(BgraSource::new(arrange(plain(
             DType::Rgba8,
             shape.clone(),

@@ -2,16 +2,19 @@
 //! packed complex FFT data. Each wraps a memory-mapped [`StridedSource`] over the stored
 //! values and converts only the region asked for.
 
-use emio_core::{ArraySource, DType, Result, StridedSource};
+use emio_core::dtype::swap_bytes_in_place;
+use emio_core::source::StridedView;
+use emio_core::{ArraySource, ByteOrder, DType, Result, Storage, StridedSource};
+use rayon::prelude::*;
 
 /// RGBA images stored as B, G, R, A bytes: reads as [`DType::Rgba8`] (R, G, B, A).
 pub struct BgraSource {
-    inner: StridedSource,
+    inner: Box<dyn ArraySource>,
 }
 
 impl BgraSource {
     /// Wrap a source of 4-byte records in B, G, R, A order (declared as `Rgba8`).
-    pub fn new(inner: StridedSource) -> Self {
+    pub fn new(inner: Box<dyn ArraySource>) -> Self {
         BgraSource { inner }
     }
 }
@@ -221,3 +224,146 @@ impl ArraySource for OldPackedComplexSource {
         self.inner.shape().to_vec()
     }
 }
+
+/// A spectrum image stored energy-slowest (`(E, nav...)` in C order, as DM stores it) and
+/// read energy-last (`(nav..., E)`): regions are transposed in cache-sized tiles from the
+/// memory map, in parallel over navigation rows. The zero-copy strided view of the
+/// permuted storage stays available for consumers that iterate in place.
+pub struct SpectrumImageSource {
+    /// The stored bytes seen with permuted strides (validated against the file).
+    view: StridedSource,
+    storage: Storage,
+    offset: u64,
+    swap: bool,
+}
+
+/// Side of the square tiles of the transpose (elements).
+const TILE: usize = 32;
+
+/// `dst[(x * de + e) * N ..]` = `src[base + e * plane + x * N ..]` for `e < de`, `x < dx`.
+fn transpose<const N: usize>(
+    src: &[u8],
+    base: usize,
+    plane: usize,
+    dx: usize,
+    de: usize,
+    dst: &mut [u8],
+) {
+    for e0 in (0..de).step_by(TILE) {
+        let e1 = (e0 + TILE).min(de);
+        for x0 in (0..dx).step_by(TILE) {
+            let x1 = (x0 + TILE).min(dx);
+            for e in e0..e1 {
+                let row = &src[base + e * plane + x0 * N..base + e * plane + x1 * N];
+                for (k, v) in row.chunks_exact(N).enumerate() {
+                    let d = ((x0 + k) * de + e) * N;
+                    let v: &[u8; N] = v.try_into().expect("N bytes");
+                    let out: &mut [u8; N] = (&mut dst[d..d + N]).try_into().expect("N bytes");
+                    *out = *v;
+                }
+            }
+        }
+    }
+}
+
+impl SpectrumImageSource {
+    /// `stored` is the C-contiguous `(E, nav...)` array over `storage` at `offset`.
+    pub fn new(
+        stored: StridedSource,
+        storage: Storage,
+        offset: u64,
+        order: ByteOrder,
+    ) -> Result<Self> {
+        let n = stored.shape().len();
+        let mut perm: Vec<usize> = (1..n).collect();
+        perm.push(0);
+        Ok(SpectrumImageSource {
+            view: stored.permuted(&perm)?,
+            storage,
+            offset,
+            swap: !order.is_native(),
+        })
+    }
+}
+
+impl ArraySource for SpectrumImageSource {
+    fn dtype(&self) -> DType {
+        self.view.dtype()
+    }
+
+    fn shape(&self) -> &[u64] {
+        self.view.shape()
+    }
+
+    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        let n = shape.len();
+        let es = self.dtype().size();
+        let strides = self.view.strides();
+        let (dx, de) = (shape[n - 2] as usize, shape[n - 1] as usize);
+        let plane = strides[n - 1] as usize;
+        let row_bytes = dx * de * es;
+        let outer = &shape[..n - 2];
+        let bytes: &[u8] = &self.storage;
+        let fill = |i: usize, dst: &mut [u8]| {
+            // Navigation index of this output row (mixed radix over the outer dims).
+            let mut rem = i as u64;
+            let mut base = self.offset as i64
+                + start[n - 2] as i64 * strides[n - 2]
+                + start[n - 1] as i64 * strides[n - 1];
+            for d in (0..outer.len()).rev() {
+                let idx = rem % outer[d];
+                rem /= outer[d];
+                base += (start[d] + idx) as i64 * strides[d];
+            }
+            let base = base as usize;
+            match es {
+                1 => transpose::<1>(bytes, base, plane, dx, de, dst),
+                2 => transpose::<2>(bytes, base, plane, dx, de, dst),
+                4 => transpose::<4>(bytes, base, plane, dx, de, dst),
+                8 => transpose::<8>(bytes, base, plane, dx, de, dst),
+                16 => transpose::<16>(bytes, base, plane, dx, de, dst),
+                _ => {
+                    for x in 0..dx {
+                        for e in 0..de {
+                            let s = base + e * plane + x * es;
+                            let d = (x * de + e) * es;
+                            dst[d..d + es].copy_from_slice(&bytes[s..s + es]);
+                        }
+                    }
+                }
+            }
+            if self.swap {
+                swap_bytes_in_place(dst, self.dtype().swap_unit());
+            }
+        };
+        if row_bytes == 0 {
+            return Ok(());
+        }
+        if out.len() >= PARALLEL_BYTES && out.len() > row_bytes {
+            out.par_chunks_mut(row_bytes)
+                .enumerate()
+                .for_each(|(i, dst)| fill(i, dst));
+        } else {
+            for (i, dst) in out.chunks_mut(row_bytes).enumerate() {
+                fill(i, dst);
+            }
+        }
+        Ok(())
+    }
+
+    fn chunk_shape(&self) -> Vec<u64> {
+        // Whole spectra for one navigation row.
+        let shape = self.shape();
+        let n = shape.len();
+        let mut c = vec![1; n];
+        c[n - 2..].copy_from_slice(&shape[n - 2..]);
+        c
+    }
+
+    fn strided_view(&self) -> Option<StridedView<'_>> {
+        self.view.strided_view()
+    }
+}
+
+/// Regions at least this large are transposed on several threads.
+const PARALLEL_BYTES: usize = 4 << 20;
