@@ -278,6 +278,6 @@ mod tests {
         assert_eq!(tags["Position"], emio_core::serde_json::json!([7, 1.5]));
         assert_eq!(tags["Label"], "abc");
         assert_eq!(om.keys().next().map(String::as_str), Some("root"));
-        assert_eq!(om.keys().last().map(String::as_str), Some("ImageList"));
+        assert_eq!(om.keys().next_back().map(String::as_str), Some("ImageList"));
     }
 }
