@@ -47,10 +47,15 @@ def numpy_dtype(typestr, fields):
 
 def as_numpy(buffer, dtype, shape):
     """A NumPy array of ``dtype`` and ``shape`` over an ``ArrayBuffer``'s bytes, without a
-    copy; the buffer stays alive as the array's base (read-only for memory maps)."""
+    copy; the buffer stays alive as the array's base (read-only for views of a file).
+    Strided views (per-frame headers, Fortran order) keep their strides."""
     shape = tuple(int(n) for n in shape)
-    if len(buffer) == 0:
+    if len(buffer) == 0 or 0 in shape:
         return np.empty(shape, dtype=dtype)
+    layout = buffer.layout
+    if layout is not None:
+        offset, strides = layout
+        return np.ndarray(shape, dtype=dtype, buffer=np.asarray(buffer), offset=offset, strides=tuple(strides))
     return np.asarray(buffer).view(dtype).reshape(shape)
 
 

@@ -64,26 +64,34 @@ impl Drop for OwnedBytes {
 }
 
 enum Bytes {
-    /// A read-only view of a dataset's memory map ([`Dataset::mapped`]).
+    /// A read-only view of a dataset's C-contiguous bytes ([`Dataset::mapped`]).
     Mapped(Dataset),
+    /// A read-only view of all the bytes a dataset's values lie in, with their strides
+    /// ([`Dataset::strided_view`]).
+    Strided(Dataset),
     /// Bytes produced by a region read.
     Owned(OwnedBytes),
 }
 
 /// Bytes NumPy can wrap without copying: `numpy.asarray(buffer)` is a 1-D `uint8` array over
-/// them (read-only for memory maps). `emio` views it with the dataset's dtype and shape.
+/// them (read-only for memory maps). `emio` views it with the dataset's dtype and shape, at
+/// [`ArrayBuffer::layout`]'s offset and strides when it has one.
 #[pyclass(frozen, module = "emio._emio", name = "ArrayBuffer")]
 pub struct ArrayBuffer {
     bytes: Bytes,
 }
 
 impl ArrayBuffer {
-    /// A view of `dataset`'s mapping, when its storage holds the array as-is.
-    pub fn mapped(dataset: &Dataset) -> Option<Self> {
-        dataset.mapped()?;
-        Some(ArrayBuffer {
-            bytes: Bytes::Mapped(dataset.clone()),
-        })
+    /// A view of `dataset`'s stored bytes, when its storage holds the values as-is
+    /// (C-contiguous, or at fixed strides).
+    pub fn view(dataset: &Dataset) -> Option<Self> {
+        let bytes = if dataset.mapped().is_some() {
+            Bytes::Mapped(dataset.clone())
+        } else {
+            dataset.strided_view()?;
+            Bytes::Strided(dataset.clone())
+        };
+        Some(ArrayBuffer { bytes })
     }
 
     /// A buffer owning `bytes`.
@@ -97,6 +105,10 @@ impl ArrayBuffer {
         match &self.bytes {
             Bytes::Mapped(ds) => {
                 let bytes = ds.mapped().unwrap_or(&[]);
+                (bytes.as_ptr() as usize, bytes.len(), true)
+            }
+            Bytes::Strided(ds) => {
+                let bytes = ds.strided_view().map(|v| v.bytes).unwrap_or(&[]);
                 (bytes.as_ptr() as usize, bytes.len(), true)
             }
             Bytes::Owned(owned) => (owned.ptr.as_ptr() as usize, owned.len, false),
@@ -123,9 +135,19 @@ impl ArrayBuffer {
         self.pointer_and_len().1
     }
 
-    /// Whether the bytes are a read-only view of a memory-mapped file (no copy was made).
+    /// Whether the bytes are a read-only view of the dataset's storage (no copy was made).
     #[getter]
-    fn mapped_view(&self) -> bool {
-        matches!(self.bytes, Bytes::Mapped(_))
+    fn is_view(&self) -> bool {
+        !matches!(self.bytes, Bytes::Owned(_))
+    }
+
+    /// `(offset, strides)` in bytes of element `(0, ...)` and of each dimension when the
+    /// values lie strided in the bytes; None when they are the C-contiguous array itself.
+    #[getter]
+    fn layout(&self) -> Option<(u64, Vec<i64>)> {
+        match &self.bytes {
+            Bytes::Strided(ds) => ds.strided_view().map(|v| (v.offset, v.strides.to_vec())),
+            _ => None,
+        }
     }
 }

@@ -399,10 +399,11 @@ impl PyDataset {
         self.format
     }
 
-    /// Whether [`PyDataset::read`] returns a zero-copy view of a memory map.
+    /// Whether [`PyDataset::read`] returns a zero-copy view of the stored bytes (usually a
+    /// memory map), C-contiguous or strided.
     #[getter]
     fn is_mapped(&self) -> bool {
-        self.inner.mapped().is_some()
+        self.inner.mapped().is_some() || self.inner.strided_view().is_some()
     }
 
     /// The axes as `(name, units, navigate, scale, offset, values)` tuples: `values` is a
@@ -447,9 +448,10 @@ impl PyDataset {
     }
 
     /// The whole array's bytes: a read-only view of the memory map when the file stores the
-    /// array as-is, else one copy made in Rust with the GIL released.
+    /// values as-is (contiguous or at fixed strides, see `ArrayBuffer.layout`), else one
+    /// copy made in Rust with the GIL released.
     fn read(&self, py: Python<'_>) -> PyResult<ArrayBuffer> {
-        if let Some(view) = ArrayBuffer::mapped(&self.inner) {
+        if let Some(view) = ArrayBuffer::view(&self.inner) {
             return Ok(view);
         }
         let start = vec![0; self.inner.ndim()];

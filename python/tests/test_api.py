@@ -1,0 +1,316 @@
+"""The Python API on data the tests make: NumPy round trips for every dtype and layout,
+rsciio-style dicts, lazy indexing, errors, options, convert, pickling."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+import emio
+from emio._lazy import region_of
+
+
+def npy(tmp_path, array, name="a.npy"):
+    path = tmp_path / name
+    np.save(path, array)
+    return path
+
+
+DTYPES = ["|b1", "|u1", "<u2", "<u4", "<u8", "|i1", "<i2", "<i4", "<i8", "<f2", "<f4", "<f8", "<c8", "<c16", ">u2", ">f8"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_eager_read_every_dtype(tmp_path, dtype):
+    rng = np.random.default_rng(1)
+    a = (rng.random((3, 5, 7)) * 100).astype(dtype)
+    (signal,) = emio.file_reader(npy(tmp_path, a))
+    data = signal["data"]
+    assert data.dtype == a.dtype.newbyteorder("=")
+    np.testing.assert_array_equal(data, a)
+    # Native little-endian files are viewed in place; big-endian ones are converted once.
+    assert data.flags.writeable == (not a.dtype.isnative and a.dtype.itemsize > 1)
+
+
+def test_signal_dict_is_shaped_like_rsciio(tmp_path):
+    a = np.zeros((2, 3, 4), dtype=np.float32)
+    (signal,) = emio.file_reader(npy(tmp_path, a, "title.npy"))
+    assert set(signal) == {"data", "axes", "metadata", "original_metadata"}
+    assert [ax["size"] for ax in signal["axes"]] == [2, 3, 4]
+    for i, ax in enumerate(signal["axes"]):
+        assert ax == {
+            "name": "",
+            "units": "",
+            "scale": 1.0,
+            "offset": 0.0,
+            "size": a.shape[i],
+            "navigate": False,
+            "index_in_array": i,
+        }
+    assert signal["metadata"]["General"]["title"] == "title"
+    assert signal["metadata"]["General"]["original_filename"] == "title.npy"
+    assert signal["original_metadata"]["fortran_order"] is False
+
+
+def test_zero_copy_view_keeps_mapping_alive(tmp_path):
+    a = np.arange(1000, dtype="<i4").reshape(10, 100)
+    path = npy(tmp_path, a)
+    data = emio.file_reader(path)[0]["data"]
+    assert not data.flags.writeable and not data.flags.owndata
+    base = data
+    while isinstance(base, np.ndarray):
+        base = base.base
+    assert type(base).__name__ == "ArrayBuffer" and base.is_view
+    del base
+    import gc
+
+    gc.collect()
+    np.testing.assert_array_equal(data, a)
+
+
+def test_fortran_order_is_a_strided_view(tmp_path):
+    a = np.asfortranarray(np.arange(60, dtype="<u2").reshape(3, 4, 5))
+    data = emio.file_reader(npy(tmp_path, a))[0]["data"]
+    np.testing.assert_array_equal(data, a)
+    assert data.flags.f_contiguous and not data.flags.writeable
+
+
+def test_rgb_records_are_structured_arrays(tmp_path):
+    rgb = np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")])
+    a = np.zeros((4, 5), dtype=rgb)
+    a["R"] = np.arange(20).reshape(4, 5)
+    a["B"] = 7
+    path = tmp_path / "rgb.npy"
+    emio.file_writer(path, {"data": a})
+    (signal,) = emio.file_reader(path)
+    assert signal["data"].dtype.names == ("R", "G", "B")
+    np.testing.assert_array_equal(signal["data"]["R"], a["R"])
+    np.testing.assert_array_equal(signal["data"]["B"], 7)
+    lazy = emio.file_reader(path, lazy=True)[0]["data"]
+    assert lazy.dtype == signal["data"].dtype
+    assert lazy.compute().tobytes() == signal["data"].tobytes()
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda a: a,
+        lambda a: a[:, ::-1],
+        lambda a: a[::2, 1:, ::3],
+        lambda a: a.transpose(2, 0, 1),
+        lambda a: np.asfortranarray(a),
+        lambda a: a.astype(">f4"),
+        lambda a: np.broadcast_to(a[:1], a.shape),
+    ],
+)
+def test_write_numpy_any_layout(tmp_path, view):
+    a = view(np.arange(4 * 6 * 9, dtype=np.float32).reshape(4, 6, 9))
+    path = tmp_path / "out.npy"
+    assert emio.file_writer(path, {"data": a}) == "npy"
+    np.testing.assert_array_equal(np.load(path), a)
+
+
+def test_write_dask_block_by_block(tmp_path):
+    da = pytest.importorskip("dask.array")
+    a = np.arange(7 * 11 * 13, dtype=np.int32).reshape(7, 11, 13)
+    d = da.from_array(a, chunks=(2, 3, 5)) * 2 + 1
+    path = tmp_path / "dask.npy"
+    emio.file_writer(path, {"data": d})
+    np.testing.assert_array_equal(np.load(path), a * 2 + 1)
+
+
+def test_write_dask_cache_bounded(tmp_path):
+    da = pytest.importorskip("dask.array")
+    from emio._writer import DaskBlockReader
+
+    d = da.arange(64 * 32, dtype=np.float64, chunks=100).reshape(64, 32).rechunk((8, 32))
+    reader = DaskBlockReader(d, np.dtype(np.float64), budget=8 * 32 * 8 * 2)
+    out = np.concatenate([reader([i, 0], [5, 32]) for i in range(0, 64, 5) if i + 5 <= 64])
+    np.testing.assert_array_equal(out, np.arange(64 * 32).reshape(64, 32)[:60])
+    assert reader.cached_bytes <= reader.budget
+
+
+def test_write_array_like_sliced_per_region(tmp_path):
+    class Sliceable:
+        def __init__(self, a):
+            self.a, self.shape, self.dtype, self.calls = a, a.shape, a.dtype, 0
+
+        def __getitem__(self, key):
+            self.calls += 1
+            return self.a[key]
+
+    src = Sliceable(np.arange(2 * 3 * 4, dtype=np.uint16).reshape(2, 3, 4))
+    path = tmp_path / "like.npy"
+    emio.file_writer(path, {"data": src})
+    np.testing.assert_array_equal(np.load(path), src.a)
+    assert src.calls >= 1
+
+
+def test_errors_raised_in_python_sources_propagate(tmp_path):
+    class Broken:
+        shape, dtype = (4, 4), np.dtype(np.float32)
+
+        def __getitem__(self, key):
+            raise ZeroDivisionError("no pixels today")
+
+    with pytest.raises(ZeroDivisionError, match="no pixels today"):
+        emio.file_writer(tmp_path / "broken.npy", {"data": Broken()})
+    assert not (tmp_path / "broken.npy").exists()
+    assert list(tmp_path.iterdir()) == []  # the temporary output was removed
+
+
+def test_lazy_indexing_matches_numpy(tmp_path):
+    a = np.arange(5 * 6 * 7, dtype=np.int16).reshape(5, 6, 7)
+    path = npy(tmp_path, a)
+    lazy = emio.file_reader(path, lazy=True)[0]["data"]
+    for key in [
+        (1,),
+        (slice(None), 2),
+        (Ellipsis, -1),
+        (slice(4, 0, -2), slice(None, None, 3), 5),
+        (slice(1, 1),),
+        (-5, Ellipsis, slice(2, 5)),
+    ]:
+        np.testing.assert_array_equal(lazy[key].compute(), a[key])
+    r = emio.RegionReader(path, "npy", [], 0, a.shape, a.dtype)
+    np.testing.assert_array_equal(r[2:4, ::-1, 3], a[2:4, ::-1, 3])
+    np.testing.assert_array_equal(np.asarray(r), a)
+    with pytest.raises(IndexError):
+        r[5]
+    with pytest.raises(IndexError):
+        r[0, 0, 0, 0]
+
+
+def test_region_of():
+    assert region_of((slice(None),), (4, 5)) == ([0, 0], [4, 5], None)
+    start, count, post = region_of((1, slice(4, None, -2)), (4, 5))
+    assert (start, count) == ([1, 0], [1, 5])
+    assert post == (0, slice(4, None, -2))
+
+
+def test_lazy_chunks_like_rsciio(tmp_path):
+    a = np.arange(8 * 16 * 16, dtype=np.uint8).reshape(8, 16, 16)
+    path = npy(tmp_path, a)
+    assert emio.file_reader(path, lazy=True, chunks=(2, 16, 8))[0]["data"].chunks == (
+        (2, 2, 2, 2),
+        (16,),
+        (8, 8),
+    )
+    assert emio.file_reader(path, lazy=True, chunks={0: 3})[0]["data"].chunks[0] == (3, 3, 2)
+    auto = emio.file_reader(path, lazy=True)[0]["data"]
+    assert auto.chunks[1:] == ((16,), (16,))  # whole frames, the file's natural chunk
+
+
+def test_lazy_graph_pickles_without_handles(tmp_path):
+    a = np.arange(100, dtype=np.float64).reshape(10, 10)
+    path = npy(tmp_path, a)
+    lazy = emio.file_reader(path, lazy=True, chunks=(5, 5))[0]["data"]
+    blob = pickle.dumps(dict(lazy.__dask_graph__()))
+    assert len(blob) < 20000
+    import cloudpickle
+
+    restored = cloudpickle.loads(cloudpickle.dumps(lazy))
+    np.testing.assert_array_equal(restored.compute(), a)
+
+
+def test_lazy_refuses_a_changed_file(tmp_path):
+    path = npy(tmp_path, np.zeros((4, 4), np.float32))
+    r = emio.RegionReader(path, "npy", [], 0, (4, 4), np.float32)
+    reopened = pickle.loads(pickle.dumps(r))
+    np.save(path, np.ones((5, 5), np.float32))
+    from emio import _lazy
+
+    _lazy._open_files.clear()
+    with pytest.raises(emio.EmioError, match="changed"):
+        reopened[0]
+
+
+def test_exceptions_map_to_python_types(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        emio.file_reader(tmp_path / "missing.npy")
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': 'zz'     \n")
+    with pytest.raises(emio.EmioError) as info:
+        emio.file_reader(bad)
+    assert isinstance(info.value, (ValueError, NotImplementedError))
+    assert "bad.npy" in str(info.value)
+    unknown = tmp_path / "x.unknownext"
+    unknown.write_bytes(b"nothing to see")
+    with pytest.raises(emio.NoFormatError):
+        emio.file_reader(unknown)
+    with pytest.raises(emio.InvalidOptionError, match="foo"):
+        emio.file_reader(npy(tmp_path, np.zeros(3)), foo=1)
+    with pytest.raises(emio.NoFormatError):
+        emio.file_writer(tmp_path / "x.unknownext", {"data": np.zeros(3)})
+    out = npy(tmp_path, np.zeros(3), "exists.npy")
+    with pytest.raises(FileExistsError):
+        emio.file_writer(out, {"data": np.ones(3)}, overwrite=False)
+    with pytest.raises(emio.UnsupportedError):
+        emio.file_writer(tmp_path / "obj.npy", {"data": np.array([object()])})
+    with pytest.raises(IndexError):
+        emio.open(out)[0].read_region([0], [4])
+
+
+def test_formats_lists_options():
+    formats = {f["name"]: f for f in emio.formats()}
+    assert formats["npy"]["can_read"] and formats["npy"]["can_write"]
+    assert "npy" in formats["npy"]["extensions"]
+    for f in formats.values():
+        for o in f["read_options"] + f["write_options"]:
+            assert set(o) == {"name", "kind", "default", "help"}
+
+
+def test_metadata_round_trips_through_json(tmp_path):
+    from emio._convert import to_json
+    import json
+
+    tree = {
+        "General": {"title": "t", "date": __import__("datetime").date(2024, 1, 2)},
+        "values": np.arange(3),
+        "scalar": np.float32(1.5),
+        "nan": float("nan"),
+        "bytes": b"\xff\x00",
+        "nested": ({"a": (1, 2)},),
+    }
+    assert json.loads(to_json(tree)) == {
+        "General": {"title": "t", "date": "2024-01-02"},
+        "values": [0, 1, 2],
+        "scalar": 1.5,
+        "nan": "NaN",
+        "bytes": {"__bytes_hex__": "ff00"},
+        "nested": [{"a": [1, 2]}],
+    }
+
+
+def test_convert_streams_file_to_file(tmp_path):
+    a = np.arange(3 * 4 * 5, dtype=np.uint16).reshape(3, 4, 5)
+    src = npy(tmp_path, a)
+    dst = tmp_path / "copy.npy"
+    emio.convert(src, dst)
+    np.testing.assert_array_equal(np.load(dst), a)
+    with pytest.raises(FileExistsError):
+        emio.convert(src, dst)
+    emio.convert(src, dst, overwrite=True)
+    with pytest.raises(emio.InvalidOptionError, match="nonsense"):
+        emio.convert(src, dst, overwrite=True, nonsense=3)
+
+
+def test_writer_axes_and_metadata_from_signal_dict(tmp_path):
+    a = np.zeros((2, 3), np.float32)
+    ds = emio.dataset_from_signal(
+        {
+            "data": a,
+            "axes": [
+                {"name": "x", "units": "nm", "scale": 0.5, "offset": 1.0, "navigate": False, "index_in_array": 1},
+                {"name": "t", "units": "s", "axis": [0.0, 1.0], "navigate": True, "index_in_array": 0},
+            ],
+            "metadata": {"General": {"title": "hello"}},
+            "original_metadata": {"k": [1, 2]},
+        }
+    )
+    assert ds.shape == [2, 3]
+    assert ds.title == "hello"
+    assert ds.axes[0] == ("t", "s", True, None, None, [0.0, 1.0])
+    assert ds.axes[1] == ("x", "nm", False, 0.5, 1.0, None)
+    assert ds.original_metadata == {"k": [1, 2]}
+    with pytest.raises(ValueError):
+        emio.dataset_from_signal({"data": a, "axes": [{"name": "x"}]})

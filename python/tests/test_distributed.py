@@ -1,0 +1,75 @@
+"""emio's lazy arrays on a dask.distributed cluster of worker processes: the graph is
+shipped to other processes (pickled: file path, options, region), each worker opens the
+file itself, and the results equal NumPy's. Writing Dask data computed on the cluster."""
+
+import numpy as np
+import pytest
+
+import emio
+from conftest import CORPUS, corpus_entries, readable_formats
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def test_lazy_sum_on_worker_processes(client, tmp_path):
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 1000, size=(16, 64, 64), dtype=np.uint16)
+    path = tmp_path / "stack.npy"
+    np.save(path, a)
+    lazy = emio.file_reader(path, lazy=True, chunks=(2, 32, 64))[0]["data"]
+    assert lazy.npartitions == 16
+    total = client.compute(lazy.sum(dtype=np.uint64)).result()
+    assert int(total) == int(a.sum(dtype=np.uint64))
+    # The chunks really ran in the worker processes.
+    pids = client.run(lambda: __import__("os").getpid())
+    assert len(set(pids.values())) == 2
+    per_axis = client.compute(lazy.mean(axis=0)).result()
+    np.testing.assert_allclose(per_axis, a.mean(axis=0))
+
+
+def test_corpus_files_sum_on_workers(client):
+    """The largest corpus file of each readable format, summed on the cluster."""
+    readable = readable_formats()
+    largest = {}
+    for file, fmt, reference in corpus_entries():
+        if fmt in readable and reference.endswith(file.split("/")[-1] + ".expected.json"):
+            size = (CORPUS / file).stat().st_size
+            if size > largest.get(fmt, ("", -1))[1]:
+                largest[fmt] = (file, size)
+    checked = 0
+    for fmt, (file, _) in sorted(largest.items()):
+        try:
+            eager = emio.file_reader(CORPUS / file)
+        except emio.EmioError:
+            continue
+        lazy = emio.file_reader(CORPUS / file, lazy=True)
+        for e, l in zip(eager, lazy):
+            if e["data"].dtype.names or e["data"].size == 0:
+                continue
+            got = client.compute(l["data"].sum(dtype=np.complex128 if e["data"].dtype.kind == "c" else np.float64)).result()
+            want = e["data"].sum(dtype=np.complex128 if e["data"].dtype.kind == "c" else np.float64)
+            np.testing.assert_allclose(got, want, rtol=1e-9, equal_nan=True)
+            checked += 1
+    if not checked:
+        pytest.skip("no corpus format is readable yet")
+
+
+def test_write_dask_computed_on_cluster(client, tmp_path):
+    import dask.array as da
+
+    a = np.arange(12 * 20 * 30, dtype=np.float32).reshape(12, 20, 30)
+    d = da.from_array(a, chunks=(5, 7, 30)) * 3
+    path = tmp_path / "out.npy"
+    emio.file_writer(path, {"data": d})
+    np.testing.assert_array_equal(np.load(path), a * 3)
