@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::sources::NO_FRAME;
 
 /// Largest navigation grid a scan file may describe.
-const MAX_POSITIONS: u64 = 1 << 28;
+const MAX_POSITIONS: u64 = 1 << 24;
 
 /// Parse an info file: one `key = value` per line; other lines are skipped.
 pub fn parse_info(text: &str) -> Tree {
@@ -175,7 +175,7 @@ pub fn layout(
                 })
                 .collect();
             let repeats = u64::from(seen.iter().copied().max().unwrap_or(1).max(1));
-            if repeats * ny * nx > MAX_POSITIONS {
+            if repeats.saturating_mul(ny * nx) > MAX_POSITIONS {
                 return Err(Error::malformed_at_unknown(
                     "mrc",
                     format!("scan coordinates within {MAX_POSITIONS} positions, found {repeats} repeats of {nx}x{ny}"),
@@ -217,7 +217,7 @@ pub fn layout(
                 }
                 None => (size("Y").unwrap_or(1), size("X").unwrap_or(frames)),
             };
-            let per_scan = (sy * sx).max(1);
+            let per_scan = sy.saturating_mul(sx).max(1);
             let repeats = match nav_override {
                 Some([_, _, t]) => *t,
                 _ => frames.div_ceil(per_scan).max(1),

@@ -148,24 +148,21 @@ impl Geometry {
 
     /// Bytes from the file start the data needs.
     fn needed(&self) -> u64 {
-        let data = match self.packed {
-            Some([z, y, x]) => Packed4::row_bytes(x) * y * z,
+        let data: i128 = match self.packed {
+            Some([z, y, x]) => i128::from(Packed4::row_bytes(x)) * i128::from(y) * i128::from(z),
+            None if self.shape.contains(&0) => 0,
             None => {
-                let es = self.mode.stored_size().unwrap_or(1) as i64;
-                let reach: i64 = self
+                let es = self.mode.stored_size().unwrap_or(1) as i128;
+                let reach: i128 = self
                     .shape
                     .iter()
                     .zip(&self.strides)
-                    .map(|(&n, &s)| (n as i64 - 1).max(0) * s.abs())
+                    .map(|(&n, &s)| (i128::from(n) - 1).max(0) * i128::from(s).abs())
                     .sum();
-                if self.shape.contains(&0) {
-                    0
-                } else {
-                    (reach + es) as u64
-                }
+                reach + es
             }
         };
-        self.offset + data
+        u64::try_from(i128::from(self.offset) + data).unwrap_or(u64::MAX)
     }
 }
 
@@ -363,7 +360,6 @@ impl Mrc {
     }
 
     /// Lay out the logical array: shape, strides, placement and axes.
-    #[allow(clippy::too_many_arguments)]
     fn plan(
         &self,
         h: &Header,
@@ -403,7 +399,7 @@ impl Mrc {
                 0,
                 Dim {
                     size: nz / mz,
-                    stride: stored_stride[2] * mz as i64,
+                    stride: stored_stride[2].saturating_mul(mz as i64),
                     axis: Axis::uniform("volume", "", 1.0, 0.0, true),
                 },
             );
@@ -461,12 +457,12 @@ impl Mrc {
             dims.extend(signal);
         } else if let Some(nav) = nav_option {
             let frames_dim = dims.len() - 3;
-            let count: u64 = nav.iter().product();
-            if count != dims[frames_dim].size || packed {
+            let count = nav.iter().try_fold(1u64, |a, &b| a.checked_mul(b));
+            if count != Some(dims[frames_dim].size) || packed {
                 return Err(Error::invalid_option(
                     "navigation_shape",
                     format!(
-                        "{nav:?} holds {count} frames but the file has {}",
+                        "{nav:?} does not hold the file's {} frames",
                         dims[frames_dim].size
                     ),
                 ));

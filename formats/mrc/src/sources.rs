@@ -383,7 +383,7 @@ impl Decompressed {
             .take(self.needed);
         let io = |e| Error::io(&self.path, e);
         let (storage, got) = if self.needed <= IN_MEMORY_LIMIT {
-            let mut bytes = Vec::with_capacity(self.needed as usize);
+            let mut bytes = Vec::with_capacity(self.needed.min(16 << 20) as usize);
             let got = reader.read_to_end(&mut bytes).map_err(io)? as u64;
             ((Storage::owned(bytes), None), got)
         } else {

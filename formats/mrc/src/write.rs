@@ -107,6 +107,10 @@ struct Shape {
     ispg: i32,
 }
 
+/// 1-D and 2-D data are one image; 3-D data a volume when its first axis is a length axis
+/// like the image axes (and a signal axis or named `z`), else an image stack; 4-D data a
+/// volume stack; higher dimensions an image stack of all leading indices. A file read by
+/// emio keeps its space group; the `ispg` option overrides.
 fn mrc_shape(ds: &Dataset, ispg_option: Option<i64>) -> Result<Shape> {
     let s = ds.shape();
     let a = &ds.axes;
@@ -133,7 +137,8 @@ fn mrc_shape(ds: &Dataset, ispg_option: Option<i64>) -> Result<Shape> {
             shape.ispg = 1;
             shape.mz = s[0];
         }
-        4 if !a[1].navigate || same_length_units(&a[1], &a[2]) => {
+        // 4-D data keeps its shape as a volume stack (also 4D-STEM: navigation y, x).
+        4 => {
             shape.ispg = 401;
             shape.mz = s[1];
         }

@@ -434,13 +434,19 @@ fn corrupted_corpus_files_never_panic() {
         for cut in cuts.into_iter().filter(|&c| c < bytes.len()) {
             exercise(dir.path(), &name, &bytes[..cut]);
         }
-        // Byte flips through the header and the first data bytes.
-        for at in (0..bytes.len().min(1400)).step_by(3) {
+        // Byte flips through the header and the first data bytes, and large values in
+        // the leading bytes of every numeric header field.
+        for at in (0..bytes.len().min(1400)).step_by(7) {
             let mut b = bytes.clone();
             b[at] ^= 0xff;
             exercise(dir.path(), &name, &b);
-            b[at] = 0x7f;
-            exercise(dir.path(), &name, &b);
+        }
+        for field in (0..224).step_by(4) {
+            for at in [field, field + 3] {
+                let mut b = bytes.clone();
+                b[at] = 0x7f;
+                exercise(dir.path(), &name, &b);
+            }
         }
     }
 }
