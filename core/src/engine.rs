@@ -340,7 +340,12 @@ impl Engine {
                 }
             }
         });
-        if let Some(e) = shared.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(e) = shared
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             return Err(e);
         }
         Ok(Stats {
@@ -458,10 +463,16 @@ mod tests {
         let ds = ramp(&[7, 5, 3]);
         let mut out = Vec::new();
         let stats = Engine::new(3, 1)
-            .for_each_region_ordered(&ds, &[1, 2, 3], &NoProgress, |_, _| Ok(()), |_, b| {
-                out.extend_from_slice(b);
-                Ok(())
-            })
+            .for_each_region_ordered(
+                &ds,
+                &[1, 2, 3],
+                &NoProgress,
+                |_, _| Ok(()),
+                |_, b| {
+                    out.extend_from_slice(b);
+                    Ok(())
+                },
+            )
             .unwrap();
         assert_eq!(out, ds.read_region_bytes(&[0, 0, 0], &[7, 5, 3]).unwrap());
         assert_eq!(stats.regions, 21);
@@ -491,14 +502,20 @@ mod tests {
         let ds = ramp(&[50, 4]);
         let calls = AtomicU64::new(0);
         let err = Engine::new(2, 2)
-            .for_each_region_ordered(&ds, &[1, 4], &NoProgress, |_, _| Ok(()), |r, _| {
-                calls.fetch_add(1, Ordering::SeqCst);
-                if r.start[0] == 10 {
-                    Err(Error::OutOfBounds("injected".into()))
-                } else {
-                    Ok(())
-                }
-            })
+            .for_each_region_ordered(
+                &ds,
+                &[1, 4],
+                &NoProgress,
+                |_, _| Ok(()),
+                |r, _| {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    if r.start[0] == 10 {
+                        Err(Error::OutOfBounds("injected".into()))
+                    } else {
+                        Ok(())
+                    }
+                },
+            )
             .unwrap_err();
         assert!(err.to_string().contains("injected"));
         assert_eq!(calls.load(Ordering::SeqCst), 11);

@@ -96,10 +96,13 @@ impl Registry {
     /// Choose the reader for a file: a format whose signature matches the first bytes
     /// (preferring one whose extension also matches), else one whose extension matches.
     pub fn probe(&self, path: &Path) -> Result<Arc<dyn Format>> {
+        // Directory stores (Zarr) have no leading bytes: they are matched by extension.
         let mut head = Vec::with_capacity(SNIFF_BYTES);
-        File::open(path)
-            .and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head))
-            .map_err(|e| Error::io(path, e))?;
+        if !path.is_dir() {
+            File::open(path)
+                .and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head))
+                .map_err(|e| Error::io(path, e))?;
+        }
         let name = file_name_lower(path);
         let readers = || self.formats.iter().filter(|f| f.can_read());
         let sniffed: Vec<&Arc<dyn Format>> = readers().filter(|f| f.sniff(&head)).collect();
@@ -116,7 +119,9 @@ impl Registry {
         if let Some(format) = by_extension {
             return Ok(Arc::clone(format));
         }
-        let reason = if head.is_empty() {
+        let reason = if path.is_dir() {
+            "it is a folder whose extension no directory-store reader claims".to_string()
+        } else if head.is_empty() {
             "the file is empty".to_string()
         } else {
             format!(

@@ -3,9 +3,12 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use emio::{Dataset, Format, OptionSpec, Options, Progress, Registry};
+
+use emio::engine::{ProgressReport, ReportingProgress};
+use emio::{Dataset, Format, OptionSpec, Options, Registry};
 use serde_json::{json, Value};
 
 /// Read, write and convert electron-microscopy files.
@@ -254,36 +257,32 @@ fn info(args: &InfoArgs) -> emio::Result<()> {
     Ok(())
 }
 
-/// An indicatif bar on stderr, shown only when stderr is a terminal.
-struct Bar(Option<indicatif::ProgressBar>);
-
-impl Bar {
-    fn new() -> Self {
-        if !std::io::stderr().is_terminal() {
-            return Bar(None);
-        }
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-            )
-            .expect("valid template"),
-        );
-        Bar(Some(bar))
+/// The conversion progress bar: an indicatif bar on stderr fed by the engine's progress
+/// reports (bytes, rate, ETA), drawn only when stderr is a terminal.
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
     }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            .expect("valid template"),
+    );
+    Some(bar)
 }
 
-impl Progress for Bar {
-    fn set_total(&self, bytes: u64) {
-        if let Some(b) = &self.0 {
-            b.set_length(bytes);
-        }
-    }
-    fn advance(&self, bytes: u64) {
-        if let Some(b) = &self.0 {
-            b.inc(bytes);
-        }
-    }
+/// Show one engine report on the bar.
+fn show(bar: &indicatif::ProgressBar, report: &ProgressReport) {
+    bar.set_length(report.total);
+    bar.set_position(report.bytes);
+    let eta = report
+        .eta
+        .map(|d| format!("ETA {}", indicatif::HumanDuration(d)))
+        .unwrap_or_default();
+    bar.set_message(format!(
+        "{}/s {eta}",
+        indicatif::HumanBytes(report.rate as u64)
+    ));
 }
 
 fn convert(args: &ConvertArgs) -> emio::Result<()> {
@@ -325,16 +324,21 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
             ));
         }
     };
-    let bar = Bar::new();
+    let bar = progress_bar();
+    let progress = ReportingProgress::new(Duration::from_millis(100), |report| {
+        if let Some(b) = &bar {
+            show(b, report);
+        }
+    });
     let result = Registry::write(
         writer.as_ref(),
         dataset,
         &args.output,
         &write_pairs,
         args.force,
-        &bar,
+        &progress,
     );
-    if let Some(b) = &bar.0 {
+    if let Some(b) = &bar {
         b.finish_and_clear();
     }
     result

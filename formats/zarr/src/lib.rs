@@ -1,42 +1,396 @@
-//! Zarr v3 array store for emio. NOT IMPLEMENTED YET: this crate is a placeholder that registers the
-//! format as unreadable so the registry, CLI and conformance harness list it as pending.
+//! Zarr stores for emio: `.zarr` (Zarr v3) and HyperSpy's `.zspy` (Zarr v2), both read
+//! and written through the [`zarrs`] crate, region by region with emio's streaming
+//! [`Engine`](emio_core::engine::Engine) (chunks are read, encoded and stored in parallel;
+//! memory stays bounded by a few chunks).
+//!
+//! # `.zarr` (Zarr v3) schema
+//!
+//! ```text
+//! x.zarr/zarr.json          group; attributes {"emio": {"schema": 1, "datasets": ["data"]}}
+//! x.zarr/data/zarr.json     array; attributes below
+//! x.zarr/data/c/0/0/...     chunks (default chunk key encoding, "/" separator)
+//! ```
+//!
+//! The array holds the dataset in C order. Chunks span whole signal frames and split the
+//! navigation axes (about 8 MiB per chunk by default; `-w chunks=a,b,...` overrides).
+//! Codecs: `bytes` (little-endian) then `zstd` (default, level 1), `blosc`
+//! (zstd + byte shuffle), `gzip` or none (`-w compressor=`, `-w level=`). With
+//! `-w shard=...` the array is sharded (`sharding_indexed`): chunks become inner chunks of
+//! shards of that shape. `dimension_names` are the axis names (or null). RGB(A) datasets get
+//! one trailing channel dimension of `uint8`/`uint16`.
+//!
+//! Array attributes:
+//! - `emio`: `{"schema": 1, "dtype": <emio dtype name>, "rgb": <bool>}`; `rgb` marks a
+//!   trailing channel dimension that emio reads back as RGB(A) pixels.
+//! - `axes`: one object per dataset dimension, as `emconvert info --json` prints them:
+//!   `name`, `units`, `navigate`, `size`, and `scale` + `offset` (uniform) or `values`.
+//! - `metadata`: the normalized HyperSpy-style tree (`General`, `Signal`,
+//!   `Acquisition_instrument`, ...).
+//! - `original_metadata`: the source file's own metadata tree.
+//!
+//! Non-finite floats in the trees are the strings `"NaN"`, `"Infinity"`, `"-Infinity"`.
+//!
+//! # `.zspy` (HyperSpy's Zarr v2 layout)
+//!
+//! Exactly the structure rsciio/HyperSpy write and read: root attributes
+//! `file_format: "ZSpy"`, `file_format_version: "3.3"`; group `Experiments/<title>`
+//! (`__unnamed__` when the title is empty) holding `data` (chunks `"/"`-separated, Blosc zstd
+//! level 1 with byte shuffle by default), `axis-<i>` groups whose attributes describe each
+//! axis, and `metadata`, `original_metadata`, `learning_results`, `attributes` groups in
+//! HyperSpy's dict-to-group encoding (nested dicts as groups, scalars as attributes,
+//! `None` as `"_None_"`, lists as `_list_<key>` arrays or `_list_<n>_<key>` groups, empty
+//! lists as `_list_empty_<key>` attributes). A consolidated `.zmetadata` is written too.
+
+mod json;
+mod v3;
+mod zspy;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use emio_core::{Dataset, Error, Format, Options, Result};
+use emio_core::engine::Engine;
+use emio_core::source::{c_strides, copy_nd, element_count, Layout};
+use emio_core::{
+    ArraySource, ChunkDecoder, ChunkedSource, DType, Dataset, Error, Format, OptionKind,
+    OptionSpec, Progress, Result,
+};
+use serde_json::Value;
+use zarrs::array::{Array, ArrayBytes, ArrayMetadata};
+use zarrs::array::{ArraySubset, CodecOptions};
+use zarrs::filesystem::FilesystemStore;
+
+pub use v3::Zarr;
+pub use zspy::Zspy;
 
 /// The formats this crate provides, for the facade's registry.
 pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Zarr)]
+    vec![Arc::new(Zarr), Arc::new(Zspy)]
 }
 
-/// The zarr format (pending).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Zarr;
+/// Default size of one chunk when `-w chunks` is not given.
+pub const DEFAULT_CHUNK_BYTES: u64 = 8 << 20;
 
-impl Format for Zarr {
-    fn name(&self) -> &'static str {
-        "zarr"
+/// Frames larger than this are split even though chunks normally span whole frames.
+const MAX_FRAME_CHUNK_BYTES: u64 = 64 << 20;
+
+/// Writer options shared by both stores.
+const CHUNKS: OptionSpec = OptionSpec {
+    name: "chunks",
+    kind: OptionKind::IntList,
+    default: None,
+    help: "chunk shape, one size per dimension (default: whole signal frames, ~8 MiB per chunk)",
+};
+const LEVEL: OptionSpec = OptionSpec {
+    name: "level",
+    kind: OptionKind::Int,
+    default: None,
+    help: "compression level (default: zstd 1, blosc 1, gzip 5)",
+};
+
+/// A read error from the zarrs crate: the store does not hold what its metadata says.
+fn zerr(format: &'static str, e: impl std::fmt::Display) -> Error {
+    Error::malformed_at_unknown(format, format!("a valid Zarr store ({e})"))
+}
+
+/// A write error from the zarrs crate on the store at `path`.
+fn werr(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::io(path, std::io::Error::other(e.to_string()))
+}
+
+/// The element layout of a dataset in a Zarr array: RGB(A) records become a trailing
+/// channel dimension of their component type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Element {
+    /// Component numpy dtype (`<u2`, `|u1`, `<f4`, ...).
+    component: DType,
+    /// Channels per pixel for RGB(A) (a trailing dimension), or `None`.
+    channels: Option<u64>,
+}
+
+impl Element {
+    fn of(dtype: DType) -> Self {
+        let (component, channels) = match dtype {
+            DType::Rgb8 => (DType::U8, Some(3)),
+            DType::Rgba8 => (DType::U8, Some(4)),
+            DType::Rgb16 => (DType::U16, Some(3)),
+            DType::Rgba16 => (DType::U16, Some(4)),
+            other => (other, None),
+        };
+        Element {
+            component,
+            channels,
+        }
     }
 
-    fn description(&self) -> &'static str {
-        "Zarr v3 array store (pending)"
+    /// The record dtype for a component type and channel count (`None` when not RGB).
+    fn record(component: DType, channels: u64) -> Option<DType> {
+        match (component, channels) {
+            (DType::U8, 3) => Some(DType::Rgb8),
+            (DType::U8, 4) => Some(DType::Rgba8),
+            (DType::U16, 3) => Some(DType::Rgb16),
+            (DType::U16, 4) => Some(DType::Rgba16),
+            _ => None,
+        }
     }
 
-    fn extensions(&self) -> &'static [&'static str] {
-        &["zarr"]
+    /// The store's shape for a dataset shape.
+    fn store_shape(&self, shape: &[u64]) -> Vec<u64> {
+        let mut s = shape.to_vec();
+        s.extend(self.channels);
+        s
     }
+}
 
-    fn sniff(&self, _head: &[u8]) -> bool {
-        false
-    }
+/// The Zarr v3 `data_type` name of a scalar dtype.
+fn v3_data_type(dtype: DType) -> Option<&'static str> {
+    Some(match dtype {
+        DType::Bool => "bool",
+        DType::U8 => "uint8",
+        DType::U16 => "uint16",
+        DType::U32 => "uint32",
+        DType::U64 => "uint64",
+        DType::I8 => "int8",
+        DType::I16 => "int16",
+        DType::I32 => "int32",
+        DType::I64 => "int64",
+        DType::F16 => "float16",
+        DType::F32 => "float32",
+        DType::F64 => "float64",
+        DType::C64 => "complex64",
+        DType::C128 => "complex128",
+        _ => return None,
+    })
+}
 
-    fn can_read(&self) -> bool {
-        false
-    }
+/// The scalar dtype of a Zarr v3 `data_type` name.
+fn dtype_from_v3(name: &str) -> Option<DType> {
+    [
+        DType::Bool,
+        DType::U8,
+        DType::U16,
+        DType::U32,
+        DType::U64,
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+        DType::F16,
+        DType::F32,
+        DType::F64,
+        DType::C64,
+        DType::C128,
+    ]
+    .into_iter()
+    .find(|d| v3_data_type(*d) == Some(name))
+}
 
-    fn open(&self, _path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
-        Err(Error::unsupported("zarr", "reading is not implemented yet"))
+/// The fill value 0 in a dtype's Zarr JSON spelling.
+fn zero_fill(dtype: DType) -> Value {
+    match dtype {
+        DType::Bool => Value::Bool(false),
+        DType::F16 | DType::F32 | DType::F64 => serde_json::json!(0.0),
+        DType::C64 | DType::C128 => serde_json::json!([0.0, 0.0]),
+        _ => serde_json::json!(0),
     }
+}
+
+/// The chunk shape to write with: `-w chunks` if given (validated), else whole signal
+/// frames with navigation axes split so a chunk holds about `target` bytes.
+fn choose_chunks(dataset: &Dataset, requested: Option<&[i64]>, target: u64) -> Result<Vec<u64>> {
+    let shape = dataset.shape();
+    if let Some(req) = requested {
+        if req.len() != shape.len() || req.iter().any(|&c| c < 1) {
+            return Err(Error::invalid_option(
+                "chunks",
+                format!(
+                    "{req:?}: give {} positive sizes (the dataset's shape is {shape:?})",
+                    shape.len()
+                ),
+            ));
+        }
+        return Ok(req
+            .iter()
+            .zip(shape)
+            .map(|(&c, &n)| (c as u64).min(n.max(1)))
+            .collect());
+    }
+    let es = dataset.dtype().size() as u64;
+    let signal: Vec<bool> = dataset.axes.iter().map(|a| !a.navigate).collect();
+    let frame: u64 = shape
+        .iter()
+        .zip(&signal)
+        .filter(|(_, s)| **s)
+        .map(|(n, _)| (*n).max(1))
+        .product::<u64>()
+        .saturating_mul(es);
+    let has_navigation = signal.iter().any(|s| !s);
+    if !has_navigation || frame > MAX_FRAME_CHUNK_BYTES {
+        // No navigation axes to split along (or giant frames): plain C-order tiling.
+        return Ok(dataset.streaming_chunk_shape(target));
+    }
+    let mut chunk: Vec<u64> = shape.iter().map(|&n| n.max(1)).collect();
+    let mut frames = (target / frame.max(1)).max(1);
+    for d in (0..shape.len()).rev() {
+        if signal[d] {
+            continue;
+        }
+        let n = shape[d].max(1);
+        if frames >= n {
+            frames /= n;
+        } else {
+            chunk[d] = frames.max(1);
+            frames = 1;
+        }
+    }
+    Ok(chunk)
+}
+
+/// Write `dataset` into the zarrs `array` (already holding its metadata), one engine region
+/// per stored chunk: regions are read, padded to the chunk shape at the array edges,
+/// encoded and stored in parallel.
+fn write_chunks(
+    path: &Path,
+    dataset: &Dataset,
+    array: &Array<FilesystemStore>,
+    chunk: &[u64],
+    element: Element,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let store_chunk = element.store_shape(chunk);
+    let es = element.component.size();
+    let codec_options = CodecOptions::default().with_store_empty_chunks(true);
+    Engine::default().for_each_region(dataset, chunk, progress, |region, buf| {
+        let indices: Vec<u64> = region
+            .start
+            .iter()
+            .zip(chunk)
+            .map(|(s, c)| s / c)
+            .chain(element.channels.map(|_| 0))
+            .collect();
+        let region_shape = element.store_shape(&region.shape);
+        if region_shape != store_chunk {
+            let n = element_count(&store_chunk).unwrap_or(0) as usize * es;
+            let mut padded = vec![0u8; n];
+            copy_nd(
+                buf,
+                Layout {
+                    offset: 0,
+                    strides: &c_strides(&region_shape, es),
+                },
+                &mut padded,
+                Layout {
+                    offset: 0,
+                    strides: &c_strides(&store_chunk, es),
+                },
+                &region_shape,
+                es,
+            );
+            *buf = padded;
+        }
+        array
+            .store_chunk_opt(&indices, ArrayBytes::new_flen(&buf[..]), &codec_options)
+            .map_err(|e| werr(path, e))
+    })?;
+    Ok(())
+}
+
+/// Create the array at `node` of `store` from its metadata document (v2 `.zarray` or v3
+/// `zarr.json` contents, attributes included) and store the metadata.
+fn create_array(path: &Path, node: &str, metadata: Value) -> Result<Array<FilesystemStore>> {
+    let store = Arc::new(FilesystemStore::new(path).map_err(|e| werr(path, e))?);
+    let metadata: ArrayMetadata = serde_json::from_value(metadata).map_err(|e| werr(path, e))?;
+    let array = Array::new_with_metadata(store, node, metadata).map_err(|e| werr(path, e))?;
+    array.store_metadata().map_err(|e| werr(path, e))?;
+    Ok(array)
+}
+
+/// Decodes chunks of a zarrs array for a [`ChunkedSource`].
+struct ZarrChunks {
+    format: &'static str,
+    array: Array<FilesystemStore>,
+    chunk: Vec<u64>,
+    shape: Vec<u64>,
+    channels: Option<u64>,
+}
+
+impl ChunkDecoder for ZarrChunks {
+    fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
+        let mut start = Vec::with_capacity(index.len() + 1);
+        let mut extent = Vec::with_capacity(index.len() + 1);
+        for ((i, c), n) in index.iter().zip(&self.chunk).zip(&self.shape) {
+            let s = i * c;
+            start.push(s);
+            extent.push((*c).min(n - s));
+        }
+        if let Some(ch) = self.channels {
+            start.push(0);
+            extent.push(ch);
+        }
+        let subset =
+            ArraySubset::new_with_start_shape(start, extent).map_err(|e| zerr(self.format, e))?;
+        let bytes: ArrayBytes<'static> = self
+            .array
+            .retrieve_array_subset(&subset)
+            .map_err(|e| zerr(self.format, e))?;
+        let raw = bytes.into_fixed().map_err(|e| zerr(self.format, e))?;
+        if raw.len() != out.len() {
+            return Err(Error::malformed_at_unknown(
+                self.format,
+                format!("a chunk of {} bytes, got {}", out.len(), raw.len()),
+            ));
+        }
+        out.copy_from_slice(&raw);
+        Ok(())
+    }
+}
+
+/// Open the array at `node` of the store at `root` as a lazy source. `component` is the
+/// stored scalar dtype and `rgb` the dataset's record dtype when the last stored dimension
+/// holds colour channels.
+fn open_source(
+    format: &'static str,
+    root: &Path,
+    node: &str,
+    component: DType,
+    rgb: Option<DType>,
+    chunk: &[u64],
+) -> Result<Arc<dyn ArraySource>> {
+    let store = Arc::new(FilesystemStore::new(root).map_err(|e| zerr(format, e))?);
+    let array = Array::open(store, node).map_err(|e| zerr(format, e))?;
+    let mut shape = array.shape().to_vec();
+    let mut chunk = chunk.to_vec();
+    let channels = match rgb {
+        Some(record) => {
+            let channels = shape.pop().unwrap_or(0);
+            chunk.pop();
+            if Element::record(component, channels) != Some(record) {
+                return Err(Error::malformed_at_unknown(
+                    format,
+                    format!("a trailing channel dimension matching {record}"),
+                ));
+            }
+            Some(channels)
+        }
+        None => None,
+    };
+    if chunk.len() != shape.len() || chunk.contains(&0) {
+        return Err(Error::malformed_at_unknown(
+            format,
+            format!("a chunk shape of {} positive sizes", shape.len()),
+        ));
+    }
+    let dtype = rgb.unwrap_or(component);
+    let decoder = ZarrChunks {
+        format,
+        array,
+        chunk: chunk.clone(),
+        shape: shape.clone(),
+        channels,
+    };
+    Ok(Arc::new(ChunkedSource::new(
+        dtype,
+        shape,
+        chunk,
+        Box::new(decoder),
+    )?))
 }

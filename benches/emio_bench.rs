@@ -1,0 +1,476 @@
+//! emio's performance benchmark (not a test: it times, the tests never do).
+//!
+//! Generates, once, one file per implemented format at realistic size with emio's own
+//! writers, then prints one table: open (lazy), full read into memory, sum over all data
+//! through the chunk API, convert to `.zarr` (zstd) and to `.npy` — each throughput also as
+//! a ratio to `cat FILE > /dev/null` timed in the same run — plus the peak RSS of each step.
+//!
+//! ```text
+//! cargo bench --bench emio_bench -- [--scale 0.1] [--dir /tmp/emio-bench] [--only mib,mrc]
+//! ```
+//!
+//! Defaults (scale 1): 2 GiB 12-bit MIB 128×128×256×256, 2 GiB DM4 EELS SI float32,
+//! 2 GiB MRC float32, 1 GiB BLO, 1 GiB EMD, 1 GiB TIFF stack, 1 GiB NPY. `--scale` shrinks
+//! the navigation (frame) count. Formats whose writer is missing or declines the dataset
+//! are skipped with a note. Files are kept in `--dir` and reused by later runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use emio::engine::Engine;
+use emio::{ArraySource, Axis, DType, Dataset, NoProgress, Registry, Result, Tree};
+
+/// One generated input.
+struct Spec {
+    format: &'static str,
+    extension: &'static str,
+    what: &'static str,
+    dtype: DType,
+    /// Shape at scale 1; the first dimension is scaled.
+    shape: [u64; 4],
+    /// Leading navigation dimensions.
+    nav: usize,
+    /// Rank actually used (trailing dims of `shape`).
+    rank: usize,
+}
+
+const SPECS: &[Spec] = &[
+    Spec {
+        format: "mib",
+        extension: "mib",
+        what: "4D-STEM 12-bit",
+        dtype: DType::U16,
+        shape: [128, 128, 256, 256],
+        nav: 2,
+        rank: 4,
+    },
+    Spec {
+        format: "dm",
+        extension: "dm4",
+        what: "EELS SI f32",
+        dtype: DType::F32,
+        shape: [1, 256, 256, 8192],
+        nav: 2,
+        rank: 3,
+    },
+    Spec {
+        format: "mrc",
+        extension: "mrc",
+        what: "stack f32",
+        dtype: DType::F32,
+        shape: [1, 512, 1024, 1024],
+        nav: 1,
+        rank: 3,
+    },
+    Spec {
+        format: "blo",
+        extension: "blo",
+        what: "PED u8",
+        dtype: DType::U8,
+        shape: [128, 128, 256, 256],
+        nav: 2,
+        rank: 4,
+    },
+    Spec {
+        format: "emd",
+        extension: "emd",
+        what: "stack u16",
+        dtype: DType::U16,
+        shape: [1, 512, 1024, 1024],
+        nav: 1,
+        rank: 3,
+    },
+    Spec {
+        format: "tiff",
+        extension: "tif",
+        what: "stack u16",
+        dtype: DType::U16,
+        shape: [1, 256, 2048, 1024],
+        nav: 1,
+        rank: 3,
+    },
+    Spec {
+        format: "npy",
+        extension: "npy",
+        what: "stack u16",
+        dtype: DType::U16,
+        shape: [1, 512, 1024, 1024],
+        nav: 1,
+        rank: 3,
+    },
+];
+
+/// Synthetic detector data generated on read: sparse low counts (like real low-dose
+/// frames) with a bright disc, cheap to generate and compressible like real data.
+struct Synthetic {
+    dtype: DType,
+    shape: Vec<u64>,
+}
+
+fn hash(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x
+}
+
+impl ArraySource for Synthetic {
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+    fn shape(&self) -> &[u64] {
+        &self.shape
+    }
+    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        // The benchmark reads whole trailing dimensions: index = offset of `start` + i.
+        let strides: Vec<u64> = (0..self.shape.len())
+            .map(|d| self.shape[d + 1..].iter().product())
+            .collect();
+        let first: u64 = start.iter().zip(&strides).map(|(s, t)| s * t).sum();
+        let inner = *self.shape.last().unwrap_or(&1);
+        let es = self.dtype.size();
+        let _ = shape;
+        for (i, v) in out.chunks_exact_mut(es).enumerate() {
+            let idx = first + i as u64;
+            let (row, col) = ((idx / inner) % inner.max(1), idx % inner);
+            let (dr, dc) = (row as i64 - inner as i64 / 2, col as i64 - inner as i64 / 2);
+            let disc = dr * dr + dc * dc < (inner as i64 / 8).pow(2);
+            let h = hash(idx);
+            let count = if disc {
+                200 + (h & 0x3ff)
+            } else {
+                (h & 0x7).saturating_sub(5)
+            };
+            match self.dtype {
+                DType::U8 => v[0] = count.min(255) as u8,
+                DType::U16 => v.copy_from_slice(&(count.min(4095) as u16).to_ne_bytes()),
+                DType::F32 => v.copy_from_slice(&(count as f32 * 0.5).to_ne_bytes()),
+                _ => v.fill(0),
+            }
+        }
+        Ok(())
+    }
+    fn chunk_shape(&self) -> Vec<u64> {
+        let mut c = self.shape.clone();
+        c[0] = 1;
+        c
+    }
+}
+
+fn synthetic(spec: &Spec, scale: f64) -> Dataset {
+    let mut shape: Vec<u64> = spec.shape[4 - spec.rank..].to_vec();
+    shape[0] = ((shape[0] as f64 * scale).round() as u64).max(1);
+    let axes = (0..shape.len())
+        .map(|d| {
+            let nav = d < spec.nav;
+            Axis::uniform(
+                if nav { "scan" } else { "detector" },
+                if nav { "nm" } else { "1/nm" },
+                0.25,
+                0.0,
+                nav,
+            )
+        })
+        .collect();
+    let mut meta = Tree::new();
+    emio::metadata::set_path(&mut meta, "General.title", spec.what);
+    let source = Arc::new(Synthetic {
+        dtype: spec.dtype,
+        shape,
+    });
+    Dataset::new(source, axes, meta, Tree::new()).expect("valid synthetic dataset")
+}
+
+/// Peak resident set size since the last [`reset_peak_rss`], in bytes (Linux).
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Reset the kernel's peak-RSS counter to the current RSS (Linux `clear_refs` 5).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Run `f`, returning its duration and the peak RSS during it.
+fn measure<T>(f: impl FnOnce() -> T) -> (T, Duration, u64) {
+    reset_peak_rss();
+    let t = Instant::now();
+    let out = f();
+    (out, t.elapsed(), peak_rss())
+}
+
+fn cat_time(path: &Path) -> Duration {
+    let t = Instant::now();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("cat \"$1\" > /dev/null")
+        .arg("sh")
+        .arg(path)
+        .status()
+        .expect("run cat");
+    assert!(status.success());
+    t.elapsed()
+}
+
+/// Sum of every value through the chunk API, on all cores, one typed loop per region.
+fn sum_all(ds: &Dataset) -> Result<f64> {
+    let chunk = ds.streaming_chunk_shape(8 << 20);
+    let total = std::sync::Mutex::new(0f64);
+    let dtype = ds.dtype();
+    Engine::default().for_each_region(ds, &chunk, &NoProgress, |_, bytes| {
+        let s = sum_bytes(dtype, bytes);
+        *total.lock().expect("sum lock") += s;
+        Ok(())
+    })?;
+    Ok(total.into_inner().expect("sum lock"))
+}
+
+fn sum_bytes(dtype: DType, bytes: &[u8]) -> f64 {
+    fn typed<T: Copy + bytemuck_free::Pod>(bytes: &[u8], f: impl Fn(T) -> f64) -> f64 {
+        let n = std::mem::size_of::<T>();
+        // Eight independent accumulators let the compiler vectorize.
+        let mut acc = [0f64; 8];
+        let chunks = bytes.chunks_exact(n * 8);
+        let rest = chunks.remainder();
+        for block in chunks {
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a += f(T::read(&block[k * n..]));
+            }
+        }
+        let mut s: f64 = acc.iter().sum();
+        for v in rest.chunks_exact(n) {
+            s += f(T::read(v));
+        }
+        s
+    }
+    match dtype {
+        DType::U8 => bytes.iter().map(|&b| b as u64).sum::<u64>() as f64,
+        DType::U16 => bytes
+            .chunks_exact(2)
+            .map(|b| u16::from_ne_bytes([b[0], b[1]]) as u64)
+            .sum::<u64>() as f64,
+        DType::F32 => typed::<f32>(bytes, |v| v as f64),
+        DType::F64 => typed::<f64>(bytes, |v| v),
+        DType::I16 => typed::<i16>(bytes, |v| v as f64),
+        DType::U32 => typed::<u32>(bytes, |v| v as f64),
+        DType::I32 => typed::<i32>(bytes, |v| v as f64),
+        _ => 0.0,
+    }
+}
+
+/// Reading plain values out of native-endian bytes without `unsafe`.
+mod bytemuck_free {
+    /// A fixed-size number readable from native-endian bytes.
+    pub trait Pod: Sized {
+        fn read(b: &[u8]) -> Self;
+    }
+    macro_rules! pod {
+        ($($t:ty),*) => {$(
+            impl Pod for $t {
+                fn read(b: &[u8]) -> Self {
+                    <$t>::from_ne_bytes(b[..std::mem::size_of::<$t>()].try_into().expect("size"))
+                }
+            }
+        )*};
+    }
+    pod!(f32, f64, i16, u32, i32);
+}
+
+fn gbps(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / 1e9
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.0}", bytes as f64 / (1 << 20) as f64)
+}
+
+fn remove(path: &Path) {
+    if path.is_dir() {
+        let _ = std::fs::remove_dir_all(path);
+    } else {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let scale: f64 = value("--scale")
+        .map(|s| s.parse().expect("--scale takes a number"))
+        .unwrap_or(1.0);
+    let dir = PathBuf::from(value("--dir").unwrap_or_else(|| {
+        std::env::temp_dir()
+            .join("emio-bench")
+            .display()
+            .to_string()
+    }));
+    let only: Option<Vec<String>> =
+        value("--only").map(|s| s.split(',').map(str::to_string).collect());
+    std::fs::create_dir_all(&dir).expect("create the benchmark folder");
+    let registry = emio::registry();
+    println!(
+        "emio benchmark: scale {scale}, {} threads, data in {}",
+        rayon::current_num_threads(),
+        dir.display()
+    );
+    let mut notes = Vec::new();
+    let mut rows = Vec::new();
+    for spec in SPECS {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|f| f == spec.format))
+        {
+            continue;
+        }
+        let Ok(format) = registry.by_name(spec.format) else {
+            notes.push(format!("{}: format not built", spec.format));
+            continue;
+        };
+        if !format.can_write() || !format.can_read() {
+            notes.push(format!("{}: no writer or reader yet, skipped", spec.format));
+            continue;
+        }
+        let ds = synthetic(spec, scale);
+        let name = format!(
+            "{}-{}.{}",
+            spec.format,
+            ds.shape()
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join("x"),
+            spec.extension
+        );
+        let path = dir.join(&name);
+        if !path.exists() {
+            eprintln!("generating {name} ({} MiB) ...", mb(ds.nbytes()));
+            let t = Instant::now();
+            if let Err(e) = Registry::write(
+                format.as_ref(),
+                &ds,
+                &path,
+                &[] as &[(&str, &str)],
+                false,
+                &NoProgress,
+            ) {
+                notes.push(format!(
+                    "{}: writer declined the benchmark dataset: {e}",
+                    spec.format
+                ));
+                continue;
+            }
+            eprintln!("  written in {:.1} s", t.elapsed().as_secs_f64());
+        }
+        let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let _ = cat_time(&path); // warm the page cache like every later step
+        let cat = cat_time(&path);
+        let open_once = || Registry::open_with(format.as_ref(), &path, &[] as &[(&str, &str)]);
+        let opened = match open_once() {
+            Ok(d) => d,
+            Err(e) => {
+                notes.push(format!(
+                    "{}: emio cannot open its own file: {e}",
+                    spec.format
+                ));
+                continue;
+            }
+        };
+        let reps = 20;
+        let t = Instant::now();
+        for _ in 0..reps {
+            let _ = open_once().expect("open");
+        }
+        let open = t.elapsed() / reps;
+        let data = &opened[0];
+        let logical = data.nbytes();
+        let (read, read_t, read_rss) = measure(|| data.read().map(|a| a.shape().len()));
+        read.expect("full read");
+        let (sum, sum_t, sum_rss) = measure(|| sum_all(data));
+        let sum = sum.expect("sum");
+        let zarr = dir.join(format!("{name}.out.zarr"));
+        let npy = dir.join(format!("{name}.out.npy"));
+        remove(&zarr);
+        remove(&npy);
+        let zarr_format = registry.by_name("zarr").expect("zarr");
+        let npy_format = registry.by_name("npy").expect("npy");
+        let (r, zarr_t, zarr_rss) = measure(|| {
+            Registry::write(
+                zarr_format.as_ref(),
+                data,
+                &zarr,
+                &[("compressor", "zstd")],
+                true,
+                &NoProgress,
+            )
+        });
+        r.expect("convert to zarr");
+        let (r, npy_t, npy_rss) = measure(|| {
+            Registry::write(
+                npy_format.as_ref(),
+                data,
+                &npy,
+                &[] as &[(&str, &str)],
+                true,
+                &NoProgress,
+            )
+        });
+        r.expect("convert to npy");
+        remove(&zarr);
+        remove(&npy);
+        let cat_rate = gbps(file_bytes, cat);
+        let cell = |d: Duration, rss: u64| {
+            let rate = gbps(logical, d);
+            format!(
+                "{:>5.2} GB/s {:>5.2}x {:>5} MB",
+                rate,
+                rate / cat_rate,
+                mb(rss)
+            )
+        };
+        rows.push(format!(
+            "{:<5} {:>6} {:>10.2} {:>8.3} | {} | {} | {} | {}   (sum {:.4e})",
+            spec.format,
+            mb(file_bytes),
+            cat_rate,
+            open.as_secs_f64() * 1e3,
+            cell(read_t, read_rss),
+            cell(sum_t, sum_rss),
+            cell(zarr_t, zarr_rss),
+            cell(npy_t, npy_rss),
+            sum
+        ));
+    }
+    println!();
+    println!(
+        "{:<5} {:>6} {:>10} {:>8} | {:^26} | {:^26} | {:^26} | {:^26}",
+        "fmt",
+        "MiB",
+        "cat GB/s",
+        "open ms",
+        "full read (x cat, RSS)",
+        "sum (x cat, RSS)",
+        "-> .zarr zstd (x cat, RSS)",
+        "-> .npy (x cat, RSS)"
+    );
+    for row in rows {
+        println!("{row}");
+    }
+    for note in notes {
+        println!("note: {note}");
+    }
+}

@@ -1,0 +1,620 @@
+//! HyperSpy's `.zspy`: a Zarr v2 directory store in the layout rsciio's
+//! `HierarchicalWriter` produces (see the crate doc), written and read with HyperSpy's
+//! dict-to-group conventions so that `hyperspy.api.load` and `rsciio.zspy.file_reader`
+//! return identical data, axes and metadata.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use emio_core::{
+    Axis, DType, Dataset, Error, Format, OptionKind, OptionSpec, Options, Progress, Result, Tree,
+};
+use serde_json::{json, Map, Value};
+use zarrs::array::{Array, ArrayBytes, ArraySubset};
+use zarrs::filesystem::FilesystemStore;
+
+use crate::v3::axis_from_json;
+use crate::{
+    choose_chunks, create_array, json, open_source, werr, write_chunks, zerr, Element, CHUNKS,
+    LEVEL,
+};
+
+const FORMAT: &str = "zspy";
+/// The HyperSpy hierarchical format version rsciio 0.15 writes.
+const FILE_FORMAT_VERSION: &str = "3.3";
+/// HyperSpy's target chunk size for zspy (`ZspyWriter.target_size`).
+const ZSPY_CHUNK_BYTES: u64 = 100_000_000;
+/// Metadata arrays larger than this are not expanded into the metadata tree.
+const MAX_METADATA_ELEMENTS: u64 = 1 << 20;
+/// HyperSpy's spelling of an unset axis name or unit.
+const UNDEFINED: &str = "<undefined>";
+
+/// HyperSpy's Zarr format (`.zspy` directory).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Zspy;
+
+const WRITE_OPTIONS: &[OptionSpec] = &[
+    CHUNKS,
+    OptionSpec {
+        name: "compressor",
+        kind: OptionKind::Choice(&["blosc", "zstd", "gzip", "none"]),
+        default: Some("blosc"),
+        help: "chunk compression (HyperSpy's default: Blosc zstd level 1, byte shuffle)",
+    },
+    LEVEL,
+];
+
+/// The numcodecs compressor configuration of a `.zarray`.
+fn compressor(name: &str, level: Option<i64>) -> Value {
+    match name {
+        "blosc" => json!({
+            "id": "blosc", "cname": "zstd", "clevel": level.unwrap_or(1),
+            "shuffle": 1, "blocksize": 0
+        }),
+        "zstd" => json!({"id": "zstd", "level": level.unwrap_or(1)}),
+        "gzip" => json!({"id": "gzip", "level": level.unwrap_or(5)}),
+        _ => Value::Null,
+    }
+}
+
+/// `.zarray` contents for an array.
+fn zarray(shape: &[u64], chunks: &[u64], dtype: &str, fill: Value, compressor: Value) -> Value {
+    json!({
+        "zarr_format": 2,
+        "shape": shape,
+        "chunks": chunks,
+        "dtype": dtype,
+        "fill_value": fill,
+        "order": "C",
+        "filters": null,
+        "dimension_separator": "/",
+        "compressor": compressor,
+    })
+}
+
+/// Create a group folder with its `.zgroup` and `.zattrs`.
+fn write_group(dir: &Path, attrs: &Map<String, Value>) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    json::write(&dir.join(".zgroup"), &json!({"zarr_format": 2}))?;
+    json::write(&dir.join(".zattrs"), &Value::Object(attrs.clone()))
+}
+
+/// A group or array name HyperSpy can store: `/` would nest, so it becomes `-`.
+fn node_name(key: &str) -> String {
+    if key.is_empty() {
+        "_".into()
+    } else {
+        key.replace('/', "-")
+    }
+}
+
+/// Writes one small, uncompressed, single-chunk array (a metadata list).
+struct SmallArray<'a> {
+    root: &'a Path,
+}
+
+impl SmallArray<'_> {
+    fn write(&self, node: &str, dtype: &str, fill: Value, n: u64, bytes: Vec<u8>) -> Result<()> {
+        let meta = zarray(&[n], &[n.max(1)], dtype, fill, Value::Null);
+        let array = create_array(self.root, node, meta)?;
+        if n > 0 {
+            array
+                .store_chunk(&[0], ArrayBytes::new_flen(bytes))
+                .map_err(|e| werr(self.root, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn is_special_float(v: &Value) -> bool {
+    matches!(v.as_str(), Some("NaN" | "Infinity" | "-Infinity"))
+}
+
+/// HyperSpy's `dict2group`: nested maps as groups, scalars as attributes, lists as
+/// `_list_<key>` arrays (numbers, bools, strings) or `_list_<n>_<key>` groups.
+fn dict2group(root: &Path, node: &str, tree: &Tree) -> Result<()> {
+    let dir = root.join(node.trim_start_matches('/'));
+    let small = SmallArray { root };
+    let mut attrs = Map::new();
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    for (key, value) in tree {
+        match value {
+            Value::Object(map) => dict2group(root, &format!("{node}/{}", node_name(key)), map)?,
+            Value::Null => {
+                attrs.insert(key.clone(), "_None_".into());
+            }
+            Value::Array(items) if items.is_empty() => {
+                attrs.insert(format!("_list_empty_{key}"), "_None_".into());
+            }
+            Value::Array(items) => {
+                let list_node = format!("{node}/_list_{}", node_name(key));
+                let n = items.len() as u64;
+                if items.iter().all(|v| v.as_i64().is_some()) {
+                    let bytes = items
+                        .iter()
+                        .flat_map(|v| v.as_i64().unwrap_or(0).to_le_bytes())
+                        .collect();
+                    small.write(&list_node, "<i8", json!(0), n, bytes)?;
+                } else if items.iter().all(|v| v.is_number() || is_special_float(v))
+                    && items.iter().any(Value::is_number)
+                {
+                    let bytes = items
+                        .iter()
+                        .flat_map(|v| {
+                            emio_core::metadata::value_f64(v)
+                                .unwrap_or(f64::NAN)
+                                .to_le_bytes()
+                        })
+                        .collect();
+                    small.write(&list_node, "<f8", json!(0.0), n, bytes)?;
+                } else if items.iter().all(Value::is_boolean) {
+                    let bytes = items
+                        .iter()
+                        .map(|v| u8::from(v == &Value::Bool(true)))
+                        .collect();
+                    small.write(&list_node, "|b1", json!(false), n, bytes)?;
+                } else if items.iter().all(Value::is_string) {
+                    let strings: Vec<Vec<char>> = items
+                        .iter()
+                        .map(|v| v.as_str().unwrap_or("").chars().collect())
+                        .collect();
+                    let width = strings.iter().map(Vec::len).max().unwrap_or(0).max(1);
+                    let mut bytes = Vec::with_capacity(strings.len() * width * 4);
+                    for s in &strings {
+                        for i in 0..width {
+                            let c = s.get(i).map_or(0, |&c| c as u32);
+                            bytes.extend_from_slice(&c.to_le_bytes());
+                        }
+                    }
+                    small.write(&list_node, &format!("<U{width}"), json!(""), n, bytes)?;
+                } else {
+                    let indexed: Tree = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (i.to_string(), v.clone()))
+                        .collect();
+                    let group = format!("{node}/_list_{}_{}", items.len(), node_name(key));
+                    dict2group(root, &group, &indexed)?;
+                }
+            }
+            scalar => {
+                attrs.insert(key.clone(), scalar.clone());
+            }
+        }
+    }
+    write_group(&dir, &attrs)
+}
+
+/// The axis group attributes HyperSpy writes (`AxesManager._get_axes_dicts`).
+fn axis_attrs(axis: &Axis, size: u64) -> Map<String, Value> {
+    let text = |s: &str| {
+        if s.is_empty() {
+            UNDEFINED.to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let mut m = Map::new();
+    let uniform = axis.scale_offset();
+    m.insert(
+        "_type".into(),
+        if uniform.is_some() {
+            "UniformDataAxis"
+        } else {
+            "DataAxis"
+        }
+        .into(),
+    );
+    m.insert("name".into(), text(&axis.name).into());
+    m.insert("units".into(), text(&axis.units).into());
+    m.insert("navigate".into(), axis.navigate.into());
+    m.insert("is_binned".into(), false.into());
+    m.insert("size".into(), size.into());
+    if let Some((scale, offset)) = uniform {
+        m.insert("scale".into(), emio_core::metadata::json_f64(scale));
+        m.insert("offset".into(), emio_core::metadata::json_f64(offset));
+    }
+    m
+}
+
+/// Bundle every `.zgroup`, `.zattrs` and `.zarray` into `.zmetadata`, as
+/// `zarr.consolidate_metadata` (called by rsciio's writer) does.
+fn consolidate(root: &Path) -> Result<()> {
+    fn walk(root: &Path, dir: &Path, out: &mut Map<String, Value>) -> Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for path in entries {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if path.is_dir() {
+                walk(root, &path, out)?;
+            } else if matches!(name.as_deref(), Some(".zgroup" | ".zattrs" | ".zarray")) {
+                let key = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if let Some(doc) = json::read(FORMAT, &path)? {
+                    out.insert(key, doc);
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut metadata = Map::new();
+    walk(root, root, &mut metadata)?;
+    json::write(
+        &root.join(".zmetadata"),
+        &json!({"metadata": metadata, "zarr_consolidated_format": 1}),
+    )
+}
+
+impl Format for Zspy {
+    fn name(&self) -> &'static str {
+        FORMAT
+    }
+
+    fn description(&self) -> &'static str {
+        "HyperSpy Zarr (.zspy directory, Zarr v2)"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["zspy"]
+    }
+
+    fn sniff(&self, _head: &[u8]) -> bool {
+        // A directory store has no leading bytes; the registry matches it by extension.
+        false
+    }
+
+    fn can_write(&self) -> bool {
+        true
+    }
+
+    fn writes_directory(&self) -> bool {
+        true
+    }
+
+    fn write_options(&self) -> &'static [OptionSpec] {
+        WRITE_OPTIONS
+    }
+
+    fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
+        let experiments = path.join("Experiments");
+        if !experiments.is_dir() {
+            return Err(Error::malformed_at_unknown(
+                FORMAT,
+                "an Experiments group (HyperSpy's zspy layout)",
+            )
+            .with_path(path));
+        }
+        let mut names: Vec<String> = std::fs::read_dir(&experiments)
+            .map_err(|e| Error::io(&experiments, e))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("data").join(".zarray").is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|name| open_experiment(path, name))
+            .collect()
+    }
+
+    fn write(
+        &self,
+        dataset: &Dataset,
+        path: &Path,
+        options: &Options,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let element = Element::of(dataset.dtype());
+        if element.channels.is_some() {
+            return Err(Error::unsupported(
+                FORMAT,
+                format!(
+                    "{} data (HyperSpy stores RGB as structured dtypes)",
+                    dataset.dtype()
+                ),
+            ));
+        }
+        let dtype = dataset.dtype();
+        let chunk = choose_chunks(
+            dataset,
+            options.int_list("chunks"),
+            ZSPY_CHUNK_BYTES.min(crate::DEFAULT_CHUNK_BYTES),
+        )?;
+        let title = dataset.title();
+        let group_name = if title.is_empty() {
+            "__unnamed__".to_string()
+        } else {
+            title.replace('/', "-")
+        };
+        let mut root_attrs = Map::new();
+        root_attrs.insert("file_format".into(), "ZSpy".into());
+        root_attrs.insert("file_format_version".into(), FILE_FORMAT_VERSION.into());
+        write_group(path, &root_attrs)?;
+        write_group(&path.join("Experiments"), &Map::new())?;
+        let node = format!("/Experiments/{group_name}");
+        let group_dir = path.join("Experiments").join(&group_name);
+        let mut package = Map::new();
+        package.insert("package".into(), "".into());
+        package.insert("package_version".into(), "".into());
+        write_group(&group_dir, &package)?;
+        for (i, (axis, &n)) in dataset.axes.iter().zip(dataset.shape()).enumerate() {
+            let axis_node = format!("{node}/axis-{i}");
+            write_group(&group_dir.join(format!("axis-{i}")), &axis_attrs(axis, n))?;
+            if let emio_core::AxisKind::Values(values) = &axis.kind {
+                let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                SmallArray { root: path }.write(
+                    &format!("{axis_node}/axis"),
+                    "<f8",
+                    json!(0.0),
+                    values.len() as u64,
+                    bytes,
+                )?;
+            }
+        }
+        let mut metadata = dataset.metadata.clone();
+        if title.is_empty() {
+            emio_core::metadata::set_path(&mut metadata, "General.title", "__unnamed__");
+        }
+        dict2group(path, &format!("{node}/metadata"), &metadata)?;
+        dict2group(
+            path,
+            &format!("{node}/original_metadata"),
+            &dataset.original_metadata,
+        )?;
+        write_group(&group_dir.join("learning_results"), &Map::new())?;
+        write_group(&group_dir.join("attributes"), &Map::new())?;
+        let fill = match dtype {
+            DType::Bool => json!(false),
+            DType::C64 | DType::C128 => json!([0.0, 0.0]),
+            DType::F16 | DType::F32 | DType::F64 => json!(0.0),
+            _ => json!(0),
+        };
+        let meta = zarray(
+            dataset.shape(),
+            &chunk,
+            dtype.numpy_str(),
+            fill,
+            compressor(
+                options.str("compressor").unwrap_or("blosc"),
+                options.int("level"),
+            ),
+        );
+        let array = create_array(path, &format!("{node}/data"), meta)?;
+        json::write(&group_dir.join("data").join(".zattrs"), &json!({}))?;
+        write_chunks(path, dataset, &array, &chunk, element, progress)?;
+        consolidate(path)
+    }
+}
+
+/// Open `Experiments/<name>` as a dataset.
+fn open_experiment(root: &Path, name: &str) -> Result<Dataset> {
+    let group = root.join("Experiments").join(name);
+    let node = format!("/Experiments/{name}");
+    let bad = |what: &str| Error::malformed_at_unknown(FORMAT, what.to_string()).with_path(&group);
+    let zarray = json::read(FORMAT, &group.join("data").join(".zarray"))?
+        .ok_or_else(|| bad("data/.zarray"))?;
+    let dtype_text = zarray.get("dtype").and_then(Value::as_str).ok_or_else(|| {
+        Error::unsupported(FORMAT, "structured (e.g. RGB) data arrays").with_path(&group)
+    })?;
+    let (dtype, _) = DType::from_numpy_str(dtype_text).map_err(|e| e.with_path(&group))?;
+    let chunks: Vec<u64> = zarray
+        .get("chunks")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().map(Value::as_u64).collect())
+        .ok_or_else(|| bad("a chunk shape in data/.zarray"))?;
+    let source = open_source(FORMAT, root, &format!("{node}/data"), dtype, None, &chunks)?;
+    let shape = source.shape().to_vec();
+    let mut axes = Vec::with_capacity(shape.len());
+    for (i, &n) in shape.iter().enumerate() {
+        let attrs = group2dict(root, &format!("{node}/axis-{i}"))?;
+        let mut axis = axis_from_json(&Value::Object(attrs), n)
+            .ok_or_else(|| bad(&format!("axis-{i} describing {n} indices")))?;
+        for text in [&mut axis.name, &mut axis.units] {
+            if text == UNDEFINED {
+                text.clear();
+            }
+        }
+        axes.push(axis);
+    }
+    let mut metadata = group2dict(root, &format!("{node}/metadata"))?;
+    if emio_core::metadata::get_str(&metadata, "General.title") == Some("__unnamed__") {
+        emio_core::metadata::set_path(&mut metadata, "General.title", "");
+    }
+    let original = group2dict(root, &format!("{node}/original_metadata"))?;
+    Dataset::new(source, axes, metadata, original)
+}
+
+/// A list stored as `_list_<key>` / `_tuple_<key>` or a `_list_<n>_<key>` group: the key.
+fn strip_list_prefix(name: &str, counted: bool) -> Option<&str> {
+    let rest = name
+        .strip_prefix("_list_")
+        .or_else(|| name.strip_prefix("_tuple_"))?;
+    if !counted {
+        return Some(rest);
+    }
+    let (n, key) = rest.split_once('_')?;
+    n.parse::<usize>().ok().map(|_| key)
+}
+
+/// HyperSpy's `_group2dict`: a group's attributes, arrays and subgroups as a tree.
+fn group2dict(root: &Path, node: &str) -> Result<Tree> {
+    let dir = root.join(node.trim_start_matches('/'));
+    let mut tree = Tree::new();
+    if let Some(Value::Object(attrs)) = json::read(FORMAT, &dir.join(".zattrs"))? {
+        for (key, value) in attrs {
+            if key.starts_with("_sig_") || key.starts_with("_bs_") {
+                continue;
+            }
+            if let Some(k) = key
+                .strip_prefix("_list_empty_")
+                .or_else(|| key.strip_prefix("_tuple_empty_"))
+            {
+                tree.insert(k.to_string(), Value::Array(Vec::new()));
+            } else if value.as_str() == Some("_None_") {
+                tree.insert(key, Value::Null);
+            } else {
+                tree.insert(key, value);
+            }
+        }
+    }
+    let mut children: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    children.sort();
+    for child in children {
+        let child_node = format!("{node}/{child}");
+        let child_dir = dir.join(&child);
+        if child.starts_with("_sig_")
+            || child.starts_with("_ragged_shapes_")
+            || child.starts_with("_hspy_AxesManager_")
+        {
+            continue;
+        }
+        if child_dir.join(".zarray").is_file() {
+            let values = read_small_array(root, &child_node)?;
+            let key = strip_list_prefix(&child, false).unwrap_or(&child);
+            tree.insert(key.to_string(), values);
+        } else if child_dir.join(".zgroup").is_file() {
+            let sub = group2dict(root, &child_node)?;
+            match strip_list_prefix(&child, true) {
+                Some(key) => {
+                    let mut items: Vec<(usize, Value)> = sub
+                        .into_iter()
+                        .filter_map(|(k, v)| k.parse().ok().map(|i| (i, v)))
+                        .collect();
+                    items.sort_by_key(|(i, _)| *i);
+                    tree.insert(
+                        key.to_string(),
+                        Value::Array(items.into_iter().map(|(_, v)| v).collect()),
+                    );
+                }
+                None => {
+                    tree.insert(child, Value::Object(sub));
+                }
+            }
+        }
+    }
+    Ok(tree)
+}
+
+/// The values of a (small) metadata array as JSON: numbers, bools or strings, nested by
+/// shape.
+fn read_small_array(root: &Path, node: &str) -> Result<Value> {
+    let dir = root.join(node.trim_start_matches('/'));
+    let doc = json::read(FORMAT, &dir.join(".zarray"))?.unwrap_or(Value::Null);
+    let dtype = doc.get("dtype").and_then(Value::as_str).unwrap_or("");
+    let shape: Vec<u64> = doc
+        .get("shape")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let n = emio_core::source::element_count(&shape).unwrap_or(u64::MAX);
+    if n > MAX_METADATA_ELEMENTS {
+        return Ok(Value::String(format!(
+            "<array of shape {shape:?} not expanded>"
+        )));
+    }
+    let store = Arc::new(FilesystemStore::new(root).map_err(|e| zerr(FORMAT, e))?);
+    let array = Array::open(store, node).map_err(|e| zerr(FORMAT, e).with_path(&dir))?;
+    let subset = ArraySubset::new_with_start_shape(vec![0; shape.len()], shape.clone())
+        .map_err(|e| zerr(FORMAT, e))?;
+    let bytes: ArrayBytes<'static> = array
+        .retrieve_array_subset(&subset)
+        .map_err(|e| zerr(FORMAT, e).with_path(&dir))?;
+    let flat: Vec<Value> = if dtype == "|O" {
+        let (data, offsets) = bytes
+            .into_variable()
+            .map_err(|e| zerr(FORMAT, e))?
+            .into_parts();
+        offsets
+            .windows(2)
+            .map(|w| Value::String(String::from_utf8_lossy(&data[w[0]..w[1]]).into_owned()))
+            .collect()
+    } else {
+        let raw = bytes.into_fixed().map_err(|e| zerr(FORMAT, e))?;
+        decode_values(dtype, &raw).ok_or_else(|| {
+            Error::unsupported(FORMAT, format!("metadata array of dtype {dtype:?}")).with_path(&dir)
+        })?
+    };
+    Ok(nest(&flat, &shape))
+}
+
+/// Decode native-endian elements of a numpy dtype into JSON values.
+fn decode_values(dtype: &str, raw: &[u8]) -> Option<Vec<Value>> {
+    let kind = dtype.get(1..2)?;
+    let size: usize = dtype.get(2..)?.parse().ok()?;
+    if size == 0 {
+        return None;
+    }
+    let f = |v: f64| emio_core::metadata::json_f64(v);
+    let values = match (kind, size) {
+        ("U", n) => raw
+            .chunks_exact(4 * n)
+            .map(|s| {
+                let text: String = s
+                    .chunks_exact(4)
+                    .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+                    .take_while(|&c| c != 0)
+                    .filter_map(char::from_u32)
+                    .collect();
+                Value::String(text)
+            })
+            .collect(),
+        ("S", n) => raw
+            .chunks_exact(n)
+            .map(|s| {
+                let end = s.iter().position(|&b| b == 0).unwrap_or(n);
+                Value::String(String::from_utf8_lossy(&s[..end]).into_owned())
+            })
+            .collect(),
+        ("b", 1) => raw.iter().map(|&b| Value::Bool(b != 0)).collect(),
+        ("u", _) | ("i", _) | ("f", 4) | ("f", 8) => raw
+            .chunks_exact(size)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b[..size].copy_from_slice(c);
+                match (kind, size) {
+                    ("u", 1) => json!(c[0]),
+                    ("u", 2) => json!(u16::from_ne_bytes([c[0], c[1]])),
+                    ("u", 4) => json!(u32::from_ne_bytes([c[0], c[1], c[2], c[3]])),
+                    ("u", _) => json!(u64::from_ne_bytes(b)),
+                    ("i", 1) => json!(c[0] as i8),
+                    ("i", 2) => json!(i16::from_ne_bytes([c[0], c[1]])),
+                    ("i", 4) => json!(i32::from_ne_bytes([c[0], c[1], c[2], c[3]])),
+                    ("i", _) => json!(i64::from_ne_bytes(b)),
+                    ("f", 4) => f(f32::from_ne_bytes([c[0], c[1], c[2], c[3]]) as f64),
+                    _ => f(f64::from_ne_bytes(b)),
+                }
+            })
+            .collect(),
+        _ => return None,
+    };
+    Some(values)
+}
+
+/// Nest a flat C-order list by `shape` (1-D stays flat; 0-D is the single value).
+fn nest(flat: &[Value], shape: &[u64]) -> Value {
+    match shape {
+        [] => flat.first().cloned().unwrap_or(Value::Null),
+        [_] => Value::Array(flat.to_vec()),
+        [n, rest @ ..] => {
+            let step = flat.len() / (*n as usize).max(1);
+            Value::Array(
+                (0..*n as usize)
+                    .map(|i| nest(&flat[i * step..(i + 1) * step], rest))
+                    .collect(),
+            )
+        }
+    }
+}
