@@ -75,17 +75,30 @@ fn text(v: Option<&Value>) -> String {
     }
 }
 
-/// What kind of signal an image holds, from its tags (rsciio's rules).
-pub fn signal_type(image: &Tree) -> &'static str {
+/// What kind of signal an image holds, from its tags: rsciio's rules, refined where the
+/// tags say more (X-rays acquired in an SEM are `EDS_SEM`; a TEM-mode image taken with the
+/// projector in diffraction and no scanning is `electron_diffraction`).
+pub fn signal_type(image: &Tree, ndim: usize) -> &'static str {
     let md_signal = text(lookup(image, "ImageTags.Meta Data.Signal"));
+    let illumination = text(lookup(image, "ImageTags.Microscope Info.Illumination Mode"));
     if md_signal == "X-ray" {
-        "EDS_TEM"
+        if illumination.contains("SEM") && !illumination.contains("STEM") {
+            "EDS_SEM"
+        } else {
+            "EDS_TEM"
+        }
     } else if md_signal == "CL"
         || lookup(image, "ImageTags.Acquisition.Monarc Spectrometer").is_some()
     {
         "CL"
     } else if md_signal == "EELS" || lookup(image, "ImageTags.spim.eels").is_some() {
         "EELS"
+    } else if ndim >= 2
+        && illumination == "TEM"
+        && text(lookup(image, "ImageTags.Microscope Info.Imaging Mode")) == "DIFFRACTION"
+        && lookup(image, "ImageTags.DigiScan").is_none()
+    {
+        "electron_diffraction"
     } else {
         ""
     }
@@ -281,7 +294,7 @@ pub fn dataset_parts(
             )?))
         }
     };
-    let signal_type = signal_type(image);
+    let signal_type = signal_type(image, shape.len());
     let axes = axes(image_data, image, &shape, signal_type, spectrum_image);
     let metadata = image_metadata(image, filename, signal_type);
     Ok((source, axes, metadata))

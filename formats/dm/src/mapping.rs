@@ -184,7 +184,7 @@ fn convert(conv: Conv, v: &Value, signal_type: &str) -> Option<Value> {
             } else {
                 ("Intensity", units)
             };
-            if signal_type == "EDS_TEM" {
+            if signal_type.starts_with("EDS") {
                 quantity = "X-rays";
             }
             Some(json!(if units.is_empty() {
@@ -347,8 +347,9 @@ pub fn image_metadata(image: &Tree, filename: &str, signal_type: &str) -> Tree {
                 Conv::Copy,
             );
         }
-        "EDS_TEM" => {
-            let d = "Acquisition_instrument.TEM.Detector.EDS";
+        "EDS_TEM" | "EDS_SEM" => {
+            let d = at("Detector.EDS");
+            let d = d.as_str();
             add("EDS.Acquisition.Date", "General.date", Conv::Date);
             add("EDS.Acquisition.Start time", "General.time", Conv::Time);
             add(
