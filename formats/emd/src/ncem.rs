@@ -170,7 +170,10 @@ pub fn read(f: &H5File, file_name: &str, options: &Options) -> Result<Vec<Datase
                 .collect();
             for p in &paths {
                 if !f.is_dataset(p) {
-                    return Err(Error::invalid_option("dataset_path", format!("no dataset {p}")));
+                    return Err(Error::invalid_option(
+                        "dataset_path",
+                        format!("no dataset {p}"),
+                    ));
                 }
             }
             false
@@ -328,7 +331,11 @@ pub fn axis_kind(v: &[f64], size: u64) -> AxisKind {
         },
         n if n as u64 == size => {
             let step = (v[n - 1] - v[0]) / (n - 1) as f64;
-            let tol = 1e-4 * step.abs().max(f64::MIN_POSITIVE);
+            // Float32 vectors carry ~1e-7 relative noise: tolerate 0.1 % of a step.
+            let largest = v.iter().fold(0f64, |m, x| m.max(x.abs()));
+            let tol = (1e-3 * step.abs())
+                .max(1e-6 * largest)
+                .max(f64::MIN_POSITIVE);
             let even = v
                 .iter()
                 .enumerate()
@@ -378,7 +385,8 @@ fn read_group_stack(
     let mut shape: Vec<u64> = sources[0].shape().to_vec();
     let mut axes = Vec::new();
     let source: Arc<dyn ArraySource> = if sources.len() > 1 {
-        let (offset, scale, units) = depth_axis(om, sources.len(), prismatic && title.contains("depth"));
+        let (offset, scale, units) =
+            depth_axis(om, sources.len(), prismatic && title.contains("depth"));
         let mut a = Axis::uniform(title, units, scale, offset, true);
         a.name = title.to_string();
         axes.push(a);

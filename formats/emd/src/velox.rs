@@ -397,18 +397,25 @@ impl Reader<'_> {
 
     fn metadata(&self, om: &Tree, signal_type: &str) -> Tree {
         let mut md = Tree::new();
-        set_path(&mut md, "General.original_filename", self.file_name.as_str());
+        set_path(
+            &mut md,
+            "General.original_filename",
+            self.file_name.as_str(),
+        );
         if let Some(t) = &self.detector_name {
             set_path(&mut md, "General.title", t.as_str());
         }
-        let unix = num(get(om, &["Acquisition", "AcquisitionStartDatetime", "DateTime"]))
-            .or_else(|| {
-                num(get(
-                    om,
-                    &["CustomProperties", "Detectors[BM-Ceta].TimeStamp", "value"],
-                ))
-                .map(|v| v / 1e6)
-            });
+        let unix = num(get(
+            om,
+            &["Acquisition", "AcquisitionStartDatetime", "DateTime"],
+        ))
+        .or_else(|| {
+            num(get(
+                om,
+                &["CustomProperties", "Detectors[BM-Ceta].TimeStamp", "value"],
+            ))
+            .map(|v| v / 1e6)
+        });
         if let Some((date, time)) = unix.and_then(utc_date_time) {
             set_path(&mut md, "General.date", date);
             set_path(&mut md, "General.time", time);
@@ -441,7 +448,11 @@ impl Reader<'_> {
         }
         for axis in ["x", "y", "z"] {
             if let Some(v) = num(get(om, &["Stage", "Position", axis])) {
-                set_path(&mut md, &format!("{tem}.Stage.{axis}"), json_f64(round(v, 6)));
+                set_path(
+                    &mut md,
+                    &format!("{tem}.Stage.{axis}"),
+                    json_f64(round(v, 6)),
+                );
             }
         }
         if let Some(v) = num(get(om, &["Scan", "DwellTime"])) {
@@ -568,8 +579,20 @@ impl Reader<'_> {
             }
             let (sx, xu) = compact(width, &units, w as f64);
             let sy = convert(height, &units, &xu);
-            axes.push(Axis::uniform("y", xu.as_str(), sy, convert(oy, &units, &xu), false));
-            axes.push(Axis::uniform("x", xu.as_str(), sx, convert(ox, &units, &xu), false));
+            axes.push(Axis::uniform(
+                "y",
+                xu.as_str(),
+                sy,
+                convert(oy, &units, &xu),
+                false,
+            ));
+            axes.push(Axis::uniform(
+                "x",
+                xu.as_str(),
+                sx,
+                convert(ox, &units, &xu),
+                false,
+            ));
             let mut md = self.metadata(&om, "");
             if let Some((_, label)) = self.labels.iter().find(|(k, _)| *k == key) {
                 set_path(&mut md, "General.title", label.as_str());
@@ -578,9 +601,8 @@ impl Reader<'_> {
                 let dets = om.get("Detectors").and_then(Value::as_object);
                 let det = dets
                     .and_then(|d| {
-                        d.values().find(|v| {
-                            v.get("DetectorName").and_then(Value::as_str) == Some(name)
-                        })
+                        d.values()
+                            .find(|v| v.get("DetectorName").and_then(Value::as_str) == Some(name))
                     })
                     .cloned()
                     .unwrap_or(Value::Null);
@@ -688,13 +710,29 @@ impl Reader<'_> {
                 };
                 axes.push(Axis::uniform("Time", tu, t, 0.0, true));
             }
-            axes.push(Axis::uniform("y", xu.as_str(), sy, convert(oy, &units, &xu), true));
-            axes.push(Axis::uniform("x", xu.as_str(), sx, convert(ox, &units, &xu), true));
+            axes.push(Axis::uniform(
+                "y",
+                xu.as_str(),
+                sy,
+                convert(oy, &units, &xu),
+                true,
+            ));
+            axes.push(Axis::uniform(
+                "x",
+                xu.as_str(),
+                sx,
+                convert(ox, &units, &xu),
+                true,
+            ));
             axes.push(Axis::uniform("X-ray energy", eunit, disp, eoff, false));
             let mut shape = vec![h, w, channels];
             let chunk = if sum_frames {
                 let row = w * channels * 4;
-                vec![(SI_CHUNK_BYTES / row.max(1)).clamp(1, h.max(1)), w, channels]
+                vec![
+                    (SI_CHUNK_BYTES / row.max(1)).clamp(1, h.max(1)),
+                    w,
+                    channels,
+                ]
             } else {
                 shape.insert(0, frames);
                 vec![1, h, w, channels]
@@ -819,7 +857,9 @@ impl Stream {
             for (i, &v) in buf.iter().enumerate() {
                 if v == NEXT_PIXEL {
                     markers += 1;
-                    if self.pixels > 0 && markers % self.pixels == 0 && pos + (i as u64) + 1 < self.len
+                    if self.pixels > 0
+                        && markers % self.pixels == 0
+                        && pos + (i as u64) + 1 < self.len
                     {
                         starts.push(pos + i as u64 + 1);
                     }
@@ -861,8 +901,7 @@ impl ArraySource for Flat {
         &self.shape
     }
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.inner
-            .read_region(&[start[0], 0], &[shape[0], 1], out)
+        self.inner.read_region(&[start[0], 0], &[shape[0], 1], out)
     }
     fn chunk_shape(&self) -> Vec<u64> {
         vec![self.inner.chunk_shape()[0]]
@@ -934,10 +973,7 @@ impl ChunkDecoder for SpectrumDecoder {
 fn write_counts(counts: &[u32], dtype: DType, out: &mut [u8]) {
     macro_rules! put {
         ($t:ty) => {
-            for (dst, &v) in out
-                .chunks_exact_mut(std::mem::size_of::<$t>())
-                .zip(counts)
-            {
+            for (dst, &v) in out.chunks_exact_mut(std::mem::size_of::<$t>()).zip(counts) {
                 dst.copy_from_slice(&(v as $t).to_ne_bytes());
             }
         };

@@ -71,13 +71,13 @@ fn json_attr(v: &Value) -> Option<Attr> {
             Some(i) => Attr::Int(i),
             None => Attr::Float(n.as_f64()?),
         }),
-        Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_number) => Some(
-            if a.iter().all(|x| x.as_i64().is_some()) {
+        Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_number) => {
+            Some(if a.iter().all(|x| x.as_i64().is_some()) {
                 Attr::Ints(a.iter().filter_map(Value::as_i64).collect())
             } else {
                 Attr::Floats(a.iter().filter_map(Value::as_f64).collect())
-            },
-        ),
+            })
+        }
         _ => None,
     }
 }

@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use emio_core::{Axis, AxisKind, DType, Dataset, Format, NoProgress, Options, Registry, StridedSource, Tree};
+use emio_core::{
+    Axis, AxisKind, DType, Dataset, Format, NoProgress, Options, Registry, StridedSource, Tree,
+};
 use emio_emd::Emd;
 use proptest::prelude::*;
 
@@ -13,8 +15,11 @@ fn write(ds: &Dataset, path: &Path, opts: &[(&str, String)]) {
 }
 
 fn open(path: &Path) -> Vec<Dataset> {
-    Emd.open(path, &Options::parse(Emd.read_options(), &[] as &[(&str, &str)]).unwrap())
-        .unwrap()
+    Emd.open(
+        path,
+        &Options::parse(Emd.read_options(), &[] as &[(&str, &str)]).unwrap(),
+    )
+    .unwrap()
 }
 
 fn random_bytes(n: usize, dtype: DType, seed: u64) -> Vec<u8> {
@@ -35,7 +40,8 @@ fn random_bytes(n: usize, dtype: DType, seed: u64) -> Vec<u8> {
 
 fn dataset(dtype: DType, shape: &[u64], seed: u64, nonuniform: bool) -> Dataset {
     let n = shape.iter().product::<u64>() as usize * dtype.size();
-    let source = StridedSource::from_bytes(random_bytes(n, dtype, seed), dtype, shape.to_vec()).unwrap();
+    let source =
+        StridedSource::from_bytes(random_bytes(n, dtype, seed), dtype, shape.to_vec()).unwrap();
     let axes = shape
         .iter()
         .enumerate()
@@ -45,7 +51,13 @@ fn dataset(dtype: DType, shape: &[u64], seed: u64, nonuniform: bool) -> Dataset 
                 let v: Vec<f64> = (0..len).map(|k| (k * k) as f64 + 0.5).collect();
                 Axis::values(format!("a{i}"), "eV", v, nav)
             } else {
-                Axis::uniform(format!("a{i}"), if i % 2 == 0 { "nm" } else { "1 / nm" }, 0.5 + i as f64, -1.25, nav)
+                Axis::uniform(
+                    format!("a{i}"),
+                    if i % 2 == 0 { "nm" } else { "1 / nm" },
+                    0.5 + i as f64,
+                    -1.25,
+                    nav,
+                )
             }
         })
         .collect();
@@ -162,7 +174,9 @@ fn damaged_corpus_files_fail_cleanly() {
 fn every_corpus_file_opens_and_reads() {
     for file in corpus_files() {
         let datasets = open(&file);
-        assert!(!datasets.is_empty(), "{}", file.display());
+        // Its only data array holds Python objects (strings), which have no pixel form.
+        let object_only = file.ends_with("example_object_dtype_data.emd");
+        assert_eq!(datasets.is_empty(), object_only, "{}", file.display());
         for ds in datasets {
             ds.sha256().unwrap();
         }

@@ -125,7 +125,9 @@ pub fn element_of(dt: &Datatype) -> Element {
     }
     match dt {
         Datatype::String { .. } => Element::Str,
-        Datatype::VariableLength { is_string: true, .. } => Element::Str,
+        Datatype::VariableLength {
+            is_string: true, ..
+        } => Element::Str,
         Datatype::Compound { size, members } => {
             let fields: Option<Vec<_>> = members
                 .iter()
@@ -261,9 +263,7 @@ impl H5File {
         let map = if self.is_group(path) {
             self.group(path)?.attrs()
         } else {
-            self.inner
-                .dataset(rel(path))
-                .and_then(|d| d.attrs())
+            self.inner.dataset(rel(path)).and_then(|d| d.attrs())
         }
         .map_err(|e| h5err(&self.path, &format!("the attributes of {path}"), e))?;
         Ok(attrs_to_tree(map))
@@ -287,7 +287,11 @@ impl H5File {
             .and_then(|n| n.checked_mul(elem_size as u64))
             .is_none()
         {
-            return Err(h5err(&self.path, &format!("a sane size of {path}"), "overflow"));
+            return Err(h5err(
+                &self.path,
+                &format!("a sane size of {path}"),
+                "overflow",
+            ));
         }
         Ok(H5Dataset {
             file: self,
@@ -509,7 +513,11 @@ impl H5Dataset<'_> {
     }
 
     fn err(&self, what: &str, e: impl std::fmt::Display) -> Error {
-        h5err(&self.file.path, &format!("{what} of dataset {}", self.path), e)
+        h5err(
+            &self.file.path,
+            &format!("{what} of dataset {}", self.path),
+            e,
+        )
     }
 
     /// The stored bytes of the whole dataset in C order and stored byte order, through
@@ -553,7 +561,10 @@ impl H5Dataset<'_> {
         let (dtype, _) = self.numeric()?;
         let bytes = self.read_bytes()?;
         to_f64(dtype, &bytes).ok_or_else(|| {
-            Error::unsupported("hdf5", format!("{dtype} values of {} as numbers", self.path))
+            Error::unsupported(
+                "hdf5",
+                format!("{dtype} values of {} as numbers", self.path),
+            )
         })
     }
 
@@ -601,7 +612,10 @@ impl H5Dataset<'_> {
             .map_err(|e| self.attach(e))?;
             return Ok(Arc::new(s.permuted(perm)?));
         }
-        Ok(Arc::new(Permuted::new(self.stored_source()?, perm.to_vec())?))
+        Ok(Arc::new(Permuted::new(
+            self.stored_source()?,
+            perm.to_vec(),
+        )?))
     }
 
     fn stored_source(&self) -> Result<Arc<dyn ArraySource>> {
@@ -664,7 +678,10 @@ impl H5Dataset<'_> {
             })
             .collect();
         if chunk.len() != self.shape.len()
-            || chunk.iter().zip(&self.shape).any(|(&c, &n)| c == 0 && n > 0)
+            || chunk
+                .iter()
+                .zip(&self.shape)
+                .any(|(&c, &n)| c == 0 && n > 0)
         {
             return Err(self.err("a chunk shape matching the rank", format!("{chunk:?}")));
         }
@@ -677,7 +694,9 @@ impl H5Dataset<'_> {
         let mut table = HashMap::with_capacity(chunks.len());
         for c in chunks {
             if c.offset.len() != chunk.len()
-                || c.address.checked_add(c.storage_size).is_none_or(|e| e > file_len)
+                || c.address
+                    .checked_add(c.storage_size)
+                    .is_none_or(|e| e > file_len)
             {
                 return Err(Error::Malformed {
                     format: "hdf5",

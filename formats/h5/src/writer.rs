@@ -74,7 +74,9 @@ pub struct H5Writer {
 
 impl std::fmt::Debug for H5Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("H5Writer").field("path", &self.path).finish()
+        f.debug_struct("H5Writer")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -82,6 +84,14 @@ fn pad8(v: &mut Vec<u8>) {
     while v.len() % 8 != 0 {
         v.push(0);
     }
+}
+
+/// A NUL-terminated name padded with NULs to a multiple of 8 bytes (counted from the name's
+/// own start, as compound and enum datatype messages require).
+fn push_name(v: &mut Vec<u8>, name: &str) {
+    let padded = (name.len() + 8) / 8 * 8;
+    v.extend_from_slice(name.as_bytes());
+    v.resize(v.len() + padded - name.len(), 0);
 }
 
 fn split(path: &str) -> (String, String) {
@@ -121,9 +131,7 @@ fn datatype_message(dtype: DType) -> Result<Vec<u8>> {
         m.extend_from_slice(&[0x16, names.len() as u8, 0, 0]);
         m.extend_from_slice(&size.to_le_bytes());
         for (i, name) in names.iter().enumerate() {
-            m.extend_from_slice(name.as_bytes());
-            m.push(0);
-            pad8(m);
+            push_name(m, name);
             m.extend_from_slice(&(i as u32 * member_size).to_le_bytes());
             m.extend_from_slice(&[0; 4]); // dimensionality + reserved
             m.extend_from_slice(&[0; 4]); // permutation
@@ -156,9 +164,7 @@ fn datatype_message(dtype: DType) -> Result<Vec<u8>> {
             m.extend_from_slice(&1u32.to_le_bytes());
             fixed(&mut m, 1, true);
             for name in ["FALSE", "TRUE"] {
-                m.extend_from_slice(name.as_bytes());
-                m.push(0);
-                pad8(&mut m);
+                push_name(&mut m, name);
             }
             m.extend_from_slice(&[0, 1]);
         }
@@ -190,8 +196,16 @@ fn attribute_message(name: &str, value: &Attr) -> Result<Vec<u8>> {
             }
             (string_type(b.len()), vec![], b)
         }
-        Attr::Int(v) => (datatype_message(DType::I64)?, vec![], v.to_ne_bytes().to_vec()),
-        Attr::Float(v) => (datatype_message(DType::F64)?, vec![], v.to_ne_bytes().to_vec()),
+        Attr::Int(v) => (
+            datatype_message(DType::I64)?,
+            vec![],
+            v.to_ne_bytes().to_vec(),
+        ),
+        Attr::Float(v) => (
+            datatype_message(DType::F64)?,
+            vec![],
+            v.to_ne_bytes().to_vec(),
+        ),
         Attr::Bool(v) => (datatype_message(DType::Bool)?, vec![], vec![u8::from(*v)]),
         Attr::Floats(v) => (
             datatype_message(DType::F64)?,
@@ -220,7 +234,10 @@ fn attribute_message(name: &str, value: &Attr) -> Result<Vec<u8>> {
     if m.len() > MAX_MESSAGE - 8 {
         return Err(Error::unsupported(
             "hdf5",
-            format!("attribute {name} of {} bytes (the limit is 64 KiB)", m.len()),
+            format!(
+                "attribute {name} of {} bytes (the limit is 64 KiB)",
+                m.len()
+            ),
         ));
     }
     Ok(m)
@@ -328,7 +345,10 @@ impl H5Writer {
             (0x0001u16, dataspace_message(shape)),
             (0x0003, datatype_message(dtype)?),
             // Fill value v2: allocation late/incremental, write on allocation, undefined.
-            (0x0005, vec![2, if pipeline.is_some() { 3 } else { 2 }, 0, 0]),
+            (
+                0x0005,
+                vec![2, if pipeline.is_some() { 3 } else { 2 }, 0, 0],
+            ),
             (0x0008, layout),
         ];
         if let Some(p) = pipeline {
@@ -356,7 +376,11 @@ impl H5Writer {
                 data.len()
             )));
         }
-        let addr = if data.is_empty() { UNDEF } else { self.put(data)? };
+        let addr = if data.is_empty() {
+            UNDEF
+        } else {
+            self.put(data)?
+        };
         let mut layout = vec![3, 1];
         layout.extend_from_slice(&addr.to_le_bytes());
         layout.extend_from_slice(&(data.len() as u64).to_le_bytes());
@@ -379,9 +403,7 @@ impl H5Writer {
         mut fill: impl FnMut(&[u64], &[u64], &mut [u8]) -> Result<()>,
     ) -> Result<()> {
         let rank = shape.len();
-        if rank == 0
-            || chunk.len() != rank
-            || chunk.iter().any(|&c| c == 0 || c > u32::MAX as u64)
+        if rank == 0 || chunk.len() != rank || chunk.iter().any(|&c| c == 0 || c > u32::MAX as u64)
         {
             return Err(Error::OutOfBounds(format!(
                 "chunk shape {chunk:?} for a dataset of shape {shape:?}"
@@ -517,8 +539,10 @@ impl H5Writer {
             }
         };
         // (first key offset, first key size, address) of each node of the current level.
-        let mut level: Vec<(Vec<u64>, u32, u64)> =
-            entries.iter().map(|(s, a, n)| (s.clone(), *n, *a)).collect();
+        let mut level: Vec<(Vec<u64>, u32, u64)> = entries
+            .iter()
+            .map(|(s, a, n)| (s.clone(), *n, *a))
+            .collect();
         let mut depth = 0u8;
         loop {
             let mut next = Vec::new();
@@ -563,7 +587,9 @@ impl H5Writer {
     pub fn finish(mut self) -> Result<()> {
         let mut paths: Vec<String> = self.groups.keys().cloned().collect();
         // Deepest first, so every subgroup's address is known before its parent is written.
-        paths.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count() + usize::from(!p.is_empty())));
+        paths.sort_by_key(|p| {
+            std::cmp::Reverse(p.matches('/').count() + usize::from(!p.is_empty()))
+        });
         let mut root = (0u64, 0u64, 0u64);
         for path in paths {
             let node = self.groups.remove(&path).expect("listed");
@@ -652,7 +678,7 @@ impl H5Writer {
         heap.extend_from_slice(b"HEAP");
         heap.extend_from_slice(&[0, 0, 0, 0]);
         heap.extend_from_slice(&(heap_data.len() as u64).to_le_bytes());
-        heap.extend_from_slice(&UNDEF.to_le_bytes());
+        heap.extend_from_slice(&1u64.to_le_bytes()); // H5HL_FREE_NULL: no free block
         heap.extend_from_slice(&data_addr.to_le_bytes());
         let heap_addr = self.put(&heap)?;
         // Symbol table nodes.
@@ -684,7 +710,10 @@ impl H5Writer {
             tree.extend_from_slice(&addr.to_le_bytes());
             tree.extend_from_slice(&last_name.to_le_bytes());
         }
-        tree.resize(24 + (2 * GROUP_INTERNAL_K + 1) * 8 + 2 * GROUP_INTERNAL_K * 8, 0);
+        tree.resize(
+            24 + (2 * GROUP_INTERNAL_K + 1) * 8 + 2 * GROUP_INTERNAL_K * 8,
+            0,
+        );
         let tree_addr = self.put(&tree)?;
         let mut msgs = Vec::new();
         let mut stab = tree_addr.to_le_bytes().to_vec();
