@@ -255,10 +255,10 @@ pub fn dataset_parts(
     };
     let source: Arc<dyn ArraySource> = match layout(data_type, per_element)? {
         Layout::Plain(dtype) => Arc::from(arrange(plain(dtype, shape.clone())?)?),
-        Layout::Bgra => Arc::new(BgraSource::new(arrange(plain(
-            DType::Rgba8,
-            shape.clone(),
-        )?)?)),
+        Layout::Bgra => {
+            let stored = arrange(plain(DType::Rgba8, shape.clone())?)?;
+            Arc::new(BgraSource::new(stored, !little))
+        }
         _ if spectrum_image => {
             return Err(Error::unsupported(
                 FORMAT,

@@ -172,7 +172,7 @@ mod tests {
     }
 
     fn image(name: &str, dims: &[i32], data_type: i32, pixels: Vec<u8>, elem: u32) -> T {
-        let n = pixels.len() as u32 / if elem == 2 { 2 } else { 1 };
+        let n = pixels.len() as u32 / tags::ElemType::from_code(elem.into()).unwrap().size() as u32;
         let cal = |scale: f64, origin: f64, units: &str| {
             T::G(vec![
                 ("Origin", double(origin)),
@@ -233,6 +233,8 @@ mod tests {
                 T::G(vec![
                     ("", image("thumb", &[1], 6, vec![9], 10)),
                     ("", image("Stack é", &[3, 2], 1, pixels, 2)),
+                    // Colour pixels as big-endian 0xAARRGGBB longs.
+                    ("", image("rgb", &[2], 23, vec![4, 1, 2, 3, 8, 5, 6, 7], 3)),
                 ]),
             ),
             (
@@ -241,7 +243,12 @@ mod tests {
             ),
         ]);
         let datasets = read_storage(Storage::owned(file(root)), "x.dm3").unwrap();
-        assert_eq!(datasets.len(), 1);
+        assert_eq!(datasets.len(), 2);
+        assert_eq!(datasets[1].dtype(), DType::Rgba8);
+        assert_eq!(
+            datasets[1].read_region_bytes(&[0], &[2]).unwrap(),
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        );
         let ds = &datasets[0];
         assert_eq!(ds.title(), "Stack é");
         assert_eq!(ds.dtype(), DType::I16);

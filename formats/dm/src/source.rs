@@ -7,15 +7,17 @@ use emio_core::source::StridedView;
 use emio_core::{ArraySource, ByteOrder, DType, Result, Storage, StridedSource};
 use rayon::prelude::*;
 
-/// RGBA images stored as B, G, R, A bytes: reads as [`DType::Rgba8`] (R, G, B, A).
+/// RGBA images stored as 32-bit `0xAARRGGBB` values (B, G, R, A bytes in little-endian
+/// files, A, R, G, B in big-endian ones): reads as [`DType::Rgba8`] (R, G, B, A).
 pub struct BgraSource {
     inner: Box<dyn ArraySource>,
+    big_endian: bool,
 }
 
 impl BgraSource {
-    /// Wrap a source of 4-byte records in B, G, R, A order (declared as `Rgba8`).
-    pub fn new(inner: Box<dyn ArraySource>) -> Self {
-        BgraSource { inner }
+    /// Wrap a source of the stored 4-byte records (declared as `Rgba8`, not swapped).
+    pub fn new(inner: Box<dyn ArraySource>, big_endian: bool) -> Self {
+        BgraSource { inner, big_endian }
     }
 }
 
@@ -31,7 +33,12 @@ impl ArraySource for BgraSource {
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
         self.inner.read_region(start, shape, out)?;
         for px in out.chunks_exact_mut(4) {
-            px.swap(0, 2);
+            let [a, b, c, d] = [px[0], px[1], px[2], px[3]];
+            px.copy_from_slice(&if self.big_endian {
+                [b, c, d, a]
+            } else {
+                [c, b, a, d]
+            });
         }
         Ok(())
     }
