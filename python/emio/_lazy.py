@@ -5,7 +5,9 @@ records the file path, format, reader options and dataset index. Dask embeds it 
 task of the graph; it pickles to those few fields, so graphs run on ``dask.distributed``
 workers in other processes or on other machines that see the same file system. Each
 process opens the file on its first read (headers only) and keeps it open in a small
-cache; every chunk is one region read in Rust with the GIL released.
+cache. A chunk of a file whose values are stored as-is (uncompressed, native byte order)
+is a slice of a read-only view of the memory map, like rsciio's memmap-backed arrays;
+any other chunk is one region read in Rust with the GIL released.
 """
 
 import os
@@ -22,6 +24,9 @@ from .exceptions import EmioError
 _OPEN_LIMIT = 64
 _open_files = OrderedDict()
 _open_lock = threading.Lock()
+#: Per process: zero-copy views of whole datasets (None where the layout needs decoding).
+_views = OrderedDict()
+_MISSING = object()
 
 
 def _stamp(path):
@@ -122,7 +127,25 @@ class RegionReader:
         datasets = _open_cached(self.path, self.format, self.options, self.stamp)
         return datasets[self.index]
 
+    def view(self):
+        """A read-only NumPy view of the whole dataset on the memory map, or None when its
+        stored layout needs decoding (compression, byte swapping, bit packing)."""
+        key = (self.path, self.format, self.options, self.stamp, self.index)
+        with _open_lock:
+            hit = _views.get(key, _MISSING)
+        if hit is _MISSING:
+            ds = self.dataset()
+            hit = as_numpy(ds.read(), self.dtype, self.shape) if ds.is_mapped else None
+            with _open_lock:
+                _views[key] = hit
+                while len(_views) > _OPEN_LIMIT:
+                    _views.popitem(last=False)
+        return hit
+
     def __getitem__(self, key):
+        view = self.view()
+        if view is not None:
+            return view[key]
         start, count, post = region_of(key, self.shape)
         if 0 in count:
             array = np.empty(count, dtype=self.dtype)
