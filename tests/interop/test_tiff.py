@@ -191,3 +191,73 @@ def test_tifffile_written_files_read_by_emio(tmp_path, emconvert):
 
         le = records.astype(records.dtype.newbyteorder("<"))
         assert d["sha256"] == hashlib.sha256(le.tobytes()).hexdigest(), name
+
+
+JEOL_XML = """<?xml version="1.0" encoding="utf-8"?>
+<TemReporter>
+  <Instruments>JEM-ARM200F</Instruments>
+  <ElectronGun><AccelerationVoltage>200000</AccelerationVoltage><BeamCurrent>12.5</BeamCurrent></ElectronGun>
+  <Eos><EosMode>eosTEM</EosMode></Eos>
+  <IlluminationSystem><ImageField>modeBright</ImageField></IlluminationSystem>
+  <ImageFormingSystem>
+    <ImageFormingMode>modeMAG</ImageFormingMode>
+    <SelectorString>x 50000</SelectorString>
+    <ModeString>MAG</ModeString>
+    <SelectorValue>50000</SelectorValue>
+    <SelectorUnitString>x</SelectorUnitString>
+  </ImageFormingSystem>
+  <GonioStage><MZ>1500</MZ><StagePosition><TX>1.5</TX><TY>-2.0</TY></StagePosition></GonioStage>
+</TemReporter>
+"""
+
+
+def _compare_with_rsciio(emconvert, path):
+    from rsciio.tiff import file_reader
+
+    theirs = file_reader(str(path))[0]
+    ours = info(emconvert, path)[0]
+    for a, b in zip(ours["axes"], theirs["axes"]):
+        assert a["name"] == b["name"]
+        assert a["scale"] == pytest.approx(b["scale"], rel=1e-6)
+        assert a["units"] == (b["units"] or "")
+    return ours, theirs
+
+
+def test_jeol_sightx_calibration_matches_rsciio(tmp_path, emconvert):
+    path = tmp_path / "jeol.tif"
+    data = np.arange(20 * 30, dtype="u2").reshape(20, 30)
+    tifffile.imwrite(
+        path,
+        data,
+        description=JEOL_XML,
+        resolution=(2540.0, 2540.0),
+        resolutionunit="INCH",
+        extratags=[(271, "s", 0, "JEOL Ltd.", True)],
+        metadata=None,
+    )
+    ours, theirs = _compare_with_rsciio(emconvert, path)
+    assert ours["metadata"]["General"]["title"] == "TEM, Bright, MAG, x 50000"
+    assert ours["metadata"]["Acquisition_instrument"]["TEM"]["magnification"] == 50000
+
+
+def test_tvips_calibration_matches_rsciio(tmp_path, emconvert):
+    v1 = np.zeros(1, dtype=tifffile.TIFF.TVIPS_HEADER_V1)
+    v1["Version"] = 2
+    v2 = np.zeros(1, dtype=tifffile.TIFF.TVIPS_HEADER_V2)
+    v2["PixelSizeX"] = 0.25
+    v2["PixelSizeY"] = 0.25
+    v2["TemHighTension"] = 300000.0
+    v2["TemMagnification"] = 80000.0
+    v2["ExposureTime"] = 500.0
+    v2["TemStagePosition"] = [1e-3, 2e-3, 3e-4, 10.0, -5.0]
+    v2["Magic"] = 0xAAAAAAAA
+    v2["CameraType"] = np.frombuffer("XF416".encode("utf-16-le").ljust(160, b"\0"), dtype="V160")
+    blob = v1.tobytes() + v2.tobytes()
+    path = tmp_path / "tvips.tif"
+    data = np.arange(16 * 24, dtype="u2").reshape(16, 24)
+    tifffile.imwrite(path, data, extratags=[(37706, "B", len(blob), blob, True)], metadata=None)
+    ours, theirs = _compare_with_rsciio(emconvert, path)
+    tem = ours["metadata"]["Acquisition_instrument"]["TEM"]
+    assert tem["beam_energy"] == pytest.approx(300.0)
+    assert tem["magnification"] == pytest.approx(80000.0)
+    assert tem["Detector"]["Camera"]["name"] == "XF416"

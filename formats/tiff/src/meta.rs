@@ -148,7 +148,7 @@ pub fn parse_sis(bytes: &[u8], offset: u64) -> Option<Tree> {
         bytes,
         order: emio_core::ByteOrder::Little,
     };
-    if r.slice(offset, 4).ok()? != b"SIS0" {
+    if offset > bytes.len() as u64 || r.slice(offset, 4).ok()? != b"SIS0" {
         return None;
     }
     let i16_at = |o: u64| r.u16(o).ok().map(|v| v as i16);
@@ -366,6 +366,9 @@ fn tvips_block(
 
 /// The TVIPS header the tag 37706 entry points at (or holds).
 pub fn parse_tvips(r: &Reader<'_>, offset: u64) -> Option<Tree> {
+    if offset > r.bytes.len() as u64 {
+        return None;
+    }
     let mut tree = Tree::new();
     let end = tvips_block(r, offset, TVIPS_V1, &mut tree)?;
     if tree.get("Version").and_then(Value::as_i64) == Some(2) {
@@ -1044,6 +1047,10 @@ fn streak_axes(
             .collect();
         digits.parse().ok()
     };
+    // Axis lengths come from the header: bound them before allocating.
+    if page.width.max(page.height) > 1 << 24 {
+        return None;
+    }
     let read_axis = |addr: Option<u64>, n: u64| -> Vec<f64> {
         match addr.and_then(|a| r.slice(a, n * 4).ok()) {
             Some(raw) => raw

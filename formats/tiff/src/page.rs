@@ -153,11 +153,19 @@ impl Page {
             let rps = first(278, Some(height))?.unwrap_or(height);
             (rps.clamp(1, height.max(1)), width, 273, 279)
         };
-        if width == 0 || height == 0 || block_height == 0 || block_width == 0 {
+        let max = u64::from(u32::MAX);
+        if width == 0
+            || height == 0
+            || block_height == 0
+            || block_width == 0
+            || width > max
+            || height > max
+            || block_width > max
+        {
             return Err(Error::malformed(
                 FORMAT,
                 at,
-                "non-zero image and strip/tile sizes",
+                "image and strip/tile sizes between 1 and 2^32-1",
             ));
         }
         let offsets = match ifd
@@ -219,7 +227,11 @@ impl Page {
             )));
         }
         let block = self.block_bytes();
-        if block.is_none_or(|b| b > MAX_CHUNK_BYTES) {
+        let native = self
+            .block_height
+            .checked_mul(self.block_width)
+            .and_then(|n| n.checked_mul(self.pixel_bytes() as u64));
+        if block.is_none_or(|b| b > MAX_CHUNK_BYTES) || native.is_none_or(|b| b > MAX_CHUNK_BYTES) {
             return Err(bad("strips/tiles of at most 2 GiB".into()));
         }
         let block = block.unwrap_or(0);

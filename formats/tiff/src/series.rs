@@ -346,7 +346,10 @@ fn mapped_source(
             return Ok(None);
         };
         for (k, p) in series.pages.iter().enumerate() {
-            if p.contiguous_offset() != Some(start + k as u64 * step) {
+            let expected = (k as u64)
+                .checked_mul(step)
+                .and_then(|o| o.checked_add(start));
+            if expected.is_none() || p.contiguous_offset() != expected {
                 return Ok(None);
             }
         }
