@@ -28,7 +28,10 @@ def sample(dtype, shape, seed=0):
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
         return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
-    return (rng.normal(size=shape) * 100).astype(dtype)
+    # mrcfile.validate computes the RMS in the data's own precision: keep float16 small
+    # enough that its sum of squares does not overflow.
+    scale = 1 if dtype is np.float16 else 100
+    return (rng.normal(size=shape) * scale).astype(dtype)
 
 
 def validate(path):
@@ -125,7 +128,7 @@ def test_compressed_corpus_copy_reads(tmp_path, emconvert, corpus):
     raw = (corpus / "mrc" / "ncempy_temp.mrc").read_bytes()
     (tmp_path / "t.mrc.gz").write_bytes(gzip.compress(raw))
     (tmp_path / "t.mrc.bz2").write_bytes(bz2.compress(raw))
-    with mrcfile.open(corpus / "mrc" / "ncempy_temp.mrc") as m:
+    with mrcfile.open(corpus / "mrc" / "ncempy_temp.mrc", permissive=True) as m:
         expected = m.data.copy()
     for name in ["t.mrc.gz", "t.mrc.bz2"]:
         out = tmp_path / (name + ".npy")

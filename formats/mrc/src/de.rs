@@ -65,6 +65,49 @@ pub fn find_companion(movie: &Path, suffix: &str) -> Option<PathBuf> {
     }
 }
 
+/// Other images of the acquisition an info file `<prefix>_info.txt` belongs to:
+/// `(virtual, external)` file names (`<prefix>_..._ext<N>[_name].mrc` are external
+/// detector images; other `<prefix>_*.mrc` except movies are virtual images), sorted.
+pub fn related_images(info: &Path) -> (Vec<String>, Vec<String>) {
+    let (mut virtual_images, mut external) = (Vec::new(), Vec::new());
+    let name = info.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let Some(prefix) = name.strip_suffix("_info.txt") else {
+        return (virtual_images, external);
+    };
+    let dir = info
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (virtual_images, external);
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix('_'))
+            .and_then(|r| r.strip_suffix(".mrc"))
+        else {
+            continue;
+        };
+        if rest.ends_with("_movie") || rest == "movie" {
+            continue;
+        }
+        let is_external = rest.split('_').any(|seg| {
+            seg.strip_prefix("ext")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if is_external {
+            external.push(file);
+        } else {
+            virtual_images.push(file);
+        }
+    }
+    virtual_images.sort();
+    external.sort();
+    (virtual_images, external)
+}
+
 fn number(info: &Tree, key: &str) -> Option<f64> {
     info.get(key)?.as_str()?.trim().parse().ok()
 }
@@ -369,6 +412,27 @@ mod tests {
         assert_eq!(l.nav_shape, [7]);
         assert_eq!(l.axes[0].scale_offset(), Some((0.01, 0.0)));
         assert_eq!(l.metadata["General"]["date"], "1970-01-01");
+    }
+
+    #[test]
+    fn related_images_by_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "20250101_7_info.txt",
+            "20250101_7_0_movie.mrc",
+            "20250101_7_1_Virt #1_sum.mrc",
+            "20250101_7_ext2_HAADF.mrc",
+            "20250101_8_1_x_sum.mrc",
+        ] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        let (v, e) = related_images(&dir.path().join("20250101_7_info.txt"));
+        assert_eq!(v, ["20250101_7_1_Virt #1_sum.mrc"]);
+        assert_eq!(e, ["20250101_7_ext2_HAADF.mrc"]);
+        assert_eq!(
+            find_companion(&dir.path().join("20250101_7_0_movie.mrc"), "info.txt"),
+            Some(dir.path().join("20250101_7_info.txt"))
+        );
     }
 
     #[test]

@@ -431,6 +431,9 @@ impl Mrc {
             if let Some(p) = scan_path {
                 set_path(original, "de_files.scan_file", p.display().to_string());
             }
+            let (virtual_images, external_images) = de::related_images(info_path);
+            set_path(original, "de_files.virtual_images", virtual_images);
+            set_path(original, "de_files.external_images", external_images);
             let n_nav = layout.nav_shape.len();
             for (d, axis) in dims[1..].iter_mut().zip(&layout.axes[n_nav..]) {
                 d.axis = axis.clone();
