@@ -6,7 +6,7 @@
 //! - [`image`]: one `ImageList` entry as a dataset (dtype, shape, axes, lazy source).
 //! - [`mapping`]: normalized HyperSpy metadata from the tags.
 //! - [`source`]: BGRA and packed-complex pixel sources.
-//! - [`write`]: the DM4 writer.
+//! - [`mod@write`]: the DM4 writer.
 //!
 //! Every image of `ImageList` except the thumbnails becomes one dataset, in file order. Its
 //! `original_metadata` is the file's tag tree as rsciio returns it: a `root` marker, the
