@@ -172,6 +172,11 @@ def test_tifffile_written_files_read_by_emio(tmp_path, emconvert):
     cases.append(("planar", rgb, dict(photometric="rgb", planarconfig="separate")))
     i8 = rng.integers(-100, 100, (6, 5, 7)).astype("i1")
     cases.append(("int8_pred", i8, dict(compression="lzw", predictor=True)))
+    # tifffile stores a trailing/leading 4 as separate sample planes; both read [S, Y, X].
+    planes = rng.integers(-100, 100, (4, 5, 6)).astype("i1")
+    cases.append(
+        ("sample_planes", planes, dict(compression="zlib", photometric="minisblack", planarconfig="separate"))
+    )
     bits = rng.random((9, 13)) > 0.5
     cases.append(("bool", bits, dict()))
     for name, data, kw in cases:

@@ -326,8 +326,11 @@ impl Page {
     }
 
     /// The page's shape as it appears in a series: `[height, width]`, plus samples when
-    /// they form their own axis.
+    /// they form their own axis (leading for separate planes, trailing for interleaved).
     pub fn shape(&self) -> Vec<u64> {
+        if self.samples_first() {
+            return vec![self.samples, self.height, self.width];
+        }
         let mut s = vec![self.height, self.width];
         if self.sample_axis {
             s.push(self.samples);
@@ -360,6 +363,35 @@ impl Page {
     /// Bytes of one decoded pixel (all samples) in native layout.
     pub fn pixel_bytes(&self) -> usize {
         self.sample_dtype.size() * self.samples as usize
+    }
+
+    /// Whether samples form a leading dimension (`[S, Y, X]`, as tifffile presents pages
+    /// stored as separate planes) rather than a trailing one.
+    pub fn samples_first(&self) -> bool {
+        self.sample_axis && self.planar_separate
+    }
+
+    /// Decode block (`row`, `col`) of sample plane `plane` (separately stored planes) into
+    /// `out`: the block clipped to the image, C order, native-endian.
+    pub fn decode_plane_block(
+        &self,
+        file: &[u8],
+        plane: u64,
+        row: u64,
+        col: u64,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let rows = self.block_height.min(self.height - row * self.block_height) as usize;
+        let cols = self.block_width.min(self.width - col * self.block_width) as usize;
+        let es = self.sample_dtype.size();
+        let bw = self.block_width as usize;
+        let i = plane * self.blocks_per_plane() + row * self.blocks_across() + col;
+        let decoded = self.decode_raw(file, i as usize, rows)?;
+        for r in 0..rows {
+            out[r * cols * es..(r + 1) * cols * es]
+                .copy_from_slice(&decoded[r * bw * es..r * bw * es + cols * es]);
+        }
+        Ok(())
     }
 
     /// Decode block (`row`, `col`) of the block grid into `out`: the block's pixels clipped

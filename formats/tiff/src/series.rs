@@ -94,6 +94,9 @@ pub fn shaped_description(desc: &str) -> Option<(Vec<u64>, Option<String>)> {
 }
 
 fn page_codes(p: &Page) -> Vec<char> {
+    if p.samples_first() {
+        return vec!['S', 'Y', 'X'];
+    }
     let mut c = vec!['Y', 'X'];
     if p.sample_axis {
         c.push('S');
@@ -282,6 +285,10 @@ impl ChunkDecoder for PagesDecoder {
             .zip(&self.lead)
             .fold(0u64, |acc, (&i, &n)| acc * n + i);
         let page = &self.pages[page as usize];
+        if page.samples_first() {
+            let (plane, row, col) = (index[nl], index[nl + 1], index[nl + 2]);
+            return page.decode_plane_block(&self.storage, plane, row, col, out);
+        }
         page.decode_block(&self.storage, index[nl], index[nl + 1], out)
     }
 }
@@ -295,11 +302,14 @@ pub fn source(series: &Series, storage: &Storage) -> Result<Arc<dyn ArraySource>
         return Ok(Arc::new(strided));
     }
     let mut chunk = vec![1u64; series.lead.len()];
+    if first.samples_first() {
+        chunk.push(1);
+    }
     if !series.one_d {
         chunk.push(first.block_height);
     }
     chunk.push(first.block_width);
-    if first.sample_axis {
+    if first.sample_axis && !first.samples_first() {
         chunk.push(first.samples);
     }
     // Every page of a series must share the block grid of the first.
