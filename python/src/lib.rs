@@ -44,7 +44,10 @@ fn native_typestr(dtype: DType) -> String {
 fn parse_dtype(typestr: &str, fields: Option<Vec<(String, String)>>) -> emio::Result<DType> {
     let (dtype, order) = match fields {
         Some(fields) => DType::from_numpy_fields(&fields).ok_or_else(|| {
-            Error::unsupported("python", format!("record dtype {fields:?} (emio knows R,G,B(,A) records of u1 or u2)"))
+            Error::unsupported(
+                "python",
+                format!("record dtype {fields:?} (emio knows R,G,B(,A) records of u1 or u2)"),
+            )
         })?,
         None => DType::from_numpy_str(typestr)
             .map_err(|_| Error::unsupported("python", format!("NumPy dtype {typestr:?}")))?,
@@ -161,10 +164,12 @@ type AxisTuple = (String, String, bool, f64, f64, Option<Vec<f64>>);
 
 fn make_axes(axes: Vec<AxisTuple>) -> Vec<Axis> {
     axes.into_iter()
-        .map(|(name, units, navigate, scale, offset, values)| match values {
-            Some(values) => Axis::values(name, units, values, navigate),
-            None => Axis::uniform(name, units, scale, offset, navigate),
-        })
+        .map(
+            |(name, units, navigate, scale, offset, values)| match values {
+                Some(values) => Axis::values(name, units, values, navigate),
+                None => Axis::uniform(name, units, scale, offset, navigate),
+            },
+        )
         .collect()
 }
 
@@ -276,7 +281,10 @@ fn convert(
             (Some(i), n) => datasets.get(i).ok_or_else(|| {
                 Error::invalid_option(
                     "dataset",
-                    format!("{i} is out of range: {} holds {n} dataset(s)", src.display()),
+                    format!(
+                        "{i} is out of range: {} holds {n} dataset(s)",
+                        src.display()
+                    ),
                 )
             })?,
             (None, 1) => &datasets[0],
@@ -327,7 +335,10 @@ impl PyDataset {
             .try_fold(es, |acc, &n| acc.checked_mul(n))
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| {
-                errors::to_pyerr(py, Error::OutOfBounds(format!("region {shape:?} is too large")))
+                errors::to_pyerr(
+                    py,
+                    Error::OutOfBounds(format!("region {shape:?} is too large")),
+                )
             })?;
         let result = py.detach(|| {
             let mut bytes = OwnedBytes::zeroed(nbytes);
@@ -410,7 +421,16 @@ impl PyDataset {
     /// list for non-uniform axes (then scale/offset are None), else None.
     #[getter]
     #[allow(clippy::type_complexity)]
-    fn axes(&self) -> Vec<(String, String, bool, Option<f64>, Option<f64>, Option<Vec<f64>>)> {
+    fn axes(
+        &self,
+    ) -> Vec<(
+        String,
+        String,
+        bool,
+        Option<f64>,
+        Option<f64>,
+        Option<Vec<f64>>,
+    )> {
         self.inner
             .axes
             .iter()
@@ -461,7 +481,12 @@ impl PyDataset {
 
     /// The bytes of region `start .. start + shape` (C order, native byte order), read
     /// with the GIL released.
-    fn read_region(&self, py: Python<'_>, start: Vec<u64>, shape: Vec<u64>) -> PyResult<ArrayBuffer> {
+    fn read_region(
+        &self,
+        py: Python<'_>,
+        start: Vec<u64>,
+        shape: Vec<u64>,
+    ) -> PyResult<ArrayBuffer> {
         self.read_owned(py, &start, &shape)
     }
 

@@ -175,10 +175,7 @@ impl CallbackSource {
         let interface = array.getattr("__array_interface__")?;
         let (ptr, _readonly): (usize, bool) = interface.get_item("data")?.extract()?;
         let nbytes: usize = array.getattr("nbytes")?.extract()?;
-        let contiguous: bool = array
-            .getattr("flags")?
-            .getattr("c_contiguous")?
-            .extract()?;
+        let contiguous: bool = array.getattr("flags")?.getattr("c_contiguous")?.extract()?;
         if nbytes != out.len() || !contiguous {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
                 "the region reader returned {nbytes} bytes (C-contiguous: {contiguous}) for a \
