@@ -14,6 +14,7 @@ use emio_core::{
     Axis, ByteOrder, DType, Dataset, Error, OptionKind, OptionSpec, Options, Progress, Result,
 };
 use half::f16;
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::exthdr;
@@ -175,6 +176,9 @@ fn mrc_shape(ds: &Dataset, ispg_option: Option<i64>) -> Result<Shape> {
     Ok(shape)
 }
 
+/// Values per block of the parallel statistics.
+const STATS_BLOCK: usize = 1 << 16;
+
 /// Running statistics merged region by region (Chan et al.'s parallel variance).
 #[derive(Debug, Clone, Copy)]
 struct Stats {
@@ -198,30 +202,87 @@ impl Stats {
         }
     }
 
-    fn add_region(&mut self, values: &[f64]) {
-        if values.is_empty() {
-            return;
-        }
-        let n = values.len() as f64;
-        let (mut lo, mut hi, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
-        for &v in values {
+    /// Statistics of one block of values (two passes: mean, then squared deviations).
+    fn of_block(values: impl Iterator<Item = f64> + Clone) -> Stats {
+        let mut s = Stats::new();
+        let (mut lo, mut hi, mut sum, mut n) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0.0);
+        for v in values.clone() {
             lo = lo.min(v);
             hi = hi.max(v);
             sum += v;
+            n += 1.0;
         }
-        if !sum.is_finite() || values.iter().any(|v| !v.is_finite()) {
-            self.finite = false;
-            return;
+        if n == 0.0 {
+            return s;
+        }
+        if !sum.is_finite() || !lo.is_finite() || !hi.is_finite() {
+            s.finite = false;
+            return s;
         }
         let mean = sum / n;
-        let m2: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
-        let total = self.count + n;
-        let delta = mean - self.mean;
-        self.m2 += m2 + delta * delta * self.count * n / total;
-        self.mean += delta * n / total;
+        s.m2 = values.map(|v| (v - mean) * (v - mean)).sum();
+        s.count = n;
+        s.mean = mean;
+        s.min = lo;
+        s.max = hi;
+        s
+    }
+
+    /// Fold `other` into these statistics.
+    fn merge(&mut self, other: &Stats) {
+        self.finite &= other.finite;
+        if other.count == 0.0 {
+            return;
+        }
+        let total = self.count + other.count;
+        let delta = other.mean - self.mean;
+        self.m2 += other.m2 + delta * delta * self.count * other.count / total;
+        self.mean += delta * other.count / total;
         self.count = total;
-        self.min = self.min.min(lo);
-        self.max = self.max.max(hi);
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
+    /// Add values already converted to f64.
+    fn add_region(&mut self, values: &[f64]) {
+        let part = values
+            .par_chunks(STATS_BLOCK)
+            .map(|b| Stats::of_block(b.iter().copied()))
+            .reduce(Stats::new, |mut a, b| {
+                a.merge(&b);
+                a
+            });
+        self.merge(&part);
+    }
+
+    /// Add native-endian elements of `N` bytes decoded by `decode`, without copying.
+    fn add_raw<const N: usize>(&mut self, bytes: &[u8], decode: impl Fn([u8; N]) -> f64 + Sync) {
+        let part = bytes
+            .par_chunks(STATS_BLOCK * N)
+            .map(|b| {
+                Stats::of_block(b.chunks_exact(N).map(|c| {
+                    let mut a = [0u8; N];
+                    a.copy_from_slice(c);
+                    decode(a)
+                }))
+            })
+            .reduce(Stats::new, |mut a, b| {
+                a.merge(&b);
+                a
+            });
+        self.merge(&part);
+    }
+
+    /// Add native-endian `bytes` of a real `dtype`.
+    fn add_native(&mut self, dtype: DType, bytes: &[u8]) {
+        match dtype {
+            DType::I8 => self.add_raw::<1>(bytes, |a| f64::from(a[0] as i8)),
+            DType::I16 => self.add_raw::<2>(bytes, |a| f64::from(i16::from_ne_bytes(a))),
+            DType::U16 => self.add_raw::<2>(bytes, |a| f64::from(u16::from_ne_bytes(a))),
+            DType::F16 => self.add_raw::<2>(bytes, |a| f16::from_ne_bytes(a).to_f64()),
+            DType::F32 => self.add_raw::<4>(bytes, |a| f64::from(f32::from_ne_bytes(a))),
+            other => self.add_region(&real_values(other, bytes)),
+        }
     }
 
     /// (dmin, dmax, dmean, rms) for the header; "undetermined" values when unknown.
@@ -513,7 +574,7 @@ pub fn write(
             if !order.is_native() {
                 emio_core::dtype::swap_bytes_in_place(&mut buf, dtype.swap_unit());
             }
-            stats.add_region(&real_values(dtype, bytes));
+            stats.add_native(dtype, bytes);
         } else {
             let stored = encode(&real_values(dtype, bytes), mode, order, &mut buf);
             stats.add_region(&stored);

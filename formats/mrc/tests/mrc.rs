@@ -450,3 +450,26 @@ fn corrupted_corpus_files_never_panic() {
         }
     }
 }
+
+#[test]
+fn native_files_are_zero_copy_views() {
+    let seeds: Vec<i16> = (0..24).collect();
+    let ds = dataset(DType::F32, &[2, 3, 4], bytes_for(DType::F32, &seeds), 1.0);
+    let dir = tempfile::tempdir().unwrap();
+    let little = temp_path(&dir, "le.mrc");
+    Mrc.write(&ds, &little, &write_opts(&[]), &NoProgress)
+        .unwrap();
+    let back = open(&little);
+    let expected = ds.read_region_bytes(&[0, 0, 0], &[2, 3, 4]).unwrap();
+    if cfg!(target_endian = "little") {
+        assert_eq!(back.mapped(), Some(&expected[..]));
+    }
+    let big = temp_path(&dir, "be.mrc");
+    Mrc.write(&ds, &big, &write_opts(&[("endianness", ">")]), &NoProgress)
+        .unwrap();
+    let back = open(&big);
+    assert_eq!(
+        back.read_region_bytes(&[0, 0, 0], &[2, 3, 4]).unwrap(),
+        expected
+    );
+}
