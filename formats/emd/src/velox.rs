@@ -162,10 +162,8 @@ pub fn read(f: &H5File, file_name: &str, options: &Options) -> Result<Vec<Datase
         r.parse_image_display()?;
     }
     let mut out = Vec::new();
-    if !has_image || stream_type {
-        if sel.spectra {
-            r.read_spectra(&mut out)?;
-        }
+    if (!has_image || stream_type) && sel.spectra {
+        r.read_spectra(&mut out)?;
     }
     let read_stack = options.flag("load_SI_image_stack") || !stream_type;
     let spatial = r.read_images(&mut out, sel, read_stack)?;
