@@ -21,7 +21,7 @@ use pyo3::types::{PyDict, PyList};
 
 use buffer::{ArrayBuffer, OwnedBytes};
 use errors::{IntoPy, PyErrSlot};
-use sources::{CallbackSource, NumpySource, SignalProgress};
+use sources::{CallbackSource, NumpySource, PyProgress};
 
 /// The registry of every format compiled in, built once.
 fn registry() -> &'static Registry {
@@ -255,8 +255,9 @@ fn to_py_value_error(message: String) -> PyErr {
 /// Convert file `src` into `dst` in Rust, streaming region by region: dataset `dataset`
 /// of `src` (required when it holds several), read with `read_options`, written in the
 /// format named `format` (default: from `dst`'s extension) with `write_options`.
+/// `progress(bytes_done, bytes_total)` is called as data is written; Ctrl-C cancels.
 #[pyfunction]
-#[pyo3(signature = (src, dst, format=None, dataset=None, read_options=Vec::new(), write_options=Vec::new(), overwrite=false, src_format=None))]
+#[pyo3(signature = (src, dst, format=None, dataset=None, read_options=Vec::new(), write_options=Vec::new(), overwrite=false, src_format=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn convert(
     py: Python<'_>,
@@ -268,11 +269,10 @@ fn convert(
     write_options: Vec<(String, String)>,
     overwrite: bool,
     src_format: Option<String>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<()> {
     let errors = Arc::new(PyErrSlot::default());
-    let progress = SignalProgress {
-        errors: errors.clone(),
-    };
+    let progress = PyProgress::new(progress, errors.clone());
     let result = py.detach(|| {
         let source_format = reader(&src, src_format.as_deref())?;
         let writer = registry().writer_for(&dst, format.as_deref())?;
@@ -307,7 +307,9 @@ fn convert(
             &progress,
         )
     });
-    result.map_err(|e| errors.resolve(py, e))
+    result.map_err(|e| errors.resolve(py, e))?;
+    progress.finish();
+    errors.take().map_or(Ok(()), Err)
 }
 
 /// One dataset of a file (or Python data to write): dtype, shape, calibrated axes,
@@ -498,8 +500,9 @@ impl PyDataset {
 
     /// Write this dataset to `path` (format from the extension, or named by `format`) with
     /// `key=value` writer `options`, atomically; an existing `path` is replaced only when
-    /// `overwrite`. Returns the format name used.
-    #[pyo3(signature = (path, format=None, options=Vec::new(), overwrite=false))]
+    /// `overwrite`. `progress(bytes_done, bytes_total)` is called as data is written (at most
+    /// every 200 ms); Ctrl-C or an exception in `progress` cancels. Returns the format name.
+    #[pyo3(signature = (path, format=None, options=Vec::new(), overwrite=false, progress=None))]
     fn write(
         &self,
         py: Python<'_>,
@@ -507,11 +510,10 @@ impl PyDataset {
         format: Option<String>,
         options: Vec<(String, String)>,
         overwrite: bool,
+        progress: Option<Py<PyAny>>,
     ) -> PyResult<&'static str> {
         let interrupts = Arc::new(PyErrSlot::default());
-        let progress = SignalProgress {
-            errors: interrupts.clone(),
-        };
+        let progress = PyProgress::new(progress, interrupts.clone());
         let result = py.detach(|| {
             let writer = registry().writer_for(&path, format.as_deref())?;
             Registry::write(
@@ -524,10 +526,12 @@ impl PyDataset {
             )
             .map(|()| writer.name())
         });
-        result.map_err(|e| match interrupts.take() {
+        let name = result.map_err(|e| match interrupts.take() {
             Some(interrupt) => interrupt,
             None => self.resolve(py, e),
-        })
+        })?;
+        progress.finish();
+        interrupts.take().map_or(Ok(name), Err)
     }
 
     fn __repr__(&self) -> String {

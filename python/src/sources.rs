@@ -5,9 +5,11 @@
 //! - [`CallbackSource`]: a Python callable `read(start, shape) -> numpy.ndarray` (Dask arrays,
 //!   Zarr/HDF5 arrays, anything sliceable); memory stays bounded by the regions in flight.
 //!
-//! Also [`SignalProgress`], which lets Ctrl-C cancel a long write.
+//! Also [`PyProgress`]: progress callbacks, and Ctrl-C cancelling a long write.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use emio::source::{c_strides, copy_nd, element_count, Layout};
 use emio::{ArraySource, DType, Error, Progress, Result};
@@ -217,15 +219,80 @@ impl ArraySource for CallbackSource {
     }
 }
 
-/// Progress that cancels when Python has a pending signal (Ctrl-C), keeping the
-/// `KeyboardInterrupt` to re-raise.
-pub struct SignalProgress {
-    /// The interrupt, once one arrived.
+/// Seconds between two calls of a Python progress callback.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Progress of a write or conversion seen from Python: reports `(bytes_done, bytes_total)`
+/// to an optional callable (at most every 200 ms, and at the end), and cancels when Python
+/// has a pending signal (Ctrl-C) or the callable raised, keeping that exception to re-raise.
+pub struct PyProgress {
+    /// The interrupt or the callable's exception, once one arrived.
     pub errors: Arc<PyErrSlot>,
+    callback: Option<Py<PyAny>>,
+    total: AtomicU64,
+    done: AtomicU64,
+    last: Mutex<Option<Instant>>,
+    failed: AtomicBool,
 }
 
-impl Progress for SignalProgress {
+impl PyProgress {
+    /// Progress reporting to `callback` (if any), keeping exceptions in `errors`.
+    pub fn new(callback: Option<Py<PyAny>>, errors: Arc<PyErrSlot>) -> Self {
+        PyProgress {
+            errors,
+            callback,
+            total: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            last: Mutex::new(None),
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    fn report(&self, force: bool) {
+        let Some(callback) = &self.callback else {
+            return;
+        };
+        {
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= PROGRESS_INTERVAL);
+            if !(force || due) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let (done, total) = (
+            self.done.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        );
+        Python::attach(|py| {
+            if let Err(e) = callback.call1(py, (done, total)) {
+                self.errors.keep(e);
+                self.failed.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+
+    /// Report the final state once the operation succeeded.
+    pub fn finish(&self) {
+        self.report(true);
+    }
+}
+
+impl Progress for PyProgress {
+    fn set_total(&self, bytes: u64) {
+        self.total.store(bytes, Ordering::Relaxed);
+        self.report(true);
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.done.fetch_add(bytes, Ordering::Relaxed);
+        self.report(false);
+    }
+
     fn is_cancelled(&self) -> bool {
+        if self.failed.load(Ordering::Relaxed) {
+            return true;
+        }
         Python::attach(|py| match py.check_signals() {
             Ok(()) => false,
             Err(e) => {

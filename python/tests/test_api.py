@@ -314,3 +314,21 @@ def test_writer_axes_and_metadata_from_signal_dict(tmp_path):
     assert ds.original_metadata == {"k": [1, 2]}
     with pytest.raises(ValueError):
         emio.dataset_from_signal({"data": a, "axes": [{"name": "x"}]})
+
+
+def test_progress_callback_and_cancellation(tmp_path):
+    a = np.zeros((64, 256, 256), np.uint8)
+    seen = []
+    emio.file_writer(tmp_path / "p.npy", {"data": a}, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (a.nbytes, a.nbytes)
+    assert all(d <= t for d, t in seen)
+    seen.clear()
+    emio.convert(tmp_path / "p.npy", tmp_path / "q.npy", progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (a.nbytes, a.nbytes)
+
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        emio.file_writer(tmp_path / "stopped.npy", {"data": np.zeros((512, 256, 256), np.uint8)}, progress=stop)
+    assert not (tmp_path / "stopped.npy").exists()

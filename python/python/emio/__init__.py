@@ -147,26 +147,28 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, **kwds):
     return signals
 
 
-def file_writer(filename, signal, format=None, overwrite=True, **kwds):
+def file_writer(filename, signal, format=None, overwrite=True, progress=None, **kwds):
     """Write an rsciio signal dict (``data`` as NumPy or Dask, ``axes``, ``metadata``,
     ``original_metadata``) or a HyperSpy signal to ``filename``, like an rsciio plugin's
     ``file_writer``. The format comes from the extension unless ``format`` names one;
     ``kwds`` are its writer options (rsciio's names). Data is streamed region by region
     (Dask arrays block by block) into a temporary file renamed on success. Like rsciio,
-    an existing file is replaced unless ``overwrite=False``. Returns the format name."""
+    an existing file is replaced unless ``overwrite=False``. ``progress(bytes_done,
+    bytes_total)`` is called as data is written. Returns the format name."""
     path = _os.fspath(filename)
     dataset = dataset_from_signal(signal)
-    return dataset.write(path, format, _option_pairs(kwds), overwrite)
+    return dataset.write(path, format, _option_pairs(kwds), overwrite, progress)
 
 
 def convert(src, dst, format=None, dataset=None, overwrite=False, read_options=None,
-            write_options=None, src_format=None, **kwds):
+            write_options=None, src_format=None, progress=None, **kwds):
     """Convert file ``src`` to ``dst`` entirely in Rust, streaming region by region.
 
     ``format`` names the output format (default: from ``dst``'s extension), ``src_format``
     the input's (default: probed); ``dataset`` picks one dataset of a multi-dataset input.
     Options go in ``read_options`` / ``write_options`` dicts, or as keywords, which are
-    routed to the reader and/or writer that declares them.
+    routed to the reader and/or writer that declares them. ``progress(bytes_done,
+    bytes_total)`` is called as data is written.
     """
     src, dst = _os.fspath(src), _os.fspath(dst)
     reader = src_format or _emio.probe(src)
@@ -195,4 +197,5 @@ def convert(src, dst, format=None, dataset=None, overwrite=False, read_options=N
         _option_pairs(write_options),
         overwrite,
         reader,
+        progress,
     )
