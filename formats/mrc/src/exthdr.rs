@@ -548,8 +548,22 @@ pub fn fei_metadata(fei: &Tree, metadata: &mut Tree) {
     if let Some(name) = first_text(fei, "Microscope type") {
         set_path(metadata, &format!("{tem}.microscope"), name);
     }
-    if let Some(name) = first_text(fei, "Camera name") {
-        set_path(metadata, &format!("{tem}.Detector.Camera.name"), name);
+    // FEI instrument mode 1 is TEM, 2 is STEM (the record also carries the idle camera).
+    match first_number(fei, "Instrument mode").map(|m| m as i64) {
+        Some(2) => {
+            set_path(metadata, &format!("{tem}.acquisition_mode"), "STEM");
+            if let Some(name) = first_text(fei, "STEM Detector name") {
+                set_path(metadata, &format!("{tem}.Detector.STEM.name"), name);
+            }
+        }
+        mode => {
+            if mode == Some(1) {
+                set_path(metadata, &format!("{tem}.acquisition_mode"), "TEM");
+            }
+            if let Some(name) = first_text(fei, "Camera name") {
+                set_path(metadata, &format!("{tem}.Detector.Camera.name"), name);
+            }
+        }
     }
     for (field, key) in [("Alpha tilt", "tilt_alpha"), ("Beta tilt", "tilt_beta")] {
         if let Some(v) = finite(field) {
