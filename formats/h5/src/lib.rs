@@ -803,24 +803,138 @@ impl ArraySource for Permuted {
         let istrides = c_strides(&ishape, es);
         let src: Vec<i64> = self.perm.iter().map(|&p| istrides[p]).collect();
         let dst = c_strides(shape, es);
-        copy_nd(
-            &buf,
-            NdLayout {
-                offset: 0,
-                strides: &src,
-            },
-            out,
-            NdLayout {
-                offset: 0,
-                strides: &dst,
-            },
-            shape,
-            es,
-        );
+        permuted_copy(&buf, &src, out, &dst, shape, es);
         Ok(())
     }
     fn chunk_shape(&self) -> Vec<u64> {
         let c = self.inner.chunk_shape();
         self.perm.iter().map(|&p| c[p]).collect()
     }
+}
+
+/// Copy an N-D block between two layouts starting at offset 0 (byte strides per dim), with
+/// cache-friendly tiled transposes when the source's contiguous dim is not the
+/// destination's (NCEM's transposed storage), and [`copy_nd`] otherwise.
+pub fn permuted_copy(
+    src: &[u8],
+    src_strides: &[i64],
+    dst: &mut [u8],
+    dst_strides: &[i64],
+    shape: &[u64],
+    es: usize,
+) {
+    if transpose_blocks(src, src_strides, dst, dst_strides, shape, es) {
+        return;
+    }
+    copy_nd(
+        src,
+        NdLayout {
+            offset: 0,
+            strides: src_strides,
+        },
+        dst,
+        NdLayout {
+            offset: 0,
+            strides: dst_strides,
+        },
+        shape,
+        es,
+    );
+}
+
+/// Side of the square tiles of [`transpose_blocks`].
+const TILE: usize = 32;
+
+/// Fast path of a permuted copy whose innermost output dim is not the source's innermost
+/// one (the destination must be C-contiguous in its last dim): 2-D tiled transposes between the output's innermost dim and the dim that is
+/// contiguous in the source, for every index of the other dims. Returns false (nothing
+/// done) when the layout does not fit this shape.
+fn transpose_blocks(
+    src: &[u8],
+    src_strides: &[i64],
+    dst: &mut [u8],
+    dst_strides: &[i64],
+    shape: &[u64],
+    es: usize,
+) -> bool {
+    let n = shape.len();
+    let esi = es as i64;
+    let Some(r) = src_strides.iter().position(|&s| s == esi) else {
+        return false;
+    };
+    if n < 2 || r == n - 1 || shape.contains(&0) || dst_strides[n - 1] != esi {
+        return false;
+    }
+    match es {
+        1 => tiles::<1>(src, src_strides, dst, dst_strides, shape, r),
+        2 => tiles::<2>(src, src_strides, dst, dst_strides, shape, r),
+        4 => tiles::<4>(src, src_strides, dst, dst_strides, shape, r),
+        8 => tiles::<8>(src, src_strides, dst, dst_strides, shape, r),
+        16 => tiles::<16>(src, src_strides, dst, dst_strides, shape, r),
+        _ => return false,
+    }
+    true
+}
+
+fn tiles<const N: usize>(
+    src: &[u8],
+    src_strides: &[i64],
+    dst: &mut [u8],
+    dst_strides: &[i64],
+    shape: &[u64],
+    r: usize,
+) {
+    let n = shape.len();
+    let src: &[[u8; N]] = as_elements(src);
+    let dst: &mut [[u8; N]] = as_elements_mut(dst);
+    let e = |s: i64| (s / N as i64) as usize;
+    let (rows, cols) = (shape[r] as usize, shape[n - 1] as usize);
+    let (s_col, d_row) = (e(src_strides[n - 1]), e(dst_strides[r]));
+    let outer: Vec<usize> = (0..n).filter(|&k| k != r && k != n - 1).collect();
+    let mut index = vec![0u64; outer.len()];
+    loop {
+        let s0: usize = outer
+            .iter()
+            .zip(&index)
+            .map(|(&k, &i)| i as usize * e(src_strides[k]))
+            .sum();
+        let d0: usize = outer
+            .iter()
+            .zip(&index)
+            .map(|(&k, &i)| i as usize * e(dst_strides[k]))
+            .sum();
+        for rt in (0..rows).step_by(TILE) {
+            for ct in (0..cols).step_by(TILE) {
+                for row in rt..(rt + TILE).min(rows) {
+                    let d = d0 + row * d_row;
+                    for col in ct..(ct + TILE).min(cols) {
+                        dst[d + col] = src[s0 + row + col * s_col];
+                    }
+                }
+            }
+        }
+        let mut k = outer.len();
+        loop {
+            if k == 0 {
+                return;
+            }
+            k -= 1;
+            index[k] += 1;
+            if index[k] < shape[outer[k]] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+}
+
+fn as_elements<const N: usize>(b: &[u8]) -> &[[u8; N]] {
+    // `[u8; N]` has alignment 1, so any byte slice splits into elements.
+    let (chunks, _) = b.as_chunks::<N>();
+    chunks
+}
+
+fn as_elements_mut<const N: usize>(b: &mut [u8]) -> &mut [[u8; N]] {
+    let (chunks, _) = b.as_chunks_mut::<N>();
+    chunks
 }
