@@ -266,3 +266,14 @@ def test_tvips_calibration_matches_rsciio(tmp_path, emconvert):
     assert tem["beam_energy"] == pytest.approx(300.0)
     assert tem["magnification"] == pytest.approx(80000.0)
     assert tem["Detector"]["Camera"]["name"] == "XF416"
+
+
+def test_rgba16_stack_shaped_for_tifffile(tmp_path, emconvert, corpus):
+    # RGBA16 does not fit ImageJ: written as a shaped series tifffile reshapes.
+    src = corpus / "tiff" / "test_rgba16.tif"
+    emconvert(src, tmp_path / "out.tif")
+    expected = tifffile.imread(src)
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert not tif.is_imagej
+        assert tif.series[0].shape == expected.shape
+        np.testing.assert_array_equal(tif.series[0].asarray(), expected)

@@ -372,8 +372,9 @@ fn first_page_tags(ds: &Dataset, layout: &Layout, imagej: bool) -> Vec<(u16, Tag
         .flatten()
         .unwrap_or_else(|| {
             let mut full: Vec<u64> = shape.to_vec();
-            if let (_, 3 | 4, _) = sample_layout(ds.dtype()) {
-                full.push(sample_layout(ds.dtype()).0 as u64);
+            let samples = sample_layout(ds.dtype()).0;
+            if samples > 1 {
+                full.push(u64::from(samples));
             }
             let lead_codes = if layout.lead.len() == 1 {
                 "I".to_string()
