@@ -193,6 +193,11 @@ fn imagej_series(pages: &[Page], desc: &str, file_len: u64) -> Option<Series> {
 fn shaped_series(pages: &[Page], desc: &str) -> Option<Series> {
     let (shape, axes) = shaped_description(desc)?;
     let first = &pages[0];
+    let mut shape = shape;
+    // tifffile stores RGB shapes with the sample dimension; emio records are one element.
+    if first.dtype.is_rgb() && shape.last() == Some(&first.samples) {
+        shape.pop();
+    }
     if shape.len() == 1 && first.height == 1 && !first.sample_axis && shape[0] == first.width {
         return Some(Series {
             pages: vec![first.clone()],
@@ -203,11 +208,6 @@ fn shaped_series(pages: &[Page], desc: &str) -> Option<Series> {
         });
     }
     let page_shape = first.shape();
-    let mut shape = shape;
-    // tifffile stores RGB shapes with the sample dimension; emio records are one element.
-    if first.dtype.is_rgb() && shape.last() == Some(&first.samples) {
-        shape.pop();
-    }
     if shape.len() < page_shape.len() || shape[shape.len() - page_shape.len()..] != page_shape[..] {
         return None;
     }
