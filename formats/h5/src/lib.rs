@@ -883,7 +883,9 @@ fn tiles<const N: usize>(
     dst_strides: &[i64],
     shape: &[u64],
     r: usize,
-) {
+) where
+    [u8; N]: bytemuck::Pod,
+{
     let n = shape.len();
     let src: &[[u8; N]] = as_elements(src);
     let dst: &mut [[u8; N]] = as_elements_mut(dst);
@@ -928,13 +930,18 @@ fn tiles<const N: usize>(
     }
 }
 
-fn as_elements<const N: usize>(b: &[u8]) -> &[[u8; N]] {
-    // `[u8; N]` has alignment 1, so any byte slice splits into elements.
-    let (chunks, _) = b.as_chunks::<N>();
-    chunks
+fn as_elements<const N: usize>(b: &[u8]) -> &[[u8; N]]
+where
+    [u8; N]: bytemuck::Pod,
+{
+    // `[u8; N]` has alignment 1, so any whole number of elements casts.
+    bytemuck::cast_slice(&b[..b.len() / N * N])
 }
 
-fn as_elements_mut<const N: usize>(b: &mut [u8]) -> &mut [[u8; N]] {
-    let (chunks, _) = b.as_chunks_mut::<N>();
-    chunks
+fn as_elements_mut<const N: usize>(b: &mut [u8]) -> &mut [[u8; N]]
+where
+    [u8; N]: bytemuck::Pod,
+{
+    let n = b.len() / N * N;
+    bytemuck::cast_slice_mut(&mut b[..n])
 }
