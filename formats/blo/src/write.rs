@@ -366,17 +366,29 @@ pub fn write(
     let mut values = Vec::new();
     let mut record = Vec::with_capacity(6 + frame_len);
     progress.set_total(dataset.nbytes());
+    // u8 data stored as is: no conversion, integer sums for the means.
+    let as_is = scaling == Scaling::Unscaled;
     for_each_group(dataset, progress, |first, bytes| {
-        values_f64(dtype, bytes, &mut values);
-        for (j, frame) in values.chunks_exact(frame_len).enumerate() {
+        let frames = bytes.len() / (frame_len * dtype.size());
+        if !as_is {
+            values_f64(dtype, bytes, &mut values);
+        }
+        for j in 0..frames {
             let index = first + j as u64;
             record.clear();
             record.extend_from_slice(&0x55AAu16.to_le_bytes());
             record.extend_from_slice(&(index as u32).to_le_bytes());
-            record.extend(frame.iter().map(|&v| scaling.apply(v)));
+            let mean = if as_is {
+                let frame = &bytes[j * frame_len..(j + 1) * frame_len];
+                record.extend_from_slice(frame);
+                frame.iter().map(|&v| u64::from(v)).sum::<u64>() as f64 / frame_len as f64
+            } else {
+                let frame = &values[j * frame_len..(j + 1) * frame_len];
+                record.extend(frame.iter().map(|&v| scaling.apply(v)));
+                frame.iter().sum::<f64>() / frame_len as f64
+            };
             out.write_all(&record).map_err(io)?;
             if navigator_mean {
-                let mean = frame.iter().sum::<f64>() / frame_len as f64;
                 navigator[index as usize] = scaling.apply(mean);
             }
         }

@@ -233,6 +233,16 @@ pub fn parse_hdr(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The UTC timestamp field (after `MQ1A,`) of the frame header at the start of `bytes`,
+/// found without parsing the other fields (the fly-back detection reads many headers).
+pub fn quick_timestamp(bytes: &[u8], header_len: usize) -> Option<&str> {
+    let head = bytes.get(..header_len)?;
+    let at = head.windows(5).position(|w| w == b"MQ1A,")? + 5;
+    let rest = &head[at..];
+    let end = rest.iter().position(|&b| b == b',')?;
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
 /// Nanoseconds since 1970 of an ISO timestamp `YYYY-MM-DDTHH:MM:SS[.f]` (a trailing `Z` is
 /// ignored), as the fly-back detection needs.
 pub fn timestamp_ns(text: &str) -> Option<i64> {
@@ -294,5 +304,11 @@ mod tests {
         let b = timestamp_ns("2021-05-07T16:51:11.005800929Z").unwrap();
         assert_eq!(b - a, 100_000_001);
         assert!(timestamp_ns("garbage").is_none());
+        let h = padded(SINGLE, 384);
+        assert_eq!(
+            quick_timestamp(&h, 384),
+            Some("2021-05-07T16:51:10.905800928Z")
+        );
+        assert_eq!(quick_timestamp(&h, 100), None);
     }
 }

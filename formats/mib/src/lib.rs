@@ -173,12 +173,14 @@ fn frame_range(first: Option<i64>, last: Option<i64>, n: u64) -> (u64, u64) {
 /// The scan line length rsciio infers from frame timestamps: one plus the index of the first
 /// gap between consecutive frames longer than the mean gap (a fly-back). The mean of the
 /// gaps telescopes to `(last - first) / (n - 1)`, so only the first line's headers are read.
-fn frames_per_line(storage: &[u8], stride: u64, frames: u64) -> u64 {
+fn frames_per_line(storage: &[u8], stride: u64, header_len: u64, frames: u64) -> u64 {
     let n = frames.min(MAX_TIMESTAMPS);
     let time = |i: u64| -> Option<i64> {
         let at = (i * stride) as usize;
-        let h = parse_frame_header(storage.get(at..)?, at as u64).ok()?;
-        header::timestamp_ns(h.timestamp()?)
+        header::timestamp_ns(header::quick_timestamp(
+            storage.get(at..)?,
+            header_len as usize,
+        )?)
     };
     if n < 2 {
         return 1;
@@ -290,7 +292,7 @@ fn open_storage(
                 None => (Some(1), Some(in_file)),
             };
             if per_line == Some(1) {
-                per_line = Some(frames_per_line(bytes, stride, in_file));
+                per_line = Some(frames_per_line(bytes, stride, head.header_len, in_file));
             }
             match (per_line, count) {
                 (Some(p), Some(c)) if p > 0 && c > 0 => Some(vec![p, c / p]),
