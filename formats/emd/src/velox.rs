@@ -641,7 +641,10 @@ impl Reader<'_> {
         for key in &keys {
             streams.push(Stream::open(f, &format!("{g}/{key}"), (h, w))?);
         }
-        let total_frames = number_of_frames.unwrap_or_else(|| streams[0].frames() as u64);
+        let total_frames = match number_of_frames {
+            Some(n) => n,
+            None => streams[0].frames()?,
+        };
         let first = options.int("first_frame").unwrap_or(0).max(0) as u64;
         let last = match options.int("last_frame") {
             Some(l) if l < 0 => return Err(Error::invalid_option("last_frame", "negative")),
@@ -776,9 +779,18 @@ struct Stream {
     bins: u64,
     encoding: String,
     om: Tree,
-    pixels: u64,
+    height: u64,
+    width: u64,
     table: Option<Vec<u64>>,
-    scanned: OnceLock<Result<Vec<u64>, String>>,
+    rows: OnceLock<Result<RowIndex, String>>,
+}
+
+/// Where every scan row of every frame starts in a stream, found in one pass.
+struct RowIndex {
+    /// Entry `k` is the stream position of global row `k` (frame `k / height`).
+    starts: Vec<u64>,
+    /// Number of pixel markers in the stream.
+    markers: u64,
 }
 
 impl Stream {
@@ -823,49 +835,50 @@ impl Stream {
             bins,
             encoding,
             om,
-            pixels: h * w,
+            height: h,
+            width: w,
             table,
-            scanned: OnceLock::new(),
+            rows: OnceLock::new(),
         })
     }
 
-    /// Frame starts: the file's table, or found by counting pixel markers once.
-    fn starts(&self) -> Result<&[u64]> {
-        if let Some(t) = &self.table {
-            return Ok(t);
-        }
-        self.scanned
+    /// The row index, built on first use by one pass over the stream.
+    fn rows(&self) -> Result<&RowIndex> {
+        self.rows
             .get_or_init(|| self.scan().map_err(|e| e.to_string()))
-            .as_deref()
+            .as_ref()
             .map_err(|e| bad(e.clone()))
     }
 
-    fn frames(&self) -> usize {
-        self.starts().map(|s| s.len()).unwrap_or(0)
+    /// Number of (possibly partial) frames, as rsciio counts them.
+    fn frames(&self) -> Result<u64> {
+        if let Some(t) = &self.table {
+            return Ok(t.len() as u64);
+        }
+        let pixels = (self.height * self.width).max(1);
+        Ok(self.rows()?.markers.div_ceil(pixels))
     }
 
-    fn scan(&self) -> Result<Vec<u64>> {
+    fn scan(&self) -> Result<RowIndex> {
         let mut starts = vec![0u64];
         let mut markers = 0u64;
         let mut pos = 0u64;
         let mut buf = Vec::new();
+        let width = self.width.max(1);
         while pos < self.len {
             let n = STREAM_BLOCK.min(self.len - pos);
             self.read(pos, n, &mut buf)?;
             for (i, &v) in buf.iter().enumerate() {
                 if v == NEXT_PIXEL {
                     markers += 1;
-                    if self.pixels > 0
-                        && markers % self.pixels == 0
-                        && pos + (i as u64) + 1 < self.len
-                    {
+                    if markers % width == 0 {
                         starts.push(pos + i as u64 + 1);
                     }
                 }
             }
             pos += n;
         }
-        Ok(starts)
+        Ok(RowIndex { starts, markers })
     }
 
     fn read(&self, pos: u64, n: u64, buf: &mut Vec<u16>) -> Result<()> {
@@ -874,13 +887,25 @@ impl Stream {
         self.data.read_region(&[pos], &[n], bytes)
     }
 
-    /// Range of stream indices holding frame `f` (empty past the end).
-    fn frame_range(&self, f: u64) -> Result<(u64, u64)> {
-        let s = self.starts()?;
-        let Some(&a) = s.get(f as usize) else {
-            return Ok((self.len, self.len));
+    /// Range of stream indices holding rows `r0..r1` of frame `f` (empty past the end).
+    /// Whole frames come from the file's frame table when it has one (no scan).
+    fn row_range(&self, f: u64, r0: u64, r1: u64) -> Result<(u64, u64)> {
+        if let (Some(t), true) = (&self.table, r0 == 0 && r1 == self.height) {
+            let Some(&a) = t.get(f as usize) else {
+                return Ok((self.len, self.len));
+            };
+            let b = t.get(f as usize + 1).copied().unwrap_or(self.len);
+            return Ok((a, b.max(a)));
+        }
+        let idx = &self.rows()?.starts;
+        let at = |r: u64| {
+            usize::try_from(f * self.height + r)
+                .ok()
+                .and_then(|k| idx.get(k).copied())
+                .unwrap_or(self.len)
+                .min(self.len)
         };
-        let b = s.get(f as usize + 1).copied().unwrap_or(self.len);
+        let (a, b) = (at(r0), at(r1));
         Ok((a, b.max(a)))
     }
 }
@@ -939,8 +964,8 @@ impl ChunkDecoder for SpectrumDecoder {
         let mut buf = Vec::new();
         for s in &self.streams {
             for frame in frames.clone() {
-                let (a, b) = s.frame_range(frame)?;
-                let mut pixel = 0u64;
+                let (a, b) = s.row_range(frame, row0, row0 + rows)?;
+                let mut pixel = pix0;
                 let mut pos = a;
                 'frame: while pos < b {
                     let len = STREAM_BLOCK.min(b - pos);
@@ -993,6 +1018,69 @@ fn write_counts(counts: &[u32], dtype: DType, out: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use emio_core::StridedSource;
+
+    /// A 2 x 2 scan, two frames, no frame table: the row index is found by scanning.
+    fn stream() -> Stream {
+        const M: u16 = NEXT_PIXEL;
+        let events: Vec<u16> = vec![5, M, M, 7, 7, M, M, 1, M, M, M, 2, M];
+        let bytes: Vec<u8> = events.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let len = events.len() as u64;
+        Stream {
+            data: Arc::new(StridedSource::from_bytes(bytes, DType::U16, vec![len]).unwrap()),
+            len,
+            bins: 8,
+            encoding: "uint16".into(),
+            om: Tree::new(),
+            height: 2,
+            width: 2,
+            table: None,
+            rows: OnceLock::new(),
+        }
+    }
+
+    #[test]
+    fn rows_are_located_by_one_scan() {
+        let s = stream();
+        assert_eq!(s.frames().unwrap(), 2);
+        assert_eq!(s.row_range(0, 1, 2).unwrap(), (3, 7));
+        assert_eq!(s.row_range(1, 1, 2).unwrap(), (10, 13));
+        assert_eq!(s.row_range(1, 0, 2).unwrap(), (7, 13));
+        assert_eq!(s.row_range(5, 0, 2).unwrap(), (13, 13));
+    }
+
+    #[test]
+    fn row_bands_sum_frames_and_frames_stay_apart() {
+        let streams = vec![Arc::new(stream())];
+        let summed = SpectrumDecoder {
+            streams: streams.clone(),
+            first: 0,
+            last: 2,
+            sum_frames: true,
+            rebin: 1,
+            dtype: DType::U8,
+            shape: vec![2, 2, 8],
+            chunk: vec![1, 2, 8],
+        };
+        let mut out = vec![0u8; 16];
+        summed.decode_chunk(&[1, 0, 0], &mut out).unwrap();
+        let mut want = vec![0u8; 16];
+        want[7] = 2; // pixel (1, 0), channel 7, frame 0
+        want[8 + 2] = 1; // pixel (1, 1), channel 2, frame 1
+        assert_eq!(out, want);
+        let frames = SpectrumDecoder {
+            sum_frames: false,
+            shape: vec![2, 2, 2, 8],
+            chunk: vec![1, 2, 2, 8],
+            ..summed
+        };
+        let mut out = vec![0u8; 32];
+        frames.decode_chunk(&[1, 0, 0, 0], &mut out).unwrap();
+        let mut want = vec![0u8; 32];
+        want[1] = 1; // frame 1, pixel (0, 0), channel 1
+        want[24 + 2] = 1; // frame 1, pixel (1, 1), channel 2
+        assert_eq!(out, want);
+    }
 
     #[test]
     fn unix_times_become_utc_dates() {
