@@ -109,3 +109,21 @@ def test_spectrum_image_checksums_match_rsciio(emconvert, corpus):
         got = [(d["shape"], d["sha256"]) for d in info["datasets"]]
         want = [(s["data"]["shape"], s["data"]["sha256"]) for s in expected["signals"]]
         assert got == want
+
+
+@pytest.mark.parametrize("compression", [None, "gzip"])
+def test_many_chunks_multilevel_index(tmp_path, emconvert, compression):
+    """300 chunks need a two-level chunk B-tree: h5py finds every chunk, also by slicing."""
+    from rsciio.emd import file_reader
+
+    a = (np.arange(300 * 40 * 50, dtype=np.uint32) % 65521).astype("<u2").reshape(300, 40, 50)
+    opts = ["chunks=1,40,50"] + ([f"compression={compression}"] if compression else [])
+    out = _convert(emconvert, tmp_path, a, *opts)
+    with h5py.File(out, "r") as f:
+        (name,) = list(f["signals"].keys())
+        d = f["signals"][name]["data"]
+        assert d.chunks == (50, 40, 1)
+        assert d.id.get_num_chunks() == 300
+        np.testing.assert_array_equal(d[:, :, 123], a[123].T)
+        np.testing.assert_array_equal(d[:], a.T)
+    np.testing.assert_array_equal(file_reader(str(out))[0]["data"], a)
