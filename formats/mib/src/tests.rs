@@ -45,6 +45,9 @@ fn read_u32(ds: &Dataset) -> Vec<u32> {
     }
 }
 
+/// Timestamp of synthetic frames.
+const TIME: &str = "2021-04-15T13:43:00.835428351Z";
+
 const HEADER_TAIL: &str = "0.001000,0,0,0,2.000000E+0,5.110000E+2,0.000000E+0,0.000000E+0,0.000000E+0,0.000000E+0,0.000000E+0,0.000000E+0";
 
 /// A header in the layout Merlin writes, padded to `len`.
@@ -56,12 +59,11 @@ fn header(
     rows: u64,
     pixel: &str,
     depth: u32,
-    time: &str,
 ) -> Vec<u8> {
     let layout = if chips == 1 { "   1x1,01" } else { "   2x2,0F" };
-    let dacs = vec![format!("3RX,{}", vec!["100"; 27].join(",")); chips as usize].join(",");
+    let dacs = vec![format!("3RX,{}", ["100"; 27].join(",")); chips as usize].join(",");
     let text = format!(
-        "MQ1,{seq:06},{len:05},{chips:02},{cols:04},{rows:04},{pixel},{layout},2021-04-15 14:43:00.835428,{HEADER_TAIL},{dacs},MQ1A,{time},1000000ns,{depth},"
+        "MQ1,{seq:06},{len:05},{chips:02},{cols:04},{rows:04},{pixel},{layout},2021-04-15 14:43:00.835428,{HEADER_TAIL},{dacs},MQ1A,{TIME},1000000ns,{depth},"
     );
     let mut b = text.into_bytes();
     assert!(b.len() <= len);
@@ -175,7 +177,6 @@ fn raw_corpus_frame_matches_the_processed_one() {
 #[test]
 fn synthetic_raw_files_decode_to_their_pixels() {
     let dir = tempfile::tempdir().unwrap();
-    let t = "2021-04-15T13:43:00.835428351Z";
     for (depth, max) in [(1u32, 1u32), (6, 63), (12, 4095), (24, (1 << 24) - 1)] {
         let (rows, cols) = (16usize, 128usize);
         let pixels: Vec<u32> = (0..rows * cols)
@@ -193,7 +194,6 @@ fn synthetic_raw_files_decode_to_their_pixels() {
                 rows as u64,
                 "R64",
                 depth,
-                t,
             ));
             if depth == 24 {
                 let hi: Vec<u32> = frame.iter().map(|v| v >> 12).collect();
@@ -226,7 +226,7 @@ fn synthetic_raw_files_decode_to_their_pixels() {
         let image: Vec<u32> = (0..4 * chip * chip)
             .map(|i| (i as u32).wrapping_mul(40_503) % (max + 1))
             .collect();
-        let mut file = header(1, 768, 4, 4 * chip as u64, chip as u64, "R64", depth, t);
+        let mut file = header(1, 768, 4, 4 * chip as u64, chip as u64, "R64", depth);
         file.extend(raw::encode::quad(depth, chip, &image));
         let path = write_file(dir.path(), &format!("quad{depth}.mib"), &file);
         let ds = open(&path, &[]).unwrap().remove(0);
@@ -244,16 +244,7 @@ fn quad_gap_inserts_zero_rows_and_columns() {
     let dir = tempfile::tempdir().unwrap();
     let (rows, cols) = (8u64, 8u64);
     let image: Vec<u8> = (1..=64).collect();
-    let mut file = header(
-        1,
-        768,
-        4,
-        cols,
-        rows,
-        "U08",
-        6,
-        "2021-04-15T13:43:00.835428351Z",
-    );
+    let mut file = header(1, 768, 4, cols, rows, "U08", 6);
     file.extend(&image);
     let path = write_file(dir.path(), "q.mib", &file);
     let plain = open(&path, &[]).unwrap().remove(0);

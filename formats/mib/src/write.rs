@@ -37,8 +37,8 @@ impl HeaderTemplate {
         } else {
             ("2x2", "0F")
         };
-        let thresholds = vec!["0.000000E+0"; 8].join(",");
-        let dacs = format!("3RX,{}", vec!["000"; 27].join(","));
+        let thresholds = ["0.000000E+0"; 8].join(",");
+        let dacs = format!("3RX,{}", ["000"; 27].join(","));
         let dacs = vec![dacs; self.chips as usize].join(",");
         let text = format!(
             "MQ1,{:06},{:05},{:02},{:04},{:04},{},{:>6},{},{},{:.6},0,0,0,{},{},MQ1A,{},{}ns,{},",
