@@ -397,7 +397,7 @@ fn corrupt_corpus_files_never_panic() {
         ] {
             variants.push(bytes[..cut.min(bytes.len())].to_vec());
         }
-        for at in (0..bytes.len().min(800)).step_by(7) {
+        for at in (0..bytes.len().min(800)).step_by(13) {
             let mut b = bytes.clone();
             b[at] ^= 0x5a;
             variants.push(b);
