@@ -277,3 +277,32 @@ def test_rgba16_stack_shaped_for_tifffile(tmp_path, emconvert, corpus):
         assert not tif.is_imagej
         assert tif.series[0].shape == expected.shape
         np.testing.assert_array_equal(tif.series[0].asarray(), expected)
+
+
+def test_imagej_hyperstack_written_by_tifffile(tmp_path, emconvert):
+    import hashlib
+
+    a = np.arange(2 * 3 * 4 * 5 * 6, dtype="u2").reshape(2, 3, 4, 5, 6)
+    path = tmp_path / "ij.tif"
+    tifffile.imwrite(
+        path,
+        a,
+        imagej=True,
+        metadata={"axes": "TZCYX", "spacing": 0.5, "unit": "um", "finterval": 2.0},
+        resolution=(4.0, 4.0),
+    )
+    d = info(emconvert, path)[0]
+    assert d["shape"] == list(a.shape)
+    assert d["sha256"] == hashlib.sha256(a.tobytes()).hexdigest()
+    names = [x["name"] for x in d["axes"]]
+    assert names == ["time", "depth", "color|em-wavelength|channel", "height", "width"]
+    assert [x["scale"] for x in d["axes"]] == [2.0, 0.5, 1.0, 0.25, 0.25]
+    assert [x["units"] for x in d["axes"]] == ["s", "", "", "µm", "µm"]
+    # emio writes the same hyperstack back for ImageJ/tifffile.
+    emconvert(path, tmp_path / "back.tif")
+    with tifffile.TiffFile(tmp_path / "back.tif") as tif:
+        assert tif.is_imagej
+        assert tif.series[0].axes == "TZCYX"
+        np.testing.assert_array_equal(tif.series[0].asarray(), a)
+        assert tif.imagej_metadata["spacing"] == 0.5
+        assert tif.imagej_metadata["finterval"] == 2.0

@@ -664,6 +664,8 @@ struct Cal {
     scale: [Option<f64>; 3],
     offset: [Option<f64>; 3],
     units: [Option<String>; 3],
+    /// ImageJ frame interval (seconds), for a time axis.
+    frame_interval: Option<f64>,
 }
 
 /// rsciio's axis names for tifffile's axis codes.
@@ -703,6 +705,11 @@ fn build_axes(series: &Series, cal: &Cal) -> Vec<Axis> {
                 "depth" | "image series" | "time" => Some(2),
                 _ => None,
             };
+            if name == "time" {
+                if let Some(dt) = cal.frame_interval {
+                    return Axis::uniform(name, "s", dt, 0.0, i + 2 < n);
+                }
+            }
             let (scale, offset, units) = match role {
                 Some(r) => (
                     cal.scale[r].unwrap_or(1.0),
@@ -1012,6 +1019,8 @@ pub fn series_metadata(
             if let Some(sp) = ij.get("spacing").and_then(value_f64) {
                 cal.scale[2] = Some(sp);
             }
+            // rsciio gives a time axis the z spacing; the frame interval is what it means.
+            cal.frame_interval = ij.get("finterval").and_then(value_f64);
             op.insert("ImageJ".into(), Value::Object(ij));
         }
     }
