@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use emio_core::source::{c_strides, copy_nd, element_count, Layout as NdLayout};
 use emio_core::{DType, Error, Result};
+use rayon::prelude::*;
 
 use crate::filters;
 
@@ -429,10 +430,17 @@ impl H5Writer {
             element_count(&grid).unwrap_or(0)
         };
         let mut entries: Vec<(Vec<u64>, u64, u32)> = Vec::with_capacity(total as usize);
+        // Compressed chunks are produced in batches and deflated in parallel; the batch
+        // bounds memory to a few chunks.
+        let batch = match compression {
+            Compression::None => 1,
+            Compression::Gzip(_) => (2 * rayon::current_num_threads()).max(1),
+        };
         let mut clipped = Vec::new();
-        let mut full = vec![0u8; full_bytes];
+        let mut pending: Vec<(Vec<u64>, Vec<u8>)> = Vec::with_capacity(batch);
+        let mut spare: Vec<Vec<u8>> = Vec::new();
         let mut index = vec![0u64; rank];
-        for _ in 0..total {
+        for done in 0..total {
             let start: Vec<u64> = index.iter().zip(chunk).map(|(i, c)| i * c).collect();
             let extent: Vec<u64> = start
                 .iter()
@@ -440,11 +448,11 @@ impl H5Writer {
                 .zip(shape)
                 .map(|((s, c), n)| (*c).min(n - s))
                 .collect();
-            let n = element_count(&extent).unwrap_or(0) as usize * es;
-            let stored: &[u8] = if extent == chunk {
+            let mut full = spare.pop().unwrap_or_else(|| vec![0u8; full_bytes]);
+            if extent == chunk {
                 fill(&start, &extent, &mut full)?;
-                &full
             } else {
+                let n = element_count(&extent).unwrap_or(0) as usize * es;
                 clipped.resize(n, 0);
                 fill(&start, &extent, &mut clipped)?;
                 full.fill(0);
@@ -462,16 +470,23 @@ impl H5Writer {
                     &extent,
                     es,
                 );
-                &full
-            };
-            let (addr, size) = match compression {
-                Compression::None => (self.put(stored)?, stored.len()),
-                Compression::Gzip(level) => {
-                    let z = filters::deflate(&filters::shuffle(stored, es), level);
-                    (self.put(&z)?, z.len())
+            }
+            pending.push((start, full));
+            if pending.len() == batch || done + 1 == total {
+                let stored: Vec<Vec<u8>> = match compression {
+                    Compression::None => Vec::new(),
+                    Compression::Gzip(level) => pending
+                        .par_iter()
+                        .map(|(_, raw)| filters::deflate(&filters::shuffle(raw, es), level))
+                        .collect(),
+                };
+                for (k, (start, raw)) in pending.drain(..).enumerate() {
+                    let bytes: &[u8] = stored.get(k).map(Vec::as_slice).unwrap_or(&raw);
+                    let addr = self.put(bytes)?;
+                    entries.push((start, addr, bytes.len() as u32));
+                    spare.push(raw);
                 }
-            };
-            entries.push((start, addr, size as u32));
+            }
             for k in (0..rank).rev() {
                 index[k] += 1;
                 if index[k] < grid[k] {
