@@ -5,6 +5,12 @@
 //! NCEM stores arrays with `dim1` describing the first HDF5 dimension; HyperSpy (and rsciio)
 //! present them transposed, which emio does lazily (a permuted view, zero-copy for
 //! contiguous storage). Files with a `dim0` (emdfile v1) and `datacube`s are not transposed.
+//!
+//! Axes: a `dimN` vector with one value per index becomes a uniform axis when evenly spaced
+//! (within float32 noise) and a non-uniform axis (explicit values) otherwise; rsciio
+//! collapses every vector to its first value and mean step, which misplaces all points of
+//! a non-uniform axis. Two-element vectors (`[start, start + step]`, rsciio's writer) and
+//! other lengths give uniform axes.
 
 use std::sync::Arc;
 
