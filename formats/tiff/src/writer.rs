@@ -400,8 +400,9 @@ fn first_page_tags(ds: &Dataset, layout: &Layout, imagej: bool) -> Vec<(u16, Tag
         get_str(&ds.metadata, "General.date"),
         get_str(&ds.metadata, "General.time"),
     ) {
-        let dt = format!("{} {}", date.replace('-', ":"), &time[..time.len().min(8)]);
-        if dt.len() == 19 {
+        let time: String = time.chars().take(8).collect();
+        let dt = format!("{} {time}", date.replace('-', ":"));
+        if dt.len() == 19 && dt.is_ascii() {
             t.push((306, TagValue::Ascii(latin1(&dt))));
         }
     }
