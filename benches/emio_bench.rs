@@ -3,7 +3,8 @@
 //! Generates, once, one file per implemented format at realistic size with emio's own
 //! writers, then prints one table: open (lazy), full read into memory, sum over all data
 //! through the chunk API, convert to `.zarr` (zstd) and to `.npy` — each throughput also as
-//! a ratio to `cat FILE > /dev/null` timed in the same run — plus the peak RSS of each step.
+//! a ratio to `cat FILE > /dev/null` timed in the same run — plus the peak anonymous RSS
+//! of each step (heap memory; the page cache behind memory-mapped inputs is not counted).
 //!
 //! ```text
 //! cargo bench --bench emio_bench -- [--scale 0.1] [--dir /tmp/emio-bench] [--only mib,mrc]
@@ -183,30 +184,41 @@ fn synthetic(spec: &Spec, scale: f64) -> Dataset {
     Dataset::new(source, axes, meta, Tree::new()).expect("valid synthetic dataset")
 }
 
-/// Peak resident set size since the last [`reset_peak_rss`], in bytes (Linux).
-fn peak_rss() -> u64 {
+/// Anonymous resident memory of this process in bytes (Linux `RssAnon`): heap buffers,
+/// not the page cache behind memory-mapped input files.
+fn anon_rss() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with("RssAnon:"))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
 }
 
-/// Reset the kernel's peak-RSS counter to the current RSS (Linux `clear_refs` 5).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// Run `f`, returning its duration and the peak RSS during it.
+/// Run `f`, returning its duration and how far the anonymous RSS rose above its level at
+/// the start (sampled every 2 ms on a helper thread): the memory the step needed.
 fn measure<T>(f: impl FnOnce() -> T) -> (T, Duration, u64) {
-    reset_peak_rss();
-    let t = Instant::now();
-    let out = f();
-    (out, t.elapsed(), peak_rss())
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let baseline = anon_rss();
+    let peak = std::sync::atomic::AtomicU64::new(baseline);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak.fetch_max(anon_rss(), std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        let t = Instant::now();
+        let out = f();
+        let elapsed = t.elapsed();
+        peak.fetch_max(anon_rss(), std::sync::atomic::Ordering::Relaxed);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+        (out, elapsed, peak.saturating_sub(baseline))
+    })
 }
 
 fn cat_time(path: &Path) -> Duration {

@@ -76,6 +76,11 @@ impl InFlight {
     }
 }
 
+/// Per-region processing on a worker thread.
+type Work<'a> = dyn Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync + 'a;
+/// The in-order consumer on the calling thread.
+type Sink<'a> = dyn FnMut(&Region, &[u8]) -> Result<()> + 'a;
+
 /// A filled region travelling from a worker to the ordered sink.
 struct Filled {
     index: u64,
@@ -236,8 +241,8 @@ impl Engine {
         dataset: &Dataset,
         chunk: &[u64],
         progress: &dyn Progress,
-        work: &(dyn Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync),
-        sink: Option<&mut dyn FnMut(&Region, &[u8]) -> Result<()>>,
+        work: &Work<'_>,
+        sink: Option<&mut Sink<'_>>,
     ) -> Result<Stats> {
         progress.set_total(dataset.nbytes());
         let buffers = self.buffers();

@@ -117,11 +117,75 @@ def test_rsciio_zspy_matches_emio_metadata_and_axes(emconvert, tmp_path, corpus)
     np.testing.assert_array_equal(sig["data"], np.load(npy))
 
 
-def test_hyperspy_loads_zspy(emconvert, tmp_path):
+AXES = [
+    {"name": "y", "units": "nm", "scale": 2.5, "offset": -1.0, "size": 3, "navigate": True},
+    {"name": "x", "units": "nm", "scale": 2.5, "offset": 0.5, "size": 4, "navigate": True},
+    {"name": "Energy loss", "units": "eV", "scale": 0.25, "offset": 280.0, "size": 16,
+     "navigate": False},
+]
+METADATA = {
+    "General": {"title": "EELS map", "original_filename": "map.dm4"},
+    "Signal": {"signal_type": "EELS", "quantity": "Intensity (counts)"},
+    "Acquisition_instrument": {"TEM": {"beam_energy": 200.0, "convergence_angle": 21.5,
+                                       "Detector": {"EELS": {"collection_angle": 36.0}}}},
+}
+ORIGINAL = {"ImageList": {"Dims": [3, 4, 16], "Names": ["a", "bb"], "Gain": 1.5,
+                          "Mode": "spectrum imaging", "Nothing": None}}
+
+
+@pytest.fixture
+def calibrated_zarr(tmp_path):
+    """An EELS SI in emio's .zarr schema, written by zarr-python (a third-party writer)."""
+    data = (np.arange(3 * 4 * 16, dtype=np.float32) / 7).reshape(3, 4, 16)
+    path = tmp_path / "calibrated.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=3)
+    root.attrs["emio"] = {"schema": 1, "datasets": ["data"]}
+    arr = root.create_array("data", shape=data.shape, chunks=(1, 4, 16), dtype=data.dtype)
+    arr[:] = data
+    arr.attrs.update({"emio": {"schema": 1, "dtype": "float32", "rgb": False}, "axes": AXES,
+                      "metadata": METADATA, "original_metadata": ORIGINAL})
+    return path, data
+
+
+def test_rsciio_zspy_has_emio_axes_and_metadata(emconvert, tmp_path, calibrated_zarr):
+    from rsciio.zspy import file_reader
+
+    src, data = calibrated_zarr
+    out = tmp_path / "map.zspy"
+    emconvert(src, out)
+    sig = file_reader(str(out))[0]
+    np.testing.assert_array_equal(sig["data"], data)
+    for got, want in zip(sig["axes"], AXES):
+        for key, value in want.items():
+            assert got[key] == value, (key, got, want)
+    md = sig["metadata"]
+    assert md["General"]["title"] == "EELS map"
+    assert md["Signal"]["signal_type"] == "EELS"
+    assert md["Acquisition_instrument"]["TEM"]["beam_energy"] == 200.0
+    assert md["Acquisition_instrument"]["TEM"]["Detector"]["EELS"]["collection_angle"] == 36.0
+    om = sig["original_metadata"]["ImageList"]
+    assert om["Dims"] == [3, 4, 16]
+    assert om["Names"] == ["a", "bb"]
+    assert om["Gain"] == 1.5 and om["Mode"] == "spectrum imaging" and om["Nothing"] is None
+    # ...and emio reads its own zspy back to the same description.
+    a, b = info(emconvert, src), info(emconvert, out)
+    assert a["axes"] == b["axes"] and a["shape"] == b["shape"] and a["dtype"] == b["dtype"]
+
+
+def test_hyperspy_loads_zspy(emconvert, tmp_path, calibrated_zarr):
     hs = pytest.importorskip("hyperspy.api")
-    src, data = eels_signal_npy(tmp_path)
+    src, data = calibrated_zarr
     out = tmp_path / "hs.zspy"
     emconvert(src, out)
     s = hs.load(out)
     np.testing.assert_array_equal(s.data, data)
-    assert s.metadata.General.title == "hs" or s.metadata.General.title == "eels"
+    assert s.metadata.General.title == "EELS map"
+    assert s.axes_manager.navigation_shape == (4, 3)
+    assert s.axes_manager.signal_shape == (16,)
+    e = s.axes_manager.signal_axes[0]
+    assert (e.name, e.units, e.scale, e.offset) == ("Energy loss", "eV", 0.25, 280.0)
+    x = s.axes_manager.navigation_axes[0]
+    assert (x.name, x.units, x.scale, x.offset) == ("x", "nm", 2.5, 0.5)
+    assert s.original_metadata.ImageList.Gain == 1.5
+    lazy = hs.load(out, lazy=True)
+    np.testing.assert_array_equal(lazy.data.compute(), data)
