@@ -297,11 +297,37 @@ fn write_chunks(
 /// Create the array at `node` of `store` from its metadata document (v2 `.zarray` or v3
 /// `zarr.json` contents, attributes included) and store the metadata.
 fn create_array(path: &Path, node: &str, metadata: Value) -> Result<Array<FilesystemStore>> {
-    let store = Arc::new(FilesystemStore::new(path).map_err(|e| werr(path, e))?);
+    let (parent, leaf) = leaf_store(path, node);
+    let store = Arc::new(FilesystemStore::new(&parent).map_err(|e| werr(path, e))?);
     let metadata: ArrayMetadata = serde_json::from_value(metadata).map_err(|e| werr(path, e))?;
-    let array = Array::new_with_metadata(store, node, metadata).map_err(|e| werr(path, e))?;
+    let array = Array::new_with_metadata(store, &leaf, metadata).map_err(|e| werr(path, e))?;
     array.store_metadata().map_err(|e| werr(path, e))?;
     Ok(array)
+}
+
+/// A store rooted at the folder holding `node`, and the node's path in it (`/<leaf>`).
+///
+/// zarrs validates whole node paths against Zarr v3 naming rules, which reserve names
+/// starting with `__`; HyperSpy's `__unnamed__` group (and any metadata key) must still
+/// work, so arrays are addressed from their parent folder.
+fn leaf_store(root: &Path, node: &str) -> (std::path::PathBuf, String) {
+    let node = node.trim_matches('/');
+    match node.rsplit_once('/') {
+        Some((parent, leaf)) => (root.join(parent), format!("/{leaf}")),
+        None if node.is_empty() => (root.to_path_buf(), "/".to_string()),
+        None => (root.to_path_buf(), format!("/{node}")),
+    }
+}
+
+/// Open the array at `node` of the store at `root` for reading.
+fn open_array_node(
+    format: &'static str,
+    root: &Path,
+    node: &str,
+) -> Result<Array<FilesystemStore>> {
+    let (parent, leaf) = leaf_store(root, node);
+    let store = Arc::new(FilesystemStore::new(&parent).map_err(|e| zerr(format, e))?);
+    Array::open(store, &leaf).map_err(|e| zerr(format, e).with_path(&parent))
 }
 
 /// Decodes chunks of a zarrs array for a [`ChunkedSource`].
@@ -355,8 +381,7 @@ fn open_source(
     rgb: Option<DType>,
     chunk: &[u64],
 ) -> Result<Arc<dyn ArraySource>> {
-    let store = Arc::new(FilesystemStore::new(root).map_err(|e| zerr(format, e))?);
-    let array = Array::open(store, node).map_err(|e| zerr(format, e))?;
+    let array = open_array_node(format, root, node)?;
     let mut shape = array.shape().to_vec();
     let mut chunk = chunk.to_vec();
     let channels = match rgb {

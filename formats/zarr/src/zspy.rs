@@ -4,14 +4,12 @@
 //! return identical data, axes and metadata.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use emio_core::{
     Axis, DType, Dataset, Error, Format, OptionKind, OptionSpec, Options, Progress, Result, Tree,
 };
 use serde_json::{json, Map, Value};
-use zarrs::array::{Array, ArrayBytes, ArraySubset};
-use zarrs::filesystem::FilesystemStore;
+use zarrs::array::{ArrayBytes, ArraySubset};
 
 use crate::v3::axis_from_json;
 use crate::{
@@ -525,8 +523,7 @@ fn read_small_array(root: &Path, node: &str) -> Result<Value> {
             "<array of shape {shape:?} not expanded>"
         )));
     }
-    let store = Arc::new(FilesystemStore::new(root).map_err(|e| zerr(FORMAT, e))?);
-    let array = Array::open(store, node).map_err(|e| zerr(FORMAT, e).with_path(&dir))?;
+    let array = crate::open_array_node(FORMAT, root, node)?;
     let subset = ArraySubset::new_with_start_shape(vec![0; shape.len()], shape.clone())
         .map_err(|e| zerr(FORMAT, e))?;
     let bytes: ArrayBytes<'static> = array
