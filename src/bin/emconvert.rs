@@ -3,12 +3,13 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use emio::engine::{ProgressReport, ReportingProgress};
-use emio::{Dataset, Format, OptionSpec, Options, Registry};
+use emio::{Dataset, Format, OptionSpec, Options, Progress, Registry};
 use serde_json::{json, Value};
 
 /// Read, write and convert electron-microscopy files.
@@ -285,6 +286,24 @@ fn show(bar: &indicatif::ProgressBar, report: &ProgressReport) {
     ));
 }
 
+/// Set by the Ctrl-C handler.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Progress that also reports cancellation once Ctrl-C was pressed.
+struct Interruptible<'a, P: Progress>(&'a P);
+
+impl<P: Progress> Progress for Interruptible<'_, P> {
+    fn set_total(&self, bytes: u64) {
+        self.0.set_total(bytes);
+    }
+    fn advance(&self, bytes: u64) {
+        self.0.advance(bytes);
+    }
+    fn is_cancelled(&self) -> bool {
+        INTERRUPTED.load(Ordering::SeqCst) || self.0.is_cancelled()
+    }
+}
+
 fn convert(args: &ConvertArgs) -> emio::Result<()> {
     let registry = emio::registry();
     // Pick (and validate) the writer before reading anything.
@@ -330,13 +349,18 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
             show(b, report);
         }
     });
+    // Ctrl-C cancels the write between regions, so the temporary output is removed and
+    // nothing is left at the destination.
+    if ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).is_err() {
+        eprintln!("emconvert: warning: Ctrl-C cannot be trapped; an interrupted run may leave a hidden temporary file");
+    }
     let result = Registry::write(
         writer.as_ref(),
         dataset,
         &args.output,
         &write_pairs,
         args.force,
-        &progress,
+        &Interruptible(&progress),
     );
     if let Some(b) = &bar {
         b.finish_and_clear();

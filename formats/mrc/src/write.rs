@@ -54,17 +54,29 @@ pub const WRITE_OPTIONS: &[OptionSpec] = &[
     },
 ];
 
-/// The mode `dtype` is written as by default.
+/// The mode `dtype` is written as by default: only modes that hold every value exactly
+/// (u8 widens to uint16). Types no mode holds exactly are refused, naming the explicit
+/// `mode` that converts them with precision loss, so no output is silently wrong.
 fn default_mode(dtype: DType) -> Result<Mode> {
     Ok(match dtype {
         DType::Bool | DType::I8 => Mode::Byte { signed: true },
         DType::I16 => Mode::Int16,
         DType::U8 | DType::U16 => Mode::Uint16,
         DType::F16 => Mode::Float16,
-        DType::F32 | DType::F64 | DType::I32 | DType::U32 | DType::I64 | DType::U64 => {
-            Mode::Float32
+        DType::F32 => Mode::Float32,
+        DType::C64 => Mode::Complex64,
+        DType::F64 | DType::I32 | DType::U32 | DType::I64 | DType::U64 => {
+            return Err(Error::unsupported(
+                "mrc",
+                format!("no MRC mode holds {dtype} values exactly; write with -w mode=2 to store them as float32 (rounding)"),
+            ))
         }
-        DType::C64 | DType::C128 => Mode::Complex64,
+        DType::C128 => {
+            return Err(Error::unsupported(
+                "mrc",
+                "no MRC mode holds complex128 values exactly; write with -w mode=4 to store them as complex64 (rounding)",
+            ))
+        }
         other => {
             return Err(Error::unsupported(
                 "mrc",

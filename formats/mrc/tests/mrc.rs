@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use emio_core::{
-    ArrayData, Axis, DType, Dataset, Format, NoProgress, Options, StridedSource, Tree,
+    ArrayData, Axis, DType, Dataset, Error, Format, NoProgress, Options, StridedSource, Tree,
 };
 use emio_mrc::header::{Header, Mode};
 use emio_mrc::Mrc;
@@ -471,5 +471,31 @@ fn native_files_are_zero_copy_views() {
     assert_eq!(
         back.read_region_bytes(&[0, 0, 0], &[2, 3, 4]).unwrap(),
         expected
+    );
+}
+
+#[test]
+fn lossy_types_need_an_explicit_mode() {
+    let values: Vec<u8> = [1u32, 16_777_217, 3, 4]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    let ds = dataset(DType::U32, &[2, 2], values, 1.0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "u32.mrc");
+    let err = Mrc
+        .write(&ds, &path, &write_opts(&[]), &NoProgress)
+        .unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("mode=2"), "{err}");
+    Mrc.write(&ds, &path, &write_opts(&[("mode", "2")]), &NoProgress)
+        .unwrap();
+    let ArrayData::F32(a) = open(&path).read().unwrap() else {
+        panic!("float32 expected")
+    };
+    // 2^24 + 1 has no float32: the explicit conversion rounds it.
+    assert_eq!(
+        a.iter().copied().collect::<Vec<_>>(),
+        [1.0, 16_777_216.0, 3.0, 4.0]
     );
 }
