@@ -85,6 +85,14 @@ pub fn merge(tree: &mut Tree, other: Tree) {
     }
 }
 
+/// The file name of `path` as `General.original_filename` records it (lossy UTF-8; empty
+/// when the path has none).
+pub fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// The minimal normalized tree every dataset carries.
 pub fn base_metadata(title: &str, original_filename: &str, signal_type: &str) -> Tree {
     let mut tree = Tree::new();

@@ -84,10 +84,7 @@ impl Format for Blo {
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
         let storage = Storage::map(path)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = emio_core::metadata::file_name(path);
         open_storage(storage, &name).with_path(path)
     }
 

@@ -102,10 +102,7 @@ impl Format for Dm {
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
         let storage = Storage::map(path)?;
-        let filename = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let filename = emio_core::metadata::file_name(path);
         read_storage(storage, &filename).with_path(path)
     }
 

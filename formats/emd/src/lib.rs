@@ -119,10 +119,7 @@ const WRITE_OPTIONS: &[OptionSpec] = &[
 impl Emd {
     fn read(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         let f = H5File::open(path)?;
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file_name = emio_core::metadata::file_name(path);
         if velox::is_velox(&f) {
             velox::read(&f, &file_name, options)
         } else if ncem::is_ncem(&f) {

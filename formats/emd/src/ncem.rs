@@ -98,11 +98,29 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
+/// Most groups a walk visits: a corrupt file can link a group into itself, and such cycles
+/// would otherwise make the walk exponential in the depth limit.
+const MAX_GROUPS_WALKED: usize = 10_000;
+
 /// Walk the file like h5py's `visititems` (sorted, depth first) collecting data datasets.
-fn find_dataset_paths(f: &H5File, group: &str, out: &mut Vec<String>, depth: usize) -> Result<()> {
+/// `budget` counts down the groups still allowed to be visited.
+fn find_dataset_paths(
+    f: &H5File,
+    group: &str,
+    out: &mut Vec<String>,
+    depth: usize,
+    budget: &mut usize,
+) -> Result<()> {
     if depth > 32 {
         return Ok(());
     }
+    if *budget == 0 {
+        return Err(Error::malformed_at_unknown(
+            "emd",
+            format!("a group tree of at most {MAX_GROUPS_WALKED} groups (cyclic group links?)"),
+        ));
+    }
+    *budget -= 1;
     let datasets = f.datasets(group)?;
     let groups = f.groups(group)?;
     let mut names: Vec<(String, bool)> = datasets
@@ -127,7 +145,7 @@ fn find_dataset_paths(f: &H5File, group: &str, out: &mut Vec<String>, depth: usi
                 out.push(path);
             }
         } else {
-            find_dataset_paths(f, &path, out, depth + 1)?;
+            find_dataset_paths(f, &path, out, depth + 1, budget)?;
         }
     }
     Ok(())
@@ -185,7 +203,7 @@ pub fn read(f: &H5File, file_name: &str, options: &Options) -> Result<Vec<Datase
             false
         }
         None => {
-            find_dataset_paths(f, "", &mut paths, 0)?;
+            find_dataset_paths(f, "", &mut paths, 0, &mut { MAX_GROUPS_WALKED })?;
             options.flag("stack_group")
         }
     };

@@ -362,10 +362,7 @@ fn open_storage(
     let mut axes: Vec<Axis> = nav.iter().map(|_| Axis::default_for(true)).collect();
     axes.extend([Axis::default_for(false), Axis::default_for(false)]);
 
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let file_name = emio_core::metadata::file_name(path);
     let exposure_ms = head.exposure_ns().map(|ns| ns / 1e6);
     let timestamp = head.timestamp().unwrap_or("").to_string();
     let mut metadata = Tree::new();

@@ -304,10 +304,7 @@ impl Mrc {
             })
             .transpose()?;
 
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file_name = emio_core::metadata::file_name(path);
         let title = file_name
             .split('.')
             .next()

@@ -91,10 +91,7 @@ impl Format for Npy {
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
         let storage = Storage::map(path)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = emio_core::metadata::file_name(path);
         Ok(vec![Self::dataset_from_storage(storage, &name)?])
     }
 

@@ -180,10 +180,7 @@ impl Format for Tiff {
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         let storage = Storage::map(path)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = emio_core::metadata::file_name(path);
         Self::datasets_from_storage(storage, &name, options).with_path(path)
     }
 

@@ -164,24 +164,9 @@ fn v3_data_type(dtype: DType) -> Option<&'static str> {
 
 /// The scalar dtype of a Zarr v3 `data_type` name.
 fn dtype_from_v3(name: &str) -> Option<DType> {
-    [
-        DType::Bool,
-        DType::U8,
-        DType::U16,
-        DType::U32,
-        DType::U64,
-        DType::I8,
-        DType::I16,
-        DType::I32,
-        DType::I64,
-        DType::F16,
-        DType::F32,
-        DType::F64,
-        DType::C64,
-        DType::C128,
-    ]
-    .into_iter()
-    .find(|d| v3_data_type(*d) == Some(name))
+    DType::ALL
+        .into_iter()
+        .find(|d| v3_data_type(*d) == Some(name))
 }
 
 /// The fill value 0 in a dtype's Zarr JSON spelling.

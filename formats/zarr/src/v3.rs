@@ -155,10 +155,7 @@ impl Format for Zarr {
     }
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file_name = emio_core::metadata::file_name(path);
         let (kind, doc) = node_document(path)?.ok_or_else(|| {
             Error::malformed_at_unknown(FORMAT, "zarr.json, .zgroup or .zarray at the root")
                 .with_path(path)
