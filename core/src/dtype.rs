@@ -270,21 +270,27 @@ impl std::fmt::Display for DType {
 
 /// Reverse the byte order of every `unit`-sized group in `bytes` (in place).
 ///
-/// Written as fixed-size loops per unit so the compiler vectorises them.
+/// Aligned buffers (the usual case: `Vec` allocations and element-aligned slices of them)
+/// are swapped as typed integers, which the compiler vectorises; others group by group.
 pub fn swap_bytes_in_place(bytes: &mut [u8], unit: usize) {
-    match unit {
-        1 => {}
-        2 => bytes.chunks_exact_mut(2).for_each(|c| c.swap(0, 1)),
-        4 => bytes.chunks_exact_mut(4).for_each(|c| {
-            let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]).swap_bytes();
-            c.copy_from_slice(&v.to_ne_bytes());
-        }),
-        8 => bytes.chunks_exact_mut(8).for_each(|c| {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(c);
-            c.copy_from_slice(&u64::from_ne_bytes(a).swap_bytes().to_ne_bytes());
-        }),
-        n => bytes.chunks_exact_mut(n).for_each(|c| c.reverse()),
+    fn typed<T: bytemuck::Pod>(bytes: &mut [u8], swap: fn(T) -> T) -> bool {
+        match bytemuck::try_cast_slice_mut::<u8, T>(bytes) {
+            Ok(values) => {
+                values.iter_mut().for_each(|v| *v = swap(*v));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+    let done = match unit {
+        1 => true,
+        2 => typed::<u16>(bytes, u16::swap_bytes),
+        4 => typed::<u32>(bytes, u32::swap_bytes),
+        8 => typed::<u64>(bytes, u64::swap_bytes),
+        _ => false,
+    };
+    if !done {
+        bytes.chunks_exact_mut(unit).for_each(|c| c.reverse());
     }
 }
 
@@ -324,5 +330,12 @@ mod tests {
         let mut c = [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
         swap_bytes_in_place(&mut c, 16);
         assert_eq!(c[0], 16);
+        // Misaligned slices take the group-by-group path with the same result.
+        let mut d = [0u8, 1, 2, 3, 4, 5, 6, 7, 8];
+        swap_bytes_in_place(&mut d[1..], 8);
+        assert_eq!(d, [0, 8, 7, 6, 5, 4, 3, 2, 1]);
+        let mut e = [0u8, 1, 2, 3, 4];
+        swap_bytes_in_place(&mut e[1..], 2);
+        assert_eq!(e, [0, 2, 1, 4, 3]);
     }
 }
