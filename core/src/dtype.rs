@@ -242,9 +242,11 @@ impl DType {
     }
 }
 
-impl std::fmt::Display for DType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = match self {
+impl DType {
+    /// NumPy's name of the type (`uint16`, `complex64`, ...; `rgb8` etc. for records),
+    /// which is also Zarr v3's `data_type` spelling for the scalar types.
+    pub fn name(self) -> &'static str {
+        match self {
             DType::Bool => "bool",
             DType::U8 => "uint8",
             DType::U16 => "uint16",
@@ -263,8 +265,13 @@ impl std::fmt::Display for DType {
             DType::Rgba8 => "rgba8",
             DType::Rgb16 => "rgb16",
             DType::Rgba16 => "rgba16",
-        };
-        f.write_str(name)
+        }
+    }
+}
+
+impl std::fmt::Display for DType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -141,25 +141,9 @@ impl Element {
     }
 }
 
-/// The Zarr v3 `data_type` name of a scalar dtype.
+/// The Zarr v3 `data_type` name of a scalar dtype (NumPy's name; records have none).
 fn v3_data_type(dtype: DType) -> Option<&'static str> {
-    Some(match dtype {
-        DType::Bool => "bool",
-        DType::U8 => "uint8",
-        DType::U16 => "uint16",
-        DType::U32 => "uint32",
-        DType::U64 => "uint64",
-        DType::I8 => "int8",
-        DType::I16 => "int16",
-        DType::I32 => "int32",
-        DType::I64 => "int64",
-        DType::F16 => "float16",
-        DType::F32 => "float32",
-        DType::F64 => "float64",
-        DType::C64 => "complex64",
-        DType::C128 => "complex128",
-        _ => return None,
-    })
+    (!dtype.is_rgb()).then(|| dtype.name())
 }
 
 /// The scalar dtype of a Zarr v3 `data_type` name.
