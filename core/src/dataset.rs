@@ -169,6 +169,13 @@ impl Dataset {
         self.source.strided_view()
     }
 
+    /// The stored bytes seen in place with per-dimension byte strides and the byte order
+    /// the values are stored in, which may differ from the machine's (see
+    /// [`ArraySource::stored_view`]).
+    pub fn stored_view(&self) -> Option<(crate::source::StridedView<'_>, crate::ByteOrder)> {
+        self.source.stored_view()
+    }
+
     fn check_region(&self, start: &[u64], shape: &[u64]) -> Result<usize> {
         let full = self.shape();
         if start.len() != full.len() || shape.len() != full.len() {
@@ -251,6 +258,39 @@ impl Dataset {
                 bytes *= n;
             } else {
                 chunk[d] = (target_bytes / bytes).clamp(1, n);
+                break;
+            }
+        }
+        chunk
+    }
+
+    /// A chunk shape for reading fast in any order (reductions, chunked stores): whole
+    /// natural chunks of the source ([`Dataset::chunk_shape`]: a stored frame, an HDF5 or
+    /// TIFF chunk), grown, innermost dimension first, by whole chunks while a region stays
+    /// within `target_bytes`. Regions then follow the storage layout: for a spectrum image
+    /// stored energy-major, whole navigation planes for a block of channels rather than
+    /// whole spectra gathered from every plane. Unlike [`Dataset::streaming_chunk_shape`],
+    /// the regions are not in the array's C order.
+    pub fn read_chunk_shape(&self, target_bytes: u64) -> Vec<u64> {
+        let shape = self.shape();
+        let mut chunk: Vec<u64> = self
+            .chunk_shape()
+            .iter()
+            .zip(shape)
+            .map(|(&c, &n)| c.clamp(1, n.max(1)))
+            .collect();
+        let es = self.dtype().size() as u64;
+        let mut bytes = chunk.iter().fold(es, |b, &c| b.saturating_mul(c));
+        for d in (0..shape.len()).rev() {
+            if chunk[d] >= shape[d] {
+                continue;
+            }
+            let grown = chunk[d].saturating_mul((target_bytes / bytes.max(1)).max(1));
+            let whole = grown >= shape[d];
+            let grown = grown.min(shape[d]);
+            bytes = bytes / chunk[d] * grown;
+            chunk[d] = grown;
+            if !whole {
                 break;
             }
         }
@@ -424,8 +464,35 @@ fn typed<T: bytemuck::Pod>(
     fill: impl FnOnce(&mut [u8]) -> Result<()>,
 ) -> Result<ArrayD<T>> {
     let mut v: Vec<T> = bytemuck::zeroed_vec(nbytes / std::mem::size_of::<T>());
-    fill(bytemuck::cast_slice_mut(&mut v))?;
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut v);
+    advise_huge_pages(bytes);
+    fill(bytes)?;
     ArrayD::from_shape_vec(IxDyn(dims), v).map_err(|e| Error::OutOfBounds(e.to_string()))
+}
+
+/// Ask the kernel to back a large, freshly allocated (not yet touched) buffer with
+/// transparent huge pages: filling a 2 GB array then takes one page fault per 2 MiB instead
+/// of one per 4 KiB, which otherwise costs about as much as copying the data itself.
+/// Smaller buffers and other systems are left alone; the advice is only a hint.
+fn advise_huge_pages(bytes: &mut [u8]) {
+    const HUGE_PAGE: usize = 2 << 20;
+    if bytes.len() < 4 * HUGE_PAGE {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let start = (bytes.as_mut_ptr() as usize).next_multiple_of(HUGE_PAGE);
+        let end = (bytes.as_mut_ptr() as usize + bytes.len()) / HUGE_PAGE * HUGE_PAGE;
+        if end > start {
+            // SAFETY: `start..end` lies inside `bytes`, memory this thread owns exclusively,
+            // and is page-aligned. MADV_HUGEPAGE only changes how the kernel backs the
+            // pages (it never discards or changes their contents), so no Rust-visible
+            // state changes; a failure (e.g. THP disabled) is harmless and ignored.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
 }
 
 impl ArrayData {

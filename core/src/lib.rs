@@ -10,6 +10,7 @@
 //! - [`engine`]: the parallel, bounded-memory streaming engine behind every conversion.
 
 pub mod axis;
+pub mod copy;
 pub mod dataset;
 pub mod dtype;
 pub mod engine;

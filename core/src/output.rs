@@ -43,8 +43,10 @@ impl AtomicOutput {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "output".into());
+        // Hidden, unique, and ending in the target's name so writers that depend on the
+        // extension (`.dm3` versus `.dm4`) see it.
         let temp = dir.join(format!(
-            ".{name}.emio-tmp-{}-{}",
+            ".emio-tmp-{}-{}.{name}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));

@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
-use crate::dtype::{swap_bytes_in_place, ByteOrder, DType};
+use crate::copy::gather;
+pub use crate::copy::{copy_nd, Layout};
+use crate::dtype::{ByteOrder, DType};
 use crate::error::{Error, Result};
 
 /// A lazily read N-D array of one logical dtype.
@@ -30,7 +32,8 @@ pub trait ArraySource: Send + Sync {
     /// Copy the hyper-rectangle `start .. start + shape` into `out` in C order,
     /// native-endian. The caller guarantees the region lies inside the array and that
     /// `out.len()` is the region's element count times the dtype size
-    /// ([`crate::Dataset`] checks both).
+    /// ([`crate::Dataset`] checks both). Every byte of `out` must be written: callers reuse
+    /// buffers without clearing them.
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()>;
     /// The natural unit of reading (a frame, a strip, an HDF5 chunk): regions aligned to it
     /// are cheapest.
@@ -46,6 +49,13 @@ pub trait ArraySource: Send + Sync {
     /// C-contiguous special case.
     fn strided_view(&self) -> Option<StridedView<'_>> {
         None
+    }
+    /// Like [`ArraySource::strided_view`], but also when the values are stored in the other
+    /// byte order, which is returned with the view: zero-copy views for consumers that
+    /// handle byte order themselves (NumPy arrays of dtype `>u2` over a big-endian file).
+    /// Defaults to the native-order [`ArraySource::strided_view`].
+    fn stored_view(&self) -> Option<(StridedView<'_>, ByteOrder)> {
+        self.strided_view().map(|view| (view, ByteOrder::NATIVE))
     }
 }
 
@@ -129,83 +139,6 @@ pub fn c_strides(shape: &[u64], elem_size: usize) -> Vec<i64> {
     }
     strides
 }
-
-/// Where an N-D block lives in a byte buffer: the byte offset of its first element and the
-/// byte stride of each dimension.
-#[derive(Debug, Clone, Copy)]
-pub struct Layout<'a> {
-    /// Byte offset of element (0, 0, ...).
-    pub offset: i64,
-    /// Byte stride per dimension.
-    pub strides: &'a [i64],
-}
-
-/// Copy an N-D block of `shape` elements of `elem_size` bytes from `src` laid out as
-/// `from` to `dst` laid out as `to`.
-///
-/// Trailing dimensions that are contiguous in both are merged into one `memcpy` run. Callers
-/// guarantee every addressed byte lies inside both buffers.
-pub fn copy_nd(
-    src: &[u8],
-    from: Layout<'_>,
-    dst: &mut [u8],
-    to: Layout<'_>,
-    shape: &[u64],
-    elem_size: usize,
-) {
-    let (src_off, src_strides, dst_off, dst_strides) =
-        (from.offset, from.strides, to.offset, to.strides);
-    if shape.contains(&0) {
-        return;
-    }
-    // Merge trailing dimensions into a contiguous run.
-    let es = elem_size as i64;
-    let mut run = es;
-    let mut ndim = shape.len();
-    while ndim > 0 {
-        let d = ndim - 1;
-        if src_strides[d] == run && dst_strides[d] == run {
-            run = run.saturating_mul(shape[d] as i64);
-            ndim -= 1;
-        } else {
-            break;
-        }
-    }
-    let run = run as usize;
-    let outer = &shape[..ndim];
-    if outer.is_empty() {
-        let (s, d) = (src_off as usize, dst_off as usize);
-        dst[d..d + run].copy_from_slice(&src[s..s + run]);
-        return;
-    }
-    // When the innermost remaining dim is not contiguous, copy element-sized runs along it.
-    let mut index = vec![0u64; ndim];
-    let (mut s, mut d) = (src_off, dst_off);
-    loop {
-        let (su, du) = (s as usize, d as usize);
-        dst[du..du + run].copy_from_slice(&src[su..su + run]);
-        // Advance the odometer.
-        let mut k = ndim;
-        loop {
-            if k == 0 {
-                return;
-            }
-            k -= 1;
-            index[k] += 1;
-            s += src_strides[k];
-            d += dst_strides[k];
-            if index[k] < outer[k] {
-                break;
-            }
-            s -= src_strides[k] * outer[k] as i64;
-            d -= dst_strides[k] * outer[k] as i64;
-            index[k] = 0;
-        }
-    }
-}
-
-/// Regions at least this large are copied on several threads.
-const PARALLEL_COPY_BYTES: usize = 8 << 20;
 
 /// A source over bytes at a fixed offset with one byte stride per logical dimension.
 ///
@@ -379,65 +312,58 @@ impl ArraySource for StridedSource {
                 .zip(&self.strides)
                 .map(|(&i, &s)| i as i64 * s)
                 .sum::<i64>();
-        let dst_strides = c_strides(shape, es);
-        let bytes: &[u8] = &self.storage;
-        let swap = !self.order.is_native();
-        let unit = self.dtype.swap_unit();
-        let copy_part = |src_off: i64,
-                         part_shape: &[u64],
-                         dst: &mut [u8],
-                         src_strides: &[i64],
-                         dst_strides: &[i64]| {
-            copy_nd(
-                bytes,
-                Layout {
-                    offset: src_off,
-                    strides: src_strides,
-                },
-                dst,
-                Layout {
-                    offset: 0,
-                    strides: dst_strides,
-                },
-                part_shape,
-                es,
-            );
-            if swap {
-                swap_bytes_in_place(dst, unit);
-            }
-        };
-        if out.len() >= PARALLEL_COPY_BYTES && !shape.is_empty() && shape[0] > 1 {
-            let row = out.len() / shape[0] as usize;
-            out.par_chunks_mut(row).enumerate().for_each(|(i, dst)| {
-                copy_part(
-                    base + i as i64 * self.strides[0],
-                    &shape[1..],
-                    dst,
-                    &self.strides[1..],
-                    &dst_strides[1..],
-                )
-            });
+        let swap_unit = if self.order.is_native() {
+            1
         } else {
-            copy_part(base, shape, out, &self.strides, &dst_strides);
-        }
+            self.dtype.swap_unit()
+        };
+        gather(
+            &self.storage,
+            Layout {
+                offset: base,
+                strides: &self.strides,
+            },
+            out,
+            shape,
+            es,
+            swap_unit,
+        );
         Ok(())
     }
 
     fn chunk_shape(&self) -> Vec<u64> {
-        // One "frame": the last two dims (or the last dim for 1-D/2-D data) whole.
-        let n = self.shape.len();
-        let keep = n.min(2);
-        let mut chunk = vec![1; n];
-        chunk[n - keep..].copy_from_slice(&self.shape[n - keep..]);
+        // One stored "frame": the two dims that vary fastest in storage, whole (the last two
+        // for C-order data; the first two for Fortran order; the navigation plane of a
+        // spectrum image stored energy-major).
+        let mut by_stride: Vec<usize> = (0..self.shape.len())
+            .filter(|&d| self.shape[d] > 1)
+            .collect();
+        by_stride.sort_by_key(|&d| (self.strides[d].unsigned_abs(), std::cmp::Reverse(d)));
+        let mut chunk = vec![1; self.shape.len()];
+        for &d in by_stride.iter().take(2) {
+            chunk[d] = self.shape[d];
+        }
         chunk
     }
 
     fn strided_view(&self) -> Option<StridedView<'_>> {
-        (self.order.is_native() || self.dtype.swap_unit() == 1).then(|| StridedView {
+        self.stored_view()
+            .and_then(|(view, order)| order.is_native().then_some(view))
+    }
+
+    fn stored_view(&self) -> Option<(StridedView<'_>, ByteOrder)> {
+        let view = StridedView {
             bytes: &self.storage,
             offset: self.offset,
             strides: &self.strides,
-        })
+        };
+        // Single-byte units read the same in either order.
+        let order = if self.dtype.swap_unit() == 1 {
+            ByteOrder::NATIVE
+        } else {
+            self.order
+        };
+        Some((view, order))
     }
 
     fn mapped(&self) -> Option<&[u8]> {
@@ -453,7 +379,7 @@ impl ArraySource for StridedSource {
 /// Decodes one chunk of a [`ChunkedSource`].
 pub trait ChunkDecoder: Send + Sync {
     /// Write chunk `index` (chunk-grid coordinates) into `out`: the chunk's extent clipped
-    /// to the array bounds, in C order, native-endian, logical dtype.
+    /// to the array bounds, in C order, native-endian, logical dtype. `out` arrives zeroed.
     fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()>;
 }
 
@@ -551,21 +477,11 @@ impl ChunkedSource {
         }
         Ok(buf)
     }
-}
 
-impl ArraySource for ChunkedSource {
-    fn dtype(&self) -> DType {
-        self.dtype
-    }
-
-    fn shape(&self) -> &[u64] {
-        &self.shape
-    }
-
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        if shape.contains(&0) {
-            return Ok(());
-        }
+    /// Read a region lying within one row of chunks along the first dimension: chunks
+    /// wholly inside the region whose bytes are contiguous in `out` are decoded straight
+    /// into it (no cache, no copy), the others through the cache and copied.
+    fn read_slab(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
         let es = self.dtype.size();
         let first: Vec<u64> = start.iter().zip(&self.chunk).map(|(s, c)| s / c).collect();
         let last: Vec<u64> = start
@@ -592,37 +508,67 @@ impl ArraySource for ChunkedSource {
                 index[k] = first[k];
             }
         }
-        let chunks: Vec<Arc<Vec<u8>>> = if indices.len() > 1 {
-            indices
-                .par_iter()
-                .map(|i| self.load_chunk(i))
-                .collect::<Result<_>>()?
-        } else {
-            vec![self.load_chunk(&indices[0])?]
-        };
+        // Where each chunk meets the region, and whether it can be decoded in place.
         let dst_strides = c_strides(shape, es);
-        for (index, bytes) in indices.iter().zip(&chunks) {
+        let mut direct: Vec<(usize, &[u64])> = Vec::new();
+        let mut cached = Vec::new();
+        for index in &indices {
             let (cstart, cextent) = self.chunk_extent(index);
-            let src_strides = c_strides(&cextent, es);
             let lo: Vec<u64> = cstart.iter().zip(start).map(|(c, s)| *c.max(s)).collect();
-            let hi: Vec<u64> = cstart
+            let part: Vec<u64> = lo
                 .iter()
-                .zip(&cextent)
+                .zip(cstart.iter().zip(&cextent))
                 .zip(start.iter().zip(shape))
-                .map(|((c, e), (s, n))| (c + e).min(s + n))
+                .map(|((l, (c, e)), (s, n))| (c + e).min(s + n) - l)
                 .collect();
-            let part: Vec<u64> = lo.iter().zip(&hi).map(|(l, h)| h - l).collect();
-            let src_off: i64 = lo
-                .iter()
-                .zip(&cstart)
-                .zip(&src_strides)
-                .map(|((l, c), s)| (l - c) as i64 * s)
-                .sum();
             let dst_off: i64 = lo
                 .iter()
                 .zip(start)
                 .zip(&dst_strides)
                 .map(|((l, s), d)| (l - s) as i64 * d)
+                .sum();
+            // A whole chunk is one contiguous stretch of `out` when, after its first dim
+            // longer than one, it spans the region's full extent.
+            let whole = part == cextent;
+            let outer = part.iter().position(|&n| n > 1).unwrap_or(part.len());
+            if whole && part[(outer + 1).min(part.len())..] == shape[(outer + 1).min(part.len())..]
+            {
+                direct.push((dst_off as usize, index.as_slice()));
+            } else {
+                cached.push((index, cstart, cextent, lo, part, dst_off));
+            }
+        }
+        if !direct.is_empty() {
+            direct.sort_unstable_by_key(|(offset, _)| *offset);
+            let mut targets = Vec::with_capacity(direct.len());
+            let mut rest: &mut [u8] = out;
+            let mut at = 0usize;
+            for (offset, index) in direct {
+                let (_, extent) = self.chunk_extent(index);
+                let n = element_count(&extent).unwrap_or(0) as usize * es;
+                let (_, tail) = std::mem::take(&mut rest).split_at_mut(offset - at);
+                let (target, tail) = tail.split_at_mut(n);
+                rest = tail;
+                at = offset + n;
+                targets.push((index, target));
+            }
+            targets.into_par_iter().try_for_each(|(index, target)| {
+                // Decoders may accumulate (event streams): they get zeroed memory.
+                target.fill(0);
+                self.decoder.decode_chunk(index, target)
+            })?;
+        }
+        let chunks: Vec<Arc<Vec<u8>>> = cached
+            .par_iter()
+            .map(|(index, ..)| self.load_chunk(index))
+            .collect::<Result<_>>()?;
+        for ((_, cstart, cextent, lo, part, dst_off), bytes) in cached.iter().zip(&chunks) {
+            let src_strides = c_strides(cextent, es);
+            let src_off: i64 = lo
+                .iter()
+                .zip(cstart)
+                .zip(&src_strides)
+                .map(|((l, c), s)| (l - c) as i64 * s)
                 .sum();
             copy_nd(
                 bytes,
@@ -632,14 +578,58 @@ impl ArraySource for ChunkedSource {
                 },
                 out,
                 Layout {
-                    offset: dst_off,
+                    offset: *dst_off,
                     strides: &dst_strides,
                 },
-                &part,
+                part,
                 es,
             );
         }
         Ok(())
+    }
+}
+
+impl ArraySource for ChunkedSource {
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn shape(&self) -> &[u64] {
+        &self.shape
+    }
+
+    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        if shape.contains(&0) {
+            return Ok(());
+        }
+        let Some((&c0, &n0)) = self.chunk.first().zip(shape.first()) else {
+            return self.read_slab(start, shape, out);
+        };
+        let (s0, end0) = (start[0], start[0] + n0);
+        if s0 / c0 == (end0 - 1) / c0 {
+            return self.read_slab(start, shape, out);
+        }
+        // Several rows of chunks along the first dimension: each row is one contiguous slab
+        // of `out`, read on its own thread, so memory holds one row's chunks per thread.
+        let row_bytes = out.len() / n0 as usize;
+        let mut slabs = Vec::new();
+        let mut rest = out;
+        let mut first = s0;
+        while first < end0 {
+            let end = ((first / c0 + 1) * c0).min(end0);
+            let (slab, tail) =
+                std::mem::take(&mut rest).split_at_mut((end - first) as usize * row_bytes);
+            rest = tail;
+            slabs.push((first, end - first, slab));
+            first = end;
+        }
+        slabs.into_par_iter().try_for_each(|(first, n, slab)| {
+            let mut slab_start = start.to_vec();
+            slab_start[0] = first;
+            let mut slab_shape = shape.to_vec();
+            slab_shape[0] = n;
+            self.read_slab(&slab_start, &slab_shape, slab)
+        })
     }
 
     fn chunk_shape(&self) -> Vec<u64> {

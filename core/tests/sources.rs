@@ -282,3 +282,35 @@ fn sha256_is_over_little_endian_c_order_bytes() {
         "ae4b3280e56e2faf83f414a6e3dabe9d5fbe18976544c05fed121accb85b53fc"
     );
 }
+
+#[test]
+fn read_chunks_follow_the_storage_layout() {
+    // C order: whole frames, then as many frames as fit.
+    let c = dataset(
+        StridedSource::from_bytes(vec![0u8; 10 * 64 * 64], DType::U8, vec![10, 64, 64]).unwrap(),
+    );
+    assert_eq!(c.chunk_shape(), vec![1, 64, 64]);
+    assert_eq!(c.read_chunk_shape(3 * 4096), vec![3, 64, 64]);
+    assert_eq!(c.read_chunk_shape(1 << 30), vec![10, 64, 64]);
+    assert_eq!(c.read_chunk_shape(100), vec![1, 64, 64]);
+    // A spectrum image stored (E, y, x) and read (y, x, E): whole navigation planes for a
+    // block of channels.
+    let stored =
+        StridedSource::from_bytes(vec![0u8; 16 * 8 * 8 * 4], DType::F32, vec![16, 8, 8]).unwrap();
+    let si = dataset(stored.permuted(&[1, 2, 0]).unwrap());
+    assert_eq!(si.chunk_shape(), vec![8, 8, 1]);
+    assert_eq!(si.read_chunk_shape(4 * 8 * 8 * 4), vec![8, 8, 4]);
+    // Chunked: whole chunks, grown innermost first.
+    struct Zero;
+    impl ChunkDecoder for Zero {
+        fn decode_chunk(&self, _: &[u64], _: &mut [u8]) -> Result<()> {
+            Ok(())
+        }
+    }
+    let chunked = dataset(
+        ChunkedSource::new(DType::U8, vec![6, 9, 9], vec![2, 3, 3], Box::new(Zero)).unwrap(),
+    );
+    assert_eq!(chunked.read_chunk_shape(2 * 3 * 9), vec![2, 3, 9]);
+    assert_eq!(chunked.read_chunk_shape(2 * 9 * 9), vec![2, 9, 9]);
+    assert_eq!(chunked.read_chunk_shape(4 * 9 * 9), vec![4, 9, 9]);
+}

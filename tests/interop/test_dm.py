@@ -61,16 +61,18 @@ def test_corpus_file_rewritten_as_dm4(tmp_path, emconvert, src):
 DTYPES = ["u1", "i1", "<i2", "<u2", "<i4", "<u4", "<f4", "<f8", "<c8", "<c16"]
 
 
+@pytest.mark.parametrize("ext", ["dm4", "dm3"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(7,), (5, 6), (3, 4, 5)])
-def test_npy_to_dm4_read_by_rsciio_and_ncempy(tmp_path, emconvert, dtype, shape):
+def test_npy_to_dm_read_by_rsciio_and_ncempy(tmp_path, emconvert, dtype, shape, ext):
     rng = np.random.default_rng(7)
     a = (rng.random(shape) * 100 - 20).astype(dtype)
     if np.iscomplexobj(a):
         a = a + 1j * (rng.random(shape) * 50).astype(a.real.dtype)
     src = save_npy(tmp_path / "in.npy", a)
-    out = tmp_path / "out.dm4"
+    out = tmp_path / f"out.{ext}"
     emconvert(src, out)
+    assert out.read_bytes()[:4] == (b"\0\0\0\3" if ext == "dm3" else b"\0\0\0\4")
 
     (s,) = rsciio_read(out)
     assert s["data"].shape == a.shape

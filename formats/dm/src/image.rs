@@ -16,7 +16,7 @@ use emio_core::serde_json::Value;
 use emio_core::{ArraySource, Axis, ByteOrder, DType, Error, Result, Storage, StridedSource, Tree};
 
 use crate::mapping::image_metadata;
-use crate::source::{BgraSource, OldPackedComplexSource, PackedComplexSource, SpectrumImageSource};
+use crate::source::{BgraSource, OldPackedComplexSource, PackedComplexSource};
 
 const FORMAT: &str = "dm";
 
@@ -243,12 +243,12 @@ pub fn dataset_parts(
     // Spectrum images store energy slowest; HyperSpy's to_signal1D moves it last.
     let arrange = |s: StridedSource| -> Result<Box<dyn ArraySource>> {
         if spectrum_image {
-            Ok(Box::new(SpectrumImageSource::new(
-                s,
-                storage.clone(),
-                data.offset,
-                order,
-            )?))
+            // (E, nav...) in storage seen as (nav..., E); the core copy kernel transposes
+            // in cache tiles, and regions from `Dataset::read_chunk_shape` follow the storage.
+            let n = s.shape().len();
+            let mut perm: Vec<usize> = (1..n).collect();
+            perm.push(0);
+            Ok(Box::new(s.permuted(&perm)?))
         } else {
             Ok(Box::new(s))
         }

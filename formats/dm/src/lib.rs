@@ -113,7 +113,7 @@ impl Format for Dm {
         _options: &Options,
         progress: &dyn Progress,
     ) -> Result<()> {
-        write::write_dm4(dataset, path, progress)
+        write::write_dm(dataset, path, write::Version::for_path(path), progress)
     }
 }
 

@@ -1,9 +1,11 @@
-//! The DM4 writer: one image with its dtype, dimensions, calibrations, title and tags,
-//! laid out the way GMS and Nion Swift write minimal DM4 files (`ImageList`,
-//! `DocumentObjectList`, `ImageSourceList`).
+//! The DM3/DM4 writer: one image with its dtype, dimensions, calibrations, title and tags,
+//! laid out the way GMS and Nion Swift write minimal files (`ImageList`,
+//! `DocumentObjectList`, `ImageSourceList`). DM4 (64-bit sizes) is the default; a `.dm3`
+//! path gets DM3 (32-bit sizes, no per-tag size field), which holds files below 4 GiB.
 //!
 //! The tag tree is built first with the pixel array as a placeholder of known size, so
-//! every group's byte size (DM4 stores them) is computed before writing; the pixels are then
+//! every group's byte size (DM4 stores them, and both store the root's) is computed before
+//! writing; the pixels are then
 //! streamed region by region into the placeholder's position. Spectrum images (one signal
 //! axis, last, after two or more navigation axes) are written energy-slowest as DM stores
 //! them, slab by slab.
@@ -24,6 +26,46 @@ use emio_core::{AxisKind, DType, Dataset, Error, Progress, Result, Tree};
 use crate::tags::{ElemType, Scalar};
 
 const FORMAT: &str = "dm";
+
+/// The two versions of the tag file: the width of size and count words, and whether every
+/// tag carries its byte size (DM4 only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// DM3: 32-bit words.
+    Dm3,
+    /// DM4: 64-bit words and per-tag sizes.
+    Dm4,
+}
+
+impl Version {
+    /// Bytes per size/count word.
+    fn word(self) -> u64 {
+        match self {
+            Version::Dm3 => 4,
+            Version::Dm4 => 8,
+        }
+    }
+
+    /// Bytes of the per-tag size field.
+    fn tag_size_field(self) -> u64 {
+        match self {
+            Version::Dm3 => 0,
+            Version::Dm4 => 8,
+        }
+    }
+
+    /// The version a path's extension asks for: DM3 for `.dm3`, DM4 otherwise.
+    pub fn for_path(path: &Path) -> Self {
+        let dm3 = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("dm3"));
+        if dm3 {
+            Version::Dm3
+        } else {
+            Version::Dm4
+        }
+    }
+}
 
 /// How the pixels are stored: DM `DataType`, array element type and size per value.
 #[derive(Debug, Clone, Copy)]
@@ -166,23 +208,29 @@ fn encode(data: &WData, pixels: (PixelFormat, u64)) -> (Vec<u64>, Vec<u8>) {
     (info, bytes)
 }
 
-/// Byte size of a tag's body after its DM4 size field.
-fn body_size(tag: &WTag, pixels: (PixelFormat, u64)) -> u64 {
+/// Byte size of a tag's body (after the DM4 size field) in `version`.
+fn body_size(tag: &WTag, pixels: (PixelFormat, u64), version: Version) -> u64 {
+    let word = version.word();
     match tag {
         WTag::Group(entries) => {
-            2 + 8
+            2 + word
                 + entries
                     .iter()
-                    .map(|(name, t)| 1 + 2 + name.len() as u64 + 8 + body_size(t, pixels))
+                    .map(|(name, t)| {
+                        1 + 2
+                            + name.len() as u64
+                            + version.tag_size_field()
+                            + body_size(t, pixels, version)
+                    })
                     .sum::<u64>()
-        }
-        WTag::Data(WData::Pixels) => {
-            let (info, _) = encode(&WData::Pixels, pixels);
-            4 + 8 + 8 * info.len() as u64 + pixels.0.size * pixels.1
         }
         WTag::Data(d) => {
             let (info, bytes) = encode(d, pixels);
-            4 + 8 + 8 * info.len() as u64 + bytes.len() as u64
+            let data = match d {
+                WData::Pixels => pixels.0.size * pixels.1,
+                _ => bytes.len() as u64,
+            };
+            4 + word + word * info.len() as u64 + data
         }
     }
 }
@@ -191,11 +239,20 @@ struct TagWriter<'a, W: Write> {
     out: W,
     path: &'a Path,
     pixels: (PixelFormat, u64),
+    version: Version,
 }
 
 impl<W: Write> TagWriter<'_, W> {
     fn put(&mut self, b: &[u8]) -> Result<()> {
         self.out.write_all(b).map_err(|e| Error::io(self.path, e))
+    }
+
+    /// A size or count word of the file's version (the caller checked DM3 values fit).
+    fn put_word(&mut self, v: u64) -> Result<()> {
+        match self.version {
+            Version::Dm3 => self.put(&(v as u32).to_be_bytes()),
+            Version::Dm4 => self.put(&v.to_be_bytes()),
+        }
     }
 
     fn group_body(
@@ -204,7 +261,7 @@ impl<W: Write> TagWriter<'_, W> {
         stream: &mut dyn FnMut(&mut W) -> Result<()>,
     ) -> Result<()> {
         self.put(&[0, 0])?;
-        self.put(&(entries.len() as u64).to_be_bytes())?;
+        self.put_word(entries.len() as u64)?;
         for (name, tag) in entries {
             let kind = if matches!(tag, WTag::Group(_)) {
                 20u8
@@ -220,15 +277,17 @@ impl<W: Write> TagWriter<'_, W> {
             })?;
             self.put(&name_len.to_be_bytes())?;
             self.put(name.as_bytes())?;
-            self.put(&body_size(tag, self.pixels).to_be_bytes())?;
+            if self.version == Version::Dm4 {
+                self.put_word(body_size(tag, self.pixels, self.version))?;
+            }
             match tag {
                 WTag::Group(sub) => self.group_body(sub, stream)?,
                 WTag::Data(d) => {
                     let (info, bytes) = encode(d, self.pixels);
                     self.put(b"%%%%")?;
-                    self.put(&(info.len() as u64).to_be_bytes())?;
+                    self.put_word(info.len() as u64)?;
                     for w in info {
-                        self.put(&w.to_be_bytes())?;
+                        self.put_word(w)?;
                     }
                     if matches!(d, WData::Pixels) {
                         stream(&mut self.out)?;
@@ -823,8 +882,13 @@ fn stream_spectrum_image(
     Ok(())
 }
 
-/// Write `ds` as a DM4 file at `path`.
-pub fn write_dm4(ds: &Dataset, path: &Path, progress: &dyn Progress) -> Result<()> {
+/// Write `ds` as a DM3 or DM4 file at `path`.
+pub fn write_dm(
+    ds: &Dataset,
+    path: &Path,
+    version: Version,
+    progress: &dyn Progress,
+) -> Result<()> {
     let pf = pixel_format(ds.dtype())?;
     if ds.ndim() == 0 || ds.ndim() > 4 {
         return Err(Error::unsupported(
@@ -838,15 +902,24 @@ pub fn write_dm4(ds: &Dataset, path: &Path, progress: &dyn Progress) -> Result<(
     let geo = geometry(ds);
     let tree = build_tree(ds, pf, &geo);
     let pixels = (pf, ds.len());
-    let root_size = body_size(&WTag::Group(tree.clone()), pixels);
+    let root_size = body_size(&WTag::Group(tree.clone()), pixels, version);
+    if version == Version::Dm3
+        && (root_size > u64::from(u32::MAX) || ds.len() > u64::from(u32::MAX))
+    {
+        return Err(Error::unsupported(
+            FORMAT,
+            format!("{root_size} bytes in a DM3 file (its 32-bit sizes stop at 4 GiB); write .dm4"),
+        ));
+    }
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut w = TagWriter {
         out: BufWriter::with_capacity(1 << 20, file),
         path,
         pixels,
+        version,
     };
-    w.put(&4u32.to_be_bytes())?;
-    w.put(&root_size.to_be_bytes())?;
+    w.put(&(if version == Version::Dm3 { 3u32 } else { 4 }).to_be_bytes())?;
+    w.put_word(root_size)?;
     w.put(&1u32.to_be_bytes())?;
     let dtype = ds.dtype();
     let mut stream = |out: &mut BufWriter<File>| -> Result<()> {
@@ -862,7 +935,8 @@ pub fn write_dm4(ds: &Dataset, path: &Path, progress: &dyn Progress) -> Result<(
         }
     };
     w.group_body(&tree, &mut stream)?;
-    w.put(&[0u8; 8])?;
+    // The file ends with one zero word.
+    w.put_word(0)?;
     w.out.flush().map_err(|e| Error::io(path, e))?;
     Ok(())
 }

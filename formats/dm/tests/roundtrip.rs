@@ -166,7 +166,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn dm4_round_trip(c in case()) {
+    fn dm3_and_dm4_round_trip(c in case(), dm3 in any::<bool>()) {
         let count: u64 = c.shape.iter().product();
         let bytes = pixels(c.dtype, count as usize, c.seed);
         let source = StridedSource::from_bytes(bytes.clone(), c.dtype, c.shape.clone()).unwrap();
@@ -183,8 +183,10 @@ proptest! {
         let ds = Dataset::new(Arc::new(source), axes, md, om).unwrap();
 
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.dm4");
+        let path = dir.path().join(if dm3 { "out.dm3" } else { "out.dm4" });
         emio_dm::Dm.write(&ds, &path, &Options::new(), &NoProgress).unwrap();
+        let version = u32::from_be_bytes(std::fs::read(&path).unwrap()[..4].try_into().unwrap());
+        prop_assert_eq!(version, if dm3 { 3 } else { 4 });
         let back = emio_dm::Dm.open(&path, &Options::new()).unwrap();
         prop_assert_eq!(back.len(), 1);
         let r = &back[0];
