@@ -305,10 +305,19 @@ fn sum_bytes(dtype: DType, bytes: &[u8]) -> f64 {
         s
     }
     match dtype {
-        DType::U8 => bytes.iter().map(|&b| b as u64).sum::<u64>() as f64,
+        // Small integers add up in 32-bit lanes over blocks short enough not to overflow.
+        DType::U8 => bytes
+            .chunks(1 << 16)
+            .map(|block| block.iter().map(|&b| u32::from(b)).sum::<u32>() as u64)
+            .sum::<u64>() as f64,
         DType::U16 => bytes
-            .chunks_exact(2)
-            .map(|b| u16::from_ne_bytes([b[0], b[1]]) as u64)
+            .chunks(1 << 16)
+            .map(|block| {
+                block
+                    .chunks_exact(2)
+                    .map(|b| u32::from(u16::from_ne_bytes([b[0], b[1]])))
+                    .sum::<u32>() as u64
+            })
             .sum::<u64>() as f64,
         DType::F32 => typed::<f32>(bytes, |v| v as f64),
         DType::F64 => typed::<f64>(bytes, |v| v),

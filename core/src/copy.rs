@@ -325,6 +325,15 @@ impl Block<'_> {
     }
 }
 
+/// Call `visit(index)` for every index of `shape` in C order (none when a dimension is 0).
+pub fn for_each_index(shape: &[u64], mut visit: impl FnMut(&[u64])) {
+    if shape.contains(&0) {
+        return;
+    }
+    let zeros = vec![0; shape.len()];
+    walk_indices(shape, &zeros, &zeros, 0, |index, _, _| visit(index));
+}
+
 /// Call `visit(source offset, destination offset)` for every index of `shape` in C order:
 /// `base` plus the index times `src_strides`, and the index times `dst_strides`.
 fn walk(
@@ -334,10 +343,21 @@ fn walk(
     base: i64,
     mut visit: impl FnMut(i64, i64),
 ) {
+    walk_indices(shape, src_strides, dst_strides, base, |_, s, d| visit(s, d));
+}
+
+/// The odometer behind [`walk`] and [`for_each_index`]: the index and both offsets.
+fn walk_indices(
+    shape: &[u64],
+    src_strides: &[i64],
+    dst_strides: &[i64],
+    base: i64,
+    mut visit: impl FnMut(&[u64], i64, i64),
+) {
     let mut index = vec![0u64; shape.len()];
     let (mut s, mut d) = (base, 0i64);
     loop {
-        visit(s, d);
+        visit(&index, s, d);
         let mut k = shape.len();
         loop {
             if k == 0 {

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use rayon::prelude::*;
 
 use crate::copy::gather;
-pub use crate::copy::{copy_nd, Layout};
+pub use crate::copy::{copy_nd, for_each_index, Layout};
 use crate::dtype::{ByteOrder, DType};
 use crate::error::{Error, Result};
 
@@ -491,23 +491,16 @@ impl ChunkedSource {
             .map(|((s, n), c)| (s + n - 1) / c)
             .collect();
         // Every chunk index the region touches.
+        let counts: Vec<u64> = first.iter().zip(&last).map(|(f, l)| l - f + 1).collect();
         let mut indices = Vec::new();
-        let mut index = first.clone();
-        'grid: loop {
-            indices.push(index.clone());
-            let mut k = index.len();
-            loop {
-                if k == 0 {
-                    break 'grid;
-                }
-                k -= 1;
-                index[k] += 1;
-                if index[k] <= last[k] {
-                    break;
-                }
-                index[k] = first[k];
-            }
-        }
+        for_each_index(&counts, |i| {
+            indices.push(
+                i.iter()
+                    .zip(&first)
+                    .map(|(i, f)| i + f)
+                    .collect::<Vec<u64>>(),
+            )
+        });
         // Where each chunk meets the region, and whether it can be decoded in place.
         let dst_strides = c_strides(shape, es);
         let mut direct: Vec<(usize, &[u64])> = Vec::new();

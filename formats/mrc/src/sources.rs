@@ -8,34 +8,11 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use emio_core::source::{c_strides, element_count};
+use emio_core::source::{c_strides, element_count, for_each_index};
 use emio_core::{ArraySource, DType, Error, Result, Storage, StridedSource};
 
 /// Builds the final source once the file's bytes are available.
 pub type Build = Arc<dyn Fn(Storage) -> Result<Arc<dyn ArraySource>> + Send + Sync>;
-
-/// Visit every index of `shape` in C order.
-fn for_each_index(shape: &[u64], mut f: impl FnMut(&[u64])) {
-    if shape.contains(&0) {
-        return;
-    }
-    let mut index = vec![0u64; shape.len()];
-    loop {
-        f(&index);
-        let mut k = shape.len();
-        loop {
-            if k == 0 {
-                return;
-            }
-            k -= 1;
-            index[k] += 1;
-            if index[k] < shape[k] {
-                break;
-            }
-            index[k] = 0;
-        }
-    }
-}
 
 /// Mode 3: complex numbers stored as two int16, read as complex64.
 #[derive(Debug, Clone)]
