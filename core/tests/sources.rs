@@ -224,6 +224,46 @@ fn zero_copy_only_for_native_contiguous() {
 }
 
 #[test]
+fn stored_views_carry_the_byte_order() {
+    let other = if ByteOrder::NATIVE == ByteOrder::Little {
+        ByteOrder::Big
+    } else {
+        ByteOrder::Little
+    };
+    let source = |dtype, order| {
+        StridedSource::new(
+            "t",
+            Storage::owned((0..64).collect::<Vec<u8>>()),
+            30,
+            dtype,
+            vec![3, 4],
+            vec![-10, 2],
+            order,
+        )
+        .unwrap()
+    };
+    // Native order: the strided view and the stored view are the same.
+    let native = source(DType::U16, ByteOrder::NATIVE);
+    let (view, order) = native.stored_view().unwrap();
+    assert_eq!(
+        (view.offset, view.strides, order),
+        (30, &[-10i64, 2][..], ByteOrder::NATIVE)
+    );
+    assert_eq!(native.strided_view().unwrap().strides, &[-10, 2]);
+    // Swapped 16-bit values: only the stored view, which says so.
+    let swapped = source(DType::U16, other);
+    assert!(swapped.strided_view().is_none());
+    let (view, order) = swapped.stored_view().unwrap();
+    assert_eq!((view.offset, view.bytes.len(), order), (30, 64, other));
+    // Single bytes read the same in either order.
+    let bytes = source(DType::U8, other);
+    assert_eq!(bytes.stored_view().unwrap().1, ByteOrder::NATIVE);
+    assert!(bytes.strided_view().is_some());
+    // Through a dataset.
+    assert_eq!(dataset(swapped).stored_view().unwrap().1, other);
+}
+
+#[test]
 fn dataset_checks_regions_and_axes() {
     let ds = Dataset::from_bytes(vec![0; 12], DType::U8, vec![3, 4]).unwrap();
     assert!(ds.read_region_bytes(&[2, 0], &[2, 4]).is_err());
@@ -313,4 +353,31 @@ fn read_chunks_follow_the_storage_layout() {
     assert_eq!(chunked.read_chunk_shape(2 * 3 * 9), vec![2, 3, 9]);
     assert_eq!(chunked.read_chunk_shape(2 * 9 * 9), vec![2, 9, 9]);
     assert_eq!(chunked.read_chunk_shape(4 * 9 * 9), vec![4, 9, 9]);
+}
+
+#[test]
+fn full_reads_of_permuted_storage_are_views_with_the_logical_values() {
+    let stored_shape = [4u64, 1, 3, 5];
+    let n = stored_shape.iter().product::<u64>() as usize;
+    let bytes: Vec<u8> = (0..n * 2).map(|i| (i * 13 % 251) as u8).collect();
+    for order in [ByteOrder::Little, ByteOrder::Big] {
+        let stored = StridedSource::contiguous(
+            "test",
+            Storage::owned(bytes.clone()),
+            0,
+            DType::U16,
+            stored_shape.to_vec(),
+            order,
+        )
+        .unwrap();
+        for perm in [[2, 3, 0, 1], [3, 2, 1, 0], [1, 0, 2, 3], [0, 1, 2, 3]] {
+            let ds = dataset(stored.permuted(&perm).unwrap());
+            let full = ds.read().unwrap();
+            let zeros = vec![0; 4];
+            let c_order = ds.read_region(&zeros, ds.shape()).unwrap();
+            assert_eq!(full, c_order, "{perm:?} {order:?}");
+            let expected: Vec<usize> = ds.shape().iter().map(|&d| d as usize).collect();
+            assert_eq!(full.shape(), &expected[..]);
+        }
+    }
 }

@@ -9,7 +9,7 @@
 
 use std::ptr::NonNull;
 
-use emio::Dataset;
+use emio::{ByteOrder, Dataset};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -66,8 +66,8 @@ impl Drop for OwnedBytes {
 enum Bytes {
     /// A read-only view of a dataset's C-contiguous bytes ([`Dataset::mapped`]).
     Mapped(Dataset),
-    /// A read-only view of all the bytes a dataset's values lie in, with their strides
-    /// ([`Dataset::strided_view`]).
+    /// A read-only view of all the bytes a dataset's values lie in, with their strides and
+    /// stored byte order ([`Dataset::stored_view`]).
     Strided(Dataset),
     /// Bytes produced by a region read.
     Owned(OwnedBytes),
@@ -83,12 +83,16 @@ pub struct ArrayBuffer {
 
 impl ArrayBuffer {
     /// A view of `dataset`'s stored bytes, when its storage holds the values as-is
-    /// (C-contiguous, or at fixed strides).
-    pub fn view(dataset: &Dataset) -> Option<Self> {
+    /// (C-contiguous, or at fixed strides), in native byte order or, when `any_order`, in
+    /// the other one too.
+    pub fn view(dataset: &Dataset, any_order: bool) -> Option<Self> {
         let bytes = if dataset.mapped().is_some() {
             Bytes::Mapped(dataset.clone())
         } else {
-            dataset.strided_view()?;
+            let (_, order) = dataset.stored_view()?;
+            if !(any_order || order.is_native()) {
+                return None;
+            }
             Bytes::Strided(dataset.clone())
         };
         Some(ArrayBuffer { bytes })
@@ -108,7 +112,7 @@ impl ArrayBuffer {
                 (bytes.as_ptr() as usize, bytes.len(), true)
             }
             Bytes::Strided(ds) => {
-                let bytes = ds.strided_view().map(|v| v.bytes).unwrap_or(&[]);
+                let bytes = ds.stored_view().map(|(v, _)| v.bytes).unwrap_or(&[]);
                 (bytes.as_ptr() as usize, bytes.len(), true)
             }
             Bytes::Owned(owned) => (owned.ptr.as_ptr() as usize, owned.len, false),
@@ -141,13 +145,25 @@ impl ArrayBuffer {
         !matches!(self.bytes, Bytes::Owned(_))
     }
 
-    /// `(offset, strides)` in bytes of element `(0, ...)` and of each dimension when the
-    /// values lie strided in the bytes; None when they are the C-contiguous array itself.
+    /// `(offset, strides, byte_order)` of a view of stored values: the offset in bytes of
+    /// element `(0, ...)`, the byte stride of each dimension, and `"<"` or `">"` for the
+    /// stored byte order; None when the bytes are the C-contiguous array itself in native
+    /// byte order.
     #[getter]
-    fn layout(&self) -> Option<(u64, Vec<i64>)> {
+    fn layout(&self) -> Option<(u64, Vec<i64>, &'static str)> {
         match &self.bytes {
-            Bytes::Strided(ds) => ds.strided_view().map(|v| (v.offset, v.strides.to_vec())),
+            Bytes::Strided(ds) => ds
+                .stored_view()
+                .map(|(v, order)| (v.offset, v.strides.to_vec(), order_char(order))),
             _ => None,
         }
+    }
+}
+
+/// NumPy's byte-order character of `order`.
+pub fn order_char(order: ByteOrder) -> &'static str {
+    match order {
+        ByteOrder::Little => "<",
+        ByteOrder::Big => ">",
     }
 }

@@ -15,7 +15,9 @@ mod sources;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use emio::{Axis, AxisKind, DType, Dataset, Error, Format, OptionKind, OptionSpec, Registry};
+use emio::{
+    Axis, AxisKind, ByteOrder, DType, Dataset, Error, Format, OptionKind, OptionSpec, Registry,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -322,7 +324,28 @@ pub struct PyDataset {
     errors: Option<Arc<PyErrSlot>>,
 }
 
+/// Formats whose arrays keep the file's byte order when emio views them in place, because
+/// their reference readers do: rsciio's MIB reader returns a memory map of the big-endian
+/// counters (`>u2`, `>u4`), and NumPy's `np.load` keeps an NPY file's byte order. The
+/// others' reference readers (rsciio's MRC reader, tifffile) return native byte order, so
+/// emio converts big-endian data of those formats once, in Rust.
+const STORED_ORDER_FORMATS: &[&str] = &["mib", "npy"];
+
 impl PyDataset {
+    /// Whether zero-copy views of this dataset keep a non-native stored byte order.
+    fn keeps_stored_order(&self) -> bool {
+        STORED_ORDER_FORMATS.contains(&self.format)
+    }
+
+    /// The byte order of a zero-copy view of the stored values, None when `read` copies.
+    fn view_order(&self) -> Option<ByteOrder> {
+        if self.inner.mapped().is_some() {
+            return Some(ByteOrder::NATIVE);
+        }
+        let (_, order) = self.inner.stored_view()?;
+        (order.is_native() || self.keeps_stored_order()).then_some(order)
+    }
+
     fn resolve(&self, py: Python<'_>, error: Error) -> PyErr {
         match &self.errors {
             Some(slot) => slot.resolve(py, error),
@@ -416,7 +439,19 @@ impl PyDataset {
     /// memory map), C-contiguous or strided.
     #[getter]
     fn is_mapped(&self) -> bool {
-        self.inner.mapped().is_some() || self.inner.strided_view().is_some()
+        self.view_order().is_some()
+    }
+
+    /// Byte order of the arrays [`PyDataset::read`] returns: `"<"` or `">"` as stored in
+    /// the file for zero-copy views of the formats in [`STORED_ORDER_FORMATS`] (MIB
+    /// counters are big-endian, as in rsciio's memory maps), the machine's otherwise; `"|"`
+    /// where it does not apply (single bytes).
+    #[getter]
+    fn byte_order(&self) -> &'static str {
+        if self.inner.dtype().swap_unit() == 1 {
+            return "|";
+        }
+        buffer::order_char(self.view_order().unwrap_or(ByteOrder::NATIVE))
     }
 
     /// The axes as `(name, units, navigate, scale, offset, values)` tuples: `values` is a
@@ -470,10 +505,10 @@ impl PyDataset {
     }
 
     /// The whole array's bytes: a read-only view of the memory map when the file stores the
-    /// values as-is (contiguous or at fixed strides, see `ArrayBuffer.layout`), else one
-    /// copy made in Rust with the GIL released.
+    /// values as-is (contiguous or at fixed strides, in the stored byte order, see
+    /// `ArrayBuffer.layout`), else one copy made in Rust with the GIL released.
     fn read(&self, py: Python<'_>) -> PyResult<ArrayBuffer> {
-        if let Some(view) = ArrayBuffer::view(&self.inner) {
+        if let Some(view) = ArrayBuffer::view(&self.inner, self.keeps_stored_order()) {
             return Ok(view);
         }
         let start = vec![0; self.inner.ndim()];

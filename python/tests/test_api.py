@@ -25,10 +25,10 @@ def test_eager_read_every_dtype(tmp_path, dtype):
     a = (rng.random((3, 5, 7)) * 100).astype(dtype)
     (signal,) = emio.file_reader(npy(tmp_path, a))
     data = signal["data"]
-    assert data.dtype == a.dtype.newbyteorder("=")
+    # Like np.load: the file's dtype, byte order included, viewed in place (read-only).
+    assert data.dtype == np.load(npy(tmp_path, a, "b.npy")).dtype == a.dtype
     np.testing.assert_array_equal(data, a)
-    # Native little-endian files are viewed in place; big-endian ones are converted once.
-    assert data.flags.writeable == (not a.dtype.isnative and a.dtype.itemsize > 1)
+    assert not data.flags.writeable and not data.flags.owndata
 
 
 def test_signal_dict_is_shaped_like_rsciio(tmp_path):
@@ -198,6 +198,39 @@ def test_lazy_chunks_like_rsciio(tmp_path):
     assert emio.file_reader(path, lazy=True, chunks={0: 3})[0]["data"].chunks[0] == (3, 3, 2)
     auto = emio.file_reader(path, lazy=True)[0]["data"]
     assert auto.chunks[1:] == ((16,), (16,))  # whole frames, the file's natural chunk
+
+
+def test_auto_chunks_grow_natural_chunks_innermost_first():
+    from emio._lazy import auto_chunk_shape
+
+    mib = 128 << 20
+    # A 4D scan of 256x256 uint16 frames: whole scan rows, 8 of them per 128 MiB chunk.
+    assert auto_chunk_shape((128, 128, 256, 256), 2, (1, 1, 256, 256), mib) == (8, 128, 256, 256)
+    # A stack of float32 images: runs of whole images.
+    assert auto_chunk_shape((8192, 256, 256), 4, (1, 256, 256), mib) == (512, 256, 256)
+    # Balanced: 100 frames at most 40 per chunk make 34 + 34 + 32, not 40 + 40 + 20.
+    assert auto_chunk_shape((100, 16, 16), 1, (1, 16, 16), 40 * 256) == (34, 16, 16)
+    # Multiples of a natural chunk that is not one frame (an HDF5 chunk of 4x8 rows).
+    assert auto_chunk_shape((64, 64, 32), 1, (4, 8, 32), 3 * 8 * 32 * 4) == (4, 24, 32)
+    # Everything fits: one chunk.
+    assert auto_chunk_shape((3, 5, 7), 8, (1, 5, 7), mib) == (3, 5, 7)
+    # A natural chunk larger than the limit is left to Dask to split.
+    assert auto_chunk_shape((4, 8192, 4096), 8, (1, 8192, 4096), mib) is None
+
+
+def test_lazy_graph_is_one_symbolic_layer(tmp_path):
+    """Opening builds no per-chunk tasks (the cost does not grow with the chunk count), and
+    Dask still fuses slicing into the chunk reads."""
+    from dask.blockwise import Blockwise
+
+    a = np.arange(40 * 8 * 8, dtype=np.float32).reshape(40, 8, 8)
+    path = npy(tmp_path, a)
+    lazy = emio.file_reader(path, lazy=True, chunks=(1, 2, 2))[0]["data"]
+    assert lazy.npartitions == 40 * 4 * 4
+    (layer,) = lazy.dask.layers.values()
+    assert isinstance(layer, Blockwise) and not layer.is_materialized()
+    np.testing.assert_array_equal(lazy[7, 1:5, 3].compute(), a[7, 1:5, 3])
+    np.testing.assert_array_equal(lazy.compute(), a)
 
 
 def test_lazy_graph_pickles_without_handles(tmp_path):

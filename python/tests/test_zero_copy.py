@@ -3,9 +3,8 @@ read-only view of its memory map, so the process's resident memory does not grow
 file size (it grows only as pages are touched). The files (128-256 MB) are generated in
 the test's temporary folder; MRC and MIB are streamed from an NPY by ``emio.convert``.
 
-MIB stores 16/32-bit counters big-endian and emio returns native byte order, so the MIB
-case uses 8-bit counters (frames viewed in place between their per-frame headers); wider
-MIB data is converted in one parallel copy instead."""
+MIB frames are viewed in place between their per-frame headers, rows flipped like rsciio's;
+16/32-bit counters keep the file's big-endian byte order (``>u2``, as rsciio returns them)."""
 
 import os
 
@@ -70,7 +69,7 @@ def test_npy_is_zero_copy(big_npy):
     check_zero_copy(big_npy, "npy")
 
 
-@pytest.mark.parametrize("fmt,dtype", [("mrc", "<u2"), ("mib", "|u1")])
+@pytest.mark.parametrize("fmt,dtype", [("mrc", "<u2"), ("mib", "|u1"), ("mib", "<u2")])
 def test_converted_file_is_zero_copy(big_npy, tmp_path, fmt, dtype):
     formats = {f["name"]: f for f in emio.formats()}
     if not (formats.get(fmt, {}).get("can_write") and formats[fmt]["can_read"]):
@@ -84,3 +83,6 @@ def test_converted_file_is_zero_copy(big_npy, tmp_path, fmt, dtype):
     if source != big_npy:
         source.unlink()
     check_zero_copy(path, fmt)
+    if fmt == "mib" and np.dtype(dtype).itemsize > 1:
+        (signal,) = emio.file_reader(path)
+        assert signal["data"].dtype == np.dtype(dtype).newbyteorder(">")

@@ -9,8 +9,9 @@ The rsciio-compatible API::
     emio.file_writer("out.mrc", signals[0])             # NumPy or Dask data, streamed
     emio.convert("scan.dm4", "scan.zspy")               # file to file in Rust
 
-Eager reads of memory-mappable files are read-only NumPy views of the mapping (no copy);
-other layouts are read once, in Rust, with the GIL released.
+Eager reads of memory-mappable files are read-only NumPy views of the mapping (no copy),
+in the byte order of the file like rsciio's memory maps (MIB counters are ``>u2``); other
+layouts are read once, in Rust, with the GIL released, into native byte order.
 """
 
 import os as _os
@@ -18,9 +19,11 @@ import os as _os
 from . import _emio
 from ._emio import Dataset, __version__
 from ._convert import as_numpy as _as_numpy
-from ._convert import numpy_dtype as _numpy_dtype
+from ._convert import view_dtype as _view_dtype
 from ._convert import option_pairs as _option_pairs
 from ._lazy import RegionReader, dask_array as _dask_array
+from ._lazy import remember_open as _remember_open
+from ._lazy import _stamp
 from ._writer import dataset_from_signal
 from .exceptions import (
     CancelledError,
@@ -68,11 +71,16 @@ def formats():
     return _emio.formats()
 
 
+_FORMATS = {}
+
+
 def _format_info(name):
-    for f in _emio.formats():
-        if f["name"] == name:
-            return f
-    raise NoFormatError(f"unknown format {name!r}; known: {', '.join(f['name'] for f in _emio.formats())}")
+    if not _FORMATS:  # the compiled-in formats never change: build their dicts once
+        _FORMATS.update((f["name"], f) for f in _emio.formats())
+    try:
+        return _FORMATS[name]
+    except KeyError:
+        raise NoFormatError(f"unknown format {name!r}; known: {', '.join(_FORMATS)}") from None
 
 
 def probe(filename):
@@ -119,20 +127,26 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, **kwds):
     file's natural chunks. ``format`` forces a reader instead of probing.
     """
     path = _os.fspath(filename)
-    if format is None:
-        format = _emio.probe(path)
-    options = _option_pairs(_reader_options(format, kwds))
-    datasets = _emio.open(path, format, options)
     if lazy:
-        from ._lazy import _stamp
-
         stamp = _stamp(path)
+    if kwds:
+        if format is None:
+            format = _emio.probe(path)
+        options = _option_pairs(_reader_options(format, kwds))
+    else:
+        options = []
+    datasets = _emio.open(path, format, options)
+    if lazy and datasets:
+        format = datasets[0].format
+        reader_options = tuple(options)
+        if _stamp(path) == stamp:  # unchanged while opening: chunk reads may reuse it
+            _remember_open(_os.path.abspath(path), format, reader_options, stamp, datasets)
     signals = []
     for index, ds in enumerate(datasets):
-        dtype = _numpy_dtype(ds.dtype, ds.fields)
+        dtype = _view_dtype(ds)
         shape = tuple(ds.shape)
         if lazy:
-            reader = RegionReader(path, format, options, index, shape, dtype, stamp)
+            reader = RegionReader(path, format, reader_options, index, shape, dtype, stamp)
             data = _dask_array(reader, chunks, ds.chunk_shape)
         else:
             data = _as_numpy(ds.read(), dtype, shape)

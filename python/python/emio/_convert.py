@@ -45,16 +45,26 @@ def numpy_dtype(typestr, fields):
     return np.dtype(typestr)
 
 
+def view_dtype(dataset):
+    """The NumPy dtype of the arrays ``dataset.read()`` gives: the stored byte order for
+    zero-copy views (``>u2`` for MIB counters, as in rsciio's memory maps), else native."""
+    dtype = numpy_dtype(dataset.dtype, dataset.fields)
+    order = dataset.byte_order
+    return dtype if order == "|" else dtype.newbyteorder(order)
+
+
 def as_numpy(buffer, dtype, shape):
     """A NumPy array of ``dtype`` and ``shape`` over an ``ArrayBuffer``'s bytes, without a
     copy; the buffer stays alive as the array's base (read-only for views of a file).
-    Strided views (per-frame headers, Fortran order) keep their strides."""
+    Strided views (per-frame headers, Fortran order, flipped axes) keep their strides and
+    the stored byte order."""
     shape = tuple(int(n) for n in shape)
     if len(buffer) == 0 or 0 in shape:
         return np.empty(shape, dtype=dtype)
     layout = buffer.layout
     if layout is not None:
-        offset, strides = layout
+        offset, strides, order = layout
+        dtype = dtype.newbyteorder(order)
         return np.ndarray(shape, dtype=dtype, buffer=np.asarray(buffer), offset=offset, strides=tuple(strides))
     return np.asarray(buffer).view(dtype).reshape(shape)
 

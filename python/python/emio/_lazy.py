@@ -10,6 +10,7 @@ is a slice of a read-only view of the memory map, like rsciio's memmap-backed ar
 any other chunk is one region read in Rust with the GIL released.
 """
 
+import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -17,7 +18,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import _emio
-from ._convert import as_numpy
+from ._convert import as_numpy, view_dtype
 from .exceptions import EmioError
 
 #: Files kept open per process for region reads.
@@ -34,6 +35,16 @@ def _stamp(path):
     return (st.st_mtime_ns, st.st_size)
 
 
+def remember_open(path, format, options, stamp, datasets):
+    """Keep ``datasets``, just opened by ``file_reader``, for the region reads of lazy
+    arrays of the same file in this process (which would otherwise open it again)."""
+    with _open_lock:
+        _open_files[(path, format, options)] = (stamp, datasets)
+        _open_files.move_to_end((path, format, options))
+        while len(_open_files) > _OPEN_LIMIT:
+            _open_files.popitem(last=False)
+
+
 def _open_cached(path, format, options, stamp):
     key = (path, format, options)
     with _open_lock:
@@ -48,11 +59,7 @@ def _open_cached(path, format, options, stamp):
             "(modification time or size differ); open it again"
         )
     datasets = _emio.open(path, format, list(options))
-    with _open_lock:
-        _open_files[key] = (stamp, datasets)
-        _open_files.move_to_end(key)
-        while len(_open_files) > _OPEN_LIMIT:
-            _open_files.popitem(last=False)
+    remember_open(path, format, options, stamp, datasets)
     return datasets
 
 
@@ -128,14 +135,19 @@ class RegionReader:
         return datasets[self.index]
 
     def view(self):
-        """A read-only NumPy view of the whole dataset on the memory map, or None when its
-        stored layout needs decoding (compression, byte swapping, bit packing)."""
-        key = (self.path, self.format, self.options, self.stamp, self.index)
+        """A read-only NumPy view of the whole dataset on the memory map (in the file's byte
+        order), or None when its stored layout needs decoding (compression, bit packing) or
+        the view's dtype is not this reader's."""
+        key = (self.path, self.format, self.options, self.stamp, self.index, self.dtype)
         with _open_lock:
             hit = _views.get(key, _MISSING)
         if hit is _MISSING:
             ds = self.dataset()
-            hit = as_numpy(ds.read(), self.dtype, self.shape) if ds.is_mapped else None
+            hit = None
+            if ds.is_mapped:
+                hit = as_numpy(ds.read(), view_dtype(ds), self.shape)
+                if hit.dtype != self.dtype:
+                    hit = None
             with _open_lock:
                 _views[key] = hit
                 while len(_views) > _OPEN_LIMIT:
@@ -150,7 +162,10 @@ class RegionReader:
         if 0 in count:
             array = np.empty(count, dtype=self.dtype)
         else:
-            array = as_numpy(self.dataset().read_region(start, count), self.dtype, count)
+            buffer = self.dataset().read_region(start, count)
+            array = as_numpy(buffer, self.dtype.newbyteorder("="), count)
+            if array.dtype != self.dtype:
+                array = array.astype(self.dtype)
         return array if post is None else array[post]
 
     def __array__(self, dtype=None, copy=None):
@@ -170,10 +185,63 @@ class RegionReader:
         return f"RegionReader({self.path!r}, format={self.format!r}, index={self.index}, shape={self.shape}, dtype={self.dtype})"
 
 
+def _chunk_limit():
+    """Dask's configured ``array.chunk-size`` in bytes."""
+    import dask
+    from dask.utils import parse_bytes
+
+    limit = dask.config.get("array.chunk-size")
+    return parse_bytes(limit) if isinstance(limit, str) else int(limit)
+
+
+def auto_chunk_shape(shape, itemsize, natural, limit):
+    """The chunk shape "auto" gives: whole natural chunks of the file (frames, tiles, HDF5
+    chunks), grown innermost dimension first by whole natural chunks while a chunk stays
+    within ``limit`` bytes, and balanced so that the last chunk along the dimension that
+    stops growing is not a sliver. A chunk is then a run of consecutive frames (whole scan
+    rows of a 4D scan), which is the cheapest region to read. None when one natural chunk
+    alone exceeds the limit (Dask then splits it)."""
+    chunk = [max(1, min(int(c), int(n))) for c, n in zip(natural, shape)]
+    nbytes = itemsize
+    for c in chunk:
+        nbytes *= c
+    if nbytes > limit:
+        return None
+    for d in range(len(shape) - 1, -1, -1):
+        n, c = int(shape[d]), chunk[d]
+        if c >= n:
+            continue
+        times = limit // nbytes
+        if times <= 1:
+            break
+        if c * times >= n:
+            chunk[d] = n
+            nbytes = nbytes // c * n
+            continue
+        units = -(-n // c)  # natural chunks along d
+        blocks = -(-units // times)
+        chunk[d] = min(n, -(-units // blocks) * c)
+        break
+    return tuple(chunk)
+
+
+def _regular(shape, chunk):
+    """Dask's chunks tuple of a regular ``chunk`` shape."""
+    out = []
+    for n, c in zip(shape, chunk):
+        n = int(n)
+        if n == 0:
+            out.append((0,))
+            continue
+        full, rest = divmod(n, c)
+        out.append((c,) * full + ((rest,) if rest else ()))
+    return tuple(out)
+
+
 def dask_chunks(chunks, shape, dtype, natural):
     """Normalize rsciio-style ``chunks`` ("auto", a tuple, a dict, -1, ...): "auto" keeps
     multiples of the file's natural chunk (frames, tiles, HDF5 chunks) near Dask's
-    configured ``array.chunk-size``."""
+    configured ``array.chunk-size`` (see :func:`auto_chunk_shape`)."""
     from dask.array.core import normalize_chunks
 
     if chunks is None:
@@ -181,23 +249,46 @@ def dask_chunks(chunks, shape, dtype, natural):
     if 0 in shape:
         return tuple((n,) for n in shape)
     natural = tuple(max(1, min(int(c), int(n))) for c, n in zip(natural, shape))
+    if isinstance(chunks, str) and chunks == "auto":
+        chunk = auto_chunk_shape(shape, np.dtype(dtype).itemsize, natural, _chunk_limit())
+        if chunk is not None:
+            return _regular(shape, chunk)
     return normalize_chunks(chunks, shape, dtype=dtype, previous_chunks=natural)
 
 
+def _name(reader, chunks):
+    """A deterministic Dask name for ``reader`` read in ``chunks``: the same file (path,
+    modification time and size), options, dataset and chunks give the same name."""
+    key = repr((reader.path, reader.stamp, reader.format, reader.options, reader.index, reader.dtype.str, chunks))
+    return "emio-read-" + hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()
+
+
 def dask_array(reader, chunks, natural):
-    """A Dask array whose chunks are region reads of ``reader``."""
+    """A Dask array whose chunks are slices of ``reader`` (region reads, or slices of a
+    zero-copy view of the memory map).
+
+    The graph is one Blockwise layer, as ``dask.array.from_array(..., inline_array=True)``
+    builds it: its size does not grow with the number of chunks, so opening costs the same
+    for 10 or 100,000 chunks, and Dask still fuses later slicing into the chunk reads (a
+    frame taken from a lazy array reads that frame only)."""
     import dask.array as da
-    from dask.base import tokenize
 
     chunks = dask_chunks(chunks, reader.shape, reader.dtype, natural)
-    name = "emio-read-" + tokenize(reader, chunks)
-    return da.from_array(
-        reader,
-        chunks=chunks,
-        name=name,
-        asarray=False,
-        fancy=False,
-        lock=False,
-        inline_array=True,
-        meta=np.empty((0,) * reader.ndim, dtype=reader.dtype),
+    name = _name(reader, chunks)
+    meta = np.empty((0,) * reader.ndim, dtype=reader.dtype)
+    try:
+        from dask.array.core import getter_nofancy
+        from dask.blockwise import blockwise
+        from dask.highlevelgraph import HighLevelGraph
+        from dask.layers import ArraySliceDep
+    except ImportError:  # a Dask without these internals: the public, slower route
+        return da.from_array(
+            reader, chunks=chunks, name=name, asarray=False, fancy=False, lock=False,
+            inline_array=True, meta=meta,
+        )
+    index = tuple(range(reader.ndim))
+    layer = blockwise(
+        getter_nofancy, name, index, reader, None, ArraySliceDep(chunks), index,
+        numblocks={}, _data_producer=True,
     )
+    return da.Array(HighLevelGraph.from_collections(name, layer), name, chunks, meta=meta)
