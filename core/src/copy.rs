@@ -173,7 +173,6 @@ struct Plane {
     nl: usize,
     step_l: i64,
     dst_k: usize,
-    tile: usize,
 }
 
 /// The source side of one [`gather`]: the stored bytes and how to read their elements.
@@ -237,7 +236,6 @@ impl Block<'_> {
         let step_l = strides[last];
         let dst_strides = crate::source::c_strides(shape, es);
         let dst_k = dst_strides[k] as usize;
-        let tile = (128 / es).clamp(8, 64);
         // The other dimensions, walked by an odometer.
         let others: Vec<usize> = (0..last).filter(|&d| d != k).collect();
         let pick = |v: &[i64]| others.iter().map(|&d| v[d]).collect::<Vec<i64>>();
@@ -247,7 +245,6 @@ impl Block<'_> {
             nl,
             step_l,
             dst_k,
-            tile,
         };
         walk(
             &other_shape,
@@ -265,26 +262,41 @@ impl Block<'_> {
         );
     }
 
-    /// One (k, last) plane of a transposed copy for `N`-byte elements. Tiles of source rows
-    /// (one per index of the last dimension, contiguous along k) are walked along k first,
-    /// so each source row is read sequentially; the destination, written `tile` values at
-    /// a time, is usually a huge-page buffer where its large stride costs no TLB misses.
+    /// One (k, last) plane of a transposed copy for `N`-byte elements, through a buffer
+    /// holding one tile: one cache line of values along k from each of up to 2 KiB / `N`
+    /// source rows. Every source line is then read once, whole, and every destination row
+    /// written in 2 KiB runs: short runs far apart in the destination are what makes a
+    /// transpose slow (each one costs a read-for-ownership of lines the prefetcher did not
+    /// see coming), and a line-wide tile along k reads the source rows' next lines while
+    /// they are still cached.
     fn transpose<const N: usize>(&self, p: &Plane, src_base: i64, dst_base: usize, dst: &mut [u8]) {
-        for l0 in (0..p.nl).step_by(p.tile) {
-            let l1 = (l0 + p.tile).min(p.nl);
-            for k0 in (0..p.nk).step_by(p.tile) {
-                let k1 = (k0 + p.tile).min(p.nk);
-                for l in l0..l1 {
+        let tile_k = (64 / N).max(1);
+        let tile_l = (2048 / N).max(1);
+        // Buffer rows one cache line longer than a tile row, so the column writes into it
+        // do not all land in the same cache set.
+        let pitch = tile_l + tile_k;
+        let mut buf = vec![[0u8; N]; tile_k * pitch];
+        for l0 in (0..p.nl).step_by(tile_l) {
+            let l1 = (l0 + tile_l).min(p.nl);
+            for k0 in (0..p.nk).step_by(tile_k) {
+                let k1 = (k0 + tile_k).min(p.nk);
+                for (i, l) in (l0..l1).enumerate() {
                     let from = (src_base + l as i64 * p.step_l) as usize + k0 * N;
                     let values = &self.src[from..from + (k1 - k0) * N];
-                    let mut to = dst_base + k0 * p.dst_k + l * N;
-                    for value in values.chunks_exact(N) {
-                        let mut v: [u8; N] = value.try_into().unwrap_or([0; N]);
+                    for (j, value) in values.chunks_exact(N).enumerate() {
+                        buf[j * pitch + i] = value.try_into().unwrap_or([0; N]);
+                    }
+                }
+                for (j, k) in (k0..k1).enumerate() {
+                    let to = dst_base + k * p.dst_k + l0 * N;
+                    let row = &mut dst[to..to + (l1 - l0) * N];
+                    let values = &buf[j * pitch..j * pitch + (l1 - l0)];
+                    for (cell, value) in row.chunks_exact_mut(N).zip(values) {
+                        let mut v = *value;
                         if self.swap_unit > 1 {
                             v.chunks_exact_mut(self.swap_unit).for_each(<[u8]>::reverse);
                         }
-                        dst[to..to + N].copy_from_slice(&v);
-                        to += p.dst_k;
+                        cell.copy_from_slice(&v);
                     }
                 }
             }

@@ -238,10 +238,34 @@ impl Dataset {
     }
 
     /// Read the whole dataset as an owned N-D array.
+    ///
+    /// When the values are stored in a permuted order (Fortran order, a spectrum image
+    /// stored energy-first; see [`ArraySource::stored_order`]) they are copied as stored,
+    /// at memory speed, and returned as a permuted view with the logical shape, as NumPy's
+    /// `transpose` does: indexing and iteration see the logical array, while
+    /// [`ndarray::ArrayBase::as_slice`] is `None` (use `as_standard_layout` for C order).
     pub fn read(&self) -> Result<ArrayData> {
         let start = vec![0; self.ndim()];
         let shape = self.shape().to_vec();
-        self.read_region(&start, &shape)
+        let Some((perm, stored)) = self.source.stored_order() else {
+            return self.read_region(&start, &shape);
+        };
+        let n = self.check_region(&start, &shape)?;
+        let stored_shape = stored.shape().to_vec();
+        let dims: Vec<usize> = stored_shape.iter().map(|&d| d as usize).collect();
+        let data = ArrayData::fill(self.dtype(), &dims, n, |bytes| {
+            if bytes.is_empty() {
+                Ok(())
+            } else {
+                stored.read_region(&start, &stored_shape, bytes)
+            }
+        })?;
+        // Logical axis i is the stored axis holding logical dimension i.
+        let mut axes = vec![0; perm.len()];
+        for (position, &logical) in perm.iter().enumerate() {
+            axes[logical] = position;
+        }
+        Ok(data.permuted_axes(&axes))
     }
 
     /// A chunk shape for streaming: whole trailing (signal) dimensions as long as one chunk
@@ -417,6 +441,58 @@ impl Iterator for Chunks {
     }
 }
 
+/// `$body` evaluated on the array inside whichever variant `$value` is.
+macro_rules! with_array {
+    ($value:expr, $a:ident => $body:expr) => {
+        match $value {
+            ArrayData::Bool($a) => $body,
+            ArrayData::U8($a) => $body,
+            ArrayData::U16($a) => $body,
+            ArrayData::U32($a) => $body,
+            ArrayData::U64($a) => $body,
+            ArrayData::I8($a) => $body,
+            ArrayData::I16($a) => $body,
+            ArrayData::I32($a) => $body,
+            ArrayData::I64($a) => $body,
+            ArrayData::F16($a) => $body,
+            ArrayData::F32($a) => $body,
+            ArrayData::F64($a) => $body,
+            ArrayData::C64($a) => $body,
+            ArrayData::C128($a) => $body,
+            ArrayData::Rgb8($a) => $body,
+            ArrayData::Rgba8($a) => $body,
+            ArrayData::Rgb16($a) => $body,
+            ArrayData::Rgba16($a) => $body,
+        }
+    };
+}
+
+/// The same variant rebuilt around `$body` computed from its array.
+macro_rules! map_array {
+    ($value:expr, $a:ident => $body:expr) => {
+        match $value {
+            ArrayData::Bool($a) => ArrayData::Bool($body),
+            ArrayData::U8($a) => ArrayData::U8($body),
+            ArrayData::U16($a) => ArrayData::U16($body),
+            ArrayData::U32($a) => ArrayData::U32($body),
+            ArrayData::U64($a) => ArrayData::U64($body),
+            ArrayData::I8($a) => ArrayData::I8($body),
+            ArrayData::I16($a) => ArrayData::I16($body),
+            ArrayData::I32($a) => ArrayData::I32($body),
+            ArrayData::I64($a) => ArrayData::I64($body),
+            ArrayData::F16($a) => ArrayData::F16($body),
+            ArrayData::F32($a) => ArrayData::F32($body),
+            ArrayData::F64($a) => ArrayData::F64($body),
+            ArrayData::C64($a) => ArrayData::C64($body),
+            ArrayData::C128($a) => ArrayData::C128($body),
+            ArrayData::Rgb8($a) => ArrayData::Rgb8($body),
+            ArrayData::Rgba8($a) => ArrayData::Rgba8($body),
+            ArrayData::Rgb16($a) => ArrayData::Rgb16($body),
+            ArrayData::Rgba16($a) => ArrayData::Rgba16($body),
+        }
+    };
+}
+
 /// An owned N-D array of any emio dtype, dispatched once per read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ArrayData {
@@ -554,26 +630,13 @@ impl ArrayData {
 
     /// The array's shape.
     pub fn shape(&self) -> &[usize] {
-        match self {
-            ArrayData::Bool(a) => a.shape(),
-            ArrayData::U8(a) => a.shape(),
-            ArrayData::U16(a) => a.shape(),
-            ArrayData::U32(a) => a.shape(),
-            ArrayData::U64(a) => a.shape(),
-            ArrayData::I8(a) => a.shape(),
-            ArrayData::I16(a) => a.shape(),
-            ArrayData::I32(a) => a.shape(),
-            ArrayData::I64(a) => a.shape(),
-            ArrayData::F16(a) => a.shape(),
-            ArrayData::F32(a) => a.shape(),
-            ArrayData::F64(a) => a.shape(),
-            ArrayData::C64(a) => a.shape(),
-            ArrayData::C128(a) => a.shape(),
-            ArrayData::Rgb8(a) => a.shape(),
-            ArrayData::Rgba8(a) => a.shape(),
-            ArrayData::Rgb16(a) => a.shape(),
-            ArrayData::Rgba16(a) => a.shape(),
-        }
+        with_array!(self, a => a.shape())
+    }
+
+    /// The same values with their axes reordered without copying: axis `i` of the result
+    /// is axis `axes[i]` of this array (ndarray's `permuted_axes`).
+    pub fn permuted_axes(self, axes: &[usize]) -> Self {
+        map_array!(self, a => a.permuted_axes(IxDyn(axes)))
     }
 
     /// Real scalar values as f64 (bool as 0/1); `None` for complex and RGB data.

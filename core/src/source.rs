@@ -57,6 +57,13 @@ pub trait ArraySource: Send + Sync {
     fn stored_view(&self) -> Option<(StridedView<'_>, ByteOrder)> {
         self.strided_view().map(|view| (view, ByteOrder::NATIVE))
     }
+    /// When the values are stored contiguously but in a permuted order of the logical
+    /// dimensions (Fortran order, a spectrum image stored energy-first): `perm`, where
+    /// `perm[i]` is the logical dimension stored `i`-th (slowest first), and a source over
+    /// the same bytes in that stored, C-contiguous order. `None` for C-order storage.
+    fn stored_order(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
+        None
+    }
 }
 
 /// Where a source's values lie in bytes it holds: element `(0, 0, ...)` at byte `offset`
@@ -293,6 +300,21 @@ impl StridedSource {
     fn is_c_contiguous(&self) -> bool {
         self.strides == c_strides(&self.shape, self.dtype.size())
     }
+
+    /// Whether the dims longer than one are C-contiguous (unit dims' strides do not
+    /// matter for which bytes are addressed).
+    fn is_c_contiguous_ignoring_unit_dims(&self) -> bool {
+        let mut expected = self.dtype.size() as i64;
+        for (&n, &s) in self.shape.iter().zip(&self.strides).rev() {
+            if n > 1 {
+                if s != expected {
+                    return false;
+                }
+                expected *= n as i64;
+            }
+        }
+        true
+    }
 }
 
 impl ArraySource for StridedSource {
@@ -364,6 +386,30 @@ impl ArraySource for StridedSource {
             self.order
         };
         Some((view, order))
+    }
+
+    fn stored_order(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
+        // Slowest-varying first; unit dims keep their logical place among equals.
+        let mut perm: Vec<usize> = (0..self.shape.len()).collect();
+        perm.sort_by_key(|&d| {
+            let stride = if self.shape[d] > 1 {
+                self.strides[d]
+            } else {
+                i64::MAX
+            };
+            (std::cmp::Reverse(stride), d)
+        });
+        let identity = perm.iter().enumerate().all(|(i, &d)| i == d);
+        if identity
+            || self.strides.iter().any(|&s| s < 0)
+            || self.is_c_contiguous_ignoring_unit_dims()
+        {
+            return None;
+        }
+        let stored = self.permuted(&perm).ok()?;
+        stored
+            .is_c_contiguous_ignoring_unit_dims()
+            .then(|| (perm, Arc::new(stored) as Arc<dyn ArraySource>))
     }
 
     fn mapped(&self) -> Option<&[u8]> {
