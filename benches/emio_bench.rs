@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use emio::engine::Engine;
 use emio::{ArraySource, Axis, DType, Dataset, NoProgress, Registry, Result, Tree};
+use rayon::prelude::*;
 
 /// One generated input.
 struct Spec {
@@ -255,6 +256,31 @@ fn median_of_fresh_opens<T>(
     (times[1], rss, last.expect("three runs"))
 }
 
+/// Logical bytes of a spec's dataset.
+fn logical_bytes(spec: &Spec, scale: f64) -> u64 {
+    synthetic(spec, scale).nbytes()
+}
+
+/// Median time to allocate a buffer of `n` bytes the way a full read does and fill it on
+/// all cores: the ceiling for any read into new memory (in a virtual machine, touching
+/// memory the host has not backed yet can be slower than reading a cached file).
+fn median_new_memory_fill(n: u64) -> Duration {
+    let mut times: Vec<Duration> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            let filled = emio::ArrayData::fill(DType::U8, &[n as usize], n as usize, |bytes| {
+                bytes.par_chunks_mut(1 << 20).for_each(|c| c.fill(1));
+                Ok(())
+            });
+            let elapsed = t.elapsed();
+            drop(filled.expect("fill new memory"));
+            elapsed
+        })
+        .collect();
+    times.sort();
+    times[1]
+}
+
 fn cat_time(path: &Path) -> Duration {
     let t = Instant::now();
     let status = Command::new("sh")
@@ -439,6 +465,7 @@ fn main() {
         let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let _ = cat_time(&path); // warm the page cache like every later step
         let cat = cat_time(&path);
+        let new_memory = median_new_memory_fill(logical_bytes(spec, scale));
         let open_once = || Registry::open_with(format.as_ref(), &path, &[] as &[(&str, &str)]);
         let opened = match open_once() {
             Ok(d) => d,
@@ -503,10 +530,11 @@ fn main() {
             )
         };
         rows.push(format!(
-            "{:<5} {:>6} {:>10.2} {:>8.3} | {} | {} | {} | {}   (sum {:.4e})",
+            "{:<5} {:>6} {:>10.2} {:>11.2} {:>8.3} | {} | {} | {} | {}   (sum {:.4e})",
             spec.extension,
             mb(file_bytes),
             cat_rate,
+            gbps(logical, new_memory),
             open.as_secs_f64() * 1e3,
             cell(read_t, read_rss),
             cell(sum_t, sum_rss),
@@ -517,10 +545,11 @@ fn main() {
     }
     println!();
     println!(
-        "{:<5} {:>6} {:>10} {:>8} | {:^26} | {:^26} | {:^26} | {:^26}",
+        "{:<5} {:>6} {:>10} {:>11} {:>8} | {:^26} | {:^26} | {:^26} | {:^26}",
         "fmt",
         "MiB",
         "cat GB/s",
+        "new mem GB/s",
         "open ms",
         "full read (x cat, RSS)",
         "sum (x cat, RSS)",
