@@ -16,7 +16,7 @@ use std::path::Path;
 
 use emio_core::metadata::{get_path, Tree};
 use emio_core::serde_json::{self, Value};
-use emio_core::source::{c_strides, element_count};
+use emio_core::source::{c_strides, element_count, Layout};
 use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
 use emio_h5::writer::{Attr, Compression, H5Writer};
 
@@ -201,7 +201,21 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
             ds.read_region_into(&ours_start, &ours_shape, &mut buf)?;
             let ours_strides = c_strides(&ours_shape, es);
             let src: Vec<i64> = ours_strides.iter().rev().copied().collect();
-            emio_h5::permuted_copy(&buf, &src, out, &c_strides(extent, es), extent, es);
+            let dst = c_strides(extent, es);
+            emio_h5::permuted_copy(
+                &buf,
+                Layout {
+                    offset: 0,
+                    strides: &src,
+                },
+                out,
+                Layout {
+                    offset: 0,
+                    strides: &dst,
+                },
+                extent,
+                es,
+            );
             progress.advance(out.len() as u64);
             Ok(())
         },

@@ -3,14 +3,19 @@
 //! Reading goes through the pure-Rust `hdf5-pure` crate in its streaming mode for the
 //! *structure* (groups, attributes, datatypes, layouts, chunk indexes), while the *pixels*
 //! are read by emio itself from a memory map: contiguous datasets become zero-copy
-//! [`StridedSource`]s, chunked ones [`ChunkedSource`]s whose chunks are located from the
-//! chunk index and decoded on demand (deflate, shuffle, fletcher32, LZF) in parallel.
-//! Anything the fast path cannot handle (other filters, v2 B-tree chunk indexes) falls back
-//! to `hdf5-pure`'s own decoder. Keeping the backend behind this API lets it be swapped.
+//! [`StridedSource`]s, unfiltered chunked ones are copied straight from the map, filtered
+//! ones decoded chunk by chunk (deflate, shuffle, fletcher32, LZF) in parallel (see
+//! [`lazy`]). Sources can present the axes in another order (NCEM's transposed storage);
+//! the reordering happens during the copy ([`permute`]). Anything the fast paths cannot
+//! handle (other filters, v2 B-tree chunk indexes, compact/virtual layouts) is read whole
+//! by `hdf5-pure`'s own decoder on first access. Keeping the backend behind this API lets
+//! it be swapped.
 //!
 //! Writing is [`writer`]: a streaming writer of classic (superblock 0) HDF5 files.
 
 pub mod filters;
+mod lazy;
+pub mod permute;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -19,14 +24,13 @@ use std::sync::Arc;
 
 use emio_core::metadata::{json_f64, Tree};
 use emio_core::serde_json::Value;
-use emio_core::source::{c_strides, copy_nd, element_count, Layout as NdLayout};
-use emio_core::{
-    ArraySource, ByteOrder, ChunkDecoder, ChunkedSource, DType, Error, Result, Storage,
-    StridedSource,
-};
-use hdf5_pure::{AttrValue, Datatype, DatatypeByteOrder, Layout};
+use emio_core::source::element_count;
+use emio_core::{ArraySource, ByteOrder, DType, Error, Result, Storage, StridedSource};
+use hdf5_pure::{AttrValue, ChunkIndex, Datatype, DatatypeByteOrder, Layout};
 
 use filters::FilterStep;
+use lazy::{Geometry, Origin};
+pub use permute::permuted_copy;
 
 /// The HDF5 signature at the start of a file (or at 512, 1024, ... after a user block).
 pub const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
@@ -379,108 +383,6 @@ impl std::fmt::Debug for H5Dataset<'_> {
     }
 }
 
-/// A source of zeros (a dataset whose storage was never allocated reads as its fill value).
-#[derive(Debug)]
-struct ZeroSource {
-    dtype: DType,
-    shape: Vec<u64>,
-}
-
-impl ArraySource for ZeroSource {
-    fn dtype(&self) -> DType {
-        self.dtype
-    }
-    fn shape(&self) -> &[u64] {
-        &self.shape
-    }
-    fn read_region(&self, _start: &[u64], _shape: &[u64], out: &mut [u8]) -> Result<()> {
-        out.fill(0);
-        Ok(())
-    }
-    fn chunk_shape(&self) -> Vec<u64> {
-        self.shape.iter().map(|&n| n.max(1)).collect()
-    }
-}
-
-/// Chunk decoder over a memory map: the chunk table from the index, the filter pipeline,
-/// and the element layout.
-struct H5Chunks {
-    storage: Storage,
-    table: HashMap<Vec<u64>, (u64, u64, u32)>,
-    pipeline: Vec<FilterStep>,
-    shape: Vec<u64>,
-    chunk: Vec<u64>,
-    dtype: DType,
-    order: ByteOrder,
-    path: PathBuf,
-}
-
-impl ChunkDecoder for H5Chunks {
-    fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
-        let Some(&(addr, size, mask)) = self.table.get(index) else {
-            out.fill(0);
-            return Ok(());
-        };
-        let es = self.dtype.size();
-        let full = element_count(&self.chunk).unwrap_or(0) as usize * es;
-        let stored = usize::try_from(addr)
-            .ok()
-            .zip(usize::try_from(size).ok())
-            .and_then(|(a, s)| self.storage.get(a..a.checked_add(s)?))
-            .ok_or_else(|| Error::Malformed {
-                format: "hdf5",
-                path: Some(self.path.clone()),
-                offset: Some(addr),
-                expected: format!("a {size}-byte chunk inside the file"),
-            })?;
-        let decoded;
-        let bytes: &[u8] = if self.pipeline.is_empty() && stored.len() >= full {
-            &stored[..full]
-        } else {
-            decoded = filters::decode_chunk(&self.pipeline, mask, stored, full, es).map_err(
-                |e| match e {
-                    Error::Malformed { expected, .. } => Error::Malformed {
-                        format: "hdf5",
-                        path: Some(self.path.clone()),
-                        offset: Some(addr),
-                        expected,
-                    },
-                    other => other,
-                },
-            )?;
-            &decoded
-        };
-        // Clip the full stored chunk to the array bounds.
-        let start: Vec<u64> = index.iter().zip(&self.chunk).map(|(i, c)| i * c).collect();
-        let extent: Vec<u64> = start
-            .iter()
-            .zip(&self.chunk)
-            .zip(&self.shape)
-            .map(|((s, c), n)| (*c).min(n - s))
-            .collect();
-        let src = c_strides(&self.chunk, es);
-        let dst = c_strides(&extent, es);
-        copy_nd(
-            bytes,
-            NdLayout {
-                offset: 0,
-                strides: &src,
-            },
-            out,
-            NdLayout {
-                offset: 0,
-                strides: &dst,
-            },
-            &extent,
-            es,
-        );
-        if !self.order.is_native() {
-            emio_core::dtype::swap_bytes_in_place(out, self.dtype.swap_unit());
-        }
-        Ok(())
-    }
-}
-
 impl H5Dataset<'_> {
     /// The dataset's path in the file.
     pub fn path(&self) -> &str {
@@ -584,58 +486,84 @@ impl H5Dataset<'_> {
     }
 
     /// A lazy source over the values (numeric datasets): contiguous storage is memory
-    /// mapped, chunked storage decoded chunk by chunk on demand; nothing is read here
-    /// except the chunk index.
+    /// mapped, chunked storage read chunk by chunk on demand (the chunk index on first
+    /// access); opening reads nothing but headers.
     ///
     /// `perm` reorders the dimensions (logical dim `i` is stored dim `perm[i]`), e.g. to
-    /// read NCEM's Fortran-order datasets transposed: zero-copy for contiguous storage.
+    /// read NCEM's Fortran-order datasets transposed: zero-copy for contiguous storage,
+    /// applied while copying each chunk otherwise.
     pub fn source(&self, perm: Option<&[usize]>) -> Result<Arc<dyn ArraySource>> {
-        let identity: Vec<usize> = (0..self.shape.len()).collect();
-        let perm = perm.unwrap_or(&identity);
-        if perm.iter().enumerate().all(|(i, &p)| i == p) {
-            return self.stored_source();
-        }
-        if let Layout::Contiguous {
-            address: Some(addr),
-            ..
-        } = self.ds.layout().map_err(|e| self.err("the layout", e))?
-        {
-            let (dtype, order) = self.numeric()?;
-            let s = StridedSource::contiguous(
-                "hdf5",
-                self.file.storage.clone(),
-                addr,
-                dtype,
-                self.shape.clone(),
-                order,
-            )
-            .map_err(|e| self.attach(e))?;
-            return Ok(Arc::new(s.permuted(perm)?));
-        }
-        Ok(Arc::new(Permuted::new(
-            self.stored_source()?,
-            perm.to_vec(),
-        )?))
-    }
-
-    fn stored_source(&self) -> Result<Arc<dyn ArraySource>> {
         let (dtype, order) = self.numeric()?;
+        let n = self.shape.len();
+        let perm: Vec<usize> = perm.map_or_else(|| (0..n).collect(), <[usize]>::to_vec);
+        let mut seen = vec![false; n];
+        if perm.len() != n
+            || perm
+                .iter()
+                .any(|&p| p >= n || std::mem::replace(&mut seen[p], true))
+        {
+            return Err(Error::OutOfBounds(format!("{perm:?} is not a permutation")));
+        }
+        let origin = Origin {
+            file: self.file.path.clone(),
+            dataset: self.path.clone(),
+        };
         let storage = self.file.storage.clone();
         let layout = self.ds.layout().map_err(|e| self.err("the layout", e))?;
+        let pipeline: Vec<FilterStep> = self
+            .ds
+            .filter_pipeline()
+            .into_iter()
+            .map(|f| FilterStep {
+                id: f.id,
+                client_data: f.client_data,
+            })
+            .collect();
         match layout {
             Layout::Contiguous {
                 address: Some(addr),
                 ..
-            } => Ok(Arc::new(
-                StridedSource::contiguous("hdf5", storage, addr, dtype, self.shape.clone(), order)
-                    .map_err(|e| self.attach(e))?,
-            )),
-            Layout::Contiguous { address: None, .. } => Ok(Arc::new(ZeroSource {
+            } => {
+                let s = StridedSource::contiguous(
+                    "hdf5",
+                    storage,
+                    addr,
+                    dtype,
+                    self.shape.clone(),
+                    order,
+                )
+                .map_err(|e| self.attach(e))?;
+                Ok(Arc::new(s.permuted(&perm)?))
+            }
+            Layout::Contiguous { address: None, .. } => Ok(Arc::new(lazy::ZeroSource {
                 dtype,
-                shape: self.shape.clone(),
+                shape: perm.iter().map(|&p| self.shape[p]).collect(),
             })),
-            Layout::Chunked { chunk_shape, .. } => self.chunked_source(dtype, order, chunk_shape),
-            _ => self.eager_source(dtype),
+            Layout::Chunked { chunk_shape, index }
+                if index != ChunkIndex::BTreeV2
+                    && pipeline.iter().all(|f| filters::is_supported(f.id)) =>
+            {
+                let geo =
+                    Geometry::new(&origin, dtype, order, self.shape.clone(), chunk_shape, perm)?;
+                lazy::chunked(storage, self.ds.clone(), origin, geo, pipeline)
+            }
+            // v2 B-tree indexes, filters emio does not decode, compact and virtual layouts.
+            _ => {
+                if self.nbytes() > MAX_EAGER_BYTES {
+                    return Err(self.err(
+                        "a dataset small enough to read whole (its layout or filters are read by hdf5-pure)",
+                        format!("{} bytes", self.nbytes()),
+                    ));
+                }
+                Ok(Arc::new(lazy::Eager::new(
+                    self.ds.clone(),
+                    origin,
+                    dtype,
+                    order,
+                    self.shape.clone(),
+                    perm,
+                )))
+            }
         }
     }
 
@@ -651,79 +579,6 @@ impl H5Dataset<'_> {
             },
             other => other,
         }
-    }
-
-    fn eager_source(&self, dtype: DType) -> Result<Arc<dyn ArraySource>> {
-        let bytes = self.read_bytes()?;
-        Ok(Arc::new(StridedSource::from_bytes(
-            bytes,
-            dtype,
-            self.shape.clone(),
-        )?))
-    }
-
-    fn chunked_source(
-        &self,
-        dtype: DType,
-        order: ByteOrder,
-        chunk: Vec<u64>,
-    ) -> Result<Arc<dyn ArraySource>> {
-        let pipeline: Vec<FilterStep> = self
-            .ds
-            .filter_pipeline()
-            .into_iter()
-            .map(|f| FilterStep {
-                id: f.id,
-                client_data: f.client_data,
-            })
-            .collect();
-        if chunk.len() != self.shape.len()
-            || chunk
-                .iter()
-                .zip(&self.shape)
-                .any(|(&c, &n)| c == 0 && n > 0)
-        {
-            return Err(self.err("a chunk shape matching the rank", format!("{chunk:?}")));
-        }
-        let chunks = match self.ds.chunks() {
-            Ok(c) if pipeline.iter().all(|f| filters::is_supported(f.id)) => c,
-            // v2 B-tree indexes and filters emio does not decode: hdf5-pure decodes it.
-            _ => return self.eager_source(dtype),
-        };
-        let file_len = self.file.storage.len() as u64;
-        let mut table = HashMap::with_capacity(chunks.len());
-        for c in chunks {
-            if c.offset.len() != chunk.len()
-                || c.address
-                    .checked_add(c.storage_size)
-                    .is_none_or(|e| e > file_len)
-            {
-                return Err(Error::Malformed {
-                    format: "hdf5",
-                    path: Some(self.file.path.clone()),
-                    offset: Some(c.address),
-                    expected: format!("chunk of {} inside the file", self.path),
-                });
-            }
-            let index: Vec<u64> = c.offset.iter().zip(&chunk).map(|(o, n)| o / n).collect();
-            table.insert(index, (c.address, c.storage_size, c.filter_mask));
-        }
-        let decoder = H5Chunks {
-            storage: self.file.storage.clone(),
-            table,
-            pipeline,
-            shape: self.shape.clone(),
-            chunk: chunk.clone(),
-            dtype,
-            order,
-            path: self.file.path.clone(),
-        };
-        Ok(Arc::new(ChunkedSource::new(
-            dtype,
-            self.shape.clone(),
-            chunk,
-            Box::new(decoder),
-        )?))
     }
 }
 
@@ -754,194 +609,4 @@ pub fn to_f64(dtype: DType, bytes: &[u8]) -> Option<Vec<f64>> {
             .collect(),
         _ => return None,
     })
-}
-
-/// A view of another source with its dimensions reordered: logical dim `i` is dim
-/// `perm[i]` of the inner source. Used for NCEM's transposed (Fortran-order) datasets
-/// over chunked storage (strided storage is permuted without copying instead).
-pub struct Permuted {
-    inner: Arc<dyn ArraySource>,
-    perm: Vec<usize>,
-    shape: Vec<u64>,
-}
-
-impl Permuted {
-    /// Wrap `inner` with permutation `perm`.
-    pub fn new(inner: Arc<dyn ArraySource>, perm: Vec<usize>) -> Result<Self> {
-        let n = inner.shape().len();
-        let mut seen = vec![false; n];
-        if perm.len() != n
-            || perm
-                .iter()
-                .any(|&p| p >= n || std::mem::replace(&mut seen[p], true))
-        {
-            return Err(Error::OutOfBounds(format!("{perm:?} is not a permutation")));
-        }
-        let shape = perm.iter().map(|&p| inner.shape()[p]).collect();
-        Ok(Permuted { inner, perm, shape })
-    }
-}
-
-impl ArraySource for Permuted {
-    fn dtype(&self) -> DType {
-        self.inner.dtype()
-    }
-    fn shape(&self) -> &[u64] {
-        &self.shape
-    }
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        let n = self.perm.len();
-        let mut istart = vec![0u64; n];
-        let mut ishape = vec![0u64; n];
-        for (i, &p) in self.perm.iter().enumerate() {
-            istart[p] = start[i];
-            ishape[p] = shape[i];
-        }
-        let es = self.dtype().size();
-        let mut buf = vec![0u8; out.len()];
-        self.inner.read_region(&istart, &ishape, &mut buf)?;
-        let istrides = c_strides(&ishape, es);
-        let src: Vec<i64> = self.perm.iter().map(|&p| istrides[p]).collect();
-        let dst = c_strides(shape, es);
-        permuted_copy(&buf, &src, out, &dst, shape, es);
-        Ok(())
-    }
-    fn chunk_shape(&self) -> Vec<u64> {
-        let c = self.inner.chunk_shape();
-        self.perm.iter().map(|&p| c[p]).collect()
-    }
-}
-
-/// Copy an N-D block between two layouts starting at offset 0 (byte strides per dim), with
-/// cache-friendly tiled transposes when the source's contiguous dim is not the
-/// destination's (NCEM's transposed storage), and [`copy_nd`] otherwise.
-pub fn permuted_copy(
-    src: &[u8],
-    src_strides: &[i64],
-    dst: &mut [u8],
-    dst_strides: &[i64],
-    shape: &[u64],
-    es: usize,
-) {
-    if transpose_blocks(src, src_strides, dst, dst_strides, shape, es) {
-        return;
-    }
-    copy_nd(
-        src,
-        NdLayout {
-            offset: 0,
-            strides: src_strides,
-        },
-        dst,
-        NdLayout {
-            offset: 0,
-            strides: dst_strides,
-        },
-        shape,
-        es,
-    );
-}
-
-/// Side of the square tiles of [`transpose_blocks`].
-const TILE: usize = 32;
-
-/// Fast path of a permuted copy whose innermost output dim is not the source's innermost
-/// one (the destination must be C-contiguous in its last dim): 2-D tiled transposes between the output's innermost dim and the dim that is
-/// contiguous in the source, for every index of the other dims. Returns false (nothing
-/// done) when the layout does not fit this shape.
-fn transpose_blocks(
-    src: &[u8],
-    src_strides: &[i64],
-    dst: &mut [u8],
-    dst_strides: &[i64],
-    shape: &[u64],
-    es: usize,
-) -> bool {
-    let n = shape.len();
-    let esi = es as i64;
-    let Some(r) = src_strides.iter().position(|&s| s == esi) else {
-        return false;
-    };
-    if n < 2 || r == n - 1 || shape.contains(&0) || dst_strides[n - 1] != esi {
-        return false;
-    }
-    match es {
-        1 => tiles::<1>(src, src_strides, dst, dst_strides, shape, r),
-        2 => tiles::<2>(src, src_strides, dst, dst_strides, shape, r),
-        4 => tiles::<4>(src, src_strides, dst, dst_strides, shape, r),
-        8 => tiles::<8>(src, src_strides, dst, dst_strides, shape, r),
-        16 => tiles::<16>(src, src_strides, dst, dst_strides, shape, r),
-        _ => return false,
-    }
-    true
-}
-
-fn tiles<const N: usize>(
-    src: &[u8],
-    src_strides: &[i64],
-    dst: &mut [u8],
-    dst_strides: &[i64],
-    shape: &[u64],
-    r: usize,
-) where
-    [u8; N]: bytemuck::Pod,
-{
-    let n = shape.len();
-    let src: &[[u8; N]] = as_elements(src);
-    let dst: &mut [[u8; N]] = as_elements_mut(dst);
-    let e = |s: i64| (s / N as i64) as usize;
-    let (rows, cols) = (shape[r] as usize, shape[n - 1] as usize);
-    let (s_col, d_row) = (e(src_strides[n - 1]), e(dst_strides[r]));
-    let outer: Vec<usize> = (0..n).filter(|&k| k != r && k != n - 1).collect();
-    let mut index = vec![0u64; outer.len()];
-    loop {
-        let s0: usize = outer
-            .iter()
-            .zip(&index)
-            .map(|(&k, &i)| i as usize * e(src_strides[k]))
-            .sum();
-        let d0: usize = outer
-            .iter()
-            .zip(&index)
-            .map(|(&k, &i)| i as usize * e(dst_strides[k]))
-            .sum();
-        for rt in (0..rows).step_by(TILE) {
-            for ct in (0..cols).step_by(TILE) {
-                for row in rt..(rt + TILE).min(rows) {
-                    let d = d0 + row * d_row;
-                    for col in ct..(ct + TILE).min(cols) {
-                        dst[d + col] = src[s0 + row + col * s_col];
-                    }
-                }
-            }
-        }
-        let mut k = outer.len();
-        loop {
-            if k == 0 {
-                return;
-            }
-            k -= 1;
-            index[k] += 1;
-            if index[k] < shape[outer[k]] {
-                break;
-            }
-            index[k] = 0;
-        }
-    }
-}
-
-fn as_elements<const N: usize>(b: &[u8]) -> &[[u8; N]]
-where
-    [u8; N]: bytemuck::Pod,
-{
-    // `[u8; N]` has alignment 1, so any whole number of elements casts.
-    bytemuck::cast_slice(&b[..b.len() / N * N])
-}
-
-fn as_elements_mut<const N: usize>(b: &mut [u8]) -> &mut [[u8; N]]
-where
-    [u8; N]: bytemuck::Pod,
-{
-    let n = b.len() / N * N;
-    bytemuck::cast_slice_mut(&mut b[..n])
 }
