@@ -41,9 +41,11 @@ fn native_typestr(dtype: DType) -> String {
     }
 }
 
-/// The logical dtype of NumPy's `dtype.str` (`typestr`) and record fields, which must be in
-/// native byte order.
-fn parse_dtype(typestr: &str, fields: Option<Vec<(String, String)>>) -> emio::Result<DType> {
+/// The logical dtype and byte order of NumPy's `dtype.str` (`typestr`) and record fields.
+fn parse_dtype(
+    typestr: &str,
+    fields: Option<Vec<(String, String)>>,
+) -> emio::Result<(DType, ByteOrder)> {
     let (dtype, order) = match fields {
         Some(fields) => DType::from_numpy_fields(&fields).ok_or_else(|| {
             Error::unsupported(
@@ -54,13 +56,7 @@ fn parse_dtype(typestr: &str, fields: Option<Vec<(String, String)>>) -> emio::Re
         None => DType::from_numpy_str(typestr)
             .map_err(|_| Error::unsupported("python", format!("NumPy dtype {typestr:?}")))?,
     };
-    if !order.is_native() && dtype.swap_unit() > 1 {
-        return Err(Error::unsupported(
-            "python",
-            format!("non-native byte order {typestr:?} (convert with astype first)"),
-        ));
-    }
-    Ok(dtype)
+    Ok((dtype, order))
 }
 
 /// One option declaration as a dict.
@@ -190,7 +186,7 @@ fn make_dataset(
     Dataset::new(source, make_axes(axes), metadata, original).py_err(py)
 }
 
-/// A dataset over a NumPy array in native byte order, read in place (no copy). `data` is
+/// A dataset over a NumPy array (either byte order), read in place (no copy). `data` is
 /// the address of element (0, ...), `strides` in bytes; `axes` one tuple per dimension
 /// `(name, units, navigate, scale, offset, values_or_None)`; metadata as JSON text.
 #[pyfunction]
@@ -208,8 +204,8 @@ fn from_array(
     metadata: &str,
     original_metadata: &str,
 ) -> PyResult<PyDataset> {
-    let dtype = parse_dtype(typestr, fields).py_err(py)?;
-    let source = NumpySource::new(array, data, dtype, shape, strides).py_err(py)?;
+    let (dtype, order) = parse_dtype(typestr, fields).py_err(py)?;
+    let source = NumpySource::new(array, data, dtype, order, shape, strides).py_err(py)?;
     let inner = make_dataset(py, Arc::new(source), axes, metadata, original_metadata)?;
     Ok(PyDataset {
         inner,
@@ -234,7 +230,12 @@ fn from_callback(
     metadata: &str,
     original_metadata: &str,
 ) -> PyResult<PyDataset> {
-    let dtype = parse_dtype(typestr, fields).py_err(py)?;
+    let (dtype, order) = parse_dtype(typestr, fields).py_err(py)?;
+    if !order.is_native() && dtype.swap_unit() > 1 {
+        return Err(to_py_value_error(format!(
+            "region readers return native byte order, not {typestr:?}"
+        )));
+    }
     if chunk_shape.len() != shape.len() {
         return Err(to_py_value_error(format!(
             "chunk shape {chunk_shape:?} does not match shape {shape:?}"

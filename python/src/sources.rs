@@ -1,7 +1,7 @@
 //! Pixel sources backed by Python objects, so any writer streams Python data region by region.
 //!
-//! - [`NumpySource`]: a NumPy array's memory read directly (any strides, no GIL needed, so
-//!   writers may read regions on several threads).
+//! - [`NumpySource`]: a NumPy array's memory read directly (any strides, either byte order,
+//!   no GIL needed, so writers may read regions on several threads).
 //! - [`CallbackSource`]: a Python callable `read(start, shape) -> numpy.ndarray` (Dask arrays,
 //!   Zarr/HDF5 arrays, anything sliceable); memory stays bounded by the regions in flight.
 //!
@@ -11,13 +11,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use emio::source::{c_strides, copy_nd, element_count, Layout};
-use emio::{ArraySource, DType, Error, Progress, Result};
+use emio::copy::gather;
+use emio::source::{c_strides, element_count, Layout};
+use emio::{ArraySource, ByteOrder, DType, Error, Progress, Result};
 use pyo3::prelude::*;
 
 use crate::errors::PyErrSlot;
 
-/// A NumPy array (native byte order, logical dtype of emio) read in place.
+/// A NumPy array of one of emio's logical dtypes, in either byte order, read in place
+/// (values in the other byte order are swapped as regions are copied out).
 pub struct NumpySource {
     /// Keeps the array (and so its memory) alive.
     _owner: Py<PyAny>,
@@ -28,6 +30,7 @@ pub struct NumpySource {
     /// Offset from `base` of element (0, 0, ...).
     origin: i64,
     dtype: DType,
+    order: ByteOrder,
     shape: Vec<u64>,
     strides: Vec<i64>,
 }
@@ -41,11 +44,13 @@ unsafe impl Sync for NumpySource {}
 
 impl NumpySource {
     /// A source over the array `owner` whose element (0, ...) is at address `data`, with
-    /// byte `strides` per dimension. Fails if the addressed range overflows.
+    /// byte `strides` per dimension and values in byte `order`. Fails if the addressed
+    /// range overflows.
     pub fn new(
         owner: Py<PyAny>,
         data: usize,
         dtype: DType,
+        order: ByteOrder,
         shape: Vec<u64>,
         strides: Vec<i64>,
     ) -> Result<Self> {
@@ -79,6 +84,7 @@ impl NumpySource {
             extent,
             origin: -lo as i64,
             dtype,
+            order,
             shape,
             strides,
         })
@@ -107,20 +113,21 @@ impl ArraySource for NumpySource {
                 .zip(&self.strides)
                 .map(|(&i, &s)| i as i64 * s)
                 .sum::<i64>();
-        let es = self.dtype.size();
-        copy_nd(
+        let swap_unit = if self.order.is_native() {
+            1
+        } else {
+            self.dtype.swap_unit()
+        };
+        gather(
             src,
             Layout {
                 offset,
                 strides: &self.strides,
             },
             out,
-            Layout {
-                offset: 0,
-                strides: &c_strides(shape, es),
-            },
             shape,
-            es,
+            self.dtype.size(),
+            swap_unit,
         );
         Ok(())
     }
@@ -134,7 +141,8 @@ impl ArraySource for NumpySource {
     }
 
     fn mapped(&self) -> Option<&[u8]> {
-        if self.strides != c_strides(&self.shape, self.dtype.size()) {
+        let native = self.order.is_native() || self.dtype.swap_unit() == 1;
+        if !native || self.strides != c_strides(&self.shape, self.dtype.size()) {
             return None;
         }
         // SAFETY: as in `read_region`; C-contiguous means the extent is the whole array.

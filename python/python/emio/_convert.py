@@ -69,21 +69,21 @@ def as_numpy(buffer, dtype, shape):
     return np.asarray(buffer).view(dtype).reshape(shape)
 
 
-def native_array(array):
-    """``array`` as an ndarray in native byte order with packed records, which is what emio's
-    sources read; arrays that already are come back unchanged (no copy)."""
+def readable_array(array):
+    """``array`` as an ndarray emio's sources read in place: any strides and either byte
+    order (swapped in Rust as regions are copied out, e.g. the ``>u2`` views of MIB files);
+    records packed, in native byte order. Arrays that already are come back unchanged (no
+    copy)."""
     array = np.asarray(array)
     dtype = array.dtype
     if dtype.names:
         packed = np.dtype([(n, dtype.fields[n][0].newbyteorder("=")) for n in dtype.names])
         return array if dtype == packed else array.astype(packed)
-    if not dtype.isnative:
-        return array.astype(dtype.newbyteorder("="))
     return array
 
 
 def dtype_spec(dtype):
-    """``(typestr, fields)`` of a native NumPy dtype, as emio's constructors take them."""
+    """``(typestr, fields)`` of a NumPy dtype, as emio's constructors take them."""
     dtype = np.dtype(dtype)
     if dtype.names:
         return dtype.str, [(n, dtype.fields[n][0].str) for n in dtype.names]

@@ -10,6 +10,7 @@ is a slice of a read-only view of the memory map, like rsciio's memmap-backed ar
 any other chunk is one region read in Rust with the GIL released.
 """
 
+import functools
 import hashlib
 import os
 import threading
@@ -188,10 +189,16 @@ class RegionReader:
 def _chunk_limit():
     """Dask's configured ``array.chunk-size`` in bytes."""
     import dask
-    from dask.utils import parse_bytes
 
     limit = dask.config.get("array.chunk-size")
-    return parse_bytes(limit) if isinstance(limit, str) else int(limit)
+    return _parse_bytes(limit) if isinstance(limit, str) else int(limit)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_bytes(text):
+    from dask.utils import parse_bytes
+
+    return parse_bytes(text)
 
 
 def auto_chunk_shape(shape, itemsize, natural, limit):

@@ -1,6 +1,7 @@
 """Python data as emio datasets, so every emio writer streams it region by region.
 
-- NumPy arrays are read in place by Rust (no copy, no GIL while writing).
+- NumPy arrays are read in place by Rust (no copy, any strides and byte order, no GIL
+  while writing).
 - Dask arrays are computed block by block (through whatever scheduler is active, so a
   ``dask.distributed`` client computes them on its workers), keeping a bounded cache of
   computed blocks; a block is computed once even when the writer's regions cut across it.
@@ -14,7 +15,7 @@ from itertools import product
 import numpy as np
 
 from . import _emio
-from ._convert import dtype_spec, native_array, to_json
+from ._convert import dtype_spec, readable_array, to_json
 
 #: Bytes of computed Dask blocks kept for reuse while writing.
 DASK_BLOCK_CACHE_BYTES = 512 << 20
@@ -157,7 +158,7 @@ def dataset_from_signal(signal):
             else [1] * max(0, len(shape) - 2) + list(shape[-2:])
         )
     else:
-        array = native_array(data)
+        array = readable_array(data)
         typestr, fields = dtype_spec(array.dtype)
         axes = _axis_tuples(signal.get("axes"), array.shape)
         return _emio.from_array(
