@@ -25,6 +25,7 @@ mod header;
 mod raw;
 mod write;
 
+use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -118,8 +119,9 @@ impl Format for Mib {
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         let storage = Storage::map(path)?;
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let hdr = read_hdr(path)?;
-        open_storage(storage, path, hdr, options).with_path(path)
+        open_storage(storage, &file, path, hdr, options).with_path(path)
     }
 
     fn write(
@@ -173,14 +175,17 @@ fn frame_range(first: Option<i64>, last: Option<i64>, n: u64) -> (u64, u64) {
 /// The scan line length rsciio infers from frame timestamps: one plus the index of the first
 /// gap between consecutive frames longer than the mean gap (a fly-back). The mean of the
 /// gaps telescopes to `(last - first) / (n - 1)`, so only the first line's headers are read.
-fn frames_per_line(storage: &[u8], stride: u64, header_len: u64, frames: u64) -> u64 {
+///
+/// The headers are read from `file` with positional reads, not through the memory map:
+/// frames lie 64 KiB or more apart, so each header touched through the map costs a page
+/// fault (and its page-table teardown when the map is dropped), several times the cost of
+/// a small read, and a scan line has hundreds of frames.
+fn frames_per_line(file: &File, stride: u64, header_len: u64, frames: u64) -> u64 {
     let n = frames.min(MAX_TIMESTAMPS);
-    let time = |i: u64| -> Option<i64> {
-        let at = (i * stride) as usize;
-        header::timestamp_ns(header::quick_timestamp(
-            storage.get(at..)?,
-            header_len as usize,
-        )?)
+    let mut header = vec![0u8; header_len as usize];
+    let mut time = |i: u64| -> Option<i64> {
+        read_exact_at(file, &mut header, i * stride).ok()?;
+        header::timestamp_ns(header::quick_timestamp(&header, header_len as usize)?)
     };
     if n < 2 {
         return 1;
@@ -199,6 +204,22 @@ fn frames_per_line(storage: &[u8], stride: u64, header_len: u64, frames: u64) ->
         previous = t;
     }
     1
+}
+
+/// Fill `buf` with the bytes of `file` at `offset`, without moving a file cursor where the
+/// platform has positional reads.
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = file;
+        file.seek(SeekFrom::Start(offset))?;
+        file.read_exact(buf)
+    }
 }
 
 /// Navigation shape (C order, before dropping size-1 dims) as rsciio's `load_mib_data`
@@ -229,6 +250,7 @@ fn navigation_shape(
 
 fn open_storage(
     storage: Storage,
+    file: &File,
     path: &Path,
     hdr: Option<Vec<(String, String)>>,
     options: &Options,
@@ -292,7 +314,7 @@ fn open_storage(
                 None => (Some(1), Some(in_file)),
             };
             if per_line == Some(1) {
-                per_line = Some(frames_per_line(bytes, stride, head.header_len, in_file));
+                per_line = Some(frames_per_line(file, stride, head.header_len, in_file));
             }
             match (per_line, count) {
                 (Some(p), Some(c)) if p > 0 && c > 0 => Some(vec![p, c / p]),
