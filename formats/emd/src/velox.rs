@@ -11,18 +11,19 @@ use std::sync::{Arc, OnceLock};
 
 use emio_core::metadata::{json_f64, set_path, Tree};
 use emio_core::serde_json::{self, Value};
-use emio_core::source::element_count;
 use emio_core::{
     ArraySource, Axis, ChunkDecoder, ChunkedSource, DType, Dataset, Error, Options, Result,
 };
 use emio_h5::H5File;
+use rayon::prelude::*;
 
 use crate::units::{compact, convert};
 
 /// The marker that ends a pixel in the spectrum stream.
 const NEXT_PIXEL: u16 = 65535;
-/// Bytes of decoded spectrum image per chunk when frames are summed.
-const SI_CHUNK_BYTES: u64 = 32 << 20;
+/// Bytes of decoded spectrum image per chunk (a band of scan rows of one frame or of the
+/// frame sum).
+const SI_CHUNK_BYTES: u64 = 8 << 20;
 /// Events read from the stream at a time while decoding.
 const STREAM_BLOCK: u64 = 1 << 20;
 
@@ -727,16 +728,15 @@ impl Reader<'_> {
             ));
             axes.push(Axis::uniform("X-ray energy", eunit, disp, eoff, false));
             let mut shape = vec![h, w, channels];
+            // Bands of scan rows: decoded in parallel, each from its rows' stretch of every
+            // frame of the stream (located by the row index).
+            let row = w * channels * dtype.size() as u64;
+            let band = (SI_CHUNK_BYTES / row.max(1)).clamp(1, h.max(1));
             let chunk = if sum_frames {
-                let row = w * channels * 4;
-                vec![
-                    (SI_CHUNK_BYTES / row.max(1)).clamp(1, h.max(1)),
-                    w,
-                    channels,
-                ]
+                vec![band, w, channels]
             } else {
                 shape.insert(0, frames);
-                vec![1, h, w, channels]
+                vec![1, band, w, channels]
             };
             let decoder = SpectrumDecoder {
                 streams: group,
@@ -859,24 +859,51 @@ impl Stream {
         Ok(self.rows()?.markers.div_ceil(pixels))
     }
 
+    /// Locate every row start in two parallel passes over blocks of the stream: count the
+    /// pixel markers of each block, then, knowing how many precede it, record where each
+    /// block's row starts are.
     fn scan(&self) -> Result<RowIndex> {
-        let mut starts = vec![0u64];
-        let mut markers = 0u64;
-        let mut pos = 0u64;
-        let mut buf = Vec::new();
         let width = self.width.max(1);
-        while pos < self.len {
-            let n = STREAM_BLOCK.min(self.len - pos);
-            self.read(pos, n, &mut buf)?;
-            for (i, &v) in buf.iter().enumerate() {
-                if v == NEXT_PIXEL {
-                    markers += 1;
-                    if markers % width == 0 {
-                        starts.push(pos + i as u64 + 1);
+        let blocks: Vec<u64> = (0..self.len.div_ceil(STREAM_BLOCK)).collect();
+        let block = |b: u64, buf: &mut Vec<u16>| -> Result<u64> {
+            let pos = b * STREAM_BLOCK;
+            self.read(pos, STREAM_BLOCK.min(self.len - pos), buf)?;
+            Ok(pos)
+        };
+        let counts: Vec<u64> = blocks
+            .par_iter()
+            .map_init(Vec::new, |buf, &b| {
+                block(b, buf)?;
+                Ok(buf.iter().filter(|&&v| v == NEXT_PIXEL).count() as u64)
+            })
+            .collect::<Result<_>>()?;
+        let mut before = Vec::with_capacity(counts.len());
+        let mut markers = 0u64;
+        for c in &counts {
+            before.push(markers);
+            markers += c;
+        }
+        let parts: Vec<Vec<u64>> = blocks
+            .par_iter()
+            .map_init(Vec::new, |buf, &b| {
+                let pos = block(b, buf)?;
+                let mut seen = before[b as usize];
+                let mut starts = Vec::new();
+                for (i, &v) in buf.iter().enumerate() {
+                    if v == NEXT_PIXEL {
+                        seen += 1;
+                        if seen % width == 0 {
+                            starts.push(pos + i as u64 + 1);
+                        }
                     }
                 }
-            }
-            pos += n;
+                Ok(starts)
+            })
+            .collect::<Result<_>>()?;
+        let mut starts = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 1);
+        starts.push(0);
+        for p in parts {
+            starts.extend(p);
         }
         Ok(RowIndex { starts, markers })
     }
@@ -946,72 +973,115 @@ struct SpectrumDecoder {
 
 impl ChunkDecoder for SpectrumDecoder {
     fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
-        let (h, w, c) = {
-            let n = self.shape.len();
-            (self.shape[n - 3], self.shape[n - 2], self.shape[n - 1])
-        };
-        let (frames, row0, rows) = if self.sum_frames {
-            let r0 = index[0] * self.chunk[0];
-            (self.first..self.last, r0, self.chunk[0].min(h - r0))
+        let n = self.shape.len();
+        let (h, w, c) = (self.shape[n - 3], self.shape[n - 2], self.shape[n - 1]);
+        let row0 = index[n - 3] * self.chunk[n - 3];
+        let rows = self.chunk[n - 3].min(h - row0);
+        let frames = if self.sum_frames {
+            self.first..self.last
         } else {
-            let fr = self.first + index[0];
-            (fr..fr + 1, 0, h)
+            let f = self.first + index[0];
+            f..f + 1
         };
-        let pix0 = row0 * w;
-        let pix_end = (row0 + rows) * w;
-        let n = element_count(&[rows, w, c]).unwrap_or(0) as usize;
-        let mut counts = vec![0u32; n];
+        let band = Band {
+            first: row0 * w,
+            end: (row0 + rows) * w,
+            channels: c as usize,
+            rebin: self.rebin as usize,
+        };
         let mut buf = Vec::new();
         for s in &self.streams {
             for frame in frames.clone() {
                 let (a, b) = s.row_range(frame, row0, row0 + rows)?;
-                let mut pixel = pix0;
+                let mut pixel = band.first;
                 let mut pos = a;
-                'frame: while pos < b {
+                while pos < b && pixel < band.end {
                     let len = STREAM_BLOCK.min(b - pos);
                     s.read(pos, len, &mut buf)?;
-                    for &v in &buf {
-                        if pixel >= pix_end || pixel >= h * w {
-                            break 'frame;
-                        }
-                        if v == NEXT_PIXEL {
-                            pixel += 1;
-                        } else if pixel >= pix0 {
-                            let ch = u64::from(v) / self.rebin;
-                            if ch < c {
-                                let i = ((pixel - pix0) * c + ch) as usize;
-                                counts[i] = counts[i].wrapping_add(1);
-                            }
-                        }
-                    }
+                    pixel = band.add(self.dtype, &buf, pixel, out);
                     pos += len;
                 }
             }
         }
-        write_counts(&counts, self.dtype, out);
         Ok(())
     }
 }
 
-fn write_counts(counts: &[u32], dtype: DType, out: &mut [u8]) {
-    macro_rules! put {
-        ($t:ty) => {
-            for (dst, &v) in out.chunks_exact_mut(std::mem::size_of::<$t>()).zip(counts) {
-                dst.copy_from_slice(&(v as $t).to_ne_bytes());
-            }
-        };
+/// The pixels `first .. end` (scan order) a chunk of the spectrum image holds, and how
+/// stream values map to its channels.
+struct Band {
+    first: u64,
+    end: u64,
+    channels: usize,
+    rebin: usize,
+}
+
+impl Band {
+    /// Add the counts of `events` (continuing at `pixel`) to `out`, which holds the band
+    /// as `dtype` values (zeroed by the caller); returns the pixel reached. Counts
+    /// accumulate in `dtype`, wrapping like rsciio's NumPy accumulation in `SI_dtype`.
+    fn add(&self, dtype: DType, events: &[u16], pixel: u64, out: &mut [u8]) -> u64 {
+        macro_rules! int {
+            ($t:ty) => {
+                self.add_as(events, pixel, out, |b| {
+                    <$t>::from_ne_bytes(b).wrapping_add(1).to_ne_bytes()
+                })
+            };
+        }
+        macro_rules! float {
+            ($t:ty) => {
+                self.add_as(events, pixel, out, |b| {
+                    (<$t>::from_ne_bytes(b) + 1.0).to_ne_bytes()
+                })
+            };
+        }
+        match dtype {
+            DType::U8 => int!(u8),
+            DType::I8 => int!(i8),
+            DType::U16 => int!(u16),
+            DType::I16 => int!(i16),
+            DType::U32 => int!(u32),
+            DType::I32 => int!(i32),
+            DType::U64 => int!(u64),
+            DType::I64 => int!(i64),
+            DType::F32 => float!(f32),
+            _ => float!(f64),
+        }
     }
-    match dtype {
-        DType::U8 => put!(u8),
-        DType::I8 => put!(i8),
-        DType::U16 => put!(u16),
-        DType::I16 => put!(i16),
-        DType::U32 => put!(u32),
-        DType::I32 => put!(i32),
-        DType::U64 => put!(u64),
-        DType::I64 => put!(i64),
-        DType::F32 => put!(f32),
-        _ => put!(f64),
+
+    /// [`Band::add`] for values of `N` bytes incremented by `inc`: one compare per event,
+    /// no allocation.
+    #[inline(always)]
+    fn add_as<const N: usize>(
+        &self,
+        events: &[u16],
+        mut pixel: u64,
+        out: &mut [u8],
+        inc: impl Fn([u8; N]) -> [u8; N],
+    ) -> u64 {
+        // Element index of the current pixel's first channel.
+        let mut base = (pixel - self.first) as usize * self.channels;
+        for &v in events {
+            if v == NEXT_PIXEL {
+                pixel += 1;
+                if pixel >= self.end {
+                    break;
+                }
+                base += self.channels;
+                continue;
+            }
+            let ch = if self.rebin == 1 {
+                usize::from(v)
+            } else {
+                usize::from(v) / self.rebin
+            };
+            if ch < self.channels {
+                let o = (base + ch) * N;
+                let cell: &mut [u8; N] = (&mut out[o..o + N]).try_into().expect("one value");
+                *cell = inc(*cell);
+            }
+        }
+        pixel
     }
 }
 
