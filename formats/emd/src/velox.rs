@@ -859,15 +859,19 @@ impl Stream {
         Ok(self.rows()?.markers.div_ceil(pixels))
     }
 
-    /// Locate every row start in two parallel passes over blocks of the stream: count the
-    /// pixel markers of each block, then, knowing how many precede it, record where each
-    /// block's row starts are.
     fn scan(&self) -> Result<RowIndex> {
+        self.scan_in_blocks(STREAM_BLOCK)
+    }
+
+    /// Locate every row start in two parallel passes over blocks of `size` events: count
+    /// the pixel markers of each block, then, knowing how many precede it, record where
+    /// each block's row starts are.
+    fn scan_in_blocks(&self, size: u64) -> Result<RowIndex> {
         let width = self.width.max(1);
-        let blocks: Vec<u64> = (0..self.len.div_ceil(STREAM_BLOCK)).collect();
+        let blocks: Vec<u64> = (0..self.len.div_ceil(size)).collect();
         let block = |b: u64, buf: &mut Vec<u16>| -> Result<u64> {
-            let pos = b * STREAM_BLOCK;
-            self.read(pos, STREAM_BLOCK.min(self.len - pos), buf)?;
+            let pos = b * size;
+            self.read(pos, size.min(self.len - pos), buf)?;
             Ok(pos)
         };
         let counts: Vec<u64> = blocks
@@ -1117,6 +1121,18 @@ mod tests {
         assert_eq!(s.row_range(1, 1, 2).unwrap(), (10, 13));
         assert_eq!(s.row_range(1, 0, 2).unwrap(), (7, 13));
         assert_eq!(s.row_range(5, 0, 2).unwrap(), (13, 13));
+    }
+
+    #[test]
+    fn row_starts_found_across_scan_blocks() {
+        let s = stream();
+        let whole = s.scan().unwrap();
+        for size in 1..6 {
+            let blocks = s.scan_in_blocks(size).unwrap();
+            assert_eq!(blocks.starts, whole.starts, "blocks of {size}");
+            assert_eq!(blocks.markers, whole.markers, "blocks of {size}");
+        }
+        assert_eq!(whole.starts, vec![0, 3, 7, 10, 13]);
     }
 
     #[test]

@@ -14,6 +14,12 @@
 //! The chunk index (address, stored size and filter mask of every chunk) is read once, on
 //! the first pixel access, so opening a file reads headers only. Every chunk is checked to
 //! lie inside the file before it is used.
+//!
+//! When whole chunks are contiguous runs of the output in an axis order other than the
+//! logical one (NCEM stores each frame transposed, one chunk per frame), the chunked
+//! sources offer that order through `ArraySource::stored_order`: a full read then copies
+//! (or decodes) chunk after chunk and returns a permuted view, instead of transposing
+//! every chunk.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -564,11 +570,6 @@ impl ArraySource for Eager {
             .as_ref()
             .map_err(|e| again(e, &self.origin.file))?
             .read_region(start, shape, out)
-    }
-
-    fn stored_order(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
-        let loaded = self.cell.get_or_init(|| self.load()).as_ref().ok()?;
-        loaded.stored_order()
     }
 
     fn chunk_shape(&self) -> Vec<u64> {
