@@ -38,6 +38,19 @@ def test_lazy_sum_on_worker_processes(client, tmp_path):
     np.testing.assert_allclose(per_axis, a.mean(axis=0))
 
 
+def test_big_endian_view_chunks_on_workers(client, tmp_path):
+    """MIB counters are viewed in place as big-endian ``>u2`` (like rsciio); the workers
+    rebuild the same view from the path and their chunks sum to NumPy's."""
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 4000, size=(4, 6, 32, 32), dtype=np.uint16)
+    path = tmp_path / "scan.mib"
+    emio.file_writer(path, {"data": a})
+    lazy = emio.file_reader(path, lazy=True, chunks=(1, 3, 32, 32))[0]["data"]
+    assert lazy.dtype == np.dtype(">u2") and lazy.npartitions == 8
+    assert int(client.compute(lazy.sum(dtype=np.uint64)).result()) == int(a.sum(dtype=np.uint64))
+    np.testing.assert_array_equal(client.compute(lazy[2, 5]).result(), a[2, 5])
+
+
 def test_corpus_files_sum_on_workers(client):
     """The largest corpus file of each readable format, summed on the cluster."""
     readable = readable_formats()
