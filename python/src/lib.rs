@@ -417,6 +417,13 @@ impl PyDataset {
         self.inner.chunk_shape()
     }
 
+    /// The chunk shape for reading in any order within `target_bytes` per chunk: whole
+    /// natural chunks grown, innermost dimension first, by whole chunks (emio's
+    /// `Dataset::read_chunk_shape`); lazy arrays' `chunks="auto"`.
+    fn read_chunk_shape(&self, target_bytes: u64) -> Vec<u64> {
+        self.inner.read_chunk_shape(target_bytes)
+    }
+
     /// Size in bytes.
     #[getter]
     fn nbytes(&self) -> u64 {

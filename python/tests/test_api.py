@@ -213,22 +213,29 @@ def test_write_big_endian_views_in_place(tmp_path, ext):
     np.testing.assert_array_equal(emio.file_reader(tmp_path / f"b.{ext}")[0]["data"], back)
 
 
-def test_auto_chunks_grow_natural_chunks_innermost_first():
-    from emio._lazy import auto_chunk_shape
+def test_auto_chunks_grow_natural_chunks_innermost_first(tmp_path):
+    import dask
 
-    mib = 128 << 20
-    # A 4D scan of 256x256 uint16 frames: whole scan rows, 8 of them per 128 MiB chunk.
-    assert auto_chunk_shape((128, 128, 256, 256), 2, (1, 1, 256, 256), mib) == (8, 128, 256, 256)
-    # A stack of float32 images: runs of whole images.
-    assert auto_chunk_shape((8192, 256, 256), 4, (1, 256, 256), mib) == (512, 256, 256)
-    # Balanced: 100 frames at most 40 per chunk make 34 + 34 + 32, not 40 + 40 + 20.
-    assert auto_chunk_shape((100, 16, 16), 1, (1, 16, 16), 40 * 256) == (34, 16, 16)
-    # Multiples of a natural chunk that is not one frame (an HDF5 chunk of 4x8 rows).
-    assert auto_chunk_shape((64, 64, 32), 1, (4, 8, 32), 3 * 8 * 32 * 4) == (4, 24, 32)
-    # Everything fits: one chunk.
-    assert auto_chunk_shape((3, 5, 7), 8, (1, 5, 7), mib) == (3, 5, 7)
-    # A natural chunk larger than the limit is left to Dask to split.
-    assert auto_chunk_shape((4, 8192, 4096), 8, (1, 8192, 4096), mib) is None
+    stack = np.arange(100 * 16 * 16, dtype=np.uint8).reshape(100, 16, 16)
+    scan = (np.arange(4 * 6 * 32 * 32) % 4000).astype(np.uint16).reshape(4, 6, 32, 32)
+    emio.file_writer(tmp_path / "scan.mib", {"data": scan})
+    big_frames = np.zeros((3, 64, 64), dtype=np.float64)
+    npy(tmp_path, big_frames, "big.npy")
+
+    def chunks(name, limit):
+        with dask.config.set({"array.chunk-size": limit}):
+            return emio.file_reader(tmp_path / name, lazy=True)[0]["data"].chunks
+
+    npy(tmp_path, stack, "stack.npy")
+    # Runs of whole frames, as many as fit.
+    assert chunks("stack.npy", 40 * 256) == ((40, 40, 20), (16,), (16,))
+    assert chunks("stack.npy", "128MiB") == ((100,), (16,), (16,))
+    # A 4D scan: whole scan rows once a row fits, else runs of frames within a row.
+    assert chunks("scan.mib", 12 * 2048) == ((2, 2), (6,), (32,), (32,))
+    assert chunks("scan.mib", 4 * 2048) == ((1,) * 4, (4, 2), (32,), (32,))
+    # A frame larger than the limit: Dask splits it.
+    split = chunks("big.npy", 16 << 10)
+    assert split[0] == (1, 1, 1) and max(split[1]) * max(split[2]) * 8 <= 16 << 10
 
 
 def test_lazy_graph_is_one_symbolic_layer(tmp_path):

@@ -147,7 +147,7 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, **kwds):
         shape = tuple(ds.shape)
         if lazy:
             reader = RegionReader(path, format, reader_options, index, shape, dtype, stamp)
-            data = _dask_array(reader, chunks, ds.chunk_shape)
+            data = _dask_array(reader, chunks, ds.chunk_shape, ds.read_chunk_shape)
         else:
             data = _as_numpy(ds.read(), dtype, shape)
         signals.append(

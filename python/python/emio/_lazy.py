@@ -201,37 +201,6 @@ def _parse_bytes(text):
     return parse_bytes(text)
 
 
-def auto_chunk_shape(shape, itemsize, natural, limit):
-    """The chunk shape "auto" gives: whole natural chunks of the file (frames, tiles, HDF5
-    chunks), grown innermost dimension first by whole natural chunks while a chunk stays
-    within ``limit`` bytes, and balanced so that the last chunk along the dimension that
-    stops growing is not a sliver. A chunk is then a run of consecutive frames (whole scan
-    rows of a 4D scan), which is the cheapest region to read. None when one natural chunk
-    alone exceeds the limit (Dask then splits it)."""
-    chunk = [max(1, min(int(c), int(n))) for c, n in zip(natural, shape)]
-    nbytes = itemsize
-    for c in chunk:
-        nbytes *= c
-    if nbytes > limit:
-        return None
-    for d in range(len(shape) - 1, -1, -1):
-        n, c = int(shape[d]), chunk[d]
-        if c >= n:
-            continue
-        times = limit // nbytes
-        if times <= 1:
-            break
-        if c * times >= n:
-            chunk[d] = n
-            nbytes = nbytes // c * n
-            continue
-        units = -(-n // c)  # natural chunks along d
-        blocks = -(-units // times)
-        chunk[d] = min(n, -(-units // blocks) * c)
-        break
-    return tuple(chunk)
-
-
 def _regular(shape, chunk):
     """Dask's chunks tuple of a regular ``chunk`` shape."""
     out = []
@@ -245,10 +214,13 @@ def _regular(shape, chunk):
     return tuple(out)
 
 
-def dask_chunks(chunks, shape, dtype, natural):
-    """Normalize rsciio-style ``chunks`` ("auto", a tuple, a dict, -1, ...): "auto" keeps
-    multiples of the file's natural chunk (frames, tiles, HDF5 chunks) near Dask's
-    configured ``array.chunk-size`` (see :func:`auto_chunk_shape`)."""
+def dask_chunks(chunks, shape, dtype, natural, auto=None):
+    """Normalize rsciio-style ``chunks`` ("auto", a tuple, a dict, -1, ...). "auto" is
+    ``auto(limit)`` when given (emio's read chunk shape: whole natural chunks of the file
+    (frames, tiles, HDF5 chunks) grown innermost dimension first up to Dask's configured
+    ``array.chunk-size``, so a chunk is a run of consecutive frames or whole scan rows);
+    otherwise, or when one natural chunk alone exceeds the limit, Dask's "auto" keeping
+    multiples of the natural chunk."""
     from dask.array.core import normalize_chunks
 
     if chunks is None:
@@ -256,9 +228,13 @@ def dask_chunks(chunks, shape, dtype, natural):
     if 0 in shape:
         return tuple((n,) for n in shape)
     natural = tuple(max(1, min(int(c), int(n))) for c, n in zip(natural, shape))
-    if isinstance(chunks, str) and chunks == "auto":
-        chunk = auto_chunk_shape(shape, np.dtype(dtype).itemsize, natural, _chunk_limit())
-        if chunk is not None:
+    if auto is not None and isinstance(chunks, str) and chunks == "auto":
+        limit = _chunk_limit()
+        chunk = tuple(int(c) for c in auto(limit))
+        nbytes = np.dtype(dtype).itemsize
+        for c in chunk:
+            nbytes *= c
+        if nbytes <= limit:
             return _regular(shape, chunk)
     return normalize_chunks(chunks, shape, dtype=dtype, previous_chunks=natural)
 
@@ -270,9 +246,9 @@ def _name(reader, chunks):
     return "emio-read-" + hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def dask_array(reader, chunks, natural):
+def dask_array(reader, chunks, natural, auto=None):
     """A Dask array whose chunks are slices of ``reader`` (region reads, or slices of a
-    zero-copy view of the memory map).
+    zero-copy view of the memory map); ``natural`` and ``auto`` as in :func:`dask_chunks`.
 
     The graph is one Blockwise layer, as ``dask.array.from_array(..., inline_array=True)``
     builds it: its size does not grow with the number of chunks, so opening costs the same
@@ -280,7 +256,7 @@ def dask_array(reader, chunks, natural):
     frame taken from a lazy array reads that frame only)."""
     import dask.array as da
 
-    chunks = dask_chunks(chunks, reader.shape, reader.dtype, natural)
+    chunks = dask_chunks(chunks, reader.shape, reader.dtype, natural, auto)
     name = _name(reader, chunks)
     meta = np.empty((0,) * reader.ndim, dtype=reader.dtype)
     try:
