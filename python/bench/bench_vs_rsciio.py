@@ -28,7 +28,7 @@ chunk maps the file again and slices it) and, when not lazy, compute it: an eage
 a full copy made on Dask's threads, in the file's byte order (``>u2`` for MIB). Its MIB
 reader also parses frame timestamps in Python to find the scan shape. emio's eager read
 of these files is a read-only view of one memory map (no copy; ``>u2`` for MIB too), and
-its lazy array is one Blockwise layer whose chunks are slices of that view (per worker
+its lazy array is one graph layer whose tasks (made on demand) slice that view (per worker
 process), with "auto" chunks of whole frames (whole scan rows for MIB).
 """
 

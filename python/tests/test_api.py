@@ -238,18 +238,38 @@ def test_auto_chunks_grow_natural_chunks_innermost_first(tmp_path):
     assert split[0] == (1, 1, 1) and max(split[1]) * max(split[2]) * 8 <= 16 << 10
 
 
-def test_lazy_graph_is_one_symbolic_layer(tmp_path):
-    """Opening builds no per-chunk tasks (the cost does not grow with the chunk count), and
-    Dask still fuses slicing into the chunk reads."""
-    from dask.blockwise import Blockwise
+def test_lazy_graph_tasks_are_made_on_demand(tmp_path):
+    """Opening builds no per-chunk task (the cost does not grow with the chunk count);
+    computing part of the array makes only the tasks of the chunks it needs."""
+    from emio._lazy import ChunkTasks
 
     a = np.arange(40 * 8 * 8, dtype=np.float32).reshape(40, 8, 8)
     path = npy(tmp_path, a)
     lazy = emio.file_reader(path, lazy=True, chunks=(1, 2, 2))[0]["data"]
     assert lazy.npartitions == 40 * 4 * 4
     (layer,) = lazy.dask.layers.values()
-    assert isinstance(layer, Blockwise) and not layer.is_materialized()
-    np.testing.assert_array_equal(lazy[7, 1:5, 3].compute(), a[7, 1:5, 3])
+    tasks = layer.mapping
+    assert isinstance(tasks, ChunkTasks) and tasks._edges is None
+    made = []
+    getitem = ChunkTasks.__getitem__
+
+    def counting(self, key):
+        made.append(key)
+        return getitem(self, key)
+
+    ChunkTasks.__getitem__ = counting
+    try:
+        np.testing.assert_array_equal(lazy[7, 1:5, 3].compute(), a[7, 1:5, 3])
+    finally:
+        ChunkTasks.__getitem__ = getitem
+    # The chunks of frame 7 holding rows 1..4 of column 3 (Dask may also peek at the first).
+    needed = {(lazy.name, 7, r, 1) for r in (0, 1, 2)}
+    assert needed <= set(made) <= needed | {(lazy.name, 0, 0, 0)}
+    assert len(tasks) == 640 and len(list(tasks)) == 640
+    assert tasks[(lazy.name, 39, 3, 3)][2] == (slice(39, 40), slice(6, 8), slice(6, 8))
+    for bad in [(lazy.name, 40, 0, 0), (lazy.name, -1, 0, 0), ("other", 0, 0, 0), (lazy.name, 0, 0)]:
+        with pytest.raises(KeyError):
+            tasks[bad]
     np.testing.assert_array_equal(lazy.compute(), a)
 
 

@@ -12,9 +12,11 @@ any other chunk is one region read in Rust with the GIL released.
 
 import functools
 import hashlib
+import itertools
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -246,32 +248,65 @@ def _name(reader, chunks):
     return "emio-read-" + hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def dask_array(reader, chunks, natural, auto=None):
-    """A Dask array whose chunks are slices of ``reader`` (region reads, or slices of a
-    zero-copy view of the memory map); ``natural`` and ``auto`` as in :func:`dask_chunks`.
+def read_chunk(reader, index):
+    """The task of one chunk: ``reader[index]``."""
+    return reader[index]
 
-    The graph is one Blockwise layer, as ``dask.array.from_array(..., inline_array=True)``
-    builds it: its size does not grow with the number of chunks, so opening costs the same
-    for 10 or 100,000 chunks, and Dask still fuses later slicing into the chunk reads (a
-    frame taken from a lazy array reads that frame only)."""
+
+class ChunkTasks(Mapping):
+    """The tasks of a lazy array, made on demand: key ``(name, i, j, ...)`` maps to
+    ``(read_chunk, reader, slices of chunk (i, j, ...))``. Nothing is built per chunk when
+    the array is created, so opening costs the same for 10 or 100,000 chunks; Dask makes
+    the tasks it needs when it computes. Pickles to the reader (path and options), the
+    name and the chunks."""
+
+    def __init__(self, name, reader, chunks):
+        self.name = name
+        self.reader = reader
+        self.chunks = chunks
+        self._edges = None
+
+    def edges(self):
+        if self._edges is None:
+            self._edges = tuple(tuple(itertools.accumulate(c, initial=0)) for c in self.chunks)
+        return self._edges
+
+    def __getitem__(self, key):
+        if not (type(key) is tuple and len(key) == len(self.chunks) + 1 and key[0] == self.name):
+            raise KeyError(key)
+        index = []
+        for e, i in zip(self.edges(), key[1:]):
+            if not (isinstance(i, int) and 0 <= i < len(e) - 1):
+                raise KeyError(key)
+            index.append(slice(e[i], e[i + 1]))
+        return (read_chunk, self.reader, tuple(index))
+
+    def __iter__(self):
+        blocks = itertools.product(*(range(len(c)) for c in self.chunks))
+        return ((self.name,) + b for b in blocks)
+
+    def __len__(self):
+        n = 1
+        for c in self.chunks:
+            n *= len(c)
+        return n
+
+    def __getstate__(self):
+        return {"name": self.name, "reader": self.reader, "chunks": self.chunks}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _edges=None)
+
+
+def dask_array(reader, chunks, natural, auto=None):
+    """A Dask array whose chunks are slices of ``reader`` (slices of a zero-copy view of
+    the memory map, or region reads in Rust); ``natural`` and ``auto`` as in
+    :func:`dask_chunks`. Its graph is one layer of :class:`ChunkTasks`."""
     import dask.array as da
+    from dask.highlevelgraph import HighLevelGraph
 
     chunks = dask_chunks(chunks, reader.shape, reader.dtype, natural, auto)
     name = _name(reader, chunks)
     meta = np.empty((0,) * reader.ndim, dtype=reader.dtype)
-    try:
-        from dask.array.core import getter_nofancy
-        from dask.blockwise import blockwise
-        from dask.highlevelgraph import HighLevelGraph
-        from dask.layers import ArraySliceDep
-    except ImportError:  # a Dask without these internals: the public, slower route
-        return da.from_array(
-            reader, chunks=chunks, name=name, asarray=False, fancy=False, lock=False,
-            inline_array=True, meta=meta,
-        )
-    index = tuple(range(reader.ndim))
-    layer = blockwise(
-        getter_nofancy, name, index, reader, None, ArraySliceDep(chunks), index,
-        numblocks={}, _data_producer=True,
-    )
-    return da.Array(HighLevelGraph.from_collections(name, layer), name, chunks, meta=meta)
+    graph = HighLevelGraph.from_collections(name, ChunkTasks(name, reader, chunks))
+    return da.Array(graph, name, chunks, meta=meta)
