@@ -36,11 +36,11 @@ pub fn copy_nd(
     shape: &[u64],
     elem_size: usize,
 ) {
-    let (src_off, src_strides, dst_off, dst_strides) =
-        (from.offset, from.strides, to.offset, to.strides);
-    if shape.contains(&0) {
+    if shape.contains(&0) || crate::transpose::transpose(src, from, dst, to, shape, elem_size) {
         return;
     }
+    let (src_off, src_strides, dst_off, dst_strides) =
+        (from.offset, from.strides, to.offset, to.strides);
     // Merge trailing dimensions into a contiguous run.
     let es = elem_size as i64;
     let mut run = es;
@@ -166,15 +166,6 @@ fn simplify(shape: &[u64], strides: &[i64], elem_size: usize) -> (Vec<u64>, Vec<
     (out_shape, out_strides)
 }
 
-/// The geometry of one transposed plane: `nk` values contiguous in the source along k,
-/// `nl` source rows `step_l` bytes apart; the destination holds k rows `dst_k` bytes apart.
-struct Plane {
-    nk: usize,
-    nl: usize,
-    step_l: i64,
-    dst_k: usize,
-}
-
 /// The source side of one [`gather`]: the stored bytes and how to read their elements.
 struct Block<'a> {
     src: &'a [u8],
@@ -190,8 +181,8 @@ impl Block<'_> {
         let last = shape.len() - 1;
         if strides[last] == es {
             self.copy_runs(offset, shape, strides, dst);
-        } else if let Some(k) = (0..last).rev().find(|&k| strides[k] == es) {
-            self.copy_transposed(offset, shape, strides, k, dst);
+        } else if (0..last).any(|k| strides[k] == es) {
+            self.copy_transposed(offset, shape, strides, dst);
         } else {
             self.copy_elements(offset, shape, strides, dst);
         }
@@ -220,101 +211,18 @@ impl Block<'_> {
     }
 
     /// Dimension `k` is contiguous in the source but the last one is not (a transposed
-    /// layout): copy tiles over (`k`, last) small enough to stay in L1, so each source and
-    /// destination cache line is fetched once instead of once per element.
-    fn copy_transposed(
-        &self,
-        offset: i64,
-        shape: &[u64],
-        strides: &[i64],
-        k: usize,
-        dst: &mut [u8],
-    ) {
-        let last = shape.len() - 1;
-        let es = self.elem_size;
-        let (nk, nl) = (shape[k] as usize, shape[last] as usize);
-        let step_l = strides[last];
-        let dst_strides = crate::source::c_strides(shape, es);
-        let dst_k = dst_strides[k] as usize;
-        // The other dimensions, walked by an odometer.
-        let others: Vec<usize> = (0..last).filter(|&d| d != k).collect();
-        let pick = |v: &[i64]| others.iter().map(|&d| v[d]).collect::<Vec<i64>>();
-        let other_shape: Vec<u64> = others.iter().map(|&d| shape[d]).collect();
-        let plane = Plane {
-            nk,
-            nl,
-            step_l,
-            dst_k,
+    /// layout): tiled transposes ([`crate::transpose`]), the byte order fixed afterwards.
+    fn copy_transposed(&self, offset: i64, shape: &[u64], strides: &[i64], dst: &mut [u8]) {
+        let dst_strides = crate::source::c_strides(shape, self.elem_size);
+        let from = Layout { offset, strides };
+        let to = Layout {
+            offset: 0,
+            strides: &dst_strides,
         };
-        walk(
-            &other_shape,
-            &pick(strides),
-            &pick(&dst_strides),
-            offset,
-            |s, d| match es {
-                1 => self.transpose::<1>(&plane, s, d as usize, dst),
-                2 => self.transpose::<2>(&plane, s, d as usize, dst),
-                4 => self.transpose::<4>(&plane, s, d as usize, dst),
-                8 => self.transpose::<8>(&plane, s, d as usize, dst),
-                16 => self.transpose::<16>(&plane, s, d as usize, dst),
-                _ => self.transpose_any(&plane, s, d as usize, dst),
-            },
-        );
-    }
-
-    /// One (k, last) plane of a transposed copy for `N`-byte elements, through a buffer
-    /// holding one tile: one cache line of values along k from each of up to 2 KiB / `N`
-    /// source rows. Every source line is then read once, whole, and every destination row
-    /// written in 2 KiB runs: short runs far apart in the destination are what makes a
-    /// transpose slow (each one costs a read-for-ownership of lines the prefetcher did not
-    /// see coming), and a line-wide tile along k reads the source rows' next lines while
-    /// they are still cached.
-    fn transpose<const N: usize>(&self, p: &Plane, src_base: i64, dst_base: usize, dst: &mut [u8]) {
-        let tile_k = (64 / N).max(1);
-        let tile_l = (2048 / N).max(1);
-        // Buffer rows one cache line longer than a tile row, so the column writes into it
-        // do not all land in the same cache set.
-        let pitch = tile_l + tile_k;
-        let mut buf = vec![[0u8; N]; tile_k * pitch];
-        for l0 in (0..p.nl).step_by(tile_l) {
-            let l1 = (l0 + tile_l).min(p.nl);
-            for k0 in (0..p.nk).step_by(tile_k) {
-                let k1 = (k0 + tile_k).min(p.nk);
-                for (i, l) in (l0..l1).enumerate() {
-                    let from = (src_base + l as i64 * p.step_l) as usize + k0 * N;
-                    let values = &self.src[from..from + (k1 - k0) * N];
-                    for (j, value) in values.chunks_exact(N).enumerate() {
-                        buf[j * pitch + i] = value.try_into().unwrap_or([0; N]);
-                    }
-                }
-                for (j, k) in (k0..k1).enumerate() {
-                    let to = dst_base + k * p.dst_k + l0 * N;
-                    let row = &mut dst[to..to + (l1 - l0) * N];
-                    let values = &buf[j * pitch..j * pitch + (l1 - l0)];
-                    for (cell, value) in row.chunks_exact_mut(N).zip(values) {
-                        let mut v = *value;
-                        if self.swap_unit > 1 {
-                            v.chunks_exact_mut(self.swap_unit).for_each(<[u8]>::reverse);
-                        }
-                        cell.copy_from_slice(&v);
-                    }
-                }
-            }
-        }
-    }
-
-    /// [`Block::transpose`] for element sizes without a specialisation (RGB, ...).
-    fn transpose_any(&self, p: &Plane, src_base: i64, dst_base: usize, dst: &mut [u8]) {
-        let es = self.elem_size;
-        for l in 0..p.nl {
-            let from = (src_base + l as i64 * p.step_l) as usize;
-            let values = &self.src[from..from + p.nk * es];
-            for (k, value) in values.chunks_exact(es).enumerate() {
-                let to = dst_base + k * p.dst_k + l * es;
-                let cell = &mut dst[to..to + es];
-                cell.copy_from_slice(value);
-                self.fix_order(cell);
-            }
+        if crate::transpose::transpose(self.src, from, dst, to, shape, self.elem_size) {
+            self.fix_order(dst);
+        } else {
+            self.copy_elements(offset, shape, strides, dst);
         }
     }
 

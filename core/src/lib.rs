@@ -21,6 +21,7 @@ pub mod options;
 pub mod output;
 pub mod registry;
 pub mod source;
+mod transpose;
 
 pub use axis::{Axis, AxisKind};
 pub use dataset::{ArrayData, Chunks, Dataset, Region};

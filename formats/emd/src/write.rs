@@ -202,7 +202,7 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
             let ours_strides = c_strides(&ours_shape, es);
             let src: Vec<i64> = ours_strides.iter().rev().copied().collect();
             let dst = c_strides(extent, es);
-            emio_h5::permuted_copy(
+            emio_core::source::copy_nd(
                 &buf,
                 Layout {
                     offset: 0,

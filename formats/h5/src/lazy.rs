@@ -32,7 +32,6 @@ use emio_core::{ArraySource, ByteOrder, ChunkDecoder, DType, Error, Result, Stor
 use rayon::prelude::*;
 
 use crate::filters::{self, FilterStep};
-use crate::permute::permuted_copy;
 
 /// Regions at least this large are copied on several threads.
 const PARALLEL_BYTES: usize = 8 << 20;
@@ -373,7 +372,7 @@ impl MappedChunks {
                         offset: e.address as i64 + src,
                         strides: &g.chunk_strides,
                     };
-                    permuted_copy(&self.storage, from, out, to, &part, es);
+                    copy_nd(&self.storage, from, out, to, &part, es);
                 }
                 None => zero_fill(out, to, &part, es),
             }
@@ -483,7 +482,7 @@ impl ChunkDecoder for FilteredChunks {
             .zip(&g.shape)
             .map(|((&i, &c), &n)| c.min(n - i * c))
             .collect();
-        permuted_copy(
+        copy_nd(
             &decoded,
             Layout {
                 offset: 0,

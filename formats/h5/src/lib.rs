@@ -15,7 +15,6 @@
 
 pub mod filters;
 mod lazy;
-pub mod permute;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -30,7 +29,6 @@ use hdf5_pure::{AttrValue, ChunkIndex, Datatype, DatatypeByteOrder, Layout};
 
 use filters::FilterStep;
 use lazy::{Geometry, Origin};
-pub use permute::permuted_copy;
 
 /// The HDF5 signature at the start of a file (or at 512, 1024, ... after a user block).
 pub const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";

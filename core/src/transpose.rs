@@ -1,35 +1,20 @@
-//! Copying N-D blocks between byte layouts whose axes are ordered differently.
+//! Tiled transposes: the part of an N-D copy where the axis contiguous in the source is
+//! not the one contiguous in the destination (Fortran order, NCEM EMD's transposed
+//! storage, DigitalMicrograph spectrum images stored energy-first).
 //!
-//! NCEM EMD stores arrays transposed (HDF5 dim 0 is HyperSpy's last axis), so reading one
-//! in HyperSpy's order, or writing one, transposes every chunk. [`permuted_copy`] runs the
-//! 2-D core of such copies as tiled block transposes: on x86_64 with SSE2 shuffles (a
-//! 16-byte vector per line, e.g. 8 × 8 `u16` per block, tiles of two cache lines per side),
-//! elsewhere element by element within the same tiles. Copies whose innermost axis is
-//! contiguous on both sides go to `emio_core::source::copy_nd` (`memcpy` runs).
+//! [`transpose`] runs the 2-D core of such copies as tiled block transposes: on x86_64 with
+//! SSE2 shuffles (a 16-byte vector per line, e.g. 8 × 8 `u16` per block, tiles of two cache
+//! lines per side), elsewhere element by element within the same tiles. Both
+//! [`crate::copy::copy_nd`] and [`crate::copy::gather`] take this path when it applies.
 
-use emio_core::source::{copy_nd, Layout};
+use crate::copy::Layout;
 
 /// Copy an N-D block of `shape` elements of `es` bytes from `src` laid out as `from` to
-/// `dst` laid out as `to` (byte offset of element 0 and byte stride per dimension), with
-/// fast tiled transposes when the axis contiguous in `src` is not the one contiguous in
-/// `dst`. The caller guarantees every addressed byte lies inside both buffers.
-pub fn permuted_copy(
-    src: &[u8],
-    from: Layout<'_>,
-    dst: &mut [u8],
-    to: Layout<'_>,
-    shape: &[u64],
-    es: usize,
-) {
-    if !transpose(src, from, dst, to, shape, es) {
-        copy_nd(src, from, dst, to, shape, es);
-    }
-}
-
-/// The tiled-transpose path of [`permuted_copy`]; false (nothing copied) when the layouts
-/// are not a transpose: the destination's innermost axis must be contiguous there and
-/// strided in the source, and some other axis contiguous in the source.
-fn transpose(
+/// `dst` laid out as `to` by tiled transposes; false (nothing copied) when the layouts are
+/// not a transpose: the destination's innermost axis must be contiguous there and strided
+/// in the source, some other axis contiguous in the source, and `es` 1, 2, 4 or 8. The
+/// caller guarantees every addressed byte lies inside both buffers.
+pub(crate) fn transpose(
     src: &[u8],
     from: Layout<'_>,
     dst: &mut [u8],
@@ -265,9 +250,47 @@ mod simd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use emio_core::source::c_strides;
+    use crate::copy::for_each_index;
+    use crate::source::c_strides;
 
-    /// Reference: element by element through `copy_nd`.
+    /// Reference: element by element.
+    fn copy_elements(
+        src: &[u8],
+        from: Layout<'_>,
+        dst: &mut [u8],
+        to: Layout<'_>,
+        shape: &[u64],
+        es: usize,
+    ) {
+        for_each_index(shape, |index| {
+            let at = |l: &Layout<'_>| {
+                (l.offset
+                    + index
+                        .iter()
+                        .zip(l.strides)
+                        .map(|(&i, &s)| i as i64 * s)
+                        .sum::<i64>()) as usize
+            };
+            let (s, d) = (at(&from), at(&to));
+            dst[d..d + es].copy_from_slice(&src[s..s + es]);
+        });
+    }
+
+    /// The tiled copy, or the reference where the layouts are no transpose.
+    fn tiled(
+        src: &[u8],
+        from: Layout<'_>,
+        dst: &mut [u8],
+        to: Layout<'_>,
+        shape: &[u64],
+        es: usize,
+    ) {
+        if !transpose(src, from, dst, to, shape, es) {
+            copy_elements(src, from, dst, to, shape, es);
+        }
+    }
+
+    /// Reference output for a C-order destination.
     fn reference(
         src: &[u8],
         from: Layout<'_>,
@@ -277,17 +300,11 @@ mod tests {
     ) -> Vec<u8> {
         let n: usize = shape.iter().product::<u64>() as usize * es;
         let mut out = vec![0u8; n];
-        copy_nd(
-            src,
-            from,
-            &mut out,
-            Layout {
-                offset: 0,
-                strides: to_strides,
-            },
-            shape,
-            es,
-        );
+        let to = Layout {
+            offset: 0,
+            strides: to_strides,
+        };
+        copy_elements(src, from, &mut out, to, shape, es);
         out
     }
 
@@ -317,7 +334,7 @@ mod tests {
                 let to = c_strides(&lshape, es);
                 let want = reference(&src, from, &to, &lshape, es);
                 let mut got = vec![0u8; want.len()];
-                permuted_copy(
+                tiled(
                     &src,
                     from,
                     &mut got,
@@ -352,9 +369,9 @@ mod tests {
             strides: &dst_strides,
         };
         let mut want = vec![0u8; 100 * 100 * es];
-        copy_nd(&src, from, &mut want, to, &part, es);
+        copy_elements(&src, from, &mut want, to, &part, es);
         let mut got = vec![0u8; want.len()];
-        permuted_copy(&src, from, &mut got, to, &part, es);
+        tiled(&src, from, &mut got, to, &part, es);
         assert_eq!(got, want);
     }
 }
