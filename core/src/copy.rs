@@ -67,6 +67,17 @@ pub fn copy_nd(
     );
 }
 
+thread_local! {
+    /// Set on threads that each work through one of several regions at once (the engine's
+    /// workers): the cores are already busy, so their copies stay on the thread.
+    static REGION_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Mark the current thread as one of the engine's region workers (see [`gather`]).
+pub(crate) fn mark_region_worker() {
+    REGION_WORKER.with(|worker| worker.set(true));
+}
+
 /// Output regions at least this large are copied on all threads.
 const PARALLEL_BYTES: usize = 4 << 20;
 /// Contiguous runs are copied (and byte-swapped) in pieces this large, so the swap reads
@@ -80,7 +91,8 @@ const PIECES_PER_THREAD: u64 = 4;
 /// `swap_unit > 1` (stored byte order differs from the native one).
 ///
 /// `dst.len()` must be the block's size; callers guarantee every addressed source byte lies
-/// inside `src`.
+/// inside `src`. Large blocks are split across threads, except on the engine's region
+/// workers, which already run one region per core.
 pub fn gather(
     src: &[u8],
     from: Layout<'_>,
@@ -98,7 +110,10 @@ pub fn gather(
         elem_size,
         swap_unit,
     };
-    if dst.len() < PARALLEL_BYTES || rayon::current_num_threads() < 2 {
+    if dst.len() < PARALLEL_BYTES
+        || rayon::current_num_threads() < 2
+        || REGION_WORKER.with(std::cell::Cell::get)
+    {
         block.copy(from.offset, &shape, &strides, dst);
         return;
     }

@@ -270,6 +270,7 @@ impl Engine {
             None => {
                 for _ in 0..workers {
                     scope.spawn(move || {
+                        crate::copy::mark_region_worker();
                         while let Some(Filled {
                             region,
                             mut buf,
@@ -294,6 +295,7 @@ impl Engine {
                 for _ in 0..workers {
                     let done_tx = done_tx.clone();
                     scope.spawn(move || {
+                        crate::copy::mark_region_worker();
                         while let Some(mut filled) = shared.next_filled() {
                             if let Err(e) = work(&filled.region, &mut filled.buf) {
                                 shared.fail(e);

@@ -121,7 +121,13 @@ impl Options {
                     },
                 )
             })?;
-            if value.trim().eq_ignore_ascii_case("none") && spec.kind != OptionKind::Str {
+            // `none` unsets an option (rsciio's `None`), unless it is one of the choices.
+            let unset = match spec.kind {
+                OptionKind::Str => false,
+                OptionKind::Choice(choices) => !choices.contains(&value.trim()),
+                _ => true,
+            };
+            if unset && value.trim().eq_ignore_ascii_case("none") {
                 values.remove(key);
             } else {
                 values.insert(key.to_string(), parse_value(spec, value)?);
@@ -209,7 +215,27 @@ mod tests {
             default: None,
             help: "mode",
         },
+        OptionSpec {
+            name: "compressor",
+            kind: OptionKind::Choice(&["zstd", "none"]),
+            default: Some("zstd"),
+            help: "compressor",
+        },
     ];
+
+    #[test]
+    fn none_unsets_unless_it_is_a_choice() {
+        let o = Options::parse(
+            SPECS,
+            &[("compressor", "none"), ("navigation_shape", "None")],
+        )
+        .unwrap();
+        assert_eq!(o.str("compressor"), Some("none"));
+        assert_eq!(o.int_list("navigation_shape"), None);
+        let o = Options::parse(SPECS, &[("sum_frames", "none"), ("mode", "None")]).unwrap();
+        assert!(o.get("sum_frames").is_none());
+        assert_eq!(o.str("mode"), None);
+    }
 
     #[test]
     fn parses_defaults_and_values() {

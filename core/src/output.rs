@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use rayon::prelude::*;
+
 use crate::dataset::{Dataset, Region};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -63,8 +65,13 @@ impl AtomicOutput {
         &self.temp
     }
 
-    /// Move the finished output onto the target.
+    /// Move the finished output onto the target. A directory output is first flushed to
+    /// disk, every file and folder in it (writers of directory stores write their many
+    /// small files without syncing each one; file writers sync their one file).
     pub fn commit(mut self) -> Result<()> {
+        if self.directory {
+            sync_tree(&self.temp)?;
+        }
         if self.directory && self.target.is_dir() {
             std::fs::remove_dir_all(&self.target).map_err(|e| Error::io(&self.target, e))?;
         }
@@ -72,6 +79,37 @@ impl AtomicOutput {
         self.committed = true;
         Ok(())
     }
+}
+
+/// Flush every file below `dir`, then every folder (so new entries are durable), files
+/// in parallel so their flushes share the disk's journal commits.
+fn sync_tree(dir: &Path) -> Result<()> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while let Some(folder) = folders.get(i).cloned() {
+        i += 1;
+        for entry in std::fs::read_dir(&folder).map_err(|e| Error::io(&folder, e))? {
+            let entry = entry.map_err(|e| Error::io(&folder, e))?;
+            let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+            if kind.is_dir() {
+                folders.push(entry.path());
+            } else if kind.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    let sync = |path: &PathBuf| -> Result<()> {
+        std::fs::File::open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(path, e))
+    };
+    files.par_iter().try_for_each(sync)?;
+    // Some systems cannot open or flush folders; the files above are what matters most.
+    folders.iter().rev().for_each(|f| {
+        let _ = sync(f);
+    });
+    Ok(())
 }
 
 impl Drop for AtomicOutput {

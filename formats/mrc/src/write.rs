@@ -569,7 +569,17 @@ pub fn write(
     let identity = mode.dtype() == dtype && !matches!(mode, Mode::ComplexInt16);
     stream_c_order(dataset, progress, |_, bytes| {
         buf.clear();
-        if complex_out {
+        if identity && dtype != DType::Bool {
+            // Same type: bytes pass through (swapped for the file's order), bit for bit
+            // (no float conversion, which would quiet signalling NaNs).
+            buf.extend_from_slice(bytes);
+            if !order.is_native() {
+                emio_core::dtype::swap_bytes_in_place(&mut buf, dtype.swap_unit());
+            }
+            if !complex_out {
+                stats.add_native(dtype, bytes);
+            }
+        } else if complex_out {
             let mut values = real_values(dtype, bytes);
             if !dtype.is_complex() {
                 values = values.iter().flat_map(|&v| [v, 0.0]).collect();
@@ -580,13 +590,6 @@ pub fn write(
                 Mode::Float32
             };
             encode(&values, component, order, &mut buf);
-        } else if identity && dtype != DType::Bool {
-            // Same type: bytes pass through (swapped for the file's order).
-            buf.extend_from_slice(bytes);
-            if !order.is_native() {
-                emio_core::dtype::swap_bytes_in_place(&mut buf, dtype.swap_unit());
-            }
-            stats.add_native(dtype, bytes);
         } else {
             let stored = encode(&real_values(dtype, bytes), mode, order, &mut buf);
             stats.add_region(&stored);

@@ -56,7 +56,7 @@ use emio_core::{
 };
 use serde_json::Value;
 use zarrs::array::{Array, ArrayBytes, ArrayMetadata};
-use zarrs::array::{ArraySubset, CodecOptions};
+use zarrs::array::{ArraySubset, ArrayToBytesCodecTraits, CodecOptions};
 use zarrs::filesystem::FilesystemStore;
 
 pub use v3::Zarr;
@@ -214,20 +214,26 @@ fn choose_chunks(dataset: &Dataset, requested: Option<&[i64]>, target: u64) -> R
     Ok(chunk)
 }
 
-/// Write `dataset` into the zarrs `array` (already holding its metadata), one engine region
-/// per stored chunk: regions are read, padded to the chunk shape at the array edges,
-/// encoded and stored in parallel.
+/// Write `dataset` into the zarrs `array` at `node` of the store at `path` (the array
+/// already holds its metadata), one engine region per stored chunk: regions are read,
+/// padded to the chunk shape at the array edges and encoded in parallel, and each encoded
+/// chunk is written to its file. (zarrs' filesystem store would sync every chunk file as
+/// it is written, which leaves both cores idle while the disk flushes; the atomic output
+/// syncs the finished tree once before renaming it into place.)
 fn write_chunks(
     path: &Path,
+    node: &str,
     dataset: &Dataset,
     array: &Array<FilesystemStore>,
     chunk: &[u64],
     element: Element,
     progress: &dyn Progress,
 ) -> Result<()> {
+    let (store_root, _) = leaf_store(path, node);
     let store_chunk = element.store_shape(chunk);
     let es = element.component.size();
     let codec_options = CodecOptions::default().with_store_empty_chunks(true);
+    let codecs = array.codecs();
     Engine::default().for_each_region(dataset, chunk, progress, |region, buf| {
         let indices: Vec<u64> = region
             .start
@@ -256,9 +262,21 @@ fn write_chunks(
             );
             *buf = padded;
         }
-        array
-            .store_chunk_opt(&indices, ArrayBytes::new_flen(&buf[..]), &codec_options)
-            .map_err(|e| werr(path, e))
+        let shape = array.chunk_shape(&indices).map_err(|e| werr(path, e))?;
+        let encoded = codecs
+            .encode(
+                ArrayBytes::new_flen(&buf[..]),
+                &shape,
+                array.data_type(),
+                array.fill_value(),
+                &codec_options,
+            )
+            .map_err(|e| werr(path, e))?;
+        let file = store_root.join(array.chunk_key(&indices).as_str());
+        if let Some(folder) = file.parent() {
+            std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
+        }
+        std::fs::write(&file, &encoded[..]).map_err(|e| Error::io(&file, e))
     })?;
     Ok(())
 }

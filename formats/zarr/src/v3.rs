@@ -279,7 +279,7 @@ impl Format for Zarr {
             }),
         )?;
         let array = create_array(path, "/data", metadata)?;
-        write_chunks(path, dataset, &array, &grid, element, progress)
+        write_chunks(path, "/data", dataset, &array, &grid, element, progress)
     }
 }
 

@@ -383,9 +383,10 @@ impl Format for Zspy {
                 options.int("level"),
             ),
         );
-        let array = create_array(path, &format!("{node}/data"), meta)?;
+        let data_node = format!("{node}/data");
+        let array = create_array(path, &data_node, meta)?;
         json::write(&group_dir.join("data").join(".zattrs"), &json!({}))?;
-        write_chunks(path, dataset, &array, &chunk, element, progress)?;
+        write_chunks(path, &data_node, dataset, &array, &chunk, element, progress)?;
         consolidate(path)
     }
 }
