@@ -19,8 +19,9 @@
 //! chunk like Velox) and reused by later runs with the same parameters.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod common;
 
 use emio::engine::Engine;
 use emio::metadata::get_str;
@@ -177,19 +178,6 @@ fn generate(path: &Path, a: &Acquisition) -> emio::Result<u64> {
     Ok(events)
 }
 
-fn cat_time(path: &Path) -> Duration {
-    let t = Instant::now();
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg("cat \"$1\" > /dev/null")
-        .arg("sh")
-        .arg(path)
-        .status()
-        .expect("run cat");
-    assert!(status.success());
-    t.elapsed()
-}
-
 /// The EDS spectrum image among the datasets of a Velox file.
 fn spectrum_image(datasets: Vec<Dataset>) -> Dataset {
     datasets
@@ -213,12 +201,8 @@ fn total_counts(dtype: DType, bytes: &[u8]) -> u64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
     let value = |flag: &str, default: u64| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .map_or(default, |v| v.parse().expect("a number"))
+        common::flag_value(flag).map_or(default, |v| v.parse().expect("a number"))
     };
     let a = Acquisition {
         scan: value("--scan", 256),
@@ -226,10 +210,7 @@ fn main() {
         frames: value("--frames", 16),
         events_per_pixel: value("--events", 4),
     };
-    let dir = args
-        .iter()
-        .position(|a| a == "--dir")
-        .and_then(|i| args.get(i + 1))
+    let dir = common::flag_value("--dir")
         .map_or_else(|| std::env::temp_dir().join("emio-bench"), PathBuf::from);
     std::fs::create_dir_all(&dir).expect("create the benchmark folder");
     let path = dir.join(format!(
@@ -249,8 +230,8 @@ fn main() {
     let open = |opts: &[(&str, &str)]| {
         Registry::open_with(emd.as_ref(), &path, opts).expect("open the Velox file")
     };
-    let _ = cat_time(&path);
-    let cat = cat_time(&path);
+    let _ = common::cat_time(&path);
+    let cat = common::cat_time(&path);
     let cat_rate = file_bytes as f64 / cat.as_secs_f64() / 1e9;
 
     let reps = 20;

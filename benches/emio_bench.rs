@@ -21,9 +21,10 @@
 //! are skipped with a note. Files are kept in `--dir` and reused by later runs.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod common;
 
 use emio::engine::Engine;
 use emio::{ArraySource, Axis, DType, Dataset, NoProgress, Registry, Result, Tree};
@@ -281,19 +282,6 @@ fn median_new_memory_fill(n: u64) -> Duration {
     times[1]
 }
 
-fn cat_time(path: &Path) -> Duration {
-    let t = Instant::now();
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg("cat \"$1\" > /dev/null")
-        .arg("sh")
-        .arg(path)
-        .status()
-        .expect("run cat");
-    assert!(status.success());
-    t.elapsed()
-}
-
 /// Bytes per region of the sum: regions follow the storage layout
 /// ([`Dataset::read_chunk_shape`]) and are small enough to stay in the L2 cache between
 /// being read and being summed.
@@ -389,13 +377,7 @@ fn remove(path: &Path) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let value = common::flag_value;
     let scale: f64 = value("--scale")
         .map(|s| s.parse().expect("--scale takes a number"))
         .unwrap_or(1.0);
@@ -463,8 +445,8 @@ fn main() {
             eprintln!("  written in {:.1} s", t.elapsed().as_secs_f64());
         }
         let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let _ = cat_time(&path); // warm the page cache like every later step
-        let cat = cat_time(&path);
+        let _ = common::cat_time(&path); // warm the page cache like every later step
+        let cat = common::cat_time(&path);
         let new_memory = median_new_memory_fill(logical_bytes(spec, scale));
         let open_once = || Registry::open_with(format.as_ref(), &path, &[] as &[(&str, &str)]);
         let opened = match open_once() {
