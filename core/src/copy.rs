@@ -271,7 +271,7 @@ pub fn for_each_index(shape: &[u64], mut visit: impl FnMut(&[u64])) {
 
 /// Call `visit(source offset, destination offset)` for every index of `shape` in C order:
 /// `base` plus the index times `src_strides`, and the index times `dst_strides`.
-fn walk(
+pub(crate) fn walk(
     shape: &[u64],
     src_strides: &[i64],
     dst_strides: &[i64],

@@ -7,7 +7,7 @@
 //! lines per side), elsewhere element by element within the same tiles. Both
 //! [`crate::copy::copy_nd`] and [`crate::copy::gather`] take this path when it applies.
 
-use crate::copy::Layout;
+use crate::copy::{walk, Layout};
 
 /// Copy an N-D block of `shape` elements of `es` bytes from `src` laid out as `from` to
 /// `dst` laid out as `to` by tiled transposes; false (nothing copied) when the layouts are
@@ -84,34 +84,11 @@ fn planes<const E: usize>(
 ) {
     let n = dims.len();
     let outer: Vec<usize> = (0..n - 1).filter(|&k| k != r).collect();
-    let mut index = vec![0usize; outer.len()];
-    loop {
-        let s: usize = s0
-            + outer
-                .iter()
-                .zip(&index)
-                .map(|(&k, &i)| i * ss[k])
-                .sum::<usize>();
-        let d: usize = d0
-            + outer
-                .iter()
-                .zip(&index)
-                .map(|(&k, &i)| i * ds[k])
-                .sum::<usize>();
-        transpose_plane::<E>(src, s, dst, d, plane);
-        let mut k = outer.len();
-        loop {
-            if k == 0 {
-                return;
-            }
-            k -= 1;
-            index[k] += 1;
-            if index[k] < dims[outer[k]] {
-                break;
-            }
-            index[k] = 0;
-        }
-    }
+    let pick = |v: &[usize]| outer.iter().map(|&k| v[k] as i64).collect::<Vec<i64>>();
+    let shape: Vec<u64> = outer.iter().map(|&k| dims[k] as u64).collect();
+    walk(&shape, &pick(ss), &pick(ds), s0 as i64, |s, d| {
+        transpose_plane::<E>(src, s as usize, dst, d0 + d as usize, plane)
+    });
 }
 
 /// Bytes of one tile side: two cache lines (measured fastest for `u16` frames).
