@@ -58,6 +58,13 @@ pub trait Format: Send + Sync {
     fn writes_directory(&self) -> bool {
         false
     }
+    /// Whether the writer also writes companion files beside its output (the `.raw` of a
+    /// Ripple `.rpl` or an EMPAD `.xml`, the parts of a split TVIPS file). It writes them
+    /// next to the path it is given, named after that path; the registry stages them with
+    /// the output and commits them together (see [`crate::output::AtomicOutput`]).
+    fn writes_companions(&self) -> bool {
+        false
+    }
     /// Options the reader accepts.
     fn read_options(&self) -> &'static [OptionSpec] {
         &[]

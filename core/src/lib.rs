@@ -8,6 +8,7 @@
 //! - [`Format`], [`Registry`], [`Options`]: the plugin system.
 //! - [`output`]: atomic writes and region streaming for writers.
 //! - [`engine`]: the parallel, bounded-memory streaming engine behind every conversion.
+//! - [`xml`]: a small strict XML reader for metadata documents.
 
 pub mod axis;
 pub mod copy;
@@ -22,6 +23,7 @@ pub mod output;
 pub mod registry;
 pub mod source;
 mod transpose;
+pub mod xml;
 
 pub use axis::{Axis, AxisKind};
 pub use dataset::{ArrayData, Chunks, Dataset, Region};

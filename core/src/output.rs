@@ -10,21 +10,44 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::format::Progress;
 
+/// What a writer produces, which decides how [`AtomicOutput`] stages and commits it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// One file.
+    File,
+    /// A directory store (Zarr).
+    Directory,
+    /// A main file plus companion files beside it, named by the writer after the main
+    /// file (`x.raw` next to `x.rpl`, split parts `x_001.tvips`, ...).
+    FileWithCompanions,
+}
+
 /// A temporary file or directory beside the destination, renamed onto it by
 /// [`AtomicOutput::commit`] and removed if dropped uncommitted (errors, panics).
+///
+/// Outputs with companions are staged in a hidden folder beside the destination: the
+/// writer gets `staging/<target name>` and writes its companions next to it under their
+/// final names (so names written inside files, like the `.raw` an EMPAD `.xml` points to,
+/// are right). The commit renames the companions first and the main file last, so a
+/// reader never finds the main file without its companions.
 #[derive(Debug)]
 pub struct AtomicOutput {
     temp: PathBuf,
     target: PathBuf,
-    directory: bool,
+    kind: OutputKind,
+    /// The staging folder of an output with companions.
+    staging: Option<PathBuf>,
+    overwrite: bool,
     committed: bool,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl AtomicOutput {
-    /// Prepare an output for `target`. Fails if `target` exists and `overwrite` is false.
-    pub fn new(target: &Path, overwrite: bool, directory: bool) -> Result<Self> {
+    /// Prepare an output of `kind` for `target`. Fails if `target` exists and `overwrite`
+    /// is false (companions are checked the same way when committed, once their names are
+    /// known).
+    pub fn new(target: &Path, overwrite: bool, kind: OutputKind) -> Result<Self> {
         if target.exists() && !overwrite {
             return Err(Error::OutputExists(target.to_path_buf()));
         }
@@ -45,17 +68,26 @@ impl AtomicOutput {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "output".into());
-        // Hidden, unique, and ending in the target's name so writers that depend on the
-        // extension (`.dm3` versus `.dm4`) see it.
-        let temp = dir.join(format!(
-            ".emio-tmp-{}-{}.{name}",
+        let unique = format!(
+            ".emio-tmp-{}-{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        );
+        let (temp, staging) = if kind == OutputKind::FileWithCompanions {
+            let staging = dir.join(unique);
+            std::fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
+            (staging.join(&name), Some(staging))
+        } else {
+            // Hidden, unique, and ending in the target's name so writers that depend on the
+            // extension (`.dm3` versus `.dm4`) see it.
+            (dir.join(format!("{unique}.{name}")), None)
+        };
         Ok(AtomicOutput {
             temp,
             target: target.to_path_buf(),
-            directory,
+            kind,
+            staging,
+            overwrite,
             committed: false,
         })
     }
@@ -67,16 +99,56 @@ impl AtomicOutput {
 
     /// Move the finished output onto the target. A directory output is first flushed to
     /// disk, every file and folder in it (writers of directory stores write their many
-    /// small files without syncing each one; file writers sync their one file).
+    /// small files without syncing each one; file writers sync their one file). Outputs
+    /// with companions are flushed the same way, then moved companions first.
     pub fn commit(mut self) -> Result<()> {
-        if self.directory {
-            sync_tree(&self.temp)?;
+        match (self.kind, self.staging.clone()) {
+            (OutputKind::FileWithCompanions, Some(staging)) => self.commit_staged(&staging)?,
+            _ => {
+                if self.kind == OutputKind::Directory {
+                    sync_tree(&self.temp)?;
+                    if self.target.is_dir() {
+                        std::fs::remove_dir_all(&self.target)
+                            .map_err(|e| Error::io(&self.target, e))?;
+                    }
+                }
+                std::fs::rename(&self.temp, &self.target)
+                    .map_err(|e| Error::io(&self.target, e))?;
+            }
         }
-        if self.directory && self.target.is_dir() {
-            std::fs::remove_dir_all(&self.target).map_err(|e| Error::io(&self.target, e))?;
-        }
-        std::fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
         self.committed = true;
+        Ok(())
+    }
+
+    /// Move every companion from `staging` beside the target, then the main file.
+    fn commit_staged(&self, staging: &Path) -> Result<()> {
+        if !self.temp.is_file() {
+            return Err(Error::io(
+                &self.target,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the writer produced no main file",
+                ),
+            ));
+        }
+        sync_tree(staging)?;
+        let dir = self.target.parent().unwrap_or(Path::new("."));
+        let mut moves = Vec::new();
+        for entry in std::fs::read_dir(staging).map_err(|e| Error::io(staging, e))? {
+            let from = entry.map_err(|e| Error::io(staging, e))?.path();
+            if from == self.temp {
+                continue;
+            }
+            let to = dir.join(from.file_name().unwrap_or_default());
+            if to.exists() && !self.overwrite {
+                return Err(Error::OutputExists(to));
+            }
+            moves.push((from, to));
+        }
+        moves.push((self.temp.clone(), self.target.clone()));
+        for (from, to) in moves {
+            std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        }
         Ok(())
     }
 }
@@ -114,7 +186,10 @@ fn sync_tree(dir: &Path) -> Result<()> {
 
 impl Drop for AtomicOutput {
     fn drop(&mut self) {
-        if !self.committed {
+        if let Some(staging) = &self.staging {
+            // Anything left (all of it unless committed) is an unfinished output.
+            let _ = std::fs::remove_dir_all(staging);
+        } else if !self.committed {
             if self.temp.is_dir() {
                 let _ = std::fs::remove_dir_all(&self.temp);
             } else {
@@ -140,4 +215,105 @@ pub fn stream_c_order(
     Engine::default()
         .for_each_region_ordered(dataset, &chunk, progress, |_, _| Ok(()), sink)
         .map(|_| ())
+}
+
+/// A piece of one frame in a C-order byte stream, handed out by [`stream_frames`].
+#[derive(Debug)]
+pub struct FramePiece<'a> {
+    /// Index of the frame (C order over the leading dimensions).
+    pub frame: u64,
+    /// Whether this piece starts the frame.
+    pub first: bool,
+    /// Whether this piece ends the frame.
+    pub last: bool,
+    /// The bytes (native-endian values), never crossing a frame boundary.
+    pub bytes: &'a [u8],
+}
+
+/// Stream `dataset` in C order like [`stream_c_order`], cut at the boundaries of its frames
+/// (the trailing `frame_dims` dimensions): for writers that put something between frames
+/// (per-frame headers, padding rows, a new file every N frames). Frames larger than a
+/// streaming region arrive in several pieces.
+pub fn stream_frames(
+    dataset: &Dataset,
+    frame_dims: usize,
+    progress: &dyn Progress,
+    mut sink: impl FnMut(FramePiece<'_>) -> Result<()>,
+) -> Result<()> {
+    let shape = dataset.shape();
+    let frame_elems: u64 = shape[shape.len().saturating_sub(frame_dims)..]
+        .iter()
+        .product();
+    let frame_bytes = frame_elems * dataset.dtype().size() as u64;
+    if frame_bytes == 0 {
+        return Ok(());
+    }
+    let mut position = 0u64;
+    stream_c_order(dataset, progress, |_, mut bytes| {
+        while !bytes.is_empty() {
+            let in_frame = position % frame_bytes;
+            let n = (frame_bytes - in_frame).min(bytes.len() as u64) as usize;
+            sink(FramePiece {
+                frame: position / frame_bytes,
+                first: in_frame == 0,
+                last: in_frame + n as u64 == frame_bytes,
+                bytes: &bytes[..n],
+            })?;
+            position += n as u64;
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_cut_at_their_boundaries() {
+        let bytes: Vec<u8> = (0..24).collect();
+        let ds = Dataset::from_bytes(bytes.clone(), crate::DType::U8, vec![3, 2, 4]).unwrap();
+        let mut seen = Vec::new();
+        stream_frames(&ds, 2, &crate::NoProgress, |p| {
+            seen.push((p.frame, p.first, p.last, p.bytes.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        let frames: Vec<_> = (0..3u8)
+            .map(|f| {
+                (
+                    f as u64,
+                    true,
+                    true,
+                    (f * 8..f * 8 + 8).collect::<Vec<u8>>(),
+                )
+            })
+            .collect();
+        assert_eq!(seen, frames);
+    }
+
+    #[test]
+    fn companions_are_committed_with_the_main_file_or_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("emio-out-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("a.rpl");
+        let write = |overwrite: bool| -> Result<()> {
+            let out = AtomicOutput::new(&target, overwrite, OutputKind::FileWithCompanions)?;
+            std::fs::write(out.temp_path(), b"main").unwrap();
+            std::fs::write(out.temp_path().with_extension("raw"), b"raw").unwrap();
+            out.commit()
+        };
+        write(false).unwrap();
+        assert_eq!(std::fs::read(dir.join("a.raw")).unwrap(), b"raw");
+        assert_eq!(std::fs::read(&target).unwrap(), b"main");
+        // The companion exists: refused unless overwriting, and nothing is left behind.
+        std::fs::remove_file(&target).unwrap();
+        assert!(matches!(write(false), Err(Error::OutputExists(p)) if p.ends_with("a.raw")));
+        assert!(!target.exists());
+        write(true).unwrap();
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(left.len(), 2, "only the output and its companion remain");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

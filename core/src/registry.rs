@@ -10,7 +10,7 @@ use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::format::{Format, Progress};
 use crate::options::Options;
-use crate::output::AtomicOutput;
+use crate::output::{AtomicOutput, OutputKind};
 
 /// How many leading bytes of a file are handed to [`Format::sniff`].
 pub const SNIFF_BYTES: usize = 4096;
@@ -199,7 +199,14 @@ impl Registry {
         progress: &dyn Progress,
     ) -> Result<()> {
         let options = Options::parse(format.write_options(), options)?;
-        let output = AtomicOutput::new(path, overwrite, format.writes_directory())?;
+        let kind = if format.writes_directory() {
+            OutputKind::Directory
+        } else if format.writes_companions() {
+            OutputKind::FileWithCompanions
+        } else {
+            OutputKind::File
+        };
+        let output = AtomicOutput::new(path, overwrite, kind)?;
         format
             .write(dataset, output.temp_path(), &options, progress)
             .map_err(|e| e.with_path(path))?;
