@@ -21,6 +21,8 @@ pub use emio_blo as blo;
 pub use emio_dm as dm;
 #[cfg(feature = "emd")]
 pub use emio_emd as emd;
+#[cfg(feature = "empad")]
+pub use emio_empad as empad;
 #[cfg(feature = "mib")]
 pub use emio_mib as mib;
 #[cfg(feature = "mrc")]
@@ -51,6 +53,8 @@ pub fn registry() -> Registry {
     formats.extend(emio_tiff::formats());
     #[cfg(feature = "zarr")]
     formats.extend(emio_zarr::formats());
+    #[cfg(feature = "empad")]
+    formats.extend(emio_empad::formats());
     let mut registry = Registry::new();
     for format in formats {
         registry.register(format);

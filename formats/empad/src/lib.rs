@@ -1,0 +1,125 @@
+//! EMPAD (Electron Microscope Pixel Array Detector) for emio: an `.xml` description plus a
+//! `.raw` file of 128×130 little-endian float32 frames, the last two rows of each frame
+//! being detector metadata.
+//!
+//! Reading follows RosettaSciIO's `empad` reader: the scan shape from `pix_x`/`pix_y`
+//! (`series_count` for stacks, or the `scan_x<N>_y<M>.raw` name of newer files), navigation
+//! calibration from the recorded field of view (in the SI prefix pint's `to_compact`
+//! picks), diffraction calibration from `calibrated_pixelsize` or the `q_calibration`
+//! option, size-1 dimensions dropped, and the whole `.xml` as original metadata (dotted tags
+//! nested, as rsciio's tree has them). The frames are a strided memory map stepping over
+//! the two metadata rows: nothing is copied at open. `remove_nans` replaces NaN and ±∞ as
+//! `numpy.nan_to_num` does, region by region.
+//!
+//! Writing produces the `.xml` (read by rsciio and LiberTEM: `pix_x`/`pix_y` and
+//! `scan_parameters mode="acquire"`, or `series_count`/`count` for stacks) and its `.raw`
+//! companion, frames streamed through core's pipeline with two zero rows after each.
+//!
+//! The `.xml` extension is generic, so files are recognised by content: an XML document
+//! whose root is `<root>` and names a `<raw_file>`.
+
+#![forbid(unsafe_code)]
+
+mod read;
+mod write;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use emio_core::{Dataset, Format, OptionKind, OptionSpec, Options, Progress, Result};
+
+pub use read::{compact_length, describe, Description};
+
+const FORMAT: &str = "empad";
+/// Side of a (square) EMPAD frame in pixels.
+pub const FRAME_SIDE: u64 = 128;
+/// Rows stored per frame in the `.raw` file (128 pixel rows and 2 metadata rows).
+pub const RAW_ROWS: u64 = 130;
+
+/// The formats this crate provides, for the facade's registry.
+pub fn formats() -> Vec<Arc<dyn Format>> {
+    vec![Arc::new(Empad)]
+}
+
+/// EMPAD `.xml` + `.raw`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Empad;
+
+const READ_OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "q_calibration",
+        kind: OptionKind::Float,
+        default: None,
+        help: "diffraction pixel size in 1/nm (overrides the .xml's calibrated_pixelsize)",
+    },
+    OptionSpec {
+        name: "remove_nans",
+        kind: OptionKind::Bool,
+        default: Some("false"),
+        help: "replace NaN by 0 and ±inf by the largest float32 (numpy.nan_to_num)",
+    },
+];
+
+/// Whether `head` (the first bytes of a file) looks like an EMPAD description.
+fn looks_like_empad(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let body = text.trim_start_matches('\u{feff}').trim_start();
+    // Skip an XML declaration and comments before the root element.
+    let mut rest = body;
+    while rest.starts_with("<?") || rest.starts_with("<!--") {
+        let end = if rest.starts_with("<?") { "?>" } else { "-->" };
+        match rest.find(end) {
+            Some(i) => rest = rest[i + end.len()..].trim_start(),
+            None => return false,
+        }
+    }
+    (rest.starts_with("<root>") || rest.starts_with("<root "))
+        && (text.contains("<raw_file") || text.contains("<pix_x>"))
+}
+
+impl Format for Empad {
+    fn name(&self) -> &'static str {
+        FORMAT
+    }
+
+    fn description(&self) -> &'static str {
+        "EMPAD 4D-STEM (.xml description + .raw float32 frames)"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["xml"]
+    }
+
+    fn sniff(&self, head: &[u8]) -> bool {
+        looks_like_empad(head)
+    }
+
+    fn can_write(&self) -> bool {
+        true
+    }
+
+    fn writes_companions(&self) -> bool {
+        true
+    }
+
+    fn read_options(&self) -> &'static [OptionSpec] {
+        READ_OPTIONS
+    }
+
+    fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
+        read::open(path, options)
+    }
+
+    fn write(
+        &self,
+        dataset: &Dataset,
+        path: &Path,
+        _options: &Options,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        write::write(dataset, path, progress)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,6 @@
+//! Fuzz the EMPAD `.xml` description parser (core's XML reader and the mapping of the
+//! scan shape and calibrations): arbitrary bytes as text; must never panic.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = emio::empad::describe(&String::from_utf8_lossy(data));
+});
