@@ -12,7 +12,7 @@
 //!
 //! Defaults (scale 1): 2 GiB 12-bit MIB 128×128×256×256, 2 GiB DM4 EELS SI float32,
 //! 1 GiB DM3 uint16 stack, 2 GiB MRC float32, 1 GiB BLO, 1 GiB EMD, 1 GiB 512-page TIFF
-//! stack, 1 GiB NPY, 1 GiB EMPAD 128×128×128×128 float32.
+//! stack, 1 GiB NPY, 1 GiB EMPAD 128×128×128×128 float32, 1 GiB Ripple u16 spectrum image.
 //!
 //! Full read and sum are timed three times, each on a freshly opened file (so the memory
 //! map's page tables are built again, as a user's first read has to), and the median is
@@ -116,6 +116,15 @@ const SPECS: &[Spec] = &[
         shape: [128, 128, 128, 128],
         nav: 2,
         rank: 4,
+    },
+    Spec {
+        format: "ripple",
+        extension: "rpl",
+        what: "EDS SI u16",
+        dtype: DType::U16,
+        shape: [1, 256, 512, 4096],
+        nav: 2,
+        rank: 3,
     },
     Spec {
         format: "npy",

@@ -29,6 +29,8 @@ pub use emio_mib as mib;
 pub use emio_mrc as mrc;
 #[cfg(feature = "npy")]
 pub use emio_npy as npy;
+#[cfg(feature = "ripple")]
+pub use emio_ripple as ripple;
 #[cfg(feature = "tiff")]
 pub use emio_tiff as tiff;
 #[cfg(feature = "zarr")]
@@ -55,6 +57,8 @@ pub fn registry() -> Registry {
     formats.extend(emio_zarr::formats());
     #[cfg(feature = "empad")]
     formats.extend(emio_empad::formats());
+    #[cfg(feature = "ripple")]
+    formats.extend(emio_ripple::formats());
     let mut registry = Registry::new();
     for format in formats {
         registry.register(format);

@@ -1,0 +1,115 @@
+//! Lispix Ripple for emio: a `.rpl` text description (`key<TAB>value` lines) and a `.raw`
+//! file of values, as Lispix, DigitalMicrograph, Oxford INCA and HyperSpy exchange spectrum
+//! images and image stacks.
+//!
+//! Reading follows RosettaSciIO's `ripple` reader: every data type (signed/unsigned 1–8
+//! bytes, float 4/8), byte order (`dont-care` is the machine's), `record-by` `vector`
+//! (height × width × depth, spectra contiguous), `image` (depth × height × width) or
+//! `dont-care` (one image), size-1 dimensions dropped, calibrations, names and units of each
+//! dimension, HyperSpy metadata (beam energy, EDS/EELS detector, stage tilt), the typed
+//! `.rpl` keys as original metadata, INCA's `(MLX::…)` dialect, and the `rpl_info` option
+//! (the keys given directly, as a JSON object, for a `.raw` without `.rpl`). The `.raw` is
+//! memory-mapped; nothing is read at open.
+//!
+//! Writing produces the `.rpl` (sorted keys, as rsciio writes) and its `.raw` companion,
+//! streamed through core's pipeline: spectra (one signal axis, last) as `vector`, image
+//! stacks as `image`, single images as `dont-care`; every integer type and float32/64, in
+//! the `byte_order` chosen.
+
+#![forbid(unsafe_code)]
+
+mod read;
+pub mod rpl;
+mod write;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use emio_core::{Dataset, Format, OptionKind, OptionSpec, Options, Progress, Result};
+
+pub use read::raw_path;
+
+const FORMAT: &str = "ripple";
+
+/// The formats this crate provides, for the facade's registry.
+pub fn formats() -> Vec<Arc<dyn Format>> {
+    vec![Arc::new(Ripple)]
+}
+
+/// Ripple `.rpl` + `.raw`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Ripple;
+
+const READ_OPTIONS: &[OptionSpec] = &[OptionSpec {
+    name: "rpl_info",
+    kind: OptionKind::Str,
+    default: None,
+    help: "the .rpl keys as a JSON object, to read a .raw without .rpl (open the .raw itself \
+           with --from ripple)",
+}];
+
+const WRITE_OPTIONS: &[OptionSpec] = &[OptionSpec {
+    name: "byte_order",
+    kind: OptionKind::Choice(&["little-endian", "big-endian"]),
+    default: Some("little-endian"),
+    help: "byte order of multi-byte values in the .raw",
+}];
+
+/// Whether `head` looks like a `.rpl` description: text naming `record-by` and a data type.
+fn looks_like_rpl(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head).to_lowercase();
+    !head.contains(&0)
+        && text.contains("record-by")
+        && (text.contains("data-type") || text.contains("data-length"))
+}
+
+impl Format for Ripple {
+    fn name(&self) -> &'static str {
+        FORMAT
+    }
+
+    fn description(&self) -> &'static str {
+        "Lispix Ripple (.rpl description + .raw values)"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["rpl"]
+    }
+
+    fn sniff(&self, head: &[u8]) -> bool {
+        looks_like_rpl(head)
+    }
+
+    fn can_write(&self) -> bool {
+        true
+    }
+
+    fn writes_companions(&self) -> bool {
+        true
+    }
+
+    fn read_options(&self) -> &'static [OptionSpec] {
+        READ_OPTIONS
+    }
+
+    fn write_options(&self) -> &'static [OptionSpec] {
+        WRITE_OPTIONS
+    }
+
+    fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
+        read::open(path, options)
+    }
+
+    fn write(
+        &self,
+        dataset: &Dataset,
+        path: &Path,
+        options: &Options,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        write::write(dataset, path, options, progress)
+    }
+}
+
+#[cfg(test)]
+mod tests;

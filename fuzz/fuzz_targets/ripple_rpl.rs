@@ -1,0 +1,11 @@
+//! Fuzz the Ripple `.rpl` parser and layout checks: arbitrary bytes as Latin-1 text; must
+//! never panic.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let text: String = data.iter().map(|&b| char::from(b)).collect();
+    if let Ok(info) = emio::ripple::rpl::parse(&text) {
+        if let Ok(layout) = emio::ripple::rpl::Layout::from_info(&info) {
+            let _ = layout.full_shape();
+        }
+    }
+});
