@@ -463,6 +463,47 @@ impl Reader<'_> {
         md
     }
 
+    /// rsciio's mapping for EDS spectra (not for images): the number of frames read, and
+    /// the elements selected for quantification (atomic numbers of the first quantification
+    /// settings, `SharedProperties.EDSSpectrumQuantificationSettings` from version 11,
+    /// `Operations.ImageQuantificationOperation` before; none selected gives an empty list).
+    fn map_eds(&self, om: &Tree, md: &mut Tree) {
+        if let Some(n) = get(om, &["ImportedDataParameter", "Number_of_frames"]) {
+            set_path(
+                md,
+                "Acquisition_instrument.TEM.Detector.EDS.number_of_frames",
+                n.clone(),
+            );
+        }
+        let settings = if self.version >= 11 {
+            get(
+                om,
+                &["SharedProperties", "EDSSpectrumQuantificationSettings"],
+            )
+        } else {
+            get(om, &["Operations", "ImageQuantificationOperation"])
+        };
+        let Some(first) = settings
+            .and_then(Value::as_object)
+            .and_then(|m| m.values().next())
+        else {
+            return;
+        };
+        let elements: Vec<Value> = first
+            .get("elementSelection")
+            .and_then(Value::as_array)
+            .map(|numbers| {
+                numbers
+                    .iter()
+                    .filter_map(|z| num(Some(z)))
+                    .filter_map(|z| element_symbol(z as usize))
+                    .map(Value::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        set_path(md, "Sample.elements", Value::Array(elements));
+    }
+
     fn dispersion(&self, om: &Tree) -> (f64, f64, &'static str) {
         let detector = text(get(om, &["BinaryResult", "Detector"]));
         if let (Some(det), Some(dets)) = (detector, om.get("Detectors").and_then(Value::as_object))
@@ -511,7 +552,8 @@ impl Reader<'_> {
             if axes.len() != source.shape().len() {
                 return Err(bad(format!("a 1-D or 2-D spectrum at {group}")));
             }
-            let md = self.metadata(&om, "EDS_TEM");
+            let mut md = self.metadata(&om, "EDS_TEM");
+            self.map_eds(&om, &mut md);
             out.push(Dataset::new(source, axes, md, om)?);
         }
         Ok(())
@@ -749,7 +791,8 @@ impl Reader<'_> {
                 chunk: chunk.clone(),
             };
             let source = ChunkedSource::new(dtype, shape, chunk, Box::new(decoder))?;
-            let md = self.metadata(&om, "EDS_TEM");
+            let mut md = self.metadata(&om, "EDS_TEM");
+            self.map_eds(&om, &mut md);
             out.push(Dataset::new(Arc::new(source), axes, md, om)?);
         }
         Ok(())
@@ -1087,6 +1130,21 @@ impl Band {
         }
         pixel
     }
+}
+
+/// The chemical symbol of atomic number `z` (1 to 118).
+fn element_symbol(z: usize) -> Option<&'static str> {
+    const SYMBOLS: [&str; 118] = [
+        "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S",
+        "Cl", "Ar", "K", "Ca", "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga",
+        "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd",
+        "Ag", "Cd", "In", "Sn", "Sb", "Te", "I", "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm",
+        "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W", "Re", "Os",
+        "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa",
+        "U", "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db", "Sg",
+        "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og",
+    ];
+    z.checked_sub(1).and_then(|i| SYMBOLS.get(i)).copied()
 }
 
 #[cfg(test)]

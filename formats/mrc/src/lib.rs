@@ -305,13 +305,8 @@ impl Mrc {
             .transpose()?;
 
         let file_name = emio_core::metadata::file_name(path);
-        let title = file_name
-            .split('.')
-            .next()
-            .filter(|s| !s.is_empty())
-            .unwrap_or(&file_name)
-            .to_string();
-        let mut metadata = base_metadata(&title, &file_name, "");
+        // MRC files carry no title: HyperSpy leaves it empty (labels are not titles).
+        let mut metadata = base_metadata("", &file_name, "");
         let mut original = Tree::new();
         original.insert("mrc_header".into(), Value::Object(h.to_tree()));
         if !extended.tree.is_empty() {

@@ -792,11 +792,8 @@ pub fn series_metadata(
 ) -> Result<SeriesMetadata> {
     let mut op = tags_tree(r, ifd, header, 0);
     let mut md = Tree::new();
-    let title = file_name
-        .rsplit_once('.')
-        .map(|(stem, _)| stem)
-        .unwrap_or(file_name);
-    set_path(&mut md, "General.title", title);
+    // The title stays empty unless a dialect's tags give one, as HyperSpy has it.
+    set_path(&mut md, "General.title", "");
     set_path(&mut md, "General.original_filename", file_name);
     set_path(&mut md, "Signal.signal_type", "");
     if let Some(dt) = str_of(&op, "DateTime") {
