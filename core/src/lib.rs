@@ -7,11 +7,13 @@
 //! - [`Dataset`]: source + axes + metadata, region reads, chunk iteration, checksums.
 //! - [`Format`], [`Registry`], [`Options`]: the plugin system.
 //! - [`output`]: atomic writes and region streaming for writers.
+//! - [`corpus`]: where the shared conformance corpus is, for every crate's tests.
 //! - [`engine`]: the parallel, bounded-memory streaming engine behind every conversion.
 //! - [`xml`]: a small strict XML reader for metadata documents.
 
 pub mod axis;
 pub mod copy;
+pub mod corpus;
 pub mod dataset;
 pub mod dtype;
 pub mod engine;

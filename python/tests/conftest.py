@@ -1,13 +1,13 @@
 """Shared fixtures for the emio Python package tests.
 
-The conformance corpus is ``../shared/corpus`` beside the repository (override with
-``EMIO_CORPUS``); ``tests/known_differences.json`` of the repository documents where emio
-differs from rsciio's readings on purpose.
+The conformance corpus is found by the repository's ``tests/emio_corpus.py`` (beside the
+repository, or ``EMIO_CORPUS``); a missing corpus fails the run with the fix.
+``tests/known_differences.json`` of the repository documents where emio differs from
+rsciio's readings on purpose.
 """
 
-import csv
 import json
-import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,25 +15,13 @@ import pytest
 import emio
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = Path(os.environ.get("EMIO_CORPUS", REPO.parent / "shared" / "corpus"))
+sys.path.insert(0, str(REPO / "tests"))
+from emio_corpus import corpus_dir, corpus_entries, formats_without_reader  # noqa: E402
+
+CORPUS = corpus_dir()
 KNOWN_DIFFERENCES = REPO / "tests" / "known_differences.json"
 
-
-def corpus_entries():
-    """``(data file, format, reference json)`` for every reading in the corpus manifest,
-    relative to the corpus folder; empty when the corpus is missing."""
-    manifest = CORPUS / "MANIFEST.tsv"
-    if not manifest.is_file():
-        return []
-    entries = []
-    with open(manifest, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            if row["role"] != "data":
-                continue
-            folder = os.path.dirname(row["path"])
-            for reference in filter(None, row["references"].split(";")):
-                entries.append((row["path"], row["format"], f"{folder}/{reference}"))
-    return entries
+__all__ = ["CORPUS", "corpus_entries", "formats_without_reader"]
 
 
 def readable_formats():
@@ -45,14 +33,11 @@ def writable_formats():
 
 
 def load_known():
-    doc = json.loads(KNOWN_DIFFERENCES.read_text(encoding="utf-8"))
-    return doc
+    return json.loads(KNOWN_DIFFERENCES.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="session")
 def corpus():
-    if not (CORPUS / "MANIFEST.tsv").is_file():
-        pytest.fail(f"the conformance corpus is missing: expected {CORPUS}")
     return CORPUS
 
 

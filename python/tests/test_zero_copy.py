@@ -72,8 +72,7 @@ def test_npy_is_zero_copy(big_npy):
 @pytest.mark.parametrize("fmt,dtype", [("mrc", "<u2"), ("mib", "|u1"), ("mib", "<u2")])
 def test_converted_file_is_zero_copy(big_npy, tmp_path, fmt, dtype):
     formats = {f["name"]: f for f in emio.formats()}
-    if not (formats.get(fmt, {}).get("can_write") and formats[fmt]["can_read"]):
-        pytest.xfail(f"emio's {fmt} reader/writer has not landed yet")
+    assert formats.get(fmt, {}).get("can_write") and formats[fmt]["can_read"], f"emio has no {fmt} reader and writer"
     source = big_npy if np.dtype(dtype) == np.dtype("<u2") else make_npy(tmp_path, dtype)
     path = tmp_path / f"big.{fmt}"
     before = rss_bytes()

@@ -7,12 +7,16 @@
 import os
 import pathlib
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
+sys.path.insert(0, str(ROOT / "tests"))
+from emio_corpus import corpus_dir  # noqa: E402
+
+CORPUS = corpus_dir()
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +36,6 @@ def emconvert():
 
 @pytest.fixture(scope="session")
 def corpus():
-    if not (CORPUS / "MANIFEST.tsv").is_file():
-        raise RuntimeError(f"conformance corpus missing at {CORPUS}")
     return CORPUS
 
 

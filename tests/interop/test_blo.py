@@ -16,7 +16,7 @@ except ImportError:
     sys.modules["skimage"] = types.ModuleType("skimage")
     HAVE_SKIMAGE = False
 
-blockfile = pytest.importorskip("rsciio.blockfile")
+import rsciio.blockfile as blockfile  # noqa: E402 (required: tests/interop/requirements.txt)
 
 
 def rsciio_read(path):

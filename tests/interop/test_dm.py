@@ -11,10 +11,11 @@ import pytest
 
 from conftest import CORPUS, save_npy
 
-rsciio_dm = pytest.importorskip("rsciio.digitalmicrograph")
-ncempy_dm = pytest.importorskip("ncempy.io.dm")
+import rsciio.digitalmicrograph as rsciio_dm  # noqa: E402 (required: tests/interop/requirements.txt)
+import ncempy.io.dm as ncempy_dm  # noqa: E402
 
-DM_FILES = sorted(p for p in (CORPUS / "dm").glob("*.dm[34]")) if (CORPUS / "dm").is_dir() else []
+DM_FILES = sorted((CORPUS / "dm").glob("*.dm[34]"))
+assert DM_FILES, f"no DM file in {CORPUS / 'dm'}: the corpus is incomplete"
 
 
 def rsciio_read(path):

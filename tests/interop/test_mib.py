@@ -6,7 +6,7 @@ import pytest
 
 from conftest import save_npy
 
-rsciio_qd = pytest.importorskip("rsciio.quantumdetector")
+import rsciio.quantumdetector as rsciio_qd  # noqa: E402 (required: tests/interop/requirements.txt)
 
 
 def rsciio_read(path, **kwargs):
