@@ -12,7 +12,8 @@
 //!
 //! Defaults (scale 1): 2 GiB 12-bit MIB 128×128×256×256, 2 GiB DM4 EELS SI float32,
 //! 1 GiB DM3 uint16 stack, 2 GiB MRC float32, 1 GiB BLO, 1 GiB EMD, 1 GiB 512-page TIFF
-//! stack, 1 GiB NPY, 1 GiB EMPAD 128×128×128×128 float32, 1 GiB Ripple u16 spectrum image.
+//! stack, 1 GiB NPY, 1 GiB EMPAD 128×128×128×128 float32, 1 GiB Ripple u16 spectrum image,
+//! 1 GiB TVIPS u16 64×64 scan of 512×256 frames.
 //!
 //! Full read and sum are timed three times, each on a freshly opened file (so the memory
 //! map's page tables are built again, as a user's first read has to), and the median is
@@ -125,6 +126,15 @@ const SPECS: &[Spec] = &[
         shape: [1, 256, 512, 4096],
         nav: 2,
         rank: 3,
+    },
+    Spec {
+        format: "tvips",
+        extension: "tvips",
+        what: "4D-STEM u16",
+        dtype: DType::U16,
+        shape: [64, 64, 512, 256],
+        nav: 2,
+        rank: 4,
     },
     Spec {
         format: "npy",

@@ -33,6 +33,8 @@ pub use emio_npy as npy;
 pub use emio_ripple as ripple;
 #[cfg(feature = "tiff")]
 pub use emio_tiff as tiff;
+#[cfg(feature = "tvips")]
+pub use emio_tvips as tvips;
 #[cfg(feature = "zarr")]
 pub use emio_zarr as zarr;
 
@@ -59,6 +61,8 @@ pub fn registry() -> Registry {
     formats.extend(emio_empad::formats());
     #[cfg(feature = "ripple")]
     formats.extend(emio_ripple::formats());
+    #[cfg(feature = "tvips")]
+    formats.extend(emio_tvips::formats());
     let mut registry = Registry::new();
     for format in formats {
         registry.register(format);
