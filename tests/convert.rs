@@ -28,15 +28,27 @@ fn open_one(format: &str, path: &Path) -> Dataset {
     all.remove(0)
 }
 
-/// The dataset of a file matching `like` (formats may add derived datasets, e.g. a
-/// navigator image next to the data).
-fn open_like(format: &str, path: &Path, like: &Dataset, dtype: DType) -> Dataset {
+/// The dataset of a file with (squeezed) shape `like` (formats may add derived datasets,
+/// e.g. a navigator image next to the data).
+fn open_like(format: &str, path: &Path, like: &[u64], dtype: DType) -> Dataset {
     let f = emio::registry().by_name(format).unwrap();
     let all = Registry::open_with(f.as_ref(), path, &[] as &[(&str, &str)]).unwrap();
     let n = all.len();
     all.into_iter()
-        .find(|d| d.dtype() == dtype && squeezed(d.shape()) == squeezed(like.shape()))
-        .unwrap_or_else(|| panic!("{format}: none of {n} datasets matches {like:?}"))
+        .find(|d| d.dtype() == dtype && squeezed(d.shape()) == like)
+        .unwrap_or_else(|| panic!("{format}: none of {n} datasets has shape {like:?}"))
+}
+
+/// The (squeezed) shape a format gives back for `shape`: TVIPS stores a flat sequence of
+/// frames (a scan shape is a reader option), so its navigation dimensions come back as one.
+fn stored_shape(format: &str, shape: &[u64]) -> Vec<u64> {
+    match (format, shape.len()) {
+        ("tvips", n) if n > 2 => {
+            let frames: u64 = shape[..n - 2].iter().product();
+            squeezed(&[&[frames][..], &shape[n - 2..]].concat())
+        }
+        _ => squeezed(shape),
+    }
 }
 
 fn all_bytes(ds: &Dataset) -> Vec<u8> {
@@ -165,10 +177,10 @@ proptest! {
                 other => other.unwrap(),
             }
             let dtype_a = stored_as(a, ds.dtype());
-            let source = open_like(a, &pa, &ds, dtype_a);
+            let shape_a = stored_shape(a, ds.shape());
+            let source = open_like(a, &pa, &shape_a, dtype_a);
             let expected_a = widened(&expected, ds.dtype(), dtype_a);
             prop_assert_eq!(source.dtype(), dtype_a, "{} changed the dtype", a);
-            prop_assert_eq!(squeezed(source.shape()), squeezed(ds.shape()));
             prop_assert!(all_bytes(&source) == expected_a, "{} changed the data", a);
             for b in writers() {
                 let pb = dir.path().join(format!("b-{a}-{b}.{}", extension(b)));
@@ -177,9 +189,8 @@ proptest! {
                     other => other.unwrap(),
                 }
                 let dtype_b = stored_as(b, dtype_a);
-                let back = open_like(b, &pb, &ds, dtype_b);
+                let back = open_like(b, &pb, &stored_shape(b, &shape_a), dtype_b);
                 prop_assert_eq!(back.dtype(), dtype_b, "{} -> {} changed the dtype", a, b);
-                prop_assert_eq!(squeezed(back.shape()), squeezed(ds.shape()));
                 let expected_b = widened(&expected_a, dtype_a, dtype_b);
                 prop_assert!(all_bytes(&back) == expected_b, "{} -> {} changed the data", a, b);
             }
