@@ -206,7 +206,11 @@ impl Registry {
         } else {
             OutputKind::File
         };
-        let output = AtomicOutput::new(path, overwrite, kind)?;
+        let stale = format.existing_companions(path);
+        if let (false, Some(existing)) = (overwrite, stale.first()) {
+            return Err(Error::OutputExists(existing.clone()));
+        }
+        let output = AtomicOutput::new(path, overwrite, kind)?.replacing(stale);
         format
             .write(dataset, output.temp_path(), &options, progress)
             .map_err(|e| e.with_path(path))?;
