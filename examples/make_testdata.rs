@@ -38,10 +38,28 @@ fn write(dataset: &Dataset, path: &Path) -> emio::Result<()> {
     Ok(())
 }
 
+/// `n` bytes of a deterministic pattern with structure (a ramp) and noise (xorshift), so
+/// compressors and fuzzers see realistic data.
+fn pattern(n: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    (0..n)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (i / 7) as u8 ^ ((state >> 60) as u8)
+        })
+        .collect()
+}
+
 fn main() -> emio::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    let npy = root.join("npy");
-    std::fs::create_dir_all(&npy).map_err(|e| emio::Error::io(&npy, e))?;
+    let dir = |format: &str| -> emio::Result<std::path::PathBuf> {
+        let d = root.join(format);
+        std::fs::create_dir_all(&d).map_err(|e| emio::Error::io(&d, e))?;
+        Ok(d)
+    };
+    let npy = dir("npy")?;
     let image = Dataset::from_bytes(disc_image(64, 48), DType::U16, vec![64, 48])?;
     write(&image, &npy.join("disc_u16.npy"))?;
     let stack: Vec<u8> = (0..4 * 16 * 16)
@@ -51,5 +69,20 @@ fn main() -> emio::Result<()> {
         &Dataset::from_bytes(stack, DType::F32, vec![4, 16, 16])?,
         &npy.join("stack_f32.npy"),
     )?;
+    // One small file per writable format: the damage sweep (tests/damage.rs) and the
+    // fuzzers start from these.
+    let small = Dataset::from_bytes(disc_image(24, 20), DType::U16, vec![24, 20])?;
+    let stack = Dataset::from_bytes(pattern(3 * 16 * 16 * 2), DType::U16, vec![3, 16, 16])?;
+    let scan = Dataset::from_bytes(pattern(2 * 3 * 8 * 8), DType::U8, vec![2, 3, 8, 8])?;
+    write(&small, &dir("dm")?.join("image_u16.dm4"))?;
+    write(&stack, &dir("dm")?.join("stack_u16.dm3"))?;
+    write(&stack, &dir("mrc")?.join("stack_u16.mrc"))?;
+    write(&scan, &dir("mib")?.join("scan_u8.mib"))?;
+    write(&scan, &dir("blo")?.join("scan_u8.blo"))?;
+    write(&small, &dir("tiff")?.join("image_u16.tif"))?;
+    write(&stack, &dir("tiff")?.join("stack_u16.tif"))?;
+    write(&stack, &dir("emd")?.join("stack_u16.emd"))?;
+    write(&scan, &dir("zarr")?.join("scan_u8.zarr"))?;
+    write(&stack, &dir("zarr")?.join("stack_u16.zspy"))?;
     Ok(())
 }

@@ -26,6 +26,8 @@ pub struct Dataset {
     /// The file's own metadata, untranslated.
     pub original_metadata: Tree,
     source: Arc<dyn ArraySource>,
+    /// What the reader skipped or repaired (see [`Dataset::warn`]).
+    warnings: Vec<String>,
 }
 
 impl fmt::Debug for Dataset {
@@ -103,6 +105,7 @@ impl Dataset {
             metadata,
             original_metadata,
             source,
+            warnings: Vec::new(),
         })
     }
 
@@ -111,6 +114,37 @@ impl Dataset {
         let axes = shape.iter().map(|_| Axis::default_for(false)).collect();
         let source = crate::source::StridedSource::from_bytes(bytes, dtype, shape)?;
         Dataset::new(Arc::new(source), axes, Tree::new(), Tree::new())
+    }
+
+    /// Record that the reader skipped or repaired something while reading this dataset (a
+    /// dataset lost to truncation, a broken directory chain, an ignored field). Warnings
+    /// reach the user: emconvert prints them on stderr, `info --json` lists them under
+    /// `"warnings"`, and the Python package raises them as Python warnings. Messages are
+    /// bounded, repeated ones kept once, and at most [`crate::budget::MAX_WARNINGS`] kept.
+    pub fn warn(&mut self, message: impl Into<String>) {
+        let message = crate::budget::bounded_message(message);
+        if self.warnings.contains(&message) {
+            return;
+        }
+        let cap = crate::budget::MAX_WARNINGS;
+        match self.warnings.len() {
+            n if n + 1 < cap => self.warnings.push(message),
+            n if n + 1 == cap => self.warnings.push("further warnings were left out".into()),
+            _ => {}
+        }
+    }
+
+    /// The same warning on every dataset of a file (for what concerns the whole file, such
+    /// as datasets that could not be read at all).
+    pub fn warn_all(datasets: &mut [Dataset], message: &str) {
+        for ds in datasets {
+            ds.warn(message);
+        }
+    }
+
+    /// What the reader skipped or repaired, in the order it happened.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Logical element type.
@@ -330,11 +364,23 @@ impl Dataset {
     /// SHA-256 of the logical array: C order, every value (or channel) little-endian, read
     /// chunk by chunk in bounded memory. The corpus and `emconvert info --checksum` use it.
     pub fn sha256(&self) -> Result<String> {
+        self.sha256_with(&crate::format::NoProgress)
+    }
+
+    /// [`Dataset::sha256`] reporting bytes hashed to `progress` and stopping with
+    /// [`Error::Cancelled`] between chunks once it is cancelled: a sparse HDF5 or Zarr array
+    /// may be far larger than its file.
+    pub fn sha256_with(&self, progress: &dyn crate::format::Progress) -> Result<String> {
         let mut hasher = Sha256::new();
         let chunk = self.streaming_chunk_shape(16 << 20);
         let unit = self.dtype().swap_unit();
+        progress.set_total(self.nbytes());
         for region in self.chunks(&chunk) {
+            if progress.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
             let mut bytes = self.read_region_bytes(&region.start, &region.shape)?;
+            progress.advance(bytes.len() as u64);
             if cfg!(target_endian = "big") {
                 crate::dtype::swap_bytes_in_place(&mut bytes, unit);
             }
@@ -364,6 +410,9 @@ impl Dataset {
         obj.insert("axes".into(), Value::Array(axes));
         if checksum {
             obj.insert("sha256".into(), json!(self.sha256()?));
+        }
+        if !self.warnings.is_empty() {
+            obj.insert("warnings".into(), json!(self.warnings));
         }
         obj.insert("metadata".into(), Value::Object(self.metadata.clone()));
         if original {

@@ -1,7 +1,10 @@
 //! The one error type of emio: every failure names the file, and for malformed input the
-//! byte offset and what was expected there.
+//! byte offset and what was expected there. Messages are bounded
+//! ([`crate::budget::bounded_message`]), so a parser may quote what it found freely.
 
 use std::path::{Path, PathBuf};
+
+use crate::budget::bounded_message;
 
 /// Result alias used throughout emio.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -19,7 +22,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The input does not follow its format: `expected` says what should have been there.
-    #[error("{}{format} file is malformed{}: expected {expected}", path_prefix(path), offset_suffix(*offset))]
+    #[error("{}{format} file is malformed{}: expected {}", path_prefix(path), offset_suffix(*offset), bounded_message(expected.as_str()))]
     Malformed {
         /// Registry name of the format being parsed.
         format: &'static str,
@@ -31,7 +34,7 @@ pub enum Error {
         expected: String,
     },
     /// A valid file uses a feature emio does not handle (yet), or a format cannot hold a dataset.
-    #[error("{}{format}: unsupported: {what}", path_prefix(path))]
+    #[error("{}{format}: unsupported: {}", path_prefix(path), bounded_message(what.as_str()))]
     Unsupported {
         /// Registry name of the format.
         format: &'static str,
@@ -41,7 +44,7 @@ pub enum Error {
         what: String,
     },
     /// A reader or writer option was unknown or had a bad value.
-    #[error("invalid option `{name}`: {reason}")]
+    #[error("invalid option `{}`: {}", bounded_message(name.as_str()), bounded_message(reason.as_str()))]
     InvalidOption {
         /// The option name as given.
         name: String,
@@ -49,7 +52,7 @@ pub enum Error {
         reason: String,
     },
     /// No registered format recognised the file.
-    #[error("{}: no format recognises this file: {reason}", path.display())]
+    #[error("{}: no format recognises this file: {}", path.display(), bounded_message(reason.as_str()))]
     NoFormat {
         /// The file that was probed.
         path: PathBuf,
@@ -57,7 +60,7 @@ pub enum Error {
         reason: String,
     },
     /// A region or index outside the dataset was requested.
-    #[error("region out of bounds: {0}")]
+    #[error("region out of bounds: {}", bounded_message(.0.as_str()))]
     OutOfBounds(String),
     /// The output exists and overwriting was not requested.
     #[error("{}: output exists (use --force / overwrite to replace it)", .0.display())]
@@ -160,5 +163,22 @@ pub trait ResultExt<T> {
 impl<T> ResultExt<T> for Result<T> {
     fn with_path(self, path: &Path) -> Result<T> {
         self.map_err(|e| e.with_path(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_bounded_whatever_the_parser_wrote() {
+        let e = Error::malformed("npy", 10, "a dtype ".repeat(50_000));
+        let text = e.to_string();
+        assert!(
+            text.len() < 2 * crate::budget::MESSAGE_MAX_CHARS,
+            "{}",
+            text.len()
+        );
+        assert!(text.ends_with("more characters)"), "{text}");
     }
 }

@@ -8,10 +8,12 @@
 //! - [`Format`], [`Registry`], [`Options`]: the plugin system.
 //! - [`output`]: atomic writes and region streaming for writers.
 //! - [`corpus`]: where the shared conformance corpus is, for every crate's tests.
+//! - [`budget`]: limits on what an input may declare, bounded messages, free-space checks.
 //! - [`engine`]: the parallel, bounded-memory streaming engine behind every conversion.
 //! - [`xml`]: a small strict XML reader for metadata documents.
 
 pub mod axis;
+pub mod budget;
 pub mod copy;
 pub mod corpus;
 pub mod dataset;

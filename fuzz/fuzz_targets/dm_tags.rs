@@ -15,10 +15,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let _ = converter.group(&file.root, "root");
     }
     if let Ok(datasets) = read_storage(Storage::owned(data.to_vec()), "fuzz.dm4") {
-        for ds in datasets {
-            if ds.nbytes() <= 1 << 24 {
-                let _ = ds.read();
-            }
-        }
+        datasets.iter().for_each(emio_fuzz::read_bounded);
     }
 });

@@ -1,46 +1,105 @@
-//! Shared body of the fuzz targets: write the input to a temporary file, open it with one
-//! format, and read every dataset (bounded), so parser, mapping and pixel sources are all
-//! exercised. Errors are fine; panics, hangs and huge allocations are bugs.
+//! Shared body of the fuzz targets: write the input to scratch files, open them (with one
+//! format, or probed through the registry as `emconvert` does), describe every dataset and
+//! read its first and last regions. Reads are bounded (a few KiB per dataset), so each
+//! execution is fast whatever size the input declares. Errors are fine; panics, hangs and
+//! huge allocations are bugs.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use emio::Registry;
+use emio::{Dataset, Registry};
 
-/// Datasets up to this size are read whole; larger ones (a header may claim a lot, if the
-/// file really holds it) are sampled at their first chunk.
-const FULL_READ_BYTES: u64 = 64 << 20;
+/// Largest region read per dataset: small, so a target runs thousands of inputs a second.
+const REGION_BYTES: u64 = 64 << 10;
 
-fn scratch_file(extension: &str) -> PathBuf {
-    let dir = if std::path::Path::new("/dev/shm").is_dir() {
+/// Separates the files of a multi-file input (a data file and its companion, two JSON
+/// documents of a store); it is in the dictionaries.
+pub const SEPARATOR: &[u8] = b"\n--emio-part--\n";
+
+/// A scratch folder private to this process (in memory where the system has one).
+pub fn scratch_dir() -> PathBuf {
+    let base = if Path::new("/dev/shm").is_dir() {
         PathBuf::from("/dev/shm")
     } else {
         std::env::temp_dir()
     };
-    dir.join(format!("emio-fuzz-{}.{extension}", std::process::id()))
+    let dir = base.join(format!("emio-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+/// Write `data` to `path`, creating its folder.
+pub fn put(path: &Path, data: &[u8]) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("scratch folder");
+    }
+    let mut f = std::fs::File::create(path).expect("scratch file");
+    f.write_all(data).expect("write scratch file");
+}
+
+/// The parts of a multi-file input, split at [`SEPARATOR`].
+pub fn parts(data: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while let Some(at) = rest.windows(SEPARATOR.len()).position(|w| w == SEPARATOR) {
+        out.push(&rest[..at]);
+        rest = &rest[at + SEPARATOR.len()..];
+    }
+    out.push(rest);
+    out
+}
+
+/// Describe `ds` (metadata, original metadata, axes) and read its first and last regions
+/// of at most [`REGION_BYTES`].
+pub fn read_bounded(ds: &Dataset) {
+    let _ = ds.info_json(0, false, true);
+    let chunk = ds.streaming_chunk_shape(REGION_BYTES);
+    if let Some(first) = ds.chunks(&chunk).next() {
+        let _ = ds.read_region_bytes(&first.start, &first.shape);
+        let last: Vec<u64> = ds
+            .shape()
+            .iter()
+            .zip(&first.shape)
+            .map(|(n, c)| n - c)
+            .collect();
+        let _ = ds.read_region_bytes(&last, &first.shape);
+    }
+}
+
+/// Open `path` with the format `name` and read every dataset (bounded).
+pub fn open_and_read(name: &str, path: &Path) {
+    let format = emio::registry().by_name(name).expect("format registered");
+    if let Ok(datasets) = Registry::open_with(format.as_ref(), path, &[] as &[(&str, &str)]) {
+        datasets.iter().for_each(read_bounded);
+    }
 }
 
 /// Open `data` as a file of format `name` (named `*.extension`) and read what it holds.
 pub fn exercise(name: &str, extension: &str, data: &[u8]) {
-    let path = scratch_file(extension);
-    {
-        let mut f = std::fs::File::create(&path).expect("scratch file");
-        f.write_all(data).expect("write scratch file");
-    }
+    let path = scratch_dir().join(format!("input.{extension}"));
+    put(&path, data);
+    open_and_read(name, &path);
+    let _ = std::fs::remove_file(&path);
+}
+
+/// As `emconvert info` does: probe `data` (named with an extension picked by its last
+/// byte among every registered one) through the registry, open it, read every dataset.
+pub fn exercise_any(data: &[u8]) {
     let registry = emio::registry();
-    let format = registry.by_name(name).expect("format registered");
-    if let Ok(datasets) = Registry::open_with(format.as_ref(), &path, &[] as &[(&str, &str)]) {
-        for ds in &datasets {
-            let _ = ds.info_json(0, false, true);
-            if ds.nbytes() <= FULL_READ_BYTES {
-                let _ = ds.read();
-            } else {
-                let chunk = ds.streaming_chunk_shape(1 << 20);
-                if let Some(region) = ds.chunks(&chunk).next() {
-                    let _ = ds.read_region_bytes(&region.start, &region.shape);
-                }
-            }
-        }
+    let extensions: Vec<&str> = registry
+        .formats()
+        .iter()
+        .flat_map(|f| f.extensions().iter().copied())
+        .collect();
+    let pick = usize::from(data.last().copied().unwrap_or(0)) % (extensions.len() + 1);
+    let name = match extensions.get(pick) {
+        Some(ext) => format!("input.{ext}"),
+        None => "input".to_string(),
+    };
+    let path = scratch_dir().join(name);
+    put(&path, data);
+    if let Ok((_, datasets)) = registry.open(&path, &[] as &[(&str, &str)]) {
+        datasets.iter().for_each(read_bounded);
     }
     let _ = std::fs::remove_file(&path);
 }

@@ -175,17 +175,58 @@ fn open(path: &Path, read: &ReadArgs) -> emio::Result<(std::sync::Arc<dyn Format
     }
 }
 
+/// Print what the reader skipped or repaired on stderr, once per message, and return the
+/// messages.
+fn report_warnings(path: &Path, datasets: &[Dataset]) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for warning in datasets.iter().flat_map(|d| d.warnings()) {
+        if !all.contains(warning) {
+            eprintln!(
+                "emconvert: warning: {}: {}",
+                path.display(),
+                one_line(warning)
+            );
+            all.push(warning.clone());
+        }
+    }
+    all
+}
+
+/// The SHA-256 of a dataset with a progress bar on a terminal: a sparse array can be far
+/// larger than its file.
+fn checksum(d: &Dataset) -> emio::Result<String> {
+    let bar = progress_bar();
+    let progress = ReportingProgress::new(Duration::from_millis(100), |report| {
+        if let Some(b) = &bar {
+            show(b, report);
+        }
+    });
+    let result = d.sha256_with(&progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    result
+}
+
 fn info(args: &InfoArgs) -> emio::Result<()> {
     let (format, datasets) = open(&args.file, &args.read)?;
+    let warnings = report_warnings(&args.file, &datasets);
     if args.json {
         let list = datasets
             .iter()
             .enumerate()
-            .map(|(i, d)| d.info_json(i, args.checksum, args.original))
+            .map(|(i, d)| {
+                let mut doc = d.info_json(i, false, args.original)?;
+                if args.checksum {
+                    doc["sha256"] = json!(checksum(d)?);
+                }
+                Ok(doc)
+            })
             .collect::<emio::Result<Vec<Value>>>()?;
         let doc = json!({
             "file": args.file.display().to_string(),
             "format": format.name(),
+            "warnings": warnings,
             "datasets": list,
         });
         println!(
@@ -252,7 +293,7 @@ fn info(args: &InfoArgs) -> emio::Result<()> {
             );
         }
         if args.checksum {
-            println!("    sha256 {}", d.sha256()?);
+            println!("    sha256 {}", checksum(d)?);
         }
     }
     Ok(())
@@ -314,6 +355,7 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
         return Err(emio::Error::OutputExists(args.output.clone()));
     }
     let (_, datasets) = open(&args.input, &args.read)?;
+    report_warnings(&args.input, &datasets);
     let dataset = match (args.dataset, datasets.len()) {
         (Some(i), n) => datasets.get(i).ok_or_else(|| {
             emio::Error::invalid_option(

@@ -184,24 +184,21 @@ pub struct TagFile {
     pub root: TagGroup,
 }
 
-/// Whether `head` starts like a DM3/DM4 file.
+/// Whether `head` starts like a DM3/DM4 file: version 3 or 4, then (after the file size)
+/// a byte-order word of 0 or 1 and the root group's two flag bytes of 0 or 1. A head too
+/// short to hold all of them is not DM.
 pub fn sniff(head: &[u8]) -> bool {
-    if head.len() < 16 {
-        return false;
-    }
-    let version = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-    let order_at = match version {
-        3 => 8,
-        4 => 12,
+    let word = |at: usize| {
+        head.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let order_at = match word(0) {
+        Some(3) => 8,
+        Some(4) => 12,
         _ => return false,
     };
-    let order = u32::from_be_bytes([
-        head[order_at],
-        head[order_at + 1],
-        head[order_at + 2],
-        head[order_at + 3],
-    ]);
-    order <= 1 && head[order_at + 4] <= 1 && head[order_at + 5] <= 1
+    let flags = head.get(order_at + 4..order_at + 6);
+    matches!(word(order_at), Some(0 | 1)) && flags.is_some_and(|f| f[0] <= 1 && f[1] <= 1)
 }
 
 struct Parser<'a> {
@@ -521,5 +518,23 @@ mod tests {
         assert!(sniff(&h));
         h[3] = 7;
         assert!(!sniff(&h));
+    }
+
+    /// Issue 15, item 1: a 16- or 17-byte head starting `00 00 00 04` indexed past its end.
+    #[test]
+    fn sniffs_every_short_head_without_panicking() {
+        for version in [3u8, 4] {
+            let mut full = [0u8; 24];
+            full[3] = version;
+            for len in 0..full.len() {
+                let short = &full[..len];
+                let needed = if version == 4 { 18 } else { 14 };
+                assert_eq!(
+                    sniff(short),
+                    len >= needed,
+                    "version {version}, {len} bytes"
+                );
+            }
+        }
     }
 }

@@ -229,26 +229,47 @@ pub fn parse_ifd(bytes: &[u8], header: &Header, offset: u64) -> Result<Ifd> {
     })
 }
 
-/// Follow the IFD chain from the header. A chain that loops back or points outside the file
-/// ends there (the pages read so far are kept); a broken first IFD is an error.
-pub fn parse_chain(bytes: &[u8], header: &Header) -> Result<Vec<Ifd>> {
+/// Follow the IFD chain from the header. A chain that loops back, points outside the file or
+/// reaches a broken IFD ends there: the pages read so far are kept, and what ended the chain
+/// is returned as a warning for the user. A broken first IFD is an error.
+pub fn parse_chain(bytes: &[u8], header: &Header) -> Result<(Vec<Ifd>, Vec<String>)> {
     let mut seen = HashSet::new();
-    let mut ifds = Vec::new();
+    let mut ifds: Vec<Ifd> = Vec::new();
+    let mut warnings = Vec::new();
     let mut offset = header.first_ifd;
-    while offset != 0 && ifds.len() < MAX_IFDS && seen.insert(offset) {
+    while offset != 0 {
+        if ifds.len() >= MAX_IFDS {
+            warnings.push(format!(
+                "only the first {MAX_IFDS} IFDs were read; the chain goes on at byte {offset}"
+            ));
+            break;
+        }
+        if !seen.insert(offset) {
+            warnings.push(format!(
+                "the IFD chain loops back to byte {offset} after {} IFDs; it was cut there",
+                ifds.len()
+            ));
+            break;
+        }
         match parse_ifd(bytes, header, offset) {
             Ok(ifd) => {
                 offset = ifd.next;
                 ifds.push(ifd);
             }
             Err(e) if ifds.is_empty() => return Err(e),
-            Err(_) => break,
+            Err(e) => {
+                warnings.push(format!(
+                    "IFD {} and any after it were skipped: {e}",
+                    ifds.len()
+                ));
+                break;
+            }
         }
     }
     if ifds.is_empty() {
         return Err(Error::malformed(FORMAT, 4, "at least one IFD"));
     }
-    Ok(ifds)
+    Ok((ifds, warnings))
 }
 
 /// Decoded values of an entry.

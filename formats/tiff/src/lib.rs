@@ -81,13 +81,14 @@ impl Tiff {
             bytes,
             order: header.order,
         };
-        let ifds = ifd::parse_chain(bytes, &header)?;
+        let (ifds, mut warnings) = ifd::parse_chain(bytes, &header)?;
         let mut pages = Vec::with_capacity(ifds.len());
         let mut first_error = None;
         for (i, d) in ifds.iter().enumerate() {
             match Page::parse(&r, d, i) {
                 Ok(p) => pages.push(p),
                 Err(e) => {
+                    warnings.push(format!("page {i} was skipped: {e}"));
                     first_error.get_or_insert(e);
                 }
             }
@@ -129,6 +130,9 @@ impl Tiff {
                 _ => (m.axes, m.metadata, m.original),
             };
             out.push(Dataset::new(source, axes, metadata, original)?);
+        }
+        for warning in &warnings {
+            Dataset::warn_all(&mut out, warning);
         }
         Ok(out)
     }

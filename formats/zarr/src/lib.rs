@@ -41,6 +41,7 @@
 //! `None` as `"_None_"`, lists as `_list_<key>` arrays or `_list_<n>_<key>` groups, empty
 //! lists as `_list_empty_<key>` attributes). A consolidated `.zmetadata` is written too.
 
+mod guard;
 mod json;
 mod v3;
 mod zspy;
@@ -321,6 +322,8 @@ fn open_array_node(
 struct ZarrChunks {
     format: &'static str,
     array: Array<FilesystemStore>,
+    /// The array's compressor when chunks can be checked before decoding (`guard`).
+    compressor: Option<String>,
     chunk: Vec<u64>,
     shape: Vec<u64>,
     channels: Option<u64>,
@@ -328,6 +331,7 @@ struct ZarrChunks {
 
 impl ChunkDecoder for ZarrChunks {
     fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
+        guard::check_chunk(self.format, &self.array, self.compressor.as_deref(), index)?;
         let mut start = Vec::with_capacity(index.len() + 1);
         let mut extent = Vec::with_capacity(index.len() + 1);
         for ((i, c), n) in index.iter().zip(&self.chunk).zip(&self.shape) {
@@ -392,8 +396,15 @@ fn open_source(
         ));
     }
     let dtype = rgb.unwrap_or(component);
+    let natural = array.chunk_shape(&vec![0; shape.len() + usize::from(channels.is_some())]);
+    // Chunks are checked before decoding only when emio's chunks are the stored ones.
+    let compressor = natural
+        .is_ok_and(|n| n.iter().zip(&chunk).all(|(a, b)| a.get() == *b))
+        .then(|| guard::compressor(&array))
+        .flatten();
     let decoder = ZarrChunks {
         format,
+        compressor,
         array,
         chunk: chunk.clone(),
         shape: shape.clone(),
