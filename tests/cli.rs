@@ -129,6 +129,52 @@ fn converts_with_the_shorthand_and_refuses_to_overwrite() {
         .success());
 }
 
+#[cfg(feature = "ripple")]
+#[test]
+fn outputs_with_companions_are_written_and_replaced_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = ramp(dir.path(), &[4, 6]);
+    let output = dir.path().join("pair.rpl");
+    let raw = dir.path().join("pair.raw");
+    assert!(emconvert(&[s(&input), s(&output)]).status.success());
+    assert!(output.is_file() && raw.is_file());
+    let a = emio::open(&input).unwrap()[0].sha256().unwrap();
+    assert_eq!(emio::open(&output).unwrap()[0].sha256().unwrap(), a);
+    // The companion alone is enough to refuse without --force.
+    std::fs::remove_file(&output).unwrap();
+    let err = assert_one_line_failure(&emconvert(&[s(&input), s(&output)]));
+    assert!(err.contains("pair.raw") && err.contains("exists"), "{err}");
+    assert!(!output.exists());
+    assert!(emconvert(&["convert", "--force", s(&input), s(&output)])
+        .status
+        .success());
+    // A failed write (unsupported data) leaves neither file nor staging folder.
+    let complex = dir.path().join("complex.npy");
+    let c = Dataset::from_bytes(vec![0; 32], DType::C64, vec![4]).unwrap();
+    let npy = emio::registry().by_name("npy").unwrap();
+    Registry::write(
+        npy.as_ref(),
+        &c,
+        &complex,
+        &[] as &[(&str, &str)],
+        false,
+        &NoProgress,
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.rpl");
+    assert_one_line_failure(&emconvert(&[s(&complex), s(&bad)]));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("bad.") || n.contains("emio-tmp")),
+        "{names:?}"
+    );
+}
+
 #[test]
 fn broken_inputs_give_one_line_errors_and_no_output() {
     let dir = tempfile::tempdir().unwrap();

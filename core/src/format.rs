@@ -65,6 +65,13 @@ pub trait Format: Send + Sync {
     fn writes_companions(&self) -> bool {
         false
     }
+    /// Companion files that belong to an output at `target` and exist now (an earlier
+    /// output's `.raw`, its split parts). Without overwrite, any of them refuses the write
+    /// before it starts; with overwrite, those the new output does not replace are removed
+    /// when it is committed.
+    fn existing_companions(&self, _target: &Path) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
     /// Options the reader accepts.
     fn read_options(&self) -> &'static [OptionSpec] {
         &[]

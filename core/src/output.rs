@@ -37,6 +37,9 @@ pub struct AtomicOutput {
     kind: OutputKind,
     /// The staging folder of an output with companions.
     staging: Option<PathBuf>,
+    /// Companions of an earlier output at the target, removed at commit unless the new
+    /// output replaces them.
+    stale: Vec<PathBuf>,
     overwrite: bool,
     committed: bool,
 }
@@ -87,9 +90,19 @@ impl AtomicOutput {
             target: target.to_path_buf(),
             kind,
             staging,
+            stale: Vec::new(),
             overwrite,
             committed: false,
         })
+    }
+
+    /// Companion files of an earlier output at the target (see
+    /// [`crate::Format::existing_companions`]): those the new output does not replace are
+    /// removed when it is committed, before the main file is moved into place, so a reader
+    /// never combines the new main file with an old part.
+    pub fn replacing(mut self, stale: Vec<PathBuf>) -> Self {
+        self.stale = stale;
+        self
     }
 
     /// Where the writer should write.
@@ -145,11 +158,15 @@ impl AtomicOutput {
             }
             moves.push((from, to));
         }
-        moves.push((self.temp.clone(), self.target.clone()));
-        for (from, to) in moves {
-            std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        for (from, to) in &moves {
+            std::fs::rename(from, to).map_err(|e| Error::io(to, e))?;
         }
-        Ok(())
+        for old in &self.stale {
+            if !moves.iter().any(|(_, to)| to == old) && old.is_file() {
+                std::fs::remove_file(old).map_err(|e| Error::io(old, e))?;
+            }
+        }
+        std::fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))
     }
 }
 
@@ -314,6 +331,17 @@ mod tests {
         write(true).unwrap();
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(left.len(), 2, "only the output and its companion remain");
+        // A companion of the earlier output that the new one does not write is removed.
+        let old_part = dir.join("a_001.raw");
+        std::fs::write(&old_part, b"old").unwrap();
+        let out = AtomicOutput::new(&target, true, OutputKind::FileWithCompanions)
+            .unwrap()
+            .replacing(vec![old_part.clone(), dir.join("a.raw")]);
+        std::fs::write(out.temp_path(), b"main").unwrap();
+        std::fs::write(out.temp_path().with_extension("raw"), b"new").unwrap();
+        out.commit().unwrap();
+        assert!(!old_part.exists());
+        assert_eq!(std::fs::read(dir.join("a.raw")).unwrap(), b"new");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -209,7 +209,11 @@ impl Registry {
         // Logical data may be far larger than its input (sparse HDF5/Zarr): refuse before
         // writing rather than fill the disk.
         crate::budget::check_free_space(path, dataset.nbytes())?;
-        let output = AtomicOutput::new(path, overwrite, kind)?;
+        let stale = format.existing_companions(path);
+        if let (false, Some(existing)) = (overwrite, stale.first()) {
+            return Err(Error::OutputExists(existing.clone()));
+        }
+        let output = AtomicOutput::new(path, overwrite, kind)?.replacing(stale);
         format
             .write(dataset, output.temp_path(), &options, progress)
             .map_err(|e| e.with_path(path))?;

@@ -405,3 +405,15 @@ def test_progress_callback_and_cancellation(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         emio.file_writer(tmp_path / "stopped.npy", {"data": np.zeros((512, 256, 256), np.uint8)}, progress=stop)
     assert not (tmp_path / "stopped.npy").exists()
+
+
+def test_dict_options_reach_the_reader_as_json(tmp_path):
+    """Ripple's ``rpl_info`` (a dict in rsciio) reads a ``.raw`` without its ``.rpl``."""
+    raw = tmp_path / "frames.raw"
+    data = np.arange(24, dtype="<u2").reshape(2, 3, 4)
+    data.tofile(raw)
+    info = {"width": 4, "height": 3, "depth": 2, "offset": 0, "data-length": "2",
+            "data-type": "unsigned", "byte-order": "little-endian", "record-by": "image"}
+    (s,) = emio.file_reader(raw, format="ripple", rpl_info=info)
+    np.testing.assert_array_equal(s["data"], data)
+    assert [a["name"] for a in s["axes"]] == ["depth", "height", "width"]

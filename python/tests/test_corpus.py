@@ -336,6 +336,9 @@ RSCIIO_PLUGINS = {
     "blockfile": "rsciio.blockfile",
     "quantumdetector": "rsciio.quantumdetector",
     "tiff": "rsciio.tiff",
+    "empad": "rsciio.empad",
+    "ripple": "rsciio.ripple",
+    "tvips": "rsciio.tvips",
 }
 
 

@@ -20,6 +20,9 @@ RSCIIO_READERS = {
     "tiff": "rsciio.tiff",
     "emd": "rsciio.emd",
     "zspy": "rsciio.zspy",
+    "empad": "rsciio.empad",
+    "ripple": "rsciio.ripple",
+    "tvips": "rsciio.tvips",
 }
 
 #: A representative dataset per format: dtype, shape and how many leading dims navigate
@@ -34,6 +37,8 @@ CASES = {
     "zspy": ("f4", (3, 16, 16), 1),
     "zarr": ("f4", (3, 16, 16), 1),
     "npy": ("f4", (3, 16, 16), 1),
+    "empad": ("f4", (2, 128, 128), 1),
+    "tvips": ("u2", (3, 16, 16), 1),
 }
 DEFAULT_CASE = ("f4", (3, 16, 16), 1)
 
@@ -41,7 +46,7 @@ DEFAULT_CASE = ("f4", (3, 16, 16), 1)
 SIGNAL_UNITS = {"blo": "cm"}
 
 #: Formats whose files carry the signal axes' scale and units for rsciio to read back.
-CALIBRATED = {"dm", "emd", "zspy", "blo", "tiff", "mrc"}
+CALIBRATED = {"dm", "emd", "zspy", "blo", "tiff", "mrc", "ripple"}
 
 WRITERS = writable_formats()
 
@@ -106,7 +111,9 @@ def test_write_then_read_back(tmp_path, fmt, kind):
     if kind == "dask":
         da = pytest.importorskip("dask.array")
         signal = dict(signal, data=da.from_array(expected, chunks=tuple(max(1, n // 2) for n in expected.shape)))
-    path = tmp_path / f"out.{info['extensions'][0]}"
+    # rsciio reads TVIPS recordings only from files named like a first part.
+    stem = "out_000" if fmt == "tvips" else "out"
+    path = tmp_path / f"{stem}.{info['extensions'][0]}"
     assert emio.file_writer(path, signal) == fmt
     theirs = read_back(fmt, path)
     assert len(theirs) >= 1

@@ -102,6 +102,15 @@ impl Format for Empad {
         true
     }
 
+    fn existing_companions(&self, target: &Path) -> Vec<std::path::PathBuf> {
+        let raw = target.with_extension("raw");
+        if raw.is_file() {
+            vec![raw]
+        } else {
+            Vec::new()
+        }
+    }
+
     fn read_options(&self) -> &'static [OptionSpec] {
         READ_OPTIONS
     }

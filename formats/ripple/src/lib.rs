@@ -88,6 +88,14 @@ impl Format for Ripple {
         true
     }
 
+    fn existing_companions(&self, target: &Path) -> Vec<std::path::PathBuf> {
+        ["raw", "RAW"]
+            .iter()
+            .map(|ext| target.with_extension(ext))
+            .filter(|p| p.is_file())
+            .collect()
+    }
+
     fn read_options(&self) -> &'static [OptionSpec] {
         READ_OPTIONS
     }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use emio_core::{Dataset, Format, OptionKind, OptionSpec, Options, Progress, Result};
 
-pub use read::part_paths;
+pub use read::{later_parts, part_paths};
 
 const FORMAT: &str = "tvips";
 
@@ -112,6 +112,10 @@ impl Format for Tvips {
 
     fn writes_companions(&self) -> bool {
         true
+    }
+
+    fn existing_companions(&self, target: &Path) -> Vec<std::path::PathBuf> {
+        read::later_parts(target)
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {

@@ -42,6 +42,28 @@ fn split_name(path: &Path) -> Option<(String, u32, String)> {
     Some((prefix.to_string(), digits.parse().ok()?, ext.to_string()))
 }
 
+/// Every numbered part after the first that exists beside `first` (`<name>_001.tvips`, ...,
+/// in any order, gaps included), when `first` is named `<name>_000.tvips`.
+pub fn later_parts(first: &Path) -> Vec<PathBuf> {
+    let Some((prefix, 0, ext)) = split_name(first) else {
+        return Vec::new();
+    };
+    let dir = first.parent().unwrap_or(Path::new(""));
+    let listing = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::read_dir(listing)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| split_name(p).is_some_and(|(p, i, x)| p == prefix && x == ext && i > 0))
+        .map(|p| dir.join(p.file_name().unwrap_or_default()))
+        .collect()
+}
+
 /// The files of the recording starting at `path`: `path` itself, then `_001`, `_002`, ...
 /// while they exist. A later part beyond a gap means a part is missing: an error naming it.
 pub fn part_paths(path: &Path) -> Result<Vec<PathBuf>> {

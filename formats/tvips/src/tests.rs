@@ -49,6 +49,11 @@ fn write(ds: &Dataset, path: &Path, options: &[(&str, &str)]) {
     Registry::write(&Tvips, ds, path, options, false, &NoProgress).unwrap();
 }
 
+fn write_split(ds: &Dataset, path: &Path, max: &str, overwrite: bool) {
+    let options = [("max_file_size", max)];
+    Registry::write(&Tvips, ds, path, &options, overwrite, &NoProgress).unwrap();
+}
+
 fn open(path: &Path, options: &[(&str, &str)]) -> Dataset {
     registry().open(path, options).unwrap().1.remove(0)
 }
@@ -68,7 +73,7 @@ fn split_recordings_read_back_whole() {
     // Room for the header and two records in the first part, three in the others.
     let record = 60 + 40;
     let max = (256 + 2 * record + 10).to_string();
-    write(&ds, &path, &[("max_file_size", &max)]);
+    write_split(&ds, &path, &max, false);
     let names: Vec<_> = (0..3)
         .map(|i| dir.path().join(format!("movie_{i:03}.tvips")))
         .collect();
@@ -91,6 +96,31 @@ fn split_recordings_read_back_whole() {
         get_f64(&r.metadata, "Acquisition_instrument.TEM.Stage.tilt_alpha"),
         Some(12.5)
     );
+
+    // Without overwrite an existing part refuses the write; with it, a shorter recording
+    // replaces the parts it needs and removes the others.
+    std::fs::remove_file(&path).unwrap();
+    let e = Registry::write(
+        &Tvips,
+        &ds,
+        &path,
+        &[] as &[(&str, &str)],
+        false,
+        &NoProgress,
+    );
+    assert!(e.unwrap_err().to_string().contains("movie_001.tvips"));
+    Registry::write(
+        &Tvips,
+        &ds,
+        &path,
+        &[] as &[(&str, &str)],
+        true,
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(!names[1].exists() && !names[2].exists());
+    assert_eq!(open(&path, &[]).sha256().unwrap(), ds.sha256().unwrap());
+    write_split(&ds, &path, &max, true);
 
     // A missing middle part is named; later parts alone are refused.
     std::fs::rename(&names[1], dir.path().join("moved.bin")).unwrap();

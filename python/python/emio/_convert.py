@@ -10,7 +10,7 @@ import numpy as np
 
 def option_text(value):
     """A keyword value as the ``key=value`` text emio's option parser reads (rsciio's
-    keyword values: bools, numbers, strings, None, sequences of integers)."""
+    keyword values: bools, numbers, strings, None, sequences of integers, dicts as JSON)."""
     if value is None:
         return "None"
     if isinstance(value, (bool, np.bool_)):
@@ -27,9 +27,14 @@ def option_text(value):
         return os.fspath(value)
     if isinstance(value, (list, tuple, np.ndarray)):
         return ",".join(option_text(v) for v in value)
+    if isinstance(value, dict):
+        # Mappings (Ripple's ``rpl_info``) travel as JSON objects.
+        import json
+
+        return json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v))
     raise TypeError(
         f"option value {value!r} of type {type(value).__name__} cannot be given to emio "
-        "(use a bool, number, string, None or a sequence of them)"
+        "(use a bool, number, string, None, a sequence of them or a dict)"
     )
 
 
