@@ -102,6 +102,15 @@ pub fn auto(rotidx: &[u32]) -> Result<ScanGrid> {
         )
     })?;
     let total = u64::from(rotidx[stop]);
+    // Positions skipped by the rotator repeat frames, but a scan far larger than the
+    // recording is a damaged header, not a reason to allocate its grid.
+    if total > 16 * rotidx.len() as u64 {
+        return Err(invalid(format!(
+            "the rotator indices describe {total} positions for {} frames; give scan_shape \
+             and scan_start_frame",
+            rotidx.len()
+        )));
+    }
     let side = (total as f64).sqrt().round() as u64;
     if side * side != total || total == 0 {
         return Err(invalid(format!(
@@ -198,5 +207,6 @@ mod tests {
         assert_eq!(g.frames, vec![2, 3, 5, 6]);
         assert!(auto(&[0, 0, 0]).is_err());
         assert!(auto(&[0, 1, 2, 3]).is_err());
+        assert!(auto(&[0, 1, 4_000_000_000]).is_err());
     }
 }
