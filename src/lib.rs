@@ -27,10 +27,14 @@ pub use emio_empad as empad;
 pub use emio_mib as mib;
 #[cfg(feature = "mrc")]
 pub use emio_mrc as mrc;
+#[cfg(feature = "msa")]
+pub use emio_msa as msa;
 #[cfg(feature = "npy")]
 pub use emio_npy as npy;
 #[cfg(feature = "ripple")]
 pub use emio_ripple as ripple;
+#[cfg(feature = "tia")]
+pub use emio_tia as tia;
 #[cfg(feature = "tiff")]
 pub use emio_tiff as tiff;
 #[cfg(feature = "tvips")]
@@ -63,6 +67,10 @@ pub fn registry() -> Registry {
     formats.extend(emio_ripple::formats());
     #[cfg(feature = "tvips")]
     formats.extend(emio_tvips::formats());
+    #[cfg(feature = "tia")]
+    formats.extend(emio_tia::formats());
+    #[cfg(feature = "msa")]
+    formats.extend(emio_msa::formats());
     let mut registry = Registry::new();
     for format in formats {
         registry.register(format);

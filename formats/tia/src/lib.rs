@@ -1,0 +1,189 @@
+//! FEI / Thermo Fisher TIA (`.emi` + `.ser`) for emio: images, image series, spectra, line
+//! scans and spectrum images from Tecnai, Titan and Talos microscopes.
+//!
+//! A `.ser` file holds one series of 1-D (spectrum) or 2-D (image) elements; the `.emi`
+//! beside it (`<stem>.emi` with `<stem>_1.ser`, `<stem>_2.ser`, ...) holds the acquisition's
+//! XML metadata, one `<ObjectInfo>` per series. Opening an `.emi` returns one dataset per
+//! `.ser` (e.g. BF and DF); a `.ser` opened alone has no `.emi` metadata, as in rsciio.
+//!
+//! Layout: [`ser`] parses the series structure, [`emi`] the XML, [`mapping`] builds
+//! HyperSpy's tree, [`read`] the dataset, [`source`] the pixels (memory-mapped and strided
+//! when elements are evenly spaced). Reader option: `only_valid_data` (rsciio's).
+
+#![forbid(unsafe_code)]
+
+pub mod emi;
+pub mod mapping;
+pub mod read;
+pub mod ser;
+pub mod source;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use emio_core::metadata::Tree;
+use emio_core::{
+    Dataset, Error, Format, OptionKind, OptionSpec, Options, Result, ResultExt, Storage,
+};
+use serde_json::Value;
+
+use read::EmiContext;
+
+const FORMAT: &str = "tia";
+
+/// Largest `.emi` file read into memory (the XML is small; the rest are thumbnails).
+const MAX_EMI_BYTES: u64 = 256 << 20;
+
+/// First bytes of a `.ser` file: byte order `II`, series id 0x0197.
+const SER_MAGIC: &[u8] = b"\x49\x49\x97\x01";
+/// First bytes of every `.emi` file TIA writes.
+const EMI_MAGIC: &[u8] = b"JK\x00\x02";
+
+/// The formats this crate provides, for the facade's registry.
+pub fn formats() -> Vec<Arc<dyn Format>> {
+    vec![Arc::new(Tia)]
+}
+
+/// FEI TIA series and acquisitions.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tia;
+
+const READ_OPTIONS: &[OptionSpec] = &[OptionSpec {
+    name: "only_valid_data",
+    kind: OptionKind::Bool,
+    default: Some("true"),
+    help: "for a 1-D series that stopped early, read only the stored elements; false reads \
+           the planned size with the missing elements filled (NaN for floats, else 0)",
+}];
+
+impl Format for Tia {
+    fn name(&self) -> &'static str {
+        FORMAT
+    }
+
+    fn description(&self) -> &'static str {
+        "FEI/Thermo Fisher TIA acquisition (.emi + .ser series)"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["emi", "ser"]
+    }
+
+    fn sniff(&self, head: &[u8]) -> bool {
+        head.starts_with(SER_MAGIC) || head.starts_with(EMI_MAGIC)
+    }
+
+    fn read_options(&self) -> &'static [OptionSpec] {
+        READ_OPTIONS
+    }
+
+    fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
+        let only_valid = options.flag("only_valid_data");
+        let mut head = [0u8; 4];
+        let head_len = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .map_err(|e| Error::io(path, e))?;
+        if head[..head_len].starts_with(SER_MAGIC) {
+            let storage = Storage::map(path)?;
+            let ds = read::series_dataset(path, storage, EmiContext::default(), only_valid)
+                .with_path(path)?;
+            return Ok(vec![ds]);
+        }
+        open_emi(path, only_valid)
+    }
+}
+
+/// The series files of `<stem>.emi`: `<stem>_<n>.ser` beside it, by `n`.
+pub fn series_files(emi: &Path) -> Result<Vec<(u32, PathBuf)>> {
+    let dir = match emi.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let stem = emi
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!("{stem}_");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+        let entry = entry.map_err(|e| Error::io(&dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let number = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".ser").or(rest.strip_suffix(".SER")))
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<u32>().ok());
+        if let Some(n) = number {
+            found.push((n, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn open_emi(path: &Path, only_valid: bool) -> Result<Vec<Dataset>> {
+    let io = |e| Error::io(path, e);
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_EMI_BYTES {
+        return Err(Error::malformed(
+            FORMAT,
+            0,
+            format!("an .emi file of at most {MAX_EMI_BYTES} bytes, found {size}"),
+        )
+        .with_path(path));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    let objects: Vec<Tree> = emi::object_blocks(&bytes)
+        .iter()
+        .enumerate()
+        .map(|(i, block)| {
+            emi::object_tree(block)
+                .and_then(|t| match t.get("ObjectInfo") {
+                    Some(Value::Object(info)) => Some(info.clone()),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    Error::malformed_at_unknown(
+                        FORMAT,
+                        format!("well-formed XML in <ObjectInfo> block {i}"),
+                    )
+                    .with_path(path)
+                })
+        })
+        .collect::<Result<_>>()?;
+    let files = series_files(path)?;
+    if files.is_empty() {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Err(Error::malformed_at_unknown(
+            FORMAT,
+            format!(
+                "its series file {stem}_1.ser beside it (TIA keeps the data of an .emi in \
+                 <stem>_<n>.ser files; none was found)"
+            ),
+        )
+        .with_path(path));
+    }
+    let mut datasets = Vec::new();
+    for (n, ser_path) in files {
+        let storage = Storage::map(&ser_path)?;
+        // A series without valid elements (a single spectrum TIA keeps in the .emi) is
+        // skipped, as rsciio does.
+        if storage.get(18..22) == Some(&[0, 0, 0, 0][..]) {
+            continue;
+        }
+        let context = EmiContext {
+            object: (n as usize).checked_sub(1).and_then(|i| objects.get(i)),
+            first: objects.first(),
+        };
+        datasets.push(
+            read::series_dataset(&ser_path, storage, context, only_valid).with_path(&ser_path)?,
+        );
+    }
+    Ok(datasets)
+}
+
+#[cfg(test)]
+mod tests;

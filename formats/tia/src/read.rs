@@ -1,0 +1,167 @@
+//! A series as a dataset, as RosettaSciIO's `ser_reader` builds it: navigation axes from
+//! the series dimensions (F-ordered scans detected from the tag positions; size-1 image
+//! series dropped; a 1-D series cut to its valid elements with `only_valid_data`), the
+//! signal axes from the first element's calibration (spectra in eV; images in nm or 1/nm,
+//! by acquisition mode when the `.emi` tells it), date, time and HyperSpy's mapping from
+//! the `.emi` XML, and the series header plus the XML kept whole as original metadata.
+//!
+//! Unlike rsciio, axis offsets are converted to nm (1/nm) together with their scales (rsciio
+//! leaves them in metres); see tests/known_differences.json.
+
+use std::path::Path;
+
+use emio_core::metadata::{set_path, Tree};
+use emio_core::{Axis, Dataset, Result, Storage};
+use serde_json::{json, Value};
+
+use crate::mapping;
+use crate::ser::{self, Series};
+use crate::source::series_source;
+
+/// What the `.emi` file says about the series files (absent for a `.ser` read alone).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmiContext<'a> {
+    /// The `ObjectInfo` tree of this `.ser` file (its `<n>`-th block), when present.
+    pub object: Option<&'a Tree>,
+    /// The first block's `ObjectInfo` (rsciio takes date and units from it for every file).
+    pub first: Option<&'a Tree>,
+}
+
+/// A series dimension or element axis in HyperSpy's units: metres as nm, 1/m as 1/nm.
+fn axis_in_nm(name: &str, units: &str, scale: f64, offset: f64, navigate: bool) -> Axis {
+    match units {
+        "meters" => Axis::uniform(name, "nm", scale * 1e9, offset * 1e9, navigate),
+        "1/meters" => Axis::uniform(name, "1 / nm", scale / 1e9, offset / 1e9, navigate),
+        _ => Axis::uniform(name, units, scale, offset, navigate),
+    }
+}
+
+/// Whether the scan is stored x fastest with y read first in the dimension array (rsciio's
+/// "F" order): the first two tags share their y position.
+fn fortran_order(series: &Series) -> bool {
+    match series.tags.as_slice() {
+        [a, b, ..] => matches!((a.position, b.position), (Some(p), Some(q)) if p.1 == q.1),
+        _ => false,
+    }
+}
+
+/// Navigation axes and shape.
+fn navigation(series: &Series, only_valid_data: bool) -> (Vec<Axis>, Vec<u64>) {
+    let dims = &series.dimensions;
+    let ndim = dims.len();
+    if ndim == 0 {
+        let n = u64::from(series.valid);
+        let axis = Axis::uniform("Unknown dimension", "", 1.0, 0.0, true);
+        return (vec![axis], vec![n]);
+    }
+    let f_order = fortran_order(series);
+    let mut spatial = vec!["x", "y"];
+    spatial.truncate(ndim);
+    let (mut axes, mut shape) = (Vec::new(), Vec::new());
+    for i in 0..ndim {
+        let d = &dims[if f_order { ndim - 1 - i } else { i }];
+        // rsciio tests Dim-(i+1)'s size but takes the values of the reordered dimension.
+        if !series.is_image() || dims[i].size != 1 {
+            let name = if d.units == "meters" {
+                spatial.pop().unwrap_or("")
+            } else {
+                ""
+            };
+            axes.push(axis_in_nm(name, &d.units, d.delta, d.offset, true));
+            shape.push(u64::from(d.size));
+        }
+    }
+    if ndim == 1 && series.total != series.valid && only_valid_data {
+        if series.valid == 1 {
+            axes.clear();
+            shape.clear();
+        } else if let Some(first) = shape.first_mut() {
+            *first = u64::from(series.valid);
+        }
+    }
+    (axes, shape)
+}
+
+/// Signal axes and shape of one element.
+fn signal(series: &Series, emi: EmiContext) -> (Vec<Axis>, Vec<u64>) {
+    let e = &series.element;
+    if !series.is_image() {
+        let (offset, delta, _) = e.calibration[0];
+        let axis = Axis::uniform("Energy", "eV", delta, offset, false);
+        return (vec![axis], vec![u64::from(e.sizes[0])]);
+    }
+    let units = if emi.first.is_some() {
+        let first = series.dimensions.first().map(|d| (d.size, d.units.len()));
+        mapping::image_units(emi.first, first)
+    } else {
+        "meters"
+    };
+    let axis = |name: &str, (offset, delta, element): (f64, f64, u32)| {
+        axis_in_nm(
+            name,
+            units,
+            delta,
+            offset - f64::from(element) * delta,
+            false,
+        )
+    };
+    (
+        vec![axis("y", e.calibration[1]), axis("x", e.calibration[0])],
+        vec![u64::from(e.sizes[1]), u64::from(e.sizes[0])],
+    )
+}
+
+/// Open one `.ser` file (its bytes in `storage`) as a dataset.
+pub fn series_dataset(
+    path: &Path,
+    storage: Storage,
+    emi: EmiContext,
+    only_valid_data: bool,
+) -> Result<Dataset> {
+    let series = ser::parse(&storage)?;
+    let (mut axes, nav_shape) = navigation(&series, only_valid_data);
+    let (signal_axes, signal_shape) = signal(&series, emi);
+    axes.extend(signal_axes);
+    let source = series_source(storage, &series, &nav_shape, &signal_shape)?;
+
+    let mut metadata = Tree::new();
+    set_path(
+        &mut metadata,
+        "General.original_filename",
+        emio_core::metadata::file_name(path),
+    );
+    let acquired = emi
+        .first
+        .and_then(|info| info.get("AcquireDate"))
+        .and_then(Value::as_str)
+        .and_then(mapping::date_time);
+    if let Some((date, time)) = acquired {
+        set_path(&mut metadata, "General.date", date);
+        set_path(&mut metadata, "General.time", time);
+    }
+    set_path(&mut metadata, "Signal.signal_type", "");
+    if let Some(info) = emi.object {
+        mapping::apply(info, &mut metadata);
+    }
+
+    let mut original = Tree::new();
+    original.insert(
+        "ser_header_parameters".into(),
+        Value::Object(series.to_json()),
+    );
+    if let Some(info) = emi.object {
+        original.insert("ObjectInfo".into(), Value::Object(info.clone()));
+    }
+    let needed: u64 = nav_shape.iter().product();
+    if needed > series.offsets.len() as u64 {
+        original.insert(
+            "missing_elements".into(),
+            json!({
+                "stored": series.offsets.len(),
+                "expected": needed,
+                "filled_with": if series.element.dtype().is_float() { "NaN" } else { "0" },
+            }),
+        );
+    }
+    Dataset::new(source, axes, metadata, original)
+}

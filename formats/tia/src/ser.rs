@@ -1,0 +1,446 @@
+//! The `.ser` structure (TIA series, versions 0x210 with 32-bit and 0x220 with 64-bit
+//! offsets): header, dimension arrays, the data and tag offset arrays, and the element
+//! headers and tags. Pure functions over bytes; every size and offset is checked against
+//! the file before use. Pixels are not read here.
+
+use emio_core::metadata::{json_f64, Tree};
+use emio_core::{DType, Error, Result};
+use serde_json::Value;
+
+use crate::FORMAT;
+
+/// `ByteOrder` of a little-endian series (`II`).
+pub const BYTE_ORDER: u16 = 0x4949;
+/// `SeriesID` of every TIA series.
+pub const SERIES_ID: u16 = 0x0197;
+/// `DataTypeID` of 1-D elements (spectra).
+pub const DATA_1D: u32 = 0x4120;
+/// `DataTypeID` of 2-D elements (images).
+pub const DATA_2D: u32 = 0x4122;
+/// `TagTypeID` of tags holding a time and a scan position.
+pub const TAG_TIME_POSITION: u32 = 0x4142;
+/// Bytes before the values of a 1-D element.
+pub const HEADER_1D: u64 = 26;
+/// Bytes before the values of a 2-D element.
+pub const HEADER_2D: u64 = 50;
+
+/// One entry of the dimension array (a scan or series dimension).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dimension {
+    /// Number of elements along it.
+    pub size: u32,
+    /// Coordinate of element `calibration_element`.
+    pub offset: f64,
+    /// Step between elements.
+    pub delta: f64,
+    /// Index the offset refers to.
+    pub element: u32,
+    /// Free text (`Position`, `Number`, ...).
+    pub description: String,
+    /// Units (`meters`, empty, ...).
+    pub units: String,
+}
+
+/// The calibration and size of one element (all elements share size and type).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElementHeader {
+    /// Per axis (x then y for images): offset, delta, calibration element.
+    pub calibration: Vec<(f64, f64, u32)>,
+    /// TIA data type code (1..=10).
+    pub data_type: u16,
+    /// `ArrayLength` (spectra) or `ArraySizeX`, `ArraySizeY` (images).
+    pub sizes: Vec<u32>,
+}
+
+impl ElementHeader {
+    /// Logical element type.
+    pub fn dtype(&self) -> DType {
+        dtype_of(self.data_type).expect("validated at parse")
+    }
+
+    /// Bytes of the element's values.
+    pub fn data_bytes(&self) -> u64 {
+        self.sizes.iter().map(|&s| u64::from(s)).product::<u64>() * self.dtype().size() as u64
+    }
+}
+
+/// One element's tag: acquisition time and, for [`TAG_TIME_POSITION`], the scan position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tag {
+    /// `TagTypeID` as stored in the tag.
+    pub type_id: u16,
+    /// The two bytes after it (unused by TIA, kept).
+    pub unknown: u16,
+    /// Seconds since 1970.
+    pub time: u32,
+    /// Scan position (metres), when the tag holds one.
+    pub position: Option<(f64, f64)>,
+}
+
+/// A parsed series: header, dimensions, the valid elements' offsets, first header, tags.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// `SeriesVersion` (0x210 or 0x220).
+    pub version: u16,
+    /// `DataTypeID`: [`DATA_1D`] or [`DATA_2D`].
+    pub data_type_id: u32,
+    /// `TagTypeID` of the header.
+    pub tag_type_id: u32,
+    /// Elements the acquisition planned.
+    pub total: u32,
+    /// Elements actually stored.
+    pub valid: u32,
+    /// Where the offset arrays start.
+    pub offset_array_offset: u64,
+    /// Series dimensions, slowest last as stored (Dim-1 first).
+    pub dimensions: Vec<Dimension>,
+    /// Byte offset of each valid element.
+    pub offsets: Vec<u64>,
+    /// The header every valid element shares.
+    pub element: ElementHeader,
+    /// Each valid element's tag.
+    pub tags: Vec<Tag>,
+}
+
+/// The logical dtype of a TIA data type code.
+pub fn dtype_of(code: u16) -> Option<DType> {
+    Some(match code {
+        1 => DType::U8,
+        2 => DType::U16,
+        3 => DType::U32,
+        4 => DType::I8,
+        5 => DType::I16,
+        6 => DType::I32,
+        7 => DType::F32,
+        8 => DType::F64,
+        9 => DType::C64,
+        10 => DType::C128,
+        _ => return None,
+    })
+}
+
+/// Little-endian reads with bounds checks that name the field.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take(&self, at: u64, n: u64, what: &str) -> Result<&[u8]> {
+        at.checked_add(n)
+            .filter(|&end| end <= self.bytes.len() as u64)
+            .map(|end| &self.bytes[at as usize..end as usize])
+            .ok_or_else(|| {
+                Error::malformed(
+                    FORMAT,
+                    at,
+                    format!(
+                        "{what} ({n} bytes at {at}) inside the {}-byte file",
+                        self.bytes.len()
+                    ),
+                )
+            })
+    }
+    fn u16(&self, at: u64, what: &str) -> Result<u16> {
+        Ok(u16::from_le_bytes(
+            self.take(at, 2, what)?.try_into().expect("2"),
+        ))
+    }
+    fn u32(&self, at: u64, what: &str) -> Result<u32> {
+        Ok(u32::from_le_bytes(
+            self.take(at, 4, what)?.try_into().expect("4"),
+        ))
+    }
+    fn u64(&self, at: u64, what: &str) -> Result<u64> {
+        Ok(u64::from_le_bytes(
+            self.take(at, 8, what)?.try_into().expect("8"),
+        ))
+    }
+    fn f64(&self, at: u64, what: &str) -> Result<f64> {
+        Ok(f64::from_le_bytes(
+            self.take(at, 8, what)?.try_into().expect("8"),
+        ))
+    }
+    fn text(&self, at: u64, n: u64, what: &str) -> Result<String> {
+        Ok(self
+            .take(at, n, what)?
+            .iter()
+            .map(|&b| char::from(b))
+            .collect())
+    }
+}
+
+fn parse_element(r: &Reader, at: u64, two_d: bool, index: usize) -> Result<ElementHeader> {
+    let what = |f: &str| format!("element {index} {f}");
+    let axes = if two_d { 2 } else { 1 };
+    let mut calibration = Vec::with_capacity(axes);
+    for a in 0..axes as u64 {
+        let base = at + a * 20;
+        calibration.push((
+            r.f64(base, &what("CalibrationOffset"))?,
+            r.f64(base + 8, &what("CalibrationDelta"))?,
+            r.u32(base + 16, &what("CalibrationElement"))?,
+        ));
+    }
+    let p = at + axes as u64 * 20;
+    let data_type = r.u16(p, &what("DataType"))?;
+    if dtype_of(data_type).is_none() {
+        return Err(Error::malformed(
+            FORMAT,
+            p,
+            format!("element {index} DataType between 1 and 10, found {data_type}"),
+        ));
+    }
+    let mut sizes = vec![r.u32(p + 2, &what("array size"))?];
+    if two_d {
+        sizes.push(r.u32(p + 6, &what("ArraySizeY"))?);
+    }
+    Ok(ElementHeader {
+        calibration,
+        data_type,
+        sizes,
+    })
+}
+
+/// Parse a series' structure from the whole file's bytes.
+pub fn parse(bytes: &[u8]) -> Result<Series> {
+    let r = Reader { bytes };
+    let order = r.u16(0, "ByteOrder")?;
+    let id = r.u16(2, "SeriesID")?;
+    if order != BYTE_ORDER || id != SERIES_ID {
+        return Err(Error::malformed(
+            FORMAT,
+            0,
+            format!("a TIA series signature 4949 9701, found {order:04x} {id:04x}"),
+        ));
+    }
+    let version = r.u16(4, "SeriesVersion")?;
+    let data_type_id = r.u32(6, "DataTypeID")?;
+    if data_type_id != DATA_1D && data_type_id != DATA_2D {
+        return Err(Error::malformed(
+            FORMAT,
+            6,
+            format!("DataTypeID 0x4120 (spectra) or 0x4122 (images), found {data_type_id:#x}"),
+        ));
+    }
+    let tag_type_id = r.u32(10, "TagTypeID")?;
+    let total = r.u32(14, "TotalNumberElements")?;
+    let valid = r.u32(18, "ValidNumberElements")?;
+    if valid > total {
+        return Err(Error::malformed(
+            FORMAT,
+            18,
+            format!("ValidNumberElements at most TotalNumberElements ({total}), found {valid}"),
+        ));
+    }
+    let wide = version > 0x210;
+    let word = if wide { 8 } else { 4 };
+    let offset_array_offset = if wide {
+        r.u64(22, "OffsetArrayOffset")?
+    } else {
+        u64::from(r.u32(22, "OffsetArrayOffset")?)
+    };
+    let ndim = r.u32(22 + word, "NumberDimensions")?;
+    let mut at = 26 + word;
+    // Each dimension entry takes at least 32 bytes: a count beyond the file is a lie.
+    if u64::from(ndim) * 32 > bytes.len() as u64 {
+        return Err(Error::malformed(
+            FORMAT,
+            22 + word,
+            format!("NumberDimensions that fit in the file, found {ndim}"),
+        ));
+    }
+    let mut dimensions = Vec::with_capacity(ndim as usize);
+    for n in 1..=ndim {
+        let f = |name: &str| format!("Dim-{n}_{name}");
+        let size = r.u32(at, &f("DimensionSize"))?;
+        let offset = r.f64(at + 4, &f("CalibrationOffset"))?;
+        let delta = r.f64(at + 12, &f("CalibrationDelta"))?;
+        let element = r.u32(at + 20, &f("CalibrationElement"))?;
+        let dlen = u64::from(r.u32(at + 24, &f("DescriptionLength"))?);
+        let description = r.text(at + 28, dlen, &f("Description"))?;
+        let ulen_at = at + 28 + dlen;
+        let ulen = u64::from(r.u32(ulen_at, &f("UnitsLength"))?);
+        let units = r.text(ulen_at + 4, ulen, &f("Units"))?;
+        at = ulen_at + 4 + ulen;
+        dimensions.push(Dimension {
+            size,
+            offset,
+            delta,
+            element,
+            description,
+            units,
+        });
+    }
+    // Both offset arrays (data, then tags) hold TotalNumberElements entries.
+    r.take(
+        offset_array_offset,
+        2 * u64::from(total) * word,
+        "the data and tag offset arrays",
+    )?;
+    let entry = |array: u64, i: u64| -> Result<u64> {
+        let at = offset_array_offset + (array * u64::from(total) + i) * word;
+        if wide {
+            r.u64(at, "offset array entry")
+        } else {
+            r.u32(at, "offset array entry").map(u64::from)
+        }
+    };
+    let two_d = data_type_id == DATA_2D;
+    let mut offsets = Vec::with_capacity(valid as usize);
+    let mut tags = Vec::with_capacity(valid as usize);
+    let mut element: Option<ElementHeader> = None;
+    for i in 0..u64::from(valid) {
+        let offset = entry(0, i)?;
+        let header = parse_element(&r, offset, two_d, i as usize)?;
+        let values_at = offset + if two_d { HEADER_2D } else { HEADER_1D };
+        r.take(
+            values_at,
+            header.data_bytes(),
+            &format!("the values of element {i}"),
+        )?;
+        match &element {
+            None => element = Some(header),
+            Some(first) if first.data_type != header.data_type || first.sizes != header.sizes => {
+                return Err(Error::malformed(
+                    FORMAT,
+                    offset,
+                    format!(
+                        "element {i} of the same type and size as element 0 \
+                         (DataType {}, sizes {:?}), found DataType {}, sizes {:?}",
+                        first.data_type, first.sizes, header.data_type, header.sizes
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+        offsets.push(offset);
+        let tag_at = entry(1, i)?;
+        let what = format!("the tag of element {i}");
+        let type_id = r.u16(tag_at, &what)?;
+        let position = if u32::from(type_id) == TAG_TIME_POSITION {
+            Some((r.f64(tag_at + 8, &what)?, r.f64(tag_at + 16, &what)?))
+        } else {
+            None
+        };
+        tags.push(Tag {
+            type_id,
+            unknown: r.u16(tag_at + 2, &what)?,
+            time: r.u32(tag_at + 4, &what)?,
+            position,
+        });
+    }
+    let element = element.ok_or_else(|| {
+        Error::malformed(
+            FORMAT,
+            18,
+            "at least one valid element (ValidNumberElements is 0: TIA keeps a single \
+             spectrum in the .emi, which emio does not read)",
+        )
+    })?;
+    Ok(Series {
+        version,
+        data_type_id,
+        tag_type_id,
+        total,
+        valid,
+        offset_array_offset,
+        dimensions,
+        offsets,
+        element,
+        tags,
+    })
+}
+
+impl Series {
+    /// Whether elements are images.
+    pub fn is_image(&self) -> bool {
+        self.data_type_id == DATA_2D
+    }
+
+    /// Bytes from an element's start to its values.
+    pub fn header_len(&self) -> u64 {
+        if self.is_image() {
+            HEADER_2D
+        } else {
+            HEADER_1D
+        }
+    }
+
+    /// The step between consecutive elements when they are evenly spaced without overlap
+    /// (one element: its own size).
+    pub fn regular_stride(&self) -> Option<u64> {
+        let record = self.header_len() + self.element.data_bytes();
+        match self.offsets.as_slice() {
+            [] => None,
+            [_] => Some(record),
+            [first, second, ..] => {
+                let stride = second.checked_sub(*first)?;
+                let regular = stride >= record
+                    && self
+                        .offsets
+                        .iter()
+                        .enumerate()
+                        .all(|(i, &o)| Some(o) == first.checked_add(stride * i as u64));
+                regular.then_some(stride)
+            }
+        }
+    }
+
+    /// The series header as rsciio's `ser_header_parameters` names it, with the per-element
+    /// element-header and tag fields as lists.
+    pub fn to_json(&self) -> Tree {
+        let mut t = Tree::new();
+        t.insert("ByteOrder".into(), BYTE_ORDER.into());
+        t.insert("SeriesID".into(), SERIES_ID.into());
+        t.insert("SeriesVersion".into(), self.version.into());
+        t.insert("DataTypeID".into(), self.data_type_id.into());
+        t.insert("TagTypeID".into(), self.tag_type_id.into());
+        t.insert("TotalNumberElements".into(), self.total.into());
+        t.insert("ValidNumberElements".into(), self.valid.into());
+        t.insert("OffsetArrayOffset".into(), self.offset_array_offset.into());
+        t.insert("NumberDimensions".into(), self.dimensions.len().into());
+        for (i, d) in self.dimensions.iter().enumerate() {
+            let k = |name: &str| format!("Dim-{}_{name}", i + 1);
+            t.insert(k("DimensionSize"), d.size.into());
+            t.insert(k("CalibrationOffset"), json_f64(d.offset));
+            t.insert(k("CalibrationDelta"), json_f64(d.delta));
+            t.insert(k("CalibrationElement"), d.element.into());
+            t.insert(k("DescriptionLength"), d.description.len().into());
+            t.insert(k("Description"), d.description.clone().into());
+            t.insert(k("UnitsLength"), d.units.len().into());
+            t.insert(k("Units"), d.units.clone().into());
+        }
+        let n = self.offsets.len();
+        let list = |v: Value| Value::Array(vec![v; n]);
+        let axes: &[&str] = if self.is_image() { &["X", "Y"] } else { &[""] };
+        for (a, (offset, delta, element)) in axes.iter().zip(&self.element.calibration) {
+            t.insert(format!("CalibrationOffset{a}"), list(json_f64(*offset)));
+            t.insert(format!("CalibrationDelta{a}"), list(json_f64(*delta)));
+            t.insert(format!("CalibrationElement{a}"), list((*element).into()));
+        }
+        t.insert("DataType".into(), list(self.element.data_type.into()));
+        let size_names: &[&str] = if self.is_image() {
+            &["ArraySizeX", "ArraySizeY"]
+        } else {
+            &["ArrayLength"]
+        };
+        for (name, size) in size_names.iter().zip(&self.element.sizes) {
+            t.insert((*name).into(), list((*size).into()));
+        }
+        let tags = |f: &dyn Fn(&Tag) -> Value| Value::Array(self.tags.iter().map(f).collect());
+        t.insert("TagTypeID".into(), tags(&|g| g.type_id.into()));
+        t.insert("Unknown".into(), tags(&|g| g.unknown.into()));
+        t.insert("Time".into(), tags(&|g| g.time.into()));
+        if self.tags.iter().all(|g| g.position.is_some()) {
+            t.insert(
+                "PositionX".into(),
+                tags(&|g| json_f64(g.position.map_or(f64::NAN, |p| p.0))),
+            );
+            t.insert(
+                "PositionY".into(),
+                tags(&|g| json_f64(g.position.map_or(f64::NAN, |p| p.1))),
+            );
+        }
+        t
+    }
+}

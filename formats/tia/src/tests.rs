@@ -1,0 +1,244 @@
+//! Generated series (both versions, spectra and images, every data type, regular and
+//! scattered elements, interrupted acquisitions) and damaged inputs.
+
+use std::path::Path;
+
+use emio_core::{Format, Options};
+use serde_json::Value;
+
+use crate::Tia;
+
+/// A series file: elements of `sizes` (`[n]` spectra or `[x, y]` images) of TIA type
+/// `code`, one dimension of `total` entries of which `valid` are stored; `scattered` puts
+/// 3 stray bytes before odd elements so they are not evenly spaced.
+struct SerSpec {
+    version: u16,
+    code: u16,
+    sizes: Vec<u32>,
+    total: u32,
+    valid: u32,
+    scattered: bool,
+}
+
+fn element_bytes(spec: &SerSpec, i: u32) -> Vec<u8> {
+    let es = crate::ser::dtype_of(spec.code).unwrap().size();
+    let n: u32 = spec.sizes.iter().product();
+    (0..n as usize * es)
+        .map(|b| (b as u32 * 7 + i * 13) as u8)
+        .collect()
+}
+
+fn build(spec: &SerSpec) -> Vec<u8> {
+    let wide = spec.version > 0x210;
+    let word = if wide { 8 } else { 4 };
+    let two_d = spec.sizes.len() == 2;
+    let mut f = Vec::new();
+    f.extend(0x4949u16.to_le_bytes());
+    f.extend(0x0197u16.to_le_bytes());
+    f.extend(spec.version.to_le_bytes());
+    f.extend((if two_d { 0x4122u32 } else { 0x4120 }).to_le_bytes());
+    f.extend(0x4152u32.to_le_bytes());
+    f.extend(spec.total.to_le_bytes());
+    f.extend(spec.valid.to_le_bytes());
+    let oao_at = f.len();
+    f.extend(vec![0u8; word]);
+    f.extend(1u32.to_le_bytes());
+    // One dimension: size total, "Number", no units.
+    f.extend(spec.total.to_le_bytes());
+    f.extend(0.0f64.to_le_bytes());
+    f.extend(1.0f64.to_le_bytes());
+    f.extend(0u32.to_le_bytes());
+    f.extend(6u32.to_le_bytes());
+    f.extend(b"Number");
+    f.extend(0u32.to_le_bytes());
+    let oao = f.len() as u64;
+    f[oao_at..oao_at + word].copy_from_slice(&oao.to_le_bytes()[..word]);
+    let arrays_at = f.len();
+    f.extend(vec![0u8; 2 * word * spec.total as usize]);
+    let put = |f: &mut Vec<u8>, array: usize, i: usize, v: u64| {
+        let at = arrays_at + (array * spec.total as usize + i) * word;
+        f[at..at + word].copy_from_slice(&v.to_le_bytes()[..word]);
+    };
+    for i in 0..spec.valid {
+        if spec.scattered && i % 2 == 1 {
+            f.extend([0xAA; 3]);
+        }
+        let at = f.len() as u64;
+        put(&mut f, 0, i as usize, at);
+        for _ in 0..spec.sizes.len() {
+            f.extend(10.0f64.to_le_bytes());
+            f.extend(2e-9f64.to_le_bytes());
+            f.extend(0u32.to_le_bytes());
+        }
+        f.extend(spec.code.to_le_bytes());
+        for s in &spec.sizes {
+            f.extend(s.to_le_bytes());
+        }
+        f.extend(element_bytes(spec, i));
+        let at = f.len() as u64;
+        put(&mut f, 1, i as usize, at);
+        f.extend(0x4152u16.to_le_bytes());
+        f.extend(0u16.to_le_bytes());
+        f.extend((1_456_000_000 + i).to_le_bytes());
+    }
+    f
+}
+
+fn open(path: &Path, options: &[(&str, &str)]) -> emio_core::Result<Vec<emio_core::Dataset>> {
+    let o = Options::parse(Tia.read_options(), options).unwrap();
+    Tia.open(path, &o)
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// The stored values of element `i` as the logical (row-flipped for images) C-order bytes.
+fn expected(spec: &SerSpec, i: u32) -> Vec<u8> {
+    let raw = element_bytes(spec, i);
+    match spec.sizes[..] {
+        [_, y] => {
+            let row = raw.len() / y as usize;
+            raw.chunks_exact(row).rev().flatten().copied().collect()
+        }
+        _ => raw,
+    }
+}
+
+#[test]
+fn every_type_version_and_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    for version in [0x210u16, 0x220] {
+        for code in 1..=10u16 {
+            for sizes in [vec![6u32], vec![3, 4]] {
+                for scattered in [false, true] {
+                    let spec = SerSpec {
+                        version,
+                        code,
+                        sizes: sizes.clone(),
+                        total: 3,
+                        valid: 3,
+                        scattered,
+                    };
+                    let p = write(dir.path(), "s.ser", &build(&spec));
+                    let ds = open(&p, &[]).unwrap().remove(0);
+                    let dtype = crate::ser::dtype_of(code).unwrap();
+                    assert_eq!(ds.dtype(), dtype);
+                    let signal: Vec<u64> = sizes.iter().rev().map(|&s| u64::from(s)).collect();
+                    let mut shape = vec![3];
+                    shape.extend(&signal);
+                    assert_eq!(ds.shape(), shape);
+                    let all: Vec<u8> = (0..3).flat_map(|i| expected(&spec, i)).collect();
+                    let mut read = ds.read_region_bytes(&vec![0; shape.len()], &shape).unwrap();
+                    if !cfg!(target_endian = "little") {
+                        emio_core::dtype::swap_bytes_in_place(&mut read, dtype.swap_unit());
+                    }
+                    assert_eq!(read, all, "{version:#x} {code} {sizes:?} {scattered}");
+                    let mapped = ds.strided_view().is_some();
+                    assert_eq!(mapped, !scattered && cfg!(target_endian = "little"));
+                    let units = &ds.axes.last().unwrap().units;
+                    assert_eq!(units, if sizes.len() == 2 { "nm" } else { "eV" });
+                    if sizes.len() == 2 {
+                        let (scale, offset) = ds.axes[2].scale_offset().unwrap();
+                        assert!((scale - 2.0).abs() < 1e-9 && (offset - 1e10).abs() < 1e-3);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn only_valid_data_cuts_or_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SerSpec {
+        version: 0x210,
+        code: 7,
+        sizes: vec![4],
+        total: 5,
+        valid: 2,
+        scattered: false,
+    };
+    let p = write(dir.path(), "s.ser", &build(&spec));
+    assert_eq!(open(&p, &[]).unwrap()[0].shape(), [2, 4]);
+    let ds = open(&p, &[("only_valid_data", "false")]).unwrap().remove(0);
+    assert_eq!(ds.shape(), [5, 4]);
+    let values = ds.read().unwrap().to_f64().unwrap();
+    assert!(values.iter().skip(8).all(|v| v.is_nan()));
+    assert!(ds.original_metadata.contains_key("missing_elements"));
+}
+
+#[test]
+fn emi_gives_one_dataset_per_series_with_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SerSpec {
+        version: 0x220,
+        code: 2,
+        sizes: vec![4, 4],
+        total: 1,
+        valid: 1,
+        scattered: false,
+    };
+    for n in [1, 2] {
+        write(dir.path(), &format!("acq_{n}.ser"), &build(&spec));
+    }
+    let xml = "<ObjectInfo><AcquireDate>Mon Feb 22 18:57:51 2016</AcquireDate>\
+        <ExperimentalDescription><Root><Data><Label>High tension</Label><Value>300</Value>\
+        <Unit>kV</Unit></Data><Data><Label>Mode</Label><Value>TEM Diffraction</Value>\
+        <Unit></Unit></Data></Root></ExperimentalDescription><AcquireInfo>\
+        <CameraNamePath>BM-Ceta</CameraNamePath></AcquireInfo></ObjectInfo>";
+    let mut emi = b"JK\x00\x02 binary ".to_vec();
+    emi.extend(xml.as_bytes());
+    let p = write(dir.path(), "acq.emi", &emi);
+    let datasets = open(&p, &[]).unwrap();
+    assert_eq!(datasets.len(), 2);
+    let md = Value::Object(datasets[0].metadata.clone());
+    assert_eq!(md["General"]["date"], "2016-02-22");
+    assert_eq!(md["General"]["original_filename"], "acq_1.ser");
+    assert_eq!(md["Acquisition_instrument"]["TEM"]["beam_energy"], 300.0);
+    assert_eq!(datasets[0].axes[0].units, "1 / nm");
+    // Only one ObjectInfo block: the second series has the .ser header only.
+    assert!(datasets[1].original_metadata.get("ObjectInfo").is_none());
+    assert_eq!(datasets[1].axes[0].units, "1 / nm");
+}
+
+#[test]
+fn damaged_inputs_name_file_and_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SerSpec {
+        version: 0x210,
+        code: 6,
+        sizes: vec![8, 8],
+        total: 4,
+        valid: 4,
+        scattered: false,
+    };
+    let bytes = build(&spec);
+    let p = write(dir.path(), "cut_1.ser", &bytes[..bytes.len() - 100]);
+    let e = open(&p, &[]).unwrap_err().to_string();
+    assert!(e.contains("cut_1.ser") && e.contains("element 3"), "{e}");
+    let p = write(
+        dir.path(),
+        "lonely.emi",
+        b"JK\x00\x02<ObjectInfo></ObjectInfo>",
+    );
+    let e = open(&p, &[]).unwrap_err().to_string();
+    assert!(
+        e.contains("lonely.emi") && e.contains("lonely_1.ser"),
+        "{e}"
+    );
+    // Each prefix of a valid file is an error, never a panic.
+    for n in 0..bytes.len().min(400) {
+        let p = write(dir.path(), "prefix.ser", &bytes[..n]);
+        assert!(open(&p, &[]).is_err());
+    }
+}
+
+#[test]
+fn sniffs_both_files() {
+    assert!(Tia.sniff(b"\x49\x49\x97\x01\x10\x02"));
+    assert!(Tia.sniff(b"JK\x00\x02\x00"));
+    assert!(!Tia.sniff(b"\x49\x49\x2a\x00"));
+}
