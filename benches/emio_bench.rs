@@ -13,7 +13,8 @@
 //! Defaults (scale 1): 2 GiB 12-bit MIB 128×128×256×256, 2 GiB DM4 EELS SI float32,
 //! 1 GiB DM3 uint16 stack, 2 GiB MRC float32, 1 GiB BLO, 1 GiB EMD, 1 GiB 512-page TIFF
 //! stack, 1 GiB NPY, 1 GiB EMPAD 128×128×128×128 float32, 1 GiB Ripple u16 spectrum image,
-//! 1 GiB TVIPS u16 64×64 scan of 512×256 frames.
+//! 1 GiB TVIPS u16 64×64 scan of 512×256 frames, 1 GiB TIA series of 512 uint16 1024×1024
+//! images (generated in TIA's layout: emio reads TIA but does not write it).
 //!
 //! Full read and sum are timed three times, each on a freshly opened file (so the memory
 //! map's page tables are built again, as a user's first read has to), and the median is
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
+mod generate;
 
 use emio::engine::Engine;
 use emio::{ArraySource, Axis, DType, Dataset, NoProgress, Registry, Result, Tree};
@@ -135,6 +137,15 @@ const SPECS: &[Spec] = &[
         shape: [64, 64, 512, 256],
         nav: 2,
         rank: 4,
+    },
+    Spec {
+        format: "tia",
+        extension: "ser",
+        what: "TIA image series u16",
+        dtype: DType::U16,
+        shape: [1, 512, 1024, 1024],
+        nav: 1,
+        rank: 3,
     },
     Spec {
         format: "npy",
@@ -457,7 +468,8 @@ fn main() {
             notes.push(format!("{}: format not built", spec.format));
             continue;
         };
-        if !format.can_write() || !format.can_read() {
+        let generated = !format.can_write() && generate::can_generate(spec.format);
+        if !(format.can_write() || generated) || !format.can_read() {
             notes.push(format!("{}: no writer or reader yet, skipped", spec.format));
             continue;
         }
@@ -476,14 +488,19 @@ fn main() {
         if !path.exists() {
             eprintln!("generating {name} ({} MiB) ...", mb(ds.nbytes()));
             let t = Instant::now();
-            if let Err(e) = Registry::write(
-                format.as_ref(),
-                &ds,
-                &path,
-                &[] as &[(&str, &str)],
-                false,
-                &NoProgress,
-            ) {
+            let written = if generated {
+                generate::write(spec.format, &ds, &path)
+            } else {
+                Registry::write(
+                    format.as_ref(),
+                    &ds,
+                    &path,
+                    &[] as &[(&str, &str)],
+                    false,
+                    &NoProgress,
+                )
+            };
+            if let Err(e) = written {
                 notes.push(format!(
                     "{}: writer declined the benchmark dataset: {e}",
                     spec.format

@@ -113,12 +113,14 @@ fn dataset_strategy() -> impl Strategy<Value = Dataset> {
         })
 }
 
-/// Writable formats of the registry.
+/// Writable binary formats of the registry. EMSA/MSA is left out: it is text, so every
+/// value comes back as a float64 number and NaN payloads are not kept (its own proptest
+/// round trip checks the values it can hold).
 fn writers() -> Vec<&'static str> {
     emio::registry()
         .formats()
         .iter()
-        .filter(|f| f.can_write() && f.can_read())
+        .filter(|f| f.can_write() && f.can_read() && f.name() != "msa")
         .map(|f| f.name())
         .collect()
 }

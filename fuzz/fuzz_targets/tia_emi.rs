@@ -3,7 +3,7 @@
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for block in emio::tia::emi::object_blocks(data) {
-        if let Some(tree) = emio::tia::emi::object_tree(&block) {
+        if let Ok(tree) = emio::tia::emi::object_tree(&block) {
             if let Some(emio::serde_json::Value::Object(info)) = tree.get("ObjectInfo") {
                 let mut metadata = emio::Tree::new();
                 emio::tia::mapping::apply(info, &mut metadata);

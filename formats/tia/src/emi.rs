@@ -1,109 +1,15 @@
 //! The `.emi` side of a TIA acquisition: its `<ObjectInfo>` XML blocks (one per `.ser`
-//! file, in order) found in the binary file, parsed by a small bounded XML reader and turned
-//! into the tree RosettaSciIO builds (`emixml2dtb`): text elements as strings,
+//! file, in order) found in the binary file, parsed by core's XML reader and turned into
+//! the tree RosettaSciIO builds (`emixml2dtb`): text elements as strings,
 //! `ExperimentalDescription` rows as `Label[_Unit]: value` (a float when it has a unit),
 //! `TrueImageHeaderInfo` (escaped XML) as `Index: value` floats.
 
 use emio_core::metadata::{json_f64, Tree};
+use emio_core::xml::{parse, Element};
+use emio_core::Result;
 use serde_json::{Map, Value};
 
-/// Deepest element nesting accepted.
-const MAX_DEPTH: usize = 64;
-
-/// One XML element: name, the text before its first child, children in order.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Element {
-    /// Tag name.
-    pub name: String,
-    /// Text before the first child (entities decoded).
-    pub text: String,
-    /// Child elements.
-    pub children: Vec<Element>,
-}
-
-impl Element {
-    /// The first child named `name`.
-    pub fn child(&self, name: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.name == name)
-    }
-}
-
-fn unescape(t: &str) -> String {
-    t.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
-/// Parse one XML element (with a leading prolog, comments or whitespace allowed); `None`
-/// when the text is not well-formed or nests deeper than [`MAX_DEPTH`].
-pub fn parse_xml(text: &str) -> Option<Element> {
-    let mut pos = 0;
-    skip_misc(text, &mut pos)?;
-    element(text, &mut pos, 0)
-}
-
-fn skip_misc(s: &str, pos: &mut usize) -> Option<()> {
-    loop {
-        let rest = &s[*pos..];
-        let trimmed = rest.trim_start();
-        *pos += rest.len() - trimmed.len();
-        let end = if trimmed.starts_with("<?") {
-            trimmed.find("?>")? + 2
-        } else if trimmed.starts_with("<!--") {
-            trimmed.find("-->")? + 3
-        } else if trimmed.starts_with("<!") {
-            trimmed.find('>')? + 1
-        } else {
-            return Some(());
-        };
-        *pos += end;
-    }
-}
-
-fn element(s: &str, pos: &mut usize, depth: usize) -> Option<Element> {
-    if depth > MAX_DEPTH || !s[*pos..].starts_with('<') {
-        return None;
-    }
-    let head_end = s[*pos..].find('>')?;
-    let head = &s[*pos + 1..*pos + head_end];
-    *pos += head_end + 1;
-    let self_closing = head.ends_with('/');
-    let name = head
-        .trim_end_matches('/')
-        .split(char::is_whitespace)
-        .next()
-        .filter(|n| !n.is_empty())?
-        .to_string();
-    let mut el = Element {
-        name,
-        ..Element::default()
-    };
-    if self_closing {
-        return Some(el);
-    }
-    let close = format!("</{}", el.name);
-    loop {
-        let rest = &s[*pos..];
-        let lt = rest.find('<')?;
-        if el.children.is_empty() {
-            el.text.push_str(&unescape(&rest[..lt]));
-        }
-        *pos += lt;
-        let rest = &s[*pos..];
-        if rest.starts_with(&close) {
-            *pos += rest.find('>')? + 1;
-            return Some(el);
-        } else if rest.starts_with("</") {
-            return None;
-        } else if rest.starts_with("<!--") || rest.starts_with("<?") {
-            skip_misc(s, pos)?;
-        } else {
-            el.children.push(element(s, pos, depth + 1)?);
-        }
-    }
-}
+use crate::FORMAT;
 
 /// The `<ObjectInfo>…</ObjectInfo>` blocks of an `.emi` file, in file order.
 pub fn object_blocks(bytes: &[u8]) -> Vec<String> {
@@ -157,7 +63,7 @@ fn experimental_description(el: &Element) -> Value {
 
 fn true_image_header(el: &Element) -> Value {
     let mut node = Map::new();
-    if let Some(root) = parse_xml(&el.text) {
+    if let Ok(root) = parse(&el.text, FORMAT) {
         for data in root.children.iter().filter(|d| d.name == "Data") {
             let index = data.child("Index").map(|c| c.text.clone());
             let value = data.child("Value").and_then(|c| py_float(&c.text));
@@ -189,13 +95,13 @@ pub fn to_tree(el: &Element, tree: &mut Tree) {
     tree.insert(el.name.clone(), value);
 }
 
-/// An `<ObjectInfo>` block as a tree (`{"ObjectInfo": {...}}`); `None` when it is not
-/// well-formed XML.
-pub fn object_tree(block: &str) -> Option<Tree> {
-    let el = parse_xml(block)?;
+/// An `<ObjectInfo>` block as a tree (`{"ObjectInfo": {...}}`); an error (with the
+/// offset in the block) when it is not well-formed XML.
+pub fn object_tree(block: &str) -> Result<Tree> {
+    let el = parse(block, FORMAT)?;
     let mut tree = Tree::new();
     to_tree(&el, &mut tree);
-    Some(tree)
+    Ok(tree)
 }
 
 #[cfg(test)]
@@ -224,9 +130,6 @@ mod tests {
     fn finds_blocks_and_rejects_broken_xml() {
         let bytes = b"JK\0\x02..<ObjectInfo><a>1</a></ObjectInfo>..<ObjectInfo><b/></ObjectInfo>";
         assert_eq!(object_blocks(bytes).len(), 2);
-        assert!(parse_xml("<a><b></a>").is_none());
-        assert!(parse_xml("<a>").is_none());
-        let deep = "<a>".repeat(100) + &"</a>".repeat(100);
-        assert!(parse_xml(&deep).is_none());
+        assert!(object_tree("<ObjectInfo><b></ObjectInfo>").is_err());
     }
 }

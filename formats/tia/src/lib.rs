@@ -137,18 +137,17 @@ fn open_emi(path: &Path, only_valid: bool) -> Result<Vec<Dataset>> {
         .iter()
         .enumerate()
         .map(|(i, block)| {
-            emi::object_tree(block)
-                .and_then(|t| match t.get("ObjectInfo") {
-                    Some(Value::Object(info)) => Some(info.clone()),
-                    _ => None,
-                })
-                .ok_or_else(|| {
-                    Error::malformed_at_unknown(
-                        FORMAT,
-                        format!("well-formed XML in <ObjectInfo> block {i}"),
-                    )
-                    .with_path(path)
-                })
+            let tree = emi::object_tree(block).map_err(|e| {
+                Error::malformed_at_unknown(
+                    FORMAT,
+                    format!("well-formed XML in <ObjectInfo> block {i} ({e})"),
+                )
+                .with_path(path)
+            })?;
+            match tree.get("ObjectInfo") {
+                Some(Value::Object(info)) => Ok(info.clone()),
+                _ => Ok(Tree::new()),
+            }
         })
         .collect::<Result<_>>()?;
     let files = series_files(path)?;
