@@ -287,9 +287,19 @@ fn write_chunks(
 fn create_array(path: &Path, node: &str, metadata: Value) -> Result<Array<FilesystemStore>> {
     let (parent, leaf) = leaf_store(path, node);
     let store = Arc::new(FilesystemStore::new(&parent).map_err(|e| werr(path, e))?);
-    let metadata: ArrayMetadata = serde_json::from_value(metadata).map_err(|e| werr(path, e))?;
-    let array = Array::new_with_metadata(store, &leaf, metadata).map_err(|e| werr(path, e))?;
-    array.store_metadata().map_err(|e| werr(path, e))?;
+    let parsed: ArrayMetadata =
+        serde_json::from_value(metadata.clone()).map_err(|e| werr(path, e))?;
+    let v3 = matches!(parsed, ArrayMetadata::V3(_));
+    let array = Array::new_with_metadata(store, &leaf, parsed).map_err(|e| werr(path, e))?;
+    if v3 {
+        // zarrs serialises a codec without configuration as a bare name (`"bytes"`), which
+        // zarr-python 3.1 rejects; the document as built has every codec as an object.
+        let dir = parent.join(leaf.trim_start_matches('/'));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        json::write(&dir.join("zarr.json"), &metadata)?;
+    } else {
+        array.store_metadata().map_err(|e| werr(path, e))?;
+    }
     Ok(array)
 }
 
