@@ -228,3 +228,206 @@ fn options_are_validated() {
     ]));
     assert!(err.contains("out of range"), "{err}");
 }
+
+/// An NPY file of `shape` u16 zeros whose data is a hole (no disk space used), for
+/// conversions that must run long enough to be interrupted.
+fn sparse_npy(dir: &Path, shape: &[u64]) -> PathBuf {
+    let dims: Vec<String> = shape.iter().map(u64::to_string).collect();
+    let mut header = format!(
+        "{{'descr': '<u2', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    let path = dir.join("big.npy");
+    std::fs::write(&path, &bytes).unwrap();
+    let n: u64 = shape.iter().product();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(bytes.len() as u64 + 2 * n).unwrap();
+    path
+}
+
+/// The emio temporaries in `dir`.
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".emio-tmp-"))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Start a conversion that takes seconds and wait until its temporary output exists.
+fn start_long_conversion(dir: &Path) -> std::process::Child {
+    let input = sparse_npy(dir, &[1024, 1024, 1024]);
+    let child = Command::new(env!("CARGO_BIN_EXE_emconvert"))
+        .args([s(&input), s(&dir.join("out.zarr")), "-w", "compressor=gzip"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while temporaries(dir).is_empty() {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "no temporary output appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+#[test]
+fn termination_signals_clean_up_and_exit_128_plus_the_signal() {
+    for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        let dir = tempfile::tempdir().unwrap();
+        let child = start_long_conversion(dir.path());
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "SIG{signal}: {err}");
+        assert!(err.contains(&format!("SIG{signal}")), "{err}");
+        assert!(
+            temporaries(dir.path()).is_empty(),
+            "SIG{signal} left a temporary"
+        );
+        assert!(!dir.path().join("out.zarr").exists());
+    }
+}
+
+#[test]
+fn temporaries_of_killed_runs_are_removed_by_the_next_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = start_long_conversion(dir.path());
+    child.kill().unwrap(); // SIGKILL: nothing can clean up now
+    child.wait().unwrap();
+    let left = temporaries(dir.path());
+    assert_eq!(left.len(), 1, "SIGKILL leaves its temporary");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let input = ramp(elsewhere.path(), &[2, 2]);
+    let out = emconvert(&[s(&input), s(&dir.path().join("next.npy"))]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("removed") && err.contains(s(&left[0])),
+        "must say what it removed: {err}"
+    );
+    assert!(temporaries(dir.path()).is_empty());
+}
+
+#[test]
+fn converting_a_file_onto_itself_is_refused_even_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = ramp(dir.path(), &[3, 4]);
+    let before = std::fs::read(&input).unwrap();
+    let hard = dir.path().join("hard.npy");
+    std::fs::hard_link(&input, &hard).unwrap();
+    let soft = dir.path().join("soft.npy");
+    std::os::unix::fs::symlink(&input, &soft).unwrap();
+    for output in [&input, &hard, &soft] {
+        let err =
+            assert_one_line_failure(&emconvert(&["convert", "--force", s(&input), s(output)]));
+        assert!(err.contains(s(&input)) && err.contains(s(output)), "{err}");
+        assert!(err.contains("same file"), "{err}");
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = ramp(dir.path(), &[2, 2]);
+    let args: Vec<&str> = std::iter::once("info")
+        .chain(std::iter::repeat_n(s(&input), 3000))
+        .collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emconvert"))
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take()); // like `| head -c 16`
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{:?} {err}", out.status);
+}
+
+#[test]
+fn the_shorthand_does_not_eat_verbs() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("file.npy");
+    for args in [vec!["check", s(&target)], vec!["chek", "--help"]] {
+        let out = emconvert(&args);
+        let err = assert_one_line_failure(&out);
+        assert!(
+            err.contains(&format!("no such command or file: {}", args[0])),
+            "{err}"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).is_empty());
+    }
+    let err = assert_one_line_failure(&emconvert(&["inf", s(&target)]));
+    assert!(err.contains("did you mean `emconvert info`"), "{err}");
+    assert!(!target.exists());
+}
+
+#[test]
+fn info_describes_several_files_and_reports_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = ramp(dir.path(), &[2, 3]);
+    let b = dir.path().join("b.npy");
+    std::fs::copy(&a, &b).unwrap();
+    let bad = dir.path().join("c.npy");
+    std::fs::write(&bad, b"not npy").unwrap();
+    let pattern = dir.path().join("*.npy");
+    let out = emconvert(&["info", s(&pattern)]);
+    assert!(
+        !out.status.success(),
+        "a failing file makes the exit non-zero"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(&format!("{}: npy", s(&b))), "{text}");
+    assert!(text.contains(&format!("{}: npy", s(&a))), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(s(&bad)), "{err}");
+    let out = emconvert(&["info", "--json", s(&a), s(&bad), s(&b)]);
+    assert!(!out.status.success());
+    let docs: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 3, "JSON Lines: one document per file");
+    assert_eq!(docs[0]["file"], s(&a));
+    assert!(docs[1]["error"].as_str().unwrap().contains(s(&bad)));
+    assert_eq!(docs[2]["datasets"][0]["shape"], serde_json::json!([2, 3]));
+}
+
+#[test]
+fn info_original_prints_the_header_tree_readably() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = ramp(dir.path(), &[2, 3]);
+    let out = emconvert(&["info", "--original", s(&input)]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let section = text
+        .split("original metadata:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no original metadata section: {text}"));
+    assert!(
+        section
+            .lines()
+            .any(|l| l.trim_start().starts_with("descr: <u2")),
+        "{section}"
+    );
+}

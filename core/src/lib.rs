@@ -6,7 +6,8 @@
 //! - [`ArraySource`] with [`StridedSource`] and [`ChunkedSource`]: lazy pixel access.
 //! - [`Dataset`]: source + axes + metadata, region reads, chunk iteration, checksums.
 //! - [`Format`], [`Registry`], [`Options`]: the plugin system.
-//! - [`output`]: atomic writes and region streaming for writers.
+//! - [`output`]: atomic writes and region streaming for writers; [`leftovers`]: temporary
+//!   outputs of killed processes.
 //! - [`corpus`]: where the shared conformance corpus is, for every crate's tests.
 //! - [`budget`]: limits on what an input may declare, bounded messages, free-space checks.
 //! - [`engine`]: the parallel, bounded-memory streaming engine behind every conversion.
@@ -21,6 +22,7 @@ pub mod dtype;
 pub mod engine;
 pub mod error;
 pub mod format;
+pub mod leftovers;
 pub mod metadata;
 pub mod options;
 pub mod output;

@@ -1,4 +1,8 @@
 //! Atomic outputs and region streaming shared by every writer.
+//!
+//! An output is written under a temporary name beside its target (see [`leftovers`]) and
+//! moved onto the target in one step at the end; without `overwrite` that step never
+//! replaces a target another process created meanwhile (no-replace rename).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +13,7 @@ use crate::dataset::{Dataset, Region};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::format::Progress;
+use crate::leftovers;
 
 /// What a writer produces, which decides how [`AtomicOutput`] stages and commits it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,9 +54,10 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 impl AtomicOutput {
     /// Prepare an output of `kind` for `target`. Fails if `target` exists and `overwrite`
     /// is false (companions are checked the same way when committed, once their names are
-    /// known).
+    /// known). Temporaries that killed processes left in the target's folder are removed
+    /// first ([`leftovers::remove_stale`]).
     pub fn new(target: &Path, overwrite: bool, kind: OutputKind) -> Result<Self> {
-        if target.exists() && !overwrite {
+        if target.symlink_metadata().is_ok() && !overwrite {
             return Err(Error::OutputExists(target.to_path_buf()));
         }
         let dir = match target.parent() {
@@ -67,15 +73,13 @@ impl AtomicOutput {
                 ),
             ));
         }
+        leftovers::remove_stale(&dir);
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "output".into());
-        let unique = format!(
-            ".emio-tmp-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let unique =
+            leftovers::temp_name(std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         let (temp, staging) = if kind == OutputKind::FileWithCompanions {
             let staging = dir.join(unique);
             std::fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
@@ -118,15 +122,11 @@ impl AtomicOutput {
         match (self.kind, self.staging.clone()) {
             (OutputKind::FileWithCompanions, Some(staging)) => self.commit_staged(&staging)?,
             _ => {
-                if self.kind == OutputKind::Directory {
+                let directory = self.kind == OutputKind::Directory;
+                if directory {
                     sync_tree(&self.temp)?;
-                    if self.target.is_dir() {
-                        std::fs::remove_dir_all(&self.target)
-                            .map_err(|e| Error::io(&self.target, e))?;
-                    }
                 }
-                std::fs::rename(&self.temp, &self.target)
-                    .map_err(|e| Error::io(&self.target, e))?;
+                move_into_place(&self.temp, &self.target, directory, self.overwrite)?;
             }
         }
         self.committed = true;
@@ -159,14 +159,82 @@ impl AtomicOutput {
             moves.push((from, to));
         }
         for (from, to) in &moves {
-            std::fs::rename(from, to).map_err(|e| Error::io(to, e))?;
+            move_into_place(from, to, false, self.overwrite)?;
         }
         for old in &self.stale {
             if !moves.iter().any(|(_, to)| to == old) && old.is_file() {
                 std::fs::remove_file(old).map_err(|e| Error::io(old, e))?;
             }
         }
-        std::fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))
+        move_into_place(&self.temp, &self.target, false, self.overwrite)
+    }
+}
+
+/// Rename a finished file or folder onto `target`. With `overwrite`, an existing target
+/// of the same kind is replaced; without it, a target that appeared since the output was
+/// prepared is left alone and the move fails with [`Error::OutputExists`].
+fn move_into_place(from: &Path, target: &Path, directory: bool, overwrite: bool) -> Result<()> {
+    if !overwrite {
+        return rename_no_replace(from, target).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::OutputExists(target.to_path_buf())
+            } else {
+                Error::io(target, e)
+            }
+        });
+    }
+    match target.symlink_metadata() {
+        Ok(m) if m.is_dir() && directory => std::fs::remove_dir_all(target),
+        Ok(m) if m.is_dir() => Err(std::io::Error::other(
+            "it is a folder; remove it or choose another output name",
+        )),
+        Ok(_) if directory => std::fs::remove_file(target),
+        _ => Ok(()),
+    }
+    .and_then(|()| std::fs::rename(from, target))
+    .map_err(|e| Error::io(target, e))
+}
+
+/// Rename `from` to `to` unless `to` exists, atomically where the system can:
+/// `renameat2(RENAME_NOREPLACE)` on Linux; elsewhere (or on file systems without it) a hard
+/// link then unlink for files, and for folders a rename onto a path checked not to exist.
+fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| {
+            std::ffi::CString::new(p.as_os_str().as_bytes())
+                .map_err(|_| std::io::Error::other("path holds a NUL byte"))
+        };
+        let (cfrom, cto) = (c(from)?, c(to)?);
+        // SAFETY: both paths are NUL-terminated strings that outlive the call; the syscall
+        // only reads them.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                libc::AT_FDCWD,
+                cfrom.as_ptr(),
+                libc::AT_FDCWD,
+                cto.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if !matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
+            return Err(e);
+        }
+    }
+    if from.is_dir() {
+        if to.symlink_metadata().is_ok() {
+            return Err(std::io::ErrorKind::AlreadyExists.into());
+        }
+        std::fs::rename(from, to)
+    } else {
+        std::fs::hard_link(from, to)?;
+        std::fs::remove_file(from)
     }
 }
 
@@ -343,5 +411,53 @@ mod tests {
         assert!(!old_part.exists());
         assert_eq!(std::fs::read(dir.join("a.raw")).unwrap(), b"new");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A target created by someone else after the output was prepared is never replaced.
+    #[test]
+    fn commit_never_replaces_a_target_that_appeared_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        for kind in [OutputKind::File, OutputKind::Directory] {
+            let target = dir.path().join(format!("out{kind:?}"));
+            let output = AtomicOutput::new(&target, false, kind).unwrap();
+            if kind == OutputKind::Directory {
+                std::fs::create_dir(output.temp_path()).unwrap();
+                std::fs::write(output.temp_path().join("zarr.json"), b"ours").unwrap();
+            } else {
+                std::fs::write(output.temp_path(), b"ours").unwrap();
+            }
+            let temp = output.temp_path().to_path_buf();
+            std::fs::create_dir(&target).unwrap();
+            std::fs::write(target.join("theirs"), b"theirs").unwrap();
+            let err = output.commit().unwrap_err();
+            assert!(matches!(err, Error::OutputExists(_)), "{err}");
+            assert!(target.join("theirs").exists());
+            assert!(!temp.exists(), "the temporary output is removed");
+        }
+        let target = dir.path().join("plain");
+        let output = AtomicOutput::new(&target, false, OutputKind::File).unwrap();
+        std::fs::write(output.temp_path(), b"ours").unwrap();
+        std::fs::write(&target, b"theirs").unwrap();
+        assert!(output.commit().is_err());
+        assert_eq!(std::fs::read(&target).unwrap(), b"theirs");
+    }
+
+    #[test]
+    fn commit_renames_onto_a_free_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a.npy");
+        let output = AtomicOutput::new(&target, false, OutputKind::File).unwrap();
+        std::fs::write(output.temp_path(), b"ours").unwrap();
+        output.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"ours");
+        let output = AtomicOutput::new(&target, true, OutputKind::File).unwrap();
+        std::fs::write(output.temp_path(), b"new").unwrap();
+        output.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
     }
 }

@@ -1,16 +1,38 @@
 //! `emconvert`: list formats, describe files, convert between formats.
 
+mod info;
+mod signals;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use emio::engine::{ProgressReport, ReportingProgress};
 use emio::{Dataset, Format, OptionSpec, Options, Progress, Registry};
-use serde_json::{json, Value};
+
+/// Print a line on stdout. A closed pipe (`emconvert info F | head -1`) ends the program
+/// quietly with success, as other Unix tools do, instead of a panic.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::emit(format_args!("")) };
+    ($($arg:tt)*) => { $crate::emit(format_args!($($arg)*)) };
+}
+
+/// See [`outln!`].
+pub fn emit(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("emconvert: error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
 
 /// Read, write and convert electron-microscopy files.
 #[derive(Parser, Debug)]
@@ -51,15 +73,16 @@ struct ReadArgs {
 
 #[derive(Args, Debug)]
 struct InfoArgs {
-    /// The file to describe.
-    file: PathBuf,
-    /// Print one JSON document instead of text.
+    /// The files to describe (wildcards such as `*.dm4` are expanded).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Print JSON Lines: one JSON document per file, one per line (docs/info.schema.json).
     #[arg(long)]
     json: bool,
     /// Compute the SHA-256 of each dataset's pixels (C order, little-endian).
     #[arg(long)]
     checksum: bool,
-    /// Include the original metadata (JSON output).
+    /// Include the original metadata: the file's own header and tag tree.
     #[arg(long)]
     original: bool,
     #[command(flatten)]
@@ -90,48 +113,103 @@ struct ConvertArgs {
 
 const SUBCOMMANDS: &[&str] = &["formats", "info", "convert", "help"];
 
-/// Turn the shorthand `emconvert IN OUT ...` into `emconvert convert IN OUT ...`.
-fn expand_shorthand(mut args: Vec<String>) -> Vec<String> {
+/// Turn the shorthand `emconvert IN OUT ...` into `emconvert convert IN OUT ...`. The
+/// shorthand applies only when IN exists as a file or folder, so a mistyped or future verb
+/// is never taken for a file to convert.
+fn expand_shorthand(mut args: Vec<String>) -> Result<Vec<String>, String> {
     if let Some(first) = args.get(1) {
         if !first.starts_with('-') && !SUBCOMMANDS.contains(&first.as_str()) {
+            if !Path::new(first).exists() {
+                return Err(format!(
+                    "no such command or file: {first} (did you mean `emconvert {}`? \
+                     commands: {})",
+                    closest_verb(first),
+                    SUBCOMMANDS.join(", ")
+                ));
+            }
             args.insert(1, "convert".into());
         }
     }
-    args
+    Ok(args)
+}
+
+/// The subcommand with the smallest edit distance to `word`.
+fn closest_verb(word: &str) -> &'static str {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, &cb) in b.iter().enumerate() {
+                let next = (row[j + 1] + 1)
+                    .min(row[j] + 1)
+                    .min(prev + usize::from(ca != cb));
+                prev = row[j + 1];
+                row[j + 1] = next;
+            }
+        }
+        row[b.len()]
+    }
+    SUBCOMMANDS
+        .iter()
+        .copied()
+        .min_by_key(|verb| distance(&word.to_lowercase(), verb))
+        .unwrap_or("convert")
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(expand_shorthand(std::env::args().collect()));
+    let args = match expand_shorthand(std::env::args().collect()) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("emconvert: error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     let result = match cli.command {
         Command::Formats { options } => {
             print_formats(options);
             Ok(())
         }
-        Command::Info(args) => info(&args),
+        Command::Info(args) => {
+            return match info::info(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            }
+        }
         Command::Convert(args) => convert(&args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    match (result, signals::received()) {
+        (Ok(()), _) => ExitCode::SUCCESS,
+        (Err(_), Some((number, name))) => {
+            eprintln!("emconvert: interrupted by {name}: no output written");
+            ExitCode::from(128 + number as u8)
+        }
+        (Err(e), None) => {
             eprintln!("emconvert: error: {}", one_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }
 }
 
+/// The message on one line (whitespace runs collapsed).
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn print_formats(with_options: bool) {
     let registry = emio::registry();
-    println!(
+    outln!(
         "{:<6} {:<5} {:<5} {:<28} DESCRIPTION",
-        "NAME", "READ", "WRITE", "EXTENSIONS"
+        "NAME",
+        "READ",
+        "WRITE",
+        "EXTENSIONS"
     );
     for f in registry.formats() {
         let yes = |b| if b { "yes" } else { "-" };
-        println!(
+        outln!(
             "{:<6} {:<5} {:<5} {:<28} {}",
             f.name(),
             yes(f.can_read()),
@@ -152,7 +230,7 @@ fn print_option_specs(kind: &str, specs: &[OptionSpec]) {
             .default
             .map(|d| format!(" (default {d})"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "    {kind} -{} {}=<{:?}>{default}: {}",
             if kind == "read" { 'o' } else { 'w' },
             spec.name,
@@ -162,6 +240,7 @@ fn print_option_specs(kind: &str, specs: &[OptionSpec]) {
     }
 }
 
+/// Open `path` with the reader options and `--from` of `read`.
 fn open(path: &Path, read: &ReadArgs) -> emio::Result<(std::sync::Arc<dyn Format>, Vec<Dataset>)> {
     let registry = emio::registry();
     let pairs = Options::split_pairs(&read.options)?;
@@ -208,97 +287,6 @@ fn checksum(d: &Dataset) -> emio::Result<String> {
     result
 }
 
-fn info(args: &InfoArgs) -> emio::Result<()> {
-    let (format, datasets) = open(&args.file, &args.read)?;
-    let warnings = report_warnings(&args.file, &datasets);
-    if args.json {
-        let list = datasets
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let mut doc = d.info_json(i, false, args.original)?;
-                if args.checksum {
-                    doc["sha256"] = json!(checksum(d)?);
-                }
-                Ok(doc)
-            })
-            .collect::<emio::Result<Vec<Value>>>()?;
-        let doc = json!({
-            "file": args.file.display().to_string(),
-            "format": format.name(),
-            "warnings": warnings,
-            "datasets": list,
-        });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).expect("JSON values serialize")
-        );
-        return Ok(());
-    }
-    println!(
-        "{}: {} ({} dataset{})",
-        args.file.display(),
-        format.name(),
-        datasets.len(),
-        if datasets.len() == 1 { "" } else { "s" }
-    );
-    for (i, d) in datasets.iter().enumerate() {
-        println!("[{i}] {:?}", d.title());
-        println!(
-            "    dtype {}  shape {:?}  ({} bytes)",
-            d.dtype(),
-            d.shape(),
-            d.nbytes()
-        );
-        if let Some(t) =
-            emio::metadata::get_str(&d.metadata, "Signal.signal_type").filter(|t| !t.is_empty())
-        {
-            println!("    signal type {t}");
-        }
-        for (axis, size) in d.axes.iter().zip(d.shape()) {
-            let cal = match &axis.kind {
-                emio::AxisKind::Uniform { scale, offset } => {
-                    format!("scale {scale} offset {offset}")
-                }
-                emio::AxisKind::Values(v) => format!(
-                    "values {} .. {}",
-                    v.first().copied().unwrap_or(f64::NAN),
-                    v.last().copied().unwrap_or(f64::NAN)
-                ),
-            };
-            println!(
-                "    axis {:<12} size {size:<6} {cal} {}{}",
-                if axis.name.is_empty() {
-                    "-"
-                } else {
-                    &axis.name
-                },
-                axis.units,
-                if axis.navigate { "  (navigation)" } else { "" }
-            );
-        }
-        let mut leaves = Vec::new();
-        emio::metadata::for_each_leaf(&d.metadata, &mut |path, value| {
-            if path.first() != Some(&"General") && path.first() != Some(&"Signal") {
-                leaves.push(format!("{} = {value}", path.join(".")));
-            }
-        });
-        for leaf in leaves.iter().take(20) {
-            println!("    {leaf}");
-        }
-        if leaves.len() > 20 {
-            println!(
-                "    ... {} more metadata entries (use --json)",
-                leaves.len() - 20
-            );
-        }
-        if args.checksum {
-            println!("    sha256 {}", checksum(d)?);
-        }
-    }
-    Ok(())
-}
-
 /// The conversion progress bar: an indicatif bar on stderr fed by the engine's progress
 /// reports (bytes, rate, ETA), drawn only when stderr is a terminal.
 fn progress_bar() -> Option<indicatif::ProgressBar> {
@@ -327,10 +315,7 @@ fn show(bar: &indicatif::ProgressBar, report: &ProgressReport) {
     ));
 }
 
-/// Set by the Ctrl-C handler.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Progress that also reports cancellation once Ctrl-C was pressed.
+/// Progress that also reports cancellation once SIGINT, SIGTERM or SIGHUP arrived.
 struct Interruptible<'a, P: Progress>(&'a P);
 
 impl<P: Progress> Progress for Interruptible<'_, P> {
@@ -341,7 +326,7 @@ impl<P: Progress> Progress for Interruptible<'_, P> {
         self.0.advance(bytes);
     }
     fn is_cancelled(&self) -> bool {
-        INTERRUPTED.load(Ordering::SeqCst) || self.0.is_cancelled()
+        signals::received().is_some() || self.0.is_cancelled()
     }
 }
 
@@ -351,9 +336,23 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
     let writer = registry.writer_for(&args.output, args.to.as_deref())?;
     let write_pairs = Options::split_pairs(&args.write_options)?;
     Options::parse(writer.write_options(), &write_pairs)?;
-    if args.output.exists() && !args.force {
+    if same_file(&args.input, &args.output) {
+        return Err(emio::Error::io(
+            &args.output,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "is the input {} (the same file); converting a file onto itself would \
+                     destroy it, even with --force: choose another output name",
+                    args.input.display()
+                ),
+            ),
+        ));
+    }
+    if args.output.symlink_metadata().is_ok() && !args.force {
         return Err(emio::Error::OutputExists(args.output.clone()));
     }
+    report_leftovers(&args.output);
     let (_, datasets) = open(&args.input, &args.read)?;
     report_warnings(&args.input, &datasets);
     let dataset = match (args.dataset, datasets.len()) {
@@ -391,11 +390,9 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
             show(b, report);
         }
     });
-    // Ctrl-C cancels the write between regions, so the temporary output is removed and
-    // nothing is left at the destination.
-    if ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).is_err() {
-        eprintln!("emconvert: warning: Ctrl-C cannot be trapped; an interrupted run may leave a hidden temporary file");
-    }
+    // A termination signal cancels the write between regions, so the temporary output is
+    // removed and nothing is left at the destination.
+    signals::trap();
     let result = Registry::write(
         writer.as_ref(),
         dataset,
@@ -408,4 +405,36 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
         b.finish_and_clear();
     }
     result
+}
+
+/// Whether `a` and `b` name the same file or folder (same device and inode, so through
+/// symbolic and hard links too).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        #[cfg(unix)]
+        (Ok(x), Ok(y)) => {
+            use std::os::unix::fs::MetadataExt;
+            x.dev() == y.dev() && x.ino() == y.ino()
+        }
+        #[cfg(not(unix))]
+        (Ok(_), Ok(_)) => matches!(
+            (a.canonicalize(), b.canonicalize()),
+            (Ok(x), Ok(y)) if x == y
+        ),
+        _ => false,
+    }
+}
+
+/// Remove the temporary outputs that killed emio processes left beside `output`, and say so.
+fn report_leftovers(output: &Path) {
+    let folder = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    for path in emio::leftovers::remove_stale(folder) {
+        eprintln!(
+            "emconvert: removed {}, left by an interrupted emio process that is gone",
+            path.display()
+        );
+    }
 }
