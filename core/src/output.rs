@@ -412,11 +412,6 @@ mod tests {
         assert_eq!(std::fs::read(dir.join("a.raw")).unwrap(), b"new");
         std::fs::remove_dir_all(&dir).unwrap();
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     /// A target created by someone else after the output was prepared is never replaced.
     #[test]
