@@ -35,7 +35,29 @@ impl Progress for CancelFlag {
     }
 }
 
+/// What a format concluded from a second, content-based look at a file whose signature it
+/// shares with other formats ([`Format::inspect`]). Ordered: the registry picks the highest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ContentMatch {
+    /// The container is another format's flavour (e.g. an HDF5 file without this format's
+    /// groups or attributes): the registry never picks this format for the file.
+    Rejected,
+    /// The format made no finer check (or could not parse enough to decide): the shared
+    /// signature alone matched, and the extension breaks ties.
+    Signature,
+    /// The format found its own structure in the file (e.g. HyperSpy's `file_format`
+    /// attribute, an EMD `version_major`, DM5's tag-tree groups).
+    Recognised,
+}
+
 /// One file format: how to recognise it, read it and (optionally) write it.
+///
+/// Probing has two stages. [`Format::sniff`] looks at the first bytes only. Formats sharing
+/// a container signature (every HDF5-based format: EMD, HyperSpy `.hspy`, DM5, ARINA)
+/// also implement [`Format::inspect`], which the registry calls for each format whose
+/// `sniff` matched, to tell the flavours apart by their content (groups, attributes). The
+/// registry ranks `Recognised` over `Signature`, drops `Rejected`, and then prefers a
+/// matching extension; see [`crate::Registry::probe`].
 pub trait Format: Send + Sync {
     /// Registry name (`dm`, `mrc`, `npy`, ...).
     fn name(&self) -> &'static str;
@@ -46,6 +68,14 @@ pub trait Format: Send + Sync {
     /// Whether the first bytes of a file (up to [`crate::registry::SNIFF_BYTES`]) carry
     /// this format's signature.
     fn sniff(&self, head: &[u8]) -> bool;
+    /// Second probing stage, called only when [`Format::sniff`] matched: look at the
+    /// file's structure (cheaply: headers, group names, a few attributes; no pixels) and
+    /// say whether it is this format. The default, for formats whose signature is their
+    /// own, makes no finer check. Implementations return [`ContentMatch::Signature`] when
+    /// the structure cannot be parsed, so that `open` reports the damage.
+    fn inspect(&self, _path: &Path) -> ContentMatch {
+        ContentMatch::Signature
+    }
     /// Whether [`Format::open`] is implemented.
     fn can_read(&self) -> bool {
         true

@@ -1,5 +1,6 @@
-//! The format registry: picks a reader by magic bytes first and file extension second, and
-//! a writer by name or extension; opens and writes through it.
+//! The format registry: picks a reader by magic bytes first (then, among formats sharing a
+//! container signature such as HDF5, by what each finds in the file's structure) and file
+//! extension second, and a writer by name or extension; opens and writes through it.
 
 use std::fs::File;
 use std::io::Read;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::format::{Format, Progress};
+use crate::format::{ContentMatch, Format, Progress};
 use crate::options::Options;
 use crate::output::{AtomicOutput, OutputKind};
 
@@ -93,8 +94,11 @@ impl Registry {
             .join(", ")
     }
 
-    /// Choose the reader for a file: a format whose signature matches the first bytes
-    /// (preferring one whose extension also matches), else one whose extension matches.
+    /// Choose the reader for a file. Formats whose signature matches the first bytes
+    /// ([`Format::sniff`]) are inspected ([`Format::inspect`]); the best is the one with
+    /// the highest [`ContentMatch`] (`Rejected` ones never), then a matching extension, then
+    /// the earliest registered. When no signature matches (or every matching format
+    /// rejects the content), the reader claiming the file's extension is used.
     pub fn probe(&self, path: &Path) -> Result<Arc<dyn Format>> {
         // Directory stores (Zarr) have no leading bytes: they are matched by extension.
         let mut head = Vec::with_capacity(SNIFF_BYTES);
@@ -105,16 +109,22 @@ impl Registry {
         }
         let name = file_name_lower(path);
         let readers = || self.formats.iter().filter(|f| f.can_read());
-        let sniffed: Vec<&Arc<dyn Format>> = readers().filter(|f| f.sniff(&head)).collect();
         let by_extension = readers()
             .filter(|f| has_extension(f.as_ref(), &name))
             .max_by_key(|f| extension_match_len(f.as_ref(), &name));
-        if let Some(best) = sniffed
-            .iter()
-            .find(|f| has_extension(f.as_ref(), &name))
-            .or(sniffed.first())
-        {
-            return Ok(Arc::clone(best));
+        let mut best: Option<(ContentMatch, bool, &Arc<dyn Format>)> = None;
+        for format in readers().filter(|f| f.sniff(&head)) {
+            let content = format.inspect(path);
+            if content == ContentMatch::Rejected {
+                continue;
+            }
+            let rank = (content, has_extension(format.as_ref(), &name));
+            if best.is_none_or(|(c, e, _)| rank > (c, e)) {
+                best = Some((rank.0, rank.1, format));
+            }
+        }
+        if let Some((_, _, format)) = best {
+            return Ok(Arc::clone(format));
         }
         if let Some(format) = by_extension {
             return Ok(Arc::clone(format));

@@ -16,7 +16,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use emio_core::{
-    Dataset, Error, Format, OptionKind, OptionSpec, Options, Progress, Result, ResultExt,
+    ContentMatch, Dataset, Error, Format, OptionKind, OptionSpec, Options, Progress, Result,
+    ResultExt,
 };
 use emio_h5::H5File;
 
@@ -148,6 +149,10 @@ impl Format for Emd {
 
     fn sniff(&self, head: &[u8]) -> bool {
         emio_h5::sniff(head)
+    }
+
+    fn inspect(&self, path: &Path) -> ContentMatch {
+        emio_h5::inspect(path, |f| velox::is_velox(f) || ncem::is_ncem(f))
     }
 
     fn can_write(&self) -> bool {

@@ -24,7 +24,9 @@ use std::sync::Arc;
 use emio_core::metadata::{json_f64, Tree};
 use emio_core::serde_json::Value;
 use emio_core::source::element_count;
-use emio_core::{ArraySource, ByteOrder, DType, Error, Result, Storage, StridedSource};
+use emio_core::{
+    ArraySource, ByteOrder, ContentMatch, DType, Error, Result, Storage, StridedSource,
+};
 use hdf5_pure::{AttrValue, ChunkIndex, Datatype, DatatypeByteOrder, Layout};
 
 use filters::FilterStep;
@@ -44,6 +46,23 @@ pub fn sniff(head: &[u8]) -> bool {
         off = if off == 0 { 512 } else { off * 2 };
     }
     false
+}
+
+/// The second probing stage ([`emio_core::Format::inspect`]) for a format built on HDF5:
+/// open `path` (superblock and root group only) and ask `is_mine` whether the file has the
+/// format's structure. A file that cannot be opened gives
+/// [`ContentMatch::Signature`] (the format's `open` then reports what is wrong).
+///
+/// Every HDF5 format (EMD, HyperSpy, DM5, ARINA, ...) implements `inspect` with this, with
+/// a test that looks at a few groups or attributes, e.g.
+/// `emio_h5::inspect(path, |f| f.is_group("Experiments"))`. The file is opened once per
+/// HDF5 format, which costs well under a millisecond.
+pub fn inspect(path: &Path, is_mine: impl FnOnce(&H5File) -> bool) -> ContentMatch {
+    match H5File::open(path) {
+        Ok(f) if is_mine(&f) => ContentMatch::Recognised,
+        Ok(_) => ContentMatch::Rejected,
+        Err(_) => ContentMatch::Signature,
+    }
 }
 
 /// Largest dataset [`H5Dataset::read_bytes`] materialises (metadata, axis vectors, and the
@@ -260,15 +279,27 @@ impl H5File {
     }
 
     /// Attributes of the group or dataset at `path`, as JSON values sorted by name (h5py's
-    /// order). Attributes of types emio cannot decode are left out.
+    /// order). Booleans (h5py's `FALSE`/`TRUE` enumeration) become JSON booleans.
+    /// Attributes of types emio cannot decode are left out.
     pub fn attrs(&self, path: &str) -> Result<Tree> {
-        let map = if self.is_group(path) {
-            self.group(path)?.attrs()
+        let (map, types) = if self.is_group(path) {
+            let g = self.group(path)?;
+            g.attrs().and_then(|m| Ok((m, g.attr_datatypes()?)))
         } else {
-            self.inner.dataset(rel(path)).and_then(|d| d.attrs())
+            self.inner
+                .dataset(rel(path))
+                .and_then(|d| Ok((d.attrs()?, d.attr_datatypes()?)))
         }
         .map_err(|e| h5err(&self.path, &format!("the attributes of {path}"), e))?;
-        Ok(attrs_to_tree(map))
+        let mut tree = attrs_to_tree(map);
+        for (name, datatype) in types {
+            if numeric(&datatype).is_some_and(|(d, _)| d == DType::Bool) {
+                if let Some(v) = tree.get_mut(&name) {
+                    *v = to_bools(v);
+                }
+            }
+        }
+        Ok(tree)
     }
 
     /// Open the dataset at `path` (reads its header only).
@@ -347,6 +378,15 @@ pub fn attr_to_json(v: &AttrValue) -> Option<Value> {
             }
         }
     })
+}
+
+/// 0/1 numbers (or arrays of them) as JSON booleans.
+fn to_bools(v: &Value) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(to_bools).collect()),
+        Value::Number(n) => Value::Bool(n.as_f64() != Some(0.0)),
+        other => other.clone(),
+    }
 }
 
 fn attrs_to_tree(map: HashMap<String, AttrValue>) -> Tree {
