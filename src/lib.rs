@@ -23,6 +23,8 @@ pub use emio_dm as dm;
 pub use emio_emd as emd;
 #[cfg(feature = "empad")]
 pub use emio_empad as empad;
+#[cfg(feature = "hspy")]
+pub use emio_hspy as hspy;
 #[cfg(feature = "mib")]
 pub use emio_mib as mib;
 #[cfg(feature = "mrc")]
@@ -57,6 +59,8 @@ pub fn registry() -> Registry {
     formats.extend(emio_blo::formats());
     #[cfg(feature = "emd")]
     formats.extend(emio_emd::formats());
+    #[cfg(feature = "hspy")]
+    formats.extend(emio_hspy::formats());
     #[cfg(feature = "tiff")]
     formats.extend(emio_tiff::formats());
     #[cfg(feature = "zarr")]

@@ -1,0 +1,58 @@
+//! HyperSpy's HDF5 format (`.hspy`, and `.hdf5` from HyperSpy < 1.6) for emio, read lazily
+//! through [`emio_h5`].
+//!
+//! A file holds one group per signal under `Experiments/<title>`: a `data` dataset, one
+//! `axis-<i>` group per dimension, and `metadata` / `original_metadata` trees written
+//! with HyperSpy's dict-to-group conventions ([`tree`]). Every file format version HyperSpy
+//! has written (1.0 to 3.3) is read; the metadata of older versions is moved to today's
+//! places as rsciio does ([`migrate`]).
+//!
+//! Ragged signals (HyperSpy's object arrays of variable-length rows, `attributes/ragged`)
+//! have no emio dtype: opening such a file is an [`emio_core::Error::Unsupported`] naming
+//! the dataset, never a silent drop.
+
+#![forbid(unsafe_code)]
+
+pub mod migrate;
+pub mod read;
+pub mod tree;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use emio_core::{ContentMatch, Dataset, Format, Options, Result, ResultExt};
+
+/// The formats this crate provides, for the facade's registry.
+pub fn formats() -> Vec<Arc<dyn Format>> {
+    vec![Arc::new(Hspy)]
+}
+
+/// HyperSpy's HDF5 format.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Hspy;
+
+impl Format for Hspy {
+    fn name(&self) -> &'static str {
+        "hspy"
+    }
+
+    fn description(&self) -> &'static str {
+        "HyperSpy HDF5 (.hspy, .hdf5), file format versions 1.0-3.x"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["hspy", "hdf5"]
+    }
+
+    fn sniff(&self, head: &[u8]) -> bool {
+        emio_h5::sniff(head)
+    }
+
+    fn inspect(&self, path: &Path) -> ContentMatch {
+        emio_h5::inspect(path, read::is_hspy)
+    }
+
+    fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
+        read::read(path).with_path(path)
+    }
+}

@@ -1,0 +1,201 @@
+//! Opening a HyperSpy HDF5 file: the file format version, one [`Dataset`] per
+//! `Experiments/<title>` group with a `data` dataset (in h5py's name order), its axes
+//! (uniform, or non-uniform given by an `axis` dataset), and its metadata trees.
+
+use std::path::Path;
+
+use emio_core::metadata::{get_str, set_path, value_f64};
+use emio_core::serde_json::Value;
+use emio_core::{Axis, Dataset, Error, Result, Tree};
+use emio_h5::{Element, H5File};
+
+use crate::migrate::{self, Version};
+use crate::tree::{group2dict, join};
+
+const FORMAT: &str = "hspy";
+
+/// Whether an HDF5 file is HyperSpy's: a `file_format = "HyperSpy"` root attribute, or
+/// (format 1.0, which wrote none) an `Experiments` group.
+pub fn is_hspy(f: &H5File) -> bool {
+    let attrs = f.attrs("/").unwrap_or_default();
+    match attrs.get("file_format").and_then(Value::as_str) {
+        Some(name) => name.eq_ignore_ascii_case("hyperspy"),
+        None => f.is_group("Experiments"),
+    }
+}
+
+/// The file format version (rsciio's `get_format_version`).
+fn version(f: &H5File) -> Result<Version> {
+    let attrs = f.attrs("/")?;
+    match attrs.get("file_format_version") {
+        Some(Value::String(s)) => Version::parse(s),
+        Some(v) => value_f64(v).and_then(|x| Version::parse(&format!("{x:.2}"))),
+        None => Some(Version(1, 0)),
+    }
+    .ok_or_else(|| {
+        Error::malformed_at_unknown(
+            FORMAT,
+            format!(
+                "a file_format_version attribute of the form major.minor (found {:?})",
+                attrs.get("file_format_version")
+            ),
+        )
+    })
+}
+
+/// Read every signal of a HyperSpy HDF5 file (structure only; pixels stay lazy).
+pub fn read(path: &Path) -> Result<Vec<Dataset>> {
+    let f = H5File::open(path)?;
+    if !f.is_group("Experiments") {
+        return Err(Error::malformed_at_unknown(
+            FORMAT,
+            "an Experiments group (HyperSpy's layout)",
+        ));
+    }
+    let version = version(&f)?;
+    let mut out = Vec::new();
+    for name in f.groups("Experiments")? {
+        let group = join("/Experiments", &name);
+        if f.is_dataset(&join(&group, "data")) {
+            out.push(signal(&f, &group, version)?);
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::malformed_at_unknown(
+            FORMAT,
+            "at least one Experiments/<title> group with a data dataset",
+        ));
+    }
+    Ok(out)
+}
+
+/// The metadata and original-metadata group names of a format version.
+fn tree_names(version: Version) -> (&'static str, &'static str) {
+    if version < Version(1, 2) {
+        ("mapped_parameters", "original_parameters")
+    } else {
+        ("metadata", "original_metadata")
+    }
+}
+
+/// A group's subtree, empty when the group is absent.
+fn optional_tree(f: &H5File, path: &str) -> Result<Tree> {
+    if f.is_group(path) {
+        group2dict(f, path)
+    } else {
+        Ok(Tree::new())
+    }
+}
+
+/// The metadata of the signal in `group`, migrated to today's layout.
+fn metadata(f: &H5File, group: &str, version: Version) -> Result<(Tree, Tree)> {
+    let (md_name, om_name) = tree_names(version);
+    let mut md = optional_tree(f, &join(group, md_name))?;
+    let om = optional_tree(f, &join(group, om_name))?;
+    migrate::metadata(version, &mut md);
+    if get_str(&md, "General.title") == Some("__unnamed__") {
+        set_path(&mut md, "General.title", "");
+    }
+    Ok((md, om))
+}
+
+/// The axis dictionaries of the signal in `group`: `axis-<i>` groups, or (older files) a
+/// `_list_<n>_axes` group.
+fn axis_dicts(f: &H5File, group: &str, ndim: usize) -> Result<Vec<Tree>> {
+    let mut axes = Vec::with_capacity(ndim);
+    for i in 0..ndim {
+        let p = join(group, &format!("axis-{i}"));
+        if !f.is_group(&p) {
+            break;
+        }
+        axes.push(group2dict(f, &p)?);
+    }
+    if axes.len() == ndim {
+        return Ok(axes);
+    }
+    let list = join(group, &format!("_list_{ndim}_axes"));
+    if !f.is_group(&list) {
+        return Err(Error::malformed_at_unknown(
+            FORMAT,
+            format!(
+                "axis-0 .. axis-{} groups in {group}",
+                ndim.saturating_sub(1)
+            ),
+        ));
+    }
+    let items = group2dict(f, &list)?;
+    let mut items: Vec<(String, Value)> = items.into_iter().collect();
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(items
+        .into_iter()
+        .filter_map(|(_, v)| v.as_object().cloned())
+        .collect())
+}
+
+/// One axis from its dictionary; `navigate` is `nav_default` when the file has none.
+fn axis(dict: &Tree, size: u64, nav_default: bool, where_: &str) -> Result<Axis> {
+    let text = |k: &str| match dict.get(k) {
+        Some(Value::String(s)) if s != "<undefined>" => s.clone(),
+        _ => String::new(),
+    };
+    let num = |k: &str| dict.get(k).and_then(value_f64);
+    let navigate = dict
+        .get("navigate")
+        .and_then(Value::as_bool)
+        .unwrap_or(nav_default);
+    if let Some(values) = dict.get("axis").and_then(Value::as_array) {
+        let values: Option<Vec<f64>> = values.iter().map(value_f64).collect();
+        return match values {
+            Some(v) if v.len() as u64 == size => {
+                Ok(Axis::values(text("name"), text("units"), v, navigate))
+            }
+            _ => Err(Error::malformed_at_unknown(
+                FORMAT,
+                format!("{size} numeric axis values in {where_}/axis"),
+            )),
+        };
+    }
+    Ok(Axis::uniform(
+        text("name"),
+        text("units"),
+        num("scale").unwrap_or(1.0),
+        num("offset").unwrap_or(0.0),
+        navigate,
+    ))
+}
+
+/// How many trailing axes are signal axes when the file does not say (`record_by`).
+fn signal_dims(md: &Tree, ndim: usize) -> usize {
+    match get_str(md, "Signal.record_by") {
+        Some("spectrum") => 1.min(ndim),
+        Some("image") => 2.min(ndim),
+        _ => ndim,
+    }
+}
+
+/// The signal stored in `group` as a dataset.
+fn signal(f: &H5File, group: &str, version: Version) -> Result<Dataset> {
+    let data_path = join(group, "data");
+    let data = f.dataset(&data_path)?;
+    if !matches!(data.element, Element::Numeric(..)) {
+        return Err(Error::unsupported(
+            FORMAT,
+            format!(
+                "dataset {data_path} of element type {:?} (a ragged signal or an object array)",
+                data.element
+            ),
+        ));
+    }
+    let source = data.source(None)?;
+    let shape = data.shape.clone();
+    let (md, om) = metadata(f, group, version)?;
+    let dicts = axis_dicts(f, group, shape.len())?;
+    let nav_dims = shape.len() - signal_dims(&md, shape.len());
+    let axes = dicts
+        .iter()
+        .zip(&shape)
+        .enumerate()
+        .map(|(i, (d, &n))| axis(d, n, i < nav_dims, &format!("{group}/axis-{i}")))
+        .collect::<Result<Vec<_>>>()?;
+    Dataset::new(source, axes, md, om)
+}
