@@ -201,22 +201,44 @@ pub fn nest(flat: &[Value], shape: &[u64]) -> Value {
     }
 }
 
-/// A signal stored in the metadata (`_sig_<name>` group) as a tree: its metadata,
-/// original metadata and attributes, and its data when small.
+/// A signal stored in the metadata (`_sig_<name>` group) as rsciio's signal dictionary:
+/// metadata, original metadata, attributes (with learning results), package and version,
+/// axes (one dictionary per `axis-<i>` group), and its data when small.
 fn signal_tree(f: &H5File, group: &str, depth: usize) -> Result<Tree> {
-    let mut out = Tree::new();
-    for key in ["metadata", "original_metadata", "attributes"] {
-        let p = join(group, key);
-        let sub = if f.is_group(&p) {
-            walk(f, &p, depth + 1)?
+    let sub = |name: &str| -> Result<Tree> {
+        let p = join(group, name);
+        if f.is_group(&p) {
+            walk(f, &p, depth + 1)
         } else {
-            Tree::new()
-        };
-        out.insert(key.into(), Value::Object(sub));
+            Ok(Tree::new())
+        }
+    };
+    let mut out = Tree::new();
+    out.insert("metadata".into(), Value::Object(sub("metadata")?));
+    out.insert(
+        "original_metadata".into(),
+        Value::Object(sub("original_metadata")?),
+    );
+    let mut attributes = sub("attributes")?;
+    for key in ["learning_results", "peak_learning_results"] {
+        if f.is_group(&join(group, key)) {
+            attributes.insert(key.into(), Value::Object(sub(key)?));
+        }
+    }
+    out.insert("attributes".into(), Value::Object(attributes));
+    let attrs = f.attrs(group)?;
+    for key in ["package", "package_version"] {
+        let v = attrs.get(key).cloned().unwrap_or_else(|| Value::from(""));
+        out.insert(key.into(), v);
     }
     let data = join(group, "data");
     if f.is_dataset(&data) {
+        let ndim = f.dataset(&data)?.shape.len();
         out.insert("data".into(), dataset_value(f, &data)?);
+        let axes = (0..ndim)
+            .map(|i| sub(&format!("axis-{i}")).map(Value::Object))
+            .collect::<Result<Vec<_>>>()?;
+        out.insert("axes".into(), Value::Array(axes));
     }
     Ok(out)
 }
