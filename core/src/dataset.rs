@@ -210,6 +210,13 @@ impl Dataset {
         self.source.stored_view()
     }
 
+    /// The file whose bytes, from its first byte, are the `bytes` of
+    /// [`Dataset::stored_view`], when they are a memory map (see
+    /// [`ArraySource::view_file`]).
+    pub fn view_file(&self) -> Option<&std::path::Path> {
+        self.source.view_file()
+    }
+
     fn check_region(&self, start: &[u64], shape: &[u64]) -> Result<usize> {
         let full = self.shape();
         if start.len() != full.len() || shape.len() != full.len() {

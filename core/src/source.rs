@@ -64,6 +64,13 @@ pub trait ArraySource: Send + Sync {
     fn stored_order(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
         None
     }
+    /// The file whose bytes, from its first byte, are the `bytes` of
+    /// [`ArraySource::stored_view`], when they are a memory map of a file (None when they
+    /// are held in memory): a consumer may map that file itself (e.g. privately,
+    /// copy-on-write) and find the values at the same offset and strides.
+    fn view_file(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// Where a source's values lie in bytes it holds: element `(0, 0, ...)` at byte `offset`
@@ -82,8 +89,8 @@ pub struct StridedView<'a> {
 /// Bytes a source reads from: a read-only memory map of a file, or an owned buffer.
 #[derive(Clone)]
 pub enum Storage {
-    /// A memory-mapped file.
-    Mapped(Arc<memmap2::Mmap>),
+    /// A memory-mapped file (the whole file, from its first byte) and its path.
+    Mapped(Arc<memmap2::Mmap>, Arc<Path>),
     /// Bytes held in memory.
     Owned(Arc<[u8]>),
 }
@@ -91,7 +98,9 @@ pub enum Storage {
 impl fmt::Debug for Storage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Storage::Mapped(m) => write!(f, "Storage::Mapped({} bytes)", m.len()),
+            Storage::Mapped(m, path) => {
+                write!(f, "Storage::Mapped({}: {} bytes)", path.display(), m.len())
+            }
             Storage::Owned(b) => write!(f, "Storage::Owned({} bytes)", b.len()),
         }
     }
@@ -112,7 +121,15 @@ impl Storage {
         // only ever read as plain `u8`, so concurrent modification cannot create invalid
         // values, only wrong pixels.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-        Ok(Storage::Mapped(Arc::new(map)))
+        Ok(Storage::Mapped(Arc::new(map), Arc::from(path)))
+    }
+
+    /// The file these bytes map, from its first byte (None for bytes held in memory).
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Storage::Mapped(_, path) => Some(path),
+            Storage::Owned(_) => None,
+        }
     }
 
     /// Wrap owned bytes.
@@ -125,7 +142,7 @@ impl Deref for Storage {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
-            Storage::Mapped(m) => m,
+            Storage::Mapped(m, _) => m,
             Storage::Owned(b) => b,
         }
     }
@@ -410,6 +427,10 @@ impl ArraySource for StridedSource {
         stored
             .is_c_contiguous_ignoring_unit_dims()
             .then(|| (perm, Arc::new(stored) as Arc<dyn ArraySource>))
+    }
+
+    fn view_file(&self) -> Option<&Path> {
+        self.storage.file()
     }
 
     fn mapped(&self) -> Option<&[u8]> {

@@ -381,3 +381,35 @@ fn full_reads_of_permuted_storage_are_views_with_the_logical_values() {
         }
     }
 }
+
+#[test]
+fn views_of_a_memory_map_name_their_file() {
+    let dir = std::env::temp_dir().join(format!("emio-view-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("values.bin");
+    std::fs::write(&path, (0..48u8).collect::<Vec<u8>>()).unwrap();
+    let mapped = StridedSource::contiguous(
+        "t",
+        Storage::map(&path).unwrap(),
+        16,
+        DType::U16,
+        vec![4, 4],
+        ByteOrder::NATIVE,
+    )
+    .unwrap();
+    // The view's bytes are the file from its first byte: offsets address the file.
+    assert_eq!(mapped.view_file(), Some(path.as_path()));
+    let (view, _) = mapped.stored_view().unwrap();
+    assert_eq!((view.offset, view.bytes.len()), (16, 48));
+    let owned = StridedSource::contiguous(
+        "t",
+        Storage::owned(vec![0u8; 32]),
+        0,
+        DType::U16,
+        vec![4, 4],
+        ByteOrder::NATIVE,
+    )
+    .unwrap();
+    assert_eq!(owned.view_file(), None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

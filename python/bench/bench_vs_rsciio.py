@@ -27,7 +27,8 @@ over ``numpy.memmap`` slices (``rsciio.utils.file.memmap_distributed``: one task
 chunk maps the file again and slices it) and, when not lazy, compute it: an eager read is
 a full copy made on Dask's threads, in the file's byte order (``>u2`` for MIB). Its MIB
 reader also parses frame timestamps in Python to find the scan shape. emio's eager read
-of these files is a read-only view of one memory map (no copy; ``>u2`` for MIB too), and
+of these files is a writable view of a private copy-on-write map of the file (no copy;
+``>u2`` for MIB too), and
 its lazy array is one graph layer whose tasks (made on demand) slice that view (per worker
 process), with "auto" chunks of whole frames (whole scan rows for MIB).
 """

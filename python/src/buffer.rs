@@ -2,11 +2,15 @@
 //!
 //! An [`ArrayBuffer`] exposes its bytes through NumPy's `__array_interface__` protocol, so
 //! `numpy.asarray(buffer)` wraps them and keeps the buffer object alive as the array's
-//! `base`. A buffer is either a read-only view of a memory-mapped file (holding the dataset,
-//! and so the mapping, alive) or a heap allocation filled by a region read in Rust.
+//! `base`. A buffer is a read-only view of a memory-mapped file (holding the dataset, and
+//! so the mapping, alive), a private copy-on-write map of that file (writable: pages are
+//! copied only when NumPy writes to them, as `numpy.memmap(mode="c")` does; the file never
+//! changes), or a heap allocation filled by a region read in Rust.
 //! The protocol is plain Python, so this works under the stable ABI (abi3) on every
 //! supported CPython.
 
+use std::fs::File;
+use std::path::Path;
 use std::ptr::NonNull;
 
 use emio::{ByteOrder, Dataset};
@@ -69,6 +73,14 @@ enum Bytes {
     /// A read-only view of all the bytes a dataset's values lie in, with their strides and
     /// stored byte order ([`Dataset::stored_view`]).
     Strided(Dataset),
+    /// A private, writable copy-on-write map of the file a dataset's stored view lies in,
+    /// with the view's offset, strides and stored byte order.
+    Private {
+        map: memmap2::MmapMut,
+        offset: u64,
+        strides: Vec<i64>,
+        order: ByteOrder,
+    },
     /// Bytes produced by a region read.
     Owned(OwnedBytes),
 }
@@ -98,6 +110,32 @@ impl ArrayBuffer {
         Some(ArrayBuffer { bytes })
     }
 
+    /// A writable, zero-copy view of `dataset`'s stored values: a private copy-on-write map
+    /// of the file its stored view lies in (see [`Dataset::view_file`]), when there is one
+    /// and its byte order is native or `any_order`. None when the values are not stored
+    /// as-is in a file, or the file no longer has the size it had when opened.
+    pub fn private_view(dataset: &Dataset, any_order: bool) -> Option<std::io::Result<Self>> {
+        let (view, order) = dataset.stored_view()?;
+        if !(any_order || order.is_native()) {
+            return None;
+        }
+        let path = dataset.view_file()?;
+        let map = match map_private(path) {
+            Ok(map) => map,
+            Err(e) => return Some(Err(e)),
+        };
+        (map.len() == view.bytes.len()).then(|| {
+            Ok(ArrayBuffer {
+                bytes: Bytes::Private {
+                    map,
+                    offset: view.offset,
+                    strides: view.strides.to_vec(),
+                    order,
+                },
+            })
+        })
+    }
+
     /// A buffer owning `bytes`.
     pub fn owned(bytes: OwnedBytes) -> Self {
         ArrayBuffer {
@@ -115,9 +153,23 @@ impl ArrayBuffer {
                 let bytes = ds.stored_view().map(|(v, _)| v.bytes).unwrap_or(&[]);
                 (bytes.as_ptr() as usize, bytes.len(), true)
             }
+            Bytes::Private { map, .. } => (map.as_ptr() as usize, map.len(), false),
             Bytes::Owned(owned) => (owned.ptr.as_ptr() as usize, owned.len, false),
         }
     }
+}
+
+/// A private (copy-on-write) map of the whole of `path`: writable, and writes never reach
+/// the file.
+fn map_private(path: &Path) -> std::io::Result<memmap2::MmapMut> {
+    let file = File::open(path)?;
+    // SAFETY: the map is private (MAP_PRIVATE): writes go to this process's copies of the
+    // pages, never to the file. Only NumPy reads and writes it, through the raw pointer of
+    // the array interface, while this buffer (the array's base) keeps the map alive; Rust
+    // never forms references into it. As for every memory-mapped reader (numpy.memmap),
+    // another process truncating the file while it is mapped would fault on access; its
+    // bytes are plain `u8`, so a concurrent rewrite can only change pixel values.
+    unsafe { memmap2::MmapOptions::new().map_copy(&file) }
 }
 
 #[pymethods]
@@ -139,10 +191,17 @@ impl ArrayBuffer {
         self.pointer_and_len().1
     }
 
-    /// Whether the bytes are a read-only view of the dataset's storage (no copy was made).
+    /// Whether the bytes are a view of the dataset's storage (no copy was made): read-only,
+    /// or a private copy-on-write map of the file.
     #[getter]
     fn is_view(&self) -> bool {
         !matches!(self.bytes, Bytes::Owned(_))
+    }
+
+    /// Whether NumPy may write to the bytes (a copy, or a copy-on-write map).
+    #[getter]
+    fn writable(&self) -> bool {
+        !self.pointer_and_len().2
     }
 
     /// `(offset, strides, byte_order)` of a view of stored values: the offset in bytes of
@@ -155,6 +214,12 @@ impl ArrayBuffer {
             Bytes::Strided(ds) => ds
                 .stored_view()
                 .map(|(v, order)| (v.offset, v.strides.to_vec(), order_char(order))),
+            Bytes::Private {
+                offset,
+                strides,
+                order,
+                ..
+            } => Some((*offset, strides.clone(), order_char(*order))),
             _ => None,
         }
     }

@@ -4,7 +4,9 @@
 //! Each [`emio::Error`] variant maps to a class of `emio.exceptions` that also derives from
 //! the builtin Python users already catch (`ValueError`, `NotImplementedError`, ...);
 //! I/O failures become the builtin `OSError` subclass for their errno (`FileNotFoundError`,
-//! `PermissionError`, ...). The message is always emio's own.
+//! `PermissionError`, ...). The message is emio's own, in Python terms: options are keyword
+//! arguments (`mode=2` for `file_writer`, not the command line's `-w mode=2`), and refusing
+//! to replace an output says `overwrite=True`.
 
 use std::sync::Mutex;
 
@@ -26,9 +28,38 @@ fn class_name(error: &Error) -> &'static str {
     }
 }
 
+/// Command-line phrases of emio's messages and what a Python user writes instead.
+const PYTHON_TERMS: &[(&str, &str)] = &[
+    ("the writer option ", "the writer keyword argument "),
+    ("the reader option ", "the reader keyword argument "),
+    ("writer option ", "writer keyword argument "),
+    ("reader option ", "reader keyword argument "),
+    (" -w ", " the writer keyword argument "),
+    (" -o ", " the reader keyword argument "),
+    ("--force", "overwrite=True"),
+    ("invalid option `", "invalid keyword argument `"),
+];
+
+/// `error`'s message in Python terms (see [`PYTHON_TERMS`]).
+pub fn python_message(error: &Error) -> String {
+    if let Error::OutputExists(path) = error {
+        return format!(
+            "{}: the output exists; pass overwrite=True to replace it",
+            path.display()
+        );
+    }
+    let mut message = error.to_string();
+    for (cli, python) in PYTHON_TERMS {
+        if message.contains(cli) {
+            message = message.replace(cli, python);
+        }
+    }
+    message
+}
+
 /// Convert an emio error into the matching Python exception.
 pub fn to_pyerr(py: Python<'_>, error: Error) -> PyErr {
-    let message = error.to_string();
+    let message = python_message(&error);
     if let Error::Io { path, source } = &error {
         if let Some(errno) = source.raw_os_error() {
             // OSError(errno, strerror, filename) picks the builtin subclass for the errno.

@@ -512,11 +512,25 @@ impl PyDataset {
         pyjson::tree_to_py(py, &self.inner.original_metadata)
     }
 
-    /// The whole array's bytes: a read-only view of the memory map when the file stores the
-    /// values as-is (contiguous or at fixed strides, in the stored byte order, see
-    /// `ArrayBuffer.layout`), else one copy made in Rust with the GIL released.
-    fn read(&self, py: Python<'_>) -> PyResult<ArrayBuffer> {
-        if let Some(view) = ArrayBuffer::view(&self.inner, self.keeps_stored_order()) {
+    /// The whole array's bytes without a copy when the file stores the values as-is
+    /// (contiguous or at fixed strides, in the stored byte order, see
+    /// `ArrayBuffer.layout`): with `writable` (the default) a private copy-on-write map of
+    /// the file (NumPy may write to it; the file never changes), else a read-only view of
+    /// the dataset's memory map. Other layouts are copied once in Rust with the GIL
+    /// released (always writable).
+    #[pyo3(signature = (writable=true))]
+    fn read(&self, py: Python<'_>, writable: bool) -> PyResult<ArrayBuffer> {
+        let any_order = self.keeps_stored_order();
+        if writable {
+            match ArrayBuffer::private_view(&self.inner, any_order) {
+                Some(Ok(view)) => return Ok(view),
+                Some(Err(e)) => {
+                    let path = self.inner.view_file().unwrap_or(Path::new(""));
+                    return Err(errors::to_pyerr(py, Error::io(path, e)));
+                }
+                None => {}
+            }
+        } else if let Some(view) = ArrayBuffer::view(&self.inner, any_order) {
             return Ok(view);
         }
         let start = vec![0; self.inner.ndim()];

@@ -25,16 +25,16 @@ def test_eager_read_every_dtype(tmp_path, dtype):
     a = (rng.random((3, 5, 7)) * 100).astype(dtype)
     (signal,) = emio.file_reader(npy(tmp_path, a))
     data = signal["data"]
-    # Like np.load: the file's dtype, byte order included, viewed in place (read-only).
+    # Like np.load: the file's dtype, byte order included, viewed in place (copy-on-write).
     assert data.dtype == np.load(npy(tmp_path, a, "b.npy")).dtype == a.dtype
     np.testing.assert_array_equal(data, a)
-    assert not data.flags.writeable and not data.flags.owndata
+    assert data.flags.writeable and not data.flags.owndata
 
 
 def test_signal_dict_is_shaped_like_rsciio(tmp_path):
     a = np.zeros((2, 3, 4), dtype=np.float32)
     (signal,) = emio.file_reader(npy(tmp_path, a, "title.npy"))
-    assert set(signal) == {"data", "axes", "metadata", "original_metadata"}
+    assert set(signal) == {"data", "axes", "metadata", "original_metadata", "mapping", "post_process"}
     assert [ax["size"] for ax in signal["axes"]] == [2, 3, 4]
     for i, ax in enumerate(signal["axes"]):
         assert ax == {
@@ -55,7 +55,7 @@ def test_zero_copy_view_keeps_mapping_alive(tmp_path):
     a = np.arange(1000, dtype="<i4").reshape(10, 100)
     path = npy(tmp_path, a)
     data = emio.file_reader(path)[0]["data"]
-    assert not data.flags.writeable and not data.flags.owndata
+    assert data.flags.writeable and not data.flags.owndata
     base = data
     while isinstance(base, np.ndarray):
         base = base.base
@@ -71,7 +71,7 @@ def test_fortran_order_is_a_strided_view(tmp_path):
     a = np.asfortranarray(np.arange(60, dtype="<u2").reshape(3, 4, 5))
     data = emio.file_reader(npy(tmp_path, a))[0]["data"]
     np.testing.assert_array_equal(data, a)
-    assert data.flags.f_contiguous and not data.flags.writeable
+    assert data.flags.f_contiguous and data.flags.writeable and not data.flags.owndata
 
 
 def test_rgb_records_are_structured_arrays(tmp_path):
@@ -323,6 +323,24 @@ def test_exceptions_map_to_python_types(tmp_path):
         emio.open(out)[0].read_region([0], [4])
 
 
+def test_messages_speak_python_not_the_command_line(tmp_path):
+    """Each error says what to do in Python terms: keyword arguments, ``overwrite=True``;
+    never the command line's ``-w mode=2`` or ``--force``."""
+    cli = ("-w ", "-o ", "--force", "emconvert", "invalid option")
+    out = npy(tmp_path, np.zeros(3), "exists.npy")
+    with pytest.raises(emio.OutputExistsError) as exists:
+        emio.file_writer(out, {"data": np.ones(3)}, overwrite=False)
+    with pytest.raises(emio.UnsupportedError) as lossy:
+        emio.file_writer(tmp_path / "u8.mrc", {"data": np.zeros((2, 2), np.uint64)})
+    with pytest.raises(emio.InvalidOptionError) as option:
+        emio.file_reader(out, nonsense=1)
+    assert "overwrite=True" in str(exists.value)
+    assert "mode=2" in str(lossy.value) and "keyword argument" in str(lossy.value)
+    assert "nonsense" in str(option.value) and "keyword argument" in str(option.value)
+    for error in (exists.value, lossy.value, option.value):
+        assert not any(phrase in str(error) for phrase in cli), str(error)
+
+
 def test_formats_lists_options():
     formats = {f["name"]: f for f in emio.formats()}
     assert formats["npy"]["can_read"] and formats["npy"]["can_write"]
@@ -417,3 +435,40 @@ def test_dict_options_reach_the_reader_as_json(tmp_path):
     (s,) = emio.file_reader(raw, format="ripple", rpl_info=info)
     np.testing.assert_array_equal(s["data"], data)
     assert [a["name"] for a in s["axes"]] == ["depth", "height", "width"]
+
+
+@pytest.mark.parametrize("dtype", ["<u2", ">f4", "|u1"])
+def test_eager_arrays_are_writable_and_the_file_never_changes(tmp_path, dtype):
+    a = np.arange(4 * 6 * 8).reshape(4, 6, 8).astype(dtype)
+    path = npy(tmp_path, a)
+    (signal,) = emio.file_reader(path)
+    data = signal["data"]
+    assert data.flags.writeable and not data.flags.owndata  # zero-copy, copy-on-write
+    data += 1  # what HyperSpy users do with `s.data += 1`
+    np.testing.assert_array_equal(data, a + 1)
+    np.testing.assert_array_equal(np.load(path), a)
+    (again,) = emio.file_reader(path)
+    np.testing.assert_array_equal(again["data"], a)
+
+
+def test_read_only_arrays_on_request(tmp_path):
+    a = np.arange(24, dtype=np.float32).reshape(4, 6)
+    path = npy(tmp_path, a)
+    (signal,) = emio.file_reader(path, mmap_mode="r")
+    assert not signal["data"].flags.writeable
+    with pytest.raises(ValueError):
+        signal["data"][0, 0] = 1
+    assert emio.file_reader(path, mmap_mode="c")[0]["data"].flags.writeable
+    with pytest.raises(emio.InvalidOptionError, match="never writes"):
+        emio.file_reader(path, mmap_mode="r+")
+
+
+def test_copied_layouts_are_writable_too(tmp_path):
+    # A big-endian MRC is converted to native order in Rust (a copy): writable as well.
+    a = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5)
+    path = tmp_path / "a.mrc"
+    emio.file_writer(path, {"data": a})
+    for mode, writable in ((None, True), ("r", False)):
+        (signal,) = emio.file_reader(path, mmap_mode=mode)
+        assert signal["data"].flags.writeable == writable
+        np.testing.assert_array_equal(signal["data"], a)

@@ -40,3 +40,32 @@ def test_save_calibrated_lazy_signal(tmp_path):
     np.testing.assert_array_equal(back.data, a)
     assert back.axes_manager.signal_axes[0].scale == pytest.approx(0.25)
     assert back.axes_manager.signal_axes[0].units == "nm"
+
+
+@pytest.mark.parametrize("keyword", ["file_format", "reader"])
+def test_hyperspy_load_with_emio_as_the_reader(tmp_path, keyword):
+    """``hs.load(path, file_format=emio)`` (and the deprecated ``reader=emio``), eager and
+    lazy: HyperSpy calls ``emio.file_reader`` and builds its signals from the dicts."""
+    import warnings
+
+    import hyperspy.api as hs
+
+    import emio
+
+    a = np.arange(2 * 3 * 16 * 16, dtype=np.float32).reshape(2, 3, 16, 16)
+    path = tmp_path / "scan.mrc"
+    emio.file_writer(path, {"data": a})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # `reader=` is deprecated in favour of `file_format=`
+        eager = hs.load(path, **{keyword: emio})
+        lazy = hs.load(path, lazy=True, **{keyword: emio})
+        read_only = hs.load(path, mmap_mode="r", **{keyword: emio})
+    assert eager.metadata.General.FileIO["0"].io_plugin == "emio"
+    assert eager.metadata.General.original_filename == "scan.mrc"
+    np.testing.assert_array_equal(eager.data.reshape(a.shape), a)
+    eager.data += 1  # eager data are writable (copy-on-write: the file is unchanged)
+    np.testing.assert_array_equal(eager.data.reshape(a.shape), a + 1)
+    assert lazy._lazy
+    np.testing.assert_array_equal(lazy.data.compute().reshape(a.shape), a)
+    np.testing.assert_array_equal(hs.load(path, file_format=emio).data.reshape(a.shape), a)
+    assert not read_only.data.flags.writeable

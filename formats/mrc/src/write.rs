@@ -68,13 +68,13 @@ fn default_mode(dtype: DType) -> Result<Mode> {
         DType::F64 | DType::I32 | DType::U32 | DType::I64 | DType::U64 => {
             return Err(Error::unsupported(
                 "mrc",
-                format!("no MRC mode holds {dtype} values exactly; write with -w mode=2 to store them as float32 (rounding)"),
+                format!("no MRC mode holds {dtype} values exactly; set the writer option mode=2 to store them as float32 (rounding)"),
             ))
         }
         DType::C128 => {
             return Err(Error::unsupported(
                 "mrc",
-                "no MRC mode holds complex128 values exactly; write with -w mode=4 to store them as complex64 (rounding)",
+                "no MRC mode holds complex128 values exactly; set the writer option mode=4 to store them as complex64 (rounding)",
             ))
         }
         other => {

@@ -9,9 +9,11 @@ The rsciio-compatible API::
     emio.file_writer("out.mrc", signals[0])             # NumPy or Dask data, streamed
     emio.convert("scan.dm4", "scan.zspy")               # file to file in Rust
 
-Eager reads of memory-mappable files are read-only NumPy views of the mapping (no copy),
-in the byte order of the file like rsciio's memory maps (MIB counters are ``>u2``); other
-layouts are read once, in Rust, with the GIL released, into native byte order.
+Eager reads of memory-mappable files are writable NumPy views of a private copy-on-write
+map of the file (no copy until a page is written, like ``numpy.memmap(mode="c")``; the file
+never changes; ``mmap_mode="r"`` gives read-only views), in the byte order of the file like
+rsciio's memory maps (MIB counters are ``>u2``); other layouts are read once, in Rust, with
+the GIL released, into native byte order.
 """
 
 import os as _os
@@ -24,7 +26,8 @@ from ._convert import option_pairs as _option_pairs
 from ._lazy import RegionReader, dask_array as _dask_array
 from ._lazy import remember_open as _remember_open
 from ._lazy import _stamp
-from ._writer import dataset_from_signal
+from ._rsciio import extra_keys as _extra_keys
+from ._rsciio import split as _split_keywords
 from .exceptions import (
     CancelledError,
     EmioError,
@@ -59,9 +62,14 @@ __all__ = [
     "__version__",
 ]
 
-#: Keywords accepted for rsciio compatibility that need no reader option: emio's lazy
-#: arrays are always safe to run on dask.distributed (rsciio's ``distributed=True``).
-_COMPAT_READ_KEYWORDS = ("distributed",)
+def dataset_from_signal(signal):
+    """A native :class:`Dataset` over an rsciio signal dict or a HyperSpy signal (NumPy,
+    Dask or other array-like data), as :func:`file_writer` writes it."""
+    # Imported on first use: reading (and a dask.distributed worker's first task) never
+    # pays for the writer's code.
+    from ._writer import dataset_from_signal as make
+
+    return make(signal)
 
 
 def formats():
@@ -94,11 +102,8 @@ def open(filename, format=None, **kwds):
     return _emio.open(_os.fspath(filename), format, _option_pairs(kwds))
 
 
-def _reader_options(format, kwds):
-    declared = {o["name"] for o in _format_info(format)["read_options"]}
-    return {
-        k: v for k, v in kwds.items() if k in declared or k not in _COMPAT_READ_KEYWORDS
-    }
+def _declared_reader_options(format):
+    return {o["name"] for o in _format_info(format)["read_options"]}
 
 
 def _axis_dict(i, axis, size):
@@ -114,25 +119,44 @@ def _axis_dict(i, axis, size):
     return d
 
 
-def file_reader(filename, lazy=False, chunks="auto", format=None, **kwds):
+#: ``mmap_mode`` values: whether eager views of the file are writable (copy-on-write).
+_MMAP_MODES = {None: True, "c": True, "r": False}
+
+
+def file_reader(filename, lazy=False, chunks="auto", format=None, mmap_mode=None, **kwds):
     """Read ``filename`` like an rsciio plugin's ``file_reader``.
 
     Returns a list with one dict per dataset: ``data`` (NumPy array, or a Dask array when
     ``lazy``), ``axes`` (one dict per array dimension: ``name``, ``units``, ``scale``,
     ``offset`` (or ``axis`` values for non-uniform axes), ``size``, ``navigate``,
-    ``index_in_array``), ``metadata`` and ``original_metadata``.
+    ``index_in_array``), ``metadata``, ``original_metadata``, ``mapping`` and
+    ``post_process`` (empty: ``metadata`` already holds what rsciio's mapping and
+    post-processing give).
 
-    ``kwds`` are the format's reader options under rsciio's names (see :func:`formats`).
-    ``chunks`` (lazy only) is any Dask chunk specification; "auto" keeps multiples of the
-    file's natural chunks. ``format`` forces a reader instead of probing.
+    ``kwds`` are the format's reader options under rsciio's names (see :func:`formats`);
+    every keyword of the rsciio plugin for the format is accepted with rsciio's default
+    (see ``emio._rsciio`` for those that do not apply). ``chunks`` (lazy only) is any Dask
+    chunk specification; "auto" keeps multiples of the file's natural chunks. ``format``
+    forces a reader instead of probing. Eager arrays of files that store their values as-is
+    are zero-copy views of a private copy-on-write map of the file (writable; the file never
+    changes); ``mmap_mode="r"`` makes them read-only views of the shared map instead.
     """
     path = _os.fspath(filename)
+    if mmap_mode not in _MMAP_MODES:
+        raise InvalidOptionError(
+            f"mmap_mode={mmap_mode!r} is not supported: use None or 'c' (writable "
+            "copy-on-write arrays, the file never changes) or 'r' (read-only arrays); emio "
+            "never writes to a file it reads (use emio.file_writer to save changes)"
+        )
+    writable = _MMAP_MODES[mmap_mode]
     if lazy:
         stamp = _stamp(path)
+    here = {}
     if kwds:
         if format is None:
             format = _emio.probe(path)
-        options = _option_pairs(_reader_options(format, kwds))
+        kwds, here = _split_keywords(format, _declared_reader_options(format), kwds)
+        options = _option_pairs(kwds)
     else:
         options = []
     datasets = _emio.open(path, format, options)
@@ -149,16 +173,35 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, **kwds):
             reader = RegionReader(path, format, reader_options, index, shape, dtype, stamp)
             data = _dask_array(reader, chunks, ds.chunk_shape, ds.read_chunk_shape)
         else:
-            data = _as_numpy(ds.read(), dtype, shape)
+            data = _as_numpy(ds.read(writable), dtype, shape)
         signals.append(
             {
                 "data": data,
                 "axes": [_axis_dict(i, a, n) for i, (a, n) in enumerate(zip(ds.axes, shape))],
                 "metadata": ds.metadata,
                 "original_metadata": ds.original_metadata,
+                **_extra_keys(ds.format, lazy),
             }
         )
+    if here:
+        _apply_python_keywords(signals, here)
     return signals
+
+
+def _apply_python_keywords(signals, here):
+    """The rsciio keywords ``file_reader`` implements itself (see ``emio._rsciio``)."""
+    navigation_axes = here.get("navigation_axes")
+    if navigation_axes is not None:
+        for signal in signals:
+            ndim = len(signal["axes"])
+            chosen = {int(i) % ndim if ndim else int(i) for i in navigation_axes}
+            for axis in signal["axes"]:
+                axis["navigate"] = axis["index_in_array"] in chosen
+    if here.get("print_info"):
+        import pprint
+
+        for signal in signals:
+            pprint.pprint(signal["original_metadata"], sort_dicts=False)
 
 
 def file_writer(filename, signal, format=None, overwrite=True, progress=None, **kwds):
@@ -189,12 +232,12 @@ def convert(src, dst, format=None, dataset=None, overwrite=False, read_options=N
     writer = _emio.writer_for(dst, format)
     read_options = dict(read_options or {})
     write_options = dict(write_options or {})
-    readable = {o["name"] for o in _format_info(reader)["read_options"]}
+    readable = _declared_reader_options(reader)
     writable = {o["name"] for o in _format_info(writer)["write_options"]}
     for key, value in kwds.items():
         if key not in readable and key not in writable:
             raise InvalidOptionError(
-                f"invalid option `{key}`: neither the {reader} reader nor the {writer} writer "
+                f"invalid keyword argument `{key}`: neither the {reader} reader nor the {writer} writer "
                 f"takes it (reader: {', '.join(sorted(readable)) or 'none'}; "
                 f"writer: {', '.join(sorted(writable)) or 'none'})"
             )

@@ -11,7 +11,6 @@ any other chunk is one region read in Rust with the GIL released.
 """
 
 import functools
-import hashlib
 import itertools
 import os
 import threading
@@ -148,7 +147,7 @@ class RegionReader:
             ds = self.dataset()
             hit = None
             if ds.is_mapped:
-                hit = as_numpy(ds.read(), view_dtype(ds), self.shape)
+                hit = as_numpy(ds.read(False), view_dtype(ds), self.shape)
                 if hit.dtype != self.dtype:
                     hit = None
             with _open_lock:
@@ -244,6 +243,8 @@ def dask_chunks(chunks, shape, dtype, natural, auto=None):
 def _name(reader, chunks):
     """A deterministic Dask name for ``reader`` read in ``chunks``: the same file (path,
     modification time and size), options, dataset and chunks give the same name."""
+    import hashlib  # here, not at import: a worker that only reads chunks never needs it
+
     key = repr((reader.path, reader.stamp, reader.format, reader.options, reader.index, reader.dtype.str, chunks))
     return "emio-read-" + hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()
 
