@@ -275,7 +275,7 @@ def test_pixel_tolerance_claim(corpus, entry):
     folder = entry["file"].rsplit("/", 1)[0]
     for name in entry["readings"]:
         reference = json.loads((corpus / folder / name).read_text(encoding="utf-8"))
-        plugin = importlib.import_module(RSCIIO_PLUGINS[reference["format"]])
+        plugin = rsciio_plugin(reference)
         theirs = np.asarray(plugin.file_reader(str(corpus / entry["file"]), **read_kwargs(reference))[entry["signal"]]["data"])
         ours = np.asarray(emio.file_reader(corpus / entry["file"], **read_kwargs(reference))[entry["signal"]]["data"])
         names = theirs.dtype.names or [None]
@@ -288,6 +288,15 @@ def test_pixel_tolerance_claim(corpus, entry):
         diffs = np.concatenate(diffs)
         assert diffs.max() <= tolerance["max_abs_diff"], diffs.max()
         assert np.count_nonzero(diffs) / diffs.size <= tolerance["max_share_differing"]
+
+
+def rsciio_plugin(reference):
+    """The rsciio plugin that made ``reference`` (its ``format`` is the plugin's module
+    name); skips when the plugin's optional dependencies are missing."""
+    try:
+        return importlib.import_module(f"rsciio.{reference['format']}")
+    except ImportError as e:
+        pytest.skip(f"rsciio.{reference['format']} needs a missing optional dependency: {e}")
 
 
 DATA_FILES = sorted({(e[0], e[1], e[2]) for e in ENTRIES if e[2].endswith(e[0].split("/")[-1] + ".expected.json")})
@@ -350,10 +359,7 @@ def test_corpus_against_rsciio(corpus, file, fmt, reference_key):
     reference = json.loads((corpus / reference_key).read_text(encoding="utf-8"))
     if reference.get("reader") != "rsciio":
         pytest.skip("rsciio does not read this file")
-    try:  # the reference's ``format`` is the rsciio plugin's module name
-        plugin = importlib.import_module(f"rsciio.{reference['format']}")
-    except ImportError as e:
-        pytest.skip(f"rsciio.{reference['format']} needs a missing optional dependency: {e}")
+    plugin = rsciio_plugin(reference)
     kwargs = read_kwargs(reference)
     theirs = plugin.file_reader(str(corpus / file), **kwargs)
     ours = emio.file_reader(corpus / file, **kwargs)
