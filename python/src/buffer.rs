@@ -76,7 +76,7 @@ enum Bytes {
     /// A private, writable copy-on-write map of the file a dataset's stored view lies in,
     /// with the view's offset, strides and stored byte order.
     Private {
-        map: memmap2::MmapMut,
+        map: memmap2::MmapRaw,
         offset: u64,
         strides: Vec<i64>,
         order: ByteOrder,
@@ -160,8 +160,9 @@ impl ArrayBuffer {
 }
 
 /// A private (copy-on-write) map of the whole of `path`: writable, and writes never reach
-/// the file.
-fn map_private(path: &Path) -> std::io::Result<memmap2::MmapMut> {
+/// the file. Held as a raw map: only its address and length are used, so no Rust reference
+/// to bytes NumPy may be writing is ever formed.
+fn map_private(path: &Path) -> std::io::Result<memmap2::MmapRaw> {
     let file = File::open(path)?;
     // SAFETY: the map is private (MAP_PRIVATE): writes go to this process's copies of the
     // pages, never to the file. Only NumPy reads and writes it, through the raw pointer of
@@ -169,7 +170,7 @@ fn map_private(path: &Path) -> std::io::Result<memmap2::MmapMut> {
     // never forms references into it. As for every memory-mapped reader (numpy.memmap),
     // another process truncating the file while it is mapped would fault on access; its
     // bytes are plain `u8`, so a concurrent rewrite can only change pixel values.
-    unsafe { memmap2::MmapOptions::new().map_copy(&file) }
+    unsafe { memmap2::MmapOptions::new().map_copy(&file) }.map(memmap2::MmapRaw::from)
 }
 
 #[pymethods]

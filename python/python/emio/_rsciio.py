@@ -100,9 +100,6 @@ NO_EFFECT = {
     "blo": {
         "endianness": "blockfiles are little-endian; the header's fields are read as such",
     },
-    "mib": {
-        "print_info": "handled in Python: prints the header emio read (original_metadata)",
-    },
     "tvips": {"rechunking": "chunking of lazy arrays is set by ``chunks``"},
     "msa": {"encoding": "emio decodes MSA text as latin-1 (a superset of the ASCII MSA "
             "requires), and UTF-8 where it is valid"},
@@ -110,7 +107,8 @@ NO_EFFECT = {
 }
 
 #: Keywords handled by ``file_reader`` in Python for a format whose Rust reader does not
-#: declare them.
+#: declare them: NPY ``navigation_axes`` (which axes navigate), MIB ``print_info`` (prints
+#: the header emio read, its ``original_metadata``).
 IMPLEMENTED = {
     "mib": ("print_info",),
     "npy": ("navigation_axes",),
