@@ -6,7 +6,10 @@
 //!
 //! - open time (headers only), mean of 20 fresh opens;
 //! - full decode of the spectrum image (frames summed, rsciio's default) with
-//!   `Dataset::read()`: decoded cube GB/s, events/s, and stream bytes/s as a ratio to `cat`;
+//!   `Dataset::read()`, median of three fresh opens after a warm-up (spread printed):
+//!   decoded cube GB/s, the GB/s of its non-zero values alone (most of a sparse cube is
+//!   zeros), events/s, and stream bytes/s as a ratio to `cat` (median of three runs after a
+//!   warm-up, no shell); the decoded counts must equal the generator's event count;
 //! - the frame-resolved spectrum image (`sum_frames=false`, one cube per frame, far larger
 //!   than memory at real sizes) summed through the chunk API on all cores.
 //!
@@ -19,7 +22,7 @@
 //! chunk like Velox) and reused by later runs with the same parameters.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 mod common;
 
@@ -230,9 +233,8 @@ fn main() {
     let open = |opts: &[(&str, &str)]| {
         Registry::open_with(emd.as_ref(), &path, opts).expect("open the Velox file")
     };
-    let _ = common::cat_time(&path);
-    let cat = common::cat_time(&path);
-    let cat_rate = file_bytes as f64 / cat.as_secs_f64() / 1e9;
+    let cat = common::cat_timing(&path);
+    let cat_rate = file_bytes as f64 / cat.median().as_secs_f64() / 1e9;
 
     let reps = 20;
     let t = Instant::now();
@@ -242,23 +244,35 @@ fn main() {
     let open_ms = t.elapsed().as_secs_f64() * 1e3 / reps as f64;
 
     // Full decode, frames summed: fresh open each time (no decoded chunk or row index
-    // left from the previous run), best of three.
-    let mut best = Duration::MAX;
+    // left from the previous run), one warm-up run, then the median of three.
     let mut counts = 0;
     let mut cube = 0;
-    for _ in 0..3 {
+    let mut nonzero = 0u64;
+    let mut decode = || {
         let si = spectrum_image(open(&[]));
         cube = si.nbytes();
         let t = Instant::now();
         let data = si.read().expect("decode the spectrum image");
-        best = best.min(t.elapsed());
-        counts = match &data {
-            ArrayData::U16(v) => v.iter().map(|&c| u64::from(c)).sum(),
-            ArrayData::U32(v) => v.iter().map(|&c| u64::from(c)).sum(),
+        let elapsed = t.elapsed();
+        (counts, nonzero) = match &data {
+            ArrayData::U16(v) => (
+                v.iter().map(|&c| u64::from(c)).sum(),
+                v.iter().filter(|&&c| c != 0).count() as u64 * 2,
+            ),
+            ArrayData::U32(v) => (
+                v.iter().map(|&c| u64::from(c)).sum(),
+                v.iter().filter(|&&c| c != 0).count() as u64 * 4,
+            ),
             _ => panic!("unexpected SI dtype {}", si.dtype()),
         };
-    }
-    assert_eq!(counts, events, "every event decoded once");
+        elapsed
+    };
+    decode();
+    let decode_t = common::Timing::of(&mut decode);
+    assert_eq!(
+        counts, events,
+        "every event decoded once (the generator's count)"
+    );
 
     // Frame-resolved: summed through the chunk API, one frame per region.
     let t = Instant::now();
@@ -275,7 +289,7 @@ fn main() {
     let frames_t = t.elapsed();
     assert_eq!(total.into_inner().expect("sum lock"), events);
 
-    let secs = best.as_secs_f64();
+    let secs = decode_t.median().as_secs_f64();
     println!(
         "Velox-like SpectrumStream: {}x{} scan, {} channels, {} frames, {:.1} events/pixel/frame",
         a.scan,
@@ -294,10 +308,20 @@ fn main() {
     );
     println!("open: {open_ms:.3} ms");
     println!(
-        "decode, frames summed (read): {:.3} s, cube {:.2} GB/s ({:.0} MiB), {:.1} M events/s, stream {:.2} GB/s = {:.2}x cat",
+        "cat: median {:.3} s of {} runs after a warm-up (spread {})",
+        cat.median().as_secs_f64(),
+        common::RUNS,
+        cat.spread()
+    );
+    println!(
+        "decode, frames summed (read): median {:.3} s of {} fresh opens (spread {}), cube {:.2} GB/s ({:.0} MiB, of which non-zero {:.0} MiB = {:.2} GB/s), {:.1} M events/s, stream {:.2} GB/s = {:.2}x cat",
         secs,
+        common::RUNS,
+        decode_t.spread(),
         cube as f64 / secs / 1e9,
         cube as f64 / (1 << 20) as f64,
+        nonzero as f64 / (1 << 20) as f64,
+        nonzero as f64 / secs / 1e9,
         events as f64 / secs / 1e6,
         stream_bytes as f64 / secs / 1e9,
         stream_bytes as f64 / secs / 1e9 / cat_rate

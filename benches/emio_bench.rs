@@ -16,9 +16,12 @@
 //! 1 GiB TVIPS u16 64×64 scan of 512×256 frames, 1 GiB TIA series of 512 uint16 1024×1024
 //! images (generated in TIA's layout: emio reads TIA but does not write it).
 //!
-//! Full read and sum are timed three times, each on a freshly opened file (so the memory
-//! map's page tables are built again, as a user's first read has to), and the median is
-//! printed. `--scale` shrinks
+//! `cat`, full read and sum are each run once untimed (warm page cache), then timed three
+//! times (full read and sum each on a freshly opened file, so the memory map's page tables
+//! are built again, as a user's first read has to); the median is printed with the spread
+//! (min-max) on the line below. `cat` is started directly (no shell). The conversions are
+//! timed once. Every sum is checked against the generator's own sum of the values it
+//! produced (computed without any file or reader). `--scale` shrinks
 //! the navigation (frame) count. Formats whose writer is missing or declines the dataset
 //! are skipped with a note. Files are kept in `--dir` and reused by later runs.
 
@@ -172,6 +175,38 @@ fn hash(mut x: u64) -> u64 {
     x
 }
 
+/// The count the generator stores at flat index `idx` (rows of `inner` values), clipped to
+/// what `dtype` holds: sparse low counts with a bright disc.
+fn synthetic_count(idx: u64, inner: u64, dtype: DType) -> u64 {
+    let (row, col) = ((idx / inner) % inner.max(1), idx % inner);
+    let (dr, dc) = (row as i64 - inner as i64 / 2, col as i64 - inner as i64 / 2);
+    let disc = dr * dr + dc * dc < (inner as i64 / 8).pow(2);
+    let h = hash(idx);
+    let count = if disc {
+        200 + (h & 0x3ff)
+    } else {
+        (h & 0x7).saturating_sub(5)
+    };
+    match dtype {
+        DType::U8 => count.min(255),
+        DType::U16 => count.min(4095),
+        _ => count,
+    }
+}
+
+/// The sum of every value the generator produces for `spec`, computed straight from
+/// [`synthetic_count`] (no file, no reader): the independent check of the benchmark sums.
+fn generator_sum(spec: &Spec, scale: f64) -> f64 {
+    let ds = synthetic(spec, scale);
+    let inner = *ds.shape().last().unwrap_or(&1);
+    let n = ds.len();
+    let per_value = if spec.dtype == DType::F32 { 0.5 } else { 1.0 };
+    (0..n)
+        .into_par_iter()
+        .map(|idx| synthetic_count(idx, inner, spec.dtype) as f64 * per_value)
+        .sum()
+}
+
 impl ArraySource for Synthetic {
     fn dtype(&self) -> DType {
         self.dtype
@@ -189,19 +224,10 @@ impl ArraySource for Synthetic {
         let es = self.dtype.size();
         let _ = shape;
         for (i, v) in out.chunks_exact_mut(es).enumerate() {
-            let idx = first + i as u64;
-            let (row, col) = ((idx / inner) % inner.max(1), idx % inner);
-            let (dr, dc) = (row as i64 - inner as i64 / 2, col as i64 - inner as i64 / 2);
-            let disc = dr * dr + dc * dc < (inner as i64 / 8).pow(2);
-            let h = hash(idx);
-            let count = if disc {
-                200 + (h & 0x3ff)
-            } else {
-                (h & 0x7).saturating_sub(5)
-            };
+            let count = synthetic_count(first + i as u64, inner, self.dtype);
             match self.dtype {
-                DType::U8 => v[0] = count.min(255) as u8,
-                DType::U16 => v.copy_from_slice(&(count.min(4095) as u16).to_ne_bytes()),
+                DType::U8 => v[0] = count as u8,
+                DType::U16 => v.copy_from_slice(&(count as u16).to_ne_bytes()),
                 DType::F32 => v.copy_from_slice(&(count as f32 * 0.5).to_ne_bytes()),
                 _ => v.fill(0),
             }
@@ -276,24 +302,25 @@ fn measure<T>(f: impl FnOnce() -> T) -> (T, Duration, u64) {
     })
 }
 
-/// Run `step` on the first dataset of three fresh opens: the median duration, the largest
-/// RSS rise and the last result.
+/// Run `step` on the first dataset of a fresh open, [`common::RUNS`] times after one
+/// warm-up run (like the `cat` baseline): the timings, the largest RSS rise and the last
+/// result.
 fn median_of_fresh_opens<T>(
     open: &dyn Fn() -> Result<Vec<Dataset>>,
     step: impl Fn(&Dataset) -> T,
-) -> (Duration, u64, T) {
-    let mut times = Vec::new();
+) -> (common::Timing, u64, T) {
     let mut rss = 0;
     let mut last = None;
-    for _ in 0..3 {
+    let mut run = || {
         let datasets = open().expect("open");
         let (out, t, r) = measure(|| step(&datasets[0]));
-        times.push(t);
         rss = rss.max(r);
         last = Some(out);
-    }
-    times.sort();
-    (times[1], rss, last.expect("three runs"))
+        t
+    };
+    run();
+    let timing = common::Timing::of(run);
+    (timing, rss, last.expect("runs"))
 }
 
 /// Logical bytes of a spec's dataset.
@@ -511,8 +538,7 @@ fn main() {
         }
         let data_path = data_file(&path);
         let file_bytes = std::fs::metadata(&data_path).map(|m| m.len()).unwrap_or(0);
-        let _ = common::cat_time(&data_path); // warm the page cache like every later step
-        let cat = common::cat_time(&data_path);
+        let cat = common::cat_timing(&data_path);
         let new_memory = median_new_memory_fill(logical_bytes(spec, scale));
         let open_once = || Registry::open_with(format.as_ref(), &path, &[] as &[(&str, &str)]);
         let opened = match open_once() {
@@ -537,6 +563,11 @@ fn main() {
             d.read().map(|a| a.shape().len()).expect("full read");
         });
         let (sum_t, sum_rss, sum) = median_of_fresh_opens(&open_once, |d| sum_all(d).expect("sum"));
+        let expected_sum = generator_sum(spec, scale);
+        assert!(
+            (sum - expected_sum).abs() <= 1e-9 * expected_sum.abs().max(1.0),
+            "{name}: the sum read back ({sum}) is not the generator's ({expected_sum})"
+        );
         let zarr = dir.join(format!("{name}.out.zarr"));
         let npy = dir.join(format!("{name}.out.npy"));
         remove(&zarr);
@@ -567,7 +598,7 @@ fn main() {
         r.expect("convert to npy");
         remove(&zarr);
         remove(&npy);
-        let cat_rate = gbps(file_bytes, cat);
+        let cat_rate = gbps(file_bytes, cat.median());
         let cell = |d: Duration, rss: u64| {
             let rate = gbps(logical, d);
             format!(
@@ -584,11 +615,18 @@ fn main() {
             cat_rate,
             gbps(logical, new_memory),
             open.as_secs_f64() * 1e3,
-            cell(read_t, read_rss),
-            cell(sum_t, sum_rss),
+            cell(read_t.median(), read_rss),
+            cell(sum_t.median(), sum_rss),
             cell(zarr_t, zarr_rss),
             cell(npy_t, npy_rss),
             sum
+        ));
+        rows.push(format!(
+            "      spread of the {} runs (min-max): cat {}, full read {}, sum {}; sum = generator's",
+            common::RUNS,
+            cat.spread(),
+            read_t.spread(),
+            sum_t.spread()
         ));
     }
     println!();

@@ -1,21 +1,61 @@
-//! Helpers shared by the benchmark binaries: the `cat` baseline and command-line flags.
+//! Helpers shared by the benchmark binaries: repeated timings (median and spread), the
+//! `cat` baseline measured the same way as emio's figures, and command-line flags.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Time `cat FILE > /dev/null`: the baseline every throughput is compared with.
-pub fn cat_time(path: &Path) -> Duration {
+/// Timed runs of every figure (the median is reported, after one untimed warm-up run).
+pub const RUNS: usize = 3;
+
+/// The durations of repeated runs of one step.
+pub struct Timing {
+    runs: Vec<Duration>,
+}
+
+impl Timing {
+    /// Time `step` [`RUNS`] times.
+    pub fn of(mut step: impl FnMut() -> Duration) -> Self {
+        let mut runs: Vec<Duration> = (0..RUNS).map(|_| step()).collect();
+        runs.sort();
+        Timing { runs }
+    }
+
+    /// The median run.
+    pub fn median(&self) -> Duration {
+        self.runs[self.runs.len() / 2]
+    }
+
+    /// The fastest and slowest run, for the printed spread.
+    pub fn spread(&self) -> String {
+        format!(
+            "{:.3}-{:.3} s",
+            self.runs[0].as_secs_f64(),
+            self.runs[self.runs.len() - 1].as_secs_f64()
+        )
+    }
+}
+
+/// One `cat FILE > /dev/null`, timed without a shell: `cat` is started directly with its
+/// output on `/dev/null`.
+fn cat_once(path: &Path) -> Duration {
+    let null = std::fs::File::create("/dev/null").expect("open /dev/null");
     let t = Instant::now();
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg("cat \"$1\" > /dev/null")
-        .arg("sh")
+    let status = Command::new("cat")
         .arg(path)
+        .stdout(Stdio::from(null))
         .status()
         .expect("run cat");
-    assert!(status.success());
-    t.elapsed()
+    let elapsed = t.elapsed();
+    assert!(status.success(), "cat {} failed", path.display());
+    elapsed
+}
+
+/// The baseline every throughput is compared with, measured like emio's figures: one
+/// warm-up run (page cache), then the median of [`RUNS`] runs.
+pub fn cat_timing(path: &Path) -> Timing {
+    cat_once(path);
+    Timing::of(|| cat_once(path))
 }
 
 /// The value after `flag` on the command line, if given.

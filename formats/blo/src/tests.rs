@@ -8,19 +8,9 @@ use proptest::prelude::*;
 
 use super::*;
 
-fn corpus_file() -> Option<PathBuf> {
-    let dir = std::env::var_os("EMIO_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-        });
-    let path = dir.join("blo/test1.blo");
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("corpus not found at {}: skipping", path.display());
-        None
-    }
+/// The corpus' blockfile (the test fails with the fix when the corpus is missing).
+fn corpus_file() -> PathBuf {
+    emio_core::corpus::corpus_format_dir("blo").join("test1.blo")
 }
 
 fn all_bytes(ds: &Dataset) -> Vec<u8> {
@@ -38,7 +28,7 @@ fn write(ds: &Dataset, pairs: &[(&str, &str)]) -> Result<(tempfile::TempDir, Pat
 
 #[test]
 fn reads_the_corpus_file_and_its_virtual_image() {
-    let Some(path) = corpus_file() else { return };
+    let path = corpus_file();
     let ds = Blo.open(&path, &Options::new()).unwrap();
     assert_eq!(ds.len(), 2);
     let d = &ds[0];
@@ -77,7 +67,7 @@ fn reads_the_corpus_file_and_its_virtual_image() {
 
 #[test]
 fn truncated_files_pad_missing_frames_with_zeros() {
-    let Some(path) = corpus_file() else { return };
+    let path = corpus_file();
     let bytes = std::fs::read(&path).unwrap();
     let record = 6 + 144 * 144;
     let dir = tempfile::tempdir().unwrap();
@@ -91,7 +81,7 @@ fn truncated_files_pad_missing_frames_with_zeros() {
 
 #[test]
 fn corrupt_files_never_panic() {
-    let Some(path) = corpus_file() else { return };
+    let path = corpus_file();
     let bytes = std::fs::read(&path).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("c.blo");
@@ -190,7 +180,7 @@ fn writer_refuses_what_blo_cannot_hold() {
 
 #[test]
 fn writer_keeps_calibrations_and_header_values() {
-    let Some(path) = corpus_file() else { return };
+    let path = corpus_file();
     let src = Blo.open(&path, &Options::new()).unwrap().remove(0);
     let (_dir, out) = write(&src, &[]).unwrap();
     let back = Blo.open(&out, &Options::new()).unwrap();

@@ -7,17 +7,7 @@ use std::path::{Path, PathBuf};
 use emio_core::Storage;
 
 fn corpus_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/dm");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("corpus not found at {}; skipping", dir.display());
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("dm3" | "dm4")))
-        .collect();
-    files.sort();
-    files
+    emio_core::corpus::corpus_files("dm", &[".dm3", ".dm4"])
 }
 
 /// Open `bytes` and read every dataset it yields (errors are fine).

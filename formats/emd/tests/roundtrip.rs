@@ -118,16 +118,7 @@ proptest! {
 }
 
 fn corpus_files() -> Vec<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/emd");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| !p.to_string_lossy().ends_with(".json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
+    emio_core::corpus::corpus_files("emd", &[".emd", ".h5"])
 }
 
 /// Open a damaged copy and read everything: errors are fine, panics are not.

@@ -8,19 +8,9 @@ use proptest::prelude::*;
 
 use super::*;
 
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("EMIO_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-        });
-    let dir = dir.join("mib");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("corpus not found at {}: skipping", dir.display());
-        None
-    }
+/// The corpus' MIB folder (the test fails with the fix when the corpus is missing).
+fn corpus() -> PathBuf {
+    emio_core::corpus::corpus_format_dir("mib")
 }
 
 fn open(path: &Path, pairs: &[(&str, &str)]) -> Result<Vec<Dataset>> {
@@ -86,7 +76,7 @@ fn flip_rows(values: &[u32], rows: usize, cols: usize) -> Vec<u32> {
 
 #[test]
 fn corpus_shapes_dtypes_and_metadata() {
-    let Some(dir) = corpus() else { return };
+    let dir = corpus();
     let ds = open(&dir.join("001_4x2_6bit.mib"), &[]).unwrap();
     assert_eq!(ds.len(), 1);
     let d = &ds[0];
@@ -118,7 +108,7 @@ use emio_core::metadata::{get_f64, get_str};
 
 #[test]
 fn options_select_frames_and_shape() {
-    let Some(dir) = corpus() else { return };
+    let dir = corpus();
     let path = dir.join("001_4x2_6bit.mib");
     let all = open(&path, &[]).unwrap().remove(0);
     let frames = |ds: &Dataset| {
@@ -149,7 +139,7 @@ fn options_select_frames_and_shape() {
 
 #[test]
 fn raw_corpus_frame_matches_the_processed_one() {
-    let Some(dir) = corpus() else { return };
+    let dir = corpus();
     let raw = open(
         &dir.join("Single_1_Frame_CounterDepth_1_Rows_256RAW.mib"),
         &[],
@@ -369,7 +359,7 @@ proptest! {
 
 #[test]
 fn corrupt_corpus_files_never_panic() {
-    let Some(dir) = corpus() else { return };
+    let dir = corpus();
     let tmp = tempfile::tempdir().unwrap();
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()

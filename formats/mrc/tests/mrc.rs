@@ -394,19 +394,7 @@ fn fei2_extended_header_round_trips() {
 }
 
 fn corpus_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/mrc");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            n.ends_with(".mrc") || n.ends_with(".map")
-        })
-        .collect();
-    files.sort();
-    files
+    emio_core::corpus::corpus_files("mrc", &[".mrc", ".map"])
 }
 
 /// Open and fully read `bytes` as an MRC file; any error is fine, a panic is not.

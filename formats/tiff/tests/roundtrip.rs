@@ -357,16 +357,7 @@ fn lying_headers_fail_without_allocating() {
 }
 
 fn corpus_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/tiff");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "tif"))
-        .collect();
-    files.sort();
-    files
+    emio_core::corpus::corpus_files("tiff", &[".tif"])
 }
 
 /// Open and fully read damaged bytes: any error is fine, a panic is not.
