@@ -2,7 +2,7 @@
 //! must give an error or valid datasets whose pixels can be read: never a panic, a hang or
 //! an allocation the file does not justify.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use emio_core::Storage;
 
