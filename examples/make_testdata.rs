@@ -84,5 +84,14 @@ fn main() -> emio::Result<()> {
     write(&stack, &dir("emd")?.join("stack_u16.emd"))?;
     write(&scan, &dir("zarr")?.join("scan_u8.zarr"))?;
     write(&stack, &dir("zarr")?.join("stack_u16.zspy"))?;
+    write(&stack, &dir("ripple")?.join("stack_u16.rpl"))?;
+    write(&scan, &dir("tvips")?.join("scan_u8_000.tvips"))?;
+    // EMPAD frames are 128×128 float32: one frame (a 1×1 scan).
+    let values: Vec<u8> = pattern(128 * 128)
+        .into_iter()
+        .flat_map(|b| f32::from(b).to_ne_bytes())
+        .collect();
+    let frame = Dataset::from_bytes(values, DType::F32, vec![1, 1, 128, 128])?;
+    write(&frame, &dir("empad")?.join("frame_f32.xml"))?;
     Ok(())
 }

@@ -15,9 +15,6 @@ use serde_json::Value;
 
 use crate::{FORMAT, FRAME_SIDE, RAW_ROWS};
 
-/// Largest `.xml` accepted (real ones are a few KiB).
-const MAX_XML_BYTES: u64 = 16 << 20;
-
 /// What the `.xml` says about the acquisition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Description {
@@ -273,11 +270,12 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
     let len = std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
         .len();
-    if len > MAX_XML_BYTES {
+    let max = emio_core::budget::METADATA_MAX_BYTES;
+    if len > max {
         return Err(Error::malformed(
             FORMAT,
             0,
-            format!("an .xml description of at most {MAX_XML_BYTES} bytes, found {len}"),
+            format!("an .xml description of at most {max} bytes, found {len}"),
         )
         .with_path(path));
     }
@@ -304,22 +302,17 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         .nav_shape
         .iter()
         .try_fold(1u64, |a, &n| a.checked_mul(n));
-    let needed = frames.and_then(|n| n.checked_mul(frame_record));
-    if needed.is_none_or(|n| n > storage.len() as u64) {
-        return Err(Error::malformed(
-            FORMAT,
-            0,
-            format!(
-                "{} frames of {RAW_ROWS}×{FRAME_SIDE} float32 ({} bytes) for navigation shape \
-                 {:?}, found {} bytes",
-                frames.map_or("too many".into(), |n| n.to_string()),
-                needed.map_or("too many".into(), |n| n.to_string()),
-                description.nav_shape,
-                storage.len()
-            ),
-        )
-        .with_path(&raw));
-    }
+    let needed = frames
+        .and_then(|n| n.checked_mul(frame_record))
+        .unwrap_or(u64::MAX);
+    let field = format!(
+        "{} frames of {RAW_ROWS}×{FRAME_SIDE} float32 (navigation shape {:?})",
+        frames.map_or("too many".into(), |n| n.to_string()),
+        description.nav_shape
+    );
+    emio_core::budget::check_stored(FORMAT, &field, 0, needed, storage.len() as u64)
+        .with_path(&raw)?;
+    let surplus = storage.len() as u64 - needed;
     // Size-1 dimensions are dropped, as rsciio's squeeze does.
     let mut dims: Vec<(u64, i64, Axis)> = Vec::new();
     let names: &[&str] = if description.series {
@@ -400,12 +393,22 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
             json_f64(kv / 1e3),
         );
     }
-    Ok(vec![Dataset::new(
-        source,
-        axes,
-        metadata,
-        description.original,
-    )?])
+    let mut dataset = Dataset::new(source, axes, metadata, description.original)?;
+    if surplus > 0 {
+        dataset.warn(format!(
+            "{}: {surplus} bytes after the last of the frames the .xml describes were ignored",
+            raw.display()
+        ));
+    }
+    if !description.series
+        && description
+            .nav_calibration
+            .iter()
+            .all(|(_, u)| u.is_empty())
+    {
+        dataset.warn("the .xml records no scan field of view: navigation axes uncalibrated");
+    }
+    Ok(vec![dataset])
 }
 
 #[cfg(test)]

@@ -12,9 +12,6 @@ use serde_json::Value;
 use crate::rpl::{self, Layout};
 use crate::FORMAT;
 
-/// Largest `.rpl` accepted (real ones are under a KiB).
-const MAX_RPL_BYTES: u64 = 1 << 20;
-
 /// The `.raw` beside `path`: its name with the last three characters replaced by `raw`
 /// (or `RAW`), as rsciio looks for it; `None` when neither exists.
 pub fn raw_path(path: &Path) -> Option<PathBuf> {
@@ -163,11 +160,12 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
             let len = std::fs::metadata(path)
                 .map_err(|e| Error::io(path, e))?
                 .len();
-            if len > MAX_RPL_BYTES {
+            let max = emio_core::budget::METADATA_MAX_BYTES;
+            if len > max {
                 return Err(Error::malformed(
                     FORMAT,
                     0,
-                    format!("a .rpl description of at most {MAX_RPL_BYTES} bytes, found {len}"),
+                    format!("a .rpl description of at most {max} bytes, found {len}"),
                 )
                 .with_path(path));
             }
@@ -197,6 +195,13 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
     }
     let storage = Storage::map(&raw)?;
     let shape: Vec<u64> = layout.full_shape().into_iter().filter(|&n| n > 1).collect();
+    let needed = emio_core::source::element_count(&shape)
+        .and_then(|n| n.checked_mul(layout.dtype.size() as u64))
+        .unwrap_or(u64::MAX);
+    let field = format!("{} values of shape {shape:?}", layout.dtype);
+    emio_core::budget::check_stored(FORMAT, &field, layout.offset, needed, storage.len() as u64)
+        .with_path(&raw)?;
+    let surplus = storage.len() as u64 - layout.offset - needed;
     let source = StridedSource::contiguous(
         FORMAT,
         storage,
@@ -216,5 +221,12 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
     }
     let file_name = emio_core::metadata::file_name(path);
     let metadata = metadata(&info, &file_name);
-    Ok(vec![Dataset::new(Arc::new(source), axes, metadata, info)?])
+    let mut dataset = Dataset::new(Arc::new(source), axes, metadata, info)?;
+    if surplus > 0 {
+        dataset.warn(format!(
+            "{}: {surplus} bytes after the values the .rpl describes were ignored",
+            raw.display()
+        ));
+    }
+    Ok(vec![dataset])
 }

@@ -103,10 +103,18 @@ fn missing_and_short_raw_files_are_named() {
     assert!(e.contains("a.raw") && e.contains("missing"), "{e}");
     std::fs::write(dir.path().join("a.raw"), [0u8; 100]).unwrap();
     let e = open_error(&rpl, &[]);
-    assert!(e.contains("a.raw") && e.contains("100-byte"), "{e}");
-    std::fs::write(dir.path().join("a.raw"), [7u8; 128]).unwrap();
+    assert!(
+        e.contains("a.raw") && e.contains("the file has 100 bytes"),
+        "{e}"
+    );
+    std::fs::write(dir.path().join("a.raw"), [7u8; 130]).unwrap();
     let (_, read) = registry().open(&rpl, &[] as &[(&str, &str)]).unwrap();
     assert_eq!(read[0].shape(), &[2, 4, 8]);
+    assert!(
+        read[0].warnings()[0].contains("2 bytes"),
+        "{:?}",
+        read[0].warnings()
+    );
 }
 
 #[test]

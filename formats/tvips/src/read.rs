@@ -28,6 +28,8 @@ struct Part {
     start: u64,
     /// Frame records held.
     frames: u64,
+    /// Bytes after the last whole record (an interrupted recording).
+    trailing: u64,
 }
 
 /// The numbered parts of a split recording: `(prefix, digits, extension)` of
@@ -183,26 +185,24 @@ fn open_parts(paths: &[PathBuf], header: &Header) -> Result<Vec<Part>> {
             let body = len.checked_sub(start).ok_or_else(|| {
                 Error::malformed(FORMAT, 0, format!("at least {start} bytes")).with_path(path)
             })?;
-            if body % record != 0 || (i == 0 && body == 0) {
-                return Err(Error::malformed(
-                    FORMAT,
-                    start,
-                    format!(
-                        "whole frame records of {record} bytes ({}-byte header + {}×{} pixels \
-                         of {} bits) after byte {start}, found {body} bytes",
-                        header.frame_header_len(),
-                        header.dimx(),
-                        header.dimy(),
-                        header.bits()
-                    ),
-                )
-                .with_path(path));
+            if i == 0 && body < record {
+                let field = format!(
+                    "a first frame record of {record} bytes ({}-byte header + {}×{} pixels of \
+                     {} bits)",
+                    header.frame_header_len(),
+                    header.dimx(),
+                    header.dimy(),
+                    header.bits()
+                );
+                emio_core::budget::check_stored(FORMAT, &field, start, record, len)
+                    .with_path(path)?;
             }
             Ok(Part {
                 path: path.clone(),
                 storage,
                 start,
                 frames: body / record,
+                trailing: body % record,
             })
         })
         .collect()
@@ -417,5 +417,14 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
     }
     let mut original = Tree::new();
     original.insert("tvips_header".into(), Value::Object(header.to_tree()));
-    Ok(vec![Dataset::new(source, axes, md, original)?])
+    let mut dataset = Dataset::new(source, axes, md, original)?;
+    for part in parts.iter().filter(|p| p.trailing > 0) {
+        dataset.warn(format!(
+            "{}: {} bytes after its last whole frame record (an interrupted recording?) were \
+             ignored",
+            part.path.display(),
+            part.trailing
+        ));
+    }
+    Ok(vec![dataset])
 }

@@ -191,15 +191,24 @@ fn version_1_and_extra_header_bytes() {
 }
 
 #[test]
-fn truncated_records_are_named() {
+fn truncated_recordings_keep_their_whole_frames() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t_000.tvips");
     write(&stack(DType::U16, &[3], 4, 4), &path, &[]);
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
+    // Whole frames of an interrupted recording are read, with a warning naming the file.
+    let r = open(&path, &[]);
+    assert_eq!(r.shape(), &[2, 4, 4]);
+    assert!(
+        r.warnings()[0].contains("t_000.tvips"),
+        "{:?}",
+        r.warnings()
+    );
+    std::fs::write(&path, &bytes[..300]).unwrap();
     let e = open_error(&path, &[]);
     assert!(
-        e.contains("t_000.tvips") && e.contains("whole frame records"),
+        e.contains("t_000.tvips") && e.contains("first frame record"),
         "{e}"
     );
     std::fs::write(&path, &bytes[..100]).unwrap();
