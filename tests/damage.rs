@@ -498,3 +498,21 @@ fn full_damage_sweep() {
     sweep(&samples, 1, &mut tally);
     report(&tally);
 }
+
+/// Issue 15, item 1: any 16- or 17-byte file starting `00 00 00 04`, whatever its name,
+/// panicked in format detection (the DM sniffer read past the head).
+#[test]
+fn short_heads_probe_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    for len in 12..=20 {
+        for name in ["x.bin", "x.dm4", "x.tif"] {
+            let mut head = vec![0u8; len];
+            head[3] = 4;
+            let path = dir.path().join(name);
+            std::fs::write(&path, &head).unwrap();
+            assert!(emio::registry()
+                .open(&path, &[] as &[(&str, &str)])
+                .is_err());
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! | what | limit |
 //! | --- | --- |
 //! | pixel data that must be stored in the file (uncompressed strips, frames, raw arrays) | the bytes present after its offset ([`check_stored`]) |
+//! | the filled part of a truncated file (missing frames read as zeros) | the whole within 8 × the file size ([`check_padded`]), and a warning |
 //! | one decompressed chunk, strip or tile | its expected decoded size ([`read_bounded`]) |
 //! | metadata kept per file (trees, tag values, companion tables) | [`metadata_limit`]: 8 × the file size, at least 1 MiB, at most 64 MiB ([`MetadataBudget`]) |
 //! | entries in one table, group or tag list | [`MAX_ENTRIES`] |
@@ -114,6 +115,38 @@ pub fn check_stored(
             format!(
                 "{field} to fit in the file: it declares {declared} bytes from byte {offset}, \
                  but the file has {file_size} bytes ({available} after that offset)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A truncated file may be read with its missing part filled (as rsciio pads a blockfile
+/// with zero frames), but only while the whole stays within this many times the file size
+/// (plus [`METADATA_MIN_BYTES`]): a damaged header cannot make a small file claim terabytes.
+pub const PADDED_FILE_FACTOR: u64 = 8;
+
+/// Check that data of `declared` bytes, of which the file stores `stored`, may be read with
+/// its missing part filled; the error names `what` and the sizes. The caller also reports
+/// the filling as a warning ([`crate::Dataset::warn`]).
+pub fn check_padded(
+    format: &'static str,
+    what: &str,
+    declared: u64,
+    stored: u64,
+    file_size: u64,
+) -> Result<()> {
+    let limit = file_size
+        .saturating_mul(PADDED_FILE_FACTOR)
+        .saturating_add(METADATA_MIN_BYTES);
+    if declared > limit {
+        return Err(Error::malformed_at_unknown(
+            format,
+            format!(
+                "{what} to be mostly stored: it declares {} but the {}-byte file holds {} of it",
+                human_bytes(declared),
+                file_size,
+                human_bytes(stored)
             ),
         ));
     }
@@ -300,6 +333,13 @@ mod tests {
             err.contains("101 bytes") && err.contains("228 bytes"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn padding_is_bounded_by_the_file_size() {
+        assert!(check_padded("blo", "frames", 7 << 20, 1 << 20, 1 << 20).is_ok());
+        let err = check_padded("blo", "frames", 4 << 30, 1 << 17, 1 << 17).unwrap_err();
+        assert!(err.to_string().contains("4.3 GB"), "{err}");
     }
 
     #[test]

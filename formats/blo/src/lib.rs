@@ -183,6 +183,15 @@ fn open_storage(storage: Storage, file_name: &str) -> Result<Vec<Dataset>> {
     let nav_shape: Vec<u64> = nav_dims.iter().map(|d| d.1).collect();
     let mut shape = nav_shape.clone();
     shape.extend([dp, dp]);
+    if available < n {
+        emio_core::budget::check_padded(
+            FORMAT,
+            &format!("NX × NY = {nx} × {ny} frames of {record} bytes"),
+            n.saturating_mul(record),
+            available * record,
+            file_len,
+        )?;
+    }
     let source: Arc<dyn ArraySource> = if available >= n {
         let mut strides: Vec<i64> = vec![0; nav_shape.len()];
         let mut step = record as i64;
@@ -267,6 +276,11 @@ fn open_storage(storage: Storage, file_name: &str) -> Result<Vec<Dataset>> {
         );
     }
     let mut datasets = vec![Dataset::new(source, axes, metadata, original.clone())?];
+    if available < n {
+        datasets[0].warn(format!(
+            "the file holds {available} of its {n} frames; the missing ones read as zeros"
+        ));
+    }
 
     // The virtual bright-field image (NY × NX u8 at Data_offset_1), when the file holds it.
     if off1 + n <= file_len {

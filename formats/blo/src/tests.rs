@@ -256,3 +256,32 @@ fn bounded_read(ds: &Dataset) {
         }
     }
 }
+
+/// Issue 15, item 2: NX or NY set to 65535 in a small file made it claim gigabytes of
+/// zero frames. Padding a truncated file stays allowed within the budget, with a warning.
+#[test]
+fn declared_scans_far_beyond_the_file_are_refused_and_padding_is_reported() {
+    let scan: Vec<u8> = (0..4 * 16 * 16).map(|i| i as u8).collect();
+    let ds = Dataset::from_bytes(scan, DType::U8, vec![2, 2, 16, 16]).unwrap();
+    let (dir, path) = write(&ds, &[]).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    for at in [24, 26] {
+        let mut huge = bytes.clone();
+        huge[at..at + 2].copy_from_slice(&65535u16.to_le_bytes());
+        let damaged = dir.path().join("huge.blo");
+        std::fs::write(&damaged, &huge).unwrap();
+        let err = Blo.open(&damaged, &Options::new()).unwrap_err().to_string();
+        assert!(err.contains("65535") && err.contains("declares"), "{err}");
+    }
+    let cut = dir.path().join("cut.blo");
+    std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
+    let opened = Blo.open(&cut, &Options::new()).unwrap();
+    assert!(
+        opened[0]
+            .warnings()
+            .iter()
+            .any(|w| w.contains("3 of its 4 frames")),
+        "{:?}",
+        opened[0].warnings()
+    );
+}

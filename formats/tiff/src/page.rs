@@ -456,7 +456,18 @@ impl Page {
             )?,
             code => decompress(code, stored, expected, off)?,
         };
-        raw.resize(expected, 0);
+        if raw.len() < expected {
+            // A strip that decodes short is damaged: an error, never silent zero padding.
+            return Err(Error::malformed(
+                FORMAT,
+                off,
+                format!(
+                    "strip/tile {i} to decode to {expected} bytes, it gives {}",
+                    raw.len()
+                ),
+            ));
+        }
+        raw.truncate(expected);
         let spp = self.samples_per_block_pixel() as usize;
         let bw = self.block_width as usize;
         let es = self.sample_dtype.size();
@@ -486,6 +497,10 @@ impl Page {
     }
 }
 
+/// Most bytes reserved up front for a decoded strip: a damaged header may declare far more
+/// than the stream holds, so larger outputs grow as they are decoded.
+const CAPACITY_HINT: usize = 16 << 20;
+
 /// Decompress `data` of codec `code` to at most `expected` bytes.
 pub fn decompress(code: u16, data: &[u8], expected: usize, at: u64) -> Result<Vec<u8>> {
     let corrupt = |what: String| Error::malformed(FORMAT, at, what);
@@ -496,7 +511,7 @@ pub fn decompress(code: u16, data: &[u8], expected: usize, at: u64) -> Result<Ve
         compression::LZW => {
             let mut decoder =
                 weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
-            let mut out = Vec::with_capacity(expected);
+            let mut out = Vec::with_capacity(expected.min(CAPACITY_HINT));
             let result = decoder.into_vec(&mut out).decode(data);
             if let Err(e) = result.status {
                 if out.is_empty() {
@@ -507,7 +522,7 @@ pub fn decompress(code: u16, data: &[u8], expected: usize, at: u64) -> Result<Ve
             out
         }
         compression::ADOBE_DEFLATE | compression::DEFLATE => {
-            let mut out = Vec::with_capacity(expected);
+            let mut out = Vec::with_capacity(expected.min(CAPACITY_HINT));
             flate2::read::ZlibDecoder::new(data)
                 .take(limit)
                 .read_to_end(&mut out)
@@ -515,7 +530,7 @@ pub fn decompress(code: u16, data: &[u8], expected: usize, at: u64) -> Result<Ve
             out
         }
         compression::ZSTD => {
-            let mut out = Vec::with_capacity(expected);
+            let mut out = Vec::with_capacity(expected.min(CAPACITY_HINT));
             zstd::stream::read::Decoder::new(data)
                 .map_err(|e| corrupt(format!("Zstd data ({e})")))?
                 .take(limit)
@@ -568,7 +583,7 @@ pub fn decode_jpeg(
 
 /// PackBits decoding, stopping at `expected` bytes.
 pub fn unpackbits(data: &[u8], expected: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(expected);
+    let mut out = Vec::with_capacity(expected.min(CAPACITY_HINT));
     let mut i = 0;
     while i < data.len() && out.len() < expected {
         let n = data[i] as i8;
