@@ -118,12 +118,16 @@ impl Format for Msa {
         let n = spectrum.data.len() as u64;
         let bytes: Vec<u8> = spectrum.data.iter().flat_map(|v| v.to_ne_bytes()).collect();
         let source = StridedSource::from_bytes(bytes, emio_core::DType::F64, vec![n])?;
-        Ok(vec![Dataset::new(
+        let mut dataset = Dataset::new(
             Arc::new(source),
             vec![spectrum.axis],
             spectrum.metadata,
             spectrum.original,
-        )?])
+        )?;
+        for warning in spectrum.warnings {
+            dataset.warn(warning);
+        }
+        Ok(vec![dataset])
     }
 
     fn write(

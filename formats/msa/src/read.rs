@@ -16,7 +16,8 @@ use crate::keywords::{self, Kind, MONTHS};
 use crate::FORMAT;
 
 /// One parsed spectrum: values, its axis, normalized and original metadata, and the
-/// problems with `DATE`/`TIME` that were skipped (rsciio logs them as warnings).
+/// problems with `DATE`/`TIME` that were skipped (rsciio logs them as warnings; the
+/// reader hands them to the dataset's warnings).
 #[derive(Debug, Clone)]
 pub struct Spectrum {
     /// The intensities.

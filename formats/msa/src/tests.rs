@@ -122,6 +122,18 @@ fn refuses_what_msa_cannot_hold() {
 }
 
 #[test]
+fn malformed_dates_become_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.msa");
+    let text = "#DATE: 01-09-1991\n#TIME: 12:100\n#DATATYPE: Y\n#SPECTRUM: go\n1\n";
+    std::fs::write(&path, text).unwrap();
+    let r = Options::parse(Msa.read_options(), &[] as &[(&str, &str)]).unwrap();
+    let ds = Msa.open(&path, &r).unwrap().remove(0);
+    assert_eq!(ds.warnings().len(), 2, "{:?}", ds.warnings());
+    assert!(get_str(&ds.metadata, "General.date").is_none());
+}
+
+#[test]
 fn sniffs_the_format_line() {
     assert!(Msa.sniff(b"#FORMAT      : EMSA/MAS Spectral Data File\r\n#VERSION"));
     assert!(!Msa.sniff(b"#FORMAT: something else\n"));

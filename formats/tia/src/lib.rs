@@ -166,20 +166,36 @@ fn open_emi(path: &Path, only_valid: bool) -> Result<Vec<Dataset>> {
         .with_path(path));
     }
     let mut datasets = Vec::new();
+    let mut skipped = Vec::new();
     for (n, ser_path) in files {
         let storage = Storage::map(&ser_path)?;
         // A series without valid elements (a single spectrum TIA keeps in the .emi) is
         // skipped, as rsciio does.
+        let name = emio_core::metadata::file_name(&ser_path);
         if storage.get(18..22) == Some(&[0, 0, 0, 0][..]) {
+            skipped.push(format!(
+                "{name} holds no valid element (a single spectrum TIA keeps in the .emi, \
+                 not read) and was skipped"
+            ));
             continue;
         }
+        let object = (n as usize).checked_sub(1).and_then(|i| objects.get(i));
         let context = EmiContext {
-            object: (n as usize).checked_sub(1).and_then(|i| objects.get(i)),
+            object,
             first: objects.first(),
         };
-        datasets.push(
-            read::series_dataset(&ser_path, storage, context, only_valid).with_path(&ser_path)?,
-        );
+        let mut dataset =
+            read::series_dataset(&ser_path, storage, context, only_valid).with_path(&ser_path)?;
+        if object.is_none() {
+            dataset.warn(format!(
+                "{} has no <ObjectInfo> for {name}: only the .ser header was read",
+                emio_core::metadata::file_name(path)
+            ));
+        }
+        datasets.push(dataset);
+    }
+    for warning in skipped {
+        Dataset::warn_all(&mut datasets, &warning);
     }
     Ok(datasets)
 }

@@ -201,6 +201,8 @@ fn emi_gives_one_dataset_per_series_with_metadata() {
     assert_eq!(datasets[0].axes[0].units, "1 / nm");
     // Only one ObjectInfo block: the second series has the .ser header only.
     assert!(datasets[1].original_metadata.get("ObjectInfo").is_none());
+    assert!(datasets[1].warnings()[0].contains("no <ObjectInfo> for acq_2.ser"));
+    assert!(datasets[0].warnings().is_empty());
     assert_eq!(datasets[1].axes[0].units, "1 / nm");
 }
 
