@@ -14,7 +14,7 @@
 //!   than memory at real sizes) summed through the chunk API on all cores.
 //!
 //! ```sh
-//! cargo bench --bench emd_spectrum_stream -- --scan 256 --channels 4096 --frames 16 \
+//! cargo bench --profile profiling --bench emd_spectrum_stream -- --scan 256 --channels 4096 --frames 16 \
 //!     --events 4 --dir /tmp/emio-bench
 //! ```
 //!

@@ -7,7 +7,7 @@
 //! of each step (heap memory; the page cache behind memory-mapped inputs is not counted).
 //!
 //! ```text
-//! cargo bench --bench emio_bench -- [--scale 0.1] [--dir /tmp/emio-bench] [--only mib,mrc]
+//! cargo bench --profile profiling --bench emio_bench -- [--scale 0.1] [--dir /tmp/emio-bench] [--only mib,mrc]
 //! ```
 //!
 //! Defaults (scale 1): 2 GiB 12-bit MIB 128×128×256×256, 2 GiB DM4 EELS SI float32,

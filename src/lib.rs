@@ -8,7 +8,7 @@
 //! # Ok::<(), emio::Error>(())
 //! ```
 //!
-//! Every format is a cargo feature (all on by default); [`registry`] holds the enabled ones.
+//! Every format is a cargo feature (all on by default); [`registry()`] holds the enabled ones.
 
 use std::path::Path;
 use std::sync::Arc;

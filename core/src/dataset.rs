@@ -284,7 +284,7 @@ impl Dataset {
     /// stored energy-first; see [`ArraySource::stored_order`]) they are copied as stored,
     /// at memory speed, and returned as a permuted view with the logical shape, as NumPy's
     /// `transpose` does: indexing and iteration see the logical array, while
-    /// [`ndarray::ArrayBase::as_slice`] is `None` (use `as_standard_layout` for C order).
+    /// `ndarray::ArrayBase::as_slice` is `None` (use `as_standard_layout` for C order).
     pub fn read(&self) -> Result<ArrayData> {
         let start = vec![0; self.ndim()];
         let shape = self.shape().to_vec();

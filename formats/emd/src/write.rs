@@ -26,7 +26,7 @@ const CHUNK_BYTES: u64 = 1 << 20;
 const MAX_CHUNK_BYTES: u64 = 16 << 20;
 
 /// Default chunk shape in the dataset's axis order: whole signals, navigation axes grown
-/// from the fastest until about [`CHUNK_BYTES`].
+/// from the fastest until about `CHUNK_BYTES` (1 MiB).
 pub fn default_chunks(ds: &Dataset) -> Vec<u64> {
     let shape = ds.shape();
     let es = ds.dtype().size() as u64;

@@ -5,8 +5,8 @@
 //! are read by emio itself from a memory map: contiguous datasets become zero-copy
 //! [`StridedSource`]s, unfiltered chunked ones are copied straight from the map, filtered
 //! ones decoded chunk by chunk (deflate, shuffle, fletcher32, LZF) in parallel (see
-//! [`lazy`]). Sources can present the axes in another order (NCEM's transposed storage);
-//! the reordering happens during the copy ([`permute`]). Anything the fast paths cannot
+//! the `lazy` module). Sources can present the axes in another order (NCEM's transposed storage);
+//! the reordering happens during the copy (`permute`). Anything the fast paths cannot
 //! handle (other filters, v2 B-tree chunk indexes, compact/virtual layouts) is read whole
 //! by `hdf5-pure`'s own decoder on first access. Keeping the backend behind this API lets
 //! it be swapped.

@@ -8,7 +8,7 @@
 //! `.mrc.gz` / `.mrc.bz2` files. Uncompressed pixels are memory-mapped and read lazily;
 //! opening reads only the header and extended header.
 //!
-//! Writing: MRC2014 files that `mrcfile.validate` accepts; see [`write`].
+//! Writing: MRC2014 files that `mrcfile.validate` accepts; see [`mod@write`].
 
 pub mod de;
 pub mod exthdr;

@@ -2,7 +2,7 @@
 //! EELS tools (Oxford AZtec, DigitalMicrograph, ...) exchange single spectra in.
 //!
 //! Reading follows RosettaSciIO's `msa` plugin ([`read`]); writing follows its writer
-//! ([`write`]) with full-precision values. Options are rsciio's: `encoding` when reading;
+//! ([`mod@write`]) with full-precision values. Options are rsciio's: `encoding` when reading;
 //! `format` (`Y`/`XY`), `separator` and `encoding` when writing.
 
 #![forbid(unsafe_code)]

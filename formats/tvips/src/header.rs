@@ -35,7 +35,7 @@ const FIELDS: [&str; 13] = [
 /// The general header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
-    /// The 13 u32 fields, in [`FIELDS`] order.
+    /// The 13 u32 fields, in `FIELDS` order.
     pub fields: [u32; 13],
     /// The padding text (`TVIPS TVIPS ...`).
     pub dummy: Vec<u8>,

@@ -1,6 +1,6 @@
 //! Zarr stores for emio: `.zarr` (Zarr v3) and HyperSpy's `.zspy` (Zarr v2), both read
 //! and written through the [`zarrs`] crate, region by region with emio's streaming
-//! [`Engine`](emio_core::engine::Engine) (chunks are read, encoded and stored in parallel;
+//! [`Engine`] (chunks are read, encoded and stored in parallel;
 //! memory stays bounded by a few chunks).
 //!
 //! # `.zarr` (Zarr v3) schema
