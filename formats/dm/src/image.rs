@@ -282,7 +282,11 @@ pub fn dataset_parts(
             ))
         }
         Layout::OldPacked => {
-            if shape.len() != 2 || shape[0] != shape[1] || shape[0] % 2 != 0 || shape[0] < 2 {
+            if shape.len() != 2
+                || shape[0] != shape[1]
+                || !shape[0].is_multiple_of(2)
+                || shape[0] < 2
+            {
                 return Err(Error::unsupported(
                     FORMAT,
                     format!("DataType 5 packed complex data of shape {shape:?} (needs 2N x 2N)"),

@@ -140,7 +140,11 @@ impl ArraySource for Packed4 {
                 for (k, px) in dst.iter_mut().enumerate() {
                     let x = start[2] as usize + k;
                     let byte = self.storage[base + x / 2];
-                    *px = if x % 2 == 0 { byte & 0x0f } else { byte >> 4 };
+                    *px = if x.is_multiple_of(2) {
+                        byte & 0x0f
+                    } else {
+                        byte >> 4
+                    };
                 }
             }
         }

@@ -200,7 +200,7 @@ impl Format for Zarr {
                     && shard
                         .iter()
                         .zip(&chunk)
-                        .all(|(&s, &c)| s >= 1 && (s as u64) % c == 0);
+                        .all(|(&s, &c)| s >= 1 && (s as u64).is_multiple_of(c));
                 if !ok {
                     return Err(Error::invalid_option(
                         "shard",
