@@ -229,7 +229,7 @@ proptest! {
                 }
                 prop_assert!(expected_ok, "{} -> {} accepted a {} {:?} dataset it should decline", a, b, source.dtype(), source.shape());
                 let dtype_b = stored_as(b, dtype_a);
-                let back = open_like(b, &pb, &stored_shape(b, &shape_a), dtype_b);
+                let back = open_like(b, &pb, &stored_shape(b, source.shape()), dtype_b);
                 prop_assert_eq!(back.dtype(), dtype_b, "{} -> {} changed the dtype", a, b);
                 let expected_b = widened(&expected_a, dtype_a, dtype_b);
                 prop_assert!(all_bytes(&back) == expected_b, "{} -> {} changed the data", a, b);
