@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import emio
+from emio.exceptions import EmioError
 from conftest import corpus_entries, formats_without_reader, load_known, read_kwargs, readable_formats
 
 ENTRIES = corpus_entries()
@@ -39,6 +40,10 @@ def entries_for(file, reference_key):
 def covers(file, reference_key, key):
     """Whether the difference ``key`` of ``reference`` for ``file`` is documented."""
     return any(key in d.get("fields", []) for d in entries_for(file, reference_key))
+
+
+#: A metadata path emio does not hold (unlike a leaf that holds None).
+MISSING = object()
 
 
 def value_f64(v):
@@ -196,13 +201,14 @@ def compare(reference, signals, entries):
             n_leaves += 1
             mine = ours["metadata"]
             for key in path:
-                mine = mine.get(key) if isinstance(mine, dict) else None
-                if mine is None:
+                mine = mine.get(key, MISSING) if isinstance(mine, dict) else MISSING
+                if mine is MISSING:
                     break
             if isinstance(value, dict) and "__ndarray__" in value:
-                ok = mine is not None and len(mine) == value["__ndarray__"]["shape"][0]
+                ok = mine is not MISSING and mine is not None and len(mine) == value["__ndarray__"]["shape"][0]
             else:
-                ok = mine is not None and same_value(value, mine)
+                # A null leaf must be read as None: present, not missing.
+                ok = mine is not MISSING and same_value(value, mine)
             if not ok:
                 out.append((f"{p}.metadata.{'.'.join(path)}", f"expected {value!r}, read {mine!r}"))
     return out, n_leaves
@@ -321,6 +327,11 @@ def test_corpus_lazy_equals_eager(corpus, file, fmt, reference_key):
         return
     reference = json.loads((corpus / reference_key).read_text(encoding="utf-8"))
     kwargs = read_kwargs(reference)
+    if covers(file, reference_key, "read"):
+        # Documented as unreadable (e.g. HyperSpy ragged arrays): it must fail lazily too.
+        with pytest.raises(EmioError):
+            emio.file_reader(corpus / file, lazy=True, **kwargs)
+        return
     eager = emio.file_reader(corpus / file, **kwargs)
     lazy = emio.file_reader(corpus / file, lazy=True, **kwargs)
     odd = emio.file_reader(corpus / file, lazy=True, chunks=None, **kwargs)
@@ -352,6 +363,12 @@ def rsciio_sample():
 SAMPLE = rsciio_sample()
 
 
+#: Keys of rsciio's dicts that emio's readers do not return yet, with the reason: HyperSpy
+#: models live in the file's ``Analysis`` group, which the hspy reader does not read yet
+#: (issue 17).
+NOT_YET_RETURNED = {"hspy": {"models"}}
+
+
 @pytest.mark.parametrize("file,fmt,reference_key", SAMPLE, ids=[e[0] for e in SAMPLE])
 def test_corpus_against_rsciio(corpus, file, fmt, reference_key):
     if not has_reader(fmt):
@@ -366,7 +383,8 @@ def test_corpus_against_rsciio(corpus, file, fmt, reference_key):
     assert len(ours) == len(theirs)
     for o, t in zip(ours, theirs):
         # Every key of rsciio's dicts (``mapping``, ``post_process``, ``attributes``, ...).
-        assert set(t) <= set(o), f"rsciio's dict has {sorted(set(t) - set(o))} too"
+        missing = set(t) - set(o) - NOT_YET_RETURNED.get(fmt, set())
+        assert not missing, f"rsciio's dict has {sorted(missing)} too"
         tdata = np.asarray(t["data"])
         assert o["data"].shape == tdata.shape
         assert o["data"].dtype == tdata.dtype

@@ -23,6 +23,7 @@ RSCIIO_READERS = {
     "empad": "rsciio.empad",
     "ripple": "rsciio.ripple",
     "tvips": "rsciio.tvips",
+    "msa": "rsciio.msa",
 }
 
 #: A representative dataset per format: dtype, shape and how many leading dims navigate
@@ -39,6 +40,7 @@ CASES = {
     "npy": ("f4", (3, 16, 16), 1),
     "empad": ("f4", (2, 128, 128), 1),
     "tvips": ("u2", (3, 16, 16), 1),
+    "msa": ("f4", (64,), 0),
 }
 DEFAULT_CASE = ("f4", (3, 16, 16), 1)
 
