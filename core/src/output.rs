@@ -284,6 +284,17 @@ impl Drop for AtomicOutput {
     }
 }
 
+/// The files beside `target` with its stem and one of `extensions` that exist: the
+/// companions an earlier output left there (for [`crate::Format::existing_companions`] of
+/// formats whose companion is named after the main file, such as a `.raw` beside a `.rpl`).
+pub fn existing_siblings(target: &Path, extensions: &[&str]) -> Vec<PathBuf> {
+    extensions
+        .iter()
+        .map(|ext| target.with_extension(ext))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
 /// Bytes per region when streaming a dataset in C order.
 pub const STREAM_REGION_BYTES: u64 = 16 << 20;
 

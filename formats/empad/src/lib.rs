@@ -103,12 +103,7 @@ impl Format for Empad {
     }
 
     fn existing_companions(&self, target: &Path) -> Vec<std::path::PathBuf> {
-        let raw = target.with_extension("raw");
-        if raw.is_file() {
-            vec![raw]
-        } else {
-            Vec::new()
-        }
+        emio_core::output::existing_siblings(target, &["raw"])
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {

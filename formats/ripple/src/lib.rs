@@ -89,11 +89,7 @@ impl Format for Ripple {
     }
 
     fn existing_companions(&self, target: &Path) -> Vec<std::path::PathBuf> {
-        ["raw", "RAW"]
-            .iter()
-            .map(|ext| target.with_extension(ext))
-            .filter(|p| p.is_file())
-            .collect()
+        emio_core::output::existing_siblings(target, &["raw", "RAW"])
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {
