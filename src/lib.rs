@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 pub use emio_core::*;
 
+#[cfg(feature = "arina")]
+pub use emio_arina as arina;
 #[cfg(feature = "blo")]
 pub use emio_blo as blo;
 #[cfg(feature = "dm")]
@@ -75,6 +77,8 @@ pub fn registry() -> Registry {
     formats.extend(emio_tia::formats());
     #[cfg(feature = "msa")]
     formats.extend(emio_msa::formats());
+    #[cfg(feature = "arina")]
+    formats.extend(emio_arina::formats());
     let mut registry = Registry::new();
     for format in formats {
         registry.register(format);

@@ -1,5 +1,6 @@
 //! Inverse HDF5 chunk filters emio decodes itself (so chunks can be decoded in parallel
-//! straight from a memory map): deflate (1), shuffle (2), fletcher32 (3) and LZF (32000).
+//! straight from a memory map): deflate (1), shuffle (2), fletcher32 (3), LZF (32000),
+//! LZ4 (32004) and bitshuffle with or without LZ4 (32008, see [`crate::bitshuffle`]).
 //! Every output size is fixed by the caller, so corrupt input cannot make them allocate
 //! more than one chunk.
 
@@ -14,9 +15,14 @@ pub const FLETCHER32: u16 = 3;
 /// Filter id of LZF (h5py's registered filter).
 pub const LZF: u16 = 32000;
 
+/// Filter id of the HDF5 LZ4 filter.
+pub const LZ4: u16 = 32004;
+/// Filter id of bitshuffle (DECTRIS' EIGER/ARINA data, usually with LZ4 inside).
+pub const BITSHUFFLE: u16 = 32008;
+
 /// Whether emio decodes filter `id` itself.
 pub fn is_supported(id: u16) -> bool {
-    matches!(id, DEFLATE | SHUFFLE | FLETCHER32 | LZF)
+    matches!(id, DEFLATE | SHUFFLE | FLETCHER32 | LZF | LZ4 | BITSHUFFLE)
 }
 
 fn corrupt(what: impl Into<String>) -> Error {
@@ -144,6 +150,76 @@ pub fn lzf_decompress(input: &[u8], expected: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Decode a chunk of the HDF5 LZ4 filter into exactly `expected` bytes: a big-endian
+/// `u64` total size and `u32` block size, then per block a big-endian `u32` stored size
+/// and the block (stored raw when that size equals the block's).
+pub fn lz4_decompress(input: &[u8], expected: usize) -> Result<Vec<u8>> {
+    let be = |pos: usize, n: usize, what: &str| -> Result<u64> {
+        let b = input.get(pos..pos + n).ok_or_else(|| {
+            corrupt(format!(
+                "{what} at byte {pos} of an LZ4 chunk (the chunk ends)"
+            ))
+        })?;
+        Ok(b.iter().fold(0u64, |a, &v| (a << 8) | u64::from(v)))
+    };
+    let total = be(0, 8, "the total size")?;
+    if total != expected as u64 {
+        return Err(corrupt(format!(
+            "an LZ4 chunk of {expected} bytes, its header says {total} (byte 0)"
+        )));
+    }
+    let block = be(8, 4, "the block size")? as usize;
+    if block == 0 && expected > 0 {
+        return Err(corrupt("a non-zero LZ4 block size at byte 8 of the chunk"));
+    }
+    let mut out = vec![0u8; expected];
+    let (mut pos, mut done) = (12usize, 0usize);
+    while done < expected {
+        let len = block.min(expected - done);
+        let stored = be(pos, 4, "a block's stored size")? as usize;
+        let src = input.get(pos + 4..pos + 4 + stored).ok_or_else(|| {
+            corrupt(format!(
+                "an LZ4 block of {stored} bytes at byte {pos} of the chunk"
+            ))
+        })?;
+        let dst = &mut out[done..done + len];
+        if stored == len {
+            dst.copy_from_slice(src);
+        } else {
+            let got = lz4_flex::block::decompress_into(src, dst).map_err(|e| {
+                corrupt(format!(
+                    "a valid LZ4 block at byte {} of the chunk ({e})",
+                    pos + 4
+                ))
+            })?;
+            if got != len {
+                return Err(corrupt(format!(
+                    "an LZ4 block of {len} bytes at byte {} of the chunk, got {got}",
+                    pos + 4
+                )));
+            }
+        }
+        pos += 4 + stored;
+        done += len;
+    }
+    Ok(out)
+}
+
+/// Encode `input` as the HDF5 LZ4 filter stores a chunk (blocks of `block` bytes).
+pub fn lz4_compress(input: &[u8], block: usize) -> Vec<u8> {
+    let block = block.max(1);
+    let mut out = Vec::with_capacity(input.len() + 64);
+    out.extend_from_slice(&(input.len() as u64).to_be_bytes());
+    out.extend_from_slice(&(block as u32).to_be_bytes());
+    for part in input.chunks(block) {
+        let c = lz4_flex::block::compress(part);
+        let body = if c.len() < part.len() { &c[..] } else { part };
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        out.extend_from_slice(body);
+    }
+    out
+}
+
 /// One filter of a pipeline: id and client data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterStep {
@@ -178,6 +254,10 @@ pub fn decode_chunk(
                 cur[..cur.len() - 4].to_vec()
             }
             LZF => lzf_decompress(cur, chunk_bytes)?,
+            LZ4 => lz4_decompress(cur, chunk_bytes)?,
+            BITSHUFFLE => {
+                crate::bitshuffle::decode(cur, &step.client_data, chunk_bytes, elem_size)?
+            }
             other => {
                 return Err(Error::unsupported(
                     "hdf5",
@@ -215,6 +295,16 @@ mod tests {
         assert!(inflate(&z[..z.len() / 2], data.len()).is_err());
         assert!(inflate(b"garbage", 10).is_err());
         assert!(lzf_decompress(&[0xff, 0xff], 10).is_err());
+    }
+
+    #[test]
+    fn lz4_round_trips_and_names_offsets() {
+        let data: Vec<u8> = (0..5000u32).map(|v| (v % 13) as u8).collect();
+        let z = lz4_compress(&data, 1024);
+        assert_eq!(lz4_decompress(&z, data.len()).unwrap(), data);
+        let err = lz4_decompress(&z[..z.len() - 3], data.len()).unwrap_err();
+        assert!(err.to_string().contains("at byte"), "{err}");
+        assert!(lz4_decompress(&z, data.len() + 1).is_err());
     }
 
     #[test]

@@ -471,9 +471,13 @@ impl ChunkDecoder for FilteredChunks {
             es,
         )
         .map_err(|err| match err {
-            Error::Malformed { expected, .. } => {
-                self.index.origin.malformed(Some(e.address), expected)
-            }
+            Error::Malformed { expected, .. } => self.index.origin.malformed(
+                Some(e.address),
+                format!(
+                    "{expected}, in chunk {index:?} stored at byte {}",
+                    e.address
+                ),
+            ),
             other => other,
         })?;
         let extent: Vec<u64> = index

@@ -4,8 +4,8 @@
 //! *structure* (groups, attributes, datatypes, layouts, chunk indexes), while the *pixels*
 //! are read by emio itself from a memory map: contiguous datasets become zero-copy
 //! [`StridedSource`]s, unfiltered chunked ones are copied straight from the map, filtered
-//! ones decoded chunk by chunk (deflate, shuffle, fletcher32, LZF) in parallel (see
-//! the `lazy` module). Sources can present the axes in another order (NCEM's transposed storage);
+//! ones decoded chunk by chunk (deflate, shuffle, fletcher32, LZF, LZ4,
+//! bitshuffle) in parallel (see the `lazy` module). Sources can present the axes in another order (NCEM's transposed storage);
 //! the reordering happens during the copy (`permute`). Anything the fast paths cannot
 //! handle (other filters, v2 B-tree chunk indexes, compact/virtual layouts) is read whole
 //! by `hdf5-pure`'s own decoder on first access. Keeping the backend behind this API lets
@@ -13,8 +13,10 @@
 //!
 //! Writing is [`writer`]: a streaming writer of classic (superblock 0) HDF5 files.
 
+pub mod bitshuffle;
 pub mod filters;
 mod lazy;
+pub mod links;
 pub mod writer;
 
 use std::collections::HashMap;

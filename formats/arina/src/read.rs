@@ -1,0 +1,289 @@
+//! Opening an ARINA / EIGER master file: the data files its `/entry/data` group links to,
+//! the frame geometry, the options, and the lazy frame source.
+//!
+//! The master's `/entry/data` holds external links (`data_000001`, ...) to datasets of
+//! shape `(frames, height, width)` in `<stem>_data_NNNNNN.h5`, chunked one frame per chunk
+//! and compressed with bitshuffle-LZ4 (decoded by `emio-h5`). They are read in name order
+//! (h5py's, as rsciio does) and concatenated along frames, then seen as
+//! `navigation_shape + (height, width) / rebin`. Every output frame is one chunk, decoded
+//! on demand and in parallel by core's `ChunkedSource`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use emio_core::{ArraySource, ChunkDecoder, ChunkedSource, DType, Error, Options, Result};
+use emio_h5::{links::external_links, H5File};
+
+use crate::convert::{self, Conversion};
+use crate::FORMAT;
+
+/// One data dataset: its source `(frames, height, width)` and where it lives.
+pub(crate) struct Part {
+    /// Lazy source over the stored frames.
+    pub source: Arc<dyn ArraySource>,
+    /// Number of frames.
+    pub frames: u64,
+    /// `file:dataset`, for messages.
+    pub origin: String,
+}
+
+/// The data datasets of a master file, in name order.
+pub(crate) fn parts(master: &H5File) -> Result<Vec<Part>> {
+    let path = master.path();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut named: Vec<(String, Option<(PathBuf, String)>)> =
+        external_links(&master.storage()[..], path, "/entry/data")?
+            .into_iter()
+            .map(|l| (l.name, Some((dir.join(&l.file), l.object))))
+            .collect();
+    for name in master.datasets("/entry/data")? {
+        named.push((name, None));
+    }
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    if named.is_empty() {
+        return Err(Error::Malformed {
+            format: FORMAT,
+            path: Some(path.to_path_buf()),
+            offset: None,
+            expected: "data sets or links to data files in /entry/data".into(),
+        });
+    }
+    let mut parts = Vec::with_capacity(named.len());
+    for (name, target) in named {
+        let (file, object) = match target {
+            Some((file, object)) => {
+                if !file.is_file() {
+                    return Err(Error::Malformed {
+                        format: FORMAT,
+                        path: Some(path.to_path_buf()),
+                        offset: None,
+                        expected: format!(
+                            "the data file {} that /entry/data/{name} links to (it is missing)",
+                            file.display()
+                        ),
+                    });
+                }
+                let h5 = H5File::open(&file)?;
+                let ds = h5.dataset(&object)?;
+                (file.clone(), (ds.source(None)?, ds.shape.clone(), object))
+            }
+            None => {
+                let object = format!("/entry/data/{name}");
+                let ds = master.dataset(&object)?;
+                (
+                    path.to_path_buf(),
+                    (ds.source(None)?, ds.shape.clone(), object),
+                )
+            }
+        };
+        let (source, shape, object) = object;
+        let origin = format!("{}:{object}", file.display());
+        if shape.len() != 3 {
+            return Err(Error::Malformed {
+                format: FORMAT,
+                path: Some(file),
+                offset: None,
+                expected: format!("a 3-D stack of frames at {object}, got shape {shape:?}"),
+            });
+        }
+        parts.push(Part {
+            source,
+            frames: shape[0],
+            origin,
+        });
+    }
+    let first = parts[0].source.shape()[1..].to_vec();
+    let dtype = parts[0].source.dtype();
+    if let Some(p) = parts
+        .iter()
+        .find(|p| p.source.shape()[1..] != first[..] || p.source.dtype() != dtype)
+    {
+        return Err(Error::Malformed {
+            format: FORMAT,
+            path: Some(path.to_path_buf()),
+            offset: None,
+            expected: format!(
+                "frames of {first:?} {dtype} in every data file, {} has {:?} {}",
+                p.origin,
+                &p.source.shape()[1..],
+                p.source.dtype()
+            ),
+        });
+    }
+    Ok(parts)
+}
+
+/// Parse rsciio's `navigation_shape` (`X,Y`, `X`, `auto,Y`, `X,auto`) for `n` frames,
+/// or take `default`.
+pub(crate) fn navigation_shape(text: Option<&str>, n: u64, default: [u64; 2]) -> Result<[u64; 2]> {
+    let bad = |why: String| Error::invalid_option("navigation_shape", why);
+    let shape = match text {
+        None => default,
+        Some(t) => {
+            let items: Vec<&str> = t
+                .trim_matches(|c| matches!(c, '(' | ')' | '[' | ']'))
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            let num = |s: &str| -> Result<Option<u64>> {
+                if s == "auto" || s == "'auto'" || s == "\"auto\"" {
+                    return Ok(None);
+                }
+                s.parse::<u64>()
+                    .map(Some)
+                    .map_err(|_| bad(format!("{s:?} is not a size or auto")))
+            };
+            let (a, b) = match items.as_slice() {
+                [x] => (num(x)?, None),
+                [x, y] => (num(x)?, num(y)?),
+                _ => return Err(bad(format!("{t:?} is not one or two sizes"))),
+            };
+            match (a, b) {
+                (Some(0), _) | (_, Some(0)) => return Err(bad("sizes must be positive".into())),
+                (Some(x), Some(y)) => [x, y],
+                (Some(x), None) => [x, n / x],
+                (None, Some(y)) => [n / y, y],
+                (None, None) => return Err(bad("at most one size may be auto".into())),
+            }
+        }
+    };
+    if shape[0].checked_mul(shape[1]) != Some(n) {
+        return Err(bad(format!(
+            "{shape:?} does not hold the {n} frames of the file (x*y must equal them)"
+        )));
+    }
+    Ok(shape)
+}
+
+/// The output dtype: the option's, float32 with a flat field, else the stored one
+/// (uint32 read as uint16, as rsciio does).
+pub(crate) fn out_dtype(options: &Options, stored: DType, flatfield: bool) -> Result<DType> {
+    if flatfield {
+        return Ok(DType::F32);
+    }
+    if let Some(name) = options.str("dtype") {
+        let d = match name {
+            "uint8" | "u1" => DType::U8,
+            "uint16" | "u2" => DType::U16,
+            "uint32" | "u4" => DType::U32,
+            "uint64" | "u8" => DType::U64,
+            "int8" | "i1" => DType::I8,
+            "int16" | "i2" => DType::I16,
+            "int32" | "i4" => DType::I32,
+            "int64" | "i8" => DType::I64,
+            "float32" | "f4" => DType::F32,
+            "float64" | "f8" => DType::F64,
+            other => {
+                return Err(Error::invalid_option(
+                    "dtype",
+                    format!("{other:?} is not an integer or float dtype"),
+                ))
+            }
+        };
+        return Ok(d);
+    }
+    Ok(if stored == DType::U32 {
+        DType::U16
+    } else {
+        stored
+    })
+}
+
+/// Frames of the concatenated data datasets, converted: one output frame per chunk.
+pub(crate) struct Frames {
+    /// The data datasets.
+    pub parts: Vec<Part>,
+    /// Cumulative frame counts (`starts[k]` = first frame of part `k`).
+    pub starts: Vec<u64>,
+    /// The navigation shape.
+    pub nav: [u64; 2],
+    /// The conversion of each frame.
+    pub conversion: Conversion,
+}
+
+impl ChunkDecoder for Frames {
+    fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
+        let frame = index[0] * self.nav[1] + index[1];
+        let k = self.starts.partition_point(|&s| s <= frame) - 1;
+        let part = &self.parts[k];
+        let local = frame - self.starts[k];
+        let c = &self.conversion;
+        let (h, w) = (c.height as u64, c.width as u64);
+        let read = |buf: &mut [u8]| {
+            part.source
+                .read_region(&[local, 0, 0], &[1, h, w], buf)
+                .map_err(|e| match e {
+                    Error::Malformed {
+                        format,
+                        path,
+                        offset,
+                        expected,
+                    } => Error::Malformed {
+                        format,
+                        path,
+                        offset,
+                        expected: format!(
+                            "{expected} (frame {frame}, frame {local} of {})",
+                            part.origin
+                        ),
+                    },
+                    other => other,
+                })
+        };
+        if c.is_identity() {
+            return read(out);
+        }
+        let mut stored = vec![0u8; c.height * c.width * c.stored.size()];
+        read(&mut stored)?;
+        c.frame(&stored, out)
+    }
+}
+
+/// The lazy source `nav + (height, width) / rebin` over `frames`.
+pub(crate) fn source(frames: Frames) -> Result<Arc<dyn ArraySource>> {
+    let (oh, ow) = frames.conversion.out_frame();
+    let shape = vec![frames.nav[0], frames.nav[1], oh as u64, ow as u64];
+    let chunk = vec![1, 1, oh as u64, ow as u64];
+    let dtype = frames.conversion.out;
+    Ok(Arc::new(ChunkedSource::new(
+        dtype,
+        shape,
+        chunk,
+        Box::new(frames),
+    )?))
+}
+
+/// Check the stored and output dtypes.
+pub(crate) fn check_dtypes(path: &Path, stored: DType, out: DType) -> Result<()> {
+    if !convert::stored_supported(stored) || !convert::out_supported(out) {
+        return Err(Error::Unsupported {
+            format: FORMAT,
+            path: Some(path.to_path_buf()),
+            what: format!("frames of {stored} read as {out}"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn navigation_shapes() {
+        assert_eq!(navigation_shape(None, 16, [4, 4]).unwrap(), [4, 4]);
+        assert_eq!(navigation_shape(Some("2,8"), 16, [4, 4]).unwrap(), [2, 8]);
+        assert_eq!(
+            navigation_shape(Some("(2, 'auto')"), 16, [4, 4]).unwrap(),
+            [2, 8]
+        );
+        assert_eq!(
+            navigation_shape(Some("auto,2"), 16, [4, 4]).unwrap(),
+            [8, 2]
+        );
+        assert_eq!(navigation_shape(Some("8"), 16, [4, 4]).unwrap(), [8, 2]);
+        assert!(navigation_shape(Some("3,5"), 16, [4, 4]).is_err());
+        assert!(navigation_shape(Some("auto,auto"), 16, [4, 4]).is_err());
+    }
+}
