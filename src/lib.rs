@@ -21,6 +21,8 @@ pub use emio_arina as arina;
 pub use emio_blo as blo;
 #[cfg(feature = "dm")]
 pub use emio_dm as dm;
+#[cfg(feature = "eer")]
+pub use emio_eer as eer;
 #[cfg(feature = "emd")]
 pub use emio_emd as emd;
 #[cfg(feature = "empad")]
@@ -79,6 +81,8 @@ pub fn registry() -> Registry {
     formats.extend(emio_msa::formats());
     #[cfg(feature = "arina")]
     formats.extend(emio_arina::formats());
+    #[cfg(feature = "eer")]
+    formats.extend(emio_eer::formats());
     let mut registry = Registry::new();
     for format in formats {
         registry.register(format);
