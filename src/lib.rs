@@ -15,16 +15,14 @@ use std::sync::Arc;
 
 pub use emio_core::*;
 
-#[cfg(feature = "arina")]
-pub use emio_arina as arina;
 #[cfg(feature = "blo")]
 pub use emio_blo as blo;
 #[cfg(feature = "dm")]
 pub use emio_dm as dm;
-#[cfg(feature = "eer")]
-pub use emio_eer as eer;
 #[cfg(feature = "emd")]
 pub use emio_emd as emd;
+#[cfg(feature = "eer")]
+pub use emio_eer as eer;
 #[cfg(feature = "empad")]
 pub use emio_empad as empad;
 #[cfg(feature = "hspy")]
@@ -75,14 +73,12 @@ pub fn registry() -> Registry {
     formats.extend(emio_ripple::formats());
     #[cfg(feature = "tvips")]
     formats.extend(emio_tvips::formats());
+    #[cfg(feature = "eer")]
+    formats.extend(emio_eer::formats());
     #[cfg(feature = "tia")]
     formats.extend(emio_tia::formats());
     #[cfg(feature = "msa")]
     formats.extend(emio_msa::formats());
-    #[cfg(feature = "arina")]
-    formats.extend(emio_arina::formats());
-    #[cfg(feature = "eer")]
-    formats.extend(emio_eer::formats());
     let mut registry = Registry::new();
     for format in formats {
         registry.register(format);

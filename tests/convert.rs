@@ -133,9 +133,11 @@ fn extension(format: &str) -> String {
 /// The dtype a format stores `dtype` as, where a writer widens losslessly.
 /// DigitalMicrograph has no 3-channel type: its RGB images are 4-byte RGBA records, so the
 /// DM writer widens RGB to RGBA with alpha 0. MRC2014's mode 0 is signed, so unsigned
-/// bytes are stored as mode 6 (uint16), as mrcfile does.
+/// bytes are stored as mode 6 (uint16), as mrcfile does. EER holds event counts of 0 or 1
+/// per pixel and frame (other data is declined), read back as uint8.
 fn stored_as(format: &str, dtype: DType) -> DType {
     match (format, dtype) {
+        ("eer", d) if d.is_integer() => DType::U8,
         ("dm", DType::Rgb8) => DType::Rgba8,
         ("mrc", DType::U8) => DType::U16,
         _ => dtype,
@@ -150,6 +152,15 @@ fn widened(bytes: &[u8], from: DType, to: DType) -> Vec<u8> {
             .iter()
             .flat_map(|&b| u16::from(b).to_ne_bytes())
             .collect(),
+        // EER: integer counts of 0 or 1, kept as their low byte.
+        (from, DType::U8) if from != DType::U8 => {
+            let low = if cfg!(target_endian = "little") {
+                0
+            } else {
+                from.size() - 1
+            };
+            bytes.chunks(from.size()).map(|c| c[low]).collect()
+        }
         (DType::Rgb8, DType::Rgba8) => bytes
             .chunks(3)
             .flat_map(|c| [c[0], c[1], c[2], 0])
