@@ -19,10 +19,10 @@ pub use emio_core::*;
 pub use emio_blo as blo;
 #[cfg(feature = "dm")]
 pub use emio_dm as dm;
-#[cfg(feature = "emd")]
-pub use emio_emd as emd;
 #[cfg(feature = "eer")]
 pub use emio_eer as eer;
+#[cfg(feature = "emd")]
+pub use emio_emd as emd;
 #[cfg(feature = "empad")]
 pub use emio_empad as empad;
 #[cfg(feature = "hspy")]

@@ -52,7 +52,7 @@ fn bad(offset: u64, what: String) -> Error {
 /// a raw frame (a leading uncompressed page, the integrated image, is skipped).
 pub fn parse(bytes: &[u8]) -> Result<Movie> {
     let header = ifd::parse_header(bytes)?;
-    let ifds = ifd::parse_chain(bytes, &header)?;
+    let (ifds, _) = ifd::parse_chain(bytes, &header)?;
     let r = Reader {
         bytes,
         order: header.order,
