@@ -38,7 +38,7 @@ fn transpose8(mut x: u64) -> u64 {
 /// multiple of 8) of `es` bytes.
 pub fn unshuffle_block(input: &[u8], out: &mut [u8], es: usize) {
     let n = input.len() / es;
-    debug_assert!(n % 8 == 0 && out.len() == input.len());
+    debug_assert!(n.is_multiple_of(8) && out.len() == input.len());
     let row = n / 8;
     for b in 0..es {
         let planes = &input[b * 8 * row..(b + 1) * 8 * row];
@@ -59,7 +59,7 @@ pub fn unshuffle_block(input: &[u8], out: &mut [u8], es: usize) {
 /// The bit transpose of one block (the inverse of [`unshuffle_block`]).
 pub fn shuffle_block(input: &[u8], out: &mut [u8], es: usize) {
     let n = input.len() / es;
-    debug_assert!(n % 8 == 0 && out.len() == input.len());
+    debug_assert!(n.is_multiple_of(8) && out.len() == input.len());
     let row = n / 8;
     for b in 0..es {
         let planes = &mut out[b * 8 * row..(b + 1) * 8 * row];
@@ -111,7 +111,7 @@ pub fn decode(
     elem_size: usize,
 ) -> Result<Vec<u8>> {
     let es = client_data.get(2).map_or(elem_size, |&v| v as usize);
-    if es == 0 || chunk_bytes % es != 0 {
+    if es == 0 || !chunk_bytes.is_multiple_of(es) {
         return Err(corrupt(format!(
             "an element size dividing the {chunk_bytes}-byte chunk, got {es}"
         )));
