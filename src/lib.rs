@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 pub use emio_core::*;
 
+#[cfg(feature = "arina")]
+pub use emio_arina as arina;
 #[cfg(feature = "blo")]
 pub use emio_blo as blo;
 #[cfg(feature = "dm")]
@@ -63,6 +65,8 @@ pub fn registry() -> Registry {
     formats.extend(emio_emd::formats());
     #[cfg(feature = "hspy")]
     formats.extend(emio_hspy::formats());
+    #[cfg(feature = "arina")]
+    formats.extend(emio_arina::formats());
     #[cfg(feature = "tiff")]
     formats.extend(emio_tiff::formats());
     #[cfg(feature = "zarr")]

@@ -18,7 +18,9 @@ mod read;
 use std::path::Path;
 use std::sync::Arc;
 
-use emio_core::{Axis, AxisKind, Dataset, Error, Format, OptionKind, OptionSpec, Options, Result};
+use emio_core::{
+    Axis, AxisKind, ContentMatch, Dataset, Error, Format, OptionKind, OptionSpec, Options, Result,
+};
 use emio_h5::H5File;
 
 const FORMAT: &str = "arina";
@@ -84,9 +86,12 @@ impl Format for Arina {
         &["master.h5"]
     }
 
-    fn sniff(&self, _head: &[u8]) -> bool {
-        // HDF5 flavours share one signature; ARINA masters are told by name and content.
-        false
+    fn sniff(&self, head: &[u8]) -> bool {
+        emio_h5::sniff(head)
+    }
+
+    fn inspect(&self, path: &Path) -> ContentMatch {
+        emio_h5::inspect(path, is_master)
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {
@@ -96,6 +101,13 @@ impl Format for Arina {
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         open(path, options)
     }
+}
+
+/// Whether `file` has the NXmx master layout DECTRIS writes: an `/entry/data` group (the
+/// frames or the links to the data files) beside an `/entry/instrument/detector` group.
+/// The data files themselves (only `/entry/data/data`) and other HDF5 flavours are not.
+fn is_master(file: &H5File) -> bool {
+    file.is_group("/entry/data") && file.is_group("/entry/instrument/detector")
 }
 
 /// A 2-D float dataset of `file` at `object`, checked to have `shape`.
