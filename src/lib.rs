@@ -9,9 +9,21 @@
 //! ```
 //!
 //! Every format is a cargo feature (all on by default); [`registry()`] holds the enabled ones.
+//!
+//! Beyond reading and writing: [`stats`] (streamed statistics), [`reduce`] (sums over
+//! navigation or signal axes), [`values`] (one number per element of any dtype),
+//! [`listing`] (folder overviews), [`check`] (validation that explains),
+//! [`batch`] (many files converted into one folder).
 
 use std::path::Path;
 use std::sync::Arc;
+
+pub mod batch;
+pub mod check;
+pub mod listing;
+pub mod reduce;
+pub mod stats;
+pub mod values;
 
 pub use emio_core::*;
 
@@ -119,4 +131,51 @@ pub fn write(dataset: &Dataset, path: impl AsRef<Path>, overwrite: bool) -> Resu
         overwrite,
         &NoProgress,
     )
+}
+
+/// The dataset `index` of `datasets`, or the only one; an error naming the choices
+/// otherwise (shared by the verbs that work on one dataset).
+pub fn pick(datasets: &[Dataset], index: Option<usize>) -> Result<&Dataset> {
+    match (index, datasets.len()) {
+        (Some(i), n) => datasets.get(i).ok_or_else(|| {
+            Error::invalid_option(
+                "dataset",
+                format!("{i} is out of range: the file holds {n} dataset(s)"),
+            )
+        }),
+        (None, 1) => Ok(&datasets[0]),
+        (None, 0) => Err(Error::invalid_option(
+            "dataset",
+            "the file holds no dataset".to_string(),
+        )),
+        (None, n) => {
+            let titles: Vec<String> = datasets
+                .iter()
+                .enumerate()
+                .map(|(i, d)| format!("{i}: {:?}", d.title()))
+                .collect();
+            Err(Error::invalid_option(
+                "dataset",
+                format!(
+                    "the file holds {n} datasets ({}); choose one with --dataset N",
+                    titles.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picking_a_dataset() {
+        let ds = Dataset::from_bytes(vec![0; 4], DType::U8, vec![4]).unwrap();
+        assert!(pick(std::slice::from_ref(&ds), None).is_ok());
+        let two = [ds.clone(), ds];
+        assert!(pick(&two, None).is_err());
+        assert!(pick(&two, Some(1)).is_ok());
+        assert!(pick(&two, Some(2)).is_err());
+    }
 }

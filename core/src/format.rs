@@ -50,6 +50,29 @@ pub enum ContentMatch {
     Recognised,
 }
 
+/// A structural problem found in a file: the field, the value found and why it is wrong
+/// (`emconvert check`, [`Format::validate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The header field, tag or part of the file concerned (`mode`, `cella`, `data`, ...).
+    pub field: String,
+    /// The value found (may be empty when there is none to show).
+    pub value: String,
+    /// Why it is wrong, and what was expected.
+    pub why: String,
+}
+
+impl Problem {
+    /// A problem with `field`, the `value` found and `why` it is wrong.
+    pub fn new(field: impl Into<String>, value: impl ToString, why: impl Into<String>) -> Self {
+        Problem {
+            field: field.into(),
+            value: value.to_string(),
+            why: why.into(),
+        }
+    }
+}
+
 /// One file format: how to recognise it, read it and (optionally) write it.
 ///
 /// Probing has two stages. [`Format::sniff`] looks at the first bytes only. Formats sharing
@@ -113,6 +136,13 @@ pub trait Format: Send + Sync {
     /// Parse the file's structure and return its datasets with lazy pixel sources. Must not
     /// read pixel data.
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>>;
+    /// Structural problems of the file at `path` that reading tolerates (fields that
+    /// contradict each other or the file size, values outside the specification), for
+    /// `emconvert check`. Problems that make reading fail are reported by [`Format::open`];
+    /// what the reader repaired, by [`Dataset::warnings`]. The default finds none.
+    fn validate(&self, _path: &Path) -> Vec<Problem> {
+        Vec::new()
+    }
     /// Write `dataset` to `path` region by region. The registry hands a temporary path in
     /// the destination folder and renames it on success, so writers just write.
     fn write(

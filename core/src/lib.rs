@@ -35,7 +35,7 @@ pub use axis::{Axis, AxisKind};
 pub use dataset::{ArrayData, Chunks, Dataset, Region};
 pub use dtype::{ByteOrder, DType};
 pub use error::{Error, Result, ResultExt};
-pub use format::{CancelFlag, ContentMatch, Format, NoProgress, Progress};
+pub use format::{CancelFlag, ContentMatch, Format, NoProgress, Problem, Progress};
 pub use metadata::Tree;
 pub use options::{OptionKind, OptionSpec, OptionValue, Options};
 pub use registry::Registry;

@@ -200,7 +200,7 @@ fn scalar(value: &Value) -> String {
 /// The files named by `args`: each existing path as given, each other argument holding `*`
 /// or `?` in its last component as the matching names of its folder (sorted); anything else
 /// as given, so that opening it reports the error.
-fn expand(args: &[PathBuf]) -> Vec<PathBuf> {
+pub fn expand(args: &[PathBuf]) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for arg in args {
         let name = arg

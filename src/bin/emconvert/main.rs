@@ -1,7 +1,11 @@
 //! `emconvert`: list formats, describe files, convert between formats.
 
+mod check;
+mod convert_many;
 mod info;
+mod ls;
 mod signals;
+mod stats;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -59,6 +63,12 @@ enum Command {
     Info(InfoArgs),
     /// Convert a file to another format.
     Convert(ConvertArgs),
+    /// Statistics of a dataset: min, max, mean, std, NaN/inf counts, histogram, axis sums.
+    Stats(stats::StatsArgs),
+    /// List the datasets of every readable file in folders: one line per dataset.
+    Ls(ls::LsArgs),
+    /// Validate files and explain every problem found (exit 0 valid, 1 problems, 2 unreadable).
+    Check(check::CheckArgs),
 }
 
 #[derive(Args, Debug)]
@@ -90,20 +100,31 @@ struct InfoArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  emconvert convert scan.dm4 scan.hspy
+  emconvert scan.mib scan.zarr --force              # the shorthand: IN OUT
+  emconvert convert *.dm4 --out-dir converted --to tiff
+  emconvert convert session/*.mrc --out-dir npy --to npy --jobs 2")]
 struct ConvertArgs {
-    /// Input file.
-    input: PathBuf,
-    /// Output file; its extension picks the format unless --to is given.
-    output: PathBuf,
+    /// IN OUT: one file to one file. With --out-dir: every input, each to DIR/<name>.<ext>.
+    #[arg(required = true, value_name = "IN [OUT] | IN...")]
+    paths: Vec<PathBuf>,
+    /// Convert every input into this folder (batch conversion; needs --to).
+    #[arg(long, value_name = "DIR", requires = "to")]
+    out_dir: Option<PathBuf>,
     /// Output format name (see `emconvert formats`).
     #[arg(long, value_name = "FORMAT")]
     to: Option<String>,
-    /// Which dataset of the input to convert (see `emconvert info`).
+    /// Which dataset of the input to convert (see `emconvert info`); in a batch, without
+    /// it every dataset of each input is converted (`<name>_<N>.<ext>` when several).
     #[arg(long, value_name = "N")]
     dataset: Option<usize>,
     /// Replace the output if it exists.
     #[arg(long)]
     force: bool,
+    /// Files converted at once in a batch (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
     /// Writer option KEY=VALUE (repeatable), e.g. -w compression=zstd.
     #[arg(short = 'w', long = "write-option", value_name = "KEY=VALUE")]
     write_options: Vec<String>,
@@ -111,7 +132,7 @@ struct ConvertArgs {
     read: ReadArgs,
 }
 
-const SUBCOMMANDS: &[&str] = &["formats", "info", "convert", "help"];
+const SUBCOMMANDS: &[&str] = &["formats", "info", "convert", "stats", "ls", "check", "help"];
 
 /// Turn the shorthand `emconvert IN OUT ...` into `emconvert convert IN OUT ...`. The
 /// shorthand applies only when IN exists as a file or folder, so a mistyped or future verb
@@ -178,7 +199,31 @@ fn main() -> ExitCode {
                 Err(_) => ExitCode::FAILURE,
             }
         }
+        Command::Ls(args) => {
+            return match ls::ls(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            }
+        }
+        Command::Check(args) => match check::check(&args) {
+            Ok(verdict) => return ExitCode::from(verdict.exit_code()),
+            Err(e) => {
+                eprintln!("emconvert: error: {}", one_line(&e.to_string()));
+                return ExitCode::from(2);
+            }
+        },
+        Command::Convert(args) if args.out_dir.is_some() => {
+            return match convert_many::convert_many(&args) {
+                Ok(0) => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("emconvert: error: {}", one_line(&e.to_string()));
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Convert(args) => convert(&args),
+        Command::Stats(args) => stats::stats(&args),
     };
     match (result, signals::received()) {
         (Ok(()), _) => ExitCode::SUCCESS,
@@ -274,13 +319,18 @@ fn report_warnings(path: &Path, datasets: &[Dataset]) -> Vec<String> {
 /// The SHA-256 of a dataset with a progress bar on a terminal: a sparse array can be far
 /// larger than its file.
 fn checksum(d: &Dataset) -> emio::Result<String> {
+    with_progress(|p| d.sha256_with(p))
+}
+
+/// Run `work` with a progress bar on stderr when it is a terminal.
+fn with_progress<T>(work: impl FnOnce(&dyn Progress) -> T) -> T {
     let bar = progress_bar();
     let progress = ReportingProgress::new(Duration::from_millis(100), |report| {
         if let Some(b) = &bar {
             show(b, report);
         }
     });
-    let result = d.sha256_with(&progress);
+    let result = work(&progress);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -331,59 +381,41 @@ impl<P: Progress> Progress for Interruptible<'_, P> {
 }
 
 fn convert(args: &ConvertArgs) -> emio::Result<()> {
+    let [input, output] = args.paths.as_slice() else {
+        return Err(emio::Error::invalid_option(
+            "OUT",
+            format!(
+                "convert takes IN OUT ({} paths given); to convert several files, give \
+                 --out-dir DIR --to FORMAT",
+                args.paths.len()
+            ),
+        ));
+    };
     let registry = emio::registry();
     // Pick (and validate) the writer before reading anything.
-    let writer = registry.writer_for(&args.output, args.to.as_deref())?;
+    let writer = registry.writer_for(output, args.to.as_deref())?;
     let write_pairs = Options::split_pairs(&args.write_options)?;
     Options::parse(writer.write_options(), &write_pairs)?;
-    if same_file(&args.input, &args.output) {
+    if emio::batch::same_file(input, output) {
         return Err(emio::Error::io(
-            &args.output,
+            output,
             std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 format!(
                     "is the input {} (the same file); converting a file onto itself would \
                      destroy it, even with --force: choose another output name",
-                    args.input.display()
+                    input.display()
                 ),
             ),
         ));
     }
-    if args.output.symlink_metadata().is_ok() && !args.force {
-        return Err(emio::Error::OutputExists(args.output.clone()));
+    if output.symlink_metadata().is_ok() && !args.force {
+        return Err(emio::Error::OutputExists(output.clone()));
     }
-    report_leftovers(&args.output);
-    let (_, datasets) = open(&args.input, &args.read)?;
-    report_warnings(&args.input, &datasets);
-    let dataset = match (args.dataset, datasets.len()) {
-        (Some(i), n) => datasets.get(i).ok_or_else(|| {
-            emio::Error::invalid_option(
-                "dataset",
-                format!("{i} is out of range: the input holds {n} dataset(s)"),
-            )
-        })?,
-        (None, 1) => &datasets[0],
-        (None, 0) => {
-            return Err(emio::Error::invalid_option(
-                "dataset",
-                format!("{} holds no dataset", args.input.display()),
-            ))
-        }
-        (None, n) => {
-            let titles: Vec<String> = datasets
-                .iter()
-                .enumerate()
-                .map(|(i, d)| format!("{i}: {:?}", d.title()))
-                .collect();
-            return Err(emio::Error::invalid_option(
-                "dataset",
-                format!(
-                    "the input holds {n} datasets ({}); choose one with --dataset N",
-                    titles.join(", ")
-                ),
-            ));
-        }
-    };
+    report_leftovers(output);
+    let (_, datasets) = open(input, &args.read)?;
+    report_warnings(input, &datasets);
+    let dataset = emio::pick(&datasets, args.dataset)?;
     let bar = progress_bar();
     let progress = ReportingProgress::new(Duration::from_millis(100), |report| {
         if let Some(b) = &bar {
@@ -396,7 +428,7 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
     let result = Registry::write(
         writer.as_ref(),
         dataset,
-        &args.output,
+        output,
         &write_pairs,
         args.force,
         &Interruptible(&progress),
@@ -405,24 +437,6 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
         b.finish_and_clear();
     }
     result
-}
-
-/// Whether `a` and `b` name the same file or folder (same device and inode, so through
-/// symbolic and hard links too).
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        #[cfg(unix)]
-        (Ok(x), Ok(y)) => {
-            use std::os::unix::fs::MetadataExt;
-            x.dev() == y.dev() && x.ino() == y.ino()
-        }
-        #[cfg(not(unix))]
-        (Ok(_), Ok(_)) => matches!(
-            (a.canonicalize(), b.canonicalize()),
-            (Ok(x), Ok(y)) if x == y
-        ),
-        _ => false,
-    }
 }
 
 /// Remove the temporary outputs that killed emio processes left beside `output`, and say so.

@@ -1,0 +1,172 @@
+//! `emconvert stats`: statistics of one dataset (min, max, mean, std, NaN/inf counts,
+//! histogram), and sums over its navigation or signal axes, streamed by
+//! [`emio::stats`] and [`emio::reduce`].
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use emio::reduce::Over;
+use emio::{Registry, Result};
+
+use crate::{open, outln, report_warnings, with_progress, ReadArgs};
+
+/// Arguments of `emconvert stats`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  emconvert stats image.dm4
+  emconvert stats scan.mib --json
+  emconvert stats scan.mib --sum navigation --out mean_pattern.npy
+  emconvert stats si.emd --dataset 2 --sum signal --out intensity_map.tif --bins 0")]
+pub struct StatsArgs {
+    /// The file.
+    file: PathBuf,
+    /// Which dataset of the file (see `emconvert info`); needed when it holds several.
+    #[arg(long, value_name = "N")]
+    dataset: Option<usize>,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Histogram bins (0: no histogram, which saves a second pass over the data).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    bins: usize,
+    /// Also sum the data over its navigation axes (the summed pattern or spectrum) or its
+    /// signal axes (the total-intensity map).
+    #[arg(long, value_name = "AXES")]
+    sum: Option<SumOver>,
+    /// Write the sum to this file (format from the extension; never overwrites).
+    #[arg(long, value_name = "FILE", requires = "sum")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+/// The axes `--sum` runs over.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SumOver {
+    /// The navigation axes (scan positions, frames).
+    Navigation,
+    /// The signal axes (pattern, spectrum, image).
+    Signal,
+}
+
+/// Print the statistics of the chosen dataset.
+pub fn stats(args: &StatsArgs) -> Result<()> {
+    let writer = match &args.out {
+        Some(out) => {
+            let writer = emio::registry().writer_for(out, None)?;
+            if out.symlink_metadata().is_ok() {
+                return Err(emio::Error::OutputExists(out.clone()));
+            }
+            Some(writer)
+        }
+        None => None,
+    };
+    let (_, datasets) = open(&args.file, &args.read)?;
+    report_warnings(&args.file, &datasets);
+    let dataset = emio::pick(&datasets, args.dataset)?;
+    let st = with_progress(|p| emio::stats::stats(dataset, args.bins, p))?;
+    let sum = match args.sum {
+        Some(over) => {
+            let over = match over {
+                SumOver::Navigation => Over::Navigation,
+                SumOver::Signal => Over::Signal,
+            };
+            Some(with_progress(|p| {
+                emio::reduce::sum_over(dataset, over, None, p)
+            })?)
+        }
+        None => None,
+    };
+    if let (Some(sum), Some(out), Some(writer)) = (&sum, &args.out, &writer) {
+        Registry::write(
+            writer.as_ref(),
+            sum,
+            out,
+            &[] as &[(&str, &str)],
+            false,
+            &emio::NoProgress,
+        )?;
+    }
+    let sum_stats = match &sum {
+        Some(s) => Some(emio::stats::stats(s, 0, &emio::NoProgress)?),
+        None => None,
+    };
+    if args.json {
+        let mut doc = st.to_json();
+        doc["file"] = json!(args.file.display().to_string());
+        doc["title"] = json!(dataset.title());
+        doc["dtype"] = json!(dataset.dtype().numpy_str());
+        doc["shape"] = json!(dataset.shape());
+        if let (Some(sum), Some(sum_stats)) = (&sum, &sum_stats) {
+            let mut s = sum_stats.to_json();
+            s["over"] = json!(format!("{:?}", args.sum.expect("sum asked")).to_lowercase());
+            s["shape"] = json!(sum.shape());
+            if let Some(out) = &args.out {
+                s["written_to"] = json!(out.display().to_string());
+            }
+            doc["axis_sum"] = s;
+        }
+        outln!("{doc}");
+        return Ok(());
+    }
+    let s = &st.summary;
+    outln!(
+        "{}: {:?} {} {:?} ({} per element)",
+        args.file.display(),
+        dataset.title(),
+        dataset.dtype(),
+        dataset.shape(),
+        st.of
+    );
+    outln!(
+        "  count {}  NaN {}  +inf {}  -inf {}",
+        s.count,
+        s.nan,
+        s.pos_inf,
+        s.neg_inf
+    );
+    outln!("  min {}  max {}", s.min, s.max);
+    outln!("  mean {}  std {}  sum {}", s.mean, s.std(), s.sum);
+    if let Some(h) = &st.histogram {
+        outln!(
+            "  percentiles: 0.1% {}  1% {}  50% {}  99% {}  99.9% {}",
+            h.quantile(0.001),
+            h.quantile(0.01),
+            h.quantile(0.5),
+            h.quantile(0.99),
+            h.quantile(0.999)
+        );
+        let most = h.counts.iter().copied().max().unwrap_or(1).max(1);
+        outln!(
+            "  histogram ({} bins of width {}):",
+            h.counts.len(),
+            h.width
+        );
+        for (i, &c) in h.counts.iter().enumerate() {
+            let bar = "#".repeat(((c as f64 / most as f64) * 40.0).ceil() as usize);
+            outln!(
+                "    {:>14.6e} {:>12} {bar}",
+                h.start + i as f64 * h.width,
+                c
+            );
+        }
+    }
+    if let (Some(sum), Some(sum_stats)) = (&sum, &sum_stats) {
+        let t = &sum_stats.summary;
+        outln!(
+            "  sum over {:?}: shape {:?}, min {} max {} mean {}{}",
+            args.sum.expect("sum asked"),
+            sum.shape(),
+            t.min,
+            t.max,
+            t.mean,
+            args.out
+                .as_ref()
+                .map(|o| format!(", written to {}", o.display()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,331 @@
+//! Summary statistics of a dataset (`emconvert stats`), streamed through core's engine in
+//! bounded memory on all cores: count, min, max, mean, standard deviation, NaN and infinity
+//! counts in one pass, and a histogram of the finite values in a second pass once their
+//! range is known.
+//!
+//! Each region is summarised on its own (sum, then the squared deviations from its own
+//! mean while it is still in cache) and the summaries are merged with Chan's formula, so
+//! the variance stays accurate for large offsets. Complex values are summarised by their
+//! magnitude, RGB by the mean of R, G and B ([`crate::values`]).
+
+use std::sync::Mutex;
+
+use emio_core::engine::Engine;
+use emio_core::{Dataset, Progress, Result};
+use serde_json::{json, Value};
+
+/// Bytes per region read: regions follow the storage layout and stay in cache between the
+/// two looks at them.
+const REGION_BYTES: u64 = 2 << 20;
+
+/// Moments and extremes of the finite values, plus counts of the others.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// Finite values.
+    pub count: u64,
+    /// NaN values.
+    pub nan: u64,
+    /// +infinity values.
+    pub pos_inf: u64,
+    /// -infinity values.
+    pub neg_inf: u64,
+    /// Smallest finite value (+inf when there is none).
+    pub min: f64,
+    /// Largest finite value (-inf when there is none).
+    pub max: f64,
+    /// Sum of the finite values.
+    pub sum: f64,
+    /// Mean of the finite values (NaN when there is none).
+    pub mean: f64,
+    /// Sum of squared deviations from the mean.
+    m2: f64,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary {
+            count: 0,
+            nan: 0,
+            pos_inf: 0,
+            neg_inf: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            sum: 0.0,
+            mean: f64::NAN,
+            m2: 0.0,
+        }
+    }
+}
+
+impl Summary {
+    /// The summary of one region's bytes.
+    fn of(dtype: emio_core::DType, bytes: &[u8]) -> Summary {
+        let mut s = Summary::default();
+        crate::values::for_each(dtype, bytes, |v| {
+            if v.is_finite() {
+                s.count += 1;
+                s.sum += v;
+                s.min = s.min.min(v);
+                s.max = s.max.max(v);
+            } else if v.is_nan() {
+                s.nan += 1;
+            } else if v > 0.0 {
+                s.pos_inf += 1;
+            } else {
+                s.neg_inf += 1;
+            }
+        });
+        if s.count > 0 {
+            let mean = s.sum / s.count as f64;
+            s.mean = mean;
+            crate::values::for_each(dtype, bytes, |v| {
+                if v.is_finite() {
+                    s.m2 += (v - mean) * (v - mean);
+                }
+            });
+        }
+        s
+    }
+
+    /// Both summaries as one (Chan et al.'s parallel variance).
+    fn merge(&mut self, other: &Summary) {
+        if other.count > 0 {
+            if self.count == 0 {
+                self.mean = other.mean;
+                self.m2 = other.m2;
+            } else {
+                let n = (self.count + other.count) as f64;
+                let delta = other.mean - self.mean;
+                self.mean += delta * other.count as f64 / n;
+                self.m2 += other.m2 + delta * delta * self.count as f64 * other.count as f64 / n;
+            }
+        }
+        self.count += other.count;
+        self.nan += other.nan;
+        self.pos_inf += other.pos_inf;
+        self.neg_inf += other.neg_inf;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.sum += other.sum;
+    }
+
+    /// Population standard deviation of the finite values (NaN when there is none).
+    pub fn std(&self) -> f64 {
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            (self.m2 / self.count as f64).sqrt()
+        }
+    }
+}
+
+/// Counts of the finite values in equal bins between their min and max.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    /// Lower edge of the first bin.
+    pub start: f64,
+    /// Width of every bin (1 or more whole units for integer data).
+    pub width: f64,
+    /// Values per bin.
+    pub counts: Vec<u64>,
+}
+
+impl Histogram {
+    /// Bins between `min` and `max`: `bins` of them, or fewer, whole-unit ones for integer
+    /// data whose range is small.
+    fn new(min: f64, max: f64, bins: usize, integer: bool) -> Histogram {
+        let bins = bins.max(1);
+        let (width, n) = if integer {
+            let range = max - min + 1.0;
+            let width = (range / bins as f64).ceil().max(1.0);
+            (width, (range / width).ceil() as usize)
+        } else {
+            let span = max - min;
+            let width = if span > 0.0 { span / bins as f64 } else { 1.0 };
+            (width, if span > 0.0 { bins } else { 1 })
+        };
+        Histogram {
+            start: min,
+            width,
+            counts: vec![0; n.max(1)],
+        }
+    }
+
+    fn add(&mut self, v: f64) {
+        let last = self.counts.len() - 1;
+        let bin = ((v - self.start) / self.width).floor();
+        let bin = if bin <= 0.0 {
+            0
+        } else {
+            (bin as usize).min(last)
+        };
+        self.counts[bin] += 1;
+    }
+
+    fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+    }
+
+    /// The value below which `fraction` of the counted values lie, interpolated within the
+    /// bin that holds it.
+    pub fn quantile(&self, fraction: f64) -> f64 {
+        let total: u64 = self.counts.iter().sum();
+        if total == 0 {
+            return f64::NAN;
+        }
+        let target = fraction.clamp(0.0, 1.0) * total as f64;
+        let mut below = 0u64;
+        for (i, &c) in self.counts.iter().enumerate() {
+            if c > 0 && (below + c) as f64 >= target {
+                let within = (target - below as f64) / c as f64;
+                return self.start + (i as f64 + within) * self.width;
+            }
+            below += c;
+        }
+        self.start + self.counts.len() as f64 * self.width
+    }
+}
+
+/// What [`stats`] computes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    /// Moments, extremes and special-value counts.
+    pub summary: Summary,
+    /// Histogram of the finite values, when asked for and there are any.
+    pub histogram: Option<Histogram>,
+    /// How each element became a number (`value`, `magnitude`, `mean of R, G, B`).
+    pub of: &'static str,
+}
+
+impl Stats {
+    /// The statistics as JSON (`emconvert stats --json`); non-finite numbers as strings.
+    pub fn to_json(&self) -> Value {
+        let num = emio_core::metadata::json_f64;
+        let s = &self.summary;
+        let mut doc = json!({
+            "of": self.of,
+            "count": s.count,
+            "nan": s.nan,
+            "pos_inf": s.pos_inf,
+            "neg_inf": s.neg_inf,
+            "min": num(s.min),
+            "max": num(s.max),
+            "mean": num(s.mean),
+            "std": num(s.std()),
+            "sum": num(s.sum),
+        });
+        if let Some(h) = &self.histogram {
+            doc["histogram"] = json!({
+                "start": num(h.start),
+                "width": num(h.width),
+                "counts": h.counts,
+                "percentiles": {
+                    "0.1": num(h.quantile(0.001)),
+                    "1": num(h.quantile(0.01)),
+                    "50": num(h.quantile(0.5)),
+                    "99": num(h.quantile(0.99)),
+                    "99.9": num(h.quantile(0.999)),
+                },
+            });
+        }
+        doc
+    }
+}
+
+/// Statistics of every value of `dataset`, with a histogram of `bins` bins unless `bins`
+/// is 0 (which saves the second pass over the data).
+pub fn stats(dataset: &Dataset, bins: usize, progress: &dyn Progress) -> Result<Stats> {
+    let dtype = dataset.dtype();
+    let chunk = dataset.read_chunk_shape(REGION_BYTES);
+    let engine = Engine::default();
+    let total = Mutex::new(Summary::default());
+    engine.for_each_region(dataset, &chunk, progress, |_, bytes| {
+        let part = Summary::of(dtype, bytes);
+        lock(&total).merge(&part);
+        Ok(())
+    })?;
+    let summary = total.into_inner().unwrap_or_else(|p| p.into_inner());
+    let histogram = if bins > 0 && summary.count > 0 {
+        let integer = dtype.is_integer() || dtype == emio_core::DType::Bool;
+        let empty = Histogram::new(summary.min, summary.max, bins, integer);
+        let total = Mutex::new(empty.clone());
+        engine.for_each_region(dataset, &chunk, progress, |_, bytes| {
+            let mut part = empty.clone();
+            crate::values::for_each(dtype, bytes, |v| {
+                if v.is_finite() {
+                    part.add(v);
+                }
+            });
+            lock(&total).merge(&part);
+            Ok(())
+        })?;
+        Some(total.into_inner().unwrap_or_else(|p| p.into_inner()))
+    } else {
+        None
+    };
+    Ok(Stats {
+        summary,
+        histogram,
+        of: crate::values::meaning(dtype),
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emio_core::{DType, NoProgress};
+
+    #[test]
+    fn moments_and_special_values() {
+        let values = [
+            1.0f32,
+            2.0,
+            f32::NAN,
+            3.0,
+            f32::INFINITY,
+            4.0,
+            f32::NEG_INFINITY,
+        ];
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let ds = Dataset::from_bytes(bytes, DType::F32, vec![7]).unwrap();
+        let st = stats(&ds, 4, &NoProgress).unwrap();
+        let s = st.summary;
+        assert_eq!((s.count, s.nan, s.pos_inf, s.neg_inf), (4, 1, 1, 1));
+        assert_eq!((s.min, s.max, s.mean, s.sum), (1.0, 4.0, 2.5, 10.0));
+        assert!((s.std() - 1.25f64.sqrt()).abs() < 1e-12);
+        assert_eq!(st.histogram.unwrap().counts.iter().sum::<u64>(), 4);
+    }
+
+    #[test]
+    fn merged_regions_equal_one_pass() {
+        let values: Vec<f64> = (0..1000).map(|i| 1e9 + (i % 17) as f64).collect();
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let mut merged = Summary::default();
+        for part in bytes.chunks(8 * 37) {
+            merged.merge(&Summary::of(DType::F64, part));
+        }
+        let whole = Summary::of(DType::F64, &bytes);
+        assert_eq!(merged.count, whole.count);
+        assert!((merged.mean - whole.mean).abs() < 1e-6);
+        assert!((merged.std() - whole.std()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn integer_histograms_have_whole_bins() {
+        let mut h = Histogram::new(0.0, 9.0, 100, true);
+        assert_eq!((h.counts.len(), h.width), (10, 1.0));
+        for v in 0..10 {
+            h.add(f64::from(v));
+        }
+        assert_eq!(h.counts, vec![1; 10]);
+        assert_eq!(h.quantile(0.5), 5.0);
+        let h = Histogram::new(0.0, 999.0, 10, true);
+        assert_eq!((h.counts.len(), h.width), (10, 100.0));
+    }
+}
