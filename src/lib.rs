@@ -133,9 +133,15 @@ pub fn write(dataset: &Dataset, path: impl AsRef<Path>, overwrite: bool) -> Resu
     )
 }
 
-/// The dataset `index` of `datasets`, or the only one; an error naming the choices
-/// otherwise (shared by the verbs that work on one dataset).
+/// The dataset `index` of `datasets`, or the only one, or the main one of a file whose
+/// other datasets are derived from it ([`Dataset::is_derived`]: a blockfile's virtual
+/// bright-field image); an error naming the choices otherwise (shared by the verbs that
+/// work on one dataset).
 pub fn pick(datasets: &[Dataset], index: Option<usize>) -> Result<&Dataset> {
+    let mut main = datasets.iter().filter(|d| !d.is_derived());
+    if let (None, Some(only), None) = (index, main.next(), main.next()) {
+        return Ok(only);
+    }
     match (index, datasets.len()) {
         (Some(i), n) => datasets.get(i).ok_or_else(|| {
             Error::invalid_option(
@@ -177,5 +183,9 @@ mod tests {
         assert!(pick(&two, None).is_err());
         assert!(pick(&two, Some(1)).is_ok());
         assert!(pick(&two, Some(2)).is_err());
+        let mut derived = two[1].clone();
+        derived.mark_derived();
+        let main_and_derived = [two[0].clone(), derived];
+        assert!(!pick(&main_and_derived, None).unwrap().is_derived());
     }
 }

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use emio::metadata::{for_each_leaf, value_f64};
-use emio::{AxisKind, DType, Dataset, Registry};
+use emio::{AxisKind, DType, Dataset, OptionKind, OptionSpec, Registry};
 use known_differences::{Entry, Known, PixelTolerance, Transform};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -762,13 +762,26 @@ fn load_reference(corpus: &Path, key: &str) -> Value {
         .unwrap_or_else(|e| panic!("{key}: {e}"))
 }
 
-fn read_options(reference: &Value) -> Vec<(String, String)> {
+/// The reference's `read_kwargs` as reader options. The corpus gives path-valued ones
+/// relative to the data file's folder, while emio (like rsciio) takes a relative path as
+/// relative to the current directory: they are joined to `folder` here.
+fn read_options(reference: &Value, specs: &[OptionSpec], folder: &Path) -> Vec<(String, String)> {
+    let is_path = |key: &str| {
+        specs
+            .iter()
+            .any(|s| s.name == key && s.kind == OptionKind::Path)
+    };
     reference["read_kwargs"]
         .as_object()
         .map(|m| {
             m.iter()
                 .filter(|(k, _)| *k != "lazy")
-                .map(|(k, v)| (k.clone(), option_text(v)))
+                .map(|(k, v)| match v {
+                    Value::String(p) if is_path(k) => {
+                        (k.clone(), folder.join(p).display().to_string())
+                    }
+                    _ => (k.clone(), option_text(v)),
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -786,7 +799,9 @@ fn check_reading(corpus: &Path, registry: &Registry, known: &Known, reading: &Re
                 format!("picked {} for a {} file", f.name(), reading.format),
             ));
         }
-        Registry::open_with(f.as_ref(), &path, &read_options(&reference))
+        let folder = path.parent().unwrap_or(Path::new(""));
+        let options = read_options(&reference, f.read_options(), folder);
+        Registry::open_with(f.as_ref(), &path, &options)
     });
     let datasets = match opened {
         Err(e) => {

@@ -28,6 +28,11 @@ pub struct Dataset {
     source: Arc<dyn ArraySource>,
     /// What the reader skipped or repaired (see [`Dataset::warn`]).
     warnings: Vec<String>,
+    /// Whether this dataset is derived from another one of its file (see
+    /// [`Dataset::is_derived`]).
+    derived: bool,
+    /// Datasets derived from this one (see [`Dataset::derived`]).
+    related: Vec<Dataset>,
 }
 
 impl fmt::Debug for Dataset {
@@ -106,7 +111,32 @@ impl Dataset {
             original_metadata,
             source,
             warnings: Vec::new(),
+            derived: false,
+            related: Vec::new(),
         })
+    }
+
+    /// Whether this dataset is derived from another dataset of the same file (a virtual
+    /// image, a thumbnail, a preview) rather than data of its own. A file of one main
+    /// dataset and derived ones converts its main dataset when no dataset is chosen.
+    pub fn is_derived(&self) -> bool {
+        self.derived
+    }
+
+    /// Mark this dataset as derived (see [`Dataset::is_derived`]).
+    pub fn mark_derived(&mut self) {
+        self.derived = true;
+    }
+
+    /// Datasets the file derived from this one (e.g. a blockfile's virtual bright-field
+    /// image), which a writer whose format stores such a dataset beside the data keeps.
+    pub fn derived(&self) -> &[Dataset] {
+        &self.related
+    }
+
+    /// Attach a dataset derived from this one (see [`Dataset::derived`]).
+    pub fn attach_derived(&mut self, derived: Dataset) {
+        self.related.push(derived);
     }
 
     /// An in-memory dataset with default axes (all signal axes), e.g. for tests.

@@ -44,12 +44,16 @@ pub enum Error {
         what: String,
     },
     /// A reader or writer option was unknown or had a bad value.
-    #[error("invalid option `{}`: {}", bounded_message(name.as_str()), bounded_message(reason.as_str()))]
+    #[error("{}{}invalid option `{}`: {}", path_prefix(path), format_prefix(format), bounded_message(name.as_str()), bounded_message(reason.as_str()))]
     InvalidOption {
         /// The option name as given.
         name: String,
         /// Why it was rejected (for unknown names: the valid ones).
         reason: String,
+        /// The format whose reader or writer rejected it, once known.
+        format: Option<&'static str>,
+        /// The file being read or written, once known.
+        path: Option<PathBuf>,
     },
     /// No registered format recognised the file.
     #[error("{}: no format recognises this file: {}", path.display(), bounded_message(reason.as_str()))]
@@ -74,6 +78,10 @@ fn path_prefix(path: &Option<PathBuf>) -> String {
     path.as_ref()
         .map(|p| format!("{}: ", p.display()))
         .unwrap_or_default()
+}
+
+fn format_prefix(format: &Option<&'static str>) -> String {
+    format.map(|f| format!("{f} ")).unwrap_or_default()
 }
 
 fn offset_suffix(offset: Option<u64>) -> String {
@@ -123,6 +131,26 @@ impl Error {
         Error::InvalidOption {
             name: name.into(),
             reason: reason.into(),
+            format: None,
+            path: None,
+        }
+    }
+
+    /// Name the format whose reader or writer rejected an option (other errors unchanged).
+    pub fn with_format(self, name: &'static str) -> Self {
+        match self {
+            Error::InvalidOption {
+                name: option,
+                reason,
+                format: None,
+                path,
+            } => Error::InvalidOption {
+                name: option,
+                reason,
+                format: Some(name),
+                path,
+            },
+            other => other,
         }
     }
 
@@ -149,7 +177,88 @@ impl Error {
                 path: Some(file.to_path_buf()),
                 what,
             },
+            Error::InvalidOption {
+                name,
+                reason,
+                format,
+                path: None,
+            } => Error::InvalidOption {
+                name,
+                reason,
+                format,
+                path: Some(file.to_path_buf()),
+            },
             other => other,
+        }
+    }
+}
+
+/// `path` with its prefix `from` replaced by `to` (unchanged when `from` is no prefix).
+fn swap_prefix(path: PathBuf, from: &Path, to: &Path) -> PathBuf {
+    match path.strip_prefix(from) {
+        Ok(rest) if rest.as_os_str().is_empty() => to.to_path_buf(),
+        Ok(rest) => to.join(rest),
+        Err(_) => path,
+    }
+}
+
+impl Error {
+    /// This error with the path `from` (and paths inside it) named `to` instead, in its
+    /// path fields and its text: see [`crate::output::AtomicOutput::in_user_terms`].
+    pub fn replace_path(self, from: &Path, to: &Path) -> Self {
+        let text = |t: String| t.replace(&from.display().to_string(), &to.display().to_string());
+        let path = |p: PathBuf| swap_prefix(p, from, to);
+        match self {
+            Error::Io { path: p, source } => {
+                let message = source.to_string();
+                let fixed = text(message.clone());
+                Error::Io {
+                    path: path(p),
+                    source: if fixed == message {
+                        source
+                    } else {
+                        std::io::Error::new(source.kind(), fixed)
+                    },
+                }
+            }
+            Error::Malformed {
+                format,
+                path: p,
+                offset,
+                expected,
+            } => Error::Malformed {
+                format,
+                path: p.map(path),
+                offset,
+                expected: text(expected),
+            },
+            Error::Unsupported {
+                format,
+                path: p,
+                what,
+            } => Error::Unsupported {
+                format,
+                path: p.map(path),
+                what: text(what),
+            },
+            Error::InvalidOption {
+                name,
+                reason,
+                format,
+                path: p,
+            } => Error::InvalidOption {
+                name,
+                reason: text(reason),
+                format,
+                path: p.map(path),
+            },
+            Error::NoFormat { path: p, reason } => Error::NoFormat {
+                path: path(p),
+                reason: text(reason),
+            },
+            Error::OutOfBounds(t) => Error::OutOfBounds(text(t)),
+            Error::OutputExists(p) => Error::OutputExists(path(p)),
+            Error::Cancelled => Error::Cancelled,
         }
     }
 }

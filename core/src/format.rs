@@ -19,6 +19,9 @@ pub trait Progress: Sync {
     fn is_cancelled(&self) -> bool {
         false
     }
+    /// A one-line remark for the user about how the output holds the data (e.g. dimensions
+    /// the format cannot keep as such); emconvert prints it on stderr.
+    fn note(&self, _message: &str) {}
 }
 
 /// Progress that reports nothing.

@@ -14,8 +14,12 @@ pub enum OptionKind {
     Int,
     /// A float.
     Float,
-    /// Free text (paths, names).
+    /// Free text (names, lists, JSON).
     Str,
+    /// A file path. A relative path is relative to the current directory of the caller (as
+    /// in rsciio and every command-line tool), never to the data file's folder; readers open
+    /// it as given. Text values a format gives a meaning (`auto`, `none`) are passed on.
+    Path,
     /// One of a fixed set of words.
     Choice(&'static [&'static str]),
     /// Integers separated by commas, optionally in `()` or `[]`: `4,5` or `(4, 5)`.
@@ -33,6 +37,27 @@ pub struct OptionSpec {
     pub default: Option<&'static str>,
     /// One line of help.
     pub help: &'static str,
+}
+
+impl OptionSpec {
+    /// The option for a list of valid ones: name, value type and default,
+    /// e.g. `navigation_shape (integers like 4,5; unset by default)`.
+    pub fn describe(&self) -> String {
+        let kind = match self.kind {
+            OptionKind::Bool => "true or false".to_string(),
+            OptionKind::Int => "an integer".to_string(),
+            OptionKind::Float => "a number".to_string(),
+            OptionKind::Str => "text".to_string(),
+            OptionKind::Path => "a path".to_string(),
+            OptionKind::Choice(choices) => format!("one of {}", choices.join("|")),
+            OptionKind::IntList => "integers like 4,5".to_string(),
+        };
+        let default = match self.default {
+            Some(d) => format!("default {d}"),
+            None => "unset by default".to_string(),
+        };
+        format!("{} ({kind}; {default})", self.name)
+    }
 }
 
 /// A parsed option value.
@@ -67,7 +92,7 @@ fn parse_value(spec: &OptionSpec, text: &str) -> Result<OptionValue> {
         },
         OptionKind::Int => OptionValue::Int(t.parse().map_err(|_| bad("an integer"))?),
         OptionKind::Float => OptionValue::Float(t.parse().map_err(|_| bad("a number"))?),
-        OptionKind::Str => OptionValue::Str(text.to_string()),
+        OptionKind::Str | OptionKind::Path => OptionValue::Str(text.to_string()),
         OptionKind::Choice(choices) => {
             if !choices.contains(&t) {
                 return Err(bad(&format!("one of {}", choices.join(", "))));
@@ -111,7 +136,7 @@ impl Options {
         for (key, value) in pairs {
             let (key, value) = (key.as_ref(), value.as_ref());
             let spec = specs.iter().find(|s| s.name == key).ok_or_else(|| {
-                let valid: Vec<&str> = specs.iter().map(|s| s.name).collect();
+                let valid: Vec<String> = specs.iter().map(OptionSpec::describe).collect();
                 Error::invalid_option(
                     key,
                     if valid.is_empty() {
@@ -123,7 +148,7 @@ impl Options {
             })?;
             // `none` unsets an option (rsciio's `None`), unless it is one of the choices.
             let unset = match spec.kind {
-                OptionKind::Str => false,
+                OptionKind::Str | OptionKind::Path => false,
                 OptionKind::Choice(choices) => !choices.contains(&value.trim()),
                 _ => true,
             };
@@ -190,6 +215,52 @@ impl Options {
             _ => None,
         }
     }
+
+    /// A shape option (`navigation_shape`, `scan_shape`, ...) as sizes, `None` when unset.
+    /// An empty list or a size below 1 is an error worded the same in every format.
+    pub fn shape(&self, name: &str) -> Result<Option<Vec<u64>>> {
+        let Some(list) = self.int_list(name) else {
+            return Ok(None);
+        };
+        parse_shape(name, list).map(Some)
+    }
+}
+
+/// Sizes of a shape option given as integers: each must be at least 1.
+pub fn parse_shape(name: &str, list: &[i64]) -> Result<Vec<u64>> {
+    list.iter()
+        .map(|&v| u64::try_from(v).ok().filter(|&v| v > 0))
+        .collect::<Option<Vec<u64>>>()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            let shown: Vec<String> = list.iter().map(i64::to_string).collect();
+            Error::invalid_option(
+                name,
+                format!(
+                    "({}) is not a shape: give one or more sizes of at least 1, e.g. 4,5",
+                    shown.join(", ")
+                ),
+            )
+        })
+}
+
+/// The error for a shape option that does not fit the file, worded the same in every
+/// format: how many positions the shape has and how many frames the file holds for it.
+/// `frames_note` says which frames count (empty, or e.g. " from scan_start_frame 2").
+pub fn shape_misfit(name: &str, shape: &[u64], frames: u64, frames_note: &str) -> Error {
+    let shown: Vec<String> = shape.iter().map(u64::to_string).collect();
+    let positions = shape
+        .iter()
+        .try_fold(1u64, |a, &b| a.checked_mul(b))
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "too many".into());
+    Error::invalid_option(
+        name,
+        format!(
+            "({}) does not fit the file: {positions} positions for its {frames} frames{frames_note}",
+            shown.join(", ")
+        ),
+    )
 }
 
 #[cfg(test)]

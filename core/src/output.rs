@@ -114,6 +114,19 @@ impl AtomicOutput {
         &self.temp
     }
 
+    /// `error` with every mention of the temporary output (its path, or a file inside it or
+    /// beside it in the staging folder) replaced by the path the user asked for: errors
+    /// never name an internal temporary file.
+    pub fn in_user_terms(&self, error: Error) -> Error {
+        match &self.staging {
+            Some(staging) => {
+                let dir = self.target.parent().unwrap_or(Path::new(""));
+                error.replace_path(staging, dir)
+            }
+            None => error.replace_path(&self.temp, &self.target),
+        }
+    }
+
     /// Move the finished output onto the target. A directory output is first flushed to
     /// disk, every file and folder in it (writers of directory stores write their many
     /// small files without syncing each one; file writers sync their one file). Outputs

@@ -162,39 +162,49 @@ impl Registry {
         path: &Path,
         options: &[(K, V)],
     ) -> Result<Vec<Dataset>> {
-        let options = Options::parse(format.read_options(), options)?;
-        format.open(path, &options).map_err(|e| e.with_path(path))
+        let options = Options::parse(format.read_options(), options)
+            .map_err(|e| e.with_format(format.name()).with_path(path))?;
+        format
+            .open(path, &options)
+            .map_err(|e| e.with_format(format.name()).with_path(path))
     }
 
     /// The writer for `path`: the format named `to`, or the one whose extension matches.
     pub fn writer_for(&self, path: &Path, to: Option<&str>) -> Result<Arc<dyn Format>> {
         let format = match to {
             Some(name) => self.by_name(name)?,
-            None => {
-                let name = file_name_lower(path);
-                self.formats
-                    .iter()
-                    .filter(|f| f.can_write() && has_extension(f.as_ref(), &name))
-                    .max_by_key(|f| extension_match_len(f.as_ref(), &name))
-                    .cloned()
-                    .ok_or_else(|| Error::NoFormat {
-                        path: path.to_path_buf(),
-                        reason: format!(
-                            "no writer for this extension (writers: {})",
-                            self.formats
-                                .iter()
-                                .filter(|f| f.can_write())
-                                .map(|f| f.name())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    })?
+            None if path.is_dir() && self.writers_by_extension(path).is_none() => {
+                return Err(folder_output(path))
             }
+            None => self
+                .writers_by_extension(path)
+                .ok_or_else(|| Error::NoFormat {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "no writer for this extension (writers: {})",
+                        self.formats
+                            .iter()
+                            .filter(|f| f.can_write())
+                            .map(|f| f.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })?,
         };
         if !format.can_write() {
             return Err(Error::unsupported(format.name(), "writing").with_path(path));
         }
         Ok(format)
+    }
+
+    /// The writer whose extension `path` has (the longest match).
+    fn writers_by_extension(&self, path: &Path) -> Option<Arc<dyn Format>> {
+        let name = file_name_lower(path);
+        self.formats
+            .iter()
+            .filter(|f| f.can_write() && has_extension(f.as_ref(), &name))
+            .max_by_key(|f| extension_match_len(f.as_ref(), &name))
+            .cloned()
     }
 
     /// Write `dataset` to `path` with `format`, atomically: into a temporary file (or
@@ -208,7 +218,11 @@ impl Registry {
         overwrite: bool,
         progress: &dyn Progress,
     ) -> Result<()> {
-        let options = Options::parse(format.write_options(), options)?;
+        let options = Options::parse(format.write_options(), options)
+            .map_err(|e| e.with_format(format.name()).with_path(path))?;
+        if path.is_dir() && !format.writes_directory() {
+            return Err(folder_output(path));
+        }
         let kind = if format.writes_directory() {
             OutputKind::Directory
         } else if format.writes_companions() {
@@ -226,7 +240,24 @@ impl Registry {
         let output = AtomicOutput::new(path, overwrite, kind)?.replacing(stale);
         format
             .write(dataset, output.temp_path(), &options, progress)
-            .map_err(|e| e.with_path(path))?;
+            .map_err(|e| {
+                output
+                    .in_user_terms(e)
+                    .with_format(format.name())
+                    .with_path(path)
+            })?;
         output.commit()
     }
+}
+
+/// The error for an output path that is an existing folder where a file is to be written.
+fn folder_output(path: &Path) -> Error {
+    Error::io(
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "is a folder: give an output file name, e.g. inside it with the extension of \
+             the format to write (emconvert formats lists them)",
+        ),
+    )
 }

@@ -68,6 +68,7 @@ fn option_dict<'py>(py: Python<'py>, spec: &OptionSpec) -> PyResult<Bound<'py, P
         OptionKind::Int => "int".to_string(),
         OptionKind::Float => "float".to_string(),
         OptionKind::Str => "str".to_string(),
+        OptionKind::Path => "path".to_string(),
         OptionKind::IntList => "int_list".to_string(),
         OptionKind::Choice(choices) => format!("choice:{}", choices.join("|")),
     };

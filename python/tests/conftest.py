@@ -41,6 +41,19 @@ def corpus():
     return CORPUS
 
 
-def read_kwargs(reference):
-    """The reference's reader keywords, minus ``lazy``."""
-    return {k: v for k, v in (reference.get("read_kwargs") or {}).items() if k != "lazy"}
+#: Reader keywords whose value is a file path (emio declares them with kind ``path``).
+PATH_KEYWORDS = {o["name"] for f in emio.formats() for o in f["read_options"] if o["kind"] == "path"}
+
+
+def read_kwargs(reference, data_file):
+    """The reference's reader keywords, minus ``lazy``. The corpus gives path-valued ones
+    relative to the data file's folder; emio and rsciio take a relative path as relative to
+    the current directory, so they are joined to ``data_file``'s folder here."""
+    out = {}
+    for key, value in (reference.get("read_kwargs") or {}).items():
+        if key == "lazy":
+            continue
+        if key in PATH_KEYWORDS and isinstance(value, str):
+            value = str(Path(data_file).parent / value)
+        out[key] = value
+    return out

@@ -227,7 +227,7 @@ def result(corpus, file, fmt, reference_key):
             probed = emio.probe(path)
             if probed != fmt:
                 raise AssertionError(f"probe picked {probed} for a {fmt} file")
-            signals = emio.file_reader(path, **read_kwargs(reference))
+            signals = emio.file_reader(path, **read_kwargs(reference, path))
         except Exception as e:  # noqa: BLE001 - every failure is a reported difference
             _results[key] = ([("read", f"{type(e).__name__}: {e}")], 0)
         else:
@@ -282,8 +282,8 @@ def test_pixel_tolerance_claim(corpus, entry):
     for name in entry["readings"]:
         reference = json.loads((corpus / folder / name).read_text(encoding="utf-8"))
         plugin = rsciio_plugin(reference)
-        theirs = np.asarray(plugin.file_reader(str(corpus / entry["file"]), **read_kwargs(reference))[entry["signal"]]["data"])
-        ours = np.asarray(emio.file_reader(corpus / entry["file"], **read_kwargs(reference))[entry["signal"]]["data"])
+        theirs = np.asarray(plugin.file_reader(str(corpus / entry["file"]), **read_kwargs(reference, corpus / entry["file"]))[entry["signal"]]["data"])
+        ours = np.asarray(emio.file_reader(corpus / entry["file"], **read_kwargs(reference, corpus / entry["file"]))[entry["signal"]]["data"])
         names = theirs.dtype.names or [None]
         diffs = []
         for n in names:
@@ -326,7 +326,7 @@ def test_corpus_lazy_equals_eager(corpus, file, fmt, reference_key):
     if not has_reader(fmt):
         return
     reference = json.loads((corpus / reference_key).read_text(encoding="utf-8"))
-    kwargs = read_kwargs(reference)
+    kwargs = read_kwargs(reference, corpus / file)
     if covers(file, reference_key, "read"):
         # Documented as unreadable (e.g. HyperSpy ragged arrays): it must fail lazily too.
         with pytest.raises(EmioError):
@@ -377,7 +377,7 @@ def test_corpus_against_rsciio(corpus, file, fmt, reference_key):
     if reference.get("reader") != "rsciio":
         pytest.skip("rsciio does not read this file")
     plugin = rsciio_plugin(reference)
-    kwargs = read_kwargs(reference)
+    kwargs = read_kwargs(reference, corpus / file)
     theirs = plugin.file_reader(str(corpus / file), **kwargs)
     ours = emio.file_reader(corpus / file, **kwargs)
     assert len(ours) == len(theirs)

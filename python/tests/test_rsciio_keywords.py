@@ -59,7 +59,7 @@ def first_corpus_file(fmt):
         if f != fmt or not reference_key.endswith(file.split("/")[-1] + ".expected.json"):
             continue
         reference = json.loads((CORPUS / reference_key).read_text(encoding="utf-8"))
-        if reference.get("reader") == "rsciio" and not read_kwargs(reference):
+        if reference.get("reader") == "rsciio" and not read_kwargs(reference, CORPUS / file):
             return CORPUS / file
     return None
 

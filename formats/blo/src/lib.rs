@@ -31,6 +31,9 @@ pub use header::{iso_to_serial_date, serial_date_to_iso, BloHeader, FRAME_PREFIX
 
 const FORMAT: &str = "blo";
 
+/// Title of the virtual bright-field image a blockfile stores beside its patterns.
+pub const VBF_TITLE: &str = "Virtual bright field";
+
 /// The formats this crate provides, for the facade's registry.
 pub fn formats() -> Vec<Arc<dyn Format>> {
     vec![Arc::new(Blo)]
@@ -52,8 +55,9 @@ const WRITE_OPTIONS: &[OptionSpec] = &[
         name: "navigator",
         kind: OptionKind::Str,
         default: Some("navigator"),
-        help: "virtual bright-field image stored in the file: navigator (mean of each \
-               pattern) or None (zeros)",
+        help: "virtual bright-field image stored in the file: navigator (the source's \
+               virtual bright-field image when it has one, e.g. a blockfile's, else the mean \
+               of each pattern) or None (zeros)",
     },
 ];
 
@@ -255,6 +259,8 @@ fn open_storage(storage: Storage, file_name: &str) -> Result<Vec<Dataset>> {
     }
     set_path(&mut general, "General.notes", note.as_str());
     let mut metadata = general.clone();
+    // rsciio leaves the title empty; a title tells the patterns from the virtual image.
+    set_path(&mut metadata, "General.title", "Diffraction patterns");
     set_path(&mut metadata, "Signal.signal_type", "diffraction");
     for (path, value) in [
         ("beam_energy", f64::from(h.beam_energy) * 1e-3),
@@ -306,9 +312,12 @@ fn open_storage(storage: Storage, file_name: &str) -> Result<Vec<Dataset>> {
                 .collect()
         };
         let mut meta = general;
-        set_path(&mut meta, "General.title", "Virtual bright field");
+        set_path(&mut meta, "General.title", VBF_TITLE);
         set_path(&mut meta, "Signal.signal_type", "");
-        datasets.push(Dataset::new(Arc::new(vbf), vbf_axes, meta, original)?);
+        let mut vbf = Dataset::new(Arc::new(vbf), vbf_axes, meta, original)?;
+        vbf.mark_derived();
+        datasets[0].attach_derived(vbf.clone());
+        datasets.push(vbf);
     }
     Ok(datasets)
 }

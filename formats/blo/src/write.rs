@@ -15,6 +15,7 @@ use emio_core::output::STREAM_REGION_BYTES;
 use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
 
 use crate::header::{iso_to_serial_date, BloHeader, HEADER_LEN};
+use crate::VBF_TITLE;
 
 const FORMAT: &str = "blo";
 
@@ -395,10 +396,30 @@ pub fn write(
         progress.advance(bytes.len() as u64);
         Ok(())
     })?;
+    if navigator_mean {
+        if let Some(vbf) = stored_navigator(dataset, n)? {
+            navigator = vbf;
+        }
+    }
     out.seek(SeekFrom::Start(u64::from(OFFSET_1))).map_err(io)?;
     out.write_all(&navigator).map_err(io)?;
     let file = out.into_inner().map_err(|e| io(e.into_error()))?;
     file.sync_all().map_err(io)
+}
+
+/// The virtual bright-field image the source file stored with the data (a blockfile's,
+/// attached to its patterns by the reader): `n` u8 values, kept instead of the mean of
+/// each pattern.
+fn stored_navigator(dataset: &Dataset, n: u64) -> Result<Option<Vec<u8>>> {
+    let Some(vbf) = dataset
+        .derived()
+        .iter()
+        .find(|d| d.dtype() == DType::U8 && d.len() == n && d.title() == VBF_TITLE)
+    else {
+        return Ok(None);
+    };
+    vbf.read_region_bytes(&vec![0; vbf.ndim()], vbf.shape())
+        .map(Some)
 }
 
 fn bad_scaling(text: &str) -> Error {

@@ -294,15 +294,23 @@ fn open_storage(
             format!("selects no frame of the {in_file} in the file"),
         ));
     }
-    let requested = match options.int_list("navigation_shape") {
-        Some(list) => {
-            if list.is_empty() || list.iter().any(|&n| n < 1) {
-                return Err(Error::invalid_option(
+    let requested = match options.shape("navigation_shape")? {
+        // A shape the user gives must hold exactly the frames loaded.
+        Some(shape) => {
+            if shape.iter().try_fold(1u64, |a, &b| a.checked_mul(b)) != Some(to_load) {
+                let note = if to_load == in_file {
+                    String::new()
+                } else {
+                    format!(" from first_frame {first} to last_frame {end}")
+                };
+                return Err(emio_core::options::shape_misfit(
                     "navigation_shape",
-                    "needs positive sizes, e.g. 256,256",
+                    &shape,
+                    to_load,
+                    &note,
                 ));
             }
-            Some(list.iter().map(|&n| n as u64).collect())
+            Some(shape)
         }
         None => {
             let (mut per_line, count) = match hdr.as_deref() {

@@ -127,12 +127,20 @@ fn options_select_frames_and_shape() {
         .remove(0);
     assert_eq!(part.shape(), [5, 256, 256]);
     assert_eq!(frames(&part), full[2 * frame..7 * frame]);
-    // Asking for more frames than the file holds keeps complete lines only.
-    let cut = open(&path, &[("navigation_shape", "3,4")])
-        .unwrap()
-        .remove(0);
-    assert_eq!(cut.shape(), [2, 3, 256, 256]);
-    assert_eq!(frames(&cut), full[..6 * frame]);
+    // A shape that does not hold exactly the frames loaded is an error, not ignored.
+    for (shape, extra) in [
+        ("3,4", &[][..]),
+        ("2,2", &[][..]),
+        ("2,4", &[("first_frame", "1")][..]),
+    ] {
+        let mut options = vec![("navigation_shape", shape)];
+        options.extend_from_slice(extra);
+        let e = open(&path, &options).unwrap_err().to_string();
+        assert!(
+            e.contains("navigation_shape") && e.contains("does not fit the file"),
+            "{e}"
+        );
+    }
     assert!(open(&path, &[("first_frame", "9")]).is_err());
     assert!(open(&path, &[("navigation_shape", "0,4")]).is_err());
 }

@@ -182,11 +182,53 @@ fn stamp_order(machst: &[u8]) -> Option<ByteOrder> {
     }
 }
 
+/// How the label emio writes to record a shape the header cannot hold starts.
+const SHAPE_LABEL: &str = "emio shape ";
+
+/// The label recording a dataset's C-order `shape`: `emio shape 4,5,64,64`.
+pub fn format_shape_label(shape: &[u64]) -> String {
+    let sizes: Vec<String> = shape.iter().map(u64::to_string).collect();
+    format!("{SHAPE_LABEL}{}", sizes.join(","))
+}
+
+/// The C-order shape a label written by [`format_shape_label`] records.
+pub fn shape_label(label: &str) -> Option<Vec<u64>> {
+    label
+        .strip_prefix(SHAPE_LABEL)?
+        .split(',')
+        .map(|s| s.trim().parse::<u64>().ok().filter(|&n| n > 0))
+        .collect()
+}
+
+/// Largest dimension a header is taken to be plausible with (no MRC file comes close).
+const MAX_DIM: i32 = 1 << 26;
+
 /// Whether the header read in `order` has a known mode and sane dimensions.
 fn plausible(b: &[u8], order: ByteOrder) -> bool {
-    const MAX_DIM: i32 = 1 << 26;
     let dims_ok = (0..3).all(|i| (0..MAX_DIM).contains(&read_i32(b, 4 * i, order)));
     dims_ok && Mode::from_number(read_i32(b, 12, order)).is_some()
+}
+
+/// Why a header is plausible in neither byte order, read in the stamped one: a dimension
+/// too large for any file (`nx = 2^31 - 1` is that, not a negative size), or the
+/// dimensions and mode no MRC file has.
+fn implausible(b: &[u8], order: ByteOrder) -> Error {
+    let known_mode = Mode::from_number(read_i32(b, 12, order)).is_some();
+    for (k, name) in ["nx", "ny", "nz"].iter().enumerate() {
+        let n = read_i32(b, 4 * k, order);
+        if known_mode && n >= MAX_DIM {
+            return Error::malformed(
+                "mrc",
+                4 * k as u64,
+                format!("{name} of at most {MAX_DIM}: {name} = {n} is too large for the file"),
+            );
+        }
+    }
+    Error::malformed(
+        "mrc",
+        0,
+        "non-negative nx, ny, nz and a known mode (0, 1, 2, 3, 4, 6, 12, 16, 101) in either byte order",
+    )
 }
 
 /// Whether `head` starts like an MRC file: `MAP` at byte 208 and a plausible header.
@@ -229,13 +271,7 @@ impl Header {
                 let order = [first, other(first)]
                     .into_iter()
                     .find(|&o| plausible(b, o))
-                    .ok_or_else(|| {
-                        Error::malformed(
-                            "mrc",
-                            0,
-                            "non-negative nx, ny, nz and a known mode (0, 1, 2, 3, 4, 6, 12, 16, 101) in either byte order",
-                        )
-                    })?;
+                    .ok_or_else(|| implausible(b, stamp.unwrap_or(ByteOrder::Little)))?;
                 let note = match stamp {
                     Some(_) => format!(
                         "machine stamp {machst:02x?} contradicts the header; read as {order:?}-endian"

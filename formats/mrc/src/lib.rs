@@ -48,13 +48,13 @@ const READ_OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         name: "metadata_file",
-        kind: OptionKind::Str,
+        kind: OptionKind::Path,
         default: Some("auto"),
-        help: "Direct Electron *_info.txt: a path (relative to the file), auto (found by name) or none",
+        help: "Direct Electron *_info.txt: a path, auto (found by name beside the file) or none",
     },
     OptionSpec {
         name: "scan_file",
-        kind: OptionKind::Str,
+        kind: OptionKind::Path,
         default: None,
         help: "Direct Electron *_scan_coordinates.csv for custom/random scans (default: found by name)",
     },
@@ -202,16 +202,6 @@ fn calibrations(h: &Header, perm: [usize; 3], fei: Option<&Tree>) -> [(f64, f64,
     })
 }
 
-/// Paths given as options are relative to the data file's folder.
-fn option_path(file: &Path, value: &str) -> PathBuf {
-    let p = Path::new(value);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        file.parent().unwrap_or(Path::new("")).join(p)
-    }
-}
-
 fn disabled(value: &str) -> bool {
     value.is_empty() || value.eq_ignore_ascii_case("none")
 }
@@ -229,13 +219,13 @@ fn read_text(path: &Path) -> Result<String> {
 fn de_companions(path: &Path, options: &Options) -> Result<Option<(PathBuf, Option<PathBuf>)>> {
     let info = match options.str("metadata_file") {
         Some(v) if disabled(v) => return Ok(None),
-        Some(v) if v != "auto" => Some(option_path(path, v)),
+        Some(v) if v != "auto" => Some(PathBuf::from(v)),
         _ => de::find_companion(path, "info.txt"),
     };
     let Some(info) = info else { return Ok(None) };
     let scan = match options.str("scan_file") {
         Some(v) if disabled(v) => None,
-        Some(v) => Some(option_path(path, v)),
+        Some(v) => Some(PathBuf::from(v)),
         None => de::find_companion(path, "scan_coordinates.csv"),
     };
     Ok(Some((info, scan)))
@@ -288,21 +278,13 @@ impl Mrc {
         let sections = h.nz as usize;
         let extended = exthdr::interpret(&h, &ext, sections);
         let companions = de_companions(path, options)?;
-        let nav_option: Option<Vec<u64>> = options
-            .int_list("navigation_shape")
-            .map(|l| {
-                l.iter()
-                    .map(|&v| {
-                        u64::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| {
-                            Error::invalid_option(
-                                "navigation_shape",
-                                format!("{v} is not a positive size"),
-                            )
-                        })
-                    })
-                    .collect::<Result<_>>()
-            })
-            .transpose()?;
+        // A shape emio recorded in a label (data of more dimensions than MRC describes)
+        // applies like navigation_shape, unless the user gives one.
+        let recorded = match &companions {
+            None if !h.is_volume_stack() => recorded_navigation(&h),
+            _ => None,
+        };
+        let nav_option = options.shape("navigation_shape")?.or(recorded);
 
         let file_name = emio_core::metadata::file_name(path);
         // MRC files carry no title: HyperSpy leaves it empty (labels are not titles).
@@ -454,12 +436,11 @@ impl Mrc {
             let frames_dim = dims.len() - 3;
             let count = nav.iter().try_fold(1u64, |a, &b| a.checked_mul(b));
             if count != Some(dims[frames_dim].size) || packed {
-                return Err(Error::invalid_option(
+                return Err(emio_core::options::shape_misfit(
                     "navigation_shape",
-                    format!(
-                        "{nav:?} does not hold the file's {} frames",
-                        dims[frames_dim].size
-                    ),
+                    nav,
+                    dims[frames_dim].size,
+                    "",
                 ));
             }
             let c_order: Vec<u64> = nav.iter().rev().copied().collect();
@@ -479,6 +460,24 @@ impl Mrc {
         let axes = dims.iter().map(|d| d.axis.clone()).collect();
         Ok((geometry(&dims, None), axes))
     }
+}
+
+/// The navigation shape (fastest first, as `navigation_shape`) of the label emio writes for
+/// data of more dimensions than the header describes, when it fits this file: its frame
+/// is the header's ny × nx, unpermuted, and its navigation positions are the nz sections.
+fn recorded_navigation(h: &Header) -> Option<Vec<u64>> {
+    let used = usize::try_from(h.nlabl).unwrap_or(0).min(h.labels.len());
+    let shape = h.labels[..used]
+        .iter()
+        .find_map(|l| header::shape_label(l))?;
+    let (nav, frame) = shape.split_at(shape.len().checked_sub(2)?);
+    let positions = nav.iter().try_fold(1u64, |a, &b| a.checked_mul(b))?;
+    let fits = frame == [h.ny as u64, h.nx as u64]
+        && positions == h.nz as u64
+        && nav.len() >= 2
+        && h.axis_permutation() == Some([0, 1, 2])
+        && h.mode != Mode::Packed4;
+    fits.then(|| nav.iter().rev().copied().collect())
 }
 
 /// Split one dimension of byte stride `stride` into C-order `shape` with `axes`.

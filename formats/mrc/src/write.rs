@@ -451,19 +451,28 @@ fn fei_table(ds: &Dataset, choice: &str) -> Option<Map<String, Value>> {
     Some(t)
 }
 
-/// Header labels: the caller's, then the source file's, then emio's own.
-fn labels(ds: &Dataset, option: Option<&str>) -> Vec<String> {
+/// Header labels: the caller's, then the source file's (less an earlier shape label), then
+/// emio's own, and the shape label when the header cannot hold the dataset's shape.
+fn labels(ds: &Dataset, option: Option<&str>, shape_label: Option<String>) -> Vec<String> {
     let mut out: Vec<String> = option
         .map(|s| s.split('|').map(|l| l.trim().to_string()).collect())
         .unwrap_or_default();
     if let Some(Value::Array(old)) = get_path(&ds.original_metadata, "mrc_header.labels") {
-        out.extend(old.iter().filter_map(Value::as_str).map(str::to_string));
+        out.extend(
+            old.iter()
+                .filter_map(Value::as_str)
+                .filter(|l| crate::header::shape_label(l).is_none())
+                .map(str::to_string),
+        );
     }
     out.push(format!(
         "emio {}: written {}",
         env!("CARGO_PKG_VERSION"),
         chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")
     ));
+    // The shape label is kept whatever else is cut: emio reads the shape back from it.
+    let shape_label_kept = shape_label.is_some();
+    out.extend(shape_label);
     let mut out: Vec<String> = out
         .into_iter()
         .map(|l| {
@@ -475,10 +484,11 @@ fn labels(ds: &Dataset, option: Option<&str>) -> Vec<String> {
         .map(|l| l.trim_end().to_string())
         .filter(|l| !l.is_empty())
         .collect();
-    // Keep the most recent label when there are too many.
+    // Keep the most recent labels (emio's, and the shape label) when there are too many.
+    let keep = 1 + usize::from(shape_label_kept);
     if out.len() > 10 {
-        let last = out.pop();
-        out.truncate(9);
+        let last = out.split_off(out.len() - keep);
+        out.truncate(10 - keep);
         out.extend(last);
     }
     out
@@ -545,7 +555,19 @@ pub fn write(
             }
         }
     }
-    let labels = labels(dataset, options.str("labels"));
+    // Dimensions beyond what the header describes (more than one navigation dimension in
+    // an image stack, or any 4-D data, which only emio and mrcfile read as a volume stack)
+    // are recorded in a label that emio reads the shape back from.
+    let shape_label = (n >= 4).then(|| {
+        let dims = dataset.shape();
+        progress.note(&format!(
+            "mrc: the {n}-D shape {dims:?} is stored as {} MRC sections of {}x{} (a label \
+             records the shape: emio reads it back, other readers see a stack)",
+            shape.nz, shape.ny, shape.nx
+        ));
+        crate::header::format_shape_label(dims)
+    });
+    let labels = labels(dataset, options.str("labels"), shape_label);
     h.nlabl = labels.len() as i32;
     for (slot, l) in h.labels.iter_mut().zip(labels) {
         *slot = l;

@@ -22,18 +22,23 @@ fn invalid(reason: impl Into<String>) -> Error {
 
 /// `n` consecutive frames from `start`, shaped `shape`.
 pub fn regular(shape: &[u64], start: u64, available: u64) -> Result<ScanGrid> {
+    let signed: Vec<i64> = shape
+        .iter()
+        .map(|&n| i64::try_from(n).unwrap_or(-1))
+        .collect();
+    emio_core::options::parse_shape("scan_shape", &signed)?;
     let total = shape
         .iter()
         .try_fold(1u64, |a, &n| a.checked_mul(n))
-        .filter(|&t| t > 0)
-        .ok_or_else(|| invalid(format!("{shape:?} is not a scan shape")))?;
+        .unwrap_or(u64::MAX);
     let end = start.saturating_add(total);
     if end > available {
-        return Err(invalid(format!(
-            "shape {shape:?} from frame {start} needs frame {}, but the file holds {available} \
-             frames",
-            end - 1
-        )));
+        return Err(emio_core::options::shape_misfit(
+            "scan_shape",
+            shape,
+            available.saturating_sub(start),
+            &format!(" from scan_start_frame {start}"),
+        ));
     }
     Ok(ScanGrid {
         shape: shape.to_vec(),

@@ -378,6 +378,9 @@ impl<P: Progress> Progress for Interruptible<'_, P> {
     fn is_cancelled(&self) -> bool {
         signals::received().is_some() || self.0.is_cancelled()
     }
+    fn note(&self, message: &str) {
+        eprintln!("emconvert: note: {}", one_line(message));
+    }
 }
 
 fn convert(args: &ConvertArgs) -> emio::Result<()> {
@@ -395,7 +398,8 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
     // Pick (and validate) the writer before reading anything.
     let writer = registry.writer_for(output, args.to.as_deref())?;
     let write_pairs = Options::split_pairs(&args.write_options)?;
-    Options::parse(writer.write_options(), &write_pairs)?;
+    Options::parse(writer.write_options(), &write_pairs)
+        .map_err(|e| e.with_format(writer.name()).with_path(output))?;
     if emio::batch::same_file(input, output) {
         return Err(emio::Error::io(
             output,
@@ -416,6 +420,9 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
     let (_, datasets) = open(input, &args.read)?;
     report_warnings(input, &datasets);
     let dataset = emio::pick(&datasets, args.dataset)?;
+    if args.dataset.is_none() && datasets.len() > 1 {
+        note_main_dataset(input, &datasets, dataset);
+    }
     let bar = progress_bar();
     let progress = ReportingProgress::new(Duration::from_millis(100), |report| {
         if let Some(b) = &bar {
@@ -437,6 +444,24 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
         b.finish_and_clear();
     }
     result
+}
+
+/// Say on stderr which dataset of a file of several converts when none was chosen: its
+/// main dataset, the others being derived from it.
+fn note_main_dataset(input: &Path, datasets: &[Dataset], main: &Dataset) {
+    let listing: Vec<String> = datasets
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("{i} {:?}", d.title()))
+        .collect();
+    eprintln!(
+        "emconvert: note: {}: converting its main dataset {:?}; the derived ones are kept \
+         only where the output format stores them beside the data (datasets: {}; choose one \
+         with --dataset N)",
+        input.display(),
+        main.title(),
+        listing.join(", ")
+    );
 }
 
 /// Remove the temporary outputs that killed emio processes left beside `output`, and say so.
