@@ -106,7 +106,8 @@ fn the_main_dataset_converts_by_default_and_every_dataset_has_a_title() {
     assert!(out.status.success(), "{}", stderr(&out));
     let note = stderr(&out);
     assert!(
-        note.contains("main dataset \"Diffraction patterns\"") && note.contains("Virtual bright field"),
+        note.contains("main dataset \"Diffraction patterns\"")
+            && note.contains("Virtual bright field"),
         "{note}"
     );
     let npy = emio::open(dir.path().join("scan.npy")).unwrap();

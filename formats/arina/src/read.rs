@@ -140,7 +140,12 @@ pub(crate) fn navigation_shape(text: Option<&str>, n: u64, default: [u64; 2]) ->
                 _ => return Err(bad(format!("{t:?} is not one or two sizes"))),
             };
             match (a, b) {
-                (Some(0), _) | (_, Some(0)) => return Err(bad("sizes must be positive".into())),
+                (Some(0), _) | (_, Some(0)) => {
+                    let signed = [a, b].map(|v| v.map_or(0, |v| v as i64));
+                    return Err(emio_core::options::parse_shape("navigation_shape", &signed)
+                        .err()
+                        .unwrap_or_else(|| bad("sizes must be at least 1".into())));
+                }
                 (Some(x), Some(y)) => [x, y],
                 (Some(x), None) => [x, n / x],
                 (None, Some(y)) => [n / y, y],
@@ -149,9 +154,12 @@ pub(crate) fn navigation_shape(text: Option<&str>, n: u64, default: [u64; 2]) ->
         }
     };
     if shape[0].checked_mul(shape[1]) != Some(n) {
-        return Err(bad(format!(
-            "{shape:?} does not hold the {n} frames of the file (x*y must equal them)"
-        )));
+        return Err(emio_core::options::shape_misfit(
+            "navigation_shape",
+            &shape,
+            n,
+            "",
+        ));
     }
     Ok(shape)
 }
@@ -283,7 +291,17 @@ mod tests {
             [8, 2]
         );
         assert_eq!(navigation_shape(Some("8"), 16, [4, 4]).unwrap(), [8, 2]);
-        assert!(navigation_shape(Some("3,5"), 16, [4, 4]).is_err());
+        let e = navigation_shape(Some("3,5"), 16, [4, 4])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("(3, 5) does not fit the file: 15 positions for its 16 frames"),
+            "{e}"
+        );
+        let e = navigation_shape(Some("0,16"), 16, [4, 4])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not a shape"), "{e}");
         assert!(navigation_shape(Some("auto,auto"), 16, [4, 4]).is_err());
     }
 }
