@@ -64,3 +64,28 @@ def test_calibrations_survive_a_round_trip(tmp_path, emconvert, corpus, kwargs):
         assert ours["offset"] == pytest.approx(theirs["offset"], rel=1e-9)
     assert s["metadata"]["General"]["date"] == expected["metadata"]["General"]["date"]
     assert s["metadata"]["General"]["time"] == expected["metadata"]["General"]["time"]
+
+
+@pytest.mark.parametrize("dtype", ["<u2", "<i4", "<u8", "<f8"])
+def test_other_types_are_stored_as_exact_float32(tmp_path, emconvert, dtype):
+    """EMPAD's .raw is float32 (rsciio and LiberTEM read it as such): emio converts other
+    real types when every value is exact, and refuses the file, writing nothing, when one
+    is not."""
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 1 << 20, size=(2, 128, 128)).astype(dtype)
+    if dtype == "<f8":
+        a = a / 4  # quarters: exact in float32
+    src = save_npy(tmp_path / "in.npy", a)
+    out = tmp_path / "out.xml"
+    emconvert(src, out)
+    s = rsciio_read(out)
+    assert s["data"].dtype == np.float32
+    np.testing.assert_array_equal(s["data"], a.astype("<f4"))
+    np.testing.assert_array_equal(s["data"].astype(a.dtype), a)
+
+    lossy = a.astype("<f8") + 0.1
+    src = save_npy(tmp_path / "lossy.npy", lossy)
+    bad = tmp_path / "lossy.xml"
+    proc = emconvert(src, bad, check=False)
+    assert proc.returncode != 0 and "float32" in proc.stderr
+    assert not bad.exists() and not bad.with_suffix(".raw").exists()

@@ -56,3 +56,41 @@ def test_rewritten_corpus_file_reads_the_same(tmp_path, emconvert, corpus, name,
     ours = info["datasets"][0]
     assert ours["metadata"]["Signal"] == after["metadata"]["Signal"]
     assert ours["original_metadata"]["TITLE"] == after["original_metadata"]["TITLE"]
+
+
+@pytest.mark.parametrize(
+    "encoding,title",
+    [
+        ("cp1252", "Spectre à 5 µm – 3 €"),
+        ("cp1250", "Spektrum Šč µ"),
+        ("cp1251", "Спектр µ"),
+        ("utf-16", "Спектр µ € 日本"),
+        ("utf-8-sig", "µ € 日本"),
+        ("ISO-8859-1", "Spectre à 5 µm"),
+    ],
+)
+def test_encodings_both_ways(tmp_path, emconvert, encoding, title):
+    """rsciio writes a spectrum in `encoding`; emio reads its title with the same
+    `encoding`, rewrites the file in it, and rsciio reads the title and values back."""
+    src = tmp_path / "rsciio.msa"
+    signal = {
+        "data": np.arange(5.0) * 1.5,
+        "axes": [{"size": 5, "scale": 0.5, "offset": -1.0, "units": "eV", "name": "Energy", "navigate": False}],
+        "metadata": {"General": {"title": title}, "Signal": {"signal_type": "EELS"}},
+        "original_metadata": {},
+    }
+    msa.file_writer(str(src), signal, encoding=encoding)
+    info = json.loads(emconvert("info", "--json", src, "-o", f"encoding={encoding}").stdout)
+    assert info["datasets"][0]["metadata"]["General"]["title"] == title
+    out = tmp_path / "emio.msa"
+    emconvert(src, out, "-o", f"encoding={encoding}", "-w", f"encoding={encoding}")
+    back = rsciio_read(out, encoding=encoding)
+    assert back["metadata"]["General"]["title"] == title
+    np.testing.assert_array_equal(back["data"], signal["data"])
+    assert back["axes"][0]["scale"] == 0.5 and back["axes"][0]["offset"] == -1.0
+
+
+def test_unknown_encoding_is_refused(tmp_path, emconvert, corpus):
+    proc = emconvert("info", corpus / "msa" / "example1.msa", "-o", "encoding=shift_jis", check=False)
+    assert proc.returncode != 0
+    assert "shift_jis" in proc.stderr and "cp1252" in proc.stderr

@@ -146,6 +146,80 @@ fn wrong_frames_are_refused() {
     );
 }
 
+/// A dataset of `dtype` holding `values` repeated over one 128×128 frame.
+fn frame_of(dtype: DType, values: &[f64]) -> Dataset {
+    let n = (FRAME_SIDE * FRAME_SIDE) as usize;
+    let bytes: Vec<u8> = (0..n)
+        .flat_map(|i| {
+            let v = values[i % values.len()];
+            match dtype {
+                DType::U16 => (v as u16).to_ne_bytes().to_vec(),
+                DType::U32 => (v as u32).to_ne_bytes().to_vec(),
+                DType::I64 => (v as i64).to_ne_bytes().to_vec(),
+                DType::F64 => v.to_ne_bytes().to_vec(),
+                _ => panic!("{dtype}"),
+            }
+        })
+        .collect();
+    Dataset::from_bytes(bytes, dtype, vec![FRAME_SIDE, FRAME_SIDE]).unwrap()
+}
+
+/// EMPAD stores float32 only: other real types are converted when every value is exact,
+/// else refused with an error naming the value, leaving nothing behind.
+#[test]
+fn other_types_convert_exactly_or_are_refused() {
+    let exact = [0.0, 1.0, 4095.0, 16_777_216.0, -3.0, 0.5];
+    for (dtype, values) in [
+        (DType::U16, &exact[..4]),
+        (DType::U32, &exact[..4]),
+        (DType::I64, &exact[..5]),
+        (DType::F64, &exact[..]),
+    ] {
+        let ds = frame_of(dtype, values);
+        let (_dir, read) = write_read(&ds, &[]);
+        assert_eq!(read[0].dtype(), DType::F32);
+        let back = read[0].read().unwrap().to_f64().unwrap();
+        let expected = ds.read().unwrap().to_f64().unwrap();
+        assert_eq!(back, expected, "{dtype}");
+    }
+    for (dtype, values, shown) in [
+        (DType::U32, [5.0, 16_777_217.0], "16777217"),
+        (DType::F64, [5.0, 0.1], "0.1"),
+    ] {
+        let ds = frame_of(dtype, &values);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.xml");
+        let e = Registry::write(
+            &Empad,
+            &ds,
+            &path,
+            &[] as &[(&str, &str)],
+            false,
+            &NoProgress,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(shown) && e.contains("float32"), "{e}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{e}");
+    }
+    let complex = Dataset::from_bytes(
+        vec![0; (FRAME_SIDE * FRAME_SIDE * 8) as usize],
+        DType::C64,
+        vec![FRAME_SIDE, FRAME_SIDE],
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = Registry::write(
+        &Empad,
+        &complex,
+        &dir.path().join("c.xml"),
+        &[] as &[(&str, &str)],
+        false,
+        &NoProgress,
+    );
+    assert!(e.unwrap_err().to_string().contains("complex64"));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(8))]
     #[test]

@@ -1,6 +1,14 @@
 //! Writing: the `.raw` frames (each 128×128 float32 frame followed by two zero metadata
 //! rows), streamed through core's pipeline, and the `.xml` that names it, in the layout
-//! rsciio's and LiberTEM's readers expect.
+//! rsciio's and LiberTEM's readers expect (both read the `.raw` as float32 whatever the
+//! `.xml` says, so no other type can be stored).
+//!
+//! Data of another real type is converted exactly: every value of u8/i8/u16/i16/f16 (and
+//! bool) is a float32; u32/i32/u64/i64 and f64 values are checked one by one, and the first
+//! one float32 cannot hold exactly (an integer above 2^24 off the float grid, a float64
+//! with more precision) stops the write with an error naming it, so nothing is rounded
+//! silently and, the registry writing atomically, no partial file is left. Complex and RGB
+//! data are refused up front.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -51,30 +59,60 @@ fn uniform_scale(dataset: &Dataset, dim: usize) -> Option<f64> {
     }
 }
 
-/// Converts one frame piece of `dtype` values into little-endian float32 bytes, exactly.
-fn to_f32_le(dtype: DType, bytes: &[u8], out: &mut Vec<u8>) {
+/// A value float32 cannot hold exactly: its index in the piece and its text.
+type Inexact = (usize, String);
+
+/// Converts one frame piece of `dtype` values (a real type) into little-endian float32
+/// bytes, exactly: the first value float32 cannot hold exactly (an integer beyond 2^24
+/// that is not a multiple of the float spacing there, a float64 with more precision or
+/// range) is returned instead, nothing is rounded.
+fn to_f32_le(dtype: DType, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), Inexact> {
     out.clear();
-    macro_rules! conv {
-        ($t:ty, $n:expr) => {
-            for b in bytes.chunks_exact($n) {
-                let v = <$t>::from_ne_bytes(b.try_into().expect("element")) as f32;
-                out.extend_from_slice(&v.to_le_bytes());
+    macro_rules! ints {
+        ($t:ty) => {
+            for (i, b) in bytes.chunks_exact(size_of::<$t>()).enumerate() {
+                let v = <$t>::from_ne_bytes(b.try_into().expect("element"));
+                let f = v as f32;
+                if f as i128 != v as i128 {
+                    return Err((i, v.to_string()));
+                }
+                out.extend_from_slice(&f.to_le_bytes());
             }
         };
     }
     match dtype {
-        DType::U8 | DType::Bool => conv!(u8, 1),
-        DType::I8 => conv!(i8, 1),
-        DType::U16 => conv!(u16, 2),
-        DType::I16 => conv!(i16, 2),
+        DType::Bool | DType::U8 => ints!(u8),
+        DType::I8 => ints!(i8),
+        DType::U16 => ints!(u16),
+        DType::I16 => ints!(i16),
+        DType::U32 => ints!(u32),
+        DType::I32 => ints!(i32),
+        DType::U64 => ints!(u64),
+        DType::I64 => ints!(i64),
         DType::F16 => {
             for b in bytes.chunks_exact(2) {
                 let v = f32::from(emio_core::half::f16::from_ne_bytes([b[0], b[1]]));
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
-        _ => conv!(f32, 4),
+        DType::F64 => {
+            for (i, b) in bytes.chunks_exact(8).enumerate() {
+                let v = f64::from_ne_bytes(b.try_into().expect("element"));
+                let f = v as f32;
+                if !v.is_nan() && f64::from(f) != v {
+                    return Err((i, format!("{v:?}")));
+                }
+                out.extend_from_slice(&f.to_le_bytes());
+            }
+        }
+        _ => {
+            for b in bytes.chunks_exact(4) {
+                let v = f32::from_ne_bytes(b.try_into().expect("element"));
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
     }
+    Ok(())
 }
 
 /// The `.xml` describing `nav` (`[]`, `[n]` or `[y, x]`) frames of `dataset`.
@@ -160,13 +198,10 @@ pub fn write(dataset: &Dataset, path: &Path, progress: &dyn Progress) -> Result<
         ));
     }
     let dtype = dataset.dtype();
-    if !matches!(
-        dtype,
-        DType::Bool | DType::U8 | DType::I8 | DType::U16 | DType::I16 | DType::F16 | DType::F32
-    ) {
+    if dtype.is_complex() || dtype.is_rgb() {
         return Err(Error::unsupported(
             FORMAT,
-            format!("{dtype} data (EMPAD stores float32; convert first to avoid rounding)"),
+            format!("{dtype} data (an EMPAD .raw holds real float32 values)"),
         ));
     }
     let nav = &shape[..shape.len() - 2];
@@ -183,7 +218,17 @@ pub fn write(dataset: &Dataset, path: &Path, progress: &dyn Progress) -> Result<
         if dtype == DType::F32 && cfg!(target_endian = "little") {
             out.write_all(piece.bytes).map_err(io)?;
         } else {
-            to_f32_le(dtype, piece.bytes, &mut buf);
+            to_f32_le(dtype, piece.bytes, &mut buf).map_err(|(i, value)| {
+                Error::unsupported(
+                    FORMAT,
+                    format!(
+                        "{dtype} value {value} (frame {}, value {} of the piece written) \
+                         that float32, the only type of an EMPAD .raw, cannot hold exactly; \
+                         nothing was written: scale or convert the data to float32 first",
+                        piece.frame, i
+                    ),
+                )
+            })?;
             out.write_all(&buf).map_err(io)?;
         }
         if piece.last {

@@ -153,12 +153,3 @@ pub fn find(name: &str) -> Option<&'static Keyword> {
 pub const MONTHS: [&str; 12] = [
     "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
 ];
-
-/// The text encodings the `encoding` options accept.
-pub const ENCODINGS: &[&str] = &["latin-1", "latin1", "iso-8859-1", "utf-8", "utf8", "ascii"];
-
-/// Whether `encoding` (one of [`ENCODINGS`]) is UTF-8; the others are single-byte
-/// (Latin-1; ASCII is its subset).
-pub fn is_utf8(encoding: &str) -> bool {
-    matches!(encoding, "utf-8" | "utf8")
-}

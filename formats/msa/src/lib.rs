@@ -3,10 +3,12 @@
 //!
 //! Reading follows RosettaSciIO's `msa` plugin ([`read`]); writing follows its writer
 //! ([`mod@write`]) with full-precision values. Options are rsciio's: `encoding` when reading;
-//! `format` (`Y`/`XY`), `separator` and `encoding` when writing.
+//! `format` (`Y`/`XY`), `separator` and `encoding` when writing ([`encoding`]: the text
+//! encodings MSA files are met in, by Python's codec names).
 
 #![forbid(unsafe_code)]
 
+pub mod encoding;
 pub mod keywords;
 pub mod read;
 pub mod write;
@@ -19,6 +21,7 @@ use emio_core::{
     StridedSource,
 };
 
+pub use encoding::Encoding;
 pub use read::{parse, Spectrum};
 
 const FORMAT: &str = "msa";
@@ -36,13 +39,13 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Msa;
 
-const ENCODING: OptionKind = OptionKind::Choice(keywords::ENCODINGS);
-
 const READ_OPTIONS: &[OptionSpec] = &[OptionSpec {
     name: "encoding",
-    kind: ENCODING,
+    kind: OptionKind::Str,
     default: Some("latin-1"),
-    help: "text encoding of the file (undecodable bytes become U+FFFD)",
+    help: "text encoding of the file, by Python's codec name: latin-1, utf-8, utf-8-sig, \
+           ascii, cp1250, cp1251, cp1252, utf-16, utf-16-le, utf-16-be or an alias \
+           (undecodable bytes become U+FFFD)",
 }];
 
 const WRITE_OPTIONS: &[OptionSpec] = &[
@@ -56,13 +59,15 @@ const WRITE_OPTIONS: &[OptionSpec] = &[
         name: "separator",
         kind: OptionKind::Str,
         default: Some(", "),
-        help: "column separator (the standard and rsciio's reader expect a comma)",
+        help: "column separator: any text without digits, letters, '.', '+', '-' or line \
+               breaks (the standard and rsciio expect a comma or spaces; emio reads any)",
     },
     OptionSpec {
         name: "encoding",
-        kind: ENCODING,
+        kind: OptionKind::Str,
         default: Some("latin-1"),
-        help: "text encoding (characters it cannot hold are dropped)",
+        help: "text encoding, as for reading (characters it cannot hold are dropped; \
+               utf-8-sig and utf-16 start with a byte-order mark)",
     },
 ];
 
@@ -80,12 +85,12 @@ impl Format for Msa {
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
-        let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
-        head.starts_with(b"#FORMAT")
-            && head
-                .split(|&b| b == b'\n')
-                .next()
-                .is_some_and(|line| line.windows(4).any(|w| w == b"EMSA"))
+        // UTF-16 with a byte-order mark, else an ASCII-compatible encoding.
+        let text = match head {
+            [0xff, 0xfe, ..] | [0xfe, 0xff, ..] => Encoding::Utf16.decode(head),
+            _ => Encoding::Utf8Sig.decode(head),
+        };
+        text.starts_with("#FORMAT") && text.lines().next().is_some_and(|l| l.contains("EMSA"))
     }
 
     fn can_write(&self) -> bool {
@@ -111,8 +116,9 @@ impl Format for Msa {
             )
             .with_path(path));
         }
+        let encoding = Encoding::from_option(options)?;
         let bytes = std::fs::read(path).map_err(io)?;
-        let text = read::decode(&bytes, options.str("encoding").unwrap_or("latin-1"));
+        let text = encoding.decode(&bytes);
         let name = emio_core::metadata::file_name(path);
         let spectrum = parse(&text, &name).with_path(path)?;
         let n = spectrum.data.len() as u64;

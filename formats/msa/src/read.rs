@@ -1,5 +1,5 @@
 //! The EMSA/MSA reader: keyword lines (`#KEY[-units]: value`) until `#SPECTRUM`, then
-//! `Y` or `XY` data in any separator (commas, semicolons, tabs or spaces), as
+//! `Y` or `XY` data in any separator (commas, spaces, semicolons, tabs, `|`, ...), as
 //! RosettaSciIO's `parse_msa_string` reads them: every keyword into the original metadata
 //! (standard keywords typed, multi-line `TITLE`/`COMMENT` joined), the mapped ones into
 //! HyperSpy's tree (with `_units` from a `-units` suffix), `DATE`/`TIME` as ISO date and
@@ -30,21 +30,6 @@ pub struct Spectrum {
     pub original: Tree,
     /// Non-fatal problems found (malformed date or time).
     pub warnings: Vec<String>,
-}
-
-/// Bytes decoded with `encoding` (see [`keywords::ENCODINGS`]); undecodable bytes become
-/// U+FFFD, as Python's `errors="replace"` does.
-pub fn decode(bytes: &[u8], encoding: &str) -> String {
-    if keywords::is_utf8(encoding) {
-        String::from_utf8_lossy(bytes).into_owned()
-    } else if encoding == "ascii" {
-        bytes
-            .iter()
-            .map(|&b| if b < 128 { char::from(b) } else { '\u{FFFD}' })
-            .collect()
-    } else {
-        bytes.iter().map(|&b| char::from(b)).collect()
-    }
 }
 
 /// Python's `float(text)` for the forms files use (surrounding whitespace allowed).
@@ -133,9 +118,16 @@ fn parse_date(text: &str) -> Option<String> {
     Some(date.format("%Y-%m-%d").to_string())
 }
 
-/// Values of one data line: separators are commas, semicolons and whitespace.
+/// Whether `c` can be part of a number (digits, sign, point, exponent, `inf`/`nan`).
+pub fn in_number(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-')
+}
+
+/// Values of one data line: any run of characters that cannot be part of a number
+/// separates them (commas and whitespace as the standard and rsciio have it, but also
+/// semicolons, tabs, `|`, ...).
 fn line_values(line: &str, number: usize) -> Result<Vec<f64>> {
-    line.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+    line.split(|c: char| !in_number(c))
         .filter(|t| !t.is_empty())
         .map(|t| {
             py_float(t).ok_or_else(|| {
@@ -371,8 +363,11 @@ mod tests {
 
     #[test]
     fn xy_pairs_and_two_columns() {
-        let text = "#DATATYPE: XY\n#SPECTRUM: go\n1, 10, 2, 20\n3 30\n";
-        assert_eq!(parse(text, "f").unwrap().data, [10.0, 20.0, 30.0]);
+        let text = "#DATATYPE: XY\n#SPECTRUM: go\n1, 10, 2, 20\n3 30\n4|-4e-1\n5 ;\t5.5\n";
+        assert_eq!(
+            parse(text, "f").unwrap().data,
+            [10.0, 20.0, 30.0, -0.4, 5.5]
+        );
     }
 
     #[test]
@@ -396,12 +391,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("data line 3"), "{e}");
-    }
-
-    #[test]
-    fn encodings() {
-        assert_eq!(decode(&[0xb5, b'm'], "latin-1"), "µm");
-        assert_eq!(decode("µm".as_bytes(), "utf-8"), "µm");
-        assert_eq!(decode(&[0xb5], "ascii"), "\u{FFFD}");
     }
 }

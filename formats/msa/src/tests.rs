@@ -48,8 +48,10 @@ proptest! {
         scale in 1e-3f64..1e3,
         offset in -1e4f64..1e4,
         xy in any::<bool>(),
-        separator in prop::sample::select(vec![", ", ",", "\t", " ", ";"]),
-        encoding in prop::sample::select(vec!["latin-1", "utf-8"]),
+        separator in prop::sample::select(vec![", ", ",", "\t", " ", ";", " | "]),
+        encoding in prop::sample::select(vec![
+            "latin-1", "utf-8", "utf-8-sig", "cp1250", "cp1251", "cp1252", "utf-16", "utf-16-be",
+        ]),
         // No ": " (the keyword separator, which no reader can tell apart in a value).
         title in "[A-Za-z0-9 µ]{0,150}",
     ) {
@@ -137,4 +139,34 @@ fn malformed_dates_become_warnings() {
 fn sniffs_the_format_line() {
     assert!(Msa.sniff(b"#FORMAT      : EMSA/MAS Spectral Data File\r\n#VERSION"));
     assert!(!Msa.sniff(b"#FORMAT: something else\n"));
+    let mut utf16 = crate::Encoding::Utf16.byte_order_mark().to_vec();
+    utf16.extend(crate::Encoding::Utf16.encode("#FORMAT : EMSA/MAS Spectral Data File\r\n"));
+    assert!(Msa.sniff(&utf16));
+}
+
+#[test]
+fn unknown_encodings_are_refused_with_the_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.msa");
+    std::fs::write(&path, "#DATATYPE: Y\n#SPECTRUM: go\n1\n").unwrap();
+    let r = Options::parse(Msa.read_options(), &[("encoding", "shift_jis")]).unwrap();
+    let e = Msa.open(&path, &r).unwrap_err().to_string();
+    assert!(e.contains("shift_jis") && e.contains("cp1252"), "{e}");
+    let ds = spectrum(&[1.0], 1.0, 0.0, Tree::new());
+    let w = Options::parse(Msa.write_options(), &[("encoding", "koi8-r")]).unwrap();
+    let e = Msa
+        .write(&ds, &dir.path().join("w.msa"), &w, &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("koi8-r") && e.contains("utf-16"), "{e}");
+    for separator in ["e", "1", "-", "\n"] {
+        let w = Options::parse(Msa.write_options(), &[("separator", separator)]).unwrap();
+        let e = Msa.write(&ds, &dir.path().join("w.msa"), &w, &NoProgress);
+        assert!(
+            e.unwrap_err().to_string().contains("separator"),
+            "{separator:?}"
+        );
+    }
+    let r = Options::parse(Msa.read_options(), &[("encoding", "Windows-1252")]).unwrap();
+    assert_eq!(values_of(&Msa.open(&path, &r).unwrap()[0]), [1.0]);
 }

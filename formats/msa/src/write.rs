@@ -17,6 +17,7 @@ use emio_core::output::stream_c_order;
 use emio_core::{ArrayData, AxisKind, Dataset, Error, Options, Progress, Result};
 use serde_json::Value;
 
+use crate::encoding::Encoding;
 use crate::keywords::{self, MONTHS};
 use crate::FORMAT;
 
@@ -216,19 +217,6 @@ fn split_long(value: &str) -> Vec<String> {
     pieces
 }
 
-/// Text in the output encoding: characters it cannot hold are dropped, as Python's
-/// `errors="ignore"` does.
-fn encode(text: &str, encoding: &str) -> Vec<u8> {
-    if keywords::is_utf8(encoding) {
-        return text.as_bytes().to_vec();
-    }
-    let limit = if encoding == "ascii" { 0x80 } else { 0x100 };
-    text.chars()
-        .filter(|&c| (c as u32) < limit)
-        .map(|c| c as u32 as u8)
-        .collect()
-}
-
 /// Write `dataset` (one spectrum) as an MSA file.
 pub fn write(
     dataset: &Dataset,
@@ -238,13 +226,14 @@ pub fn write(
 ) -> Result<()> {
     let datatype = options.str("format").unwrap_or("Y");
     let separator = options.str("separator").unwrap_or(", ");
-    let encoding = options.str("encoding").unwrap_or("latin-1");
-    if !keywords::ENCODINGS.contains(&encoding) {
+    let encoding = Encoding::from_option(options)?;
+    let unreadable = separator.contains(['\r', '\n']) || separator.contains(crate::read::in_number);
+    if unreadable || (separator.is_empty() && datatype == "XY") {
         return Err(Error::invalid_option(
-            "encoding",
+            "separator",
             format!(
-                "{encoding:?} is not one of {}",
-                keywords::ENCODINGS.join(", ")
+                "{separator:?} cannot be told apart from the numbers it separates (use \
+                 characters other than digits, letters, '.', '+', '-' and line breaks)"
             ),
         ));
     }
@@ -261,7 +250,8 @@ pub fn write(
 
     let io = |e| Error::io(path, e);
     let mut out = BufWriter::new(File::create(path).map_err(io)?);
-    let mut put = |text: &str| out.write_all(&encode(text, encoding)).map_err(io);
+    out.write_all(encoding.byte_order_mark()).map_err(io)?;
+    let mut put = |text: &str| out.write_all(&encoding.encode(text)).map_err(io);
     let line = |key: &str, value: &str| format!("#{key:<12}: {value}\r\n");
     for key in ["FORMAT", "VERSION"] {
         let value = kw.remove(key).unwrap_or_default();
@@ -313,13 +303,6 @@ mod tests {
         assert_eq!(msa_date("1991-10-01").as_deref(), Some("01-OCT-1991"));
         assert_eq!(msa_time("12:05:09").as_deref(), Some("12:05"));
         assert_eq!(msa_date("bad"), None);
-    }
-
-    #[test]
-    fn encodings_drop_what_they_cannot_hold() {
-        assert_eq!(encode("µ→", "latin-1"), [0xb5]);
-        assert_eq!(encode("µ", "ascii"), b"");
-        assert_eq!(encode("µ", "utf-8"), "µ".as_bytes());
     }
 
     #[test]

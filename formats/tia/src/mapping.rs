@@ -173,7 +173,9 @@ mod tests {
         let info: Tree = serde_json::from_str(
             r#"{"ExperimentalDescription": {"High tension_kV": 200.0, "Microscope":
             "Microscope Talos", "Mode": " STEM nP", "Camera length_m": 0.26, "Stage X_um": 0.15,
-            "User": "ERIC"}, "AcquireInfo": {"DwellTimePath": "0.05"}}"#,
+            "Magnification_x": 80000.0, "Stage A_deg": -12.5, "Stage B_deg": 3.0,
+            "User": "ERIC"}, "AcquireInfo": {"DwellTimePath": "0.05",
+            "CameraNamePath": "BM-Ceta"}}"#,
         )
         .unwrap();
         let mut md = Tree::new();
@@ -186,7 +188,17 @@ mod tests {
         assert_eq!(tem["camera_length"], 260.0);
         assert_eq!(tem["Stage"]["x"], 0.15 * 1e-3);
         assert_eq!(tem["Detector"]["Camera"]["exposure"], "0.05");
+        assert_eq!(tem["Detector"]["Camera"]["Name"], "BM-Ceta");
+        assert_eq!(tem["magnification"], 80000.0);
+        assert_eq!(tem["Stage"]["tilt_alpha"], -12.5);
+        assert_eq!(tem["Stage"]["tilt_beta"], 3.0);
         assert_eq!(md["General"]["authors"], "ERIC");
+        // STEM with a camera: diffraction patterns.
+        assert_eq!(image_units(Some(&info), Some((1, 6))), "1/meters");
+        let mut info = info;
+        if let Some(Value::Object(acquire)) = info.get_mut("AcquireInfo") {
+            acquire.remove("CameraNamePath");
+        }
         assert_eq!(image_units(Some(&info), Some((5, 6))), "1/meters");
         assert_eq!(image_units(Some(&info), Some((1, 6))), "meters");
         assert_eq!(image_units(None, None), "meters");

@@ -1,12 +1,16 @@
 //! A series as a dataset, as RosettaSciIO's `ser_reader` builds it: navigation axes from
 //! the series dimensions (F-ordered scans detected from the tag positions; size-1 image
-//! series dropped; a 1-D series cut to its valid elements with `only_valid_data`), the
+//! series dropped; a 1-D series cut to its valid elements with `only_valid_data`), or, for
+//! a series without dimensions, from the scan positions of its tags ([`crate::positions`];
+//! `Unknown dimension` of the stored elements when they hold none or form no grid), the
 //! signal axes from the first element's calibration (spectra in eV; images in nm or 1/nm,
 //! by acquisition mode when the `.emi` tells it), date, time and HyperSpy's mapping from
 //! the `.emi` XML, and the series header plus the XML kept whole as original metadata.
 //!
 //! Unlike rsciio, axis offsets are converted to nm (1/nm) together with their scales (rsciio
-//! leaves them in metres); see tests/known_differences.json.
+//! leaves them in metres); see tests/known_differences.json. Elements whose calibration
+//! differs from element 0's (which the signal axes use, as in rsciio) are reported in a
+//! warning; every element's calibration is kept in the original metadata.
 
 use std::path::Path;
 
@@ -15,6 +19,7 @@ use emio_core::{Axis, Dataset, Result, Storage};
 use serde_json::{json, Value};
 
 use crate::mapping;
+use crate::positions::scan_axes;
 use crate::ser::{self, Series};
 use crate::source::series_source;
 
@@ -45,14 +50,42 @@ fn fortran_order(series: &Series) -> bool {
     }
 }
 
-/// Navigation axes and shape.
-fn navigation(series: &Series, only_valid_data: bool) -> (Vec<Axis>, Vec<u64>) {
+/// Navigation axes and shape of a series without dimensions: the scan grid of its tag
+/// positions, else one `Unknown dimension` over the stored elements (with a warning when
+/// positions were there but formed no grid).
+fn navigation_from_positions(series: &Series) -> (Vec<Axis>, Vec<u64>, Option<String>) {
+    let positions: Option<Vec<(f64, f64)>> = series.tags.iter().map(|t| t.position).collect();
+    let mut warning = None;
+    if let Some(positions) = positions {
+        match scan_axes(&positions) {
+            Some(grid) => {
+                let axes = grid
+                    .iter()
+                    .map(|a| axis_in_nm(a.name, "meters", a.scale, a.offset, true))
+                    .collect();
+                return (axes, grid.iter().map(|a| a.size).collect(), None);
+            }
+            None => {
+                warning = Some(format!(
+                    "the scan positions of the {} elements form no regular grid: they are \
+                     read along one 'Unknown dimension' (positions kept in \
+                     original_metadata.ser_header_parameters.PositionX/PositionY)",
+                    series.valid
+                ))
+            }
+        }
+    }
+    let axis = Axis::uniform("Unknown dimension", "", 1.0, 0.0, true);
+    (vec![axis], vec![u64::from(series.valid)], warning)
+}
+
+/// Navigation axes and shape, and a warning when the series' own description was not
+/// enough to place its elements.
+fn navigation(series: &Series, only_valid_data: bool) -> (Vec<Axis>, Vec<u64>, Option<String>) {
     let dims = &series.dimensions;
     let ndim = dims.len();
     if ndim == 0 {
-        let n = u64::from(series.valid);
-        let axis = Axis::uniform("Unknown dimension", "", 1.0, 0.0, true);
-        return (vec![axis], vec![n]);
+        return navigation_from_positions(series);
     }
     let f_order = fortran_order(series);
     let mut spatial = vec!["x", "y"];
@@ -79,7 +112,7 @@ fn navigation(series: &Series, only_valid_data: bool) -> (Vec<Axis>, Vec<u64>) {
             *first = u64::from(series.valid);
         }
     }
-    (axes, shape)
+    (axes, shape, None)
 }
 
 /// Signal axes and shape of one element.
@@ -119,7 +152,7 @@ pub fn series_dataset(
     only_valid_data: bool,
 ) -> Result<Dataset> {
     let series = ser::parse(&storage)?;
-    let (mut axes, nav_shape) = navigation(&series, only_valid_data);
+    let (mut axes, nav_shape, nav_warning) = navigation(&series, only_valid_data);
     let (signal_axes, signal_shape) = signal(&series, emi);
     axes.extend(signal_axes);
     let source = series_source(storage, &series, &nav_shape, &signal_shape)?;
@@ -163,5 +196,17 @@ pub fn series_dataset(
             }),
         );
     }
-    Dataset::new(source, axes, metadata, original)
+    let mut dataset = Dataset::new(source, axes, metadata, original)?;
+    if let Some(warning) = nav_warning {
+        dataset.warn(warning);
+    }
+    if let Some((i, theirs, first)) = series.calibration_mismatch() {
+        dataset.warn(format!(
+            "element {i} is calibrated differently from element 0 ({theirs} against \
+             {first}): the signal axes use element 0's calibration; every element's is in \
+             original_metadata.ser_header_parameters (CalibrationOffset, CalibrationDelta, \
+             CalibrationElement)"
+        ));
+    }
+    Ok(dataset)
 }

@@ -96,8 +96,11 @@ pub struct Series {
     pub dimensions: Vec<Dimension>,
     /// Byte offset of each valid element.
     pub offsets: Vec<u64>,
-    /// The header every valid element shares.
+    /// The header of element 0 (every valid element has its type and size).
     pub element: ElementHeader,
+    /// Each valid element's calibration (offset, delta, calibration element per axis),
+    /// which may differ from element 0's (see [`Series::calibration_mismatch`]).
+    pub calibrations: Vec<Vec<(f64, f64, u32)>>,
     /// Each valid element's tag.
     pub tags: Vec<Tag>,
 }
@@ -288,6 +291,7 @@ pub fn parse(bytes: &[u8]) -> Result<Series> {
     let two_d = data_type_id == DATA_2D;
     let mut offsets = Vec::with_capacity(valid as usize);
     let mut tags = Vec::with_capacity(valid as usize);
+    let mut calibrations = Vec::with_capacity(valid as usize);
     let mut element: Option<ElementHeader> = None;
     for i in 0..u64::from(valid) {
         let offset = entry(0, i)?;
@@ -298,6 +302,7 @@ pub fn parse(bytes: &[u8]) -> Result<Series> {
             header.data_bytes(),
             &format!("the values of element {i}"),
         )?;
+        calibrations.push(header.calibration.clone());
         match &element {
             None => element = Some(header),
             Some(first) if first.data_type != header.data_type || first.sizes != header.sizes => {
@@ -347,6 +352,7 @@ pub fn parse(bytes: &[u8]) -> Result<Series> {
         dimensions,
         offsets,
         element,
+        calibrations,
         tags,
     })
 }
@@ -386,6 +392,28 @@ impl Series {
         }
     }
 
+    /// The first element whose calibration differs from element 0's, with both
+    /// calibrations as text (`offset, delta, element` per axis), when there is one.
+    pub fn calibration_mismatch(&self) -> Option<(usize, String, String)> {
+        let bits = |c: &Vec<(f64, f64, u32)>| -> Vec<(u64, u64, u32)> {
+            c.iter()
+                .map(|&(o, d, e)| (o.to_bits(), d.to_bits(), e))
+                .collect()
+        };
+        let text = |c: &Vec<(f64, f64, u32)>| -> String {
+            c.iter()
+                .map(|(o, d, e)| format!("offset {o:e}, delta {d:e}, element {e}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let first = self.calibrations.first()?;
+        let i = self
+            .calibrations
+            .iter()
+            .position(|c| bits(c) != bits(first))?;
+        Some((i, text(&self.calibrations[i]), text(first)))
+    }
+
     /// The series header as rsciio's `ser_header_parameters` names it, with the per-element
     /// element-header and tag fields as lists.
     pub fn to_json(&self) -> Tree {
@@ -413,10 +441,13 @@ impl Series {
         let n = self.offsets.len();
         let list = |v: Value| Value::Array(vec![v; n]);
         let axes: &[&str] = if self.is_image() { &["X", "Y"] } else { &[""] };
-        for (a, (offset, delta, element)) in axes.iter().zip(&self.element.calibration) {
-            t.insert(format!("CalibrationOffset{a}"), list(json_f64(*offset)));
-            t.insert(format!("CalibrationDelta{a}"), list(json_f64(*delta)));
-            t.insert(format!("CalibrationElement{a}"), list((*element).into()));
+        for (i, a) in axes.iter().enumerate() {
+            let each = |f: &dyn Fn(&(f64, f64, u32)) -> Value| {
+                Value::Array(self.calibrations.iter().map(|c| f(&c[i])).collect())
+            };
+            t.insert(format!("CalibrationOffset{a}"), each(&|c| json_f64(c.0)));
+            t.insert(format!("CalibrationDelta{a}"), each(&|c| json_f64(c.1)));
+            t.insert(format!("CalibrationElement{a}"), each(&|c| c.2.into()));
         }
         t.insert("DataType".into(), list(self.element.data_type.into()));
         let size_names: &[&str] = if self.is_image() {

@@ -10,7 +10,10 @@ use crate::Tia;
 
 /// A series file: elements of `sizes` (`[n]` spectra or `[x, y]` images) of TIA type
 /// `code`, one dimension of `total` entries of which `valid` are stored; `scattered` puts
-/// 3 stray bytes before odd elements so they are not evenly spaced.
+/// 3 stray bytes before odd elements so they are not evenly spaced. With `positions`, the
+/// header has no dimension and each element's tag holds its scan position (x, y);
+/// `drift` is added to the calibration offset of each element after the first.
+#[derive(Default)]
 struct SerSpec {
     version: u16,
     code: u16,
@@ -18,6 +21,8 @@ struct SerSpec {
     total: u32,
     valid: u32,
     scattered: bool,
+    positions: Option<Vec<(f64, f64)>>,
+    drift: f64,
 }
 
 fn element_bytes(spec: &SerSpec, i: u32) -> Vec<u8> {
@@ -37,20 +42,29 @@ fn build(spec: &SerSpec) -> Vec<u8> {
     f.extend(0x0197u16.to_le_bytes());
     f.extend(spec.version.to_le_bytes());
     f.extend((if two_d { 0x4122u32 } else { 0x4120 }).to_le_bytes());
-    f.extend(0x4152u32.to_le_bytes());
+    let tag_type: u16 = if spec.positions.is_some() {
+        0x4142
+    } else {
+        0x4152
+    };
+    f.extend(u32::from(tag_type).to_le_bytes());
     f.extend(spec.total.to_le_bytes());
     f.extend(spec.valid.to_le_bytes());
     let oao_at = f.len();
     f.extend(vec![0u8; word]);
-    f.extend(1u32.to_le_bytes());
-    // One dimension: size total, "Number", no units.
-    f.extend(spec.total.to_le_bytes());
-    f.extend(0.0f64.to_le_bytes());
-    f.extend(1.0f64.to_le_bytes());
-    f.extend(0u32.to_le_bytes());
-    f.extend(6u32.to_le_bytes());
-    f.extend(b"Number");
-    f.extend(0u32.to_le_bytes());
+    if spec.positions.is_some() {
+        f.extend(0u32.to_le_bytes());
+    } else {
+        f.extend(1u32.to_le_bytes());
+        // One dimension: size total, "Number", no units.
+        f.extend(spec.total.to_le_bytes());
+        f.extend(0.0f64.to_le_bytes());
+        f.extend(1.0f64.to_le_bytes());
+        f.extend(0u32.to_le_bytes());
+        f.extend(6u32.to_le_bytes());
+        f.extend(b"Number");
+        f.extend(0u32.to_le_bytes());
+    }
     let oao = f.len() as u64;
     f[oao_at..oao_at + word].copy_from_slice(&oao.to_le_bytes()[..word]);
     let arrays_at = f.len();
@@ -66,7 +80,7 @@ fn build(spec: &SerSpec) -> Vec<u8> {
         let at = f.len() as u64;
         put(&mut f, 0, i as usize, at);
         for _ in 0..spec.sizes.len() {
-            f.extend(10.0f64.to_le_bytes());
+            f.extend((10.0 + f64::from(i) * spec.drift).to_le_bytes());
             f.extend(2e-9f64.to_le_bytes());
             f.extend(0u32.to_le_bytes());
         }
@@ -77,9 +91,14 @@ fn build(spec: &SerSpec) -> Vec<u8> {
         f.extend(element_bytes(spec, i));
         let at = f.len() as u64;
         put(&mut f, 1, i as usize, at);
-        f.extend(0x4152u16.to_le_bytes());
+        f.extend(tag_type.to_le_bytes());
         f.extend(0u16.to_le_bytes());
         f.extend((1_456_000_000 + i).to_le_bytes());
+        if let Some(positions) = &spec.positions {
+            let (x, y) = positions[i as usize];
+            f.extend(x.to_le_bytes());
+            f.extend(y.to_le_bytes());
+        }
     }
     f
 }
@@ -121,6 +140,7 @@ fn every_type_version_and_layout() {
                         total: 3,
                         valid: 3,
                         scattered,
+                        ..Default::default()
                     };
                     let p = write(dir.path(), "s.ser", &build(&spec));
                     let ds = open(&p, &[]).unwrap().remove(0);
@@ -160,6 +180,7 @@ fn only_valid_data_cuts_or_fills() {
         total: 5,
         valid: 2,
         scattered: false,
+        ..Default::default()
     };
     let p = write(dir.path(), "s.ser", &build(&spec));
     assert_eq!(open(&p, &[]).unwrap()[0].shape(), [2, 4]);
@@ -180,6 +201,7 @@ fn emi_gives_one_dataset_per_series_with_metadata() {
         total: 1,
         valid: 1,
         scattered: false,
+        ..Default::default()
     };
     for n in [1, 2] {
         write(dir.path(), &format!("acq_{n}.ser"), &build(&spec));
@@ -216,6 +238,7 @@ fn damaged_inputs_name_file_and_what_is_missing() {
         total: 4,
         valid: 4,
         scattered: false,
+        ..Default::default()
     };
     let bytes = build(&spec);
     let p = write(dir.path(), "cut_1.ser", &bytes[..bytes.len() - 100]);
@@ -236,6 +259,86 @@ fn damaged_inputs_name_file_and_what_is_missing() {
         let p = write(dir.path(), "prefix.ser", &bytes[..n]);
         assert!(open(&p, &[]).is_err());
     }
+}
+
+/// A series without dimensions (NumberDimensions 0) is placed on the scan grid its tags'
+/// positions describe; positions that form no grid give one `Unknown dimension` and a
+/// warning.
+#[test]
+fn series_without_dimensions_use_tag_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let raster: Vec<(f64, f64)> = (0..6)
+        .map(|k| (1e-9 + (k % 3) as f64 * 2e-9, 5e-9 + (k / 3) as f64 * 4e-9))
+        .collect();
+    let mut spec = SerSpec {
+        version: 0x220,
+        code: 2,
+        sizes: vec![5],
+        total: 6,
+        valid: 6,
+        positions: Some(raster),
+        ..Default::default()
+    };
+    let p = write(dir.path(), "grid.ser", &build(&spec));
+    let ds = open(&p, &[]).unwrap().remove(0);
+    assert_eq!(ds.shape(), [2, 3, 5]);
+    assert_eq!(
+        (ds.axes[0].name.as_str(), ds.axes[0].units.as_str()),
+        ("y", "nm")
+    );
+    let (scale, offset) = ds.axes[1].scale_offset().unwrap();
+    assert!((scale - 2.0).abs() < 1e-9 && (offset - 1.0).abs() < 1e-9);
+    let all: Vec<u8> = (0..6).flat_map(|i| expected(&spec, i)).collect();
+    assert_eq!(ds.read_region_bytes(&[0, 0, 0], &[2, 3, 5]).unwrap(), all);
+    assert!(ds.warnings().is_empty(), "{:?}", ds.warnings());
+
+    let line: Vec<(f64, f64)> = (0..6).map(|k| (0.0, k as f64 * 1e-9)).collect();
+    spec.positions = Some(line);
+    let p = write(dir.path(), "line.ser", &build(&spec));
+    let ds = open(&p, &[]).unwrap().remove(0);
+    assert_eq!(ds.shape(), [6, 5]);
+    assert_eq!(ds.axes[0].name, "y");
+
+    let scattered: Vec<(f64, f64)> = (0..6).map(|k| ((k * k) as f64, 0.0)).collect();
+    spec.positions = Some(scattered);
+    let p = write(dir.path(), "scattered.ser", &build(&spec));
+    let ds = open(&p, &[]).unwrap().remove(0);
+    assert_eq!(ds.shape(), [6, 5]);
+    assert_eq!(ds.axes[0].name, "Unknown dimension");
+    assert!(
+        ds.warnings()[0].contains("no regular grid"),
+        "{:?}",
+        ds.warnings()
+    );
+}
+
+/// Elements calibrated differently from element 0 are reported, never silently given
+/// element 0's axis; each element's calibration is kept in the original metadata.
+#[test]
+fn per_element_calibrations_are_reported_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SerSpec {
+        version: 0x210,
+        code: 7,
+        sizes: vec![4],
+        total: 3,
+        valid: 3,
+        drift: 0.5,
+        ..Default::default()
+    };
+    let p = write(dir.path(), "drift.ser", &build(&spec));
+    let ds = open(&p, &[]).unwrap().remove(0);
+    let warning = ds.warnings().join("\n");
+    assert!(
+        warning.contains("element 1 is calibrated differently") && warning.contains("1.05e1"),
+        "{warning}"
+    );
+    let header = Value::Object(ds.original_metadata.clone());
+    let offsets = &header["ser_header_parameters"]["CalibrationOffset"];
+    assert_eq!(offsets, &serde_json::json!([10.0, 10.5, 11.0]));
+    let spec = SerSpec { drift: 0.0, ..spec };
+    let p = write(dir.path(), "steady.ser", &build(&spec));
+    assert!(open(&p, &[]).unwrap()[0].warnings().is_empty());
 }
 
 #[test]
