@@ -8,6 +8,9 @@
 //! (`Meta Data.Format` = "Spectrum image" or an Orsay `spim` group) with more than two
 //! dimensions get their energy axis (stored slowest) moved last, as HyperSpy's
 //! `to_signal1D` does.
+//!
+//! The container is behind [`PixelStore`]: the same mapping serves DM3/DM4 (pixels in the
+//! tag file, [`TagPixels`]) and DM5 (pixels in an HDF5 dataset).
 
 use std::sync::Arc;
 
@@ -149,35 +152,116 @@ fn layout(data_type: i64, bytes_per_element: Option<u64>) -> Result<Layout> {
     })
 }
 
-/// Where the pixel array of an image lives, from the summary of `ImageData.Data`.
-struct DataRef {
-    offset: u64,
-    nbytes: u64,
+/// Where an image's pixel values are stored: in the tag file's bytes (DM3/DM4,
+/// [`TagPixels`]) or in an HDF5 dataset (DM5, `crate::dm5`). [`dataset_parts`] asks it for
+/// the stored values and builds everything else (dtype, layout, axes, metadata) itself,
+/// so every DM version goes through one mapping.
+pub trait PixelStore {
+    /// Bytes per stored element of an image of `count` elements, when the container says
+    /// (DataType 4 is 16-bit only when this is 2).
+    fn element_bytes(&self, count: u64) -> Option<u64>;
+    /// A lazy source over the stored values as `dtype` elements of the C-order
+    /// `stored_shape`, seen with dimension `i` being stored dimension `perm[i]`. An error
+    /// when the container holds other or fewer values. For [`DType::Rgba8`], the source
+    /// gives the raw 4-byte colour values (see [`PixelStore::colour_big_endian`]).
+    fn source(
+        &self,
+        dtype: DType,
+        stored_shape: &[u64],
+        perm: &[usize],
+    ) -> Result<Arc<dyn ArraySource>>;
+    /// Whether the raw colour values arrive as A, R, G, B bytes (big-endian `0xAARRGGBB`)
+    /// rather than B, G, R, A.
+    fn colour_big_endian(&self) -> bool;
 }
 
-fn data_ref(image_data: &Tree) -> Result<DataRef> {
-    let d = image_data
-        .get("Data")
-        .and_then(Value::as_object)
-        .ok_or_else(|| Error::malformed_at_unknown(FORMAT, "an ImageData.Data array"))?;
-    let field = |k: &str| d.get(k).and_then(Value::as_u64);
-    match (field("offset"), field("size_bytes")) {
-        (Some(offset), Some(nbytes)) => Ok(DataRef { offset, nbytes }),
-        _ => Err(Error::malformed_at_unknown(
-            FORMAT,
-            "ImageData.Data to be an array of pixels",
-        )),
+/// The pixels of a DM3/DM4 image: an array of the tag file, memory-mapped.
+pub struct TagPixels<'a> {
+    storage: &'a Storage,
+    offset: u64,
+    nbytes: u64,
+    order: ByteOrder,
+}
+
+impl<'a> TagPixels<'a> {
+    /// The pixel array of `image` (its JSON tag tree, whose `ImageData.Data` is the summary
+    /// `{offset, size_bytes, ...}` of the array) in the mapped tag file `storage`.
+    pub fn new(image: &Tree, storage: &'a Storage, little: bool) -> Result<Self> {
+        let d = image
+            .get("ImageData")
+            .and_then(|d| d.get("Data"))
+            .and_then(Value::as_object)
+            .ok_or_else(|| Error::malformed_at_unknown(FORMAT, "an ImageData.Data array"))?;
+        let field = |k: &str| d.get(k).and_then(Value::as_u64);
+        match (field("offset"), field("size_bytes")) {
+            (Some(offset), Some(nbytes)) => Ok(TagPixels {
+                storage,
+                offset,
+                nbytes,
+                order: if little {
+                    ByteOrder::Little
+                } else {
+                    ByteOrder::Big
+                },
+            }),
+            _ => Err(Error::malformed_at_unknown(
+                FORMAT,
+                "ImageData.Data to be an array of pixels",
+            )),
+        }
     }
 }
 
+impl PixelStore for TagPixels<'_> {
+    fn element_bytes(&self, count: u64) -> Option<u64> {
+        (count > 0).then(|| self.nbytes / count)
+    }
+
+    fn source(
+        &self,
+        dtype: DType,
+        stored_shape: &[u64],
+        perm: &[usize],
+    ) -> Result<Arc<dyn ArraySource>> {
+        let needed = emio_core::source::element_count(stored_shape)
+            .and_then(|n| n.checked_mul(dtype.size() as u64));
+        if needed.is_none_or(|n| n > self.nbytes) {
+            return Err(Error::malformed(
+                FORMAT,
+                self.offset,
+                format!(
+                    "{} bytes of {dtype} pixels for shape {stored_shape:?}, found {}",
+                    needed.map_or("more than 2^64".into(), |n| n.to_string()),
+                    self.nbytes
+                ),
+            ));
+        }
+        let s = StridedSource::contiguous(
+            FORMAT,
+            self.storage.clone(),
+            self.offset,
+            dtype,
+            stored_shape.to_vec(),
+            self.order,
+        )?;
+        Ok(Arc::new(s.permuted(perm)?))
+    }
+
+    fn colour_big_endian(&self) -> bool {
+        self.order == ByteOrder::Big
+    }
+}
+
+/// What a dataset is built from: its pixel source, axes and normalized metadata.
+pub type DatasetParts = (Arc<dyn ArraySource>, Vec<Axis>, Tree);
+
 /// Build the dataset of one image. `image` is the image's JSON tag tree (as in
-/// `original_metadata`), `storage` the mapped file.
+/// `original_metadata`), `pixels` where its values are stored.
 pub fn dataset_parts(
     image: &Tree,
-    storage: &Storage,
-    little: bool,
+    pixels: &dyn PixelStore,
     filename: &str,
-) -> Result<(Arc<dyn ArraySource>, Vec<Axis>, Tree)> {
+) -> Result<DatasetParts> {
     let image_data = image
         .get("ImageData")
         .and_then(Value::as_object)
@@ -198,7 +282,6 @@ pub fn dataset_parts(
             ))
         }
     };
-    let data = data_ref(image_data)?;
     let shape: Vec<u64> = dims.iter().rev().copied().collect();
     let count = emio_core::source::element_count(&shape).ok_or_else(|| {
         Error::malformed_at_unknown(FORMAT, "image dimensions that do not overflow")
@@ -207,58 +290,28 @@ pub fn dataset_parts(
         .get("DataType")
         .and_then(Value::as_i64)
         .ok_or_else(|| Error::malformed_at_unknown(FORMAT, "an ImageData.DataType number"))?;
-    let per_element = (count > 0).then(|| data.nbytes / count);
-    let order = if little {
-        ByteOrder::Little
-    } else {
-        ByteOrder::Big
-    };
-    let too_small = |needed: u64| {
-        Error::malformed(
-            FORMAT,
-            data.offset,
-            format!(
-                "{needed} bytes of pixels for shape {shape:?} (DataType {data_type}), found {}",
-                data.nbytes
-            ),
-        )
-    };
-    let plain = |dtype: DType, stored_shape: Vec<u64>| -> Result<StridedSource> {
-        let needed = emio_core::source::element_count(&stored_shape)
-            .and_then(|n| n.checked_mul(dtype.size() as u64))
-            .ok_or_else(|| too_small(u64::MAX))?;
-        if needed > data.nbytes {
-            return Err(too_small(needed));
-        }
-        StridedSource::contiguous(
-            FORMAT,
-            storage.clone(),
-            data.offset,
-            dtype,
-            stored_shape,
-            order,
-        )
-    };
+    let per_element = pixels.element_bytes(count);
+    let identity: Vec<usize> = (0..shape.len()).collect();
+    let plain = |dtype: DType, stored_shape: &[u64]| pixels.source(dtype, stored_shape, &identity);
     let spectrum_image = is_spectrum(image, &["Spectrum image"]) && shape.len() > 2;
-    // Spectrum images store energy slowest; HyperSpy's to_signal1D moves it last.
-    let arrange = |s: StridedSource| -> Result<Box<dyn ArraySource>> {
+    // Spectrum images store energy slowest (`shape` is (E, nav...)); HyperSpy's
+    // to_signal1D moves it last: the stored array is seen as (nav..., E). The core copy kernel transposes in
+    // cache tiles, and regions from `Dataset::read_chunk_shape` follow the storage.
+    let arranged = |dtype: DType| -> Result<Arc<dyn ArraySource>> {
         if spectrum_image {
-            // (E, nav...) in storage seen as (nav..., E); the core copy kernel transposes
-            // in cache tiles, and regions from `Dataset::read_chunk_shape` follow the storage.
-            let n = s.shape().len();
-            let mut perm: Vec<usize> = (1..n).collect();
+            let mut perm: Vec<usize> = (1..shape.len()).collect();
             perm.push(0);
-            Ok(Box::new(s.permuted(&perm)?))
+            pixels.source(dtype, &shape, &perm)
         } else {
-            Ok(Box::new(s))
+            plain(dtype, &shape)
         }
     };
     let source: Arc<dyn ArraySource> = match layout(data_type, per_element)? {
-        Layout::Plain(dtype) => Arc::from(arrange(plain(dtype, shape.clone())?)?),
-        Layout::Bgra => {
-            let stored = arrange(plain(DType::Rgba8, shape.clone())?)?;
-            Arc::new(BgraSource::new(stored, !little))
-        }
+        Layout::Plain(dtype) => arranged(dtype)?,
+        Layout::Bgra => Arc::new(BgraSource::new(
+            arranged(DType::Rgba8)?,
+            pixels.colour_big_endian(),
+        )),
         _ if spectrum_image => {
             return Err(Error::unsupported(
                 FORMAT,
@@ -277,7 +330,7 @@ pub fn dataset_parts(
                 }
             }
             Arc::new(PackedComplexSource::new(
-                plain(dtype, stored)?,
+                plain(dtype, &stored)?,
                 shape.clone(),
             ))
         }
@@ -292,10 +345,7 @@ pub fn dataset_parts(
                     format!("DataType 5 packed complex data of shape {shape:?} (needs 2N x 2N)"),
                 ));
             }
-            Arc::new(OldPackedComplexSource::new(plain(
-                DType::F32,
-                shape.clone(),
-            )?))
+            Arc::new(OldPackedComplexSource::new(plain(DType::F32, &shape)?))
         }
     };
     let signal_type = signal_type(image, shape.len());

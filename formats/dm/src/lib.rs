@@ -1,4 +1,4 @@
-//! Gatan DigitalMicrograph DM3/DM4 for emio: a complete lazy reader and a DM4 writer.
+//! Gatan DigitalMicrograph DM3/DM4/DM5 for emio: a complete lazy reader and a DM4 writer.
 //!
 //! - [`tags`]: the tag-file structure (header, groups, typed data), parsed from bytes with
 //!   every size checked against the file.
@@ -7,11 +7,13 @@
 //! - [`mapping`]: normalized HyperSpy metadata from the tags.
 //! - [`source`]: BGRA and packed-complex pixel sources.
 //! - [`mod@write`]: the DM4 writer.
+//! - [`dm5`]: DM5, the same tag tree in HDF5, read through the same mapping.
 //!
 //! Every image of `ImageList` except the thumbnails becomes one dataset, in file order. Its
 //! `original_metadata` is the file's tag tree as rsciio returns it: a `root` marker, the
 //! top-level tags in file order, then `ImageList` holding only this image as `TagGroup0`.
 
+pub mod dm5;
 pub mod image;
 pub mod mapping;
 pub mod original;
@@ -27,7 +29,7 @@ use emio_core::{Dataset, Format, Options, Progress, Result, ResultExt, Storage, 
 
 /// The formats this crate provides, for the facade's registry.
 pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Dm)]
+    vec![Arc::new(Dm), Arc::new(dm5::Dm5)]
 }
 
 /// Gatan DigitalMicrograph DM3 and DM4 files.
@@ -42,6 +44,22 @@ pub fn read_storage(storage: Storage, filename: &str) -> Result<Vec<Dataset>> {
         little: file.little_endian,
     };
     let tree = converter.group(&file.root, "root");
+    datasets_from_tree(&tree, |_, image| {
+        let pixels = image::TagPixels::new(image, &storage, file.little_endian)?;
+        image::dataset_parts(image, &pixels, filename)
+    })
+}
+
+/// The datasets of a DM tag tree (DM3/DM4/DM5, as JSON named the way rsciio names it):
+/// every entry of `ImageList` except the thumbnails, in file order. `dataset` builds the
+/// parts of the image at an index of `ImageList` from its tag tree (with its container's
+/// [`image::PixelStore`] and [`image::dataset_parts`]). Each dataset's
+/// `original_metadata` is `root`, the top-level tags, then `ImageList` holding only this
+/// image as `TagGroup0`.
+pub fn datasets_from_tree(
+    tree: &Tree,
+    dataset: impl Fn(usize, &Tree) -> Result<image::DatasetParts>,
+) -> Result<Vec<Dataset>> {
     let thumbnails: Vec<u64> = match tree.get("Thumbnails") {
         Some(Value::Object(t)) => t
             .values()
@@ -49,27 +67,26 @@ pub fn read_storage(storage: Storage, filename: &str) -> Result<Vec<Dataset>> {
             .collect(),
         _ => Vec::new(),
     };
-    let images: Vec<&Tree> = match tree.get("ImageList") {
+    let images: Vec<(usize, &Tree)> = match tree.get("ImageList") {
         Some(Value::Object(list)) => list
             .values()
             .enumerate()
             .filter(|(i, _)| !thumbnails.contains(&(*i as u64)))
-            .filter_map(|(_, v)| v.as_object())
+            .filter_map(|(i, v)| v.as_object().map(|img| (i, img)))
             .collect(),
         _ => return Ok(Vec::new()),
     };
     let mut common = Tree::new();
     common.insert("root".into(), Value::Object(Tree::new()));
-    for (k, v) in &tree {
+    for (k, v) in tree {
         if k != "ImageList" {
             common.insert(k.clone(), v.clone());
         }
     }
     images
         .into_iter()
-        .map(|img| {
-            let (source, axes, metadata) =
-                image::dataset_parts(img, &storage, file.little_endian, filename)?;
+        .map(|(i, img)| {
+            let (source, axes, metadata) = dataset(i, img)?;
             let mut om = common.clone();
             let mut list = Tree::new();
             list.insert("TagGroup0".into(), Value::Object(img.clone()));

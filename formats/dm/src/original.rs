@@ -17,7 +17,7 @@ use crate::tags::{
 
 /// Arrays with more elements than this (besides the pixel data, which is never read here)
 /// are summarised rather than converted to JSON lists.
-const MAX_JSON_ARRAY: u64 = 1 << 20;
+pub const MAX_JSON_ARRAY: u64 = 1 << 20;
 
 /// A scalar as JSON.
 pub fn scalar_json(s: Scalar) -> Value {

@@ -1,19 +1,22 @@
 //! Pixel sources for DM layouts that are not a plain strided array: BGRA colour images and
-//! packed complex FFT data. Each wraps a memory-mapped [`StridedSource`] over the stored
-//! values and converts only the region asked for.
+//! packed complex FFT data. Each wraps a source over the stored values (memory-mapped tag
+//! file data, or an HDF5 dataset in DM5) and converts only the region asked for.
 
-use emio_core::{ArraySource, DType, Result, StridedSource};
+use std::sync::Arc;
+
+use emio_core::{ArraySource, DType, Result};
 
 /// RGBA images stored as 32-bit `0xAARRGGBB` values (B, G, R, A bytes in little-endian
 /// files, A, R, G, B in big-endian ones): reads as [`DType::Rgba8`] (R, G, B, A).
 pub struct BgraSource {
-    inner: Box<dyn ArraySource>,
+    inner: Arc<dyn ArraySource>,
     big_endian: bool,
 }
 
 impl BgraSource {
-    /// Wrap a source of the stored 4-byte records (declared as `Rgba8`, not swapped).
-    pub fn new(inner: Box<dyn ArraySource>, big_endian: bool) -> Self {
+    /// Wrap a source of the stored 4-byte colour values, whose bytes are A, R, G, B when
+    /// `big_endian`, else B, G, R, A.
+    pub fn new(inner: Arc<dyn ArraySource>, big_endian: bool) -> Self {
         BgraSource { inner, big_endian }
     }
 }
@@ -67,13 +70,13 @@ fn conjugate(values: &mut [u8], dtype: DType) {
 /// the full row is the stored one reversed followed by the conjugates of its inner values
 /// (rsciio's `hstack((row[::-1], conj(row[1:-1])))`).
 pub struct PackedComplexSource {
-    inner: StridedSource,
+    inner: Arc<dyn ArraySource>,
     shape: Vec<u64>,
 }
 
 impl PackedComplexSource {
     /// `inner` holds rows of `W/2 + 1` complex values; `shape` is the full logical shape.
-    pub fn new(inner: StridedSource, shape: Vec<u64>) -> Self {
+    pub fn new(inner: Arc<dyn ArraySource>, shape: Vec<u64>) -> Self {
         PackedComplexSource { inner, shape }
     }
 }
@@ -137,12 +140,12 @@ impl ArraySource for PackedComplexSource {
 /// DM 2's packed complex FFT layout (DataType 5): a `2N x 2N` complex image stored as
 /// `4N^2` floats holding its non-redundant half; the rest follows from Hermitian symmetry.
 pub struct OldPackedComplexSource {
-    inner: StridedSource,
+    inner: Arc<dyn ArraySource>,
 }
 
 impl OldPackedComplexSource {
     /// `inner` is the stored float32 array of the (square, even) logical shape.
-    pub fn new(inner: StridedSource) -> Self {
+    pub fn new(inner: Arc<dyn ArraySource>) -> Self {
         OldPackedComplexSource { inner }
     }
 
@@ -232,6 +235,7 @@ impl ArraySource for OldPackedComplexSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use emio_core::StridedSource;
 
     #[test]
     fn packed_complex_rows_unpack_like_rsciio() {
@@ -242,7 +246,7 @@ mod tests {
             .flat_map(|(r, i)| r.to_ne_bytes().into_iter().chain(i.to_ne_bytes()))
             .collect();
         let inner = StridedSource::from_bytes(bytes, DType::C64, vec![1, 3]).unwrap();
-        let src = PackedComplexSource::new(inner, vec![1, 4]);
+        let src = PackedComplexSource::new(Arc::new(inner), vec![1, 4]);
         let mut out = vec![0u8; 32];
         src.read_region(&[0, 0], &[1, 4], &mut out).unwrap();
         let got: Vec<(f32, f32)> = out

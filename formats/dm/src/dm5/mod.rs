@@ -1,0 +1,43 @@
+//! Gatan DM5: the DigitalMicrograph tag tree stored in HDF5 (groups for tag groups,
+//! attributes for data tags, the pixels as the dataset `ImageList/[i]/ImageData/Data`),
+//! written by GMS 3.6 and later and by Nion Swift. Read through the DM3/DM4 mapping
+//! ([`read`]).
+
+pub mod read;
+
+use std::path::Path;
+
+use emio_core::{ContentMatch, Dataset, Format, Options, Result, ResultExt};
+
+/// Registry name, also the format of DM5 errors.
+const FORMAT: &str = "dm5";
+
+/// Gatan DM5 files.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Dm5;
+
+impl Format for Dm5 {
+    fn name(&self) -> &'static str {
+        FORMAT
+    }
+
+    fn description(&self) -> &'static str {
+        "Gatan DigitalMicrograph DM5 (HDF5)"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["dm5"]
+    }
+
+    fn sniff(&self, head: &[u8]) -> bool {
+        emio_h5::sniff(head)
+    }
+
+    fn inspect(&self, path: &Path) -> ContentMatch {
+        emio_h5::inspect(path, read::is_dm5)
+    }
+
+    fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
+        read::read(path).with_path(path)
+    }
+}
