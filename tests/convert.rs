@@ -184,7 +184,7 @@ fn expected_to_accept(format: &str, dtype: DType, shape: &[u64]) -> bool {
     match format {
         "npy" | "zarr" => true,
         // 1 to 4 (DM) or more dimensions, not a 0-dimensional scalar (a read-back can be one).
-        "dm" | "emd" | "tiff" => ndim >= 1,
+        "dm" | "emd" | "tiff" | "hspy" => ndim >= 1,
         // HyperSpy's zspy layout has no RGB records.
         "zspy" => !dtype.is_rgb(),
         // MRC2014 modes: int16, float32, complex64, uint16 (u8 widened to it).

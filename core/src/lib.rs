@@ -22,6 +22,7 @@ pub mod dtype;
 pub mod engine;
 pub mod error;
 pub mod format;
+pub mod hyperspy;
 pub mod leftovers;
 pub mod metadata;
 pub mod options;

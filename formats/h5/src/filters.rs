@@ -220,6 +220,65 @@ pub fn lz4_compress(input: &[u8], block: usize) -> Vec<u8> {
     out
 }
 
+/// liblzf's longest back-reference (2 + 7 + 255 bytes) and farthest distance (8 KiB).
+const LZF_MAX_MATCH: usize = 264;
+const LZF_MAX_DISTANCE: usize = 1 << 13;
+
+/// Compress `input` into an LZF block (the format [`lzf_decompress`] reads, liblzf's), or
+/// `None` when the block would not be smaller than the input: h5py's LZF filter then fails
+/// and, being optional, leaves the chunk stored as it is (its bit set in the chunk's
+/// filter mask).
+pub fn lzf_compress(input: &[u8]) -> Option<Vec<u8>> {
+    const HASH_BITS: u32 = 14;
+    let mut table = vec![usize::MAX; 1 << HASH_BITS];
+    let hash = |i: usize| {
+        let v = u32::from(input[i]) << 16 | u32::from(input[i + 1]) << 8 | u32::from(input[i + 2]);
+        (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
+    };
+    let mut out = Vec::with_capacity(input.len());
+    let mut literal_start = 0;
+    let flush = |out: &mut Vec<u8>, literals: &[u8]| {
+        for run in literals.chunks(32) {
+            out.push((run.len() - 1) as u8);
+            out.extend_from_slice(run);
+        }
+    };
+    let mut i = 0;
+    while i + 2 < input.len() {
+        let h = hash(i);
+        let candidate = std::mem::replace(&mut table[h], i);
+        let found = candidate != usize::MAX
+            && i - candidate <= LZF_MAX_DISTANCE
+            && input[candidate..candidate + 3] == input[i..i + 3];
+        if !found {
+            i += 1;
+            continue;
+        }
+        let limit = LZF_MAX_MATCH.min(input.len() - i);
+        let mut len = 3;
+        while len < limit && input[candidate + len] == input[i + len] {
+            len += 1;
+        }
+        flush(&mut out, &input[literal_start..i]);
+        let offset = i - candidate - 1;
+        let code = len - 2;
+        if code < 7 {
+            out.push(((code << 5) | (offset >> 8)) as u8);
+        } else {
+            out.push(((7 << 5) | (offset >> 8)) as u8);
+            out.push((code - 7) as u8);
+        }
+        out.push((offset & 0xff) as u8);
+        i += len;
+        literal_start = i;
+        if out.len() >= input.len() {
+            return None;
+        }
+    }
+    flush(&mut out, &input[literal_start..]);
+    (out.len() < input.len()).then_some(out)
+}
+
 /// One filter of a pipeline: id and client data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterStep {
@@ -305,6 +364,20 @@ mod tests {
         let err = lz4_decompress(&z[..z.len() - 3], data.len()).unwrap_err();
         assert!(err.to_string().contains("at byte"), "{err}");
         assert!(lz4_decompress(&z, data.len() + 1).is_err());
+    }
+
+    #[test]
+    fn lzf_round_trips_and_refuses_to_grow() {
+        let mut data: Vec<u8> = (0..5000u32).flat_map(|v| (v % 300).to_le_bytes()).collect();
+        data.extend(std::iter::repeat_n(7u8, 1000));
+        let block = lzf_compress(&data).expect("repetitive data compresses");
+        assert!(block.len() < data.len());
+        assert_eq!(lzf_decompress(&block, data.len()).unwrap(), data);
+        let noise: Vec<u8> = (0..64u32)
+            .map(|v| (v.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        assert_eq!(lzf_compress(&noise), None);
+        assert_eq!(lzf_compress(&[]), None);
     }
 
     #[test]

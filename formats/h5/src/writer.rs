@@ -54,6 +54,107 @@ pub enum Compression {
     /// Byte shuffle followed by deflate at the given level (0-9), as h5py's
     /// `compression="gzip", shuffle=True`.
     Gzip(u32),
+    /// Byte shuffle followed by LZF, as h5py's `compression="lzf", shuffle=True`; chunks
+    /// LZF cannot shrink are stored shuffled only (the filter is optional, as in h5py).
+    Lzf,
+}
+
+/// Encodes the chunks of one chunked dataset (shuffle and compression); cheap to copy and
+/// usable from any thread, so chunks can be encoded in parallel by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkEncoder {
+    compression: Compression,
+    elem_size: usize,
+    chunk_bytes: usize,
+}
+
+impl ChunkEncoder {
+    /// Bytes of one whole (unencoded) chunk.
+    pub fn chunk_bytes(&self) -> usize {
+        self.chunk_bytes
+    }
+
+    /// The stored form of one whole chunk (C order, native-endian, padded to the chunk
+    /// shape at the array edges).
+    pub fn encode(&self, raw: Vec<u8>) -> Vec<u8> {
+        match self.compression {
+            Compression::None => raw,
+            Compression::Gzip(level) => {
+                filters::deflate(&filters::shuffle(&raw, self.elem_size), level)
+            }
+            Compression::Lzf => {
+                let shuffled = filters::shuffle(&raw, self.elem_size);
+                filters::lzf_compress(&shuffled).unwrap_or(shuffled)
+            }
+        }
+    }
+
+    /// The chunk's filter mask for a stored size: LZF skipped when it left the size as is.
+    fn mask(&self, stored: usize) -> u32 {
+        match self.compression {
+            Compression::Lzf if stored == self.chunk_bytes => 0b10,
+            _ => 0,
+        }
+    }
+
+    /// The filter pipeline message, `None` without compression.
+    fn pipeline(&self) -> Option<Vec<u8>> {
+        let es = self.elem_size as u32;
+        let steps: Vec<(u16, &str, Vec<u32>)> = match self.compression {
+            Compression::None => return None,
+            Compression::Gzip(level) => vec![
+                (filters::SHUFFLE, "", vec![es]),
+                (filters::DEFLATE, "", vec![level]),
+            ],
+            // h5py's LZF client data: filter version 4, liblzf 1.5, chunk bytes.
+            Compression::Lzf => vec![
+                (filters::SHUFFLE, "", vec![es]),
+                (filters::LZF, "lzf", vec![4, 0x105, self.chunk_bytes as u32]),
+            ],
+        };
+        let mut p = vec![1, steps.len() as u8, 0, 0, 0, 0, 0, 0];
+        for (id, name, values) in steps {
+            let name_len = if name.is_empty() {
+                0
+            } else {
+                (name.len() + 8) / 8 * 8
+            };
+            p.extend_from_slice(&id.to_le_bytes());
+            p.extend_from_slice(&(name_len as u16).to_le_bytes());
+            p.extend_from_slice(&1u16.to_le_bytes()); // optional
+            p.extend_from_slice(&(values.len() as u16).to_le_bytes());
+            if name_len > 0 {
+                push_name(&mut p, name);
+            }
+            for v in &values {
+                p.extend_from_slice(&v.to_le_bytes());
+            }
+            if values.len() % 2 == 1 {
+                p.extend_from_slice(&[0; 4]); // pad an odd count
+            }
+        }
+        Some(p)
+    }
+}
+
+/// A chunked dataset being written chunk by chunk ([`H5Writer::begin_chunked`]).
+#[derive(Debug)]
+pub struct ChunkedDataset {
+    path: String,
+    dtype: DType,
+    shape: Vec<u64>,
+    chunk: Vec<u64>,
+    attrs: Vec<(String, Attr)>,
+    encoder: ChunkEncoder,
+    /// (chunk start, address, stored size, filter mask) in C order of the chunk grid.
+    entries: Vec<(Vec<u64>, u64, u32, u32)>,
+}
+
+impl ChunkedDataset {
+    /// The encoder of this dataset's chunks.
+    pub fn encoder(&self) -> ChunkEncoder {
+        self.encoder
+    }
 }
 
 #[derive(Debug, Default)]
@@ -264,6 +365,28 @@ fn object_header(messages: &[(u16, Vec<u8>)]) -> Vec<u8> {
     h
 }
 
+/// A chunk B-tree entry: first chunk offset, stored size, filter mask, child address.
+type BtreeEntry = (Vec<u64>, u32, u32, u64);
+
+/// Copy a chunk clipped at the array edge (`extent`) into a zeroed whole chunk.
+pub fn pad_chunk(clipped: &[u8], extent: &[u64], full: &mut [u8], chunk: &[u64], es: usize) {
+    full.fill(0);
+    copy_nd(
+        clipped,
+        NdLayout {
+            offset: 0,
+            strides: &c_strides(extent, es),
+        },
+        full,
+        NdLayout {
+            offset: 0,
+            strides: &c_strides(chunk, es),
+        },
+        extent,
+        es,
+    );
+}
+
 impl H5Writer {
     /// Create (truncate) `path` and reserve the superblock.
     pub fn create(path: &Path) -> Result<Self> {
@@ -389,6 +512,41 @@ impl H5Writer {
         self.link_dataset(path, header)
     }
 
+    /// Write a small 1-D dataset of fixed-length UTF-8 strings (h5py reads it as bytes,
+    /// `asstr()` as text).
+    pub fn write_strings(
+        &mut self,
+        path: &str,
+        values: &[&str],
+        attrs: &[(String, Attr)],
+    ) -> Result<()> {
+        let width = values.iter().map(|v| v.len()).max().unwrap_or(0) + 1;
+        let mut data = Vec::with_capacity(width * values.len());
+        for v in values {
+            data.extend_from_slice(v.as_bytes());
+            data.resize(data.len() + width - v.len(), 0);
+        }
+        let addr = if data.is_empty() {
+            UNDEF
+        } else {
+            self.put(&data)?
+        };
+        let mut layout = vec![3, 1];
+        layout.extend_from_slice(&addr.to_le_bytes());
+        layout.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        let mut msgs = vec![
+            (0x0001u16, dataspace_message(&[values.len() as u64])),
+            (0x0003, string_type(width)),
+            (0x0005, vec![2, 2, 0, 0]),
+            (0x0008, layout),
+        ];
+        for (name, value) in attrs {
+            msgs.push((0x000C, attribute_message(name, value)?));
+        }
+        let header = self.put(&object_header(&msgs))?;
+        self.link_dataset(path, header)
+    }
+
     /// Write a chunked dataset chunk by chunk: `fill(start, extent, out)` writes the values
     /// of the chunk at `start` (clipped to `extent` at the array edges) into `out` in C
     /// order, native-endian. Chunks are produced in C order of the chunk grid.
@@ -403,6 +561,78 @@ impl H5Writer {
         attrs: &[(String, Attr)],
         mut fill: impl FnMut(&[u64], &[u64], &mut [u8]) -> Result<()>,
     ) -> Result<()> {
+        let mut ds = Self::begin_chunked(path, dtype, shape, chunk, compression, attrs)?;
+        let encoder = ds.encoder();
+        let es = dtype.size();
+        let rank = shape.len();
+        let grid: Vec<u64> = shape
+            .iter()
+            .zip(chunk)
+            .map(|(n, c)| n.div_ceil(*c))
+            .collect();
+        let total = if shape.contains(&0) {
+            0
+        } else {
+            element_count(&grid).unwrap_or(0)
+        };
+        // Compressed chunks are produced in batches and encoded in parallel; the batch
+        // bounds memory to a few chunks.
+        let batch = match compression {
+            Compression::None => 1,
+            _ => (2 * rayon::current_num_threads()).max(1),
+        };
+        let mut clipped = Vec::new();
+        let mut pending: Vec<(Vec<u64>, Vec<u8>)> = Vec::with_capacity(batch);
+        let mut index = vec![0u64; rank];
+        for done in 0..total {
+            let start: Vec<u64> = index.iter().zip(chunk).map(|(i, c)| i * c).collect();
+            let extent: Vec<u64> = start
+                .iter()
+                .zip(chunk)
+                .zip(shape)
+                .map(|((s, c), n)| (*c).min(n - s))
+                .collect();
+            let mut full = vec![0u8; encoder.chunk_bytes()];
+            if extent == chunk {
+                fill(&start, &extent, &mut full)?;
+            } else {
+                let n = element_count(&extent).unwrap_or(0) as usize * es;
+                clipped.resize(n, 0);
+                fill(&start, &extent, &mut clipped)?;
+                pad_chunk(&clipped, &extent, &mut full, chunk, es);
+            }
+            pending.push((start, full));
+            if pending.len() == batch || done + 1 == total {
+                let stored: Vec<(Vec<u64>, Vec<u8>)> = pending
+                    .par_drain(..)
+                    .map(|(start, raw)| (start, encoder.encode(raw)))
+                    .collect();
+                for (start, bytes) in stored {
+                    self.put_chunk(&mut ds, &start, &bytes)?;
+                }
+            }
+            for k in (0..rank).rev() {
+                index[k] += 1;
+                if index[k] < grid[k] {
+                    break;
+                }
+                index[k] = 0;
+            }
+        }
+        self.end_chunked(ds)
+    }
+
+    /// Start a chunked dataset whose chunks the caller encodes ([`ChunkEncoder::encode`],
+    /// e.g. in parallel) and hands to [`H5Writer::put_chunk`] in C order of the chunk
+    /// grid; [`H5Writer::end_chunked`] writes its index and header.
+    pub fn begin_chunked(
+        path: &str,
+        dtype: DType,
+        shape: &[u64],
+        chunk: &[u64],
+        compression: Compression,
+        attrs: &[(String, Attr)],
+    ) -> Result<ChunkedDataset> {
         let rank = shape.len();
         if rank == 0 || chunk.len() != rank || chunk.iter().any(|&c| c == 0 || c > u32::MAX as u64)
         {
@@ -414,125 +644,68 @@ impl H5Writer {
             attribute_message(name, value)?;
         }
         let es = dtype.size();
-        let full_bytes = element_count(chunk)
+        let chunk_bytes = element_count(chunk)
             .and_then(|n| n.checked_mul(es as u64))
             .filter(|&n| n <= u32::MAX as u64)
             .ok_or_else(|| Error::OutOfBounds(format!("chunk {chunk:?} is too large")))?
             as usize;
-        let grid: Vec<u64> = shape
-            .iter()
-            .zip(chunk)
-            .map(|(n, c)| n.div_ceil(*c))
-            .collect();
-        let total = if shape.contains(&0) {
-            0
-        } else {
-            element_count(&grid).unwrap_or(0)
-        };
-        let mut entries: Vec<(Vec<u64>, u64, u32)> = Vec::with_capacity(total as usize);
-        // Compressed chunks are produced in batches and deflated in parallel; the batch
-        // bounds memory to a few chunks.
-        let batch = match compression {
-            Compression::None => 1,
-            Compression::Gzip(_) => (2 * rayon::current_num_threads()).max(1),
-        };
-        let mut clipped = Vec::new();
-        let mut pending: Vec<(Vec<u64>, Vec<u8>)> = Vec::with_capacity(batch);
-        let mut spare: Vec<Vec<u8>> = Vec::new();
-        let mut index = vec![0u64; rank];
-        for done in 0..total {
-            let start: Vec<u64> = index.iter().zip(chunk).map(|(i, c)| i * c).collect();
-            let extent: Vec<u64> = start
-                .iter()
-                .zip(chunk)
-                .zip(shape)
-                .map(|((s, c), n)| (*c).min(n - s))
-                .collect();
-            let mut full = spare.pop().unwrap_or_else(|| vec![0u8; full_bytes]);
-            if extent == chunk {
-                fill(&start, &extent, &mut full)?;
-            } else {
-                let n = element_count(&extent).unwrap_or(0) as usize * es;
-                clipped.resize(n, 0);
-                fill(&start, &extent, &mut clipped)?;
-                full.fill(0);
-                copy_nd(
-                    &clipped,
-                    NdLayout {
-                        offset: 0,
-                        strides: &c_strides(&extent, es),
-                    },
-                    &mut full,
-                    NdLayout {
-                        offset: 0,
-                        strides: &c_strides(chunk, es),
-                    },
-                    &extent,
-                    es,
-                );
-            }
-            pending.push((start, full));
-            if pending.len() == batch || done + 1 == total {
-                let stored: Vec<Vec<u8>> = match compression {
-                    Compression::None => Vec::new(),
-                    Compression::Gzip(level) => pending
-                        .par_iter()
-                        .map(|(_, raw)| filters::deflate(&filters::shuffle(raw, es), level))
-                        .collect(),
-                };
-                for (k, (start, raw)) in pending.drain(..).enumerate() {
-                    let bytes: &[u8] = stored.get(k).map(Vec::as_slice).unwrap_or(&raw);
-                    let addr = self.put(bytes)?;
-                    entries.push((start, addr, bytes.len() as u32));
-                    spare.push(raw);
-                }
-            }
-            for k in (0..rank).rev() {
-                index[k] += 1;
-                if index[k] < grid[k] {
-                    break;
-                }
-                index[k] = 0;
-            }
-        }
-        let btree = self.write_chunk_btree(&entries, chunk, shape)?;
+        Ok(ChunkedDataset {
+            path: path.to_string(),
+            dtype,
+            shape: shape.to_vec(),
+            chunk: chunk.to_vec(),
+            attrs: attrs.to_vec(),
+            encoder: ChunkEncoder {
+                compression,
+                elem_size: es,
+                chunk_bytes,
+            },
+            entries: Vec::new(),
+        })
+    }
+
+    /// Append the stored (encoded) chunk at `start` of `ds`.
+    pub fn put_chunk(
+        &mut self,
+        ds: &mut ChunkedDataset,
+        start: &[u64],
+        stored: &[u8],
+    ) -> Result<()> {
+        let size = u32::try_from(stored.len())
+            .map_err(|_| Error::OutOfBounds(format!("a stored chunk of {} bytes", stored.len())))?;
+        let addr = self.put(stored)?;
+        let mask = ds.encoder.mask(stored.len());
+        ds.entries.push((start.to_vec(), addr, size, mask));
+        Ok(())
+    }
+
+    /// Write the chunk index and header of `ds` and link it into its group.
+    pub fn end_chunked(&mut self, ds: ChunkedDataset) -> Result<()> {
+        let rank = ds.shape.len();
+        let btree = self.write_chunk_btree(&ds.entries, &ds.chunk, &ds.shape)?;
         let mut layout = vec![3, 2, (rank + 1) as u8];
         layout.extend_from_slice(&btree.to_le_bytes());
-        for &c in chunk {
+        for &c in &ds.chunk {
             layout.extend_from_slice(&(c as u32).to_le_bytes());
         }
-        layout.extend_from_slice(&(es as u32).to_le_bytes());
-        let pipeline = match compression {
-            Compression::None => None,
-            Compression::Gzip(level) => {
-                let mut p = vec![1, 2, 0, 0, 0, 0, 0, 0];
-                for (id, cd) in [(filters::SHUFFLE, es as u32), (filters::DEFLATE, level)] {
-                    p.extend_from_slice(&id.to_le_bytes());
-                    p.extend_from_slice(&0u16.to_le_bytes()); // name length
-                    p.extend_from_slice(&1u16.to_le_bytes()); // optional
-                    p.extend_from_slice(&1u16.to_le_bytes()); // one client value
-                    p.extend_from_slice(&cd.to_le_bytes());
-                    p.extend_from_slice(&[0; 4]); // pad odd count
-                }
-                Some(p)
-            }
-        };
-        let header = self.dataset_header(dtype, shape, layout, pipeline, attrs)?;
-        self.link_dataset(path, header)
+        layout.extend_from_slice(&(ds.encoder.elem_size as u32).to_le_bytes());
+        let pipeline = ds.encoder.pipeline();
+        let header = self.dataset_header(ds.dtype, &ds.shape, layout, pipeline, &ds.attrs)?;
+        self.link_dataset(&ds.path, header)
     }
 
     /// Write the version-1 B-tree (type 1) over `entries` (chunk start, address, size),
     /// bottom-up with at most 2K children per node; returns the root address.
     fn write_chunk_btree(
         &mut self,
-        entries: &[(Vec<u64>, u64, u32)],
+        entries: &[(Vec<u64>, u64, u32, u32)],
         chunk: &[u64],
         shape: &[u64],
     ) -> Result<u64> {
         let rank = chunk.len();
-        let key = |buf: &mut Vec<u8>, size: u32, offset: &[u64]| {
+        let key = |buf: &mut Vec<u8>, size: u32, mask: u32, offset: &[u64]| {
             buf.extend_from_slice(&size.to_le_bytes());
-            buf.extend_from_slice(&0u32.to_le_bytes());
+            buf.extend_from_slice(&mask.to_le_bytes());
             for &o in offset {
                 buf.extend_from_slice(&o.to_le_bytes());
             }
@@ -542,7 +715,7 @@ impl H5Writer {
         let node_size = 24 + (2 * CHUNK_K + 1) * key_size + 2 * CHUNK_K * 8;
         // The key after the last chunk: one chunk past it along dim 0.
         let end_key: Vec<u64> = match entries.last() {
-            Some((s, _, _)) => {
+            Some((s, _, _, _)) => {
                 let mut e = s.clone();
                 e[0] += chunk[0];
                 e
@@ -554,14 +727,14 @@ impl H5Writer {
             }
         };
         // (first key offset, first key size, address) of each node of the current level.
-        let mut level: Vec<(Vec<u64>, u32, u64)> = entries
+        let mut level: Vec<BtreeEntry> = entries
             .iter()
-            .map(|(s, a, n)| (s.clone(), *n, *a))
+            .map(|(s, a, n, m)| (s.clone(), *n, *m, *a))
             .collect();
         let mut depth = 0u8;
         loop {
             let mut next = Vec::new();
-            let groups: Vec<&[(Vec<u64>, u32, u64)]> = if level.is_empty() {
+            let groups: Vec<&[BtreeEntry]> = if level.is_empty() {
                 vec![&[]]
             } else {
                 level.chunks(2 * CHUNK_K).collect()
@@ -573,25 +746,25 @@ impl H5Writer {
                 node.extend_from_slice(&(group.len() as u16).to_le_bytes());
                 node.extend_from_slice(&UNDEF.to_le_bytes());
                 node.extend_from_slice(&UNDEF.to_le_bytes());
-                for (off, size, addr) in group.iter() {
-                    key(&mut node, *size, off);
+                for (off, size, mask, addr) in group.iter() {
+                    key(&mut node, *size, *mask, off);
                     node.extend_from_slice(&addr.to_le_bytes());
                 }
                 // Right key: the first key of the next group, or the end key.
                 match groups.get(gi + 1).and_then(|g| g.first()) {
-                    Some((off, size, _)) => key(&mut node, *size, off),
-                    None => key(&mut node, 0, &end_key),
+                    Some((off, size, mask, _)) => key(&mut node, *size, *mask, off),
+                    None => key(&mut node, 0, 0, &end_key),
                 }
                 node.resize(node_size, 0);
                 let addr = self.put(&node)?;
-                let (first, size) = group
+                let (first, size, mask) = group
                     .first()
-                    .map(|(o, s, _)| (o.clone(), *s))
-                    .unwrap_or_else(|| (vec![0; rank], 0));
-                next.push((first, size, addr));
+                    .map(|(o, s, m, _)| (o.clone(), *s, *m))
+                    .unwrap_or_else(|| (vec![0; rank], 0, 0));
+                next.push((first, size, mask, addr));
             }
             if next.len() == 1 {
-                return Ok(next[0].2);
+                return Ok(next[0].3);
             }
             level = next;
             depth += 1;

@@ -10,17 +10,21 @@
 //! Ragged signals (HyperSpy's object arrays of variable-length rows, `attributes/ragged`)
 //! have no emio dtype: opening such a file is an [`emio_core::Error::Unsupported`] naming
 //! the dataset, never a silent drop.
+//!
+//! Writing ([`write`]) produces file format 3.3 as rsciio does, with its `compression`
+//! (gzip, lzf, none), `chunks` and `write_dataset` options.
 
 #![forbid(unsafe_code)]
 
 pub mod migrate;
 pub mod read;
 pub mod tree;
+pub mod write;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use emio_core::{ContentMatch, Dataset, Format, Options, Result, ResultExt};
+use emio_core::{ContentMatch, Dataset, Format, OptionSpec, Options, Progress, Result, ResultExt};
 
 /// The formats this crate provides, for the facade's registry.
 pub fn formats() -> Vec<Arc<dyn Format>> {
@@ -52,7 +56,25 @@ impl Format for Hspy {
         emio_h5::inspect(path, read::is_hspy)
     }
 
+    fn can_write(&self) -> bool {
+        true
+    }
+
+    fn write_options(&self) -> &'static [OptionSpec] {
+        write::WRITE_OPTIONS
+    }
+
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
         read::read(path).with_path(path)
+    }
+
+    fn write(
+        &self,
+        dataset: &Dataset,
+        path: &Path,
+        options: &Options,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        write::write(dataset, path, options, progress).with_path(path)
     }
 }

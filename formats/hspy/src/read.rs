@@ -1,16 +1,19 @@
 //! Opening a HyperSpy HDF5 file: the file format version, one [`Dataset`] per
 //! `Experiments/<title>` group with a `data` dataset (in h5py's name order), its axes
-//! (uniform, or non-uniform given by an `axis` dataset), and its metadata trees.
+//! (uniform, non-uniform given by an `axis` dataset, or functional: an expression), and its
+//! metadata trees.
 
 use std::path::Path;
 
+use emio_core::hyperspy::tree::join;
+use emio_core::hyperspy::{axis_from_dict, group2dict};
 use emio_core::metadata::{get_str, set_path, value_f64};
 use emio_core::serde_json::Value;
-use emio_core::{Axis, Dataset, Error, Result, Tree};
+use emio_core::{Dataset, Error, Result, Tree};
 use emio_h5::{Element, H5File};
 
 use crate::migrate::{self, Version};
-use crate::tree::{group2dict, join};
+use crate::tree::H5Tree;
 
 const FORMAT: &str = "hspy";
 
@@ -81,7 +84,7 @@ fn tree_names(version: Version) -> (&'static str, &'static str) {
 /// A group's subtree, empty when the group is absent.
 fn optional_tree(f: &H5File, path: &str) -> Result<Tree> {
     if f.is_group(path) {
-        group2dict(f, path)
+        group2dict(&H5Tree(f), path)
     } else {
         Ok(Tree::new())
     }
@@ -108,7 +111,7 @@ fn axis_dicts(f: &H5File, group: &str, ndim: usize) -> Result<Vec<Tree>> {
         if !f.is_group(&p) {
             break;
         }
-        axes.push(group2dict(f, &p)?);
+        axes.push(group2dict(&H5Tree(f), &p)?);
     }
     if axes.len() == ndim {
         return Ok(axes);
@@ -123,45 +126,13 @@ fn axis_dicts(f: &H5File, group: &str, ndim: usize) -> Result<Vec<Tree>> {
             ),
         ));
     }
-    let items = group2dict(f, &list)?;
+    let items = group2dict(&H5Tree(f), &list)?;
     let mut items: Vec<(String, Value)> = items.into_iter().collect();
     items.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(items
         .into_iter()
         .filter_map(|(_, v)| v.as_object().cloned())
         .collect())
-}
-
-/// One axis from its dictionary; `navigate` is `nav_default` when the file has none.
-fn axis(dict: &Tree, size: u64, nav_default: bool, where_: &str) -> Result<Axis> {
-    let text = |k: &str| match dict.get(k) {
-        Some(Value::String(s)) if s != "<undefined>" => s.clone(),
-        _ => String::new(),
-    };
-    let num = |k: &str| dict.get(k).and_then(value_f64);
-    let navigate = dict
-        .get("navigate")
-        .and_then(Value::as_bool)
-        .unwrap_or(nav_default);
-    if let Some(values) = dict.get("axis").and_then(Value::as_array) {
-        let values: Option<Vec<f64>> = values.iter().map(value_f64).collect();
-        return match values {
-            Some(v) if v.len() as u64 == size => {
-                Ok(Axis::values(text("name"), text("units"), v, navigate))
-            }
-            _ => Err(Error::malformed_at_unknown(
-                FORMAT,
-                format!("{size} numeric axis values in {where_}/axis"),
-            )),
-        };
-    }
-    Ok(Axis::uniform(
-        text("name"),
-        text("units"),
-        num("scale").unwrap_or(1.0),
-        num("offset").unwrap_or(0.0),
-        navigate,
-    ))
 }
 
 /// How many trailing axes are signal axes when the file does not say (`record_by`).
@@ -195,7 +166,9 @@ fn signal(f: &H5File, group: &str, version: Version) -> Result<Dataset> {
         .iter()
         .zip(&shape)
         .enumerate()
-        .map(|(i, (d, &n))| axis(d, n, i < nav_dims, &format!("{group}/axis-{i}")))
+        .map(|(i, (d, &n))| {
+            axis_from_dict(d, n, i < nav_dims, FORMAT, &format!("{group}/axis-{i}"))
+        })
         .collect::<Result<Vec<_>>>()?;
     Dataset::new(source, axes, md, om)
 }

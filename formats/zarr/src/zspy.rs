@@ -5,13 +5,16 @@
 
 use std::path::{Path, PathBuf};
 
+use emio_core::hyperspy::tree::{join, nest};
+use emio_core::hyperspy::{
+    axis_dict, axis_from_dict, dict2group, group2dict, ListArray, Member, TreeSink, TreeSource,
+};
 use emio_core::{
-    Axis, DType, Dataset, Error, Format, OptionKind, OptionSpec, Options, Progress, Result, Tree,
+    DType, Dataset, Error, Format, OptionKind, OptionSpec, Options, Progress, Result, Tree,
 };
 use serde_json::{json, Map, Value};
 use zarrs::array::{ArrayBytes, ArraySubset};
 
-use crate::v3::axis_from_json;
 use crate::{
     choose_chunks, create_array, json, open_source, werr, write_chunks, zerr, Element, CHUNKS,
     LEVEL,
@@ -24,8 +27,6 @@ const FILE_FORMAT_VERSION: &str = "3.3";
 const ZSPY_CHUNK_BYTES: u64 = 100_000_000;
 /// Metadata arrays larger than this are not expanded into the metadata tree.
 const MAX_METADATA_ELEMENTS: u64 = 1 << 20;
-/// HyperSpy's spelling of an unset axis name or unit.
-const UNDEFINED: &str = "<undefined>";
 
 /// HyperSpy's Zarr format (`.zspy` directory).
 #[derive(Debug, Default, Clone, Copy)]
@@ -70,20 +71,17 @@ fn zarray(shape: &[u64], chunks: &[u64], dtype: &str, fill: Value, compressor: V
     })
 }
 
-/// Create a group folder with its `.zgroup` and `.zattrs`.
+/// Create a group folder with its `.zgroup` and `.zattrs` (an existing group's attributes
+/// are extended).
 fn write_group(dir: &Path, attrs: &Map<String, Value>) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut all = match json::read(FORMAT, &dir.join(".zattrs"))? {
+        Some(Value::Object(existing)) => existing,
+        _ => Map::new(),
+    };
+    all.extend(attrs.clone());
     json::write(&dir.join(".zgroup"), &json!({"zarr_format": 2}))?;
-    json::write(&dir.join(".zattrs"), &Value::Object(attrs.clone()))
-}
-
-/// A group or array name HyperSpy can store: `/` would nest, so it becomes `-`.
-fn node_name(key: &str) -> String {
-    if key.is_empty() {
-        "_".into()
-    } else {
-        key.replace('/', "-")
-    }
+    json::write(&dir.join(".zattrs"), &Value::Object(all))
 }
 
 /// Writes one small, uncompressed, single-chunk array (a metadata list).
@@ -104,115 +102,99 @@ impl SmallArray<'_> {
     }
 }
 
-fn is_special_float(v: &Value) -> bool {
-    matches!(v.as_str(), Some("NaN" | "Infinity" | "-Infinity"))
+/// A `.zspy` directory written as a HyperSpy tree.
+struct ZspySink<'a> {
+    root: &'a Path,
 }
 
-/// HyperSpy's `dict2group`: nested maps as groups, scalars as attributes, lists as
-/// `_list_<key>` arrays (numbers, bools, strings) or `_list_<n>_<key>` groups.
-fn dict2group(root: &Path, node: &str, tree: &Tree) -> Result<()> {
-    let dir = root.join(node.trim_start_matches('/'));
-    let small = SmallArray { root };
-    let mut attrs = Map::new();
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    for (key, value) in tree {
-        match value {
-            Value::Object(map) => dict2group(root, &format!("{node}/{}", node_name(key)), map)?,
-            Value::Null => {
-                attrs.insert(key.clone(), "_None_".into());
+impl TreeSink for ZspySink<'_> {
+    fn group(&mut self, node: &str, attrs: &Tree) -> Result<()> {
+        write_group(&self.root.join(node.trim_start_matches('/')), attrs)
+    }
+
+    fn list(&mut self, node: &str, values: &ListArray<'_>) -> Result<()> {
+        let small = SmallArray { root: self.root };
+        match values {
+            ListArray::Ints(v) => {
+                let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                small.write(node, "<i8", json!(0), v.len() as u64, bytes)
             }
-            Value::Array(items) if items.is_empty() => {
-                attrs.insert(format!("_list_empty_{key}"), "_None_".into());
+            ListArray::Floats(v) => {
+                let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                small.write(node, "<f8", json!(0.0), v.len() as u64, bytes)
             }
-            Value::Array(items) => {
-                let list_node = format!("{node}/_list_{}", node_name(key));
-                let n = items.len() as u64;
-                if items.iter().all(|v| v.as_i64().is_some()) {
-                    let bytes = items
-                        .iter()
-                        .flat_map(|v| v.as_i64().unwrap_or(0).to_le_bytes())
-                        .collect();
-                    small.write(&list_node, "<i8", json!(0), n, bytes)?;
-                } else if items.iter().all(|v| v.is_number() || is_special_float(v))
-                    && items.iter().any(Value::is_number)
-                {
-                    let bytes = items
-                        .iter()
-                        .flat_map(|v| {
-                            emio_core::metadata::value_f64(v)
-                                .unwrap_or(f64::NAN)
-                                .to_le_bytes()
-                        })
-                        .collect();
-                    small.write(&list_node, "<f8", json!(0.0), n, bytes)?;
-                } else if items.iter().all(Value::is_boolean) {
-                    let bytes = items
-                        .iter()
-                        .map(|v| u8::from(v == &Value::Bool(true)))
-                        .collect();
-                    small.write(&list_node, "|b1", json!(false), n, bytes)?;
-                } else if items.iter().all(Value::is_string) {
-                    let strings: Vec<Vec<char>> = items
-                        .iter()
-                        .map(|v| v.as_str().unwrap_or("").chars().collect())
-                        .collect();
-                    let width = strings.iter().map(Vec::len).max().unwrap_or(0).max(1);
-                    let mut bytes = Vec::with_capacity(strings.len() * width * 4);
-                    for s in &strings {
-                        for i in 0..width {
-                            let c = s.get(i).map_or(0, |&c| c as u32);
-                            bytes.extend_from_slice(&c.to_le_bytes());
-                        }
+            ListArray::Bools(v) => {
+                let bytes = v.iter().map(|&b| u8::from(b)).collect();
+                small.write(node, "|b1", json!(false), v.len() as u64, bytes)
+            }
+            ListArray::Strings(v) => {
+                let strings: Vec<Vec<char>> = v.iter().map(|s| s.chars().collect()).collect();
+                let width = strings.iter().map(Vec::len).max().unwrap_or(0).max(1);
+                let mut bytes = Vec::with_capacity(strings.len() * width * 4);
+                for s in &strings {
+                    for i in 0..width {
+                        let c = s.get(i).map_or(0, |&c| c as u32);
+                        bytes.extend_from_slice(&c.to_le_bytes());
                     }
-                    small.write(&list_node, &format!("<U{width}"), json!(""), n, bytes)?;
-                } else {
-                    let indexed: Tree = items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| (i.to_string(), v.clone()))
-                        .collect();
-                    let group = format!("{node}/_list_{}_{}", items.len(), node_name(key));
-                    dict2group(root, &group, &indexed)?;
                 }
-            }
-            scalar => {
-                attrs.insert(key.clone(), scalar.clone());
+                small.write(
+                    node,
+                    &format!("<U{width}"),
+                    json!(""),
+                    v.len() as u64,
+                    bytes,
+                )
             }
         }
     }
-    write_group(&dir, &attrs)
 }
 
-/// The axis group attributes HyperSpy writes (`AxesManager._get_axes_dicts`).
-fn axis_attrs(axis: &Axis, size: u64) -> Map<String, Value> {
-    let text = |s: &str| {
-        if s.is_empty() {
-            UNDEFINED.to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    let mut m = Map::new();
-    let uniform = axis.scale_offset();
-    m.insert(
-        "_type".into(),
-        if uniform.is_some() {
-            "UniformDataAxis"
-        } else {
-            "DataAxis"
-        }
-        .into(),
-    );
-    m.insert("name".into(), text(&axis.name).into());
-    m.insert("units".into(), text(&axis.units).into());
-    m.insert("navigate".into(), axis.navigate.into());
-    m.insert("is_binned".into(), false.into());
-    m.insert("size".into(), size.into());
-    if let Some((scale, offset)) = uniform {
-        m.insert("scale".into(), emio_core::metadata::json_f64(scale));
-        m.insert("offset".into(), emio_core::metadata::json_f64(offset));
+/// A `.zspy` directory read as a HyperSpy tree.
+struct ZspySource<'a> {
+    root: &'a Path,
+}
+
+impl TreeSource for ZspySource<'_> {
+    fn format(&self) -> &'static str {
+        FORMAT
     }
-    m
+
+    fn attrs(&self, node: &str) -> Result<Tree> {
+        let dir = self.root.join(node.trim_start_matches('/'));
+        Ok(match json::read(FORMAT, &dir.join(".zattrs"))? {
+            Some(Value::Object(attrs)) => attrs,
+            _ => Tree::new(),
+        })
+    }
+
+    fn members(&self, node: &str) -> Result<Vec<(String, Member)>> {
+        let dir = self.root.join(node.trim_start_matches('/'));
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in entries.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !path.is_dir() {
+                continue;
+            }
+            if path.join(".zgroup").is_file() {
+                out.push((name, Member::Group));
+            } else if let Some(doc) = json::read(FORMAT, &path.join(".zarray"))? {
+                let ndim = doc
+                    .get("shape")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                out.push((name, Member::Array { ndim }));
+            }
+        }
+        Ok(out)
+    }
+
+    fn array_value(&self, node: &str) -> Result<Value> {
+        read_small_array(self.root, node)
+    }
 }
 
 /// Bundle every `.zgroup`, `.zattrs` and `.zarray` into `.zmetadata`, as
@@ -341,17 +323,15 @@ impl Format for Zspy {
         package.insert("package".into(), "".into());
         package.insert("package_version".into(), "".into());
         write_group(&group_dir, &package)?;
+        let mut sink = ZspySink { root: path };
         for (i, (axis, &n)) in dataset.axes.iter().zip(dataset.shape()).enumerate() {
             let axis_node = format!("{node}/axis-{i}");
-            write_group(&group_dir.join(format!("axis-{i}")), &axis_attrs(axis, n))?;
-            if let emio_core::AxisKind::Values(values) = &axis.kind {
-                let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-                SmallArray { root: path }.write(
-                    &format!("{axis_node}/axis"),
-                    "<f8",
-                    json!(0.0),
-                    values.len() as u64,
-                    bytes,
+            let (attrs, values) = axis_dict(axis, n);
+            sink.group(&axis_node, &attrs)?;
+            if let Some(values) = values {
+                sink.list(
+                    &join(&axis_node, "axis"),
+                    &ListArray::Floats(values.to_vec()),
                 )?;
             }
         }
@@ -359,9 +339,9 @@ impl Format for Zspy {
         if title.is_empty() {
             emio_core::metadata::set_path(&mut metadata, "General.title", "__unnamed__");
         }
-        dict2group(path, &format!("{node}/metadata"), &metadata)?;
+        dict2group(&mut sink, &format!("{node}/metadata"), &metadata)?;
         dict2group(
-            path,
+            &mut sink,
             &format!("{node}/original_metadata"),
             &dataset.original_metadata,
         )?;
@@ -409,102 +389,21 @@ fn open_experiment(root: &Path, name: &str) -> Result<Dataset> {
         .ok_or_else(|| bad("a chunk shape in data/.zarray"))?;
     let source = open_source(FORMAT, root, &format!("{node}/data"), dtype, None, &chunks)?;
     let shape = source.shape().to_vec();
+    let tree = ZspySource { root };
     let mut axes = Vec::with_capacity(shape.len());
     for (i, &n) in shape.iter().enumerate() {
-        let attrs = group2dict(root, &format!("{node}/axis-{i}"))?;
-        let mut axis = axis_from_json(&Value::Object(attrs), n)
-            .ok_or_else(|| bad(&format!("axis-{i} describing {n} indices")))?;
-        for text in [&mut axis.name, &mut axis.units] {
-            if text == UNDEFINED {
-                text.clear();
-            }
-        }
-        axes.push(axis);
+        let where_ = format!("{node}/axis-{i}");
+        let attrs = group2dict(&tree, &where_)?;
+        axes.push(
+            axis_from_dict(&attrs, n, false, FORMAT, &where_).map_err(|e| e.with_path(&group))?,
+        );
     }
-    let mut metadata = group2dict(root, &format!("{node}/metadata"))?;
+    let mut metadata = group2dict(&tree, &format!("{node}/metadata"))?;
     if emio_core::metadata::get_str(&metadata, "General.title") == Some("__unnamed__") {
         emio_core::metadata::set_path(&mut metadata, "General.title", "");
     }
-    let original = group2dict(root, &format!("{node}/original_metadata"))?;
+    let original = group2dict(&tree, &format!("{node}/original_metadata"))?;
     Dataset::new(source, axes, metadata, original)
-}
-
-/// A list stored as `_list_<key>` / `_tuple_<key>` or a `_list_<n>_<key>` group: the key.
-fn strip_list_prefix(name: &str, counted: bool) -> Option<&str> {
-    let rest = name
-        .strip_prefix("_list_")
-        .or_else(|| name.strip_prefix("_tuple_"))?;
-    if !counted {
-        return Some(rest);
-    }
-    let (n, key) = rest.split_once('_')?;
-    n.parse::<usize>().ok().map(|_| key)
-}
-
-/// HyperSpy's `_group2dict`: a group's attributes, arrays and subgroups as a tree.
-fn group2dict(root: &Path, node: &str) -> Result<Tree> {
-    let dir = root.join(node.trim_start_matches('/'));
-    let mut tree = Tree::new();
-    if let Some(Value::Object(attrs)) = json::read(FORMAT, &dir.join(".zattrs"))? {
-        for (key, value) in attrs {
-            if key.starts_with("_sig_") || key.starts_with("_bs_") {
-                continue;
-            }
-            if let Some(k) = key
-                .strip_prefix("_list_empty_")
-                .or_else(|| key.strip_prefix("_tuple_empty_"))
-            {
-                tree.insert(k.to_string(), Value::Array(Vec::new()));
-            } else if value.as_str() == Some("_None_") {
-                tree.insert(key, Value::Null);
-            } else {
-                tree.insert(key, value);
-            }
-        }
-    }
-    let mut children: Vec<String> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().is_dir())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    children.sort();
-    for child in children {
-        let child_node = format!("{node}/{child}");
-        let child_dir = dir.join(&child);
-        if child.starts_with("_sig_")
-            || child.starts_with("_ragged_shapes_")
-            || child.starts_with("_hspy_AxesManager_")
-        {
-            continue;
-        }
-        if child_dir.join(".zarray").is_file() {
-            let values = read_small_array(root, &child_node)?;
-            let key = strip_list_prefix(&child, false).unwrap_or(&child);
-            tree.insert(key.to_string(), values);
-        } else if child_dir.join(".zgroup").is_file() {
-            let sub = group2dict(root, &child_node)?;
-            match strip_list_prefix(&child, true) {
-                Some(key) => {
-                    let mut items: Vec<(usize, Value)> = sub
-                        .into_iter()
-                        .filter_map(|(k, v)| k.parse().ok().map(|i| (i, v)))
-                        .collect();
-                    items.sort_by_key(|(i, _)| *i);
-                    tree.insert(
-                        key.to_string(),
-                        Value::Array(items.into_iter().map(|(_, v)| v).collect()),
-                    );
-                }
-                None => {
-                    tree.insert(child, Value::Object(sub));
-                }
-            }
-        }
-    }
-    Ok(tree)
 }
 
 /// The values of a (small) metadata array as JSON: numbers, bools or strings, nested by
@@ -624,20 +523,4 @@ fn decode_values(dtype: &str, raw: &[u8]) -> Option<Vec<Value>> {
         _ => return None,
     };
     Some(values)
-}
-
-/// Nest a flat C-order list by `shape` (1-D stays flat; 0-D is the single value).
-fn nest(flat: &[Value], shape: &[u64]) -> Value {
-    match shape {
-        [] => flat.first().cloned().unwrap_or(Value::Null),
-        [_] => Value::Array(flat.to_vec()),
-        [n, rest @ ..] => {
-            let step = flat.len() / (*n as usize).max(1);
-            Value::Array(
-                (0..*n as usize)
-                    .map(|i| nest(&flat[i * step..(i + 1) * step], rest))
-                    .collect(),
-            )
-        }
-    }
 }

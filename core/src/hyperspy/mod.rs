@@ -1,0 +1,14 @@
+//! HyperSpy's hierarchical signal layout, shared by its HDF5 (`.hspy`) and Zarr (`.zspy`)
+//! files, which rsciio reads and writes with one code path (`rsciio._hierarchical`):
+//! the dict-to-group encoding of metadata trees ([`tree`]), the axis dictionaries
+//! ([`axes`]) and the expressions of functional axes ([`expr`]).
+//!
+//! The container side stays in the format crates: they implement [`tree::TreeSource`]
+//! (reading) and [`tree::TreeSink`] (writing) over their store.
+
+pub mod axes;
+pub mod expr;
+pub mod tree;
+
+pub use axes::{axis_dict, axis_from_dict};
+pub use tree::{dict2group, group2dict, ListArray, Member, TreeSink, TreeSource};

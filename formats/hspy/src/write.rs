@@ -1,0 +1,294 @@
+//! Writing a dataset as a HyperSpy HDF5 file (file format 3.3, what rsciio 0.15 writes):
+//!
+//! ```text
+//! /                          file_format = "HyperSpy", file_format_version = "3.3"
+//! /Experiments/<title>       package, package_version
+//!     data                   chunked (rsciio's signal-aligned chunks), gzip/lzf + shuffle
+//!     axis-<i>               _type, name, units, navigate, is_binned, size, scale, offset
+//!                            (non-uniform axes: an `axis` dataset instead of scale/offset)
+//!     metadata, original_metadata, learning_results, attributes   (dict-to-group trees)
+//! ```
+//!
+//! Chunks are read, padded and compressed in parallel by core's [`Engine`] and appended to
+//! the file in order; memory stays bounded by the engine's buffers.
+
+use std::path::Path;
+
+use emio_core::engine::Engine;
+use emio_core::hyperspy::tree::join;
+use emio_core::hyperspy::{axis_dict, dict2group, ListArray, TreeSink};
+use emio_core::metadata::Tree;
+use emio_core::source::element_count;
+use emio_core::{Dataset, Error, OptionKind, OptionSpec, Options, Progress, Result};
+use emio_h5::writer::{pad_chunk, Compression, H5Writer};
+
+use crate::tree::H5Sink;
+
+/// The HyperSpy file format version written.
+pub const FILE_FORMAT_VERSION: &str = "3.3";
+/// rsciio's target chunk size for `.hspy` (`HyperspyWriter.target_size`).
+const TARGET_CHUNK_BYTES: u64 = 1_000_000;
+/// Largest chunk written (bigger signals are split along their slowest axes).
+const MAX_CHUNK_BYTES: u64 = 64 << 20;
+
+/// The writer's options, named as rsciio's `file_writer` keywords.
+pub const WRITE_OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "compression",
+        kind: OptionKind::Choice(&["gzip", "lzf", "none"]),
+        default: Some("gzip"),
+        help: "chunk compression, after h5py's byte shuffle (rsciio's default: gzip)",
+    },
+    OptionSpec {
+        name: "compression_opts",
+        kind: OptionKind::Int,
+        default: Some("4"),
+        help: "gzip level 0-9 (h5py's default 4)",
+    },
+    OptionSpec {
+        name: "chunks",
+        kind: OptionKind::IntList,
+        default: None,
+        help: "chunk shape, one size per dimension (default: rsciio's, whole signals of ~1 MB)",
+    },
+    OptionSpec {
+        name: "write_dataset",
+        kind: OptionKind::Bool,
+        default: Some("true"),
+        help: "false is refused: rsciio then updates an existing file in place, emio writes new files atomically",
+    },
+];
+
+/// rsciio's `get_signal_chunks`: whole signals, navigation axes split so a chunk holds
+/// about `target` bytes, evenly over the navigation axes (axes too short for an even
+/// share are taken whole); capped at [`MAX_CHUNK_BYTES`] by halving the slowest axes.
+pub fn signal_chunks(shape: &[u64], signal: &[bool], elem_size: u64, target: u64) -> Vec<u64> {
+    let bytes_per_signal: u64 = shape
+        .iter()
+        .zip(signal)
+        .filter(|(_, s)| **s)
+        .map(|(n, _)| *n)
+        .product::<u64>()
+        .saturating_mul(elem_size);
+    let per_chunk = target.checked_div(bytes_per_signal).unwrap_or(u64::MAX);
+    let nav: Vec<usize> = (0..shape.len()).filter(|&i| !signal[i]).collect();
+    let num_signals: u64 = nav.iter().map(|&i| shape[i]).product();
+    let mut chunk: Vec<u64> = if per_chunk < 2 || nav.is_empty() {
+        shape
+            .iter()
+            .zip(signal)
+            .map(|(&n, &s)| if s { n } else { 1 })
+            .collect()
+    } else if per_chunk > num_signals {
+        shape.to_vec()
+    } else {
+        let mut small: Vec<usize> = Vec::new();
+        let mut each;
+        loop {
+            let small_product: u64 = small.iter().map(|&i| shape[i]).product();
+            let free = (nav.len() - small.len()) as f64;
+            each = ((per_chunk as f64 / small_product as f64).powf(1.0 / free)).floor() as u64;
+            let before = small.len();
+            for &i in &nav {
+                if !small.contains(&i) && shape[i] < each {
+                    small.push(i);
+                }
+            }
+            if small.len() == before || small.len() == nav.len() {
+                break;
+            }
+        }
+        (0..shape.len())
+            .map(|i| {
+                if signal[i] || small.contains(&i) {
+                    shape[i]
+                } else {
+                    each
+                }
+            })
+            .collect()
+    };
+    for c in &mut chunk {
+        *c = (*c).max(1);
+    }
+    let bytes = |c: &[u64]| {
+        element_count(c)
+            .unwrap_or(u64::MAX)
+            .saturating_mul(elem_size)
+    };
+    while bytes(&chunk) > MAX_CHUNK_BYTES {
+        let Some(k) = chunk.iter().position(|&c| c > 1) else {
+            break;
+        };
+        chunk[k] = chunk[k].div_ceil(2);
+    }
+    chunk
+}
+
+/// The chunk shape to write: `chunks` if given (validated), else rsciio's.
+fn chunk_shape(ds: &Dataset, options: &Options) -> Result<Vec<u64>> {
+    let shape = ds.shape();
+    match options.int_list("chunks") {
+        Some(req) => {
+            if req.len() != shape.len() || req.iter().any(|&c| c < 1) {
+                return Err(Error::invalid_option(
+                    "chunks",
+                    format!(
+                        "{req:?}: give {} positive sizes (the dataset's shape is {shape:?})",
+                        shape.len()
+                    ),
+                ));
+            }
+            Ok(req
+                .iter()
+                .zip(shape)
+                .map(|(&c, &n)| (c as u64).min(n.max(1)))
+                .collect())
+        }
+        None => {
+            let signal: Vec<bool> = ds.axes.iter().map(|a| !a.navigate).collect();
+            Ok(signal_chunks(
+                shape,
+                &signal,
+                ds.dtype().size() as u64,
+                TARGET_CHUNK_BYTES,
+            ))
+        }
+    }
+}
+
+/// The compression chosen by the options.
+fn compression(options: &Options) -> Compression {
+    match options.str("compression") {
+        Some("none") => Compression::None,
+        Some("lzf") => Compression::Lzf,
+        _ => Compression::Gzip(options.int("compression_opts").unwrap_or(4).clamp(0, 9) as u32),
+    }
+}
+
+/// The group name of a signal: its title (`/` replaced, as rsciio does) or `__unnamed__`.
+fn group_name(title: &str) -> String {
+    if title.is_empty() {
+        "__unnamed__".into()
+    } else {
+        title.replace('/', "-")
+    }
+}
+
+/// Write `ds` as a HyperSpy HDF5 file at `path`.
+pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progress) -> Result<()> {
+    if options.get("write_dataset").is_some() && !options.flag("write_dataset") {
+        return Err(Error::invalid_option(
+            "write_dataset",
+            "false updates an existing file in place (rsciio's mode='a'); emio writes whole new files",
+        ));
+    }
+    if ds.ndim() == 0 {
+        return Err(Error::unsupported(
+            "hspy",
+            "writing a 0-dimensional dataset",
+        ));
+    }
+    let chunk = chunk_shape(ds, options)?;
+    let mut w = H5Writer::create(path)?;
+    let mut root = Tree::new();
+    root.insert("file_format".into(), "HyperSpy".into());
+    root.insert("file_format_version".into(), FILE_FORMAT_VERSION.into());
+    H5Sink(&mut w).group("/", &root)?;
+    let group = format!("/Experiments/{}", group_name(ds.title()));
+    let mut package = Tree::new();
+    package.insert("package".into(), "".into());
+    package.insert("package_version".into(), "".into());
+    H5Sink(&mut w).group(&group, &package)?;
+    write_data(
+        &mut w,
+        ds,
+        &join(&group, "data"),
+        &chunk,
+        compression(options),
+        progress,
+    )?;
+    for (i, (axis, &n)) in ds.axes.iter().zip(ds.shape()).enumerate() {
+        let node = join(&group, &format!("axis-{i}"));
+        let (attrs, values) = axis_dict(axis, n);
+        let mut sink = H5Sink(&mut w);
+        sink.group(&node, &attrs)?;
+        if let Some(values) = values {
+            sink.list(&join(&node, "axis"), &ListArray::Floats(values.to_vec()))?;
+        }
+    }
+    let mut sink = H5Sink(&mut w);
+    dict2group(&mut sink, &join(&group, "metadata"), &ds.metadata)?;
+    dict2group(
+        &mut sink,
+        &join(&group, "original_metadata"),
+        &ds.original_metadata,
+    )?;
+    for empty in ["learning_results", "attributes"] {
+        sink.group(&join(&group, empty), &Tree::new())?;
+    }
+    w.finish()
+}
+
+/// Write the signal's array as the chunked dataset `node`: regions of the chunk grid are
+/// read, padded and encoded in parallel by the engine, and appended in the grid's order.
+fn write_data(
+    w: &mut H5Writer,
+    ds: &Dataset,
+    node: &str,
+    chunk: &[u64],
+    compression: Compression,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let mut out = H5Writer::begin_chunked(node, ds.dtype(), ds.shape(), chunk, compression, &[])?;
+    let encoder = out.encoder();
+    let es = ds.dtype().size();
+    Engine::default().for_each_region_ordered(
+        ds,
+        chunk,
+        progress,
+        |region, buf| {
+            let raw = if region.shape == chunk {
+                std::mem::take(buf)
+            } else {
+                let mut full = vec![0u8; encoder.chunk_bytes()];
+                pad_chunk(buf, &region.shape, &mut full, chunk, es);
+                full
+            };
+            *buf = encoder.encode(raw);
+            Ok(())
+        },
+        |region, stored| w.put_chunk(&mut out, &region.start, stored),
+    )?;
+    w.end_chunked(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_follow_rsciio() {
+        // Values from rsciio.\_hierarchical.get_signal_chunks.
+        assert_eq!(
+            signal_chunks(&[10, 20, 100], &[false, false, true], 8, 1_000_000),
+            vec![10, 20, 100]
+        );
+        assert_eq!(
+            signal_chunks(&[100, 200, 1000], &[false, false, true], 8, 1_000_000),
+            vec![11, 11, 1000]
+        );
+        assert_eq!(
+            signal_chunks(&[3, 200, 1000], &[false, false, true], 8, 1_000_000),
+            vec![3, 41, 1000]
+        );
+        assert_eq!(
+            signal_chunks(&[4, 512, 512], &[false, true, true], 8, 1_000_000),
+            vec![1, 512, 512]
+        );
+        assert_eq!(
+            signal_chunks(&[64, 64], &[true, true], 2, 1_000_000),
+            vec![64, 64]
+        );
+    }
+}
