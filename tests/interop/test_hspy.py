@@ -262,3 +262,15 @@ def test_emio_reads_hyperspy_metadata_of_every_type(emconvert, tmp_path):
     s2 = hs.load(again)
     assert jsonish(s2.metadata.Test.as_dictionary()) == jsonish(values)
     assert jsonish(s2.original_metadata.Orig.as_dictionary()) == jsonish(values)
+
+
+def test_hyperspy_reads_groups_of_many_members(emconvert, tmp_path):
+    """A metadata group of thousands of items (DM and TIFF tag trees have them)."""
+    s = hs.signals.Signal1D(np.arange(6, dtype=np.uint8))
+    tags = {f"tag {i:05}": i for i in range(9000)}
+    s.original_metadata.add_dictionary({"Tags": tags})
+    path = tmp_path / "tags.hspy"
+    s.save(path)
+    again = tmp_path / "again.hspy"
+    emconvert(path, again)
+    assert hs.load(again).original_metadata.Tags.as_dictionary() == tags

@@ -846,12 +846,6 @@ impl H5Writer {
         let mut members = members.to_vec();
         members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let per_node = 2 * GROUP_LEAF_K;
-        if members.len() > per_node * 2 * GROUP_INTERNAL_K {
-            return Err(Error::unsupported(
-                "hdf5",
-                format!("a group of {} members (the limit is 256)", members.len()),
-            ));
-        }
         // Local heap: offset 0 is the empty name.
         let mut heap_data = vec![0u8; 8];
         let mut offsets = Vec::new();
@@ -886,23 +880,45 @@ impl H5Writer {
             let addr = self.put(&node)?;
             snods.push((addr, offsets[*group.last().expect("non-empty")]));
         }
-        // One B-tree node (type 0) over the symbol nodes.
-        let mut tree = Vec::new();
-        tree.extend_from_slice(b"TREE");
-        tree.extend_from_slice(&[0, 0]);
-        tree.extend_from_slice(&(snods.len() as u16).to_le_bytes());
-        tree.extend_from_slice(&UNDEF.to_le_bytes());
-        tree.extend_from_slice(&UNDEF.to_le_bytes());
-        tree.extend_from_slice(&0u64.to_le_bytes());
-        for (addr, last_name) in &snods {
-            tree.extend_from_slice(&addr.to_le_bytes());
-            tree.extend_from_slice(&last_name.to_le_bytes());
-        }
-        tree.resize(
-            24 + (2 * GROUP_INTERNAL_K + 1) * 8 + 2 * GROUP_INTERNAL_K * 8,
-            0,
-        );
-        let tree_addr = self.put(&tree)?;
+        // B-tree (type 0) over the symbol nodes, bottom-up with at most 2K children per
+        // node; a key is the heap offset of the last name in the subtree before it.
+        let mut level: Vec<(u64, u64)> = snods;
+        let mut depth = 0u8;
+        let tree_addr = loop {
+            let groups: Vec<&[(u64, u64)]> = if level.is_empty() {
+                vec![&[]]
+            } else {
+                level.chunks(2 * GROUP_INTERNAL_K).collect()
+            };
+            let mut next = Vec::with_capacity(groups.len());
+            let mut left_key = 0u64;
+            for group in groups {
+                let mut tree = Vec::new();
+                tree.extend_from_slice(b"TREE");
+                tree.extend_from_slice(&[0, depth]);
+                tree.extend_from_slice(&(group.len() as u16).to_le_bytes());
+                tree.extend_from_slice(&UNDEF.to_le_bytes());
+                tree.extend_from_slice(&UNDEF.to_le_bytes());
+                tree.extend_from_slice(&left_key.to_le_bytes());
+                for (addr, last_name) in group {
+                    tree.extend_from_slice(&addr.to_le_bytes());
+                    tree.extend_from_slice(&last_name.to_le_bytes());
+                }
+                tree.resize(
+                    24 + (2 * GROUP_INTERNAL_K + 1) * 8 + 2 * GROUP_INTERNAL_K * 8,
+                    0,
+                );
+                let addr = self.put(&tree)?;
+                let last = group.last().map_or(left_key, |(_, name)| *name);
+                next.push((addr, last));
+                left_key = last;
+            }
+            if next.len() == 1 {
+                break next[0].0;
+            }
+            level = next;
+            depth += 1;
+        };
         let mut msgs = Vec::new();
         let mut stab = tree_addr.to_le_bytes().to_vec();
         stab.extend_from_slice(&heap_addr.to_le_bytes());

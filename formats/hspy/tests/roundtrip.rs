@@ -229,3 +229,18 @@ fn large_lzf_compressed_data_round_trips() {
         );
     }
 }
+
+#[test]
+fn groups_of_many_members_round_trip() {
+    // More members than one B-tree node of symbol nodes holds (2K x 2K = 256), at two
+    // levels of the group B-tree.
+    let dir = tempfile::tempdir().unwrap();
+    let mut om = Tree::new();
+    for i in 0..9000 {
+        om.insert(format!("tag {i:05}"), Value::from(i));
+    }
+    let ds = dataset(DType::U8, &[2, 3], 1, 0, 1, Tree::new(), om.clone());
+    let path = dir.path().join("many.hspy");
+    write(&ds, &path, &[]).unwrap();
+    assert_eq!(open(&path)[0].original_metadata, om);
+}
