@@ -303,6 +303,70 @@ fn termination_signals_clean_up_and_exit_128_plus_the_signal() {
     }
 }
 
+/// Convert a 2 GiB sparse NPY to `out.npy` and `damage` the input as soon as the
+/// temporary output appears; the run must fail naming the input, with no output and no
+/// temporary left.
+fn convert_while_the_input_changes(damage: impl Fn(&Path)) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let input = sparse_npy(dir.path(), &[1024, 1024, 1024]);
+    let child = Command::new(env!("CARGO_BIN_EXE_emconvert"))
+        .args([s(&input), s(&dir.path().join("out.npy"))])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while temporaries(dir.path()).is_empty() {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "no temporary output appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    damage(&input);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "the changed input went unnoticed: {err}"
+    );
+    assert!(err.contains(s(&input)) && err.contains("changed"), "{err}");
+    assert!(
+        temporaries(dir.path()).is_empty(),
+        "a temporary was left: {err}"
+    );
+    assert!(!dir.path().join("out.npy").exists());
+    format!("{:?}: {err}", out.status.code())
+}
+
+#[test]
+fn an_input_truncated_during_a_conversion_is_reported_and_nothing_is_left() {
+    // Mapped bytes that vanish raise SIGBUS (exit 135); a truncation after the last read
+    // is caught by the size check before the rename (exit 1).
+    let outcome = convert_while_the_input_changes(|input| {
+        let file = std::fs::OpenOptions::new().write(true).open(input).unwrap();
+        file.set_len(4096).unwrap();
+    });
+    assert!(
+        outcome.starts_with("Some(135)") || outcome.starts_with("Some(1)"),
+        "{outcome}"
+    );
+}
+
+#[test]
+fn an_input_rewritten_in_place_during_a_conversion_discards_the_output() {
+    let outcome = convert_while_the_input_changes(|input| {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = std::fs::OpenOptions::new().write(true).open(input).unwrap();
+        file.seek(SeekFrom::Start(1 << 20)).unwrap();
+        file.write_all(b"changed").unwrap();
+        // Coarse file-system clocks: make the change visible in the modification time.
+        file.set_modified(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap();
+    });
+    assert!(outcome.starts_with("Some(1)"), "{outcome}");
+    assert!(outcome.contains("modification time"), "{outcome}");
+}
+
 #[test]
 fn temporaries_of_killed_runs_are_removed_by_the_next_write() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::axis::{Axis, AxisKind};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::inputs::InputStamp;
 use crate::metadata::{get_str, Tree};
 use crate::source::{element_count, ArraySource};
 
@@ -33,6 +34,8 @@ pub struct Dataset {
     derived: bool,
     /// Datasets derived from this one (see [`Dataset::derived`]).
     related: Vec<Dataset>,
+    /// The files the dataset was read from, as they were when it was opened.
+    inputs: Arc<[InputStamp]>,
 }
 
 impl fmt::Debug for Dataset {
@@ -113,6 +116,7 @@ impl Dataset {
             warnings: Vec::new(),
             derived: false,
             related: Vec::new(),
+            inputs: Arc::from([]),
         })
     }
 
@@ -170,6 +174,22 @@ impl Dataset {
         for ds in datasets {
             ds.warn(message);
         }
+    }
+
+    /// The files this dataset was read from, stamped when it was opened (empty for
+    /// datasets built in memory). Writes check them before committing
+    /// ([`crate::inputs::check_unchanged`]).
+    pub fn inputs(&self) -> &[InputStamp] {
+        &self.inputs
+    }
+
+    /// Set the files this dataset, and those derived from it, were read from (the
+    /// registry does this on open).
+    pub fn set_inputs(&mut self, inputs: Arc<[InputStamp]>) {
+        for derived in &mut self.related {
+            derived.set_inputs(inputs.clone());
+        }
+        self.inputs = inputs;
     }
 
     /// What the reader skipped or repaired, in the order it happened.

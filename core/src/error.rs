@@ -69,6 +69,15 @@ pub enum Error {
     /// The output exists and overwriting was not requested.
     #[error("{}: output exists (use --force / overwrite to replace it)", .0.display())]
     OutputExists(PathBuf),
+    /// An input changed (size, modification time, or removed) while a dataset read from it
+    /// was being written: the output, which could mix old and new bytes, was discarded.
+    #[error("{}: changed while being read ({}); the output was discarded", path.display(), bounded_message(change.as_str()))]
+    InputChanged {
+        /// The input file that changed.
+        path: PathBuf,
+        /// What changed.
+        change: String,
+    },
     /// The operation was cancelled by the caller.
     #[error("cancelled")]
     Cancelled,
@@ -258,6 +267,10 @@ impl Error {
             },
             Error::OutOfBounds(t) => Error::OutOfBounds(text(t)),
             Error::OutputExists(p) => Error::OutputExists(path(p)),
+            Error::InputChanged { path: p, change } => Error::InputChanged {
+                path: path(p),
+                change,
+            },
             Error::Cancelled => Error::Cancelled,
         }
     }

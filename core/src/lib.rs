@@ -6,6 +6,9 @@
 //! - [`ArraySource`] with [`StridedSource`] and [`ChunkedSource`]: lazy pixel access.
 //! - [`Dataset`]: source + axes + metadata, region reads, chunk iteration, checksums.
 //! - [`Format`], [`Registry`], [`Options`]: the plugin system.
+//! - [`fatal`]: temporaries a fatal-signal handler removes.
+//! - [`inputs`]: the files each dataset was read from, checked for changes before a write
+//!   commits.
 //! - [`output`]: atomic writes and region streaming for writers; [`leftovers`]: temporary
 //!   outputs of killed processes.
 //! - [`corpus`]: where the shared conformance corpus is, for every crate's tests.
@@ -21,8 +24,10 @@ pub mod dataset;
 pub mod dtype;
 pub mod engine;
 pub mod error;
+pub mod fatal;
 pub mod format;
 pub mod hyperspy;
+pub mod inputs;
 pub mod leftovers;
 pub mod metadata;
 pub mod options;

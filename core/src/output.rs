@@ -47,6 +47,8 @@ pub struct AtomicOutput {
     stale: Vec<PathBuf>,
     overwrite: bool,
     committed: bool,
+    /// The temporary file, published for a fatal-signal handler while it is written.
+    _published: Option<crate::fatal::Published>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -89,7 +91,9 @@ impl AtomicOutput {
             // extension (`.dm3` versus `.dm4`) see it.
             (dir.join(format!("{unique}.{name}")), None)
         };
+        let published = (kind == OutputKind::File).then(|| crate::fatal::publish(&temp));
         Ok(AtomicOutput {
+            _published: published,
             temp,
             target: target.to_path_buf(),
             kind,

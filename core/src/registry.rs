@@ -164,9 +164,19 @@ impl Registry {
     ) -> Result<Vec<Dataset>> {
         let options = Options::parse(format.read_options(), options)
             .map_err(|e| e.with_format(format.name()).with_path(path))?;
-        format
-            .open(path, &options)
-            .map_err(|e| e.with_format(format.name()).with_path(path))
+        let (opened, mut stamps) = crate::inputs::recording(|| format.open(path, &options));
+        let mut datasets = opened.map_err(|e| e.with_format(format.name()).with_path(path))?;
+        // The path itself too (a folder store's own entry, a file read without a map).
+        if let Some(own) = crate::inputs::InputStamp::of(path) {
+            if !stamps.iter().any(|s| s.path() == own.path()) {
+                stamps.insert(0, own);
+            }
+        }
+        let stamps: Arc<[crate::inputs::InputStamp]> = stamps.into();
+        for dataset in &mut datasets {
+            dataset.set_inputs(stamps.clone());
+        }
+        Ok(datasets)
     }
 
     /// The writer for `path`: the format named `to`, or the one whose extension matches.
@@ -246,6 +256,9 @@ impl Registry {
                     .with_format(format.name())
                     .with_path(path)
             })?;
+        // An input rewritten or truncated meanwhile may have mixed old and new bytes into
+        // the output: discard it (dropping `output` removes the temporary).
+        crate::inputs::check_unchanged(dataset.inputs())?;
         output.commit()
     }
 }

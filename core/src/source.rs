@@ -11,7 +11,6 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::fs::File;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -110,7 +109,7 @@ impl Storage {
     /// Map a file read-only. Empty files become an empty owned buffer (mapping zero
     /// bytes is not portable).
     pub fn map(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file = crate::inputs::open(path)?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len == 0 {
             return Ok(Storage::Owned(Arc::from(Vec::new())));

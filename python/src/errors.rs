@@ -24,6 +24,7 @@ fn class_name(error: &Error) -> &'static str {
         Error::NoFormat { .. } => "NoFormatError",
         Error::OutOfBounds(_) => "OutOfBoundsError",
         Error::OutputExists(_) => "OutputExistsError",
+        Error::InputChanged { .. } => "InputChangedError",
         Error::Cancelled => "CancelledError",
     }
 }

@@ -323,6 +323,21 @@ def test_exceptions_map_to_python_types(tmp_path):
         emio.open(out)[0].read_region([0], [4])
 
 
+def test_an_input_changed_before_the_write_commits_discards_the_output(tmp_path):
+    """A dataset whose file was rewritten after it was opened is not written out: the
+    output could mix old and new bytes."""
+    src = npy(tmp_path, np.arange(12, dtype=np.uint16), "src.npy")
+    dataset = emio.open(src)[0]
+    with open(src, "ab") as f:
+        f.write(b"appended")
+    out = tmp_path / "out.npy"
+    with pytest.raises(emio.InputChangedError) as changed:
+        dataset.write(out)
+    assert "src.npy" in str(changed.value) and "size" in str(changed.value)
+    assert isinstance(changed.value, OSError)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.npy"]
+
+
 def test_messages_speak_python_not_the_command_line(tmp_path):
     """Each error says what to do in Python terms: keyword arguments, ``overwrite=True``;
     never the command line's ``-w mode=2`` or ``--force``."""

@@ -279,7 +279,7 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         )
         .with_path(path));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = emio_core::inputs::read(path)?;
     let text = String::from_utf8_lossy(&bytes);
     let description = describe(&text).with_path(path)?;
     let raw = raw_path(path, &description);

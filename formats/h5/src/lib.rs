@@ -223,6 +223,7 @@ impl H5File {
         }
         let inner = hdf5_pure::File::open_streaming(path)
             .map_err(|e| h5err(path, "a readable HDF5 superblock and root group", e))?;
+        emio_core::inputs::record(path);
         Ok(H5File {
             inner,
             storage,

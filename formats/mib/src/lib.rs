@@ -119,7 +119,7 @@ impl Format for Mib {
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         let storage = Storage::map(path)?;
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file = emio_core::inputs::open(path)?;
         let hdr = read_hdr(path)?;
         open_storage(storage, &file, path, hdr, options).with_path(path)
     }
@@ -147,7 +147,7 @@ fn read_hdr(path: &Path) -> Result<Option<Vec<(String, String)>>> {
     if !hdr_path.is_file() {
         return Ok(None);
     }
-    let bytes = std::fs::read(&hdr_path).map_err(|e| Error::io(&hdr_path, e))?;
+    let bytes = emio_core::inputs::read(&hdr_path)?;
     if bytes.len() > 1 << 20 {
         return Err(
             Error::malformed(FORMAT, 0, "a .hdr companion of at most 1 MiB").with_path(&hdr_path),

@@ -209,8 +209,9 @@ fn disabled(value: &str) -> bool {
 fn read_text(path: &Path) -> Result<String> {
     const MAX_COMPANION: u64 = 64 << 20;
     let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_COMPANION).read_to_string(&mut text))
+    emio_core::inputs::open(path)?
+        .take(MAX_COMPANION)
+        .read_to_string(&mut text)
         .map_err(|e| Error::io(path, e))?;
     Ok(text)
 }
@@ -239,8 +240,8 @@ impl Mrc {
             _ => None,
         };
         let mut magic = [0u8; 4];
-        let n = std::fs::File::open(path)
-            .and_then(|mut f| f.read(&mut magic))
+        let n = emio_core::inputs::open(path)?
+            .read(&mut magic)
             .map_err(|e| Error::io(path, e))?;
         let bytes = match Codec::detect(&magic[..n]) {
             Some(codec) => {

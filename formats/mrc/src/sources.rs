@@ -293,7 +293,7 @@ impl Codec {
 
 /// Read up to `limit` decompressed bytes from the start of `path`.
 pub fn decompress_head(path: &std::path::Path, codec: Codec, limit: u64) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = emio_core::inputs::open(path)?;
     let mut out = Vec::new();
     codec
         .reader(std::io::BufReader::new(file))
@@ -357,7 +357,7 @@ impl Decompressed {
     }
 
     fn decompress(&self) -> Result<(Storage, Option<tempfile::NamedTempFile>)> {
-        let file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let file = emio_core::inputs::open(&self.path)?;
         let mut reader = self
             .codec
             .reader(std::io::BufReader::with_capacity(1 << 20, file))

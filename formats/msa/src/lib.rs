@@ -117,7 +117,7 @@ impl Format for Msa {
             .with_path(path));
         }
         let encoding = Encoding::from_option(options)?;
-        let bytes = std::fs::read(path).map_err(io)?;
+        let bytes = emio_core::inputs::read(path)?;
         let text = encoding.decode(&bytes);
         let name = emio_core::metadata::file_name(path);
         let spectrum = parse(&text, &name).with_path(path)?;

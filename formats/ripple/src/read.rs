@@ -169,7 +169,7 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
                 )
                 .with_path(path));
             }
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            let bytes = emio_core::inputs::read(path)?;
             // Latin-1: every byte is one character.
             let text: String = bytes.iter().map(|&b| char::from(b)).collect();
             rpl::parse(&text).with_path(path)?

@@ -82,8 +82,7 @@ impl Format for Tia {
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         let only_valid = options.flag("only_valid_data");
         let mut head = [0u8; 4];
-        let head_len = std::fs::File::open(path)
-            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        let head_len = std::io::Read::read(&mut emio_core::inputs::open(path)?, &mut head)
             .map_err(|e| Error::io(path, e))?;
         if head[..head_len].starts_with(SER_MAGIC) {
             let storage = Storage::map(path)?;
@@ -134,7 +133,7 @@ fn open_emi(path: &Path, only_valid: bool) -> Result<Vec<Dataset>> {
         )
         .with_path(path));
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let bytes = emio_core::inputs::read(path)?;
     let objects: Vec<Tree> = emi::object_blocks(&bytes)
         .iter()
         .enumerate()

@@ -60,7 +60,10 @@ pub fn parse(format: &'static str, path: &Path, bytes: &[u8]) -> Result<Value> {
 /// Read and parse a JSON document, `None` when the file does not exist.
 pub fn read(format: &'static str, path: &Path) -> Result<Option<Value>> {
     match std::fs::read(path) {
-        Ok(bytes) => parse(format, path, &bytes).map(Some),
+        Ok(bytes) => {
+            emio_core::inputs::record(path);
+            parse(format, path, &bytes).map(Some)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, e)),
     }

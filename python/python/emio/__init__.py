@@ -32,6 +32,7 @@ from .exceptions import (
     CancelledError,
     EmioError,
     EmioIOError,
+    InputChangedError,
     InvalidOptionError,
     MalformedFileError,
     NoFormatError,
@@ -58,6 +59,7 @@ __all__ = [
     "NoFormatError",
     "OutOfBoundsError",
     "OutputExistsError",
+    "InputChangedError",
     "CancelledError",
     "__version__",
 ]

@@ -18,6 +18,7 @@ __all__ = [
     "NoFormatError",
     "OutOfBoundsError",
     "OutputExistsError",
+    "InputChangedError",
     "CancelledError",
 ]
 
@@ -52,6 +53,11 @@ class OutOfBoundsError(EmioError, IndexError):
 
 class OutputExistsError(EmioError, FileExistsError):
     """The output exists and ``overwrite`` was not requested."""
+
+
+class InputChangedError(EmioError, OSError):
+    """An input file changed while a dataset read from it was being written; the output
+    was discarded."""
 
 
 class CancelledError(EmioError):

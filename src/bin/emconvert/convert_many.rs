@@ -44,6 +44,7 @@ pub fn convert_many(args: &ConvertArgs) -> emio::Result<usize> {
         }
     });
     signals::trap();
+    signals::trap_bus_error(None);
     let outcomes = batch.run(&inputs, &Interruptible(&progress));
     if let Some(b) = &bar {
         b.finish_and_clear();

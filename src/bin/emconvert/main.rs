@@ -432,6 +432,7 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
     // A termination signal cancels the write between regions, so the temporary output is
     // removed and nothing is left at the destination.
     signals::trap();
+    signals::trap_bus_error(Some(input));
     let result = Registry::write(
         writer.as_ref(),
         dataset,
