@@ -76,6 +76,7 @@ fn main() -> emio::Result<()> {
     let scan = Dataset::from_bytes(pattern(2 * 3 * 8 * 8), DType::U8, vec![2, 3, 8, 8])?;
     write(&small, &dir("dm")?.join("image_u16.dm4"))?;
     write(&stack, &dir("dm")?.join("stack_u16.dm3"))?;
+    write(&stack, &dir("dm5")?.join("stack_u16.dm5"))?;
     write(&stack, &dir("mrc")?.join("stack_u16.mrc"))?;
     write(&scan, &dir("mib")?.join("scan_u8.mib"))?;
     write(&scan, &dir("blo")?.join("scan_u8.blo"))?;

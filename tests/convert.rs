@@ -132,13 +132,13 @@ fn extension(format: &str) -> String {
 
 /// The dtype a format stores `dtype` as, where a writer widens losslessly.
 /// DigitalMicrograph has no 3-channel type: its RGB images are 4-byte RGBA records, so the
-/// DM writer widens RGB to RGBA with alpha 0. MRC2014's mode 0 is signed, so unsigned
+/// DM and DM5 writers widen RGB to RGBA with alpha 0. MRC2014's mode 0 is signed, so unsigned
 /// bytes are stored as mode 6 (uint16), as mrcfile does. EER holds event counts of 0 or 1
 /// per pixel and frame (other data is declined), read back as uint8.
 fn stored_as(format: &str, dtype: DType) -> DType {
     match (format, dtype) {
         ("eer", d) if d.is_integer() => DType::U8,
-        ("dm", DType::Rgb8) => DType::Rgba8,
+        ("dm" | "dm5", DType::Rgb8) => DType::Rgba8,
         ("mrc", DType::U8) => DType::U16,
         _ => dtype,
     }
@@ -184,7 +184,7 @@ fn expected_to_accept(format: &str, dtype: DType, shape: &[u64]) -> bool {
     match format {
         "npy" | "zarr" => true,
         // 1 to 4 (DM) or more dimensions, not a 0-dimensional scalar (a read-back can be one).
-        "dm" | "emd" | "tiff" | "hspy" => ndim >= 1,
+        "dm" | "dm5" | "emd" | "tiff" | "hspy" => ndim >= 1,
         // HyperSpy's zspy layout has no RGB records.
         "zspy" => !dtype.is_rgb(),
         // MRC2014 modes: int16, float32, complex64, uint16 (u8 widened to it).

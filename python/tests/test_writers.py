@@ -1,6 +1,6 @@
 """Every writable format through ``emio.file_writer`` (NumPy and Dask data), read back by
 the established Python reader (rsciio's plugin for the format; NumPy/zarr for NPY and plain
-Zarr) and by emio itself."""
+Zarr; h5py for DM5) and by emio itself."""
 
 import importlib
 
@@ -83,6 +83,12 @@ def read_back(fmt, path):
     """The arrays and axes the established reader gives."""
     if fmt == "npy":
         return [{"data": np.load(path), "axes": None}]
+    if fmt == "dm5":
+        # No rsciio plugin reads DM5: its pixels as h5py gives them (images are stored as
+        # they are in C order).
+        h5py = pytest.importorskip("h5py")
+        with h5py.File(path, "r") as f:
+            return [{"data": f["ImageList/[0]/ImageData/Data"][()], "axes": None}]
     if fmt == "zarr":
         zarr = pytest.importorskip("zarr")
         group = zarr.open(str(path), mode="r")

@@ -69,7 +69,7 @@ impl Version {
 
 /// How the pixels are stored: DM `DataType`, array element type and size per value.
 #[derive(Debug, Clone, Copy)]
-struct PixelFormat {
+pub(crate) struct PixelFormat {
     data_type: i64,
     /// Simple element type, or the float type of complex (struct) elements.
     elem: ElemType,
@@ -474,13 +474,13 @@ fn tag_from_json(value: &Value) -> Option<WTag> {
 }
 
 /// Where the dataset's axes go in the DM file.
-struct Geometry {
+pub(crate) struct Geometry {
     /// Whether this is a spectrum image written energy-slowest.
-    spectrum_image: bool,
+    pub(crate) spectrum_image: bool,
     /// `Meta Data.Format` to write, if any.
     format: Option<&'static str>,
     /// Axis indices (into `dataset.axes`) in DM order: fastest first.
-    dm_axes: Vec<usize>,
+    pub(crate) dm_axes: Vec<usize>,
 }
 
 fn geometry(ds: &Dataset) -> Geometry {
@@ -882,13 +882,12 @@ fn stream_spectrum_image(
     Ok(())
 }
 
-/// Write `ds` as a DM3 or DM4 file at `path`.
-pub fn write_dm(
-    ds: &Dataset,
-    path: &Path,
-    version: Version,
-    progress: &dyn Progress,
-) -> Result<()> {
+/// A list of named (or unnamed: empty name) tags.
+pub(crate) type Tags = Vec<(String, WTag)>;
+
+/// The checks and the tag tree every DM writer starts from: the pixel format, where the
+/// axes go, and the whole tag tree with the pixels as a placeholder.
+pub(crate) fn prepare(ds: &Dataset) -> Result<(PixelFormat, Geometry, Tags)> {
     let pf = pixel_format(ds.dtype())?;
     if ds.ndim() == 0 || ds.ndim() > 4 {
         return Err(Error::unsupported(
@@ -901,6 +900,39 @@ pub fn write_dm(
     }
     let geo = geometry(ds);
     let tree = build_tree(ds, pf, &geo);
+    Ok((pf, geo, tree))
+}
+
+/// Stream the pixels of `ds` as DM stores them (little-endian, colour as `0xAARRGGBB`
+/// values, half floats widened, spectrum images energy-slowest) into `sink`, region by
+/// region, through core's write pipeline.
+pub(crate) fn stream_pixels(
+    ds: &Dataset,
+    geo: &Geometry,
+    progress: &dyn Progress,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let dtype = ds.dtype();
+    let mut disk = Vec::new();
+    let mut convert = |bytes: &[u8]| -> Result<()> {
+        to_disk(dtype, bytes, &mut disk);
+        sink(&disk)
+    };
+    if geo.spectrum_image {
+        stream_spectrum_image(ds, progress, &mut convert)
+    } else {
+        stream_c_order(ds, progress, |_, bytes| convert(bytes))
+    }
+}
+
+/// Write `ds` as a DM3 or DM4 file at `path`.
+pub fn write_dm(
+    ds: &Dataset,
+    path: &Path,
+    version: Version,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let (pf, geo, tree) = prepare(ds)?;
     let pixels = (pf, ds.len());
     let root_size = body_size(&WTag::Group(tree.clone()), pixels, version);
     if version == Version::Dm3
@@ -921,18 +953,10 @@ pub fn write_dm(
     w.put(&(if version == Version::Dm3 { 3u32 } else { 4 }).to_be_bytes())?;
     w.put_word(root_size)?;
     w.put(&1u32.to_be_bytes())?;
-    let dtype = ds.dtype();
     let mut stream = |out: &mut BufWriter<File>| -> Result<()> {
-        let mut disk = Vec::new();
-        let mut sink = |bytes: &[u8]| -> Result<()> {
-            to_disk(dtype, bytes, &mut disk);
-            out.write_all(&disk).map_err(|e| Error::io(path, e))
-        };
-        if geo.spectrum_image {
-            stream_spectrum_image(ds, progress, &mut sink)
-        } else {
-            stream_c_order(ds, progress, |_, bytes| sink(bytes))
-        }
+        stream_pixels(ds, &geo, progress, &mut |bytes| {
+            out.write_all(bytes).map_err(|e| Error::io(path, e))
+        })
     };
     w.group_body(&tree, &mut stream)?;
     // The file ends with one zero word.

@@ -493,21 +493,39 @@ impl H5Writer {
         data: &[u8],
         attrs: &[(String, Attr)],
     ) -> Result<()> {
-        let n = element_count(shape).unwrap_or(u64::MAX);
-        if n.checked_mul(dtype.size() as u64) != Some(data.len() as u64) {
+        self.write_streamed(path, dtype, shape, attrs, |sink| sink(data))
+    }
+
+    /// Write a contiguous dataset whose native-endian C-order values `produce` streams, in
+    /// order, into the sink it is given (e.g. from [`emio_core::output::stream_c_order`]):
+    /// the values go to the file as they come, so memory stays bounded by one region. The
+    /// streamed bytes must add up to exactly the dataset's size.
+    pub fn write_streamed(
+        &mut self,
+        path: &str,
+        dtype: DType,
+        shape: &[u64],
+        attrs: &[(String, Attr)],
+        produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>,
+    ) -> Result<()> {
+        for (name, value) in attrs {
+            attribute_message(name, value)?;
+        }
+        let expected = element_count(shape)
+            .and_then(|n| n.checked_mul(dtype.size() as u64))
+            .ok_or_else(|| Error::OutOfBounds(format!("a dataset of shape {shape:?}")))?;
+        let start = self.pos;
+        produce(&mut |bytes| self.put(bytes).map(|_| ()))?;
+        let written = self.pos - start;
+        if written != expected {
             return Err(Error::OutOfBounds(format!(
-                "{} bytes for a {dtype} dataset of shape {shape:?}",
-                data.len()
+                "{written} bytes streamed for a {dtype} dataset of shape {shape:?} ({expected} expected)"
             )));
         }
-        let addr = if data.is_empty() {
-            UNDEF
-        } else {
-            self.put(data)?
-        };
+        let addr = if written == 0 { UNDEF } else { start };
         let mut layout = vec![3, 1];
         layout.extend_from_slice(&addr.to_le_bytes());
-        layout.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        layout.extend_from_slice(&written.to_le_bytes());
         let header = self.dataset_header(dtype, shape, layout, None, attrs)?;
         self.link_dataset(path, header)
     }

@@ -1,13 +1,14 @@
 //! Gatan DM5: the DigitalMicrograph tag tree stored in HDF5 (groups for tag groups,
 //! attributes for data tags, the pixels as the dataset `ImageList/[i]/ImageData/Data`),
 //! written by GMS 3.6 and later and by Nion Swift. Read through the DM3/DM4 mapping
-//! ([`read`]).
+//! ([`read`]); written with the DM4 writer's tag tree ([`mod@write`]).
 
 pub mod read;
+pub mod write;
 
 use std::path::Path;
 
-use emio_core::{ContentMatch, Dataset, Format, Options, Result, ResultExt};
+use emio_core::{ContentMatch, Dataset, Format, Options, Progress, Result, ResultExt};
 
 /// Registry name, also the format of DM5 errors.
 const FORMAT: &str = "dm5";
@@ -37,7 +38,21 @@ impl Format for Dm5 {
         emio_h5::inspect(path, read::is_dm5)
     }
 
+    fn can_write(&self) -> bool {
+        true
+    }
+
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
         read::read(path).with_path(path)
+    }
+
+    fn write(
+        &self,
+        dataset: &Dataset,
+        path: &Path,
+        _options: &Options,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        write::write_dm5(dataset, path, progress)
     }
 }
