@@ -13,7 +13,7 @@
 //! Beyond reading and writing: [`stats`] (streamed statistics), [`reduce`] (sums over
 //! navigation or signal axes), [`values`] (one number per element of any dtype),
 //! [`listing`] (folder overviews), [`check`] (validation that explains),
-//! [`batch`] (many files converted into one folder).
+//! [`batch`] (many files converted into one folder), [`preview`] (PNG pictures).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use std::sync::Arc;
 pub mod batch;
 pub mod check;
 pub mod listing;
+pub mod preview;
 pub mod reduce;
 pub mod stats;
 pub mod values;

@@ -302,7 +302,7 @@ fn field_of_view(d: &Dataset) -> String {
 }
 
 /// `x` with four significant digits, without trailing zeros.
-fn significant(x: f64) -> String {
+pub fn significant(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return x.to_string();
     }

@@ -42,12 +42,29 @@ pub fn sum_over(
     weights: Option<&[f64]>,
     progress: &dyn Progress,
 ) -> Result<Dataset> {
-    let shape = dataset.shape();
-    let kept: Vec<usize> = (0..shape.len())
+    let kept: Vec<usize> = (0..dataset.ndim())
         .filter(|&d| !over.sums(&dataset.axes[d]))
         .collect();
+    let what = match over {
+        Over::Navigation => "sum over navigation",
+        Over::Signal => "sum over signal",
+    };
+    sum_keeping(dataset, &kept, weights, what, progress)
+}
+
+/// The sum of `dataset` over every dimension not in `kept` (ascending dimension indices),
+/// as [`sum_over`] computes it; `what` is appended to the title.
+pub fn sum_keeping(
+    dataset: &Dataset,
+    kept: &[usize],
+    weights: Option<&[f64]>,
+    what: &str,
+    progress: &dyn Progress,
+) -> Result<Dataset> {
+    let shape = dataset.shape();
+    let kept: Vec<usize> = kept.iter().copied().filter(|&d| d < shape.len()).collect();
     let summed_len: u64 = (0..shape.len())
-        .filter(|&d| over.sums(&dataset.axes[d]))
+        .filter(|d| !kept.contains(d))
         .map(|d| shape[d])
         .product();
     if let Some(w) = weights {
@@ -80,10 +97,6 @@ pub fn sum_over(
     let source = emio_core::StridedSource::from_bytes(bytes, DType::F64, out_shape)?;
     let axes = kept.iter().map(|&d| dataset.axes[d].clone()).collect();
     let mut metadata = dataset.metadata.clone();
-    let what = match over {
-        Over::Navigation => "sum over navigation",
-        Over::Signal => "sum over signal",
-    };
     emio_core::metadata::set_path(
         &mut metadata,
         "General.title",

@@ -824,3 +824,58 @@ fn batch_conversion_of_corpus_files() {
         }
     }
 }
+
+#[test]
+fn preview_writes_a_png_of_the_promised_size_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let cases = [
+        ("npy/disc_u16.npy", 1),
+        ("dm/stack_u16.dm3", 2),
+        ("mib/scan_u8.mib", 2),
+    ];
+    for (name, panels) in cases {
+        let png = dir
+            .path()
+            .join(format!("{panels}-{}.png", name.replace('/', "_")));
+        let file = testdata.join(name);
+        let out = emconvert(&[
+            "preview",
+            s(&file),
+            "-o",
+            s(&png),
+            "--size",
+            "128",
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc = &json_lines(&out)[0];
+        let bytes = std::fs::read(&png).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+            .read_info()
+            .unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        let height = 128 + emio::preview::HEADER + emio::preview::CAPTION;
+        assert_eq!((info.width, info.height), (128 * panels, height), "{name}");
+        assert_eq!(
+            (doc["width"].as_u64(), doc["height"].as_u64()),
+            (Some(u64::from(info.width)), Some(u64::from(height)))
+        );
+        assert!(doc["caption"][0]
+            .as_str()
+            .unwrap()
+            .contains(file.file_name().unwrap().to_str().unwrap()));
+        // The PNG exists now: without --force it is kept.
+        assert_one_line_failure(&emconvert(&["preview", s(&file), "-o", s(&png)]));
+        assert!(emconvert(&["preview", s(&file), "-o", s(&png), "--force"])
+            .status
+            .success());
+    }
+    let help = emconvert(&["preview", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Examples:"));
+}

@@ -4,6 +4,7 @@ mod check;
 mod convert_many;
 mod info;
 mod ls;
+mod preview;
 mod signals;
 mod stats;
 
@@ -69,6 +70,8 @@ enum Command {
     Ls(ls::LsArgs),
     /// Validate files and explain every problem found (exit 0 valid, 1 problems, 2 unreadable).
     Check(check::CheckArgs),
+    /// Draw a PNG picture of a file's data, chosen by what the data is.
+    Preview(preview::PreviewArgs),
 }
 
 #[derive(Args, Debug)]
@@ -132,7 +135,9 @@ struct ConvertArgs {
     read: ReadArgs,
 }
 
-const SUBCOMMANDS: &[&str] = &["formats", "info", "convert", "stats", "ls", "check", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "formats", "info", "convert", "stats", "ls", "check", "preview", "help",
+];
 
 /// Turn the shorthand `emconvert IN OUT ...` into `emconvert convert IN OUT ...`. The
 /// shorthand applies only when IN exists as a file or folder, so a mistyped or future verb
@@ -224,6 +229,7 @@ fn main() -> ExitCode {
         }
         Command::Convert(args) => convert(&args),
         Command::Stats(args) => stats::stats(&args),
+        Command::Preview(args) => preview::run(&args),
     };
     match (result, signals::received()) {
         (Ok(()), _) => ExitCode::SUCCESS,
