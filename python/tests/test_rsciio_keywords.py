@@ -87,14 +87,49 @@ def test_rsciio_defaults_read_like_no_keywords(fmt):
     assert [s["data"].shape for s in lazy] == [s["data"].shape for s in plain]
 
 
-def test_keywords_that_emio_does_not_implement_name_themselves():
-    # DM's order="F" reinterprets the file's bytes in Fortran order: not implemented.
-    with pytest.raises(emio.UnsupportedError, match="order='F'") as info:
-        _rsciio.split("dm", set(), {"order": "F"})
+def test_keywords_that_emio_does_not_implement_name_themselves(monkeypatch):
+    # A keyword of rsciio's that changes the result and that emio does not implement.
+    module, table = _rsciio.RSCIIO_READERS["dm"]
+    monkeypatch.setitem(_rsciio.RSCIIO_READERS, "dm", (module, {**table, "novel": 1}))
+    with pytest.raises(emio.UnsupportedError, match="novel=2") as info:
+        _rsciio.split("dm", set(), {"novel": 2})
     assert isinstance(info.value, NotImplementedError)
     # rsciio's default is accepted (and needs nothing), and so are keywords without effect.
-    assert _rsciio.split("dm", set(), {"order": None}) == ({}, {})
+    assert _rsciio.split("dm", set(), {"novel": 1}) == ({}, {})
     assert _rsciio.split("dm", set(), {"optimize": False}) == ({}, {"optimize": False})
+
+
+def test_order_of_dm_as_rsciio(tmp_path):
+    digitalmicrograph = pytest.importorskip("rsciio.digitalmicrograph")
+    path = tmp_path / "a.dm4"
+    emio.file_writer(path, {"data": np.arange(3 * 4 * 5, dtype=np.uint16).reshape(3, 4, 5)})
+    for order in (None, "C", "F"):
+        ours = emio.file_reader(path, order=order)[0]["data"]
+        theirs = digitalmicrograph.file_reader(str(path), order=order)[0]["data"]
+        np.testing.assert_array_equal(ours, theirs)
+        lazy = emio.file_reader(path, order=order, lazy=True)[0]["data"]
+        np.testing.assert_array_equal(np.asarray(lazy), theirs)
+    with pytest.raises(emio.InvalidOptionError):
+        emio.file_reader(path, order="K")
+
+
+def test_virtual_and_external_images_of_mrc(tmp_path):
+    movie = tmp_path / "scan_movie.mrc"
+    emio.file_writer(movie, {"data": np.zeros((6, 4, 4), np.float32)})
+    virtual = tmp_path / "scan_bf.mrc"
+    emio.file_writer(virtual, {"data": np.arange(6, dtype=np.float32).reshape(1, 6)})
+    external = tmp_path / "scan_ext1.mrc"
+    emio.file_writer(external, {"data": np.ones((5, 5), np.float32)})
+    (signal,) = emio.file_reader(
+        movie, navigation_shape=(3, 2), virtual_images=[str(virtual)], external_images=[external]
+    )
+    hyperspy = signal["metadata"]["_HyperSpy"]
+    image = hyperspy["navigators"]["_sig_virtual_image_0"]
+    np.testing.assert_array_equal(image["data"], np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert hyperspy["_sig_navigator"] is image
+    assert hyperspy["navigators"]["_sig_external_image_0"]["data"].shape == (5, 5)
+    (plain,) = emio.file_reader(movie, navigation_shape=(3, 2))
+    assert "_sig_navigator" not in plain["metadata"].get("_HyperSpy", {})
 
 
 def test_navigation_axes_of_npy(tmp_path):

@@ -204,6 +204,51 @@ def _apply_python_keywords(signals, here):
 
         for signal in signals:
             pprint.pprint(signal["original_metadata"], sort_dicts=False)
+    order = here.get("order")
+    if order not in (None, "C"):
+        if order != "F":
+            raise InvalidOptionError(f"order={order!r}: use 'C' or 'F' (or None, which is 'C')")
+        for signal in signals:
+            signal["data"] = _fortran_layout(signal["data"])
+    for key, prefix in (("virtual_images", "virtual_image"), ("external_images", "external_image")):
+        files = here.get(key)
+        if files:
+            _add_navigators(signals, [files] if isinstance(files, (str, _os.PathLike)) else files,
+                            prefix, set_default=key == "virtual_images")
+
+
+def _fortran_layout(data):
+    """rsciio's DM ``order="F"``: the values the file stores, taken in Fortran order into
+    the same shape (``flat.reshape(shape, order="F")``, which is
+    ``flat.reshape(shape[::-1]).T``); ``data`` holds them in C order."""
+    shape = tuple(data.shape)
+    return data.reshape(-1).reshape(shape[::-1]).T
+
+
+def _add_navigators(signals, files, prefix, set_default):
+    """rsciio's MRC ``virtual_images`` / ``external_images``: each file is read (its first
+    signal) and added to ``metadata["_HyperSpy"]["navigators"]`` as
+    ``_sig_<prefix>_<i>``, reshaped to the navigation shape when it holds as many values;
+    the first virtual image also becomes the default navigator when its shape is the
+    navigation shape."""
+    import numpy as np
+
+    for signal in signals:
+        navigation = tuple(
+            int(a["size"]) for a in sorted(signal["axes"], key=lambda a: a["index_in_array"]) if a["navigate"]
+        )
+        hyperspy = signal["metadata"].setdefault("_HyperSpy", {})
+        navigators = hyperspy.setdefault("navigators", {})
+        images = []
+        for i, name in enumerate(files):
+            image = file_reader(name)[0]
+            if navigation and tuple(image["data"].shape) != navigation:
+                if int(np.prod(image["data"].shape)) == int(np.prod(navigation)):
+                    image["data"] = image["data"].reshape(navigation)
+            images.append(image)
+            navigators[f"_sig_{prefix}_{i}"] = image
+        if set_default and images and tuple(images[0]["data"].shape) == navigation:
+            hyperspy["_sig_navigator"] = images[0]
 
 
 def file_writer(filename, signal, format=None, overwrite=True, progress=None, **kwds):

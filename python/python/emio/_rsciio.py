@@ -108,9 +108,14 @@ NO_EFFECT = {
 
 #: Keywords handled by ``file_reader`` in Python for a format whose Rust reader does not
 #: declare them: NPY ``navigation_axes`` (which axes navigate), MIB ``print_info`` (prints
-#: the header emio read, its ``original_metadata``).
+#: the header emio read, its ``original_metadata``), DM ``order`` ("F": the stored values
+#: laid out in Fortran order, as rsciio's ``reshape(shape, order="F")``), MRC
+#: ``virtual_images`` and ``external_images`` (files read and added as HyperSpy navigators,
+#: as rsciio does).
 IMPLEMENTED = {
+    "dm": ("order",),
     "mib": ("print_info",),
+    "mrc": ("virtual_images", "external_images"),
     "npy": ("navigation_axes",),
 }
 
