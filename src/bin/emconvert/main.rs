@@ -109,7 +109,7 @@ struct InfoArgs {
   emconvert convert *.dm4 --out-dir converted --to tiff
   emconvert convert session/*.mrc --out-dir npy --to npy --jobs 2")]
 struct ConvertArgs {
-    /// IN OUT: one file to one file. With --out-dir: every input, each to DIR/<name>.<ext>.
+    /// IN OUT: one file to one file. With --out-dir: every input, each to DIR/NAME.EXT.
     #[arg(required = true, value_name = "IN [OUT] | IN...")]
     paths: Vec<PathBuf>,
     /// Convert every input into this folder (batch conversion; needs --to).
