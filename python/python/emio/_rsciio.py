@@ -101,9 +101,8 @@ NO_EFFECT = {
         "endianness": "blockfiles are little-endian; the header's fields are read as such",
     },
     "tvips": {"rechunking": "chunking of lazy arrays is set by ``chunks``"},
-    "msa": {"encoding": "emio decodes MSA text as latin-1 (a superset of the ASCII MSA "
-            "requires), and UTF-8 where it is valid"},
-    "ripple": {"encoding": "as msa"},
+    "ripple": {"encoding": "emio reads the .rpl keywords (ASCII) as latin-1, a superset "
+               "of ASCII; only names and units could hold other characters"},
 }
 
 #: Keywords handled by ``file_reader`` in Python for a format whose Rust reader does not
