@@ -94,5 +94,12 @@ fn main() -> emio::Result<()> {
         .collect();
     let frame = Dataset::from_bytes(values, DType::F32, vec![1, 1, 128, 128])?;
     write(&frame, &dir("empad")?.join("frame_f32.xml"))?;
+    // EER stores electron events: a movie of 0/1 counts (about one pixel in five hit).
+    let events: Vec<u8> = pattern(3 * 16 * 16)
+        .into_iter()
+        .map(|b| u8::from(b % 5 == 0))
+        .collect();
+    let movie = Dataset::from_bytes(events, DType::U8, vec![3, 16, 16])?;
+    write(&movie, &dir("eer")?.join("events_u8.eer"))?;
     Ok(())
 }

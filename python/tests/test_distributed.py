@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import emio
-from conftest import CORPUS, corpus_entries, readable_formats
+from conftest import CORPUS, REPO, corpus_entries, readable_formats
 
 distributed = pytest.importorskip("distributed")
 
@@ -86,3 +86,25 @@ def test_write_dask_computed_on_cluster(client, tmp_path):
     path = tmp_path / "out.npy"
     emio.file_writer(path, {"data": d})
     np.testing.assert_array_equal(np.load(path), a * 3)
+
+
+def test_camera_formats_chunk_along_frames_on_workers(client, tmp_path):
+    """ARINA (bitshuffle-LZ4 frames in data files behind external links) and EER (run-length
+    coded electron events) are decoded chunk by chunk on the workers: lazy arrays chunked
+    along the scan/frames, whole frames per chunk, equal to the frames that were stored."""
+    arina = REPO / "testdata" / "arina" / "scan_master.h5"
+    frames = np.load(REPO / "testdata" / "arina" / "scan_frames.npy")
+    lazy = emio.file_reader(arina, lazy=True, dtype="uint32", chunks=(1, 2, 24, 32))[0]["data"]
+    assert lazy.shape == (3, 2, 24, 32) and lazy.npartitions == 3
+    np.testing.assert_array_equal(client.compute(lazy).result(), frames.reshape(3, 2, 24, 32))
+
+    rng = np.random.default_rng(5)
+    movie = (rng.random((6, 32, 32)) < 0.2).astype(np.uint8)
+    eer = tmp_path / "movie.eer"
+    emio.file_writer(eer, {"data": movie})
+    lazy = emio.file_reader(eer, lazy=True, chunks=(2, 32, 32))[0]["data"]
+    assert lazy.npartitions == 3
+    np.testing.assert_array_equal(client.compute(lazy).result(), movie)
+    # Grouped frames (dose fractionation) are decoded on the workers too.
+    grouped = emio.file_reader(eer, lazy=True, group=3)[0]["data"]
+    np.testing.assert_array_equal(client.compute(grouped).result(), movie.reshape(2, 3, 32, 32).sum(axis=1))

@@ -1,6 +1,6 @@
 """Every writable format through ``emio.file_writer`` (NumPy and Dask data), read back by
 the established Python reader (rsciio's plugin for the format; NumPy/zarr for NPY and plain
-Zarr; h5py for DM5) and by emio itself."""
+Zarr; h5py for DM5; tifffile + imagecodecs for EER) and by emio itself."""
 
 import importlib
 
@@ -41,8 +41,12 @@ CASES = {
     "empad": ("f4", (2, 128, 128), 1),
     "tvips": ("u2", (3, 16, 16), 1),
     "msa": ("f4", (64,), 0),
+    "eer": ("u1", (3, 16, 16), 1),
 }
 DEFAULT_CASE = ("f4", (3, 16, 16), 1)
+
+#: Formats that store electron events, not values: at most one count per pixel and frame.
+EVENT_FORMATS = {"eer"}
 
 #: Units of the signal axes where a format fixes them (BLO stores diffraction scales in cm).
 SIGNAL_UNITS = {"blo": "cm"}
@@ -56,7 +60,9 @@ WRITERS = writable_formats()
 def signal_for(fmt):
     dtype, shape, nav = CASES.get(fmt, DEFAULT_CASE)
     rng = np.random.default_rng(3)
-    if np.dtype(dtype).kind == "f":
+    if fmt in EVENT_FORMATS:
+        data = (rng.random(shape) < 0.2).astype(dtype)
+    elif np.dtype(dtype).kind == "f":
         data = rng.normal(size=shape).astype(dtype)
     else:
         data = rng.integers(0, 200, size=shape).astype(dtype)
@@ -94,6 +100,11 @@ def read_back(fmt, path):
         group = zarr.open(str(path), mode="r")
         arrays = [group] if hasattr(group, "shape") else [a for _, a in group.arrays()]
         return [{"data": np.asarray(a[...]), "axes": None} for a in arrays]
+    if fmt == "eer":
+        # rsciio has no EER reader: tifffile decodes it with imagecodecs' eer_decode.
+        tifffile = pytest.importorskip("tifffile")
+        pytest.importorskip("imagecodecs")
+        return [{"data": tifffile.imread(path), "axes": None}]
     module = RSCIIO_READERS.get(fmt)
     if module is None:
         pytest.skip(f"no established reader known for {fmt}")
