@@ -85,6 +85,7 @@ fn main() -> emio::Result<()> {
     write(&stack, &dir("emd")?.join("stack_u16.emd"))?;
     write(&scan, &dir("zarr")?.join("scan_u8.zarr"))?;
     write(&stack, &dir("zarr")?.join("stack_u16.zspy"))?;
+    write(&stack, &dir("hspy")?.join("stack_u16.hspy"))?;
     write(&stack, &dir("ripple")?.join("stack_u16.rpl"))?;
     write(&scan, &dir("tvips")?.join("scan_u8_000.tvips"))?;
     // EMPAD frames are 128×128 float32: one frame (a 1×1 scan).
