@@ -11,7 +11,7 @@
 //! have no emio dtype: opening such a file is an [`emio_core::Error::Unsupported`] naming
 //! the dataset, never a silent drop.
 //!
-//! Writing ([`write`]) produces file format 3.3 as rsciio does, with its `compression`
+//! Writing ([`mod@write`]) produces file format 3.3 as rsciio does, with its `compression`
 //! (gzip, lzf, none), `chunks` and `write_dataset` options.
 
 #![forbid(unsafe_code)]

@@ -61,7 +61,7 @@ pub const WRITE_OPTIONS: &[OptionSpec] = &[
 
 /// rsciio's `get_signal_chunks`: whole signals, navigation axes split so a chunk holds
 /// about `target` bytes, evenly over the navigation axes (axes too short for an even
-/// share are taken whole); capped at [`MAX_CHUNK_BYTES`] by halving the slowest axes.
+/// share are taken whole); capped at `MAX_CHUNK_BYTES` by halving the slowest axes.
 pub fn signal_chunks(shape: &[u64], signal: &[bool], elem_size: u64, target: u64) -> Vec<u64> {
     let bytes_per_signal: u64 = shape
         .iter()
