@@ -55,12 +55,22 @@ const WRITE_OPTIONS: &[OptionSpec] = &[OptionSpec {
     help: "byte order of multi-byte values in the .raw",
 }];
 
-/// Whether `head` looks like a `.rpl` description: text naming `record-by` and a data type.
+/// Whether `head` looks like a `.rpl` description: text with a `record-by` key line and a
+/// data type or length key line (keys start their line and are followed by whitespace, so
+/// a JSON or XML document quoting those words is no `.rpl`).
 fn looks_like_rpl(head: &[u8]) -> bool {
+    if head.contains(&0) {
+        return false;
+    }
     let text = String::from_utf8_lossy(head).to_lowercase();
-    !head.contains(&0)
-        && text.contains("record-by")
-        && (text.contains("data-type") || text.contains("data-length"))
+    let has_key = |key: &str| {
+        text.lines().any(|line| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with([' ', '\t']))
+        })
+    };
+    has_key("record-by") && (has_key("data-type") || has_key("data-length"))
 }
 
 impl Format for Ripple {
@@ -117,3 +127,20 @@ impl Format for Ripple {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod sniff_tests {
+    use super::looks_like_rpl;
+
+    #[test]
+    fn key_lines_are_sniffed_and_documents_quoting_them_are_not() {
+        assert!(looks_like_rpl(
+            b"key\tvalue\nrecord-by\tvector\ndata-type\tsigned\n"
+        ));
+        assert!(looks_like_rpl(b"  RECORD-BY   image\r\ndata-length 2\r\n"));
+        assert!(!looks_like_rpl(
+            b"{\"original_metadata\": {\"record-by\": \"vector\", \"data-type\": \"signed\"}}"
+        ));
+        assert!(!looks_like_rpl(b"record-by\tvector\n"));
+    }
+}
