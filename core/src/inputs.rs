@@ -64,11 +64,21 @@ thread_local! {
 /// path once, in the order first seen). Recordings nest: an inner one's files are also
 /// given to the outer one.
 pub fn recording<T>(f: impl FnOnce() -> T) -> (T, Vec<InputStamp>) {
-    let outer = RECORDING.with(|r| r.borrow_mut().replace(Vec::new()));
+    /// Puts the outer recording back when dropped, also when `f` panics (a caller that
+    /// catches the panic, like the Python package, keeps using the thread).
+    struct Restore(Option<Vec<InputStamp>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            RECORDING.with(|r| *r.borrow_mut() = outer);
+        }
+    }
+    let restore = Restore(RECORDING.with(|r| r.borrow_mut().replace(Vec::new())));
     let value = f();
     let stamps = RECORDING
-        .with(|r| std::mem::replace(&mut *r.borrow_mut(), outer))
+        .with(|r| r.borrow_mut().take())
         .unwrap_or_default();
+    drop(restore);
     for stamp in &stamps {
         add(stamp.clone());
     }
@@ -149,6 +159,20 @@ mod tests {
             [a.as_path(), b.as_path()]
         );
         assert_eq!(outer[1].len, 2);
+    }
+
+    #[test]
+    fn a_panic_inside_a_recording_ends_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"1").unwrap();
+        let caught = std::panic::catch_unwind(|| recording(|| panic!("reader bug")));
+        assert!(caught.is_err());
+        record(&a);
+        assert!(
+            RECORDING.with(|r| r.borrow().is_none()),
+            "no recording left active"
+        );
     }
 
     #[test]
