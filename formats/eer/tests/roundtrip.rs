@@ -50,6 +50,17 @@ fn read(path: &std::path::Path, opts: &[(&str, &str)]) -> Dataset {
     Eer.open(path, &o).unwrap().remove(0)
 }
 
+/// Every value of `ds` as a u16 count, in C order.
+fn counts(ds: &Dataset) -> Vec<u16> {
+    ds.read()
+        .unwrap()
+        .to_f64()
+        .unwrap()
+        .iter()
+        .map(|&v| v as u16)
+        .collect()
+}
+
 /// Sum `group` frames of `data` (frames, ih, iw) u8 binned by `bin` per axis into u16.
 fn render(
     data: &[u8],
@@ -93,14 +104,7 @@ fn every_encoding_and_upsampling_round_trips() {
             let r = read(&path, &[("upsampling", &(1u32 << read_up).to_string())]);
             let bin = 1u64 << (up - read_up);
             assert_eq!(r.shape(), [frames, h << read_up, w << read_up]);
-            let got: Vec<u16> = r
-                .read()
-                .unwrap()
-                .to_f64()
-                .unwrap()
-                .iter()
-                .map(|&v| v as u16)
-                .collect();
+            let got = counts(&r);
             assert_eq!(
                 got,
                 render(&data, (frames, h * side, w * side), bin, 1, 0, frames)
@@ -119,27 +123,13 @@ fn every_encoding_and_upsampling_round_trips() {
         );
         assert_eq!(g.shape()[0], 3);
         let bin = side;
-        let got: Vec<u16> = g
-            .read()
-            .unwrap()
-            .to_f64()
-            .unwrap()
-            .iter()
-            .map(|&v| v as u16)
-            .collect();
+        let got = counts(&g);
         assert_eq!(
             got,
             render(&data, (frames, h * side, w * side), bin, 2, 0, 3)
         );
         let g = read(&path, &[("group", "2"), ("frame_range", "1,5")]);
-        let got: Vec<u16> = g
-            .read()
-            .unwrap()
-            .to_f64()
-            .unwrap()
-            .iter()
-            .map(|&v| v as u16)
-            .collect();
+        let got = counts(&g);
         assert_eq!(
             got,
             render(&data, (frames, h * side, w * side), bin, 2, 1, 2)
