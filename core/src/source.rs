@@ -473,6 +473,11 @@ impl fmt::Debug for ChunkedSource {
     }
 }
 
+/// Largest chunk a [`ChunkedSource`] decodes (2 GiB): a reader holds whole chunks in
+/// memory, so a chunk grid must keep them this small (HDF5 caps a chunk at 4 GiB; real
+/// files use kilobytes to a few hundred megabytes).
+pub const MAX_CHUNK_BYTES: u64 = 1 << 31;
+
 impl ChunkedSource {
     /// A chunked source; chunk sizes must be non-zero for non-empty dims.
     pub fn new(
@@ -492,9 +497,9 @@ impl ChunkedSource {
         let chunk_bytes = element_count(&chunk)
             .and_then(|n| n.checked_mul(dtype.size() as u64))
             .ok_or_else(|| Error::OutOfBounds(format!("chunk {chunk:?} overflows")))?;
-        if chunk_bytes > 1 << 34 {
+        if chunk_bytes > MAX_CHUNK_BYTES {
             return Err(Error::OutOfBounds(format!(
-                "chunk {chunk:?} of {chunk_bytes} bytes is too large"
+                "chunk {chunk:?} of {chunk_bytes} bytes: a chunk may hold at most 2 GiB"
             )));
         }
         Ok(ChunkedSource {

@@ -356,6 +356,29 @@ fn read_chunks_follow_the_storage_layout() {
 }
 
 #[test]
+fn chunks_beyond_the_chunk_limit_are_refused() {
+    struct Never;
+    impl ChunkDecoder for Never {
+        fn decode_chunk(&self, _: &[u64], _: &mut [u8]) -> Result<()> {
+            unreachable!("no chunk is decoded")
+        }
+    }
+    let limit = emio_core::source::MAX_CHUNK_BYTES;
+    // Exactly at the limit is fine; one u16 row more is not.
+    assert!(ChunkedSource::new(DType::U8, vec![4, limit], vec![1, limit], Box::new(Never)).is_ok());
+    let Err(err) = ChunkedSource::new(
+        DType::U16,
+        vec![4, limit / 2 + 1],
+        vec![1, limit / 2 + 1],
+        Box::new(Never),
+    ) else {
+        panic!("a chunk over the limit is accepted");
+    };
+    let err = err.to_string();
+    assert!(err.contains("2 GiB"), "{err}");
+}
+
+#[test]
 fn full_reads_of_permuted_storage_are_views_with_the_logical_values() {
     let stored_shape = [4u64, 1, 3, 5];
     let n = stored_shape.iter().product::<u64>() as usize;

@@ -77,6 +77,15 @@ impl Coding {
         self.skip_bits + self.horz_bits + self.vert_bits
     }
 
+    /// A lower bound of the bytes any strip of `pixels` pixels takes: every code moves
+    /// the position at most `2^skip_bits - 1` pixels on and takes at least `skip_bits`
+    /// bits, and the stream must reach the strip's end. The sizes a file declares are
+    /// checked against it, so a small file cannot declare a huge frame.
+    pub fn min_strip_bytes(&self, pixels: u64) -> u64 {
+        let per_code = (1u64 << self.skip_bits) - 1;
+        pixels / per_code * u64::from(self.skip_bits) / 8
+    }
+
     /// Largest upsampling exponent the sub-pixel bits support.
     pub fn max_upsampling_log2(&self) -> u32 {
         self.horz_bits.min(self.vert_bits)
@@ -268,6 +277,7 @@ mod tests {
             }
             let enc = encode_strip(events.iter().copied(), pixels, coding, up);
             prop_assert_eq!(enc.len() % 2, 0);
+            prop_assert!(enc.len() as u64 >= coding.min_strip_bytes(pixels));
             let mut got = Vec::new();
             let n = decode_strip(&enc, coding, pixels, width, up, |r, c, h, v| {
                 got.push((r * width + c, h, v))

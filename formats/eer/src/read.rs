@@ -128,7 +128,21 @@ pub fn parse(bytes: &[u8]) -> Result<Movie> {
         for (i, (&o, &c)) in offsets.iter().zip(&counts).enumerate() {
             r.slice(o, c)?;
             let first = i as u64 * rows;
-            strips.push((o, c, first, rows.min(h - first)));
+            let strip_rows = rows.min(h - first);
+            let needed = coding.min_strip_bytes(strip_rows * w);
+            if c < needed {
+                return Err(bad(
+                    o,
+                    format!(
+                        "a strip of {strip_rows} rows of {w} pixels coded in at least \
+                         {needed} bytes ({} run bits reach at most {} pixels a code), \
+                         got {c} bytes",
+                        coding.skip_bits,
+                        (1u64 << coding.skip_bits) - 1
+                    ),
+                ));
+            }
+            strips.push((o, c, first, strip_rows));
         }
         frames.push(Frame { coding, strips });
     }

@@ -171,6 +171,40 @@ fn a_corrupt_strip_names_frame_and_offset() {
     assert!(err.contains("raw frame 2") && err.contains("byte"), "{err}");
 }
 
+#[test]
+fn a_frame_larger_than_its_strips_can_code_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.eer");
+    write(
+        &dataset(movie(2, 16, 16, 0, 5), vec![2, 16, 16]),
+        &path,
+        &[],
+    );
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Every ImageWidth entry (BigTIFF: tag 256, SHORT or LONG, count 1, value 16) now
+    // declares a frame 65535 pixels wide: 1M pixels, far more than a strip of a few bytes
+    // can code.
+    let mut patched = 0;
+    for ty in [3u8, 4] {
+        let entry = [0u8, 1, ty, 0, 1, 0, 0, 0, 0, 0, 0, 0, 16, 0];
+        let mut at = 0;
+        while let Some(i) = bytes[at..].windows(entry.len()).position(|w| w == entry) {
+            let value = at + i + 12;
+            bytes[value..value + 2].copy_from_slice(&[0xff, 0xff]);
+            at = value;
+            patched += 1;
+        }
+    }
+    assert!(patched >= 2, "the width entries were not found");
+    std::fs::write(&path, &bytes).unwrap();
+    let o = Options::parse(Eer.read_options(), &[] as &[(&str, &str)]).unwrap();
+    let err = Eer.open(&path, &o).unwrap_err().to_string();
+    assert!(
+        err.contains("65535 pixels coded in at least") && err.contains("bytes"),
+        "{err}"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
