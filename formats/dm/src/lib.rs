@@ -4,6 +4,7 @@
 //!   every size checked against the file.
 //! - [`original`]: the tag tree as ordered JSON `original_metadata` (rsciio's naming).
 //! - [`image`]: one `ImageList` entry as a dataset (dtype, shape, axes, lazy source).
+//! - [`lookup`]: tag-tree lookup by HyperSpy-slugified paths.
 //! - [`mapping`]: normalized HyperSpy metadata from the tags.
 //! - [`source`]: BGRA and packed-complex pixel sources.
 //! - [`mod@write`]: the DM4 writer.
@@ -15,6 +16,7 @@
 
 pub mod dm5;
 pub mod image;
+pub mod lookup;
 pub mod mapping;
 pub mod original;
 pub mod source;

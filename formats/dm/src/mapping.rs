@@ -12,7 +12,7 @@ use emio_core::metadata::{set_path, value_f64};
 use emio_core::serde_json::{json, Value};
 use emio_core::Tree;
 
-use crate::image::lookup;
+use crate::lookup::lookup;
 
 /// How a tag value becomes a metadata value.
 #[derive(Clone, Copy)]

@@ -412,18 +412,18 @@ fn first_page_tags(ds: &Dataset, layout: &Layout, imagej: bool) -> Vec<(u16, Tag
         let ya = &ds.axes[n - 2];
         let (xs, xo) = uniform(xa);
         let (ys, yo) = uniform(ya);
-        t.push((65003, TagValue::Ascii(latin1(&xa.units))));
-        t.push((65004, TagValue::Ascii(latin1(&ya.units))));
-        t.push((65006, TagValue::Double(vec![xo])));
-        t.push((65007, TagValue::Double(vec![yo])));
-        t.push((65009, TagValue::Double(vec![xs])));
-        t.push((65010, TagValue::Double(vec![ys])));
+        t.push((tags::DM_X_UNITS, TagValue::Ascii(latin1(&xa.units))));
+        t.push((tags::DM_Y_UNITS, TagValue::Ascii(latin1(&ya.units))));
+        t.push((tags::DM_X_OFFSET, TagValue::Double(vec![xo])));
+        t.push((tags::DM_Y_OFFSET, TagValue::Double(vec![yo])));
+        t.push((tags::DM_X_SCALE, TagValue::Double(vec![xs])));
+        t.push((tags::DM_Y_SCALE, TagValue::Double(vec![ys])));
         if n >= 3 {
             let za = &ds.axes[0];
             let (zs, zo) = uniform(za);
-            t.push((65005, TagValue::Ascii(latin1(&za.units))));
-            t.push((65008, TagValue::Double(vec![zo])));
-            t.push((65011, TagValue::Double(vec![zs])));
+            t.push((tags::DM_Z_UNITS, TagValue::Ascii(latin1(&za.units))));
+            t.push((tags::DM_Z_OFFSET, TagValue::Double(vec![zo])));
+            t.push((tags::DM_Z_SCALE, TagValue::Double(vec![zs])));
             t.push((65017, TagValue::SLong(vec![1])));
         }
     }

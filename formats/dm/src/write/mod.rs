@@ -1,0 +1,186 @@
+//! The DM3/DM4 writer: one image with its dtype, dimensions, calibrations, title and tags,
+//! laid out the way GMS and Nion Swift write minimal files (`ImageList`,
+//! `DocumentObjectList`, `ImageSourceList`). DM4 (64-bit sizes) is the default; a `.dm3`
+//! path gets DM3 (32-bit sizes, no per-tag size field), which holds files below 4 GiB.
+//!
+//! The tag tree is built first with the pixel array as a placeholder of known size, so
+//! every group's byte size (DM4 stores them, and both store the root's) is computed before
+//! writing; the pixels are then
+//! streamed region by region into the placeholder's position. Spectrum images (one signal
+//! axis, last, after two or more navigation axes) are written energy-slowest as DM stores
+//! them, slab by slab.
+//!
+//! Tags come from the dataset's original metadata when it was read from a DM file (its
+//! `ImageTags` and top-level tags), otherwise from its normalized metadata translated to the
+//! DM tags the reader maps back (`Microscope Info.Voltage`, `DataBar.Acquisition Date`, ...).
+
+mod layout;
+mod mapping;
+mod tags;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use emio_core::output::{stream_c_order, STREAM_REGION_BYTES};
+use emio_core::{DType, Dataset, Error, Progress, Result};
+
+pub(crate) use layout::{Geometry, PixelFormat};
+pub use mapping::tags_from_json;
+pub(crate) use tags::Tags;
+pub use tags::{Version, WData, WTag};
+
+use layout::{build_tree, geometry, pixel_format};
+use tags::{body_size, TagWriter};
+
+const FORMAT: &str = "dm";
+
+/// Convert native C-order region bytes of `dtype` to the DM on-disk bytes (little-endian).
+fn to_disk(dtype: DType, bytes: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    match dtype {
+        DType::Rgba8 => {
+            out.extend_from_slice(bytes);
+            for px in out.chunks_exact_mut(4) {
+                px.swap(0, 2);
+            }
+        }
+        DType::Rgb8 => {
+            for px in bytes.chunks_exact(3) {
+                out.extend_from_slice(&[px[2], px[1], px[0], 0]);
+            }
+        }
+        DType::F16 => {
+            for h in bytes.chunks_exact(2) {
+                let v = emio_core::half::f16::from_ne_bytes([h[0], h[1]]).to_f32();
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        other => {
+            out.extend_from_slice(bytes);
+            if cfg!(target_endian = "big") {
+                emio_core::dtype::swap_bytes_in_place(out, other.swap_unit());
+            }
+        }
+    }
+}
+
+/// Stream the pixels of a spectrum image energy-slowest: slabs of whole energy planes.
+fn stream_spectrum_image(
+    ds: &Dataset,
+    progress: &dyn Progress,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let shape = ds.shape().to_vec();
+    let n = shape.len();
+    let es = ds.dtype().size() as u64;
+    let plane: u64 = shape[..n - 1].iter().product::<u64>().max(1);
+    let energies = shape[n - 1];
+    let per_slab = (STREAM_REGION_BYTES / (plane * es).max(1)).clamp(1, energies.max(1));
+    progress.set_total(ds.nbytes());
+    let mut e0 = 0;
+    let mut transposed = Vec::new();
+    while e0 < energies {
+        if progress.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let de = per_slab.min(energies - e0);
+        let mut start = vec![0; n];
+        start[n - 1] = e0;
+        let mut region = shape.clone();
+        region[n - 1] = de;
+        let bytes = ds.read_region_bytes(&start, &region)?;
+        // (plane, de) -> (de, plane)
+        let es = es as usize;
+        transposed.resize(bytes.len(), 0);
+        for (p, spectrum) in bytes.chunks_exact(de as usize * es).enumerate() {
+            for (e, v) in spectrum.chunks_exact(es).enumerate() {
+                let dst = (e * plane as usize + p) * es;
+                transposed[dst..dst + es].copy_from_slice(v);
+            }
+        }
+        sink(&transposed)?;
+        progress.advance(bytes.len() as u64);
+        e0 += de;
+    }
+    Ok(())
+}
+/// The checks and the tag tree every DM writer starts from: the pixel format, where the
+/// axes go, and the whole tag tree with the pixels as a placeholder.
+pub(crate) fn prepare(ds: &Dataset) -> Result<(PixelFormat, Geometry, Tags)> {
+    let pf = pixel_format(ds.dtype())?;
+    if ds.ndim() == 0 || ds.ndim() > 4 {
+        return Err(Error::unsupported(
+            FORMAT,
+            format!(
+                "{}-dimensional data (DM images have 1 to 4 dimensions)",
+                ds.ndim()
+            ),
+        ));
+    }
+    let geo = geometry(ds);
+    let tree = build_tree(ds, pf, &geo);
+    Ok((pf, geo, tree))
+}
+
+/// Stream the pixels of `ds` as DM stores them (little-endian, colour as `0xAARRGGBB`
+/// values, half floats widened, spectrum images energy-slowest) into `sink`, region by
+/// region, through core's write pipeline.
+pub(crate) fn stream_pixels(
+    ds: &Dataset,
+    geo: &Geometry,
+    progress: &dyn Progress,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let dtype = ds.dtype();
+    let mut disk = Vec::new();
+    let mut convert = |bytes: &[u8]| -> Result<()> {
+        to_disk(dtype, bytes, &mut disk);
+        sink(&disk)
+    };
+    if geo.spectrum_image {
+        stream_spectrum_image(ds, progress, &mut convert)
+    } else {
+        stream_c_order(ds, progress, |_, bytes| convert(bytes))
+    }
+}
+
+/// Write `ds` as a DM3 or DM4 file at `path`.
+pub fn write_dm(
+    ds: &Dataset,
+    path: &Path,
+    version: Version,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let (pf, geo, tree) = prepare(ds)?;
+    let pixels = (pf, ds.len());
+    let root_size = body_size(&WTag::Group(tree.clone()), pixels, version);
+    if version == Version::Dm3
+        && (root_size > u64::from(u32::MAX) || ds.len() > u64::from(u32::MAX))
+    {
+        return Err(Error::unsupported(
+            FORMAT,
+            format!("{root_size} bytes in a DM3 file (its 32-bit sizes stop at 4 GiB); write .dm4"),
+        ));
+    }
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut w = TagWriter {
+        out: BufWriter::with_capacity(1 << 20, file),
+        path,
+        pixels,
+        version,
+    };
+    w.put(&(if version == Version::Dm3 { 3u32 } else { 4 }).to_be_bytes())?;
+    w.put_word(root_size)?;
+    w.put(&1u32.to_be_bytes())?;
+    let mut stream = |out: &mut BufWriter<File>| -> Result<()> {
+        stream_pixels(ds, &geo, progress, &mut |bytes| {
+            out.write_all(bytes).map_err(|e| Error::io(path, e))
+        })
+    };
+    w.group_body(&tree, &mut stream)?;
+    // The file ends with one zero word.
+    w.put_word(0)?;
+    w.out.flush().map_err(|e| Error::io(path, e))?;
+    Ok(())
+}

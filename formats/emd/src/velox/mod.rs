@@ -1,0 +1,436 @@
+//! Thermo Fisher (FEI) Velox EMD: images and image stacks per detector (complex FFT/DPC
+//! images included), single spectra, and EDS spectrum images decoded lazily from the
+//! `SpectrumStream` event stream (one `u16` channel index per X-ray count, 65535 = next
+//! pixel). This module reads the data groups into datasets; `metadata` maps the JSON
+//! metadata to HyperSpy's tree and `stream` decodes the spectrum stream.
+//!
+//! Options follow rsciio: `select_type`, `first_frame`, `last_frame`, `sum_frames`,
+//! `sum_EDS_detectors`, `rebin_energy`, `SI_dtype`, `load_SI_image_stack`.
+
+mod metadata;
+mod stream;
+
+use std::sync::Arc;
+
+use emio_core::metadata::{set_path, Tree};
+use emio_core::serde_json::Value;
+use emio_core::{ArraySource, Axis, ChunkedSource, DType, Dataset, Error, Options, Result};
+use emio_h5::H5File;
+
+use crate::units::{compact, convert};
+use metadata::{get, json_dataset, num, text};
+use stream::{SpectrumDecoder, Stream};
+
+/// Bytes of decoded spectrum image per chunk (a band of scan rows of one frame or of the
+/// frame sum).
+const SI_CHUNK_BYTES: u64 = 8 << 20;
+
+/// Whether the file is a Velox EMD (`Version` JSON and a `Data` group).
+pub fn is_velox(f: &H5File) -> bool {
+    f.is_dataset("Version") && f.is_group("Data")
+}
+
+fn bad(what: impl Into<String>) -> Error {
+    Error::malformed_at_unknown("emd", what.into())
+}
+
+/// What to read, from `select_type`.
+#[derive(Debug, Clone, Copy)]
+struct Selection {
+    images: bool,
+    spectra: bool,
+    spectrum_image: bool,
+}
+
+struct Reader<'a> {
+    f: &'a H5File,
+    file_name: String,
+    version: i64,
+    base_om: Tree,
+    labels: Vec<(String, String)>,
+    detector_name: Option<String>,
+    rebin: u64,
+}
+
+/// Read the datasets of a Velox file.
+pub fn read(f: &H5File, file_name: &str, options: &Options) -> Result<Vec<Dataset>> {
+    let version_json = json_dataset(f, "Version")?;
+    let version = num(version_json.get("version")).unwrap_or(0.0) as i64;
+    let sel = match options.str("select_type") {
+        Some("single_spectrum") => Selection {
+            images: false,
+            spectra: true,
+            spectrum_image: false,
+        },
+        Some("image") | Some("images") => Selection {
+            images: true,
+            spectra: false,
+            spectrum_image: false,
+        },
+        Some("spectrum_image") => Selection {
+            images: false,
+            spectra: false,
+            spectrum_image: true,
+        },
+        _ => Selection {
+            images: true,
+            spectra: true,
+            spectrum_image: true,
+        },
+    };
+    let rebin = options.int("rebin_energy").unwrap_or(1);
+    if rebin < 1 {
+        return Err(Error::invalid_option("rebin_energy", "must be at least 1"));
+    }
+    let mut r = Reader {
+        f,
+        file_name: file_name.to_string(),
+        version,
+        base_om: Tree::new(),
+        labels: Vec::new(),
+        detector_name: None,
+        rebin: rebin as u64,
+    };
+    for key in ["Displays", "Operations", "SharedProperties", "Features"] {
+        if f.is_group(key) {
+            let group = r.metadata_group(key)?;
+            r.base_om.insert(key.into(), Value::Object(group));
+        }
+    }
+    let has_image = f.is_group("Data/Image");
+    let stream_type = has_image && f.is_group("Data/SpectrumImage");
+    if stream_type {
+        r.parse_image_display()?;
+    }
+    let mut out = Vec::new();
+    if (!has_image || stream_type) && sel.spectra {
+        r.read_spectra(&mut out)?;
+    }
+    let read_stack = options.flag("load_SI_image_stack") || !stream_type;
+    let spatial = r.read_images(&mut out, sel, read_stack)?;
+    if stream_type && sel.spectrum_image {
+        if let Some(spatial) = spatial {
+            r.read_spectrum_streams(&mut out, options, spatial)?;
+        }
+    }
+    Ok(out)
+}
+
+/// A view of frame 0 of a `(frames, y, x)` source as a `(y, x)` array.
+struct FirstFrame {
+    inner: Arc<dyn ArraySource>,
+    shape: Vec<u64>,
+}
+
+impl ArraySource for FirstFrame {
+    fn dtype(&self) -> DType {
+        self.inner.dtype()
+    }
+    fn shape(&self) -> &[u64] {
+        &self.shape
+    }
+    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        let mut s = vec![0];
+        s.extend_from_slice(start);
+        let mut n = vec![1];
+        n.extend_from_slice(shape);
+        self.inner.read_region(&s, &n, out)
+    }
+    fn chunk_shape(&self) -> Vec<u64> {
+        self.inner.chunk_shape()[1..].to_vec()
+    }
+}
+
+impl Reader<'_> {
+    fn read_spectra(&mut self, out: &mut Vec<Dataset>) -> Result<()> {
+        let g = "Data/Spectrum";
+        if !self.f.is_group(g) {
+            return Ok(());
+        }
+        self.detector_name = Some("EDS".into());
+        for key in self.f.groups(g)? {
+            let group = format!("{g}/{key}");
+            let ds = self.f.dataset(&format!("{group}/Data"))?;
+            let om = self.group_om(&group)?;
+            let (disp, off, unit) = self.dispersion(&om);
+            // Stored (channels, n); HyperSpy order is the transpose.
+            let source = ds.source(Some(&(0..ds.shape.len()).rev().collect::<Vec<_>>()))?;
+            let shape = source.shape().to_vec();
+            let mut axes = Vec::new();
+            let source: Arc<dyn ArraySource> = if shape.len() == 2 && shape[0] == 1 {
+                Arc::new(FirstFrame {
+                    inner: source,
+                    shape: vec![shape[1]],
+                })
+            } else {
+                if shape.len() == 2 {
+                    axes.push(Axis::uniform("Stack", "", 1.0, 0.0, true));
+                }
+                source
+            };
+            axes.push(Axis::uniform("Energy", unit, disp, off, false));
+            if axes.len() != source.shape().len() {
+                return Err(bad(format!("a 1-D or 2-D spectrum at {group}")));
+            }
+            let mut md = self.metadata(&om, "EDS_TEM");
+            self.map_eds(&om, &mut md);
+            out.push(Dataset::new(source, axes, md, om)?);
+        }
+        Ok(())
+    }
+
+    /// Read the images; returns the spatial shape the spectrum stream uses.
+    fn read_images(
+        &mut self,
+        out: &mut Vec<Dataset>,
+        sel: Selection,
+        read_stack: bool,
+    ) -> Result<Option<(u64, u64)>> {
+        let g = "Data/Image";
+        if !self.f.is_group(g) || (!sel.images && !sel.spectrum_image) {
+            return Ok(None);
+        }
+        let mut spatial = None;
+        for key in self.f.groups(g)? {
+            let group = format!("{g}/{key}");
+            let mut om = self.group_om(&group)?;
+            let info = self.detector_info(&om).cloned();
+            self.detector_name = if self.base_om.contains_key("Operations") {
+                self.detector_name_for(&key)
+            } else {
+                info.as_ref()
+                    .and_then(|i| text(i.get("DetectorName")))
+                    .or(self.detector_name.take())
+            };
+            let ds = self.f.dataset(&format!("{group}/Data"))?;
+            let [h, w, frames] = ds.shape[..] else {
+                return Err(bad(format!("a (y, x, frame) image at {group}")));
+            };
+            spatial = Some((h, w));
+            if !sel.images {
+                return Ok(spatial);
+            }
+            let source = ds.source(Some(&[2, 0, 1]))?;
+            let stacked = read_stack && frames > 1;
+            let source: Arc<dyn ArraySource> = if stacked {
+                source
+            } else {
+                Arc::new(FirstFrame {
+                    inner: source,
+                    shape: vec![h, w],
+                })
+            };
+            let br = om.get("BinaryResult").cloned().unwrap_or(Value::Null);
+            let width = num(br.pointer("/PixelSize/width")).unwrap_or(1.0);
+            let height = num(br.pointer("/PixelSize/height")).unwrap_or(1.0);
+            let ox = num(br.pointer("/Offset/x")).unwrap_or(0.0);
+            let oy = num(br.pointer("/Offset/y")).unwrap_or(0.0);
+            let units = text(br.get("PixelUnitX")).unwrap_or_default();
+            let mut axes = Vec::new();
+            if stacked {
+                let frame_time = num(get(&om, &["Scan", "FrameTime"])).or_else(|| {
+                    let idx = text(br.get("DetectorIndex")).unwrap_or_default();
+                    num(get(
+                        &om,
+                        &["Detectors", &format!("Detector-{idx}"), "ExposureTime"],
+                    ))
+                });
+                let (t, tu) = compact(frame_time.unwrap_or(1.0), "s", 2.0 * frames as f64);
+                axes.push(Axis::uniform("Time", tu, t, 0.0, true));
+            }
+            let (sx, xu) = compact(width, &units, w as f64);
+            let sy = convert(height, &units, &xu);
+            axes.push(Axis::uniform(
+                "y",
+                xu.as_str(),
+                sy,
+                convert(oy, &units, &xu),
+                false,
+            ));
+            axes.push(Axis::uniform(
+                "x",
+                xu.as_str(),
+                sx,
+                convert(ox, &units, &xu),
+                false,
+            ));
+            let mut md = self.metadata(&om, "");
+            if let Some((_, label)) = self.labels.iter().find(|(k, _)| *k == key) {
+                set_path(&mut md, "General.title", label.as_str());
+            }
+            if let Some(name) = &self.detector_name {
+                let dets = om.get("Detectors").and_then(Value::as_object);
+                let det = dets
+                    .and_then(|d| {
+                        d.values()
+                            .find(|v| v.get("DetectorName").and_then(Value::as_str) == Some(name))
+                    })
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                om.insert("DetectorMetadata".into(), det);
+            }
+            out.push(Dataset::new(source, axes, md, om)?);
+        }
+        Ok(spatial)
+    }
+
+    fn read_spectrum_streams(
+        &mut self,
+        out: &mut Vec<Dataset>,
+        options: &Options,
+        (h, w): (u64, u64),
+    ) -> Result<()> {
+        self.detector_name = Some("EDS".into());
+        let f = self.f;
+        let number_of_frames = f
+            .groups("Data/SpectrumImage")?
+            .first()
+            .and_then(|k| {
+                json_dataset(f, &format!("Data/SpectrumImage/{k}/SpectrumImageSettings")).ok()
+            })
+            .and_then(|j| num(j.get("endFramePosition")))
+            .map(|v| v as u64);
+        let g = "Data/SpectrumStream";
+        let keys = if f.is_group(g) {
+            f.groups(g)?
+        } else {
+            Vec::new()
+        };
+        if keys.is_empty() {
+            // Pruned file (or bcf converted): no stream to decode, like rsciio.
+            return Ok(());
+        }
+        let mut streams = Vec::new();
+        for key in &keys {
+            streams.push(Stream::open(f, &format!("{g}/{key}"), (h, w))?);
+        }
+        let total_frames = match number_of_frames {
+            Some(n) => n,
+            None => streams[0].frames()?,
+        };
+        let first = options.int("first_frame").unwrap_or(0).max(0) as u64;
+        let last = match options.int("last_frame") {
+            Some(l) if l < 0 => return Err(Error::invalid_option("last_frame", "negative")),
+            Some(l) if (l as u64) > total_frames => {
+                return Err(Error::invalid_option(
+                    "last_frame",
+                    format!("cannot exceed the number of frames, {total_frames}"),
+                ))
+            }
+            Some(l) => l as u64,
+            None => total_frames,
+        };
+        if last < first {
+            return Err(Error::invalid_option(
+                "first_frame",
+                format!("{first} is after last_frame {last}"),
+            ));
+        }
+        let bins = streams[0].bins;
+        if bins % self.rebin != 0 {
+            return Err(Error::invalid_option(
+                "rebin_energy",
+                format!("must divide the {bins} channels"),
+            ));
+        }
+        let channels = bins / self.rebin;
+        let dtype = match options.str("SI_dtype") {
+            Some(s) => dtype_from_name(s)?,
+            None => dtype_from_name(&streams[0].encoding).unwrap_or(DType::U16),
+        };
+        let sum_frames = options.flag("sum_frames");
+        let groups: Vec<Vec<Arc<Stream>>> = if options.flag("sum_EDS_detectors") {
+            vec![streams.into_iter().map(Arc::new).collect()]
+        } else {
+            streams.into_iter().map(|s| vec![Arc::new(s)]).collect()
+        };
+        for group in groups {
+            let mut om = group[0].om.clone();
+            let mut imported = Tree::new();
+            imported.insert("First_frame".into(), first.into());
+            imported.insert("Last_frame".into(), last.into());
+            imported.insert("Number_of_frames".into(), total_frames.into());
+            imported.insert("Rebin_energy".into(), self.rebin.into());
+            imported.insert("Number_of_channels".into(), bins.into());
+            om.insert("ImportedDataParameter".into(), Value::Object(imported));
+            for (k, v) in &self.base_om {
+                om.insert(k.clone(), v.clone());
+            }
+            let br = om.get("BinaryResult").cloned().unwrap_or(Value::Null);
+            let width = num(br.pointer("/PixelSize/width")).unwrap_or(1.0);
+            let height = num(br.pointer("/PixelSize/height")).unwrap_or(1.0);
+            let ox = num(br.pointer("/Offset/x")).unwrap_or(0.0);
+            let oy = num(br.pointer("/Offset/y")).unwrap_or(0.0);
+            let units = text(br.get("PixelUnitX")).unwrap_or_default();
+            let (disp, eoff, eunit) = self.dispersion(&om);
+            let (sx, xu) = compact(width, &units, w as f64);
+            let sy = convert(height, &units, &xu);
+            let mut axes = Vec::new();
+            let frames = last - first;
+            if !sum_frames {
+                let (t, tu) = match num(get(&om, &["Scan", "FrameTime"])) {
+                    Some(ft) => compact(ft, "s", frames as f64),
+                    None => (1.0, String::new()),
+                };
+                axes.push(Axis::uniform("Time", tu, t, 0.0, true));
+            }
+            axes.push(Axis::uniform(
+                "y",
+                xu.as_str(),
+                sy,
+                convert(oy, &units, &xu),
+                true,
+            ));
+            axes.push(Axis::uniform(
+                "x",
+                xu.as_str(),
+                sx,
+                convert(ox, &units, &xu),
+                true,
+            ));
+            axes.push(Axis::uniform("X-ray energy", eunit, disp, eoff, false));
+            let mut shape = vec![h, w, channels];
+            // Bands of scan rows: decoded in parallel, each from its rows' stretch of every
+            // frame of the stream (located by the row index).
+            let row = w * channels * dtype.size() as u64;
+            let band = (SI_CHUNK_BYTES / row.max(1)).clamp(1, h.max(1));
+            let chunk = if sum_frames {
+                vec![band, w, channels]
+            } else {
+                shape.insert(0, frames);
+                vec![1, band, w, channels]
+            };
+            let decoder = SpectrumDecoder {
+                streams: group,
+                first,
+                last,
+                sum_frames,
+                rebin: self.rebin,
+                dtype,
+                shape: shape.clone(),
+                chunk: chunk.clone(),
+            };
+            let source = ChunkedSource::new(dtype, shape, chunk, Box::new(decoder))?;
+            let mut md = self.metadata(&om, "EDS_TEM");
+            self.map_eds(&om, &mut md);
+            out.push(Dataset::new(Arc::new(source), axes, md, om)?);
+        }
+        Ok(())
+    }
+}
+
+fn dtype_from_name(s: &str) -> Result<DType> {
+    Ok(match s {
+        "uint8" => DType::U8,
+        "uint16" => DType::U16,
+        "uint32" => DType::U32,
+        "uint64" => DType::U64,
+        "int8" => DType::I8,
+        "int16" => DType::I16,
+        "int32" => DType::I32,
+        "int64" => DType::I64,
+        "float32" => DType::F32,
+        "float64" => DType::F64,
+        other => return Err(Error::invalid_option("SI_dtype", format!("{other:?}"))),
+    })
+}
