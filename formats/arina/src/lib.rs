@@ -11,6 +11,8 @@
 //! default navigation shape from the scan file when it has one, and the detector's pixel
 //! mask, reported and (option `apply_pixel_mask`) applied.
 
+#![forbid(unsafe_code)]
+
 mod convert;
 mod metadata;
 mod read;

@@ -14,6 +14,8 @@
 //! groups; it refuses non-square patterns, more than two scan dimensions, sizes beyond the
 //! header's u16 fields and non-u8 data without an `intensity_scaling`.
 
+#![forbid(unsafe_code)]
+
 mod header;
 mod write;
 

@@ -14,6 +14,8 @@
 //! `original_metadata` is the file's tag tree as rsciio returns it: a `root` marker, the
 //! top-level tags in file order, then `ImageList` holding only this image as `TagGroup0`.
 
+#![forbid(unsafe_code)]
+
 pub mod dm5;
 pub mod image;
 pub mod lookup;

@@ -14,6 +14,8 @@
 //! each sensor pixel holds at most one event per frame), in any of the three encodings.
 //! tifffile + imagecodecs and eerfile read the result back (tests/interop/test_eer.py).
 
+#![forbid(unsafe_code)]
+
 pub mod codec;
 mod meta;
 pub mod read;

@@ -6,6 +6,8 @@
 //! `Data` group make a Velox file; a root `version_major` or groups carrying
 //! `emd_group_type` make an NCEM/emdfile file.
 
+#![forbid(unsafe_code)]
+
 pub mod ncem;
 pub mod stack;
 pub mod units;

@@ -13,6 +13,8 @@
 //!
 //! Writing is [`writer`]: a streaming writer of classic (superblock 0) HDF5 files.
 
+#![forbid(unsafe_code)]
+
 pub mod bitshuffle;
 pub mod filters;
 mod lazy;

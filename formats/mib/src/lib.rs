@@ -20,6 +20,8 @@
 //! the scan lines, so rsciio (which reads them back identically) and emio recover the
 //! navigation shape without a `.hdr`.
 
+#![forbid(unsafe_code)]
+
 mod frames;
 mod header;
 mod raw;

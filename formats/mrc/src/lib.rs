@@ -10,6 +10,8 @@
 //!
 //! Writing: MRC2014 files that `mrcfile.validate` accepts; see [`mod@write`].
 
+#![forbid(unsafe_code)]
+
 pub mod de;
 pub mod exthdr;
 pub mod header;

@@ -2,6 +2,8 @@
 //! Fortran order, memory-mapped) and write version 1/2 C-order little-endian files.
 //! `.npy` stores no axes or metadata, so reading gives uncalibrated signal axes.
 
+#![forbid(unsafe_code)]
+
 pub mod header;
 
 use std::fs::File;

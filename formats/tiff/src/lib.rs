@@ -16,6 +16,8 @@
 //! [`meta`] (original metadata and vendor dialects), [`writer`] (2-D, N-D, RGB(A), every
 //! numeric dtype; ImageJ hyperstacks or shaped page series; BigTIFF, compression, tiling).
 
+#![forbid(unsafe_code)]
+
 pub mod ifd;
 pub mod meta;
 pub mod page;

@@ -41,6 +41,8 @@
 //! `None` as `"_None_"`, lists as `_list_<key>` arrays or `_list_<n>_<key>` groups, empty
 //! lists as `_list_empty_<key>` attributes). A consolidated `.zmetadata` is written too.
 
+#![forbid(unsafe_code)]
+
 mod guard;
 mod json;
 mod v3;
