@@ -220,16 +220,11 @@ impl Reader<'_> {
                     shape: vec![h, w],
                 })
             };
-            let br = om.get("BinaryResult").cloned().unwrap_or(Value::Null);
-            let width = num(br.pointer("/PixelSize/width")).unwrap_or(1.0);
-            let height = num(br.pointer("/PixelSize/height")).unwrap_or(1.0);
-            let ox = num(br.pointer("/Offset/x")).unwrap_or(0.0);
-            let oy = num(br.pointer("/Offset/y")).unwrap_or(0.0);
-            let units = text(br.get("PixelUnitX")).unwrap_or_default();
             let mut axes = Vec::new();
             if stacked {
                 let frame_time = num(get(&om, &["Scan", "FrameTime"])).or_else(|| {
-                    let idx = text(br.get("DetectorIndex")).unwrap_or_default();
+                    let idx =
+                        text(get(&om, &["BinaryResult", "DetectorIndex"])).unwrap_or_default();
                     num(get(
                         &om,
                         &["Detectors", &format!("Detector-{idx}"), "ExposureTime"],
@@ -238,22 +233,7 @@ impl Reader<'_> {
                 let (t, tu) = compact(frame_time.unwrap_or(1.0), "s", 2.0 * frames as f64);
                 axes.push(Axis::uniform("Time", tu, t, 0.0, true));
             }
-            let (sx, xu) = compact(width, &units, w as f64);
-            let sy = convert(height, &units, &xu);
-            axes.push(Axis::uniform(
-                "y",
-                xu.as_str(),
-                sy,
-                convert(oy, &units, &xu),
-                false,
-            ));
-            axes.push(Axis::uniform(
-                "x",
-                xu.as_str(),
-                sx,
-                convert(ox, &units, &xu),
-                false,
-            ));
+            axes.extend(spatial_axes(&om, w, false));
             let mut md = self.metadata(&om, "");
             if let Some((_, label)) = self.labels.iter().find(|(k, _)| *k == key) {
                 set_path(&mut md, "General.title", label.as_str());
@@ -356,15 +336,7 @@ impl Reader<'_> {
             for (k, v) in &self.base_om {
                 om.insert(k.clone(), v.clone());
             }
-            let br = om.get("BinaryResult").cloned().unwrap_or(Value::Null);
-            let width = num(br.pointer("/PixelSize/width")).unwrap_or(1.0);
-            let height = num(br.pointer("/PixelSize/height")).unwrap_or(1.0);
-            let ox = num(br.pointer("/Offset/x")).unwrap_or(0.0);
-            let oy = num(br.pointer("/Offset/y")).unwrap_or(0.0);
-            let units = text(br.get("PixelUnitX")).unwrap_or_default();
             let (disp, eoff, eunit) = self.dispersion(&om);
-            let (sx, xu) = compact(width, &units, w as f64);
-            let sy = convert(height, &units, &xu);
             let mut axes = Vec::new();
             let frames = last - first;
             if !sum_frames {
@@ -374,20 +346,7 @@ impl Reader<'_> {
                 };
                 axes.push(Axis::uniform("Time", tu, t, 0.0, true));
             }
-            axes.push(Axis::uniform(
-                "y",
-                xu.as_str(),
-                sy,
-                convert(oy, &units, &xu),
-                true,
-            ));
-            axes.push(Axis::uniform(
-                "x",
-                xu.as_str(),
-                sx,
-                convert(ox, &units, &xu),
-                true,
-            ));
+            axes.extend(spatial_axes(&om, w, true));
             axes.push(Axis::uniform("X-ray energy", eunit, disp, eoff, false));
             let mut shape = vec![h, w, channels];
             // Bands of scan rows: decoded in parallel, each from its rows' stretch of every
@@ -417,6 +376,23 @@ impl Reader<'_> {
         }
         Ok(())
     }
+}
+
+/// The y and x axes of an image or scan `w` pixels wide, from `BinaryResult`'s pixel size,
+/// offset and unit, in the SI prefix rsciio picks for the width.
+fn spatial_axes(om: &Tree, w: u64, navigate: bool) -> [Axis; 2] {
+    let br = om.get("BinaryResult").cloned().unwrap_or(Value::Null);
+    let width = num(br.pointer("/PixelSize/width")).unwrap_or(1.0);
+    let height = num(br.pointer("/PixelSize/height")).unwrap_or(1.0);
+    let ox = num(br.pointer("/Offset/x")).unwrap_or(0.0);
+    let oy = num(br.pointer("/Offset/y")).unwrap_or(0.0);
+    let units = text(br.get("PixelUnitX")).unwrap_or_default();
+    let (sx, xu) = compact(width, &units, w as f64);
+    let sy = convert(height, &units, &xu);
+    [
+        Axis::uniform("y", xu.as_str(), sy, convert(oy, &units, &xu), navigate),
+        Axis::uniform("x", xu.as_str(), sx, convert(ox, &units, &xu), navigate),
+    ]
 }
 
 fn dtype_from_name(s: &str) -> Result<DType> {
