@@ -124,6 +124,45 @@ fn the_main_dataset_converts_by_default_and_every_dataset_has_a_title() {
     assert_eq!(vbf, [9, 8, 7, 6, 5, 4]);
 }
 
+#[test]
+fn container_outputs_keep_the_derived_datasets() {
+    let dir = tempfile::tempdir().unwrap();
+    let blo = blockfile(dir.path());
+    let mut bytes = std::fs::read(&blo).unwrap();
+    bytes[0x1000..0x1000 + 6].copy_from_slice(&[9, 8, 7, 6, 5, 4]);
+    std::fs::write(&blo, &bytes).unwrap();
+    let source = emio::open(&blo).unwrap();
+    let patterns = source[0]
+        .read_region_bytes(&[0, 0, 0, 0], &[2, 3, 4, 4])
+        .unwrap();
+    for out in ["scan.hspy", "scan.zspy", "scan.emd"] {
+        let cmd = emconvert_in(dir.path(), &["convert", "scan.blo", out]);
+        assert!(cmd.status.success(), "{out}: {}", stderr(&cmd));
+        let back = emio::open(dir.path().join(out)).unwrap();
+        assert_eq!(back.len(), 2, "{out}: {back:?}");
+        let by_title = |t: &str| {
+            back.iter()
+                .find(|d| d.title() == t)
+                .unwrap_or_else(|| panic!("{out}: no dataset {t:?} in {back:?}"))
+        };
+        let main = by_title("Diffraction patterns");
+        assert_eq!(main.shape(), [2, 3, 4, 4], "{out}");
+        assert_eq!(
+            main.read_region_bytes(&[0, 0, 0, 0], &[2, 3, 4, 4])
+                .unwrap(),
+            patterns,
+            "{out}"
+        );
+        let vbf = by_title("Virtual bright field");
+        assert_eq!(vbf.shape(), [2, 3], "{out}");
+        assert_eq!(
+            vbf.read_region_bytes(&[0, 0], &[2, 3]).unwrap(),
+            [9, 8, 7, 6, 5, 4],
+            "{out}"
+        );
+    }
+}
+
 /// A writer that fails with an I/O error naming the path it was given (and, with
 /// companions, a companion beside it).
 struct FailingWriter(bool);

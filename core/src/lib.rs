@@ -33,6 +33,7 @@ pub mod metadata;
 pub mod options;
 pub mod output;
 pub mod registry;
+pub mod signals;
 pub mod source;
 mod transpose;
 pub mod xml;

@@ -108,3 +108,25 @@ def test_emio_reads_corpus_like_rsciio(tmp_path, emconvert, corpus):
     vbf = tmp_path / "vbf.npy"
     emconvert(path, vbf, "--dataset", "1")
     np.testing.assert_array_equal(np.load(vbf), read_navigator(path, (3, 2)))
+
+
+def test_blo_to_containers_keeps_the_virtual_image_for_rsciio(tmp_path, emconvert):
+    """A blockfile converted to .hspy, .zspy or NCEM .emd holds the patterns and the stored
+    virtual bright-field image as two signals, which rsciio loads as a list."""
+    import rsciio.emd as emd
+    import rsciio.hspy as hspy
+    import rsciio.zspy as zspy
+
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 256, size=(3, 4, 8, 8)).astype("u1")
+    blo = tmp_path / "scan.blo"
+    emconvert(save_npy(tmp_path / "in.npy", a), blo)
+    vbf = read_navigator(blo, (3, 4))
+    for suffix, reader in [(".hspy", hspy), (".zspy", zspy), (".emd", emd)]:
+        out = tmp_path / f"scan{suffix}"
+        emconvert(blo, out)
+        signals = reader.file_reader(str(out))
+        by_title = {s["metadata"]["General"]["title"]: s for s in signals}
+        assert set(by_title) == {"Diffraction patterns", "Virtual bright field"}, suffix
+        np.testing.assert_array_equal(by_title["Diffraction patterns"]["data"], a)
+        np.testing.assert_array_equal(by_title["Virtual bright field"]["data"], vbf)

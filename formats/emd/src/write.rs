@@ -4,7 +4,8 @@
 //! /                      version_major=0, version_minor=2
 //! /microscope, /sample, /user, /comments   metadata groups (attributes)
 //! /signals               emd_group_type=1
-//! /signals/<title>       emd_group_type=1, signal_type, ...
+//! /signals/<title>       emd_group_type=1, signal_type, ... (one group for the dataset and
+//!                        one for each dataset derived from it)
 //!     data               the array, stored transposed (NCEM's dim1 is HyperSpy's last axis)
 //!     dim1 .. dimN       coordinate vectors with `name` and `units` ("[n_m]") attributes
 //! ```
@@ -16,6 +17,7 @@ use std::path::Path;
 
 use emio_core::metadata::{get_path, Tree};
 use emio_core::serde_json::{self, Value};
+use emio_core::signals::{Combined, Signals};
 use emio_core::source::{c_strides, element_count, Layout};
 use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
 use emio_h5::writer::{Attr, Compression, H5Writer};
@@ -123,19 +125,11 @@ fn metadata_groups(ds: &Dataset) -> Vec<(&'static str, Vec<(String, Attr)>)> {
     ]
 }
 
-/// Write `ds` as an NCEM EMD v0.2 file.
-pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progress) -> Result<()> {
+/// The chunk shape of `ds`: `requested` (the `chunks` option) if given (validated), else
+/// the default.
+fn chunk_shape(ds: &Dataset, requested: Option<&[i64]>) -> Result<Vec<u64>> {
     let rank = ds.ndim();
-    if rank == 0 {
-        return Err(Error::unsupported("emd", "writing a 0-dimensional dataset"));
-    }
-    let compression = match options.str("compression") {
-        Some("gzip") => {
-            Compression::Gzip(options.int("compression_opts").unwrap_or(4).clamp(0, 9) as u32)
-        }
-        _ => Compression::None,
-    };
-    let chunk: Vec<u64> = match options.int_list("chunks") {
+    Ok(match requested {
         Some(c) => {
             if c.len() != rank || c.iter().any(|&v| v < 1) {
                 return Err(Error::invalid_option(
@@ -149,6 +143,24 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
                 .collect()
         }
         None => default_chunks(ds),
+    })
+}
+
+/// Write `ds` as an NCEM EMD v0.2 file: one `signals/<title>` group for it and one for
+/// each dataset derived from it.
+pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progress) -> Result<()> {
+    let signals = Signals::of(ds, |title| match title {
+        "" => "__unnamed__".to_string(),
+        t => t.replace(['/', '.'], "_"),
+    });
+    if signals.iter().any(|(d, _)| d.ndim() == 0) {
+        return Err(Error::unsupported("emd", "writing a 0-dimensional dataset"));
+    }
+    let compression = match options.str("compression") {
+        Some("gzip") => {
+            Compression::Gzip(options.int("compression_opts").unwrap_or(4).clamp(0, 9) as u32)
+        }
+        _ => Compression::None,
     };
     let mut w = H5Writer::create(path)?;
     w.create_group(
@@ -162,11 +174,33 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
         w.create_group(name, attrs)?;
     }
     w.create_group("signals", vec![("emd_group_type".into(), Attr::Int(1))])?;
-    let title = match ds.title() {
-        "" => "__unnamed__".to_string(),
-        t => t.replace(['/', '.'], "_"),
-    };
-    let group = format!("signals/{title}");
+    let progress = Combined::new(progress, signals.nbytes());
+    for (i, (signal, name)) in signals.iter().enumerate() {
+        // The `chunks` option is for the dataset converted; derived ones get the default.
+        let chunk = chunk_shape(signal, options.int_list("chunks").filter(|_| i == 0))?;
+        write_signal(
+            &mut w,
+            signal,
+            &format!("signals/{name}"),
+            &chunk,
+            compression,
+            &progress,
+        )?;
+    }
+    w.finish()
+}
+
+/// Write `ds` as the signal group `group`: its attributes, its data (stored transposed)
+/// and one `dim<k>` dataset per axis.
+fn write_signal(
+    w: &mut H5Writer,
+    ds: &Dataset,
+    group: &str,
+    chunk: &[u64],
+    compression: Compression,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let rank = ds.ndim();
     let mut gattrs = vec![("emd_group_type".to_string(), Attr::Int(1))];
     if let Some(Value::Object(signal)) = ds.metadata.get("Signal") {
         gattrs.extend(
@@ -175,14 +209,13 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
                 .filter_map(|(k, v)| json_attr(v).map(|a| (k.clone(), a))),
         );
     }
-    w.create_group(&group, gattrs)?;
+    w.create_group(group, gattrs)?;
 
     // Stored transposed: HDF5 dim j is the dataset's axis rank-1-j.
     let shape = ds.shape().to_vec();
     let h5_shape: Vec<u64> = shape.iter().rev().copied().collect();
     let h5_chunk: Vec<u64> = chunk.iter().rev().copied().collect();
     let es = ds.dtype().size();
-    progress.set_total(ds.nbytes());
     let mut buf = Vec::new();
     w.write_chunked(
         &format!("{group}/data"),
@@ -241,5 +274,5 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
             ],
         )?;
     }
-    w.finish()
+    Ok(())
 }

@@ -18,6 +18,7 @@ use emio_core::engine::Engine;
 use emio_core::hyperspy::tree::join;
 use emio_core::hyperspy::{axis_dict, dict2group, ListArray, TreeSink};
 use emio_core::metadata::Tree;
+use emio_core::signals::{Combined, Signals};
 use emio_core::source::element_count;
 use emio_core::{Dataset, Error, OptionKind, OptionSpec, Options, Progress, Result};
 use emio_h5::writer::{pad_chunk, Compression, H5Writer};
@@ -125,10 +126,11 @@ pub fn signal_chunks(shape: &[u64], signal: &[bool], elem_size: u64, target: u64
     chunk
 }
 
-/// The chunk shape to write: `chunks` if given (validated), else rsciio's.
-fn chunk_shape(ds: &Dataset, options: &Options) -> Result<Vec<u64>> {
+/// The chunk shape to write: `requested` (the `chunks` option) if given (validated), else
+/// rsciio's.
+fn chunk_shape(ds: &Dataset, requested: Option<&[i64]>) -> Result<Vec<u64>> {
     let shape = ds.shape();
-    match options.int_list("chunks") {
+    match requested {
         Some(req) => {
             if req.len() != shape.len() || req.iter().any(|&c| c < 1) {
                 return Err(Error::invalid_option(
@@ -175,7 +177,8 @@ fn group_name(title: &str) -> String {
     }
 }
 
-/// Write `ds` as a HyperSpy HDF5 file at `path`.
+/// Write `ds` as a HyperSpy HDF5 file at `path`: one `Experiments/<title>` group for it and
+/// one for each dataset derived from it (HyperSpy loads them as a list).
 pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progress) -> Result<()> {
     if options.get("write_dataset").is_some() && !options.flag("write_dataset") {
         return Err(Error::invalid_option(
@@ -183,51 +186,72 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
             "false updates an existing file in place (rsciio's mode='a'); emio writes whole new files",
         ));
     }
-    if ds.ndim() == 0 {
-        return Err(Error::unsupported(
-            "hspy",
-            "writing a 0-dimensional dataset",
-        ));
+    let signals = Signals::of(ds, group_name);
+    for (signal, _) in signals.iter() {
+        if signal.ndim() == 0 {
+            return Err(Error::unsupported(
+                "hspy",
+                "writing a 0-dimensional dataset",
+            ));
+        }
     }
-    let chunk = chunk_shape(ds, options)?;
+    let progress = Combined::new(progress, signals.nbytes());
     let mut w = H5Writer::create(path)?;
     let mut root = Tree::new();
     root.insert("file_format".into(), "HyperSpy".into());
     root.insert("file_format_version".into(), FILE_FORMAT_VERSION.into());
     H5Sink(&mut w).group("/", &root)?;
-    let group = format!("/Experiments/{}", group_name(ds.title()));
+    for (i, (signal, name)) in signals.iter().enumerate() {
+        // The `chunks` option is for the dataset converted; derived ones get rsciio's.
+        let chunk = chunk_shape(signal, options.int_list("chunks").filter(|_| i == 0))?;
+        let group = format!("/Experiments/{name}");
+        write_signal(&mut w, signal, &group, &chunk, options, &progress)?;
+    }
+    w.finish()
+}
+
+/// Write `ds` as the signal group `group`: its data, axes, metadata and the empty groups
+/// HyperSpy expects.
+fn write_signal(
+    w: &mut H5Writer,
+    ds: &Dataset,
+    group: &str,
+    chunk: &[u64],
+    options: &Options,
+    progress: &dyn Progress,
+) -> Result<()> {
     let mut package = Tree::new();
     package.insert("package".into(), "".into());
     package.insert("package_version".into(), "".into());
-    H5Sink(&mut w).group(&group, &package)?;
+    H5Sink(w).group(group, &package)?;
     write_data(
-        &mut w,
+        w,
         ds,
-        &join(&group, "data"),
-        &chunk,
+        &join(group, "data"),
+        chunk,
         compression(options),
         progress,
     )?;
     for (i, (axis, &n)) in ds.axes.iter().zip(ds.shape()).enumerate() {
-        let node = join(&group, &format!("axis-{i}"));
+        let node = join(group, &format!("axis-{i}"));
         let (attrs, values) = axis_dict(axis, n);
-        let mut sink = H5Sink(&mut w);
+        let mut sink = H5Sink(w);
         sink.group(&node, &attrs)?;
         if let Some(values) = values {
             sink.list(&join(&node, "axis"), &ListArray::Floats(values.to_vec()))?;
         }
     }
-    let mut sink = H5Sink(&mut w);
-    dict2group(&mut sink, &join(&group, "metadata"), &ds.metadata)?;
+    let mut sink = H5Sink(w);
+    dict2group(&mut sink, &join(group, "metadata"), &ds.metadata)?;
     dict2group(
         &mut sink,
-        &join(&group, "original_metadata"),
+        &join(group, "original_metadata"),
         &ds.original_metadata,
     )?;
     for empty in ["learning_results", "attributes"] {
-        sink.group(&join(&group, empty), &Tree::new())?;
+        sink.group(&join(group, empty), &Tree::new())?;
     }
-    w.finish()
+    Ok(())
 }
 
 /// Write the signal's array as the chunked dataset `node`: regions of the chunk grid are

@@ -9,6 +9,7 @@ use emio_core::hyperspy::tree::{join, nest};
 use emio_core::hyperspy::{
     axis_dict, axis_from_dict, dict2group, group2dict, ListArray, Member, TreeSink, TreeSource,
 };
+use emio_core::signals::{Combined, Signals};
 use emio_core::{
     DType, Dataset, Error, Format, OptionKind, OptionSpec, Options, Progress, Result, Tree,
 };
@@ -290,85 +291,107 @@ impl Format for Zspy {
         options: &Options,
         progress: &dyn Progress,
     ) -> Result<()> {
-        let element = Element::of(dataset.dtype());
-        if element.channels.is_some() {
-            return Err(Error::unsupported(
-                FORMAT,
-                format!(
-                    "{} data (HyperSpy stores RGB as structured dtypes)",
-                    dataset.dtype()
-                ),
-            ));
+        let signals = Signals::of(dataset, |title| {
+            if title.is_empty() {
+                "__unnamed__".to_string()
+            } else {
+                title.replace('/', "-")
+            }
+        });
+        for (signal, _) in signals.iter() {
+            let element = Element::of(signal.dtype());
+            if element.channels.is_some() {
+                return Err(Error::unsupported(
+                    FORMAT,
+                    format!(
+                        "{} data (HyperSpy stores RGB as structured dtypes)",
+                        signal.dtype()
+                    ),
+                ));
+            }
         }
-        let dtype = dataset.dtype();
-        let chunk = choose_chunks(
-            dataset,
-            options.int_list("chunks"),
-            ZSPY_CHUNK_BYTES.min(crate::DEFAULT_CHUNK_BYTES),
-        )?;
-        let title = dataset.title();
-        let group_name = if title.is_empty() {
-            "__unnamed__".to_string()
-        } else {
-            title.replace('/', "-")
-        };
+        let progress = Combined::new(progress, signals.nbytes());
         let mut root_attrs = Map::new();
         root_attrs.insert("file_format".into(), "ZSpy".into());
         root_attrs.insert("file_format_version".into(), FILE_FORMAT_VERSION.into());
         write_group(path, &root_attrs)?;
         write_group(&path.join("Experiments"), &Map::new())?;
-        let node = format!("/Experiments/{group_name}");
-        let group_dir = path.join("Experiments").join(&group_name);
-        let mut package = Map::new();
-        package.insert("package".into(), "".into());
-        package.insert("package_version".into(), "".into());
-        write_group(&group_dir, &package)?;
-        let mut sink = ZspySink { root: path };
-        for (i, (axis, &n)) in dataset.axes.iter().zip(dataset.shape()).enumerate() {
-            let axis_node = format!("{node}/axis-{i}");
-            let (attrs, values) = axis_dict(axis, n);
-            sink.group(&axis_node, &attrs)?;
-            if let Some(values) = values {
-                sink.list(
-                    &join(&axis_node, "axis"),
-                    &ListArray::Floats(values.to_vec()),
-                )?;
-            }
+        for (i, (signal, name)) in signals.iter().enumerate() {
+            // The `chunks` option is for the dataset converted; derived ones get defaults.
+            let requested = options.int_list("chunks").filter(|_| i == 0);
+            write_signal(path, signal, name, requested, options, &progress)?;
         }
-        let mut metadata = dataset.metadata.clone();
-        if title.is_empty() {
-            emio_core::metadata::set_path(&mut metadata, "General.title", "__unnamed__");
-        }
-        dict2group(&mut sink, &format!("{node}/metadata"), &metadata)?;
-        dict2group(
-            &mut sink,
-            &format!("{node}/original_metadata"),
-            &dataset.original_metadata,
-        )?;
-        write_group(&group_dir.join("learning_results"), &Map::new())?;
-        write_group(&group_dir.join("attributes"), &Map::new())?;
-        let fill = match dtype {
-            DType::Bool => json!(false),
-            DType::C64 | DType::C128 => json!([0.0, 0.0]),
-            DType::F16 | DType::F32 | DType::F64 => json!(0.0),
-            _ => json!(0),
-        };
-        let meta = zarray(
-            dataset.shape(),
-            &chunk,
-            dtype.numpy_str(),
-            fill,
-            compressor(
-                options.str("compressor").unwrap_or("blosc"),
-                options.int("level"),
-            ),
-        );
-        let data_node = format!("{node}/data");
-        let array = create_array(path, &data_node, meta)?;
-        json::write(&group_dir.join("data").join(".zattrs"), &json!({}))?;
-        write_chunks(path, &data_node, dataset, &array, &chunk, element, progress)?;
         consolidate(path)
     }
+}
+
+/// Write `dataset` as the signal group `Experiments/<group_name>` of the store at `path`:
+/// axes, metadata, the empty groups HyperSpy expects, and its chunked data.
+fn write_signal(
+    path: &Path,
+    dataset: &Dataset,
+    group_name: &str,
+    requested_chunks: Option<&[i64]>,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let element = Element::of(dataset.dtype());
+    let dtype = dataset.dtype();
+    let chunk = choose_chunks(
+        dataset,
+        requested_chunks,
+        ZSPY_CHUNK_BYTES.min(crate::DEFAULT_CHUNK_BYTES),
+    )?;
+    let node = format!("/Experiments/{group_name}");
+    let group_dir = path.join("Experiments").join(group_name);
+    let mut package = Map::new();
+    package.insert("package".into(), "".into());
+    package.insert("package_version".into(), "".into());
+    write_group(&group_dir, &package)?;
+    let mut sink = ZspySink { root: path };
+    for (i, (axis, &n)) in dataset.axes.iter().zip(dataset.shape()).enumerate() {
+        let axis_node = format!("{node}/axis-{i}");
+        let (attrs, values) = axis_dict(axis, n);
+        sink.group(&axis_node, &attrs)?;
+        if let Some(values) = values {
+            sink.list(
+                &join(&axis_node, "axis"),
+                &ListArray::Floats(values.to_vec()),
+            )?;
+        }
+    }
+    let mut metadata = dataset.metadata.clone();
+    if dataset.title().is_empty() {
+        emio_core::metadata::set_path(&mut metadata, "General.title", "__unnamed__");
+    }
+    dict2group(&mut sink, &format!("{node}/metadata"), &metadata)?;
+    dict2group(
+        &mut sink,
+        &format!("{node}/original_metadata"),
+        &dataset.original_metadata,
+    )?;
+    write_group(&group_dir.join("learning_results"), &Map::new())?;
+    write_group(&group_dir.join("attributes"), &Map::new())?;
+    let fill = match dtype {
+        DType::Bool => json!(false),
+        DType::C64 | DType::C128 => json!([0.0, 0.0]),
+        DType::F16 | DType::F32 | DType::F64 => json!(0.0),
+        _ => json!(0),
+    };
+    let meta = zarray(
+        dataset.shape(),
+        &chunk,
+        dtype.numpy_str(),
+        fill,
+        compressor(
+            options.str("compressor").unwrap_or("blosc"),
+            options.int("level"),
+        ),
+    );
+    let data_node = format!("{node}/data");
+    let array = create_array(path, &data_node, meta)?;
+    json::write(&group_dir.join("data").join(".zattrs"), &json!({}))?;
+    write_chunks(path, &data_node, dataset, &array, &chunk, element, progress)
 }
 
 /// Open `Experiments/<name>` as a dataset.
