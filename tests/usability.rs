@@ -233,6 +233,15 @@ fn errors_name_the_users_paths_the_format_and_the_valid_options() {
     let err = stderr(&out);
     assert!(err.contains("folder: is a folder"), "{err}");
     assert!(!err.contains("no format"), "{err}");
+    // So does a folder named like an output file, with or without --force.
+    std::fs::create_dir(dir.path().join("named.npy")).unwrap();
+    for force in [&[][..], &["--force"][..]] {
+        let mut args = vec!["in.npy", "named.npy"];
+        args.extend_from_slice(force);
+        let err = stderr(&emconvert_in(dir.path(), &args));
+        assert!(err.contains("named.npy: is a folder"), "{err}");
+        assert!(!err.contains("exists"), "{err}");
+    }
     // A write that fails names the output, never the temporary file it was writing.
     for companions in [false, true] {
         let target = dir.path().join("failed.out");

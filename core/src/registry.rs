@@ -230,9 +230,7 @@ impl Registry {
     ) -> Result<()> {
         let options = Options::parse(format.write_options(), options)
             .map_err(|e| e.with_format(format.name()).with_path(path))?;
-        if path.is_dir() && !format.writes_directory() {
-            return Err(folder_output(path));
-        }
+        check_not_folder(format, path)?;
         let kind = if format.writes_directory() {
             OutputKind::Directory
         } else if format.writes_companions() {
@@ -261,6 +259,16 @@ impl Registry {
         crate::inputs::check_unchanged(dataset.inputs())?;
         output.commit()
     }
+}
+
+/// An error when `path` is an existing folder and `format` writes a file there: a folder
+/// is never replaced by a file, with or without overwrite, and saying "exists" would hide
+/// that the user named a folder.
+pub fn check_not_folder(format: &dyn Format, path: &Path) -> Result<()> {
+    if !path.is_dir() || format.writes_directory() {
+        return Ok(());
+    }
+    Err(folder_output(path))
 }
 
 /// The error for an output path that is an existing folder where a file is to be written.

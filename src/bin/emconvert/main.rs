@@ -419,6 +419,7 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
             ),
         ));
     }
+    emio::registry::check_not_folder(writer.as_ref(), output)?;
     if output.symlink_metadata().is_ok() && !args.force {
         return Err(emio::Error::OutputExists(output.clone()));
     }
