@@ -16,6 +16,7 @@ pub mod de;
 pub mod exthdr;
 pub mod header;
 pub mod sources;
+pub mod validate;
 pub mod write;
 
 use std::io::Read;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use emio_core::metadata::{base_metadata, merge, set_path};
 use emio_core::{
     ArraySource, Axis, ByteOrder, DType, Dataset, Error, Format, OptionKind, OptionSpec, Options,
-    Progress, Result, Storage, StridedSource, Tree,
+    Problem, Progress, Result, Storage, StridedSource, Tree,
 };
 use serde_json::Value;
 
@@ -551,6 +552,10 @@ impl Format for Mrc {
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         Ok(vec![self.open_impl(path, options)?])
+    }
+
+    fn validate(&self, path: &Path) -> Vec<Problem> {
+        validate::validate(path)
     }
 
     fn write(
