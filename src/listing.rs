@@ -256,18 +256,6 @@ pub fn summarise(format: &str, index: usize, d: &Dataset) -> Summary {
     }
 }
 
-/// Length units and their size in metres.
-const LENGTHS: &[(&str, f64)] = &[
-    ("m", 1.0),
-    ("mm", 1e-3),
-    ("µm", 1e-6),
-    ("um", 1e-6),
-    ("nm", 1e-9),
-    ("Å", 1e-10),
-    ("A", 1e-10),
-    ("pm", 1e-12),
-];
-
 /// Extent of the (up to two) length-calibrated axes of the scan, or of the image when the
 /// scan has none, as `W unit × H unit` (innermost first).
 fn field_of_view(d: &Dataset) -> String {
@@ -277,7 +265,7 @@ fn field_of_view(d: &Dataset) -> String {
             .zip(d.shape())
             .rev()
             .filter(|(a, _)| a.navigate == navigate)
-            .filter(|(a, _)| LENGTHS.iter().any(|(u, _)| *u == a.units.trim()))
+            .filter(|(a, _)| emio_core::units::metres(a.units.trim()).is_some())
             .filter_map(|(a, &n)| match &a.kind {
                 AxisKind::Uniform { scale, .. } => Some(format!(
                     "{} {}",

@@ -36,6 +36,7 @@ pub mod registry;
 pub mod signals;
 pub mod source;
 mod transpose;
+pub mod units;
 pub mod xml;
 
 pub use axis::{Axis, AxisKind};

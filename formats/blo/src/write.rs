@@ -12,6 +12,7 @@ use std::path::Path;
 
 use emio_core::metadata::{get_f64, get_path, get_str};
 use emio_core::output::STREAM_REGION_BYTES;
+use emio_core::units;
 use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
 
 use crate::header::{iso_to_serial_date, BloHeader, HEADER_LEN};
@@ -93,20 +94,6 @@ fn dtype_limits(dtype: DType) -> Option<(f64, f64)> {
     })
 }
 
-/// Metres per unit of a length unit, when known.
-fn metres_per(unit: &str) -> Option<f64> {
-    Some(match unit {
-        "m" => 1.0,
-        "cm" => 1e-2,
-        "mm" => 1e-3,
-        "um" | "µm" | "μm" => 1e-6,
-        "nm" => 1e-9,
-        "pm" => 1e-12,
-        "Å" | "A" | "angstrom" => 1e-10,
-        _ => return None,
-    })
-}
-
 /// An axis scale in `target` units (as is when its units are not a known length).
 fn scale_in(dataset: &Dataset, dim: usize, target: &str) -> f64 {
     let axis = &dataset.axes[dim];
@@ -115,7 +102,7 @@ fn scale_in(dataset: &Dataset, dim: usize, target: &str) -> f64 {
         AxisKind::Values(ref v) if v.len() > 1 => v[1] - v[0],
         AxisKind::Values(_) => 1.0,
     };
-    match (metres_per(&axis.units), metres_per(target)) {
+    match (units::metres(&axis.units), units::metres(target)) {
         (Some(from), Some(to)) => scale * from / to,
         _ => scale,
     }

@@ -16,6 +16,7 @@ use std::path::Path;
 
 use emio_core::metadata::get_str;
 use emio_core::output::stream_frames;
+use emio_core::units::{self, Quantity};
 use emio_core::{AxisKind, DType, Dataset, Error, Progress, Result};
 
 use crate::{FORMAT, FRAME_SIDE, RAW_ROWS};
@@ -28,28 +29,9 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Metres per unit of a length unit.
-fn metres_per(unit: &str) -> Option<f64> {
-    Some(match unit {
-        "m" => 1.0,
-        "mm" => 1e-3,
-        "µm" | "μm" | "um" => 1e-6,
-        "nm" => 1e-9,
-        "Å" | "A" => 1e-10,
-        "pm" => 1e-12,
-        _ => return None,
-    })
-}
-
 /// Per-nm of a reciprocal length unit.
 fn per_nm(unit: &str) -> Option<f64> {
-    Some(match unit {
-        "1/nm" | "nm^-1" => 1.0,
-        "1/Å" | "1/A" | "Å^-1" => 10.0,
-        "1/pm" => 1e3,
-        "1/m" => 1e-9,
-        _ => return None,
-    })
+    units::ratio("nm", units::reciprocal(unit)?, Quantity::Length)
 }
 
 fn uniform_scale(dataset: &Dataset, dim: usize) -> Option<f64> {
@@ -152,7 +134,7 @@ fn description(dataset: &Dataset, nav: &[u64], raw_name: &str) -> String {
             .then(|| {
                 (0..2)
                     .map(|d| {
-                        let metres = metres_per(&dataset.axes[d].units)?;
+                        let metres = units::metres(&dataset.axes[d].units)?;
                         Some(uniform_scale(dataset, d)? * metres * nav[d] as f64)
                     })
                     .collect()

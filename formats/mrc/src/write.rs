@@ -88,15 +88,7 @@ fn default_mode(dtype: DType) -> Result<Mode> {
 
 /// Length units to Ångström.
 fn angstrom_per_unit(units: &str) -> Option<f64> {
-    Some(match units.trim() {
-        "\u{c5}" | "\u{212b}" | "A" | "Angstrom" | "angstrom" => 1.0,
-        "nm" => 10.0,
-        "pm" => 0.01,
-        "µm" | "um" | "μm" | "micron" => 1e4,
-        "mm" => 1e7,
-        "m" => 1e10,
-        _ => return None,
-    })
+    emio_core::units::ratio(units.trim(), "\u{c5}", emio_core::units::Quantity::Length)
 }
 
 /// Scale and offset of an axis in Å, when it is a uniform length axis.

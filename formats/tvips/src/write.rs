@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use emio_core::metadata::{get_f64, get_str};
 use emio_core::output::stream_frames;
+use emio_core::units::{self, Quantity};
 use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
 
 use crate::header::{FrameHeader, Header, FRAME_HEADER_V1, FRAME_HEADER_V2, HEADER_LEN};
@@ -22,21 +23,10 @@ use crate::FORMAT;
 
 /// Metres per unit for lengths, per-metre per unit for reciprocal lengths.
 fn unit_factor(unit: &str) -> Option<(bool, f64)> {
-    let length = |u: &str| -> Option<f64> {
-        Some(match u {
-            "m" => 1.0,
-            "mm" => 1e-3,
-            "µm" | "μm" | "um" => 1e-6,
-            "nm" => 1e-9,
-            "Å" | "A" | "angstrom" => 1e-10,
-            "pm" => 1e-12,
-            _ => return None,
-        })
-    };
-    if let Some(per) = unit.strip_prefix("1/") {
-        return length(per).map(|m| (true, 1.0 / m));
+    if let Some(per) = units::reciprocal(unit) {
+        return units::metres(per).map(|m| (true, 1.0 / m));
     }
-    length(unit).map(|m| (false, m))
+    units::metres(unit).map(|m| (false, m))
 }
 
 /// Python's `round()` (half to even), clamped into a u32 header field.
@@ -82,13 +72,8 @@ fn frame_interval_ms(dataset: &Dataset) -> f64 {
     let AxisKind::Uniform { scale, .. } = axis.kind else {
         return 1.0;
     };
-    let per_ms = match axis.units.as_str() {
-        "s" => 1e3,
-        "ms" => 1.0,
-        "µs" | "us" => 1e-3,
-        "ns" => 1e-6,
-        "min" => 6e4,
-        _ => return 1.0,
+    let Some(per_ms) = units::ratio(&axis.units, "ms", Quantity::Time) else {
+        return 1.0;
     };
     scale * per_ms
 }

@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use emio_core::metadata::{set_path, Tree};
 use emio_core::serde_json::Value;
+use emio_core::units::{compact, convert_prefixed};
 use emio_core::{ArraySource, Axis, ChunkedSource, DType, Dataset, Error, Options, Result};
 use emio_h5::H5File;
 
-use crate::units::{compact, convert};
 use metadata::{get, json_dataset, num, text};
 use stream::{SpectrumDecoder, Stream};
 
@@ -388,10 +388,22 @@ fn spatial_axes(om: &Tree, w: u64, navigate: bool) -> [Axis; 2] {
     let oy = num(br.pointer("/Offset/y")).unwrap_or(0.0);
     let units = text(br.get("PixelUnitX")).unwrap_or_default();
     let (sx, xu) = compact(width, &units, w as f64);
-    let sy = convert(height, &units, &xu);
+    let sy = convert_prefixed(height, &units, &xu);
     [
-        Axis::uniform("y", xu.as_str(), sy, convert(oy, &units, &xu), navigate),
-        Axis::uniform("x", xu.as_str(), sx, convert(ox, &units, &xu), navigate),
+        Axis::uniform(
+            "y",
+            xu.as_str(),
+            sy,
+            convert_prefixed(oy, &units, &xu),
+            navigate,
+        ),
+        Axis::uniform(
+            "x",
+            xu.as_str(),
+            sx,
+            convert_prefixed(ox, &units, &xu),
+            navigate,
+        ),
     ]
 }
 

@@ -2,6 +2,7 @@
 //! size calibrated and the SEM parameters mapped (values converted to HyperSpy's units).
 
 use emio_core::metadata::{json_f64, set_path, value_f64, Tree};
+use emio_core::units;
 use serde_json::Value;
 
 use super::{astype, parse_date, parse_time, Context};
@@ -78,17 +79,8 @@ pub fn parse_cz_sem(text: &str) -> Tree {
 fn zeiss_convert(entry: &[Value], target: &str) -> Option<Value> {
     let v = value_f64(entry.get(1)?)?;
     let unit = entry.get(2).and_then(Value::as_str).unwrap_or("");
-    let si = |u: &str| -> Option<f64> {
-        Some(match u {
-            "m" | "s" | "A" => 1.0,
-            "mm" | "ms" | "mA" => 1e-3,
-            "µm" | "um" | "µs" | "us" | "µA" | "uA" => 1e-6,
-            "nm" | "ns" | "nA" => 1e-9,
-            "pm" | "ps" | "pA" => 1e-12,
-            _ => return None,
-        })
-    };
-    let x = v * si(unit)? / si(target)?;
+    let quantity = units::quantity(target)?;
+    let x = v * units::size(unit, quantity)? / units::size(target, quantity)?;
     Some(json_f64(format!("{x:.6e}").parse().ok()?))
 }
 
