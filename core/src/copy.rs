@@ -12,16 +12,8 @@
 use rayon::prelude::*;
 
 use crate::dtype::swap_bytes_in_place;
-
-/// Where an N-D block lives in a byte buffer: the byte offset of its first element and the
-/// byte stride of each dimension.
-#[derive(Debug, Clone, Copy)]
-pub struct Layout<'a> {
-    /// Byte offset of element (0, 0, ...).
-    pub offset: i64,
-    /// Byte stride per dimension.
-    pub strides: &'a [i64],
-}
+use crate::strides::{c_strides, walk};
+pub use crate::strides::{for_each_index, Layout};
 
 /// Copy an N-D block of `shape` elements of `elem_size` bytes from `src` laid out as
 /// `from` to `dst` laid out as `to`.
@@ -214,7 +206,7 @@ impl Block<'_> {
         let last = shape.len() - 1;
         let run = shape[last] as usize * self.elem_size;
         let piece = RUN_PIECE.next_multiple_of(self.elem_size).min(run);
-        let rows = crate::source::c_strides(&shape[..last], run);
+        let rows = c_strides(&shape[..last], run);
         walk(&shape[..last], &strides[..last], &rows, offset, |s, d| {
             let (s, d) = (s as usize, d as usize);
             for (j, part) in dst[d..d + run].chunks_mut(piece).enumerate() {
@@ -228,7 +220,7 @@ impl Block<'_> {
     /// Dimension `k` is contiguous in the source but the last one is not (a transposed
     /// layout): tiled transposes ([`crate::transpose`]), the byte order fixed afterwards.
     fn copy_transposed(&self, offset: i64, shape: &[u64], strides: &[i64], dst: &mut [u8]) {
-        let dst_strides = crate::source::c_strides(shape, self.elem_size);
+        let dst_strides = c_strides(shape, self.elem_size);
         let from = Layout { offset, strides };
         let to = Layout {
             offset: 0,
@@ -248,7 +240,7 @@ impl Block<'_> {
         let es = self.elem_size;
         let row = shape[last] as usize * es;
         let step = strides[last];
-        let rows = crate::source::c_strides(&shape[..last], row);
+        let rows = c_strides(&shape[..last], row);
         walk(&shape[..last], &strides[..last], &rows, offset, |s, d| {
             let out = &mut dst[d as usize..d as usize + row];
             for (j, cell) in out.chunks_exact_mut(es).enumerate() {
@@ -257,58 +249,6 @@ impl Block<'_> {
             }
             self.fix_order(out);
         });
-    }
-}
-
-/// Call `visit(index)` for every index of `shape` in C order (none when a dimension is 0).
-pub fn for_each_index(shape: &[u64], mut visit: impl FnMut(&[u64])) {
-    if shape.contains(&0) {
-        return;
-    }
-    let zeros = vec![0; shape.len()];
-    walk_indices(shape, &zeros, &zeros, 0, |index, _, _| visit(index));
-}
-
-/// Call `visit(source offset, destination offset)` for every index of `shape` in C order:
-/// `base` plus the index times `src_strides`, and the index times `dst_strides`.
-pub(crate) fn walk(
-    shape: &[u64],
-    src_strides: &[i64],
-    dst_strides: &[i64],
-    base: i64,
-    mut visit: impl FnMut(i64, i64),
-) {
-    walk_indices(shape, src_strides, dst_strides, base, |_, s, d| visit(s, d));
-}
-
-/// The odometer behind [`walk`] and [`for_each_index`]: the index and both offsets.
-fn walk_indices(
-    shape: &[u64],
-    src_strides: &[i64],
-    dst_strides: &[i64],
-    base: i64,
-    mut visit: impl FnMut(&[u64], i64, i64),
-) {
-    let mut index = vec![0u64; shape.len()];
-    let (mut s, mut d) = (base, 0i64);
-    loop {
-        visit(&index, s, d);
-        let mut k = shape.len();
-        loop {
-            if k == 0 {
-                return;
-            }
-            k -= 1;
-            index[k] += 1;
-            s += src_strides[k];
-            d += dst_strides[k];
-            if index[k] < shape[k] {
-                break;
-            }
-            s -= src_strides[k] * shape[k] as i64;
-            d -= dst_strides[k] * shape[k] as i64;
-            index[k] = 0;
-        }
     }
 }
 
@@ -350,7 +290,7 @@ mod tests {
     fn check(stored: &[u64], perm: &[usize], flip: &[bool], step: u64, es: usize, unit: usize) {
         let total: u64 = stored.iter().product::<u64>() * es as u64;
         let src: Vec<u8> = (0..total).map(|i| (i * 7 + i / 251) as u8).collect();
-        let c = crate::source::c_strides(stored, es);
+        let c = c_strides(stored, es);
         let mut shape: Vec<u64> = perm.iter().map(|&p| stored[p]).collect();
         let mut strides: Vec<i64> = perm.iter().map(|&p| c[p]).collect();
         let mut offset = 0i64;

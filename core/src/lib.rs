@@ -35,6 +35,7 @@ pub mod output;
 pub mod registry;
 pub mod signals;
 pub mod source;
+mod strides;
 mod transpose;
 pub mod units;
 pub mod xml;

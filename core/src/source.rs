@@ -17,10 +17,11 @@ use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
+pub use crate::copy::copy_nd;
 use crate::copy::gather;
-pub use crate::copy::{copy_nd, for_each_index, Layout};
 use crate::dtype::{ByteOrder, DType};
 use crate::error::{Error, Result};
+pub use crate::strides::{c_strides, element_count, for_each_index, Layout};
 
 /// A lazily read N-D array of one logical dtype.
 pub trait ArraySource: Send + Sync {
@@ -145,22 +146,6 @@ impl Deref for Storage {
             Storage::Owned(b) => b,
         }
     }
-}
-
-/// Number of elements in a shape, or `None` on overflow.
-pub fn element_count(shape: &[u64]) -> Option<u64> {
-    shape.iter().try_fold(1u64, |acc, &n| acc.checked_mul(n))
-}
-
-/// Byte strides of a C-contiguous array of `shape` with elements of `elem_size` bytes.
-pub fn c_strides(shape: &[u64], elem_size: usize) -> Vec<i64> {
-    let mut strides = vec![0i64; shape.len()];
-    let mut step = elem_size as i64;
-    for (stride, &n) in strides.iter_mut().zip(shape).rev() {
-        *stride = step;
-        step = step.saturating_mul(n as i64);
-    }
-    strides
 }
 
 /// A source over bytes at a fixed offset with one byte stride per logical dimension.

@@ -7,7 +7,7 @@
 //! lines per side), elsewhere element by element within the same tiles. Both
 //! [`crate::copy::copy_nd`] and [`crate::copy::gather`] take this path when it applies.
 
-use crate::copy::{walk, Layout};
+use crate::strides::{walk, Layout};
 
 /// Copy an N-D block of `shape` elements of `es` bytes from `src` laid out as `from` to
 /// `dst` laid out as `to` by tiled transposes; false (nothing copied) when the layouts are
@@ -227,8 +227,7 @@ mod simd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::copy::for_each_index;
-    use crate::source::c_strides;
+    use crate::strides::{c_strides, for_each_index};
 
     /// Reference: element by element.
     fn copy_elements(

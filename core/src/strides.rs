@@ -1,0 +1,81 @@
+//! Strided layouts of N-D arrays in byte buffers and the index arithmetic over them (element
+//! counts, C-order strides, walking every index in C order), shared by the copy kernels,
+//! the tiled transposes and the sources.
+
+/// Where an N-D block lives in a byte buffer: the byte offset of its first element and the
+/// byte stride of each dimension.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout<'a> {
+    /// Byte offset of element (0, 0, ...).
+    pub offset: i64,
+    /// Byte stride per dimension.
+    pub strides: &'a [i64],
+}
+
+/// Number of elements in a shape, or `None` on overflow.
+pub fn element_count(shape: &[u64]) -> Option<u64> {
+    shape.iter().try_fold(1u64, |acc, &n| acc.checked_mul(n))
+}
+
+/// Byte strides of a C-contiguous array of `shape` with elements of `elem_size` bytes.
+pub fn c_strides(shape: &[u64], elem_size: usize) -> Vec<i64> {
+    let mut strides = vec![0i64; shape.len()];
+    let mut step = elem_size as i64;
+    for (stride, &n) in strides.iter_mut().zip(shape).rev() {
+        *stride = step;
+        step = step.saturating_mul(n as i64);
+    }
+    strides
+}
+
+/// Call `visit(index)` for every index of `shape` in C order (none when a dimension is 0).
+pub fn for_each_index(shape: &[u64], mut visit: impl FnMut(&[u64])) {
+    if shape.contains(&0) {
+        return;
+    }
+    let zeros = vec![0; shape.len()];
+    walk_indices(shape, &zeros, &zeros, 0, |index, _, _| visit(index));
+}
+
+/// Call `visit(source offset, destination offset)` for every index of `shape` in C order:
+/// `base` plus the index times `src_strides`, and the index times `dst_strides`.
+pub(crate) fn walk(
+    shape: &[u64],
+    src_strides: &[i64],
+    dst_strides: &[i64],
+    base: i64,
+    mut visit: impl FnMut(i64, i64),
+) {
+    walk_indices(shape, src_strides, dst_strides, base, |_, s, d| visit(s, d));
+}
+
+/// The odometer behind [`walk`] and [`for_each_index`]: the index and both offsets.
+fn walk_indices(
+    shape: &[u64],
+    src_strides: &[i64],
+    dst_strides: &[i64],
+    base: i64,
+    mut visit: impl FnMut(&[u64], i64, i64),
+) {
+    let mut index = vec![0u64; shape.len()];
+    let (mut s, mut d) = (base, 0i64);
+    loop {
+        visit(&index, s, d);
+        let mut k = shape.len();
+        loop {
+            if k == 0 {
+                return;
+            }
+            k -= 1;
+            index[k] += 1;
+            s += src_strides[k];
+            d += dst_strides[k];
+            if index[k] < shape[k] {
+                break;
+            }
+            s -= src_strides[k] * shape[k] as i64;
+            d -= dst_strides[k] * shape[k] as i64;
+            index[k] = 0;
+        }
+    }
+}
