@@ -148,6 +148,42 @@ impl Entry {
     }
 }
 
+/// What is wrong with an IFD entry as stored (readers tolerate it; `emconvert check`
+/// reports it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defect {
+    /// The entry's field type code is not one TIFF defines: the entry was dropped.
+    UnknownType {
+        /// Tag number.
+        tag: u16,
+        /// The field type code found.
+        ftype: u16,
+    },
+    /// The entry's `count` values (of `size` bytes each) at byte `pos` do not lie inside
+    /// the file: the entry was dropped.
+    Outside {
+        /// Tag number.
+        tag: u16,
+        /// Number of values.
+        count: u64,
+        /// Bytes per value.
+        size: u64,
+        /// Where the values would start.
+        pos: u64,
+    },
+    /// The entry follows one with the same or a higher tag: TIFF requires entries sorted
+    /// by ascending tag (readers that search the table may miss it).
+    Unsorted {
+        /// Tag number.
+        tag: u16,
+        /// The tag before it.
+        previous: u16,
+    },
+}
+
+/// Defects kept per IFD at most (the rest are counted in [`Ifd::more_defects`]).
+pub const MAX_DEFECTS: usize = 32;
+
 /// One image file directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ifd {
@@ -157,6 +193,10 @@ pub struct Ifd {
     pub entries: Vec<Entry>,
     /// Offset of the next IFD (0 at the end of the chain).
     pub next: u64,
+    /// The first [`MAX_DEFECTS`] defects of the entry table, in file order.
+    pub defects: Vec<Defect>,
+    /// How many more defects there were.
+    pub more_defects: u64,
 }
 
 impl Ifd {
@@ -183,9 +223,22 @@ pub fn parse_ifd(bytes: &[u8], header: &Header, offset: u64) -> Result<Ifd> {
         count.saturating_mul(entry_size).saturating_add(inline),
     )?;
     let mut entries = Vec::with_capacity(count as usize);
+    let (mut defects, mut more_defects) = (Vec::new(), 0u64);
+    let mut defect = |d: Defect| {
+        if defects.len() < MAX_DEFECTS {
+            defects.push(d);
+        } else {
+            more_defects += 1;
+        }
+    };
+    let mut previous: Option<u16> = None;
     for i in 0..count {
         let at = first + i * entry_size;
         let tag = r.u16(at)?;
+        if let Some(previous) = previous.filter(|&p| p >= tag) {
+            defect(Defect::Unsorted { tag, previous });
+        }
+        previous = Some(tag);
         let ftype = r.u16(at + 2)?;
         let n = if header.big {
             r.u64(at + 4)?
@@ -194,19 +247,25 @@ pub fn parse_ifd(bytes: &[u8], header: &Header, offset: u64) -> Result<Ifd> {
         };
         let value_at = at + if header.big { 12 } else { 8 };
         let Some(size) = type_size(ftype) else {
+            defect(Defect::UnknownType { tag, ftype });
             continue;
         };
-        let Some(len) = n.checked_mul(size) else {
-            continue;
+        let len = n.checked_mul(size);
+        let pos = match len {
+            Some(len) if len <= inline => value_at,
+            _ if header.big => r.u64(value_at)?,
+            _ => u64::from(r.u32(value_at)?),
         };
-        let pos = if len <= inline {
-            value_at
-        } else if header.big {
-            r.u64(value_at)?
-        } else {
-            u64::from(r.u32(value_at)?)
-        };
-        if pos.checked_add(len).is_none_or(|e| e > bytes.len() as u64) {
+        let inside = len
+            .and_then(|len| pos.checked_add(len))
+            .is_some_and(|end| end <= bytes.len() as u64);
+        if !inside {
+            defect(Defect::Outside {
+                tag,
+                count: n,
+                size,
+                pos,
+            });
             continue;
         }
         entries.push(Entry {
@@ -226,6 +285,8 @@ pub fn parse_ifd(bytes: &[u8], header: &Header, offset: u64) -> Result<Ifd> {
         offset,
         entries,
         next,
+        defects,
+        more_defects,
     })
 }
 

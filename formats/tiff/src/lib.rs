@@ -24,6 +24,7 @@ pub mod page;
 mod read;
 pub mod series;
 pub mod tags;
+mod validate;
 pub mod write;
 pub mod xml;
 
@@ -31,7 +32,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use emio_core::{
-    Dataset, Format, OptionKind, OptionSpec, Options, Progress, Result, ResultExt, Storage,
+    Dataset, Format, OptionKind, OptionSpec, Options, Problem, Progress, Result, ResultExt, Storage,
 };
 
 /// The formats this crate provides, for the facade's registry.
@@ -100,6 +101,10 @@ impl Format for Tiff {
         let storage = Storage::map(path)?;
         let name = emio_core::metadata::file_name(path);
         Self::datasets_from_storage(storage, &name, options).with_path(path)
+    }
+
+    fn validate(&self, path: &Path) -> Vec<Problem> {
+        validate::validate(path)
     }
 
     fn write(
