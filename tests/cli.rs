@@ -737,7 +737,9 @@ fn check_runs_over_the_whole_corpus() {
         .collect();
     assert_eq!(with_problems, noted);
     // The CLI gives the same verdict as the library, as its exit code, and explains.
-    let msa = noted.iter().find(|f| f.ends_with("msa/example1_wrong_date.msa"));
+    let msa = noted
+        .iter()
+        .find(|f| f.ends_with("msa/example1_wrong_date.msa"));
     let out = emconvert(&["check", s(msa.unwrap())]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("DATE"));
