@@ -292,6 +292,18 @@ impl Dataset {
     /// Read a region into `out` (C order, native-endian). `out` must be exactly the region's
     /// size in bytes.
     pub fn read_region_into(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        self.read_region_into_with(start, shape, out, &crate::format::NoProgress)
+    }
+
+    /// [`Dataset::read_region_into`], stopping with [`Error::Cancelled`] once `progress` is
+    /// cancelled while the source reads many chunks ([`ArraySource::read_region_with`]).
+    pub fn read_region_into_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn crate::format::Progress,
+    ) -> Result<()> {
         let n = self.check_region(start, shape)?;
         if out.len() != n {
             return Err(Error::OutOfBounds(format!(
@@ -302,7 +314,7 @@ impl Dataset {
         if n == 0 {
             return Ok(());
         }
-        self.source.read_region(start, shape, out)
+        self.source.read_region_with(start, shape, out, progress)
     }
 
     /// Read a region as bytes (C order, native-endian).
@@ -425,8 +437,8 @@ impl Dataset {
     }
 
     /// [`Dataset::sha256`] reporting bytes hashed to `progress` and stopping with
-    /// [`Error::Cancelled`] between chunks once it is cancelled: a sparse HDF5 or Zarr array
-    /// may be far larger than its file.
+    /// [`Error::Cancelled`] once it is cancelled (between regions, and inside a region
+    /// between chunks): a sparse HDF5 or Zarr array may be far larger than its file.
     pub fn sha256_with(&self, progress: &dyn crate::format::Progress) -> Result<String> {
         let mut hasher = Sha256::new();
         let chunk = self.streaming_chunk_shape(16 << 20);
@@ -436,7 +448,8 @@ impl Dataset {
             if progress.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            let mut bytes = self.read_region_bytes(&region.start, &region.shape)?;
+            let mut bytes = vec![0u8; self.check_region(&region.start, &region.shape)?];
+            self.read_region_into_with(&region.start, &region.shape, &mut bytes, progress)?;
             progress.advance(bytes.len() as u64);
             if cfg!(target_endian = "big") {
                 crate::dtype::swap_bytes_in_place(&mut bytes, unit);

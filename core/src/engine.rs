@@ -158,10 +158,12 @@ impl Shared<'_> {
         // (which would be one more pass through memory per region).
         buf.resize(n, 0);
         self.in_flight.add(n as u64);
-        if let Err(e) = self
-            .dataset
-            .read_region_into(&region.start, &region.shape, &mut buf)
-        {
+        if let Err(e) = self.dataset.read_region_into_with(
+            &region.start,
+            &region.shape,
+            &mut buf,
+            self.progress,
+        ) {
             self.fail(e);
             self.release(buf, n as u64);
             return None;

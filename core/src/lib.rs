@@ -48,7 +48,9 @@ pub use format::{CancelFlag, ContentMatch, Format, NoProgress, Problem, Progress
 pub use metadata::Tree;
 pub use options::{OptionKind, OptionSpec, OptionValue, Options};
 pub use registry::Registry;
-pub use source::{ArraySource, ChunkDecoder, ChunkedSource, Storage, StridedSource, StridedView};
+pub use source::{
+    ArraySource, ChunkDecoder, ChunkedSource, Storage, StoredChunks, StridedSource, StridedView,
+};
 
 pub use half;
 pub use ndarray;

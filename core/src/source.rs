@@ -6,10 +6,13 @@
 //!   memory-mapped; zero-copy views where the stored layout is already the logical one.
 //! - [`ChunkedSource`]: a chunk grid and a [`ChunkDecoder`] (compressed strips/tiles, HDF5
 //!   chunks, bit-packed or event-stream data), decoded in parallel, with a small cache.
+//!   A decoder that can list its stored chunks ([`StoredChunks`]) lets sparse arrays (huge
+//!   shapes, few chunks present) be read with the absent chunks filled in bulk, and long
+//!   reads stop once the caller's [`Progress`] is cancelled.
 //!
 //! Every source writes regions in C order with native-endian elements of its logical dtype.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::ops::Deref;
 use std::path::Path;
@@ -21,6 +24,7 @@ pub use crate::copy::copy_nd;
 use crate::copy::gather;
 use crate::dtype::{ByteOrder, DType};
 use crate::error::{Error, Result};
+use crate::format::{NoProgress, Progress};
 pub use crate::strides::{c_strides, element_count, for_each_index, Layout};
 
 /// A lazily read N-D array of one logical dtype.
@@ -35,6 +39,20 @@ pub trait ArraySource: Send + Sync {
     /// ([`crate::Dataset`] checks both). Every byte of `out` must be written: callers reuse
     /// buffers without clearing them.
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()>;
+    /// [`ArraySource::read_region`] for a caller that can cancel: a source reading one
+    /// region in many steps (a [`ChunkedSource`] loading many chunks) stops with
+    /// [`Error::Cancelled`] once `progress` is cancelled. Only the cancellation of
+    /// `progress` is consulted (the caller counts bytes). The default reads in one step.
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let _ = progress;
+        self.read_region(start, shape, out)
+    }
     /// The natural unit of reading (a frame, a strip, an HDF5 chunk): regions aligned to it
     /// are cheapest.
     fn chunk_shape(&self) -> Vec<u64>;
@@ -432,6 +450,106 @@ pub trait ChunkDecoder: Send + Sync {
     /// Write chunk `index` (chunk-grid coordinates) into `out`: the chunk's extent clipped
     /// to the array bounds, in C order, native-endian, logical dtype. `out` arrives zeroed.
     fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()>;
+    /// The chunks that hold data, when the decoder knows them (listed once, bounded): a
+    /// region touching more chunks than are stored is then filled with the fill value in
+    /// bulk and only the stored chunks are decoded. `None` (the default): every chunk a
+    /// region touches is decoded.
+    fn stored_chunks(&self) -> Option<&StoredChunks> {
+        None
+    }
+}
+
+/// The chunks of a [`ChunkedSource`] that are stored (e.g. the chunk files of a Zarr
+/// array), and the value every other chunk reads as.
+#[derive(Debug, Clone, Default)]
+pub struct StoredChunks {
+    chunks: HashSet<Vec<u64>>,
+    fill: Vec<u8>,
+}
+
+impl StoredChunks {
+    /// The stored chunk indices (chunk-grid coordinates) and the bytes of one element of
+    /// the fill value (logical dtype, native-endian) absent chunks read as.
+    pub fn new(chunks: HashSet<Vec<u64>>, fill: Vec<u8>) -> Self {
+        StoredChunks { chunks, fill }
+    }
+
+    /// Number of stored chunks.
+    pub fn len(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Whether no chunk is stored.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// Whether chunk `index` is stored.
+    pub fn contains(&self, index: &[u64]) -> bool {
+        self.chunks.contains(index)
+    }
+
+    /// The stored chunks inside the grid box `first ..= last`, found by walking the box or
+    /// the stored set, whichever is smaller.
+    fn within(&self, first: &[u64], last: &[u64]) -> Vec<Vec<u64>> {
+        let counts: Vec<u64> = first.iter().zip(last).map(|(f, l)| l - f + 1).collect();
+        let in_box = counts.iter().map(|&n| u128::from(n)).product::<u128>();
+        if in_box <= self.chunks.len() as u128 {
+            let mut found = Vec::new();
+            let mut key = first.to_vec();
+            for_each_index(&counts, |i| {
+                for ((k, i), f) in key.iter_mut().zip(i).zip(first) {
+                    *k = i + f;
+                }
+                if self.chunks.contains(key.as_slice()) {
+                    found.push(key.clone());
+                }
+            });
+            found
+        } else {
+            self.chunks
+                .iter()
+                .filter(|c| {
+                    c.iter()
+                        .zip(first.iter().zip(last))
+                        .all(|(i, (f, l))| (f..=l).contains(&i))
+                })
+                .cloned()
+                .collect()
+        }
+    }
+
+    /// Write the fill value into every element of `out`.
+    fn fill(&self, out: &mut [u8]) {
+        if self.fill.iter().all(|&b| b == 0) || self.fill.is_empty() {
+            out.fill(0);
+        } else {
+            for element in out.chunks_exact_mut(self.fill.len()) {
+                element.copy_from_slice(&self.fill);
+            }
+        }
+    }
+}
+
+/// Stored chunks decoded per step of a sparse read, between two cancellation checks.
+const SPARSE_BATCH: usize = 64;
+
+/// Where a chunk meets a region: the chunk's start and extent, the overlap's first index
+/// and shape, and the overlap's byte offset in the region's C-order buffer.
+struct Overlap {
+    cstart: Vec<u64>,
+    cextent: Vec<u64>,
+    lo: Vec<u64>,
+    part: Vec<u64>,
+    dst_off: i64,
+}
+
+/// [`Error::Cancelled`] once `progress` is cancelled.
+fn check_cancelled(progress: &dyn Progress) -> Result<()> {
+    if progress.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    Ok(())
 }
 
 /// Budget of decoded chunk bytes a [`ChunkedSource`] keeps for reuse.
@@ -534,18 +652,110 @@ impl ChunkedSource {
         Ok(buf)
     }
 
-    /// Read a region lying within one row of chunks along the first dimension: chunks
-    /// wholly inside the region whose bytes are contiguous in `out` are decoded straight
-    /// into it (no cache, no copy), the others through the cache and copied.
-    fn read_slab(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        let es = self.dtype.size();
-        let first: Vec<u64> = start.iter().zip(&self.chunk).map(|(s, c)| s / c).collect();
-        let last: Vec<u64> = start
+    /// The first and last chunk-grid index (inclusive) a region touches, per dimension.
+    fn grid_box(&self, start: &[u64], shape: &[u64]) -> (Vec<u64>, Vec<u64>) {
+        let first = start.iter().zip(&self.chunk).map(|(s, c)| s / c).collect();
+        let last = start
             .iter()
             .zip(shape)
             .zip(&self.chunk)
             .map(|((s, n), c)| (s + n - 1) / c)
             .collect();
+        (first, last)
+    }
+
+    /// Where chunk `index` meets the region `start .. start + shape` (it must touch it).
+    fn overlap(&self, index: &[u64], start: &[u64], shape: &[u64]) -> Overlap {
+        let (cstart, cextent) = self.chunk_extent(index);
+        let lo: Vec<u64> = cstart.iter().zip(start).map(|(c, s)| *c.max(s)).collect();
+        let part: Vec<u64> = lo
+            .iter()
+            .zip(cstart.iter().zip(&cextent))
+            .zip(start.iter().zip(shape))
+            .map(|((l, (c, e)), (s, n))| (c + e).min(s + n) - l)
+            .collect();
+        let dst_strides = c_strides(shape, self.dtype.size());
+        let dst_off = lo
+            .iter()
+            .zip(start)
+            .zip(&dst_strides)
+            .map(|((l, s), d)| (l - s) as i64 * d)
+            .sum();
+        Overlap {
+            cstart,
+            cextent,
+            lo,
+            part,
+            dst_off,
+        }
+    }
+
+    /// Copy the part of a decoded chunk (`bytes`) that meets the region of `shape` into
+    /// the region's buffer `out`.
+    fn copy_overlap(&self, o: &Overlap, bytes: &[u8], shape: &[u64], out: &mut [u8]) {
+        let es = self.dtype.size();
+        let src_strides = c_strides(&o.cextent, es);
+        let src_off: i64 =
+            o.lo.iter()
+                .zip(&o.cstart)
+                .zip(&src_strides)
+                .map(|((l, c), s)| (l - c) as i64 * s)
+                .sum();
+        copy_nd(
+            bytes,
+            Layout {
+                offset: src_off,
+                strides: &src_strides,
+            },
+            out,
+            Layout {
+                offset: o.dst_off,
+                strides: &c_strides(shape, es),
+            },
+            &o.part,
+            es,
+        );
+    }
+
+    /// Read a region of a sparse array: `out` is filled with the fill value in bulk, then
+    /// the stored chunks it touches (`present`) are decoded, a batch at a time, and copied
+    /// in; cancellation is checked between batches.
+    fn read_sparse(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        stored: &StoredChunks,
+        present: &[Vec<u64>],
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        stored.fill(out);
+        for batch in present.chunks(SPARSE_BATCH) {
+            check_cancelled(progress)?;
+            let chunks: Vec<Arc<Vec<u8>>> = batch
+                .par_iter()
+                .map(|index| self.load_chunk(index))
+                .collect::<Result<_>>()?;
+            for (index, bytes) in batch.iter().zip(&chunks) {
+                self.copy_overlap(&self.overlap(index, start, shape), bytes, shape, out);
+            }
+        }
+        Ok(())
+    }
+
+    /// Read a region lying within one row of chunks along the first dimension: chunks
+    /// wholly inside the region whose bytes are contiguous in `out` are decoded straight
+    /// into it (no cache, no copy), the others through the cache and copied. Stops with
+    /// [`Error::Cancelled`] before decoding a chunk once `progress` is cancelled.
+    fn read_slab(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let es = self.dtype.size();
+        let (first, last) = self.grid_box(start, shape);
         // Every chunk index the region touches.
         let counts: Vec<u64> = first.iter().zip(&last).map(|(f, l)| l - f + 1).collect();
         let mut indices = Vec::new();
@@ -558,33 +768,19 @@ impl ChunkedSource {
             )
         });
         // Where each chunk meets the region, and whether it can be decoded in place.
-        let dst_strides = c_strides(shape, es);
         let mut direct: Vec<(usize, &[u64])> = Vec::new();
         let mut cached = Vec::new();
         for index in &indices {
-            let (cstart, cextent) = self.chunk_extent(index);
-            let lo: Vec<u64> = cstart.iter().zip(start).map(|(c, s)| *c.max(s)).collect();
-            let part: Vec<u64> = lo
-                .iter()
-                .zip(cstart.iter().zip(&cextent))
-                .zip(start.iter().zip(shape))
-                .map(|((l, (c, e)), (s, n))| (c + e).min(s + n) - l)
-                .collect();
-            let dst_off: i64 = lo
-                .iter()
-                .zip(start)
-                .zip(&dst_strides)
-                .map(|((l, s), d)| (l - s) as i64 * d)
-                .sum();
+            let o = self.overlap(index, start, shape);
             // A whole chunk is one contiguous stretch of `out` when, after its first dim
             // longer than one, it spans the region's full extent.
-            let whole = part == cextent;
-            let outer = part.iter().position(|&n| n > 1).unwrap_or(part.len());
-            if whole && part[(outer + 1).min(part.len())..] == shape[(outer + 1).min(part.len())..]
-            {
-                direct.push((dst_off as usize, index.as_slice()));
+            let whole = o.part == o.cextent;
+            let outer = o.part.iter().position(|&n| n > 1).unwrap_or(o.part.len());
+            let after = (outer + 1).min(o.part.len());
+            if whole && o.part[after..] == shape[after..] {
+                direct.push((o.dst_off as usize, index.as_slice()));
             } else {
-                cached.push((index, cstart, cextent, lo, part, dst_off));
+                cached.push((index, o));
             }
         }
         if !direct.is_empty() {
@@ -602,6 +798,7 @@ impl ChunkedSource {
                 targets.push((index, target));
             }
             targets.into_par_iter().try_for_each(|(index, target)| {
+                check_cancelled(progress)?;
                 // Decoders may accumulate (event streams): they get zeroed memory.
                 target.fill(0);
                 self.decoder.decode_chunk(index, target)
@@ -609,30 +806,13 @@ impl ChunkedSource {
         }
         let chunks: Vec<Arc<Vec<u8>>> = cached
             .par_iter()
-            .map(|(index, ..)| self.load_chunk(index))
+            .map(|(index, _)| {
+                check_cancelled(progress)?;
+                self.load_chunk(index)
+            })
             .collect::<Result<_>>()?;
-        for ((_, cstart, cextent, lo, part, dst_off), bytes) in cached.iter().zip(&chunks) {
-            let src_strides = c_strides(cextent, es);
-            let src_off: i64 = lo
-                .iter()
-                .zip(cstart)
-                .zip(&src_strides)
-                .map(|((l, c), s)| (l - c) as i64 * s)
-                .sum();
-            copy_nd(
-                bytes,
-                Layout {
-                    offset: src_off,
-                    strides: &src_strides,
-                },
-                out,
-                Layout {
-                    offset: *dst_off,
-                    strides: &dst_strides,
-                },
-                part,
-                es,
-            );
+        for ((_, o), bytes) in cached.iter().zip(&chunks) {
+            self.copy_overlap(o, bytes, shape, out);
         }
         Ok(())
     }
@@ -648,15 +828,37 @@ impl ArraySource for ChunkedSource {
     }
 
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        self.read_region_with(start, shape, out, &NoProgress)
+    }
+
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+    ) -> Result<()> {
         if shape.contains(&0) {
             return Ok(());
         }
+        if let Some(stored) = self.decoder.stored_chunks() {
+            let (first, last) = self.grid_box(start, shape);
+            let touched = first
+                .iter()
+                .zip(&last)
+                .map(|(f, l)| u128::from(l - f + 1))
+                .product::<u128>();
+            let present = stored.within(&first, &last);
+            if (present.len() as u128) < touched {
+                return self.read_sparse(start, shape, out, stored, &present, progress);
+            }
+        }
         let Some((&c0, &n0)) = self.chunk.first().zip(shape.first()) else {
-            return self.read_slab(start, shape, out);
+            return self.read_slab(start, shape, out, progress);
         };
         let (s0, end0) = (start[0], start[0] + n0);
         if s0 / c0 == (end0 - 1) / c0 {
-            return self.read_slab(start, shape, out);
+            return self.read_slab(start, shape, out, progress);
         }
         // Several rows of chunks along the first dimension: each row is one contiguous slab
         // of `out`, read on its own thread, so memory holds one row's chunks per thread.
@@ -673,11 +875,12 @@ impl ArraySource for ChunkedSource {
             first = end;
         }
         slabs.into_par_iter().try_for_each(|(first, n, slab)| {
+            check_cancelled(progress)?;
             let mut slab_start = start.to_vec();
             slab_start[0] = first;
             let mut slab_shape = shape.to_vec();
             slab_shape[0] = n;
-            self.read_slab(&slab_start, &slab_shape, slab)
+            self.read_slab(&slab_start, &slab_shape, slab, progress)
         })
     }
 

@@ -1,12 +1,15 @@
 //! Property tests of the pixel sources: every region read equals the same slice of a full
-//! read, for strided (permuted, flipped, padded, byte-swapped) and chunked sources.
+//! read, for strided (permuted, flipped, padded, byte-swapped) and chunked sources (dense,
+//! and sparse with absent chunks filled); chunked reads stop once cancelled.
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use emio_core::source::c_strides;
 use emio_core::{
-    ArraySource, Axis, ByteOrder, ChunkDecoder, ChunkedSource, DType, Dataset, Result, Storage,
-    StridedSource, Tree,
+    ArraySource, Axis, ByteOrder, ChunkDecoder, ChunkedSource, DType, Dataset, Error, Progress,
+    Result, Storage, StoredChunks, StridedSource, Tree,
 };
 use proptest::prelude::*;
 
@@ -435,4 +438,164 @@ fn views_of_a_memory_map_name_their_file() {
     .unwrap();
     assert_eq!(owned.view_file(), None);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A decoder writing each element's linear C-order index (as u32) and listing as stored
+/// only the chunks `stored` accepts; the others read as `FILL`.
+struct Listed {
+    shape: Vec<u64>,
+    chunk: Vec<u64>,
+    stored: StoredChunks,
+}
+
+/// The fill value of [`Listed`]'s absent chunks.
+const FILL: u32 = 0xDEAD_BEEF;
+
+impl Listed {
+    fn new(shape: &[u64], chunk: &[u64], keep: impl Fn(&[u64]) -> bool) -> Self {
+        let grid: Vec<u64> = shape
+            .iter()
+            .zip(chunk)
+            .map(|(n, c)| n.div_ceil(*c))
+            .collect();
+        let mut chunks = HashSet::new();
+        emio_core::source::for_each_index(&grid, |i| {
+            if keep(i) {
+                chunks.insert(i.to_vec());
+            }
+        });
+        Listed {
+            shape: shape.to_vec(),
+            chunk: chunk.to_vec(),
+            stored: StoredChunks::new(chunks, FILL.to_ne_bytes().to_vec()),
+        }
+    }
+
+    /// The value at `idx` of the whole array.
+    fn expected(&self, idx: &[u64]) -> u32 {
+        let index: Vec<u64> = idx.iter().zip(&self.chunk).map(|(i, c)| i / c).collect();
+        if !self.stored.contains(&index) {
+            return FILL;
+        }
+        idx.iter()
+            .zip(&self.shape)
+            .fold(0u64, |acc, (i, n)| acc * n + i) as u32
+    }
+}
+
+impl ChunkDecoder for Listed {
+    fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
+        assert!(
+            self.stored.contains(index),
+            "absent chunk {index:?} decoded"
+        );
+        let start: Vec<u64> = index.iter().zip(&self.chunk).map(|(i, c)| i * c).collect();
+        let ext: Vec<u64> = start
+            .iter()
+            .zip(&self.chunk)
+            .zip(&self.shape)
+            .map(|((s, c), n)| (*c).min(n - s))
+            .collect();
+        for (k, idx) in indices(&ext).into_iter().enumerate() {
+            let abs: Vec<u64> = idx.iter().zip(&start).map(|(i, s)| i + s).collect();
+            let lin = abs
+                .iter()
+                .zip(&self.shape)
+                .fold(0u64, |acc, (i, n)| acc * n + i);
+            out[k * 4..k * 4 + 4].copy_from_slice(&(lin as u32).to_ne_bytes());
+        }
+        Ok(())
+    }
+
+    fn stored_chunks(&self) -> Option<&StoredChunks> {
+        Some(&self.stored)
+    }
+}
+
+proptest! {
+    #[test]
+    fn sparse_chunked_regions_fill_absent_chunks(
+        shape in prop::collection::vec(1u64..9, 1..4),
+        chunk in prop::collection::vec(1u64..4, 3),
+        picks in prop::collection::vec((0.0f64..1.0, 0.0f64..1.0), 3),
+        modulus in 1u64..5,
+    ) {
+        let chunk = chunk[..shape.len()].to_vec();
+        let listed = Listed::new(&shape, &chunk, |i| i.iter().sum::<u64>() % modulus == 0);
+        let (start, rshape) = region(&shape, &picks);
+        let expected: Vec<u8> = indices(&rshape)
+            .into_iter()
+            .flat_map(|idx| {
+                let abs: Vec<u64> = idx.iter().zip(&start).map(|(i, s)| i + s).collect();
+                listed.expected(&abs).to_ne_bytes()
+            })
+            .collect();
+        let ds = dataset(ChunkedSource::new(DType::U32, shape, chunk, Box::new(listed)).unwrap());
+        prop_assert_eq!(ds.read_region_bytes(&start, &rshape).unwrap(), expected);
+    }
+}
+
+#[test]
+fn a_sparse_region_of_millions_of_chunks_reads_without_visiting_them() {
+    // 2^31 one-element chunks, two stored: a 16 MB region is filled in bulk.
+    let shape = [1u64 << 31];
+    let listed = Listed::new(&[0], &[1], |_| false);
+    let mut chunks = HashSet::new();
+    chunks.insert(vec![5u64]);
+    chunks.insert(vec![(4 << 20) - 1]);
+    let listed = Listed {
+        shape: shape.to_vec(),
+        stored: StoredChunks::new(chunks, FILL.to_ne_bytes().to_vec()),
+        ..listed
+    };
+    let ds =
+        dataset(ChunkedSource::new(DType::U32, shape.to_vec(), vec![1], Box::new(listed)).unwrap());
+    let bytes = ds.read_region_bytes(&[0], &[4 << 20]).unwrap();
+    let values: Vec<u32> = bytes
+        .chunks_exact(4)
+        .map(|b| u32::from_ne_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(values[5], 5);
+    assert_eq!(values[(4 << 20) - 1], (4 << 20) - 1);
+    assert_eq!(values.iter().filter(|&&v| v == FILL).count(), (4 << 20) - 2);
+}
+
+/// Progress cancelled from its `after`-th check on.
+struct CancelAfter {
+    after: usize,
+    checks: AtomicUsize,
+}
+
+impl Progress for CancelAfter {
+    fn is_cancelled(&self) -> bool {
+        self.checks.fetch_add(1, Ordering::SeqCst) + 1 >= self.after
+    }
+}
+
+#[test]
+fn a_dense_chunked_read_stops_between_chunks_once_cancelled() {
+    struct Counting(Arc<AtomicUsize>);
+    impl ChunkDecoder for Counting {
+        fn decode_chunk(&self, _: &[u64], _: &mut [u8]) -> Result<()> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+    let decoded = Arc::new(AtomicUsize::new(0));
+    let decoder = Box::new(Counting(decoded.clone()));
+    let source = ChunkedSource::new(DType::U8, vec![100, 100], vec![1, 1], decoder).unwrap();
+    let ds = dataset(source);
+    let mut out = vec![0u8; 100 * 100];
+    let progress = CancelAfter {
+        after: 20,
+        checks: AtomicUsize::new(0),
+    };
+    let result = ds.read_region_into_with(&[0, 0], &[100, 100], &mut out, &progress);
+    assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+    assert!(
+        decoded.load(Ordering::SeqCst) < 10_000,
+        "every chunk was decoded"
+    );
+    // The same read without cancellation decodes every chunk.
+    ds.read_region_into(&[0, 0], &[100, 100], &mut out).unwrap();
 }

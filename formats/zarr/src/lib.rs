@@ -45,17 +45,18 @@
 
 mod guard;
 mod json;
+mod listing;
 mod v3;
 mod zspy;
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use emio_core::engine::Engine;
 use emio_core::source::{c_strides, copy_nd, element_count, Layout};
 use emio_core::{
     ArraySource, ChunkDecoder, ChunkedSource, DType, Dataset, Error, Format, OptionKind,
-    OptionSpec, Progress, Result,
+    OptionSpec, Progress, Result, StoredChunks,
 };
 use serde_json::Value;
 use zarrs::array::{Array, ArrayBytes, ArrayMetadata};
@@ -339,9 +340,28 @@ struct ZarrChunks {
     chunk: Vec<u64>,
     shape: Vec<u64>,
     channels: Option<u64>,
+    /// The store's root folder and the array's folder, when emio's chunks are the stored
+    /// ones (so the chunk files can be listed).
+    folders: Option<(PathBuf, PathBuf)>,
+    /// The stored chunks, listed on first read (`listing`).
+    stored: OnceLock<Option<StoredChunks>>,
 }
 
 impl ChunkDecoder for ZarrChunks {
+    fn stored_chunks(&self) -> Option<&StoredChunks> {
+        let (store_root, array_dir) = self.folders.as_ref()?;
+        self.stored
+            .get_or_init(|| {
+                let at = listing::Listed {
+                    store_root,
+                    array_dir,
+                    channels: self.channels,
+                };
+                listing::stored_chunks(&self.array, &at)
+            })
+            .as_ref()
+    }
+
     fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
         guard::check_chunk(self.format, &self.array, self.compressor.as_deref(), index)?;
         let mut start = Vec::with_capacity(index.len() + 1);
@@ -409,11 +429,20 @@ fn open_source(
     }
     let dtype = rgb.unwrap_or(component);
     let natural = array.chunk_shape(&vec![0; shape.len() + usize::from(channels.is_some())]);
-    // Chunks are checked before decoding only when emio's chunks are the stored ones.
-    let compressor = natural
-        .is_ok_and(|n| n.iter().zip(&chunk).all(|(a, b)| a.get() == *b))
-        .then(|| guard::compressor(&array))
-        .flatten();
+    // Chunks are checked before decoding only when emio's chunks are the stored ones, and
+    // listed only when, besides, a channel dimension (if any) is one chunk.
+    let (same_grid, stored_grid) = match &natural {
+        Ok(n) => (
+            n.iter().zip(&chunk).all(|(a, b)| a.get() == *b),
+            n.iter()
+                .map(|c| c.get())
+                .eq(chunk.iter().copied().chain(channels)),
+        ),
+        Err(_) => (false, false),
+    };
+    let compressor = same_grid.then(|| guard::compressor(&array)).flatten();
+    let (store_root, leaf) = leaf_store(root, node);
+    let array_dir = store_root.join(leaf.trim_start_matches('/'));
     let decoder = ZarrChunks {
         format,
         compressor,
@@ -421,6 +450,8 @@ fn open_source(
         chunk: chunk.clone(),
         shape: shape.clone(),
         channels,
+        folders: stored_grid.then_some((store_root, array_dir)),
+        stored: OnceLock::new(),
     };
     Ok(Arc::new(ChunkedSource::new(
         dtype,
