@@ -49,9 +49,11 @@ mod listing;
 mod v3;
 mod zspy;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use emio_core::budget::{summarize, MAX_ENTRIES};
 use emio_core::engine::Engine;
 use emio_core::source::{c_strides, copy_nd, element_count, Layout};
 use emio_core::{
@@ -329,6 +331,64 @@ fn open_array_node(
     let (parent, leaf) = leaf_store(root, node);
     let store = Arc::new(FilesystemStore::new(&parent).map_err(|e| zerr(format, e))?);
     Array::open(store, &leaf).map_err(|e| zerr(format, e).with_path(&parent))
+}
+
+/// The entries of the folder `dir` of a store, refusing a folder of more than
+/// [`MAX_ENTRIES`] (a group or store cannot make a reader walk millions of members).
+fn read_dir_bounded(format: &'static str, dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        if entries.len() == MAX_ENTRIES {
+            return Err(Error::malformed_at_unknown(
+                format,
+                format!("a group of at most {MAX_ENTRIES} members"),
+            )
+            .with_path(dir));
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// The datasets a group lists, each once: a name listed again is read once (the repeats
+/// are returned as a warning), and a list of more than [`MAX_ENTRIES`] names is refused
+/// with a summary of them.
+fn distinct_datasets(
+    format: &'static str,
+    group: &Path,
+    names: Vec<String>,
+) -> Result<(Vec<String>, Option<String>)> {
+    let listed = names.len();
+    let mut seen = HashSet::new();
+    let mut repeated = Vec::new();
+    let mut distinct = Vec::new();
+    for name in names {
+        if seen.insert(name.clone()) {
+            distinct.push(name);
+        } else if !repeated.contains(&name) {
+            repeated.push(name);
+        }
+    }
+    if distinct.len() > MAX_ENTRIES {
+        return Err(Error::malformed_at_unknown(
+            format,
+            format!(
+                "a group of at most {MAX_ENTRIES} datasets, found {}: {}",
+                distinct.len(),
+                summarize(&distinct)
+            ),
+        )
+        .with_path(group));
+    }
+    let warning = (!repeated.is_empty()).then(|| {
+        format!(
+            "the group lists {listed} datasets, {} of them again ({}); each is read once",
+            listed - distinct.len(),
+            summarize(&repeated)
+        )
+    });
+    Ok((distinct, warning))
 }
 
 /// Decodes chunks of a zarrs array for a [`ChunkedSource`].

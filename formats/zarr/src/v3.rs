@@ -10,8 +10,8 @@ use emio_core::{
 use serde_json::{json, Map, Value};
 
 use crate::{
-    choose_chunks, create_array, json, open_source, v3_data_type, write_chunks, zero_fill, Element,
-    CHUNKS, DEFAULT_CHUNK_BYTES, LEVEL,
+    choose_chunks, create_array, distinct_datasets, json, open_source, read_dir_bounded,
+    v3_data_type, write_chunks, zero_fill, Element, CHUNKS, DEFAULT_CHUNK_BYTES, LEVEL,
 };
 
 const FORMAT: &str = "zarr";
@@ -176,10 +176,15 @@ impl Format for Zarr {
                 None => child_arrays(path)?,
             }
         };
-        nodes
+        let (nodes, repeats) = distinct_datasets(FORMAT, path, nodes)?;
+        let mut datasets = nodes
             .iter()
             .map(|node| open_array(path, node, &file_name))
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(warning) = repeats {
+            Dataset::warn_all(&mut datasets, &warning);
+        }
+        Ok(datasets)
     }
 
     fn write(
@@ -322,8 +327,7 @@ fn node_document(dir: &Path) -> Result<Option<(NodeKind, Value)>> {
 /// Relative paths of the arrays directly below a group, sorted by name.
 fn child_arrays(dir: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
+    for entry in read_dir_bounded(FORMAT, dir)? {
         if entry.path().is_dir() {
             if let Some((NodeKind::Array, _)) = node_document(&entry.path())? {
                 names.push(entry.file_name().to_string_lossy().into_owned());

@@ -17,8 +17,8 @@ use serde_json::{json, Map, Value};
 use zarrs::array::{ArrayBytes, ArraySubset};
 
 use crate::{
-    choose_chunks, create_array, json, open_source, werr, write_chunks, zerr, Element, CHUNKS,
-    LEVEL,
+    choose_chunks, create_array, json, open_source, read_dir_bounded, werr, write_chunks, zerr,
+    Element, CHUNKS, LEVEL,
 };
 
 const FORMAT: &str = "zspy";
@@ -170,11 +170,11 @@ impl TreeSource for ZspySource<'_> {
 
     fn members(&self, node: &str) -> Result<Vec<(String, Member)>> {
         let dir = self.root.join(node.trim_start_matches('/'));
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+        if !dir.is_dir() {
             return Ok(Vec::new());
-        };
+        }
         let mut out = Vec::new();
-        for entry in entries.filter_map(|e| e.ok()) {
+        for entry in read_dir_bounded(FORMAT, &dir)? {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             if !path.is_dir() {
@@ -271,9 +271,8 @@ impl Format for Zspy {
             )
             .with_path(path));
         }
-        let mut names: Vec<String> = std::fs::read_dir(&experiments)
-            .map_err(|e| Error::io(&experiments, e))?
-            .filter_map(|e| e.ok())
+        let mut names: Vec<String> = read_dir_bounded(FORMAT, &experiments)?
+            .into_iter()
             .filter(|e| e.path().join("data").join(".zarray").is_file())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();

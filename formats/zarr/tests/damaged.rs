@@ -1,0 +1,54 @@
+//! Damaged Zarr groups generated here (issue 15): a group listing one member 100,000 times
+//! reads it once with a warning (it used 3 GB), and a group listing more members than the
+//! limit is refused with a message that quotes a few of them.
+
+use std::path::Path;
+
+use emio_core::{DType, Dataset, Format, NoProgress, Options};
+use emio_zarr::Zarr;
+use serde_json::Value;
+
+/// Write a small dataset as `.zarr` at `path` and replace the group's dataset list.
+fn store_listing(path: &Path, datasets: Vec<String>) {
+    let ds = Dataset::from_bytes(vec![3u8; 16], DType::U8, vec![4, 4]).unwrap();
+    Zarr.write(&ds, path, &Options::default(), &NoProgress)
+        .unwrap();
+    let group = path.join("zarr.json");
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&group).unwrap()).unwrap();
+    doc["attributes"]["emio"]["datasets"] = Value::from(datasets);
+    std::fs::write(&group, doc.to_string()).unwrap();
+}
+
+#[test]
+fn a_member_listed_100000_times_is_read_once_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("repeated.zarr");
+    store_listing(&path, vec!["data".to_string(); 100_000]);
+    let datasets = Zarr.open(&path, &Options::default()).unwrap();
+    assert_eq!(datasets.len(), 1);
+    assert_eq!(
+        datasets[0].read_region_bytes(&[0, 0], &[4, 4]).unwrap(),
+        [3; 16]
+    );
+    let warning = datasets[0].warnings().join("\n");
+    assert!(
+        warning.contains("lists 100000 datasets, 99999 of them again (data)"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn a_group_listing_too_many_members_is_refused_with_a_short_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.zarr");
+    store_listing(&path, (0..100_000).map(|i| format!("array{i}")).collect());
+    let err = Zarr
+        .open(&path, &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("at most 65536 datasets, found 100000") && err.contains("… and 99992 more"),
+        "{err}"
+    );
+    assert!(err.len() < 1000, "{} characters", err.len());
+}
