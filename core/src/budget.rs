@@ -73,13 +73,16 @@ impl MetadataBudget {
         }
     }
 
-    /// Count `bytes` more of metadata; an error naming `what` once over the limit.
+    /// Count `bytes` more of metadata; an error naming `what` when they do not fit in what
+    /// is left of the limit. Nothing is counted on failure, so a parser may skip the item
+    /// (and say so) and go on with smaller ones.
     pub fn charge(&self, bytes: u64, what: &str) -> Result<()> {
-        let used = self
+        let fits = self
             .used
-            .fetch_add(bytes, Ordering::Relaxed)
-            .saturating_add(bytes);
-        if used > self.limit {
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(bytes).filter(|&total| total <= self.limit)
+            });
+        if fits.is_err() {
             return Err(Error::malformed_at_unknown(
                 self.format,
                 format!(
@@ -89,6 +92,11 @@ impl MetadataBudget {
             ));
         }
         Ok(())
+    }
+
+    /// The limit in bytes.
+    pub fn limit(&self) -> u64 {
+        self.limit
     }
 
     /// Bytes counted so far.
@@ -321,6 +329,10 @@ mod tests {
         assert!(budget.charge(6, "a").is_ok());
         let err = budget.charge(6, "tag X").unwrap_err().to_string();
         assert!(err.contains("tag X") && err.contains("10 B"), "{err}");
+        // A refused item is not counted: a smaller one still fits.
+        assert_eq!(budget.used(), 6);
+        assert!(budget.charge(4, "b").is_ok());
+        assert!(budget.charge(1, "c").is_err());
     }
 
     #[test]

@@ -146,7 +146,29 @@ impl Entry {
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
+
+    /// About how many bytes the entry's values take as JSON ([`Values::to_json`]): what is
+    /// charged against the file's metadata budget before they are decoded.
+    pub fn json_size(&self) -> u64 {
+        const SUMMARY: u64 = 24;
+        match self.ftype {
+            2 => self.count.saturating_add(2),
+            7 if self.count > MAX_BYTES_LISTED as u64 => SUMMARY,
+            _ if self.count > MAX_VALUES_LISTED as u64 => SUMMARY,
+            // A number of 1 or 2 bytes as text (`-128,`, `-32768,`); wider ones up to 24.
+            t => match type_size(t).unwrap_or(1) {
+                size @ (1 | 2) => self.count.saturating_mul(2 * size + 3),
+                _ => self.count.saturating_mul(24),
+            },
+        }
+    }
 }
+
+/// Most numbers of one entry listed in metadata; longer lists are summarised by their
+/// length (`<N values>`).
+const MAX_VALUES_LISTED: usize = 1 << 16;
+/// Most bytes of an UNDEFINED entry listed in metadata; longer blobs are summarised.
+const MAX_BYTES_LISTED: usize = 64;
 
 /// What is wrong with an IFD entry as stored (readers tolerate it; `emconvert check`
 /// reports it).
@@ -490,26 +512,23 @@ pub fn ascii(raw: &[u8]) -> String {
 
 impl Values {
     /// The values as JSON: single values unwrapped, rationals as `[num, den]` pairs, long
-    /// byte blobs summarised by their length.
+    /// byte blobs and number lists (over 64 bytes, over 65,536 numbers) summarised by their
+    /// length.
     pub fn to_json(&self) -> Value {
-        fn one_or_many(mut v: Vec<Value>) -> Value {
-            if v.len() == 1 {
-                v.remove(0)
-            } else {
-                Value::Array(v)
+        fn one_or_many<T>(v: &[T], f: impl Fn(&T) -> Value) -> Value {
+            match v {
+                [one] => f(one),
+                _ if v.len() > MAX_VALUES_LISTED => Value::String(format!("<{} values>", v.len())),
+                _ => Value::Array(v.iter().map(f).collect()),
             }
         }
         match self {
-            Values::Unsigned(v) => one_or_many(v.iter().map(|&x| Value::from(x)).collect()),
-            Values::Signed(v) => one_or_many(v.iter().map(|&x| Value::from(x)).collect()),
-            Values::Rational(v) => one_or_many(
-                v.iter()
-                    .map(|&(n, d)| Value::Array(vec![n.into(), d.into()]))
-                    .collect(),
-            ),
-            Values::Float(v) => one_or_many(v.iter().map(|&x| json_f64(x)).collect()),
+            Values::Unsigned(v) => one_or_many(v, |&x| Value::from(x)),
+            Values::Signed(v) => one_or_many(v, |&x| Value::from(x)),
+            Values::Rational(v) => one_or_many(v, |&(n, d)| Value::Array(vec![n.into(), d.into()])),
+            Values::Float(v) => one_or_many(v, |&x| json_f64(x)),
             Values::Ascii(s) => Value::String(s.clone()),
-            Values::Bytes(b) if b.len() <= 64 => {
+            Values::Bytes(b) if b.len() <= MAX_BYTES_LISTED => {
                 Value::Array(b.iter().map(|&x| Value::from(x)).collect())
             }
             Values::Bytes(b) => Value::String(format!("<{} bytes>", b.len())),

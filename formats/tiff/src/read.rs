@@ -2,6 +2,7 @@
 //! series a lazy dataset with the metadata of its dialect (or the axes and metadata emio
 //! stored in its private tag).
 
+use emio_core::budget::MetadataBudget;
 use emio_core::metadata::Tree;
 use emio_core::{Axis, Dataset, Error, Options, Result, Storage};
 use serde_json::Value;
@@ -61,18 +62,25 @@ impl Tiff {
                 _ => StreakAxis::Uniform,
             },
         };
+        // Tag values kept as metadata are bounded per file (a damaged directory may declare
+        // thousands of entries of 65,536 values each).
+        let budget = MetadataBudget::for_file(FORMAT, bytes.len() as u64);
         let mut out = Vec::with_capacity(all_series.len());
         for (k, s) in all_series.iter().enumerate() {
             let source = series::source(s, &storage)?;
             let ifd = &ifds[s.first().index];
-            let m = meta::series_metadata(&r, &header, ifd, s, file_name, axis_options)?;
+            let m = meta::series_metadata(&r, &header, ifd, s, file_name, axis_options, &budget)?;
             let (axes, metadata, original) = match (&emio_json, k) {
                 (Some(j), 0) => {
                     restore_emio(j, source.shape()).unwrap_or((m.axes, m.metadata, m.original))
                 }
                 _ => (m.axes, m.metadata, m.original),
             };
-            out.push(Dataset::new(source, axes, metadata, original)?);
+            let mut dataset = Dataset::new(source, axes, metadata, original)?;
+            for warning in m.warnings {
+                dataset.warn(warning);
+            }
+            out.push(dataset);
         }
         for warning in &warnings {
             Dataset::warn_all(&mut out, warning);

@@ -67,3 +67,75 @@ fn huge_samples_per_pixel_strips_decode_short_and_fail() {
         assert!(err.contains("to decode to"), "{err}");
     }
 }
+
+/// A classic little-endian TIFF of one 2 × 2 u8 image whose directory also holds `extra`
+/// private tags (40000, 40001, ...), each 65,536 BYTE values (all pointing at one blob).
+fn huge_directory(extra: u16) -> Vec<u8> {
+    let count = 8 + extra;
+    let ifd_end = 8 + 2 + 12 * u32::from(count) + 4;
+    let (pixels, blob) = (ifd_end, ifd_end + 4);
+    let entry = |tag: u16, ftype: u16, n: u32, value: u32| {
+        let mut e = Vec::with_capacity(12);
+        e.extend(tag.to_le_bytes());
+        e.extend(ftype.to_le_bytes());
+        e.extend(n.to_le_bytes());
+        e.extend(value.to_le_bytes());
+        e
+    };
+    let mut bytes = b"II*\0".to_vec();
+    bytes.extend(8u32.to_le_bytes());
+    bytes.extend(count.to_le_bytes());
+    for (tag, ftype, value) in [
+        (256, 3, 2),
+        (257, 3, 2),
+        (258, 3, 8),
+        (259, 3, 1),
+        (262, 3, 1),
+        (273, 4, pixels),
+        (278, 3, 2),
+        (279, 4, 4),
+    ] {
+        bytes.extend(entry(tag, ftype, 1, value));
+    }
+    for i in 0..extra {
+        bytes.extend(entry(40000 + i, 1, 1 << 16, blob));
+    }
+    bytes.extend(0u32.to_le_bytes());
+    bytes.extend([1u8, 2, 3, 4]);
+    bytes.extend((0..1u32 << 16).map(|i| i as u8));
+    bytes
+}
+
+#[test]
+fn a_huge_directory_keeps_its_tag_values_within_the_metadata_budget() {
+    // 19,000 tags of 65,536 values: 1.2 billion numbers as JSON from a 300 KB file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge_ifd.tif");
+    let bytes = huge_directory(19_000);
+    std::fs::write(&path, &bytes).unwrap();
+    let datasets = Tiff.open(&path, &Options::new()).unwrap();
+    let ds = &datasets[0];
+    assert_eq!(
+        ds.read_region_bytes(&[0, 0], &[2, 2]).unwrap(),
+        [1, 2, 3, 4]
+    );
+    let kept = serde_json::to_string(&ds.original_metadata).unwrap().len() as u64;
+    let limit = emio_core::budget::metadata_limit(bytes.len() as u64);
+    assert!(
+        kept <= limit,
+        "{kept} bytes of original metadata, limit {limit}"
+    );
+    assert!(
+        ds.original_metadata.contains_key("ImageWidth"),
+        "the image's own tags come first and are kept"
+    );
+    let warning = ds.warnings().join("\n");
+    assert!(
+        warning.contains("were left out of the original metadata") && warning.contains("… and"),
+        "{warning}"
+    );
+    assert!(
+        warning.len() < 1000,
+        "the warning lists a few tags: {warning}"
+    );
+}

@@ -15,11 +15,12 @@ mod sis;
 mod tvips;
 mod zeiss;
 
+use emio_core::budget::{human_bytes, summarize, MetadataBudget};
 use emio_core::metadata::{json_f64, set_path, value_f64, Tree};
 use emio_core::{Axis, Result};
 use serde_json::Value;
 
-use crate::ifd::{Ifd, Reader, Values};
+use crate::ifd::{Ifd, Reader};
 use crate::series::Series;
 use crate::tags;
 use axes::{build_axes, Cal};
@@ -53,32 +54,45 @@ pub enum StreakAxis {
 }
 
 /// Decode every entry of `ifd` into a tree keyed by tag name (sub-IFDs such as EXIF as
-/// nested trees).
-pub fn tags_tree(r: &Reader<'_>, ifd: &Ifd, header: &crate::ifd::Header, depth: u32) -> Tree {
+/// nested trees). Each entry's values are charged against the file's metadata `budget`
+/// before they are decoded; the names of those that do not fit are pushed to `skipped`.
+pub fn tags_tree(
+    r: &Reader<'_>,
+    ifd: &Ifd,
+    header: &crate::ifd::Header,
+    depth: u32,
+    budget: &MetadataBudget,
+    skipped: &mut Vec<String>,
+) -> Tree {
     let mut tree = Tree::new();
     for e in &ifd.entries {
         let name = tags::name(e.tag);
+        if tree.contains_key(&name) {
+            // Repeated tags (some writers emit several ImageDescription entries) keep the
+            // first.
+            continue;
+        }
+        if budget.charge(e.json_size(), &name).is_err() {
+            skipped.push(name);
+            continue;
+        }
         let value = match e.tag {
             tags::EXIF_IFD | tags::GPS_IFD if depth == 0 => r
                 .unsigned(e)
                 .ok()
                 .and_then(|v| v.first().copied())
                 .and_then(|off| crate::ifd::parse_ifd(r.bytes, header, off).ok())
-                .map(|sub| Value::Object(tags_tree(r, &sub, header, depth + 1))),
+                .map(|sub| Value::Object(tags_tree(r, &sub, header, depth + 1, budget, skipped))),
             _ => None,
         };
         let value = match value {
             Some(v) => v,
             None => match r.values(e) {
-                Ok(Values::Unsigned(v)) if v.len() > 65536 => {
-                    Value::String(format!("<{} values>", v.len()))
-                }
                 Ok(v) => v.to_json(),
                 Err(_) => continue,
             },
         };
-        // Repeated tags (some writers emit several ImageDescription entries) keep the first.
-        tree.entry(name).or_insert(value);
+        tree.insert(name, value);
     }
     tree
 }
@@ -105,6 +119,8 @@ pub struct SeriesMetadata {
     pub metadata: Tree,
     /// All tags and parsed vendor blocks.
     pub original: Tree,
+    /// What was left out (tags over the metadata budget), for the user.
+    pub warnings: Vec<String>,
 }
 
 fn str_of<'a>(op: &'a Tree, key: &str) -> Option<&'a str> {
@@ -266,8 +282,10 @@ pub fn series_metadata(
     series: &Series,
     file_name: &str,
     options: AxisOptions,
+    budget: &MetadataBudget,
 ) -> Result<SeriesMetadata> {
-    let op = tags_tree(r, ifd, header, 0);
+    let mut skipped = Vec::new();
+    let op = tags_tree(r, ifd, header, 0, budget, &mut skipped);
     let mut md = Tree::new();
     // The title stays empty unless a dialect's tags give one, as HyperSpy has it.
     set_path(&mut md, "General.title", "");
@@ -311,9 +329,22 @@ pub fn series_metadata(
         Some(a) => a,
         None => build_axes(series, &c.cal),
     };
+    let warnings = if skipped.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!(
+            "{} tags of page {} were left out of the original metadata, over the budget of {} \
+             for this file: {}",
+            skipped.len(),
+            series.first().index,
+            human_bytes(budget.limit()),
+            summarize(&skipped)
+        )]
+    };
     Ok(SeriesMetadata {
         axes,
         metadata: c.md,
         original: c.op,
+        warnings,
     })
 }
