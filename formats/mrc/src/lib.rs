@@ -23,10 +23,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use emio_core::budget::{check_padded, human_bytes, metadata_limit};
 use emio_core::metadata::{base_metadata, merge, set_path};
 use emio_core::{
     ArraySource, Axis, ByteOrder, DType, Dataset, Error, Format, OptionKind, OptionSpec, Options,
-    Problem, Progress, Result, Storage, StridedSource, Tree,
+    Problem, Progress, Result, ResultExt, Storage, StridedSource, Tree,
 };
 use serde_json::Value;
 
@@ -105,6 +106,35 @@ impl Geometry {
             }
             None => self.frame_shape(),
         }
+    }
+
+    /// When frames are placed on a scan grid (Direct Electron scans) and some positions
+    /// have no frame in the file (they read as zeros): a warning saying how many, after
+    /// checking that the grid stays mostly stored in the `file_size`-byte file (a scan file
+    /// of millions of lines cannot make a small movie claim gigabytes of zeros).
+    fn missing_frames(&self, file_size: u64) -> Result<Option<String>> {
+        let Some((_, map)) = &self.placed else {
+            return Ok(None);
+        };
+        let missing = map.iter().filter(|&&m| m == sources::NO_FRAME).count() as u64;
+        if missing == 0 {
+            return Ok(None);
+        }
+        let positions = map.len() as u64;
+        let frame = self.frame_shape()[1..]
+            .iter()
+            .product::<u64>()
+            .saturating_mul(self.mode.stored_size().unwrap_or(1) as u64);
+        check_padded(
+            "mrc",
+            "the scan grid (info and scan coordinates files)",
+            positions.saturating_mul(frame),
+            (positions - missing).saturating_mul(frame),
+            file_size,
+        )?;
+        Ok(Some(format!(
+            "{missing} of the {positions} scan positions have no frame in the file; they read as zeros"
+        )))
     }
 
     fn frame_shape(&self) -> Vec<u64> {
@@ -209,18 +239,41 @@ fn disabled(value: &str) -> bool {
     value.is_empty() || value.eq_ignore_ascii_case("none")
 }
 
-fn read_text(path: &Path) -> Result<String> {
-    const MAX_COMPANION: u64 = 64 << 20;
+/// A companion text file, read whole unless it holds more than `limit` bytes (the data
+/// file's metadata budget): then an error naming it.
+fn read_text(path: &Path, limit: u64) -> Result<String> {
     let mut text = String::new();
-    emio_core::inputs::open(path)?
-        .take(MAX_COMPANION)
+    let n = emio_core::inputs::open(path)?
+        .take(limit.saturating_add(1))
         .read_to_string(&mut text)
         .map_err(|e| Error::io(path, e))?;
+    if n as u64 > limit {
+        return Err(Error::malformed_at_unknown(
+            "mrc",
+            format!(
+                "a companion file within the metadata budget of {} (8 × the data file's size, \
+                 at least 1 MiB, at most 64 MiB); it holds more",
+                human_bytes(limit)
+            ),
+        )
+        .with_path(path));
+    }
     Ok(text)
 }
 
-/// Direct Electron companions: the info file and scan coordinates, if any apply.
-fn de_companions(path: &Path, options: &Options) -> Result<Option<(PathBuf, Option<PathBuf>)>> {
+/// The Direct Electron companions of a movie.
+struct Companions {
+    /// The `*_info.txt` file.
+    info: PathBuf,
+    /// The `*_scan_coordinates.csv` file, if any.
+    scan: Option<PathBuf>,
+    /// Most bytes read from each: the movie's metadata budget.
+    limit: u64,
+}
+
+/// Direct Electron companions: the info file and scan coordinates, if any apply, read within
+/// the metadata budget of the `file_size`-byte movie.
+fn de_companions(path: &Path, options: &Options, file_size: u64) -> Result<Option<Companions>> {
     let info = match options.str("metadata_file") {
         Some(v) if disabled(v) => return Ok(None),
         Some(v) if v != "auto" => Some(PathBuf::from(v)),
@@ -232,7 +285,11 @@ fn de_companions(path: &Path, options: &Options) -> Result<Option<(PathBuf, Opti
         Some(v) => Some(PathBuf::from(v)),
         None => de::find_companion(path, "scan_coordinates.csv"),
     };
-    Ok(Some((info, scan)))
+    Ok(Some(Companions {
+        info,
+        scan,
+        limit: metadata_limit(file_size),
+    }))
 }
 
 impl Mrc {
@@ -243,9 +300,9 @@ impl Mrc {
             _ => None,
         };
         let mut magic = [0u8; 4];
-        let n = emio_core::inputs::open(path)?
-            .read(&mut magic)
-            .map_err(|e| Error::io(path, e))?;
+        let mut file = emio_core::inputs::open(path)?;
+        let file_size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let n = file.read(&mut magic).map_err(|e| Error::io(path, e))?;
         let bytes = match Codec::detect(&magic[..n]) {
             Some(codec) => {
                 let head = sources::decompress_head(path, codec, HEADER_LEN as u64)?;
@@ -281,7 +338,7 @@ impl Mrc {
         };
         let sections = h.nz as usize;
         let extended = exthdr::interpret(&h, &ext, sections);
-        let companions = de_companions(path, options)?;
+        let companions = de_companions(path, options, file_size)?;
         // A shape emio recorded in a label (data of more dimensions than MRC describes)
         // applies like navigation_shape, unless the user gives one.
         let recorded = match &companions {
@@ -314,6 +371,7 @@ impl Mrc {
             &mut metadata,
             &mut original,
         )?;
+        let missing = geometry.missing_frames(file_size)?;
         let dtype = h.mode.dtype();
         let source: Arc<dyn ArraySource> = match bytes {
             Bytes::Mapped(storage) => geometry.build(storage)?,
@@ -334,7 +392,11 @@ impl Mrc {
                 ))
             }
         };
-        Dataset::new(source, axes, metadata, original)
+        let mut dataset = Dataset::new(source, axes, metadata, original)?;
+        if let Some(warning) = missing {
+            dataset.warn(warning);
+        }
+        Ok(dataset)
     }
 
     /// Lay out the logical array: shape, strides, placement and axes.
@@ -343,7 +405,7 @@ impl Mrc {
         h: &Header,
         fei: Option<&Tree>,
         nav_option: Option<&[u64]>,
-        companions: Option<&(PathBuf, Option<PathBuf>)>,
+        companions: Option<&Companions>,
         metadata: &mut Tree,
         original: &mut Tree,
     ) -> Result<(Geometry, Vec<Axis>)> {
@@ -391,10 +453,11 @@ impl Mrc {
             strides: dims.iter().map(|d| d.stride).collect(),
             placed,
         };
-        if let (Some((info_path, scan_path)), 3) = (companions, dims.len()) {
-            let info = de::parse_info(&read_text(info_path)?);
+        if let (Some(c), 3) = (companions, dims.len()) {
+            let (info_path, scan_path) = (&c.info, &c.scan);
+            let info = de::parse_info(&read_text(info_path, c.limit)?);
             let scan = match scan_path {
-                Some(p) => Some(de::parse_scan(&read_text(p)?)?),
+                Some(p) => Some(de::parse_scan(&read_text(p, c.limit)?).with_path(p)?),
                 None => None,
             };
             let frames = dims[0].size;

@@ -330,6 +330,13 @@ fn direct_electron_companions_place_frames() {
     assert_eq!(a[[0, 1, 1, 1]], 3);
     assert_eq!(a[[0, 2, 1, 1]], 0);
     assert_eq!(a[[1, 2, 0, 0]], 8);
+    assert!(
+        ds.warnings()
+            .iter()
+            .any(|w| w.contains("1 of the 6 scan positions have no frame")),
+        "{:?}",
+        ds.warnings()
+    );
     assert_eq!(ds.axes[0].scale_offset(), Some((0.25, 0.0)));
     assert_eq!(ds.axes[1].scale_offset(), Some((0.5, 0.0)));
     assert_eq!(ds.metadata["General"]["date"], "1970-01-02");
@@ -354,6 +361,36 @@ fn direct_electron_companions_place_frames() {
             &read_opts(&[("metadata_file", "none"), ("navigation_shape", "2,2")])
         )
         .is_err());
+}
+
+#[test]
+fn direct_electron_scan_files_are_bounded_by_the_movie() {
+    // Issue 15: a 2-million-line scan file made a 1 GB output from a small movie.
+    let dir = tempfile::tempdir().unwrap();
+    let h = Header::new(Mode::Uint16, 2, 2, 2, emio_core::ByteOrder::Little);
+    let movie = temp_path(&dir, "20250101_00002_movie.mrc");
+    raw_file(&movie, &h, &[1u8; 16]);
+    std::fs::write(
+        temp_path(&dir, "20250101_00002_info.txt"),
+        "Scan - Enable = Enable\nScan - Type = Random\n",
+    )
+    .unwrap();
+    let scan = temp_path(&dir, "20250101_00002_scan_coordinates.csv");
+    // Beyond the movie's metadata budget (1 MiB for a small file): refused, file named.
+    std::fs::write(&scan, "0,0\n".repeat(2_000_000)).unwrap();
+    let err = Mrc.open(&movie, &read_opts(&[])).unwrap_err().to_string();
+    assert!(
+        err.contains("metadata budget") && err.contains("scan_coordinates.csv"),
+        "{err}"
+    );
+    // Within the budget, but 200,000 repeats of one position: 1.6 MB of zeros from a
+    // 1 KB movie is refused too.
+    std::fs::write(&scan, "0,0\n".repeat(200_000)).unwrap();
+    let err = Mrc.open(&movie, &read_opts(&[])).unwrap_err().to_string();
+    assert!(
+        err.contains("scan grid") && err.contains("mostly stored"),
+        "{err}"
+    );
 }
 
 #[test]
