@@ -29,9 +29,12 @@ fn corrupt(what: impl Into<String>) -> Error {
     Error::malformed_at_unknown("hdf5", what.into())
 }
 
-/// Inflate a zlib stream into exactly `expected` bytes.
+/// Inflate a zlib stream into exactly `expected` bytes. Decoding stops one byte past
+/// `expected`: a stream that decodes to more (a decompression bomb) is an error, never
+/// decoded to its end.
 pub fn inflate(input: &[u8], expected: usize) -> Result<Vec<u8>> {
-    let mut out = vec![0u8; expected];
+    // The chunk, and one byte to detect a stream that goes on.
+    let mut out = vec![0u8; expected + 1];
     let mut z = flate2::Decompress::new(true);
     loop {
         let before_in = z.total_in() as usize;
@@ -46,13 +49,18 @@ pub fn inflate(input: &[u8], expected: usize) -> Result<Vec<u8>> {
         let done = z.total_out() as usize;
         match status {
             flate2::Status::StreamEnd => break,
-            _ if done == expected => break,
+            _ if done > expected => {
+                return Err(corrupt(format!(
+                    "{expected} bytes from a deflated chunk, it decodes to more"
+                )));
+            }
             _ if z.total_in() as usize == before_in && done == before_out => {
                 return Err(corrupt("a complete deflate stream in a chunk"));
             }
             _ => {}
         }
     }
+    out.truncate(z.total_out() as usize);
     if (z.total_out() as usize) != expected {
         return Err(corrupt(format!(
             "{expected} bytes from a deflated chunk, got {}",

@@ -268,18 +268,11 @@ impl LazyIndex {
         let rank = geo.stored_shape.len();
         let mut table = HashMap::with_capacity(chunks.len());
         'chunks: for c in chunks {
-            let inside = c
-                .address
-                .checked_add(c.storage_size)
-                .is_some_and(|end| end <= self.file_len);
-            if c.offset.len() != rank || !inside || c.storage_size < self.min_size {
+            check_chunk(&c, &self.origin, self.file_len, self.min_size)?;
+            if c.offset.len() != rank {
                 return Err(self.origin.malformed(
                     Some(c.address),
-                    format!(
-                        "a chunk of {} bytes inside the {}-byte file",
-                        c.storage_size.max(self.min_size),
-                        self.file_len
-                    ),
+                    format!("a chunk offset of {rank} dimensions, got {:?}", c.offset),
                 ));
             }
             let mut key = 0u64;
@@ -308,6 +301,46 @@ impl LazyIndex {
         }
         Ok(table)
     }
+}
+
+/// Fail unless chunk `c` lies inside the `file_len`-byte file and stores at least
+/// `min_size` bytes.
+fn check_chunk(c: &hdf5_pure::Chunk, origin: &Origin, file_len: u64, min_size: u64) -> Result<()> {
+    let inside = c
+        .address
+        .checked_add(c.storage_size)
+        .is_some_and(|end| end <= file_len);
+    if !inside || c.storage_size < min_size {
+        return Err(origin.malformed(
+            Some(c.address),
+            format!(
+                "a chunk of {} bytes inside the {file_len}-byte file (its stored size is {})",
+                c.storage_size.max(min_size).min(file_len),
+                c.storage_size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Check the chunk index of `ds`, when it is chunked, before `hdf5-pure` reads it whole:
+/// `hdf5-pure` sizes its read buffer from each chunk's stored size, so a damaged size
+/// (2^31) would allocate gigabytes before failing. Indexes `hdf5-pure` cannot enumerate
+/// (v2 B-trees) are left to it.
+pub(crate) fn check_before_eager_read(
+    ds: &hdf5_pure::Dataset,
+    origin: &Origin,
+    file_len: u64,
+) -> Result<()> {
+    if !ds.is_chunked() {
+        return Ok(());
+    }
+    if let Ok(chunks) = ds.chunks() {
+        for c in &chunks {
+            check_chunk(c, origin, file_len, 0)?;
+        }
+    }
+    Ok(())
 }
 
 /// Write zeros to the block `part` of `out` laid out as `to`.
@@ -510,6 +543,8 @@ impl ChunkDecoder for FilteredChunks {
 pub(crate) struct Eager {
     ds: hdf5_pure::Dataset,
     origin: Origin,
+    /// Size of the file, to check the chunk index against before reading.
+    file_len: u64,
     dtype: DType,
     order: ByteOrder,
     stored_shape: Vec<u64>,
@@ -519,10 +554,12 @@ pub(crate) struct Eager {
 }
 
 impl Eager {
-    /// A lazy eager reader of `ds` (its size was checked by the caller).
+    /// A lazy eager reader of `ds` of a `file_len`-byte file (its size was checked by the
+    /// caller).
     pub fn new(
         ds: hdf5_pure::Dataset,
         origin: Origin,
+        file_len: u64,
         dtype: DType,
         order: ByteOrder,
         stored_shape: Vec<u64>,
@@ -532,6 +569,7 @@ impl Eager {
             shape: perm.iter().map(|&p| stored_shape[p]).collect(),
             ds,
             origin,
+            file_len,
             dtype,
             order,
             stored_shape,
@@ -541,6 +579,7 @@ impl Eager {
     }
 
     fn load(&self) -> Result<StridedSource> {
+        check_before_eager_read(&self.ds, &self.origin, self.file_len)?;
         let mut raw = self.ds.read_raw().map_err(|e| {
             self.origin
                 .malformed(None, format!("readable values ({e})"))

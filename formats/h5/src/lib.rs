@@ -474,7 +474,18 @@ impl H5Dataset<'_> {
                 format!("{} bytes", self.nbytes()),
             ));
         }
+        self.check_chunks()?;
         self.ds.read_raw().map_err(|e| self.err("the values", e))
+    }
+
+    /// Check the chunk index against the file before `hdf5-pure` reads chunks
+    /// ([`lazy::check_before_eager_read`]).
+    fn check_chunks(&self) -> Result<()> {
+        let origin = Origin {
+            file: self.file.path.clone(),
+            dataset: self.path.clone(),
+        };
+        lazy::check_before_eager_read(&self.ds, &origin, self.file.storage.len() as u64)
     }
 
     /// The numeric dtype and stored byte order, or an error for other element types.
@@ -518,6 +529,7 @@ impl H5Dataset<'_> {
         if self.nbytes() > MAX_EAGER_BYTES {
             return Err(self.err("a string dataset small enough to read", self.nbytes()));
         }
+        self.check_chunks()?;
         self.ds
             .read_string()
             .map(|v| {
@@ -601,6 +613,7 @@ impl H5Dataset<'_> {
                 Ok(Arc::new(lazy::Eager::new(
                     self.ds.clone(),
                     origin,
+                    self.file.storage.len() as u64,
                     dtype,
                     order,
                     self.shape.clone(),

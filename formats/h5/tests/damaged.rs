@@ -1,0 +1,95 @@
+//! Damaged HDF5 files generated with emio's writer (issue 15): a chunk whose stored size is
+//! set to 2^31 is refused from the chunk index before `hdf5-pure` sizes a buffer by it, and a
+//! deflated chunk that decodes to more than its chunk (here: the chunk shape shrunk in the
+//! layout message) is an error after one byte too many, never decoded to its end.
+
+use std::path::Path;
+
+use emio_core::DType;
+use emio_h5::writer::{Compression, H5Writer};
+use emio_h5::H5File;
+
+/// Write one 64 × 64 u8 dataset `data`, a single chunk, with `compression`.
+fn one_chunk(path: &Path, compression: Compression) {
+    let mut w = H5Writer::create(path).unwrap();
+    w.write_chunked(
+        "data",
+        DType::U8,
+        &[64, 64],
+        &[64, 64],
+        compression,
+        &[],
+        |_, _, out| {
+            out.fill(0);
+            Ok(())
+        },
+    )
+    .unwrap();
+    w.finish().unwrap();
+}
+
+/// Replace the only occurrence of `from` in the file by `to` (same length).
+fn patch(path: &Path, from: &[u8], to: &[u8]) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let found: Vec<usize> = bytes
+        .windows(from.len())
+        .enumerate()
+        .filter(|(_, w)| *w == from)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(found.len(), 1, "{from:?} found {} times", found.len());
+    bytes[found[0]..found[0] + to.len()].copy_from_slice(to);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_chunk_stored_size_of_2_31_is_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("size.h5");
+    one_chunk(&path, Compression::None);
+    // The B-tree key of the chunk: stored size 4096, filter mask 0, offsets (0, 0, 0).
+    let mut key = 4096u32.to_le_bytes().to_vec();
+    key.extend([0u8; 4 + 24]);
+    let mut damaged = (1u32 << 31).to_le_bytes().to_vec();
+    damaged.extend([0u8; 4 + 24]);
+    patch(&path, &key, &damaged);
+    let file = H5File::open(&path).unwrap();
+    let ds = file.dataset("data").unwrap();
+    // The whole-dataset read through hdf5-pure (as `velox::frame_metadata` does).
+    let err = ds.read_raw().unwrap_err().to_string();
+    assert!(
+        err.contains("inside the") && err.contains("2147483648"),
+        "{err}"
+    );
+    // The lazy source checks the same index.
+    let source = ds.source(None).unwrap();
+    let mut out = vec![0u8; 64];
+    let err = source
+        .read_region(&[0, 0], &[1, 64], &mut out)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("inside the"), "{err}");
+}
+
+#[test]
+fn a_deflated_chunk_decoding_past_its_size_stops_one_byte_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.h5");
+    one_chunk(&path, Compression::Gzip(6));
+    // The layout message's chunk dimensions (64, 64; element size 1): the first becomes 8,
+    // so the stored 4096-byte stream is 8 times what a chunk may hold.
+    let dims = [64u32, 64, 1].map(u32::to_le_bytes).concat();
+    let shrunk = [8u32, 64, 1].map(u32::to_le_bytes).concat();
+    patch(&path, &dims, &shrunk);
+    let file = H5File::open(&path).unwrap();
+    let source = file.dataset("data").unwrap().source(None).unwrap();
+    let mut out = vec![0u8; 64];
+    let err = source
+        .read_region(&[0, 0], &[1, 64], &mut out)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("512 bytes from a deflated chunk, it decodes to more"),
+        "{err}"
+    );
+}
