@@ -43,6 +43,10 @@ pub use header::{parse_frame_header, parse_hdr, FrameHeader, PixelType};
 
 const FORMAT: &str = "mib";
 
+/// Largest `.hdr` companion read (Merlin writes about 2 KiB of `key:\tvalue` lines); a
+/// larger one is refused before it is read or parsed.
+pub const MAX_HDR_BYTES: u64 = 64 << 10;
+
 /// rsciio parses at most this many frame timestamps to find the scan line length.
 const MAX_TIMESTAMPS: u64 = 10_000;
 
@@ -149,13 +153,21 @@ fn read_hdr(path: &Path) -> Result<Option<Vec<(String, String)>>> {
     if !hdr_path.is_file() {
         return Ok(None);
     }
-    let bytes = emio_core::inputs::read(&hdr_path)?;
-    if bytes.len() > 1 << 20 {
-        return Err(
-            Error::malformed(FORMAT, 0, "a .hdr companion of at most 1 MiB").with_path(&hdr_path),
-        );
+    let size = std::fs::metadata(&hdr_path)
+        .map_err(|e| Error::io(&hdr_path, e))?
+        .len();
+    if size > MAX_HDR_BYTES {
+        return Err(Error::malformed(
+            FORMAT,
+            0,
+            format!("a .hdr companion of at most {MAX_HDR_BYTES} bytes, found {size}"),
+        )
+        .with_path(&hdr_path));
     }
-    Ok(Some(parse_hdr(&String::from_utf8_lossy(&bytes))))
+    let bytes = emio_core::inputs::read(&hdr_path)?;
+    Ok(Some(parse_hdr(&String::from_utf8_lossy(
+        &bytes[..bytes.len().min(MAX_HDR_BYTES as usize)],
+    ))))
 }
 
 fn hdr_value<'a>(hdr: &'a [(String, String)], key: &str) -> Option<&'a str> {

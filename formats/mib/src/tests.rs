@@ -292,6 +292,15 @@ fn fly_back_timestamps_give_the_scan_shape() {
     )
     .unwrap();
     assert_eq!(open(&path, &[]).unwrap()[0].shape(), [5, 3, 4, 6]);
+    // A .hdr beyond MAX_HDR_BYTES (a binary file named .hdr) is refused unread.
+    let mut big = b"HDR,\t\nFrames per Trigger (Number):\t3\n".to_vec();
+    big.resize(crate::MAX_HDR_BYTES as usize + 1, 0xAB);
+    std::fs::write(dir.path().join("scan.hdr"), big).unwrap();
+    let err = open(&path, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("a .hdr companion of at most 65536 bytes"),
+        "{err}"
+    );
 }
 
 #[test]

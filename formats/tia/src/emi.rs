@@ -15,11 +15,17 @@ use crate::FORMAT;
 pub fn object_blocks(bytes: &[u8]) -> Vec<String> {
     const OPEN: &[u8] = b"<ObjectInfo>";
     const CLOSE: &[u8] = b"</ObjectInfo>";
+    // Jump from one `<` to the next (rare in the binary parts of an .emi) instead of
+    // comparing a window at every byte.
     let find = |from: usize, pat: &[u8]| {
-        bytes
-            .get(from..)
-            .and_then(|tail| tail.windows(pat.len()).position(|w| w == pat))
-            .map(|i| i + from)
+        let mut at = from;
+        loop {
+            at += bytes.get(at..)?.iter().position(|&b| b == b'<')?;
+            if bytes[at..].starts_with(pat) {
+                return Some(at);
+            }
+            at += 1;
+        }
     };
     let mut blocks = Vec::new();
     let mut from = 0;
@@ -130,6 +136,9 @@ mod tests {
     fn finds_blocks_and_rejects_broken_xml() {
         let bytes = b"JK\0\x02..<ObjectInfo><a>1</a></ObjectInfo>..<ObjectInfo><b/></ObjectInfo>";
         assert_eq!(object_blocks(bytes).len(), 2);
+        // `<` that do not open a block, and an unclosed block at the end, are skipped.
+        let bytes = b"<<ObjectInf<ObjectInfo><c/></ObjectInfo><<ObjectInfo><d/>";
+        assert_eq!(object_blocks(bytes), ["<ObjectInfo><c/></ObjectInfo>"]);
         assert!(object_tree("<ObjectInfo><b></ObjectInfo>").is_err());
     }
 }
