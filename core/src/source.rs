@@ -531,8 +531,9 @@ impl StoredChunks {
     }
 }
 
-/// Stored chunks decoded per step of a sparse read, between two cancellation checks.
-const SPARSE_BATCH: usize = 64;
+/// Chunks (or rows of chunks) read between two checks of cancellation: a check may be
+/// costly (Python's progress takes the GIL to look for Ctrl-C).
+const CHUNKS_PER_CHECK: usize = 64;
 
 /// Where a chunk meets a region: the chunk's start and extent, the overlap's first index
 /// and shape, and the overlap's byte offset in the region's C-order buffer.
@@ -544,9 +545,10 @@ struct Overlap {
     dst_off: i64,
 }
 
-/// [`Error::Cancelled`] once `progress` is cancelled.
-fn check_cancelled(progress: &dyn Progress) -> Result<()> {
-    if progress.is_cancelled() {
+/// [`Error::Cancelled`] once `progress` is cancelled, checked for every
+/// [`CHUNKS_PER_CHECK`]-th step `i` of a loop.
+fn check_cancelled(progress: &dyn Progress, i: usize) -> Result<()> {
+    if i.is_multiple_of(CHUNKS_PER_CHECK) && progress.is_cancelled() {
         return Err(Error::Cancelled);
     }
     Ok(())
@@ -730,8 +732,8 @@ impl ChunkedSource {
         progress: &dyn Progress,
     ) -> Result<()> {
         stored.fill(out);
-        for batch in present.chunks(SPARSE_BATCH) {
-            check_cancelled(progress)?;
+        for batch in present.chunks(CHUNKS_PER_CHECK) {
+            check_cancelled(progress, 0)?;
             let chunks: Vec<Arc<Vec<u8>>> = batch
                 .par_iter()
                 .map(|index| self.load_chunk(index))
@@ -746,7 +748,8 @@ impl ChunkedSource {
     /// Read a region lying within one row of chunks along the first dimension: chunks
     /// wholly inside the region whose bytes are contiguous in `out` are decoded straight
     /// into it (no cache, no copy), the others through the cache and copied. Stops with
-    /// [`Error::Cancelled`] before decoding a chunk once `progress` is cancelled.
+    /// [`Error::Cancelled`] once `progress` is cancelled (checked every
+    /// [`CHUNKS_PER_CHECK`] chunks).
     fn read_slab(
         &self,
         start: &[u64],
@@ -797,17 +800,21 @@ impl ChunkedSource {
                 at = offset + n;
                 targets.push((index, target));
             }
-            targets.into_par_iter().try_for_each(|(index, target)| {
-                check_cancelled(progress)?;
-                // Decoders may accumulate (event streams): they get zeroed memory.
-                target.fill(0);
-                self.decoder.decode_chunk(index, target)
-            })?;
+            targets
+                .into_par_iter()
+                .enumerate()
+                .try_for_each(|(i, (index, target))| {
+                    check_cancelled(progress, i)?;
+                    // Decoders may accumulate (event streams): they get zeroed memory.
+                    target.fill(0);
+                    self.decoder.decode_chunk(index, target)
+                })?;
         }
         let chunks: Vec<Arc<Vec<u8>>> = cached
             .par_iter()
-            .map(|(index, _)| {
-                check_cancelled(progress)?;
+            .enumerate()
+            .map(|(i, (index, _))| {
+                check_cancelled(progress, i)?;
                 self.load_chunk(index)
             })
             .collect::<Result<_>>()?;
@@ -874,14 +881,17 @@ impl ArraySource for ChunkedSource {
             slabs.push((first, end - first, slab));
             first = end;
         }
-        slabs.into_par_iter().try_for_each(|(first, n, slab)| {
-            check_cancelled(progress)?;
-            let mut slab_start = start.to_vec();
-            slab_start[0] = first;
-            let mut slab_shape = shape.to_vec();
-            slab_shape[0] = n;
-            self.read_slab(&slab_start, &slab_shape, slab, progress)
-        })
+        slabs
+            .into_par_iter()
+            .enumerate()
+            .try_for_each(|(i, (first, n, slab))| {
+                check_cancelled(progress, i)?;
+                let mut slab_start = start.to_vec();
+                slab_start[0] = first;
+                let mut slab_shape = shape.to_vec();
+                slab_shape[0] = n;
+                self.read_slab(&slab_start, &slab_shape, slab, progress)
+            })
     }
 
     fn chunk_shape(&self) -> Vec<u64> {
