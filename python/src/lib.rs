@@ -11,6 +11,7 @@ mod buffer;
 mod errors;
 mod pyjson;
 mod sources;
+mod verbs;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -257,7 +258,7 @@ fn to_py_value_error(message: String) -> PyErr {
 }
 
 /// Convert file `src` into `dst` in Rust, streaming region by region: dataset `dataset`
-/// of `src` (required when it holds several), read with `read_options`, written in the
+/// of `src` (by default its main dataset; required when it holds several others), read with `read_options`, written in the
 /// format named `format` (default: from `dst`'s extension) with `write_options`.
 /// `progress(bytes_done, bytes_total)` is called as data is written; Ctrl-C cancels.
 #[pyfunction]
@@ -281,27 +282,9 @@ fn convert(
         let source_format = reader(&src, src_format.as_deref())?;
         let writer = registry().writer_for(&dst, format.as_deref())?;
         let datasets = Registry::open_with(source_format.as_ref(), &src, &read_options)?;
-        let chosen = match (dataset, datasets.len()) {
-            (Some(i), n) => datasets.get(i).ok_or_else(|| {
-                Error::invalid_option(
-                    "dataset",
-                    format!(
-                        "{i} is out of range: {} holds {n} dataset(s)",
-                        src.display()
-                    ),
-                )
-            })?,
-            (None, 1) => &datasets[0],
-            (None, n) => {
-                return Err(Error::invalid_option(
-                    "dataset",
-                    format!(
-                        "{} holds {n} datasets; choose one with dataset=N",
-                        src.display()
-                    ),
-                ))
-            }
-        };
+        // Its main dataset unless `dataset` picks one (derived ones go where the
+        // output holds them), as emconvert does.
+        let chosen = emio::pick(&datasets, dataset)?;
         Registry::write(
             writer.as_ref(),
             chosen,
@@ -613,6 +596,10 @@ fn _emio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(from_array, m)?)?;
     m.add_function(wrap_pyfunction!(from_callback, m)?)?;
     m.add_function(wrap_pyfunction!(convert, m)?)?;
+    m.add_function(wrap_pyfunction!(verbs::check, m)?)?;
+    m.add_function(wrap_pyfunction!(verbs::ls, m)?)?;
+    m.add_function(wrap_pyfunction!(verbs::stats, m)?)?;
+    m.add_function(wrap_pyfunction!(verbs::preview, m)?)?;
     m.add_class::<PyDataset>()?;
     m.add_class::<ArrayBuffer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

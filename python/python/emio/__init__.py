@@ -45,6 +45,10 @@ __all__ = [
     "file_reader",
     "file_writer",
     "convert",
+    "check",
+    "ls",
+    "stats",
+    "preview",
     "formats",
     "open",
     "probe",
@@ -269,7 +273,10 @@ def convert(src, dst, format=None, dataset=None, overwrite=False, read_options=N
     """Convert file ``src`` to ``dst`` entirely in Rust, streaming region by region.
 
     ``format`` names the output format (default: from ``dst``'s extension), ``src_format``
-    the input's (default: probed); ``dataset`` picks one dataset of a multi-dataset input.
+    the input's (default: probed); ``dataset`` picks one dataset of a multi-dataset input
+    (default: the main dataset of a file whose others are derived from it, such as a
+    blockfile's virtual bright-field image, which ``.hspy``, ``.zspy`` and ``.emd``
+    outputs keep beside it).
     Options go in ``read_options`` / ``write_options`` dicts, or as keywords, which are
     routed to the reader and/or writer that declares them. ``progress(bytes_done,
     bytes_total)`` is called as data is written.
@@ -303,3 +310,69 @@ def convert(src, dst, format=None, dataset=None, overwrite=False, read_options=N
         reader,
         progress,
     )
+
+
+def check(filename, quick=False, progress=None, **kwds):
+    """Validate ``filename`` like ``emconvert check``: every structural problem emio can
+    detect, each with the field, the value and why it is wrong.
+
+    Returns a dict: ``file``, ``format``, ``datasets`` (how many), ``verdict``
+    (``"valid"``, ``"problems"`` or ``"unreadable"``), ``problems`` (dicts with ``field``,
+    ``value``, ``why`` and ``dataset``, None for the whole file) and ``error`` (why an
+    unreadable file did not open). ``quick`` skips reading the pixels (truncated data may
+    then go unnoticed). ``kwds`` are reader options; ``progress(bytes_done, bytes_total)``
+    follows the pass over the pixels.
+    """
+    return _emio.check(_os.fspath(filename), quick, _option_pairs(kwds), progress)
+
+
+def ls(*paths, recursive=False):
+    """One dict per dataset of every file emio can read in ``paths`` (files or folders;
+    default the current folder), like ``emconvert ls --json``: ``file``, ``format``,
+    ``index``, ``title``, ``dtype``, ``shape``, ``field_of_view``, ``date``,
+    ``microscope``, ``beam_energy_kv``, ``warnings``; a file that does not open is listed
+    with ``error``."""
+    return _emio.ls([_os.fspath(p) for p in paths] or ["."], recursive)
+
+
+def stats(filename, dataset=None, bins=16, progress=None, **kwds):
+    """Statistics of every value of a dataset of ``filename`` (its main dataset unless
+    ``dataset`` picks one), streamed in parallel like ``emconvert stats --json``: ``count``,
+    ``nan``, ``pos_inf``, ``neg_inf``, ``min``, ``max``, ``mean``, ``std``, ``sum``, ``of``
+    (how complex and RGB values became numbers) and, unless ``bins=0``, a ``histogram``
+    with ``percentiles``. ``kwds`` are reader options."""
+    return _emio.stats(_os.fspath(filename), dataset, bins, _option_pairs(kwds), progress)
+
+
+def preview(filename, out=None, dataset=None, size=512, phase=False):
+    """A PNG picture of ``filename`` like ``emconvert preview``, chosen by what the data
+    is (an image with a scale bar, a stack's first frame and mean, 4D-STEM's virtual
+    bright-field image and mean pattern, a spectrum plot, ...; a contact sheet of several
+    datasets unless ``dataset`` picks one). Returns the PNG file's bytes, and writes them
+    to ``out`` when given (never replacing an existing file)."""
+    png = _emio.preview(_os.fspath(filename), dataset, size, phase)
+    if out is not None:
+        _write_new_file(_os.fspath(out), png)
+    return png
+
+
+def _write_new_file(path, data):
+    """Write ``data`` to the new file ``path`` whole or not at all: into a temporary file
+    beside it, then linked into place (which fails if ``path`` exists)."""
+    import builtins
+    import time
+
+    folder = _os.path.dirname(_os.path.abspath(path))
+    # Named as emio's temporary outputs are (.emio-tmp-<pid>-<n>.<name>), so a later write
+    # into the folder removes it if this process is killed before it is.
+    name = f".emio-tmp-{_os.getpid()}-{time.monotonic_ns()}.{_os.path.basename(path)}"
+    temp = _os.path.join(folder, name)
+    try:
+        with builtins.open(temp, "xb") as f:
+            f.write(data)
+        _os.link(temp, path)
+    except FileExistsError:
+        raise OutputExistsError(f"{path}: output exists") from None
+    finally:
+        if _os.path.lexists(temp):
+            _os.unlink(temp)
