@@ -58,9 +58,12 @@ impl ElementHeader {
         dtype_of(self.data_type).expect("validated at parse")
     }
 
-    /// Bytes of the element's values.
+    /// Bytes of the element's values, saturating: a size no file can hold then fails the
+    /// check against the file instead of wrapping around.
     pub fn data_bytes(&self) -> u64 {
-        self.sizes.iter().map(|&s| u64::from(s)).product::<u64>() * self.dtype().size() as u64
+        self.sizes.iter().fold(self.dtype().size() as u64, |n, &s| {
+            n.saturating_mul(u64::from(s))
+        })
     }
 }
 

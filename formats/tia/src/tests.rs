@@ -254,6 +254,24 @@ fn damaged_inputs_name_file_and_what_is_missing() {
         e.contains("lonely.emi") && e.contains("lonely_1.ser"),
         "{e}"
     );
+    // Element sizes whose byte count overflows 64 bits (2^32-1 × 2^32-1 complex128
+    // values) are an error naming the element, not an overflow.
+    let huge = build(&SerSpec {
+        code: 10,
+        total: 1,
+        valid: 1,
+        ..spec
+    });
+    let header = [10u8, 0, 8, 0, 0, 0, 8, 0, 0, 0];
+    let at = huge
+        .windows(header.len())
+        .position(|w| w == header)
+        .expect("the element header");
+    let mut huge = huge;
+    huge[at + 2..at + 10].fill(0xff);
+    let p = write(dir.path(), "huge.ser", &huge);
+    let e = open(&p, &[]).unwrap_err().to_string();
+    assert!(e.contains("huge.ser") && e.contains("element 0"), "{e}");
     // Each prefix of a valid file is an error, never a panic.
     for n in 0..bytes.len().min(400) {
         let p = write(dir.path(), "prefix.ser", &bytes[..n]);
