@@ -16,11 +16,10 @@
 //! 1 GiB TVIPS u16 64×64 scan of 512×256 frames, 1 GiB TIA series of 512 uint16 1024×1024
 //! images (generated in TIA's layout: emio reads TIA but does not write it).
 //!
-//! `cat`, full read and sum are each run once untimed (warm page cache), then timed three
-//! times (full read and sum each on a freshly opened file, so the memory map's page tables
-//! are built again, as a user's first read has to); the median is printed with the spread
-//! (min-max) on the line below. `cat` is started directly (no shell). The conversions are
-//! timed once. Every sum is checked against the generator's own sum of the values it
+//! `cat`, full read, sum and the conversions are each run once untimed (warm page cache),
+//! then timed three times (each emio step on a freshly opened file, so the memory map's
+//! page tables are built again, as a user's first read has to); the median is printed with
+//! the spread (min-max) on the line below. `cat` is started directly (no shell). Every sum is checked against the generator's own sum of the values it
 //! produced (computed without any file or reader). `--scale` shrinks
 //! the navigation (frame) count. Formats whose writer is missing or declines the dataset
 //! are skipped with a note. Files are kept in `--dir` and reused by later runs.
