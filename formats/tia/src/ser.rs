@@ -130,8 +130,29 @@ struct Reader<'a> {
     bytes: &'a [u8],
 }
 
+/// What a read is for, named only when the read fails: a series of thousands of elements
+/// makes several reads per element, which must not format a name each.
+trait What {
+    fn describe(&self) -> String;
+}
+
+impl What for &str {
+    fn describe(&self) -> String {
+        (*self).to_string()
+    }
+}
+
+/// Field `.1` of element `.0`.
+struct OfElement<'a>(u64, &'a str);
+
+impl What for OfElement<'_> {
+    fn describe(&self) -> String {
+        format!("element {} {}", self.0, self.1)
+    }
+}
+
 impl Reader<'_> {
-    fn take(&self, at: u64, n: u64, what: &str) -> Result<&[u8]> {
+    fn take(&self, at: u64, n: u64, what: impl What) -> Result<&[u8]> {
         at.checked_add(n)
             .filter(|&end| end <= self.bytes.len() as u64)
             .map(|end| &self.bytes[at as usize..end as usize])
@@ -140,33 +161,34 @@ impl Reader<'_> {
                     FORMAT,
                     at,
                     format!(
-                        "{what} ({n} bytes at {at}) inside the {}-byte file",
+                        "{} ({n} bytes at {at}) inside the {}-byte file",
+                        what.describe(),
                         self.bytes.len()
                     ),
                 )
             })
     }
-    fn u16(&self, at: u64, what: &str) -> Result<u16> {
+    fn u16(&self, at: u64, what: impl What) -> Result<u16> {
         Ok(u16::from_le_bytes(
             self.take(at, 2, what)?.try_into().expect("2"),
         ))
     }
-    fn u32(&self, at: u64, what: &str) -> Result<u32> {
+    fn u32(&self, at: u64, what: impl What) -> Result<u32> {
         Ok(u32::from_le_bytes(
             self.take(at, 4, what)?.try_into().expect("4"),
         ))
     }
-    fn u64(&self, at: u64, what: &str) -> Result<u64> {
+    fn u64(&self, at: u64, what: impl What) -> Result<u64> {
         Ok(u64::from_le_bytes(
             self.take(at, 8, what)?.try_into().expect("8"),
         ))
     }
-    fn f64(&self, at: u64, what: &str) -> Result<f64> {
+    fn f64(&self, at: u64, what: impl What) -> Result<f64> {
         Ok(f64::from_le_bytes(
             self.take(at, 8, what)?.try_into().expect("8"),
         ))
     }
-    fn text(&self, at: u64, n: u64, what: &str) -> Result<String> {
+    fn text(&self, at: u64, n: u64, what: impl What) -> Result<String> {
         Ok(self
             .take(at, n, what)?
             .iter()
@@ -176,19 +198,19 @@ impl Reader<'_> {
 }
 
 fn parse_element(r: &Reader, at: u64, two_d: bool, index: usize) -> Result<ElementHeader> {
-    let what = |f: &str| format!("element {index} {f}");
+    let what = |f| OfElement(index as u64, f);
     let axes = if two_d { 2 } else { 1 };
     let mut calibration = Vec::with_capacity(axes);
     for a in 0..axes as u64 {
         let base = at + a * 20;
         calibration.push((
-            r.f64(base, &what("CalibrationOffset"))?,
-            r.f64(base + 8, &what("CalibrationDelta"))?,
-            r.u32(base + 16, &what("CalibrationElement"))?,
+            r.f64(base, what("CalibrationOffset"))?,
+            r.f64(base + 8, what("CalibrationDelta"))?,
+            r.u32(base + 16, what("CalibrationElement"))?,
         ));
     }
     let p = at + axes as u64 * 20;
-    let data_type = r.u16(p, &what("DataType"))?;
+    let data_type = r.u16(p, what("DataType"))?;
     if dtype_of(data_type).is_none() {
         return Err(Error::malformed(
             FORMAT,
@@ -196,9 +218,9 @@ fn parse_element(r: &Reader, at: u64, two_d: bool, index: usize) -> Result<Eleme
             format!("element {index} DataType between 1 and 10, found {data_type}"),
         ));
     }
-    let mut sizes = vec![r.u32(p + 2, &what("array size"))?];
+    let mut sizes = vec![r.u32(p + 2, what("array size"))?];
     if two_d {
-        sizes.push(r.u32(p + 6, &what("ArraySizeY"))?);
+        sizes.push(r.u32(p + 6, what("ArraySizeY"))?);
     }
     Ok(ElementHeader {
         calibration,
@@ -258,15 +280,15 @@ pub fn parse(bytes: &[u8]) -> Result<Series> {
     let mut dimensions = Vec::with_capacity(ndim as usize);
     for n in 1..=ndim {
         let f = |name: &str| format!("Dim-{n}_{name}");
-        let size = r.u32(at, &f("DimensionSize"))?;
-        let offset = r.f64(at + 4, &f("CalibrationOffset"))?;
-        let delta = r.f64(at + 12, &f("CalibrationDelta"))?;
-        let element = r.u32(at + 20, &f("CalibrationElement"))?;
-        let dlen = u64::from(r.u32(at + 24, &f("DescriptionLength"))?);
-        let description = r.text(at + 28, dlen, &f("Description"))?;
+        let size = r.u32(at, f("DimensionSize").as_str())?;
+        let offset = r.f64(at + 4, f("CalibrationOffset").as_str())?;
+        let delta = r.f64(at + 12, f("CalibrationDelta").as_str())?;
+        let element = r.u32(at + 20, f("CalibrationElement").as_str())?;
+        let dlen = u64::from(r.u32(at + 24, f("DescriptionLength").as_str())?);
+        let description = r.text(at + 28, dlen, f("Description").as_str())?;
         let ulen_at = at + 28 + dlen;
-        let ulen = u64::from(r.u32(ulen_at, &f("UnitsLength"))?);
-        let units = r.text(ulen_at + 4, ulen, &f("Units"))?;
+        let ulen = u64::from(r.u32(ulen_at, f("UnitsLength").as_str())?);
+        let units = r.text(ulen_at + 4, ulen, f("Units").as_str())?;
         at = ulen_at + 4 + ulen;
         dimensions.push(Dimension {
             size,
@@ -300,11 +322,7 @@ pub fn parse(bytes: &[u8]) -> Result<Series> {
         let offset = entry(0, i)?;
         let header = parse_element(&r, offset, two_d, i as usize)?;
         let values_at = offset + if two_d { HEADER_2D } else { HEADER_1D };
-        r.take(
-            values_at,
-            header.data_bytes(),
-            &format!("the values of element {i}"),
-        )?;
+        r.take(values_at, header.data_bytes(), OfElement(i, "values"))?;
         calibrations.push(header.calibration.clone());
         match &element {
             None => element = Some(header),
@@ -323,17 +341,17 @@ pub fn parse(bytes: &[u8]) -> Result<Series> {
         }
         offsets.push(offset);
         let tag_at = entry(1, i)?;
-        let what = format!("the tag of element {i}");
-        let type_id = r.u16(tag_at, &what)?;
+        let what = || OfElement(i, "tag");
+        let type_id = r.u16(tag_at, what())?;
         let position = if u32::from(type_id) == TAG_TIME_POSITION {
-            Some((r.f64(tag_at + 8, &what)?, r.f64(tag_at + 16, &what)?))
+            Some((r.f64(tag_at + 8, what())?, r.f64(tag_at + 16, what())?))
         } else {
             None
         };
         tags.push(Tag {
             type_id,
-            unknown: r.u16(tag_at + 2, &what)?,
-            time: r.u32(tag_at + 4, &what)?,
+            unknown: r.u16(tag_at + 2, what())?,
+            time: r.u32(tag_at + 4, what())?,
             position,
         });
     }
