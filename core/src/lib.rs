@@ -18,6 +18,7 @@
 
 pub mod axis;
 pub mod budget;
+mod chunked;
 pub mod copy;
 pub mod corpus;
 pub mod dataset;

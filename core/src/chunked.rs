@@ -1,0 +1,473 @@
+//! [`ChunkedSource`]: an array stored as a grid of chunks that a [`ChunkDecoder`] decodes
+//! (compressed strips/tiles, HDF5 and Zarr chunks, bit-packed or event-stream data), in
+//! parallel, with a small cache. A decoder that can list its stored chunks
+//! ([`StoredChunks`]) lets sparse arrays (huge shapes, few chunks present) be read with the
+//! absent chunks filled in bulk, and long reads stop once the caller's [`Progress`] is
+//! cancelled. Re-exported from [`crate::source`].
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+
+use crate::copy::copy_nd;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::format::{NoProgress, Progress};
+use crate::source::ArraySource;
+use crate::strides::{c_strides, element_count, for_each_index, Layout};
+
+/// Decodes one chunk of a [`ChunkedSource`].
+pub trait ChunkDecoder: Send + Sync {
+    /// Write chunk `index` (chunk-grid coordinates) into `out`: the chunk's extent clipped
+    /// to the array bounds, in C order, native-endian, logical dtype. `out` arrives zeroed.
+    fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()>;
+    /// The chunks that hold data, when the decoder knows them (listed once, bounded): a
+    /// region touching more chunks than are stored is then filled with the fill value in
+    /// bulk and only the stored chunks are decoded. `None` (the default): every chunk a
+    /// region touches is decoded.
+    fn stored_chunks(&self) -> Option<&StoredChunks> {
+        None
+    }
+}
+
+/// The chunks of a [`ChunkedSource`] that are stored (e.g. the chunk files of a Zarr
+/// array), and the value every other chunk reads as.
+#[derive(Debug, Clone, Default)]
+pub struct StoredChunks {
+    chunks: HashSet<Vec<u64>>,
+    fill: Vec<u8>,
+}
+
+impl StoredChunks {
+    /// The stored chunk indices (chunk-grid coordinates) and the bytes of one element of
+    /// the fill value (logical dtype, native-endian) absent chunks read as.
+    pub fn new(chunks: HashSet<Vec<u64>>, fill: Vec<u8>) -> Self {
+        StoredChunks { chunks, fill }
+    }
+
+    /// Number of stored chunks.
+    pub fn len(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Whether no chunk is stored.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// Whether chunk `index` is stored.
+    pub fn contains(&self, index: &[u64]) -> bool {
+        self.chunks.contains(index)
+    }
+
+    /// The stored chunks inside the grid box `first ..= last`, found by walking the box or
+    /// the stored set, whichever is smaller.
+    fn within(&self, first: &[u64], last: &[u64]) -> Vec<Vec<u64>> {
+        let counts: Vec<u64> = first.iter().zip(last).map(|(f, l)| l - f + 1).collect();
+        let in_box = counts.iter().map(|&n| u128::from(n)).product::<u128>();
+        if in_box <= self.chunks.len() as u128 {
+            let mut found = Vec::new();
+            let mut key = first.to_vec();
+            for_each_index(&counts, |i| {
+                for ((k, i), f) in key.iter_mut().zip(i).zip(first) {
+                    *k = i + f;
+                }
+                if self.chunks.contains(key.as_slice()) {
+                    found.push(key.clone());
+                }
+            });
+            found
+        } else {
+            self.chunks
+                .iter()
+                .filter(|c| {
+                    c.iter()
+                        .zip(first.iter().zip(last))
+                        .all(|(i, (f, l))| (f..=l).contains(&i))
+                })
+                .cloned()
+                .collect()
+        }
+    }
+
+    /// Write the fill value into every element of `out`.
+    fn fill(&self, out: &mut [u8]) {
+        if self.fill.iter().all(|&b| b == 0) || self.fill.is_empty() {
+            out.fill(0);
+        } else {
+            for element in out.chunks_exact_mut(self.fill.len()) {
+                element.copy_from_slice(&self.fill);
+            }
+        }
+    }
+}
+
+/// Chunks (or rows of chunks) read between two checks of cancellation: a check may be
+/// costly (Python's progress takes the GIL to look for Ctrl-C).
+const CHUNKS_PER_CHECK: usize = 64;
+
+/// Where a chunk meets a region: the chunk's start and extent, the overlap's first index
+/// and shape, and the overlap's byte offset in the region's C-order buffer.
+struct Overlap {
+    cstart: Vec<u64>,
+    cextent: Vec<u64>,
+    lo: Vec<u64>,
+    part: Vec<u64>,
+    dst_off: i64,
+}
+
+/// [`Error::Cancelled`] once `progress` is cancelled, checked for every
+/// [`CHUNKS_PER_CHECK`]-th step `i` of a loop.
+fn check_cancelled(progress: &dyn Progress, i: usize) -> Result<()> {
+    if i.is_multiple_of(CHUNKS_PER_CHECK) && progress.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    Ok(())
+}
+
+/// Budget of decoded chunk bytes a [`ChunkedSource`] keeps for reuse.
+const CHUNK_CACHE_BYTES: usize = 64 << 20;
+
+type CachedChunk = (Vec<u64>, Arc<Vec<u8>>);
+
+/// A source cut into a regular grid of chunks, each produced by a [`ChunkDecoder`].
+pub struct ChunkedSource {
+    dtype: DType,
+    shape: Vec<u64>,
+    chunk: Vec<u64>,
+    decoder: Box<dyn ChunkDecoder>,
+    cache: Mutex<VecDeque<CachedChunk>>,
+}
+
+impl fmt::Debug for ChunkedSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkedSource")
+            .field("dtype", &self.dtype)
+            .field("shape", &self.shape)
+            .field("chunk", &self.chunk)
+            .finish()
+    }
+}
+
+/// Largest chunk a [`ChunkedSource`] decodes (2 GiB): a reader holds whole chunks in
+/// memory, so a chunk grid must keep them this small (HDF5 caps a chunk at 4 GiB; real
+/// files use kilobytes to a few hundred megabytes).
+pub const MAX_CHUNK_BYTES: u64 = 1 << 31;
+
+impl ChunkedSource {
+    /// A chunked source; chunk sizes must be non-zero for non-empty dims.
+    pub fn new(
+        dtype: DType,
+        shape: Vec<u64>,
+        chunk: Vec<u64>,
+        decoder: Box<dyn ChunkDecoder>,
+    ) -> Result<Self> {
+        if chunk.len() != shape.len() || chunk.iter().zip(&shape).any(|(&c, &n)| c == 0 && n > 0) {
+            return Err(Error::OutOfBounds(format!(
+                "chunk shape {chunk:?} does not fit array shape {shape:?}"
+            )));
+        }
+        element_count(&shape)
+            .and_then(|n| n.checked_mul(dtype.size() as u64))
+            .ok_or_else(|| Error::OutOfBounds(format!("shape {shape:?} overflows")))?;
+        let chunk_bytes = element_count(&chunk)
+            .and_then(|n| n.checked_mul(dtype.size() as u64))
+            .ok_or_else(|| Error::OutOfBounds(format!("chunk {chunk:?} overflows")))?;
+        if chunk_bytes > MAX_CHUNK_BYTES {
+            return Err(Error::OutOfBounds(format!(
+                "chunk {chunk:?} of {chunk_bytes} bytes: a chunk may hold at most 2 GiB"
+            )));
+        }
+        Ok(ChunkedSource {
+            dtype,
+            shape,
+            chunk,
+            decoder,
+            cache: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// Start and clipped extent of chunk `index`.
+    fn chunk_extent(&self, index: &[u64]) -> (Vec<u64>, Vec<u64>) {
+        let start: Vec<u64> = index.iter().zip(&self.chunk).map(|(i, c)| i * c).collect();
+        let extent = start
+            .iter()
+            .zip(&self.chunk)
+            .zip(&self.shape)
+            .map(|((s, c), n)| (*c).min(n - s))
+            .collect();
+        (start, extent)
+    }
+
+    fn load_chunk(&self, index: &[u64]) -> Result<Arc<Vec<u8>>> {
+        if let Some((_, bytes)) = self
+            .cache
+            .lock()
+            .expect("cache lock")
+            .iter()
+            .find(|(i, _)| i == index)
+        {
+            return Ok(bytes.clone());
+        }
+        let (_, extent) = self.chunk_extent(index);
+        let n = element_count(&extent).unwrap_or(0) as usize * self.dtype.size();
+        let mut buf = vec![0u8; n];
+        self.decoder.decode_chunk(index, &mut buf)?;
+        let buf = Arc::new(buf);
+        let mut cache = self.cache.lock().expect("cache lock");
+        cache.push_back((index.to_vec(), buf.clone()));
+        let mut total: usize = cache.iter().map(|(_, b)| b.len()).sum();
+        while total > CHUNK_CACHE_BYTES && cache.len() > 1 {
+            if let Some((_, b)) = cache.pop_front() {
+                total -= b.len();
+            }
+        }
+        Ok(buf)
+    }
+
+    /// The first and last chunk-grid index (inclusive) a region touches, per dimension.
+    fn grid_box(&self, start: &[u64], shape: &[u64]) -> (Vec<u64>, Vec<u64>) {
+        let first = start.iter().zip(&self.chunk).map(|(s, c)| s / c).collect();
+        let last = start
+            .iter()
+            .zip(shape)
+            .zip(&self.chunk)
+            .map(|((s, n), c)| (s + n - 1) / c)
+            .collect();
+        (first, last)
+    }
+
+    /// Where chunk `index` meets the region `start .. start + shape` (it must touch it).
+    fn overlap(&self, index: &[u64], start: &[u64], shape: &[u64]) -> Overlap {
+        let (cstart, cextent) = self.chunk_extent(index);
+        let lo: Vec<u64> = cstart.iter().zip(start).map(|(c, s)| *c.max(s)).collect();
+        let part: Vec<u64> = lo
+            .iter()
+            .zip(cstart.iter().zip(&cextent))
+            .zip(start.iter().zip(shape))
+            .map(|((l, (c, e)), (s, n))| (c + e).min(s + n) - l)
+            .collect();
+        let dst_strides = c_strides(shape, self.dtype.size());
+        let dst_off = lo
+            .iter()
+            .zip(start)
+            .zip(&dst_strides)
+            .map(|((l, s), d)| (l - s) as i64 * d)
+            .sum();
+        Overlap {
+            cstart,
+            cextent,
+            lo,
+            part,
+            dst_off,
+        }
+    }
+
+    /// Copy the part of a decoded chunk (`bytes`) that meets the region of `shape` into
+    /// the region's buffer `out`.
+    fn copy_overlap(&self, o: &Overlap, bytes: &[u8], shape: &[u64], out: &mut [u8]) {
+        let es = self.dtype.size();
+        let src_strides = c_strides(&o.cextent, es);
+        let src_off: i64 =
+            o.lo.iter()
+                .zip(&o.cstart)
+                .zip(&src_strides)
+                .map(|((l, c), s)| (l - c) as i64 * s)
+                .sum();
+        copy_nd(
+            bytes,
+            Layout {
+                offset: src_off,
+                strides: &src_strides,
+            },
+            out,
+            Layout {
+                offset: o.dst_off,
+                strides: &c_strides(shape, es),
+            },
+            &o.part,
+            es,
+        );
+    }
+
+    /// Read a region of a sparse array: `out` is filled with the fill value in bulk, then
+    /// the stored chunks it touches (`present`) are decoded, a batch at a time, and copied
+    /// in; cancellation is checked between batches.
+    fn read_sparse(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        stored: &StoredChunks,
+        present: &[Vec<u64>],
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        stored.fill(out);
+        for batch in present.chunks(CHUNKS_PER_CHECK) {
+            check_cancelled(progress, 0)?;
+            let chunks: Vec<Arc<Vec<u8>>> = batch
+                .par_iter()
+                .map(|index| self.load_chunk(index))
+                .collect::<Result<_>>()?;
+            for (index, bytes) in batch.iter().zip(&chunks) {
+                self.copy_overlap(&self.overlap(index, start, shape), bytes, shape, out);
+            }
+        }
+        Ok(())
+    }
+
+    /// Read a region lying within one row of chunks along the first dimension: chunks
+    /// wholly inside the region whose bytes are contiguous in `out` are decoded straight
+    /// into it (no cache, no copy), the others through the cache and copied. Stops with
+    /// [`Error::Cancelled`] once `progress` is cancelled (checked every
+    /// [`CHUNKS_PER_CHECK`] chunks).
+    fn read_slab(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let es = self.dtype.size();
+        let (first, last) = self.grid_box(start, shape);
+        // Every chunk index the region touches.
+        let counts: Vec<u64> = first.iter().zip(&last).map(|(f, l)| l - f + 1).collect();
+        let mut indices = Vec::new();
+        for_each_index(&counts, |i| {
+            indices.push(
+                i.iter()
+                    .zip(&first)
+                    .map(|(i, f)| i + f)
+                    .collect::<Vec<u64>>(),
+            )
+        });
+        // Where each chunk meets the region, and whether it can be decoded in place.
+        let mut direct: Vec<(usize, &[u64])> = Vec::new();
+        let mut cached = Vec::new();
+        for index in &indices {
+            let o = self.overlap(index, start, shape);
+            // A whole chunk is one contiguous stretch of `out` when, after its first dim
+            // longer than one, it spans the region's full extent.
+            let whole = o.part == o.cextent;
+            let outer = o.part.iter().position(|&n| n > 1).unwrap_or(o.part.len());
+            let after = (outer + 1).min(o.part.len());
+            if whole && o.part[after..] == shape[after..] {
+                direct.push((o.dst_off as usize, index.as_slice()));
+            } else {
+                cached.push((index, o));
+            }
+        }
+        if !direct.is_empty() {
+            direct.sort_unstable_by_key(|(offset, _)| *offset);
+            let mut targets = Vec::with_capacity(direct.len());
+            let mut rest: &mut [u8] = out;
+            let mut at = 0usize;
+            for (offset, index) in direct {
+                let (_, extent) = self.chunk_extent(index);
+                let n = element_count(&extent).unwrap_or(0) as usize * es;
+                let (_, tail) = std::mem::take(&mut rest).split_at_mut(offset - at);
+                let (target, tail) = tail.split_at_mut(n);
+                rest = tail;
+                at = offset + n;
+                targets.push((index, target));
+            }
+            targets
+                .into_par_iter()
+                .enumerate()
+                .try_for_each(|(i, (index, target))| {
+                    check_cancelled(progress, i)?;
+                    // Decoders may accumulate (event streams): they get zeroed memory.
+                    target.fill(0);
+                    self.decoder.decode_chunk(index, target)
+                })?;
+        }
+        let chunks: Vec<Arc<Vec<u8>>> = cached
+            .par_iter()
+            .enumerate()
+            .map(|(i, (index, _))| {
+                check_cancelled(progress, i)?;
+                self.load_chunk(index)
+            })
+            .collect::<Result<_>>()?;
+        for ((_, o), bytes) in cached.iter().zip(&chunks) {
+            self.copy_overlap(o, bytes, shape, out);
+        }
+        Ok(())
+    }
+}
+
+impl ArraySource for ChunkedSource {
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn shape(&self) -> &[u64] {
+        &self.shape
+    }
+
+    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        self.read_region_with(start, shape, out, &NoProgress)
+    }
+
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        if shape.contains(&0) {
+            return Ok(());
+        }
+        if let Some(stored) = self.decoder.stored_chunks() {
+            let (first, last) = self.grid_box(start, shape);
+            let touched = first
+                .iter()
+                .zip(&last)
+                .map(|(f, l)| u128::from(l - f + 1))
+                .product::<u128>();
+            let present = stored.within(&first, &last);
+            if (present.len() as u128) < touched {
+                return self.read_sparse(start, shape, out, stored, &present, progress);
+            }
+        }
+        let Some((&c0, &n0)) = self.chunk.first().zip(shape.first()) else {
+            return self.read_slab(start, shape, out, progress);
+        };
+        let (s0, end0) = (start[0], start[0] + n0);
+        if s0 / c0 == (end0 - 1) / c0 {
+            return self.read_slab(start, shape, out, progress);
+        }
+        // Several rows of chunks along the first dimension: each row is one contiguous slab
+        // of `out`, read on its own thread, so memory holds one row's chunks per thread.
+        let row_bytes = out.len() / n0 as usize;
+        let mut slabs = Vec::new();
+        let mut rest = out;
+        let mut first = s0;
+        while first < end0 {
+            let end = ((first / c0 + 1) * c0).min(end0);
+            let (slab, tail) =
+                std::mem::take(&mut rest).split_at_mut((end - first) as usize * row_bytes);
+            rest = tail;
+            slabs.push((first, end - first, slab));
+            first = end;
+        }
+        slabs
+            .into_par_iter()
+            .enumerate()
+            .try_for_each(|(i, (first, n, slab))| {
+                check_cancelled(progress, i)?;
+                let mut slab_start = start.to_vec();
+                slab_start[0] = first;
+                let mut slab_shape = shape.to_vec();
+                slab_shape[0] = n;
+                self.read_slab(&slab_start, &slab_shape, slab, progress)
+            })
+    }
+
+    fn chunk_shape(&self) -> Vec<u64> {
+        self.chunk.clone()
+    }
+}
