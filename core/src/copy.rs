@@ -77,6 +77,10 @@ const PARALLEL_BYTES: usize = 4 << 20;
 const RUN_PIECE: usize = 64 << 10;
 /// Pieces a parallel copy is cut into per thread, for load balance.
 const PIECES_PER_THREAD: u64 = 4;
+/// Destinations at least this large (far beyond the caches, so nothing copied will be read
+/// back from them soon) take their short runs through non-temporal stores
+/// ([`crate::stream_copy`]).
+const STREAMING_BYTES: usize = 32 << 20;
 
 /// Copy the N-D block of `shape` elements of `elem_size` bytes laid out in `src` as `from`
 /// into `dst` in C order, reversing the bytes of every `swap_unit`-byte group when
@@ -93,6 +97,20 @@ pub fn gather(
     elem_size: usize,
     swap_unit: usize,
 ) {
+    gather_streaming_from(src, from, dst, shape, elem_size, swap_unit, STREAMING_BYTES);
+}
+
+/// [`gather`], with short runs stored non-temporally when `dst` holds at least
+/// `streaming_bytes` and needs no byte swap (which must happen while the bytes are cached).
+fn gather_streaming_from(
+    src: &[u8],
+    from: Layout<'_>,
+    dst: &mut [u8],
+    shape: &[u64],
+    elem_size: usize,
+    swap_unit: usize,
+    streaming_bytes: usize,
+) {
     if shape.contains(&0) || dst.is_empty() {
         return;
     }
@@ -101,6 +119,7 @@ pub fn gather(
         src,
         elem_size,
         swap_unit,
+        streaming: dst.len() >= streaming_bytes && swap_unit <= 1,
     };
     if dst.len() < PARALLEL_BYTES
         || rayon::current_num_threads() < 2
@@ -178,6 +197,8 @@ struct Block<'a> {
     src: &'a [u8],
     elem_size: usize,
     swap_unit: usize,
+    /// Runs shorter than [`RUN_PIECE`] go through non-temporal stores.
+    streaming: bool,
 }
 
 impl Block<'_> {
@@ -207,6 +228,14 @@ impl Block<'_> {
         let run = shape[last] as usize * self.elem_size;
         let piece = RUN_PIECE.next_multiple_of(self.elem_size).min(run);
         let rows = c_strides(&shape[..last], run);
+        if self.streaming && run < RUN_PIECE {
+            walk(&shape[..last], &strides[..last], &rows, offset, |s, d| {
+                let (s, d) = (s as usize, d as usize);
+                crate::stream_copy::copy(&mut dst[d..d + run], &self.src[s..s + run]);
+            });
+            crate::stream_copy::fence();
+            return;
+        }
         walk(&shape[..last], &strides[..last], &rows, offset, |s, d| {
             let (s, d) = (s as usize, d as usize);
             for (j, part) in dst[d..d + run].chunks_mut(piece).enumerate() {
@@ -307,12 +336,15 @@ mod tests {
             strides: &strides,
         };
         let expected = naive(&src, from, &shape, es, unit);
-        let mut out = vec![0u8; expected.len()];
-        gather(&src, from, &mut out, &shape, es, unit);
-        assert!(
-            out == expected,
-            "{stored:?} {perm:?} {flip:?} {step} {es} {unit}"
-        );
+        // As callers get it, and with every destination stored non-temporally.
+        for streaming_bytes in [STREAMING_BYTES, 0] {
+            let mut out = vec![0u8; expected.len()];
+            gather_streaming_from(&src, from, &mut out, &shape, es, unit, streaming_bytes);
+            assert!(
+                out == expected,
+                "{stored:?} {perm:?} {flip:?} {step} {es} {unit} {streaming_bytes}"
+            );
+        }
     }
 
     fn case() -> impl Strategy<Value = (Vec<u64>, Vec<usize>, Vec<bool>, u64, usize, usize)> {

@@ -15,6 +15,7 @@
 //! - [`budget`]: limits on what an input may declare, bounded messages, free-space checks.
 //! - [`engine`]: the parallel, bounded-memory streaming engine behind every conversion.
 //! - [`xml`]: a small strict XML reader for metadata documents.
+//! - [`read_at`]: positioned reads for parsers of structures scattered through a file.
 
 pub mod axis;
 pub mod budget;
@@ -33,9 +34,11 @@ pub mod leftovers;
 pub mod metadata;
 pub mod options;
 pub mod output;
+pub mod read_at;
 pub mod registry;
 pub mod signals;
 pub mod source;
+mod stream_copy;
 mod strides;
 mod transpose;
 pub mod units;

@@ -10,6 +10,7 @@
 //! Every source writes regions in C order with native-endian elements of its logical dtype.
 
 use std::fmt;
+use std::fs::File;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
@@ -123,10 +124,16 @@ impl Storage {
     /// Map a file read-only. Empty files become an empty owned buffer (mapping zero
     /// bytes is not portable).
     pub fn map(path: &Path) -> Result<Self> {
+        Ok(Storage::map_open(path)?.0)
+    }
+
+    /// Map a file read-only, and keep the open file too: a parser can read the structure
+    /// with positioned reads ([`crate::read_at::FileAt`]) from the very file that is mapped.
+    pub fn map_open(path: &Path) -> Result<(Self, File)> {
         let file = crate::inputs::open(path)?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len == 0 {
-            return Ok(Storage::Owned(Arc::from(Vec::new())));
+            return Ok((Storage::Owned(Arc::from(Vec::new())), file));
         }
         // SAFETY: the map is read-only and emio never writes through it. Soundness relies on
         // no other process truncating or rewriting the file while it is mapped, the same
@@ -134,7 +141,7 @@ impl Storage {
         // only ever read as plain `u8`, so concurrent modification cannot create invalid
         // values, only wrong pixels.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-        Ok(Storage::Mapped(Arc::new(map), Arc::from(path)))
+        Ok((Storage::Mapped(Arc::new(map), Arc::from(path)), file))
     }
 
     /// The file these bytes map, from its first byte (None for bytes held in memory).

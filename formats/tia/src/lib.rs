@@ -85,8 +85,8 @@ impl Format for Tia {
         let head_len = std::io::Read::read(&mut emio_core::inputs::open(path)?, &mut head)
             .map_err(|e| Error::io(path, e))?;
         if head[..head_len].starts_with(SER_MAGIC) {
-            let storage = Storage::map(path)?;
-            let ds = read::series_dataset(path, storage, EmiContext::default(), only_valid)
+            let mapped = Storage::map_open(path)?;
+            let ds = read::series_dataset(path, mapped, EmiContext::default(), only_valid)
                 .with_path(path)?;
             return Ok(vec![ds]);
         }
@@ -169,11 +169,11 @@ fn open_emi(path: &Path, only_valid: bool) -> Result<Vec<Dataset>> {
     let mut datasets = Vec::new();
     let mut skipped = Vec::new();
     for (n, ser_path) in files {
-        let storage = Storage::map(&ser_path)?;
+        let mapped = Storage::map_open(&ser_path)?;
         // A series without valid elements (a single spectrum TIA keeps in the .emi) is
         // skipped, as rsciio does.
         let name = emio_core::metadata::file_name(&ser_path);
-        if storage.get(18..22) == Some(&[0, 0, 0, 0][..]) {
+        if mapped.0.get(18..22) == Some(&[0, 0, 0, 0][..]) {
             skipped.push(format!(
                 "{name} holds no valid element (a single spectrum TIA keeps in the .emi, \
                  not read) and was skipped"
@@ -186,7 +186,7 @@ fn open_emi(path: &Path, only_valid: bool) -> Result<Vec<Dataset>> {
             first: objects.first(),
         };
         let mut dataset =
-            read::series_dataset(&ser_path, storage, context, only_valid).with_path(&ser_path)?;
+            read::series_dataset(&ser_path, mapped, context, only_valid).with_path(&ser_path)?;
         if object.is_none() {
             dataset.warn(format!(
                 "{} has no <ObjectInfo> for {name}: only the .ser header was read",

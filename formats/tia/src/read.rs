@@ -12,9 +12,11 @@
 //! differs from element 0's (which the signal axes use, as in rsciio) are reported in a
 //! warning; every element's calibration is kept in the original metadata.
 
+use std::fs::File;
 use std::path::Path;
 
 use emio_core::metadata::{set_path, Tree};
+use emio_core::read_at::FileAt;
 use emio_core::{Axis, Dataset, Result, Storage};
 use serde_json::{json, Value};
 
@@ -144,14 +146,16 @@ fn signal(series: &Series, emi: EmiContext) -> (Vec<Axis>, Vec<u64>) {
     )
 }
 
-/// Open one `.ser` file (its bytes in `storage`) as a dataset.
+/// Open one `.ser` file as a dataset: its structure read from `file`, its pixels from
+/// `storage`, the same file mapped.
 pub fn series_dataset(
     path: &Path,
-    storage: Storage,
+    (storage, file): (Storage, File),
     emi: EmiContext,
     only_valid_data: bool,
 ) -> Result<Dataset> {
-    let series = ser::parse(&storage)?;
+    let series = ser::parse(&FileAt::new(&file, storage.len() as u64), path)?;
+    drop(file);
     let (mut axes, nav_shape, nav_warning) = navigation(&series, only_valid_data);
     let (signal_axes, signal_shape) = signal(&series, emi);
     axes.extend(signal_axes);

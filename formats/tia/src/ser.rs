@@ -1,9 +1,12 @@
 //! The `.ser` structure (TIA series, versions 0x210 with 32-bit and 0x220 with 64-bit
 //! offsets): header, dimension arrays, the data and tag offset arrays, and the element
-//! headers and tags. Pure functions over bytes; every size and offset is checked against
+//! headers and tags, read with positioned reads; every size and offset is checked against
 //! the file before use. Pixels are not read here.
 
+use std::path::Path;
+
 use emio_core::metadata::{json_f64, Tree};
+use emio_core::read_at::{ReadAt, WindowReader};
 use emio_core::{DType, Error, Result};
 use serde_json::Value;
 
@@ -125,10 +128,17 @@ pub fn dtype_of(code: u16) -> Option<DType> {
     })
 }
 
-/// Little-endian reads with bounds checks that name the field.
+/// Little-endian reads with bounds checks that name the field, through positioned reads
+/// (an open series is 2 MiB elements apart: touching each header through a memory map
+/// costs a page fault per element).
 struct Reader<'a> {
-    bytes: &'a [u8],
+    source: WindowReader<'a>,
+    path: &'a Path,
 }
+
+/// Bytes read at once: a tag and the next element's header, which TIA writes side by
+/// side, come in one read.
+const WINDOW: usize = 512;
 
 /// What a read is for, named only when the read fails: a series of thousands of elements
 /// makes several reads per element, which must not format a name each.
@@ -152,45 +162,49 @@ impl What for OfElement<'_> {
 }
 
 impl Reader<'_> {
-    fn take(&self, at: u64, n: u64, what: impl What) -> Result<&[u8]> {
-        at.checked_add(n)
-            .filter(|&end| end <= self.bytes.len() as u64)
-            .map(|end| &self.bytes[at as usize..end as usize])
-            .ok_or_else(|| {
-                Error::malformed(
-                    FORMAT,
-                    at,
-                    format!(
-                        "{} ({n} bytes at {at}) inside the {}-byte file",
-                        what.describe(),
-                        self.bytes.len()
-                    ),
-                )
-            })
+    /// Fails unless `n` bytes at `at` lie inside the file.
+    fn check(&self, at: u64, n: u64, what: impl What) -> Result<()> {
+        let size = self.source.size();
+        if at.checked_add(n).is_some_and(|end| end <= size) {
+            return Ok(());
+        }
+        Err(Error::malformed(
+            FORMAT,
+            at,
+            format!(
+                "{} ({n} bytes at {at}) inside the {size}-byte file",
+                what.describe()
+            ),
+        ))
+    }
+    /// The `n` bytes at `at`, checked against the file first.
+    fn bytes(&self, at: u64, n: u64, what: impl What) -> Result<Vec<u8>> {
+        self.check(at, n, what)?;
+        self.source.vec(at, n).map_err(|e| Error::io(self.path, e))
+    }
+    fn array<const N: usize>(&self, at: u64, what: impl What) -> Result<[u8; N]> {
+        self.check(at, N as u64, what)?;
+        let mut out = [0; N];
+        self.source
+            .read(at, &mut out)
+            .map_err(|e| Error::io(self.path, e))?;
+        Ok(out)
     }
     fn u16(&self, at: u64, what: impl What) -> Result<u16> {
-        Ok(u16::from_le_bytes(
-            self.take(at, 2, what)?.try_into().expect("2"),
-        ))
+        self.array(at, what).map(u16::from_le_bytes)
     }
     fn u32(&self, at: u64, what: impl What) -> Result<u32> {
-        Ok(u32::from_le_bytes(
-            self.take(at, 4, what)?.try_into().expect("4"),
-        ))
+        self.array(at, what).map(u32::from_le_bytes)
     }
     fn u64(&self, at: u64, what: impl What) -> Result<u64> {
-        Ok(u64::from_le_bytes(
-            self.take(at, 8, what)?.try_into().expect("8"),
-        ))
+        self.array(at, what).map(u64::from_le_bytes)
     }
     fn f64(&self, at: u64, what: impl What) -> Result<f64> {
-        Ok(f64::from_le_bytes(
-            self.take(at, 8, what)?.try_into().expect("8"),
-        ))
+        self.array(at, what).map(f64::from_le_bytes)
     }
     fn text(&self, at: u64, n: u64, what: impl What) -> Result<String> {
         Ok(self
-            .take(at, n, what)?
+            .bytes(at, n, what)?
             .iter()
             .map(|&b| char::from(b))
             .collect())
@@ -229,9 +243,14 @@ fn parse_element(r: &Reader, at: u64, two_d: bool, index: usize) -> Result<Eleme
     })
 }
 
-/// Parse a series' structure from the whole file's bytes.
-pub fn parse(bytes: &[u8]) -> Result<Series> {
-    let r = Reader { bytes };
+/// Parse a series' structure from the file `path` (read through `source`, the first
+/// bytes of that file: all of it, or what is mapped of it).
+pub fn parse(source: &dyn ReadAt, path: &Path) -> Result<Series> {
+    let r = Reader {
+        source: WindowReader::new(source, WINDOW),
+        path,
+    };
+    let file_len = r.source.size();
     let order = r.u16(0, "ByteOrder")?;
     let id = r.u16(2, "SeriesID")?;
     if order != BYTE_ORDER || id != SERIES_ID {
@@ -270,7 +289,7 @@ pub fn parse(bytes: &[u8]) -> Result<Series> {
     let ndim = r.u32(22 + word, "NumberDimensions")?;
     let mut at = 26 + word;
     // Each dimension entry takes at least 32 bytes: a count beyond the file is a lie.
-    if u64::from(ndim) * 32 > bytes.len() as u64 {
+    if u64::from(ndim) * 32 > file_len {
         return Err(Error::malformed(
             FORMAT,
             22 + word,
@@ -299,18 +318,29 @@ pub fn parse(bytes: &[u8]) -> Result<Series> {
             units,
         });
     }
-    // Both offset arrays (data, then tags) hold TotalNumberElements entries.
-    r.take(
+    // Both offset arrays (data, then tags) hold TotalNumberElements entries; only the
+    // first ValidNumberElements of each are used.
+    let array_bytes = u64::from(total) * word;
+    r.check(
         offset_array_offset,
-        2 * u64::from(total) * word,
+        2 * array_bytes,
         "the data and tag offset arrays",
     )?;
-    let entry = |array: u64, i: u64| -> Result<u64> {
-        let at = offset_array_offset + (array * u64::from(total) + i) * word;
+    let used = u64::from(valid) * word;
+    let data_offsets = r.bytes(offset_array_offset, used, "the data offset array")?;
+    let tag_offsets = r.bytes(
+        offset_array_offset + array_bytes,
+        used,
+        "the tag offset array",
+    )?;
+    let entry = |array: &[u8], i: u64| -> u64 {
+        let at = (i * word) as usize;
         if wide {
-            r.u64(at, "offset array entry")
+            u64::from_le_bytes(array[at..at + 8].try_into().expect("8 bytes"))
         } else {
-            r.u32(at, "offset array entry").map(u64::from)
+            u64::from(u32::from_le_bytes(
+                array[at..at + 4].try_into().expect("4 bytes"),
+            ))
         }
     };
     let two_d = data_type_id == DATA_2D;
@@ -319,10 +349,10 @@ pub fn parse(bytes: &[u8]) -> Result<Series> {
     let mut calibrations = Vec::with_capacity(valid as usize);
     let mut element: Option<ElementHeader> = None;
     for i in 0..u64::from(valid) {
-        let offset = entry(0, i)?;
+        let offset = entry(&data_offsets, i);
         let header = parse_element(&r, offset, two_d, i as usize)?;
         let values_at = offset + if two_d { HEADER_2D } else { HEADER_1D };
-        r.take(values_at, header.data_bytes(), OfElement(i, "values"))?;
+        r.check(values_at, header.data_bytes(), OfElement(i, "values"))?;
         calibrations.push(header.calibration.clone());
         match &element {
             None => element = Some(header),
@@ -340,7 +370,7 @@ pub fn parse(bytes: &[u8]) -> Result<Series> {
             Some(_) => {}
         }
         offsets.push(offset);
-        let tag_at = entry(1, i)?;
+        let tag_at = entry(&tag_offsets, i);
         let what = || OfElement(i, "tag");
         let type_id = r.u16(tag_at, what())?;
         let position = if u32::from(type_id) == TAG_TIME_POSITION {
