@@ -4,7 +4,9 @@
 //! writers, then prints one table: open (lazy), full read into memory, sum over all data
 //! through the chunk API, convert to `.zarr` (zstd) and to `.npy` — each throughput also as
 //! a ratio to `cat FILE > /dev/null` timed in the same run — plus the peak anonymous RSS
-//! of each step (heap memory; the page cache behind memory-mapped inputs is not counted).
+//! of each step (heap memory; the page cache behind memory-mapped inputs is not counted);
+//! then a second table for the verbs: `emconvert stats` (default 16-bin histogram, × cat)
+//! and the cost of one file's `emconvert ls` row (probe, open, summary; mean of 20).
 //!
 //! ```text
 //! cargo bench --profile profiling --bench emio_bench -- [--scale 0.1] [--dir /tmp/emio-bench] [--only mib,mrc]
@@ -351,6 +353,8 @@ fn median_new_memory_fill(n: u64) -> Duration {
 /// ([`Dataset::read_chunk_shape`]) and are small enough to stay in the L2 cache between
 /// being read and being summed.
 const SUM_REGION_BYTES: u64 = 2 << 20;
+/// Histogram bins of `emconvert stats` by default.
+const STATS_BINS: usize = 16;
 
 /// Sum of every value through the chunk API, on all cores, one typed loop per region.
 fn sum_all(ds: &Dataset) -> Result<f64> {
@@ -483,6 +487,7 @@ fn main() {
     );
     let mut notes = Vec::new();
     let mut rows = Vec::new();
+    let mut verb_rows = Vec::new();
     for spec in SPECS {
         if only
             .as_ref()
@@ -585,6 +590,39 @@ fn main() {
         remove(&zarr);
         remove(&npy);
         let cat_rate = gbps(file_bytes, cat.median());
+        // The verbs of issue 20: `emconvert stats` (its default 16-bin histogram) and the
+        // per-file cost of `emconvert ls` (probe, open, summary row).
+        let (stats_t, stats_rss, stats) = median_of_fresh_opens(&open_once, |d| {
+            emio::stats::stats(d, STATS_BINS, &NoProgress).expect("stats")
+        });
+        assert!(
+            (stats.summary.sum - expected_sum).abs() <= 1e-9 * expected_sum.abs().max(1.0),
+            "{name}: stats' sum ({}) is not the generator's ({expected_sum})",
+            stats.summary.sum
+        );
+        let ls_reps = 20;
+        let listed = [path.clone()];
+        let t = Instant::now();
+        for _ in 0..ls_reps {
+            let rows = emio::listing::list(&listed, false);
+            assert!(
+                rows.iter()
+                    .all(|r| matches!(r.entry, emio::listing::Entry::Dataset(_))),
+                "{name}: ls reports an error"
+            );
+        }
+        let ls = t.elapsed() / ls_reps;
+        verb_rows.push(format!(
+            "{:<5} {:>6} {:>10.2} | {:>5.2} GB/s {:>5.2}x {:>5} MB | {:>8.3}   (stats: {})",
+            spec.extension,
+            mb(file_bytes),
+            cat_rate,
+            gbps(logical, stats_t.median()),
+            gbps(logical, stats_t.median()) / cat_rate,
+            mb(stats_rss),
+            ls.as_secs_f64() * 1e3,
+            stats_t.spread()
+        ));
         let cell = |d: Duration, rss: u64| {
             let rate = gbps(logical, d);
             format!(
@@ -632,6 +670,14 @@ fn main() {
         "-> .npy (x cat, RSS)"
     );
     for row in rows {
+        println!("{row}");
+    }
+    println!();
+    println!(
+        "{:<5} {:>6} {:>10} | {:^28} | {:>8}",
+        "fmt", "MiB", "cat GB/s", "stats (x cat, RSS)", "ls ms"
+    );
+    for row in verb_rows {
         println!("{row}");
     }
     for note in notes {
