@@ -96,6 +96,10 @@ impl Format for Arina {
         emio_h5::inspect(path, is_master)
     }
 
+    fn validate(&self, path: &Path) -> Vec<emio_core::Problem> {
+        emio_h5::validate::validate(path)
+    }
+
     fn read_options(&self) -> &'static [OptionSpec] {
         READ_OPTIONS
     }

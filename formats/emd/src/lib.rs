@@ -157,6 +157,10 @@ impl Format for Emd {
         emio_h5::inspect(path, |f| velox::is_velox(f) || ncem::is_ncem(f))
     }
 
+    fn validate(&self, path: &Path) -> Vec<emio_core::Problem> {
+        emio_h5::validate::validate(path)
+    }
+
     fn can_write(&self) -> bool {
         true
     }

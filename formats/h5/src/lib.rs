@@ -19,6 +19,7 @@ pub mod bitshuffle;
 pub mod filters;
 mod lazy;
 pub mod links;
+pub mod validate;
 pub mod writer;
 
 use std::collections::HashMap;

@@ -56,6 +56,10 @@ impl Format for Hspy {
         emio_h5::inspect(path, read::is_hspy)
     }
 
+    fn validate(&self, path: &Path) -> Vec<emio_core::Problem> {
+        emio_h5::validate::validate(path)
+    }
+
     fn can_write(&self) -> bool {
         true
     }

@@ -38,6 +38,10 @@ impl Format for Dm5 {
         emio_h5::inspect(path, read::is_dm5)
     }
 
+    fn validate(&self, path: &Path) -> Vec<emio_core::Problem> {
+        emio_h5::validate::validate(path)
+    }
+
     fn can_write(&self) -> bool {
         true
     }
