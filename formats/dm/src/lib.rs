@@ -9,6 +9,7 @@
 //! - [`source`]: BGRA and packed-complex pixel sources.
 //! - [`mod@write`]: the DM4 writer.
 //! - [`dm5`]: DM5, the same tag tree in HDF5, read through the same mapping.
+//! - `validate`: what `emconvert check` reports about a DM3/DM4 file's structure.
 //!
 //! Every image of `ImageList` except the thumbnails becomes one dataset, in file order. Its
 //! `original_metadata` is the file's tag tree as rsciio returns it: a `root` marker, the
@@ -24,6 +25,7 @@ pub mod original;
 mod read;
 pub mod source;
 pub mod tags;
+mod validate;
 pub mod write;
 
 pub use read::{datasets_from_tree, read_storage};
@@ -67,6 +69,10 @@ impl Format for Dm {
         let storage = Storage::map(path)?;
         let filename = emio_core::metadata::file_name(path);
         read_storage(storage, &filename).with_path(path)
+    }
+
+    fn validate(&self, path: &Path) -> Vec<emio_core::Problem> {
+        validate::validate(path)
     }
 
     fn write(

@@ -182,6 +182,36 @@ pub struct TagFile {
     pub little_endian: bool,
     /// The root group.
     pub root: TagGroup,
+    /// How the file is laid out around and inside the tag tree, for validation.
+    pub layout: Layout,
+}
+
+/// Structure facts the reader does not need but a validation reports: what the header
+/// declares against what the tag tree occupies, and fields DigitalMicrograph writes one
+/// way that were found otherwise.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Layout {
+    /// The header's root length field.
+    pub root_length: u64,
+    /// Offset of the root group's first byte.
+    pub root_start: u64,
+    /// Offset just past the root group's last tag.
+    pub root_end: u64,
+    /// Irregular fields, in file order.
+    pub irregular: Vec<Irregularity>,
+}
+
+/// A field of the tag tree that holds a value DigitalMicrograph does not write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Irregularity {
+    /// Offset of the field.
+    pub offset: u64,
+    /// The field (`DM4 size of tag "Data"`, `is_sorted flag of a group`, ...).
+    pub field: String,
+    /// The value found.
+    pub value: u64,
+    /// What was expected instead.
+    pub expected: String,
 }
 
 /// Whether `head` starts like a DM3/DM4 file: version 3 or 4, then (after the file size)
@@ -206,6 +236,7 @@ struct Parser<'a> {
     pos: usize,
     dm4: bool,
     little: bool,
+    irregular: Vec<Irregularity>,
 }
 
 impl<'a> Parser<'a> {
@@ -258,8 +289,18 @@ impl<'a> Parser<'a> {
         if depth > MAX_DEPTH {
             return Err(self.err(format!("tag groups nested at most {MAX_DEPTH} deep")));
         }
-        self.u8("group is_sorted flag")?;
-        self.u8("group is_open flag")?;
+        for flag in ["is_sorted", "is_open"] {
+            let at = self.pos as u64;
+            let value = self.u8("group flag")?;
+            if value > 1 {
+                self.irregular.push(Irregularity {
+                    offset: at,
+                    field: format!("{flag} flag of a group"),
+                    value: u64::from(value),
+                    expected: "0 or 1".into(),
+                });
+            }
+        }
         let ntags = self.word("group tag count")?;
         // Each tag needs at least 3 bytes; the loop below consumes bytes on every step, so
         // the count is bounded by the file and nothing is preallocated from it.
@@ -276,9 +317,13 @@ impl<'a> Parser<'a> {
             let kind = self.u8("tag kind")?;
             let name_len = self.u16_be("tag name length")?;
             let name = decode_text(self.take(u64::from(name_len), "tag name")?);
-            if self.dm4 {
-                self.word("tag size")?;
-            }
+            let size_at = self.pos as u64;
+            let declared = if self.dm4 {
+                Some(self.word("tag size")?)
+            } else {
+                None
+            };
+            let start = self.pos;
             let tag = match kind {
                 20 => Tag::Group(self.group(depth + 1)?),
                 21 => Tag::Data(self.data()?),
@@ -290,6 +335,15 @@ impl<'a> Parser<'a> {
                     ))
                 }
             };
+            let occupied = (self.pos - start) as u64;
+            if let Some(declared) = declared.filter(|&d| d != occupied) {
+                self.irregular.push(Irregularity {
+                    offset: size_at,
+                    field: format!("DM4 size of tag \"{name}\""),
+                    value: declared,
+                    expected: format!("the {occupied} bytes the tag occupies"),
+                });
+            }
             entries.push((name, tag));
         }
         Ok(TagGroup { entries })
@@ -465,6 +519,7 @@ pub fn parse(bytes: &[u8]) -> Result<TagFile> {
         pos: 0,
         dm4: false,
         little: true,
+        irregular: Vec::new(),
     };
     let version = p.u32_be("DM version")?;
     if version != 3 && version != 4 {
@@ -475,7 +530,7 @@ pub fn parse(bytes: &[u8]) -> Result<TagFile> {
         ));
     }
     p.dm4 = version == 4;
-    p.word("root length")?;
+    let root_length = p.word("root length")?;
     let order_at = p.pos;
     let order = p.u32_be("byte order flag")?;
     if order > 1 {
@@ -486,11 +541,18 @@ pub fn parse(bytes: &[u8]) -> Result<TagFile> {
         ));
     }
     p.little = order == 1;
+    let root_start = p.pos as u64;
     let root = p.group(0)?;
     Ok(TagFile {
         version,
         little_endian: p.little,
         root,
+        layout: Layout {
+            root_length,
+            root_start,
+            root_end: p.pos as u64,
+            irregular: p.irregular,
+        },
     })
 }
 

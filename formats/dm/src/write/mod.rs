@@ -179,8 +179,8 @@ pub fn write_dm(
         })
     };
     w.group_body(&tree, &mut stream)?;
-    // The file ends with one zero word.
-    w.put_word(0)?;
+    // DigitalMicrograph ends DM3 and DM4 files alike with 8 zero bytes.
+    w.put(&[0u8; 8])?;
     w.out.flush().map_err(|e| Error::io(path, e))?;
     Ok(())
 }
