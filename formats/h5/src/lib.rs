@@ -1,7 +1,7 @@
 //! emio's small HDF5 layer, shared by the formats built on HDF5 (EMD and friends).
 //!
-//! Reading goes through the pure-Rust `hdf5-pure` crate in its streaming mode for the
-//! *structure* (groups, attributes, datatypes, layouts, chunk indexes), while the *pixels*
+//! Reading goes through the pure-Rust `hdf5-pure` crate, reading from emio's memory map of
+//! the file, for the *structure* (groups, attributes, datatypes, layouts, chunk indexes), while the *pixels*
 //! are read by emio itself from a memory map: contiguous datasets become zero-copy
 //! [`StridedSource`]s, unfiltered chunked ones are copied straight from the map, filtered
 //! ones decoded chunk by chunk (deflate, shuffle, fletcher32, LZF, LZ4,
@@ -19,6 +19,7 @@ pub mod bitshuffle;
 pub mod filters;
 mod lazy;
 pub mod links;
+mod objects;
 pub mod validate;
 pub mod writer;
 
@@ -32,10 +33,11 @@ use emio_core::source::element_count;
 use emio_core::{
     ArraySource, ByteOrder, ContentMatch, DType, Error, Result, Storage, StridedSource,
 };
-use hdf5_pure::{AttrValue, ChunkIndex, Datatype, DatatypeByteOrder, Layout};
+use hdf5_pure::{AttrValue, ChunkIndex, Datatype, DatatypeByteOrder, FormatError, Layout};
 
 use filters::FilterStep;
 use lazy::{Geometry, Origin};
+use objects::{Object, Objects};
 
 /// The HDF5 signature at the start of a file (or at 512, 1024, ... after a user block).
 pub const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
@@ -194,12 +196,39 @@ pub fn element_of(dt: &Datatype) -> Element {
     }
 }
 
-/// An HDF5 file opened for reading: structure through `hdf5-pure` (streaming mode), pixels
-/// through a memory map.
+/// The file's memory map as `hdf5-pure`'s byte source: every structure read (object
+/// headers, heaps, B-tree nodes) is a copy out of the map, not a system call.
+struct MapSource(Storage);
+
+impl hdf5_pure::Source for MapSource {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::result::Result<(), FormatError> {
+        let overflow = FormatError::OffsetOverflow {
+            offset,
+            length: buf.len() as u64,
+        };
+        let start = usize::try_from(offset).map_err(|_| overflow.clone())?;
+        let end = start.checked_add(buf.len()).ok_or(overflow)?;
+        let bytes = self.0.get(start..end).ok_or(FormatError::UnexpectedEof {
+            expected: end,
+            available: self.0.len(),
+        })?;
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// An HDF5 file opened for reading: structure through `hdf5-pure` (reading from the memory
+/// map), pixels through the same map.
 pub struct H5File {
     inner: hdf5_pure::File,
     storage: Storage,
     path: PathBuf,
+    /// Groups and datasets looked up so far.
+    objects: Objects,
 }
 
 impl std::fmt::Debug for H5File {
@@ -224,13 +253,14 @@ impl H5File {
                 expected: "the HDF5 signature".into(),
             });
         }
-        let inner = hdf5_pure::File::open_streaming(path)
+        let inner = hdf5_pure::File::from_source(MapSource(storage.clone()))
             .map_err(|e| h5err(path, "a readable HDF5 superblock and root group", e))?;
         emio_core::inputs::record(path);
         Ok(H5File {
             inner,
             storage,
             path: path.to_path_buf(),
+            objects: Objects::default(),
         })
     }
 
@@ -244,42 +274,66 @@ impl H5File {
         &self.storage
     }
 
+    /// The group or dataset at `path`, if any (looked up once per path).
+    fn object(&self, path: &str) -> Option<Object> {
+        self.objects.get(&self.inner.root(), rel(path))
+    }
+
     fn group(&self, path: &str) -> Result<hdf5_pure::Group> {
-        let p = rel(path);
-        if p.is_empty() {
-            return Ok(self.inner.root());
+        match self.object(path) {
+            Some(Object::Group(g)) => Ok(g),
+            // For the error `hdf5-pure` gives.
+            _ => self
+                .inner
+                .group(rel(path))
+                .map_err(|e| h5err(&self.path, &format!("group {path}"), e)),
         }
-        self.inner
-            .group(p)
-            .map_err(|e| h5err(&self.path, &format!("group {path}"), e))
+    }
+
+    fn h5_dataset(&self, path: &str) -> Result<hdf5_pure::Dataset> {
+        match self.object(path) {
+            Some(Object::Dataset(d)) => Ok(d),
+            _ => self
+                .inner
+                .dataset(rel(path))
+                .map_err(|e| h5err(&self.path, &format!("dataset {path}"), e)),
+        }
     }
 
     /// Whether `path` names a group.
     pub fn is_group(&self, path: &str) -> bool {
-        rel(path).is_empty() || self.inner.group(rel(path)).is_ok()
+        matches!(self.object(path), Some(Object::Group(_)))
     }
 
     /// Whether `path` names a dataset.
     pub fn is_dataset(&self, path: &str) -> bool {
-        !rel(path).is_empty() && self.inner.dataset(rel(path)).is_ok()
+        matches!(self.object(path), Some(Object::Dataset(_)))
     }
 
     /// Names of the subgroups of group `path`, sorted (h5py's order).
     pub fn groups(&self, path: &str) -> Result<Vec<String>> {
-        let mut v = self
+        let members: Vec<(String, hdf5_pure::Group)> = self
             .group(path)?
-            .groups()
-            .map_err(|e| h5err(&self.path, &format!("the members of group {path}"), e))?;
+            .iter_groups()
+            .map_err(|e| h5err(&self.path, &format!("the members of group {path}"), e))?
+            .collect();
+        let mut v: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
+        let found = members.into_iter().map(|(n, g)| (n, Object::Group(g)));
+        self.objects.remember(rel(path), found);
         v.sort();
         Ok(v)
     }
 
     /// Names of the datasets of group `path`, sorted (h5py's order).
     pub fn datasets(&self, path: &str) -> Result<Vec<String>> {
-        let mut v = self
+        let members: Vec<(String, hdf5_pure::Dataset)> = self
             .group(path)?
-            .datasets()
-            .map_err(|e| h5err(&self.path, &format!("the members of group {path}"), e))?;
+            .iter_datasets()
+            .map_err(|e| h5err(&self.path, &format!("the members of group {path}"), e))?
+            .collect();
+        let mut v: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
+        let found = members.into_iter().map(|(n, d)| (n, Object::Dataset(d)));
+        self.objects.remember(rel(path), found);
         v.sort();
         Ok(v)
     }
@@ -288,13 +342,13 @@ impl H5File {
     /// order). Booleans (h5py's `FALSE`/`TRUE` enumeration) become JSON booleans.
     /// Attributes of types emio cannot decode are left out.
     pub fn attrs(&self, path: &str) -> Result<Tree> {
-        let (map, types) = if self.is_group(path) {
-            let g = self.group(path)?;
-            g.attrs().and_then(|m| Ok((m, g.attr_datatypes()?)))
-        } else {
-            self.inner
+        let (map, types) = match self.object(path) {
+            Some(Object::Group(g)) => g.attrs().and_then(|m| Ok((m, g.attr_datatypes()?))),
+            Some(Object::Dataset(d)) => d.attrs().and_then(|m| Ok((m, d.attr_datatypes()?))),
+            None => self
+                .inner
                 .dataset(rel(path))
-                .and_then(|d| Ok((d.attrs()?, d.attr_datatypes()?)))
+                .and_then(|d| Ok((d.attrs()?, d.attr_datatypes()?))),
         }
         .map_err(|e| h5err(&self.path, &format!("the attributes of {path}"), e))?;
         let mut tree = attrs_to_tree(map);
@@ -310,10 +364,7 @@ impl H5File {
 
     /// Open the dataset at `path` (reads its header only).
     pub fn dataset(&self, path: &str) -> Result<H5Dataset<'_>> {
-        let ds = self
-            .inner
-            .dataset(rel(path))
-            .map_err(|e| h5err(&self.path, &format!("dataset {path}"), e))?;
+        let ds = self.h5_dataset(path)?;
         let shape = ds
             .shape()
             .map_err(|e| h5err(&self.path, &format!("the dataspace of {path}"), e))?;
