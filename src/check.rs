@@ -192,8 +192,10 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Read every region of `d` (and drop it): truncation and decoding errors surface here.
+/// Read every region of `d` in storage order (and drop it): truncation and decoding errors
+/// surface here.
 fn read_everything(d: &Dataset, progress: &dyn Progress) -> emio_core::Result<()> {
+    let d = &d.in_stored_order();
     let chunk = d.read_chunk_shape(REGION_BYTES);
     Engine::default()
         .for_each_region(d, &chunk, progress, |_, _| Ok(()))

@@ -237,6 +237,8 @@ impl Stats {
 /// Statistics of every value of `dataset`, with a histogram of `bins` bins unless `bins`
 /// is 0 (which saves the second pass over the data).
 pub fn stats(dataset: &Dataset, bins: usize, progress: &dyn Progress) -> Result<Stats> {
+    // Order-free: walk the values as stored, never through a transpose.
+    let dataset = &dataset.in_stored_order();
     let dtype = dataset.dtype();
     let chunk = dataset.read_chunk_shape(REGION_BYTES);
     let engine = Engine::default();

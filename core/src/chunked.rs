@@ -5,6 +5,7 @@
 //! absent chunks filled in bulk, and long reads stop once the caller's [`Progress`] is
 //! cancelled. Re-exported from [`crate::source`].
 
+use std::cell::Cell;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -116,6 +117,34 @@ struct Overlap {
     lo: Vec<u64>,
     part: Vec<u64>,
     dst_off: i64,
+}
+
+impl Overlap {
+    /// Bytes of the whole (clipped) chunk.
+    fn chunk_bytes(&self, elem_size: usize) -> usize {
+        element_count(&self.cextent).unwrap_or(0) as usize * elem_size
+    }
+}
+
+/// Largest scratch buffer a thread keeps for its next chunk (larger ones are freed).
+const SCRATCH_KEPT_BYTES: usize = 64 << 20;
+
+thread_local! {
+    /// Per thread: the buffer whole chunks are decoded into before being copied into place.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Run `f` on a zeroed buffer of `n` bytes, reused across calls on this thread (taken out
+/// while `f` runs, so a nested call gets a new one).
+fn with_scratch<T>(n: usize, f: impl FnOnce(&mut [u8]) -> T) -> T {
+    let mut buf = SCRATCH.with(Cell::take);
+    buf.clear();
+    buf.resize(n, 0);
+    let result = f(&mut buf);
+    if buf.capacity() <= SCRATCH_KEPT_BYTES {
+        SCRATCH.with(|s| s.set(buf));
+    }
+    result
 }
 
 /// [`Error::Cancelled`] once `progress` is cancelled, checked for every
@@ -343,8 +372,11 @@ impl ChunkedSource {
                     .collect::<Vec<u64>>(),
             )
         });
-        // Where each chunk meets the region, and whether it can be decoded in place.
+        // Where each chunk meets the region: decoded in place, decoded and copied (whole
+        // chunks, which no other part of the region needs), or through the cache (chunks
+        // the region cuts, whose other parts neighbouring regions are likely to read).
         let mut direct: Vec<(usize, &[u64])> = Vec::new();
+        let mut copied = Vec::new();
         let mut cached = Vec::new();
         for index in &indices {
             let o = self.overlap(index, start, shape);
@@ -355,6 +387,8 @@ impl ChunkedSource {
             let after = (outer + 1).min(o.part.len());
             if whole && o.part[after..] == shape[after..] {
                 direct.push((o.dst_off as usize, index.as_slice()));
+            } else if whole {
+                copied.push((index, o));
             } else {
                 cached.push((index, o));
             }
@@ -381,6 +415,24 @@ impl ChunkedSource {
                     // Decoders may accumulate (event streams): they get zeroed memory.
                     target.fill(0);
                     self.decoder.decode_chunk(index, target)
+                })?;
+        }
+        if !copied.is_empty() {
+            // Each thread decodes into its own scratch buffer and copies the chunk into
+            // its place; the copies write disjoint parts of `out`, handed out under a lock
+            // only long enough to copy (the decoding, the long part, runs unlocked).
+            let shared = Mutex::new(&mut *out);
+            copied
+                .par_iter()
+                .enumerate()
+                .try_for_each(|(i, (index, o))| {
+                    check_cancelled(progress, i)?;
+                    with_scratch(o.chunk_bytes(self.dtype.size()), |buf| {
+                        self.decoder.decode_chunk(index, buf)?;
+                        let mut out = shared.lock().expect("region lock");
+                        self.copy_overlap(o, buf, shape, &mut out);
+                        Ok(())
+                    })
                 })?;
         }
         let chunks: Vec<Arc<Vec<u8>>> = cached

@@ -371,6 +371,21 @@ impl Dataset {
         Ok(data.permuted_axes(&axes))
     }
 
+    /// The same values with the dimensions in the order the source stores them (see
+    /// [`ArraySource::stored_order`]), the axes reordered with them; an unchanged clone
+    /// when they are stored in the logical order. For passes whose result does not depend
+    /// on the order of the values (sums, statistics, reading everything to check it):
+    /// their regions then follow the storage instead of transposing it (NCEM's transposed
+    /// HDF5, spectrum images stored energy-first).
+    pub fn in_stored_order(&self) -> Dataset {
+        let mut stored = self.clone();
+        if let Some((perm, source)) = self.source.stored_order() {
+            stored.axes = perm.iter().map(|&d| self.axes[d].clone()).collect();
+            stored.source = source;
+        }
+        stored
+    }
+
     /// A chunk shape for streaming: whole trailing (signal) dimensions as long as one chunk
     /// stays within `target_bytes`, then as many leading indices as fit.
     pub fn streaming_chunk_shape(&self, target_bytes: u64) -> Vec<u64> {

@@ -408,6 +408,51 @@ fn full_reads_of_permuted_storage_are_views_with_the_logical_values() {
     }
 }
 
+/// The dataset in stored order holds the same values at the permuted indices, its axes
+/// permuted with them; a dataset stored in its logical order comes back as it is.
+#[test]
+fn datasets_in_stored_order_are_the_same_values_with_the_axes_reordered() {
+    let stored_shape = [4u64, 3, 5];
+    let n = stored_shape.iter().product::<u64>() as usize;
+    let bytes: Vec<u8> = (0..n * 2).map(|i| (i * 29 % 253) as u8).collect();
+    let stored = StridedSource::contiguous(
+        "test",
+        Storage::owned(bytes),
+        0,
+        DType::U16,
+        stored_shape.to_vec(),
+        ByteOrder::Little,
+    )
+    .unwrap();
+    for perm in [[2usize, 0, 1], [2, 1, 0], [0, 1, 2]] {
+        let mut ds = dataset(stored.permuted(&perm).unwrap());
+        for (k, axis) in ds.axes.iter_mut().enumerate() {
+            axis.name = format!("logical {k}");
+        }
+        let in_order = ds.in_stored_order();
+        assert_eq!(in_order.shape(), &stored_shape[..], "{perm:?}");
+        let logical = ds.read_region_bytes(&[0, 0, 0], ds.shape()).unwrap();
+        let walked = in_order
+            .read_region_bytes(&[0, 0, 0], &stored_shape)
+            .unwrap();
+        for (i, idx) in indices(&stored_shape).iter().enumerate() {
+            // Logical dimension perm[k] is stored k-th.
+            let mut l = [0u64; 3];
+            for (k, &p) in perm.iter().enumerate() {
+                l[k] = idx[p];
+            }
+            let flat = ((l[0] * ds.shape()[1] + l[1]) * ds.shape()[2] + l[2]) as usize;
+            assert_eq!(walked[i * 2..i * 2 + 2], logical[flat * 2..flat * 2 + 2]);
+        }
+        let names: Vec<&str> = in_order.axes.iter().map(|a| a.name.as_str()).collect();
+        let mut want = vec![""; 3];
+        for (k, &p) in perm.iter().enumerate() {
+            want[p] = ["logical 0", "logical 1", "logical 2"][k];
+        }
+        assert_eq!(names, want, "{perm:?}");
+    }
+}
+
 #[test]
 fn views_of_a_memory_map_name_their_file() {
     let dir = std::env::temp_dir().join(format!("emio-view-file-{}", std::process::id()));

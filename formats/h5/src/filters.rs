@@ -33,41 +33,50 @@ fn corrupt(what: impl Into<String>) -> Error {
 /// `expected`: a stream that decodes to more (a decompression bomb) is an error, never
 /// decoded to its end.
 pub fn inflate(input: &[u8], expected: usize) -> Result<Vec<u8>> {
-    // The chunk, and one byte to detect a stream that goes on.
-    let mut out = vec![0u8; expected + 1];
+    let mut out = vec![0u8; expected];
+    inflate_into(input, &mut out)?;
+    Ok(out)
+}
+
+/// Inflate a zlib stream into `out`, which it must fill exactly. Once `out` is full,
+/// decoding goes on into a single spare byte: a stream that decodes to more (a
+/// decompression bomb) is an error after that byte, never decoded to its end.
+pub fn inflate_into(input: &[u8], out: &mut [u8]) -> Result<()> {
+    let expected = out.len();
+    let mut spare = [0u8; 1];
     let mut z = flate2::Decompress::new(true);
     loop {
         let before_in = z.total_in() as usize;
         let before_out = z.total_out() as usize;
+        let target: &mut [u8] = if before_out < expected {
+            &mut out[before_out..]
+        } else {
+            &mut spare
+        };
         let status = z
-            .decompress(
-                &input[before_in..],
-                &mut out[before_out..],
-                flate2::FlushDecompress::Finish,
-            )
+            .decompress(&input[before_in..], target, flate2::FlushDecompress::Finish)
             .map_err(|e| corrupt(format!("a valid deflate stream in a chunk ({e})")))?;
         let done = z.total_out() as usize;
         match status {
-            flate2::Status::StreamEnd => break,
             _ if done > expected => {
                 return Err(corrupt(format!(
                     "{expected} bytes from a deflated chunk, it decodes to more"
                 )));
             }
+            flate2::Status::StreamEnd => break,
             _ if z.total_in() as usize == before_in && done == before_out => {
                 return Err(corrupt("a complete deflate stream in a chunk"));
             }
             _ => {}
         }
     }
-    out.truncate(z.total_out() as usize);
     if (z.total_out() as usize) != expected {
         return Err(corrupt(format!(
             "{expected} bytes from a deflated chunk, got {}",
             z.total_out()
         )));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Deflate `input` (zlib framing) at `level`.
@@ -83,20 +92,49 @@ pub fn deflate(input: &[u8], level: u32) -> Vec<u8> {
 
 /// Undo HDF5's byte shuffle of elements of `elem_size` bytes.
 pub fn unshuffle(input: &[u8], elem_size: usize) -> Vec<u8> {
-    if elem_size <= 1 {
-        return input.to_vec();
-    }
-    let n = input.len() / elem_size;
     let mut out = vec![0u8; input.len()];
-    for b in 0..elem_size {
-        let plane = &input[b * n..(b + 1) * n];
-        for (i, &v) in plane.iter().enumerate() {
-            out[i * elem_size + b] = v;
+    unshuffle_into(input, &mut out, elem_size);
+    out
+}
+
+/// Undo HDF5's byte shuffle of elements of `elem_size` bytes from `input` into `out` (of
+/// the same length): byte `b` of element `i` is `input[b * n + i]`, `n` elements; bytes
+/// after the last whole element are copied as they are.
+pub fn unshuffle_into(input: &[u8], out: &mut [u8], elem_size: usize) {
+    let n = input.len() / elem_size.max(1);
+    match elem_size {
+        0 | 1 => out.copy_from_slice(input),
+        2 => planes::<2>(input, out, n),
+        4 => planes::<4>(input, out, n),
+        8 => planes::<8>(input, out, n),
+        _ => {
+            for b in 0..elem_size {
+                let plane = &input[b * n..(b + 1) * n];
+                for (cell, &v) in out.chunks_exact_mut(elem_size).zip(plane) {
+                    cell[b] = v;
+                }
+            }
         }
     }
     let tail = n * elem_size;
     out[tail..].copy_from_slice(&input[tail..]);
-    out
+}
+
+/// Interleave `E` planes of `n` bytes from `input` into the elements of `out`, in blocks
+/// of 64 elements the compiler can unroll and keep in registers.
+fn planes<const E: usize>(input: &[u8], out: &mut [u8], n: usize) {
+    const BLOCK: usize = 64;
+    let planes: [&[u8]; E] = std::array::from_fn(|b| &input[b * n..(b + 1) * n]);
+    for (k, cells) in out[..n * E].chunks_mut(BLOCK * E).enumerate() {
+        let first = k * BLOCK;
+        let count = cells.len() / E;
+        let rows: [&[u8]; E] = std::array::from_fn(|b| &planes[b][first..first + count]);
+        for (i, cell) in cells.chunks_exact_mut(E).enumerate() {
+            for (b, row) in rows.iter().enumerate() {
+                cell[b] = row[i];
+            }
+        }
+    }
 }
 
 /// Apply HDF5's byte shuffle (the inverse of [`unshuffle`]).
@@ -305,14 +343,40 @@ pub fn decode_chunk(
     chunk_bytes: usize,
     elem_size: usize,
 ) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; chunk_bytes];
+    decode_chunk_into(pipeline, mask, stored, &mut out, elem_size)?;
+    Ok(out)
+}
+
+/// Undo `pipeline` (in write order) on one stored chunk, skipping filters whose bit is set
+/// in `mask`, into `out`, which the decoded chunk must fill exactly. The last step
+/// (usually deflate, or the shuffle after it) writes straight into `out`.
+pub fn decode_chunk_into(
+    pipeline: &[FilterStep],
+    mask: u32,
+    stored: &[u8],
+    out: &mut [u8],
+    elem_size: usize,
+) -> Result<()> {
+    let chunk_bytes = out.len();
+    let steps: Vec<&FilterStep> = pipeline
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(i, _)| *i >= 32 || mask & (1 << i) == 0)
+        .map(|(_, step)| step)
+        .collect();
     let mut data: Option<Vec<u8>> = None;
-    for (i, step) in pipeline.iter().enumerate().rev() {
-        if i < 32 && mask & (1 << i) != 0 {
-            continue;
-        }
+    for (k, step) in steps.iter().enumerate() {
         let cur: &[u8] = data.as_deref().unwrap_or(stored);
+        let last = k + 1 == steps.len();
         let next = match step.id {
+            DEFLATE if last => return inflate_into(cur, out),
             DEFLATE => inflate(cur, chunk_bytes)?,
+            SHUFFLE if last && cur.len() == chunk_bytes => {
+                unshuffle_into(cur, out, elem_size);
+                return Ok(());
+            }
             SHUFFLE => unshuffle(cur, elem_size),
             FLETCHER32 => {
                 if cur.len() < 4 {
@@ -334,14 +398,15 @@ pub fn decode_chunk(
         };
         data = Some(next);
     }
-    let data = data.unwrap_or_else(|| stored.to_vec());
+    let data: &[u8] = data.as_deref().unwrap_or(stored);
     if data.len() != chunk_bytes {
         return Err(corrupt(format!(
             "a decoded chunk of {chunk_bytes} bytes, got {}",
             data.len()
         )));
     }
-    Ok(data)
+    out.copy_from_slice(data);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -350,8 +415,14 @@ mod tests {
 
     #[test]
     fn shuffle_round_trips() {
-        let data: Vec<u8> = (0..23).collect();
-        assert_eq!(unshuffle(&shuffle(&data, 4), 4), data);
+        // Element sizes with and without a dedicated path, partial blocks and a tail of
+        // bytes after the last whole element.
+        for es in [1usize, 2, 3, 4, 8, 16] {
+            for len in [0usize, 1, 23, 64 * es, 64 * es + 5, 1000] {
+                let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 13) as u8).collect();
+                assert_eq!(unshuffle(&shuffle(&data, es), es), data, "{es} {len}");
+            }
+        }
     }
 
     #[test]
@@ -361,6 +432,9 @@ mod tests {
         assert_eq!(inflate(&z, data.len()).unwrap(), data);
         assert!(inflate(&z[..z.len() / 2], data.len()).is_err());
         assert!(inflate(b"garbage", 10).is_err());
+        // One byte short of the stream, or one too many: both refused.
+        assert!(inflate(&z, data.len() - 1).is_err());
+        assert!(inflate(&z, data.len() + 1).is_err());
         assert!(lzf_decompress(&[0xff, 0xff], 10).is_err());
     }
 

@@ -15,11 +15,12 @@
 //! the first pixel access, so opening a file reads headers only. Every chunk is checked to
 //! lie inside the file before it is used.
 //!
-//! When whole chunks are contiguous runs of the output in an axis order other than the
-//! logical one (NCEM stores each frame transposed, one chunk per frame), the chunked
-//! sources offer that order through `ArraySource::stored_order`: a full read then copies
-//! (or decodes) chunk after chunk and returns a permuted view, instead of transposing
-//! every chunk.
+//! When the logical axis order is not the stored one (NCEM's transposed storage), the
+//! chunked sources offer an order close to the storage through `ArraySource::stored_order`
+//! (one where whole chunks are contiguous runs of the output when there is one, NCEM's
+//! frames, else the stored order itself): full reads and order-free reductions then copy
+//! (or decode) chunk after chunk as runs of rows and see a permuted view, instead of
+//! transposing every chunk.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -172,32 +173,36 @@ impl Geometry {
         }
     }
 
-    /// The order of the stored axes in which whole chunks are contiguous runs of a C-order
-    /// output, when there is one other than the logical order: axes chunked one index at
-    /// a time first (NCEM's frames), then the others in stored order, of which only the
-    /// first may be cut into several chunks. Reading in that order is a `memcpy` per
-    /// chunk (or chunk row); the logical order may need a transpose of every chunk.
+    /// The order of the stored axes a full read copies in, when it is not the logical
+    /// order: the order in which whole chunks are contiguous runs of a C-order output when
+    /// there is one (axes chunked one index at a time first, NCEM's frames, then the others
+    /// in stored order, of which only the first may be cut into several chunks): a `memcpy`
+    /// per chunk (or chunk row); otherwise the stored order itself, where every chunk is
+    /// copied as runs of its inner rows. The logical order of a transposed view may need a
+    /// transpose of every chunk, through tiles no wider than a chunk (h5py's chunks cut the
+    /// axes into pieces of a few indices).
     ///
     /// Returned as `(logical axis stored i-th, the stored axes in that order)`.
     fn copy_order(&self) -> Option<(Vec<usize>, Vec<usize>)> {
         let n = self.stored_shape.len();
         let single = |k: usize| self.stored_chunk[k] == 1 && self.stored_shape[k] > 1;
-        let order: Vec<usize> = (0..n)
+        let frames: Vec<usize> = (0..n)
             .filter(|&k| single(k))
             .chain((0..n).filter(|&k| !single(k)))
             .collect();
-        let cut = order[..]
+        let cut = frames[..]
             .iter()
             .filter(|&&k| !single(k) && self.stored_shape[k] > 1)
             .skip(1)
             .any(|&k| self.stored_chunk[k] < self.stored_shape[k]);
+        let order: Vec<usize> = if cut { (0..n).collect() } else { frames };
         let mut logical_of = vec![0; n];
         for (i, &p) in self.perm.iter().enumerate() {
             logical_of[p] = i;
         }
         let logical: Vec<usize> = order.iter().map(|&k| logical_of[k]).collect();
         let same = logical.iter().enumerate().all(|(i, &l)| i == l);
-        (!cut && !same).then_some((logical, order))
+        (!same).then_some((logical, order))
     }
 
     /// Key of the chunk at logical chunk-grid index `index`.
@@ -496,43 +501,48 @@ impl ChunkDecoder for FilteredChunks {
         let es = g.dtype.size();
         // Validated against the file length when the index was read.
         let stored = &self.storage[e.address as usize..(e.address + e.size) as usize];
-        let decoded = filters::decode_chunk(
-            &self.pipeline,
-            e.filter_mask,
-            stored,
-            g.chunk_bytes as usize,
-            es,
-        )
-        .map_err(|err| match err {
-            Error::Malformed { expected, .. } => self.index.origin.malformed(
-                Some(e.address),
-                format!(
-                    "{expected}, in chunk {index:?} stored at byte {}",
-                    e.address
-                ),
-            ),
-            other => other,
-        })?;
         let extent: Vec<u64> = index
             .iter()
             .zip(&g.chunk)
             .zip(&g.shape)
             .map(|((&i, &c), &n)| c.min(n - i * c))
             .collect();
-        copy_nd(
-            &decoded,
-            Layout {
-                offset: 0,
-                strides: &g.chunk_strides,
-            },
-            out,
-            Layout {
-                offset: 0,
-                strides: &c_strides(&extent, es),
-            },
-            &extent,
-            es,
-        );
+        let out_strides = c_strides(&extent, es);
+        let decode = |into: &mut [u8]| {
+            filters::decode_chunk_into(&self.pipeline, e.filter_mask, stored, into, es).map_err(
+                |err| match err {
+                    Error::Malformed { expected, .. } => self.index.origin.malformed(
+                        Some(e.address),
+                        format!(
+                            "{expected}, in chunk {index:?} stored at byte {}",
+                            e.address
+                        ),
+                    ),
+                    other => other,
+                },
+            )
+        };
+        if extent == g.chunk && out_strides == g.chunk_strides {
+            // A whole chunk seen in its stored order: decoded straight into place.
+            decode(out)?;
+        } else {
+            let mut decoded = vec![0u8; g.chunk_bytes as usize];
+            decode(&mut decoded)?;
+            copy_nd(
+                &decoded,
+                Layout {
+                    offset: 0,
+                    strides: &g.chunk_strides,
+                },
+                out,
+                Layout {
+                    offset: 0,
+                    strides: &out_strides,
+                },
+                &extent,
+                es,
+            );
+        }
         g.swap(out);
         Ok(())
     }

@@ -1,0 +1,194 @@
+//! The fast chunked read paths (chunks copied straight from the memory map, filtered chunks
+//! decoded in parallel into the output, full reads in storage order) against the obvious
+//! element-by-element reading of the values written, for random dataset shapes, chunk
+//! shapes (partial edge chunks included), element sizes, filters, axis orders (transposed
+//! views, as NCEM's) and regions. Files are written by `hdf5-pure`'s builder, not by emio.
+
+use emio_core::ArraySource;
+use emio_h5::H5File;
+use hdf5_pure::FileBuilder;
+use proptest::prelude::*;
+
+/// How the chunks are stored.
+#[derive(Debug, Clone, Copy)]
+enum Filter {
+    None,
+    Deflate,
+    ShuffleDeflate,
+}
+
+/// One random case: stored shape and chunk, element size, filter, the logical axis order
+/// (logical axis `i` is stored axis `perm[i]`) and a region of the logical view.
+#[derive(Debug, Clone)]
+struct Case {
+    shape: Vec<u64>,
+    chunk: Vec<u64>,
+    elem_size: usize,
+    filter: Filter,
+    perm: Vec<usize>,
+    start: Vec<u64>,
+    extent: Vec<u64>,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (1usize..=4)
+        .prop_flat_map(|rank| prop::collection::vec(1u64..=9, rank))
+        .prop_flat_map(|shape| {
+            let rank = shape.len();
+            let chunk = shape
+                .iter()
+                .map(|&n| 1..=n)
+                .collect::<Vec<_>>()
+                .prop_map(|c| c);
+            let fractions = prop::collection::vec((0.0f64..1.0, 0.0f64..1.0), rank);
+            (
+                Just(shape),
+                chunk,
+                prop::sample::select(vec![1usize, 2, 4, 8]),
+                prop::sample::select(vec![Filter::None, Filter::Deflate, Filter::ShuffleDeflate]),
+                Just((0..rank).collect::<Vec<_>>()).prop_shuffle(),
+                fractions,
+            )
+        })
+        .prop_map(|(shape, chunk, elem_size, filter, perm, fractions)| {
+            let logical: Vec<u64> = perm.iter().map(|&p| shape[p]).collect();
+            let (start, extent) = logical
+                .iter()
+                .zip(&fractions)
+                .map(|(&n, &(a, b))| {
+                    let s = ((a * n as f64) as u64).min(n - 1);
+                    let e = 1 + ((b * (n - s) as f64) as u64).min(n - s - 1);
+                    (s, e)
+                })
+                .unzip();
+            Case {
+                shape,
+                chunk,
+                elem_size,
+                filter,
+                perm,
+                start,
+                extent,
+            }
+        })
+}
+
+/// The stored values: element `i` is a distinct, byte-order-revealing pattern.
+fn value_bytes(n: usize, es: usize) -> Vec<u8> {
+    (0..n)
+        .flat_map(|i| {
+            let v = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64);
+            v.to_ne_bytes()[..es].to_vec()
+        })
+        .collect()
+}
+
+/// Write the case's dataset `data` (native-endian elements of `elem_size` bytes).
+fn write(path: &std::path::Path, c: &Case, data: &[u8]) {
+    let mut b = FileBuilder::new();
+    let d = b.create_dataset("data");
+    let words = |k: usize| data.chunks_exact(k);
+    match c.elem_size {
+        1 => d.with_u8_data(data),
+        2 => d.with_u16_data(
+            &words(2)
+                .map(|w| u16::from_ne_bytes([w[0], w[1]]))
+                .collect::<Vec<_>>(),
+        ),
+        4 => d.with_u32_data(
+            &words(4)
+                .map(|w| u32::from_ne_bytes(w.try_into().unwrap()))
+                .collect::<Vec<_>>(),
+        ),
+        _ => d.with_u64_data(
+            &words(8)
+                .map(|w| u64::from_ne_bytes(w.try_into().unwrap()))
+                .collect::<Vec<_>>(),
+        ),
+    };
+    d.with_shape(&c.shape).with_chunks(&c.chunk);
+    match c.filter {
+        Filter::None => {}
+        Filter::Deflate => {
+            d.with_deflate(3);
+        }
+        Filter::ShuffleDeflate => {
+            d.with_shuffle().with_deflate(1);
+        }
+    }
+    b.write(path).unwrap();
+}
+
+/// The region `start .. start + extent` of the logical view, element by element from the
+/// values written: logical index `l` is stored index `s` with `s[perm[i]] = l[i]`.
+fn reference(c: &Case, data: &[u8], start: &[u64], extent: &[u64]) -> Vec<u8> {
+    let es = c.elem_size;
+    let rank = c.shape.len();
+    let mut stored_strides = vec![1u64; rank];
+    for k in (0..rank.saturating_sub(1)).rev() {
+        stored_strides[k] = stored_strides[k + 1] * c.shape[k + 1];
+    }
+    let n: u64 = extent.iter().product();
+    let mut out = Vec::with_capacity(n as usize * es);
+    let mut index = vec![0u64; rank];
+    for _ in 0..n {
+        let flat: u64 = (0..rank)
+            .map(|i| (start[i] + index[i]) * stored_strides[c.perm[i]])
+            .sum();
+        let at = flat as usize * es;
+        out.extend_from_slice(&data[at..at + es]);
+        for k in (0..rank).rev() {
+            index[k] += 1;
+            if index[k] < extent[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+    out
+}
+
+fn read(src: &dyn ArraySource, start: &[u64], extent: &[u64]) -> Vec<u8> {
+    let n: u64 = extent.iter().product();
+    let mut out = vec![0xAB; n as usize * src.dtype().size()];
+    src.read_region(start, extent, &mut out).unwrap();
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// A region of the logical view, the whole view, and the whole array in the order a
+    /// full read copies it in (`stored_order`) all hold the values written.
+    #[test]
+    fn chunked_reads_match_the_element_by_element_reading(c in case()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("case.h5");
+        let n: u64 = c.shape.iter().product();
+        let data = value_bytes(n as usize, c.elem_size);
+        write(&path, &c, &data);
+        let f = H5File::open(&path).unwrap();
+        let src = f.dataset("data").unwrap().source(Some(&c.perm)).unwrap();
+        let logical: Vec<u64> = c.perm.iter().map(|&p| c.shape[p]).collect();
+        prop_assert_eq!(src.shape(), logical.as_slice());
+        prop_assert_eq!(
+            read(src.as_ref(), &c.start, &c.extent),
+            reference(&c, &data, &c.start, &c.extent)
+        );
+        let zeros = vec![0u64; logical.len()];
+        let whole = reference(&c, &data, &zeros, &logical);
+        prop_assert_eq!(read(src.as_ref(), &zeros, &logical), whole.clone());
+        if let Some((order, stored)) = src.stored_order() {
+            // `order[k]`: the logical axis stored k-th; the copy is C order in that order.
+            let sshape = stored.shape().to_vec();
+            let want: Vec<u64> = order.iter().map(|&l| logical[l]).collect();
+            prop_assert_eq!(&sshape, &want);
+            let copied = read(stored.as_ref(), &zeros, &sshape);
+            let seen = Case {
+                perm: order.iter().map(|&l| c.perm[l]).collect(),
+                ..c.clone()
+            };
+            prop_assert_eq!(copied, reference(&seen, &data, &zeros, &sshape));
+        }
+    }
+}
