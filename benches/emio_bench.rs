@@ -16,7 +16,12 @@
 //! 1 GiB DM3 uint16 stack, 2 GiB MRC float32, 1 GiB BLO, 1 GiB EMD, 1 GiB 512-page TIFF
 //! stack, 1 GiB NPY, 1 GiB EMPAD 128×128×128×128 float32, 1 GiB Ripple u16 spectrum image,
 //! 1 GiB TVIPS u16 64×64 scan of 512×256 frames, 1 GiB TIA series of 512 uint16 1024×1024
-//! images (generated in TIA's layout: emio reads TIA but does not write it).
+//! images (generated in TIA's layout: emio reads TIA but does not write it); and, as
+//! HyperSpy/rsciio (h5py) write them (issue 17), 512 MiB 4D-STEM u16 in rsciio's chunks,
+//! which do not follow the frames: NCEM EMD stored transposed (256, 256, 64, 64) in
+//! chunks of (11, 11, 64, 64) and `.hspy` (256, 256, 64, 64) in (11, 11, 64, 64), each
+//! uncompressed and gzip (rows `emd-h5py`, `emd-h5py-gzip`, `hspy`, `hspy-gzip`; the
+//! Python bench `python/bench/bench_h5.py` reads files HyperSpy itself wrote, against h5py).
 //!
 //! `cat`, full read, sum and the conversions are each run once untimed (warm page cache),
 //! then timed three times (each emio step on a freshly opened file, so the memory map's
@@ -39,6 +44,8 @@ use rayon::prelude::*;
 
 /// One generated input.
 struct Spec {
+    /// The row's name (`--only` takes it); the extension for a format's main row.
+    name: &'static str,
     format: &'static str,
     extension: &'static str,
     what: &'static str,
@@ -49,10 +56,19 @@ struct Spec {
     nav: usize,
     /// Rank actually used (trailing dims of `shape`).
     rank: usize,
+    /// Writer options (`compression`, ...).
+    options: &'static [(&'static str, &'static str)],
+    /// The `chunks` writer option for the (scaled) shape, navigation rank and element
+    /// size, when the writer's default is not wanted.
+    chunks: Option<ChunksFor>,
 }
+
+/// Chunk shape for a (scaled) shape, navigation rank and element size.
+type ChunksFor = fn(&[u64], usize, u64) -> Vec<u64>;
 
 const SPECS: &[Spec] = &[
     Spec {
+        name: "mib",
         format: "mib",
         extension: "mib",
         what: "4D-STEM 12-bit",
@@ -60,8 +76,11 @@ const SPECS: &[Spec] = &[
         shape: [128, 128, 256, 256],
         nav: 2,
         rank: 4,
+        options: &[],
+        chunks: None,
     },
     Spec {
+        name: "dm4",
         format: "dm",
         extension: "dm4",
         what: "EELS SI f32",
@@ -69,8 +88,11 @@ const SPECS: &[Spec] = &[
         shape: [1, 256, 256, 8192],
         nav: 2,
         rank: 3,
+        options: &[],
+        chunks: None,
     },
     Spec {
+        name: "dm3",
         format: "dm",
         extension: "dm3",
         what: "stack u16",
@@ -78,8 +100,11 @@ const SPECS: &[Spec] = &[
         shape: [1, 512, 1024, 1024],
         nav: 1,
         rank: 3,
+        options: &[],
+        chunks: None,
     },
     Spec {
+        name: "mrc",
         format: "mrc",
         extension: "mrc",
         what: "stack f32",
@@ -87,8 +112,11 @@ const SPECS: &[Spec] = &[
         shape: [1, 512, 1024, 1024],
         nav: 1,
         rank: 3,
+        options: &[],
+        chunks: None,
     },
     Spec {
+        name: "blo",
         format: "blo",
         extension: "blo",
         what: "PED u8",
@@ -96,8 +124,11 @@ const SPECS: &[Spec] = &[
         shape: [128, 128, 256, 256],
         nav: 2,
         rank: 4,
+        options: &[],
+        chunks: None,
     },
     Spec {
+        name: "emd",
         format: "emd",
         extension: "emd",
         what: "stack u16",
@@ -105,8 +136,64 @@ const SPECS: &[Spec] = &[
         shape: [1, 512, 1024, 1024],
         nav: 1,
         rank: 3,
+        options: &[],
+        chunks: None,
+    },
+    // Files as HyperSpy/rsciio (h5py) write them, issue 17: chunks that do not follow the
+    // frames. rsciio's NCEM writer stores the array transposed and picks the chunks on the
+    // transposed shape: a 64×64 scan of 256×256 frames is stored (256, 256, 64, 64) in
+    // chunks of (11, 11, 64, 64). Its `.hspy` writer chunks a 256×256 scan of 64×64 frames
+    // (11, 11, 64, 64), gzip with shuffle by default.
+    Spec {
+        name: "emd-h5py",
+        format: "emd",
+        extension: "emd",
+        what: "4D-STEM u16, rsciio's chunks",
+        dtype: DType::U16,
+        shape: [64, 64, 256, 256],
+        nav: 2,
+        rank: 4,
+        options: &[],
+        chunks: Some(rsciio_ncem_chunks),
     },
     Spec {
+        name: "emd-h5py-gzip",
+        format: "emd",
+        extension: "emd",
+        what: "4D-STEM u16, rsciio's chunks, gzip",
+        dtype: DType::U16,
+        shape: [64, 64, 256, 256],
+        nav: 2,
+        rank: 4,
+        options: &[("compression", "gzip")],
+        chunks: Some(rsciio_ncem_chunks),
+    },
+    Spec {
+        name: "hspy",
+        format: "hspy",
+        extension: "hspy",
+        what: "4D-STEM u16, rsciio's chunks",
+        dtype: DType::U16,
+        shape: [256, 256, 64, 64],
+        nav: 2,
+        rank: 4,
+        options: &[("compression", "none")],
+        chunks: None,
+    },
+    Spec {
+        name: "hspy-gzip",
+        format: "hspy",
+        extension: "hspy",
+        what: "4D-STEM u16, rsciio's chunks, gzip+shuffle",
+        dtype: DType::U16,
+        shape: [256, 256, 64, 64],
+        nav: 2,
+        rank: 4,
+        options: &[("compression", "gzip")],
+        chunks: None,
+    },
+    Spec {
+        name: "tif",
         format: "tiff",
         extension: "tif",
         what: "stack u16",
@@ -114,8 +201,11 @@ const SPECS: &[Spec] = &[
         shape: [1, 512, 1024, 1024],
         nav: 1,
         rank: 3,
+        options: &[],
+        chunks: None,
     },
     Spec {
+        name: "xml",
         format: "empad",
         extension: "xml",
         what: "4D-STEM f32",
@@ -123,8 +213,11 @@ const SPECS: &[Spec] = &[
         shape: [128, 128, 128, 128],
         nav: 2,
         rank: 4,
+        options: &[],
+        chunks: None,
     },
     Spec {
+        name: "rpl",
         format: "ripple",
         extension: "rpl",
         what: "EDS SI u16",
@@ -132,8 +225,11 @@ const SPECS: &[Spec] = &[
         shape: [1, 256, 512, 4096],
         nav: 2,
         rank: 3,
+        options: &[],
+        chunks: None,
     },
     Spec {
+        name: "tvips",
         format: "tvips",
         extension: "tvips",
         what: "4D-STEM u16",
@@ -141,8 +237,11 @@ const SPECS: &[Spec] = &[
         shape: [64, 64, 512, 256],
         nav: 2,
         rank: 4,
+        options: &[],
+        chunks: None,
     },
     Spec {
+        name: "ser",
         format: "tia",
         extension: "ser",
         what: "TIA image series u16",
@@ -150,8 +249,11 @@ const SPECS: &[Spec] = &[
         shape: [1, 512, 1024, 1024],
         nav: 1,
         rank: 3,
+        options: &[],
+        chunks: None,
     },
     Spec {
+        name: "npy",
         format: "npy",
         extension: "npy",
         what: "stack u16",
@@ -159,8 +261,22 @@ const SPECS: &[Spec] = &[
         shape: [1, 512, 1024, 1024],
         nav: 1,
         rank: 3,
+        options: &[],
+        chunks: None,
     },
 ];
+
+/// The chunks rsciio's NCEM writer gives a dataset of logical `shape` (navigation axes
+/// first), in the logical order emio's writer takes: it transposes the array and then
+/// applies HyperSpy's signal-axis positions to the transposed shape
+/// (`get_signal_chunks(data.T.shape, dtype, signal_axes)`), so the chunks are whole along
+/// the stored navigation axes and cut the frames into tiles.
+fn rsciio_ncem_chunks(shape: &[u64], nav: usize, elem_size: u64) -> Vec<u64> {
+    let stored: Vec<u64> = shape.iter().rev().copied().collect();
+    let signal: Vec<bool> = (0..shape.len()).map(|k| k >= nav).collect();
+    let chunks = emio::hspy::write::signal_chunks(&stored, &signal, elem_size, 1_000_000);
+    chunks.into_iter().rev().collect()
+}
 
 /// Synthetic detector data generated on read: sparse low counts (like real low-dose
 /// frames) with a bright disc, cheap to generate and compressible like real data.
@@ -356,8 +472,11 @@ const SUM_REGION_BYTES: u64 = 2 << 20;
 /// Histogram bins of `emconvert stats` by default.
 const STATS_BINS: usize = 16;
 
-/// Sum of every value through the chunk API, on all cores, one typed loop per region.
+/// Sum of every value through the chunk API, on all cores, one typed loop per region,
+/// walking the values in the order they are stored ([`Dataset::in_stored_order`]: a sum
+/// does not depend on the order, so transposed storage is never transposed).
 fn sum_all(ds: &Dataset) -> Result<f64> {
+    let ds = &ds.in_stored_order();
     let chunk = ds.read_chunk_shape(SUM_REGION_BYTES);
     let total = std::sync::Mutex::new(0f64);
     let dtype = ds.dtype();
@@ -489,10 +608,11 @@ fn main() {
     let mut rows = Vec::new();
     let mut verb_rows = Vec::new();
     for spec in SPECS {
-        if only
-            .as_ref()
-            .is_some_and(|o| !o.iter().any(|f| f == spec.format || f == spec.extension))
-        {
+        // A format's name or extension selects its main row; other rows by their name.
+        let main_row = spec.name == spec.extension;
+        let selected =
+            |f: &String| f == spec.name || (main_row && (f == spec.format || f == spec.extension));
+        if only.as_ref().is_some_and(|o| !o.iter().any(selected)) {
             continue;
         }
         let Ok(format) = registry.by_name(spec.format) else {
@@ -507,7 +627,7 @@ fn main() {
         let ds = synthetic(spec, scale);
         let name = format!(
             "{}-{}.{}",
-            spec.format,
+            if main_row { spec.format } else { spec.name },
             ds.shape()
                 .iter()
                 .map(u64::to_string)
@@ -522,14 +642,18 @@ fn main() {
             let written = if generated {
                 generate::write(spec.format, &ds, &path)
             } else {
-                Registry::write(
-                    format.as_ref(),
-                    &ds,
-                    &path,
-                    &[] as &[(&str, &str)],
-                    false,
-                    &NoProgress,
-                )
+                let chunks = spec.chunks.map(|f| {
+                    f(ds.shape(), spec.nav, spec.dtype.size() as u64)
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+                let mut options: Vec<(&str, &str)> = spec.options.to_vec();
+                if let Some(c) = &chunks {
+                    options.push(("chunks", c));
+                }
+                Registry::write(format.as_ref(), &ds, &path, &options, false, &NoProgress)
             };
             if let Err(e) = written {
                 notes.push(format!(
@@ -633,8 +757,8 @@ fn main() {
             )
         };
         rows.push(format!(
-            "{:<5} {:>6} {:>10.2} {:>11.2} {:>8.3} | {} | {} | {} | {}   (sum {:.4e})",
-            spec.extension,
+            "{:<13} {:>6} {:>10.2} {:>11.2} {:>8.3} | {} | {} | {} | {}   (sum {:.4e})",
+            spec.name,
             mb(file_bytes),
             cat_rate,
             gbps(logical, new_memory),
@@ -646,7 +770,7 @@ fn main() {
             sum
         ));
         rows.push(format!(
-            "      spread of the {} runs (min-max): cat {}, full read {}, sum {}, .zarr {}, \
+            "              spread of the {} runs (min-max): cat {}, full read {}, sum {}, .zarr {}, \
              .npy {}; sum = generator's",
             common::RUNS,
             cat.spread(),
@@ -658,8 +782,8 @@ fn main() {
     }
     println!();
     println!(
-        "{:<5} {:>6} {:>10} {:>11} {:>8} | {:^26} | {:^26} | {:^26} | {:^26}",
-        "fmt",
+        "{:<13} {:>6} {:>10} {:>11} {:>8} | {:^26} | {:^26} | {:^26} | {:^26}",
+        "row",
         "MiB",
         "cat GB/s",
         "new mem GB/s",
