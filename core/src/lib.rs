@@ -16,8 +16,10 @@
 //! - [`engine`]: the parallel, bounded-memory streaming engine behind every conversion.
 //! - [`xml`]: a small strict XML reader for metadata documents.
 //! - [`read_at`]: positioned reads for parsers of structures scattered through a file.
+//! - [`bitplanes`]: undoing bitshuffle's bit-plane transpose (SSE2 on x86_64).
 
 pub mod axis;
+pub mod bitplanes;
 pub mod budget;
 mod chunked;
 pub mod copy;

@@ -10,11 +10,12 @@
 //! 2]`) a 12-byte header (big-endian total bytes and block bytes) precedes the blocks, each
 //! stored as a big-endian `u32` compressed size and an LZ4 block.
 //!
-//! The transpose works on 8 elements at a time: the 8 bytes of one byte position of 8
-//! elements form an 8x8 bit matrix held in a `u64`, transposed with three shift-and-mask
-//! steps (SWAR, no per-bit loop). Every size is checked against the chunk size the caller
-//! declares, so corrupt input cannot make it allocate more than one chunk.
+//! Decoding undoes the transpose with [`emio_core::bitplanes::unshuffle`] (SSE2 byte
+//! transposes and bit gathers, 16 positions of every bit row at once); encoding (for tests
+//! and writers) transposes 8 elements at a time as an 8x8 bit matrix in a `u64`. Every size is checked against the chunk size the
+//! caller declares, so corrupt input cannot make it allocate more than one chunk.
 
+use emio_core::bitplanes::{transpose8, unshuffle};
 use emio_core::{Error, Result};
 
 /// The bitshuffle library's default block: 8 KiB of elements, a multiple of 8, at least 128.
@@ -22,41 +23,7 @@ pub fn default_block(elem_size: usize) -> usize {
     ((8192 / elem_size.max(1)) / 8 * 8).max(128)
 }
 
-/// Transpose the 8x8 bit matrix in `x` (bit `8r + c` goes to bit `8c + r`).
-#[inline(always)]
-fn transpose8(mut x: u64) -> u64 {
-    let t = (x ^ (x >> 7)) & 0x00AA_00AA_00AA_00AA;
-    x ^= t ^ (t << 7);
-    let t = (x ^ (x >> 14)) & 0x0000_CCCC_0000_CCCC;
-    x ^= t ^ (t << 14);
-    let t = (x ^ (x >> 28)) & 0x0000_0000_F0F0_F0F0;
-    x ^= t ^ (t << 28);
-    x
-}
-
-/// Undo the bit transpose of one block: `input` and `out` hold `n` elements (`n` a
-/// multiple of 8) of `es` bytes.
-pub fn unshuffle_block(input: &[u8], out: &mut [u8], es: usize) {
-    let n = input.len() / es;
-    debug_assert!(n.is_multiple_of(8) && out.len() == input.len());
-    let row = n / 8;
-    for b in 0..es {
-        let planes = &input[b * 8 * row..(b + 1) * 8 * row];
-        for g in 0..row {
-            let mut x = 0u64;
-            for k in 0..8 {
-                x |= u64::from(planes[k * row + g]) << (8 * k);
-            }
-            let y = transpose8(x).to_le_bytes();
-            let base = g * 8 * es + b;
-            for (i, &v) in y.iter().enumerate() {
-                out[base + i * es] = v;
-            }
-        }
-    }
-}
-
-/// The bit transpose of one block (the inverse of [`unshuffle_block`]).
+/// The bit transpose of one block (undone by [`emio_core::bitplanes::unshuffle`]).
 pub fn shuffle_block(input: &[u8], out: &mut [u8], es: usize) {
     let n = input.len() / es;
     debug_assert!(n.is_multiple_of(8) && out.len() == input.len());
@@ -171,13 +138,13 @@ pub fn decode(
                     &format!("an LZ4 block of {bytes} bytes, got {got}"),
                 ));
             }
-            unshuffle_block(&scratch[..bytes], dst, es);
+            unshuffle(&scratch[..bytes], dst, es);
             pos += 4 + csize;
         } else {
             let src = stored
                 .get(pos..pos + bytes)
                 .ok_or_else(|| at(pos, &format!("a block of {bytes} bytes")))?;
-            unshuffle_block(src, dst, es);
+            unshuffle(src, dst, es);
             pos += bytes;
         }
         done += bytes;
