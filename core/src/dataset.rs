@@ -68,6 +68,14 @@ impl Region {
     pub fn is_empty(&self) -> bool {
         self.shape.contains(&0)
     }
+
+    /// The C-order index of the region's first element in an array of `shape` (for
+    /// regions of a stream: how many elements come before it).
+    pub fn first_element(&self, shape: &[u64]) -> u64 {
+        self.start.iter().zip(shape).fold(0u64, |acc, (&i, &n)| {
+            acc.saturating_mul(n).saturating_add(i)
+        })
+    }
 }
 
 impl Dataset {
@@ -515,6 +523,8 @@ impl Dataset {
 pub struct Chunks {
     shape: Vec<u64>,
     chunk: Vec<u64>,
+    /// Dimensions from the slowest-varying grid index to the fastest.
+    order: Vec<usize>,
     next: Option<Vec<u64>>,
 }
 
@@ -530,8 +540,25 @@ impl Chunks {
         Chunks {
             shape: shape.to_vec(),
             chunk,
+            order: (0..shape.len()).collect(),
             next: (!empty).then(|| vec![0; shape.len()]),
         }
+    }
+
+    /// The same regions visited with the grid index of `order[0]` varying slowest and of
+    /// `order[last]` fastest (C order of an array stored with its axes permuted, such as
+    /// an HDF5 dataset stored with reversed axes). `order` must be a permutation of the
+    /// dimensions; otherwise the C order is kept.
+    pub fn in_order(mut self, order: &[usize]) -> Self {
+        let mut seen = vec![false; self.shape.len()];
+        let permutation = order.len() == seen.len()
+            && order
+                .iter()
+                .all(|&d| d < seen.len() && !std::mem::replace(&mut seen[d], true));
+        if permutation {
+            self.order = order.to_vec();
+        }
+        self
     }
 
     /// Number of regions in the grid.
@@ -559,12 +586,13 @@ impl Iterator for Chunks {
             .map(|((s, c), n)| (*c).min(n - s))
             .collect();
         let mut following = start.clone();
-        let mut k = following.len();
+        let mut i = following.len();
         self.next = loop {
-            if k == 0 {
+            if i == 0 {
                 break None;
             }
-            k -= 1;
+            i -= 1;
+            let k = self.order[i];
             following[k] += self.chunk[k];
             if following[k] < self.shape[k] {
                 break Some(following);

@@ -15,8 +15,9 @@
 //! memory is bounded by `(threads + queue) × region size`, independent of the dataset size.
 //! [`Stats::peak_bytes_in_flight`] reports the high-water mark actually reached.
 //!
-//! Every writer streams through this one mechanism (directly, or through
-//! [`crate::output::stream_c_order`]).
+//! Writers do not call the engine directly: they describe their output as a
+//! [`crate::plan::WritePlan`] (grid, order, padding of edge chunks, stored axis order),
+//! which runs on this engine.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 use crate::dataset::{Chunks, Dataset, Region};
 use crate::error::{Error, Result};
 use crate::format::Progress;
+use crate::plan::Placement;
 
 /// Parallelism and buffering of the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,12 +90,16 @@ struct Filled {
     buf: Vec<u8>,
     /// Bytes counted in flight for this buffer.
     counted: u64,
+    /// Bytes of the region's logical data (what progress counts; less than `counted` for
+    /// a padded edge chunk).
+    logical: u64,
 }
 
 /// State shared by the workers of one run.
 struct Shared<'a> {
     dataset: &'a Dataset,
     progress: &'a dyn Progress,
+    placement: Option<&'a Placement>,
     grid: Mutex<(u64, Chunks)>,
     pool_rx: Mutex<Receiver<Vec<u8>>>,
     pool_tx: SyncSender<Vec<u8>>,
@@ -131,9 +137,10 @@ impl Shared<'_> {
         let _ = self.pool_tx.send(buf);
     }
 
-    /// Take a buffer, claim the next region and read it. `None` when the grid is exhausted
-    /// or the run failed.
-    fn next_filled(&self) -> Option<Filled> {
+    /// Take a buffer, claim the next region and read it (laid out as the placement asks,
+    /// through the worker's `scratch` buffer). `None` when the grid is exhausted or the
+    /// run failed.
+    fn next_filled(&self, scratch: &mut Vec<u8>) -> Option<Filled> {
         if self.stopped() {
             return None;
         }
@@ -153,27 +160,41 @@ impl Shared<'_> {
             let _ = self.pool_tx.send(buf);
             return None;
         };
-        let n = region.len() as usize * self.dataset.dtype().size();
+        let es = self.dataset.dtype().size();
+        let n = region.len() as usize * es;
+        let placement = self.placement.filter(|p| !p.is_direct(&region));
         // Sources overwrite every byte of a region, so a reused buffer is not zeroed again
         // (which would be one more pass through memory per region).
-        buf.resize(n, 0);
+        let target = match placement {
+            Some(_) => &mut *scratch,
+            None => &mut buf,
+        };
+        target.resize(n, 0);
         self.in_flight.add(n as u64);
-        if let Err(e) = self.dataset.read_region_into_with(
-            &region.start,
-            &region.shape,
-            &mut buf,
-            self.progress,
-        ) {
-            self.fail(e);
-            self.release(buf, n as u64);
-            return None;
-        }
+        let read =
+            self.dataset
+                .read_region_into_with(&region.start, &region.shape, target, self.progress);
+        let counted = match (read, placement) {
+            (Err(e), _) => {
+                self.fail(e);
+                self.release(buf, n as u64);
+                return None;
+            }
+            (Ok(()), None) => n as u64,
+            (Ok(()), Some(placement)) => {
+                placement.place(&region, scratch, &mut buf, es);
+                self.in_flight.add(buf.len() as u64);
+                self.in_flight.sub(n as u64);
+                buf.len() as u64
+            }
+        };
         self.regions.fetch_add(1, Ordering::Relaxed);
         Some(Filled {
             index,
             region,
             buf,
-            counted: n as u64,
+            counted,
+            logical: n as u64,
         })
     }
 }
@@ -218,7 +239,7 @@ impl Engine {
     where
         W: Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync,
     {
-        self.run(dataset, chunk, progress, &work, None)
+        self.run(dataset, dataset.chunks(chunk), None, progress, &work, None)
     }
 
     /// Read every region of the grid `chunk` in parallel, apply `work` on the worker (e.g. a
@@ -236,13 +257,24 @@ impl Engine {
         W: Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync,
         S: FnMut(&Region, &[u8]) -> Result<()>,
     {
-        self.run(dataset, chunk, progress, &work, Some(&mut sink))
+        self.run(
+            dataset,
+            dataset.chunks(chunk),
+            None,
+            progress,
+            &work,
+            Some(&mut sink),
+        )
     }
 
-    fn run(
+    /// Read every region of `grid` (laid out as `placement` asks, when given), apply
+    /// `work` on a worker, and hand the results to `sink` in grid order, or, without a
+    /// sink, leave them to `work`.
+    pub(crate) fn run(
         &self,
         dataset: &Dataset,
-        chunk: &[u64],
+        grid: Chunks,
+        placement: Option<&Placement>,
         progress: &dyn Progress,
         work: &Work<'_>,
         sink: Option<&mut Sink<'_>>,
@@ -256,7 +288,8 @@ impl Engine {
         let shared = Shared {
             dataset,
             progress,
-            grid: Mutex::new((0, dataset.chunks(chunk))),
+            placement,
+            grid: Mutex::new((0, grid)),
             pool_rx: Mutex::new(pool_rx),
             pool_tx,
             failed: AtomicBool::new(false),
@@ -273,17 +306,19 @@ impl Engine {
                 for _ in 0..workers {
                     scope.spawn(move || {
                         crate::copy::mark_region_worker();
+                        let mut scratch = Vec::new();
                         while let Some(Filled {
                             region,
                             mut buf,
                             counted,
+                            logical,
                             ..
-                        }) = shared.next_filled()
+                        }) = shared.next_filled(&mut scratch)
                         {
                             match work(&region, &mut buf) {
                                 Ok(()) => {
-                                    bytes_done_ref.fetch_add(counted, Ordering::Relaxed);
-                                    progress.advance(counted);
+                                    bytes_done_ref.fetch_add(logical, Ordering::Relaxed);
+                                    progress.advance(logical);
                                 }
                                 Err(e) => shared.fail(e),
                             }
@@ -298,7 +333,8 @@ impl Engine {
                     let done_tx = done_tx.clone();
                     scope.spawn(move || {
                         crate::copy::mark_region_worker();
-                        while let Some(mut filled) = shared.next_filled() {
+                        let mut scratch = Vec::new();
+                        while let Some(mut filled) = shared.next_filled(&mut scratch) {
                             if let Err(e) = work(&filled.region, &mut filled.buf) {
                                 shared.fail(e);
                                 shared.release(filled.buf, filled.counted);
@@ -332,8 +368,8 @@ impl Engine {
                         }
                         match sink(&ready.region, &ready.buf) {
                             Ok(()) => {
-                                bytes_done_ref.fetch_add(n, Ordering::Relaxed);
-                                progress.advance(n);
+                                bytes_done_ref.fetch_add(ready.logical, Ordering::Relaxed);
+                                progress.advance(ready.logical);
                             }
                             Err(e) => shared.fail(e),
                         }

@@ -14,6 +14,8 @@
 //! - [`corpus`]: where the shared conformance corpus is, for every crate's tests.
 //! - [`budget`]: limits on what an input may declare, bounded messages, free-space checks.
 //! - [`engine`]: the parallel, bounded-memory streaming engine behind every conversion.
+//! - [`plan`]: the write pipeline every writer describes its output with (region grid,
+//!   order, edge padding, stored axis order) and runs on the engine.
 //! - [`xml`]: a small strict XML reader for metadata documents.
 //! - [`read_at`]: positioned reads for parsers of structures scattered through a file.
 //! - [`bitplanes`]: undoing bitshuffle's bit-plane transpose (SSE2 on x86_64).
@@ -36,6 +38,7 @@ pub mod leftovers;
 pub mod metadata;
 pub mod options;
 pub mod output;
+pub mod plan;
 pub mod read_at;
 pub mod registry;
 pub mod signals;

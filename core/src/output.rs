@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use crate::dataset::{Dataset, Region};
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::format::Progress;
 use crate::leftovers;
+use crate::plan::WritePlan;
 
 /// What a writer produces, which decides how [`AtomicOutput`] stages and commits it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,15 +318,15 @@ pub const STREAM_REGION_BYTES: u64 = 16 << 20;
 /// Read `dataset` region by region in C order (each region contiguous in the C-order
 /// byte stream) and hand each one's native-endian bytes to `sink`, in order, reporting
 /// progress and honouring cancellation. Regions are read ahead in parallel by the
-/// [`Engine`]; memory stays bounded by its `(threads + queue) × STREAM_REGION_BYTES`.
+/// engine ([`WritePlan::streaming`]); memory stays bounded by its
+/// `(threads + queue) × STREAM_REGION_BYTES`.
 pub fn stream_c_order(
     dataset: &Dataset,
     progress: &dyn Progress,
     sink: impl FnMut(&Region, &[u8]) -> Result<()>,
 ) -> Result<()> {
-    let chunk = dataset.streaming_chunk_shape(STREAM_REGION_BYTES);
-    Engine::default()
-        .for_each_region_ordered(dataset, &chunk, progress, |_, _| Ok(()), sink)
+    WritePlan::streaming(dataset)
+        .write_in_order(dataset, progress, |_, _| Ok(()), sink)
         .map(|_| ())
 }
 

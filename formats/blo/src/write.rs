@@ -1,8 +1,9 @@
 //! The blockfile writer, following rsciio's `file_writer`: header, note, the virtual
 //! bright-field image at 0x1000, then one `AA 55` + u32 number + u8 pixels record per frame.
 //!
-//! Frames are streamed in groups; the virtual image (the mean of each pattern, rescaled like
-//! the frames) is accumulated on the way and written into its reserved place at the end.
+//! Frames go through core's write pipeline in groups of whole frames (records encoded on
+//! the workers, appended in order); the virtual image (the mean of each pattern, rescaled
+//! like the frames) is accumulated on the way and written into its reserved place at the end.
 //! Values are mapped onto u8 as scikit-image's `rescale_intensity(x, in_range, np.uint8)`
 //! does: clip to the range, scale to 0–255, truncate.
 
@@ -12,6 +13,8 @@ use std::path::Path;
 
 use emio_core::metadata::{get_f64, get_path, get_str};
 use emio_core::output::STREAM_REGION_BYTES;
+use emio_core::plan::WritePlan;
+use emio_core::signals::Combined;
 use emio_core::units;
 use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
 
@@ -108,42 +111,42 @@ fn scale_in(dataset: &Dataset, dim: usize, target: &str) -> f64 {
     }
 }
 
-/// Read every frame group: `(first frame index, group bytes)` in frame order.
-fn for_each_group(
-    dataset: &Dataset,
-    progress: &dyn Progress,
-    mut f: impl FnMut(u64, &[u8]) -> Result<()>,
-) -> Result<()> {
-    let shape = dataset.shape();
-    let (nav, frame) = shape.split_at(shape.len() - 2);
-    let frame_bytes = frame.iter().product::<u64>() * dataset.dtype().size() as u64;
-    let per_group = (STREAM_REGION_BYTES / 4 / frame_bytes.max(1)).max(1);
-    let n_frames: u64 = nav.iter().product();
-    let line = nav.last().copied().unwrap_or(1).max(1);
-    let mut buf = Vec::new();
-    let mut k = 0;
-    while k < n_frames {
-        if progress.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        let count = per_group.min(line - k % line).min(n_frames - k);
-        let mut start: Vec<u64> = Vec::new();
-        let mut extent: Vec<u64> = Vec::new();
-        if nav.len() == 2 {
-            start.extend([k / line, k % line]);
-            extent.extend([1, count]);
-        } else if nav.len() == 1 {
-            start.push(k);
-            extent.push(count);
-        }
-        start.extend([0, 0]);
-        extent.extend_from_slice(frame);
-        buf.resize((count * frame_bytes) as usize, 0);
-        dataset.read_region_into(&start, &extent, &mut buf)?;
-        f(k, &buf)?;
-        k += count;
-    }
-    Ok(())
+/// The plan both passes read the frames with: C-order groups of whole frames, a quarter
+/// of a streaming region each (the values are widened to f64 for scaling).
+fn frame_plan(dataset: &Dataset) -> WritePlan {
+    WritePlan::whole_frames(dataset, 2, STREAM_REGION_BYTES / 4)
+}
+
+/// The smallest and largest value of `dataset` (NaN left out), or `(0, 0)` when it holds
+/// none: the range `intensity_scaling=minmax` maps from.
+fn value_range(dataset: &Dataset, progress: &dyn Progress) -> Result<(f64, f64)> {
+    let dtype = dataset.dtype();
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    frame_plan(dataset).write_in_order(
+        dataset,
+        progress,
+        |_, buf| {
+            let mut values = Vec::new();
+            values_f64(dtype, buf, &mut values);
+            let (lo, hi) = values
+                .iter()
+                .filter(|v| !v.is_nan())
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                    (lo.min(v), hi.max(v))
+                });
+            buf.clear();
+            buf.extend(lo.to_ne_bytes());
+            buf.extend(hi.to_ne_bytes());
+            Ok(())
+        },
+        |_, range| {
+            let (l, h) = range.split_at(8);
+            lo = lo.min(f64::from_ne_bytes(l.try_into().expect("8 bytes")));
+            hi = hi.max(f64::from_ne_bytes(h.try_into().expect("8 bytes")));
+            Ok(())
+        },
+    )?;
+    Ok(if lo > hi { (0.0, 0.0) } else { (lo, hi) })
 }
 
 /// Write `dataset` (up to 2 scan dims, then a square pattern) as a blockfile.
@@ -197,7 +200,11 @@ pub fn write(
             format!("{dtype} data (blockfiles store u8)"),
         ));
     }
-    let scaling = match options.str("intensity_scaling").map(str::trim) {
+    let requested = options.str("intensity_scaling").map(str::trim);
+    // minmax reads the data twice: progress counts both passes.
+    let passes = if requested == Some("minmax") { 2 } else { 1 };
+    let progress = Combined::new(progress, dataset.nbytes().saturating_mul(passes));
+    let scaling = match requested {
         None | Some("None") if matches!(dtype, DType::U8 | DType::Bool) => Scaling::Unscaled,
         None | Some("None") => {
             return Err(Error::unsupported(
@@ -219,19 +226,7 @@ pub fn write(
         }
         Some("crop") => Scaling::Range(0.0, 255.0),
         Some("minmax") => {
-            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-            let mut values = Vec::new();
-            for_each_group(dataset, progress, |_, bytes| {
-                values_f64(dtype, bytes, &mut values);
-                for &v in values.iter().filter(|v| !v.is_nan()) {
-                    lo = lo.min(v);
-                    hi = hi.max(v);
-                }
-                Ok(())
-            })?;
-            if lo > hi {
-                (lo, hi) = (0.0, 0.0);
-            }
+            let (lo, hi) = value_range(dataset, &progress)?;
             Scaling::Range(lo, hi)
         }
         Some(text) => {
@@ -350,39 +345,52 @@ pub fn write(
     out.write_all(&head).map_err(io)?;
 
     let frame_len = (dp * dp) as usize;
+    let frame_elems = dp * dp;
     let mut navigator = vec![0u8; n as usize];
-    let mut values = Vec::new();
-    let mut record = Vec::with_capacity(6 + frame_len);
-    progress.set_total(dataset.nbytes());
     // u8 data stored as is: no conversion, integer sums for the means.
     let as_is = scaling == Scaling::Unscaled;
-    for_each_group(dataset, progress, |first, bytes| {
-        let frames = bytes.len() / (frame_len * dtype.size());
-        if !as_is {
-            values_f64(dtype, bytes, &mut values);
-        }
-        for j in 0..frames {
-            let index = first + j as u64;
-            record.clear();
-            record.extend_from_slice(&0x55AAu16.to_le_bytes());
-            record.extend_from_slice(&(index as u32).to_le_bytes());
-            let mean = if as_is {
-                let frame = &bytes[j * frame_len..(j + 1) * frame_len];
-                record.extend_from_slice(frame);
-                frame.iter().map(|&v| u64::from(v)).sum::<u64>() as f64 / frame_len as f64
-            } else {
-                let frame = &values[j * frame_len..(j + 1) * frame_len];
-                record.extend(frame.iter().map(|&v| scaling.apply(v)));
-                frame.iter().sum::<f64>() / frame_len as f64
-            };
-            out.write_all(&record).map_err(io)?;
-            if navigator_mean {
-                navigator[index as usize] = scaling.apply(mean);
+    frame_plan(dataset).write_in_order(
+        dataset,
+        &progress,
+        |region, buf| {
+            // The frames' records, then the scaled mean of each frame (one byte each).
+            let first = region.first_element(&shape) / frame_elems;
+            let frames = buf.len() / (frame_len * dtype.size());
+            let mut values = Vec::new();
+            if !as_is {
+                values_f64(dtype, buf, &mut values);
             }
-        }
-        progress.advance(bytes.len() as u64);
-        Ok(())
-    })?;
+            let mut encoded = Vec::with_capacity(frames * (6 + frame_len + 1));
+            let mut means = Vec::with_capacity(frames);
+            for j in 0..frames {
+                encoded.extend_from_slice(&0x55AAu16.to_le_bytes());
+                encoded.extend_from_slice(&((first + j as u64) as u32).to_le_bytes());
+                let mean = if as_is {
+                    let frame = &buf[j * frame_len..(j + 1) * frame_len];
+                    encoded.extend_from_slice(frame);
+                    frame.iter().map(|&v| u64::from(v)).sum::<u64>() as f64 / frame_len as f64
+                } else {
+                    let frame = &values[j * frame_len..(j + 1) * frame_len];
+                    encoded.extend(frame.iter().map(|&v| scaling.apply(v)));
+                    frame.iter().sum::<f64>() / frame_len as f64
+                };
+                means.push(scaling.apply(mean));
+            }
+            encoded.extend(means);
+            *buf = encoded;
+            Ok(())
+        },
+        |region, encoded| {
+            let first = (region.first_element(&shape) / frame_elems) as usize;
+            let frames = encoded.len() / (6 + frame_len + 1);
+            let (records, means) = encoded.split_at(frames * (6 + frame_len));
+            out.write_all(records).map_err(io)?;
+            if navigator_mean {
+                navigator[first..first + frames].copy_from_slice(means);
+            }
+            Ok(())
+        },
+    )?;
     if navigator_mean {
         if let Some(vbf) = stored_navigator(dataset, n)? {
             navigator = vbf;

@@ -5,6 +5,9 @@
 //! original orientation back. Frame timestamps advance by one exposure per frame plus one
 //! more at the start of every scan line, which is how rsciio and emio recover the scan shape
 //! without a `.hdr` companion.
+//!
+//! Frames go through core's write pipeline in C-order groups of whole frames: headers are
+//! rendered and frames flipped and byte-swapped on the workers, then appended in order.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -13,6 +16,7 @@ use std::path::Path;
 use chrono::{NaiveDateTime, TimeDelta};
 use emio_core::metadata::{get_f64, get_str};
 use emio_core::output::STREAM_REGION_BYTES;
+use emio_core::plan::WritePlan;
 use emio_core::{DType, Dataset, Error, Options, Progress, Result};
 
 const FORMAT: &str = "mib";
@@ -150,57 +154,37 @@ pub fn write(
     let es = dtype.size();
     let row_bytes = columns as usize * es;
     let frame_bytes = rows as usize * row_bytes;
-    let n_frames: u64 = nav.iter().product();
     let line_len = nav.last().copied().unwrap_or(1).max(1);
-    let scan_lines = nav.len() == 2;
-    let per_region = (STREAM_REGION_BYTES as usize / frame_bytes).max(1) as u64;
+    let frame_elems = rows * columns;
 
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let io = |e| Error::io(path, e);
-    progress.set_total(dataset.nbytes());
-    let mut buf = Vec::new();
-    let mut frame_out = vec![0u8; frame_bytes];
-    let mut k = 0u64;
-    while k < n_frames {
-        if progress.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        let in_line = k % line_len;
-        let count = per_region.min(line_len - in_line).min(n_frames - k);
-        let mut start = Vec::with_capacity(shape.len());
-        let mut region = Vec::with_capacity(shape.len());
-        if nav.len() == 2 {
-            start.extend([k / line_len, in_line]);
-            region.extend([1, count]);
-        } else if nav.len() == 1 {
-            start.push(k);
-            region.push(count);
-        }
-        start.extend([0, 0]);
-        region.extend([rows, columns]);
-        buf.resize(count as usize * frame_bytes, 0);
-        dataset.read_region_into(&start, &region, &mut buf)?;
-        for (j, frame) in buf.chunks_exact(frame_bytes).enumerate() {
-            let index = k + j as u64;
-            let line = if scan_lines { index / line_len } else { 0 };
-            out.write_all(&template.render(index, template.time(index, line))?)
-                .map_err(io)?;
-            // Upside down, big-endian.
-            for (dst, src) in frame_out
-                .chunks_exact_mut(row_bytes)
-                .zip(frame.chunks_exact(row_bytes).rev())
-            {
-                dst.copy_from_slice(src);
+    WritePlan::whole_frames(dataset, 2, STREAM_REGION_BYTES).write_in_order(
+        dataset,
+        progress,
+        |region, buf| {
+            let first = region.first_element(&shape) / frame_elems;
+            let count = buf.len() / frame_bytes;
+            let mut encoded = Vec::with_capacity(count * (template.header_len + frame_bytes));
+            for (j, frame) in buf.chunks_exact(frame_bytes).enumerate() {
+                let index = first + j as u64;
+                let line = if nav.len() == 2 { index / line_len } else { 0 };
+                encoded.extend(template.render(index, template.time(index, line))?);
+                // Upside down, big-endian.
+                let at = encoded.len();
+                for src in frame.chunks_exact(row_bytes).rev() {
+                    encoded.extend_from_slice(src);
+                }
                 if cfg!(target_endian = "little") && es > 1 {
-                    emio_core::dtype::swap_bytes_in_place(dst, es);
+                    emio_core::dtype::swap_bytes_in_place(&mut encoded[at..], es);
                 }
             }
-            out.write_all(&frame_out).map_err(io)?;
-        }
-        progress.advance(buf.len() as u64);
-        k += count;
-    }
+            *buf = encoded;
+            Ok(())
+        },
+        |_, encoded| out.write_all(encoded).map_err(io),
+    )?;
     let file = out.into_inner().map_err(|e| io(e.into_error()))?;
     file.sync_all().map_err(io)
 }
