@@ -5,8 +5,9 @@
 //! description and DigitalMicrograph tags (so ImageJ/Fiji, tifffile and rsciio read scale and
 //! units), and emio's exact axes and metadata to a private JSON tag.
 //!
-//! Pixels stream strip by strip (or tile band by band) straight from the source; the IFDs
-//! follow the data and the header is patched last. BigTIFF is chosen automatically when the
+//! Pixels go through core's write pipeline strip by strip (or tile by tile, padded at the
+//! image edges), encoded on its workers and appended in order; the IFDs follow the data
+//! and the header is patched last. BigTIFF is chosen automatically when the
 //! file could exceed 4 GiB (or with `bigtiff=true`); `compression=deflate|zstd` and
 //! `tile=N` select codecs and tiling.
 
@@ -15,6 +16,7 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use emio_core::metadata::{get_str, value_f64};
+use emio_core::plan::WritePlan;
 use emio_core::{
     Axis, AxisKind, DType, Dataset, Error, OptionKind, OptionSpec, Options, Progress, Result,
 };
@@ -203,23 +205,6 @@ impl Layout {
 
     fn pages(&self) -> u64 {
         self.lead.iter().product()
-    }
-
-    /// Dataset region of rows `row0 .. row0 + rows` of page `p`.
-    fn region(&self, p: u64, row0: u64, rows: u64) -> (Vec<u64>, Vec<u64>) {
-        if self.one_d {
-            return (vec![0], vec![self.width]);
-        }
-        let mut start = vec![0u64; self.lead.len()];
-        let mut rest = p;
-        for (d, &n) in self.lead.iter().enumerate().rev() {
-            start[d] = rest % n;
-            rest /= n;
-        }
-        let mut shape = vec![1u64; self.lead.len()];
-        start.extend([row0, 0]);
-        shape.extend([rows, self.width]);
-        (start, shape)
     }
 }
 
@@ -561,48 +546,45 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
         out.write(b"II\x2a\x00")?;
         out.write(&0u32.to_le_bytes())?;
     }
-    progress.set_total(ds.nbytes());
-    // Pixels, page by page, block row by block row.
+    // Pixels through core's write pipeline: one region per strip or tile (tiles padded
+    // at the image edges), encoded on the workers, appended page by page in order.
+    let mut chunk = vec![1u64; layout.lead.len()];
+    if !layout.one_d {
+        chunk.push(block_h);
+    }
+    chunk.push(block_w);
+    let plan = match tile {
+        Some(_) => WritePlan::new(&chunk).padded(),
+        None => WritePlan::new(&chunk),
+    };
+    let tile_bytes = (block_h * block_w * es) as usize;
     let mut offsets: Vec<Vec<u64>> = Vec::with_capacity(pages as usize);
     let mut counts: Vec<Vec<u64>> = Vec::with_capacity(pages as usize);
-    for p in 0..pages {
-        let mut po = vec![0u64; blocks_per_page as usize];
-        let mut pc = vec![0u64; blocks_per_page as usize];
-        for br in 0..down {
-            if progress.is_cancelled() {
-                return Err(Error::Cancelled);
+    plan.write_in_order(
+        ds,
+        progress,
+        |_, buf| {
+            if tile.is_some() {
+                // A 1-D dataset's tile holds one row of the image: the rest is padding.
+                buf.resize(tile_bytes, 0);
             }
-            let row0 = br * block_h;
-            let rows = block_h.min(layout.height - row0);
-            let (start, shape) = layout.region(p, row0, rows);
-            let band = ds.read_region_bytes(&start, &shape)?;
-            for bc in 0..across {
-                let col0 = bc * block_w;
-                let raw = if tile.is_some() {
-                    // A full tile, zero-padded past the image edge.
-                    let cols = block_w.min(layout.width - col0);
-                    let mut t = vec![0u8; (block_h * block_w * es) as usize];
-                    for r in 0..rows {
-                        let src = ((r * layout.width + col0) * es) as usize;
-                        let dst = (r * block_w * es) as usize;
-                        let n = (cols * es) as usize;
-                        t[dst..dst + n].copy_from_slice(&band[src..src + n]);
-                    }
-                    t
-                } else {
-                    band.clone()
-                };
-                let encoded = encode_block(raw, dtype, block_w as usize, codec, level)?;
-                let i = (br * across + bc) as usize;
-                po[i] = out.pos;
-                pc[i] = encoded.len() as u64;
-                out.write(&encoded)?;
+            *buf = encode_block(std::mem::take(buf), dtype, block_w as usize, codec, level)?;
+            Ok(())
+        },
+        |_, encoded| {
+            if offsets
+                .last()
+                .is_none_or(|po| po.len() as u64 == blocks_per_page)
+            {
+                offsets.push(Vec::with_capacity(blocks_per_page as usize));
+                counts.push(Vec::with_capacity(blocks_per_page as usize));
             }
-            progress.advance(band.len() as u64);
-        }
-        offsets.push(po);
-        counts.push(pc);
-    }
+            let (po, pc) = (offsets.last_mut(), counts.last_mut());
+            po.expect("a page").push(out.pos);
+            pc.expect("a page").push(encoded.len() as u64);
+            out.write(encoded)
+        },
+    )?;
     // IFDs after the data.
     let mut first_ifd = 0u64;
     let mut first_tags = Some(first_tags);
