@@ -159,23 +159,16 @@ fn generate(path: &Path, a: &Acquisition) -> emio::Result<u64> {
         &[],
     )?;
     let len = stream.len() as u64;
+    let data: Vec<u8> = stream.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    let data = Dataset::from_bytes(data, DType::U16, vec![len, 1])?;
     w.write_chunked(
         &format!("{group}/Data"),
-        DType::U16,
-        &[len, 1],
+        &data,
         &[STREAM_CHUNK, 1],
+        &[0, 1],
         Compression::None,
         &[],
-        |start, extent, out| {
-            let s = start[0] as usize;
-            for (dst, v) in out
-                .chunks_exact_mut(2)
-                .zip(&stream[s..s + extent[0] as usize])
-            {
-                dst.copy_from_slice(&v.to_ne_bytes());
-            }
-            Ok(())
-        },
+        &NoProgress,
     )?;
     w.finish()?;
     Ok(events)

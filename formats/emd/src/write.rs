@@ -10,15 +10,16 @@
 //!     dim1 .. dimN       coordinate vectors with `name` and `units` ("[n_m]") attributes
 //! ```
 //!
-//! The data is written chunk by chunk (chunks span whole signals and grow along the
-//! navigation axes), optionally shuffle+gzip compressed; memory stays bounded by a chunk.
+//! The data goes through core's write pipeline chunk by chunk (chunks span whole signals
+//! and grow along the navigation axes), optionally shuffle+gzip compressed on its workers;
+//! memory stays bounded by its pool of chunks.
 
 use std::path::Path;
 
 use emio_core::metadata::{get_path, Tree};
 use emio_core::serde_json::{self, Value};
 use emio_core::signals::{Combined, Signals};
-use emio_core::source::{c_strides, element_count, Layout};
+use emio_core::source::element_count;
 use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
 use emio_h5::writer::{Attr, Compression, H5Writer};
 
@@ -212,48 +213,18 @@ fn write_signal(
     w.create_group(group, gattrs)?;
 
     // Stored transposed: HDF5 dim j is the dataset's axis rank-1-j.
-    let shape = ds.shape().to_vec();
-    let h5_shape: Vec<u64> = shape.iter().rev().copied().collect();
-    let h5_chunk: Vec<u64> = chunk.iter().rev().copied().collect();
-    let es = ds.dtype().size();
-    let mut buf = Vec::new();
+    let reversed: Vec<usize> = (0..rank).rev().collect();
     w.write_chunked(
         &format!("{group}/data"),
-        ds.dtype(),
-        &h5_shape,
-        &h5_chunk,
+        ds,
+        chunk,
+        &reversed,
         compression,
         &[],
-        |start, extent, out| {
-            if progress.is_cancelled() {
-                return Err(Error::Cancelled);
-            }
-            let ours_start: Vec<u64> = start.iter().rev().copied().collect();
-            let ours_shape: Vec<u64> = extent.iter().rev().copied().collect();
-            buf.resize(out.len(), 0);
-            ds.read_region_into(&ours_start, &ours_shape, &mut buf)?;
-            let ours_strides = c_strides(&ours_shape, es);
-            let src: Vec<i64> = ours_strides.iter().rev().copied().collect();
-            let dst = c_strides(extent, es);
-            emio_core::source::copy_nd(
-                &buf,
-                Layout {
-                    offset: 0,
-                    strides: &src,
-                },
-                out,
-                Layout {
-                    offset: 0,
-                    strides: &dst,
-                },
-                extent,
-                es,
-            );
-            progress.advance(out.len() as u64);
-            Ok(())
-        },
+        progress,
     )?;
-    for (i, (axis, &n)) in ds.axes.iter().zip(&shape).enumerate() {
+    let shape = ds.shape();
+    for (i, (axis, &n)) in ds.axes.iter().zip(shape).enumerate() {
         let values: Vec<f64> = match &axis.kind {
             AxisKind::Values(v) => v.clone(),
             AxisKind::Uniform { scale, offset } => {

@@ -4,7 +4,7 @@
 //! (scale-offset), all agreeing with the values written; regions of chunked and permuted
 //! views against the contiguous copy; plus emio's own writer read back.
 
-use emio_core::{ArraySource, DType};
+use emio_core::{ArraySource, DType, Dataset, NoProgress};
 use emio_h5::writer::{Attr, Compression, H5Writer};
 use emio_h5::H5File;
 use hdf5_pure::{FileBuilder, ScaleOffset};
@@ -273,22 +273,15 @@ fn emio_writer_output_reads_back_with_attributes() {
     )
     .unwrap();
     let bytes = le_bytes(&data);
+    let ds = Dataset::from_bytes(bytes.clone(), DType::U16, vec![5, 6]).unwrap();
     w.write_chunked(
         "a/b/data",
-        DType::U16,
-        &[5, 6],
+        &ds,
         &[2, 4],
+        &[0, 1],
         Compression::Gzip(3),
         &[],
-        |start, extent, out| {
-            for i in 0..extent[0] as usize {
-                for j in 0..extent[1] as usize {
-                    let v = data[(start[0] as usize + i) * 6 + start[1] as usize + j];
-                    out[(i * extent[1] as usize + j) * 2..][..2].copy_from_slice(&v.to_ne_bytes());
-                }
-            }
-            Ok(())
-        },
+        &NoProgress,
     )
     .unwrap();
     // Enough members to need several symbol-table nodes.

@@ -5,24 +5,22 @@
 
 use std::path::Path;
 
-use emio_core::DType;
+use emio_core::{DType, Dataset, NoProgress};
 use emio_h5::writer::{Compression, H5Writer};
 use emio_h5::H5File;
 
 /// Write one 64 × 64 u8 dataset `data`, a single chunk, with `compression`.
 fn one_chunk(path: &Path, compression: Compression) {
     let mut w = H5Writer::create(path).unwrap();
+    let zeros = Dataset::from_bytes(vec![0; 64 * 64], DType::U8, vec![64, 64]).unwrap();
     w.write_chunked(
         "data",
-        DType::U8,
+        &zeros,
         &[64, 64],
-        &[64, 64],
+        &[0, 1],
         compression,
         &[],
-        |_, _, out| {
-            out.fill(0);
-            Ok(())
-        },
+        &NoProgress,
     )
     .unwrap();
     w.finish().unwrap();

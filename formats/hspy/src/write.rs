@@ -9,19 +9,19 @@
 //!     metadata, original_metadata, learning_results, attributes   (dict-to-group trees)
 //! ```
 //!
-//! Chunks are read, padded and compressed in parallel by core's [`Engine`] and appended to
-//! the file in order; memory stays bounded by the engine's buffers.
+//! Chunks are read, padded and compressed in parallel by core's write pipeline
+//! ([`emio_core::plan::WritePlan`]) and appended to the file in order; memory stays bounded
+//! by its buffers.
 
 use std::path::Path;
 
-use emio_core::engine::Engine;
 use emio_core::hyperspy::tree::join;
 use emio_core::hyperspy::{axis_dict, dict2group, ListArray, TreeSink};
 use emio_core::metadata::Tree;
 use emio_core::signals::{Combined, Signals};
 use emio_core::source::element_count;
 use emio_core::{Dataset, Error, OptionKind, OptionSpec, Options, Progress, Result};
-use emio_h5::writer::{pad_chunk, Compression, H5Writer};
+use emio_h5::writer::{Compression, H5Writer};
 
 use crate::tree::H5Sink;
 
@@ -254,8 +254,9 @@ fn write_signal(
     Ok(())
 }
 
-/// Write the signal's array as the chunked dataset `node`: regions of the chunk grid are
-/// read, padded and encoded in parallel by the engine, and appended in the grid's order.
+/// Write the signal's array as the chunked dataset `node` (axes stored as they are):
+/// chunks are read, padded and encoded in parallel by core's write pipeline, and appended
+/// in the grid's order.
 fn write_data(
     w: &mut H5Writer,
     ds: &Dataset,
@@ -264,27 +265,8 @@ fn write_data(
     compression: Compression,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let mut out = H5Writer::begin_chunked(node, ds.dtype(), ds.shape(), chunk, compression, &[])?;
-    let encoder = out.encoder();
-    let es = ds.dtype().size();
-    Engine::default().for_each_region_ordered(
-        ds,
-        chunk,
-        progress,
-        |region, buf| {
-            let raw = if region.shape == chunk {
-                std::mem::take(buf)
-            } else {
-                let mut full = vec![0u8; encoder.chunk_bytes()];
-                pad_chunk(buf, &region.shape, &mut full, chunk, es);
-                full
-            };
-            *buf = encoder.encode(raw);
-            Ok(())
-        },
-        |region, stored| w.put_chunk(&mut out, &region.start, stored),
-    )?;
-    w.end_chunked(out)
+    let order: Vec<usize> = (0..ds.ndim()).collect();
+    w.write_chunked(node, ds, chunk, &order, compression, &[], progress)
 }
 
 #[cfg(test)]

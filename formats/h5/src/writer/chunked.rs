@@ -1,9 +1,10 @@
-//! Chunked datasets: compression, the chunk encoder (usable in parallel), padding of edge
-//! chunks, writing chunk by chunk and the version-1 chunk B-tree index.
+//! Chunked datasets: compression, the chunk encoder (run on the write pipeline's workers),
+//! writing chunk by chunk through core's write pipeline and the version-1 chunk B-tree
+//! index.
 
-use emio_core::source::{c_strides, copy_nd, element_count, Layout as NdLayout};
-use emio_core::{DType, Error, Result};
-use rayon::prelude::*;
+use emio_core::plan::WritePlan;
+use emio_core::source::element_count;
+use emio_core::{DType, Dataset, Error, Progress, Result};
 
 use super::messages::{attribute_message, push_name, Attr};
 use super::{H5Writer, UNDEF};
@@ -28,21 +29,16 @@ pub enum Compression {
 /// Encodes the chunks of one chunked dataset (shuffle and compression); cheap to copy and
 /// usable from any thread, so chunks can be encoded in parallel by the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChunkEncoder {
+struct ChunkEncoder {
     compression: Compression,
     elem_size: usize,
     chunk_bytes: usize,
 }
 
 impl ChunkEncoder {
-    /// Bytes of one whole (unencoded) chunk.
-    pub fn chunk_bytes(&self) -> usize {
-        self.chunk_bytes
-    }
-
     /// The stored form of one whole chunk (C order, native-endian, padded to the chunk
     /// shape at the array edges).
-    pub fn encode(&self, raw: Vec<u8>) -> Vec<u8> {
+    fn encode(&self, raw: Vec<u8>) -> Vec<u8> {
         match self.compression {
             Compression::None => raw,
             Compression::Gzip(level) => {
@@ -103,9 +99,9 @@ impl ChunkEncoder {
     }
 }
 
-/// A chunked dataset being written chunk by chunk ([`H5Writer::begin_chunked`]).
+/// A chunked dataset being written chunk by chunk ([`H5Writer::write_chunked`]).
 #[derive(Debug)]
-pub struct ChunkedDataset {
+struct ChunkedDataset {
     path: String,
     dtype: DType,
     shape: Vec<u64>,
@@ -116,113 +112,60 @@ pub struct ChunkedDataset {
     entries: Vec<(Vec<u64>, u64, u32, u32)>,
 }
 
-impl ChunkedDataset {
-    /// The encoder of this dataset's chunks.
-    pub fn encoder(&self) -> ChunkEncoder {
-        self.encoder
-    }
-}
 /// A chunk B-tree entry: first chunk offset, stored size, filter mask, child address.
 type BtreeEntry = (Vec<u64>, u32, u32, u64);
 
-/// Copy a chunk clipped at the array edge (`extent`) into a zeroed whole chunk.
-pub fn pad_chunk(clipped: &[u8], extent: &[u64], full: &mut [u8], chunk: &[u64], es: usize) {
-    full.fill(0);
-    copy_nd(
-        clipped,
-        NdLayout {
-            offset: 0,
-            strides: &c_strides(extent, es),
-        },
-        full,
-        NdLayout {
-            offset: 0,
-            strides: &c_strides(chunk, es),
-        },
-        extent,
-        es,
-    );
-}
 impl H5Writer {
-    /// Write a chunked dataset chunk by chunk: `fill(start, extent, out)` writes the values
-    /// of the chunk at `start` (clipped to `extent` at the array edges) into `out` in C
-    /// order, native-endian. Chunks are produced in C order of the chunk grid.
+    /// Write `ds` as the chunked dataset `path` through core's write pipeline: chunks of
+    /// `chunk` (in `ds`'s dimensions), stored with the axes in `order` (`order[i]` is the
+    /// dimension of `ds` stored `i`-th: `[0, 1, ..]` as they are, reversed for a file
+    /// that stores the last axis first), zero-padded at the array edges, encoded on the
+    /// engine's workers in parallel and appended in C order of the stored chunk grid.
     #[allow(clippy::too_many_arguments)]
     pub fn write_chunked(
         &mut self,
         path: &str,
-        dtype: DType,
-        shape: &[u64],
+        ds: &Dataset,
         chunk: &[u64],
+        order: &[usize],
         compression: Compression,
         attrs: &[(String, Attr)],
-        mut fill: impl FnMut(&[u64], &[u64], &mut [u8]) -> Result<()>,
+        progress: &dyn Progress,
     ) -> Result<()> {
-        let mut ds = Self::begin_chunked(path, dtype, shape, chunk, compression, attrs)?;
-        let encoder = ds.encoder();
-        let es = dtype.size();
-        let rank = shape.len();
-        let grid: Vec<u64> = shape
-            .iter()
-            .zip(chunk)
-            .map(|(n, c)| n.div_ceil(*c))
-            .collect();
-        let total = if shape.contains(&0) {
-            0
-        } else {
-            element_count(&grid).unwrap_or(0)
-        };
-        // Compressed chunks are produced in batches and encoded in parallel; the batch
-        // bounds memory to a few chunks.
-        let batch = match compression {
-            Compression::None => 1,
-            _ => (2 * rayon::current_num_threads()).max(1),
-        };
-        let mut clipped = Vec::new();
-        let mut pending: Vec<(Vec<u64>, Vec<u8>)> = Vec::with_capacity(batch);
-        let mut index = vec![0u64; rank];
-        for done in 0..total {
-            let start: Vec<u64> = index.iter().zip(chunk).map(|(i, c)| i * c).collect();
-            let extent: Vec<u64> = start
-                .iter()
-                .zip(chunk)
-                .zip(shape)
-                .map(|((s, c), n)| (*c).min(n - s))
-                .collect();
-            let mut full = vec![0u8; encoder.chunk_bytes()];
-            if extent == chunk {
-                fill(&start, &extent, &mut full)?;
-            } else {
-                let n = element_count(&extent).unwrap_or(0) as usize * es;
-                clipped.resize(n, 0);
-                fill(&start, &extent, &mut clipped)?;
-                pad_chunk(&clipped, &extent, &mut full, chunk, es);
-            }
-            pending.push((start, full));
-            if pending.len() == batch || done + 1 == total {
-                let stored: Vec<(Vec<u64>, Vec<u8>)> = pending
-                    .par_drain(..)
-                    .map(|(start, raw)| (start, encoder.encode(raw)))
-                    .collect();
-                for (start, bytes) in stored {
-                    self.put_chunk(&mut ds, &start, &bytes)?;
-                }
-            }
-            for k in (0..rank).rev() {
-                index[k] += 1;
-                if index[k] < grid[k] {
-                    break;
-                }
-                index[k] = 0;
-            }
+        let stored = |v: &[u64]| -> Vec<u64> { order.iter().map(|&d| v[d]).collect() };
+        if order.len() != ds.ndim() || chunk.len() != ds.ndim() {
+            return Err(Error::OutOfBounds(format!(
+                "chunk shape {chunk:?} in axis order {order:?} for a dataset of shape {:?}",
+                ds.shape()
+            )));
         }
-        self.end_chunked(ds)
+        let mut out = Self::begin_chunked(
+            path,
+            ds.dtype(),
+            &stored(ds.shape()),
+            &stored(chunk),
+            compression,
+            attrs,
+        )?;
+        let encoder = out.encoder;
+        WritePlan::new(chunk)
+            .padded()
+            .stored_order(order)
+            .write_in_order(
+                ds,
+                progress,
+                |_, buf| {
+                    *buf = encoder.encode(std::mem::take(buf));
+                    Ok(())
+                },
+                |region, bytes| self.put_chunk(&mut out, &stored(&region.start), bytes),
+            )?;
+        self.end_chunked(out)
     }
 
-    /// Start a chunked dataset whose chunks the caller encodes ([`ChunkEncoder::encode`],
-    /// e.g. in parallel) and hands to [`H5Writer::put_chunk`] in C order of the chunk
-    /// grid; [`H5Writer::end_chunked`] writes its index and header.
-    pub fn begin_chunked(
+    /// Start a chunked dataset whose encoded chunks are handed to [`H5Writer::put_chunk`]
+    /// in C order of the chunk grid; [`H5Writer::end_chunked`] writes its index and header.
+    fn begin_chunked(
         path: &str,
         dtype: DType,
         shape: &[u64],
@@ -262,12 +205,7 @@ impl H5Writer {
     }
 
     /// Append the stored (encoded) chunk at `start` of `ds`.
-    pub fn put_chunk(
-        &mut self,
-        ds: &mut ChunkedDataset,
-        start: &[u64],
-        stored: &[u8],
-    ) -> Result<()> {
+    fn put_chunk(&mut self, ds: &mut ChunkedDataset, start: &[u64], stored: &[u8]) -> Result<()> {
         let size = u32::try_from(stored.len())
             .map_err(|_| Error::OutOfBounds(format!("a stored chunk of {} bytes", stored.len())))?;
         let addr = self.put(stored)?;
@@ -277,7 +215,7 @@ impl H5Writer {
     }
 
     /// Write the chunk index and header of `ds` and link it into its group.
-    pub fn end_chunked(&mut self, ds: ChunkedDataset) -> Result<()> {
+    fn end_chunked(&mut self, ds: ChunkedDataset) -> Result<()> {
         let rank = ds.shape.len();
         let btree = self.write_chunk_btree(&ds.entries, &ds.chunk, &ds.shape)?;
         let mut layout = vec![3, 2, (rank + 1) as u8];

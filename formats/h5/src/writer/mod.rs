@@ -5,7 +5,9 @@
 //! Everything is written front to back: chunk data goes to the file as it is produced, each
 //! dataset's header and chunk index right after its data, groups (which need their members'
 //! addresses) at [`H5Writer::finish`], and finally the superblock is rewritten with the root
-//! address and end-of-file. Memory stays bounded by one chunk plus the (small) metadata.
+//! address and end-of-file. Chunked data goes through core's write pipeline (encoded on its
+//! workers, appended in order), so memory stays bounded by its pool of chunk buffers plus
+//! the (small) metadata.
 
 mod chunked;
 mod groups;
@@ -19,7 +21,7 @@ use std::path::{Path, PathBuf};
 use emio_core::source::element_count;
 use emio_core::{DType, Error, Result};
 
-pub use chunked::{pad_chunk, ChunkEncoder, ChunkedDataset, Compression};
+pub use chunked::Compression;
 use groups::{GroupNode, GROUP_INTERNAL_K, GROUP_LEAF_K};
 pub use messages::Attr;
 use messages::{
