@@ -6,7 +6,7 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use emio_core::engine::Engine;
+use emio_core::plan::WritePlan;
 use emio_core::{DType, Dataset, Error, Options, Progress, Result};
 
 use crate::codec::{self, Coding};
@@ -208,9 +208,8 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
     } else {
         vec![ih, iw]
     };
-    Engine::default().for_each_region_ordered(
+    WritePlan::new(&chunk).write_in_order(
         ds,
-        &chunk,
         progress,
         |region, bytes| {
             let strip = encode_frame(bytes, dtype, (h, w), up, coding, region.start[0])?;

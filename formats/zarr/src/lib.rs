@@ -1,7 +1,7 @@
 //! Zarr stores for emio: `.zarr` (Zarr v3) and HyperSpy's `.zspy` (Zarr v2), both read
-//! and written through the [`zarrs`] crate, region by region with emio's streaming
-//! [`Engine`] (chunks are read, encoded and stored in parallel;
-//! memory stays bounded by a few chunks).
+//! and written through the [`zarrs`] crate, region by region with core's write pipeline
+//! ([`emio_core::plan::WritePlan`]: chunks are read, padded, encoded and stored in
+//! parallel; memory stays bounded by a few chunks).
 //!
 //! # `.zarr` (Zarr v3) schema
 //!
@@ -54,11 +54,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use emio_core::budget::{summarize, MAX_ENTRIES};
-use emio_core::engine::Engine;
-use emio_core::source::{c_strides, copy_nd, element_count, Layout};
+use emio_core::plan::WritePlan;
 use emio_core::{
     ArraySource, ChunkDecoder, ChunkedSource, DType, Dataset, Error, Format, OptionKind,
-    OptionSpec, Progress, Result, StoredChunks,
+    OptionSpec, Progress, Region, Result, StoredChunks,
 };
 use serde_json::Value;
 use zarrs::array::{Array, ArrayBytes, ArrayMetadata};
@@ -236,55 +235,47 @@ fn write_chunks(
     progress: &dyn Progress,
 ) -> Result<()> {
     let (store_root, _) = leaf_store(path, node);
-    let store_chunk = element.store_shape(chunk);
-    let es = element.component.size();
     let codec_options = CodecOptions::default().with_store_empty_chunks(true);
     let codecs = array.codecs();
-    Engine::default().for_each_region(dataset, chunk, progress, |region, buf| {
-        let indices: Vec<u64> = region
-            .start
-            .iter()
-            .zip(chunk)
-            .map(|(s, c)| s / c)
-            .chain(element.channels.map(|_| 0))
-            .collect();
-        let region_shape = element.store_shape(&region.shape);
-        if region_shape != store_chunk {
-            let n = element_count(&store_chunk).unwrap_or(0) as usize * es;
-            let mut padded = vec![0u8; n];
-            copy_nd(
-                buf,
-                Layout {
-                    offset: 0,
-                    strides: &c_strides(&region_shape, es),
-                },
-                &mut padded,
-                Layout {
-                    offset: 0,
-                    strides: &c_strides(&store_chunk, es),
-                },
-                &region_shape,
-                es,
-            );
-            *buf = padded;
-        }
-        let shape = array.chunk_shape(&indices).map_err(|e| werr(path, e))?;
-        let encoded = codecs
-            .encode(
-                ArrayBytes::new_flen(&buf[..]),
-                &shape,
-                array.data_type(),
-                array.fill_value(),
-                &codec_options,
-            )
-            .map_err(|e| werr(path, e))?;
-        let file = store_root.join(array.chunk_key(&indices).as_str());
-        if let Some(folder) = file.parent() {
-            std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
-        }
-        std::fs::write(&file, &encoded[..]).map_err(|e| Error::io(&file, e))
-    })?;
+    WritePlan::new(chunk).padded().write_by_key(
+        dataset,
+        progress,
+        |region, buf| {
+            let indices = chunk_indices(region, chunk, element);
+            let shape = array.chunk_shape(&indices).map_err(|e| werr(path, e))?;
+            *buf = codecs
+                .encode(
+                    ArrayBytes::new_flen(&buf[..]),
+                    &shape,
+                    array.data_type(),
+                    array.fill_value(),
+                    &codec_options,
+                )
+                .map_err(|e| werr(path, e))?
+                .into_owned();
+            Ok(())
+        },
+        |region, encoded| {
+            let indices = chunk_indices(region, chunk, element);
+            let file = store_root.join(array.chunk_key(&indices).as_str());
+            if let Some(folder) = file.parent() {
+                std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
+            }
+            std::fs::write(&file, encoded).map_err(|e| Error::io(&file, e))
+        },
+    )?;
     Ok(())
+}
+
+/// The store's chunk grid indices of `region` (a region of the grid `chunk`).
+fn chunk_indices(region: &Region, chunk: &[u64], element: Element) -> Vec<u64> {
+    region
+        .start
+        .iter()
+        .zip(chunk)
+        .map(|(s, c)| s / c)
+        .chain(element.channels.map(|_| 0))
+        .collect()
 }
 
 /// Create the array at `node` of `store` from its metadata document (v2 `.zarray` or v3
