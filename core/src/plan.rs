@@ -236,8 +236,8 @@ mod tests {
     use crate::format::NoProgress;
 
     fn ramp(shape: Vec<u64>) -> Dataset {
-        let n = shape.iter().product::<u64>() as u8;
-        Dataset::from_bytes((0..n).collect(), DType::U8, shape).unwrap()
+        let n = shape.iter().product::<u64>();
+        Dataset::from_bytes((0..n).map(|i| i as u8).collect(), DType::U8, shape).unwrap()
     }
 
     #[test]
@@ -311,6 +311,28 @@ mod tests {
         assert_eq!(seen[0], (vec![0, 0], vec![0, 3, 1, 4]));
         assert_eq!(seen[1], (vec![0, 2], vec![2, 5, 0, 0]));
         assert_eq!(stats.bytes, 6, "progress counts the data, not the padding");
+    }
+
+    #[test]
+    fn padded_and_transposed_writes_stay_within_the_budget() {
+        let ds = ramp(vec![64, 37, 5]);
+        let engine = Engine::new(2, 2);
+        let plan = WritePlan::new(&[4, 8, 5])
+            .padded()
+            .stored_order(&[2, 1, 0])
+            .on(engine);
+        let stats = plan
+            .write_in_order(&ds, &NoProgress, |_, _| Ok(()), |_, _| Ok(()))
+            .unwrap();
+        assert_eq!(stats.bytes, ds.nbytes());
+        assert!(stats.peak_bytes_in_flight > 0);
+        assert!(
+            stats.peak_bytes_in_flight <= plan.budget_bytes(&ds),
+            "{} > {}",
+            stats.peak_bytes_in_flight,
+            plan.budget_bytes(&ds)
+        );
+        assert!(plan.budget_bytes(&ds) < ds.nbytes());
     }
 
     #[test]
