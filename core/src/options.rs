@@ -1,7 +1,17 @@
 //! Typed reader/writer options declared by each format and parsed from `key=value` strings
 //! (the CLI's `-o`/`-w`, Python keyword arguments).
+//!
+//! A format declares its options once, as a struct with the [`options!`](crate::options!)
+//! macro: each field's name is the option's name, its type gives the value type
+//! ([`OptionType`]: `bool`, `i64`, `f64`, `String`, [`PathBuf`], [`IntList`], [`Shape`],
+//! a choice enum declared with [`option_choice!`](crate::option_choice!), or `Option` of
+//! one of them when the option may be unset), and its doc comment is the option's help.
+//! The macro makes the [`OptionSpec`] list (validation, `emconvert formats --options`,
+//! Python's docstrings) and the typed struct the format reads its settings from, filled
+//! once from the parsed [`Options`].
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
@@ -82,9 +92,14 @@ pub struct Options {
 }
 
 fn parse_value(spec: &OptionSpec, text: &str) -> Result<OptionValue> {
-    let bad = |what: &str| Error::invalid_option(spec.name, format!("{text:?} is not {what}"));
+    parse_as(spec.name, spec.kind, text)
+}
+
+/// `text` parsed as a value of `kind` for option `name`.
+fn parse_as(name: &str, kind: OptionKind, text: &str) -> Result<OptionValue> {
+    let bad = |what: &str| Error::invalid_option(name, format!("{text:?} is not {what}"));
     let t = text.trim();
-    Ok(match spec.kind {
+    Ok(match kind {
         OptionKind::Bool => match t.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => OptionValue::Bool(true),
             "false" | "0" | "no" | "off" => OptionValue::Bool(false),
@@ -226,6 +241,234 @@ impl Options {
     }
 }
 
+/// A Rust type an option's value is read as: its [`OptionKind`] and the conversion from the
+/// parsed value (`None` when the option is unset).
+pub trait OptionType: Sized {
+    /// The value type declared for options of this type.
+    const KIND: OptionKind;
+    /// Whether an unset option of this type takes its declared default (`false` for
+    /// `Option`, where unset is `None`).
+    const UNSET_IS_DEFAULT: bool = true;
+    /// The typed value of option `name`, parsed as [`OptionType::KIND`]; `value` is `None`
+    /// when it is unset (no default, or set to `none`).
+    fn from_value(name: &str, value: Option<&OptionValue>) -> Result<Self>;
+}
+
+/// The typed value of option `name` of `options` (declared with `default`): what
+/// [`options!`](crate::options!) fills each field with. An option set to `none` takes its
+/// default unless its type is an `Option`.
+pub fn typed<T: OptionType>(options: &Options, name: &str, default: Option<&str>) -> Result<T> {
+    let fallback = match (options.get(name), default) {
+        (None, Some(text)) if T::UNSET_IS_DEFAULT => Some(parse_as(name, T::KIND, text)?),
+        _ => None,
+    };
+    T::from_value(name, options.get(name).or(fallback.as_ref()))
+}
+
+/// The error for an option that must have a value but was unset.
+pub fn unset_option(name: &str) -> Error {
+    Error::invalid_option(name, "needs a value")
+}
+
+impl OptionType for bool {
+    const KIND: OptionKind = OptionKind::Bool;
+    /// Unset is `false`.
+    fn from_value(_: &str, value: Option<&OptionValue>) -> Result<Self> {
+        Ok(matches!(value, Some(OptionValue::Bool(true))))
+    }
+}
+
+impl OptionType for i64 {
+    const KIND: OptionKind = OptionKind::Int;
+    fn from_value(name: &str, value: Option<&OptionValue>) -> Result<Self> {
+        match value {
+            Some(OptionValue::Int(v)) => Ok(*v),
+            _ => Err(unset_option(name)),
+        }
+    }
+}
+
+impl OptionType for f64 {
+    const KIND: OptionKind = OptionKind::Float;
+    fn from_value(name: &str, value: Option<&OptionValue>) -> Result<Self> {
+        match value {
+            Some(OptionValue::Float(v)) => Ok(*v),
+            Some(OptionValue::Int(v)) => Ok(*v as f64),
+            _ => Err(unset_option(name)),
+        }
+    }
+}
+
+impl OptionType for String {
+    const KIND: OptionKind = OptionKind::Str;
+    fn from_value(name: &str, value: Option<&OptionValue>) -> Result<Self> {
+        match value {
+            Some(OptionValue::Str(v)) => Ok(v.clone()),
+            _ => Err(unset_option(name)),
+        }
+    }
+}
+
+impl OptionType for PathBuf {
+    const KIND: OptionKind = OptionKind::Path;
+    fn from_value(name: &str, value: Option<&OptionValue>) -> Result<Self> {
+        String::from_value(name, value).map(PathBuf::from)
+    }
+}
+
+/// Integers given as a list (`4,5` or `(4, 5)`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IntList(pub Vec<i64>);
+
+impl OptionType for IntList {
+    const KIND: OptionKind = OptionKind::IntList;
+    fn from_value(name: &str, value: Option<&OptionValue>) -> Result<Self> {
+        match value {
+            Some(OptionValue::IntList(v)) => Ok(IntList(v.clone())),
+            _ => Err(unset_option(name)),
+        }
+    }
+}
+
+/// A shape (`navigation_shape`, `scan_shape`, ...): one or more sizes of at least 1,
+/// checked with the same wording in every format ([`parse_shape`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Shape(pub Vec<u64>);
+
+impl OptionType for Shape {
+    const KIND: OptionKind = OptionKind::IntList;
+    fn from_value(name: &str, value: Option<&OptionValue>) -> Result<Self> {
+        match value {
+            Some(OptionValue::IntList(v)) => parse_shape(name, v).map(Shape),
+            _ => Err(unset_option(name)),
+        }
+    }
+}
+
+impl<T: OptionType> OptionType for Option<T> {
+    const KIND: OptionKind = T::KIND;
+    const UNSET_IS_DEFAULT: bool = false;
+    /// Unset is `None`.
+    fn from_value(name: &str, value: Option<&OptionValue>) -> Result<Self> {
+        value.map(|v| T::from_value(name, Some(v))).transpose()
+    }
+}
+
+/// Declare a format's options as a typed struct (see the [module](crate::options) doc):
+///
+/// ```
+/// emio_core::option_choice! {
+///     /// How pixels are compressed.
+///     pub enum Codec { None = "none", Zstd = "zstd" }
+/// }
+/// emio_core::options! {
+///     /// Options of an example writer.
+///     pub struct ExampleWrite {
+///         /// pixel compression
+///         compression: Codec = Some("zstd"),
+///         /// compression level
+///         level: Option<i64> = None,
+///     }
+/// }
+/// let pairs = [("level", "5")];
+/// let parsed = emio_core::Options::parse(ExampleWrite::SPECS, &pairs).unwrap();
+/// let o = ExampleWrite::from_options(&parsed).unwrap();
+/// assert_eq!((o.compression, o.level), (Codec::Zstd, Some(5)));
+/// ```
+///
+/// Each field's `= default` is the default in its text form (`None`: unset by default).
+/// The struct gets `SPECS` (the declarations) and `from_options` (the typed values of
+/// options parsed against `SPECS`).
+#[macro_export]
+macro_rules! options {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[doc = $help:literal])+
+                $field:ident : $ty:ty = $default:expr
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        $vis struct $name {
+            $(
+                $(#[doc = $help])+
+                pub $field: $ty,
+            )*
+        }
+
+        impl $name {
+            /// The declarations of these options: names, value types, defaults and help.
+            pub const SPECS: &'static [$crate::OptionSpec] = &[
+                $(
+                    $crate::OptionSpec {
+                        name: stringify!($field),
+                        kind: <$ty as $crate::options::OptionType>::KIND,
+                        default: $default,
+                        help: concat!($($help),+).trim_ascii(),
+                    },
+                )*
+            ];
+
+            /// The typed values of `options` (parsed against [`Self::SPECS`], so defaults
+            /// are filled in and every value has its declared type).
+            pub fn from_options(options: &$crate::Options) -> $crate::Result<Self> {
+                Ok($name {
+                    $(
+                        $field: $crate::options::typed::<$ty>(
+                            options,
+                            stringify!($field),
+                            $default,
+                        )?,
+                    )*
+                })
+            }
+        }
+    };
+}
+
+/// Declare the words of a choice option as an enum (`Variant = "word"`); it is an
+/// [`OptionType`] of kind [`OptionKind::Choice`] for [`options!`](crate::options!).
+#[macro_export]
+macro_rules! option_choice {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $word:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// The option's word for this value.
+            pub fn word(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $word, )+
+                }
+            }
+        }
+
+        impl $crate::options::OptionType for $name {
+            const KIND: $crate::OptionKind = $crate::OptionKind::Choice(&[$($word),+]);
+            fn from_value(
+                name: &str,
+                value: Option<&$crate::OptionValue>,
+            ) -> $crate::Result<Self> {
+                match value {
+                    $( Some($crate::OptionValue::Str(s)) if s == $word => Ok($name::$variant), )+
+                    _ => Err($crate::options::unset_option(name)),
+                }
+            }
+        }
+    };
+}
+
 /// Sizes of a shape option given as integers: each must be at least 1.
 pub fn parse_shape(name: &str, list: &[i64]) -> Result<Vec<u64>> {
     list.iter()
@@ -316,6 +559,78 @@ mod tests {
         assert_eq!(o.str("mode"), Some("b"));
         let o = Options::parse(SPECS, &[("sum_frames", "False")]).unwrap();
         assert!(!o.flag("sum_frames"));
+    }
+
+    crate::option_choice! {
+        /// Test choice.
+        enum Compressor { Zstd = "zstd", Off = "none" }
+    }
+
+    crate::options! {
+        /// Test options.
+        struct Typed {
+            /// sum
+            /// the frames
+            sum_frames: bool = Some("true"),
+            /// shape
+            navigation_shape: Option<Shape> = None,
+            /// compressor
+            compressor: Compressor = Some("zstd"),
+            /// level
+            level: Option<i64> = None,
+            /// scale
+            scale: f64 = Some("1.5"),
+        }
+    }
+
+    #[test]
+    fn typed_options_come_from_one_declaration() {
+        let names: Vec<_> = Typed::SPECS.iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                "sum_frames",
+                "navigation_shape",
+                "compressor",
+                "level",
+                "scale"
+            ]
+        );
+        assert_eq!(Typed::SPECS[0].help, "sum the frames");
+        assert_eq!(Typed::SPECS[2].kind, OptionKind::Choice(&["zstd", "none"]));
+        let parse = |pairs: &[(&str, &str)]| {
+            Options::parse(Typed::SPECS, pairs).and_then(|o| Typed::from_options(&o))
+        };
+        let t = parse(&[]).unwrap();
+        assert_eq!(
+            t,
+            Typed {
+                sum_frames: true,
+                navigation_shape: None,
+                compressor: Compressor::Zstd,
+                level: None,
+                scale: 1.5,
+            }
+        );
+        let t = parse(&[
+            ("navigation_shape", "4,5"),
+            ("compressor", "none"),
+            ("level", "3"),
+            ("scale", "2"),
+        ])
+        .unwrap();
+        assert_eq!(t.navigation_shape, Some(Shape(vec![4, 5])));
+        assert_eq!(
+            (t.compressor, t.level, t.scale),
+            (Compressor::Off, Some(3), 2.0)
+        );
+        assert_eq!(Compressor::Off.word(), "none");
+        assert!(parse(&[("navigation_shape", "0,5")]).is_err());
+        // `none` gives an option its default, or `None` when it may be unset.
+        let t = parse(&[("scale", "none"), ("sum_frames", "none"), ("level", "none")]).unwrap();
+        assert_eq!((t.scale, t.sum_frames, t.level), (1.5, true, None));
+        let e = parse(&[("scale", "x")]).unwrap_err().to_string();
+        assert!(e.contains("scale"), "{e}");
     }
 
     #[test]

@@ -32,9 +32,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use emio_core::metadata::{json_f64, set_path, Tree};
+use emio_core::options::Shape;
 use emio_core::{
-    ArraySource, Axis, ByteOrder, ChunkedSource, Dataset, Error, Format, OptionKind, OptionSpec,
-    Options, Progress, Result, ResultExt, Storage, StridedSource,
+    ArraySource, Axis, ByteOrder, ChunkedSource, Dataset, Error, Format, OptionSpec, Options,
+    Progress, Result, ResultExt, Storage, StridedSource,
 };
 use serde_json::{json, Value};
 
@@ -59,40 +60,28 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Mib;
 
-const READ_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "navigation_shape",
-        kind: OptionKind::IntList,
-        default: None,
-        help: "scan shape in rsciio order (x, y); overrides the .hdr and the timestamps",
-    },
-    OptionSpec {
-        name: "first_frame",
-        kind: OptionKind::Int,
-        default: None,
-        help: "first frame to load (Python indexing: negative counts from the end)",
-    },
-    OptionSpec {
-        name: "last_frame",
-        kind: OptionKind::Int,
-        default: None,
-        help: "frame after the last one to load (Python indexing)",
-    },
-    OptionSpec {
-        name: "quad_gap",
-        kind: OptionKind::Int,
-        default: Some("0"),
-        help: "zero rows/columns inserted between the chips of a 2x2 quad (3 is the physical \
-               Merlin gap; 0 matches rsciio)",
-    },
-];
+emio_core::options! {
+    /// Options of the MIB reader.
+    pub struct ReadOptions {
+        /// scan shape in rsciio order (x, y); overrides the .hdr and the timestamps
+        navigation_shape: Option<Shape> = None,
+        /// first frame to load (Python indexing: negative counts from the end)
+        first_frame: Option<i64> = None,
+        /// frame after the last one to load (Python indexing)
+        last_frame: Option<i64> = None,
+        /// zero rows/columns inserted between the chips of a 2x2 quad (3 is the physical Merlin
+        /// gap; 0 matches rsciio)
+        quad_gap: i64 = Some("0"),
+    }
+}
 
-const WRITE_OPTIONS: &[OptionSpec] = &[OptionSpec {
-    name: "exposure",
-    kind: OptionKind::Float,
-    default: None,
-    help: "frame exposure in ms written to the headers (default: metadata dwell time, else 1)",
-}];
+emio_core::options! {
+    /// Options of the MIB writer.
+    pub struct WriteOptions {
+        /// frame exposure in ms written to the headers (default: metadata dwell time, else 1)
+        exposure: Option<f64> = None,
+    }
+}
 
 impl Format for Mib {
     fn name(&self) -> &'static str {
@@ -116,11 +105,11 @@ impl Format for Mib {
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {
-        READ_OPTIONS
+        ReadOptions::SPECS
     }
 
     fn write_options(&self) -> &'static [OptionSpec] {
-        WRITE_OPTIONS
+        WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
@@ -269,6 +258,7 @@ fn open_storage(
     hdr: Option<Vec<(String, String)>>,
     options: &Options,
 ) -> Result<Vec<Dataset>> {
+    let options = ReadOptions::from_options(options)?;
     let bytes: &[u8] = &storage;
     let head = parse_frame_header(bytes, 0)?;
     let depth = head.counter_depth().or_else(|| {
@@ -296,11 +286,7 @@ fn open_storage(
         )
     })?;
 
-    let (first, end) = frame_range(
-        options.int("first_frame"),
-        options.int("last_frame"),
-        in_file,
-    );
+    let (first, end) = frame_range(options.first_frame, options.last_frame, in_file);
     let to_load = end - first;
     if to_load == 0 {
         return Err(Error::invalid_option(
@@ -308,7 +294,7 @@ fn open_storage(
             format!("selects no frame of the {in_file} in the file"),
         ));
     }
-    let requested = match options.shape("navigation_shape")? {
+    let requested = match options.navigation_shape.map(|s| s.0) {
         // A shape the user gives must hold exactly the frames loaded.
         Some(shape) => {
             if shape.iter().try_fold(1u64, |a, &b| a.checked_mul(b)) != Some(to_load) {
@@ -348,7 +334,7 @@ fn open_storage(
     let nav: Vec<u64> = nav_full.iter().copied().filter(|&n| n != 1).collect();
     let n_frames: u64 = nav.iter().product();
 
-    let gap = options.int("quad_gap").unwrap_or(0);
+    let gap = options.quad_gap;
     if !(0..=1024).contains(&gap) {
         return Err(Error::invalid_option(
             "quad_gap",

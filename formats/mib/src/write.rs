@@ -19,6 +19,8 @@ use emio_core::output::STREAM_REGION_BYTES;
 use emio_core::plan::WritePlan;
 use emio_core::{DType, Dataset, Error, Options, Progress, Result};
 
+use crate::WriteOptions;
+
 const FORMAT: &str = "mib";
 
 /// Everything that is the same in every frame header.
@@ -127,8 +129,8 @@ pub fn write(
             ))
         }
     };
-    let exposure_ms = options
-        .float("exposure")
+    let exposure_ms = WriteOptions::from_options(options)?
+        .exposure
         .or_else(|| {
             get_f64(&dataset.metadata, "Acquisition_instrument.dwell_time").map(|s| s * 1e3)
         })

@@ -32,7 +32,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use emio_core::{
-    Dataset, Format, OptionKind, OptionSpec, Options, Problem, Progress, Result, ResultExt, Storage,
+    Dataset, Format, OptionSpec, Options, Problem, Progress, Result, ResultExt, Storage,
 };
 
 /// The formats this crate provides, for the facade's registry.
@@ -44,26 +44,18 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tiff;
 
-const READ_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "force_read_resolution",
-        kind: OptionKind::Bool,
-        default: Some("false"),
-        help: "calibrate from XResolution/YResolution/ResolutionUnit whatever the dialect",
-    },
-    OptionSpec {
-        name: "multipage_as_list",
-        kind: OptionKind::Bool,
-        default: Some("false"),
-        help: "one dataset per page instead of series of pages",
-    },
-    OptionSpec {
-        name: "hamamatsu_streak_axis_type",
-        kind: OptionKind::Choice(&["uniform", "data", "functional"]),
-        default: None,
-        help: "Hamamatsu streak time axis: linear fit (default), stored values, or cubic fit",
-    },
-];
+emio_core::options! {
+    /// Options of the TIFF reader.
+    pub struct ReadOptions {
+        /// calibrate from XResolution/YResolution/ResolutionUnit whatever the dialect
+        force_read_resolution: bool = Some("false"),
+        /// one dataset per page instead of series of pages
+        multipage_as_list: bool = Some("false"),
+        /// Hamamatsu streak time axis: linear fit (uniform), stored values (data), or cubic fit
+        /// (functional)
+        hamamatsu_streak_axis_type: meta::StreakAxis = Some("uniform"),
+    }
+}
 
 impl Format for Tiff {
     fn name(&self) -> &'static str {
@@ -90,11 +82,11 @@ impl Format for Tiff {
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {
-        READ_OPTIONS
+        ReadOptions::SPECS
     }
 
     fn write_options(&self) -> &'static [OptionSpec] {
-        write::WRITE_OPTIONS
+        write::WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {

@@ -8,8 +8,9 @@ use emio_core::{Axis, Dataset, Error, Options, Result, Storage};
 use serde_json::Value;
 
 use crate::ifd::{self, Reader, FORMAT};
-use crate::meta::{self, AxisOptions, StreakAxis};
+use crate::meta::{self, AxisOptions};
 use crate::page::Page;
+use crate::ReadOptions;
 use crate::{series, tags, write, Tiff};
 
 impl Tiff {
@@ -19,6 +20,7 @@ impl Tiff {
         file_name: &str,
         options: &Options,
     ) -> Result<Vec<Dataset>> {
+        let options = ReadOptions::from_options(options)?;
         let bytes: &[u8] = &storage;
         let header = ifd::parse_header(bytes)?;
         let r = Reader {
@@ -51,16 +53,12 @@ impl Tiff {
         let all_series = series::build(
             pages,
             description.as_deref(),
-            options.flag("multipage_as_list"),
+            options.multipage_as_list,
             bytes.len() as u64,
         );
         let axis_options = AxisOptions {
-            force_read_resolution: options.flag("force_read_resolution"),
-            streak: match options.str("hamamatsu_streak_axis_type") {
-                Some("data") => StreakAxis::Data,
-                Some("functional") => StreakAxis::Functional,
-                _ => StreakAxis::Uniform,
-            },
+            force_read_resolution: options.force_read_resolution,
+            streak: options.hamamatsu_streak_axis_type,
         };
         // Tag values kept as metadata are bounded per file (a damaged directory may declare
         // thousands of entries of 65,536 values each).

@@ -17,54 +17,53 @@ use std::path::Path;
 
 use emio_core::metadata::{get_str, value_f64};
 use emio_core::plan::WritePlan;
-use emio_core::{
-    Axis, AxisKind, DType, Dataset, Error, OptionKind, OptionSpec, Options, Progress, Result,
-};
+use emio_core::{Axis, AxisKind, DType, Dataset, Error, Options, Progress, Result};
 use serde_json::{json, Value};
 
 use crate::ifd::FORMAT;
 use crate::page::compression;
 use crate::tags;
 
-/// Writer options.
-pub const WRITE_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "compression",
-        kind: OptionKind::Choice(&["none", "deflate", "zstd"]),
-        default: Some("none"),
-        help: "pixel compression",
-    },
-    OptionSpec {
-        name: "level",
-        kind: OptionKind::Int,
-        default: None,
-        help: "compression level (deflate 0-9, zstd 1-22)",
-    },
-    OptionSpec {
-        name: "tile",
-        kind: OptionKind::Int,
-        default: None,
-        help: "write square tiles of this size (a multiple of 16) instead of strips",
-    },
-    OptionSpec {
-        name: "rows_per_strip",
-        kind: OptionKind::Int,
-        default: None,
-        help: "rows per strip (default: about 8 MiB uncompressed, 1 MiB compressed)",
-    },
-    OptionSpec {
-        name: "bigtiff",
-        kind: OptionKind::Bool,
-        default: None,
-        help: "force BigTIFF (default: automatic when the file could exceed 4 GiB)",
-    },
-    OptionSpec {
-        name: "imagej",
-        kind: OptionKind::Bool,
-        default: Some("true"),
-        help: "describe stacks as ImageJ hyperstacks when the data fits ImageJ",
-    },
-];
+emio_core::option_choice! {
+    /// Pixel compression of the TIFF writer.
+    pub enum Codec {
+        /// Stored as they are.
+        None = "none",
+        /// Adobe deflate (zlib).
+        Deflate = "deflate",
+        /// Zstandard.
+        Zstd = "zstd",
+    }
+}
+
+impl Codec {
+    /// The TIFF Compression tag value.
+    fn tag(self) -> u16 {
+        match self {
+            Codec::None => compression::NONE,
+            Codec::Deflate => compression::ADOBE_DEFLATE,
+            Codec::Zstd => compression::ZSTD,
+        }
+    }
+}
+
+emio_core::options! {
+    /// Options of the TIFF writer.
+    pub struct WriteOptions {
+        /// pixel compression
+        compression: Codec = Some("none"),
+        /// compression level (deflate 0-9, zstd 1-22)
+        level: Option<i64> = None,
+        /// write square tiles of this size (a multiple of 16) instead of strips
+        tile: Option<i64> = None,
+        /// rows per strip (default: about 8 MiB uncompressed, 1 MiB compressed)
+        rows_per_strip: Option<i64> = None,
+        /// force BigTIFF (default: automatic when the file could exceed 4 GiB)
+        bigtiff: Option<bool> = None,
+        /// describe stacks as ImageJ hyperstacks when the data fits ImageJ
+        imagej: bool = Some("true"),
+    }
+}
 
 /// Target bytes of one uncompressed strip.
 const STRIP_BYTES: u64 = 8 << 20;
@@ -480,15 +479,12 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
     }
     let dtype = ds.dtype();
     let (spp, bits, sformat) = sample_layout(dtype);
-    let codec = match options.str("compression") {
-        Some("deflate") => compression::ADOBE_DEFLATE,
-        Some("zstd") => compression::ZSTD,
-        _ => compression::NONE,
-    };
-    let level = options.int("level");
+    let options = WriteOptions::from_options(options)?;
+    let codec = options.compression.tag();
+    let level = options.level;
     let es = dtype.size() as u64;
     let row_bytes = layout.width * es;
-    let tile = match options.int("tile") {
+    let tile = match options.tile {
         None | Some(0) => None,
         Some(t) if t > 0 && t % 16 == 0 => Some(t as u64),
         Some(t) => {
@@ -500,27 +496,26 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
     };
     let (block_h, block_w) = match tile {
         Some(t) => (t, t),
-        None if options.int("rows_per_strip").is_some_and(|r| r > 0) => (
-            (options.int("rows_per_strip").unwrap_or(1) as u64).min(layout.height),
-            layout.width,
-        ),
-        None => {
-            let target = if codec == compression::NONE {
-                STRIP_BYTES
-            } else {
-                COMPRESSED_STRIP_BYTES
-            };
-            (
-                (target / row_bytes.max(1)).clamp(1, layout.height),
-                layout.width,
-            )
-        }
+        None => match options.rows_per_strip {
+            Some(rows) if rows > 0 => ((rows as u64).min(layout.height), layout.width),
+            _ => {
+                let target = if codec == compression::NONE {
+                    STRIP_BYTES
+                } else {
+                    COMPRESSED_STRIP_BYTES
+                };
+                (
+                    (target / row_bytes.max(1)).clamp(1, layout.height),
+                    layout.width,
+                )
+            }
+        },
     };
     let down = layout.height.div_ceil(block_h);
     let across = layout.width.div_ceil(block_w);
     let blocks_per_page = down * across;
     let pages = layout.pages();
-    let imagej = options.get("imagej").is_none() || options.flag("imagej");
+    let imagej = options.imagej;
     let first_tags = first_page_tags(ds, &layout, imagej);
     let meta_bytes: u64 = first_tags.iter().map(|(_, v)| v.bytes().len() as u64).sum();
     let estimate = ds
@@ -529,10 +524,7 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
         .saturating_add(meta_bytes)
         .saturating_add(pages.saturating_mul(512 + blocks_per_page * 16))
         .saturating_add(1 << 20);
-    let big = match options.get("bigtiff") {
-        Some(_) => options.flag("bigtiff"),
-        None => estimate > u64::from(u32::MAX),
-    };
+    let big = options.bigtiff.unwrap_or(estimate > u64::from(u32::MAX));
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut out = Out {
         w: BufWriter::with_capacity(1 << 20, file),

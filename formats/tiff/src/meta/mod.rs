@@ -42,15 +42,16 @@ pub struct AxisOptions {
     pub streak: StreakAxis,
 }
 
-/// rsciio's `hamamatsu_streak_axis_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreakAxis {
-    /// Best linear fit.
-    Uniform,
-    /// The stored values.
-    Data,
-    /// Cubic fit, emitted as explicit values.
-    Functional,
+emio_core::option_choice! {
+    /// rsciio's `hamamatsu_streak_axis_type`.
+    pub enum StreakAxis {
+        /// Best linear fit.
+        Uniform = "uniform",
+        /// The stored values.
+        Data = "data",
+        /// Cubic fit, emitted as explicit values.
+        Functional = "functional",
+    }
 }
 
 /// Decode every entry of `ifd` into a tree keyed by tag name (sub-IFDs such as EXIF as
