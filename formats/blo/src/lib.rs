@@ -25,7 +25,7 @@ use std::sync::Arc;
 use emio_core::metadata::{json_f64, set_path, Tree};
 use emio_core::{
     ArraySource, Axis, AxisKind, ByteOrder, ChunkDecoder, ChunkedSource, DType, Dataset, Error,
-    Format, OptionKind, OptionSpec, Options, Progress, Result, ResultExt, Storage, StridedSource,
+    Format, OptionSpec, Options, Progress, Result, ResultExt, Storage, StridedSource,
 };
 use serde_json::Value;
 
@@ -45,23 +45,18 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Blo;
 
-const WRITE_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "intensity_scaling",
-        kind: OptionKind::Str,
-        default: None,
-        help: "map values onto 0-255: dtype (the dtype's range), minmax (the data's range), \
-               crop (clip to 0-255) or LOW,HIGH; required for data other than u8",
-    },
-    OptionSpec {
-        name: "navigator",
-        kind: OptionKind::Str,
-        default: Some("navigator"),
-        help: "virtual bright-field image stored in the file: navigator (the source's \
-               virtual bright-field image when it has one, e.g. a blockfile's, else the mean \
-               of each pattern) or None (zeros)",
-    },
-];
+emio_core::options! {
+    /// Options of the blockfile writer.
+    pub struct WriteOptions {
+        /// map values onto 0-255: dtype (the dtype's range), minmax (the data's range), crop
+        /// (clip to 0-255) or LOW,HIGH; required for data other than u8
+        intensity_scaling: Option<String> = None,
+        /// virtual bright-field image stored in the file: navigator (the source's virtual
+        /// bright-field image when it has one, e.g. a blockfile's, else the mean of each pattern)
+        /// or None (zeros)
+        navigator: String = Some("navigator"),
+    }
+}
 
 impl Format for Blo {
     fn name(&self) -> &'static str {
@@ -85,7 +80,7 @@ impl Format for Blo {
     }
 
     fn write_options(&self) -> &'static [OptionSpec] {
-        WRITE_OPTIONS
+        WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {

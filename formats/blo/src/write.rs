@@ -19,7 +19,7 @@ use emio_core::units;
 use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
 
 use crate::header::{iso_to_serial_date, BloHeader, HEADER_LEN};
-use crate::VBF_TITLE;
+use crate::{WriteOptions, VBF_TITLE};
 
 const FORMAT: &str = "blo";
 
@@ -200,7 +200,8 @@ pub fn write(
             format!("{dtype} data (blockfiles store u8)"),
         ));
     }
-    let requested = options.str("intensity_scaling").map(str::trim);
+    let options = WriteOptions::from_options(options)?;
+    let requested = options.intensity_scaling.as_deref().map(str::trim);
     // minmax reads the data twice: progress counts both passes.
     let passes = if requested == Some("minmax") { 2 } else { 1 };
     let progress = Combined::new(progress, dataset.nbytes().saturating_mul(passes));
@@ -242,10 +243,10 @@ pub fn write(
             }
         }
     };
-    let navigator_mean = match options.str("navigator").map(str::trim) {
-        None | Some("navigator") => true,
-        Some("None") | Some("none") => false,
-        Some(other) => {
+    let navigator_mean = match options.navigator.trim() {
+        "navigator" => true,
+        "None" | "none" => false,
+        other => {
             return Err(Error::invalid_option(
                 "navigator",
                 format!("{other:?}: expected navigator or None"),

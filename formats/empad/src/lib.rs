@@ -26,7 +26,7 @@ mod write;
 use std::path::Path;
 use std::sync::Arc;
 
-use emio_core::{Dataset, Format, OptionKind, OptionSpec, Options, Progress, Result};
+use emio_core::{Dataset, Format, OptionSpec, Options, Progress, Result};
 
 pub use read::{compact_length, describe, Description};
 
@@ -45,20 +45,15 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Empad;
 
-const READ_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "q_calibration",
-        kind: OptionKind::Float,
-        default: None,
-        help: "diffraction pixel size in 1/nm (overrides the .xml's calibrated_pixelsize)",
-    },
-    OptionSpec {
-        name: "remove_nans",
-        kind: OptionKind::Bool,
-        default: Some("false"),
-        help: "replace NaN by 0 and ±inf by the largest float32 (numpy.nan_to_num)",
-    },
-];
+emio_core::options! {
+    /// Options of the EMPAD reader.
+    pub struct ReadOptions {
+        /// diffraction pixel size in 1/nm (overrides the .xml's calibrated_pixelsize)
+        q_calibration: Option<f64> = None,
+        /// replace NaN by 0 and ±inf by the largest float32 (numpy.nan_to_num)
+        remove_nans: bool = Some("false"),
+    }
+}
 
 /// Whether `head` (the first bytes of a file) looks like an EMPAD description.
 fn looks_like_empad(head: &[u8]) -> bool {
@@ -107,7 +102,7 @@ impl Format for Empad {
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {
-        READ_OPTIONS
+        ReadOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {

@@ -13,7 +13,7 @@ use emio_core::{
 };
 use serde_json::Value;
 
-use crate::{FORMAT, FRAME_SIDE, RAW_ROWS};
+use crate::{ReadOptions, FORMAT, FRAME_SIDE, RAW_ROWS};
 
 /// What the `.xml` says about the acquisition.
 #[derive(Debug, Clone, PartialEq)]
@@ -267,6 +267,7 @@ pub fn raw_path(xml_path: &Path, description: &Description) -> PathBuf {
 
 /// Open an EMPAD `.xml` and its `.raw`.
 pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
+    let options = ReadOptions::from_options(options)?;
     let len = std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
         .len();
@@ -329,10 +330,7 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
     }
     nav.reverse();
     dims.extend(nav);
-    let (q, q_units) = match options
-        .float("q_calibration")
-        .or(description.calibrated_pixel_size)
-    {
+    let (q, q_units) = match options.q_calibration.or(description.calibrated_pixel_size) {
         Some(q) => (q, "1/nm"),
         None => (1.0, ""),
     };
@@ -357,7 +355,7 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         ByteOrder::Little,
     )
     .with_path(&raw)?;
-    let source: Arc<dyn ArraySource> = if options.flag("remove_nans") {
+    let source: Arc<dyn ArraySource> = if options.remove_nans {
         Arc::new(NanToNum(frames))
     } else {
         Arc::new(frames)

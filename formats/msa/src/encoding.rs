@@ -9,7 +9,7 @@
 //! encoding drops the characters the encoding cannot hold (`errors="ignore"`, rsciio's
 //! writer). Other names are refused with the list of these.
 
-use emio_core::{Error, Options, Result};
+use emio_core::{Error, Result};
 
 /// A supported text encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,10 +134,9 @@ impl Encoding {
             .map(|(e, _)| *e)
     }
 
-    /// The `encoding` option of `options` (Latin-1 when unset); a name that is not one of
-    /// the supported encodings is an invalid option listing them.
-    pub fn from_option(options: &Options) -> Result<Encoding> {
-        let name = options.str("encoding").unwrap_or("latin-1");
+    /// The encoding an `encoding` option names; a name that is not one of the supported
+    /// encodings is an invalid option listing them.
+    pub fn from_option(name: &str) -> Result<Encoding> {
         Encoding::from_name(name).ok_or_else(|| {
             Error::invalid_option(
                 "encoding",

@@ -17,8 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use emio_core::{
-    Dataset, Error, Format, OptionKind, OptionSpec, Options, Progress, Result, ResultExt,
-    StridedSource,
+    Dataset, Error, Format, OptionSpec, Options, Progress, Result, ResultExt, StridedSource,
 };
 
 pub use encoding::Encoding;
@@ -39,37 +38,39 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Msa;
 
-const READ_OPTIONS: &[OptionSpec] = &[OptionSpec {
-    name: "encoding",
-    kind: OptionKind::Str,
-    default: Some("latin-1"),
-    help: "text encoding of the file, by Python's codec name: latin-1, utf-8, utf-8-sig, \
-           ascii, cp1250, cp1251, cp1252, utf-16, utf-16-le, utf-16-be or an alias \
-           (undecodable bytes become U+FFFD)",
-}];
+emio_core::options! {
+    /// Options of the MSA reader.
+    pub struct ReadOptions {
+        /// text encoding of the file, by Python's codec name: latin-1, utf-8, utf-8-sig, ascii,
+        /// cp1250, cp1251, cp1252, utf-16, utf-16-le, utf-16-be or an alias (undecodable bytes
+        /// become U+FFFD)
+        encoding: String = Some("latin-1"),
+    }
+}
 
-const WRITE_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "format",
-        kind: OptionKind::Choice(&["Y", "XY"]),
-        default: Some("Y"),
-        help: "Y: intensities only; XY: the calibrated axis value before each intensity",
-    },
-    OptionSpec {
-        name: "separator",
-        kind: OptionKind::Str,
-        default: Some(", "),
-        help: "column separator: any text without digits, letters, '.', '+', '-' or line \
-               breaks (the standard and rsciio expect a comma or spaces; emio reads any)",
-    },
-    OptionSpec {
-        name: "encoding",
-        kind: OptionKind::Str,
-        default: Some("latin-1"),
-        help: "text encoding, as for reading (characters it cannot hold are dropped; \
-               utf-8-sig and utf-16 start with a byte-order mark)",
-    },
-];
+emio_core::option_choice! {
+    /// The columns the MSA writer writes (its `format` option).
+    pub enum Columns {
+        /// Intensities only.
+        Y = "Y",
+        /// The calibrated axis value before each intensity.
+        XY = "XY",
+    }
+}
+
+emio_core::options! {
+    /// Options of the MSA writer.
+    pub struct WriteOptions {
+        /// Y: intensities only; XY: the calibrated axis value before each intensity
+        format: Columns = Some("Y"),
+        /// column separator: any text without digits, letters, '.', '+', '-' or line breaks (the
+        /// standard and rsciio expect a comma or spaces; emio reads any)
+        separator: String = Some(", "),
+        /// text encoding, as for reading (characters it cannot hold are dropped; utf-8-sig and
+        /// utf-16 start with a byte-order mark)
+        encoding: String = Some("latin-1"),
+    }
+}
 
 impl Format for Msa {
     fn name(&self) -> &'static str {
@@ -98,11 +99,11 @@ impl Format for Msa {
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {
-        READ_OPTIONS
+        ReadOptions::SPECS
     }
 
     fn write_options(&self) -> &'static [OptionSpec] {
-        WRITE_OPTIONS
+        WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
@@ -116,7 +117,7 @@ impl Format for Msa {
             )
             .with_path(path));
         }
-        let encoding = Encoding::from_option(options)?;
+        let encoding = Encoding::from_option(&ReadOptions::from_options(options)?.encoding)?;
         let bytes = emio_core::inputs::read(path)?;
         let text = encoding.decode(&bytes);
         let name = emio_core::metadata::file_name(path);

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::encoding::Encoding;
 use crate::keywords::{self, MONTHS};
-use crate::FORMAT;
+use crate::{WriteOptions, FORMAT};
 
 /// The `FORMAT` keyword's value.
 pub const FORMAT_NAME: &str = "EMSA/MAS Spectral Data File";
@@ -224,9 +224,10 @@ pub fn write(
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let datatype = options.str("format").unwrap_or("Y");
-    let separator = options.str("separator").unwrap_or(", ");
-    let encoding = Encoding::from_option(options)?;
+    let options = WriteOptions::from_options(options)?;
+    let datatype = options.format.word();
+    let separator = options.separator.as_str();
+    let encoding = Encoding::from_option(&options.encoding)?;
     let unreadable = separator.contains(['\r', '\n']) || separator.contains(crate::read::in_number);
     if unreadable || (separator.is_empty() && datatype == "XY") {
         return Err(Error::invalid_option(

@@ -25,7 +25,7 @@ mod write;
 use std::path::Path;
 use std::sync::Arc;
 
-use emio_core::{Dataset, Format, OptionKind, OptionSpec, Options, Progress, Result};
+use emio_core::{Dataset, Format, OptionSpec, Options, Progress, Result};
 
 pub use read::raw_path;
 
@@ -40,20 +40,32 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Ripple;
 
-const READ_OPTIONS: &[OptionSpec] = &[OptionSpec {
-    name: "rpl_info",
-    kind: OptionKind::Str,
-    default: None,
-    help: "the .rpl keys as a JSON object, to read a .raw without .rpl (open the .raw itself \
-           with --from ripple)",
-}];
+emio_core::options! {
+    /// Options of the Ripple reader.
+    pub struct ReadOptions {
+        /// the .rpl keys as a JSON object, to read a .raw without .rpl (open the .raw itself with
+        /// --from ripple)
+        rpl_info: Option<String> = None,
+    }
+}
 
-const WRITE_OPTIONS: &[OptionSpec] = &[OptionSpec {
-    name: "byte_order",
-    kind: OptionKind::Choice(&["little-endian", "big-endian"]),
-    default: Some("little-endian"),
-    help: "byte order of multi-byte values in the .raw",
-}];
+emio_core::option_choice! {
+    /// Byte order of the `.raw` the Ripple writer writes (its `byte_order` option).
+    pub enum RawByteOrder {
+        /// Least significant byte first.
+        LittleEndian = "little-endian",
+        /// Most significant byte first.
+        BigEndian = "big-endian",
+    }
+}
+
+emio_core::options! {
+    /// Options of the Ripple writer.
+    pub struct WriteOptions {
+        /// byte order of multi-byte values in the .raw
+        byte_order: RawByteOrder = Some("little-endian"),
+    }
+}
 
 /// Whether `head` looks like a `.rpl` description: text with a `record-by` key line and a
 /// data type or length key line (keys start their line and are followed by whitespace, so
@@ -103,11 +115,11 @@ impl Format for Ripple {
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {
-        READ_OPTIONS
+        ReadOptions::SPECS
     }
 
     fn write_options(&self) -> &'static [OptionSpec] {
-        WRITE_OPTIONS
+        WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {

@@ -10,7 +10,7 @@ use emio_core::{Axis, Dataset, Error, Options, Result, ResultExt, Storage, Strid
 use serde_json::Value;
 
 use crate::rpl::{self, Layout};
-use crate::FORMAT;
+use crate::{ReadOptions, FORMAT};
 
 /// The `.raw` beside `path`: its name with the last three characters replaced by `raw`
 /// (or `RAW`), as rsciio looks for it; `None` when neither exists.
@@ -154,7 +154,8 @@ fn metadata(info: &Tree, file_name: &str) -> Tree {
 
 /// Open a `.rpl` (or, with `rpl_info`, any file whose `.raw` is beside it).
 pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
-    let mut info = match options.str("rpl_info") {
+    let options = ReadOptions::from_options(options)?;
+    let mut info = match options.rpl_info.as_deref() {
         Some(text) => info_from_option(text)?,
         None => {
             let len = std::fs::metadata(path)

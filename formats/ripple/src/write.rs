@@ -9,7 +9,7 @@ use emio_core::metadata::{get_path, get_str, value_f64};
 use emio_core::output::stream_c_order;
 use emio_core::{AxisKind, ByteOrder, DType, Dataset, Error, Options, Progress, Result};
 
-use crate::FORMAT;
+use crate::{RawByteOrder, WriteOptions, FORMAT};
 
 /// A value as Python's `str()` would print it for a float (`100.0`, `0.5`).
 fn float_text(v: f64) -> String {
@@ -177,9 +177,9 @@ pub fn write(
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let order = match options.str("byte_order") {
-        Some("big-endian") => ByteOrder::Big,
-        _ => ByteOrder::Little,
+    let order = match WriteOptions::from_options(options)?.byte_order {
+        RawByteOrder::BigEndian => ByteOrder::Big,
+        RawByteOrder::LittleEndian => ByteOrder::Little,
     };
     let (record_by, dims) = layout(dataset)?;
     let rpl = description(dataset, record_by, dims, order)?;

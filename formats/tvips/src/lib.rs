@@ -24,7 +24,7 @@ mod write;
 use std::path::Path;
 use std::sync::Arc;
 
-use emio_core::{Dataset, Format, OptionKind, OptionSpec, Options, Progress, Result};
+use emio_core::{Dataset, Format, OptionSpec, Options, Progress, Result};
 
 pub use read::{later_parts, part_paths};
 
@@ -39,55 +39,43 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tvips;
 
-const READ_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "scan_shape",
-        kind: OptionKind::Str,
-        default: None,
-        help: "navigation shape of a 4D-STEM scan (e.g. 64,64), or auto (square scan from the \
-               frame headers' rotator indices); unset: a stack of frames on a time axis",
-    },
-    OptionSpec {
-        name: "scan_start_frame",
-        kind: OptionKind::Int,
-        default: Some("0"),
-        help: "index of the first frame of the scan (ignored with scan_shape=auto)",
-    },
-    OptionSpec {
-        name: "winding_scan_axis",
-        kind: OptionKind::Str,
-        default: None,
-        help: "x or y: every second scan row (x) or column (y) was recorded backwards",
-    },
-    OptionSpec {
-        name: "hysteresis",
-        kind: OptionKind::Int,
-        default: Some("0"),
-        help: "with winding_scan_axis: shift of the reversed rows or columns, in scan points",
-    },
-];
+emio_core::options! {
+    /// Options of the TVIPS reader.
+    pub struct ReadOptions {
+        /// navigation shape of a 4D-STEM scan (e.g. 64,64), or auto (square scan from the frame
+        /// headers' rotator indices); unset: a stack of frames on a time axis
+        scan_shape: Option<String> = None,
+        /// index of the first frame of the scan (ignored with scan_shape=auto)
+        scan_start_frame: i64 = Some("0"),
+        /// x or y: every second scan row (x) or column (y) was recorded backwards
+        winding_scan_axis: Option<String> = None,
+        /// with winding_scan_axis: shift of the reversed rows or columns, in scan points
+        hysteresis: i64 = Some("0"),
+    }
+}
 
-const WRITE_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "max_file_size",
-        kind: OptionKind::Int,
-        default: None,
-        help: "approximate largest part in bytes: the recording is split into <name>_000, \
-               _001, ... (name the output <name>_000.tvips); unset: one file",
-    },
-    OptionSpec {
-        name: "version",
-        kind: OptionKind::Choice(&["1", "2"]),
-        default: Some("2"),
-        help: "format version: 2 (60-byte frame headers) or 1 (12-byte frame headers)",
-    },
-    OptionSpec {
-        name: "frame_header_extra_bytes",
-        kind: OptionKind::Int,
-        default: Some("0"),
-        help: "zero bytes added to every frame header (version 2)",
-    },
-];
+emio_core::option_choice! {
+    /// The TVIPS format version written (the writer's `version` option).
+    pub enum Version {
+        /// 12-byte frame headers.
+        V1 = "1",
+        /// 60-byte frame headers.
+        V2 = "2",
+    }
+}
+
+emio_core::options! {
+    /// Options of the TVIPS writer.
+    pub struct WriteOptions {
+        /// approximate largest part in bytes: the recording is split into <name>_000, _001, ...
+        /// (name the output <name>_000.tvips); unset: one file
+        max_file_size: Option<i64> = None,
+        /// format version: 2 (60-byte frame headers) or 1 (12-byte frame headers)
+        version: Version = Some("2"),
+        /// zero bytes added to every frame header (version 2)
+        frame_header_extra_bytes: i64 = Some("0"),
+    }
+}
 
 impl Format for Tvips {
     fn name(&self) -> &'static str {
@@ -119,11 +107,11 @@ impl Format for Tvips {
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {
-        READ_OPTIONS
+        ReadOptions::SPECS
     }
 
     fn write_options(&self) -> &'static [OptionSpec] {
-        WRITE_OPTIONS
+        WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {

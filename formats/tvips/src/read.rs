@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::header::{FrameHeader, Header};
 use crate::scan::{self, ScanGrid};
-use crate::FORMAT;
+use crate::{ReadOptions, FORMAT};
 
 /// One file of a recording, memory-mapped.
 struct Part {
@@ -221,8 +221,8 @@ fn frame_header(parts: &[Part], header: &Header, global: u64) -> FrameHeader {
 }
 
 /// The scan options parsed: `None` for a plain stack of frames.
-fn scan_grid(options: &Options, parts: &[Part], header: &Header) -> Result<Option<ScanGrid>> {
-    let Some(text) = options.str("scan_shape") else {
+fn scan_grid(options: &ReadOptions, parts: &[Part], header: &Header) -> Result<Option<ScanGrid>> {
+    let Some(text) = options.scan_shape.as_deref() else {
         return Ok(None);
     };
     let total: u64 = parts.iter().map(|p| p.frames).sum();
@@ -250,12 +250,12 @@ fn scan_grid(options: &Options, parts: &[Part], header: &Header) -> Result<Optio
             .map_err(|_| {
                 Error::invalid_option("scan_shape", format!("{text:?} is not auto or 4,5"))
             })?;
-        let start = u64::try_from(options.int("scan_start_frame").unwrap_or(0))
+        let start = u64::try_from(options.scan_start_frame)
             .map_err(|_| Error::invalid_option("scan_start_frame", "must not be negative"))?;
         scan::regular(&shape, start, total)?
     };
-    if let Some(axis) = options.str("winding_scan_axis") {
-        grid.wind(axis, options.int("hysteresis").unwrap_or(0))?;
+    if let Some(axis) = options.winding_scan_axis.as_deref() {
+        grid.wind(axis, options.hysteresis)?;
     }
     Ok(Some(grid))
 }
@@ -343,7 +343,7 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         f64::from(header.field("offsety")),
         f64::from(header.field("offsetx")),
     );
-    let scan = scan_grid(options, &parts, &header)?;
+    let scan = scan_grid(&ReadOptions::from_options(options)?, &parts, &header)?;
     let (grid, mut axes) = match scan {
         Some(grid) => {
             let nd = grid.shape.len();

@@ -19,7 +19,7 @@ use emio_core::units::{self, Quantity};
 use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
 
 use crate::header::{FrameHeader, Header, FRAME_HEADER_V1, FRAME_HEADER_V2, HEADER_LEN};
-use crate::FORMAT;
+use crate::{Version, WriteOptions, FORMAT};
 
 /// Metres per unit for lengths, per-metre per unit for reciprocal lengths.
 fn unit_factor(unit: &str) -> Option<(bool, f64)> {
@@ -121,8 +121,12 @@ pub fn write(
             format!("{dtype} data (TVIPS holds u8, u16 or u32 frames; convert first)"),
         ));
     }
-    let version: u32 = options.str("version").unwrap_or("2").parse().unwrap_or(2);
-    let extra = options.int("frame_header_extra_bytes").unwrap_or(0);
+    let options = WriteOptions::from_options(options)?;
+    let version: u32 = match options.version {
+        Version::V1 => 1,
+        Version::V2 => 2,
+    };
+    let extra = options.frame_header_extra_bytes;
     if !(0..=1 << 20).contains(&extra) || (version == 1 && extra != 0) {
         return Err(Error::invalid_option(
             "frame_header_extra_bytes",
@@ -190,7 +194,7 @@ pub fn write(
     };
 
     let max = options
-        .int("max_file_size")
+        .max_file_size
         .map(|m| m.max(0) as u64)
         .unwrap_or(u64::MAX)
         .max(HEADER_LEN as u64 + record);
