@@ -65,7 +65,7 @@ impl Format for Hspy {
     }
 
     fn write_options(&self) -> &'static [OptionSpec] {
-        write::WRITE_OPTIONS
+        write::WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {

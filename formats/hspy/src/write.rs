@@ -18,9 +18,10 @@ use std::path::Path;
 use emio_core::hyperspy::tree::join;
 use emio_core::hyperspy::{axis_dict, dict2group, ListArray, TreeSink};
 use emio_core::metadata::Tree;
+use emio_core::options::IntList;
 use emio_core::signals::{Combined, Signals};
 use emio_core::source::element_count;
-use emio_core::{Dataset, Error, OptionKind, OptionSpec, Options, Progress, Result};
+use emio_core::{Dataset, Error, Options, Progress, Result};
 use emio_h5::writer::{Compression, H5Writer};
 
 use crate::tree::H5Sink;
@@ -32,33 +33,32 @@ const TARGET_CHUNK_BYTES: u64 = 1_000_000;
 /// Largest chunk written (bigger signals are split along their slowest axes).
 const MAX_CHUNK_BYTES: u64 = 64 << 20;
 
-/// The writer's options, named as rsciio's `file_writer` keywords.
-pub const WRITE_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "compression",
-        kind: OptionKind::Choice(&["gzip", "lzf", "none"]),
-        default: Some("gzip"),
-        help: "chunk compression, after h5py's byte shuffle (rsciio's default: gzip)",
-    },
-    OptionSpec {
-        name: "compression_opts",
-        kind: OptionKind::Int,
-        default: Some("4"),
-        help: "gzip level 0-9 (h5py's default 4)",
-    },
-    OptionSpec {
-        name: "chunks",
-        kind: OptionKind::IntList,
-        default: None,
-        help: "chunk shape, one size per dimension (default: rsciio's, whole signals of ~1 MB)",
-    },
-    OptionSpec {
-        name: "write_dataset",
-        kind: OptionKind::Bool,
-        default: Some("true"),
-        help: "false is refused: rsciio then updates an existing file in place, emio writes new files atomically",
-    },
-];
+emio_core::option_choice! {
+    /// Chunk compression of the HyperSpy HDF5 writer, after h5py's byte shuffle.
+    pub enum Codec {
+        /// Deflate at `compression_opts`.
+        Gzip = "gzip",
+        /// LZF.
+        Lzf = "lzf",
+        /// Chunks stored as they are.
+        None = "none",
+    }
+}
+
+emio_core::options! {
+    /// Options of the HyperSpy HDF5 writer, named as rsciio's `file_writer` keywords.
+    pub struct WriteOptions {
+        /// chunk compression, after h5py's byte shuffle (rsciio's default: gzip)
+        compression: Codec = Some("gzip"),
+        /// gzip level 0-9 (h5py's default 4)
+        compression_opts: i64 = Some("4"),
+        /// chunk shape, one size per dimension (default: rsciio's, whole signals of ~1 MB)
+        chunks: Option<IntList> = None,
+        /// false is refused: rsciio then updates an existing file in place, emio writes new
+        /// files atomically
+        write_dataset: bool = Some("true"),
+    }
+}
 
 /// rsciio's `get_signal_chunks`: whole signals, navigation axes split so a chunk holds
 /// about `target` bytes, evenly over the navigation axes (axes too short for an even
@@ -160,11 +160,11 @@ fn chunk_shape(ds: &Dataset, requested: Option<&[i64]>) -> Result<Vec<u64>> {
 }
 
 /// The compression chosen by the options.
-fn compression(options: &Options) -> Compression {
-    match options.str("compression") {
-        Some("none") => Compression::None,
-        Some("lzf") => Compression::Lzf,
-        _ => Compression::Gzip(options.int("compression_opts").unwrap_or(4).clamp(0, 9) as u32),
+fn compression(options: &WriteOptions) -> Compression {
+    match options.compression {
+        Codec::None => Compression::None,
+        Codec::Lzf => Compression::Lzf,
+        Codec::Gzip => Compression::Gzip(options.compression_opts.clamp(0, 9) as u32),
     }
 }
 
@@ -180,7 +180,8 @@ fn group_name(title: &str) -> String {
 /// Write `ds` as a HyperSpy HDF5 file at `path`: one `Experiments/<title>` group for it and
 /// one for each dataset derived from it (HyperSpy loads them as a list).
 pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progress) -> Result<()> {
-    if options.get("write_dataset").is_some() && !options.flag("write_dataset") {
+    let options = WriteOptions::from_options(options)?;
+    if !options.write_dataset {
         return Err(Error::invalid_option(
             "write_dataset",
             "false updates an existing file in place (rsciio's mode='a'); emio writes whole new files",
@@ -203,9 +204,10 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
     H5Sink(&mut w).group("/", &root)?;
     for (i, (signal, name)) in signals.iter().enumerate() {
         // The `chunks` option is for the dataset converted; derived ones get rsciio's.
-        let chunk = chunk_shape(signal, options.int_list("chunks").filter(|_| i == 0))?;
+        let requested = options.chunks.as_ref().map(|c| &c.0[..]);
+        let chunk = chunk_shape(signal, requested.filter(|_| i == 0))?;
         let group = format!("/Experiments/{name}");
-        write_signal(&mut w, signal, &group, &chunk, options, &progress)?;
+        write_signal(&mut w, signal, &group, &chunk, &options, &progress)?;
     }
     w.finish()
 }
@@ -217,7 +219,7 @@ fn write_signal(
     ds: &Dataset,
     group: &str,
     chunk: &[u64],
-    options: &Options,
+    options: &WriteOptions,
     progress: &dyn Progress,
 ) -> Result<()> {
     let mut package = Tree::new();

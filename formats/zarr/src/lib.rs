@@ -54,10 +54,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use emio_core::budget::{summarize, MAX_ENTRIES};
+use emio_core::options::IntList;
 use emio_core::plan::WritePlan;
 use emio_core::{
-    ArraySource, ChunkDecoder, ChunkedSource, DType, Dataset, Error, Format, OptionKind,
-    OptionSpec, Progress, Region, Result, StoredChunks,
+    ArraySource, ChunkDecoder, ChunkedSource, DType, Dataset, Error, Format, Progress, Region,
+    Result, StoredChunks,
 };
 use serde_json::Value;
 use zarrs::array::{Array, ArrayBytes, ArrayMetadata};
@@ -78,19 +79,45 @@ pub const DEFAULT_CHUNK_BYTES: u64 = 8 << 20;
 /// Frames larger than this are split even though chunks normally span whole frames.
 const MAX_FRAME_CHUNK_BYTES: u64 = 64 << 20;
 
-/// Writer options shared by both stores.
-const CHUNKS: OptionSpec = OptionSpec {
-    name: "chunks",
-    kind: OptionKind::IntList,
-    default: None,
-    help: "chunk shape, one size per dimension (default: whole signal frames, ~8 MiB per chunk)",
-};
-const LEVEL: OptionSpec = OptionSpec {
-    name: "level",
-    kind: OptionKind::Int,
-    default: None,
-    help: "compression level (default: zstd 1, blosc 1, gzip 5)",
-};
+emio_core::option_choice! {
+    /// Chunk compression of the Zarr writers (their `compressor` option).
+    pub enum Compressor {
+        /// Zstandard.
+        Zstd = "zstd",
+        /// Blosc with zstd and byte shuffle (HyperSpy's default).
+        Blosc = "blosc",
+        /// gzip.
+        Gzip = "gzip",
+        /// Chunks stored as they are.
+        None = "none",
+    }
+}
+
+emio_core::options! {
+    /// Options of the `.zarr` (Zarr v3) writer.
+    pub struct ZarrWriteOptions {
+        /// chunk shape, one size per dimension (default: whole signal frames, ~8 MiB per chunk)
+        chunks: Option<IntList> = None,
+        /// shard shape (multiples of the chunk shape): store chunks inside shards
+        shard: Option<IntList> = None,
+        /// chunk compression
+        compressor: Compressor = Some("zstd"),
+        /// compression level (default: zstd 1, blosc 1, gzip 5)
+        level: Option<i64> = None,
+    }
+}
+
+emio_core::options! {
+    /// Options of the `.zspy` (HyperSpy's Zarr v2) writer.
+    pub struct ZspyWriteOptions {
+        /// chunk shape, one size per dimension (default: whole signal frames, ~8 MiB per chunk)
+        chunks: Option<IntList> = None,
+        /// chunk compression (HyperSpy's default: Blosc zstd level 1, byte shuffle)
+        compressor: Compressor = Some("blosc"),
+        /// compression level (default: zstd 1, blosc 1, gzip 5)
+        level: Option<i64> = None,
+    }
+}
 
 /// A read error from the zarrs crate: the store does not hold what its metadata says.
 fn zerr(format: &'static str, e: impl std::fmt::Display) -> Error {

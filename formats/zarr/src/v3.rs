@@ -4,14 +4,13 @@
 use std::path::Path;
 
 use emio_core::metadata::base_metadata;
-use emio_core::{
-    Axis, DType, Dataset, Error, Format, OptionKind, OptionSpec, Options, Progress, Result, Tree,
-};
+use emio_core::{Axis, DType, Dataset, Error, Format, OptionSpec, Options, Progress, Result, Tree};
 use serde_json::{json, Map, Value};
 
 use crate::{
     choose_chunks, create_array, distinct_datasets, json, open_source, read_dir_bounded,
-    v3_data_type, write_chunks, zero_fill, Element, CHUNKS, DEFAULT_CHUNK_BYTES, LEVEL,
+    v3_data_type, write_chunks, zero_fill, Compressor, Element, ZarrWriteOptions,
+    DEFAULT_CHUNK_BYTES,
 };
 
 const FORMAT: &str = "zarr";
@@ -20,31 +19,18 @@ const FORMAT: &str = "zarr";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Zarr;
 
-const WRITE_OPTIONS: &[OptionSpec] = &[
-    CHUNKS,
-    OptionSpec {
-        name: "shard",
-        kind: OptionKind::IntList,
-        default: None,
-        help: "shard shape (multiples of the chunk shape): store chunks inside shards",
-    },
-    OptionSpec {
-        name: "compressor",
-        kind: OptionKind::Choice(&["zstd", "blosc", "gzip", "none"]),
-        default: Some("zstd"),
-        help: "chunk compression",
-    },
-    LEVEL,
-];
-
 /// The bytes-to-bytes codec for a compressor name and level.
-fn compressor_codec(name: &str, level: Option<i64>, typesize: usize) -> Result<Option<Value>> {
+fn compressor_codec(
+    name: Compressor,
+    level: Option<i64>,
+    typesize: usize,
+) -> Result<Option<Value>> {
     Ok(match name {
-        "zstd" => Some(json!({
+        Compressor::Zstd => Some(json!({
             "name": "zstd",
             "configuration": {"level": level.unwrap_or(1), "checksum": false}
         })),
-        "blosc" => {
+        Compressor::Blosc => {
             let clevel = level.unwrap_or(1);
             if !(0..=9).contains(&clevel) {
                 return Err(Error::invalid_option("level", "blosc levels are 0..=9"));
@@ -57,7 +43,7 @@ fn compressor_codec(name: &str, level: Option<i64>, typesize: usize) -> Result<O
                 }
             }))
         }
-        "gzip" => {
+        Compressor::Gzip => {
             let level = level.unwrap_or(5);
             if !(0..=9).contains(&level) {
                 return Err(Error::invalid_option("level", "gzip levels are 0..=9"));
@@ -151,7 +137,7 @@ impl Format for Zarr {
     }
 
     fn write_options(&self) -> &'static [OptionSpec] {
-        WRITE_OPTIONS
+        ZarrWriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
@@ -197,8 +183,10 @@ impl Format for Zarr {
         let element = Element::of(dataset.dtype());
         let data_type = v3_data_type(element.component)
             .ok_or_else(|| Error::unsupported(FORMAT, format!("{} data", dataset.dtype())))?;
-        let chunk = choose_chunks(dataset, options.int_list("chunks"), DEFAULT_CHUNK_BYTES)?;
-        let grid = match options.int_list("shard") {
+        let options = ZarrWriteOptions::from_options(options)?;
+        let requested = options.chunks.as_ref().map(|c| &c.0[..]);
+        let chunk = choose_chunks(dataset, requested, DEFAULT_CHUNK_BYTES)?;
+        let grid = match options.shard.as_ref().map(|s| &s.0) {
             None => chunk.clone(),
             Some(shard) => {
                 let ok = shard.len() == chunk.len()
@@ -217,11 +205,7 @@ impl Format for Zarr {
         };
         let es = element.component.size();
         let mut inner = vec![bytes_codec(es)];
-        inner.extend(compressor_codec(
-            options.str("compressor").unwrap_or("zstd"),
-            options.int("level"),
-            es,
-        )?);
+        inner.extend(compressor_codec(options.compressor, options.level, es)?);
         let codecs = if grid == chunk {
             inner
         } else {

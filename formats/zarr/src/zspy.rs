@@ -10,15 +10,13 @@ use emio_core::hyperspy::{
     axis_dict, axis_from_dict, dict2group, group2dict, ListArray, Member, TreeSink, TreeSource,
 };
 use emio_core::signals::{Combined, Signals};
-use emio_core::{
-    DType, Dataset, Error, Format, OptionKind, OptionSpec, Options, Progress, Result, Tree,
-};
+use emio_core::{DType, Dataset, Error, Format, OptionSpec, Options, Progress, Result, Tree};
 use serde_json::{json, Map, Value};
 use zarrs::array::{ArrayBytes, ArraySubset};
 
 use crate::{
     choose_chunks, create_array, json, open_source, read_dir_bounded, werr, write_chunks, zerr,
-    Element, CHUNKS, LEVEL,
+    Compressor, Element, ZspyWriteOptions,
 };
 
 const FORMAT: &str = "zspy";
@@ -33,27 +31,16 @@ const MAX_METADATA_ELEMENTS: u64 = 1 << 20;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Zspy;
 
-const WRITE_OPTIONS: &[OptionSpec] = &[
-    CHUNKS,
-    OptionSpec {
-        name: "compressor",
-        kind: OptionKind::Choice(&["blosc", "zstd", "gzip", "none"]),
-        default: Some("blosc"),
-        help: "chunk compression (HyperSpy's default: Blosc zstd level 1, byte shuffle)",
-    },
-    LEVEL,
-];
-
 /// The numcodecs compressor configuration of a `.zarray`.
-fn compressor(name: &str, level: Option<i64>) -> Value {
+fn compressor(name: Compressor, level: Option<i64>) -> Value {
     match name {
-        "blosc" => json!({
+        Compressor::Blosc => json!({
             "id": "blosc", "cname": "zstd", "clevel": level.unwrap_or(1),
             "shuffle": 1, "blocksize": 0
         }),
-        "zstd" => json!({"id": "zstd", "level": level.unwrap_or(1)}),
-        "gzip" => json!({"id": "gzip", "level": level.unwrap_or(5)}),
-        _ => Value::Null,
+        Compressor::Zstd => json!({"id": "zstd", "level": level.unwrap_or(1)}),
+        Compressor::Gzip => json!({"id": "gzip", "level": level.unwrap_or(5)}),
+        Compressor::None => Value::Null,
     }
 }
 
@@ -259,7 +246,7 @@ impl Format for Zspy {
     }
 
     fn write_options(&self) -> &'static [OptionSpec] {
-        WRITE_OPTIONS
+        ZspyWriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
@@ -309,6 +296,7 @@ impl Format for Zspy {
                 ));
             }
         }
+        let options = ZspyWriteOptions::from_options(options)?;
         let progress = Combined::new(progress, signals.nbytes());
         let mut root_attrs = Map::new();
         root_attrs.insert("file_format".into(), "ZSpy".into());
@@ -317,8 +305,8 @@ impl Format for Zspy {
         write_group(&path.join("Experiments"), &Map::new())?;
         for (i, (signal, name)) in signals.iter().enumerate() {
             // The `chunks` option is for the dataset converted; derived ones get defaults.
-            let requested = options.int_list("chunks").filter(|_| i == 0);
-            write_signal(path, signal, name, requested, options, &progress)?;
+            let requested = options.chunks.as_ref().map(|c| &c.0[..]).filter(|_| i == 0);
+            write_signal(path, signal, name, requested, &options, &progress)?;
         }
         consolidate(path)
     }
@@ -331,7 +319,7 @@ fn write_signal(
     dataset: &Dataset,
     group_name: &str,
     requested_chunks: Option<&[i64]>,
-    options: &Options,
+    options: &ZspyWriteOptions,
     progress: &dyn Progress,
 ) -> Result<()> {
     let element = Element::of(dataset.dtype());
@@ -382,10 +370,7 @@ fn write_signal(
         &chunk,
         dtype.numpy_str(),
         fill,
-        compressor(
-            options.str("compressor").unwrap_or("blosc"),
-            options.int("level"),
-        ),
+        compressor(options.compressor, options.level),
     );
     let data_node = format!("{node}/data");
     let array = create_array(path, &data_node, meta)?;
