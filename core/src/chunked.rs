@@ -16,7 +16,7 @@ use crate::copy::copy_nd;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::format::{NoProgress, Progress};
-use crate::source::ArraySource;
+use crate::source::{ArraySource, Threads};
 use crate::strides::{c_strides, element_count, for_each_index, Layout};
 
 /// Decodes one chunk of a [`ChunkedSource`].
@@ -460,15 +460,18 @@ impl ArraySource for ChunkedSource {
     }
 
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress)
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
     }
 
+    /// Chunks are decoded in parallel on rayon's pool whatever `threads` says (decoding,
+    /// unlike a copy, is worth spreading even from the engine's workers).
     fn read_region_with(
         &self,
         start: &[u64],
         shape: &[u64],
         out: &mut [u8],
         progress: &dyn Progress,
+        _threads: Threads,
     ) -> Result<()> {
         if shape.contains(&0) {
             return Ok(());

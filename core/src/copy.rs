@@ -112,15 +112,15 @@ impl Rows<'_> {
     }
 }
 
-thread_local! {
-    /// Set on threads that each work through one of several regions at once (the engine's
-    /// workers): the cores are already busy, so their copies stay on the thread.
-    static REGION_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Mark the current thread as one of the engine's region workers (see [`gather`]).
-pub(crate) fn mark_region_worker() {
-    REGION_WORKER.with(|worker| worker.set(true));
+/// Whether a read may spread its copying over every core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Threads {
+    /// The caller waits for this one region: large copies are split across all threads.
+    #[default]
+    All,
+    /// The caller is one of several threads each reading its own region (the engine's
+    /// workers): the cores are already busy, so the copy stays on the calling thread.
+    One,
 }
 
 /// Output regions at least this large are copied on all threads.
@@ -140,8 +140,8 @@ const STREAMING_BYTES: usize = 32 << 20;
 /// `swap_unit > 1` (stored byte order differs from the native one).
 ///
 /// `dst.len()` must be the block's size; callers guarantee every addressed source byte lies
-/// inside `src`. Large blocks are split across threads, except on the engine's region
-/// workers, which already run one region per core.
+/// inside `src`. Large blocks are split across threads ([`gather_on`] with
+/// [`Threads::One`] keeps them on the calling thread).
 pub fn gather(
     src: &[u8],
     from: Layout<'_>,
@@ -150,11 +150,28 @@ pub fn gather(
     elem_size: usize,
     swap_unit: usize,
 ) {
-    gather_streaming_from(src, from, dst, shape, elem_size, swap_unit, STREAMING_BYTES);
+    gather_on(src, from, dst, shape, elem_size, swap_unit, Threads::All);
+}
+
+/// [`gather`] on the `threads` the caller allows.
+pub fn gather_on(
+    src: &[u8],
+    from: Layout<'_>,
+    dst: &mut [u8],
+    shape: &[u64],
+    elem_size: usize,
+    swap_unit: usize,
+    threads: Threads,
+) {
+    let streaming = STREAMING_BYTES;
+    gather_streaming_from(
+        src, from, dst, shape, elem_size, swap_unit, streaming, threads,
+    );
 }
 
 /// [`gather`], with short runs stored non-temporally when `dst` holds at least
 /// `streaming_bytes` and needs no byte swap (which must happen while the bytes are cached).
+#[allow(clippy::too_many_arguments)]
 fn gather_streaming_from(
     src: &[u8],
     from: Layout<'_>,
@@ -163,6 +180,7 @@ fn gather_streaming_from(
     elem_size: usize,
     swap_unit: usize,
     streaming_bytes: usize,
+    threads: Threads,
 ) {
     if shape.contains(&0) || dst.is_empty() {
         return;
@@ -174,10 +192,7 @@ fn gather_streaming_from(
         swap_unit,
         streaming: dst.len() >= streaming_bytes && swap_unit <= 1,
     };
-    if dst.len() < PARALLEL_BYTES
-        || rayon::current_num_threads() < 2
-        || REGION_WORKER.with(std::cell::Cell::get)
-    {
+    if dst.len() < PARALLEL_BYTES || rayon::current_num_threads() < 2 || threads == Threads::One {
         block.copy(from.offset, &shape, &strides, dst);
         return;
     }
@@ -339,6 +354,27 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A block large enough to be split across threads is copied the same on one.
+    #[test]
+    fn one_thread_copies_like_all() {
+        let (rows, cols) = (1024u64, 2048u64);
+        let src: Vec<u8> = (0..rows * cols * 2).map(|i| (i * 7 % 251) as u8).collect();
+        // Transposed, so the copy is not one run.
+        let strides = [2i64, cols as i64 * 2];
+        let from = Layout {
+            offset: 0,
+            strides: &strides,
+        };
+        let shape = [cols, rows];
+        let mut all = vec![0u8; src.len()];
+        let mut one = vec![0u8; src.len()];
+        assert!(all.len() >= PARALLEL_BYTES);
+        gather_on(&src, from, &mut all, &shape, 2, 1, Threads::All);
+        gather_on(&src, from, &mut one, &shape, 2, 1, Threads::One);
+        assert_eq!(all, one);
+        assert_eq!(all, naive(&src, from, &shape, 2, 1));
+    }
+
     /// Element by element, the obvious way: the reference every fast path must match.
     fn naive(src: &[u8], from: Layout<'_>, shape: &[u64], es: usize, unit: usize) -> Vec<u8> {
         let n: u64 = shape.iter().product();
@@ -392,7 +428,16 @@ mod tests {
         // As callers get it, and with every destination stored non-temporally.
         for streaming_bytes in [STREAMING_BYTES, 0] {
             let mut out = vec![0u8; expected.len()];
-            gather_streaming_from(&src, from, &mut out, &shape, es, unit, streaming_bytes);
+            gather_streaming_from(
+                &src,
+                from,
+                &mut out,
+                &shape,
+                es,
+                unit,
+                streaming_bytes,
+                Threads::All,
+            );
             assert!(
                 out == expected,
                 "{stored:?} {perm:?} {flip:?} {step} {es} {unit} {streaming_bytes}"

@@ -15,7 +15,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::inputs::InputStamp;
 use crate::metadata::{get_str, Tree};
-use crate::source::{element_count, ArraySource};
+use crate::source::{element_count, ArraySource, Threads};
 
 /// One N-D array read from (or to be written to) a file.
 #[derive(Clone)]
@@ -300,7 +300,7 @@ impl Dataset {
     /// Read a region into `out` (C order, native-endian). `out` must be exactly the region's
     /// size in bytes.
     pub fn read_region_into(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_into_with(start, shape, out, &crate::format::NoProgress)
+        self.read_region_into_with(start, shape, out, &crate::format::NoProgress, Threads::All)
     }
 
     /// [`Dataset::read_region_into`], stopping with [`Error::Cancelled`] once `progress` is
@@ -311,6 +311,7 @@ impl Dataset {
         shape: &[u64],
         out: &mut [u8],
         progress: &dyn crate::format::Progress,
+        threads: Threads,
     ) -> Result<()> {
         let n = self.check_region(start, shape)?;
         if out.len() != n {
@@ -322,7 +323,8 @@ impl Dataset {
         if n == 0 {
             return Ok(());
         }
-        self.source.read_region_with(start, shape, out, progress)
+        self.source
+            .read_region_with(start, shape, out, progress, threads)
     }
 
     /// Read a region as bytes (C order, native-endian).
@@ -472,7 +474,13 @@ impl Dataset {
                 return Err(Error::Cancelled);
             }
             let mut bytes = vec![0u8; self.check_region(&region.start, &region.shape)?];
-            self.read_region_into_with(&region.start, &region.shape, &mut bytes, progress)?;
+            self.read_region_into_with(
+                &region.start,
+                &region.shape,
+                &mut bytes,
+                progress,
+                Threads::All,
+            )?;
             progress.advance(bytes.len() as u64);
             if cfg!(target_endian = "big") {
                 crate::dtype::swap_bytes_in_place(&mut bytes, unit);

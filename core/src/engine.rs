@@ -29,6 +29,7 @@ use crate::dataset::{Chunks, Dataset, Region};
 use crate::error::{Error, Result};
 use crate::format::Progress;
 use crate::plan::Placement;
+use crate::source::Threads;
 
 /// Parallelism and buffering of the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,9 +172,14 @@ impl Shared<'_> {
         };
         target.resize(n, 0);
         self.in_flight.add(n as u64);
-        let read =
-            self.dataset
-                .read_region_into_with(&region.start, &region.shape, target, self.progress);
+        let read = self.dataset.read_region_into_with(
+            &region.start,
+            &region.shape,
+            target,
+            self.progress,
+            // One region per worker: the cores are busy, copies stay on the thread.
+            Threads::One,
+        );
         let counted = match (read, placement) {
             (Err(e), _) => {
                 self.fail(e);
@@ -305,7 +311,6 @@ impl Engine {
             None => {
                 for _ in 0..workers {
                     scope.spawn(move || {
-                        crate::copy::mark_region_worker();
                         let mut scratch = Vec::new();
                         while let Some(Filled {
                             region,
@@ -332,7 +337,6 @@ impl Engine {
                 for _ in 0..workers {
                     let done_tx = done_tx.clone();
                     scope.spawn(move || {
-                        crate::copy::mark_region_worker();
                         let mut scratch = Vec::new();
                         while let Some(mut filled) = shared.next_filled(&mut scratch) {
                             if let Err(e) = work(&filled.region, &mut filled.buf) {

@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 pub use crate::chunked::{ChunkDecoder, ChunkedSource, StoredChunks, MAX_CHUNK_BYTES};
 pub use crate::copy::copy_nd;
-use crate::copy::gather;
+use crate::copy::gather_on;
+pub use crate::copy::Threads;
 use crate::dtype::{ByteOrder, DType};
 use crate::error::{Error, Result};
 use crate::format::Progress;
@@ -35,18 +36,21 @@ pub trait ArraySource: Send + Sync {
     /// ([`crate::Dataset`] checks both). Every byte of `out` must be written: callers reuse
     /// buffers without clearing them.
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()>;
-    /// [`ArraySource::read_region`] for a caller that can cancel: a source reading one
-    /// region in many steps (a [`ChunkedSource`] loading many chunks) stops with
-    /// [`Error::Cancelled`] once `progress` is cancelled. Only the cancellation of
-    /// `progress` is consulted (the caller counts bytes). The default reads in one step.
+    /// [`ArraySource::read_region`] for a caller that can cancel and says how many threads
+    /// the read may use: a source reading one region in many steps (a [`ChunkedSource`]
+    /// loading many chunks) stops with [`Error::Cancelled`] once `progress` is cancelled
+    /// (only its cancellation is consulted: the caller counts bytes), and a source copying
+    /// from memory splits large copies across threads only with [`Threads::All`]. The
+    /// default reads in one step as [`ArraySource::read_region`] does.
     fn read_region_with(
         &self,
         start: &[u64],
         shape: &[u64],
         out: &mut [u8],
         progress: &dyn Progress,
+        threads: Threads,
     ) -> Result<()> {
-        let _ = progress;
+        let _ = (progress, threads);
         self.read_region(start, shape, out)
     }
     /// The natural unit of reading (a frame, a strip, an HDF5 chunk): regions aligned to it
@@ -348,6 +352,18 @@ impl ArraySource for StridedSource {
     }
 
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        let no_progress = crate::format::NoProgress;
+        self.read_region_with(start, shape, out, &no_progress, Threads::All)
+    }
+
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        _progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
         let es = self.dtype.size();
         let base = self.offset as i64
             + start
@@ -360,7 +376,7 @@ impl ArraySource for StridedSource {
         } else {
             self.dtype.swap_unit()
         };
-        gather(
+        gather_on(
             &self.storage,
             Layout {
                 offset: base,
@@ -370,6 +386,7 @@ impl ArraySource for StridedSource {
             shape,
             es,
             swap_unit,
+            threads,
         );
         Ok(())
     }

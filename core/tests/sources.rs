@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use emio_core::source::c_strides;
+use emio_core::source::{c_strides, Threads};
 use emio_core::{
     ArraySource, Axis, ByteOrder, ChunkDecoder, ChunkedSource, DType, Dataset, Error, Progress,
     Result, Storage, StoredChunks, StridedSource, Tree,
@@ -635,7 +635,7 @@ fn a_dense_chunked_read_stops_between_chunks_once_cancelled() {
         after: 20,
         checks: AtomicUsize::new(0),
     };
-    let result = ds.read_region_into_with(&[0, 0], &[100, 100], &mut out, &progress);
+    let result = ds.read_region_into_with(&[0, 0], &[100, 100], &mut out, &progress, Threads::All);
     assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
     assert!(
         decoded.load(Ordering::SeqCst) < 10_000,

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use emio_core::source::Threads;
 use emio_core::{Error, Format, Options, Progress};
 use emio_zarr::Zarr;
 use serde_json::json;
@@ -115,7 +116,7 @@ fn cancelled_read_of_a_big_region_stops_between_chunks() {
             after: 3,
             checks: AtomicUsize::new(0),
         };
-        let result = ds.read_region_into_with(&[0], &[region], &mut out, &progress);
+        let result = ds.read_region_into_with(&[0], &[region], &mut out, &progress, Threads::All);
         assert!(
             matches!(result, Err(Error::Cancelled)),
             "{version:?}: {result:?}"
