@@ -132,6 +132,12 @@ pub trait Format: Send + Sync {
     fn read_options(&self) -> &'static [OptionSpec] {
         &[]
     }
+    /// The reader's options grouped by the variant of the format they apply to, for
+    /// listings (e.g. EMD's `("Velox", ..)` and `("NCEM", ..)`); one unnamed group of
+    /// [`Format::read_options`] by default.
+    fn read_option_sets(&self) -> Vec<(&'static str, &'static [OptionSpec])> {
+        vec![("", self.read_options())]
+    }
     /// Options the writer accepts.
     fn write_options(&self) -> &'static [OptionSpec] {
         &[]

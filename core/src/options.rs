@@ -392,6 +392,8 @@ macro_rules! options {
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq)]
+        // Fields are named as the options, which follow rsciio's keywords (`SI_dtype`).
+        #[allow(non_snake_case)]
         $vis struct $name {
             $(
                 $(#[doc = $help])+
@@ -451,6 +453,13 @@ macro_rules! option_choice {
                 match self {
                     $( $name::$variant => $word, )+
                 }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            /// The option's word.
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.word())
             }
         }
 

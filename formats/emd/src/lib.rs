@@ -15,11 +15,11 @@ pub mod velox;
 pub mod write;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
+use emio_core::options::IntList;
 use emio_core::{
-    ContentMatch, Dataset, Error, Format, OptionKind, OptionSpec, Options, Progress, Result,
-    ResultExt,
+    ContentMatch, Dataset, Error, Format, OptionSpec, Options, Progress, Result, ResultExt,
 };
 use emio_h5::H5File;
 
@@ -32,92 +32,104 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Emd;
 
-const READ_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "dataset_path",
-        kind: OptionKind::Str,
-        default: None,
-        help: "NCEM only: read only this dataset (comma-separated paths for several)",
-    },
-    OptionSpec {
-        name: "stack_group",
-        kind: OptionKind::Bool,
-        default: Some("true"),
-        help: "NCEM only: stack datasets of groups named group0000, group0001, ... (without dataset_path)",
-    },
-    OptionSpec {
-        name: "select_type",
-        kind: OptionKind::Choice(&["image", "images", "single_spectrum", "spectrum_image"]),
-        default: None,
-        help: "Velox only: read only images, single spectra or the spectrum image",
-    },
-    OptionSpec {
-        name: "first_frame",
-        kind: OptionKind::Int,
-        default: Some("0"),
-        help: "Velox only: first frame of the EDS spectrum image",
-    },
-    OptionSpec {
-        name: "last_frame",
-        kind: OptionKind::Int,
-        default: None,
-        help: "Velox only: end (exclusive) of the frame range of the EDS spectrum image",
-    },
-    OptionSpec {
-        name: "sum_frames",
-        kind: OptionKind::Bool,
-        default: Some("true"),
-        help: "Velox only: sum the EDS frames (false: a time axis of frames)",
-    },
-    OptionSpec {
-        name: "sum_EDS_detectors",
-        kind: OptionKind::Bool,
-        default: Some("true"),
-        help: "Velox only: sum the EDS detectors (false: one spectrum image per detector)",
-    },
-    OptionSpec {
-        name: "rebin_energy",
-        kind: OptionKind::Int,
-        default: Some("1"),
-        help: "Velox only: rebin the EDS energy axis by this factor",
-    },
-    OptionSpec {
-        name: "SI_dtype",
-        kind: OptionKind::Choice(&[
-            "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64", "float32",
-            "float64",
-        ]),
-        default: None,
-        help: "Velox only: dtype of the EDS spectrum image (default: the stream encoding)",
-    },
-    OptionSpec {
-        name: "load_SI_image_stack",
-        kind: OptionKind::Bool,
-        default: Some("false"),
-        help: "Velox only: read every frame of the images acquired with the spectrum image",
-    },
-];
+emio_core::options! {
+    /// Options of the reader for NCEM/Berkeley EMD files (and emdfile, prismatic).
+    pub struct NcemReadOptions {
+        /// read only this dataset (comma-separated paths for several)
+        dataset_path: Option<String> = None,
+        /// stack datasets of groups named group0000, group0001, ... (without dataset_path)
+        stack_group: bool = Some("true"),
+    }
+}
 
-const WRITE_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "compression",
-        kind: OptionKind::Choice(&["none", "gzip"]),
-        default: Some("none"),
-        help: "chunk compression (gzip = shuffle + deflate, as h5py's)",
-    },
-    OptionSpec {
-        name: "compression_opts",
-        kind: OptionKind::Int,
-        default: Some("4"),
-        help: "gzip level 0-9",
-    },
-    OptionSpec {
-        name: "chunks",
-        kind: OptionKind::IntList,
-        default: None,
-        help: "chunk shape in the dataset's axis order (default: one signal per chunk, ~1 MiB)",
-    },
-];
+emio_core::option_choice! {
+    /// What a Velox reader keeps (its `select_type` option).
+    pub enum SelectType {
+        /// Images only.
+        Image = "image",
+        /// Images only (rsciio's other spelling).
+        Images = "images",
+        /// Single spectra only.
+        SingleSpectrum = "single_spectrum",
+        /// The spectrum image only.
+        SpectrumImage = "spectrum_image",
+    }
+}
+
+emio_core::option_choice! {
+    /// The dtype of a Velox EDS spectrum image (its `SI_dtype` option).
+    pub enum SiDtype {
+        /// `uint8`.
+        U8 = "uint8",
+        /// `uint16`.
+        U16 = "uint16",
+        /// `uint32`.
+        U32 = "uint32",
+        /// `uint64`.
+        U64 = "uint64",
+        /// `int8`.
+        I8 = "int8",
+        /// `int16`.
+        I16 = "int16",
+        /// `int32`.
+        I32 = "int32",
+        /// `int64`.
+        I64 = "int64",
+        /// `float32`.
+        F32 = "float32",
+        /// `float64`.
+        F64 = "float64",
+    }
+}
+
+emio_core::options! {
+    /// Options of the reader for Thermo Fisher Velox EMD files.
+    pub struct VeloxReadOptions {
+        /// read only images, single spectra or the spectrum image
+        select_type: Option<SelectType> = None,
+        /// first frame of the EDS spectrum image
+        first_frame: i64 = Some("0"),
+        /// end (exclusive) of the frame range of the EDS spectrum image
+        last_frame: Option<i64> = None,
+        /// sum the EDS frames (false: a time axis of frames)
+        sum_frames: bool = Some("true"),
+        /// sum the EDS detectors (false: one spectrum image per detector)
+        sum_EDS_detectors: bool = Some("true"),
+        /// rebin the EDS energy axis by this factor
+        rebin_energy: i64 = Some("1"),
+        /// dtype of the EDS spectrum image (default: the stream encoding)
+        SI_dtype: Option<SiDtype> = None,
+        /// read every frame of the images acquired with the spectrum image
+        load_SI_image_stack: bool = Some("false"),
+    }
+}
+
+/// Every read option: the NCEM set, then the Velox set (an EMD file is parsed against
+/// both, then read with the set of its variant).
+static READ_OPTIONS: LazyLock<Vec<OptionSpec>> =
+    LazyLock::new(|| [NcemReadOptions::SPECS, VeloxReadOptions::SPECS].concat());
+
+emio_core::option_choice! {
+    /// Chunk compression of the NCEM EMD writer.
+    pub enum Codec {
+        /// Chunks stored as they are.
+        None = "none",
+        /// Byte shuffle and deflate, as h5py's.
+        Gzip = "gzip",
+    }
+}
+
+emio_core::options! {
+    /// Options of the NCEM EMD writer.
+    pub struct WriteOptions {
+        /// chunk compression (gzip = shuffle + deflate, as h5py's)
+        compression: Codec = Some("none"),
+        /// gzip level 0-9
+        compression_opts: i64 = Some("4"),
+        /// chunk shape in the dataset's axis order (default: one signal per chunk, ~1 MiB)
+        chunks: Option<IntList> = None,
+    }
+}
 
 impl Emd {
     fn read(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
@@ -166,11 +178,18 @@ impl Format for Emd {
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {
-        READ_OPTIONS
+        &READ_OPTIONS
+    }
+
+    fn read_option_sets(&self) -> Vec<(&'static str, &'static [OptionSpec])> {
+        vec![
+            ("NCEM", NcemReadOptions::SPECS),
+            ("Velox", VeloxReadOptions::SPECS),
+        ]
     }
 
     fn write_options(&self) -> &'static [OptionSpec] {
-        WRITE_OPTIONS
+        WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {

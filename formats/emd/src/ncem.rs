@@ -20,6 +20,7 @@ use emio_core::{ArraySource, Axis, AxisKind, DType, Dataset, Error, Options, Res
 use emio_h5::{Element, H5File};
 
 use crate::units::ncem_units;
+use crate::NcemReadOptions;
 
 /// Dataset names rsciio recognises inside EMD data groups.
 const DATA_PREFIXES: [&str; 7] = [
@@ -182,10 +183,11 @@ fn num(v: Option<&Value>) -> Option<f64> {
 /// Options (rsciio's): `dataset_path` (comma-separated) reads only those datasets,
 /// unstacked; otherwise `stack_group` (default true) stacks `..._depthNNNN`-style groups.
 pub fn read(f: &H5File, file_name: &str, options: &Options) -> Result<Vec<Dataset>> {
+    let options = NcemReadOptions::from_options(options)?;
     let prismatic = f.is_group("4DSTEM_simulation");
     let om = original_metadata(f, prismatic)?;
     let mut paths = Vec::new();
-    let stack_group = match options.str("dataset_path") {
+    let stack_group = match options.dataset_path.as_deref() {
         Some(p) => {
             paths = p
                 .split(',')
@@ -204,7 +206,7 @@ pub fn read(f: &H5File, file_name: &str, options: &Options) -> Result<Vec<Datase
         }
         None => {
             find_dataset_paths(f, "", &mut paths, 0, &mut { MAX_GROUPS_WALKED })?;
-            options.flag("stack_group")
+            options.stack_group
         }
     };
     let mut out = Vec::new();

@@ -21,6 +21,8 @@ use emio_core::serde_json::{self, Value};
 use emio_core::signals::{Combined, Signals};
 use emio_core::source::element_count;
 use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
+
+use crate::{Codec, WriteOptions};
 use emio_h5::writer::{Attr, Compression, H5Writer};
 
 /// Target size of one chunk.
@@ -157,11 +159,10 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
     if signals.iter().any(|(d, _)| d.ndim() == 0) {
         return Err(Error::unsupported("emd", "writing a 0-dimensional dataset"));
     }
-    let compression = match options.str("compression") {
-        Some("gzip") => {
-            Compression::Gzip(options.int("compression_opts").unwrap_or(4).clamp(0, 9) as u32)
-        }
-        _ => Compression::None,
+    let options = WriteOptions::from_options(options)?;
+    let compression = match options.compression {
+        Codec::Gzip => Compression::Gzip(options.compression_opts.clamp(0, 9) as u32),
+        Codec::None => Compression::None,
     };
     let mut w = H5Writer::create(path)?;
     w.create_group(
@@ -178,7 +179,8 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
     let progress = Combined::new(progress, signals.nbytes());
     for (i, (signal, name)) in signals.iter().enumerate() {
         // The `chunks` option is for the dataset converted; derived ones get the default.
-        let chunk = chunk_shape(signal, options.int_list("chunks").filter(|_| i == 0))?;
+        let requested = options.chunks.as_ref().map(|c| &c.0[..]);
+        let chunk = chunk_shape(signal, requested.filter(|_| i == 0))?;
         write_signal(
             &mut w,
             signal,

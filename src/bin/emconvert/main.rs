@@ -269,7 +269,12 @@ fn print_formats(with_options: bool) {
             f.description()
         );
         if with_options {
-            print_option_specs("read", f.read_options());
+            for (variant, specs) in f.read_option_sets() {
+                if !variant.is_empty() && !specs.is_empty() {
+                    outln!("    {variant} files:");
+                }
+                print_option_specs("read", specs);
+            }
             print_option_specs("write", f.write_options());
         }
     }

@@ -16,6 +16,8 @@ use emio_core::metadata::{set_path, Tree};
 use emio_core::serde_json::Value;
 use emio_core::units::{compact, convert_prefixed};
 use emio_core::{ArraySource, Axis, ChunkedSource, DType, Dataset, Error, Options, Result};
+
+use crate::{SelectType, VeloxReadOptions};
 use emio_h5::H5File;
 
 use metadata::{get, json_dataset, num, text};
@@ -54,31 +56,32 @@ struct Reader<'a> {
 
 /// Read the datasets of a Velox file.
 pub fn read(f: &H5File, file_name: &str, options: &Options) -> Result<Vec<Dataset>> {
+    let options = VeloxReadOptions::from_options(options)?;
     let version_json = json_dataset(f, "Version")?;
     let version = num(version_json.get("version")).unwrap_or(0.0) as i64;
-    let sel = match options.str("select_type") {
-        Some("single_spectrum") => Selection {
+    let sel = match options.select_type {
+        Some(SelectType::SingleSpectrum) => Selection {
             images: false,
             spectra: true,
             spectrum_image: false,
         },
-        Some("image") | Some("images") => Selection {
+        Some(SelectType::Image | SelectType::Images) => Selection {
             images: true,
             spectra: false,
             spectrum_image: false,
         },
-        Some("spectrum_image") => Selection {
+        Some(SelectType::SpectrumImage) => Selection {
             images: false,
             spectra: false,
             spectrum_image: true,
         },
-        _ => Selection {
+        None => Selection {
             images: true,
             spectra: true,
             spectrum_image: true,
         },
     };
-    let rebin = options.int("rebin_energy").unwrap_or(1);
+    let rebin = options.rebin_energy;
     if rebin < 1 {
         return Err(Error::invalid_option("rebin_energy", "must be at least 1"));
     }
@@ -106,11 +109,11 @@ pub fn read(f: &H5File, file_name: &str, options: &Options) -> Result<Vec<Datase
     if (!has_image || stream_type) && sel.spectra {
         r.read_spectra(&mut out)?;
     }
-    let read_stack = options.flag("load_SI_image_stack") || !stream_type;
+    let read_stack = options.load_SI_image_stack || !stream_type;
     let spatial = r.read_images(&mut out, sel, read_stack)?;
     if stream_type && sel.spectrum_image {
         if let Some(spatial) = spatial {
-            r.read_spectrum_streams(&mut out, options, spatial)?;
+            r.read_spectrum_streams(&mut out, &options, spatial)?;
         }
     }
     Ok(out)
@@ -257,7 +260,7 @@ impl Reader<'_> {
     fn read_spectrum_streams(
         &mut self,
         out: &mut Vec<Dataset>,
-        options: &Options,
+        options: &VeloxReadOptions,
         (h, w): (u64, u64),
     ) -> Result<()> {
         self.detector_name = Some("EDS".into());
@@ -288,8 +291,8 @@ impl Reader<'_> {
             Some(n) => n,
             None => streams[0].frames()?,
         };
-        let first = options.int("first_frame").unwrap_or(0).max(0) as u64;
-        let last = match options.int("last_frame") {
+        let first = options.first_frame.max(0) as u64;
+        let last = match options.last_frame {
             Some(l) if l < 0 => return Err(Error::invalid_option("last_frame", "negative")),
             Some(l) if (l as u64) > total_frames => {
                 return Err(Error::invalid_option(
@@ -314,12 +317,12 @@ impl Reader<'_> {
             ));
         }
         let channels = bins / self.rebin;
-        let dtype = match options.str("SI_dtype") {
-            Some(s) => dtype_from_name(s)?,
+        let dtype = match options.SI_dtype {
+            Some(s) => dtype_from_name(s.word())?,
             None => dtype_from_name(&streams[0].encoding).unwrap_or(DType::U16),
         };
-        let sum_frames = options.flag("sum_frames");
-        let groups: Vec<Vec<Arc<Stream>>> = if options.flag("sum_EDS_detectors") {
+        let sum_frames = options.sum_frames;
+        let groups: Vec<Vec<Arc<Stream>>> = if options.sum_EDS_detectors {
             vec![streams.into_iter().map(Arc::new).collect()]
         } else {
             streams.into_iter().map(|s| vec![Arc::new(s)]).collect()
