@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use emio_core::{
-    Axis, AxisKind, ContentMatch, Dataset, Error, Format, OptionKind, OptionSpec, Options, Result,
+    Axis, AxisKind, ContentMatch, Dataset, Error, Format, OptionSpec, Options, Result,
 };
 use emio_h5::H5File;
 
@@ -39,41 +39,24 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Arina;
 
-const READ_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "navigation_shape",
-        kind: OptionKind::Str,
-        default: None,
-        help: "scan shape X,Y (one may be auto; one number is X); default from the scan \
-               metadata file, else square",
-    },
-    OptionSpec {
-        name: "rebin_diffraction",
-        kind: OptionKind::Int,
-        default: Some("1"),
-        help: "bin each pattern by this factor (mean of blocks, stored in the output dtype)",
-    },
-    OptionSpec {
-        name: "dtype",
-        kind: OptionKind::Str,
-        default: None,
-        help: "output dtype (uint8 ... int64, float32, float64); default: as stored, uint32 \
-               read as uint16 (rsciio)",
-    },
-    OptionSpec {
-        name: "flatfield",
-        kind: OptionKind::Str,
-        default: None,
-        help: "flat-field correction (median/flatfield, float32 output): master (the \
-               master's detectorSpecific/flatfield) or FILE.h5:/dataset",
-    },
-    OptionSpec {
-        name: "apply_pixel_mask",
-        kind: OptionKind::Bool,
-        default: Some("false"),
-        help: "set pixels flagged in the detector's pixel_mask to 0",
-    },
-];
+emio_core::options! {
+    /// Options of the ARINA reader.
+    pub struct ReadOptions {
+        /// scan shape X,Y (one may be auto; one number is X); default from the scan metadata
+        /// file, else square
+        navigation_shape: Option<String> = None,
+        /// bin each pattern by this factor (mean of blocks, stored in the output dtype)
+        rebin_diffraction: i64 = Some("1"),
+        /// output dtype (uint8 ... int64, float32, float64); default: as stored, uint32 read as
+        /// uint16 (rsciio)
+        dtype: Option<String> = None,
+        /// flat-field correction (median/flatfield, float32 output): master (the master's
+        /// detectorSpecific/flatfield) or FILE.h5:/dataset
+        flatfield: Option<String> = None,
+        /// set pixels flagged in the detector's pixel_mask to 0
+        apply_pixel_mask: bool = Some("false"),
+    }
+}
 
 impl Format for Arina {
     fn name(&self) -> &'static str {
@@ -101,7 +84,7 @@ impl Format for Arina {
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {
-        READ_OPTIONS
+        ReadOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
@@ -131,6 +114,7 @@ fn frame_f64(file: &H5File, object: &str, shape: [usize; 2]) -> Result<Vec<f64>>
 }
 
 fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
+    let options = ReadOptions::from_options(options)?;
     let master = H5File::open(path)?;
     let parts = read::parts(&master)?;
     let stored = parts[0].source.dtype();
@@ -144,14 +128,14 @@ fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         starts.push(n);
         n += p.frames;
     }
-    let rebin = options.int("rebin_diffraction").unwrap_or(1);
+    let rebin = options.rebin_diffraction;
     if rebin < 1 || height % rebin as usize != 0 || width % rebin as usize != 0 {
         return Err(Error::invalid_option(
             "rebin_diffraction",
             format!("{rebin} must be positive and divide the {height}x{width} frames"),
         ));
     }
-    let correction = match options.str("flatfield") {
+    let correction = match options.flatfield.as_deref() {
         None => None,
         Some(spec) => {
             let values = if spec == "master" {
@@ -176,7 +160,7 @@ fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
     } else {
         None
     };
-    let mask = if options.flag("apply_pixel_mask") {
+    let mask = if options.apply_pixel_mask {
         let values = mask_values.as_ref().ok_or_else(|| {
             Error::invalid_option("apply_pixel_mask", format!("the master has no {mask_path}"))
         })?;
@@ -184,7 +168,7 @@ fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
     } else {
         None
     };
-    let out = read::out_dtype(options, stored, correction.is_some())?;
+    let out = read::out_dtype(options.dtype.as_deref(), stored, correction.is_some())?;
     read::check_dtypes(path, stored, out)?;
     let scan = metadata::scan_metadata(path);
     let default_nav = scan
@@ -195,7 +179,7 @@ fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
             let side = n.isqrt();
             [side, side]
         });
-    let nav = read::navigation_shape(options.str("navigation_shape"), n, default_nav)?;
+    let nav = read::navigation_shape(options.navigation_shape.as_deref(), n, default_nav)?;
     let conversion = convert::Conversion {
         stored,
         out,

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use emio_core::{ArraySource, ChunkDecoder, ChunkedSource, DType, Error, Options, Result};
+use emio_core::{ArraySource, ChunkDecoder, ChunkedSource, DType, Error, Result};
 use emio_h5::{links::external_links, H5File};
 
 use crate::convert::{self, Conversion};
@@ -164,13 +164,13 @@ pub(crate) fn navigation_shape(text: Option<&str>, n: u64, default: [u64; 2]) ->
     Ok(shape)
 }
 
-/// The output dtype: the option's, float32 with a flat field, else the stored one
-/// (uint32 read as uint16, as rsciio does).
-pub(crate) fn out_dtype(options: &Options, stored: DType, flatfield: bool) -> Result<DType> {
+/// The output dtype: the `dtype` option's (`requested`), float32 with a flat field, else
+/// the stored one (uint32 read as uint16, as rsciio does).
+pub(crate) fn out_dtype(requested: Option<&str>, stored: DType, flatfield: bool) -> Result<DType> {
     if flatfield {
         return Ok(DType::F32);
     }
-    if let Some(name) = options.str("dtype") {
+    if let Some(name) = requested {
         let d = match name {
             "uint8" | "u1" => DType::U8,
             "uint16" | "u2" => DType::U16,

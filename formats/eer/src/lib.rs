@@ -24,9 +24,10 @@ mod write;
 use std::path::Path;
 use std::sync::Arc;
 
+use emio_core::options::IntList;
 use emio_core::{
-    Axis, AxisKind, Dataset, Error, Format, OptionKind, OptionSpec, Options, Progress, Result,
-    ResultExt, Storage,
+    Axis, AxisKind, Dataset, Error, Format, OptionSpec, Options, Progress, Result, ResultExt,
+    Storage,
 };
 use serde_json::Value;
 
@@ -41,61 +42,81 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Eer;
 
-const READ_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "upsampling",
-        kind: OptionKind::Choice(&["1", "2", "4"]),
-        default: Some("1"),
-        help: "output pixels per sensor pixel and axis (2, 4: super-resolution from the \
-               events' sub-pixel positions)",
-    },
-    OptionSpec {
-        name: "group",
-        kind: OptionKind::Int,
-        default: Some("1"),
-        help: "raw frames summed into one output frame (dose fractionation)",
-    },
-    OptionSpec {
-        name: "keep_partial_group",
-        kind: OptionKind::Bool,
-        default: Some("false"),
-        help: "keep a last output frame summing fewer than `group` raw frames",
-    },
-    OptionSpec {
-        name: "frame_range",
-        kind: OptionKind::IntList,
-        default: None,
-        help: "START,STOP: raw frames START..STOP (STOP exclusive) only",
-    },
-];
+emio_core::option_choice! {
+    /// Output (reading) or input (writing) pixels per sensor pixel and axis.
+    pub enum Upsampling {
+        /// One pixel per sensor pixel.
+        X1 = "1",
+        /// 2x2 sub-pixels per sensor pixel.
+        X2 = "2",
+        /// 4x4 sub-pixels per sensor pixel.
+        X4 = "4",
+    }
+}
 
-const WRITE_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "compression",
-        kind: OptionKind::Choice(&["65000", "65001", "65002"]),
-        default: Some("65001"),
-        help: "event coding: 65000 (8-bit runs), 65001 (7-bit runs), 65002 (sizes below)",
-    },
-    OptionSpec {
-        name: "rle_bits",
-        kind: OptionKind::Int,
-        default: Some("7"),
-        help: "run-length bits with compression 65002",
-    },
-    OptionSpec {
-        name: "subpixel_bits",
-        kind: OptionKind::Int,
-        default: Some("2"),
-        help: "horizontal and vertical sub-pixel bits with compression 65002",
-    },
-    OptionSpec {
-        name: "upsampling",
-        kind: OptionKind::Choice(&["1", "2", "4"]),
-        default: Some("1"),
-        help: "super-resolution of the input: each sensor pixel is 1, 2x2 or 4x4 input \
-               pixels holding at most one event per frame",
-    },
-];
+impl Upsampling {
+    /// Sub-pixel bits per axis: log2 of the factor.
+    pub fn log2(self) -> u32 {
+        match self {
+            Upsampling::X1 => 0,
+            Upsampling::X2 => 1,
+            Upsampling::X4 => 2,
+        }
+    }
+}
+
+emio_core::options! {
+    /// Options of the EER reader.
+    pub struct ReadOptions {
+        /// output pixels per sensor pixel and axis (2, 4: super-resolution from the events'
+        /// sub-pixel positions)
+        upsampling: Upsampling = Some("1"),
+        /// raw frames summed into one output frame (dose fractionation)
+        group: i64 = Some("1"),
+        /// keep a last output frame summing fewer than `group` raw frames
+        keep_partial_group: bool = Some("false"),
+        /// START,STOP: raw frames START..STOP (STOP exclusive) only
+        frame_range: Option<IntList> = None,
+    }
+}
+
+emio_core::option_choice! {
+    /// The event coding the EER writer uses (its `compression` option).
+    pub enum EventCoding {
+        /// 8-bit runs.
+        Runs8 = "65000",
+        /// 7-bit runs.
+        Runs7 = "65001",
+        /// Run-length and sub-pixel sizes from `rle_bits` and `subpixel_bits`.
+        Sized = "65002",
+    }
+}
+
+impl EventCoding {
+    /// The TIFF compression tag value.
+    pub fn tag(self) -> u16 {
+        match self {
+            EventCoding::Runs8 => 65000,
+            EventCoding::Runs7 => 65001,
+            EventCoding::Sized => 65002,
+        }
+    }
+}
+
+emio_core::options! {
+    /// Options of the EER writer.
+    pub struct WriteOptions {
+        /// event coding: 65000 (8-bit runs), 65001 (7-bit runs), 65002 (sizes below)
+        compression: EventCoding = Some("65001"),
+        /// run-length bits with compression 65002
+        rle_bits: i64 = Some("7"),
+        /// horizontal and vertical sub-pixel bits with compression 65002
+        subpixel_bits: i64 = Some("2"),
+        /// super-resolution of the input: each sensor pixel is 1, 2x2 or 4x4 input pixels
+        /// holding at most one event per frame
+        upsampling: Upsampling = Some("1"),
+    }
+}
 
 impl Format for Eer {
     fn name(&self) -> &'static str {
@@ -120,11 +141,11 @@ impl Format for Eer {
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {
-        READ_OPTIONS
+        ReadOptions::SPECS
     }
 
     fn write_options(&self) -> &'static [OptionSpec] {
-        WRITE_OPTIONS
+        WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
@@ -145,19 +166,15 @@ impl Format for Eer {
 
 /// The rendering the options ask for, checked against a movie of `frames` raw frames.
 fn rendering(options: &Options, frames: u64) -> Result<read::Rendering> {
-    let up: u32 = options
-        .str("upsampling")
-        .unwrap_or("1")
-        .parse()
-        .unwrap_or(1);
-    let group = options.int("group").unwrap_or(1);
+    let options = ReadOptions::from_options(options)?;
+    let group = options.group;
     if group < 1 {
         return Err(Error::invalid_option(
             "group",
             format!("{group} is not positive"),
         ));
     }
-    let (first, stop) = match options.int_list("frame_range") {
+    let (first, stop) = match options.frame_range.as_ref().map(|r| &r.0[..]) {
         None => (0, frames),
         Some([a, b]) if 0 <= *a && a < b && *b as u64 <= frames => (*a as u64, *b as u64),
         Some(other) => {
@@ -168,11 +185,11 @@ fn rendering(options: &Options, frames: u64) -> Result<read::Rendering> {
         }
     };
     let r = read::Rendering {
-        up_log2: up.trailing_zeros(),
+        up_log2: options.upsampling.log2(),
         group: group as u64,
         first,
         count: stop - first,
-        keep_partial: options.flag("keep_partial_group"),
+        keep_partial: options.keep_partial_group,
     };
     if r.output_frames() == 0 {
         return Err(Error::invalid_option(

@@ -11,6 +11,7 @@ use emio_core::{DType, Dataset, Error, Options, Progress, Result};
 
 use crate::codec::{self, Coding};
 use crate::read::{TAG_CODING, TAG_METADATA};
+use crate::WriteOptions;
 
 const SHORT: u16 = 3;
 const LONG: u16 = 4;
@@ -156,12 +157,8 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
             ))
         }
     };
-    let up: u32 = options
-        .str("upsampling")
-        .unwrap_or("1")
-        .parse::<u32>()
-        .unwrap_or(1)
-        .trailing_zeros();
+    let options = WriteOptions::from_options(options)?;
+    let up = options.upsampling.log2();
     if ih % (1 << up) != 0 || iw % (1 << up) != 0 || ih == 0 || iw == 0 || frames == 0 {
         return Err(Error::invalid_option(
             "upsampling",
@@ -173,16 +170,12 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
         ));
     }
     let (h, w) = (ih >> up, iw >> up);
-    let compression: u16 = options
-        .str("compression")
-        .unwrap_or("65001")
-        .parse()
-        .unwrap_or(65001);
-    let bits = |name: &str, default: i64| options.int(name).unwrap_or(default).clamp(0, 32) as u32;
-    let sub = bits("subpixel_bits", 2);
+    let compression = options.compression.tag();
+    let bits = |n: i64| n.clamp(0, 32) as u32;
+    let sub = bits(options.subpixel_bits);
     let coding = Coding::new(
         compression,
-        [Some(bits("rle_bits", 7)), Some(sub), Some(sub)],
+        [Some(bits(options.rle_bits)), Some(sub), Some(sub)],
     )
     .map_err(|e| Error::invalid_option("rle_bits", e.to_string()))?;
     if up > coding.max_upsampling_log2() {

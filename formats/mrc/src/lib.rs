@@ -25,9 +25,10 @@ use std::sync::Arc;
 
 use emio_core::budget::{check_padded, human_bytes, metadata_limit};
 use emio_core::metadata::{base_metadata, merge, set_path};
+use emio_core::options::Shape;
 use emio_core::{
-    ArraySource, Axis, ByteOrder, DType, Dataset, Error, Format, OptionKind, OptionSpec, Options,
-    Problem, Progress, Result, ResultExt, Storage, StridedSource, Tree,
+    ArraySource, Axis, ByteOrder, DType, Dataset, Error, Format, OptionSpec, Options, Problem,
+    Progress, Result, ResultExt, Storage, StridedSource, Tree,
 };
 use serde_json::Value;
 
@@ -43,32 +44,32 @@ pub fn formats() -> Vec<Arc<dyn Format>> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Mrc;
 
-const READ_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "navigation_shape",
-        kind: OptionKind::IntList,
-        default: None,
-        help: "split the sections into this navigation shape, fastest axis first (rsciio's order)",
-    },
-    OptionSpec {
-        name: "metadata_file",
-        kind: OptionKind::Path,
-        default: Some("auto"),
-        help: "Direct Electron *_info.txt: a path, auto (found by name beside the file) or none",
-    },
-    OptionSpec {
-        name: "scan_file",
-        kind: OptionKind::Path,
-        default: None,
-        help: "Direct Electron *_scan_coordinates.csv for custom/random scans (default: found by name)",
-    },
-    OptionSpec {
-        name: "endianness",
-        kind: OptionKind::Choice(&["auto", "<", ">"]),
-        default: Some("auto"),
-        help: "byte order: auto (machine stamp, with fallbacks), < (little) or > (big)",
-    },
-];
+emio_core::option_choice! {
+    /// The byte order the MRC reader assumes (its `endianness` option).
+    pub enum ReadEndianness {
+        /// From the machine stamp, with fallbacks.
+        Auto = "auto",
+        /// Little-endian.
+        Little = "<",
+        /// Big-endian.
+        Big = ">",
+    }
+}
+
+emio_core::options! {
+    /// Options of the MRC reader.
+    pub struct ReadOptions {
+        /// split the sections into this navigation shape, fastest axis first (rsciio's order)
+        navigation_shape: Option<Shape> = None,
+        /// Direct Electron *_info.txt: a path, auto (found by name beside the file) or none
+        metadata_file: PathBuf = Some("auto"),
+        /// Direct Electron *_scan_coordinates.csv for custom/random scans (default: found by
+        /// name)
+        scan_file: Option<PathBuf> = None,
+        /// byte order: auto (machine stamp, with fallbacks), < (little) or > (big)
+        endianness: ReadEndianness = Some("auto"),
+    }
+}
 
 /// Largest extended header interpreted as metadata (its bytes are never pixel data).
 const MAX_EXT_INTERPRETED: u64 = 64 << 20;
@@ -273,16 +274,16 @@ struct Companions {
 
 /// Direct Electron companions: the info file and scan coordinates, if any apply, read within
 /// the metadata budget of the `file_size`-byte movie.
-fn de_companions(path: &Path, options: &Options, file_size: u64) -> Result<Option<Companions>> {
-    let info = match options.str("metadata_file") {
+fn de_companions(path: &Path, options: &ReadOptions, file_size: u64) -> Result<Option<Companions>> {
+    let info = match options.metadata_file.to_str() {
         Some(v) if disabled(v) => return Ok(None),
-        Some(v) if v != "auto" => Some(PathBuf::from(v)),
-        _ => de::find_companion(path, "info.txt"),
+        Some("auto") => de::find_companion(path, "info.txt"),
+        _ => Some(options.metadata_file.clone()),
     };
     let Some(info) = info else { return Ok(None) };
-    let scan = match options.str("scan_file") {
-        Some(v) if disabled(v) => None,
-        Some(v) => Some(PathBuf::from(v)),
+    let scan = match &options.scan_file {
+        Some(v) if v.to_str().is_some_and(disabled) => None,
+        Some(v) => Some(v.clone()),
         None => de::find_companion(path, "scan_coordinates.csv"),
     };
     Ok(Some(Companions {
@@ -294,10 +295,11 @@ fn de_companions(path: &Path, options: &Options, file_size: u64) -> Result<Optio
 
 impl Mrc {
     fn open_impl(&self, path: &Path, options: &Options) -> Result<Dataset> {
-        let forced = match options.str("endianness") {
-            Some("<") => Some(ByteOrder::Little),
-            Some(">") => Some(ByteOrder::Big),
-            _ => None,
+        let options = ReadOptions::from_options(options)?;
+        let forced = match options.endianness {
+            ReadEndianness::Little => Some(ByteOrder::Little),
+            ReadEndianness::Big => Some(ByteOrder::Big),
+            ReadEndianness::Auto => None,
         };
         let mut magic = [0u8; 4];
         let mut file = emio_core::inputs::open(path)?;
@@ -338,14 +340,14 @@ impl Mrc {
         };
         let sections = h.nz as usize;
         let extended = exthdr::interpret(&h, &ext, sections);
-        let companions = de_companions(path, options, file_size)?;
+        let companions = de_companions(path, &options, file_size)?;
         // A shape emio recorded in a label (data of more dimensions than MRC describes)
         // applies like navigation_shape, unless the user gives one.
         let recorded = match &companions {
             None if !h.is_volume_stack() => recorded_navigation(&h),
             _ => None,
         };
-        let nav_option = options.shape("navigation_shape")?.or(recorded);
+        let nav_option = options.navigation_shape.map(|s| s.0).or(recorded);
 
         let file_name = emio_core::metadata::file_name(path);
         // MRC files carry no title: HyperSpy leaves it empty (labels are not titles).
@@ -606,11 +608,11 @@ impl Format for Mrc {
     }
 
     fn read_options(&self) -> &'static [OptionSpec] {
-        READ_OPTIONS
+        ReadOptions::SPECS
     }
 
     fn write_options(&self) -> &'static [OptionSpec] {
-        write::WRITE_OPTIONS
+        write::WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {

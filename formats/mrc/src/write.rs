@@ -10,9 +10,7 @@ use std::path::Path;
 
 use emio_core::metadata::{get_f64, get_path};
 use emio_core::output::stream_c_order;
-use emio_core::{
-    Axis, ByteOrder, DType, Dataset, Error, OptionKind, OptionSpec, Options, Progress, Result,
-};
+use emio_core::{Axis, ByteOrder, DType, Dataset, Error, Options, Progress, Result};
 use half::f16;
 use rayon::prelude::*;
 use serde_json::{Map, Value};
@@ -20,39 +18,67 @@ use serde_json::{Map, Value};
 use crate::exthdr;
 use crate::header::{Header, Mode};
 
-/// Options of the MRC writer.
-pub const WRITE_OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "mode",
-        kind: OptionKind::Choice(&["auto", "0", "1", "2", "3", "4", "6", "12"]),
-        default: Some("auto"),
-        help: "MRC mode: auto (from the dtype), 0 int8, 1 int16, 2 float32, 3 complex int16, 4 complex64, 6 uint16, 12 float16",
-    },
-    OptionSpec {
-        name: "endianness",
-        kind: OptionKind::Choice(&["<", ">"]),
-        default: Some("<"),
-        help: "byte order of the file: < little-endian or > big-endian",
-    },
-    OptionSpec {
-        name: "ispg",
-        kind: OptionKind::Int,
-        default: None,
-        help: "space group: 0 image stack, 1 volume, 401 volume stack (default: from the axes)",
-    },
-    OptionSpec {
-        name: "labels",
-        kind: OptionKind::Str,
-        default: None,
-        help: "header labels to add, separated by |",
-    },
-    OptionSpec {
-        name: "extended_header",
-        kind: OptionKind::Choice(&["auto", "none", "fei2"]),
-        default: Some("auto"),
-        help: "FEI2 extended header: auto (when per-frame FEI metadata exists), none, or fei2 (also from normalized metadata)",
-    },
-];
+emio_core::option_choice! {
+    /// The MRC mode written (the writer's `mode` option).
+    pub enum WriteMode {
+        /// From the dtype.
+        Auto = "auto",
+        /// int8.
+        M0 = "0",
+        /// int16.
+        M1 = "1",
+        /// float32.
+        M2 = "2",
+        /// complex int16.
+        M3 = "3",
+        /// complex64.
+        M4 = "4",
+        /// uint16.
+        M6 = "6",
+        /// float16.
+        M12 = "12",
+    }
+}
+
+emio_core::option_choice! {
+    /// The byte order the MRC writer writes (its `endianness` option).
+    pub enum WriteEndianness {
+        /// Little-endian.
+        Little = "<",
+        /// Big-endian.
+        Big = ">",
+    }
+}
+
+emio_core::option_choice! {
+    /// Whether the MRC writer writes an FEI2 extended header (its `extended_header` option).
+    pub enum ExtendedHeader {
+        /// When per-frame FEI metadata exists.
+        Auto = "auto",
+        /// Never.
+        None = "none",
+        /// Always, also from normalized metadata.
+        Fei2 = "fei2",
+    }
+}
+
+emio_core::options! {
+    /// Options of the MRC writer.
+    pub struct WriteOptions {
+        /// MRC mode: auto (from the dtype), 0 int8, 1 int16, 2 float32, 3 complex int16, 4
+        /// complex64, 6 uint16, 12 float16
+        mode: WriteMode = Some("auto"),
+        /// byte order of the file: < little-endian or > big-endian
+        endianness: WriteEndianness = Some("<"),
+        /// space group: 0 image stack, 1 volume, 401 volume stack (default: from the axes)
+        ispg: Option<i64> = None,
+        /// header labels to add, separated by |
+        labels: Option<String> = None,
+        /// FEI2 extended header: auto (when per-frame FEI metadata exists), none, or fei2
+        /// (also from normalized metadata)
+        extended_header: ExtendedHeader = Some("auto"),
+    }
+}
 
 /// The mode `dtype` is written as by default: only modes that hold every value exactly
 /// (u8 widens to uint16). Types no mode holds exactly are refused, naming the explicit
@@ -493,10 +519,11 @@ pub fn write(
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<()> {
+    let options = WriteOptions::from_options(options)?;
     let dtype = dataset.dtype();
-    let mode = match options.str("mode").unwrap_or("auto") {
-        "auto" => default_mode(dtype)?,
-        m => Mode::from_number(m.parse().unwrap_or(-1))
+    let mode = match options.mode {
+        WriteMode::Auto => default_mode(dtype)?,
+        m => Mode::from_number(m.word().parse().unwrap_or(-1))
             .ok_or_else(|| Error::invalid_option("mode", format!("{m} is not a writable mode")))?,
     };
     if dtype.is_rgb() {
@@ -509,12 +536,11 @@ pub fn write(
             format!("{dtype} data needs a complex mode (3 or 4)"),
         ));
     }
-    let order = if options.str("endianness") == Some(">") {
-        ByteOrder::Big
-    } else {
-        ByteOrder::Little
+    let order = match options.endianness {
+        WriteEndianness::Big => ByteOrder::Big,
+        WriteEndianness::Little => ByteOrder::Little,
     };
-    let shape = mrc_shape(dataset, options.int("ispg"))?;
+    let shape = mrc_shape(dataset, options.ispg)?;
     let mut h = Header::new(
         mode,
         shape.nx as i32,
@@ -559,12 +585,12 @@ pub fn write(
         ));
         crate::header::format_shape_label(dims)
     });
-    let labels = labels(dataset, options.str("labels"), shape_label);
+    let labels = labels(dataset, options.labels.as_deref(), shape_label);
     h.nlabl = labels.len() as i32;
     for (slot, l) in h.labels.iter_mut().zip(labels) {
         *slot = l;
     }
-    let ext = fei_table(dataset, options.str("extended_header").unwrap_or("auto"))
+    let ext = fei_table(dataset, options.extended_header.word())
         .map(|t| exthdr::encode_fei2(&t, shape.nz as usize, order))
         .unwrap_or_default();
     if !ext.is_empty() {
