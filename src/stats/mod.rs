@@ -1,12 +1,25 @@
 //! Summary statistics of a dataset (`emconvert stats`), streamed through core's engine in
 //! bounded memory on all cores: count, min, max, mean, standard deviation, NaN and infinity
-//! counts in one pass, and a histogram of the finite values in a second pass once their
-//! range is known.
+//! counts, and a histogram of the finite values.
 //!
-//! Each region is summarised on its own (sum, then the squared deviations from its own
-//! mean while it is still in cache) and the summaries are merged with Chan's formula, so
-//! the variance stays accurate for large offsets. Complex values are summarised by their
-//! magnitude, RGB by the mean of R, G and B ([`crate::values`]).
+//! - 8- and 16-bit integers and bool (detector counts): one pass counting how often each
+//!   possible value occurs ([`table`]); the summary and the histogram come exactly out of
+//!   the table at the end.
+//! - Everything else: each region is summarised on its own by typed kernels ([`kernels`]:
+//!   sum, extremes, then the squared deviations from the region's own mean while it is
+//!   still in cache) and the summaries are merged with Chan's formula, so the variance
+//!   stays accurate for large offsets; the histogram takes a second pass once the range is
+//!   known ([`bins`]).
+//!
+//! Regions are [`REGION_BYTES`] big: they stay in the L2 cache between the looks at them.
+//! Complex values are summarised by their magnitude, RGB by the mean of R, G and B
+//! ([`crate::values`]).
+
+mod bins;
+mod kernels;
+#[cfg(test)]
+mod proptests;
+mod table;
 
 use std::sync::Mutex;
 
@@ -58,35 +71,6 @@ impl Default for Summary {
 }
 
 impl Summary {
-    /// The summary of one region's bytes.
-    fn of(dtype: emio_core::DType, bytes: &[u8]) -> Summary {
-        let mut s = Summary::default();
-        crate::values::for_each(dtype, bytes, |v| {
-            if v.is_finite() {
-                s.count += 1;
-                s.sum += v;
-                s.min = s.min.min(v);
-                s.max = s.max.max(v);
-            } else if v.is_nan() {
-                s.nan += 1;
-            } else if v > 0.0 {
-                s.pos_inf += 1;
-            } else {
-                s.neg_inf += 1;
-            }
-        });
-        if s.count > 0 {
-            let mean = s.sum / s.count as f64;
-            s.mean = mean;
-            crate::values::for_each(dtype, bytes, |v| {
-                if v.is_finite() {
-                    s.m2 += (v - mean) * (v - mean);
-                }
-            });
-        }
-        s
-    }
-
     /// Both summaries as one (Chan et al.'s parallel variance).
     fn merge(&mut self, other: &Summary) {
         if other.count > 0 {
@@ -151,21 +135,21 @@ impl Histogram {
         }
     }
 
-    fn add(&mut self, v: f64) {
+    /// The bin of the finite value `v`: the first or the last for values beyond them.
+    fn bin(&self, v: f64) -> usize {
         let last = self.counts.len() - 1;
         let bin = ((v - self.start) / self.width).floor();
-        let bin = if bin <= 0.0 {
+        if bin <= 0.0 {
             0
         } else {
             (bin as usize).min(last)
-        };
-        self.counts[bin] += 1;
+        }
     }
 
-    fn merge(&mut self, other: &Histogram) {
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
-        }
+    /// Count `n` more values `v`.
+    fn add(&mut self, v: f64, n: u64) {
+        let bin = self.bin(v);
+        self.counts[bin] += n;
     }
 
     /// The value below which `fraction` of the counted values lie, interpolated within the
@@ -235,37 +219,60 @@ impl Stats {
 }
 
 /// Statistics of every value of `dataset`, with a histogram of `bins` bins unless `bins`
-/// is 0 (which saves the second pass over the data).
+/// is 0.
+///
+/// 8- and 16-bit integers and bool take one pass that counts every value ([`table`]);
+/// other data a pass of typed moment kernels ([`kernels`]) and, for the histogram, a
+/// second one once the range is known ([`bins`]).
 pub fn stats(dataset: &Dataset, bins: usize, progress: &dyn Progress) -> Result<Stats> {
+    stats_in(dataset, bins, progress, REGION_BYTES)
+}
+
+/// [`stats`] in regions of about `region_bytes`.
+fn stats_in(
+    dataset: &Dataset,
+    bins: usize,
+    progress: &dyn Progress,
+    region_bytes: u64,
+) -> Result<Stats> {
     // Order-free: walk the values as stored, never through a transpose.
     let dataset = &dataset.in_stored_order();
     let dtype = dataset.dtype();
-    let chunk = dataset.read_chunk_shape(REGION_BYTES);
+    let chunk = dataset.read_chunk_shape(region_bytes);
     let engine = Engine::default();
-    let total = Mutex::new(Summary::default());
-    engine.for_each_region(dataset, &chunk, progress, |_, bytes| {
-        let part = Summary::of(dtype, bytes);
-        lock(&total).merge(&part);
-        Ok(())
-    })?;
-    let summary = total.into_inner().unwrap_or_else(|p| p.into_inner());
-    let histogram = if bins > 0 && summary.count > 0 {
-        let integer = dtype.is_integer() || dtype == emio_core::DType::Bool;
-        let empty = Histogram::new(summary.min, summary.max, bins, integer);
-        let total = Mutex::new(empty.clone());
+    let (summary, histogram) = if bins > 0 && table::counts(dtype) {
+        let tables = table::Tables::new(dtype);
         engine.for_each_region(dataset, &chunk, progress, |_, bytes| {
-            let mut part = empty.clone();
-            crate::values::for_each(dtype, bytes, |v| {
-                if v.is_finite() {
-                    part.add(v);
-                }
-            });
+            tables.count(bytes);
+            Ok(())
+        })?;
+        tables.finish(bins)
+    } else {
+        let total = Mutex::new(Summary::default());
+        engine.for_each_region(dataset, &chunk, progress, |_, bytes| {
+            let part = kernels::summary(dtype, bytes);
             lock(&total).merge(&part);
             Ok(())
         })?;
-        Some(total.into_inner().unwrap_or_else(|p| p.into_inner()))
-    } else {
-        None
+        let summary = total.into_inner().unwrap_or_else(|p| p.into_inner());
+        let histogram = if bins > 0 && summary.count > 0 {
+            let integer = dtype.is_integer() || dtype == emio_core::DType::Bool;
+            let empty = Histogram::new(summary.min, summary.max, bins, integer);
+            let binner = bins::Binner::new(&empty);
+            let total = Mutex::new(empty);
+            engine.for_each_region(dataset, &chunk, progress, |_, bytes| {
+                let mut part = vec![0; binner.bins()];
+                bins::fill(dtype, bytes, &binner, &mut part);
+                for (t, p) in lock(&total).counts.iter_mut().zip(part) {
+                    *t += p;
+                }
+                Ok(())
+            })?;
+            Some(total.into_inner().unwrap_or_else(|p| p.into_inner()))
+        } else {
+            None
+        };
+        (summary, histogram)
     };
     Ok(Stats {
         summary,
@@ -310,9 +317,9 @@ mod tests {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
         let mut merged = Summary::default();
         for part in bytes.chunks(8 * 37) {
-            merged.merge(&Summary::of(DType::F64, part));
+            merged.merge(&kernels::summary(DType::F64, part));
         }
-        let whole = Summary::of(DType::F64, &bytes);
+        let whole = kernels::summary(DType::F64, &bytes);
         assert_eq!(merged.count, whole.count);
         assert!((merged.mean - whole.mean).abs() < 1e-6);
         assert!((merged.std() - whole.std()).abs() < 1e-9);
@@ -323,7 +330,7 @@ mod tests {
         let mut h = Histogram::new(0.0, 9.0, 100, true);
         assert_eq!((h.counts.len(), h.width), (10, 1.0));
         for v in 0..10 {
-            h.add(f64::from(v));
+            h.add(f64::from(v), 1);
         }
         assert_eq!(h.counts, vec![1; 10]);
         assert_eq!(h.quantile(0.5), 5.0);

@@ -1,0 +1,169 @@
+//! Property tests of the fast statistics against the plain per-element computation (one
+//! `f64` per element through [`crate::values::for_each`], one division per histogram value):
+//! every dtype, odd lengths, NaN and infinities anywhere, extreme and negative values,
+//! several regions and workers.
+
+use emio_core::half::f16;
+use emio_core::{DType, Dataset, NoProgress};
+use proptest::prelude::*;
+
+use super::bins::Binner;
+use super::kernels::{exact, summary};
+use super::{stats_in, Histogram, Summary};
+
+/// The statistics as the plain per-element path computes them.
+fn reference(dtype: DType, bytes: &[u8], bins: usize) -> (Summary, Option<Histogram>) {
+    let s = exact(dtype, bytes);
+    let h = (bins > 0 && s.count > 0).then(|| {
+        let integer = dtype.is_integer() || dtype == DType::Bool;
+        let mut h = Histogram::new(s.min, s.max, bins, integer);
+        crate::values::for_each(dtype, bytes, |v| {
+            if v.is_finite() {
+                h.add(v, 1);
+            }
+        });
+        h
+    });
+    (s, h)
+}
+
+/// Whether `a` and `b` agree within `tolerance` (equal non-finite values agree).
+fn close(a: f64, b: f64, tolerance: f64) -> bool {
+    a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() <= tolerance
+}
+
+/// Fails unless `got` is `want` up to rounding: counts and extremes exactly, sums and
+/// moments within a few units of the largest magnitude's precision.
+fn assert_same(got: &Summary, want: &Summary) -> Result<(), TestCaseError> {
+    prop_assert_eq!(
+        (got.count, got.nan, got.pos_inf, got.neg_inf),
+        (want.count, want.nan, want.pos_inf, want.neg_inf)
+    );
+    prop_assert_eq!((got.min, got.max), (want.min, want.max));
+    if !want.sum.is_finite() {
+        // The sum overflowed: where depends on the order of the additions.
+        return Ok(());
+    }
+    let big = want.min.abs().max(want.max.abs());
+    let n = want.count.max(1) as f64;
+    prop_assert!(
+        close(got.sum, want.sum, 1e-12 * big * n),
+        "sum {} vs {}",
+        got.sum,
+        want.sum
+    );
+    prop_assert!(
+        close(got.mean, want.mean, 1e-12 * big),
+        "mean {} vs {}",
+        got.mean,
+        want.mean
+    );
+    let (var, want_var) = (got.m2 / n, want.m2 / n);
+    prop_assert!(
+        close(var, want_var, 1e-9 * big * big),
+        "variance {var} vs {want_var}"
+    );
+    Ok(())
+}
+
+/// One element of `dtype` holding `v` (a float dtype) or its bits (others).
+fn element(dtype: DType, v: f64, bits: u64) -> Vec<u8> {
+    match dtype {
+        DType::F16 => f16::from_f64(v).to_bits().to_ne_bytes().to_vec(),
+        DType::F32 => (v as f32).to_ne_bytes().to_vec(),
+        DType::F64 => v.to_ne_bytes().to_vec(),
+        _ => bits
+            .to_ne_bytes()
+            .iter()
+            .copied()
+            .cycle()
+            .take(dtype.size())
+            .collect(),
+    }
+}
+
+/// Elements of `dtype`: random bits, or few distinct values (long runs of one value, and
+/// floats of moderate size), with NaN and infinities placed at random for floats.
+fn data() -> impl Strategy<Value = (DType, Vec<u8>)> {
+    let dtype = proptest::sample::select(DType::ALL.to_vec());
+    let special = prop_oneof![
+        6 => (-1000.0..1000.0f64).prop_map(|v| v.round() / 4.0),
+        1 => Just(f64::NAN),
+        1 => Just(f64::INFINITY),
+        1 => Just(f64::NEG_INFINITY),
+        1 => Just(f64::MAX),
+        1 => Just(-1e30),
+    ];
+    let few = (
+        proptest::collection::vec((special, any::<u64>()), 1..5),
+        proptest::collection::vec(any::<prop::sample::Index>(), 0..700),
+    );
+    (
+        dtype,
+        any::<bool>(),
+        few,
+        proptest::collection::vec(any::<u8>(), 0..6000),
+    )
+        .prop_map(|(dtype, random, (pool, picks), noise)| {
+            let bytes = if random {
+                let n = noise.len() / dtype.size() * dtype.size();
+                noise[..n].to_vec()
+            } else {
+                picks
+                    .iter()
+                    .flat_map(|i| {
+                        let (v, bits) = pool[i.index(pool.len())];
+                        element(dtype, v, bits)
+                    })
+                    .collect()
+            };
+            (dtype, bytes)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The typed moment kernels give the per-element summary.
+    #[test]
+    fn kernels_agree_with_the_per_element_path((dtype, bytes) in data()) {
+        assert_same(&summary(dtype, &bytes), &exact(dtype, &bytes))?;
+    }
+
+    /// Whole statistics over several regions and workers (value tables, merged kernels,
+    /// the histogram pass) give the per-element result, the histogram exactly.
+    #[test]
+    fn stats_agree_with_the_per_element_path(
+        (dtype, bytes) in data(),
+        bins in prop_oneof![0..40usize, Just(300usize)],
+        region_elements in prop_oneof![1..50u64, Just(1u64 << 20)],
+        rows in 1..4u64,
+    ) {
+        let n = (bytes.len() / dtype.size()) as u64;
+        let shape = if n.is_multiple_of(rows) { vec![rows, n / rows] } else { vec![n] };
+        let ds = Dataset::from_bytes(bytes.clone(), dtype, shape).unwrap();
+        let got = stats_in(&ds, bins, &NoProgress, region_elements * dtype.size() as u64).unwrap();
+        let (summary, histogram) = reference(dtype, &bytes, bins);
+        assert_same(&got.summary, &summary)?;
+        prop_assert_eq!(got.histogram, histogram);
+    }
+
+    /// The binner puts every finite value where the histogram's division does.
+    #[test]
+    fn binner_agrees_with_the_division(
+        a in -1e6..1e6f64,
+        span in prop_oneof![0.0..1e-3f64, 0.0..1e7f64, Just(0.0)],
+        bins in 1..70usize,
+        integer in any::<bool>(),
+        values in proptest::collection::vec(prop_oneof![-2e6..2e6f64, any::<f64>()], 1..200),
+    ) {
+        let min = if integer { a.round() } else { a };
+        let max = if integer { (a + span).round() } else { a + span };
+        let h = Histogram::new(min, max, bins, integer);
+        let binner = Binner::new(&h);
+        let inside = values.iter().map(|v| min + (v.rem_euclid(1.0)) * (max - min));
+        for v in values.iter().copied().chain(inside).filter(|v| v.is_finite()) {
+            prop_assert_eq!(binner.bin(v), h.bin(v), "value {}", v);
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! One-pass statistics of 8- and 16-bit integer and bool data (the usual detector counts):
+//! every region only counts how often each of the 256 or 65,536 possible values occurs, and
+//! the summary and the histogram are built from the whole table at the end, exactly.
+//!
+//! Counting writes to one of [`SUB`] interleaved sub-tables per element, so a run of equal
+//! values (many zeros, typically) does not wait on the previous increment of the same
+//! counter (store forwarding). Counters are `u32`, folded into `u64` before they could
+//! overflow. Tables live in a pool shared by the engine's workers: a worker takes one for
+//! a region and gives it back, so there are at most as many as workers, however many
+//! regions.
+
+use std::sync::Mutex;
+
+use emio_core::DType;
+
+use super::kernels::Element;
+use super::{lock, Histogram, Summary};
+
+/// Interleaved sub-tables per table.
+const SUB: usize = 8;
+
+/// Values counted by vector comparisons (chosen among the most frequent).
+const COMMON: usize = 4;
+
+/// Elements per block: a block whose elements are all common values costs no increment.
+const BLOCK: usize = 32;
+
+/// Blocks per piece: the `u16` lane counters of the common values never overflow.
+const FLUSH: usize = 1 << 15;
+
+/// Whether `dtype`'s values are counted in a table (8- and 16-bit integers, bool).
+pub(super) fn counts(dtype: DType) -> bool {
+    matches!(
+        dtype,
+        DType::Bool | DType::U8 | DType::I8 | DType::U16 | DType::I16
+    )
+}
+
+/// One worker's counters.
+struct Counters {
+    /// `SUB` sub-tables of one counter per raw value.
+    sub: Vec<u32>,
+    /// Elements counted in `sub` since it was last folded into `wide`.
+    pending: u64,
+    /// Counts folded out of `sub`.
+    wide: Vec<u64>,
+    /// The raw values counted by comparisons rather than increments (distinct).
+    common: [u16; COMMON],
+    /// Regions to count before [`Self::common`] may be chosen again.
+    wait: u32,
+}
+
+impl Counters {
+    fn new(values: usize) -> Counters {
+        Counters {
+            sub: vec![0; SUB * values],
+            pending: 0,
+            wide: vec![0; values],
+            common: std::array::from_fn(|i| i as u16),
+            wait: 0,
+        }
+    }
+
+    /// The [`COMMON`] raw values counted most often so far (distinct).
+    fn frequent(&self) -> [u16; COMMON] {
+        let k = self.wide.len();
+        // (count, raw value), most frequent first; placeholders past the last value.
+        let mut top = [(0u64, usize::MAX); COMMON];
+        for (v, &w) in self.wide.iter().enumerate() {
+            let n = w + self.sub[v..]
+                .iter()
+                .step_by(k)
+                .map(|&x| u64::from(x))
+                .sum::<u64>();
+            if n > top[COMMON - 1].0 {
+                let at = top.iter().position(|&(m, _)| n > m).unwrap_or(COMMON - 1);
+                top.copy_within(at..COMMON - 1, at + 1);
+                top[at] = (n, v);
+            }
+        }
+        let mut unused = (0..k).filter(|v| top.iter().all(|&(_, t)| t != *v));
+        top.map(|(_, v)| if v < k { v } else { unused.next().unwrap_or(0) } as u16)
+    }
+
+    /// Add the sub-tables into `wide` and clear them.
+    fn fold(&mut self) {
+        for sub in self.sub.chunks_exact_mut(self.wide.len()) {
+            for (w, s) in self.wide.iter_mut().zip(sub.iter_mut()) {
+                *w += u64::from(*s);
+                *s = 0;
+            }
+        }
+        self.pending = 0;
+    }
+}
+
+/// Value tables of one dataset, filled by the workers of one pass.
+pub(super) struct Tables {
+    dtype: DType,
+    pool: Mutex<Vec<Counters>>,
+}
+
+impl Tables {
+    /// Empty tables for `dtype`, which must be one [`counts`] accepts.
+    pub(super) fn new(dtype: DType) -> Tables {
+        debug_assert!(counts(dtype));
+        Tables {
+            dtype,
+            pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn values(&self) -> usize {
+        1 << (8 * self.dtype.size())
+    }
+
+    /// Count every element of one region's bytes.
+    pub(super) fn count(&self, bytes: &[u8]) {
+        let values = self.values();
+        let mut c = lock(&self.pool)
+            .pop()
+            .unwrap_or_else(|| Counters::new(values));
+        let size = self.dtype.size();
+        // Pieces of at most 2^31 elements: a counter never exceeds u32::MAX.
+        for piece in bytes.chunks(size << 31) {
+            let n = (piece.len() / size) as u64;
+            if c.pending + n > u64::from(u32::MAX) {
+                c.fold();
+            }
+            c.pending += n;
+            let scattered = if size == 1 {
+                count::<u8, 256>(&mut c, piece)
+            } else {
+                count::<u16, 65536>(&mut c, piece)
+            };
+            // Mostly values outside the common ones: choose them again (not too often).
+            if scattered * 4 > n && c.wait == 0 {
+                c.common = c.frequent();
+                c.wait = 8;
+            } else {
+                c.wait = c.wait.saturating_sub(1);
+            }
+        }
+        lock(&self.pool).push(c);
+    }
+
+    /// The counts of every value, by raw value (the element's bits as an unsigned index).
+    fn total(self) -> Vec<u64> {
+        let mut total = vec![0u64; self.values()];
+        for mut c in self.pool.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            c.fold();
+            for (t, w) in total.iter_mut().zip(&c.wide) {
+                *t += w;
+            }
+        }
+        total
+    }
+
+    /// The summary and the histogram (of `bins` bins, none if 0) of every value counted.
+    pub(super) fn finish(self, bins: usize) -> (Summary, Option<Histogram>) {
+        let dtype = self.dtype;
+        let total = self.total();
+        // (value, count) of every value present, in increasing value order.
+        let mut present: Vec<(i64, u64)> = total
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(raw, &c)| (value(dtype, raw), c))
+            .collect();
+        present.sort_unstable();
+        let (Some(&(min, _)), Some(&(max, _))) = (present.first(), present.last()) else {
+            return (Summary::default(), None);
+        };
+        let (mut n, mut sum, mut squares) = (0i128, 0i128, 0i128);
+        for &(v, c) in &present {
+            let (v, c) = (i128::from(v), i128::from(c));
+            n += c;
+            sum += v * c;
+            squares += v * v * c;
+        }
+        let count = n as f64;
+        let summary = Summary {
+            count: n as u64,
+            min: min as f64,
+            max: max as f64,
+            sum: sum as f64,
+            mean: sum as f64 / count,
+            // n·Σx² − (Σx)² = n·Σ(x − mean)², exact in i128.
+            m2: (n * squares - sum * sum) as f64 / count,
+            ..Summary::default()
+        };
+        let histogram = (bins > 0).then(|| {
+            let mut h = Histogram::new(min as f64, max as f64, bins, true);
+            for &(v, c) in &present {
+                h.add(v as f64, c);
+            }
+            h
+        });
+        (summary, histogram)
+    }
+}
+
+/// The value of raw value `raw` (an index into the table) of `dtype`.
+fn value(dtype: DType, raw: usize) -> i64 {
+    match dtype {
+        DType::Bool => i64::from(raw != 0),
+        DType::I8 => i64::from(raw as u8 as i8),
+        DType::I16 => i64::from(raw as u16 as i16),
+        _ => raw as i64,
+    }
+}
+
+/// A raw element type counted in a table: its bits are the index.
+trait Raw: Element + PartialEq {
+    /// The table index.
+    fn index(self) -> usize;
+    /// The element of a table index below its table's size.
+    fn narrow(v: u16) -> Self;
+}
+
+impl Raw for u8 {
+    #[inline(always)]
+    fn index(self) -> usize {
+        usize::from(self)
+    }
+    fn narrow(v: u16) -> Self {
+        v as u8
+    }
+}
+
+impl Raw for u16 {
+    #[inline(always)]
+    fn index(self) -> usize {
+        usize::from(self)
+    }
+    fn narrow(v: u16) -> Self {
+        v
+    }
+}
+
+/// Count the raw `T` elements of `bytes` into `c`'s `SUB` sub-tables of `K` counters: a
+/// block's elements equal to one of `c.common` by vector comparisons (lane counters), the
+/// others, only in blocks that have some, by increments (element `l` of a block in
+/// sub-table `l % SUB`). Returns how many elements were incremented one by one.
+#[inline(always)]
+fn count<T: Raw, const K: usize>(c: &mut Counters, bytes: &[u8]) -> u64 {
+    let common = c.common.map(T::narrow);
+    let mut subs: Vec<&mut [u32; K]> = c
+        .sub
+        .chunks_exact_mut(K)
+        .map(|t| <&mut [u32; K]>::try_from(t).expect("K counters"))
+        .collect();
+    let subs: &mut [&mut [u32; K]; SUB] = (&mut subs[..]).try_into().expect("SUB tables");
+    let mut scattered = 0u64;
+    for piece in bytes.chunks(T::SIZE * BLOCK * FLUSH) {
+        let mut hits = [[0u16; BLOCK]; COMMON];
+        let blocks = piece.chunks_exact(T::SIZE * BLOCK);
+        let rest = blocks.remainder();
+        for block in blocks {
+            let x: [T; BLOCK] =
+                std::array::from_fn(|l| T::read(&block[l * T::SIZE..(l + 1) * T::SIZE]));
+            let mut miss = [1u16; BLOCK];
+            for (h, &v) in hits.iter_mut().zip(&common) {
+                for ((h, m), &x) in h.iter_mut().zip(miss.iter_mut()).zip(&x) {
+                    let hit = u16::from(x == v);
+                    *h += hit;
+                    *m &= hit ^ 1;
+                }
+            }
+            if miss.iter().fold(0, |a, &m| a | m) != 0 {
+                for (l, (&x, &m)) in x.iter().zip(&miss).enumerate() {
+                    subs[l % SUB][x.index() & (K - 1)] += u32::from(m);
+                    scattered += u64::from(m);
+                }
+            }
+        }
+        for e in rest.chunks_exact(T::SIZE) {
+            subs[0][T::read(e).index() & (K - 1)] += 1;
+            scattered += 1;
+        }
+        for (h, &v) in hits.iter().zip(&common) {
+            subs[0][v.index() & (K - 1)] += h.iter().map(|&n| u32::from(n)).sum::<u32>();
+        }
+    }
+    scattered
+}
