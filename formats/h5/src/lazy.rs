@@ -446,12 +446,19 @@ impl ArraySource for MappedChunks {
             return Ok(());
         }
         // Large regions: pieces along the outermost axis that has more than one index
-        // (each piece is then contiguous in `out`), copied on all threads.
+        // (each piece is then contiguous in `out`), copied on all threads. When that axis
+        // is the one contiguous in storage (a transposed view), a piece takes a share of
+        // it rather than single indices: copying single elements out of every line of a
+        // chunk reads each line once per element, a transpose of whole lines reads it once.
         let split = shape.iter().position(|&n| n > 1);
+        let threads = rayon::current_num_threads();
         match split {
-            Some(d) if out.len() >= PARALLEL_BYTES && rayon::current_num_threads() > 1 => {
+            Some(d) if out.len() >= PARALLEL_BYTES && threads > 1 => {
                 let row = out.len() / shape[d] as usize;
-                let rows = (PIECE_BYTES / row.max(1)).max(1);
+                let mut rows = (PIECE_BYTES / row.max(1)).max(1);
+                if self.geo.chunk_strides[d] == self.geo.dtype.size() as i64 {
+                    rows = rows.max(shape[d].div_ceil(threads as u64) as usize);
+                }
                 out.par_chunks_mut(rows * row)
                     .enumerate()
                     .for_each(|(i, dst)| {
