@@ -3,16 +3,16 @@
 //! counts, and a histogram of the finite values.
 //!
 //! - 8- and 16-bit integers and bool (detector counts): one pass counting how often each
-//!   possible value occurs ([`table`]); the summary and the histogram come exactly out of
-//!   the table at the end.
-//! - Everything else: each region is summarised on its own by typed kernels ([`kernels`]:
-//!   sum, extremes, then the squared deviations from the region's own mean while it is
-//!   still in cache) and the summaries are merged with Chan's formula, so the variance
-//!   stays accurate for large offsets; the histogram takes a second pass once the range is
-//!   known ([`bins`]).
+//!   possible value occurs (module `table`); the summary and the histogram come exactly
+//!   out of the table at the end.
+//! - Everything else: each region is summarised on its own by typed kernels (module
+//!   `kernels`: sum, extremes, then the squared deviations from the region's own mean
+//!   while it is still in cache) and the summaries are merged with Chan's formula, so the
+//!   variance stays accurate for large offsets; the histogram takes a second pass once
+//!   the range is known (module `bins`).
 //!
-//! Regions are [`REGION_BYTES`] big: they stay in the L2 cache between the looks at them.
-//! Complex values are summarised by their magnitude, RGB by the mean of R, G and B
+//! Regions are `REGION_BYTES` (2 MiB) big: they stay in the L2 cache between the looks at
+//! them. Complex values are summarised by their magnitude, RGB by the mean of R, G and B
 //! ([`crate::values`]).
 
 mod bins;
@@ -221,9 +221,9 @@ impl Stats {
 /// Statistics of every value of `dataset`, with a histogram of `bins` bins unless `bins`
 /// is 0.
 ///
-/// 8- and 16-bit integers and bool take one pass that counts every value ([`table`]);
-/// other data a pass of typed moment kernels ([`kernels`]) and, for the histogram, a
-/// second one once the range is known ([`bins`]).
+/// 8- and 16-bit integers and bool take one pass that counts every value (module `table`);
+/// other data a pass of typed moment kernels (module `kernels`) and, for the histogram, a
+/// second one once the range is known (module `bins`).
 pub fn stats(dataset: &Dataset, bins: usize, progress: &dyn Progress) -> Result<Stats> {
     stats_in(dataset, bins, progress, REGION_BYTES)
 }

@@ -2,12 +2,17 @@
 //! every region only counts how often each of the 256 or 65,536 possible values occurs, and
 //! the summary and the histogram are built from the whole table at the end, exactly.
 //!
-//! Counting writes to one of [`SUB`] interleaved sub-tables per element, so a run of equal
-//! values (many zeros, typically) does not wait on the previous increment of the same
-//! counter (store forwarding). Counters are `u32`, folded into `u64` before they could
-//! overflow. Tables live in a pool shared by the engine's workers: a worker takes one for
-//! a region and gives it back, so there are at most as many as workers, however many
-//! regions.
+//! Counting a value by incrementing its counter costs a load and a store per element, and a
+//! run of equal values (many zeros, typically) waits on the previous increment of the same
+//! counter (store forwarding). So each worker keeps [`COMMON`] common values (at first the
+//! raw values 0 to 3, later the most frequent ones so far, chosen again when most elements
+//! of a region were not common): in blocks of [`BLOCK`] elements, vector comparisons count
+//! the elements equal to each common value in lane counters, and only the other elements
+//! of blocks that have some are incremented one by one, element `l` of a block in
+//! sub-table `l % SUB` of [`SUB`] interleaved ones. Counters are `u32`, folded into `u64`
+//! before they could overflow. Tables live in a pool shared by the engine's workers: a
+//! worker takes one for a region and gives it back, so there are at most as many as
+//! workers, however many regions.
 
 use std::sync::Mutex;
 
