@@ -83,6 +83,9 @@ enum Bytes {
     },
     /// Bytes produced by a region read.
     Owned(OwnedBytes),
+    /// Bytes of a full read copied in the order the file stores the values, seen through
+    /// these byte strides (a transposed view, as NumPy's `transpose` gives).
+    OwnedPermuted(OwnedBytes, Vec<i64>),
 }
 
 /// Bytes NumPy can wrap without copying: `numpy.asarray(buffer)` is a 1-D `uint8` array over
@@ -143,6 +146,13 @@ impl ArrayBuffer {
         }
     }
 
+    /// A buffer owning `bytes`, whose values are seen at byte `strides` (native order).
+    pub fn owned_permuted(bytes: OwnedBytes, strides: Vec<i64>) -> Self {
+        ArrayBuffer {
+            bytes: Bytes::OwnedPermuted(bytes, strides),
+        }
+    }
+
     fn pointer_and_len(&self) -> (usize, usize, bool) {
         match &self.bytes {
             Bytes::Mapped(ds) => {
@@ -154,7 +164,9 @@ impl ArrayBuffer {
                 (bytes.as_ptr() as usize, bytes.len(), true)
             }
             Bytes::Private { map, .. } => (map.as_ptr() as usize, map.len(), false),
-            Bytes::Owned(owned) => (owned.ptr.as_ptr() as usize, owned.len, false),
+            Bytes::Owned(owned) | Bytes::OwnedPermuted(owned, _) => {
+                (owned.ptr.as_ptr() as usize, owned.len, false)
+            }
         }
     }
 }
@@ -196,7 +208,7 @@ impl ArrayBuffer {
     /// or a private copy-on-write map of the file.
     #[getter]
     fn is_view(&self) -> bool {
-        !matches!(self.bytes, Bytes::Owned(_))
+        !matches!(self.bytes, Bytes::Owned(_) | Bytes::OwnedPermuted(..))
     }
 
     /// Whether NumPy may write to the bytes (a copy, or a copy-on-write map).
@@ -221,7 +233,10 @@ impl ArrayBuffer {
                 order,
                 ..
             } => Some((*offset, strides.clone(), order_char(*order))),
-            _ => None,
+            Bytes::OwnedPermuted(_, strides) => {
+                Some((0, strides.clone(), order_char(ByteOrder::NATIVE)))
+            }
+            Bytes::Mapped(_) | Bytes::Owned(_) => None,
         }
     }
 }

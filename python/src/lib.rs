@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use emio::{
-    Axis, AxisKind, ByteOrder, DType, Dataset, Error, Format, OptionKind, OptionSpec, Registry,
+    ArraySource, Axis, AxisKind, ByteOrder, DType, Dataset, Error, Format, OptionKind, OptionSpec,
+    Registry,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -338,7 +339,43 @@ impl PyDataset {
         }
     }
 
+    /// The whole array copied in the order it is stored (`stored`, logical dimension
+    /// `perm[k]` stored `k`-th; see `ArraySource::stored_order`) with the GIL released, and
+    /// seen in the logical order through strides, as NumPy's `transpose` (and rsciio's
+    /// NCEM reader) gives: no transpose of the values is made.
+    fn read_stored(
+        &self,
+        py: Python<'_>,
+        perm: &[usize],
+        stored: &dyn ArraySource,
+    ) -> PyResult<ArrayBuffer> {
+        let stored_shape = stored.shape().to_vec();
+        let start = vec![0; stored_shape.len()];
+        let bytes = self.fill_owned(py, &stored_shape, |bytes| {
+            stored.read_region(&start, &stored_shape, bytes)
+        })?;
+        let c = emio::source::c_strides(&stored_shape, self.inner.dtype().size());
+        let mut strides = vec![0; perm.len()];
+        for (k, &logical) in perm.iter().enumerate() {
+            strides[logical] = c[k];
+        }
+        Ok(ArrayBuffer::owned_permuted(bytes, strides))
+    }
+
     fn read_owned(&self, py: Python<'_>, start: &[u64], shape: &[u64]) -> PyResult<ArrayBuffer> {
+        let bytes = self.fill_owned(py, shape, |bytes| {
+            self.inner.read_region_into(start, shape, bytes)
+        })?;
+        Ok(ArrayBuffer::owned(bytes))
+    }
+
+    /// A new buffer for `shape` values, filled by `fill` with the GIL released.
+    fn fill_owned(
+        &self,
+        py: Python<'_>,
+        shape: &[u64],
+        fill: impl FnOnce(&mut [u8]) -> emio::Result<()> + Send,
+    ) -> PyResult<OwnedBytes> {
         let es = self.inner.dtype().size() as u64;
         let nbytes = shape
             .iter()
@@ -352,14 +389,9 @@ impl PyDataset {
             })?;
         let result = py.detach(|| {
             let mut bytes = OwnedBytes::zeroed(nbytes);
-            self.inner
-                .read_region_into(start, shape, bytes.as_mut_slice())
-                .map(|()| bytes)
+            fill(bytes.as_mut_slice()).map(|()| bytes)
         });
-        match result {
-            Ok(bytes) => Ok(ArrayBuffer::owned(bytes)),
-            Err(e) => Err(self.resolve(py, e)),
-        }
+        result.map_err(|e| self.resolve(py, e))
     }
 }
 
@@ -516,6 +548,9 @@ impl PyDataset {
             }
         } else if let Some(view) = ArrayBuffer::view(&self.inner, any_order) {
             return Ok(view);
+        }
+        if let Some((perm, stored)) = self.inner.source().stored_order() {
+            return self.read_stored(py, &perm, stored.as_ref());
         }
         let start = vec![0; self.inner.ndim()];
         let shape = self.inner.shape().to_vec();
