@@ -354,7 +354,7 @@ impl<T: OptionType> OptionType for Option<T> {
     }
 }
 
-/// Declare a format's options as a typed struct (see the [module](crate::options) doc):
+/// Declare a format's options as a typed struct (see the [module](mod@crate::options) doc):
 ///
 /// ```
 /// emio_core::option_choice! {
