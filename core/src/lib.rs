@@ -20,6 +20,7 @@
 //! - [`read_at`]: positioned reads for parsers of structures scattered through a file.
 //! - [`bitplanes`]: undoing bitshuffle's bit-plane transpose (SSE2 on x86_64).
 
+mod array_data;
 pub mod axis;
 pub mod bitplanes;
 pub mod budget;
@@ -50,7 +51,8 @@ pub mod units;
 pub mod xml;
 
 pub use axis::{Axis, AxisKind};
-pub use dataset::{ArrayData, Chunks, Dataset, Region};
+pub use array_data::ArrayData;
+pub use dataset::{Chunks, Dataset, Region};
 pub use dtype::{ByteOrder, DType};
 pub use error::{Error, Result, ResultExt};
 pub use format::{CancelFlag, ContentMatch, Format, NoProgress, Problem, Progress};
