@@ -50,8 +50,8 @@ mod transpose;
 pub mod units;
 pub mod xml;
 
-pub use axis::{Axis, AxisKind};
 pub use array_data::ArrayData;
+pub use axis::{Axis, AxisKind};
 pub use dataset::{Chunks, Dataset, Region};
 pub use dtype::{ByteOrder, DType};
 pub use error::{Error, Result, ResultExt};
