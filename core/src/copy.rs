@@ -403,9 +403,16 @@ mod tests {
         out
     }
 
-    /// A C-order array of `stored` seen through `perm` (a transposed layout), with the
-    /// dims in `flip` reversed and every `step`-th index of the first dim kept.
-    fn check(stored: &[u64], perm: &[usize], flip: &[bool], step: u64, es: usize, unit: usize) {
+    /// The bytes of a C-order array of `stored` (a fixed pattern), and the shape, strides
+    /// and offset that see it through `perm` (a transposed layout), with the dims in
+    /// `flip` reversed and every `step`-th index of the first dim kept.
+    fn viewed(
+        stored: &[u64],
+        perm: &[usize],
+        flip: &[bool],
+        step: u64,
+        es: usize,
+    ) -> (Vec<u8>, Vec<u64>, Vec<i64>, i64) {
         let total: u64 = stored.iter().product::<u64>() * es as u64;
         let src: Vec<u8> = (0..total).map(|i| (i * 7 + i / 251) as u8).collect();
         let c = c_strides(stored, es);
@@ -420,6 +427,12 @@ mod tests {
         }
         shape[0] = shape[0].div_ceil(step);
         strides[0] *= step as i64;
+        (src, shape, strides, offset)
+    }
+
+    /// [`gather`] of a [`viewed`] array against the element-by-element copy.
+    fn check(stored: &[u64], perm: &[usize], flip: &[bool], step: u64, es: usize, unit: usize) {
+        let (src, shape, strides, offset) = viewed(stored, perm, flip, step, es);
         let from = Layout {
             offset,
             strides: &strides,
@@ -474,20 +487,7 @@ mod tests {
         fn copy_nd_matches_the_element_by_element_copy(
             (stored, perm, flip, step, es, _unit) in case()
         ) {
-            let total: u64 = stored.iter().product::<u64>() * es as u64;
-            let src: Vec<u8> = (0..total).map(|i| (i * 13 + i / 7) as u8).collect();
-            let c = c_strides(&stored, es);
-            let mut shape: Vec<u64> = perm.iter().map(|&p| stored[p]).collect();
-            let mut strides: Vec<i64> = perm.iter().map(|&p| c[p]).collect();
-            let mut offset = 0i64;
-            for (d, &f) in flip.iter().enumerate() {
-                if f {
-                    offset += (shape[d] as i64 - 1) * strides[d];
-                    strides[d] = -strides[d];
-                }
-            }
-            shape[0] = shape[0].div_ceil(step);
-            strides[0] *= step as i64;
+            let (src, shape, strides, offset) = viewed(&stored, &perm, &flip, step, es);
             let from = Layout { offset, strides: &strides };
             let expected = naive(&src, from, &shape, es, 1);
             let mut out = vec![0u8; expected.len()];
