@@ -26,26 +26,15 @@ open <= 5 ms; EER decode >= 2x tifffile + imagecodecs. Not a test: it asserts no
 import argparse
 import os
 import shutil
-import statistics
 import tempfile
-import time
 
 import numpy as np
 
 import emio
+from _common import forget_open_files, median_time
 
 ARINA_FRAME = (192, 192)
 EER_SIDE = 4096
-
-
-def median_time(fn, repeat):
-    times = []
-    result = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
 
 
 def arina_frames(n, seed):
@@ -105,15 +94,6 @@ def make_eer(folder, frames, density):
     path = os.path.join(folder, "bench.eer")
     emio.file_writer(path, {"data": movie})
     return path, int(movie.sum(dtype=np.uint64))
-
-
-def forget_open_files():
-    """Empty emio's per-process cache of open files, so a lazy open starts afresh."""
-    from emio import _lazy
-
-    with _lazy._open_lock:
-        _lazy._open_files.clear()
-        _lazy._views.clear()
 
 
 def bench_arina(master, expected_sum, frames, repeat):

@@ -32,25 +32,13 @@ asserts nothing about speed.
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import tempfile
-import time
 
 import numpy as np
 
 import emio
-
-
-def median_time(fn, repeat):
-    fn()
-    times = []
-    result = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+from _common import forget_open_files, median_time
 
 
 def counts(shape, seed):
@@ -98,16 +86,7 @@ def cat_time(path, repeat):
         with open(os.devnull, "wb") as null:
             subprocess.run(["cat", path], stdout=null, check=True)
 
-    return median_time(run, repeat)[0]
-
-
-def forget_open_files():
-    """Empty emio's per-process cache of open files, so a lazy open starts afresh."""
-    from emio import _lazy
-
-    with _lazy._open_lock:
-        _lazy._open_files.clear()
-        _lazy._views.clear()
+    return median_time(run, repeat, warm_up=True)[0]
 
 
 def bench_file(path, inner, total, repeat):
@@ -131,10 +110,10 @@ def bench_file(path, inner, total, repeat):
     del ours, theirs
     nbytes = int(np.prod(stored)) * 2
     t_cat = cat_time(path, repeat)
-    t_h5py, _ = median_time(h5py_read, repeat)
-    t_emio, _ = median_time(emio_read, repeat)
-    t_h5py_sum, s_h5py = median_time(lambda: int(h5py_read().sum(dtype=np.uint64)), repeat)
-    t_emio_sum, s_emio = median_time(lambda: emio.stats(path, bins=0)["sum"], repeat)
+    t_h5py, _ = median_time(h5py_read, repeat, warm_up=True)
+    t_emio, _ = median_time(emio_read, repeat, warm_up=True)
+    t_h5py_sum, s_h5py = median_time(lambda: int(h5py_read().sum(dtype=np.uint64)), repeat, warm_up=True)
+    t_emio_sum, s_emio = median_time(lambda: emio.stats(path, bins=0)["sum"], repeat, warm_up=True)
     if s_h5py != total or int(s_emio) != total:
         raise SystemExit(f"{path}: sums {s_emio} (emio), {s_h5py} (h5py), expected {total}")
 
@@ -142,7 +121,7 @@ def bench_file(path, inner, total, repeat):
         forget_open_files()
         return emio.file_reader(path, lazy=True)[0]["data"]
 
-    t_open, _ = median_time(lazy_open, max(repeat, 20))
+    t_open, _ = median_time(lazy_open, max(repeat, 20), warm_up=True)
     return {
         "file": os.path.basename(path),
         "stored": stored,

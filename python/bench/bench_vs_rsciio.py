@@ -51,20 +51,11 @@ import time
 import numpy as np
 
 import emio
+from _common import median_time
 
 FRAME = (256, 256)
 #: Targets of issue 10 (rsciio time / emio time).
 TARGETS = {"eager read": 3.0, "lazy open": 100.0, "lazy open, 1st call": 100.0}
-
-
-def median_time(fn, repeat):
-    times = []
-    result = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
 
 
 def touch(array):
