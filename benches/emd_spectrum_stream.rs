@@ -26,9 +26,9 @@ use std::time::Instant;
 
 mod common;
 
-use emio::engine::Engine;
 use emio::metadata::get_str;
 use emio::{ArrayData, DType, Dataset, NoProgress, Registry};
+use emio_core::engine::Engine;
 use emio_h5::writer::{Compression, H5Writer};
 
 /// The marker that ends a pixel in the stream.

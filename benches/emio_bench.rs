@@ -38,8 +38,8 @@ use std::time::{Duration, Instant};
 mod common;
 mod generate;
 
-use emio::engine::Engine;
 use emio::{ArraySource, Axis, DType, Dataset, NoProgress, Registry, Result, Tree};
+use emio_core::engine::Engine;
 use rayon::prelude::*;
 
 /// One generated input.
@@ -342,7 +342,7 @@ impl ArraySource for Synthetic {
         let row = shape.last().map_or(1, |&n| n as usize);
         let mut rows = out.chunks_exact_mut(row * es);
         let lead = &shape[..shape.len().saturating_sub(1)];
-        emio::source::for_each_index(lead, |index| {
+        emio_core::source::for_each_index(lead, |index| {
             let first: u64 = start
                 .iter()
                 .zip(index.iter().chain([&0]))

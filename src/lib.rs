@@ -9,24 +9,47 @@
 //! ```
 //!
 //! Every format is a cargo feature (all on by default); [`registry()`] holds the enabled ones.
+//! This crate re-exports the dataset model ([`Dataset`], [`Axis`], [`DType`], [`Tree`],
+//! [`ArraySource`] and the sources), the registry and the [`Format`] interface, and the
+//! errors; the engine, copy kernels and other building blocks of the formats stay in
+//! `emio-core`.
 //!
 //! Beyond reading and writing: [`stats`] (streamed statistics), [`reduce`] (sums over
 //! navigation or signal axes), [`values`] (one number per element of any dtype),
 //! [`listing`] (folder overviews), [`check`] (validation that explains),
-//! [`batch`] (many files converted into one folder), [`preview`] (PNG pictures).
+//! [`batch`] (many files converted into one folder), [`preview`] (PNG pictures),
+//! [`json`] (the command-line tool's JSON documents).
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub mod batch;
 pub mod check;
+pub mod json;
 pub mod listing;
 pub mod preview;
 pub mod reduce;
 pub mod stats;
 pub mod values;
 
-pub use emio_core::*;
+// The dataset model: datasets, axes, dtypes, metadata trees and the lazy pixel sources
+// a dataset reads from.
+pub use emio_core::metadata;
+pub use emio_core::source::Threads;
+pub use emio_core::{
+    ArrayData, ArraySource, Axis, AxisKind, ByteOrder, ChunkDecoder, ChunkedSource, Chunks, DType,
+    Dataset, Region, Storage, StoredChunks, StridedSource, StridedView, Tree,
+};
+// The registry and the interface every format implements.
+pub use emio_core::{
+    CancelFlag, ContentMatch, Format, FormatInfo, NoProgress, OptionKind, OptionSet, OptionSpec,
+    OptionValue, Options, Problem, Progress, Registry, WriteRequest, Writes,
+};
+// Errors.
+pub use emio_core::{Error, Result, ResultExt};
+// The crates whose types the model's API uses (f16 and complex elements, owned arrays,
+// JSON metadata trees).
+pub use emio_core::{half, ndarray, num_complex, serde_json};
 
 #[cfg(feature = "arina")]
 pub use emio_arina as arina;
@@ -63,43 +86,43 @@ pub use emio_zarr as zarr;
 
 /// The registry of every enabled format, most specific signatures first.
 pub fn registry() -> Registry {
-    let mut formats: Vec<Arc<dyn Format>> = Vec::new();
-    #[cfg(feature = "npy")]
-    formats.extend(emio_npy::formats());
-    #[cfg(feature = "dm")]
-    formats.extend(emio_dm::formats());
-    #[cfg(feature = "mrc")]
-    formats.extend(emio_mrc::formats());
-    #[cfg(feature = "mib")]
-    formats.extend(emio_mib::formats());
-    #[cfg(feature = "blo")]
-    formats.extend(emio_blo::formats());
-    #[cfg(feature = "emd")]
-    formats.extend(emio_emd::formats());
-    #[cfg(feature = "hspy")]
-    formats.extend(emio_hspy::formats());
-    #[cfg(feature = "arina")]
-    formats.extend(emio_arina::formats());
-    #[cfg(feature = "tiff")]
-    formats.extend(emio_tiff::formats());
-    #[cfg(feature = "zarr")]
-    formats.extend(emio_zarr::formats());
-    #[cfg(feature = "empad")]
-    formats.extend(emio_empad::formats());
-    #[cfg(feature = "ripple")]
-    formats.extend(emio_ripple::formats());
-    #[cfg(feature = "tvips")]
-    formats.extend(emio_tvips::formats());
-    #[cfg(feature = "eer")]
-    formats.extend(emio_eer::formats());
-    #[cfg(feature = "tia")]
-    formats.extend(emio_tia::formats());
-    #[cfg(feature = "msa")]
-    formats.extend(emio_msa::formats());
     let mut registry = Registry::new();
-    for format in formats {
-        registry.register(format);
-    }
+    #[cfg(feature = "npy")]
+    registry.register(Arc::new(emio_npy::Npy));
+    #[cfg(feature = "dm")]
+    registry.register(Arc::new(emio_dm::Dm));
+    #[cfg(feature = "dm")]
+    registry.register(Arc::new(emio_dm::Dm5));
+    #[cfg(feature = "mrc")]
+    registry.register(Arc::new(emio_mrc::Mrc));
+    #[cfg(feature = "mib")]
+    registry.register(Arc::new(emio_mib::Mib));
+    #[cfg(feature = "blo")]
+    registry.register(Arc::new(emio_blo::Blo));
+    #[cfg(feature = "emd")]
+    registry.register(Arc::new(emio_emd::Emd));
+    #[cfg(feature = "hspy")]
+    registry.register(Arc::new(emio_hspy::Hspy));
+    #[cfg(feature = "arina")]
+    registry.register(Arc::new(emio_arina::Arina));
+    #[cfg(feature = "tiff")]
+    registry.register(Arc::new(emio_tiff::Tiff));
+    #[cfg(feature = "zarr")]
+    registry.register(Arc::new(emio_zarr::Zarr));
+    #[cfg(feature = "zarr")]
+    registry.register(Arc::new(emio_zarr::Zspy));
+    #[cfg(feature = "empad")]
+    registry.register(Arc::new(emio_empad::Empad));
+    #[cfg(feature = "ripple")]
+    registry.register(Arc::new(emio_ripple::Ripple));
+    #[cfg(feature = "tvips")]
+    registry.register(Arc::new(emio_tvips::Tvips));
+    #[cfg(feature = "eer")]
+    registry.register(Arc::new(emio_eer::Eer));
+    #[cfg(feature = "tia")]
+    registry.register(Arc::new(emio_tia::Tia));
+    #[cfg(feature = "msa")]
+    registry.register(Arc::new(emio_msa::Msa));
     registry
 }
 

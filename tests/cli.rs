@@ -557,7 +557,7 @@ fn stats_agree_with_a_direct_computation() {
 
 #[test]
 fn stats_of_corpus_files_match_their_values() {
-    let corpus = emio::corpus::corpus_dir();
+    let corpus = emio_core::corpus::corpus_dir();
     let files = [
         corpus.join("dm/1D_test-1.dm3"),
         corpus.join("mrc/HAADFscan.mrc"),
@@ -641,7 +641,7 @@ fn ls_lists_datasets_and_unreadable_files() {
 
 #[test]
 fn ls_lists_the_whole_corpus() {
-    let corpus = emio::corpus::corpus_dir();
+    let corpus = emio_core::corpus::corpus_dir();
     let out = emconvert(&["ls", "--json", "--recursive", s(&corpus)]);
     let rows = json_lines(&out);
     let readable: std::collections::BTreeSet<&str> =
@@ -684,7 +684,7 @@ fn check_exit_codes_say_valid_problems_or_unreadable() {
 
 #[test]
 fn check_runs_over_the_whole_corpus() {
-    let corpus = emio::corpus::corpus_dir();
+    let corpus = emio_core::corpus::corpus_dir();
     let mut files = Vec::new();
     for entry in std::fs::read_dir(&corpus).unwrap().flatten() {
         if entry.path().is_dir() {
@@ -796,7 +796,7 @@ fn batch_conversion_reports_failures_and_never_overwrites() {
 
 #[test]
 fn batch_conversion_of_corpus_files() {
-    let corpus = emio::corpus::corpus_dir();
+    let corpus = emio_core::corpus::corpus_dir();
     let inputs: Vec<PathBuf> = std::fs::read_dir(corpus.join("dm"))
         .unwrap()
         .flatten()

@@ -114,7 +114,7 @@ impl Outcome {
 fn le_bytes(ds: &Dataset) -> emio::Result<Vec<u8>> {
     let mut bytes = ds.read_region_bytes(&vec![0; ds.ndim()], ds.shape())?;
     if cfg!(target_endian = "big") {
-        emio::dtype::swap_bytes_in_place(&mut bytes, ds.dtype().swap_unit());
+        emio_core::dtype::swap_bytes_in_place(&mut bytes, ds.dtype().swap_unit());
     }
     Ok(bytes)
 }
@@ -858,7 +858,7 @@ struct FormatTally {
 
 #[test]
 fn corpus_conformance() {
-    let corpus = emio::corpus::corpus_dir();
+    let corpus = emio_core::corpus::corpus_dir();
     let known = Known::load(&corpus);
     let only = std::env::var("EMIO_CONFORMANCE_FORMAT").ok();
     let registry = emio::registry();

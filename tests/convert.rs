@@ -9,10 +9,10 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use emio::engine::Engine;
 use emio::{
     ArraySource, Axis, DType, Dataset, Error, NoProgress, Registry, Result, StridedSource, Tree,
 };
+use emio_core::engine::Engine;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -606,7 +606,7 @@ fn stream_c_order_is_backed_by_the_engine() {
     )
     .unwrap();
     let mut out = Vec::new();
-    emio::output::stream_c_order(&ds, &NoProgress, |_, b| {
+    emio_core::output::stream_c_order(&ds, &NoProgress, |_, b| {
         out.extend_from_slice(b);
         Ok(())
     })

@@ -279,7 +279,7 @@ fn exercise(path: &Path, file_size: u64) -> Option<Failure> {
                 limit: stored_budget(file_size),
             });
         }
-        let _ = ds.info_json(i, false, true);
+        let _ = emio::json::dataset_info(ds, i, true);
         if ds.nbytes() <= WHOLE_BYTES {
             let _ = ds.sha256();
             continue;

@@ -19,7 +19,7 @@ fn decoded_size(png: &[u8]) -> (u32, u32) {
 
 #[test]
 fn every_corpus_file_gets_a_picture_of_the_promised_size() {
-    let corpus = emio::corpus::corpus_dir();
+    let corpus = emio_core::corpus::corpus_dir();
     let rows = emio::listing::list(&[corpus], true);
     let mut files: Vec<_> = rows
         .iter()

@@ -168,34 +168,25 @@ fn container_outputs_keep_the_derived_datasets() {
 struct FailingWriter(bool);
 
 impl emio::Format for FailingWriter {
-    fn name(&self) -> &'static str {
-        "failing"
-    }
-    fn description(&self) -> &'static str {
-        "fails"
-    }
-    fn extensions(&self) -> &'static [&'static str] {
-        &["out"]
-    }
-    fn sniff(&self, _head: &[u8]) -> bool {
-        false
-    }
-    fn can_write(&self) -> bool {
-        true
-    }
-    fn writes_companions(&self) -> bool {
-        self.0
+    fn info(&self) -> emio::FormatInfo {
+        let writes = if self.0 {
+            emio::Writes::with_companions(&[])
+        } else {
+            emio::Writes::file(&[])
+        };
+        emio::FormatInfo {
+            name: "failing",
+            description: "fails",
+            extensions: &["out"],
+            read_options: &[],
+            writes: Some(writes),
+        }
     }
     fn open(&self, _path: &Path, _options: &emio::Options) -> emio::Result<Vec<Dataset>> {
         Ok(Vec::new())
     }
-    fn write(
-        &self,
-        _dataset: &Dataset,
-        path: &Path,
-        _options: &emio::Options,
-        _progress: &dyn emio::Progress,
-    ) -> emio::Result<()> {
+    fn write(&self, request: &emio::WriteRequest) -> emio::Result<()> {
+        let path = request.path;
         let failed = std::io::Error::other(format!("cannot finish {}", path.display()));
         Err(emio::Error::io(path, failed))
     }

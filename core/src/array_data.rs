@@ -110,7 +110,7 @@ fn typed<T: bytemuck::Pod>(
     let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut v);
     advise_huge_pages(bytes);
     fill(bytes)?;
-    ArrayD::from_shape_vec(IxDyn(dims), v).map_err(|e| Error::OutOfBounds(e.to_string()))
+    ArrayD::from_shape_vec(IxDyn(dims), v).map_err(|e| Error::Layout(e.to_string()))
 }
 
 /// Ask the kernel to back a large, freshly allocated (not yet touched) buffer with

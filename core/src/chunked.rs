@@ -194,18 +194,18 @@ impl ChunkedSource {
         decoder: Box<dyn ChunkDecoder>,
     ) -> Result<Self> {
         if chunk.len() != shape.len() || chunk.iter().zip(&shape).any(|(&c, &n)| c == 0 && n > 0) {
-            return Err(Error::OutOfBounds(format!(
+            return Err(Error::Layout(format!(
                 "chunk shape {chunk:?} does not fit array shape {shape:?}"
             )));
         }
         element_count(&shape)
             .and_then(|n| n.checked_mul(dtype.size() as u64))
-            .ok_or_else(|| Error::OutOfBounds(format!("shape {shape:?} overflows")))?;
+            .ok_or_else(|| Error::Layout(format!("shape {shape:?} overflows")))?;
         let chunk_bytes = element_count(&chunk)
             .and_then(|n| n.checked_mul(dtype.size() as u64))
-            .ok_or_else(|| Error::OutOfBounds(format!("chunk {chunk:?} overflows")))?;
+            .ok_or_else(|| Error::Layout(format!("chunk {chunk:?} overflows")))?;
         if chunk_bytes > MAX_CHUNK_BYTES {
-            return Err(Error::OutOfBounds(format!(
+            return Err(Error::Layout(format!(
                 "chunk {chunk:?} of {chunk_bytes} bytes: a chunk may hold at most 2 GiB"
             )));
         }

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::array_data::ArrayData;
@@ -88,7 +87,7 @@ impl Dataset {
     ) -> Result<Self> {
         let shape = source.shape();
         if axes.len() != shape.len() {
-            return Err(Error::OutOfBounds(format!(
+            return Err(Error::Layout(format!(
                 "{} axes given for a {}-dimensional array",
                 axes.len(),
                 shape.len()
@@ -97,7 +96,7 @@ impl Dataset {
         for (axis, &n) in axes.iter().zip(shape) {
             if let AxisKind::Values(v) = &axis.kind {
                 if v.len() as u64 != n {
-                    return Err(Error::OutOfBounds(format!(
+                    return Err(Error::Layout(format!(
                         "axis {:?} has {} values for {n} indices",
                         axis.name,
                         v.len()
@@ -248,21 +247,16 @@ impl Dataset {
         self.source.chunk_shape()
     }
 
-    /// The whole array as native C-order bytes without copying, when the storage allows.
+    /// The whole array as native C-order bytes without copying, when the source's
+    /// [`ArraySource::stored_view`] is exactly that ([`crate::StridedView::contiguous`]).
     pub fn mapped(&self) -> Option<&[u8]> {
-        self.source.mapped()
+        self.stored_view()?.contiguous(self.shape(), self.dtype())
     }
 
-    /// The stored bytes seen in place with per-dimension byte strides, when the source
-    /// holds its values that way in native byte order (see [`ArraySource::strided_view`]).
-    pub fn strided_view(&self) -> Option<crate::source::StridedView<'_>> {
-        self.source.strided_view()
-    }
-
-    /// The stored bytes seen in place with per-dimension byte strides and the byte order
-    /// the values are stored in, which may differ from the machine's (see
+    /// The stored bytes seen in place, with per-dimension byte strides and the byte order
+    /// of the values, which may differ from the machine's: zero-copy access (see
     /// [`ArraySource::stored_view`]).
-    pub fn stored_view(&self) -> Option<(crate::source::StridedView<'_>, crate::ByteOrder)> {
+    pub fn stored_view(&self) -> Option<crate::source::StridedView<'_>> {
         self.source.stored_view()
     }
 
@@ -487,40 +481,6 @@ impl Dataset {
         }
         let digest = hasher.finalize();
         Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
-    }
-
-    /// This dataset as the JSON object of `emconvert info --json`.
-    pub fn info_json(&self, index: usize, checksum: bool, original: bool) -> Result<Value> {
-        let mut obj = serde_json::Map::new();
-        obj.insert("index".into(), json!(index));
-        obj.insert("title".into(), json!(self.title()));
-        let dtype = self.dtype();
-        obj.insert("dtype".into(), json!(dtype.numpy_str()));
-        if let Some(fields) = dtype.numpy_fields() {
-            obj.insert("dtype_fields".into(), json!(fields));
-        }
-        obj.insert("shape".into(), json!(self.shape()));
-        let axes: Vec<Value> = self
-            .axes
-            .iter()
-            .zip(self.shape())
-            .map(|(a, &n)| a.to_json(n))
-            .collect();
-        obj.insert("axes".into(), Value::Array(axes));
-        if checksum {
-            obj.insert("sha256".into(), json!(self.sha256()?));
-        }
-        if !self.warnings.is_empty() {
-            obj.insert("warnings".into(), json!(self.warnings));
-        }
-        obj.insert("metadata".into(), Value::Object(self.metadata.clone()));
-        if original {
-            obj.insert(
-                "original_metadata".into(),
-                Value::Object(self.original_metadata.clone()),
-            );
-        }
-        Ok(Value::Object(obj))
     }
 }
 

@@ -63,9 +63,30 @@ pub enum Error {
         /// Why every candidate was rejected.
         reason: String,
     },
+    /// Encoded data (a compressed chunk, strip or stream) that its codec rejected:
+    /// `expected` names the data, `source` is the codec's own error.
+    #[error("{}{format} file is malformed{}: expected {} ({})", path_prefix(path), offset_suffix(*offset), bounded_message(expected.as_str()), bounded_message(source.to_string()))]
+    Codec {
+        /// Registry name of the format being decoded.
+        format: &'static str,
+        /// The file, once known.
+        path: Option<PathBuf>,
+        /// Byte offset of the encoded data in the file, when known.
+        offset: Option<u64>,
+        /// What the data should have been (e.g. "a valid deflate stream in a chunk").
+        expected: String,
+        /// The codec's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A region or index outside the dataset was requested.
     #[error("region out of bounds: {}", bounded_message(.0.as_str()))]
     OutOfBounds(String),
+    /// Shapes, strides, axes or an axis order that do not fit together: data of another
+    /// size than its shape, a permutation that is none, sources of different shapes
+    /// stacked, a sizes product that overflows.
+    #[error("inconsistent layout: {}", bounded_message(.0.as_str()))]
+    Layout(String),
     /// The output exists and overwriting was not requested.
     #[error("{}: output exists (use --force / overwrite to replace it)", .0.display())]
     OutputExists(PathBuf),
@@ -126,6 +147,28 @@ impl Error {
         }
     }
 
+    /// Encoded data its codec rejected (`source`), where `expected` says what it should have
+    /// been; `offset` is where it starts in the file, when known.
+    pub fn codec(
+        format: &'static str,
+        offset: Option<u64>,
+        expected: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Codec {
+            format,
+            path: None,
+            offset,
+            expected: expected.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Shapes, strides or an axis order that do not fit together.
+    pub fn layout(what: impl Into<String>) -> Self {
+        Error::Layout(what.into())
+    }
+
     /// An unsupported feature or dataset.
     pub fn unsupported(format: &'static str, what: impl Into<String>) -> Self {
         Error::Unsupported {
@@ -142,6 +185,39 @@ impl Error {
             reason: reason.into(),
             format: None,
             path: None,
+        }
+    }
+
+    /// This malformed-input or codec error with `context` applied to what it says was
+    /// expected (naming the chunk, frame or dataset the problem was found in); other
+    /// errors unchanged.
+    pub fn in_context(self, context: impl FnOnce(String) -> String) -> Self {
+        match self {
+            Error::Malformed {
+                format,
+                path,
+                offset,
+                expected,
+            } => Error::Malformed {
+                format,
+                path,
+                offset,
+                expected: context(expected),
+            },
+            Error::Codec {
+                format,
+                path,
+                offset,
+                expected,
+                source,
+            } => Error::Codec {
+                format,
+                path,
+                offset,
+                expected: context(expected),
+                source,
+            },
+            other => other,
         }
     }
 
@@ -176,6 +252,19 @@ impl Error {
                 path: Some(file.to_path_buf()),
                 offset,
                 expected,
+            },
+            Error::Codec {
+                format,
+                path: None,
+                offset,
+                expected,
+                source,
+            } => Error::Codec {
+                format,
+                path: Some(file.to_path_buf()),
+                offset,
+                expected,
+                source,
             },
             Error::Unsupported {
                 format,
@@ -241,6 +330,19 @@ impl Error {
                 offset,
                 expected: text(expected),
             },
+            Error::Codec {
+                format,
+                path: p,
+                offset,
+                expected,
+                source,
+            } => Error::Codec {
+                format,
+                path: p.map(path),
+                offset,
+                expected: text(expected),
+                source,
+            },
             Error::Unsupported {
                 format,
                 path: p,
@@ -266,6 +368,7 @@ impl Error {
                 reason: text(reason),
             },
             Error::OutOfBounds(t) => Error::OutOfBounds(text(t)),
+            Error::Layout(t) => Error::Layout(text(t)),
             Error::OutputExists(p) => Error::OutputExists(path(p)),
             Error::InputChanged { path: p, change } => Error::InputChanged {
                 path: path(p),
@@ -302,5 +405,29 @@ mod tests {
             text.len()
         );
         assert!(text.ends_with("more characters)"), "{text}");
+    }
+
+    #[test]
+    fn codec_errors_keep_their_source_and_gain_the_path() {
+        let zstd = std::io::Error::other("Unknown frame descriptor");
+        let e = Error::codec("tiff", Some(8), "Zstd data", zstd).with_path(Path::new("a.tif"));
+        assert_eq!(
+            e.to_string(),
+            "a.tif: tiff file is malformed at byte 8: expected Zstd data (Unknown frame descriptor)"
+        );
+        let source = std::error::Error::source(&e).expect("the codec's error");
+        assert_eq!(source.to_string(), "Unknown frame descriptor");
+        let moved = e.replace_path(Path::new("a.tif"), Path::new("b.tif"));
+        assert!(matches!(moved, Error::Codec { path: Some(p), .. } if p == Path::new("b.tif")));
+    }
+
+    #[test]
+    fn layout_errors_are_not_bounds_errors() {
+        let e = Error::layout("[0, 0] is not a permutation");
+        assert!(matches!(e, Error::Layout(_)));
+        assert_eq!(
+            e.to_string(),
+            "inconsistent layout: [0, 0] is not a permutation"
+        );
     }
 }

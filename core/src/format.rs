@@ -1,11 +1,14 @@
-//! The `Format` trait every format crate implements, and progress reporting for writers.
+//! The `Format` trait every format crate implements: its [`FormatInfo`] (names, option
+//! sets, what its writer produces), probing, reading, and writing from a [`WriteRequest`];
+//! progress reporting for writers.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::options::{OptionSpec, Options};
+use crate::options::{OptionSet, OptionSpec, Options};
+use crate::output::OutputKind;
 
 /// Receives progress of long operations (bytes processed). Implementations must be cheap:
 /// writers call `advance` once per region.
@@ -76,6 +79,103 @@ impl Problem {
     }
 }
 
+/// What a format's writer produces and the options it declares ([`FormatInfo::writes`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Writes {
+    /// One file, a directory store, or a file with companions beside it.
+    pub output: OutputKind,
+    /// The writer's options.
+    pub options: &'static [OptionSpec],
+}
+
+impl Writes {
+    /// A writer of one file, taking `options`.
+    pub const fn file(options: &'static [OptionSpec]) -> Self {
+        Writes {
+            output: OutputKind::File,
+            options,
+        }
+    }
+
+    /// A writer of a directory store (Zarr), taking `options`.
+    pub const fn directory(options: &'static [OptionSpec]) -> Self {
+        Writes {
+            output: OutputKind::Directory,
+            options,
+        }
+    }
+
+    /// A writer of one file plus companion files beside it, named after it (the `.raw`
+    /// of a Ripple `.rpl`, the parts of a split TVIPS file), taking `options`. The registry
+    /// stages them with the output and commits them together (see
+    /// [`crate::output::AtomicOutput`]).
+    pub const fn with_companions(options: &'static [OptionSpec]) -> Self {
+        Writes {
+            output: OutputKind::FileWithCompanions,
+            options,
+        }
+    }
+}
+
+/// What a format is: its names, its reader's options and what its writer produces. A
+/// format declares it once ([`Format::info`]); the registry, `emconvert formats` and
+/// Python's docstrings read it from there.
+#[derive(Debug, Clone, Copy)]
+pub struct FormatInfo {
+    /// Registry name (`dm`, `mrc`, `npy`, ...).
+    pub name: &'static str,
+    /// One-line human description.
+    pub description: &'static str,
+    /// File name extensions without the dot, lower case; compound ones allowed (`mrc.gz`).
+    pub extensions: &'static [&'static str],
+    /// Options the reader accepts.
+    pub read_options: &'static [OptionSpec],
+    /// The writer, `None` for a format emio only reads.
+    pub writes: Option<Writes>,
+}
+
+/// One write: the dataset, the path to write (the registry hands a temporary path in the
+/// destination folder and renames it on success, so writers just write), the options
+/// parsed against the writer's declarations, and where progress goes.
+#[derive(Clone, Copy)]
+pub struct WriteRequest<'a> {
+    /// The dataset to write.
+    pub dataset: &'a Dataset,
+    /// Where to write it.
+    pub path: &'a Path,
+    /// The writer's options, parsed against [`Writes::options`] (defaults filled in).
+    pub options: &'a Options,
+    /// Progress and cancellation.
+    pub progress: &'a dyn Progress,
+}
+
+impl<'a> WriteRequest<'a> {
+    /// A request to write `dataset` to `path` with `options`, reporting no progress.
+    pub fn new(dataset: &'a Dataset, path: &'a Path, options: &'a Options) -> Self {
+        WriteRequest {
+            dataset,
+            path,
+            options,
+            progress: &NoProgress,
+        }
+    }
+
+    /// The same request reporting to `progress`.
+    pub fn with_progress(self, progress: &'a dyn Progress) -> Self {
+        WriteRequest { progress, ..self }
+    }
+
+    /// The writer's typed options (an [`options!`](crate::options!) struct).
+    pub fn typed<T: OptionSet>(&self) -> Result<T> {
+        T::from_options(self.options)
+    }
+
+    /// The same request writing to another path (a part of a split output).
+    pub fn to_path(self, path: &'a Path) -> Self {
+        WriteRequest { path, ..self }
+    }
+}
+
 /// One file format: how to recognise it, read it and (optionally) write it.
 ///
 /// Probing has two stages. [`Format::sniff`] looks at the first bytes only. Formats sharing
@@ -85,15 +185,14 @@ impl Problem {
 /// registry ranks `Recognised` over `Signature`, drops `Rejected`, and then prefers a
 /// matching extension; see [`crate::Registry::probe`].
 pub trait Format: Send + Sync {
-    /// Registry name (`dm`, `mrc`, `npy`, ...).
-    fn name(&self) -> &'static str;
-    /// One-line human description.
-    fn description(&self) -> &'static str;
-    /// File name extensions without the dot, lower case; compound ones allowed (`mrc.gz`).
-    fn extensions(&self) -> &'static [&'static str];
+    /// The format's names, option sets and writer.
+    fn info(&self) -> FormatInfo;
     /// Whether the first bytes of a file (up to [`crate::registry::SNIFF_BYTES`]) carry
-    /// this format's signature.
-    fn sniff(&self, head: &[u8]) -> bool;
+    /// this format's signature. The default, for directory stores, which have no leading
+    /// bytes (the registry matches them by extension), is `false`.
+    fn sniff(&self, _head: &[u8]) -> bool {
+        false
+    }
     /// Second probing stage, called only when [`Format::sniff`] matched: look at the
     /// file's structure (cheaply: headers, group names, a few attributes; no pixels) and
     /// say whether it is this format. The default, for formats whose signature is their
@@ -102,25 +201,6 @@ pub trait Format: Send + Sync {
     fn inspect(&self, _path: &Path) -> ContentMatch {
         ContentMatch::Signature
     }
-    /// Whether [`Format::open`] is implemented.
-    fn can_read(&self) -> bool {
-        true
-    }
-    /// Whether [`Format::write`] is implemented.
-    fn can_write(&self) -> bool {
-        false
-    }
-    /// Whether the writer produces a directory (Zarr) rather than one file.
-    fn writes_directory(&self) -> bool {
-        false
-    }
-    /// Whether the writer also writes companion files beside its output (the `.raw` of a
-    /// Ripple `.rpl` or an EMPAD `.xml`, the parts of a split TVIPS file). It writes them
-    /// next to the path it is given, named after that path; the registry stages them with
-    /// the output and commits them together (see [`crate::output::AtomicOutput`]).
-    fn writes_companions(&self) -> bool {
-        false
-    }
     /// Companion files that belong to an output at `target` and exist now (an earlier
     /// output's `.raw`, its split parts). Without overwrite, any of them refuses the write
     /// before it starts; with overwrite, those the new output does not replace are removed
@@ -128,19 +208,11 @@ pub trait Format: Send + Sync {
     fn existing_companions(&self, _target: &Path) -> Vec<std::path::PathBuf> {
         Vec::new()
     }
-    /// Options the reader accepts.
-    fn read_options(&self) -> &'static [OptionSpec] {
-        &[]
-    }
     /// The reader's options grouped by the variant of the format they apply to, for
     /// listings (e.g. EMD's `("Velox", ..)` and `("NCEM", ..)`); one unnamed group of
-    /// [`Format::read_options`] by default.
+    /// [`FormatInfo::read_options`] by default.
     fn read_option_sets(&self) -> Vec<(&'static str, &'static [OptionSpec])> {
         vec![("", self.read_options())]
-    }
-    /// Options the writer accepts.
-    fn write_options(&self) -> &'static [OptionSpec] {
-        &[]
     }
     /// Parse the file's structure and return its datasets with lazy pixel sources. Must not
     /// read pixel data.
@@ -152,15 +224,51 @@ pub trait Format: Send + Sync {
     fn validate(&self, _path: &Path) -> Vec<Problem> {
         Vec::new()
     }
-    /// Write `dataset` to `path` region by region. The registry hands a temporary path in
-    /// the destination folder and renames it on success, so writers just write.
-    fn write(
-        &self,
-        _dataset: &Dataset,
-        _path: &Path,
-        _options: &Options,
-        _progress: &dyn Progress,
-    ) -> Result<()> {
+    /// Write the request's dataset to its path, region by region through core's write
+    /// pipeline ([`crate::plan`], [`crate::output::stream_c_order`]). Only called when
+    /// [`FormatInfo::writes`] is set.
+    fn write(&self, _request: &WriteRequest) -> Result<()> {
         Err(Error::unsupported(self.name(), "writing"))
+    }
+
+    /// Registry name ([`FormatInfo::name`]).
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
+    /// One-line human description ([`FormatInfo::description`]).
+    fn description(&self) -> &'static str {
+        self.info().description
+    }
+    /// File name extensions ([`FormatInfo::extensions`]).
+    fn extensions(&self) -> &'static [&'static str] {
+        self.info().extensions
+    }
+    /// Whether [`Format::open`] is implemented (every format reads).
+    fn can_read(&self) -> bool {
+        true
+    }
+    /// Whether [`Format::write`] is implemented.
+    fn can_write(&self) -> bool {
+        self.info().writes.is_some()
+    }
+    /// What the writer produces (a file unless declared otherwise).
+    fn output_kind(&self) -> OutputKind {
+        self.info().writes.map_or(OutputKind::File, |w| w.output)
+    }
+    /// Whether the writer produces a directory (Zarr) rather than one file.
+    fn writes_directory(&self) -> bool {
+        self.output_kind() == OutputKind::Directory
+    }
+    /// Whether the writer also writes companion files beside its output.
+    fn writes_companions(&self) -> bool {
+        self.output_kind() == OutputKind::FileWithCompanions
+    }
+    /// Options the reader accepts ([`FormatInfo::read_options`]).
+    fn read_options(&self) -> &'static [OptionSpec] {
+        self.info().read_options
+    }
+    /// Options the writer accepts (none for a read-only format).
+    fn write_options(&self) -> &'static [OptionSpec] {
+        self.info().writes.map_or(&[], |w| w.options)
     }
 }

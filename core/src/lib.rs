@@ -55,9 +55,12 @@ pub use axis::{Axis, AxisKind};
 pub use dataset::{Chunks, Dataset, Region};
 pub use dtype::{ByteOrder, DType};
 pub use error::{Error, Result, ResultExt};
-pub use format::{CancelFlag, ContentMatch, Format, NoProgress, Problem, Progress};
+pub use format::{
+    CancelFlag, ContentMatch, Format, FormatInfo, NoProgress, Problem, Progress, WriteRequest,
+    Writes,
+};
 pub use metadata::Tree;
-pub use options::{OptionKind, OptionSpec, OptionValue, Options};
+pub use options::{OptionKind, OptionSet, OptionSpec, OptionValue, Options};
 pub use registry::Registry;
 pub use source::{
     ArraySource, ChunkDecoder, ChunkedSource, Storage, StoredChunks, StridedSource, StridedView,

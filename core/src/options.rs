@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::dtype::DType;
 use crate::error::{Error, Result};
 
 /// The type of an option's value.
@@ -241,6 +242,16 @@ impl Options {
     }
 }
 
+/// A typed set of options declared with [`options!`](crate::options!): its declarations
+/// and its values read from options parsed against them.
+pub trait OptionSet: Sized {
+    /// The declarations: names, value types, defaults and help.
+    const SPECS: &'static [OptionSpec];
+    /// The typed values of `options` (parsed against [`OptionSet::SPECS`], so defaults are
+    /// filled in and every value has its declared type).
+    fn from_options(options: &Options) -> Result<Self>;
+}
+
 /// A Rust type an option's value is read as: its [`OptionKind`] and the conversion from the
 /// parsed value (`None` when the option is unset).
 pub trait OptionType: Sized {
@@ -345,6 +356,41 @@ impl OptionType for Shape {
     }
 }
 
+/// The NumPy names of the integer and float dtypes, then their type codes.
+const NUMERIC_DTYPE_WORDS: [&str; 20] = [
+    "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64", "float32", "float64",
+    "u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8", "f4", "f8",
+];
+
+/// An integer or float dtype named as NumPy names it (`uint8` ... `float64`) or by its type
+/// code (`u1` ... `f8`): the dtype options of readers that convert what they read (Velox's
+/// `SI_dtype`, ARINA's `dtype`), declared once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumericDType(pub DType);
+
+impl NumericDType {
+    /// The dtype a NumPy name or type code stands for (`None` for anything else).
+    pub fn from_name(name: &str) -> Option<DType> {
+        if !NUMERIC_DTYPE_WORDS.contains(&name) {
+            return None;
+        }
+        let by_name = DType::ALL.into_iter().find(|d| d.name() == name);
+        by_name.or_else(|| DType::from_numpy_str(name).ok().map(|(d, _)| d))
+    }
+}
+
+impl OptionType for NumericDType {
+    const KIND: OptionKind = OptionKind::Choice(&NUMERIC_DTYPE_WORDS);
+    fn from_value(name: &str, value: Option<&OptionValue>) -> Result<Self> {
+        match value {
+            Some(OptionValue::Str(s)) => NumericDType::from_name(s)
+                .map(NumericDType)
+                .ok_or_else(|| Error::invalid_option(name, format!("{s:?} is not a dtype"))),
+            _ => Err(unset_option(name)),
+        }
+    }
+}
+
 impl<T: OptionType> OptionType for Option<T> {
     const KIND: OptionKind = T::KIND;
     const UNSET_IS_DEFAULT: bool = false;
@@ -370,6 +416,7 @@ impl<T: OptionType> OptionType for Option<T> {
 ///         level: Option<i64> = None,
 ///     }
 /// }
+/// use emio_core::options::OptionSet;
 /// let pairs = [("level", "5")];
 /// let parsed = emio_core::Options::parse(ExampleWrite::SPECS, &pairs).unwrap();
 /// let o = ExampleWrite::from_options(&parsed).unwrap();
@@ -377,8 +424,8 @@ impl<T: OptionType> OptionType for Option<T> {
 /// ```
 ///
 /// Each field's `= default` is the default in its text form (`None`: unset by default).
-/// The struct gets `SPECS` (the declarations) and `from_options` (the typed values of
-/// options parsed against `SPECS`).
+/// The struct implements [`OptionSet`]: `SPECS` (the declarations) and `from_options` (the
+/// typed values of options parsed against `SPECS`).
 #[macro_export]
 macro_rules! options {
     (
@@ -401,9 +448,8 @@ macro_rules! options {
             )*
         }
 
-        impl $name {
-            /// The declarations of these options: names, value types, defaults and help.
-            pub const SPECS: &'static [$crate::OptionSpec] = &[
+        impl $crate::options::OptionSet for $name {
+            const SPECS: &'static [$crate::OptionSpec] = &[
                 $(
                     $crate::OptionSpec {
                         name: stringify!($field),
@@ -414,9 +460,7 @@ macro_rules! options {
                 )*
             ];
 
-            /// The typed values of `options` (parsed against [`Self::SPECS`], so defaults
-            /// are filled in and every value has its declared type).
-            pub fn from_options(options: &$crate::Options) -> $crate::Result<Self> {
+            fn from_options(options: &$crate::Options) -> $crate::Result<Self> {
                 Ok($name {
                     $(
                         $field: $crate::options::typed::<$ty>(
@@ -640,6 +684,31 @@ mod tests {
         assert_eq!((t.scale, t.sum_frames, t.level), (1.5, true, None));
         let e = parse(&[("scale", "x")]).unwrap_err().to_string();
         assert!(e.contains("scale"), "{e}");
+    }
+
+    #[test]
+    fn numeric_dtypes_by_name_and_type_code() {
+        crate::options! {
+            /// Test options.
+            struct Convert {
+                /// output dtype
+                dtype: Option<NumericDType> = None,
+            }
+        }
+        let parse = |pairs: &[(&str, &str)]| {
+            Options::parse(Convert::SPECS, pairs).and_then(|o| Convert::from_options(&o))
+        };
+        assert_eq!(parse(&[]).unwrap().dtype, None);
+        for (word, dtype) in [
+            ("uint16", DType::U16),
+            ("u8", DType::U64),
+            ("f4", DType::F32),
+        ] {
+            let got = parse(&[("dtype", word)]).unwrap().dtype;
+            assert_eq!(got, Some(NumericDType(dtype)), "{word}");
+        }
+        assert!(parse(&[("dtype", "complex64")]).is_err());
+        assert_eq!(NumericDType::from_name("int8"), Some(DType::I8));
     }
 
     #[test]

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::format::{ContentMatch, Format, Progress};
+use crate::format::{ContentMatch, Format, Progress, WriteRequest};
 use crate::options::Options;
-use crate::output::{AtomicOutput, OutputKind};
+use crate::output::AtomicOutput;
 
 /// How many leading bytes of a file are handed to [`Format::sniff`].
 pub const SNIFF_BYTES: usize = 4096;
@@ -231,13 +231,7 @@ impl Registry {
         let options = Options::parse(format.write_options(), options)
             .map_err(|e| e.with_format(format.name()).with_path(path))?;
         check_not_folder(format, path)?;
-        let kind = if format.writes_directory() {
-            OutputKind::Directory
-        } else if format.writes_companions() {
-            OutputKind::FileWithCompanions
-        } else {
-            OutputKind::File
-        };
+        let kind = format.output_kind();
         // Logical data may be far larger than its input (sparse HDF5/Zarr): refuse before
         // writing rather than fill the disk.
         crate::budget::check_free_space(path, dataset.nbytes())?;
@@ -246,8 +240,9 @@ impl Registry {
             return Err(Error::OutputExists(existing.clone()));
         }
         let output = AtomicOutput::new(path, overwrite, kind)?.replacing(stale);
+        let request = WriteRequest::new(dataset, output.temp_path(), &options);
         format
-            .write(dataset, output.temp_path(), &options, progress)
+            .write(&request.with_progress(progress))
             .map_err(|e| {
                 output
                     .in_user_terms(e)

@@ -56,29 +56,21 @@ pub trait ArraySource: Send + Sync {
     /// The natural unit of reading (a frame, a strip, an HDF5 chunk): regions aligned to it
     /// are cheapest.
     fn chunk_shape(&self) -> Vec<u64>;
-    /// The whole array as bytes already in C order and native byte order, when the storage
-    /// holds it that way (zero-copy access to a memory map).
-    fn mapped(&self) -> Option<&[u8]> {
+    /// Zero-copy access, the one way a source offers it: the stored bytes seen in place
+    /// (usually a whole memory-mapped file), where element `(0, 0, ...)` lies and the byte
+    /// stride of each dimension (per-frame headers, Fortran order and flipped axes are
+    /// strides), and the byte order of the stored values. `None` when the values are not
+    /// stored as an array (compressed chunks, packed or converted values): read them with
+    /// [`ArraySource::read_region`]. [`StridedView::native`] keeps only native-order
+    /// views, [`StridedView::contiguous`] gives the C-contiguous array as one slice.
+    fn stored_view(&self) -> Option<StridedView<'_>> {
         None
     }
-    /// The stored bytes seen in place with any strides (per-frame headers, Fortran order,
-    /// flipped axes), when the values are stored in native byte order: zero-copy strided
-    /// views (e.g. NumPy arrays over a memory map). [`ArraySource::mapped`] is the
-    /// C-contiguous special case.
-    fn strided_view(&self) -> Option<StridedView<'_>> {
-        None
-    }
-    /// Like [`ArraySource::strided_view`], but also when the values are stored in the other
-    /// byte order, which is returned with the view: zero-copy views for consumers that
-    /// handle byte order themselves (NumPy arrays of dtype `>u2` over a big-endian file).
-    /// Defaults to the native-order [`ArraySource::strided_view`].
-    fn stored_view(&self) -> Option<(StridedView<'_>, ByteOrder)> {
-        self.strided_view().map(|view| (view, ByteOrder::NATIVE))
-    }
-    /// When the values are stored contiguously but in a permuted order of the logical
-    /// dimensions (Fortran order, a spectrum image stored energy-first): `perm`, where
-    /// `perm[i]` is the logical dimension stored `i`-th (slowest first), and a source over
-    /// the same bytes in that stored, C-contiguous order. `None` for C-order storage.
+    /// Not a view but a hint for copying a source that has none (chunked storage): when
+    /// whole chunks are contiguous in a permuted order of the logical dimensions (Fortran
+    /// order, a spectrum image stored energy-first), `perm`, where `perm[i]` is the logical
+    /// dimension stored `i`-th (slowest first), and a source over the same data in that
+    /// order, which a full read copies fastest. `None` for C-order storage.
     fn stored_order(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
         None
     }
@@ -91,9 +83,10 @@ pub trait ArraySource: Send + Sync {
     }
 }
 
-/// Where a source's values lie in bytes it holds: element `(0, 0, ...)` at byte `offset`
-/// of `bytes`, then one byte stride per dimension (negative for flipped axes). Every
-/// addressed element lies inside `bytes`, in native byte order and the logical dtype.
+/// Where a source's values lie in bytes it holds ([`ArraySource::stored_view`]): element
+/// `(0, 0, ...)` at byte `offset` of `bytes`, then one byte stride per dimension (negative
+/// for flipped axes). Every addressed element lies inside `bytes`, in the logical dtype and
+/// byte order `order`.
 #[derive(Debug, Clone, Copy)]
 pub struct StridedView<'a> {
     /// The storage (usually a whole memory-mapped file).
@@ -102,6 +95,26 @@ pub struct StridedView<'a> {
     pub offset: u64,
     /// Byte stride per dimension.
     pub strides: &'a [i64],
+    /// Byte order of the stored values (native for single-byte units).
+    pub order: ByteOrder,
+}
+
+impl<'a> StridedView<'a> {
+    /// This view when its values are in the machine's byte order (usable as they are).
+    pub fn native(self) -> Option<Self> {
+        self.order.is_native().then_some(self)
+    }
+
+    /// The whole array of `shape` and `dtype` as one C-ordered, native-order slice, when
+    /// the view is exactly that (a plain memory map of contiguous values).
+    pub fn contiguous(&self, shape: &[u64], dtype: DType) -> Option<&'a [u8]> {
+        if !self.order.is_native() || self.strides != c_strides(shape, dtype.size()) {
+            return None;
+        }
+        let n = element_count(shape)? as usize * dtype.size();
+        let start = self.offset as usize;
+        self.bytes.get(start..start.checked_add(n)?)
+    }
 }
 
 /// Bytes a source reads from: a read-only memory map of a file, or an owned buffer.
@@ -260,9 +273,9 @@ impl StridedSource {
     pub fn from_bytes(bytes: Vec<u8>, dtype: DType, shape: Vec<u64>) -> Result<Self> {
         let expected = element_count(&shape)
             .and_then(|n| n.checked_mul(dtype.size() as u64))
-            .ok_or_else(|| Error::OutOfBounds(format!("shape {shape:?} overflows")))?;
+            .ok_or_else(|| Error::Layout(format!("shape {shape:?} overflows")))?;
         if expected != bytes.len() as u64 {
-            return Err(Error::OutOfBounds(format!(
+            return Err(Error::Layout(format!(
                 "{} bytes given for {dtype} array of shape {shape:?} ({expected} bytes)",
                 bytes.len()
             )));
@@ -291,7 +304,7 @@ impl StridedSource {
                 .iter()
                 .any(|&p| p >= seen.len() || std::mem::replace(&mut seen[p], true))
         {
-            return Err(Error::OutOfBounds(format!("{perm:?} is not a permutation")));
+            return Err(Error::Layout(format!("{perm:?} is not a permutation")));
         }
         Ok(StridedSource {
             shape: perm.iter().map(|&p| self.shape[p]).collect(),
@@ -304,15 +317,13 @@ impl StridedSource {
     /// C-contiguous in its dims (so any C-order reshape keeps element order).
     pub fn reshaped(&self, shape: Vec<u64>) -> Result<Self> {
         if element_count(&shape) != element_count(&self.shape) {
-            return Err(Error::OutOfBounds(format!(
+            return Err(Error::Layout(format!(
                 "cannot reshape {:?} into {shape:?}",
                 self.shape
             )));
         }
         if self.strides != c_strides(&self.shape, self.dtype.size()) {
-            return Err(Error::OutOfBounds(
-                "reshape needs C-contiguous storage".into(),
-            ));
+            return Err(Error::Layout("reshape needs C-contiguous storage".into()));
         }
         let strides = c_strides(&shape, self.dtype.size());
         Ok(StridedSource {
@@ -320,10 +331,6 @@ impl StridedSource {
             strides,
             ..self.clone()
         })
-    }
-
-    fn is_c_contiguous(&self) -> bool {
-        self.strides == c_strides(&self.shape, self.dtype.size())
     }
 
     /// Whether the dims longer than one are C-contiguous (unit dims' strides do not
@@ -406,24 +413,18 @@ impl ArraySource for StridedSource {
         chunk
     }
 
-    fn strided_view(&self) -> Option<StridedView<'_>> {
-        self.stored_view()
-            .and_then(|(view, order)| order.is_native().then_some(view))
-    }
-
-    fn stored_view(&self) -> Option<(StridedView<'_>, ByteOrder)> {
-        let view = StridedView {
+    fn stored_view(&self) -> Option<StridedView<'_>> {
+        Some(StridedView {
             bytes: &self.storage,
             offset: self.offset,
             strides: &self.strides,
-        };
-        // Single-byte units read the same in either order.
-        let order = if self.dtype.swap_unit() == 1 {
-            ByteOrder::NATIVE
-        } else {
-            self.order
-        };
-        Some((view, order))
+            // Single-byte units read the same in either order.
+            order: if self.dtype.swap_unit() == 1 {
+                ByteOrder::NATIVE
+            } else {
+                self.order
+            },
+        })
     }
 
     fn stored_order(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
@@ -452,14 +453,5 @@ impl ArraySource for StridedSource {
 
     fn view_file(&self) -> Option<&Path> {
         self.storage.file()
-    }
-
-    fn mapped(&self) -> Option<&[u8]> {
-        if !self.order.is_native() || !self.is_c_contiguous() {
-            return None;
-        }
-        let n = element_count(&self.shape)? as usize * self.dtype.size();
-        let start = self.offset as usize;
-        self.storage.get(start..start + n)
     }
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use emio_core::{ContentMatch, Dataset, Error, Format, Options, Registry, Result};
+use emio_core::{ContentMatch, Dataset, Error, Format, FormatInfo, Options, Registry, Result};
 
 /// A fake format sharing the signature `SHARED` with the others; `verdict` is what its
 /// content check says.
@@ -15,14 +15,14 @@ struct Fake {
 }
 
 impl Format for Fake {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn description(&self) -> &'static str {
-        "test format"
-    }
-    fn extensions(&self) -> &'static [&'static str] {
-        self.ext
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: self.name,
+            description: "test format",
+            extensions: self.ext,
+            read_options: &[],
+            writes: None,
+        }
     }
     fn sniff(&self, head: &[u8]) -> bool {
         head.starts_with(b"SHARED")

@@ -212,9 +212,13 @@ fn zero_copy_only_for_native_contiguous() {
         ByteOrder::NATIVE,
     )
     .unwrap();
-    assert_eq!(le.mapped().map(<[u8]>::len), Some(24));
+    let contiguous = |s: &StridedSource| {
+        let view = s.stored_view().expect("strided sources have a view");
+        view.contiguous(s.shape(), s.dtype()).map(<[u8]>::len)
+    };
+    assert_eq!(contiguous(&le), Some(24));
     let t = le.permuted(&[1, 0]).unwrap();
-    assert!(t.mapped().is_none());
+    assert_eq!(contiguous(&t), None);
     let other = if ByteOrder::NATIVE == ByteOrder::Little {
         ByteOrder::Big
     } else {
@@ -223,7 +227,8 @@ fn zero_copy_only_for_native_contiguous() {
     let be =
         StridedSource::contiguous("t", Storage::owned(bytes), 0, DType::U16, vec![3, 4], other)
             .unwrap();
-    assert!(be.mapped().is_none());
+    assert_eq!(contiguous(&be), None);
+    assert_eq!(dataset(be).mapped(), None);
 }
 
 #[test]
@@ -245,25 +250,24 @@ fn stored_views_carry_the_byte_order() {
         )
         .unwrap()
     };
-    // Native order: the strided view and the stored view are the same.
+    // Native order: the view is usable as it is.
     let native = source(DType::U16, ByteOrder::NATIVE);
-    let (view, order) = native.stored_view().unwrap();
+    let view = native.stored_view().unwrap();
     assert_eq!(
-        (view.offset, view.strides, order),
+        (view.offset, view.strides, view.order),
         (30, &[-10i64, 2][..], ByteOrder::NATIVE)
     );
-    assert_eq!(native.strided_view().unwrap().strides, &[-10, 2]);
-    // Swapped 16-bit values: only the stored view, which says so.
+    assert_eq!(view.native().unwrap().strides, &[-10, 2]);
+    // Swapped 16-bit values: the view says so.
     let swapped = source(DType::U16, other);
-    assert!(swapped.strided_view().is_none());
-    let (view, order) = swapped.stored_view().unwrap();
-    assert_eq!((view.offset, view.bytes.len(), order), (30, 64, other));
+    let view = swapped.stored_view().unwrap();
+    assert!(view.native().is_none());
+    assert_eq!((view.offset, view.bytes.len(), view.order), (30, 64, other));
     // Single bytes read the same in either order.
     let bytes = source(DType::U8, other);
-    assert_eq!(bytes.stored_view().unwrap().1, ByteOrder::NATIVE);
-    assert!(bytes.strided_view().is_some());
+    assert!(bytes.stored_view().unwrap().native().is_some());
     // Through a dataset.
-    assert_eq!(dataset(swapped).stored_view().unwrap().1, other);
+    assert_eq!(dataset(swapped).stored_view().unwrap().order, other);
 }
 
 #[test]
@@ -470,7 +474,7 @@ fn views_of_a_memory_map_name_their_file() {
     .unwrap();
     // The view's bytes are the file from its first byte: offsets address the file.
     assert_eq!(mapped.view_file(), Some(path.as_path()));
-    let (view, _) = mapped.stored_view().unwrap();
+    let view = mapped.stored_view().unwrap();
     assert_eq!((view.offset, view.bytes.len()), (16, 48));
     let owned = StridedSource::contiguous(
         "t",

@@ -7,7 +7,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(expr) = emio::hyperspy::expr::parse(text) {
+    if let Ok(expr) = emio_core::hyperspy::expr::parse(text) {
         let _ = expr.eval(&|name| match name {
             "x" => Some(1.5),
             "a" => Some(-2.0),

@@ -20,7 +20,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         bytes: data,
         order: header.order,
     };
-    let budget = emio::budget::MetadataBudget::for_file(ifd::FORMAT, data.len() as u64);
+    let budget = emio_core::budget::MetadataBudget::for_file(ifd::FORMAT, data.len() as u64);
     for (i, d) in ifds.iter().enumerate().take(8) {
         let _ = meta::tags_tree(&r, d, &header, 0, &budget, &mut Vec::new());
         let Ok(p) = page::Page::parse(&r, d, i) else {

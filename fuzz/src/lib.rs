@@ -61,7 +61,7 @@ pub fn parts(data: &[u8]) -> Vec<&[u8]> {
 /// Describe `ds` (metadata, original metadata, axes) and read its first and last regions
 /// of at most [`REGION_BYTES`].
 pub fn read_bounded(ds: &Dataset) {
-    let _ = ds.info_json(0, false, true);
+    let _ = emio::json::dataset_info(ds, 0, true);
     let chunk = ds.streaming_chunk_shape(REGION_BYTES);
     if let Some(first) = ds.chunks(&chunk).next() {
         let _ = ds.read_region_bytes(&first.start, &first.shape);

@@ -104,7 +104,7 @@ impl ArrayBuffer {
         let bytes = if dataset.mapped().is_some() {
             Bytes::Mapped(dataset.clone())
         } else {
-            let (_, order) = dataset.stored_view()?;
+            let order = dataset.stored_view()?.order;
             if !(any_order || order.is_native()) {
                 return None;
             }
@@ -118,7 +118,8 @@ impl ArrayBuffer {
     /// and its byte order is native or `any_order`. None when the values are not stored
     /// as-is in a file, or the file no longer has the size it had when opened.
     pub fn private_view(dataset: &Dataset, any_order: bool) -> Option<std::io::Result<Self>> {
-        let (view, order) = dataset.stored_view()?;
+        let view = dataset.stored_view()?;
+        let order = view.order;
         if !(any_order || order.is_native()) {
             return None;
         }
@@ -160,7 +161,7 @@ impl ArrayBuffer {
                 (bytes.as_ptr() as usize, bytes.len(), true)
             }
             Bytes::Strided(ds) => {
-                let bytes = ds.stored_view().map(|(v, _)| v.bytes).unwrap_or(&[]);
+                let bytes = ds.stored_view().map(|v| v.bytes).unwrap_or(&[]);
                 (bytes.as_ptr() as usize, bytes.len(), true)
             }
             Bytes::Private { map, .. } => (map.as_ptr() as usize, map.len(), false),
@@ -226,7 +227,7 @@ impl ArrayBuffer {
         match &self.bytes {
             Bytes::Strided(ds) => ds
                 .stored_view()
-                .map(|(v, order)| (v.offset, v.strides.to_vec(), order_char(order))),
+                .map(|v| (v.offset, v.strides.to_vec(), order_char(v.order))),
             Bytes::Private {
                 offset,
                 strides,

@@ -19,10 +19,12 @@ fn class_name(error: &Error) -> &'static str {
     match error {
         Error::Io { .. } => "EmioIOError",
         Error::Malformed { .. } => "MalformedFileError",
+        Error::Codec { .. } => "CodecError",
         Error::Unsupported { .. } => "UnsupportedError",
         Error::InvalidOption { .. } => "InvalidOptionError",
         Error::NoFormat { .. } => "NoFormatError",
         Error::OutOfBounds(_) => "OutOfBoundsError",
+        Error::Layout(_) => "LayoutError",
         Error::OutputExists(_) => "OutputExistsError",
         Error::InputChanged { .. } => "InputChangedError",
         Error::Cancelled => "CancelledError",

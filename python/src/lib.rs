@@ -328,7 +328,7 @@ impl PyDataset {
         if self.inner.mapped().is_some() {
             return Some(ByteOrder::NATIVE);
         }
-        let (_, order) = self.inner.stored_view()?;
+        let order = self.inner.stored_view()?.order;
         (order.is_native() || self.keeps_stored_order()).then_some(order)
     }
 
@@ -354,7 +354,7 @@ impl PyDataset {
         let bytes = self.fill_owned(py, &stored_shape, |bytes| {
             stored.read_region(&start, &stored_shape, bytes)
         })?;
-        let c = emio::source::c_strides(&stored_shape, self.inner.dtype().size());
+        let c = emio_core::source::c_strides(&stored_shape, self.inner.dtype().size());
         let mut strides = vec![0; perm.len()];
         for (k, &logical) in perm.iter().enumerate() {
             strides[logical] = c[k];

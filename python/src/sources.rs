@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use emio::copy::gather;
-use emio::source::{c_strides, element_count, Layout};
-use emio::{ArraySource, ByteOrder, DType, Error, Progress, Result};
+use emio_core::copy::gather;
+use emio_core::source::{c_strides, element_count, Layout};
+use emio::{ArraySource, ByteOrder, DType, Error, Progress, Result, StridedView};
 use pyo3::prelude::*;
 
 use crate::errors::PyErrSlot;
@@ -55,14 +55,14 @@ impl NumpySource {
         strides: Vec<i64>,
     ) -> Result<Self> {
         if strides.len() != shape.len() {
-            return Err(Error::OutOfBounds(format!(
+            return Err(Error::Layout(format!(
                 "{} strides for a {}-dimensional array",
                 strides.len(),
                 shape.len()
             )));
         }
         let count = element_count(&shape)
-            .ok_or_else(|| Error::OutOfBounds(format!("shape {shape:?} overflows")))?;
+            .ok_or_else(|| Error::Layout(format!("shape {shape:?} overflows")))?;
         let (mut lo, mut hi) = (0i128, dtype.size() as i128);
         if count > 0 {
             for (&n, &s) in shape.iter().zip(&strides) {
@@ -77,7 +77,7 @@ impl NumpySource {
             hi = 0;
         }
         let extent = usize::try_from(hi - lo)
-            .map_err(|_| Error::OutOfBounds(format!("array of shape {shape:?} is too large")))?;
+            .map_err(|_| Error::Layout(format!("array of shape {shape:?} is too large")))?;
         Ok(NumpySource {
             _owner: owner,
             base: (data as i128 + lo) as usize as *const u8,
@@ -140,13 +140,19 @@ impl ArraySource for NumpySource {
         chunk
     }
 
-    fn mapped(&self) -> Option<&[u8]> {
+    fn stored_view(&self) -> Option<StridedView<'_>> {
         let native = self.order.is_native() || self.dtype.swap_unit() == 1;
         if !native || self.strides != c_strides(&self.shape, self.dtype.size()) {
             return None;
         }
         // SAFETY: as in `read_region`; C-contiguous means the extent is the whole array.
-        Some(unsafe { std::slice::from_raw_parts(self.base, self.extent) })
+        let bytes = unsafe { std::slice::from_raw_parts(self.base, self.extent) };
+        Some(StridedView {
+            bytes,
+            offset: 0,
+            strides: &self.strides,
+            order: ByteOrder::NATIVE,
+        })
     }
 }
 

@@ -323,6 +323,30 @@ def test_exceptions_map_to_python_types(tmp_path):
         emio.open(out)[0].read_region([0], [4])
 
 
+def test_codec_and_layout_errors_have_their_own_classes(tmp_path):
+    """Every emio error variant is one exception class: compressed data its codec rejects
+    is a CodecError (still a MalformedFileError and a ValueError)."""
+    assert issubclass(emio.CodecError, emio.MalformedFileError)
+    assert issubclass(emio.LayoutError, ValueError)
+    path = tmp_path / "deflate.tif"
+    data = np.random.default_rng(0).integers(0, 60000, (64, 64), dtype=np.uint16)
+    emio.file_writer(path, {"data": data}, compression="deflate")
+    raw = bytearray(path.read_bytes())
+    assert raw[:2] == b"II"
+    ifd = int.from_bytes(raw[4:8], "little")
+    entries = int.from_bytes(raw[ifd : ifd + 2], "little")
+    for k in range(entries):
+        at = ifd + 2 + 12 * k
+        if int.from_bytes(raw[at : at + 2], "little") == 273:  # StripOffsets
+            strip = int.from_bytes(raw[at + 8 : at + 12], "little")
+    raw[strip + 2 : strip + 40] = b"\xff" * 38
+    path.write_bytes(bytes(raw))
+    with pytest.raises(emio.CodecError) as info:
+        emio.file_reader(path)
+    assert isinstance(info.value, ValueError)
+    assert "deflate.tif" in str(info.value)
+
+
 def test_an_input_changed_before_the_write_commits_discards_the_output(tmp_path):
     """A dataset whose file was rewritten after it was opened is not written out: the
     output could mix old and new bytes."""

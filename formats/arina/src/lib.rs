@@ -18,10 +18,10 @@ mod metadata;
 mod read;
 
 use std::path::Path;
-use std::sync::Arc;
 
+use emio_core::options::NumericDType;
 use emio_core::{
-    Axis, AxisKind, ContentMatch, Dataset, Error, Format, OptionSpec, Options, Result,
+    Axis, AxisKind, ContentMatch, Dataset, Error, Format, FormatInfo, OptionSet, Options, Result,
 };
 use emio_h5::H5File;
 
@@ -29,11 +29,6 @@ const FORMAT: &str = "arina";
 
 /// Where DECTRIS stores the flat field and the pixel mask.
 const DETECTOR_SPECIFIC: &str = "/entry/instrument/detector/detectorSpecific";
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Arina)]
-}
 
 /// Dectris ARINA / EIGER master file.
 #[derive(Debug, Default, Clone, Copy)]
@@ -49,7 +44,7 @@ emio_core::options! {
         rebin_diffraction: i64 = Some("1"),
         /// output dtype (uint8 ... int64, float32, float64); default: as stored, uint32 read as
         /// uint16 (rsciio)
-        dtype: Option<String> = None,
+        dtype: Option<NumericDType> = None,
         /// flat-field correction (median/flatfield, float32 output): master (the master's
         /// detectorSpecific/flatfield) or FILE.h5:/dataset
         flatfield: Option<String> = None,
@@ -59,16 +54,14 @@ emio_core::options! {
 }
 
 impl Format for Arina {
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
-    fn description(&self) -> &'static str {
-        "Dectris ARINA / EIGER HDF5 (NXmx master + bitshuffle-LZ4 data files)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["master.h5"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: FORMAT,
+            description: "Dectris ARINA / EIGER HDF5 (NXmx master + bitshuffle-LZ4 data files)",
+            extensions: &["master.h5"],
+            read_options: ReadOptions::SPECS,
+            writes: None,
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
@@ -81,10 +74,6 @@ impl Format for Arina {
 
     fn validate(&self, path: &Path) -> Vec<emio_core::Problem> {
         emio_h5::validate::validate(path)
-    }
-
-    fn read_options(&self) -> &'static [OptionSpec] {
-        ReadOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
@@ -168,7 +157,7 @@ fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
     } else {
         None
     };
-    let out = read::out_dtype(options.dtype.as_deref(), stored, correction.is_some())?;
+    let out = read::out_dtype(options.dtype.map(|d| d.0), stored, correction.is_some());
     read::check_dtypes(path, stored, out)?;
     let scan = metadata::scan_metadata(path);
     let default_nav = scan

@@ -166,32 +166,11 @@ pub(crate) fn navigation_shape(text: Option<&str>, n: u64, default: [u64; 2]) ->
 
 /// The output dtype: the `dtype` option's (`requested`), float32 with a flat field, else
 /// the stored one (uint32 read as uint16, as rsciio does).
-pub(crate) fn out_dtype(requested: Option<&str>, stored: DType, flatfield: bool) -> Result<DType> {
+pub(crate) fn out_dtype(requested: Option<DType>, stored: DType, flatfield: bool) -> DType {
     if flatfield {
-        return Ok(DType::F32);
+        return DType::F32;
     }
-    if let Some(name) = requested {
-        let d = match name {
-            "uint8" | "u1" => DType::U8,
-            "uint16" | "u2" => DType::U16,
-            "uint32" | "u4" => DType::U32,
-            "uint64" | "u8" => DType::U64,
-            "int8" | "i1" => DType::I8,
-            "int16" | "i2" => DType::I16,
-            "int32" | "i4" => DType::I32,
-            "int64" | "i8" => DType::I64,
-            "float32" | "f4" => DType::F32,
-            "float64" | "f8" => DType::F64,
-            other => {
-                return Err(Error::invalid_option(
-                    "dtype",
-                    format!("{other:?} is not an integer or float dtype"),
-                ))
-            }
-        };
-        return Ok(d);
-    }
-    Ok(if stored == DType::U32 {
+    requested.unwrap_or(if stored == DType::U32 {
         DType::U16
     } else {
         stored
@@ -221,22 +200,13 @@ impl ChunkDecoder for Frames {
         let read = |buf: &mut [u8]| {
             part.source
                 .read_region(&[local, 0, 0], &[1, h, w], buf)
-                .map_err(|e| match e {
-                    Error::Malformed {
-                        format,
-                        path,
-                        offset,
-                        expected,
-                    } => Error::Malformed {
-                        format,
-                        path,
-                        offset,
-                        expected: format!(
+                .map_err(|e| {
+                    e.in_context(|expected| {
+                        format!(
                             "{expected} (frame {frame}, frame {local} of {})",
                             part.origin
-                        ),
-                    },
-                    other => other,
+                        )
+                    })
                 })
         };
         if c.is_identity() {

@@ -25,7 +25,8 @@ use std::sync::Arc;
 use emio_core::metadata::{json_f64, set_path, Tree};
 use emio_core::{
     ArraySource, Axis, AxisKind, ByteOrder, ChunkDecoder, ChunkedSource, DType, Dataset, Error,
-    Format, OptionSpec, Options, Progress, Result, ResultExt, Storage, StridedSource,
+    Format, FormatInfo, OptionSet, Options, Result, ResultExt, Storage, StridedSource,
+    WriteRequest, Writes,
 };
 use serde_json::Value;
 
@@ -35,11 +36,6 @@ const FORMAT: &str = "blo";
 
 /// Title of the virtual bright-field image a blockfile stores beside its patterns.
 pub const VBF_TITLE: &str = "Virtual bright field";
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Blo)]
-}
 
 /// NanoMegas blockfile.
 #[derive(Debug, Default, Clone, Copy)]
@@ -59,28 +55,18 @@ emio_core::options! {
 }
 
 impl Format for Blo {
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
-    fn description(&self) -> &'static str {
-        "NanoMegas blockfile (ASTAR precession diffraction scans)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["blo"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: FORMAT,
+            description: "NanoMegas blockfile (ASTAR precession diffraction scans)",
+            extensions: &["blo"],
+            read_options: &[],
+            writes: Some(Writes::file(WriteOptions::SPECS)),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
         head.starts_with(header::MAGIC_ID)
-    }
-
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn write_options(&self) -> &'static [OptionSpec] {
-        WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
@@ -89,14 +75,8 @@ impl Format for Blo {
         open_storage(storage, &name).with_path(path)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write(dataset, path, options, progress)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write(request)
     }
 }
 

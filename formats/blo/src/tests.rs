@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use emio_core::metadata::{get_f64, get_str};
-use emio_core::{Dataset, Format, NoProgress, Options};
+use emio_core::{Dataset, Format, Options, WriteRequest};
 use proptest::prelude::*;
 
 use super::*;
@@ -22,7 +22,7 @@ fn write(ds: &Dataset, pairs: &[(&str, &str)]) -> Result<(tempfile::TempDir, Pat
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.blo");
     let options = Options::parse(Blo.write_options(), pairs)?;
-    Blo.write(ds, &path, &options, &NoProgress)?;
+    Blo.write(&WriteRequest::new(ds, &path, &options))?;
     Ok((dir, path))
 }
 

@@ -9,14 +9,13 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
-use std::path::Path;
 
 use emio_core::metadata::{get_f64, get_path, get_str};
 use emio_core::output::STREAM_REGION_BYTES;
 use emio_core::plan::WritePlan;
 use emio_core::signals::Combined;
 use emio_core::units;
-use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
+use emio_core::{AxisKind, DType, Dataset, Error, Progress, Result, WriteRequest};
 
 use crate::header::{iso_to_serial_date, BloHeader, HEADER_LEN};
 use crate::{WriteOptions, VBF_TITLE};
@@ -150,12 +149,8 @@ fn value_range(dataset: &Dataset, progress: &dyn Progress) -> Result<(f64, f64)>
 }
 
 /// Write `dataset` (up to 2 scan dims, then a square pattern) as a blockfile.
-pub fn write(
-    dataset: &Dataset,
-    path: &Path,
-    options: &Options,
-    progress: &dyn Progress,
-) -> Result<()> {
+pub fn write(request: &WriteRequest) -> Result<()> {
+    let (dataset, path, progress) = (request.dataset, request.path, request.progress);
     let shape = dataset.shape().to_vec();
     if !(2..=4).contains(&shape.len()) {
         return Err(Error::unsupported(
@@ -200,7 +195,7 @@ pub fn write(
             format!("{dtype} data (blockfiles store u8)"),
         ));
     }
-    let options = WriteOptions::from_options(options)?;
+    let options = request.typed::<WriteOptions>()?;
     let requested = options.intensity_scaling.as_deref().map(str::trim);
     // minmax reads the data twice: progress counts both passes.
     let passes = if requested == Some("minmax") { 2 } else { 1 };

@@ -28,41 +28,32 @@ pub mod tags;
 mod validate;
 pub mod write;
 
+pub use dm5::Dm5;
 pub use read::{datasets_from_tree, read_storage};
 
 use std::path::Path;
-use std::sync::Arc;
 
-use emio_core::{Dataset, Format, Options, Progress, Result, ResultExt, Storage};
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Dm), Arc::new(dm5::Dm5)]
-}
+use emio_core::{
+    Dataset, Format, FormatInfo, Options, Result, ResultExt, Storage, WriteRequest, Writes,
+};
 
 /// Gatan DigitalMicrograph DM3 and DM4 files.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Dm;
 
 impl Format for Dm {
-    fn name(&self) -> &'static str {
-        "dm"
-    }
-
-    fn description(&self) -> &'static str {
-        "Gatan DigitalMicrograph DM3/DM4"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["dm3", "dm4"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: "dm",
+            description: "Gatan DigitalMicrograph DM3/DM4",
+            extensions: &["dm3", "dm4"],
+            read_options: &[],
+            writes: Some(Writes::file(&[])),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
         tags::sniff(head)
-    }
-
-    fn can_write(&self) -> bool {
-        true
     }
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
@@ -75,14 +66,13 @@ impl Format for Dm {
         validate::validate(path)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        _options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write_dm(dataset, path, write::Version::for_path(path), progress)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write_dm(
+            request.dataset,
+            request.path,
+            write::Version::for_path(request.path),
+            request.progress,
+        )
     }
 }
 

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use emio_core::{ArraySource, DType, Result};
+use emio_core::source::Threads;
+use emio_core::{ArraySource, DType, NoProgress, Progress, Result};
 
 /// RGBA images stored as 32-bit `0xAARRGGBB` values (B, G, R, A bytes in little-endian
 /// files, A, R, G, B in big-endian ones): reads as [`DType::Rgba8`] (R, G, B, A).
@@ -31,7 +32,20 @@ impl ArraySource for BgraSource {
     }
 
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.inner.read_region(start, shape, out)?;
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
+    }
+
+    /// Reads the wrapped source with the caller's progress and [`Threads`].
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
+        self.inner
+            .read_region_with(start, shape, out, progress, threads)?;
         for px in out.chunks_exact_mut(4) {
             let [a, b, c, d] = [px[0], px[1], px[2], px[3]];
             px.copy_from_slice(&if self.big_endian {
@@ -91,6 +105,18 @@ impl ArraySource for PackedComplexSource {
     }
 
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
+    }
+
+    /// Reads the wrapped source with the caller's progress and [`Threads`].
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
         let n = shape.len();
         let es = self.dtype().size();
         let half = self.inner.shape()[n - 1];
@@ -101,7 +127,8 @@ impl ArraySource for PackedComplexSource {
         row_shape[n - 1] = half;
         let rows_len = row_shape.iter().product::<u64>() as usize * es;
         let mut rows = vec![0u8; rows_len];
-        self.inner.read_region(&row_start, &row_shape, &mut rows)?;
+        self.inner
+            .read_region_with(&row_start, &row_shape, &mut rows, progress, threads)?;
         let out_row = shape[n - 1] as usize * es;
         let stored_row = half as usize * es;
         for (dst, src) in out

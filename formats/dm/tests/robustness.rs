@@ -19,7 +19,10 @@ fn exercise(bytes: Vec<u8>) {
         if ds.nbytes() <= 64 << 20 {
             let _ = ds.read();
         }
-        let _ = ds.info_json(0, false, true);
+        for (axis, &n) in ds.axes.iter().zip(ds.shape()) {
+            let _ = axis.to_json(n);
+        }
+        let _ = emio_core::serde_json::to_string(&ds.original_metadata);
     }
 }
 

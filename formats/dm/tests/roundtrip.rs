@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use emio_core::metadata::set_path;
 use emio_core::serde_json::{json, Map, Value};
-use emio_core::{Axis, AxisKind, DType, Dataset, Format, NoProgress, Options, StridedSource, Tree};
+use emio_core::{
+    Axis, AxisKind, DType, Dataset, Format, Options, StridedSource, Tree, WriteRequest,
+};
 use proptest::prelude::*;
 
 const DTYPES: [DType; 13] = [
@@ -229,7 +231,7 @@ proptest! {
             Version::Dm5 => ("out.dm5", &emio_dm::dm5::Dm5),
         };
         let path = dir.path().join(name);
-        format.write(&ds, &path, &Options::new(), &NoProgress).unwrap();
+        format.write(&WriteRequest::new(&ds, &path, &Options::new())).unwrap();
         let head = std::fs::read(&path).unwrap()[..8].to_vec();
         match version {
             Version::Dm3 => prop_assert_eq!(&head[..4], &[0, 0, 0, 3]),
@@ -280,7 +282,7 @@ fn rgb_and_half_floats_are_converted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rgb.dm4");
     emio_dm::Dm
-        .write(&rgb, &path, &Options::new(), &NoProgress)
+        .write(&WriteRequest::new(&rgb, &path, &Options::new()))
         .unwrap();
     let back = emio_dm::Dm.open(&path, &Options::new()).unwrap();
     assert_eq!(back[0].dtype(), DType::Rgba8);
@@ -295,19 +297,18 @@ fn rgb_and_half_floats_are_converted() {
     let h = Dataset::from_bytes(halves, DType::F16, vec![2]).unwrap();
     let path = dir.path().join("half.dm4");
     emio_dm::Dm
-        .write(&h, &path, &Options::new(), &NoProgress)
+        .write(&WriteRequest::new(&h, &path, &Options::new()))
         .unwrap();
     let back = emio_dm::Dm.open(&path, &Options::new()).unwrap();
     assert_eq!(back[0].dtype(), DType::F32);
     let v = back[0].read_region_bytes(&[0], &[2]).unwrap();
     assert_eq!(f32::from_ne_bytes(v[..4].try_into().unwrap()), 1.5);
     assert!(emio_dm::Dm
-        .write(
+        .write(&WriteRequest::new(
             &Dataset::from_bytes(vec![0; 8], DType::I64, vec![1]).unwrap(),
             &dir.path().join("i64.dm4"),
-            &Options::new(),
-            &NoProgress
-        )
+            &Options::new()
+        ))
         .is_err());
 }
 
@@ -332,7 +333,7 @@ fn normalized_metadata_becomes_dm_tags() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("eels.dm4");
     emio_dm::Dm
-        .write(&ds, &path, &Options::new(), &NoProgress)
+        .write(&WriteRequest::new(&ds, &path, &Options::new()))
         .unwrap();
     let back = &emio_dm::Dm.open(&path, &Options::new()).unwrap()[0];
     let md = &back.metadata;

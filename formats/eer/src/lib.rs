@@ -26,17 +26,12 @@ use std::sync::Arc;
 
 use emio_core::options::IntList;
 use emio_core::{
-    Axis, AxisKind, Dataset, Error, Format, OptionSpec, Options, Progress, Result, ResultExt,
-    Storage,
+    Axis, AxisKind, Dataset, Error, Format, FormatInfo, OptionSet, Options, Result, ResultExt,
+    Storage, WriteRequest, Writes,
 };
 use serde_json::Value;
 
 const FORMAT: &str = "eer";
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Eer)]
-}
 
 /// Thermo Fisher EER movie.
 #[derive(Debug, Default, Clone, Copy)]
@@ -119,16 +114,14 @@ emio_core::options! {
 }
 
 impl Format for Eer {
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
-    fn description(&self) -> &'static str {
-        "Thermo Fisher EER electron-event movies (Falcon 4/4i/C)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["eer"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: FORMAT,
+            description: "Thermo Fisher EER electron-event movies (Falcon 4/4i/C)",
+            extensions: &["eer"],
+            read_options: ReadOptions::SPECS,
+            writes: Some(Writes::file(WriteOptions::SPECS)),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
@@ -136,31 +129,13 @@ impl Format for Eer {
         head.starts_with(b"II+\0") || head.starts_with(b"MM\0+")
     }
 
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn read_options(&self) -> &'static [OptionSpec] {
-        ReadOptions::SPECS
-    }
-
-    fn write_options(&self) -> &'static [OptionSpec] {
-        WriteOptions::SPECS
-    }
-
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         let storage = Storage::map(path)?;
         open(storage, &emio_core::metadata::file_name(path), options).with_path(path)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write(dataset, path, options, progress)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write(request)
     }
 }
 

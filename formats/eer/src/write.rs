@@ -4,10 +4,9 @@
 //! each page is its IFD, then (first page) the XML, then the strip.
 
 use std::io::{BufWriter, Write};
-use std::path::Path;
 
 use emio_core::plan::WritePlan;
-use emio_core::{DType, Dataset, Error, Options, Progress, Result};
+use emio_core::{DType, Dataset, Error, Result, WriteRequest};
 
 use crate::codec::{self, Coding};
 use crate::read::{TAG_CODING, TAG_METADATA};
@@ -139,7 +138,8 @@ fn entry(tag: u16, ty: u16, value: u64) -> Entry {
 }
 
 /// Write `ds` as EER to `path`.
-pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progress) -> Result<()> {
+pub fn write(request: &WriteRequest) -> Result<()> {
+    let (ds, path, progress) = (request.dataset, request.path, request.progress);
     let dtype = ds.dtype();
     if !(dtype.is_integer() || dtype == DType::Bool) {
         return Err(Error::unsupported(
@@ -157,7 +157,7 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
             ))
         }
     };
-    let options = WriteOptions::from_options(options)?;
+    let options = request.typed::<WriteOptions>()?;
     let up = options.upsampling.log2();
     if ih % (1 << up) != 0 || iw % (1 << up) != 0 || ih == 0 || iw == 0 || frames == 0 {
         return Err(Error::invalid_option(

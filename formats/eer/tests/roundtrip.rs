@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use emio_core::{DType, Dataset, Format, NoProgress, Options, StridedSource};
+use emio_core::{DType, Dataset, Format, Options, StridedSource, WriteRequest};
 use emio_eer::Eer;
 use proptest::prelude::*;
 
@@ -42,7 +42,7 @@ fn dataset(bytes: Vec<u8>, shape: Vec<u64>) -> Dataset {
 
 fn write(ds: &Dataset, path: &std::path::Path, opts: &[(&str, &str)]) {
     let o = Options::parse(Eer.write_options(), opts).unwrap();
-    Eer.write(ds, path, &o, &NoProgress).unwrap();
+    Eer.write(&WriteRequest::new(ds, path, &o)).unwrap();
 }
 
 fn read(path: &std::path::Path, opts: &[(&str, &str)]) -> Dataset {
@@ -143,7 +143,7 @@ fn too_many_events_per_pixel_is_refused() {
     let ds = dataset(vec![2u8; 16], vec![1, 4, 4]);
     let o = Options::parse(Eer.write_options(), &[] as &[(&str, &str)]).unwrap();
     let err = Eer
-        .write(&ds, &dir.path().join("x.eer"), &o, &NoProgress)
+        .write(&WriteRequest::new(&ds, &dir.path().join("x.eer"), &o))
         .unwrap_err();
     assert!(err.to_string().contains("frame 0"), "{err}");
 }

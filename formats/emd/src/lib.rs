@@ -15,18 +15,14 @@ pub mod velox;
 pub mod write;
 
 use std::path::Path;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
-use emio_core::options::IntList;
+use emio_core::options::{IntList, NumericDType};
 use emio_core::{
-    ContentMatch, Dataset, Error, Format, OptionSpec, Options, Progress, Result, ResultExt,
+    ContentMatch, Dataset, Error, Format, FormatInfo, OptionSet, OptionSpec, Options, Result,
+    ResultExt, WriteRequest, Writes,
 };
 use emio_h5::H5File;
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Emd)]
-}
 
 /// The EMD format.
 #[derive(Debug, Default, Clone, Copy)]
@@ -56,32 +52,6 @@ emio_core::option_choice! {
     }
 }
 
-emio_core::option_choice! {
-    /// The dtype of a Velox EDS spectrum image (its `SI_dtype` option).
-    pub enum SiDtype {
-        /// `uint8`.
-        U8 = "uint8",
-        /// `uint16`.
-        U16 = "uint16",
-        /// `uint32`.
-        U32 = "uint32",
-        /// `uint64`.
-        U64 = "uint64",
-        /// `int8`.
-        I8 = "int8",
-        /// `int16`.
-        I16 = "int16",
-        /// `int32`.
-        I32 = "int32",
-        /// `int64`.
-        I64 = "int64",
-        /// `float32`.
-        F32 = "float32",
-        /// `float64`.
-        F64 = "float64",
-    }
-}
-
 emio_core::options! {
     /// Options of the reader for Thermo Fisher Velox EMD files.
     pub struct VeloxReadOptions {
@@ -98,7 +68,7 @@ emio_core::options! {
         /// rebin the EDS energy axis by this factor
         rebin_energy: i64 = Some("1"),
         /// dtype of the EDS spectrum image (default: the stream encoding)
-        SI_dtype: Option<SiDtype> = None,
+        SI_dtype: Option<NumericDType> = None,
         /// read every frame of the images acquired with the spectrum image
         load_SI_image_stack: bool = Some("false"),
     }
@@ -149,16 +119,14 @@ impl Emd {
 }
 
 impl Format for Emd {
-    fn name(&self) -> &'static str {
-        "emd"
-    }
-
-    fn description(&self) -> &'static str {
-        "EMD (HDF5): NCEM/Berkeley, Thermo Fisher Velox, prismatic, py4DSTEM"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["emd", "h5", "hdf5"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: "emd",
+            description: "EMD (HDF5): NCEM/Berkeley, Thermo Fisher Velox, prismatic, py4DSTEM",
+            extensions: &["emd", "h5", "hdf5"],
+            read_options: &READ_OPTIONS,
+            writes: Some(Writes::file(WriteOptions::SPECS)),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
@@ -173,14 +141,6 @@ impl Format for Emd {
         emio_h5::validate::validate(path)
     }
 
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn read_options(&self) -> &'static [OptionSpec] {
-        &READ_OPTIONS
-    }
-
     fn read_option_sets(&self) -> Vec<(&'static str, &'static [OptionSpec])> {
         vec![
             ("NCEM", NcemReadOptions::SPECS),
@@ -188,21 +148,11 @@ impl Format for Emd {
         ]
     }
 
-    fn write_options(&self) -> &'static [OptionSpec] {
-        WriteOptions::SPECS
-    }
-
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         self.read(path, options).with_path(path)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write(dataset, path, options, progress).with_path(path)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write(request).with_path(request.path)
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use emio_core::metadata::{json_f64, set_path, value_f64, Tree};
 use emio_core::serde_json::Value;
-use emio_core::{ArraySource, Axis, AxisKind, DType, Dataset, Error, Options, Result};
+use emio_core::{ArraySource, Axis, AxisKind, DType, Dataset, Error, OptionSet, Options, Result};
 use emio_h5::{Element, H5File};
 
 use crate::units::ncem_units;

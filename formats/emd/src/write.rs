@@ -14,13 +14,11 @@
 //! and grow along the navigation axes), optionally shuffle+gzip compressed on its workers;
 //! memory stays bounded by its pool of chunks.
 
-use std::path::Path;
-
 use emio_core::metadata::{get_path, Tree};
 use emio_core::serde_json::{self, Value};
 use emio_core::signals::{Combined, Signals};
 use emio_core::source::element_count;
-use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
+use emio_core::{AxisKind, DType, Dataset, Error, Progress, Result, WriteRequest};
 
 use crate::{Codec, WriteOptions};
 use emio_h5::writer::{Attr, Compression, H5Writer};
@@ -151,7 +149,8 @@ fn chunk_shape(ds: &Dataset, requested: Option<&[i64]>) -> Result<Vec<u64>> {
 
 /// Write `ds` as an NCEM EMD v0.2 file: one `signals/<title>` group for it and one for
 /// each dataset derived from it.
-pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progress) -> Result<()> {
+pub fn write(request: &WriteRequest) -> Result<()> {
+    let (ds, path, progress) = (request.dataset, request.path, request.progress);
     let signals = Signals::of(ds, |title| match title {
         "" => "__unnamed__".to_string(),
         t => t.replace(['/', '.'], "_"),
@@ -159,7 +158,7 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
     if signals.iter().any(|(d, _)| d.ndim() == 0) {
         return Err(Error::unsupported("emd", "writing a 0-dimensional dataset"));
     }
-    let options = WriteOptions::from_options(options)?;
+    let options = request.typed::<WriteOptions>()?;
     let compression = match options.compression {
         Codec::Gzip => Compression::Gzip(options.compression_opts.clamp(0, 9) as u32),
         Codec::None => Compression::None,

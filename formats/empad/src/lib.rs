@@ -24,9 +24,8 @@ mod read;
 mod write;
 
 use std::path::Path;
-use std::sync::Arc;
 
-use emio_core::{Dataset, Format, OptionSpec, Options, Progress, Result};
+use emio_core::{Dataset, Format, FormatInfo, OptionSet, Options, Result, WriteRequest, Writes};
 
 pub use read::{compact_length, describe, Description};
 
@@ -35,11 +34,6 @@ const FORMAT: &str = "empad";
 pub const FRAME_SIDE: u64 = 128;
 /// Rows stored per frame in the `.raw` file (128 pixel rows and 2 metadata rows).
 pub const RAW_ROWS: u64 = 130;
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Empad)]
-}
 
 /// EMPAD `.xml` + `.raw`.
 #[derive(Debug, Default, Clone, Copy)]
@@ -73,50 +67,30 @@ fn looks_like_empad(head: &[u8]) -> bool {
 }
 
 impl Format for Empad {
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
-    fn description(&self) -> &'static str {
-        "EMPAD 4D-STEM (.xml description + .raw float32 frames)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["xml"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: FORMAT,
+            description: "EMPAD 4D-STEM (.xml description + .raw float32 frames)",
+            extensions: &["xml"],
+            read_options: ReadOptions::SPECS,
+            writes: Some(Writes::with_companions(&[])),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
         looks_like_empad(head)
     }
 
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn writes_companions(&self) -> bool {
-        true
-    }
-
     fn existing_companions(&self, target: &Path) -> Vec<std::path::PathBuf> {
         emio_core::output::existing_siblings(target, &["raw"])
-    }
-
-    fn read_options(&self) -> &'static [OptionSpec] {
-        ReadOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         read::open(path, options)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        _options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write(dataset, path, progress)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write(request.dataset, request.path, request.progress)
     }
 }
 

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use emio_core::metadata::{json_f64, set_path, Tree};
+use emio_core::source::Threads;
 use emio_core::xml::Element;
 use emio_core::{
-    ArraySource, Axis, ByteOrder, DType, Dataset, Error, Options, Result, ResultExt, Storage,
-    StridedSource,
+    ArraySource, Axis, ByteOrder, DType, Dataset, Error, NoProgress, OptionSet, Options, Progress,
+    Result, ResultExt, Storage, StridedSource,
 };
 use serde_json::Value;
 
@@ -236,7 +237,20 @@ impl ArraySource for NanToNum {
         self.0.shape()
     }
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.0.read_region(start, shape, out)?;
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
+    }
+
+    /// Reads the wrapped source with the caller's progress and [`Threads`].
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
+        self.0
+            .read_region_with(start, shape, out, progress, threads)?;
         for value in out.chunks_exact_mut(4) {
             let v = f32::from_ne_bytes(value.try_into().expect("4 bytes"));
             let fixed = if v.is_nan() {

@@ -130,8 +130,11 @@ pub fn decode(
             let src = stored
                 .get(pos + 4..pos + 4 + csize)
                 .ok_or_else(|| at(pos, &format!("an LZ4 block of {csize} bytes")))?;
-            let got = lz4_flex::block::decompress_into(src, &mut scratch[..bytes])
-                .map_err(|e| at(pos + 4, &format!("a valid LZ4 block ({e})")))?;
+            let got =
+                lz4_flex::block::decompress_into(src, &mut scratch[..bytes]).map_err(|e| {
+                    let what = format!("a valid LZ4 block at byte {} of the stored chunk", pos + 4);
+                    Error::codec("bitshuffle", None, what, e)
+                })?;
             if got != bytes {
                 return Err(at(
                     pos + 4,

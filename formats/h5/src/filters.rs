@@ -55,7 +55,7 @@ pub fn inflate_into(input: &[u8], out: &mut [u8]) -> Result<()> {
         };
         let status = z
             .decompress(&input[before_in..], target, flate2::FlushDecompress::Finish)
-            .map_err(|e| corrupt(format!("a valid deflate stream in a chunk ({e})")))?;
+            .map_err(|e| Error::codec("hdf5", None, "a valid deflate stream in a chunk", e))?;
         let done = z.total_out() as usize;
         match status {
             _ if done > expected => {
@@ -233,10 +233,8 @@ pub fn lz4_decompress(input: &[u8], expected: usize) -> Result<Vec<u8>> {
             dst.copy_from_slice(src);
         } else {
             let got = lz4_flex::block::decompress_into(src, dst).map_err(|e| {
-                corrupt(format!(
-                    "a valid LZ4 block at byte {} of the chunk ({e})",
-                    pos + 4
-                ))
+                let what = format!("a valid LZ4 block at byte {} of the chunk", pos + 4);
+                Error::codec("hdf5", None, what, e)
             })?;
             if got != len {
                 return Err(corrupt(format!(

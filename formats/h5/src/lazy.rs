@@ -27,9 +27,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use emio_core::dtype::swap_bytes_in_place;
+use emio_core::source::Threads;
 use emio_core::source::{c_strides, copy_nd, element_count, Layout};
 use emio_core::StridedSource;
-use emio_core::{ArraySource, ByteOrder, ChunkDecoder, DType, Error, Result, Storage};
+use emio_core::{
+    ArraySource, ByteOrder, ChunkDecoder, DType, Error, NoProgress, Progress, Result, Storage,
+};
 use rayon::prelude::*;
 
 use crate::filters::{self, FilterStep};
@@ -525,6 +528,21 @@ impl ChunkDecoder for FilteredChunks {
                             e.address
                         ),
                     ),
+                    Error::Codec {
+                        format,
+                        expected,
+                        source,
+                        ..
+                    } => Error::Codec {
+                        format,
+                        path: Some(self.index.origin.file.clone()),
+                        offset: Some(e.address),
+                        expected: format!(
+                            "{expected}, in chunk {index:?} stored at byte {} (dataset {})",
+                            e.address, self.index.origin.dataset
+                        ),
+                        source,
+                    },
                     other => other,
                 },
             )
@@ -624,11 +642,23 @@ impl ArraySource for Eager {
     }
 
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
+    }
+
+    /// Reads the wrapped source with the caller's progress and [`Threads`].
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
         self.cell
             .get_or_init(|| self.load())
             .as_ref()
             .map_err(|e| again(e, &self.origin.file))?
-            .read_region(start, shape, out)
+            .read_region_with(start, shape, out, progress, threads)
     }
 
     fn chunk_shape(&self) -> Vec<u64> {
@@ -682,7 +712,20 @@ impl ArraySource for Reordered {
         self.logical.shape()
     }
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.logical.read_region(start, shape, out)
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
+    }
+
+    /// Reads the wrapped source with the caller's progress and [`Threads`].
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
+        self.logical
+            .read_region_with(start, shape, out, progress, threads)
     }
     fn chunk_shape(&self) -> Vec<u64> {
         self.logical.chunk_shape()

@@ -609,7 +609,7 @@ impl H5Dataset<'_> {
                 .iter()
                 .any(|&p| p >= n || std::mem::replace(&mut seen[p], true))
         {
-            return Err(Error::OutOfBounds(format!("{perm:?} is not a permutation")));
+            return Err(Error::Layout(format!("{perm:?} is not a permutation")));
         }
         let origin = Origin {
             file: self.file.path.clone(),
@@ -685,6 +685,9 @@ impl H5Dataset<'_> {
                 offset,
                 expected: format!("{expected} (dataset {})", self.path),
             },
+            codec @ Error::Codec { .. } => codec
+                .in_context(|expected| format!("{expected} (dataset {})", self.path))
+                .with_path(&self.file.path),
             other => other,
         }
     }

@@ -22,30 +22,25 @@ pub mod tree;
 pub mod write;
 
 use std::path::Path;
-use std::sync::Arc;
 
-use emio_core::{ContentMatch, Dataset, Format, OptionSpec, Options, Progress, Result, ResultExt};
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Hspy)]
-}
+use emio_core::{
+    ContentMatch, Dataset, Format, FormatInfo, OptionSet, Options, Result, ResultExt, WriteRequest,
+    Writes,
+};
 
 /// HyperSpy's HDF5 format.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Hspy;
 
 impl Format for Hspy {
-    fn name(&self) -> &'static str {
-        "hspy"
-    }
-
-    fn description(&self) -> &'static str {
-        "HyperSpy HDF5 (.hspy, .hdf5), file format versions 1.0-3.x"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["hspy", "hdf5"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: "hspy",
+            description: "HyperSpy HDF5 (.hspy, .hdf5), file format versions 1.0-3.x",
+            extensions: &["hspy", "hdf5"],
+            read_options: &[],
+            writes: Some(Writes::file(write::WriteOptions::SPECS)),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
@@ -60,25 +55,11 @@ impl Format for Hspy {
         emio_h5::validate::validate(path)
     }
 
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn write_options(&self) -> &'static [OptionSpec] {
-        write::WriteOptions::SPECS
-    }
-
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
         read::read(path).with_path(path)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write(dataset, path, options, progress).with_path(path)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write(request).with_path(request.path)
     }
 }

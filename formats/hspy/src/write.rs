@@ -13,15 +13,13 @@
 //! ([`emio_core::plan::WritePlan`]) and appended to the file in order; memory stays bounded
 //! by its buffers.
 
-use std::path::Path;
-
 use emio_core::hyperspy::tree::join;
 use emio_core::hyperspy::{axis_dict, dict2group, ListArray, TreeSink};
 use emio_core::metadata::Tree;
 use emio_core::options::IntList;
 use emio_core::signals::{Combined, Signals};
 use emio_core::source::element_count;
-use emio_core::{Dataset, Error, Options, Progress, Result};
+use emio_core::{Dataset, Error, Progress, Result, WriteRequest};
 use emio_h5::writer::{Compression, H5Writer};
 
 use crate::tree::H5Sink;
@@ -179,8 +177,9 @@ fn group_name(title: &str) -> String {
 
 /// Write `ds` as a HyperSpy HDF5 file at `path`: one `Experiments/<title>` group for it and
 /// one for each dataset derived from it (HyperSpy loads them as a list).
-pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progress) -> Result<()> {
-    let options = WriteOptions::from_options(options)?;
+pub fn write(request: &WriteRequest) -> Result<()> {
+    let (ds, path, progress) = (request.dataset, request.path, request.progress);
+    let options = request.typed::<WriteOptions>()?;
     if !options.write_dataset {
         return Err(Error::invalid_option(
             "write_dataset",

@@ -34,8 +34,8 @@ use std::sync::Arc;
 use emio_core::metadata::{json_f64, set_path, Tree};
 use emio_core::options::Shape;
 use emio_core::{
-    ArraySource, Axis, ByteOrder, ChunkedSource, Dataset, Error, Format, OptionSpec, Options,
-    Progress, Result, ResultExt, Storage, StridedSource,
+    ArraySource, Axis, ByteOrder, ChunkedSource, Dataset, Error, Format, FormatInfo, OptionSet,
+    Options, Result, ResultExt, Storage, StridedSource, WriteRequest, Writes,
 };
 use serde_json::{json, Value};
 
@@ -50,11 +50,6 @@ pub const MAX_HDR_BYTES: u64 = 64 << 10;
 
 /// rsciio parses at most this many frame timestamps to find the scan line length.
 const MAX_TIMESTAMPS: u64 = 10_000;
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Mib)]
-}
 
 /// Quantum Detectors Merlin MIB.
 #[derive(Debug, Default, Clone, Copy)]
@@ -84,32 +79,18 @@ emio_core::options! {
 }
 
 impl Format for Mib {
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
-    fn description(&self) -> &'static str {
-        "Quantum Detectors Merlin MIB (4D-STEM, incl. RAW and quad)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["mib"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: FORMAT,
+            description: "Quantum Detectors Merlin MIB (4D-STEM, incl. RAW and quad)",
+            extensions: &["mib"],
+            read_options: ReadOptions::SPECS,
+            writes: Some(Writes::file(WriteOptions::SPECS)),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
         head.starts_with(b"MQ1,")
-    }
-
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn read_options(&self) -> &'static [OptionSpec] {
-        ReadOptions::SPECS
-    }
-
-    fn write_options(&self) -> &'static [OptionSpec] {
-        WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
@@ -119,14 +100,8 @@ impl Format for Mib {
         open_storage(storage, &file, path, hdr, options).with_path(path)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write(dataset, path, options, progress)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write(request)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use emio_core::{DType, Dataset, Format, NoProgress, Options};
+use emio_core::{DType, Dataset, Format, Options, WriteRequest};
 use proptest::prelude::*;
 
 use super::*;
@@ -277,7 +277,8 @@ fn fly_back_timestamps_give_the_scan_shape() {
     )
     .unwrap();
     let path = dir.path().join("scan.mib");
-    Mib.write(&ds, &path, &Options::new(), &NoProgress).unwrap();
+    Mib.write(&WriteRequest::new(&ds, &path, &Options::new()))
+        .unwrap();
     let back = open(&path, &[]).unwrap().remove(0);
     assert_eq!(back.shape(), [3, 5, 4, 6]);
     assert_eq!(
@@ -309,16 +310,16 @@ fn writer_refuses_what_mib_cannot_hold() {
     let path = dir.path().join("x.mib");
     let f32s = Dataset::from_bytes(vec![0; 16], DType::F32, vec![2, 2]).unwrap();
     let e = Mib
-        .write(&f32s, &path, &Options::new(), &NoProgress)
+        .write(&WriteRequest::new(&f32s, &path, &Options::new()))
         .unwrap_err();
     assert!(e.to_string().contains("u8, u16 or u32"), "{e}");
     let five = Dataset::from_bytes(vec![0; 32], DType::U8, vec![2, 2, 2, 2, 2]).unwrap();
     assert!(Mib
-        .write(&five, &path, &Options::new(), &NoProgress)
+        .write(&WriteRequest::new(&five, &path, &Options::new()))
         .is_err());
     let line = Dataset::from_bytes(vec![0; 4], DType::U8, vec![4]).unwrap();
     assert!(Mib
-        .write(&line, &path, &Options::new(), &NoProgress)
+        .write(&WriteRequest::new(&line, &path, &Options::new()))
         .is_err());
 }
 
@@ -347,7 +348,7 @@ proptest! {
         let ds = Dataset::from_bytes(bytes.clone(), dtype, shape.clone()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.mib");
-        Mib.write(&ds, &path, &Options::new(), &NoProgress).unwrap();
+        Mib.write(&WriteRequest::new(&ds, &path, &Options::new())).unwrap();
         let back = open(&path, &[]).unwrap().remove(0);
         prop_assert_eq!(back.shape(), &shape[..]);
         prop_assert_eq!(back.dtype(), dtype);

@@ -11,13 +11,12 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
 
 use chrono::{NaiveDateTime, TimeDelta};
 use emio_core::metadata::{get_f64, get_str};
 use emio_core::output::STREAM_REGION_BYTES;
 use emio_core::plan::WritePlan;
-use emio_core::{DType, Dataset, Error, Options, Progress, Result};
+use emio_core::{DType, Dataset, Error, Result, WriteRequest};
 
 use crate::WriteOptions;
 
@@ -95,12 +94,8 @@ fn start_time(dataset: &Dataset) -> NaiveDateTime {
 }
 
 /// Write `dataset` (navigation dims, then rows and columns) as a MIB file.
-pub fn write(
-    dataset: &Dataset,
-    path: &Path,
-    options: &Options,
-    progress: &dyn Progress,
-) -> Result<()> {
+pub fn write(request: &WriteRequest) -> Result<()> {
+    let (dataset, path, progress) = (request.dataset, request.path, request.progress);
     let shape = dataset.shape().to_vec();
     if shape.len() < 2 || shape.len() > 4 {
         return Err(Error::unsupported(
@@ -129,7 +124,8 @@ pub fn write(
             ))
         }
     };
-    let exposure_ms = WriteOptions::from_options(options)?
+    let exposure_ms = request
+        .typed::<WriteOptions>()?
         .exposure
         .or_else(|| {
             get_f64(&dataset.metadata, "Acquisition_instrument.dwell_time").map(|s| s * 1e3)

@@ -27,18 +27,13 @@ use emio_core::budget::{check_padded, human_bytes, metadata_limit};
 use emio_core::metadata::{base_metadata, merge, set_path};
 use emio_core::options::Shape;
 use emio_core::{
-    ArraySource, Axis, ByteOrder, DType, Dataset, Error, Format, OptionSpec, Options, Problem,
-    Progress, Result, ResultExt, Storage, StridedSource, Tree,
+    ArraySource, Axis, ByteOrder, DType, Dataset, Error, Format, FormatInfo, OptionSet, Options,
+    Problem, Result, ResultExt, Storage, StridedSource, Tree, WriteRequest, Writes,
 };
 use serde_json::Value;
 
 use header::{Header, Mode, HEADER_LEN};
 use sources::{Build, Codec, ComplexInt16, Decompressed, Packed4, PlacedFrames};
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Mrc)]
-}
 
 /// MRC2014 / CCP4 maps, image stacks and Direct Electron movies.
 #[derive(Debug, Default, Clone, Copy)]
@@ -571,19 +566,18 @@ fn split(shape: &[u64], stride: i64, axes: &[Axis]) -> Vec<Dim> {
 }
 
 impl Format for Mrc {
-    fn name(&self) -> &'static str {
-        "mrc"
-    }
-
-    fn description(&self) -> &'static str {
-        "MRC2014 / CCP4 maps and image stacks, Direct Electron movies (also .gz/.bz2)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &[
-            "mrc", "mrcs", "map", "ccp4", "rec", "st", "ali", "mrc.gz", "mrc.bz2", "mrcs.gz",
-            "mrcs.bz2", "map.gz", "map.bz2", "ccp4.gz", "ccp4.bz2", "rec.gz", "rec.bz2",
-        ]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: "mrc",
+            description:
+                "MRC2014 / CCP4 maps and image stacks, Direct Electron movies (also .gz/.bz2)",
+            extensions: &[
+                "mrc", "mrcs", "map", "ccp4", "rec", "st", "ali", "mrc.gz", "mrc.bz2", "mrcs.gz",
+                "mrcs.bz2", "map.gz", "map.bz2", "ccp4.gz", "ccp4.bz2", "rec.gz", "rec.bz2",
+            ],
+            read_options: ReadOptions::SPECS,
+            writes: Some(Writes::file(write::WriteOptions::SPECS)),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
@@ -603,18 +597,6 @@ impl Format for Mrc {
         false
     }
 
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn read_options(&self) -> &'static [OptionSpec] {
-        ReadOptions::SPECS
-    }
-
-    fn write_options(&self) -> &'static [OptionSpec] {
-        write::WriteOptions::SPECS
-    }
-
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         Ok(vec![self.open_impl(path, options)?])
     }
@@ -623,13 +605,7 @@ impl Format for Mrc {
         validate::validate(path)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write(dataset, path, options, progress)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write(request)
     }
 }

@@ -8,8 +8,9 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use emio_core::source::Threads;
 use emio_core::source::{c_strides, element_count, for_each_index};
-use emio_core::{ArraySource, DType, Error, Result, Storage, StridedSource};
+use emio_core::{ArraySource, DType, Error, NoProgress, Progress, Result, Storage, StridedSource};
 
 /// Builds the final source once the file's bytes are available.
 pub type Build = Arc<dyn Fn(Storage) -> Result<Arc<dyn ArraySource>> + Send + Sync>;
@@ -47,13 +48,26 @@ impl ArraySource for ComplexInt16 {
     }
 
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
+    }
+
+    /// Reads the wrapped source with the caller's progress and [`Threads`].
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
         let n = out.len() / 8;
         let mut pairs = vec![0u8; n * 4];
         let mut s = start.to_vec();
         s.push(0);
         let mut sh = shape.to_vec();
         sh.push(2);
-        self.pairs.read_region(&s, &sh, &mut pairs)?;
+        self.pairs
+            .read_region_with(&s, &sh, &mut pairs, progress, threads)?;
         for (dst, src) in out.chunks_exact_mut(4).zip(pairs.chunks_exact(2)) {
             let v = f32::from(i16::from_ne_bytes([src[0], src[1]]));
             dst.copy_from_slice(&v.to_ne_bytes());
@@ -225,6 +239,18 @@ impl ArraySource for PlacedFrames {
     }
 
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
+    }
+
+    /// Reads the wrapped source with the caller's progress and [`Threads`].
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
         let nd = self.nav_dims;
         let nav_strides = c_strides(&self.shape[..nd], 1);
         let frame_bytes = element_count(&shape[nd..]).unwrap_or(0) as usize * self.dtype().size();
@@ -249,7 +275,9 @@ impl ArraySource for PlacedFrames {
                 NO_FRAME => dst.fill(0),
                 frame => {
                     fstart[0] = u64::from(frame);
-                    result = self.frames.read_region(&fstart, &fshape, dst);
+                    result = self
+                        .frames
+                        .read_region_with(&fstart, &fshape, dst, progress, threads);
                 }
             }
         });
@@ -410,7 +438,20 @@ impl ArraySource for Decompressed {
     }
 
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.inner()?.read_region(start, shape, out)
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
+    }
+
+    /// Reads the wrapped source with the caller's progress and [`Threads`].
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
+        self.inner()?
+            .read_region_with(start, shape, out, progress, threads)
     }
 
     fn chunk_shape(&self) -> Vec<u64> {

@@ -6,11 +6,10 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
-use std::path::Path;
 
 use emio_core::metadata::{get_f64, get_path};
 use emio_core::output::stream_c_order;
-use emio_core::{Axis, ByteOrder, DType, Dataset, Error, Options, Progress, Result};
+use emio_core::{Axis, ByteOrder, DType, Dataset, Error, Result, WriteRequest};
 use half::f16;
 use rayon::prelude::*;
 use serde_json::{Map, Value};
@@ -513,13 +512,9 @@ fn labels(ds: &Dataset, option: Option<&str>, shape_label: Option<String>) -> Ve
 }
 
 /// Write `dataset` as an MRC2014 file at `path`.
-pub fn write(
-    dataset: &Dataset,
-    path: &Path,
-    options: &Options,
-    progress: &dyn Progress,
-) -> Result<()> {
-    let options = WriteOptions::from_options(options)?;
+pub fn write(request: &WriteRequest) -> Result<()> {
+    let (dataset, path, progress) = (request.dataset, request.path, request.progress);
+    let options = request.typed::<WriteOptions>()?;
     let dtype = dataset.dtype();
     let mode = match options.mode {
         WriteMode::Auto => default_mode(dtype)?,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use emio_core::{
-    ArrayData, Axis, DType, Dataset, Error, Format, NoProgress, Options, StridedSource, Tree,
+    ArrayData, Axis, DType, Dataset, Error, Format, Options, StridedSource, Tree, WriteRequest,
 };
 use emio_mrc::header::{Header, Mode};
 use emio_mrc::Mrc;
@@ -88,7 +88,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = temp_path(&dir, "x.mrc");
         let endian = if big { ">" } else { "<" };
-        Mrc.write(&ds, &path, &write_opts(&[("mode", mode), ("endianness", endian)]), &NoProgress).unwrap();
+        Mrc.write(&WriteRequest::new(&ds, &path, &write_opts(&[("mode", mode), ("endianness", endian)]))).unwrap();
         let back = open(&path);
         prop_assert_eq!(back.shape(), ds.shape());
         prop_assert_eq!(back.dtype(), dtype);
@@ -230,8 +230,12 @@ fn mode_3_writes_from_complex_data() {
     );
     let dir = tempfile::tempdir().unwrap();
     let path = temp_path(&dir, "m3.mrc");
-    Mrc.write(&ds, &path, &write_opts(&[("mode", "3")]), &NoProgress)
-        .unwrap();
+    Mrc.write(&WriteRequest::new(
+        &ds,
+        &path,
+        &write_opts(&[("mode", "3")]),
+    ))
+    .unwrap();
     let back = open(&path);
     let ArrayData::C64(a) = back.read().unwrap() else {
         panic!()
@@ -277,7 +281,7 @@ fn compressed_files_read_lazily_and_match() {
     let ds = dataset(DType::F32, &shape, bytes_for(DType::F32, &seeds), 0.3);
     let dir = tempfile::tempdir().unwrap();
     let plain = temp_path(&dir, "v.mrc");
-    Mrc.write(&ds, &plain, &write_opts(&[]), &NoProgress)
+    Mrc.write(&WriteRequest::new(&ds, &plain, &write_opts(&[])))
         .unwrap();
     let gz = temp_path(&dir, "v.mrc.gz");
     let bz = temp_path(&dir, "v.mrc.bz2");
@@ -410,12 +414,11 @@ fn fei2_extended_header_round_trips() {
     let ds = Dataset::new(Arc::new(source), axes, Tree::new(), original).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = temp_path(&dir, "fei.mrc");
-    Mrc.write(
+    Mrc.write(&WriteRequest::new(
         &ds,
         &path,
         &write_opts(&[("labels", "first label|second")]),
-        &NoProgress,
-    )
+    ))
     .unwrap();
     let h = header_of(&path);
     assert_eq!(&h.exttyp, b"FEI2");
@@ -482,7 +485,7 @@ fn native_files_are_zero_copy_views() {
     let ds = dataset(DType::F32, &[2, 3, 4], bytes_for(DType::F32, &seeds), 1.0);
     let dir = tempfile::tempdir().unwrap();
     let little = temp_path(&dir, "le.mrc");
-    Mrc.write(&ds, &little, &write_opts(&[]), &NoProgress)
+    Mrc.write(&WriteRequest::new(&ds, &little, &write_opts(&[])))
         .unwrap();
     let back = open(&little);
     let expected = ds.read_region_bytes(&[0, 0, 0], &[2, 3, 4]).unwrap();
@@ -490,8 +493,12 @@ fn native_files_are_zero_copy_views() {
         assert_eq!(back.mapped(), Some(&expected[..]));
     }
     let big = temp_path(&dir, "be.mrc");
-    Mrc.write(&ds, &big, &write_opts(&[("endianness", ">")]), &NoProgress)
-        .unwrap();
+    Mrc.write(&WriteRequest::new(
+        &ds,
+        &big,
+        &write_opts(&[("endianness", ">")]),
+    ))
+    .unwrap();
     let back = open(&big);
     assert_eq!(
         back.read_region_bytes(&[0, 0, 0], &[2, 3, 4]).unwrap(),
@@ -509,12 +516,16 @@ fn lossy_types_need_an_explicit_mode() {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_path(&dir, "u32.mrc");
     let err = Mrc
-        .write(&ds, &path, &write_opts(&[]), &NoProgress)
+        .write(&WriteRequest::new(&ds, &path, &write_opts(&[])))
         .unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err}");
     assert!(err.to_string().contains("mode=2"), "{err}");
-    Mrc.write(&ds, &path, &write_opts(&[("mode", "2")]), &NoProgress)
-        .unwrap();
+    Mrc.write(&WriteRequest::new(
+        &ds,
+        &path,
+        &write_opts(&[("mode", "2")]),
+    ))
+    .unwrap();
     let ArrayData::F32(a) = open(&path).read().unwrap() else {
         panic!("float32 expected")
     };

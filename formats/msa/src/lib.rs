@@ -17,7 +17,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use emio_core::{
-    Dataset, Error, Format, OptionSpec, Options, Progress, Result, ResultExt, StridedSource,
+    Dataset, Error, Format, FormatInfo, OptionSet, Options, Result, ResultExt, StridedSource,
+    WriteRequest, Writes,
 };
 
 pub use encoding::Encoding;
@@ -28,11 +29,6 @@ const FORMAT: &str = "msa";
 /// Largest MSA file read (a text spectrum of a few million channels); larger inputs are
 /// refused before reading them into memory.
 const MAX_FILE_BYTES: u64 = 256 << 20;
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Msa)]
-}
 
 /// EMSA/MSA spectrum files.
 #[derive(Debug, Default, Clone, Copy)]
@@ -73,16 +69,14 @@ emio_core::options! {
 }
 
 impl Format for Msa {
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
-    fn description(&self) -> &'static str {
-        "EMSA/MSA spectrum (ISO 22029 text)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["msa", "ems", "mas", "emsa"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: FORMAT,
+            description: "EMSA/MSA spectrum (ISO 22029 text)",
+            extensions: &["msa", "ems", "mas", "emsa"],
+            read_options: ReadOptions::SPECS,
+            writes: Some(Writes::file(WriteOptions::SPECS)),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
@@ -92,18 +86,6 @@ impl Format for Msa {
             _ => Encoding::Utf8Sig.decode(head),
         };
         text.starts_with("#FORMAT") && text.lines().next().is_some_and(|l| l.contains("EMSA"))
-    }
-
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn read_options(&self) -> &'static [OptionSpec] {
-        ReadOptions::SPECS
-    }
-
-    fn write_options(&self) -> &'static [OptionSpec] {
-        WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
@@ -137,14 +119,8 @@ impl Format for Msa {
         Ok(vec![dataset])
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write(dataset, path, options, progress)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write(request)
     }
 }
 

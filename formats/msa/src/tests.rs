@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use emio_core::metadata::{get_str, set_path, Tree};
-use emio_core::{Axis, DType, Dataset, NoProgress, Options, StridedSource};
+use emio_core::{Axis, DType, Dataset, Options, StridedSource, WriteRequest};
 use proptest::prelude::*;
 
 use crate::Msa;
@@ -20,7 +20,7 @@ fn write_then_read(ds: &Dataset, options: &[(&str, &str)]) -> Dataset {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.msa");
     let w = Options::parse(Msa.write_options(), options).unwrap();
-    Msa.write(ds, &path, &w, &NoProgress).unwrap();
+    Msa.write(&WriteRequest::new(ds, &path, &w)).unwrap();
     let encoding: Vec<(&str, &str)> = options
         .iter()
         .filter(|(k, _)| *k == "encoding")
@@ -111,13 +111,13 @@ fn refuses_what_msa_cannot_hold() {
     let ds = Dataset::from_bytes(vec![0; 4 * 6], DType::F32, vec![2, 3]).unwrap();
     let w = Options::parse(Msa.write_options(), &[] as &[(&str, &str)]).unwrap();
     let e = Msa
-        .write(&ds, &path, &w, &NoProgress)
+        .write(&WriteRequest::new(&ds, &path, &w))
         .unwrap_err()
         .to_string();
     assert!(e.contains("one spectrum"), "{e}");
     let ds = Dataset::from_bytes(vec![0; 8 * 3], DType::C64, vec![3]).unwrap();
     let e = Msa
-        .write(&ds, &path, &w, &NoProgress)
+        .write(&WriteRequest::new(&ds, &path, &w))
         .unwrap_err()
         .to_string();
     assert!(e.contains("real numbers"), "{e}");
@@ -155,13 +155,13 @@ fn unknown_encodings_are_refused_with_the_list() {
     let ds = spectrum(&[1.0], 1.0, 0.0, Tree::new());
     let w = Options::parse(Msa.write_options(), &[("encoding", "koi8-r")]).unwrap();
     let e = Msa
-        .write(&ds, &dir.path().join("w.msa"), &w, &NoProgress)
+        .write(&WriteRequest::new(&ds, &dir.path().join("w.msa"), &w))
         .unwrap_err()
         .to_string();
     assert!(e.contains("koi8-r") && e.contains("utf-16"), "{e}");
     for separator in ["e", "1", "-", "\n"] {
         let w = Options::parse(Msa.write_options(), &[("separator", separator)]).unwrap();
-        let e = Msa.write(&ds, &dir.path().join("w.msa"), &w, &NoProgress);
+        let e = Msa.write(&WriteRequest::new(&ds, &dir.path().join("w.msa"), &w));
         assert!(
             e.unwrap_err().to_string().contains("separator"),
             "{separator:?}"

@@ -10,11 +10,10 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
 
 use emio_core::metadata::{get_path, get_str};
 use emio_core::output::stream_c_order;
-use emio_core::{ArrayData, AxisKind, Dataset, Error, Options, Progress, Result};
+use emio_core::{ArrayData, AxisKind, Dataset, Error, Result, WriteRequest};
 use serde_json::Value;
 
 use crate::encoding::Encoding;
@@ -218,13 +217,9 @@ fn split_long(value: &str) -> Vec<String> {
 }
 
 /// Write `dataset` (one spectrum) as an MSA file.
-pub fn write(
-    dataset: &Dataset,
-    path: &Path,
-    options: &Options,
-    progress: &dyn Progress,
-) -> Result<()> {
-    let options = WriteOptions::from_options(options)?;
+pub fn write(request: &WriteRequest) -> Result<()> {
+    let (dataset, path, progress) = (request.dataset, request.path, request.progress);
+    let options = request.typed::<WriteOptions>()?;
     let datatype = options.format.word();
     let separator = options.separator.as_str();
     let encoding = Encoding::from_option(&options.encoding)?;

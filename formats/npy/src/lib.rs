@@ -10,31 +10,25 @@ mod write;
 
 use std::path::Path;
 
-use emio_core::{Dataset, Format, Options, Progress, Result, Storage};
+use emio_core::{Dataset, Format, FormatInfo, Options, Result, Storage, WriteRequest, Writes};
 
 /// The `.npy` format.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Npy;
 
 impl Format for Npy {
-    fn name(&self) -> &'static str {
-        "npy"
-    }
-
-    fn description(&self) -> &'static str {
-        "NumPy array file (.npy v1-v3)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["npy"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: "npy",
+            description: "NumPy array file (.npy v1-v3)",
+            extensions: &["npy"],
+            read_options: &[],
+            writes: Some(Writes::file(&[])),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
         head.starts_with(header::MAGIC)
-    }
-
-    fn can_write(&self) -> bool {
-        true
     }
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
@@ -43,18 +37,7 @@ impl Format for Npy {
         Ok(vec![Self::dataset_from_storage(storage, &name)?])
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        _options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write(dataset, path, progress)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write(request.dataset, request.path, request.progress)
     }
-}
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<std::sync::Arc<dyn Format>> {
-    vec![std::sync::Arc::new(Npy)]
 }

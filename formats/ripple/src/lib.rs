@@ -23,18 +23,12 @@ pub mod rpl;
 mod write;
 
 use std::path::Path;
-use std::sync::Arc;
 
-use emio_core::{Dataset, Format, OptionSpec, Options, Progress, Result};
+use emio_core::{Dataset, Format, FormatInfo, OptionSet, Options, Result, WriteRequest, Writes};
 
 pub use read::raw_path;
 
 const FORMAT: &str = "ripple";
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Ripple)]
-}
 
 /// Ripple `.rpl` + `.raw`.
 #[derive(Debug, Default, Clone, Copy)]
@@ -86,54 +80,30 @@ fn looks_like_rpl(head: &[u8]) -> bool {
 }
 
 impl Format for Ripple {
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
-    fn description(&self) -> &'static str {
-        "Lispix Ripple (.rpl description + .raw values)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["rpl"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: FORMAT,
+            description: "Lispix Ripple (.rpl description + .raw values)",
+            extensions: &["rpl"],
+            read_options: ReadOptions::SPECS,
+            writes: Some(Writes::with_companions(WriteOptions::SPECS)),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
         looks_like_rpl(head)
     }
 
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn writes_companions(&self) -> bool {
-        true
-    }
-
     fn existing_companions(&self, target: &Path) -> Vec<std::path::PathBuf> {
         emio_core::output::existing_siblings(target, &["raw", "RAW"])
-    }
-
-    fn read_options(&self) -> &'static [OptionSpec] {
-        ReadOptions::SPECS
-    }
-
-    fn write_options(&self) -> &'static [OptionSpec] {
-        WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         read::open(path, options)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write(dataset, path, options, progress)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write(request)
     }
 }
 

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use emio_core::metadata::{set_path, value_f64, Tree};
-use emio_core::{Axis, Dataset, Error, Options, Result, ResultExt, Storage, StridedSource};
+use emio_core::{
+    Axis, Dataset, Error, OptionSet, Options, Result, ResultExt, Storage, StridedSource,
+};
 use serde_json::Value;
 
 use crate::rpl::{self, Layout};

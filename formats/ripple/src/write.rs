@@ -3,11 +3,10 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
 
 use emio_core::metadata::{get_path, get_str, value_f64};
 use emio_core::output::stream_c_order;
-use emio_core::{AxisKind, ByteOrder, DType, Dataset, Error, Options, Progress, Result};
+use emio_core::{AxisKind, ByteOrder, DType, Dataset, Error, Result, WriteRequest};
 
 use crate::{RawByteOrder, WriteOptions, FORMAT};
 
@@ -171,13 +170,9 @@ fn description(
 }
 
 /// Write `dataset` as `path` (`.rpl`) and the `.raw` beside it.
-pub fn write(
-    dataset: &Dataset,
-    path: &Path,
-    options: &Options,
-    progress: &dyn Progress,
-) -> Result<()> {
-    let order = match WriteOptions::from_options(options)?.byte_order {
+pub fn write(request: &WriteRequest) -> Result<()> {
+    let (dataset, path, progress) = (request.dataset, request.path, request.progress);
+    let order = match request.typed::<WriteOptions>()?.byte_order {
         RawByteOrder::BigEndian => ByteOrder::Big,
         RawByteOrder::LittleEndian => ByteOrder::Little,
     };

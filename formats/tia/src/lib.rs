@@ -21,11 +21,10 @@ pub mod ser;
 pub mod source;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use emio_core::metadata::Tree;
 use emio_core::{
-    Dataset, Error, Format, OptionKind, OptionSpec, Options, Result, ResultExt, Storage,
+    Dataset, Error, Format, FormatInfo, OptionSet, Options, Result, ResultExt, Storage,
 };
 use serde_json::Value;
 
@@ -41,46 +40,36 @@ const SER_MAGIC: &[u8] = b"\x49\x49\x97\x01";
 /// First bytes of every `.emi` file TIA writes.
 const EMI_MAGIC: &[u8] = b"JK\x00\x02";
 
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Tia)]
-}
-
 /// FEI TIA series and acquisitions.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tia;
 
-const READ_OPTIONS: &[OptionSpec] = &[OptionSpec {
-    name: "only_valid_data",
-    kind: OptionKind::Bool,
-    default: Some("true"),
-    help: "for a 1-D series that stopped early, read only the stored elements; false reads \
-           the planned size with the missing elements filled (NaN for floats, else 0)",
-}];
+emio_core::options! {
+    /// Options of the TIA reader.
+    pub struct ReadOptions {
+        /// for a 1-D series that stopped early, read only the stored elements; false reads the
+        /// planned size with the missing elements filled (NaN for floats, else 0)
+        only_valid_data: bool = Some("true"),
+    }
+}
 
 impl Format for Tia {
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
-    fn description(&self) -> &'static str {
-        "FEI/Thermo Fisher TIA acquisition (.emi + .ser series)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["emi", "ser"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: FORMAT,
+            description: "FEI/Thermo Fisher TIA acquisition (.emi + .ser series)",
+            extensions: &["emi", "ser"],
+            read_options: ReadOptions::SPECS,
+            writes: None,
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
         head.starts_with(SER_MAGIC) || head.starts_with(EMI_MAGIC)
     }
 
-    fn read_options(&self) -> &'static [OptionSpec] {
-        READ_OPTIONS
-    }
-
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
-        let only_valid = options.flag("only_valid_data");
+        let only_valid = ReadOptions::from_options(options)?.only_valid_data;
         let mut head = [0u8; 4];
         let head_len = std::io::Read::read(&mut emio_core::inputs::open(path)?, &mut head)
             .map_err(|e| Error::io(path, e))?;

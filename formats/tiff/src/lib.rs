@@ -29,16 +29,11 @@ pub mod write;
 pub mod xml;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use emio_core::{
-    Dataset, Format, OptionSpec, Options, Problem, Progress, Result, ResultExt, Storage,
+    Dataset, Format, FormatInfo, OptionSet, Options, Problem, Result, ResultExt, Storage,
+    WriteRequest, Writes,
 };
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Tiff)]
-}
 
 /// TIFF and BigTIFF.
 #[derive(Debug, Default, Clone, Copy)]
@@ -58,16 +53,14 @@ emio_core::options! {
 }
 
 impl Format for Tiff {
-    fn name(&self) -> &'static str {
-        "tiff"
-    }
-
-    fn description(&self) -> &'static str {
-        "TIFF / BigTIFF with microscope metadata (FEI, Zeiss, Olympus SIS, Hamamatsu, ImageJ, DM)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["tif", "tiff", "btf", "tf8", "tf2"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: "tiff",
+            description: "TIFF / BigTIFF with microscope metadata (FEI, Zeiss, Olympus SIS, Hamamatsu, ImageJ, DM)",
+            extensions: &["tif", "tiff", "btf", "tf8", "tf2"],
+            read_options: ReadOptions::SPECS,
+            writes: Some(Writes::file(write::WriteOptions::SPECS)),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
@@ -75,18 +68,6 @@ impl Format for Tiff {
             head.get(..4),
             Some(b"II*\0") | Some(b"MM\0*") | Some(b"II+\0") | Some(b"MM\0+")
         )
-    }
-
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn read_options(&self) -> &'static [OptionSpec] {
-        ReadOptions::SPECS
-    }
-
-    fn write_options(&self) -> &'static [OptionSpec] {
-        write::WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
@@ -99,13 +80,7 @@ impl Format for Tiff {
         validate::validate(path)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write(dataset, path, options, progress).with_path(path)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write(request).with_path(request.path)
     }
 }

@@ -503,7 +503,9 @@ const CAPACITY_HINT: usize = 16 << 20;
 
 /// Decompress `data` of codec `code` to at most `expected` bytes.
 pub fn decompress(code: u16, data: &[u8], expected: usize, at: u64) -> Result<Vec<u8>> {
-    let corrupt = |what: String| Error::malformed(FORMAT, at, what);
+    let corrupt = |what: &str, e: Box<dyn std::error::Error + Send + Sync>| {
+        Error::codec(FORMAT, Some(at), what, e)
+    };
     let limit = expected as u64;
     Ok(match code {
         compression::NONE => data[..data.len().min(expected)].to_vec(),
@@ -515,7 +517,7 @@ pub fn decompress(code: u16, data: &[u8], expected: usize, at: u64) -> Result<Ve
             let result = decoder.into_vec(&mut out).decode(data);
             if let Err(e) = result.status {
                 if out.is_empty() {
-                    return Err(corrupt(format!("LZW data ({e})")));
+                    return Err(corrupt("LZW data", e.into()));
                 }
             }
             out.truncate(expected);
@@ -526,16 +528,16 @@ pub fn decompress(code: u16, data: &[u8], expected: usize, at: u64) -> Result<Ve
             flate2::read::ZlibDecoder::new(data)
                 .take(limit)
                 .read_to_end(&mut out)
-                .map_err(|e| corrupt(format!("Deflate data ({e})")))?;
+                .map_err(|e| corrupt("Deflate data", e.into()))?;
             out
         }
         compression::ZSTD => {
             let mut out = Vec::with_capacity(expected.min(CAPACITY_HINT));
             zstd::stream::read::Decoder::new(data)
-                .map_err(|e| corrupt(format!("Zstd data ({e})")))?
+                .map_err(|e| corrupt("Zstd data", e.into()))?
                 .take(limit)
                 .read_to_end(&mut out)
-                .map_err(|e| corrupt(format!("Zstd data ({e})")))?;
+                .map_err(|e| corrupt("Zstd data", e.into()))?;
             out
         }
         c => {
@@ -683,6 +685,19 @@ fn undo_float_predictor(row: &mut [u8], spp: usize, es: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn undecodable_strips_are_codec_errors_keeping_the_codecs_error() {
+        for code in [compression::ZSTD, compression::ADOBE_DEFLATE] {
+            let e = decompress(code, b"not compressed at all", 64, 8).unwrap_err();
+            let Error::Codec { offset, source, .. } = &e else {
+                panic!("{e:?}")
+            };
+            assert_eq!(*offset, Some(8));
+            assert!(!source.to_string().is_empty());
+            assert!(std::error::Error::source(&e).is_some(), "{e}");
+        }
+    }
 
     #[test]
     fn packbits_decodes_runs_and_literals() {

@@ -4,7 +4,7 @@
 
 use emio_core::budget::MetadataBudget;
 use emio_core::metadata::Tree;
-use emio_core::{Axis, Dataset, Error, Options, Result, Storage};
+use emio_core::{Axis, Dataset, Error, OptionSet, Options, Result, Storage};
 use serde_json::Value;
 
 use crate::ifd::{self, Reader, FORMAT};

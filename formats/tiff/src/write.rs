@@ -17,7 +17,7 @@ use std::path::Path;
 
 use emio_core::metadata::{get_str, value_f64};
 use emio_core::plan::WritePlan;
-use emio_core::{Axis, AxisKind, DType, Dataset, Error, Options, Progress, Result};
+use emio_core::{Axis, AxisKind, DType, Dataset, Error, Result, WriteRequest};
 use serde_json::{json, Value};
 
 use crate::ifd::FORMAT;
@@ -469,7 +469,8 @@ fn encode_block(
 }
 
 /// Write `ds` to `path` as TIFF.
-pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progress) -> Result<()> {
+pub fn write(request: &WriteRequest) -> Result<()> {
+    let (ds, path, progress) = (request.dataset, request.path, request.progress);
     let layout = Layout::of(ds.shape())?;
     if layout.height == 0 || layout.width == 0 || layout.pages() == 0 {
         return Err(Error::unsupported(
@@ -479,7 +480,7 @@ pub fn write(ds: &Dataset, path: &Path, options: &Options, progress: &dyn Progre
     }
     let dtype = ds.dtype();
     let (spp, bits, sformat) = sample_layout(dtype);
-    let options = WriteOptions::from_options(options)?;
+    let options = request.typed::<WriteOptions>()?;
     let codec = options.compression.tag();
     let level = options.level;
     let es = dtype.size() as u64;

@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use emio_core::{DType, Dataset, Format, NoProgress, Options};
+use emio_core::{DType, Dataset, Format, Options, WriteRequest};
 use emio_tiff::Tiff;
 
 fn write(dir: &Path, name: &str, ds: &Dataset, pairs: &[(&str, &str)]) -> PathBuf {
     let path = dir.join(name);
     let options = Options::parse(Tiff.write_options(), pairs).unwrap();
-    Tiff.write(ds, &path, &options, &NoProgress).unwrap();
+    Tiff.write(&WriteRequest::new(ds, &path, &options)).unwrap();
     path
 }
 

@@ -22,18 +22,12 @@ pub mod scan;
 mod write;
 
 use std::path::Path;
-use std::sync::Arc;
 
-use emio_core::{Dataset, Format, OptionSpec, Options, Progress, Result};
+use emio_core::{Dataset, Format, FormatInfo, OptionSet, Options, Result, WriteRequest, Writes};
 
 pub use read::{later_parts, part_paths};
 
 const FORMAT: &str = "tvips";
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Tvips)]
-}
 
 /// TVIPS `.tvips` recordings.
 #[derive(Debug, Default, Clone, Copy)]
@@ -78,54 +72,30 @@ emio_core::options! {
 }
 
 impl Format for Tvips {
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
-    fn description(&self) -> &'static str {
-        "TVIPS camera recording (in-situ movies, 4D-STEM), single or split files"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["tvips"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: FORMAT,
+            description: "TVIPS camera recording (in-situ movies, 4D-STEM), single or split files",
+            extensions: &["tvips"],
+            read_options: ReadOptions::SPECS,
+            writes: Some(Writes::with_companions(WriteOptions::SPECS)),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
         header::Header::parse(head).is_ok_and(|h| h.size() == header::HEADER_LEN as u32)
     }
 
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn writes_companions(&self) -> bool {
-        true
-    }
-
     fn existing_companions(&self, target: &Path) -> Vec<std::path::PathBuf> {
         read::later_parts(target)
-    }
-
-    fn read_options(&self) -> &'static [OptionSpec] {
-        ReadOptions::SPECS
-    }
-
-    fn write_options(&self) -> &'static [OptionSpec] {
-        WriteOptions::SPECS
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         read::open(path, options)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write(dataset, path, options, progress)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write(request)
     }
 }
 

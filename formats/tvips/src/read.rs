@@ -10,9 +10,10 @@ use std::sync::Arc;
 use chrono::DateTime;
 use emio_core::metadata::{json_f64, set_path, Tree};
 use emio_core::source::for_each_index;
+use emio_core::source::Threads;
 use emio_core::{
-    ArraySource, Axis, ByteOrder, DType, Dataset, Error, Options, Result, ResultExt, Storage,
-    StridedSource,
+    ArraySource, Axis, ByteOrder, DType, Dataset, Error, NoProgress, OptionSet, Options, Progress,
+    Result, ResultExt, Storage, StridedSource,
 };
 use serde_json::Value;
 
@@ -139,6 +140,18 @@ impl ArraySource for FrameTable {
     }
 
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
+    }
+
+    /// Reads the wrapped source with the caller's progress and [`Threads`].
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
         let nav = self.shape.len() - 2;
         let frame_len = (shape[nav] * shape[nav + 1]) as usize * self.dtype.size();
         let mut result = Ok(());
@@ -155,10 +168,12 @@ impl ArraySource for FrameTable {
             let global = self.grid[linear as usize];
             let p = self.first.partition_point(|&f| f <= global) - 1;
             let k = global - self.first[p];
-            result = self.parts[p].read_region(
+            result = self.parts[p].read_region_with(
                 &[k, start[nav], start[nav + 1]],
                 &[1, shape[nav], shape[nav + 1]],
                 &mut out[at..at + frame_len],
+                progress,
+                threads,
             );
             at += frame_len;
         });

@@ -16,7 +16,7 @@ use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use emio_core::metadata::{get_f64, get_str};
 use emio_core::output::stream_frames;
 use emio_core::units::{self, Quantity};
-use emio_core::{AxisKind, DType, Dataset, Error, Options, Progress, Result};
+use emio_core::{AxisKind, DType, Dataset, Error, Result, WriteRequest};
 
 use crate::header::{FrameHeader, Header, FRAME_HEADER_V1, FRAME_HEADER_V2, HEADER_LEN};
 use crate::{Version, WriteOptions, FORMAT};
@@ -101,12 +101,8 @@ fn part_path(first: &Path, index: u64) -> Result<PathBuf> {
 }
 
 /// Write `dataset` (frames in its last two dimensions) as a TVIPS recording at `path`.
-pub fn write(
-    dataset: &Dataset,
-    path: &Path,
-    options: &Options,
-    progress: &dyn Progress,
-) -> Result<()> {
+pub fn write(request: &WriteRequest) -> Result<()> {
+    let (dataset, path, progress) = (request.dataset, request.path, request.progress);
     let shape = dataset.shape();
     if shape.len() < 2 {
         return Err(Error::unsupported(
@@ -121,7 +117,7 @@ pub fn write(
             format!("{dtype} data (TVIPS holds u8, u16 or u32 frames; convert first)"),
         ));
     }
-    let options = WriteOptions::from_options(options)?;
+    let options = request.typed::<WriteOptions>()?;
     let version: u32 = match options.version {
         Version::V1 => 1,
         Version::V2 => 2,

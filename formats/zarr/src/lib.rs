@@ -57,8 +57,8 @@ use emio_core::budget::{summarize, MAX_ENTRIES};
 use emio_core::options::IntList;
 use emio_core::plan::WritePlan;
 use emio_core::{
-    ArraySource, ChunkDecoder, ChunkedSource, DType, Dataset, Error, Format, Progress, Region,
-    Result, StoredChunks,
+    ArraySource, ChunkDecoder, ChunkedSource, DType, Dataset, Error, Progress, Region, Result,
+    StoredChunks,
 };
 use serde_json::Value;
 use zarrs::array::{Array, ArrayBytes, ArrayMetadata};
@@ -67,11 +67,6 @@ use zarrs::filesystem::FilesystemStore;
 
 pub use v3::Zarr;
 pub use zspy::Zspy;
-
-/// The formats this crate provides, for the facade's registry.
-pub fn formats() -> Vec<Arc<dyn Format>> {
-    vec![Arc::new(Zarr), Arc::new(Zspy)]
-}
 
 /// Default size of one chunk when `-w chunks` is not given.
 pub const DEFAULT_CHUNK_BYTES: u64 = 8 << 20;

@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use emio_core::metadata::base_metadata;
-use emio_core::{Axis, DType, Dataset, Error, Format, OptionSpec, Options, Progress, Result, Tree};
+use emio_core::{
+    Axis, DType, Dataset, Error, Format, FormatInfo, OptionSet, Options, Result, Tree,
+    WriteRequest, Writes,
+};
 use serde_json::{json, Map, Value};
 
 use crate::{
@@ -111,33 +114,14 @@ pub(crate) fn axis_from_json(v: &Value, size: u64) -> Option<Axis> {
 }
 
 impl Format for Zarr {
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
-    fn description(&self) -> &'static str {
-        "Zarr v3 array store (.zarr directory; also reads Zarr v2)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["zarr"]
-    }
-
-    fn sniff(&self, _head: &[u8]) -> bool {
-        // A directory store has no leading bytes; the registry matches it by extension.
-        false
-    }
-
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn writes_directory(&self) -> bool {
-        true
-    }
-
-    fn write_options(&self) -> &'static [OptionSpec] {
-        ZarrWriteOptions::SPECS
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: FORMAT,
+            description: "Zarr v3 array store (.zarr directory; also reads Zarr v2)",
+            extensions: &["zarr"],
+            read_options: &[],
+            writes: Some(Writes::directory(ZarrWriteOptions::SPECS)),
+        }
     }
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
@@ -173,17 +157,12 @@ impl Format for Zarr {
         Ok(datasets)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        let (dataset, path, progress) = (request.dataset, request.path, request.progress);
         let element = Element::of(dataset.dtype());
         let data_type = v3_data_type(element.component)
             .ok_or_else(|| Error::unsupported(FORMAT, format!("{} data", dataset.dtype())))?;
-        let options = ZarrWriteOptions::from_options(options)?;
+        let options = request.typed::<ZarrWriteOptions>()?;
         let requested = options.chunks.as_ref().map(|c| &c.0[..]);
         let chunk = choose_chunks(dataset, requested, DEFAULT_CHUNK_BYTES)?;
         let grid = match options.shard.as_ref().map(|s| &s.0) {

@@ -10,7 +10,10 @@ use emio_core::hyperspy::{
     axis_dict, axis_from_dict, dict2group, group2dict, ListArray, Member, TreeSink, TreeSource,
 };
 use emio_core::signals::{Combined, Signals};
-use emio_core::{DType, Dataset, Error, Format, OptionSpec, Options, Progress, Result, Tree};
+use emio_core::{
+    DType, Dataset, Error, Format, FormatInfo, OptionSet, Options, Progress, Result, Tree,
+    WriteRequest, Writes,
+};
 use serde_json::{json, Map, Value};
 use zarrs::array::{ArrayBytes, ArraySubset};
 
@@ -220,33 +223,14 @@ fn consolidate(root: &Path) -> Result<()> {
 }
 
 impl Format for Zspy {
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
-    fn description(&self) -> &'static str {
-        "HyperSpy Zarr (.zspy directory, Zarr v2)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["zspy"]
-    }
-
-    fn sniff(&self, _head: &[u8]) -> bool {
-        // A directory store has no leading bytes; the registry matches it by extension.
-        false
-    }
-
-    fn can_write(&self) -> bool {
-        true
-    }
-
-    fn writes_directory(&self) -> bool {
-        true
-    }
-
-    fn write_options(&self) -> &'static [OptionSpec] {
-        ZspyWriteOptions::SPECS
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: FORMAT,
+            description: "HyperSpy Zarr (.zspy directory, Zarr v2)",
+            extensions: &["zspy"],
+            read_options: &[],
+            writes: Some(Writes::directory(ZspyWriteOptions::SPECS)),
+        }
     }
 
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
@@ -270,13 +254,8 @@ impl Format for Zspy {
             .collect()
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        let (dataset, path, progress) = (request.dataset, request.path, request.progress);
         let signals = Signals::of(dataset, |title| {
             if title.is_empty() {
                 "__unnamed__".to_string()
@@ -296,7 +275,7 @@ impl Format for Zspy {
                 ));
             }
         }
-        let options = ZspyWriteOptions::from_options(options)?;
+        let options = request.typed::<ZspyWriteOptions>()?;
         let progress = Combined::new(progress, signals.nbytes());
         let mut root_attrs = Map::new();
         root_attrs.insert("file_format".into(), "ZSpy".into());

@@ -4,14 +4,14 @@
 
 use std::path::Path;
 
-use emio_core::{DType, Dataset, Format, NoProgress, Options};
+use emio_core::{DType, Dataset, Format, Options, WriteRequest};
 use emio_zarr::Zarr;
 use serde_json::Value;
 
 /// Write a small dataset as `.zarr` at `path` and replace the group's dataset list.
 fn store_listing(path: &Path, datasets: Vec<String>) {
     let ds = Dataset::from_bytes(vec![3u8; 16], DType::U8, vec![4, 4]).unwrap();
-    Zarr.write(&ds, path, &Options::default(), &NoProgress)
+    Zarr.write(&WriteRequest::new(&ds, path, &Options::default()))
         .unwrap();
     let group = path.join("zarr.json");
     let mut doc: Value = serde_json::from_slice(&std::fs::read(&group).unwrap()).unwrap();

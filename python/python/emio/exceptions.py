@@ -3,7 +3,8 @@
 Every emio error derives from :class:`EmioError` and also from the builtin exception code
 written for rsciio/NumPy already catches (``ValueError`` for malformed files and bad
 options, ``NotImplementedError`` for unsupported features, ``IndexError`` for regions out of
-bounds, ``FileExistsError`` when refusing to overwrite). Operating-system failures with an
+bounds, ``FileExistsError`` when refusing to overwrite). Each class is one variant of emio's
+Rust error type. Operating-system failures with an
 errno are raised as the builtin ``OSError`` subclass (``FileNotFoundError``,
 ``PermissionError``, ...). The message is the one emio's Rust core produced: it names the
 file, and for malformed input the byte offset and what was expected there.
@@ -13,10 +14,12 @@ __all__ = [
     "EmioError",
     "EmioIOError",
     "MalformedFileError",
+    "CodecError",
     "UnsupportedError",
     "InvalidOptionError",
     "NoFormatError",
     "OutOfBoundsError",
+    "LayoutError",
     "OutputExistsError",
     "InputChangedError",
     "CancelledError",
@@ -35,6 +38,12 @@ class MalformedFileError(EmioError, ValueError):
     """The file does not follow its format (the message gives the offset and expectation)."""
 
 
+class CodecError(MalformedFileError):
+    """Encoded data (a compressed chunk, strip or stream) that its codec rejected; the
+    codec's own message is quoted, and the exception's ``__cause__`` is not set (the codec
+    error is Rust's)."""
+
+
 class UnsupportedError(EmioError, NotImplementedError):
     """A valid file or dataset uses something emio (or the target format) does not handle."""
 
@@ -49,6 +58,11 @@ class NoFormatError(EmioError, ValueError):
 
 class OutOfBoundsError(EmioError, IndexError):
     """A region outside the dataset was requested."""
+
+
+class LayoutError(EmioError, ValueError):
+    """Shapes, strides, axes or an axis order that do not fit together (an array whose
+    size is not its shape's, a permutation that is none)."""
 
 
 class OutputExistsError(EmioError, FileExistsError):

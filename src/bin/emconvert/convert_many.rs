@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use emio::batch::Batch;
-use emio::engine::ReportingProgress;
 use emio::Options;
+use emio_core::engine::ReportingProgress;
 
 use crate::Interruptible;
 use crate::{info, outln, progress_bar, report_leftovers, show, signals, ConvertArgs};

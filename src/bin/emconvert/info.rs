@@ -54,7 +54,7 @@ fn describe(file: &Path, args: &InfoArgs, separate: bool) -> emio::Result<()> {
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                let mut doc = d.info_json(i, false, args.original)?;
+                let mut doc = emio::json::dataset_info(d, i, args.original);
                 if args.checksum {
                     doc["sha256"] = json!(checksum(d)?);
                 }

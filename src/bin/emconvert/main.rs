@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use emio::engine::{ProgressReport, ReportingProgress};
 use emio::{Dataset, Format, OptionSpec, Options, Progress, Registry};
+use emio_core::engine::{ProgressReport, ReportingProgress};
 
 /// Print a line on stdout. A closed pipe (`emconvert info F | head -1`) ends the program
 /// quietly with success, as other Unix tools do, instead of a panic.
@@ -424,7 +424,7 @@ fn convert(args: &ConvertArgs) -> emio::Result<()> {
             ),
         ));
     }
-    emio::registry::check_not_folder(writer.as_ref(), output)?;
+    emio_core::registry::check_not_folder(writer.as_ref(), output)?;
     if output.symlink_metadata().is_ok() && !args.force {
         return Err(emio::Error::OutputExists(output.clone()));
     }
@@ -483,7 +483,7 @@ fn report_leftovers(output: &Path) {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    for path in emio::leftovers::remove_stale(folder) {
+    for path in emio_core::leftovers::remove_stale(folder) {
         eprintln!(
             "emconvert: removed {}, left by an interrupted emio process that is gone",
             path.display()

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use emio::output::{AtomicOutput, OutputKind};
 use emio::preview::{encode_png, preview, Options};
+use emio_core::output::{AtomicOutput, OutputKind};
 
 use crate::{open, outln, report_warnings, ReadArgs};
 

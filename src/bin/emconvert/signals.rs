@@ -43,7 +43,7 @@ static INPUT: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 /// Say what happened and exit; only async-signal-safe calls (write, unlink, _exit).
 #[cfg(unix)]
 extern "C" fn bus_error(signal: libc::c_int) {
-    emio::fatal::remove_published_in_signal_handler();
+    emio_core::fatal::remove_published_in_signal_handler();
     let input = INPUT.load(Ordering::SeqCst);
     let parts: [&[u8]; 3] = [
         b"emconvert: error: ",

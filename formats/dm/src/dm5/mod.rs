@@ -8,7 +8,9 @@ pub mod write;
 
 use std::path::Path;
 
-use emio_core::{ContentMatch, Dataset, Format, Options, Progress, Result, ResultExt};
+use emio_core::{
+    ContentMatch, Dataset, Format, FormatInfo, Options, Result, ResultExt, WriteRequest, Writes,
+};
 
 /// Registry name, also the format of DM5 errors.
 const FORMAT: &str = "dm5";
@@ -18,16 +20,14 @@ const FORMAT: &str = "dm5";
 pub struct Dm5;
 
 impl Format for Dm5 {
-    fn name(&self) -> &'static str {
-        FORMAT
-    }
-
-    fn description(&self) -> &'static str {
-        "Gatan DigitalMicrograph DM5 (HDF5)"
-    }
-
-    fn extensions(&self) -> &'static [&'static str] {
-        &["dm5"]
+    fn info(&self) -> FormatInfo {
+        FormatInfo {
+            name: FORMAT,
+            description: "Gatan DigitalMicrograph DM5 (HDF5)",
+            extensions: &["dm5"],
+            read_options: &[],
+            writes: Some(Writes::file(&[])),
+        }
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
@@ -42,21 +42,11 @@ impl Format for Dm5 {
         emio_h5::validate::validate(path)
     }
 
-    fn can_write(&self) -> bool {
-        true
-    }
-
     fn open(&self, path: &Path, _options: &Options) -> Result<Vec<Dataset>> {
         read::read(path).with_path(path)
     }
 
-    fn write(
-        &self,
-        dataset: &Dataset,
-        path: &Path,
-        _options: &Options,
-        progress: &dyn Progress,
-    ) -> Result<()> {
-        write::write_dm5(dataset, path, progress)
+    fn write(&self, request: &WriteRequest) -> Result<()> {
+        write::write_dm5(request.dataset, request.path, request.progress)
     }
 }

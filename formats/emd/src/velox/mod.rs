@@ -13,9 +13,14 @@ mod stream;
 use std::sync::Arc;
 
 use emio_core::metadata::{set_path, Tree};
+use emio_core::options::NumericDType;
 use emio_core::serde_json::Value;
+use emio_core::source::Threads;
 use emio_core::units::{compact, convert_prefixed};
-use emio_core::{ArraySource, Axis, ChunkedSource, DType, Dataset, Error, Options, Result};
+use emio_core::{
+    ArraySource, Axis, ChunkedSource, DType, Dataset, Error, NoProgress, OptionSet, Options,
+    Progress, Result,
+};
 
 use crate::{SelectType, VeloxReadOptions};
 use emio_h5::H5File;
@@ -133,11 +138,23 @@ impl ArraySource for FirstFrame {
         &self.shape
     }
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
+    }
+
+    /// Reads the wrapped source with the caller's progress and [`Threads`].
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
         let mut s = vec![0];
         s.extend_from_slice(start);
         let mut n = vec![1];
         n.extend_from_slice(shape);
-        self.inner.read_region(&s, &n, out)
+        self.inner.read_region_with(&s, &n, out, progress, threads)
     }
     fn chunk_shape(&self) -> Vec<u64> {
         self.inner.chunk_shape()[1..].to_vec()
@@ -318,8 +335,8 @@ impl Reader<'_> {
         }
         let channels = bins / self.rebin;
         let dtype = match options.SI_dtype {
-            Some(s) => dtype_from_name(s.word())?,
-            None => dtype_from_name(&streams[0].encoding).unwrap_or(DType::U16),
+            Some(dtype) => dtype.0,
+            None => NumericDType::from_name(&streams[0].encoding).unwrap_or(DType::U16),
         };
         let sum_frames = options.sum_frames;
         let groups: Vec<Vec<Arc<Stream>>> = if options.sum_EDS_detectors {
@@ -408,20 +425,4 @@ fn spatial_axes(om: &Tree, w: u64, navigate: bool) -> [Axis; 2] {
             navigate,
         ),
     ]
-}
-
-fn dtype_from_name(s: &str) -> Result<DType> {
-    Ok(match s {
-        "uint8" => DType::U8,
-        "uint16" => DType::U16,
-        "uint32" => DType::U32,
-        "uint64" => DType::U64,
-        "int8" => DType::I8,
-        "int16" => DType::I16,
-        "int32" => DType::I32,
-        "int64" => DType::I64,
-        "float32" => DType::F32,
-        "float64" => DType::F64,
-        other => return Err(Error::invalid_option("SI_dtype", format!("{other:?}"))),
-    })
 }

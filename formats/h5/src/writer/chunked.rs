@@ -134,7 +134,7 @@ impl H5Writer {
     ) -> Result<()> {
         let stored = |v: &[u64]| -> Vec<u64> { order.iter().map(|&d| v[d]).collect() };
         if order.len() != ds.ndim() || chunk.len() != ds.ndim() {
-            return Err(Error::OutOfBounds(format!(
+            return Err(Error::Layout(format!(
                 "chunk shape {chunk:?} in axis order {order:?} for a dataset of shape {:?}",
                 ds.shape()
             )));
@@ -176,7 +176,7 @@ impl H5Writer {
         let rank = shape.len();
         if rank == 0 || chunk.len() != rank || chunk.iter().any(|&c| c == 0 || c > u32::MAX as u64)
         {
-            return Err(Error::OutOfBounds(format!(
+            return Err(Error::Layout(format!(
                 "chunk shape {chunk:?} for a dataset of shape {shape:?}"
             )));
         }
@@ -187,7 +187,7 @@ impl H5Writer {
         let chunk_bytes = element_count(chunk)
             .and_then(|n| n.checked_mul(es as u64))
             .filter(|&n| n <= u32::MAX as u64)
-            .ok_or_else(|| Error::OutOfBounds(format!("chunk {chunk:?} is too large")))?
+            .ok_or_else(|| Error::Layout(format!("chunk {chunk:?} is too large")))?
             as usize;
         Ok(ChunkedDataset {
             path: path.to_string(),
@@ -207,7 +207,7 @@ impl H5Writer {
     /// Append the stored (encoded) chunk at `start` of `ds`.
     fn put_chunk(&mut self, ds: &mut ChunkedDataset, start: &[u64], stored: &[u8]) -> Result<()> {
         let size = u32::try_from(stored.len())
-            .map_err(|_| Error::OutOfBounds(format!("a stored chunk of {} bytes", stored.len())))?;
+            .map_err(|_| Error::Layout(format!("a stored chunk of {} bytes", stored.len())))?;
         let addr = self.put(stored)?;
         let mask = ds.encoder.mask(stored.len());
         ds.entries.push((start.to_vec(), addr, size, mask));

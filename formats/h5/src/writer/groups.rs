@@ -97,7 +97,7 @@ impl H5Writer {
                             format!("{path}/{name}")
                         };
                         *self.written.get(&child).ok_or_else(|| {
-                            Error::OutOfBounds(format!("group {child} was not written"))
+                            Error::Layout(format!("group {child} was not written"))
                         })?
                     }
                 };

@@ -130,12 +130,12 @@ impl H5Writer {
         }
         let expected = element_count(shape)
             .and_then(|n| n.checked_mul(dtype.size() as u64))
-            .ok_or_else(|| Error::OutOfBounds(format!("a dataset of shape {shape:?}")))?;
+            .ok_or_else(|| Error::Layout(format!("a dataset of shape {shape:?}")))?;
         let start = self.pos;
         produce(&mut |bytes| self.put(bytes).map(|_| ()))?;
         let written = self.pos - start;
         if written != expected {
-            return Err(Error::OutOfBounds(format!(
+            return Err(Error::Layout(format!(
                 "{written} bytes streamed for a {dtype} dataset of shape {shape:?} ({expected} expected)"
             )));
         }
