@@ -42,6 +42,7 @@ pub mod output;
 pub mod plan;
 pub mod read_at;
 pub mod registry;
+pub mod scan;
 pub mod signals;
 pub mod source;
 mod stream_copy;

@@ -2,6 +2,11 @@
 //! complex, RGB): typed loops that put each finite value in its bin exactly as
 //! [`Histogram::bin`] does, without its division.
 //!
+//! `f32` and `f64` data with up to [`COMPARED_BINS`] bins (the default is 16) is counted
+//! without looking bins up at all: every element's order key is compared with the key of
+//! every bin's first value, in vector lanes ([`compared`]). Other data looks up each
+//! value's bin, as follows.
+//!
 //! A value's bin, `floor((v − start) / width)` clamped to the bins, never decreases as `v`
 //! grows (every rounding step is monotonic). So bin `k` begins at a threshold: the smallest
 //! `f64` whose bin is `k` or more, found once per histogram by bisection over the ordered
@@ -13,7 +18,7 @@
 use emio_core::half::f16;
 use emio_core::DType;
 
-use super::kernels::{Bit, Number};
+use super::kernels::{Bit, Float, Number};
 use super::Histogram;
 
 /// Interleaved sub-histograms.
@@ -113,8 +118,19 @@ fn from_key(k: u64) -> f64 {
 }
 
 /// Count every finite value of one region's bytes (`dtype`) into `counts` (one per bin of
-/// `binner`).
+/// `binner`), by the fastest build this processor runs (AVX2 where present).
 pub(super) fn fill(dtype: DType, bytes: &[u8], binner: &Binner, counts: &mut [u64]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx2::available() {
+        // SAFETY: the processor supports AVX2, checked just above.
+        return unsafe { super::avx2::fill(dtype, bytes, binner, counts) };
+    }
+    portable_fill(dtype, bytes, binner, counts)
+}
+
+/// [`fill`] in code for any processor (and, inlined into an AVX2 function, the AVX2 build).
+#[inline(always)]
+pub(super) fn portable_fill(dtype: DType, bytes: &[u8], binner: &Binner, counts: &mut [u64]) {
     match dtype {
         DType::Bool => typed::<Bit>(bytes, binner, counts),
         DType::U8 => typed::<u8>(bytes, binner, counts),
@@ -126,6 +142,8 @@ pub(super) fn fill(dtype: DType, bytes: &[u8], binner: &Binner, counts: &mut [u6
         DType::U64 => typed::<u64>(bytes, binner, counts),
         DType::I64 => typed::<i64>(bytes, binner, counts),
         DType::F16 => typed::<f16>(bytes, binner, counts),
+        DType::F32 if binner.bins() <= COMPARED_BINS => compared::<f32>(bytes, binner, counts),
+        DType::F64 if binner.bins() <= COMPARED_BINS => compared::<f64>(bytes, binner, counts),
         DType::F32 => typed::<f32>(bytes, binner, counts),
         DType::F64 => typed::<f64>(bytes, binner, counts),
         _ => crate::values::for_each(dtype, bytes, |v| {
@@ -136,7 +154,91 @@ pub(super) fn fill(dtype: DType, bytes: &[u8], binner: &Binner, counts: &mut [u6
     }
 }
 
+/// A float type whose histograms are counted by comparing keys ([`compared`]).
+trait Compared: Float {
+    /// The key of the smallest value of this type that is `t` or more, in the order of
+    /// [`Float::key`] (−0 below +0, as [`Binner`]'s thresholds are found).
+    fn first_key_at_least(t: f64) -> Self::Key;
+    /// Add to `above[i]` how many of `keys` are `starts[i]` or more, by the fastest loop
+    /// this processor runs.
+    fn count_at_least(keys: &[Self::Key], starts: &[Self::Key], above: &mut [u64]);
+}
+
+impl Compared for f32 {
+    fn first_key_at_least(t: f64) -> i32 {
+        let f = t as f32;
+        if f64::from(f) < t { f.next_up() } else { f }.key()
+    }
+    #[inline(always)]
+    fn count_at_least(keys: &[i32], starts: &[i32], above: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if super::avx2::available() {
+            // SAFETY: the processor supports AVX2, checked just above.
+            return unsafe { super::avx2::count_at_least(keys, starts, above) };
+        }
+        portable_count_at_least(keys, starts, above);
+    }
+}
+
+impl Compared for f64 {
+    fn first_key_at_least(t: f64) -> i64 {
+        t.key()
+    }
+    #[inline(always)]
+    fn count_at_least(keys: &[i64], starts: &[i64], above: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if super::avx2::available() {
+            // SAFETY: the processor supports AVX2, checked just above.
+            return unsafe { super::avx2::count_at_least(keys, starts, above) };
+        }
+        portable_count_at_least(keys, starts, above);
+    }
+}
+
+/// [`Compared::count_at_least`] in code for any processor.
+pub(super) fn portable_count_at_least<K: Copy + Ord>(keys: &[K], starts: &[K], above: &mut [u64]) {
+    for (a, &start) in above.iter_mut().zip(starts) {
+        *a += keys.iter().filter(|&&key| key >= start).count() as u64;
+    }
+}
+
+/// Histograms of at most this many bins are counted by comparisons with every bin's start
+/// ([`compared`]); larger ones look each value's bin up ([`typed`]).
+const COMPARED_BINS: usize = 32;
+
+/// Elements whose keys [`compared`] takes at once (they stay in the L1 cache).
+const KEYS: usize = 256;
+
+/// [`fill`] for floats by counting, for every bin `k`, the elements at or above the bin's
+/// first value (as keys, in vector lanes): bin `k` holds those above its start but not
+/// above the next bin's. The last start is +∞, so infinities and NaNs with the sign bit
+/// clear drop out; −∞ and NaNs with the sign bit set are below every start.
+#[inline(always)]
+fn compared<T: Compared>(bytes: &[u8], binner: &Binner, counts: &mut [u64]) {
+    let n = counts.len();
+    // Start of bin 0: the smallest finite value; of bin n: +∞.
+    let starts: Vec<T::Key> = (0..=n)
+        .map(|k| match k {
+            0 => T::first_key_at_least(-f64::MAX),
+            k => T::first_key_at_least(binner.thresholds[k]),
+        })
+        .collect();
+    let mut above = vec![0u64; n + 1];
+    let mut keys = [T::KEY_MIN; KEYS];
+    for group in bytes.chunks(T::SIZE * KEYS) {
+        let keys = &mut keys[..group.len() / T::SIZE];
+        for (key, e) in keys.iter_mut().zip(group.chunks_exact(T::SIZE)) {
+            *key = T::read(e).key();
+        }
+        T::count_at_least(keys, &starts, &mut above);
+    }
+    for (k, c) in counts.iter_mut().enumerate() {
+        *c += above[k] - above[k + 1];
+    }
+}
+
 /// [`fill`] for elements of type `T`.
+#[inline(always)]
 fn typed<T: Number>(bytes: &[u8], binner: &Binner, counts: &mut [u64]) {
     let n = counts.len();
     let mut sub = vec![0u32; SUB * n];
@@ -162,6 +264,38 @@ fn typed<T: Number>(bytes: &[u8], binner: &Binner, counts: &mut [u64]) {
                 *c += u64::from(*x);
                 *x = 0;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The fastest comparison loop this processor runs counts as the portable one,
+        /// for both key widths, extreme starts included.
+        #[test]
+        fn the_comparison_loops_agree(
+            keys in proptest::collection::vec(any::<i64>(), 0..300),
+            starts in proptest::collection::vec(
+                prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), Just(0)],
+                1..20,
+            ),
+        ) {
+            let narrow = |v: &[i64]| v.iter().map(|&k| (k >> 32) as i32).collect::<Vec<i32>>();
+            let (keys32, starts32) = (narrow(&keys), narrow(&starts));
+            let mut fast = vec![0u64; starts.len()];
+            let mut plain = vec![0u64; starts.len()];
+            f32::count_at_least(&keys32, &starts32, &mut fast);
+            portable_count_at_least(&keys32, &starts32, &mut plain);
+            prop_assert_eq!(&fast, &plain);
+            let mut fast = vec![0u64; starts.len()];
+            let mut plain = vec![0u64; starts.len()];
+            f64::count_at_least(&keys, &starts, &mut fast);
+            portable_count_at_least(&keys, &starts, &mut plain);
+            prop_assert_eq!(fast, plain);
         }
     }
 }

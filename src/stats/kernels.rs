@@ -6,8 +6,9 @@
 //!   squares exactly (a `u32` product into `u64`), so the squared deviations come out of
 //!   `n·Σx² − (Σx)²` in `i128` without cancellation; wider integers take a second loop over
 //!   the region, still in cache, for `Σ(x − mean)²` in `f64` lanes.
-//! - Floats: one loop for sum, min and max in independent `f64` lanes, assuming every value
-//!   is finite. If the sum is not finite (a NaN or an infinity was there, or the sum
+//! - Floats: one loop for sum (in independent `f64` lanes), min and max (of integer keys
+//!   ordered as the numbers, which vectorise where floating-point comparisons do not),
+//!   assuming every value is finite. If the sum is not finite (a NaN or an infinity was there, or the sum
 //!   overflowed) the region is summarised again by the exact per-element path, which counts
 //!   the special values; otherwise a second loop in cache sums `(x − mean)²` in lanes.
 //! - Complex and RGB elements, reduced to one number by [`crate::values`], take the
@@ -19,8 +20,8 @@ use emio_core::DType;
 use super::Summary;
 
 /// Independent accumulators per loop: enough to hide the latency of a floating-point add
-/// and to fill a vector register.
-const LANES: usize = 8;
+/// and to fill several vector registers.
+const LANES: usize = 16;
 
 /// Elements per block whose integer sums stay within `i64` (and squares of 16-bit values
 /// within `u64`) whatever the values.
@@ -100,8 +101,21 @@ impl From<Bit> for i128 {
     }
 }
 
-/// The summary of one region's bytes (C order, native-endian `dtype`).
+/// The summary of one region's bytes (C order, native-endian `dtype`), by the fastest
+/// build of the kernels this processor runs (AVX2 where present).
 pub(super) fn summary(dtype: DType, bytes: &[u8]) -> Summary {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx2::available() {
+        // SAFETY: the processor supports AVX2, checked just above.
+        return unsafe { super::avx2::summary(dtype, bytes) };
+    }
+    portable_summary(dtype, bytes)
+}
+
+/// [`summary`] in code for any processor (and, inlined into an AVX2 function, the AVX2
+/// build).
+#[inline(always)]
+pub(super) fn portable_summary(dtype: DType, bytes: &[u8]) -> Summary {
     match dtype {
         DType::Bool => integers::<Bit>(bytes),
         DType::U8 => integers::<u8>(bytes),
@@ -121,6 +135,7 @@ pub(super) fn summary(dtype: DType, bytes: &[u8]) -> Summary {
 
 /// The summary of integer elements: exact sums, extremes, and squared deviations exact for
 /// 8- and 16-bit types.
+#[inline(always)]
 fn integers<T: Number + Into<i128>>(bytes: &[u8]) -> Summary {
     let n = (bytes.len() / T::SIZE) as u64;
     if n == 0 {
@@ -186,31 +201,84 @@ fn integers<T: Number + Into<i128>>(bytes: &[u8]) -> Summary {
     }
 }
 
+/// A floating-point element of the fast summary lanes: its value, and an integer key that
+/// orders finite values as the numbers (integer minimum and maximum vectorise where the
+/// floating-point ones do not).
+pub(super) trait Float: Number {
+    /// The ordered key.
+    type Key: Copy + Ord;
+    /// The key below and above every other.
+    const KEY_MIN: Self::Key;
+    /// See [`Float::KEY_MIN`].
+    const KEY_MAX: Self::Key;
+    /// The key of a finite value (−0 orders just below +0).
+    fn key(self) -> Self::Key;
+    /// The value of a key.
+    fn from_key(key: Self::Key) -> f64;
+}
+
+macro_rules! float_key {
+    ($t:ty, $bits:ty, $key:ty, $shift:expr) => {
+        impl Float for $t {
+            type Key = $key;
+            const KEY_MIN: $key = <$key>::MIN;
+            const KEY_MAX: $key = <$key>::MAX;
+            #[inline(always)]
+            fn key(self) -> $key {
+                let b = self.to_bits() as $key;
+                // Negative numbers: flip every bit but the sign, so larger magnitudes order
+                // lower.
+                b ^ ((b >> $shift) & <$key>::MAX)
+            }
+            fn from_key(key: $key) -> f64 {
+                let b = key ^ ((key >> $shift) & <$key>::MAX);
+                f64::from(<$t>::from_bits(b as $bits))
+            }
+        }
+    };
+}
+float_key!(f32, u32, i32, 31);
+float_key!(f64, u64, i64, 63);
+
+impl Float for f16 {
+    type Key = i32;
+    const KEY_MIN: i32 = i32::MIN;
+    const KEY_MAX: i32 = i32::MAX;
+    #[inline(always)]
+    fn key(self) -> i32 {
+        f32::from(self).key()
+    }
+    fn from_key(key: i32) -> f64 {
+        f32::from_key(key)
+    }
+}
+
 /// The summary of float elements: the fast lanes when every value is finite, else
 /// [`exact`].
-fn floats<T: Number>(dtype: DType, bytes: &[u8]) -> Summary {
+#[inline(always)]
+fn floats<T: Float>(dtype: DType, bytes: &[u8]) -> Summary {
     let n = bytes.len() / T::SIZE;
     if n == 0 {
         return Summary::default();
     }
     let mut sum = [0f64; LANES];
-    let mut min = [f64::INFINITY; LANES];
-    let mut max = [f64::NEG_INFINITY; LANES];
+    let mut min = [T::KEY_MAX; LANES];
+    let mut max = [T::KEY_MIN; LANES];
+    let mut lane = |k: usize, x: T| {
+        sum[k] += x.to_f64();
+        let key = x.key();
+        min[k] = min[k].min(key);
+        max[k] = max[k].max(key);
+    };
     let blocks = bytes.chunks_exact(T::SIZE * LANES);
     let rest = blocks.remainder();
     for block in blocks {
-        for k in 0..LANES {
-            let x = T::read(&block[k * T::SIZE..(k + 1) * T::SIZE]).to_f64();
-            sum[k] += x;
-            min[k] = if x < min[k] { x } else { min[k] };
-            max[k] = if x > max[k] { x } else { max[k] };
+        for (k, e) in block.chunks_exact(T::SIZE).enumerate() {
+            lane(k, T::read(e));
         }
     }
-    for b in rest.chunks_exact(T::SIZE) {
-        let x = T::read(b).to_f64();
-        sum[0] += x;
-        min[0] = if x < min[0] { x } else { min[0] };
-        max[0] = if x > max[0] { x } else { max[0] };
+    for e in rest.chunks_exact(T::SIZE) {
+        lane(0, T::read(e));
     }
     let sum: f64 = sum.iter().sum();
     if !sum.is_finite() {
@@ -218,10 +286,13 @@ fn floats<T: Number>(dtype: DType, bytes: &[u8]) -> Summary {
     }
     let count = n as f64;
     let mean = sum / count;
+    let key_of = |keys: &[T::Key; LANES], pick: fn(T::Key, T::Key) -> T::Key| {
+        T::from_key(keys.iter().copied().reduce(pick).expect("lanes"))
+    };
     Summary {
         count: n as u64,
-        min: min.iter().copied().fold(f64::INFINITY, f64::min),
-        max: max.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        min: key_of(&min, Ord::min),
+        max: key_of(&max, Ord::max),
         sum,
         mean,
         m2: squared_deviations::<T>(bytes, mean),
@@ -230,6 +301,7 @@ fn floats<T: Number>(dtype: DType, bytes: &[u8]) -> Summary {
 }
 
 /// Σ(x − mean)² over every element of `bytes` (all finite), in independent lanes.
+#[inline(always)]
 fn squared_deviations<T: Number>(bytes: &[u8], mean: f64) -> f64 {
     let mut acc = [0f64; LANES];
     let blocks = bytes.chunks_exact(T::SIZE * LANES);

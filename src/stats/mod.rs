@@ -11,10 +11,13 @@
 //!   variance stays accurate for large offsets; the histogram takes a second pass once
 //!   the range is known (module `bins`).
 //!
-//! Regions are `REGION_BYTES` (2 MiB) big: they stay in the L2 cache between the looks at
-//! them. Complex values are summarised by their magnitude, RGB by the mean of R, G and B
+//! Every pass is order-free ([`emio_core::scan`]): pieces of `PIECE_BYTES` (1 MiB) as the
+//! storage holds them, read in place from the memory map when the file allows, so they are
+//! never copied, and small enough to stay in the L2 cache between the looks at them. Complex values are summarised by their magnitude, RGB by the mean of R, G and B
 //! ([`crate::values`]).
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod bins;
 mod kernels;
 #[cfg(test)]
@@ -24,12 +27,12 @@ mod table;
 use std::sync::Mutex;
 
 use emio_core::engine::Engine;
-use emio_core::{Dataset, Progress, Result};
+use emio_core::{scan, Dataset, Progress, Result};
 use serde_json::{json, Value};
 
-/// Bytes per region read: regions follow the storage layout and stay in cache between the
-/// two looks at them.
-const REGION_BYTES: u64 = 2 << 20;
+/// Bytes per piece of the data: pieces follow the storage layout and stay in the L2 cache
+/// between the two looks a summary takes at them.
+const PIECE_BYTES: u64 = 1 << 20;
 
 /// Moments and extremes of the finite values, plus counts of the others.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -225,34 +228,35 @@ impl Stats {
 /// other data a pass of typed moment kernels (module `kernels`) and, for the histogram, a
 /// second one once the range is known (module `bins`).
 pub fn stats(dataset: &Dataset, bins: usize, progress: &dyn Progress) -> Result<Stats> {
-    stats_in(dataset, bins, progress, REGION_BYTES)
+    stats_in(dataset, bins, progress, PIECE_BYTES)
 }
 
-/// [`stats`] in regions of about `region_bytes`.
+/// [`stats`] in pieces of about `piece_bytes`.
 fn stats_in(
     dataset: &Dataset,
     bins: usize,
     progress: &dyn Progress,
-    region_bytes: u64,
+    piece_bytes: u64,
 ) -> Result<Stats> {
-    // Order-free: walk the values as stored, never through a transpose.
-    let dataset = &dataset.in_stored_order();
     let dtype = dataset.dtype();
-    let chunk = dataset.read_chunk_shape(region_bytes);
     let engine = Engine::default();
+    // Order-free: every pass walks the values as stored (in place in a memory map when
+    // the dataset lies in one), never through a transpose.
+    let scan = |work: &(dyn Fn(&[u8]) + Sync)| {
+        scan::for_each_piece(&engine, dataset, piece_bytes, progress, |bytes| {
+            work(bytes);
+            Ok(())
+        })
+    };
     let (summary, histogram) = if bins > 0 && table::counts(dtype) {
         let tables = table::Tables::new(dtype);
-        engine.for_each_region(dataset, &chunk, progress, |_, bytes| {
-            tables.count(bytes);
-            Ok(())
-        })?;
+        scan(&|bytes| tables.count(bytes))?;
         tables.finish(bins)
     } else {
         let total = Mutex::new(Summary::default());
-        engine.for_each_region(dataset, &chunk, progress, |_, bytes| {
+        scan(&|bytes| {
             let part = kernels::summary(dtype, bytes);
             lock(&total).merge(&part);
-            Ok(())
         })?;
         let summary = total.into_inner().unwrap_or_else(|p| p.into_inner());
         let histogram = if bins > 0 && summary.count > 0 {
@@ -260,13 +264,12 @@ fn stats_in(
             let empty = Histogram::new(summary.min, summary.max, bins, integer);
             let binner = bins::Binner::new(&empty);
             let total = Mutex::new(empty);
-            engine.for_each_region(dataset, &chunk, progress, |_, bytes| {
+            scan(&|bytes| {
                 let mut part = vec![0; binner.bins()];
                 bins::fill(dtype, bytes, &binner, &mut part);
                 for (t, p) in lock(&total).counts.iter_mut().zip(part) {
                     *t += p;
                 }
-                Ok(())
             })?;
             Some(total.into_inner().unwrap_or_else(|p| p.into_inner()))
         } else {

@@ -22,10 +22,10 @@ use super::kernels::Element;
 use super::{lock, Histogram, Summary};
 
 /// Interleaved sub-tables per table.
-const SUB: usize = 8;
+pub(super) const SUB: usize = 8;
 
 /// Values counted by vector comparisons (chosen among the most frequent).
-const COMMON: usize = 4;
+pub(super) const COMMON: usize = 4;
 
 /// Elements per block: a block whose elements are all common values costs no increment.
 const BLOCK: usize = 32;
@@ -133,11 +133,7 @@ impl Tables {
                 c.fold();
             }
             c.pending += n;
-            let scattered = if size == 1 {
-                count::<u8, 256>(&mut c, piece)
-            } else {
-                count::<u16, 65536>(&mut c, piece)
-            };
+            let scattered = count_fastest(&mut c, piece, size);
             // Mostly values outside the common ones: choose them again (not too often).
             if scattered * 4 > n && c.wait == 0 {
                 c.common = c.frequent();
@@ -202,6 +198,35 @@ impl Tables {
             h
         });
         (summary, histogram)
+    }
+}
+
+/// Count the `size`-byte elements of `piece` into `c` with the fastest loop this processor
+/// runs (AVX2 where present, else the portable one); returns how many were counted one by
+/// one rather than as common values.
+fn count_fastest(c: &mut Counters, piece: &[u8], size: usize) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx2::available() {
+        use super::avx2::{count, U16, U8};
+        let values = c.wide.len();
+        // SAFETY: the processor supports AVX2, checked just above.
+        return unsafe {
+            if size == 1 {
+                count::<U8>(&mut c.sub, values, c.common, piece)
+            } else {
+                count::<U16>(&mut c.sub, values, c.common, piece)
+            }
+        };
+    }
+    count_portable(c, piece, size)
+}
+
+/// [`count_fastest`] in portable code.
+fn count_portable(c: &mut Counters, piece: &[u8], size: usize) -> u64 {
+    if size == 1 {
+        count::<u8, 256>(c, piece)
+    } else {
+        count::<u16, 65536>(c, piece)
     }
 }
 
@@ -288,4 +313,51 @@ fn count<T: Raw, const K: usize>(c: &mut Counters, bytes: &[u8]) -> u64 {
         }
     }
     scattered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every value's count after counting `bytes` of `size`-byte elements with `loop_`.
+    fn counted(size: usize, common: [u16; COMMON], bytes: &[u8], loop_: CountLoop) -> Vec<u64> {
+        let mut c = Counters::new(1 << (8 * size));
+        c.common = common;
+        let scattered = loop_(&mut c, bytes, size);
+        assert!(scattered <= (bytes.len() / size) as u64);
+        c.fold();
+        c.wide
+    }
+
+    type CountLoop = fn(&mut Counters, &[u8], usize) -> u64;
+
+    proptest! {
+        /// The fastest loop this processor runs counts exactly as the portable one:
+        /// runs of the common values, other values, and lengths that leave partial blocks.
+        #[test]
+        fn the_counting_loops_agree(
+            size in 1..=2usize,
+            common in proptest::array::uniform4(0..300u16),
+            picks in proptest::collection::vec((any::<bool>(), 0..4usize, any::<u16>()), 0..3000),
+        ) {
+            let mut common = common;
+            for (i, c) in common.iter_mut().enumerate() {
+                // Distinct values that fit the element.
+                *c = (*c + i as u16 * 300) & if size == 1 { 0xff } else { 0xffff };
+            }
+            prop_assume!((0..COMMON).all(|i| (0..i).all(|j| common[i] != common[j])));
+            let bytes: Vec<u8> = picks
+                .iter()
+                .flat_map(|&(is_common, which, other)| {
+                    let v = if is_common { common[which] } else { other };
+                    if size == 1 { vec![v as u8] } else { v.to_ne_bytes().to_vec() }
+                })
+                .collect();
+            prop_assert_eq!(
+                counted(size, common, &bytes, count_fastest),
+                counted(size, common, &bytes, count_portable)
+            );
+        }
+    }
 }

@@ -1,0 +1,329 @@
+//! What the statistics run on x86_64 processors with AVX2 (detected once, at run time):
+//! AVX2 builds of the portable summary and histogram kernels, and a counting loop for the
+//! value tables ([`super::table`]) written with AVX2 instructions. The portable code stays
+//! the fallback and the reference the proptests compare these with.
+//!
+//! In the counting loop, a block is 64 bytes (32 `u16` or 64 `u8` elements) in two 256-bit registers. Each of
+//! the [`COMMON`] common values is compared with every lane, and the comparison masks
+//! (−1 per equal lane) are subtracted from lane counters of the element width, so equal
+//! elements are counted without touching memory. Blocks with elements that match none of
+//! the common values (a `movemask` of the combined masks) increment those elements one by
+//! one, element `l` of the block in sub-table `l % SUB`. Lane counters grow by at most 2
+//! per block and are folded into 64-bit totals before they could overflow.
+
+use std::arch::x86_64::{
+    __m256i, _mm256_add_epi16, _mm256_add_epi32, _mm256_add_epi8, _mm256_and_si256,
+    _mm256_cmpeq_epi16, _mm256_cmpeq_epi8, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64,
+    _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_sad_epu8, _mm256_set1_epi16,
+    _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_epi8, _mm256_setzero_si256,
+    _mm256_srli_epi32, _mm256_storeu_si256, _mm256_sub_epi16, _mm256_sub_epi32, _mm256_sub_epi64,
+    _mm256_sub_epi8,
+};
+use std::sync::OnceLock;
+
+use emio_core::DType;
+
+use super::bins::{portable_fill, Binner};
+use super::kernels::portable_summary;
+use super::table::{COMMON, SUB};
+use super::Summary;
+
+/// Whether this processor runs the AVX2 loop (checked once).
+pub(super) fn available() -> bool {
+    static AVX2: OnceLock<bool> = OnceLock::new();
+    *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2"))
+}
+
+/// [`super::kernels::summary`] compiled for AVX2.
+///
+/// # Safety
+/// The processor must support AVX2 ([`available`]).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn summary(dtype: DType, bytes: &[u8]) -> Summary {
+    portable_summary(dtype, bytes)
+}
+
+/// [`super::bins::fill`] compiled for AVX2.
+///
+/// # Safety
+/// The processor must support AVX2 ([`available`]).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn fill(dtype: DType, bytes: &[u8], binner: &Binner, counts: &mut [u64]) {
+    portable_fill(dtype, bytes, binner, counts)
+}
+
+/// An order key [`count_at_least`] compares in 256-bit registers.
+pub(super) trait Key: Copy + Ord {
+    /// Keys per register.
+    const PER_REGISTER: usize;
+    /// The key just below this one (none below the smallest).
+    fn predecessor(self) -> Option<Self>;
+    /// Every lane set to `k`.
+    fn splat(k: Self) -> __m256i;
+    /// −1 in the lanes where `a > b`, 0 elsewhere.
+    fn greater(a: __m256i, b: __m256i) -> __m256i;
+    /// Lane-wise `a − b` (wrapping).
+    fn sub(a: __m256i, b: __m256i) -> __m256i;
+    /// The sum of the lanes (each a small non-negative count).
+    fn total(counters: __m256i) -> u64;
+}
+
+// SAFETY (every `unsafe` block of the two impls below): these run only inlined into
+// `count_at_least`, which is compiled with AVX2 and called only after `available()`
+// confirmed the processor has it; the intrinsics only touch registers and a local array.
+impl Key for i32 {
+    const PER_REGISTER: usize = 8;
+    fn predecessor(self) -> Option<i32> {
+        self.checked_sub(1)
+    }
+    #[inline(always)]
+    fn splat(k: i32) -> __m256i {
+        unsafe { _mm256_set1_epi32(k) }
+    }
+    #[inline(always)]
+    fn greater(a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_cmpgt_epi32(a, b) }
+    }
+    #[inline(always)]
+    fn sub(a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_sub_epi32(a, b) }
+    }
+    #[inline(always)]
+    fn total(counters: __m256i) -> u64 {
+        let mut lanes = [0i32; 8];
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast::<__m256i>(), counters) };
+        lanes.iter().map(|&n| n as u64).sum()
+    }
+}
+
+impl Key for i64 {
+    const PER_REGISTER: usize = 4;
+    fn predecessor(self) -> Option<i64> {
+        self.checked_sub(1)
+    }
+    #[inline(always)]
+    fn splat(k: i64) -> __m256i {
+        unsafe { _mm256_set1_epi64x(k) }
+    }
+    #[inline(always)]
+    fn greater(a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_cmpgt_epi64(a, b) }
+    }
+    #[inline(always)]
+    fn sub(a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_sub_epi64(a, b) }
+    }
+    #[inline(always)]
+    fn total(counters: __m256i) -> u64 {
+        let mut lanes = [0i64; 4];
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast::<__m256i>(), counters) };
+        lanes.iter().map(|&n| n as u64).sum()
+    }
+}
+
+/// Add to `above[i]` how many of `keys` are `starts[i]` or more (at most 2^31 keys): two
+/// registers of keys compared with each start per step, the masks (−1 where greater than
+/// the key just below the start) subtracted from lane counters.
+///
+/// # Safety
+/// The processor must support AVX2 ([`available`]).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn count_at_least<K: Key>(keys: &[K], starts: &[K], above: &mut [u64]) {
+    let parts = keys.chunks_exact(2 * K::PER_REGISTER);
+    let rest = parts.remainder();
+    for (a, &start) in above.iter_mut().zip(starts) {
+        let Some(below) = start.predecessor() else {
+            // Every key is at least the smallest one.
+            *a += keys.len() as u64;
+            continue;
+        };
+        let below = K::splat(below);
+        let (mut c0, mut c1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        for part in parts.clone() {
+            // SAFETY: `part` holds two registers' worth of keys: both unaligned loads are
+            // inside it.
+            let (x0, x1) = unsafe {
+                let p = part.as_ptr().cast::<__m256i>();
+                (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
+            };
+            c0 = K::sub(c0, K::greater(x0, below));
+            c1 = K::sub(c1, K::greater(x1, below));
+        }
+        let tail = rest.iter().filter(|&&key| key >= start).count() as u64;
+        *a += K::total(c0) + K::total(c1) + tail;
+    }
+}
+
+/// An element width the AVX2 loop counts: its lane operations.
+pub(super) trait Lanes {
+    /// Bytes per element.
+    const SIZE: usize;
+    /// Blocks after which the lane counters are folded (each grows by at most 2 a block).
+    const FOLD_EVERY: usize;
+    /// Every lane set to `v`.
+    fn splat(v: u16) -> __m256i;
+    /// −1 in the lanes where `a` and `b` are equal, 0 elsewhere.
+    fn equal(a: __m256i, b: __m256i) -> __m256i;
+    /// Lane-wise `a + b` (wrapping).
+    fn add(a: __m256i, b: __m256i) -> __m256i;
+    /// Lane-wise `a − b` (wrapping).
+    fn sub(a: __m256i, b: __m256i) -> __m256i;
+    /// The sum of every lane counter.
+    fn total(counters: __m256i) -> u64;
+    /// The block's bits of `movemask` that stand for whole elements: one per element.
+    const ELEMENT_BITS: u64;
+    /// The element that `movemask` bit `bit` belongs to.
+    fn element_of(bit: u32) -> usize;
+}
+
+/// 16-bit elements.
+pub(super) struct U16;
+/// 8-bit elements.
+pub(super) struct U8;
+
+// SAFETY (every `unsafe` block of the two impls below): these functions run only inside
+// `count`, which is compiled with AVX2 enabled and called only after `available()`
+// confirmed the processor has it; the intrinsics only touch registers.
+impl Lanes for U16 {
+    const SIZE: usize = 2;
+    const FOLD_EVERY: usize = 32_767;
+    #[inline(always)]
+    fn splat(v: u16) -> __m256i {
+        unsafe { _mm256_set1_epi16(v as i16) }
+    }
+    #[inline(always)]
+    fn equal(a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_cmpeq_epi16(a, b) }
+    }
+    #[inline(always)]
+    fn add(a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_add_epi16(a, b) }
+    }
+    #[inline(always)]
+    fn sub(a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_sub_epi16(a, b) }
+    }
+    #[inline(always)]
+    fn total(counters: __m256i) -> u64 {
+        let mut lanes = [0u32; 8];
+        unsafe {
+            let low = _mm256_and_si256(counters, _mm256_set1_epi32(0xffff));
+            let high = _mm256_srli_epi32::<16>(counters);
+            _mm256_storeu_si256(
+                lanes.as_mut_ptr().cast::<__m256i>(),
+                _mm256_add_epi32(low, high),
+            );
+        }
+        lanes.iter().map(|&n| u64::from(n)).sum()
+    }
+    const ELEMENT_BITS: u64 = 0x5555_5555_5555_5555;
+    #[inline(always)]
+    fn element_of(bit: u32) -> usize {
+        bit as usize / 2
+    }
+}
+
+impl Lanes for U8 {
+    const SIZE: usize = 1;
+    const FOLD_EVERY: usize = 127;
+    #[inline(always)]
+    fn splat(v: u16) -> __m256i {
+        unsafe { _mm256_set1_epi8(v as u8 as i8) }
+    }
+    #[inline(always)]
+    fn equal(a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_cmpeq_epi8(a, b) }
+    }
+    #[inline(always)]
+    fn add(a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_add_epi8(a, b) }
+    }
+    #[inline(always)]
+    fn sub(a: __m256i, b: __m256i) -> __m256i {
+        unsafe { _mm256_sub_epi8(a, b) }
+    }
+    #[inline(always)]
+    fn total(counters: __m256i) -> u64 {
+        let mut lanes = [0u64; 4];
+        unsafe {
+            let sums = _mm256_sad_epu8(counters, _mm256_setzero_si256());
+            _mm256_storeu_si256(lanes.as_mut_ptr().cast::<__m256i>(), sums);
+        }
+        lanes.iter().sum()
+    }
+    const ELEMENT_BITS: u64 = u64::MAX;
+    #[inline(always)]
+    fn element_of(bit: u32) -> usize {
+        bit as usize
+    }
+}
+
+/// Bytes per block.
+const BLOCK_BYTES: usize = 64;
+
+/// Count the elements of `bytes` (of `L`'s width) into the `SUB` sub-tables `subs` (each
+/// `values` counters long): those equal to one of `common` by lane counters, added to
+/// sub-table 0 at the end, the others one by one. Returns how many were counted one by one.
+///
+/// # Safety
+/// The processor must support AVX2 ([`available`]).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn count<L: Lanes>(
+    subs: &mut [u32],
+    values: usize,
+    common: [u16; COMMON],
+    bytes: &[u8],
+) -> u64 {
+    debug_assert_eq!(subs.len(), SUB * values);
+    let splats = common.map(L::splat);
+    let mut totals = [0u64; COMMON];
+    let mut scattered = 0u64;
+    let mut one_by_one = |subs: &mut [u32], l: usize, e: &[u8]| {
+        let raw = if L::SIZE == 2 {
+            usize::from(u16::from_ne_bytes([e[0], e[1]]))
+        } else {
+            usize::from(e[0])
+        };
+        subs[(l % SUB) * values + (raw & (values - 1))] += 1;
+        scattered += 1;
+    };
+    let blocks = bytes.chunks_exact(BLOCK_BYTES);
+    let rest = blocks.remainder();
+    let whole = &bytes[..bytes.len() - rest.len()];
+    for group in whole.chunks(BLOCK_BYTES * L::FOLD_EVERY) {
+        let mut counters = [_mm256_setzero_si256(); COMMON];
+        for block in group.chunks_exact(BLOCK_BYTES) {
+            // SAFETY: `block` is 64 bytes long: both unaligned 32-byte loads are inside it.
+            let (a, b) = unsafe {
+                let p = block.as_ptr().cast::<__m256i>();
+                (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
+            };
+            let (mut any_a, mut any_b) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for (counter, &v) in counters.iter_mut().zip(&splats) {
+                let (ea, eb) = (L::equal(a, v), L::equal(b, v));
+                *counter = L::sub(*counter, L::add(ea, eb));
+                any_a = _mm256_or_si256(any_a, ea);
+                any_b = _mm256_or_si256(any_b, eb);
+            }
+            let matched = u64::from(_mm256_movemask_epi8(any_a) as u32)
+                | u64::from(_mm256_movemask_epi8(any_b) as u32) << 32;
+            let mut missed = !matched & L::ELEMENT_BITS;
+            while missed != 0 {
+                let l = L::element_of(missed.trailing_zeros());
+                one_by_one(subs, l, &block[l * L::SIZE..(l + 1) * L::SIZE]);
+                missed &= missed - 1;
+            }
+        }
+        for (t, &c) in totals.iter_mut().zip(&counters) {
+            *t += L::total(c);
+        }
+    }
+    for (l, e) in rest.chunks_exact(L::SIZE).enumerate() {
+        one_by_one(subs, l, e);
+    }
+    for (&v, &t) in common.iter().zip(&totals) {
+        // The caller keeps every counter below 2^32 (it folds sub-tables in time).
+        subs[usize::from(v) & (values - 1)] += t as u32;
+    }
+    scattered
+}
