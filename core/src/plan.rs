@@ -248,14 +248,15 @@ mod tests {
         assert_eq!(WritePlan::whole_frames(&ds, 1, 7).chunk(), [1, 1, 5]);
     }
 
-    #[test]
-    fn edge_chunks_are_padded_with_zeros() {
-        let ds = ramp(vec![3, 5]);
+    /// A region's start and the bytes the sink received for it.
+    type Written = (Vec<u64>, Vec<u8>);
+
+    /// The regions `plan` hands its sink for `ds`, in order, and the run's statistics.
+    fn written(plan: WritePlan, ds: &Dataset) -> (Vec<Written>, Stats) {
         let mut seen = Vec::new();
-        WritePlan::new(&[2, 4])
-            .padded()
+        let stats = plan
             .write_in_order(
-                &ds,
+                ds,
                 &NoProgress,
                 |_, _| Ok(()),
                 |r, b| {
@@ -264,6 +265,13 @@ mod tests {
                 },
             )
             .unwrap();
+        (seen, stats)
+    }
+
+    #[test]
+    fn edge_chunks_are_padded_with_zeros() {
+        let ds = ramp(vec![3, 5]);
+        let (seen, _) = written(WritePlan::new(&[2, 4]).padded(), &ds);
         let starts: Vec<_> = seen.iter().map(|(s, _)| s.clone()).collect();
         assert_eq!(starts, [vec![0, 0], vec![0, 4], vec![2, 0], vec![2, 4]]);
         assert_eq!(seen[0].1, [0, 1, 2, 3, 5, 6, 7, 8]);
@@ -293,20 +301,7 @@ mod tests {
     #[test]
     fn stored_order_transposes_regions_and_orders_the_grid() {
         let ds = ramp(vec![2, 3]);
-        let mut seen = Vec::new();
-        let stats = WritePlan::new(&[2, 2])
-            .padded()
-            .stored_order(&[1, 0])
-            .write_in_order(
-                &ds,
-                &NoProgress,
-                |_, _| Ok(()),
-                |r, b| {
-                    seen.push((r.start.clone(), b.to_vec()));
-                    Ok(())
-                },
-            )
-            .unwrap();
+        let (seen, stats) = written(WritePlan::new(&[2, 2]).padded().stored_order(&[1, 0]), &ds);
         // Stored as a 3×2 array in chunks of 2×2: chunk (0,0) holds columns 0-1.
         assert_eq!(seen[0], (vec![0, 0], vec![0, 3, 1, 4]));
         assert_eq!(seen[1], (vec![0, 2], vec![2, 5, 0, 0]));

@@ -23,48 +23,60 @@ pub enum Quantity {
 
 use Quantity::{Angle, Current, Energy, Length, Time};
 
-/// Every known unit: symbol, quantity, and its size in the quantity's SI unit as
+/// The units that take SI prefixes: base symbol, quantity, and the prefixes files write it
+/// with (`µ` also as Greek `μ` and `u`). Each is `10^exponent` of the base unit
+/// ([`prefix_exponent`]).
+const PREFIXED: &[(&str, Quantity, &[&str])] = &[
+    (
+        "m",
+        Length,
+        &["", "c", "m", "\u{b5}", "\u{3bc}", "u", "n", "p"],
+    ),
+    ("s", Time, &["", "m", "\u{b5}", "\u{3bc}", "u", "n", "p"]),
+    ("eV", Energy, &["M", "k", "", "m"]),
+    ("rad", Angle, &["", "m", "\u{b5}", "u"]),
+    ("A", Current, &["", "m", "\u{b5}", "u", "n", "p"]),
+];
+
+/// The other units: symbol, quantity, and its size in the quantity's SI unit as
 /// `factor × 10^exponent` (so conversions between decimal units are exact powers of ten).
-const UNITS: &[(&str, Quantity, f64, i32)] = &[
-    ("m", Length, 1.0, 0),
-    ("cm", Length, 1.0, -2),
-    ("mm", Length, 1.0, -3),
-    ("\u{b5}m", Length, 1.0, -6),
-    ("\u{3bc}m", Length, 1.0, -6),
-    ("um", Length, 1.0, -6),
+/// Looked up before [`PREFIXED`], so `A` alone is the ångström.
+const OTHER: &[(&str, Quantity, f64, i32)] = &[
     ("micron", Length, 1.0, -6),
-    ("nm", Length, 1.0, -9),
     ("\u{c5}", Length, 1.0, -10),
     ("\u{212b}", Length, 1.0, -10),
     ("A", Length, 1.0, -10),
     ("angstrom", Length, 1.0, -10),
     ("Angstrom", Length, 1.0, -10),
-    ("pm", Length, 1.0, -12),
     ("min", Time, 60.0, 0),
-    ("s", Time, 1.0, 0),
-    ("ms", Time, 1.0, -3),
-    ("\u{b5}s", Time, 1.0, -6),
-    ("\u{3bc}s", Time, 1.0, -6),
-    ("us", Time, 1.0, -6),
-    ("ns", Time, 1.0, -9),
-    ("ps", Time, 1.0, -12),
-    ("MeV", Energy, 1.0, 6),
-    ("keV", Energy, 1.0, 3),
-    ("eV", Energy, 1.0, 0),
-    ("meV", Energy, 1.0, -3),
-    ("rad", Angle, 1.0, 0),
-    ("mrad", Angle, 1.0, -3),
-    ("\u{b5}rad", Angle, 1.0, -6),
-    ("urad", Angle, 1.0, -6),
     ("deg", Angle, PI / 180.0, 0),
     ("\u{b0}", Angle, PI / 180.0, 0),
-    ("A", Current, 1.0, 0),
-    ("mA", Current, 1.0, -3),
-    ("\u{b5}A", Current, 1.0, -6),
-    ("uA", Current, 1.0, -6),
-    ("nA", Current, 1.0, -9),
-    ("pA", Current, 1.0, -12),
 ];
+
+/// The decimal exponent of an SI prefix as files write it (`c`, and `u`/`μ` for `µ`).
+fn prefix_exponent(prefix: &str) -> Option<i32> {
+    match prefix {
+        "c" => Some(-2),
+        "u" | "\u{3bc}" => prefix_exponent("\u{b5}"),
+        p => PREFIXES
+            .iter()
+            .position(|x| *x == p)
+            .map(|i| (i as i32 - 8) * 3),
+    }
+}
+
+/// `unit` as one of [`PREFIXED`]: its quantity and exponent.
+fn prefixed(unit: &str) -> impl Iterator<Item = (Quantity, i32)> + '_ {
+    PREFIXED
+        .iter()
+        .filter_map(move |&(base, quantity, prefixes)| {
+            let prefix = unit.strip_suffix(base)?;
+            if !prefixes.contains(&prefix) {
+                return None;
+            }
+            Some((quantity, prefix_exponent(prefix)?))
+        })
+}
 
 /// `10^e` as the nearest double (the literal `1e<e>`), for `|e| <= 24`.
 fn pow10(e: i32) -> Option<f64> {
@@ -79,15 +91,21 @@ fn pow10(e: i32) -> Option<f64> {
 
 /// The table entry of `unit` as a unit of `quantity`.
 fn entry(unit: &str, quantity: Quantity) -> Option<(f64, i32)> {
-    UNITS
+    let other = OTHER
         .iter()
         .find(|(s, q, _, _)| *s == unit && *q == quantity)
-        .map(|&(_, _, f, e)| (f, e))
+        .map(|&(_, _, f, e)| (f, e));
+    other.or_else(|| {
+        prefixed(unit)
+            .find(|&(q, _)| q == quantity)
+            .map(|(_, e)| (1.0, e))
+    })
 }
 
 /// The quantity `unit` measures (a length for `A`, which is also the ampere).
 pub fn quantity(unit: &str) -> Option<Quantity> {
-    UNITS.iter().find(|(s, ..)| *s == unit).map(|&(_, q, ..)| q)
+    let other = OTHER.iter().find(|(s, ..)| *s == unit).map(|&(_, q, ..)| q);
+    other.or_else(|| prefixed(unit).next().map(|(q, _)| q))
 }
 
 /// The size of `unit` in the SI unit of `quantity` (`size("nm", Length)` is `1e-9`).
@@ -201,6 +219,13 @@ mod tests {
         assert_eq!(metres("parsec"), None);
         assert_eq!(quantity("A"), Some(Length));
         assert_eq!(quantity("keV"), Some(Energy));
+        assert_eq!(quantity("mA"), Some(Current));
+        assert_eq!(quantity("mrad"), Some(Angle));
+        // Only the prefixes files write: no kilometres, no gigaseconds.
+        assert_eq!(metres("km"), None);
+        assert_eq!(size("Gs", Time), None);
+        assert_eq!(size("\u{3bc}s", Time), Some(1e-6));
+        assert_eq!(metres("cm"), Some(1e-2));
     }
 
     #[test]

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use emio::{ArraySource, ByteOrder, DType, Error, Progress, Result, StridedView};
 use emio_core::copy::gather;
 use emio_core::source::{c_strides, element_count, Layout};
-use emio::{ArraySource, ByteOrder, DType, Error, Progress, Result, StridedView};
 use pyo3::prelude::*;
 
 use crate::errors::PyErrSlot;

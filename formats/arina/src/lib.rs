@@ -17,9 +17,10 @@ mod convert;
 mod metadata;
 mod read;
 
+pub use read::ReadOptions;
+
 use std::path::Path;
 
-use emio_core::options::NumericDType;
 use emio_core::{
     Axis, AxisKind, ContentMatch, Dataset, Error, Format, FormatInfo, OptionSet, Options, Result,
 };
@@ -33,25 +34,6 @@ const DETECTOR_SPECIFIC: &str = "/entry/instrument/detector/detectorSpecific";
 /// Dectris ARINA / EIGER master file.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Arina;
-
-emio_core::options! {
-    /// Options of the ARINA reader.
-    pub struct ReadOptions {
-        /// scan shape X,Y (one may be auto; one number is X); default from the scan metadata
-        /// file, else square
-        navigation_shape: Option<String> = None,
-        /// bin each pattern by this factor (mean of blocks, stored in the output dtype)
-        rebin_diffraction: i64 = Some("1"),
-        /// output dtype (uint8 ... int64, float32, float64); default: as stored, uint32 read as
-        /// uint16 (rsciio)
-        dtype: Option<NumericDType> = None,
-        /// flat-field correction (median/flatfield, float32 output): master (the master's
-        /// detectorSpecific/flatfield) or FILE.h5:/dataset
-        flatfield: Option<String> = None,
-        /// set pixels flagged in the detector's pixel_mask to 0
-        apply_pixel_mask: bool = Some("false"),
-    }
-}
 
 impl Format for Arina {
     fn info(&self) -> FormatInfo {

@@ -11,11 +11,31 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use emio_core::options::NumericDType;
 use emio_core::{ArraySource, ChunkDecoder, ChunkedSource, DType, Error, Result};
 use emio_h5::{links::external_links, H5File};
 
 use crate::convert::{self, Conversion};
 use crate::FORMAT;
+
+emio_core::options! {
+    /// Options of the ARINA reader.
+    pub struct ReadOptions {
+        /// scan shape X,Y (one may be auto; one number is X); default from the scan metadata
+        /// file, else square
+        navigation_shape: Option<String> = None,
+        /// bin each pattern by this factor (mean of blocks, stored in the output dtype)
+        rebin_diffraction: i64 = Some("1"),
+        /// output dtype (uint8 ... int64, float32, float64); default: as stored, uint32 read as
+        /// uint16 (rsciio)
+        dtype: Option<NumericDType> = None,
+        /// flat-field correction (median/flatfield, float32 output): master (the master's
+        /// detectorSpecific/flatfield) or FILE.h5:/dataset
+        flatfield: Option<String> = None,
+        /// set pixels flagged in the detector's pixel_mask to 0
+        apply_pixel_mask: bool = Some("false"),
+    }
+}
 
 /// One data dataset: its source `(frames, height, width)` and where it lives.
 pub(crate) struct Part {

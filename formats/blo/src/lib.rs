@@ -41,19 +41,6 @@ pub const VBF_TITLE: &str = "Virtual bright field";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Blo;
 
-emio_core::options! {
-    /// Options of the blockfile writer.
-    pub struct WriteOptions {
-        /// map values onto 0-255: dtype (the dtype's range), minmax (the data's range), crop
-        /// (clip to 0-255) or LOW,HIGH; required for data other than u8
-        intensity_scaling: Option<String> = None,
-        /// virtual bright-field image stored in the file: navigator (the source's virtual
-        /// bright-field image when it has one, e.g. a blockfile's, else the mean of each pattern)
-        /// or None (zeros)
-        navigator: String = Some("navigator"),
-    }
-}
-
 impl Format for Blo {
     fn info(&self) -> FormatInfo {
         FormatInfo {
@@ -301,3 +288,5 @@ fn open_storage(storage: Storage, file_name: &str) -> Result<Vec<Dataset>> {
 
 #[cfg(test)]
 mod tests;
+
+pub use write::WriteOptions;

@@ -18,7 +18,20 @@ use emio_core::units;
 use emio_core::{AxisKind, DType, Dataset, Error, Progress, Result, WriteRequest};
 
 use crate::header::{iso_to_serial_date, BloHeader, HEADER_LEN};
-use crate::{WriteOptions, VBF_TITLE};
+use crate::VBF_TITLE;
+
+emio_core::options! {
+    /// Options of the blockfile writer.
+    pub struct WriteOptions {
+        /// map values onto 0-255: dtype (the dtype's range), minmax (the data's range), crop
+        /// (clip to 0-255) or LOW,HIGH; required for data other than u8
+        intensity_scaling: Option<String> = None,
+        /// virtual bright-field image stored in the file: navigator (the source's virtual
+        /// bright-field image when it has one, e.g. a blockfile's, else the mean of each pattern)
+        /// or None (zeros)
+        navigator: String = Some("navigator"),
+    }
+}
 
 const FORMAT: &str = "blo";
 

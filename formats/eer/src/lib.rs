@@ -21,10 +21,12 @@ mod meta;
 pub mod read;
 mod write;
 
+pub use read::ReadOptions;
+pub use write::{EventCoding, WriteOptions};
+
 use std::path::Path;
 use std::sync::Arc;
 
-use emio_core::options::IntList;
 use emio_core::{
     Axis, AxisKind, Dataset, Error, Format, FormatInfo, OptionSet, Options, Result, ResultExt,
     Storage, WriteRequest, Writes,
@@ -57,59 +59,6 @@ impl Upsampling {
             Upsampling::X2 => 1,
             Upsampling::X4 => 2,
         }
-    }
-}
-
-emio_core::options! {
-    /// Options of the EER reader.
-    pub struct ReadOptions {
-        /// output pixels per sensor pixel and axis (2, 4: super-resolution from the events'
-        /// sub-pixel positions)
-        upsampling: Upsampling = Some("1"),
-        /// raw frames summed into one output frame (dose fractionation)
-        group: i64 = Some("1"),
-        /// keep a last output frame summing fewer than `group` raw frames
-        keep_partial_group: bool = Some("false"),
-        /// START,STOP: raw frames START..STOP (STOP exclusive) only
-        frame_range: Option<IntList> = None,
-    }
-}
-
-emio_core::option_choice! {
-    /// The event coding the EER writer uses (its `compression` option).
-    pub enum EventCoding {
-        /// 8-bit runs.
-        Runs8 = "65000",
-        /// 7-bit runs.
-        Runs7 = "65001",
-        /// Run-length and sub-pixel sizes from `rle_bits` and `subpixel_bits`.
-        Sized = "65002",
-    }
-}
-
-impl EventCoding {
-    /// The TIFF compression tag value.
-    pub fn tag(self) -> u16 {
-        match self {
-            EventCoding::Runs8 => 65000,
-            EventCoding::Runs7 => 65001,
-            EventCoding::Sized => 65002,
-        }
-    }
-}
-
-emio_core::options! {
-    /// Options of the EER writer.
-    pub struct WriteOptions {
-        /// event coding: 65000 (8-bit runs), 65001 (7-bit runs), 65002 (sizes below)
-        compression: EventCoding = Some("65001"),
-        /// run-length bits with compression 65002
-        rle_bits: i64 = Some("7"),
-        /// horizontal and vertical sub-pixel bits with compression 65002
-        subpixel_bits: i64 = Some("2"),
-        /// super-resolution of the input: each sensor pixel is 1, 2x2 or 4x4 input pixels
-        /// holding at most one event per frame
-        upsampling: Upsampling = Some("1"),
     }
 }
 

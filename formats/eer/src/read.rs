@@ -5,10 +5,27 @@
 
 use std::sync::Arc;
 
+use emio_core::options::IntList;
 use emio_core::{ChunkDecoder, ChunkedSource, DType, Error, Result, Storage};
 use emio_tiff::ifd::{self, Reader};
 
 use crate::codec::{self, Coding};
+use crate::Upsampling;
+
+emio_core::options! {
+    /// Options of the EER reader.
+    pub struct ReadOptions {
+        /// output pixels per sensor pixel and axis (2, 4: super-resolution from the events'
+        /// sub-pixel positions)
+        upsampling: Upsampling = Some("1"),
+        /// raw frames summed into one output frame (dose fractionation)
+        group: i64 = Some("1"),
+        /// keep a last output frame summing fewer than `group` raw frames
+        keep_partial_group: bool = Some("false"),
+        /// START,STOP: raw frames START..STOP (STOP exclusive) only
+        frame_range: Option<IntList> = None,
+    }
+}
 
 /// TIFF tags used.
 const WIDTH: u16 = 256;

@@ -10,7 +10,45 @@ use emio_core::{DType, Dataset, Error, Result, WriteRequest};
 
 use crate::codec::{self, Coding};
 use crate::read::{TAG_CODING, TAG_METADATA};
-use crate::WriteOptions;
+use crate::Upsampling;
+
+emio_core::options! {
+    /// Options of the EER writer.
+    pub struct WriteOptions {
+        /// event coding: 65000 (8-bit runs), 65001 (7-bit runs), 65002 (sizes below)
+        compression: EventCoding = Some("65001"),
+        /// run-length bits with compression 65002
+        rle_bits: i64 = Some("7"),
+        /// horizontal and vertical sub-pixel bits with compression 65002
+        subpixel_bits: i64 = Some("2"),
+        /// super-resolution of the input: each sensor pixel is 1, 2x2 or 4x4 input pixels
+        /// holding at most one event per frame
+        upsampling: Upsampling = Some("1"),
+    }
+}
+
+emio_core::option_choice! {
+    /// The event coding the EER writer uses (its `compression` option).
+    pub enum EventCoding {
+        /// 8-bit runs.
+        Runs8 = "65000",
+        /// 7-bit runs.
+        Runs7 = "65001",
+        /// Run-length and sub-pixel sizes from `rle_bits` and `subpixel_bits`.
+        Sized = "65002",
+    }
+}
+
+impl EventCoding {
+    /// The TIFF compression tag value.
+    pub fn tag(self) -> u16 {
+        match self {
+            EventCoding::Runs8 => 65000,
+            EventCoding::Runs7 => 65001,
+            EventCoding::Sized => 65002,
+        }
+    }
+}
 
 const SHORT: u16 = 3;
 const LONG: u16 = 4;

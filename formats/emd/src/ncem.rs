@@ -20,7 +20,16 @@ use emio_core::{ArraySource, Axis, AxisKind, DType, Dataset, Error, OptionSet, O
 use emio_h5::{Element, H5File};
 
 use crate::units::ncem_units;
-use crate::NcemReadOptions;
+
+emio_core::options! {
+    /// Options of the reader for NCEM/Berkeley EMD files (and emdfile, prismatic).
+    pub struct NcemReadOptions {
+        /// read only this dataset (comma-separated paths for several)
+        dataset_path: Option<String> = None,
+        /// stack datasets of groups named group0000, group0001, ... (without dataset_path)
+        stack_group: bool = Some("true"),
+    }
+}
 
 /// Dataset names rsciio recognises inside EMD data groups.
 const DATA_PREFIXES: [&str; 7] = [

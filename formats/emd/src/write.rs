@@ -15,13 +15,35 @@
 //! memory stays bounded by its pool of chunks.
 
 use emio_core::metadata::{get_path, Tree};
+use emio_core::options::IntList;
 use emio_core::serde_json::{self, Value};
 use emio_core::signals::{Combined, Signals};
 use emio_core::source::element_count;
 use emio_core::{AxisKind, DType, Dataset, Error, Progress, Result, WriteRequest};
 
-use crate::{Codec, WriteOptions};
 use emio_h5::writer::{Attr, Compression, H5Writer};
+
+emio_core::options! {
+    /// Options of the NCEM EMD writer.
+    pub struct WriteOptions {
+        /// chunk compression (gzip = shuffle + deflate, as h5py's)
+        compression: Codec = Some("none"),
+        /// gzip level 0-9
+        compression_opts: i64 = Some("4"),
+        /// chunk shape in the dataset's axis order (default: one signal per chunk, ~1 MiB)
+        chunks: Option<IntList> = None,
+    }
+}
+
+emio_core::option_choice! {
+    /// Chunk compression of the NCEM EMD writer.
+    pub enum Codec {
+        /// Chunks stored as they are.
+        None = "none",
+        /// Byte shuffle and deflate, as h5py's.
+        Gzip = "gzip",
+    }
+}
 
 /// Target size of one chunk.
 const CHUNK_BYTES: u64 = 1 << 20;

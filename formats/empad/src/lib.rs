@@ -39,16 +39,6 @@ pub const RAW_ROWS: u64 = 130;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Empad;
 
-emio_core::options! {
-    /// Options of the EMPAD reader.
-    pub struct ReadOptions {
-        /// diffraction pixel size in 1/nm (overrides the .xml's calibrated_pixelsize)
-        q_calibration: Option<f64> = None,
-        /// replace NaN by 0 and ±inf by the largest float32 (numpy.nan_to_num)
-        remove_nans: bool = Some("false"),
-    }
-}
-
 /// Whether `head` (the first bytes of a file) looks like an EMPAD description.
 fn looks_like_empad(head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(head);
@@ -96,3 +86,5 @@ impl Format for Empad {
 
 #[cfg(test)]
 mod tests;
+
+pub use read::ReadOptions;

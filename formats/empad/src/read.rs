@@ -14,7 +14,17 @@ use emio_core::{
 };
 use serde_json::Value;
 
-use crate::{ReadOptions, FORMAT, FRAME_SIDE, RAW_ROWS};
+use crate::{FORMAT, FRAME_SIDE, RAW_ROWS};
+
+emio_core::options! {
+    /// Options of the EMPAD reader.
+    pub struct ReadOptions {
+        /// diffraction pixel size in 1/nm (overrides the .xml's calibrated_pixelsize)
+        q_calibration: Option<f64> = None,
+        /// replace NaN by 0 and ±inf by the largest float32 (numpy.nan_to_num)
+        remove_nans: bool = Some("false"),
+    }
+}
 
 /// What the `.xml` says about the acquisition.
 #[derive(Debug, Clone, PartialEq)]

@@ -70,14 +70,6 @@ emio_core::options! {
     }
 }
 
-emio_core::options! {
-    /// Options of the MIB writer.
-    pub struct WriteOptions {
-        /// frame exposure in ms written to the headers (default: metadata dwell time, else 1)
-        exposure: Option<f64> = None,
-    }
-}
-
 impl Format for Mib {
     fn info(&self) -> FormatInfo {
         FormatInfo {
@@ -505,3 +497,5 @@ fn header_tree(h: &FrameHeader, depth: Option<u32>) -> Tree {
 
 #[cfg(test)]
 mod tests;
+
+pub use write::WriteOptions;

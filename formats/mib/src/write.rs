@@ -18,7 +18,13 @@ use emio_core::output::STREAM_REGION_BYTES;
 use emio_core::plan::WritePlan;
 use emio_core::{DType, Dataset, Error, Result, WriteRequest};
 
-use crate::WriteOptions;
+emio_core::options! {
+    /// Options of the MIB writer.
+    pub struct WriteOptions {
+        /// frame exposure in ms written to the headers (default: metadata dwell time, else 1)
+        exposure: Option<f64> = None,
+    }
+}
 
 const FORMAT: &str = "mib";
 

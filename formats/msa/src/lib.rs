@@ -34,40 +34,6 @@ const MAX_FILE_BYTES: u64 = 256 << 20;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Msa;
 
-emio_core::options! {
-    /// Options of the MSA reader.
-    pub struct ReadOptions {
-        /// text encoding of the file, by Python's codec name: latin-1, utf-8, utf-8-sig, ascii,
-        /// cp1250, cp1251, cp1252, utf-16, utf-16-le, utf-16-be or an alias (undecodable bytes
-        /// become U+FFFD)
-        encoding: String = Some("latin-1"),
-    }
-}
-
-emio_core::option_choice! {
-    /// The columns the MSA writer writes (its `format` option).
-    pub enum Columns {
-        /// Intensities only.
-        Y = "Y",
-        /// The calibrated axis value before each intensity.
-        XY = "XY",
-    }
-}
-
-emio_core::options! {
-    /// Options of the MSA writer.
-    pub struct WriteOptions {
-        /// Y: intensities only; XY: the calibrated axis value before each intensity
-        format: Columns = Some("Y"),
-        /// column separator: any text without digits, letters, '.', '+', '-' or line breaks (the
-        /// standard and rsciio expect a comma or spaces; emio reads any)
-        separator: String = Some(", "),
-        /// text encoding, as for reading (characters it cannot hold are dropped; utf-8-sig and
-        /// utf-16 start with a byte-order mark)
-        encoding: String = Some("latin-1"),
-    }
-}
-
 impl Format for Msa {
     fn info(&self) -> FormatInfo {
         FormatInfo {
@@ -126,3 +92,6 @@ impl Format for Msa {
 
 #[cfg(test)]
 mod tests;
+
+pub use read::ReadOptions;
+pub use write::{Columns, WriteOptions};

@@ -15,6 +15,16 @@ use serde_json::Value;
 use crate::keywords::{self, Kind, MONTHS};
 use crate::FORMAT;
 
+emio_core::options! {
+    /// Options of the MSA reader.
+    pub struct ReadOptions {
+        /// text encoding of the file, by Python's codec name: latin-1, utf-8, utf-8-sig, ascii,
+        /// cp1250, cp1251, cp1252, utf-16, utf-16-le, utf-16-be or an alias (undecodable bytes
+        /// become U+FFFD)
+        encoding: String = Some("latin-1"),
+    }
+}
+
 /// One parsed spectrum: values, its axis, normalized and original metadata, and the
 /// problems with `DATE`/`TIME` that were skipped (rsciio logs them as warnings; the
 /// reader hands them to the dataset's warnings).

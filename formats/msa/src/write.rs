@@ -18,7 +18,31 @@ use serde_json::Value;
 
 use crate::encoding::Encoding;
 use crate::keywords::{self, MONTHS};
-use crate::{WriteOptions, FORMAT};
+use crate::FORMAT;
+
+emio_core::options! {
+    /// Options of the MSA writer.
+    pub struct WriteOptions {
+        /// Y: intensities only; XY: the calibrated axis value before each intensity
+        format: Columns = Some("Y"),
+        /// column separator: any text without digits, letters, '.', '+', '-' or line breaks (the
+        /// standard and rsciio expect a comma or spaces; emio reads any)
+        separator: String = Some(", "),
+        /// text encoding, as for reading (characters it cannot hold are dropped; utf-8-sig and
+        /// utf-16 start with a byte-order mark)
+        encoding: String = Some("latin-1"),
+    }
+}
+
+emio_core::option_choice! {
+    /// The columns the MSA writer writes (its `format` option).
+    pub enum Columns {
+        /// Intensities only.
+        Y = "Y",
+        /// The calibrated axis value before each intensity.
+        XY = "XY",
+    }
+}
 
 /// The `FORMAT` keyword's value.
 pub const FORMAT_NAME: &str = "EMSA/MAS Spectral Data File";

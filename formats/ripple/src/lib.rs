@@ -34,15 +34,6 @@ const FORMAT: &str = "ripple";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Ripple;
 
-emio_core::options! {
-    /// Options of the Ripple reader.
-    pub struct ReadOptions {
-        /// the .rpl keys as a JSON object, to read a .raw without .rpl (open the .raw itself with
-        /// --from ripple)
-        rpl_info: Option<String> = None,
-    }
-}
-
 emio_core::option_choice! {
     /// Byte order of the `.raw` the Ripple writer writes (its `byte_order` option).
     pub enum RawByteOrder {
@@ -50,14 +41,6 @@ emio_core::option_choice! {
         LittleEndian = "little-endian",
         /// Most significant byte first.
         BigEndian = "big-endian",
-    }
-}
-
-emio_core::options! {
-    /// Options of the Ripple writer.
-    pub struct WriteOptions {
-        /// byte order of multi-byte values in the .raw
-        byte_order: RawByteOrder = Some("little-endian"),
     }
 }
 
@@ -109,6 +92,9 @@ impl Format for Ripple {
 
 #[cfg(test)]
 mod tests;
+
+pub use read::ReadOptions;
+pub use write::WriteOptions;
 
 #[cfg(test)]
 mod sniff_tests {

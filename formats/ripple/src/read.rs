@@ -12,7 +12,16 @@ use emio_core::{
 use serde_json::Value;
 
 use crate::rpl::{self, Layout};
-use crate::{ReadOptions, FORMAT};
+use crate::FORMAT;
+
+emio_core::options! {
+    /// Options of the Ripple reader.
+    pub struct ReadOptions {
+        /// the .rpl keys as a JSON object, to read a .raw without .rpl (open the .raw itself with
+        /// --from ripple)
+        rpl_info: Option<String> = None,
+    }
+}
 
 /// The `.raw` beside `path`: its name with the last three characters replaced by `raw`
 /// (or `RAW`), as rsciio looks for it; `None` when neither exists.

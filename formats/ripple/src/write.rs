@@ -8,7 +8,15 @@ use emio_core::metadata::{get_path, get_str, value_f64};
 use emio_core::output::stream_c_order;
 use emio_core::{AxisKind, ByteOrder, DType, Dataset, Error, Result, WriteRequest};
 
-use crate::{RawByteOrder, WriteOptions, FORMAT};
+use crate::{RawByteOrder, FORMAT};
+
+emio_core::options! {
+    /// Options of the Ripple writer.
+    pub struct WriteOptions {
+        /// byte order of multi-byte values in the .raw
+        byte_order: RawByteOrder = Some("little-endian"),
+    }
+}
 
 /// A value as Python's `str()` would print it for a float (`100.0`, `0.5`).
 fn float_text(v: f64) -> String {

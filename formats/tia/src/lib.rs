@@ -44,15 +44,6 @@ const EMI_MAGIC: &[u8] = b"JK\x00\x02";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tia;
 
-emio_core::options! {
-    /// Options of the TIA reader.
-    pub struct ReadOptions {
-        /// for a 1-D series that stopped early, read only the stored elements; false reads the
-        /// planned size with the missing elements filled (NaN for floats, else 0)
-        only_valid_data: bool = Some("true"),
-    }
-}
-
 impl Format for Tia {
     fn info(&self) -> FormatInfo {
         FormatInfo {
@@ -192,3 +183,5 @@ fn open_emi(path: &Path, only_valid: bool) -> Result<Vec<Dataset>> {
 
 #[cfg(test)]
 mod tests;
+
+pub use read::ReadOptions;

@@ -25,6 +25,15 @@ use crate::positions::scan_axes;
 use crate::ser::{self, Series};
 use crate::source::series_source;
 
+emio_core::options! {
+    /// Options of the TIA reader.
+    pub struct ReadOptions {
+        /// for a 1-D series that stopped early, read only the stored elements; false reads the
+        /// planned size with the missing elements filled (NaN for floats, else 0)
+        only_valid_data: bool = Some("true"),
+    }
+}
+
 /// What the `.emi` file says about the series files (absent for a `.ser` read alone).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EmiContext<'a> {

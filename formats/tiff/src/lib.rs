@@ -28,6 +28,8 @@ mod validate;
 pub mod write;
 pub mod xml;
 
+pub use read::ReadOptions;
+
 use std::path::Path;
 
 use emio_core::{
@@ -38,19 +40,6 @@ use emio_core::{
 /// TIFF and BigTIFF.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tiff;
-
-emio_core::options! {
-    /// Options of the TIFF reader.
-    pub struct ReadOptions {
-        /// calibrate from XResolution/YResolution/ResolutionUnit whatever the dialect
-        force_read_resolution: bool = Some("false"),
-        /// one dataset per page instead of series of pages
-        multipage_as_list: bool = Some("false"),
-        /// Hamamatsu streak time axis: linear fit (uniform), stored values (data), or cubic fit
-        /// (functional)
-        hamamatsu_streak_axis_type: meta::StreakAxis = Some("uniform"),
-    }
-}
 
 impl Format for Tiff {
     fn info(&self) -> FormatInfo {

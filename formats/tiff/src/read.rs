@@ -10,8 +10,20 @@ use serde_json::Value;
 use crate::ifd::{self, Reader, FORMAT};
 use crate::meta::{self, AxisOptions};
 use crate::page::Page;
-use crate::ReadOptions;
 use crate::{series, tags, write, Tiff};
+
+emio_core::options! {
+    /// Options of the TIFF reader.
+    pub struct ReadOptions {
+        /// calibrate from XResolution/YResolution/ResolutionUnit whatever the dialect
+        force_read_resolution: bool = Some("false"),
+        /// one dataset per page instead of series of pages
+        multipage_as_list: bool = Some("false"),
+        /// Hamamatsu streak time axis: linear fit (uniform), stored values (data), or cubic fit
+        /// (functional)
+        hamamatsu_streak_axis_type: meta::StreakAxis = Some("uniform"),
+    }
+}
 
 impl Tiff {
     /// Parse a whole TIFF held in `storage` into its datasets.

@@ -33,44 +33,6 @@ const FORMAT: &str = "tvips";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tvips;
 
-emio_core::options! {
-    /// Options of the TVIPS reader.
-    pub struct ReadOptions {
-        /// navigation shape of a 4D-STEM scan (e.g. 64,64), or auto (square scan from the frame
-        /// headers' rotator indices); unset: a stack of frames on a time axis
-        scan_shape: Option<String> = None,
-        /// index of the first frame of the scan (ignored with scan_shape=auto)
-        scan_start_frame: i64 = Some("0"),
-        /// x or y: every second scan row (x) or column (y) was recorded backwards
-        winding_scan_axis: Option<String> = None,
-        /// with winding_scan_axis: shift of the reversed rows or columns, in scan points
-        hysteresis: i64 = Some("0"),
-    }
-}
-
-emio_core::option_choice! {
-    /// The TVIPS format version written (the writer's `version` option).
-    pub enum Version {
-        /// 12-byte frame headers.
-        V1 = "1",
-        /// 60-byte frame headers.
-        V2 = "2",
-    }
-}
-
-emio_core::options! {
-    /// Options of the TVIPS writer.
-    pub struct WriteOptions {
-        /// approximate largest part in bytes: the recording is split into <name>_000, _001, ...
-        /// (name the output <name>_000.tvips); unset: one file
-        max_file_size: Option<i64> = None,
-        /// format version: 2 (60-byte frame headers) or 1 (12-byte frame headers)
-        version: Version = Some("2"),
-        /// zero bytes added to every frame header (version 2)
-        frame_header_extra_bytes: i64 = Some("0"),
-    }
-}
-
 impl Format for Tvips {
     fn info(&self) -> FormatInfo {
         FormatInfo {
@@ -101,3 +63,6 @@ impl Format for Tvips {
 
 #[cfg(test)]
 mod tests;
+
+pub use read::ReadOptions;
+pub use write::{Version, WriteOptions};

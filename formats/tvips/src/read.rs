@@ -19,7 +19,22 @@ use serde_json::Value;
 
 use crate::header::{FrameHeader, Header};
 use crate::scan::{self, ScanGrid};
-use crate::{ReadOptions, FORMAT};
+use crate::FORMAT;
+
+emio_core::options! {
+    /// Options of the TVIPS reader.
+    pub struct ReadOptions {
+        /// navigation shape of a 4D-STEM scan (e.g. 64,64), or auto (square scan from the frame
+        /// headers' rotator indices); unset: a stack of frames on a time axis
+        scan_shape: Option<String> = None,
+        /// index of the first frame of the scan (ignored with scan_shape=auto)
+        scan_start_frame: i64 = Some("0"),
+        /// x or y: every second scan row (x) or column (y) was recorded backwards
+        winding_scan_axis: Option<String> = None,
+        /// with winding_scan_axis: shift of the reversed rows or columns, in scan points
+        hysteresis: i64 = Some("0"),
+    }
+}
 
 /// One file of a recording, memory-mapped.
 struct Part {

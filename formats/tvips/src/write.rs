@@ -19,7 +19,30 @@ use emio_core::units::{self, Quantity};
 use emio_core::{AxisKind, DType, Dataset, Error, Result, WriteRequest};
 
 use crate::header::{FrameHeader, Header, FRAME_HEADER_V1, FRAME_HEADER_V2, HEADER_LEN};
-use crate::{Version, WriteOptions, FORMAT};
+use crate::FORMAT;
+
+emio_core::options! {
+    /// Options of the TVIPS writer.
+    pub struct WriteOptions {
+        /// approximate largest part in bytes: the recording is split into <name>_000, _001, ...
+        /// (name the output <name>_000.tvips); unset: one file
+        max_file_size: Option<i64> = None,
+        /// format version: 2 (60-byte frame headers) or 1 (12-byte frame headers)
+        version: Version = Some("2"),
+        /// zero bytes added to every frame header (version 2)
+        frame_header_extra_bytes: i64 = Some("0"),
+    }
+}
+
+emio_core::option_choice! {
+    /// The TVIPS format version written (the writer's `version` option).
+    pub enum Version {
+        /// 12-byte frame headers.
+        V1 = "1",
+        /// 60-byte frame headers.
+        V2 = "2",
+    }
+}
 
 /// Metres per unit for lengths, per-metre per unit for reciprocal lengths.
 fn unit_factor(unit: &str) -> Option<(bool, f64)> {

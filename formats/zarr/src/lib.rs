@@ -49,12 +49,14 @@ mod listing;
 mod v3;
 mod zspy;
 
+pub use v3::ZarrWriteOptions;
+pub use zspy::ZspyWriteOptions;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use emio_core::budget::{summarize, MAX_ENTRIES};
-use emio_core::options::IntList;
 use emio_core::plan::WritePlan;
 use emio_core::{
     ArraySource, ChunkDecoder, ChunkedSource, DType, Dataset, Error, Progress, Region, Result,
@@ -85,32 +87,6 @@ emio_core::option_choice! {
         Gzip = "gzip",
         /// Chunks stored as they are.
         None = "none",
-    }
-}
-
-emio_core::options! {
-    /// Options of the `.zarr` (Zarr v3) writer.
-    pub struct ZarrWriteOptions {
-        /// chunk shape, one size per dimension (default: whole signal frames, ~8 MiB per chunk)
-        chunks: Option<IntList> = None,
-        /// shard shape (multiples of the chunk shape): store chunks inside shards
-        shard: Option<IntList> = None,
-        /// chunk compression
-        compressor: Compressor = Some("zstd"),
-        /// compression level (default: zstd 1, blosc 1, gzip 5)
-        level: Option<i64> = None,
-    }
-}
-
-emio_core::options! {
-    /// Options of the `.zspy` (HyperSpy's Zarr v2) writer.
-    pub struct ZspyWriteOptions {
-        /// chunk shape, one size per dimension (default: whole signal frames, ~8 MiB per chunk)
-        chunks: Option<IntList> = None,
-        /// chunk compression (HyperSpy's default: Blosc zstd level 1, byte shuffle)
-        compressor: Compressor = Some("blosc"),
-        /// compression level (default: zstd 1, blosc 1, gzip 5)
-        level: Option<i64> = None,
     }
 }
 

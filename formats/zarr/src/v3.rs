@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use emio_core::metadata::base_metadata;
+use emio_core::options::IntList;
 use emio_core::{
     Axis, DType, Dataset, Error, Format, FormatInfo, OptionSet, Options, Result, Tree,
     WriteRequest, Writes,
@@ -12,9 +13,22 @@ use serde_json::{json, Map, Value};
 
 use crate::{
     choose_chunks, create_array, distinct_datasets, json, open_source, read_dir_bounded,
-    v3_data_type, write_chunks, zero_fill, Compressor, Element, ZarrWriteOptions,
-    DEFAULT_CHUNK_BYTES,
+    v3_data_type, write_chunks, zero_fill, Compressor, Element, DEFAULT_CHUNK_BYTES,
 };
+
+emio_core::options! {
+    /// Options of the `.zarr` (Zarr v3) writer.
+    pub struct ZarrWriteOptions {
+        /// chunk shape, one size per dimension (default: whole signal frames, ~8 MiB per chunk)
+        chunks: Option<IntList> = None,
+        /// shard shape (multiples of the chunk shape): store chunks inside shards
+        shard: Option<IntList> = None,
+        /// chunk compression
+        compressor: Compressor = Some("zstd"),
+        /// compression level (default: zstd 1, blosc 1, gzip 5)
+        level: Option<i64> = None,
+    }
+}
 
 const FORMAT: &str = "zarr";
 

@@ -9,6 +9,7 @@ use emio_core::hyperspy::tree::{join, nest};
 use emio_core::hyperspy::{
     axis_dict, axis_from_dict, dict2group, group2dict, ListArray, Member, TreeSink, TreeSource,
 };
+use emio_core::options::IntList;
 use emio_core::signals::{Combined, Signals};
 use emio_core::{
     DType, Dataset, Error, Format, FormatInfo, OptionSet, Options, Progress, Result, Tree,
@@ -19,8 +20,20 @@ use zarrs::array::{ArrayBytes, ArraySubset};
 
 use crate::{
     choose_chunks, create_array, json, open_source, read_dir_bounded, werr, write_chunks, zerr,
-    Compressor, Element, ZspyWriteOptions,
+    Compressor, Element,
 };
+
+emio_core::options! {
+    /// Options of the `.zspy` (HyperSpy's Zarr v2) writer.
+    pub struct ZspyWriteOptions {
+        /// chunk shape, one size per dimension (default: whole signal frames, ~8 MiB per chunk)
+        chunks: Option<IntList> = None,
+        /// chunk compression (HyperSpy's default: Blosc zstd level 1, byte shuffle)
+        compressor: Compressor = Some("blosc"),
+        /// compression level (default: zstd 1, blosc 1, gzip 5)
+        level: Option<i64> = None,
+    }
+}
 
 const FORMAT: &str = "zspy";
 /// The HyperSpy hierarchical format version rsciio 0.15 writes.

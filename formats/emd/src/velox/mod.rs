@@ -22,11 +22,46 @@ use emio_core::{
     Progress, Result,
 };
 
-use crate::{SelectType, VeloxReadOptions};
 use emio_h5::H5File;
 
 use metadata::{get, json_dataset, num, text};
 use stream::{SpectrumDecoder, Stream};
+
+emio_core::options! {
+    /// Options of the reader for Thermo Fisher Velox EMD files.
+    pub struct VeloxReadOptions {
+        /// read only images, single spectra or the spectrum image
+        select_type: Option<SelectType> = None,
+        /// first frame of the EDS spectrum image
+        first_frame: i64 = Some("0"),
+        /// end (exclusive) of the frame range of the EDS spectrum image
+        last_frame: Option<i64> = None,
+        /// sum the EDS frames (false: a time axis of frames)
+        sum_frames: bool = Some("true"),
+        /// sum the EDS detectors (false: one spectrum image per detector)
+        sum_EDS_detectors: bool = Some("true"),
+        /// rebin the EDS energy axis by this factor
+        rebin_energy: i64 = Some("1"),
+        /// dtype of the EDS spectrum image (default: the stream encoding)
+        SI_dtype: Option<NumericDType> = None,
+        /// read every frame of the images acquired with the spectrum image
+        load_SI_image_stack: bool = Some("false"),
+    }
+}
+
+emio_core::option_choice! {
+    /// What a Velox reader keeps (its `select_type` option).
+    pub enum SelectType {
+        /// Images only.
+        Image = "image",
+        /// Images only (rsciio's other spelling).
+        Images = "images",
+        /// Single spectra only.
+        SingleSpectrum = "single_spectrum",
+        /// The spectrum image only.
+        SpectrumImage = "spectrum_image",
+    }
+}
 
 /// Bytes of decoded spectrum image per chunk (a band of scan rows of one frame or of the
 /// frame sum).
