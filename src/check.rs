@@ -192,9 +192,18 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Read every region of `d` in storage order (and drop it): truncation and decoding errors
-/// surface here.
+/// Read every region of `d` in storage order (and drop it), or every item of a ragged
+/// dataset: truncation and decoding errors surface here.
 fn read_everything(d: &Dataset, progress: &dyn Progress) -> emio_core::Result<()> {
+    if let Some(ragged) = d.ragged() {
+        for i in 0..ragged.len() {
+            if progress.is_cancelled() {
+                return Err(emio_core::Error::Cancelled);
+            }
+            ragged.item(i)?;
+        }
+        return Ok(());
+    }
     let d = &d.in_stored_order();
     let chunk = d.read_chunk_shape(REGION_BYTES);
     Engine::default()

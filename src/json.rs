@@ -14,9 +14,12 @@ pub fn dataset_info(dataset: &Dataset, index: usize, original: bool) -> Value {
     obj.insert("index".into(), json!(index));
     obj.insert("title".into(), json!(dataset.title()));
     let dtype = dataset.dtype();
-    obj.insert("dtype".into(), json!(dtype.numpy_str()));
+    obj.insert("dtype".into(), json!(dataset.numpy_str()));
     if let Some(fields) = dtype.numpy_fields() {
         obj.insert("dtype_fields".into(), json!(fields));
+    }
+    if let Some(items) = dataset.ragged() {
+        obj.insert("ragged_element".into(), json!(items.element().numpy_str()));
     }
     obj.insert("shape".into(), json!(dataset.shape()));
     let axes: Vec<Value> = dataset

@@ -35,6 +35,7 @@ pub mod values;
 // The dataset model: datasets, axes, dtypes, metadata trees and the lazy pixel sources
 // a dataset reads from.
 pub use emio_core::metadata;
+pub use emio_core::ragged;
 pub use emio_core::source::Threads;
 pub use emio_core::{
     ArrayData, ArraySource, Axis, AxisKind, ByteOrder, ChunkDecoder, ChunkedSource, Chunks, DType,

@@ -12,6 +12,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::inputs::InputStamp;
 use crate::metadata::{get_str, Tree};
+use crate::ragged::{RaggedPixels, RaggedSource};
 use crate::source::{element_count, ArraySource, Threads};
 
 /// One N-D array read from (or to be written to) a file.
@@ -33,6 +34,8 @@ pub struct Dataset {
     related: Vec<Dataset>,
     /// The files the dataset was read from, as they were when it was opened.
     inputs: Arc<[InputStamp]>,
+    /// The items of a ragged dataset (see [`crate::ragged`]).
+    ragged: Option<Arc<dyn RaggedSource>>,
 }
 
 impl fmt::Debug for Dataset {
@@ -122,7 +125,37 @@ impl Dataset {
             derived: false,
             related: Vec::new(),
             inputs: Arc::from([]),
+            ragged: None,
         })
+    }
+
+    /// A ragged dataset: one array of its own length at each position of `ragged`'s
+    /// shape (see [`crate::ragged`]), with one axis per position dimension.
+    pub fn new_ragged(
+        ragged: Arc<dyn RaggedSource>,
+        axes: Vec<Axis>,
+        metadata: Tree,
+        original_metadata: Tree,
+    ) -> Result<Self> {
+        let pixels = Arc::new(RaggedPixels::of(&ragged));
+        let mut dataset = Dataset::new(pixels, axes, metadata, original_metadata)?;
+        dataset.ragged = Some(ragged);
+        Ok(dataset)
+    }
+
+    /// The items of a ragged dataset (None for arrays of fixed-size elements): a ragged
+    /// dataset's pixel source refuses every read ([`crate::ragged`]).
+    pub fn ragged(&self) -> Option<&Arc<dyn RaggedSource>> {
+        self.ragged.as_ref()
+    }
+
+    /// NumPy's `dtype.str` of the array (`|O` for ragged datasets, object arrays in
+    /// NumPy).
+    pub fn numpy_str(&self) -> &'static str {
+        match self.ragged {
+            Some(_) => crate::ragged::NUMPY_STR,
+            None => self.dtype().numpy_str(),
+        }
     }
 
     /// Whether this dataset is derived from another dataset of the same file (a virtual
@@ -456,8 +489,15 @@ impl Dataset {
     /// [`Dataset::sha256`] reporting bytes hashed to `progress` and stopping with
     /// [`Error::Cancelled`] once it is cancelled (between regions, and inside a region
     /// between chunks): a sparse HDF5 or Zarr array may be far larger than its file.
+    /// A ragged dataset's digest is that of the compact JSON text of its items
+    /// ([`crate::ragged`]).
     pub fn sha256_with(&self, progress: &dyn crate::format::Progress) -> Result<String> {
         let mut hasher = Sha256::new();
+        if let Some(ragged) = &self.ragged {
+            hasher.update(ragged.to_json()?.to_string().as_bytes());
+            let digest = hasher.finalize();
+            return Ok(digest.iter().map(|b| format!("{b:02x}")).collect());
+        }
         let chunk = self.streaming_chunk_shape(16 << 20);
         let unit = self.dtype().swap_unit();
         progress.set_total(self.nbytes());

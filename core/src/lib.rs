@@ -5,6 +5,7 @@
 //! - [`metadata`]: ordered JSON trees for normalized and original metadata.
 //! - [`ArraySource`] with [`StridedSource`] and [`ChunkedSource`]: lazy pixel access.
 //! - [`Dataset`]: source + axes + metadata, region reads, chunk iteration, checksums.
+//! - [`ragged`]: datasets whose positions each hold an array of its own length.
 //! - [`Format`], [`Registry`], [`Options`]: the plugin system.
 //! - [`fatal`]: temporaries a fatal-signal handler removes.
 //! - [`inputs`]: the files each dataset was read from, checked for changes before a write
@@ -40,6 +41,7 @@ pub mod metadata;
 pub mod options;
 pub mod output;
 pub mod plan;
+pub mod ragged;
 pub mod read_at;
 pub mod registry;
 pub mod scan;

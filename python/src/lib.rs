@@ -16,12 +16,13 @@ mod verbs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use emio::ragged::{RaggedElement, RaggedValues};
 use emio::{
     ArraySource, Axis, AxisKind, ByteOrder, DType, Dataset, Error, Format, OptionKind, OptionSpec,
     Registry,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList};
 
 use buffer::{ArrayBuffer, OwnedBytes};
 use errors::{IntoPy, PyErrSlot};
@@ -526,6 +527,42 @@ impl PyDataset {
     #[getter]
     fn original_metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         pyjson::tree_to_py(py, &self.inner.original_metadata)
+    }
+
+    /// For a ragged dataset (each position holds an array of its own length,
+    /// `emio::ragged`): NumPy's `dtype.str` of its items' values (native byte order), or
+    /// `"str"` for text; None for other datasets.
+    #[getter]
+    fn ragged_element(&self) -> Option<String> {
+        self.inner.ragged().map(|r| match r.element() {
+            RaggedElement::Numeric(d) => native_typestr(d),
+            RaggedElement::Text => "str".into(),
+        })
+    }
+
+    /// The items of a ragged dataset, in C order of its positions, read with the GIL
+    /// released: `(shape, values)` with the values as native-endian bytes of
+    /// [`PyDataset::ragged_element`], or a list of strings.
+    fn ragged_items<'py>(&self, py: Python<'py>) -> PyResult<Vec<(Vec<u64>, Bound<'py, PyAny>)>> {
+        let Some(ragged) = self.inner.ragged() else {
+            return Err(errors::to_pyerr(
+                py,
+                Error::unsupported("python", "ragged items of a dataset that is not ragged"),
+            ));
+        };
+        let items = py
+            .detach(|| ragged.items())
+            .map_err(|e| self.resolve(py, e))?;
+        items
+            .into_iter()
+            .map(|item| {
+                let values = match item.values {
+                    RaggedValues::Numbers(bytes) => PyBytes::new(py, &bytes).into_any(),
+                    RaggedValues::Text(strings) => PyList::new(py, strings)?.into_any(),
+                };
+                Ok((item.shape, values))
+            })
+            .collect()
     }
 
     /// The whole array's bytes without a copy when the file stores the values as-is

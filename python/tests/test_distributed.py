@@ -68,7 +68,8 @@ def test_corpus_files_sum_on_workers(client):
             continue
         lazy = emio.file_reader(CORPUS / file, lazy=True)
         for e, l in zip(eager, lazy):
-            if e["data"].dtype.names or e["data"].size == 0:
+            # Records, ragged (object) arrays and empty arrays have no numeric sum.
+            if e["data"].dtype.names or e["data"].dtype == object or e["data"].size == 0:
                 continue
             got = client.compute(l["data"].sum(dtype=np.complex128 if e["data"].dtype.kind == "c" else np.float64)).result()
             want = e["data"].sum(dtype=np.complex128 if e["data"].dtype.kind == "c" else np.float64)

@@ -9,7 +9,9 @@
 //! - a spectrum: a line plot with calibrated axes and units;
 //! - a spectrum image: the summed spectrum beside the total-intensity map (a profile for a
 //!   line scan);
-//! - RGB as is; complex data by magnitude, and phase too when asked.
+//! - RGB as is; complex data by magnitude, and phase too when asked;
+//! - ragged data (an array of its own length at each position): the number of values at
+//!   each position.
 //!
 //! Sums stream through [`crate::reduce`] (bounded memory, all cores); planes are read in
 //! bands and averaged down to the picture size ([`plane`]). A file with several datasets
@@ -134,13 +136,13 @@ fn caption(name: &str, format: &str, index: usize, d: &Dataset) -> Vec<String> {
             details.push(format!("{label}{value}"));
         }
     }
+    let dtype = match d.ragged() {
+        Some(items) => format!("ragged {}", items.element().numpy_str()),
+        None => d.dtype().to_string(),
+    };
     vec![
         format!("{name}  [{index}] {}", d.title()),
-        format!(
-            "{format}  {}  {} (navigation|signal)",
-            d.dtype(),
-            shape.join("×")
-        ),
+        format!("{format}  {dtype}  {} (navigation|signal)", shape.join("×")),
         details.join("  "),
     ]
 }
@@ -155,7 +157,30 @@ fn axis_label(d: &Dataset, dim: usize, fallback: &str) -> String {
     }
 }
 
-/// The panels of one dataset, main panel first.
+/// A ragged dataset's number of values at each position, as a dataset of the positions'
+/// shape and axes (drawn as a map or a profile).
+fn ragged_counts(d: &Dataset) -> Result<Option<Dataset>> {
+    let Some(items) = d.ragged() else {
+        return Ok(None);
+    };
+    let mut counts = Vec::new();
+    for i in 0..items.len() {
+        counts.extend_from_slice(&items.item(i)?.len().to_ne_bytes());
+    }
+    let mut map = Dataset::from_bytes(counts, emio_core::DType::U64, d.shape().to_vec())?;
+    map.axes = d
+        .axes
+        .iter()
+        .map(|a| emio_core::Axis {
+            navigate: false,
+            ..a.clone()
+        })
+        .collect();
+    Ok(Some(map))
+}
+
+/// The panels of one dataset, main panel first (for a ragged dataset, the number of
+/// values at each position).
 fn cells(d: &Dataset, size: usize, phase: bool) -> Result<Vec<Cell>> {
     let ndim = d.ndim();
     let signal: Vec<usize> = (0..ndim).filter(|&k| !d.axes[k].navigate).collect();
@@ -190,6 +215,11 @@ fn cells(d: &Dataset, size: usize, phase: bool) -> Result<Vec<Cell>> {
             what.to_string()
         }
     };
+    if let Some(counts) = ragged_counts(d)? {
+        let title = "values per position";
+        let plot = |ds: &Dataset, title: &str, _: &str| plot(ds, title, "values");
+        return Ok(vec![last_plane_or_line(&counts, title, plot, image)?]);
+    }
     let mut cells = Vec::new();
     match (navigation.len(), signal.len(), ndim) {
         (_, _, 0) => {

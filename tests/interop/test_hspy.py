@@ -274,3 +274,60 @@ def test_hyperspy_reads_groups_of_many_members(emconvert, tmp_path):
     again = tmp_path / "again.hspy"
     emconvert(path, again)
     assert hs.load(again).original_metadata.Tags.as_dictionary() == tags
+
+
+def ragged_signal(kind):
+    """A ragged signal as HyperSpy builds one: per-position arrays of their own length
+    (N-D float peak lists on a 2-D scan, 1-D integers, text, single strings)."""
+    rng = np.random.default_rng(3)
+    if kind == "float peaks":
+        data = np.empty((3, 4), dtype=object)
+        for i in np.ndindex(data.shape):
+            data[i] = rng.random((int(rng.integers(0, 5)), 2)) * 100
+    elif kind == "int16":
+        data = np.empty((5,), dtype=object)
+        for i in range(5):
+            data[i] = np.arange(i, dtype=np.int16) - 3
+    elif kind == "text":
+        data = np.empty((4,), dtype=object)
+        for i in range(4):
+            # ASCII: HyperSpy cannot load its own non-ASCII ragged text (rsciio's
+            # unflatten_data decodes h5py's bytes as ASCII).
+            data[i] = np.array(["a" * (i + 1), "um", "c", "d"][: i + 1])
+    else:  # one string per position
+        data = np.empty((2, 3), dtype=object)
+        for k, i in enumerate(np.ndindex(data.shape)):
+            data[i] = "x" * (k + 1)
+    s = hs.signals.BaseSignal(data, ragged=True)
+    s.metadata.General.title = kind
+    return s
+
+
+@pytest.mark.parametrize("compression", ["gzip", "none"])
+@pytest.mark.parametrize("kind", ["float peaks", "int16", "text", "one string"])
+def test_ragged_signals_round_trip_through_emio(emconvert, tmp_path, kind, compression):
+    """emio reads HyperSpy's ragged signals (never drops them) and writes them back as
+    HyperSpy does: HyperSpy loads emio's file as the same ragged signal."""
+    s = ragged_signal(kind)
+    path = tmp_path / "ragged.hspy"
+    s.save(path)
+    got = info(emconvert, path)
+    assert got["dtype"] == "|O" and got["shape"] == list(s.data.shape)
+    assert got["ragged_element"] == ("<U" if kind in ("text", "one string") else
+                                     np.asarray(s.data.flat[1]).dtype.str)
+    assert all(a["navigate"] for a in got["axes"])
+    again = tmp_path / "again.hspy"
+    emconvert(path, again, "-w", f"compression={compression}")
+    for lazy in (False, True):
+        s2 = hs.load(again, lazy=lazy)
+        assert s2.ragged and s2.data.shape == s.data.shape
+        assert s2.metadata.General.title == kind
+        data = s2.data.compute() if lazy else s2.data
+        for i in np.ndindex(s.data.shape):
+            want = np.asarray(s.data[i])
+            got_item = np.asarray(data[i])
+            assert got_item.shape == want.shape
+            np.testing.assert_array_equal(got_item, want)
+    # A fixed-size format refuses ragged data rather than dropping it.
+    failed = emconvert(path, tmp_path / "ragged.npy", check=False)
+    assert failed.returncode != 0 and "ragged" in failed.stderr

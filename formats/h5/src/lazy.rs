@@ -82,7 +82,7 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
-    fn malformed(&self, offset: Option<u64>, expected: impl std::fmt::Display) -> Error {
+    pub(crate) fn malformed(&self, offset: Option<u64>, expected: impl std::fmt::Display) -> Error {
         Error::Malformed {
             format: "hdf5",
             path: Some(self.file.clone()),

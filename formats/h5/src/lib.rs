@@ -21,6 +21,7 @@ mod lazy;
 pub mod links;
 mod objects;
 pub mod validate;
+pub mod vlen;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -38,6 +39,7 @@ use hdf5_pure::{AttrValue, ChunkIndex, Datatype, DatatypeByteOrder, FormatError,
 use filters::FilterStep;
 use lazy::{Geometry, Origin};
 use objects::{Object, Objects};
+pub use vlen::{VlenBase, VlenReader};
 
 /// The HDF5 signature at the start of a file (or at 512, 1024, ... after a user block).
 pub const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
@@ -92,6 +94,8 @@ pub enum Element {
     Numeric(DType, ByteOrder),
     /// Fixed- or variable-length strings.
     Str,
+    /// Variable-length sequences (read with [`H5Dataset::vlen`]).
+    Sequence(VlenBase),
     /// A compound of named numeric members (e.g. Velox's complex FFT records).
     Compound(Vec<(String, u64, DType, ByteOrder)>, usize),
     /// Anything else (references, opaque, nested compounds), described in words.
@@ -156,6 +160,10 @@ pub fn element_of(dt: &Datatype) -> Element {
         Datatype::VariableLength {
             is_string: true, ..
         } => Element::Str,
+        Datatype::VariableLength { .. } => match VlenBase::of(dt) {
+            Some(base) => Element::Sequence(base),
+            None => Element::Other(format!("{dt:?}")),
+        },
         Datatype::Compound { size, members } => {
             let fields: Option<Vec<_>> = members
                 .iter()
@@ -673,6 +681,32 @@ impl H5Dataset<'_> {
                 )))
             }
         }
+    }
+
+    /// A reader of the sequences of a variable-length dataset ([`Element::Sequence`]):
+    /// nothing is read until an element is asked for.
+    pub fn vlen(&self) -> Result<VlenReader> {
+        let Element::Sequence(base) = self.element else {
+            return Err(Error::unsupported(
+                "hdf5",
+                format!(
+                    "dataset {} of element type {:?} as variable-length sequences",
+                    self.path, self.element
+                ),
+            ));
+        };
+        let origin = Origin {
+            file: self.file.path.clone(),
+            dataset: self.path.clone(),
+        };
+        VlenReader::new(
+            self.ds.clone(),
+            origin,
+            self.file.storage.clone(),
+            base,
+            self.len(),
+            self.file.inner.superblock(),
+        )
     }
 
     fn attach(&self, e: Error) -> Error {

@@ -7,9 +7,9 @@
 //! has written (1.0 to 3.3) is read; the metadata of older versions is moved to today's
 //! places as rsciio does ([`migrate`]).
 //!
-//! Ragged signals (HyperSpy's object arrays of variable-length rows, `attributes/ragged`)
-//! have no emio dtype: opening such a file is an [`emio_core::Error::Unsupported`] naming
-//! the dataset, never a silent drop.
+//! Ragged signals (HyperSpy's object arrays of per-position arrays, `attributes/ragged`,
+//! stored as HDF5 variable-length data) are read as ragged datasets
+//! ([`emio_core::ragged`]; [`ragged`]).
 //!
 //! Writing ([`mod@write`]) produces file format 3.3 as rsciio does, with its `compression`
 //! (gzip, lzf, none), `chunks` and `write_dataset` options.
@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod migrate;
+pub mod ragged;
 pub mod read;
 pub mod tree;
 pub mod write;

@@ -4,6 +4,7 @@
 //! metadata trees.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use emio_core::hyperspy::tree::join;
 use emio_core::hyperspy::{axis_from_dict, group2dict};
@@ -144,24 +145,34 @@ fn signal_dims(md: &Tree, ndim: usize) -> usize {
     }
 }
 
-/// The signal stored in `group` as a dataset.
+/// The signal stored in `group` as a dataset: an array of numbers, or a ragged signal (a
+/// variable-length `data` dataset, [`crate::ragged`]).
 fn signal(f: &H5File, group: &str, version: Version) -> Result<Dataset> {
     let data_path = join(group, "data");
     let data = f.dataset(&data_path)?;
-    if !matches!(data.element, Element::Numeric(..)) {
-        return Err(Error::unsupported(
-            FORMAT,
-            format!(
-                "dataset {data_path} of element type {:?} (a ragged signal or an object array)",
-                data.element
-            ),
-        ));
-    }
-    let source = data.source(None)?;
     let shape = data.shape.clone();
+    let ragged = match &data.element {
+        Element::Numeric(..) => None,
+        Element::Sequence(_) => Some(Arc::new(crate::ragged::open(
+            f,
+            group,
+            &data_path,
+            shape.clone(),
+        )?)),
+        other => {
+            return Err(Error::unsupported(
+                FORMAT,
+                format!("dataset {data_path} of element type {other:?}"),
+            ))
+        }
+    };
     let (md, om) = metadata(f, group, version)?;
     let dicts = axis_dicts(f, group, shape.len())?;
-    let nav_dims = shape.len() - signal_dims(&md, shape.len());
+    // Every axis of a ragged signal is a navigation axis (its signal is the items).
+    let nav_dims = match ragged {
+        Some(_) => shape.len(),
+        None => shape.len() - signal_dims(&md, shape.len()),
+    };
     let axes = dicts
         .iter()
         .zip(&shape)
@@ -170,5 +181,8 @@ fn signal(f: &H5File, group: &str, version: Version) -> Result<Dataset> {
             axis_from_dict(d, n, i < nav_dims, FORMAT, &format!("{group}/axis-{i}"))
         })
         .collect::<Result<Vec<_>>>()?;
-    Dataset::new(source, axes, md, om)
+    match ragged {
+        Some(items) => Dataset::new_ragged(items, axes, md, om),
+        None => Dataset::new(data.source(None)?, axes, md, om),
+    }
 }

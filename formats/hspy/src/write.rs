@@ -9,6 +9,10 @@
 //!     metadata, original_metadata, learning_results, attributes   (dict-to-group trees)
 //! ```
 //!
+//! A ragged dataset ([`emio_core::ragged`]) is written as HyperSpy writes a ragged signal
+//! ([`crate::ragged::write`]): `data` and `_ragged_shapes_data` as variable-length datasets
+//! and `attributes/ragged = True`.
+//!
 //! Chunks are read, padded and compressed in parallel by core's write pipeline
 //! ([`emio_core::plan::WritePlan`]) and appended to the file in order; memory stays bounded
 //! by its buffers.
@@ -145,6 +149,13 @@ fn chunk_shape(ds: &Dataset, requested: Option<&[i64]>) -> Result<Vec<u64>> {
                 .map(|(&c, &n)| (c as u64).min(n.max(1)))
                 .collect())
         }
+        // A ragged signal's elements are variable-length references.
+        None if ds.ragged().is_some() => Ok(signal_chunks(
+            shape,
+            &vec![false; shape.len()],
+            crate::ragged::REF_BYTES,
+            TARGET_CHUNK_BYTES,
+        )),
         None => {
             let signal: Vec<bool> = ds.axes.iter().map(|a| !a.navigate).collect();
             Ok(signal_chunks(
@@ -225,14 +236,21 @@ fn write_signal(
     package.insert("package".into(), "".into());
     package.insert("package_version".into(), "".into());
     H5Sink(w).group(group, &package)?;
-    write_data(
-        w,
-        ds,
-        &join(group, "data"),
-        chunk,
-        compression(options),
-        progress,
-    )?;
+    let mut attributes = Tree::new();
+    match ds.ragged() {
+        Some(items) => {
+            crate::ragged::write(w, group, items.as_ref(), chunk, compression(options))?;
+            attributes.insert("ragged".into(), true.into());
+        }
+        None => write_data(
+            w,
+            ds,
+            &join(group, "data"),
+            chunk,
+            compression(options),
+            progress,
+        )?,
+    }
     for (i, (axis, &n)) in ds.axes.iter().zip(ds.shape()).enumerate() {
         let node = join(group, &format!("axis-{i}"));
         let (attrs, values) = axis_dict(axis, n);
@@ -249,9 +267,8 @@ fn write_signal(
         &join(group, "original_metadata"),
         &ds.original_metadata,
     )?;
-    for empty in ["learning_results", "attributes"] {
-        sink.group(&join(group, empty), &Tree::new())?;
-    }
+    sink.group(&join(group, "learning_results"), &Tree::new())?;
+    sink.group(&join(group, "attributes"), &attributes)?;
     Ok(())
 }
 

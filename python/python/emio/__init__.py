@@ -21,6 +21,7 @@ import os as _os
 from . import _emio
 from ._emio import Dataset, __version__
 from ._convert import as_numpy as _as_numpy
+from ._convert import ragged_array as _ragged_array
 from ._convert import view_dtype as _view_dtype
 from ._convert import option_pairs as _option_pairs
 from ._lazy import RegionReader, dask_array as _dask_array
@@ -177,13 +178,22 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, mmap_mode=None
             _remember_open(_os.path.abspath(path), format, reader_options, stamp, datasets)
     signals = []
     for index, ds in enumerate(datasets):
-        dtype = _view_dtype(ds)
         shape = tuple(ds.shape)
-        if lazy:
+        ragged = ds.ragged_element is not None
+        if ragged:
+            # Per-position arrays of their own length: an object array, as rsciio's
+            # (read whole: its items are small; a single-chunk Dask array when lazy).
+            data = _ragged_array(ds)
+            if lazy:
+                import dask.array as da
+
+                data = da.from_array(data, chunks=data.shape)
+        elif lazy:
+            dtype = _view_dtype(ds)
             reader = RegionReader(path, format, reader_options, index, shape, dtype, stamp)
             data = _dask_array(reader, chunks, ds.chunk_shape, ds.read_chunk_shape)
         else:
-            data = _as_numpy(ds.read(writable), dtype, shape)
+            data = _as_numpy(ds.read(writable), _view_dtype(ds), shape)
         signals.append(
             {
                 "data": data,
@@ -193,6 +203,8 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, mmap_mode=None
                 **_extra_keys(ds.format, lazy),
             }
         )
+        if ragged:
+            signals[-1].setdefault("attributes", {})["ragged"] = True
     if here:
         _apply_python_keywords(signals, here)
     return signals

@@ -74,6 +74,21 @@ def as_numpy(buffer, dtype, shape):
     return np.asarray(buffer).view(dtype).reshape(shape)
 
 
+def ragged_array(dataset):
+    """A ragged dataset as rsciio returns it: an object array holding each position's NumPy
+    array (text as a ``<U`` array)."""
+    element = dataset.ragged_element
+    out = np.empty(tuple(dataset.shape), dtype=object)
+    flat = out.reshape(-1)
+    for k, (shape, values) in enumerate(dataset.ragged_items()):
+        if element == "str":
+            item = np.array(values, dtype=str)
+        else:
+            item = np.frombuffer(values, dtype=np.dtype(element)).copy()
+        flat[k] = item.reshape(tuple(int(n) for n in shape))
+    return out
+
+
 def readable_array(array):
     """``array`` as an ndarray emio's sources read in place: any strides and either byte
     order (swapped in Rust as regions are copied out, e.g. the ``>u2`` views of MIB files);

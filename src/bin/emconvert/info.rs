@@ -89,12 +89,19 @@ fn describe(file: &Path, args: &InfoArgs, separate: bool) -> emio::Result<()> {
 
 fn describe_dataset(i: usize, d: &emio::Dataset, args: &InfoArgs) -> emio::Result<()> {
     outln!("[{i}] {:?}", d.title());
-    outln!(
-        "    dtype {}  shape {:?}  ({} bytes)",
-        d.dtype(),
-        d.shape(),
-        d.nbytes()
-    );
+    match d.ragged() {
+        Some(items) => outln!(
+            "    dtype object (ragged: each position holds an array of {} values)  shape {:?}",
+            items.element().numpy_str(),
+            d.shape()
+        ),
+        None => outln!(
+            "    dtype {}  shape {:?}  ({} bytes)",
+            d.dtype(),
+            d.shape(),
+            d.nbytes()
+        ),
+    }
     if let Some(t) =
         emio::metadata::get_str(&d.metadata, "Signal.signal_type").filter(|t| !t.is_empty())
     {

@@ -4,9 +4,9 @@
 
 use emio_core::plan::WritePlan;
 use emio_core::source::element_count;
-use emio_core::{DType, Dataset, Error, Progress, Result};
+use emio_core::{Dataset, Error, Progress, Result};
 
-use super::messages::{attribute_message, push_name, Attr};
+use super::messages::{attribute_message, datatype_message, push_name, Attr};
 use super::{H5Writer, UNDEF};
 use crate::filters;
 
@@ -101,15 +101,23 @@ impl ChunkEncoder {
 
 /// A chunked dataset being written chunk by chunk ([`H5Writer::write_chunked`]).
 #[derive(Debug)]
-struct ChunkedDataset {
+pub(super) struct ChunkedDataset {
     path: String,
-    dtype: DType,
+    /// The datatype message body.
+    datatype: Vec<u8>,
     shape: Vec<u64>,
     chunk: Vec<u64>,
     attrs: Vec<(String, Attr)>,
     encoder: ChunkEncoder,
     /// (chunk start, address, stored size, filter mask) in C order of the chunk grid.
     entries: Vec<(Vec<u64>, u64, u32, u32)>,
+}
+
+impl ChunkedDataset {
+    /// The stored form of one whole chunk ([`ChunkEncoder::encode`]).
+    pub(super) fn encode(&self, raw: Vec<u8>) -> Vec<u8> {
+        self.encoder.encode(raw)
+    }
 }
 
 /// A chunk B-tree entry: first chunk offset, stored size, filter mask, child address.
@@ -141,7 +149,8 @@ impl H5Writer {
         }
         let mut out = Self::begin_chunked(
             path,
-            ds.dtype(),
+            datatype_message(ds.dtype())?,
+            ds.dtype().size(),
             &stored(ds.shape()),
             &stored(chunk),
             compression,
@@ -165,9 +174,10 @@ impl H5Writer {
 
     /// Start a chunked dataset whose encoded chunks are handed to [`H5Writer::put_chunk`]
     /// in C order of the chunk grid; [`H5Writer::end_chunked`] writes its index and header.
-    fn begin_chunked(
+    pub(super) fn begin_chunked(
         path: &str,
-        dtype: DType,
+        datatype: Vec<u8>,
+        elem_size: usize,
         shape: &[u64],
         chunk: &[u64],
         compression: Compression,
@@ -183,7 +193,7 @@ impl H5Writer {
         for (name, value) in attrs {
             attribute_message(name, value)?;
         }
-        let es = dtype.size();
+        let es = elem_size;
         let chunk_bytes = element_count(chunk)
             .and_then(|n| n.checked_mul(es as u64))
             .filter(|&n| n <= u32::MAX as u64)
@@ -191,7 +201,7 @@ impl H5Writer {
             as usize;
         Ok(ChunkedDataset {
             path: path.to_string(),
-            dtype,
+            datatype,
             shape: shape.to_vec(),
             chunk: chunk.to_vec(),
             attrs: attrs.to_vec(),
@@ -205,7 +215,12 @@ impl H5Writer {
     }
 
     /// Append the stored (encoded) chunk at `start` of `ds`.
-    fn put_chunk(&mut self, ds: &mut ChunkedDataset, start: &[u64], stored: &[u8]) -> Result<()> {
+    pub(super) fn put_chunk(
+        &mut self,
+        ds: &mut ChunkedDataset,
+        start: &[u64],
+        stored: &[u8],
+    ) -> Result<()> {
         let size = u32::try_from(stored.len())
             .map_err(|_| Error::Layout(format!("a stored chunk of {} bytes", stored.len())))?;
         let addr = self.put(stored)?;
@@ -215,7 +230,7 @@ impl H5Writer {
     }
 
     /// Write the chunk index and header of `ds` and link it into its group.
-    fn end_chunked(&mut self, ds: ChunkedDataset) -> Result<()> {
+    pub(super) fn end_chunked(&mut self, ds: ChunkedDataset) -> Result<()> {
         let rank = ds.shape.len();
         let btree = self.write_chunk_btree(&ds.entries, &ds.chunk, &ds.shape)?;
         let mut layout = vec![3, 2, (rank + 1) as u8];
@@ -225,7 +240,7 @@ impl H5Writer {
         }
         layout.extend_from_slice(&(ds.encoder.elem_size as u32).to_le_bytes());
         let pipeline = ds.encoder.pipeline();
-        let header = self.dataset_header(ds.dtype, &ds.shape, layout, pipeline, &ds.attrs)?;
+        let header = self.dataset_header(ds.datatype, &ds.shape, layout, pipeline, &ds.attrs)?;
         self.link_dataset(&ds.path, header)
     }
 

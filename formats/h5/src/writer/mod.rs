@@ -12,6 +12,7 @@
 mod chunked;
 mod groups;
 mod messages;
+mod vlen;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -27,6 +28,7 @@ pub use messages::Attr;
 use messages::{
     attribute_message, dataspace_message, datatype_message, object_header, string_type,
 };
+pub use vlen::VlenValues;
 
 /// The undefined address.
 const UNDEF: u64 = u64::MAX;
@@ -74,9 +76,10 @@ impl H5Writer {
         self.pos += bytes.len() as u64;
         Ok(at)
     }
+    /// Write a dataset's object header (`datatype`: the datatype message body).
     fn dataset_header(
         &mut self,
-        dtype: DType,
+        datatype: Vec<u8>,
         shape: &[u64],
         layout: Vec<u8>,
         pipeline: Option<Vec<u8>>,
@@ -84,7 +87,7 @@ impl H5Writer {
     ) -> Result<u64> {
         let mut msgs = vec![
             (0x0001u16, dataspace_message(shape)),
-            (0x0003, datatype_message(dtype)?),
+            (0x0003, datatype),
             // Fill value v2: allocation late/incremental, write on allocation, undefined.
             (
                 0x0005,
@@ -143,7 +146,7 @@ impl H5Writer {
         let mut layout = vec![3, 1];
         layout.extend_from_slice(&addr.to_le_bytes());
         layout.extend_from_slice(&written.to_le_bytes());
-        let header = self.dataset_header(dtype, shape, layout, None, attrs)?;
+        let header = self.dataset_header(datatype_message(dtype)?, shape, layout, None, attrs)?;
         self.link_dataset(path, header)
     }
 
