@@ -16,7 +16,7 @@ mod verbs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use emio::ragged::{RaggedElement, RaggedValues};
+use emio::ragged::{RaggedArray, RaggedElement, RaggedItem, RaggedValues};
 use emio::{
     ArraySource, Axis, AxisKind, ByteOrder, DType, Dataset, Error, Format, OptionKind, OptionSpec,
     Registry,
@@ -182,12 +182,22 @@ fn make_dataset(
     metadata: &str,
     original_metadata: &str,
 ) -> PyResult<Dataset> {
+    let (metadata, original) = metadata_trees(py, metadata, original_metadata)?;
+    Dataset::new(source, make_axes(axes), metadata, original).py_err(py)
+}
+
+/// The metadata and original-metadata trees given as JSON text.
+fn metadata_trees(
+    py: Python<'_>,
+    metadata: &str,
+    original_metadata: &str,
+) -> PyResult<(emio::Tree, emio::Tree)> {
     let bad = |e: String| Error::invalid_option("metadata", e);
     let metadata = pyjson::tree_from_json(metadata).map_err(bad).py_err(py)?;
     let original = pyjson::tree_from_json(original_metadata)
         .map_err(bad)
         .py_err(py)?;
-    Dataset::new(source, make_axes(axes), metadata, original).py_err(py)
+    Ok((metadata, original))
 }
 
 /// A dataset over a NumPy array (either byte order), read in place (no copy). `data` is
@@ -214,6 +224,45 @@ fn from_array(
     Ok(PyDataset {
         inner,
         format: "numpy",
+        errors: None,
+    })
+}
+
+/// A ragged dataset (`emio::ragged`) from Python: `element` is NumPy's type string of the
+/// items' values (native byte order) or `"str"`; `items` holds, in C order of `shape`,
+/// each position's `(shape, values)`, the values as bytes (numbers) or a list of strings.
+#[pyfunction]
+#[pyo3(signature = (element, shape, items, axes, metadata, original_metadata))]
+fn from_ragged(
+    py: Python<'_>,
+    element: &str,
+    shape: Vec<u64>,
+    items: Vec<(Vec<u64>, Bound<'_, PyAny>)>,
+    axes: Vec<AxisTuple>,
+    metadata: &str,
+    original_metadata: &str,
+) -> PyResult<PyDataset> {
+    let element = match element {
+        "str" => RaggedElement::Text,
+        typestr => RaggedElement::Numeric(parse_dtype(typestr, None).py_err(py)?.0),
+    };
+    let items = items
+        .into_iter()
+        .map(|(item_shape, values)| {
+            let values = match element {
+                RaggedElement::Text => RaggedValues::Text(values.extract()?),
+                RaggedElement::Numeric(_) => RaggedValues::Numbers(values.extract()?),
+            };
+            RaggedItem::new(element, item_shape, values).py_err(py)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let array = RaggedArray::new(element, shape, items).py_err(py)?;
+    let (metadata, original) = metadata_trees(py, metadata, original_metadata)?;
+    let inner =
+        Dataset::new_ragged(Arc::new(array), make_axes(axes), metadata, original).py_err(py)?;
+    Ok(PyDataset {
+        inner,
+        format: "python",
         errors: None,
     })
 }
@@ -667,6 +716,7 @@ fn _emio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open, m)?)?;
     m.add_function(wrap_pyfunction!(from_array, m)?)?;
     m.add_function(wrap_pyfunction!(from_callback, m)?)?;
+    m.add_function(wrap_pyfunction!(from_ragged, m)?)?;
     m.add_function(wrap_pyfunction!(convert, m)?)?;
     m.add_function(wrap_pyfunction!(verbs::check, m)?)?;
     m.add_function(wrap_pyfunction!(verbs::ls, m)?)?;

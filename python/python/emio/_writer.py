@@ -132,6 +132,23 @@ def _axis_tuples(axes, shape):
     return out
 
 
+def _ragged_items(data):
+    """The items of an object array of per-position arrays (HyperSpy's ragged data), as
+    ``(element, [(shape, values), ...])`` in C order: ``element`` is the NumPy type string
+    of the first non-text item (as rsciio takes it) or ``"str"``, ``values`` native bytes
+    or a list of strings."""
+    items = [np.asarray(x) for x in np.asarray(data, dtype=object).reshape(-1)]
+    text = [x.dtype.kind in "USO" for x in items]
+    if items and all(text):
+        return "str", [(list(x.shape), [str(v) for v in x.reshape(-1)]) for x in items]
+    if any(text):
+        raise ValueError("a ragged array mixes text and numbers")
+    dtype = _native_dtype(items[0].dtype) if items else np.dtype(np.float64)
+    return dtype.str, [
+        (list(x.shape), np.ascontiguousarray(x, dtype=dtype).tobytes()) for x in items
+    ]
+
+
 def dataset_from_signal(signal):
     """An emio dataset over an rsciio signal dict (``data``, ``axes``, ``metadata``,
     ``original_metadata``) or a HyperSpy signal."""
@@ -142,6 +159,14 @@ def dataset_from_signal(signal):
     data = signal["data"]
     metadata = to_json(signal.get("metadata") or {})
     original = to_json(signal.get("original_metadata") or {})
+    if getattr(data, "dtype", None) == np.dtype(object):
+        # Ragged data: every position holds an array of its own length (computed whole).
+        if hasattr(data, "__dask_graph__"):
+            data = data.compute()
+        element, items = _ragged_items(data)
+        shape = [int(n) for n in data.shape]
+        axes = _axis_tuples(signal.get("axes"), shape)
+        return _emio.from_ragged(element, shape, items, axes, metadata, original)
     if hasattr(data, "__dask_graph__"):
         dtype = _native_dtype(data.dtype)
         shape = tuple(int(n) for n in data.shape)
