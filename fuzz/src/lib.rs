@@ -59,9 +59,17 @@ pub fn parts(data: &[u8]) -> Vec<&[u8]> {
 }
 
 /// Describe `ds` (metadata, original metadata, axes) and read its first and last regions
-/// of at most [`REGION_BYTES`].
+/// of at most [`REGION_BYTES`] (of ragged data: its first and last items, which follow
+/// variable-length references into heap collections).
 pub fn read_bounded(ds: &Dataset) {
     let _ = emio::json::dataset_info(ds, 0, true);
+    if let Some(items) = ds.ragged() {
+        let n = items.len();
+        for i in [0, n.saturating_sub(1)].into_iter().filter(|&i| i < n) {
+            let _ = items.item(i);
+        }
+        return;
+    }
     let chunk = ds.streaming_chunk_shape(REGION_BYTES);
     if let Some(first) = ds.chunks(&chunk).next() {
         let _ = ds.read_region_bytes(&first.start, &first.shape);
