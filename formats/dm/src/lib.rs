@@ -3,11 +3,11 @@
 //! - [`tags`]: the tag-file structure (header, groups, typed data), parsed from bytes with
 //!   every size checked against the file.
 //! - [`original`]: the tag tree as ordered JSON `original_metadata` (rsciio's naming).
-//! - [`image`]: one `ImageList` entry as a dataset (dtype, shape, axes, lazy source).
-//! - [`lookup`]: tag-tree lookup by HyperSpy-slugified paths.
-//! - [`mapping`]: normalized HyperSpy metadata from the tags.
-//! - [`source`]: BGRA and packed-complex pixel sources.
-//! - [`mod@write`]: the DM4 writer.
+//! - `image`: one `ImageList` entry as a dataset (dtype, shape, axes, lazy source).
+//! - `lookup`: tag-tree lookup by HyperSpy-slugified paths.
+//! - `mapping`: normalized HyperSpy metadata from the tags.
+//! - `source`: BGRA and packed-complex pixel sources.
+//! - `write`: the DM4 writer.
 //! - [`dm5`]: DM5, the same tag tree in HDF5, read through the same mapping.
 //! - `validate`: what `emconvert check` reports about a DM3/DM4 file's structure.
 //!
@@ -18,15 +18,15 @@
 #![forbid(unsafe_code)]
 
 pub mod dm5;
-pub mod image;
-pub mod lookup;
-pub mod mapping;
+mod image;
+mod lookup;
+mod mapping;
 pub mod original;
 mod read;
-pub mod source;
+mod source;
 pub mod tags;
 mod validate;
-pub mod write;
+mod write;
 
 pub use dm5::Dm5;
 pub use read::{datasets_from_tree, read_storage};

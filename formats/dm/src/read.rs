@@ -23,7 +23,7 @@ pub fn read_storage(storage: Storage, filename: &str) -> Result<Vec<Dataset>> {
 /// The datasets of a DM tag tree (DM3/DM4/DM5, as JSON named the way rsciio names it):
 /// every entry of `ImageList` except the thumbnails, in file order. `dataset` builds the
 /// parts of the image at an index of `ImageList` from its tag tree (with its container's
-/// [`image::PixelStore`] and [`image::dataset_parts`]). Each dataset's
+/// `image::PixelStore` and `image::dataset_parts`). Each dataset's
 /// `original_metadata` is `root`, the top-level tags, then `ImageList` holding only this
 /// image as `TagGroup0`.
 pub fn datasets_from_tree(

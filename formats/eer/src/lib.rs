@@ -18,7 +18,7 @@
 
 pub mod codec;
 mod meta;
-pub mod read;
+mod read;
 mod write;
 
 pub use read::ReadOptions;

@@ -8,11 +8,11 @@
 
 #![forbid(unsafe_code)]
 
-pub mod ncem;
-pub mod stack;
-pub mod units;
-pub mod velox;
-pub mod write;
+mod ncem;
+mod stack;
+mod units;
+mod velox;
+mod write;
 
 pub use ncem::NcemReadOptions;
 pub use velox::{SelectType, VeloxReadOptions};

@@ -8,16 +8,16 @@
 //! `.mrc.gz` / `.mrc.bz2` files. Uncompressed pixels are memory-mapped and read lazily;
 //! opening reads only the header and extended header.
 //!
-//! Writing: MRC2014 files that `mrcfile.validate` accepts; see [`mod@write`].
+//! Writing: MRC2014 files that `mrcfile.validate` accepts; see `write`.
 
 #![forbid(unsafe_code)]
 
 pub mod de;
 pub mod exthdr;
 pub mod header;
-pub mod sources;
-pub mod validate;
-pub mod write;
+mod sources;
+mod validate;
+mod write;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

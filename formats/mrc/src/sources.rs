@@ -212,21 +212,6 @@ impl PlacedFrames {
             nav_dims: nav_shape.len(),
         })
     }
-
-    /// Frames in order on a grid: frame `i` at navigation index `i`; positions beyond the
-    /// last frame are empty.
-    pub fn in_order(frames: Arc<dyn ArraySource>, nav_shape: &[u64]) -> Result<Self> {
-        let n = frames.shape().first().copied().unwrap_or(0);
-        let count = element_count(nav_shape)
-            .filter(|&c| c <= u64::from(u32::MAX))
-            .ok_or_else(|| {
-                Error::malformed_at_unknown("mrc", "a navigation shape below 2^32 positions")
-            })?;
-        let map = (0..count)
-            .map(|i| if i < n { i as u32 } else { NO_FRAME })
-            .collect();
-        Self::new(frames, nav_shape, map)
-    }
 }
 
 impl ArraySource for PlacedFrames {
@@ -480,7 +465,8 @@ mod tests {
             .unwrap();
         assert_eq!(part, [2, 3]);
         assert!(PlacedFrames::new(stack(1), &[2], vec![0, 1]).is_err());
-        let padded = PlacedFrames::in_order(stack(3), &[2, 2]).unwrap();
+        // Three frames in order on a 2×2 grid: the last position is empty.
+        let padded = PlacedFrames::new(stack(3), &[2, 2], vec![0, 1, 2, NO_FRAME]).unwrap();
         let mut all = vec![0u8; 16];
         padded
             .read_region(&[0, 0, 0, 0], &[2, 2, 2, 2], &mut all)

@@ -1,17 +1,17 @@
 //! EMSA/MSA (`.msa`, ISO 22029 / EMSA/MAS 1.0) spectra for emio: the text format EDS and
 //! EELS tools (Oxford AZtec, DigitalMicrograph, ...) exchange single spectra in.
 //!
-//! Reading follows RosettaSciIO's `msa` plugin ([`read`]); writing follows its writer
-//! ([`mod@write`]) with full-precision values. Options are rsciio's: `encoding` when reading;
-//! `format` (`Y`/`XY`), `separator` and `encoding` when writing ([`encoding`]: the text
+//! Reading follows RosettaSciIO's `msa` plugin (`read`); writing follows its writer
+//! (`write`) with full-precision values. Options are rsciio's: `encoding` when reading;
+//! `format` (`Y`/`XY`), `separator` and `encoding` when writing (`encoding`: the text
 //! encodings MSA files are met in, by Python's codec names).
 
 #![forbid(unsafe_code)]
 
-pub mod encoding;
-pub mod keywords;
-pub mod read;
-pub mod write;
+mod encoding;
+mod keywords;
+mod read;
+mod write;
 
 use std::path::Path;
 use std::sync::Arc;

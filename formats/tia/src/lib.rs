@@ -6,19 +6,19 @@
 //! XML metadata, one `<ObjectInfo>` per series. Opening an `.emi` returns one dataset per
 //! `.ser` (e.g. BF and DF); a `.ser` opened alone has no `.emi` metadata, as in rsciio.
 //!
-//! Layout: [`ser`] parses the series structure, [`emi`] the XML, [`mapping`] builds
-//! HyperSpy's tree, [`positions`] the scan grid of a series without dimensions, [`read`]
-//! the dataset, [`source`] the pixels (memory-mapped and strided when elements are evenly
+//! Layout: `ser` parses the series structure, [`emi`] the XML, [`mapping`] builds
+//! HyperSpy's tree, `positions` the scan grid of a series without dimensions, `read`
+//! the dataset, `source` the pixels (memory-mapped and strided when elements are evenly
 //! spaced). Reader option: `only_valid_data` (rsciio's).
 
 #![forbid(unsafe_code)]
 
 pub mod emi;
 pub mod mapping;
-pub mod positions;
-pub mod read;
-pub mod ser;
-pub mod source;
+mod positions;
+mod read;
+mod ser;
+mod source;
 
 use std::path::{Path, PathBuf};
 

@@ -12,8 +12,8 @@
 //!
 //! Modules: [`ifd`] (header, IFD chain, typed values), [`page`] (page geometry and
 //! strip/tile decoding: none, PackBits, LZW, Deflate, Zstd, horizontal and floating-point
-//! predictors, 1–64-bit samples), [`series`] (pages grouped into datasets, lazy sources),
-//! [`meta`] (original metadata and vendor dialects), [`mod@write`] (2-D, N-D, RGB(A), every
+//! predictors, 1–64-bit samples), `series` (pages grouped into datasets, lazy sources),
+//! [`meta`] (original metadata and vendor dialects), `write` (2-D, N-D, RGB(A), every
 //! numeric dtype; ImageJ hyperstacks or shaped page series; BigTIFF, compression, tiling).
 
 #![forbid(unsafe_code)]
@@ -22,11 +22,11 @@ pub mod ifd;
 pub mod meta;
 pub mod page;
 mod read;
-pub mod series;
+mod series;
 pub mod tags;
 mod validate;
-pub mod write;
-pub mod xml;
+mod write;
+mod xml;
 
 pub use read::ReadOptions;
 

@@ -16,7 +16,7 @@
 
 #![forbid(unsafe_code)]
 
-pub mod header;
+mod header;
 mod read;
 pub mod scan;
 mod write;

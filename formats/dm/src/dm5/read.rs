@@ -1,6 +1,6 @@
 //! The DM5 reader: the tag tree stored as HDF5 groups (tag groups) and attributes (data
 //! tags), turned into the same JSON tag tree the DM3/DM4 reader builds, so one mapping
-//! ([`crate::datasets_from_tree`], [`crate::image::dataset_parts`]) serves every version.
+//! ([`crate::datasets_from_tree`], `crate::image::dataset_parts`) serves every version.
 //! The pixels are the HDF5 dataset `ImageList/[i]/ImageData/Data`, read lazily through
 //! [`emio_h5`] (memory-mapped when contiguous, chunk by chunk otherwise).
 //!

@@ -1,4 +1,4 @@
-//! The DM5 writer: the tag tree the DM4 writer builds ([`crate::write`]), stored the way
+//! The DM5 writer: the tag tree the DM4 writer builds (`crate::write`), stored the way
 //! DM5 stores it: tag groups as HDF5 groups, data tags as attributes, unnamed entries
 //! named by their index (`[0]`, `[1]`, ...), and the pixels as the contiguous dataset
 //! `ImageList/[0]/ImageData/Data` (C order: DM's dimensions reversed; colour as 32-bit

@@ -26,7 +26,6 @@ use emio_core::output::{stream_c_order, STREAM_REGION_BYTES};
 use emio_core::{DType, Dataset, Error, Progress, Result};
 
 pub(crate) use layout::{Geometry, PixelFormat};
-pub use mapping::tags_from_json;
 pub(crate) use tags::Tags;
 pub use tags::{Version, WData, WTag};
 
