@@ -112,10 +112,10 @@ mod arch {
     /// register: register `p` holds positions `g0 + 2p` (low half) and `g0 + 2p + 1`.
     #[inline(always)]
     fn matrices(planes: &[u8], row: usize, b: usize, g0: usize) -> [__m128i; 8] {
-        let r: [__m128i; 8] = std::array::from_fn(|k| {
-            let at = (8 * b + k) * row + g0;
-            load(&planes[at..at + STEP])
-        });
+        let rows = &planes[8 * b * row + g0..];
+        // Spelled out (not `array::from_fn`, which is not always inlined here).
+        let at = |k: usize| load(&rows[k * row..k * row + STEP]);
+        let r = [at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7)];
         // SAFETY: SSE2 is part of the x86_64 baseline; unpacks only touch registers.
         unsafe {
             let a = [
@@ -189,7 +189,17 @@ mod arch {
                     for (half, m) in both.into_iter().enumerate() {
                         let g = 2 * p + half;
                         let elements = &mut chunk[g * 8 * es..(g + 1) * 8 * es];
-                        let bytes: [u16; 8] = std::array::from_fn(|i| bit_of_each_byte(m, i));
+                        let bit = |i| bit_of_each_byte(m, i);
+                        let bytes = [
+                            bit(0),
+                            bit(1),
+                            bit(2),
+                            bit(3),
+                            bit(4),
+                            bit(5),
+                            bit(6),
+                            bit(7),
+                        ];
                         if es == 2 {
                             let word = |q: usize| {
                                 (0..4)

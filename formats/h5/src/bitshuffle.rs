@@ -77,6 +77,19 @@ pub fn decode(
     chunk_bytes: usize,
     elem_size: usize,
 ) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; chunk_bytes];
+    decode_into(stored, client_data, &mut out, elem_size)?;
+    Ok(out)
+}
+
+/// [`decode`] straight into `out`, which the decoded chunk fills exactly.
+pub fn decode_into(
+    stored: &[u8],
+    client_data: &[u32],
+    out: &mut [u8],
+    elem_size: usize,
+) -> Result<()> {
+    let chunk_bytes = out.len();
     let es = client_data.get(2).map_or(elem_size, |&v| v as usize);
     if es == 0 || !chunk_bytes.is_multiple_of(es) {
         return Err(corrupt(format!(
@@ -85,7 +98,6 @@ pub fn decode(
     }
     let n = chunk_bytes / es;
     let compression = client_data.get(4).copied().unwrap_or(0);
-    let mut out = vec![0u8; chunk_bytes];
     let mut pos;
     let block;
     match compression {
@@ -130,11 +142,10 @@ pub fn decode(
             let src = stored
                 .get(pos + 4..pos + 4 + csize)
                 .ok_or_else(|| at(pos, &format!("an LZ4 block of {csize} bytes")))?;
-            let got =
-                lz4_flex::block::decompress_into(src, &mut scratch[..bytes]).map_err(|e| {
-                    let what = format!("a valid LZ4 block at byte {} of the stored chunk", pos + 4);
-                    Error::codec("bitshuffle", None, what, e)
-                })?;
+            let got = crate::lz4::decompress_into(src, &mut scratch[..bytes]).map_err(|e| {
+                let what = format!("a valid LZ4 block at byte {} of the stored chunk", pos + 4);
+                Error::codec("bitshuffle", None, what, e)
+            })?;
             if got != bytes {
                 return Err(at(
                     pos + 4,
@@ -157,7 +168,7 @@ pub fn decode(
         .get(pos..pos + rest)
         .ok_or_else(|| at(pos, &format!("{rest} trailing bytes")))?;
     out[done..].copy_from_slice(src);
-    Ok(out)
+    Ok(())
 }
 
 /// Encode `data` (elements of `es` bytes) as the bitshuffle filter stores a chunk, with

@@ -232,7 +232,7 @@ pub fn lz4_decompress(input: &[u8], expected: usize) -> Result<Vec<u8>> {
         if stored == len {
             dst.copy_from_slice(src);
         } else {
-            let got = lz4_flex::block::decompress_into(src, dst).map_err(|e| {
+            let got = crate::lz4::decompress_into(src, dst).map_err(|e| {
                 let what = format!("a valid LZ4 block at byte {} of the chunk", pos + 4);
                 Error::codec("hdf5", None, what, e)
             })?;
@@ -384,6 +384,9 @@ pub fn decode_chunk_into(
             }
             LZF => lzf_decompress(cur, chunk_bytes)?,
             LZ4 => lz4_decompress(cur, chunk_bytes)?,
+            BITSHUFFLE if last => {
+                return crate::bitshuffle::decode_into(cur, &step.client_data, out, elem_size)
+            }
             BITSHUFFLE => {
                 crate::bitshuffle::decode(cur, &step.client_data, chunk_bytes, elem_size)?
             }

@@ -19,6 +19,7 @@ pub mod bitshuffle;
 pub mod filters;
 mod lazy;
 pub mod links;
+pub mod lz4;
 mod objects;
 pub mod validate;
 pub mod vlen;
