@@ -17,7 +17,7 @@
 //! dataset, so a writer that stores only fixed-size arrays refuses ragged data instead of
 //! dropping it. Readers of ragged data ask [`Dataset::ragged`](crate::Dataset::ragged).
 //!
-//! Outside Rust, ragged data is what rsciio returns: in JSON ([`RaggedSource::to_json`]) a
+//! Outside Rust, ragged data is what rsciio returns: in JSON (`<dyn RaggedSource>::to_json`) a
 //! nested list over the positions whose entries are each item's values as nested lists; in
 //! Python a NumPy object array of NumPy arrays (NumPy's `dtype.str` `|O`,
 //! [`NUMPY_STR`]).

@@ -3,7 +3,7 @@
 //! `_ragged_shapes_data` (`ragged_shapes` before rsciio 0.2) gives each position's shape
 //! (rsciio's `flatten_data` / `unflatten_data`). Read here as an
 //! [`emio_core::ragged::RaggedSource`], one position at a time, and written the same
-//! way ([`write`]).
+//! way ([`write()`]).
 
 use emio_core::ragged::{RaggedElement, RaggedItem, RaggedSource, RaggedValues};
 use emio_core::{DType, Error, Result};
