@@ -616,3 +616,40 @@ fn stream_c_order_is_backed_by_the_engine() {
         .collect();
     assert_eq!(out, expected);
 }
+
+/// A full disk fails every single-file writer with an I/O error naming the file written
+/// (issue 15: the TIFF writer said `error: : No space left on device`). `/dev/full` takes
+/// the place of the registry's temporary file: every write to it fails with ENOSPC.
+#[test]
+fn a_full_disk_is_an_error_naming_the_file_in_every_writer() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        return;
+    }
+    let shape = vec![32u64, 256, 256];
+    let bytes: Vec<u8> = (0..shape.iter().product::<u64>() * 2)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let ds = Dataset::from_bytes(bytes, DType::U16, shape).unwrap();
+    let mut tried = Vec::new();
+    for f in emio::registry().formats() {
+        if !f.can_write() || f.writes_directory() || f.writes_companions() {
+            continue;
+        }
+        let options = emio::Options::parse(f.write_options(), &[] as &[(&str, &str)]).unwrap();
+        match f.write(&emio::WriteRequest::new(&ds, full, &options)) {
+            Err(e) if declined(&e) => {}
+            Err(e) => {
+                let message = e.to_string();
+                assert!(
+                    message.starts_with("/dev/full: "),
+                    "{}: the error does not name the file: {message}",
+                    f.name()
+                );
+                tried.push(f.name());
+            }
+            Ok(()) => panic!("{}: writing 4 MiB to a full disk succeeded", f.name()),
+        }
+    }
+    assert!(tried.contains(&"tiff"), "tiff was not tried: {tried:?}");
+}

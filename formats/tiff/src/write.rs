@@ -208,17 +208,17 @@ impl Layout {
 }
 
 /// Where the writer is in the output, with classic-TIFF overflow detection.
-struct Out {
+struct Out<'a> {
     w: BufWriter<File>,
+    /// The file written, named by every I/O error.
+    path: &'a Path,
     pos: u64,
     big: bool,
 }
 
-impl Out {
+impl Out<'_> {
     fn write(&mut self, b: &[u8]) -> Result<()> {
-        self.w
-            .write_all(b)
-            .map_err(|e| Error::io(Path::new(""), e))?;
+        self.w.write_all(b).map_err(|e| Error::io(self.path, e))?;
         self.pos += b.len() as u64;
         if !self.big && self.pos > u64::from(u32::MAX) {
             return Err(Error::unsupported(
@@ -427,8 +427,9 @@ fn first_page_tags(ds: &Dataset, layout: &Layout, imagej: bool) -> Vec<(u16, Tag
 }
 
 /// Encode one block of native-endian samples for the file (little-endian, bit-packed for
-/// bool, compressed).
+/// bool, compressed). A compressor's failure names `path`, the file being written.
 fn encode_block(
+    path: &Path,
     raw: Vec<u8>,
     dtype: DType,
     cols: usize,
@@ -451,7 +452,7 @@ fn encode_block(
     } else if cfg!(target_endian = "big") {
         emio_core::dtype::swap_bytes_in_place(&mut data, dtype.swap_unit());
     }
-    let fail = |e: std::io::Error| Error::io(Path::new(""), e);
+    let fail = |e: std::io::Error| Error::io(path, e);
     Ok(match codec {
         compression::ADOBE_DEFLATE => {
             let lvl = level.map_or(6, |l| l.clamp(0, 9) as u32);
@@ -529,6 +530,7 @@ pub fn write(request: &WriteRequest) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut out = Out {
         w: BufWriter::with_capacity(1 << 20, file),
+        path,
         pos: 0,
         big,
     };
@@ -561,7 +563,14 @@ pub fn write(request: &WriteRequest) -> Result<()> {
                 // A 1-D dataset's tile holds one row of the image: the rest is padding.
                 buf.resize(tile_bytes, 0);
             }
-            *buf = encode_block(std::mem::take(buf), dtype, block_w as usize, codec, level)?;
+            *buf = encode_block(
+                path,
+                std::mem::take(buf),
+                dtype,
+                block_w as usize,
+                codec,
+                level,
+            )?;
             Ok(())
         },
         |_, encoded| {
@@ -655,7 +664,7 @@ pub fn write(request: &WriteRequest) -> Result<()> {
 
 /// Write one IFD at the current (even) position with its out-of-line values after it; the
 /// next-IFD offset points just past those values when `has_next`.
-fn write_ifd(out: &mut Out, entries: &[(u16, TagValue)], has_next: bool) -> Result<()> {
+fn write_ifd(out: &mut Out<'_>, entries: &[(u16, TagValue)], has_next: bool) -> Result<()> {
     let (entry_size, inline, count_size) = if out.big {
         (20u64, 8u64, 8u64)
     } else {
