@@ -5,7 +5,8 @@
 use std::sync::{Arc, OnceLock};
 
 use emio_core::metadata::Tree;
-use emio_core::{ArraySource, ChunkDecoder, DType, Result};
+use emio_core::source::Threads;
+use emio_core::{ArraySource, ChunkDecoder, DType, NoProgress, Progress, Result};
 use emio_h5::H5File;
 use rayon::prelude::*;
 
@@ -200,7 +201,20 @@ impl ArraySource for Flat {
         &self.shape
     }
     fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.inner.read_region(&[start[0], 0], &[shape[0], 1], out)
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
+    }
+
+    /// Reads the wrapped source with the caller's progress and [`Threads`].
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
+        self.inner
+            .read_region_with(&[start[0], 0], &[shape[0], 1], out, progress, threads)
     }
     fn chunk_shape(&self) -> Vec<u64> {
         vec![self.inner.chunk_shape()[0]]
