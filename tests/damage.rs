@@ -388,11 +388,27 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Counts of a sweep.
+/// Counts of a sweep: runs, failures of each kind (the figures of issue 15's closing
+/// note), and the failures themselves.
 #[derive(Debug, Default)]
 struct Tally {
     runs: usize,
+    panics: usize,
+    hangs: usize,
+    over_memory: usize,
+    over_size: usize,
     failures: Vec<String>,
+}
+
+impl Tally {
+    fn count(&mut self, failure: &Failure) {
+        *match failure {
+            Failure::Panic(_) => &mut self.panics,
+            Failure::Hang => &mut self.hangs,
+            Failure::Memory { .. } => &mut self.over_memory,
+            Failure::Budget { .. } => &mut self.over_size,
+        } += 1;
+    }
 }
 
 /// Damage every sample every `every`-th way (1: all), in a scratch folder that also holds
@@ -432,6 +448,7 @@ fn sweep(samples: &[Sample], every: usize, tally: &mut Tally) {
                 tally.runs += 1;
                 let started = Instant::now();
                 if let Some(failure) = run(&target, size) {
+                    tally.count(&failure);
                     tally.failures.push(format!(
                         "{} {}: {damage:?}: {failure} after {:?}",
                         sample.source.display(),
@@ -455,9 +472,9 @@ fn root() -> PathBuf {
 
 fn report(tally: &Tally) {
     println!(
-        "damage sweep: {} runs, {} failures",
-        tally.runs,
-        tally.failures.len()
+        "damage sweep: {} runs: {} panics, {} hangs, {} over the memory budget, {} over the \
+         size budget",
+        tally.runs, tally.panics, tally.hangs, tally.over_memory, tally.over_size
     );
     for f in tally.failures.iter().take(50) {
         println!("  {f}");
