@@ -1,33 +1,42 @@
 //! Fuzz compressed MRC input (`.mrc.gz`, `.mrc.bz2`): the input, an MRC file, is gzip- or
-//! bzip2-compressed (first byte's parity picks which) and opened through the registry;
-//! the raw input is also opened as a `.mrc.gz` and a `.mrc.bz2` (broken streams). Must
+//! bzip2-compressed (first byte's parity picks which) and opened through the registry; the
+//! raw input is also opened under the other compressed name (a broken stream when it starts
+//! with a gzip or bzip2 signature, else a plain MRC file: the reader goes by content). Must
 //! never panic, hang or inflate beyond what the header declares.
 //!
-//! Only the first `COMPRESSED_BYTES` of the input are compressed: compressing whole
-//! corpus seeds (up to 512 KiB; bzip2 runs at about 10 MB/s) cost far more than reading
-//! them and held this target to a few hundred runs a second.
+//! The compression is this target's setup, not the code under test, and it ran
+//! instrumented: it took over half of each run (bzip2 sorts its blocks; deflate searches
+//! for matches). So gzip streams are written with stored (uncompressed) deflate blocks,
+//! which the reader inflates the same way, and bzip2 compresses only the first
+//! `BZIP2_BYTES` (header, extended header and first rows; the rest of the declared data is
+//! then missing, which the reader must report).
 #![no_main]
 
 use std::io::Write;
 
 use emio_fuzz::{open_and_read, put, scratch_dir};
 
-/// Most bytes of the input compressed per run (a header, an extended header and frames).
-const COMPRESSED_BYTES: usize = 64 << 10;
+/// Most bytes of the input put in the gzip stream (a header, an extended header, frames).
+const GZIP_BYTES: usize = 64 << 10;
+/// Most bytes of the input bzip2-compressed per run.
+const BZIP2_BYTES: usize = 4 << 10;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let dir = scratch_dir();
-    let head = &data[..data.len().min(COMPRESSED_BYTES)];
-    let compressed = if data.first().is_some_and(|b| b % 2 == 0) {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let gzip = data.first().is_some_and(|b| b % 2 == 0);
+    let compressed = if gzip {
+        let head = &data[..data.len().min(GZIP_BYTES)];
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
         e.write_all(head).expect("in-memory gzip");
         (e.finish().expect("in-memory gzip"), "mrc.gz")
     } else {
+        let head = &data[..data.len().min(BZIP2_BYTES)];
         let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
         e.write_all(head).expect("in-memory bzip2");
         (e.finish().expect("in-memory bzip2"), "mrc.bz2")
     };
-    for (bytes, ext) in [(&compressed.0[..], compressed.1), (data, "mrc.gz"), (data, "mrc.bz2")] {
+    let raw = if gzip { "mrc.bz2" } else { "mrc.gz" };
+    for (bytes, ext) in [(&compressed.0[..], compressed.1), (data, raw)] {
         let path = dir.join(format!("input.{ext}"));
         put(&path, bytes);
         open_and_read("mrc", &path);
