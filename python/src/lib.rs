@@ -502,6 +502,14 @@ impl PyDataset {
         self.inner.title()
     }
 
+    /// What the reader skipped or repaired while opening this dataset (a page lost to
+    /// truncation, a broken directory chain), in order; `emio.open` and `file_reader` raise
+    /// each as `emio.EmioWarning`.
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.inner.warnings().to_vec()
+    }
+
     /// Registry name of the format the dataset was read with (`numpy`/`python` for data
     /// given from Python).
     #[getter]

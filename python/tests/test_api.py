@@ -511,3 +511,40 @@ def test_copied_layouts_are_writable_too(tmp_path):
         (signal,) = emio.file_reader(path, mmap_mode=mode)
         assert signal["data"].flags.writeable == writable
         np.testing.assert_array_equal(signal["data"], a)
+
+
+def test_what_a_reader_repairs_is_a_python_warning(tmp_path):
+    """A multi-page TIFF truncated so that a page is lost still opens; the loss is raised
+    as an ``emio.EmioWarning`` naming the file (issue 15), by ``open`` and ``file_reader``,
+    and a sound file raises none."""
+    import warnings
+
+    whole = tmp_path / "pages.tif"
+    emio.file_writer(whole, {"data": np.arange(2 * 32 * 32, dtype=np.uint16).reshape(2, 32, 32)},
+                     imagej=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", emio.EmioWarning)
+        emio.file_reader(whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.tif"
+    for keep in range(len(data) // 4, len(data), 97):
+        cut.write_bytes(data[:keep])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                datasets = emio.open(cut)
+        except emio.EmioError:
+            continue
+        lost = [w for ds in datasets for w in ds.warnings]
+        if lost:
+            break
+    else:
+        pytest.fail("no truncation lost a page with a warning")
+    assert issubclass(emio.EmioWarning, UserWarning)
+    # Lazily: the page that is left may itself be cut short, which an eager read reports.
+    for read in (emio.open, lambda path: emio.file_reader(path, lazy=True)):
+        with pytest.warns(emio.EmioWarning) as caught:
+            read(cut)
+        messages = [str(w.message) for w in caught]
+        assert messages == [f"{cut}: {w}" for w in dict.fromkeys(lost)], messages
+        assert caught[0].filename == __file__

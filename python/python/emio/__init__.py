@@ -17,6 +17,7 @@ the GIL released, into native byte order.
 """
 
 import os as _os
+import warnings as _warnings
 
 from . import _emio
 from ._emio import Dataset, __version__
@@ -33,6 +34,7 @@ from .exceptions import (
     CancelledError,
     CodecError,
     EmioError,
+    EmioWarning,
     EmioIOError,
     InputChangedError,
     InvalidOptionError,
@@ -70,6 +72,7 @@ __all__ = [
     "OutputExistsError",
     "InputChangedError",
     "CancelledError",
+    "EmioWarning",
     "__version__",
 ]
 
@@ -107,10 +110,26 @@ def probe(filename):
     return _emio.probe(_os.fspath(filename))
 
 
+def _warn_repairs(path, datasets):
+    """Raise what the reader skipped or repaired in ``path`` (each dataset's ``warnings``)
+    as :class:`EmioWarning`, each message once, attributed to the caller of the public
+    function (``stacklevel`` 3)."""
+    seen = set()
+    for ds in datasets:
+        for message in ds.warnings:
+            if message not in seen:
+                seen.add(message)
+                _warnings.warn(f"{path}: {message}", EmioWarning, stacklevel=3)
+
+
 def open(filename, format=None, **kwds):
     """Open ``filename`` (headers only) and return its native :class:`Dataset` objects, with
-    ``kwds`` as reader options (rsciio's keyword names)."""
-    return _emio.open(_os.fspath(filename), format, _option_pairs(kwds))
+    ``kwds`` as reader options (rsciio's keyword names). What the reader skipped or repaired
+    is raised as :class:`EmioWarning`."""
+    path = _os.fspath(filename)
+    datasets = _emio.open(path, format, _option_pairs(kwds))
+    _warn_repairs(path, datasets)
+    return datasets
 
 
 def _declared_reader_options(format):
@@ -142,7 +161,8 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, mmap_mode=None
     ``offset`` (or ``axis`` values for non-uniform axes), ``size``, ``navigate``,
     ``index_in_array``), ``metadata``, ``original_metadata``, ``mapping`` and
     ``post_process`` (empty: ``metadata`` already holds what rsciio's mapping and
-    post-processing give).
+    post-processing give). What the reader skipped or repaired (a page lost to truncation,
+    a broken directory chain) is raised as :class:`EmioWarning`.
 
     ``kwds`` are the format's reader options under rsciio's names (see :func:`formats`);
     every keyword of the rsciio plugin for the format is accepted with rsciio's default
@@ -171,6 +191,7 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, mmap_mode=None
     else:
         options = []
     datasets = _emio.open(path, format, options)
+    _warn_repairs(path, datasets)
     if lazy and datasets:
         format = datasets[0].format
         reader_options = tuple(options)

@@ -8,6 +8,10 @@ Rust error type. Operating-system failures with an
 errno are raised as the builtin ``OSError`` subclass (``FileNotFoundError``,
 ``PermissionError``, ...). The message is the one emio's Rust core produced: it names the
 file, and for malformed input the byte offset and what was expected there.
+
+What a reader skipped or repaired in a file it could still open (a page lost to
+truncation, a broken directory chain, an ignored field) is raised as an
+:class:`EmioWarning` (a ``UserWarning``) when the file is opened or read.
 """
 
 __all__ = [
@@ -23,6 +27,7 @@ __all__ = [
     "OutputExistsError",
     "InputChangedError",
     "CancelledError",
+    "EmioWarning",
 ]
 
 
@@ -76,3 +81,8 @@ class InputChangedError(EmioError, OSError):
 
 class CancelledError(EmioError):
     """The operation was cancelled."""
+
+
+class EmioWarning(UserWarning):
+    """A reader skipped or repaired something in a file it could still open (the message
+    names the file and what was lost or repaired)."""
