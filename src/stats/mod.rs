@@ -83,7 +83,14 @@ impl Summary {
             } else {
                 let n = (self.count + other.count) as f64;
                 let delta = other.mean - self.mean;
-                self.mean += delta * other.count as f64 / n;
+                let w = other.count as f64 / n;
+                self.mean = if delta.is_finite() {
+                    self.mean + delta * w
+                } else {
+                    // Means further apart than the largest float: their weighted mean
+                    // cannot overflow (less accurate for large offsets, so only here).
+                    self.mean * (1.0 - w) + other.mean * w
+                };
                 self.m2 += other.m2 + delta * delta * self.count as f64 * other.count as f64 / n;
             }
         }
@@ -326,6 +333,14 @@ mod tests {
         assert_eq!(merged.count, whole.count);
         assert!((merged.mean - whole.mean).abs() < 1e-6);
         assert!((merged.std() - whole.std()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn means_further_apart_than_the_largest_float_merge() {
+        let part = |v: f64| kernels::summary(DType::F64, &v.to_ne_bytes());
+        let mut merged = part(1.7e308);
+        merged.merge(&part(-1.7e308));
+        assert_eq!((merged.count, merged.mean, merged.sum), (2, 0.0, 0.0));
     }
 
     #[test]
