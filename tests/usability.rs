@@ -336,3 +336,35 @@ fn mrc_keeps_the_shape_of_n_dimensional_data_and_reads_zero_cells_as_uncalibrate
         }
     }
 }
+
+#[test]
+fn errors_found_while_reading_pixels_name_the_file() {
+    // A deflate TIFF whose compressed strip is overwritten: it opens (headers are fine),
+    // and the read that decodes the strip fails naming the file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.tif");
+    let values: Vec<u8> = (0..64 * 64u32)
+        .flat_map(|i| ((i * 7919 % 60_000) as u16).to_ne_bytes())
+        .collect();
+    let ds = Dataset::from_bytes(values, DType::U16, vec![64, 64]).unwrap();
+    let tiff = emio::registry().by_name("tiff").unwrap();
+    Registry::write(
+        tiff.as_ref(),
+        &ds,
+        &path,
+        &[("compression", "deflate")],
+        false,
+        &NoProgress,
+    )
+    .unwrap();
+    let mut raw = std::fs::read(&path).unwrap();
+    // The strip lies between the 8-byte header and the directory: damage its middle.
+    let middle = raw.len() / 3;
+    raw[middle..middle + 64].fill(0xff);
+    std::fs::write(&path, &raw).unwrap();
+    let (_, datasets) = emio::registry()
+        .open(&path, &[] as &[(&str, &str)])
+        .unwrap();
+    let err = datasets[0].read().unwrap_err().to_string();
+    assert!(err.contains("damaged.tif"), "{err}");
+}

@@ -350,6 +350,16 @@ impl Dataset {
         }
         self.source
             .read_region_with(start, shape, out, progress, threads)
+            .map_err(|e| self.naming_its_file(e))
+    }
+
+    /// `error` naming the file this dataset was read from, unless it names a file already
+    /// (sources decode lazily and do not all know their file's path).
+    pub fn naming_its_file(&self, error: Error) -> Error {
+        match self.inputs.first() {
+            Some(input) => error.with_path(input.path()),
+            None => error,
+        }
     }
 
     /// Read a region as bytes (C order, native-endian).
@@ -357,7 +367,9 @@ impl Dataset {
         let n = self.check_region(start, shape)?;
         let mut out = vec![0u8; n];
         if n > 0 {
-            self.source.read_region(start, shape, &mut out)?;
+            self.source
+                .read_region(start, shape, &mut out)
+                .map_err(|e| self.naming_its_file(e))?;
         }
         Ok(out)
     }
@@ -370,7 +382,9 @@ impl Dataset {
             if bytes.is_empty() {
                 Ok(())
             } else {
-                self.source.read_region(start, shape, bytes)
+                self.source
+                    .read_region(start, shape, bytes)
+                    .map_err(|e| self.naming_its_file(e))
             }
         })
     }
@@ -395,7 +409,9 @@ impl Dataset {
             if bytes.is_empty() {
                 Ok(())
             } else {
-                stored.read_region(&start, &stored_shape, bytes)
+                stored
+                    .read_region(&start, &stored_shape, bytes)
+                    .map_err(|e| self.naming_its_file(e))
             }
         })?;
         // Logical axis i is the stored axis holding logical dimension i.

@@ -383,6 +383,7 @@ impl PyDataset {
     }
 
     fn resolve(&self, py: Python<'_>, error: Error) -> PyErr {
+        let error = self.inner.naming_its_file(error);
         match &self.errors {
             Some(slot) => slot.resolve(py, error),
             None => errors::to_pyerr(py, error),
