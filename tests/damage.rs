@@ -82,7 +82,7 @@ const REGION_BYTES: u64 = 1 << 20;
 const WHOLE_BYTES: u64 = 4 << 20;
 /// Formats whose logical data may legitimately exceed what the file stores (missing chunks
 /// read as the fill value).
-const SPARSE_FORMATS: &[&str] = &["emd", "zarr", "hspy", "dm5", "arina"];
+const SPARSE_FORMATS: &[&str] = &["emd", "zarr", "zspy", "hspy", "dm5", "arina"];
 
 /// Only one sweep at a time: the heap counters are process-wide.
 static SWEEP: Mutex<()> = Mutex::new(());

@@ -191,9 +191,43 @@ pub struct Stats {
     pub histogram: Option<Histogram>,
     /// How each element became a number (`value`, `magnitude`, `mean of R, G, B`).
     pub of: &'static str,
+    /// Every distinct value with its count, increasing, when the pass counted them (8- and
+    /// 16-bit data with a histogram): the percentiles are then exact.
+    values: Option<Vec<(i64, u64)>>,
 }
 
 impl Stats {
+    /// The value below which `fraction` of the finite values lie: exact (NumPy's default,
+    /// linear between the two nearest values) where every value was counted, else
+    /// interpolated within the histogram bin that holds it; NaN without either.
+    pub fn quantile(&self, fraction: f64) -> f64 {
+        let Some(values) = &self.values else {
+            return self
+                .histogram
+                .as_ref()
+                .map_or(f64::NAN, |h| h.quantile(fraction));
+        };
+        let n: u64 = values.iter().map(|&(_, c)| c).sum();
+        if n == 0 {
+            return f64::NAN;
+        }
+        let position = fraction.clamp(0.0, 1.0) * (n - 1) as f64;
+        let below = position.floor() as u64;
+        // The value at 0-based rank `r` of the sorted values.
+        let at = |r: u64| {
+            let mut seen = 0;
+            for &(v, c) in values {
+                seen += c;
+                if r < seen {
+                    return v as f64;
+                }
+            }
+            values.last().map_or(f64::NAN, |&(v, _)| v as f64)
+        };
+        let (lo, hi) = (at(below), at((below + 1).min(n - 1)));
+        lo + (hi - lo) * (position - below as f64)
+    }
+
     /// The statistics as JSON (`emconvert stats --json`); non-finite numbers as strings.
     pub fn to_json(&self) -> Value {
         let num = emio_core::metadata::json_f64;
@@ -216,11 +250,11 @@ impl Stats {
                 "width": num(h.width),
                 "counts": h.counts,
                 "percentiles": {
-                    "0.1": num(h.quantile(0.001)),
-                    "1": num(h.quantile(0.01)),
-                    "50": num(h.quantile(0.5)),
-                    "99": num(h.quantile(0.99)),
-                    "99.9": num(h.quantile(0.999)),
+                    "0.1": num(self.quantile(0.001)),
+                    "1": num(self.quantile(0.01)),
+                    "50": num(self.quantile(0.5)),
+                    "99": num(self.quantile(0.99)),
+                    "99.9": num(self.quantile(0.999)),
                 },
             });
         }
@@ -255,10 +289,13 @@ fn stats_in(
             Ok(())
         })
     };
+    let mut values = None;
     let (summary, histogram) = if bins > 0 && table::counts(dtype) {
         let tables = table::Tables::new(dtype);
         scan(&|bytes| tables.count(bytes))?;
-        tables.finish(bins)
+        let (summary, histogram, counted) = tables.finish(bins);
+        values = Some(counted);
+        (summary, histogram)
     } else {
         let total = Mutex::new(Summary::default());
         scan(&|bytes| {
@@ -288,6 +325,7 @@ fn stats_in(
         summary,
         histogram,
         of: crate::values::meaning(dtype),
+        values,
     })
 }
 

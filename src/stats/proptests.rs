@@ -148,6 +148,36 @@ proptest! {
         prop_assert_eq!(got.histogram, histogram);
     }
 
+    /// Where every value is counted (8- and 16-bit data), percentiles are NumPy's: linear
+    /// between the two values nearest the fractional rank of the sorted data.
+    #[test]
+    fn counted_values_give_exact_percentiles(
+        dtype in proptest::sample::select(vec![DType::Bool, DType::U8, DType::I8, DType::U16, DType::I16]),
+        bytes in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..3000),
+            proptest::collection::vec(prop_oneof![8 => Just(0u8), 1 => any::<u8>()], 0..3000),
+        ],
+        fraction in prop_oneof![Just(0.0), Just(0.001), Just(0.5), Just(0.999), Just(1.0), 0.0..1.0f64],
+    ) {
+        let bytes = &bytes[..bytes.len() / dtype.size() * dtype.size()];
+        let n = (bytes.len() / dtype.size()) as u64;
+        let ds = Dataset::from_bytes(bytes.to_vec(), dtype, vec![n]).unwrap();
+        let got = stats_in(&ds, 16, &NoProgress, 1 << 20).unwrap();
+        let mut sorted = Vec::new();
+        crate::values::for_each(dtype, bytes, |v| sorted.push(v));
+        sorted.sort_by(f64::total_cmp);
+        let want = if sorted.is_empty() {
+            f64::NAN
+        } else {
+            let position = fraction * (sorted.len() - 1) as f64;
+            let below = position.floor() as usize;
+            let (lo, hi) = (sorted[below], sorted[(below + 1).min(sorted.len() - 1)]);
+            lo + (hi - lo) * (position - below as f64)
+        };
+        prop_assert!(close(got.quantile(fraction), want, 1e-9 * want.abs().max(1.0)),
+            "{} vs {}", got.quantile(fraction), want);
+    }
+
     /// The binner puts every finite value where the histogram's division does.
     #[test]
     fn binner_agrees_with_the_division(

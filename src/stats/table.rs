@@ -157,8 +157,9 @@ impl Tables {
         total
     }
 
-    /// The summary and the histogram (of `bins` bins, none if 0) of every value counted.
-    pub(super) fn finish(self, bins: usize) -> (Summary, Option<Histogram>) {
+    /// The summary, the histogram (of `bins` bins, none if 0) and the distinct values with
+    /// their counts (increasing) of every value counted.
+    pub(super) fn finish(self, bins: usize) -> (Summary, Option<Histogram>, Vec<(i64, u64)>) {
         let dtype = self.dtype;
         let total = self.total();
         // (value, count) of every value present, in increasing value order.
@@ -170,7 +171,7 @@ impl Tables {
             .collect();
         present.sort_unstable();
         let (Some(&(min, _)), Some(&(max, _))) = (present.first(), present.last()) else {
-            return (Summary::default(), None);
+            return (Summary::default(), None, Vec::new());
         };
         let (mut n, mut sum, mut squares) = (0i128, 0i128, 0i128);
         for &(v, c) in &present {
@@ -197,7 +198,7 @@ impl Tables {
             }
             h
         });
-        (summary, histogram)
+        (summary, histogram, present)
     }
 }
 

@@ -132,11 +132,11 @@ pub fn stats(args: &StatsArgs) -> Result<()> {
     if let Some(h) = &st.histogram {
         outln!(
             "  percentiles: 0.1% {}  1% {}  50% {}  99% {}  99.9% {}",
-            h.quantile(0.001),
-            h.quantile(0.01),
-            h.quantile(0.5),
-            h.quantile(0.99),
-            h.quantile(0.999)
+            st.quantile(0.001),
+            st.quantile(0.01),
+            st.quantile(0.5),
+            st.quantile(0.99),
+            st.quantile(0.999)
         );
         let most = h.counts.iter().copied().max().unwrap_or(1).max(1);
         outln!(
