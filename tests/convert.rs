@@ -653,3 +653,33 @@ fn a_full_disk_is_an_error_naming_the_file_in_every_writer() {
     }
     assert!(tried.contains(&"tiff"), "tiff was not tried: {tried:?}");
 }
+
+#[test]
+fn an_input_whose_size_alone_changed_is_not_written_out() {
+    // The input grows after it was opened but keeps its modification time (a copy tool
+    // that restores times, a coarse file system clock): the size check alone catches it,
+    // and no output is left.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.npy");
+    let values: Vec<u8> = (0..64u16).flat_map(|v| v.to_ne_bytes()).collect();
+    let ds = Dataset::from_bytes(values, DType::U16, vec![8, 8]).unwrap();
+    write("npy", &ds, &src, &[]).unwrap();
+    let opened = open_one("npy", &src);
+    let modified = std::fs::metadata(&src).unwrap().modified().unwrap();
+    let file = std::fs::OpenOptions::new().append(true).open(&src).unwrap();
+    file.set_len(file.metadata().unwrap().len() + 16).unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    let out = dir.path().join("out.npy");
+    let err = write("npy", &opened, &out, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("changed while being read") && err.contains("size went from"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "only the input is left: {left:?}");
+}
