@@ -38,7 +38,9 @@ use std::time::{Duration, Instant};
 mod common;
 mod generate;
 
-use emio::{ArraySource, Axis, DType, Dataset, NoProgress, Registry, Result, Tree};
+use emio::{
+    ArraySource, Axis, DType, Dataset, NoProgress, Progress, Registry, Result, Threads, Tree,
+};
 use emio_core::engine::Engine;
 use rayon::prelude::*;
 
@@ -331,7 +333,14 @@ impl ArraySource for Synthetic {
     fn shape(&self) -> &[u64] {
         &self.shape
     }
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        _progress: &dyn Progress,
+        _threads: Threads,
+    ) -> Result<()> {
         // Any region (writers with their own chunks ask for blocks that cut the trailing
         // dimensions): one run of consecutive flat indices per row of the last dimension.
         let strides: Vec<u64> = (0..self.shape.len())

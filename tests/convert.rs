@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use emio::{
-    ArraySource, Axis, DType, Dataset, Error, NoProgress, Registry, Result, StridedSource, Tree,
+    ArraySource, Axis, DType, Dataset, Error, NoProgress, Progress, Registry, Result,
+    StridedSource, Threads, Tree,
 };
 use emio_core::engine::Engine;
 use proptest::prelude::*;
@@ -335,7 +336,14 @@ impl ArraySource for Synthetic {
     fn shape(&self) -> &[u64] {
         &self.shape
     }
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        _progress: &dyn Progress,
+        _threads: Threads,
+    ) -> Result<()> {
         let now = self.reading.fetch_add(out.len() as u64, Ordering::SeqCst) + out.len() as u64;
         self.peak_reading.fetch_max(now, Ordering::SeqCst);
         // Frames are whole (the tests read whole trailing dims): index = flat offset.

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use crate::copy::copy_nd;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::format::{NoProgress, Progress};
+use crate::format::Progress;
 use crate::source::{ArraySource, Threads};
 use crate::strides::{c_strides, element_count, for_each_index, Layout};
 
@@ -457,10 +457,6 @@ impl ArraySource for ChunkedSource {
 
     fn shape(&self) -> &[u64] {
         &self.shape
-    }
-
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
     }
 
     /// Chunks are decoded in parallel on rayon's pool whatever `threads` says (decoding,

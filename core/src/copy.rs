@@ -137,24 +137,13 @@ const STREAMING_BYTES: usize = 32 << 20;
 
 /// Copy the N-D block of `shape` elements of `elem_size` bytes laid out in `src` as `from`
 /// into `dst` in C order, reversing the bytes of every `swap_unit`-byte group when
-/// `swap_unit > 1` (stored byte order differs from the native one).
+/// `swap_unit > 1` (stored byte order differs from the native one). Large blocks are split
+/// across threads when `threads` allows it. The fast path of every strided read
+/// ([`crate::StridedView::read_region`]).
 ///
 /// `dst.len()` must be the block's size; callers guarantee every addressed source byte lies
-/// inside `src`. Large blocks are split across threads ([`gather_on`] with
-/// [`Threads::One`] keeps them on the calling thread).
-pub fn gather(
-    src: &[u8],
-    from: Layout<'_>,
-    dst: &mut [u8],
-    shape: &[u64],
-    elem_size: usize,
-    swap_unit: usize,
-) {
-    gather_on(src, from, dst, shape, elem_size, swap_unit, Threads::All);
-}
-
-/// [`gather`] on the `threads` the caller allows.
-pub fn gather_on(
+/// inside `src`.
+pub(crate) fn gather(
     src: &[u8],
     from: Layout<'_>,
     dst: &mut [u8],
@@ -163,75 +152,15 @@ pub fn gather_on(
     swap_unit: usize,
     threads: Threads,
 ) {
-    let streaming = STREAMING_BYTES;
-    gather_streaming_from(
-        src, from, dst, shape, elem_size, swap_unit, streaming, threads,
-    );
-}
-
-/// [`gather`], with short runs stored non-temporally when `dst` holds at least
-/// `streaming_bytes` and needs no byte swap (which must happen while the bytes are cached).
-#[allow(clippy::too_many_arguments)]
-fn gather_streaming_from(
-    src: &[u8],
-    from: Layout<'_>,
-    dst: &mut [u8],
-    shape: &[u64],
-    elem_size: usize,
-    swap_unit: usize,
-    streaming_bytes: usize,
-    threads: Threads,
-) {
-    if shape.contains(&0) || dst.is_empty() {
-        return;
-    }
-    let (shape, strides) = simplify(shape, from.strides, elem_size);
     let block = Block {
         src,
         elem_size,
         swap_unit,
-        streaming: dst.len() >= streaming_bytes && swap_unit <= 1,
+        // Short runs are stored non-temporally into large destinations that need no byte
+        // swap (which must happen while the bytes are cached).
+        streaming: dst.len() >= STREAMING_BYTES && swap_unit <= 1,
     };
-    if dst.len() < PARALLEL_BYTES || rayon::current_num_threads() < 2 || threads == Threads::One {
-        block.copy(from.offset, &shape, &strides, dst);
-        return;
-    }
-    let pieces_wanted = rayon::current_num_threads() as u64 * PIECES_PER_THREAD;
-    // Split the leading dimensions into single indices until there are enough pieces, and
-    // the next one into ranges: every piece is then one contiguous stretch of `dst`, and
-    // keeps whole the inner dimensions a transposed copy tiles over.
-    let mut lead = 1u64;
-    let mut j = 0;
-    while j + 1 < shape.len() && lead * shape[j] < pieces_wanted {
-        lead *= shape[j];
-        j += 1;
-    }
-    let range = shape[j].div_ceil(pieces_wanted.div_ceil(lead).clamp(1, shape[j]));
-    let inner_bytes = shape[j + 1..].iter().product::<u64>() * elem_size as u64;
-    let mut pieces: Vec<(i64, u64, &mut [u8])> = Vec::new();
-    let mut rest = dst;
-    walk(
-        &shape[..j],
-        &strides[..j],
-        &vec![0; j],
-        from.offset,
-        |lead_offset, _| {
-            let mut first = 0;
-            while first < shape[j] {
-                let n = range.min(shape[j] - first);
-                let (piece, tail) =
-                    std::mem::take(&mut rest).split_at_mut((n * inner_bytes) as usize);
-                rest = tail;
-                pieces.push((lead_offset + first as i64 * strides[j], n, piece));
-                first += n;
-            }
-        },
-    );
-    pieces.into_par_iter().for_each(|(offset, n, piece)| {
-        let mut piece_shape = shape[j..].to_vec();
-        piece_shape[0] = n;
-        block.copy(offset, &piece_shape, &strides[j..], piece);
-    });
+    block.gather(from, dst, shape, threads);
 }
 
 /// Drop unit dimensions and merge neighbours that are contiguous with each other in the
@@ -270,6 +199,56 @@ struct Block<'a> {
 }
 
 impl Block<'_> {
+    /// [`gather`] of this block's source.
+    fn gather(&self, from: Layout<'_>, dst: &mut [u8], shape: &[u64], threads: Threads) {
+        if shape.contains(&0) || dst.is_empty() {
+            return;
+        }
+        let elem_size = self.elem_size;
+        let (shape, strides) = simplify(shape, from.strides, elem_size);
+        if dst.len() < PARALLEL_BYTES || rayon::current_num_threads() < 2 || threads == Threads::One
+        {
+            self.copy(from.offset, &shape, &strides, dst);
+            return;
+        }
+        let pieces_wanted = rayon::current_num_threads() as u64 * PIECES_PER_THREAD;
+        // Split the leading dimensions into single indices until there are enough pieces,
+        // and the next one into ranges: every piece is then one contiguous stretch of
+        // `dst`, and keeps whole the inner dimensions a transposed copy tiles over.
+        let mut lead = 1u64;
+        let mut j = 0;
+        while j + 1 < shape.len() && lead * shape[j] < pieces_wanted {
+            lead *= shape[j];
+            j += 1;
+        }
+        let range = shape[j].div_ceil(pieces_wanted.div_ceil(lead).clamp(1, shape[j]));
+        let inner_bytes = shape[j + 1..].iter().product::<u64>() * elem_size as u64;
+        let mut pieces: Vec<(i64, u64, &mut [u8])> = Vec::new();
+        let mut rest = dst;
+        walk(
+            &shape[..j],
+            &strides[..j],
+            &vec![0; j],
+            from.offset,
+            |lead_offset, _| {
+                let mut first = 0;
+                while first < shape[j] {
+                    let n = range.min(shape[j] - first);
+                    let (piece, tail) =
+                        std::mem::take(&mut rest).split_at_mut((n * inner_bytes) as usize);
+                    rest = tail;
+                    pieces.push((lead_offset + first as i64 * strides[j], n, piece));
+                    first += n;
+                }
+            },
+        );
+        pieces.into_par_iter().for_each(|(offset, n, piece)| {
+            let mut piece_shape = shape[j..].to_vec();
+            piece_shape[0] = n;
+            self.copy(offset, &piece_shape, &strides[j..], piece);
+        });
+    }
+
     /// Copy the simplified block (`shape`, `strides`, starting at byte `offset` of the
     /// source) into the C-order `dst` on this thread.
     fn copy(&self, offset: i64, shape: &[u64], strides: &[i64], dst: &mut [u8]) {
@@ -369,8 +348,8 @@ mod tests {
         let mut all = vec![0u8; src.len()];
         let mut one = vec![0u8; src.len()];
         assert!(all.len() >= PARALLEL_BYTES);
-        gather_on(&src, from, &mut all, &shape, 2, 1, Threads::All);
-        gather_on(&src, from, &mut one, &shape, 2, 1, Threads::One);
+        gather(&src, from, &mut all, &shape, 2, 1, Threads::All);
+        gather(&src, from, &mut one, &shape, 2, 1, Threads::One);
         assert_eq!(all, one);
         assert_eq!(all, naive(&src, from, &shape, 2, 1));
     }
@@ -438,22 +417,19 @@ mod tests {
             strides: &strides,
         };
         let expected = naive(&src, from, &shape, es, unit);
-        // As callers get it, and with every destination stored non-temporally.
-        for streaming_bytes in [STREAMING_BYTES, 0] {
+        // With and without non-temporal stores.
+        for streaming in [false, true] {
             let mut out = vec![0u8; expected.len()];
-            gather_streaming_from(
-                &src,
-                from,
-                &mut out,
-                &shape,
-                es,
-                unit,
-                streaming_bytes,
-                Threads::All,
-            );
+            let block = Block {
+                src: &src,
+                elem_size: es,
+                swap_unit: unit,
+                streaming: streaming && unit <= 1,
+            };
+            block.gather(from, &mut out, &shape, Threads::All);
             assert!(
                 out == expected,
-                "{stored:?} {perm:?} {flip:?} {step} {es} {unit} {streaming_bytes}"
+                "{stored:?} {perm:?} {flip:?} {step} {es} {unit} {streaming}"
             );
         }
     }

@@ -28,8 +28,9 @@ use serde_json::Value;
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::format::Progress;
 use crate::metadata::json_f64;
-use crate::source::{element_count, ArraySource};
+use crate::source::{element_count, ArraySource, Threads};
 
 /// NumPy's `dtype.str` of a ragged array (an object array).
 pub const NUMPY_STR: &str = "|O";
@@ -272,7 +273,14 @@ impl ArraySource for RaggedPixels {
         &self.shape
     }
 
-    fn read_region(&self, _start: &[u64], _shape: &[u64], _out: &mut [u8]) -> Result<()> {
+    fn read_region_with(
+        &self,
+        _start: &[u64],
+        _shape: &[u64],
+        _out: &mut [u8],
+        _progress: &dyn Progress,
+        _threads: Threads,
+    ) -> Result<()> {
         Err(Error::unsupported(
             "ragged",
             "reading ragged data (each position holds an array of its own length) as a \

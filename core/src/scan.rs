@@ -137,8 +137,16 @@ mod tests {
         fn shape(&self) -> &[u64] {
             self.0.shape()
         }
-        fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-            self.0.read_region_into(start, shape, out)
+        fn read_region_with(
+            &self,
+            start: &[u64],
+            shape: &[u64],
+            out: &mut [u8],
+            progress: &dyn crate::Progress,
+            threads: crate::source::Threads,
+        ) -> Result<()> {
+            self.0
+                .read_region_into_with(start, shape, out, progress, threads)
         }
         fn chunk_shape(&self) -> Vec<u64> {
             vec![1]

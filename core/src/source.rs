@@ -17,11 +17,11 @@ use std::sync::Arc;
 
 pub use crate::chunked::{ChunkDecoder, ChunkedSource, StoredChunks, MAX_CHUNK_BYTES};
 pub use crate::copy::copy_nd;
-use crate::copy::gather_on;
+use crate::copy::gather;
 pub use crate::copy::Threads;
 use crate::dtype::{ByteOrder, DType};
 use crate::error::{Error, Result};
-use crate::format::Progress;
+use crate::format::{NoProgress, Progress};
 pub use crate::strides::{c_strides, element_count, for_each_index, Layout};
 
 /// A lazily read N-D array of one logical dtype.
@@ -31,17 +31,18 @@ pub trait ArraySource: Send + Sync {
     /// C-order shape.
     fn shape(&self) -> &[u64];
     /// Copy the hyper-rectangle `start .. start + shape` into `out` in C order,
-    /// native-endian. The caller guarantees the region lies inside the array and that
-    /// `out.len()` is the region's element count times the dtype size
-    /// ([`crate::Dataset`] checks both). Every byte of `out` must be written: callers reuse
-    /// buffers without clearing them.
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()>;
-    /// [`ArraySource::read_region`] for a caller that can cancel and says how many threads
-    /// the read may use: a source reading one region in many steps (a [`ChunkedSource`]
-    /// loading many chunks) stops with [`Error::Cancelled`] once `progress` is cancelled
-    /// (only its cancellation is consulted: the caller counts bytes), and a source copying
-    /// from memory splits large copies across threads only with [`Threads::All`]. The
-    /// default reads in one step as [`ArraySource::read_region`] does.
+    /// native-endian: the one method every source implements. The caller guarantees the
+    /// region lies inside the array and that `out.len()` is the region's element count
+    /// times the dtype size ([`crate::Dataset`] checks both). Every byte of `out` must be
+    /// written: callers reuse buffers without clearing them.
+    ///
+    /// `progress` is the caller's, consulted only for cancellation (the caller counts
+    /// bytes): once it is cancelled, a source reading stored bytes stops with
+    /// [`Error::Cancelled`] — a strided read before it starts, a read in many steps
+    /// (chunks, frames, stacked parts) between steps. `threads` says whether a source
+    /// copying from memory may split a large copy across threads ([`Threads::All`]) or
+    /// must stay on the calling thread. A source wrapping others passes both on to every
+    /// read it makes, so they reach the source that does the reading.
     fn read_region_with(
         &self,
         start: &[u64],
@@ -49,9 +50,11 @@ pub trait ArraySource: Send + Sync {
         out: &mut [u8],
         progress: &dyn Progress,
         threads: Threads,
-    ) -> Result<()> {
-        let _ = (progress, threads);
-        self.read_region(start, shape, out)
+    ) -> Result<()>;
+    /// [`ArraySource::read_region_with`] for a caller that never cancels and waits for this
+    /// one region (all threads).
+    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
     }
     /// The natural unit of reading (a frame, a strip, an HDF5 chunk): regions aligned to it
     /// are cheapest.
@@ -103,6 +106,50 @@ impl<'a> StridedView<'a> {
     /// This view when its values are in the machine's byte order (usable as they are).
     pub fn native(self) -> Option<Self> {
         self.order.is_native().then_some(self)
+    }
+
+    /// Copy the region `start .. start + shape` of the `dtype` values this view sees into
+    /// `out` (C order, native byte order): the read of every strided source, as
+    /// [`ArraySource::read_region_with`] asks (refused with [`Error::Cancelled`] once
+    /// `progress` is cancelled; large copies split across threads only with
+    /// [`Threads::All`]). The caller guarantees the region lies inside the view and `out`
+    /// is its size.
+    pub fn read_region(
+        &self,
+        dtype: DType,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
+        if progress.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let base = self.offset as i64
+            + start
+                .iter()
+                .zip(self.strides)
+                .map(|(&i, &s)| i as i64 * s)
+                .sum::<i64>();
+        let swap_unit = if self.order.is_native() {
+            1
+        } else {
+            dtype.swap_unit()
+        };
+        gather(
+            self.bytes,
+            Layout {
+                offset: base,
+                strides: self.strides,
+            },
+            out,
+            shape,
+            dtype.size(),
+            swap_unit,
+            threads,
+        );
+        Ok(())
     }
 
     /// The whole array of `shape` and `dtype` as one C-ordered, native-order slice, when
@@ -358,44 +405,21 @@ impl ArraySource for StridedSource {
         &self.shape
     }
 
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        let no_progress = crate::format::NoProgress;
-        self.read_region_with(start, shape, out, &no_progress, Threads::All)
-    }
-
     fn read_region_with(
         &self,
         start: &[u64],
         shape: &[u64],
         out: &mut [u8],
-        _progress: &dyn Progress,
+        progress: &dyn Progress,
         threads: Threads,
     ) -> Result<()> {
-        let es = self.dtype.size();
-        let base = self.offset as i64
-            + start
-                .iter()
-                .zip(&self.strides)
-                .map(|(&i, &s)| i as i64 * s)
-                .sum::<i64>();
-        let swap_unit = if self.order.is_native() {
-            1
-        } else {
-            self.dtype.swap_unit()
+        let view = StridedView {
+            bytes: &self.storage,
+            offset: self.offset,
+            strides: &self.strides,
+            order: self.order,
         };
-        gather_on(
-            &self.storage,
-            Layout {
-                offset: base,
-                strides: &self.strides,
-            },
-            out,
-            shape,
-            es,
-            swap_unit,
-            threads,
-        );
-        Ok(())
+        view.read_region(self.dtype, start, shape, out, progress, threads)
     }
 
     fn chunk_shape(&self) -> Vec<u64> {

@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use emio::{ArraySource, ByteOrder, DType, Error, Progress, Result, StridedView};
-use emio_core::copy::gather;
-use emio_core::source::{c_strides, element_count, Layout};
+use emio_core::source::{c_strides, element_count, Threads};
 use pyo3::prelude::*;
 
 use crate::errors::PyErrSlot;
@@ -28,7 +27,7 @@ pub struct NumpySource {
     /// Bytes from `base` to one past the highest addressed byte.
     extent: usize,
     /// Offset from `base` of element (0, 0, ...).
-    origin: i64,
+    origin: u64,
     dtype: DType,
     order: ByteOrder,
     shape: Vec<u64>,
@@ -82,7 +81,7 @@ impl NumpySource {
             _owner: owner,
             base: (data as i128 + lo) as usize as *const u8,
             extent,
-            origin: -lo as i64,
+            origin: (-lo) as u64,
             dtype,
             order,
             shape,
@@ -100,36 +99,27 @@ impl ArraySource for NumpySource {
         &self.shape
     }
 
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
         if self.extent == 0 {
             return Ok(());
         }
         // SAFETY: `base..base + extent` is exactly the memory the NumPy array addresses
         // (computed from its strides in `new`), kept alive by `_owner`.
-        let src = unsafe { std::slice::from_raw_parts(self.base, self.extent) };
-        let offset = self.origin
-            + start
-                .iter()
-                .zip(&self.strides)
-                .map(|(&i, &s)| i as i64 * s)
-                .sum::<i64>();
-        let swap_unit = if self.order.is_native() {
-            1
-        } else {
-            self.dtype.swap_unit()
+        let bytes = unsafe { std::slice::from_raw_parts(self.base, self.extent) };
+        let view = StridedView {
+            bytes,
+            offset: self.origin,
+            strides: &self.strides,
+            order: self.order,
         };
-        gather(
-            src,
-            Layout {
-                offset,
-                strides: &self.strides,
-            },
-            out,
-            shape,
-            self.dtype.size(),
-            swap_unit,
-        );
-        Ok(())
+        view.read_region(self.dtype, start, shape, out, progress, threads)
     }
 
     fn chunk_shape(&self) -> Vec<u64> {
@@ -145,7 +135,7 @@ impl ArraySource for NumpySource {
         if !native || self.strides != c_strides(&self.shape, self.dtype.size()) {
             return None;
         }
-        // SAFETY: as in `read_region`; C-contiguous means the extent is the whole array.
+        // SAFETY: as in `read_region_with`; C-contiguous means the extent is the whole array.
         let bytes = unsafe { std::slice::from_raw_parts(self.base, self.extent) };
         Some(StridedView {
             bytes,
@@ -218,7 +208,14 @@ impl ArraySource for CallbackSource {
         &self.shape
     }
 
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        _progress: &dyn Progress,
+        _threads: Threads,
+    ) -> Result<()> {
         Python::attach(|py| {
             self.call(py, start, shape, out).map_err(|e| {
                 let message = format!("reading region {start:?}+{shape:?} from Python: {e}");

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use emio_core::source::Threads;
-use emio_core::{ArraySource, DType, NoProgress, Progress, Result};
+use emio_core::{ArraySource, DType, Progress, Result};
 
 /// RGBA images stored as 32-bit `0xAARRGGBB` values (B, G, R, A bytes in little-endian
 /// files, A, R, G, B in big-endian ones): reads as [`DType::Rgba8`] (R, G, B, A).
@@ -29,10 +29,6 @@ impl ArraySource for BgraSource {
 
     fn shape(&self) -> &[u64] {
         self.inner.shape()
-    }
-
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
     }
 
     /// Reads the wrapped source with the caller's progress and [`Threads`].
@@ -104,10 +100,6 @@ impl ArraySource for PackedComplexSource {
         &self.shape
     }
 
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
-    }
-
     /// Reads the wrapped source with the caller's progress and [`Threads`].
     fn read_region_with(
         &self,
@@ -176,13 +168,19 @@ impl OldPackedComplexSource {
         OldPackedComplexSource { inner }
     }
 
-    /// The whole unpacked image as (re, im) pairs in C order.
-    fn unpack(&self) -> Result<Vec<(f32, f32)>> {
+    /// The whole unpacked image as (re, im) pairs in C order, the stored values read with
+    /// the caller's progress and [`Threads`].
+    fn unpack(&self, progress: &dyn Progress, threads: Threads) -> Result<Vec<(f32, f32)>> {
         let side = self.inner.shape()[0] as usize;
         let n = side / 2;
         let mut raw = vec![0u8; side * side * 4];
-        self.inner
-            .read_region(&[0, 0], &[side as u64, side as u64], &mut raw)?;
+        self.inner.read_region_with(
+            &[0, 0],
+            &[side as u64, side as u64],
+            &mut raw,
+            progress,
+            threads,
+        )?;
         let t: Vec<f32> = raw
             .chunks_exact(4)
             .map(|b| f32::from_ne_bytes(b.try_into().expect("4 bytes")))
@@ -239,9 +237,16 @@ impl ArraySource for OldPackedComplexSource {
         self.inner.shape()
     }
 
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
         let side = self.inner.shape()[0] as usize;
-        let full = self.unpack()?;
+        let full = self.unpack(progress, threads)?;
         let mut px = out.chunks_exact_mut(8);
         for r in start[0] as usize..(start[0] + shape[0]) as usize {
             for c in start[1] as usize..(start[1] + shape[1]) as usize {

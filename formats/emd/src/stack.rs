@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use emio_core::source::Threads;
-use emio_core::{ArraySource, DType, Error, NoProgress, Progress, Result};
+use emio_core::{ArraySource, DType, Error, Progress, Result};
 
 /// Equally shaped sources stacked along a new axis 0.
 pub struct Stacked {
@@ -39,10 +39,6 @@ impl ArraySource for Stacked {
     fn shape(&self) -> &[u64] {
         &self.shape
     }
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
-    }
-
     /// Reads the wrapped source with the caller's progress and [`Threads`].
     fn read_region_with(
         &self,
@@ -74,6 +70,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use emio_core::NoProgress;
 
     /// A source of zeros that records the `Threads` of every read.
     #[derive(Default)]
@@ -85,9 +82,6 @@ mod tests {
         }
         fn shape(&self) -> &[u64] {
             &[2]
-        }
-        fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-            self.read_region_with(start, shape, out, &NoProgress, Threads::All)
         }
         fn read_region_with(
             &self,

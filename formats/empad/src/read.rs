@@ -9,8 +9,8 @@ use emio_core::metadata::{json_f64, set_path, Tree};
 use emio_core::source::Threads;
 use emio_core::xml::Element;
 use emio_core::{
-    ArraySource, Axis, ByteOrder, DType, Dataset, Error, NoProgress, OptionSet, Options, Progress,
-    Result, ResultExt, Storage, StridedSource,
+    ArraySource, Axis, ByteOrder, DType, Dataset, Error, OptionSet, Options, Progress, Result,
+    ResultExt, Storage, StridedSource,
 };
 use serde_json::Value;
 
@@ -246,10 +246,6 @@ impl ArraySource for NanToNum {
     fn shape(&self) -> &[u64] {
         self.0.shape()
     }
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
-    }
-
     /// Reads the wrapped source with the caller's progress and [`Threads`].
     fn read_region_with(
         &self,

@@ -30,9 +30,7 @@ use emio_core::dtype::swap_bytes_in_place;
 use emio_core::source::Threads;
 use emio_core::source::{c_strides, copy_nd, element_count, Layout};
 use emio_core::StridedSource;
-use emio_core::{
-    ArraySource, ByteOrder, ChunkDecoder, DType, Error, NoProgress, Progress, Result, Storage,
-};
+use emio_core::{ArraySource, ByteOrder, ChunkDecoder, DType, Error, Progress, Result, Storage};
 use rayon::prelude::*;
 
 use crate::filters::{self, FilterStep};
@@ -443,17 +441,31 @@ impl ArraySource for MappedChunks {
         &self.geo.shape
     }
 
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        threads: Threads,
+    ) -> Result<()> {
+        if progress.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         let table = self.index.get(&self.geo)?;
         if shape.contains(&0) {
             return Ok(());
         }
-        // Large regions: pieces along the outermost axis that has more than one index
-        // (each piece is then contiguous in `out`), copied on all threads. When that axis
+        // Large regions, when the caller allows all threads: pieces along the outermost
+        // axis that has more than one index (each piece is then contiguous in `out`),
+        // copied on all threads. When that axis
         // is the one contiguous in storage (a transposed view), a piece takes a share of
         // it rather than single indices: copying single elements out of every line of a
         // chunk reads each line once per element, a transpose of whole lines reads it once.
-        let split = shape.iter().position(|&n| n > 1);
+        let split = shape
+            .iter()
+            .position(|&n| n > 1)
+            .filter(|_| threads == Threads::All);
         let threads = rayon::current_num_threads();
         match split {
             Some(d) if out.len() >= PARALLEL_BYTES && threads > 1 => {
@@ -641,10 +653,6 @@ impl ArraySource for Eager {
         &self.shape
     }
 
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
-    }
-
     /// Reads the wrapped source with the caller's progress and [`Threads`].
     fn read_region_with(
         &self,
@@ -687,7 +695,14 @@ impl ArraySource for ZeroSource {
     fn shape(&self) -> &[u64] {
         &self.shape
     }
-    fn read_region(&self, _start: &[u64], _shape: &[u64], out: &mut [u8]) -> Result<()> {
+    fn read_region_with(
+        &self,
+        _start: &[u64],
+        _shape: &[u64],
+        out: &mut [u8],
+        _progress: &dyn Progress,
+        _threads: Threads,
+    ) -> Result<()> {
         out.fill(0);
         Ok(())
     }
@@ -711,10 +726,6 @@ impl ArraySource for Reordered {
     fn shape(&self) -> &[u64] {
         self.logical.shape()
     }
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
-    }
-
     /// Reads the wrapped source with the caller's progress and [`Threads`].
     fn read_region_with(
         &self,

@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use emio_core::source::Threads;
 use emio_core::source::{c_strides, element_count, for_each_index};
-use emio_core::{ArraySource, DType, Error, NoProgress, Progress, Result, Storage, StridedSource};
+use emio_core::{ArraySource, DType, Error, Progress, Result, Storage, StridedSource};
 
 /// Builds the final source once the file's bytes are available.
 pub type Build = Arc<dyn Fn(Storage) -> Result<Arc<dyn ArraySource>> + Send + Sync>;
@@ -45,10 +45,6 @@ impl ArraySource for ComplexInt16 {
 
     fn shape(&self) -> &[u64] {
         &self.shape
-    }
-
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
     }
 
     /// Reads the wrapped source with the caller's progress and [`Threads`].
@@ -141,7 +137,17 @@ impl ArraySource for Packed4 {
         &self.shape
     }
 
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
+    fn read_region_with(
+        &self,
+        start: &[u64],
+        shape: &[u64],
+        out: &mut [u8],
+        progress: &dyn Progress,
+        _threads: Threads,
+    ) -> Result<()> {
+        if progress.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         let row = Self::row_bytes(self.shape[2]);
         let width = shape[2] as usize;
         let mut rows = out.chunks_exact_mut(width.max(1));
@@ -221,10 +227,6 @@ impl ArraySource for PlacedFrames {
 
     fn shape(&self) -> &[u64] {
         &self.shape
-    }
-
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
     }
 
     /// Reads the wrapped source with the caller's progress and [`Threads`].
@@ -422,10 +424,6 @@ impl ArraySource for Decompressed {
         &self.shape
     }
 
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
-    }
-
     /// Reads the wrapped source with the caller's progress and [`Threads`].
     fn read_region_with(
         &self,
@@ -435,6 +433,10 @@ impl ArraySource for Decompressed {
         progress: &dyn Progress,
         threads: Threads,
     ) -> Result<()> {
+        // Not decompressing the whole file for a read that is already cancelled.
+        if progress.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         self.inner()?
             .read_region_with(start, shape, out, progress, threads)
     }

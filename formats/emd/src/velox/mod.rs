@@ -18,8 +18,7 @@ use emio_core::serde_json::Value;
 use emio_core::source::Threads;
 use emio_core::units::{compact, convert_prefixed};
 use emio_core::{
-    ArraySource, Axis, ChunkedSource, DType, Dataset, Error, NoProgress, OptionSet, Options,
-    Progress, Result,
+    ArraySource, Axis, ChunkedSource, DType, Dataset, Error, OptionSet, Options, Progress, Result,
 };
 
 use emio_h5::H5File;
@@ -172,10 +171,6 @@ impl ArraySource for FirstFrame {
     fn shape(&self) -> &[u64] {
         &self.shape
     }
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
-    }
-
     /// Reads the wrapped source with the caller's progress and [`Threads`].
     fn read_region_with(
         &self,

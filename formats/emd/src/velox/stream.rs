@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use emio_core::metadata::Tree;
 use emio_core::source::Threads;
-use emio_core::{ArraySource, ChunkDecoder, DType, NoProgress, Progress, Result};
+use emio_core::{ArraySource, ChunkDecoder, DType, Progress, Result};
 use emio_h5::H5File;
 use rayon::prelude::*;
 
@@ -200,10 +200,6 @@ impl ArraySource for Flat {
     fn shape(&self) -> &[u64] {
         &self.shape
     }
-    fn read_region(&self, start: &[u64], shape: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read_region_with(start, shape, out, &NoProgress, Threads::All)
-    }
-
     /// Reads the wrapped source with the caller's progress and [`Threads`].
     fn read_region_with(
         &self,
