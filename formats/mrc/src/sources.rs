@@ -1,12 +1,13 @@
 //! Pixel sources MRC needs beyond a plain [`StridedSource`]: complex int16 (mode 3)
 //! widened to complex64, IMOD's 4-bit packed mode 101, frames placed at scan positions
 //! (Direct Electron non-raster scans, incomplete scans), and a source that decompresses a
-//! `.mrc.gz` / `.mrc.bz2` once, on first access, into memory or a temporary file.
+//! `.mrc.gz` / `.mrc.bz2` once, on first access, into memory or a temporary file (a damaged
+//! stream fails as [`Error::Codec`] with the decoder's error).
 
 use std::fmt;
-use std::io::Read;
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use emio_core::source::Threads;
 use emio_core::source::{c_strides, element_count, for_each_index};
@@ -304,17 +305,38 @@ impl Codec {
             Codec::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
         }
     }
+
+    /// The error of a failed read from this codec's decoder over `path`: the decoder's
+    /// own error as an [`Error::Codec`] when it rejected the stream (damaged or cut short),
+    /// else the file's I/O error.
+    fn error(self, path: &Path, e: std::io::Error) -> Error {
+        use std::io::ErrorKind::{InvalidData, InvalidInput, UnexpectedEof};
+        if !matches!(e.kind(), InvalidData | InvalidInput | UnexpectedEof) {
+            return Error::io(path, e);
+        }
+        let name = match self {
+            Codec::Gzip => "gzip",
+            Codec::Bzip2 => "bzip2",
+        };
+        Error::Codec {
+            format: "mrc",
+            path: Some(path.to_path_buf()),
+            offset: None,
+            expected: format!("a complete, valid {name} stream"),
+            source: Box::new(e),
+        }
+    }
 }
 
 /// Read up to `limit` decompressed bytes from the start of `path`.
-pub fn decompress_head(path: &std::path::Path, codec: Codec, limit: u64) -> Result<Vec<u8>> {
+pub fn decompress_head(path: &Path, codec: Codec, limit: u64) -> Result<Vec<u8>> {
     let file = emio_core::inputs::open(path)?;
     let mut out = Vec::new();
     codec
         .reader(std::io::BufReader::new(file))
         .take(limit)
         .read_to_end(&mut out)
-        .map_err(|e| Error::io(path, e))?;
+        .map_err(|e| codec.error(path, e))?;
     Ok(out)
 }
 
@@ -322,8 +344,10 @@ pub fn decompress_head(path: &std::path::Path, codec: Codec, limit: u64) -> Resu
 /// temporary file that is memory-mapped.
 const IN_MEMORY_LIMIT: u64 = 256 << 20;
 
-/// A compressed file's pixels: decompressed once, on the first read, sequentially (the
-/// only way gzip and bzip2 streams can be read), bounded by `needed` bytes.
+/// A compressed file's pixels: decompressed once, on the first read that completes,
+/// sequentially (the only way gzip and bzip2 streams can be read), bounded by `needed`
+/// bytes. A read cancelled while decompressing stops within a few MiB and leaves nothing
+/// behind; a damaged stream fails every read with the codec's error.
 pub struct Decompressed {
     path: PathBuf,
     codec: Codec,
@@ -332,12 +356,15 @@ pub struct Decompressed {
     shape: Vec<u64>,
     chunk: Vec<u64>,
     build: Build,
-    inner: OnceLock<std::result::Result<Unpacked, String>>,
+    inner: Mutex<Option<Unpacked>>,
 }
 
 /// The decompressed bytes' source, and the temporary file holding them when they were
 /// too large for memory (removed when the source is dropped).
 type Unpacked = (Arc<dyn ArraySource>, Option<tempfile::NamedTempFile>);
+
+/// Decompressed bytes between two checks of cancellation.
+const PIECE: usize = 4 << 20;
 
 impl fmt::Debug for Decompressed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -367,28 +394,44 @@ impl Decompressed {
             shape,
             chunk,
             build,
-            inner: OnceLock::new(),
+            inner: Mutex::new(None),
         }
     }
 
-    fn decompress(&self) -> Result<(Storage, Option<tempfile::NamedTempFile>)> {
+    /// Decompress the first `needed` bytes, into memory or a temporary file, checking
+    /// `progress` for cancellation between pieces.
+    fn decompress(&self, progress: &dyn Progress) -> Result<Unpacked> {
         let file = emio_core::inputs::open(&self.path)?;
         let mut reader = self
             .codec
             .reader(std::io::BufReader::with_capacity(1 << 20, file))
             .take(self.needed);
         let io = |e| Error::io(&self.path, e);
-        let (storage, got) = if self.needed <= IN_MEMORY_LIMIT {
-            let mut bytes = Vec::with_capacity(self.needed.min(16 << 20) as usize);
-            let got = reader.read_to_end(&mut bytes).map_err(io)? as u64;
-            ((Storage::owned(bytes), None), got)
+        let mut tmp = None;
+        let mut bytes = Vec::new();
+        if self.needed <= IN_MEMORY_LIMIT {
+            bytes.reserve(self.needed.min(16 << 20) as usize);
         } else {
-            let mut tmp = tempfile::NamedTempFile::new().map_err(io)?;
-            let got = std::io::copy(&mut reader, tmp.as_file_mut()).map_err(io)?;
-            tmp.as_file().sync_all().map_err(io)?;
-            let map = Storage::map(tmp.path())?;
-            ((map, Some(tmp)), got)
-        };
+            tmp = Some(tempfile::NamedTempFile::new().map_err(io)?);
+        }
+        let mut piece = vec![0u8; PIECE];
+        let mut got = 0u64;
+        loop {
+            if progress.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let n = match reader.read(&mut piece) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.codec.error(&self.path, e)),
+            };
+            match &mut tmp {
+                Some(t) => t.as_file_mut().write_all(&piece[..n]).map_err(io)?,
+                None => bytes.extend_from_slice(&piece[..n]),
+            }
+            got += n as u64;
+        }
         if got < self.needed {
             return Err(Error::malformed(
                 "mrc",
@@ -399,19 +442,27 @@ impl Decompressed {
                 ),
             ));
         }
-        Ok(storage)
+        let storage = match &tmp {
+            Some(t) => {
+                t.as_file().sync_all().map_err(io)?;
+                Storage::map(t.path())?
+            }
+            None => Storage::owned(bytes),
+        };
+        Ok(((self.build)(storage)?, tmp))
     }
 
-    fn inner(&self) -> Result<&Arc<dyn ArraySource>> {
-        self.inner
-            .get_or_init(|| {
-                self.decompress()
-                    .and_then(|(s, tmp)| Ok(((self.build)(s)?, tmp)))
-                    .map_err(|e| e.to_string())
-            })
+    /// The decompressed source, decompressing first if no read has completed that yet
+    /// (other reads wait meanwhile).
+    fn inner(&self, progress: &dyn Progress) -> Result<Arc<dyn ArraySource>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.is_none() {
+            *inner = Some(self.decompress(progress)?);
+        }
+        Ok(inner
             .as_ref()
-            .map(|(source, _)| source)
-            .map_err(|e| Error::malformed_at_unknown("mrc", format!("decompressed data ({e})")))
+            .map(|(source, _)| source.clone())
+            .expect("set above"))
     }
 }
 
@@ -433,11 +484,7 @@ impl ArraySource for Decompressed {
         progress: &dyn Progress,
         threads: Threads,
     ) -> Result<()> {
-        // Not decompressing the whole file for a read that is already cancelled.
-        if progress.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        self.inner()?
+        self.inner(progress)?
             .read_region_with(start, shape, out, progress, threads)
     }
 

@@ -307,6 +307,62 @@ fn compressed_files_read_lazily_and_match() {
     }
 }
 
+/// `bytes` as one gzip member whose first deflate block has the reserved block type: a
+/// stream every gzip decoder rejects.
+fn damaged_gzip_member(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    let mut member = enc.finish().unwrap();
+    // After the 10-byte header (no name): BTYPE bits 1-2 set to 11.
+    member[10] |= 0b110;
+    member
+}
+
+/// The decoder's own error behind a codec failure.
+fn codec_source(e: &Error) -> &std::io::Error {
+    assert!(matches!(e, Error::Codec { .. }), "{e:?}");
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .unwrap_or_else(|| panic!("no I/O error from the decoder behind {e:?}"))
+}
+
+#[test]
+fn damaged_gzip_streams_fail_with_the_decoders_error() {
+    let seeds: Vec<i16> = (0..60).collect();
+    let ds = dataset(DType::F32, &[3, 5, 4], bytes_for(DType::F32, &seeds), 0.3);
+    let dir = tempfile::tempdir().unwrap();
+    let plain = temp_path(&dir, "v.mrc");
+    Mrc.write(&WriteRequest::new(&ds, &plain, &write_opts(&[])))
+        .unwrap();
+    let bytes = std::fs::read(&plain).unwrap();
+    // Damaged from the start: opening fails.
+    let head = temp_path(&dir, "head.mrc.gz");
+    std::fs::write(&head, damaged_gzip_member(&bytes)).unwrap();
+    let e = Mrc.open(&head, &read_opts(&[])).unwrap_err();
+    codec_source(&e);
+    assert!(e.to_string().contains("head.mrc.gz"), "{e}");
+    // A sound first member (the header) and a damaged second one (the data): opening
+    // reads only the header; every read of the data fails with the decoder's error.
+    let split = temp_path(&dir, "data.mrc.gz");
+    // The data follow the header and its extended header (NSYMBT bytes, word 24).
+    let data_at = 1024 + u32::from_le_bytes(bytes[92..96].try_into().unwrap()) as usize;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&bytes[..data_at]).unwrap();
+    let mut file = enc.finish().unwrap();
+    file.extend(damaged_gzip_member(&bytes[data_at..]));
+    std::fs::write(&split, file).unwrap();
+    let back = open(&split);
+    for _ in 0..2 {
+        let e = back.read_region_bytes(&[0, 0, 0], &[1, 5, 4]).unwrap_err();
+        assert!(
+            codec_source(&e).kind() == std::io::ErrorKind::InvalidInput
+                || codec_source(&e).kind() == std::io::ErrorKind::InvalidData,
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("gzip"), "{e}");
+    }
+}
+
 #[test]
 fn direct_electron_companions_place_frames() {
     let dir = tempfile::tempdir().unwrap();

@@ -63,7 +63,7 @@ use emio_core::{
     StoredChunks,
 };
 use serde_json::Value;
-use zarrs::array::{Array, ArrayBytes, ArrayMetadata};
+use zarrs::array::{Array, ArrayBytes, ArrayError, ArrayMetadata};
 use zarrs::array::{ArraySubset, ArrayToBytesCodecTraits, CodecOptions};
 use zarrs::filesystem::FilesystemStore;
 
@@ -93,6 +93,22 @@ emio_core::option_choice! {
 /// A read error from the zarrs crate: the store does not hold what its metadata says.
 fn zerr(format: &'static str, e: impl std::fmt::Display) -> Error {
     Error::malformed_at_unknown(format, format!("a valid Zarr store ({e})"))
+}
+
+/// A read error from the zarrs crate while decoding `what`: a codec's failure (a damaged
+/// compressed chunk) is an [`Error::Codec`] carrying zarrs' error, anything else a
+/// malformed store.
+fn read_err(format: &'static str, what: impl Into<String>, e: ArrayError) -> Error {
+    match e {
+        ArrayError::CodecError(codec) => Error::Codec {
+            format,
+            path: None,
+            offset: None,
+            expected: what.into(),
+            source: Box::new(codec),
+        },
+        other => zerr(format, other),
+    }
 }
 
 /// A write error from the zarrs crate on the store at `path`.
@@ -389,6 +405,8 @@ struct ZarrChunks {
     chunk: Vec<u64>,
     shape: Vec<u64>,
     channels: Option<u64>,
+    /// The array's folder, named by decoding errors.
+    dir: PathBuf,
     /// The store's root folder and the array's folder, when emio's chunks are the stored
     /// ones (so the chunk files can be listed).
     folders: Option<(PathBuf, PathBuf)>,
@@ -426,10 +444,11 @@ impl ChunkDecoder for ZarrChunks {
         }
         let subset =
             ArraySubset::new_with_start_shape(start, extent).map_err(|e| zerr(self.format, e))?;
-        let bytes: ArrayBytes<'static> = self
-            .array
-            .retrieve_array_subset(&subset)
-            .map_err(|e| zerr(self.format, e))?;
+        let bytes: ArrayBytes<'static> =
+            self.array.retrieve_array_subset(&subset).map_err(|e| {
+                read_err(self.format, format!("a decodable chunk {index:?}"), e)
+                    .with_path(&self.dir)
+            })?;
         let raw = bytes.into_fixed().map_err(|e| zerr(self.format, e))?;
         if raw.len() != out.len() {
             return Err(Error::malformed_at_unknown(
@@ -499,6 +518,7 @@ fn open_source(
         chunk: chunk.clone(),
         shape: shape.clone(),
         channels,
+        dir: array_dir.clone(),
         folders: stored_grid.then_some((store_root, array_dir)),
         stored: OnceLock::new(),
     };

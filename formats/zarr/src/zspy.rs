@@ -450,9 +450,9 @@ fn read_small_array(root: &Path, node: &str) -> Result<Value> {
     checked.map_err(|e| e.with_path(&dir))?;
     let subset = ArraySubset::new_with_start_shape(vec![0; shape.len()], shape.clone())
         .map_err(|e| zerr(FORMAT, e))?;
-    let bytes: ArrayBytes<'static> = array
-        .retrieve_array_subset(&subset)
-        .map_err(|e| zerr(FORMAT, e).with_path(&dir))?;
+    let bytes: ArrayBytes<'static> = array.retrieve_array_subset(&subset).map_err(|e| {
+        crate::read_err(FORMAT, "decodable chunks of a metadata array", e).with_path(&dir)
+    })?;
     let flat: Vec<Value> = if dtype == "|O" {
         let (data, offsets) = bytes
             .into_variable()

@@ -1,6 +1,7 @@
 //! Damaged Zarr groups generated here (issue 15): a group listing one member 100,000 times
 //! reads it once with a warning (it used 3 GB), and a group listing more members than the
-//! limit is refused with a message that quotes a few of them.
+//! limit is refused with a message that quotes a few of them; a damaged compressed chunk
+//! fails with the codec's own error (issue 16).
 
 use std::path::Path;
 
@@ -51,4 +52,49 @@ fn a_group_listing_too_many_members_is_refused_with_a_short_message() {
         "{err}"
     );
     assert!(err.len() < 1000, "{} characters", err.len());
+}
+
+/// Every file below `dir` (the store's chunk and metadata files).
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn a_damaged_gzip_chunk_fails_with_the_codecs_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gz.zarr");
+    let values: Vec<u8> = (0..64u16).flat_map(|v| v.to_ne_bytes()).collect();
+    let ds = Dataset::from_bytes(values, DType::U16, vec![8, 8]).unwrap();
+    let options = Options::parse(Zarr.write_options(), &[("compressor", "gzip")]).unwrap();
+    Zarr.write(&WriteRequest::new(&ds, &path, &options))
+        .unwrap();
+    let chunks: Vec<_> = files(&path)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n != "zarr.json"))
+        .collect();
+    assert!(!chunks.is_empty());
+    for chunk in &chunks {
+        // The first deflate block after the 10-byte gzip header gets the reserved type.
+        let mut bytes = std::fs::read(chunk).unwrap();
+        bytes[10] |= 0b110;
+        std::fs::write(chunk, bytes).unwrap();
+    }
+    let back = Zarr.open(&path, &Options::default()).unwrap().remove(0);
+    let e = back.read_region_bytes(&[0, 0], &[8, 8]).unwrap_err();
+    assert!(matches!(e, emio_core::Error::Codec { .. }), "{e:?}");
+    let source = std::error::Error::source(&e).expect("the codec's error");
+    assert!(
+        source.is::<zarrs::array::CodecError>(),
+        "{source:?} is not zarrs' codec error"
+    );
+    assert!(e.to_string().contains("gz.zarr"), "{e}");
 }
