@@ -121,6 +121,25 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// [`read`] a description file of `format` (an `.xml`, a `.rpl`), refusing one larger than
+/// [`crate::budget::METADATA_MAX_BYTES`] before reading it: malformed, `what` (e.g. "an .xml
+/// description") naming what was expected.
+pub fn read_description(path: &Path, format: &'static str, what: &str) -> Result<Vec<u8>> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    let max = crate::budget::METADATA_MAX_BYTES;
+    if len > max {
+        return Err(Error::malformed(
+            format,
+            0,
+            format!("{what} of at most {max} bytes, found {len}"),
+        )
+        .with_path(path));
+    }
+    read(path)
+}
+
 /// Fail with [`Error::InputChanged`] on the first stamped file that differs from its stamp.
 pub fn check_unchanged(stamps: &[InputStamp]) -> Result<()> {
     match stamps.iter().find_map(|s| s.change().map(|c| (s, c))) {
@@ -135,6 +154,30 @@ pub fn check_unchanged(stamps: &[InputStamp]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_larger_than_the_metadata_limit_are_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.xml");
+        let file = File::create(&path).unwrap();
+        // Sparse: no bytes written.
+        file.set_len(crate::budget::METADATA_MAX_BYTES + 1).unwrap();
+        let e = read_description(&path, "empad", "an .xml description").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Malformed {
+                    offset: Some(0),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(text.contains("huge.xml") && text.contains("an .xml description of at most"));
+        file.set_len(3).unwrap();
+        assert_eq!(read_description(&path, "empad", "x").unwrap(), [0, 0, 0]);
+    }
 
     #[test]
     fn recording_collects_each_file_once_and_nests() {

@@ -45,6 +45,7 @@ pub mod ragged;
 pub mod read_at;
 pub mod registry;
 pub mod scan;
+mod select;
 pub mod signals;
 pub mod source;
 mod stream_copy;
@@ -66,7 +67,8 @@ pub use metadata::Tree;
 pub use options::{OptionKind, OptionSet, OptionSpec, OptionValue, Options};
 pub use registry::Registry;
 pub use source::{
-    ArraySource, ChunkDecoder, ChunkedSource, Storage, StoredChunks, StridedSource, StridedView,
+    ArraySource, ChunkDecoder, ChunkedSource, Select, Storage, StoredChunks, StridedSource,
+    StridedView,
 };
 
 pub use half;

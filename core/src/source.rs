@@ -7,6 +7,8 @@
 //! - [`ChunkedSource`] (in `chunked.rs`, re-exported here): a chunk grid and a
 //!   [`ChunkDecoder`], decoded in parallel, with a small cache and sparse reads.
 //!
+//! [`Select`] (in `select.rs`) views a source with some dimensions held at one index.
+//!
 //! Every source writes regions in C order with native-endian elements of its logical dtype.
 
 use std::fmt;
@@ -22,6 +24,7 @@ pub use crate::copy::Threads;
 use crate::dtype::{ByteOrder, DType};
 use crate::error::{Error, Result};
 use crate::format::{NoProgress, Progress};
+pub use crate::select::Select;
 pub use crate::strides::{c_strides, element_count, for_each_index, Layout};
 
 /// A lazily read N-D array of one logical dtype.

@@ -288,19 +288,7 @@ pub fn raw_path(xml_path: &Path, description: &Description) -> PathBuf {
 /// Open an EMPAD `.xml` and its `.raw`.
 pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
     let options = ReadOptions::from_options(options)?;
-    let len = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .len();
-    let max = emio_core::budget::METADATA_MAX_BYTES;
-    if len > max {
-        return Err(Error::malformed(
-            FORMAT,
-            0,
-            format!("an .xml description of at most {max} bytes, found {len}"),
-        )
-        .with_path(path));
-    }
-    let bytes = emio_core::inputs::read(path)?;
+    let bytes = emio_core::inputs::read_description(path, FORMAT, "an .xml description")?;
     let text = String::from_utf8_lossy(&bytes);
     let description = describe(&text).with_path(path)?;
     let raw = raw_path(path, &description);

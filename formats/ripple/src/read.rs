@@ -169,19 +169,7 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
     let mut info = match options.rpl_info.as_deref() {
         Some(text) => info_from_option(text)?,
         None => {
-            let len = std::fs::metadata(path)
-                .map_err(|e| Error::io(path, e))?
-                .len();
-            let max = emio_core::budget::METADATA_MAX_BYTES;
-            if len > max {
-                return Err(Error::malformed(
-                    FORMAT,
-                    0,
-                    format!("a .rpl description of at most {max} bytes, found {len}"),
-                )
-                .with_path(path));
-            }
-            let bytes = emio_core::inputs::read(path)?;
+            let bytes = emio_core::inputs::read_description(path, FORMAT, "a .rpl description")?;
             // Latin-1: every byte is one character.
             let text: String = bytes.iter().map(|&b| char::from(b)).collect();
             rpl::parse(&text).with_path(path)?

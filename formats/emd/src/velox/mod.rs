@@ -15,10 +15,10 @@ use std::sync::Arc;
 use emio_core::metadata::{set_path, Tree};
 use emio_core::options::NumericDType;
 use emio_core::serde_json::Value;
-use emio_core::source::Threads;
+use emio_core::source::Select;
 use emio_core::units::{compact, convert_prefixed};
 use emio_core::{
-    ArraySource, Axis, ChunkedSource, DType, Dataset, Error, OptionSet, Options, Progress, Result,
+    ArraySource, Axis, ChunkedSource, DType, Dataset, Error, OptionSet, Options, Result,
 };
 
 use emio_h5::H5File;
@@ -158,39 +158,6 @@ pub fn read(f: &H5File, file_name: &str, options: &Options) -> Result<Vec<Datase
     Ok(out)
 }
 
-/// A view of frame 0 of a `(frames, y, x)` source as a `(y, x)` array.
-struct FirstFrame {
-    inner: Arc<dyn ArraySource>,
-    shape: Vec<u64>,
-}
-
-impl ArraySource for FirstFrame {
-    fn dtype(&self) -> DType {
-        self.inner.dtype()
-    }
-    fn shape(&self) -> &[u64] {
-        &self.shape
-    }
-    /// Reads the wrapped source with the caller's progress and [`Threads`].
-    fn read_region_with(
-        &self,
-        start: &[u64],
-        shape: &[u64],
-        out: &mut [u8],
-        progress: &dyn Progress,
-        threads: Threads,
-    ) -> Result<()> {
-        let mut s = vec![0];
-        s.extend_from_slice(start);
-        let mut n = vec![1];
-        n.extend_from_slice(shape);
-        self.inner.read_region_with(&s, &n, out, progress, threads)
-    }
-    fn chunk_shape(&self) -> Vec<u64> {
-        self.inner.chunk_shape()[1..].to_vec()
-    }
-}
-
 impl Reader<'_> {
     fn read_spectra(&mut self, out: &mut Vec<Dataset>) -> Result<()> {
         let g = "Data/Spectrum";
@@ -208,10 +175,7 @@ impl Reader<'_> {
             let shape = source.shape().to_vec();
             let mut axes = Vec::new();
             let source: Arc<dyn ArraySource> = if shape.len() == 2 && shape[0] == 1 {
-                Arc::new(FirstFrame {
-                    inner: source,
-                    shape: vec![shape[1]],
-                })
+                Arc::new(Select::new(source, vec![Some(0), None])?)
             } else {
                 if shape.len() == 2 {
                     axes.push(Axis::uniform("Stack", "", 1.0, 0.0, true));
@@ -265,10 +229,8 @@ impl Reader<'_> {
             let source: Arc<dyn ArraySource> = if stacked {
                 source
             } else {
-                Arc::new(FirstFrame {
-                    inner: source,
-                    shape: vec![h, w],
-                })
+                // Frame 0 of the (frames, y, x) stack.
+                Arc::new(Select::new(source, vec![Some(0), None, None])?)
             };
             let mut axes = Vec::new();
             if stacked {

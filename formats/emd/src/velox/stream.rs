@@ -5,8 +5,8 @@
 use std::sync::{Arc, OnceLock};
 
 use emio_core::metadata::Tree;
-use emio_core::source::Threads;
-use emio_core::{ArraySource, ChunkDecoder, DType, Progress, Result};
+use emio_core::source::Select;
+use emio_core::{ArraySource, ChunkDecoder, DType, Result};
 use emio_h5::H5File;
 use rayon::prelude::*;
 
@@ -57,10 +57,8 @@ impl Stream {
         let data: Arc<dyn ArraySource> = if data.shape().len() == 1 {
             data
         } else {
-            Arc::new(Flat {
-                inner: data,
-                shape: vec![len],
-            })
+            // An (n, 1) column.
+            Arc::new(Select::new(data, vec![None, Some(0)])?)
         };
         // Frame start offsets: trusted when they start at 0, increase and stay in the stream.
         let flt = format!("{group}/FrameLocationTable");
@@ -184,36 +182,6 @@ impl Stream {
         };
         let (a, b) = (at(r0), at(r1));
         Ok((a, b.max(a)))
-    }
-}
-
-/// A 1-D view of an `(n, 1)` array.
-struct Flat {
-    inner: Arc<dyn ArraySource>,
-    shape: Vec<u64>,
-}
-
-impl ArraySource for Flat {
-    fn dtype(&self) -> DType {
-        self.inner.dtype()
-    }
-    fn shape(&self) -> &[u64] {
-        &self.shape
-    }
-    /// Reads the wrapped source with the caller's progress and [`Threads`].
-    fn read_region_with(
-        &self,
-        start: &[u64],
-        shape: &[u64],
-        out: &mut [u8],
-        progress: &dyn Progress,
-        threads: Threads,
-    ) -> Result<()> {
-        self.inner
-            .read_region_with(&[start[0], 0], &[shape[0], 1], out, progress, threads)
-    }
-    fn chunk_shape(&self) -> Vec<u64> {
-        vec![self.inner.chunk_shape()[0]]
     }
 }
 
