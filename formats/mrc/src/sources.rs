@@ -318,13 +318,7 @@ impl Codec {
             Codec::Gzip => "gzip",
             Codec::Bzip2 => "bzip2",
         };
-        Error::Codec {
-            format: "mrc",
-            path: Some(path.to_path_buf()),
-            offset: None,
-            expected: format!("a complete, valid {name} stream"),
-            source: Box::new(e),
-        }
+        Error::codec("mrc", None, format!("a complete, valid {name} stream"), e).with_path(path)
     }
 }
 

@@ -100,13 +100,7 @@ fn zerr(format: &'static str, e: impl std::fmt::Display) -> Error {
 /// malformed store.
 fn read_err(format: &'static str, what: impl Into<String>, e: ArrayError) -> Error {
     match e {
-        ArrayError::CodecError(codec) => Error::Codec {
-            format,
-            path: None,
-            offset: None,
-            expected: what.into(),
-            source: Box::new(codec),
-        },
+        ArrayError::CodecError(codec) => Error::codec(format, None, what, codec),
         other => zerr(format, other),
     }
 }
