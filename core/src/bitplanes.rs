@@ -6,13 +6,12 @@
 //! byte `i / 8`). The 8 bytes at the same position `g` of the 8 rows of byte `b` form an
 //! 8×8 bit matrix whose transpose is byte `b` of elements `8g .. 8g + 8`.
 //!
-//! On x86_64, SSE2 does 16 such positions at once: 16 bytes of each of the 8 rows are
-//! loaded and byte-transposed with unpack instructions (two matrices per register), then
-//! shifting bit `i` of every byte to its top bit and taking the top bits (`movemask`) gives
-//! element `i`'s byte of two matrices in one instruction — for even element sizes the
-//! matrices of bytes `b` and `b + 1` share a register, so each `movemask` yields two bytes
-//! of one element. Positions left over (fewer than 16) and other targets use a
-//! shift-and-mask transpose of each matrix held in a `u64`.
+//! On x86_64, SSE2 does 16 such positions at once for elements of 1, 2, 4 and 8 bytes: 16
+//! bytes of each of the 8 rows are loaded and byte-transposed with unpack instructions
+//! (two matrices per register), every matrix is bit-transposed by the same three
+//! shift-and-mask steps as [`transpose8`] in both 64-bit lanes, and the byte planes of an
+//! element are zipped together with unpacks. Positions left over (fewer than 16), other
+//! element sizes and other targets use [`transpose8`] of each matrix held in a `u64`.
 
 /// Transpose the 8x8 bit matrix in `x` (bit `8r + c` goes to bit `8c + r`) with three
 /// shift-and-mask steps.
@@ -71,9 +70,9 @@ fn unshuffle_positions(
 #[cfg(target_arch = "x86_64")]
 mod arch {
     use std::arch::x86_64::{
-        __m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_slli_epi64, _mm_unpackhi_epi16,
-        _mm_unpackhi_epi32, _mm_unpackhi_epi64, _mm_unpackhi_epi8, _mm_unpacklo_epi16,
-        _mm_unpacklo_epi32, _mm_unpacklo_epi64, _mm_unpacklo_epi8,
+        __m128i, _mm_and_si128, _mm_loadu_si128, _mm_set1_epi64x, _mm_slli_epi64, _mm_srli_epi64,
+        _mm_storeu_si128, _mm_unpackhi_epi16, _mm_unpackhi_epi32, _mm_unpackhi_epi8,
+        _mm_unpacklo_epi16, _mm_unpacklo_epi32, _mm_unpacklo_epi8, _mm_xor_si128,
     };
 
     /// Positions handled per step: 16 bytes of each row.
@@ -88,36 +87,44 @@ mod arch {
         unsafe { _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>()) }
     }
 
-    /// Bit `i` of each of the 16 bytes of `v`, as 16 bits.
+    /// Store `v` into `bytes` (exactly 16).
     #[inline(always)]
-    fn bit_of_each_byte(v: __m128i, i: usize) -> u16 {
-        // SAFETY: SSE2 is part of the x86_64 baseline, the only requirement of these
-        // intrinsics; they only read and write registers.
+    fn store(bytes: &mut [u8], v: __m128i) {
+        let bytes: &mut [u8; 16] = bytes.try_into().expect("16 bytes");
+        // SAFETY: SSE2 is part of the x86_64 baseline; the unaligned store writes exactly
+        // the 16 bytes of `bytes`.
+        unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast::<__m128i>(), v) }
+    }
+
+    /// [`super::transpose8`] of both 64-bit halves of `x`.
+    #[inline(always)]
+    fn transpose8x2(x: __m128i) -> __m128i {
+        // SAFETY: SSE2 is part of the x86_64 baseline; these only touch registers.
         unsafe {
-            let shifted = match i {
-                0 => _mm_slli_epi64::<7>(v),
-                1 => _mm_slli_epi64::<6>(v),
-                2 => _mm_slli_epi64::<5>(v),
-                3 => _mm_slli_epi64::<4>(v),
-                4 => _mm_slli_epi64::<3>(v),
-                5 => _mm_slli_epi64::<2>(v),
-                6 => _mm_slli_epi64::<1>(v),
-                _ => v,
-            };
-            _mm_movemask_epi8(shifted) as u16
+            let m1 = _mm_set1_epi64x(0x00AA_00AA_00AA_00AA);
+            let m2 = _mm_set1_epi64x(0x0000_CCCC_0000_CCCC);
+            let m3 = _mm_set1_epi64x(0x0000_0000_F0F0_F0F0);
+            let t = _mm_and_si128(_mm_xor_si128(x, _mm_srli_epi64::<7>(x)), m1);
+            let x = _mm_xor_si128(x, _mm_xor_si128(t, _mm_slli_epi64::<7>(t)));
+            let t = _mm_and_si128(_mm_xor_si128(x, _mm_srli_epi64::<14>(x)), m2);
+            let x = _mm_xor_si128(x, _mm_xor_si128(t, _mm_slli_epi64::<14>(t)));
+            let t = _mm_and_si128(_mm_xor_si128(x, _mm_srli_epi64::<28>(x)), m3);
+            _mm_xor_si128(x, _mm_xor_si128(t, _mm_slli_epi64::<28>(t)))
         }
     }
 
-    /// The 16 bit matrices at positions `g0 .. g0 + 16` of the 8 rows of byte `b`, two per
-    /// register: register `p` holds positions `g0 + 2p` (low half) and `g0 + 2p + 1`.
+    /// Byte `b` of the 128 elements at positions `g0 .. g0 + 16`: register `p` holds
+    /// elements `16p .. 16p + 16` of the step.
     #[inline(always)]
-    fn matrices(planes: &[u8], row: usize, b: usize, g0: usize) -> [__m128i; 8] {
+    fn byte_of_elements(planes: &[u8], row: usize, b: usize, g0: usize) -> [__m128i; 8] {
         let rows = &planes[8 * b * row + g0..];
         // Spelled out (not `array::from_fn`, which is not always inlined here).
         let at = |k: usize| load(&rows[k * row..k * row + STEP]);
         let r = [at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7)];
+        // Byte-transpose the 8 rows so that each 64-bit half holds one position's bit
+        // matrix (byte k from row k), then transpose the bits of every matrix.
         // SAFETY: SSE2 is part of the x86_64 baseline; unpacks only touch registers.
-        unsafe {
+        let m = unsafe {
             let a = [
                 _mm_unpacklo_epi8(r[0], r[1]),
                 _mm_unpackhi_epi8(r[0], r[1]),
@@ -149,70 +156,73 @@ mod arch {
                 _mm_unpacklo_epi32(c[3], c[7]),
                 _mm_unpackhi_epi32(c[3], c[7]),
             ]
+        };
+        [
+            transpose8x2(m[0]),
+            transpose8x2(m[1]),
+            transpose8x2(m[2]),
+            transpose8x2(m[3]),
+            transpose8x2(m[4]),
+            transpose8x2(m[5]),
+            transpose8x2(m[6]),
+            transpose8x2(m[7]),
+        ]
+    }
+
+    /// The 16 elements of register `p` of every byte plane (`planes[b]`: byte `b` of each
+    /// element; `es` = 1, 2, 4 or 8 planes) put together, as `es` registers of consecutive
+    /// output bytes. Each round zips plane `b` with plane `b + es / 2` byte by byte (a
+    /// perfect shuffle); after log2(`es`) rounds the bytes of each element are adjacent
+    /// and in order.
+    #[inline(always)]
+    fn interleave(planes: [__m128i; 8], es: usize) -> [__m128i; 8] {
+        let mut cur = planes;
+        let half = es / 2;
+        let mut width = 1;
+        while width < es {
+            let mut next = cur;
+            for b in 0..half {
+                // SAFETY: SSE2 is part of the x86_64 baseline; unpacks only touch registers.
+                unsafe {
+                    next[2 * b] = _mm_unpacklo_epi8(cur[b], cur[b + half]);
+                    next[2 * b + 1] = _mm_unpackhi_epi8(cur[b], cur[b + half]);
+                }
+            }
+            cur = next;
+            width *= 2;
+        }
+        cur
+    }
+
+    /// Unshuffle positions `0 .. 16 × (row / 16)` of every row for elements of 1, 2, 4 or
+    /// 8 bytes; returns the first position not done (0 for other sizes).
+    pub fn unshuffle_wide(planes: &[u8], out: &mut [u8], es: usize, row: usize) -> usize {
+        match es {
+            1 => wide::<1>(planes, out, row),
+            2 => wide::<2>(planes, out, row),
+            4 => wide::<4>(planes, out, row),
+            8 => wide::<8>(planes, out, row),
+            _ => 0,
         }
     }
 
-    /// Unshuffle positions `0 .. 16 × (row / 16)` of every row for 1-byte and even-sized
-    /// elements; returns the first position not done (0 for other sizes).
-    pub fn unshuffle_wide(planes: &[u8], out: &mut [u8], es: usize, row: usize) -> usize {
+    /// [`unshuffle_wide`] for elements of `ES` bytes (compiled once per size, so that the
+    /// registers of every byte plane stay in registers).
+    fn wide<const ES: usize>(planes: &[u8], out: &mut [u8], row: usize) -> usize {
         let wide = row / STEP * STEP;
-        if es != 1 && !es.is_multiple_of(2) {
-            return 0;
-        }
         for g0 in (0..wide).step_by(STEP) {
-            let chunk = &mut out[g0 * 8 * es..(g0 + STEP) * 8 * es];
-            if es == 1 {
-                for (p, m) in matrices(planes, row, 0, g0).into_iter().enumerate() {
-                    let (mut first, mut second) = (0u64, 0u64);
-                    for i in 0..8 {
-                        let [lo, hi] = bit_of_each_byte(m, i).to_le_bytes();
-                        first |= u64::from(lo) << (8 * i);
-                        second |= u64::from(hi) << (8 * i);
-                    }
-                    chunk[16 * p..16 * p + 8].copy_from_slice(&first.to_le_bytes());
-                    chunk[16 * p + 8..16 * p + 16].copy_from_slice(&second.to_le_bytes());
+            let chunk = &mut out[g0 * 8 * ES..(g0 + STEP) * 8 * ES];
+            let bytes: [[__m128i; 8]; ES] =
+                std::array::from_fn(|b| byte_of_elements(planes, row, b, g0));
+            for p in 0..8 {
+                let mut column = [bytes[0][p]; 8];
+                for (b, plane) in bytes.iter().enumerate() {
+                    column[b] = plane[p];
                 }
-                continue;
-            }
-            for pair in 0..es / 2 {
-                let low = matrices(planes, row, 2 * pair, g0);
-                let high = matrices(planes, row, 2 * pair + 1, g0);
-                for p in 0..8 {
-                    // SAFETY: SSE2 is part of the x86_64 baseline; unpacks only touch
-                    // registers.
-                    let both = unsafe {
-                        [
-                            _mm_unpacklo_epi64(low[p], high[p]),
-                            _mm_unpackhi_epi64(low[p], high[p]),
-                        ]
-                    };
-                    for (half, m) in both.into_iter().enumerate() {
-                        let g = 2 * p + half;
-                        let elements = &mut chunk[g * 8 * es..(g + 1) * 8 * es];
-                        let bit = |i| bit_of_each_byte(m, i);
-                        let bytes = [
-                            bit(0),
-                            bit(1),
-                            bit(2),
-                            bit(3),
-                            bit(4),
-                            bit(5),
-                            bit(6),
-                            bit(7),
-                        ];
-                        if es == 2 {
-                            let word = |q: usize| {
-                                (0..4)
-                                    .fold(0u64, |w, i| w | u64::from(bytes[4 * q + i]) << (16 * i))
-                            };
-                            elements[..8].copy_from_slice(&word(0).to_le_bytes());
-                            elements[8..].copy_from_slice(&word(1).to_le_bytes());
-                            continue;
-                        }
-                        for (two, element) in bytes.iter().zip(elements.chunks_exact_mut(es)) {
-                            element[2 * pair..2 * pair + 2].copy_from_slice(&two.to_le_bytes());
-                        }
-                    }
+                let regs = interleave(column, ES);
+                let elements = &mut chunk[16 * p * ES..16 * (p + 1) * ES];
+                for (k, v) in regs.iter().take(ES).enumerate() {
+                    store(&mut elements[16 * k..16 * (k + 1)], *v);
                 }
             }
         }

@@ -73,7 +73,7 @@ def make_arina(folder, mib):
             total += int(block.sum(dtype=np.uint64))
     master = os.path.join(folder, "bench_master.h5")
     # Compact link storage in every group (HDF5 1.8+ object headers), as DECTRIS' masters
-    # have; emio does not walk old-style symbol-table groups to external links.
+    # have.
     with h5py.File(master, "w", libver=("v108", "v110")) as f:
         entry = f.create_group("entry")
         entry.attrs["NX_class"] = np.bytes_(b"NXentry")

@@ -206,8 +206,9 @@ pub(super) fn portable_count_at_least<K: Copy + Ord>(keys: &[K], starts: &[K], a
 /// ([`compared`]); larger ones look each value's bin up ([`typed`]).
 const COMPARED_BINS: usize = 32;
 
-/// Elements whose keys [`compared`] takes at once (they stay in the L1 cache).
-const KEYS: usize = 256;
+/// Elements whose keys [`compared`] takes at once (8 KiB of `f32` keys: they stay in the
+/// L1 cache while every bin's start is compared with them).
+const KEYS: usize = 2048;
 
 /// [`fill`] for floats by counting, for every bin `k`, the elements at or above the bin's
 /// first value (as keys, in vector lanes): bin `k` holds those above its start but not

@@ -299,7 +299,10 @@ fn stats_in(
     } else {
         let total = Mutex::new(Summary::default());
         scan(&|bytes| {
-            let part = kernels::summary(dtype, bytes);
+            let mut part = Summary::default();
+            scan::in_blocks(bytes, dtype.size(), |block| {
+                part.merge(&kernels::summary(dtype, block));
+            });
             lock(&total).merge(&part);
         })?;
         let summary = total.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -310,7 +313,9 @@ fn stats_in(
             let total = Mutex::new(empty);
             scan(&|bytes| {
                 let mut part = vec![0; binner.bins()];
-                bins::fill(dtype, bytes, &binner, &mut part);
+                scan::in_blocks(bytes, dtype.size(), |block| {
+                    bins::fill(dtype, block, &binner, &mut part);
+                });
                 for (t, p) in lock(&total).counts.iter_mut().zip(part) {
                     *t += p;
                 }

@@ -127,3 +127,36 @@ def test_many_chunks_multilevel_index(tmp_path, emconvert, compression):
         np.testing.assert_array_equal(d[:, :, 123], a[123].T)
         np.testing.assert_array_equal(d[:], a.T)
     np.testing.assert_array_equal(file_reader(str(out))[0]["data"], a)
+
+
+@pytest.mark.parametrize("libver", ["earliest", "latest"])
+def test_check_names_dangling_soft_links(tmp_path, emconvert, libver):
+    """Soft links that h5py adds to an emio-written EMD, in old-style (symbol table,
+    h5py's default) and new-style (link message) groups: `emconvert check` names the
+    dangling ones and no other, and the data still reads (hdf5-pure cannot list an
+    old-style group holding a soft link; emio lists its hard links itself)."""
+    a = np.arange(60, dtype="<u2").reshape(3, 4, 5)
+    out = _convert(emconvert, tmp_path, a)
+    assert json.loads(emconvert("check", "--json", out).stdout)["verdict"] == "valid"
+    with h5py.File(out, "a", libver=libver) as f:
+        signal = next(k for k in f["signals"])
+        extra = f.create_group("extra")
+        extra["good"] = h5py.SoftLink(f"/signals/{signal}")
+        extra["relative"] = h5py.SoftLink("good")
+        extra["chained"] = h5py.SoftLink("/extra/good")
+        extra["dangling"] = h5py.SoftLink("/signals/nothing_here")
+        extra["relative_dangling"] = h5py.SoftLink("missing")
+        extra.create_group("deeper")["loop"] = h5py.SoftLink("/extra/deeper/loop")
+        f["signals"]["alias"] = h5py.SoftLink(f"/signals/{signal}")
+    proc = emconvert("check", "--json", out, check=False)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1, proc.stderr
+    assert report["verdict"] == "problems"
+    named = {p["field"]: p["value"] for p in report["problems"]}
+    assert named == {
+        "soft link /extra/dangling": "/signals/nothing_here",
+        "soft link /extra/relative_dangling": "missing",
+        "soft link /extra/deeper/loop": "/extra/deeper/loop",
+    }, report
+    back = json.loads(emconvert("info", "--json", "--checksum", out).stdout)
+    assert [d["shape"] for d in back["datasets"]] == [[3, 4, 5]]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use emio_core::options::NumericDType;
 use emio_core::{ArraySource, ChunkDecoder, ChunkedSource, DType, Error, Result};
-use emio_h5::{links::external_links, H5File};
+use emio_h5::{links::group_links, H5File};
 
 use crate::convert::{self, Conversion};
 use crate::FORMAT;
@@ -52,7 +52,8 @@ pub(crate) fn parts(master: &H5File) -> Result<Vec<Part>> {
     let path = master.path();
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut named: Vec<(String, Option<(PathBuf, String)>)> =
-        external_links(&master.storage()[..], path, "/entry/data")?
+        group_links(&master.storage()[..], path, "/entry/data")?
+            .external
             .into_iter()
             .map(|l| (l.name, Some((dir.join(&l.file), l.object))))
             .collect();

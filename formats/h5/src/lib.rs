@@ -321,30 +321,66 @@ impl H5File {
 
     /// Names of the subgroups of group `path`, sorted (h5py's order).
     pub fn groups(&self, path: &str) -> Result<Vec<String>> {
-        let members: Vec<(String, hdf5_pure::Group)> = self
-            .group(path)?
-            .iter_groups()
-            .map_err(|e| h5err(&self.path, &format!("the members of group {path}"), e))?
-            .collect();
-        let mut v: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
-        let found = members.into_iter().map(|(n, g)| (n, Object::Group(g)));
-        self.objects.remember(rel(path), found);
-        v.sort();
-        Ok(v)
+        self.members(
+            path,
+            |g| {
+                Ok(g.iter_groups()?
+                    .map(|(n, g)| (n, Object::Group(g)))
+                    .collect())
+            },
+            |o| matches!(o, Object::Group(_)),
+        )
     }
 
     /// Names of the datasets of group `path`, sorted (h5py's order).
     pub fn datasets(&self, path: &str) -> Result<Vec<String>> {
-        let members: Vec<(String, hdf5_pure::Dataset)> = self
-            .group(path)?
-            .iter_datasets()
-            .map_err(|e| h5err(&self.path, &format!("the members of group {path}"), e))?
-            .collect();
-        let mut v: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
-        let found = members.into_iter().map(|(n, d)| (n, Object::Dataset(d)));
-        self.objects.remember(rel(path), found);
-        v.sort();
-        Ok(v)
+        self.members(
+            path,
+            |g| {
+                Ok(g.iter_datasets()?
+                    .map(|(n, d)| (n, Object::Dataset(d)))
+                    .collect())
+            },
+            |o| matches!(o, Object::Dataset(_)),
+        )
+    }
+
+    /// Names of the members of group `path` of one kind (`list` lists them through
+    /// `hdf5-pure`, `is` tells the kind), sorted. Where `hdf5-pure` cannot list the group
+    /// (it fails on old-style groups holding soft links, as h5py writes them), the
+    /// group's hard links are found by [`links::group_links`] and each is looked up by
+    /// its path.
+    fn members(
+        &self,
+        path: &str,
+        list: impl FnOnce(
+            &hdf5_pure::Group,
+        ) -> std::result::Result<Vec<(String, Object)>, hdf5_pure::Error>,
+        is: fn(&Object) -> bool,
+    ) -> Result<Vec<String>> {
+        let group = self.group(path)?;
+        let mut names = match list(&group) {
+            Ok(members) => {
+                let names: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
+                self.objects.remember(rel(path), members);
+                names
+            }
+            Err(e) => {
+                let listed = links::group_links(&self.storage, &self.path, path)
+                    .map_err(|_| h5err(&self.path, &format!("the members of group {path}"), e))?;
+                let base = path.trim_end_matches('/');
+                listed
+                    .hard
+                    .into_iter()
+                    .filter(|name| {
+                        self.object(&format!("{base}/{name}"))
+                            .is_some_and(|o| is(&o))
+                    })
+                    .collect()
+            }
+        };
+        names.sort();
+        Ok(names)
     }
 
     /// Attributes of the group or dataset at `path`, as JSON values sorted by name (h5py's

@@ -1,14 +1,18 @@
-//! External links of a group (HDF5 link messages of type 64), which `hdf5-pure` skips.
+//! The links of a group: soft and external links (HDF5 link messages of types 1 and 64,
+//! and soft links in old-style symbol-table groups), which `hdf5-pure` skips, and the
+//! names of its hard links (for groups `hdf5-pure` cannot list).
 //!
 //! A DECTRIS master file names its data files through external links in `/entry/data`
-//! (`data_000001 -> <stem>_data_000001.h5:/entry/data/data`). This module walks the object
-//! headers itself: superblock (versions 0-3) to the root group, then hard links (link
-//! messages) down the path, and returns the external links of the last group. It reads
-//! object headers of version 1 and 2 (with continuation blocks) and groups whose links are
-//! stored compactly in link messages, which is how HDF5 stores groups holding external
-//! links unless they have many members; groups in dense (fractal-heap) storage and
-//! old-style symbol-table groups on the path are reported as unsupported. Every offset and
-//! length is checked against the file; the walk is bounded.
+//! (`data_000001 -> <stem>_data_000001.h5:/entry/data/data`); `emconvert check` reports
+//! soft links whose target does not exist. This module walks the object headers itself:
+//! superblock (versions 0-3) to the root group, then hard links down the path, and returns
+//! the soft and external links of the last group. It reads object headers of version 1 and
+//! 2 (with continuation blocks), groups whose links are stored compactly in link messages
+//! (how HDF5 stores groups holding external links unless they have many members) and
+//! old-style groups (a version 1 B-tree of symbol nodes with a local heap of names, as
+//! h5py writes by default); groups in dense (fractal-heap) storage on the path are
+//! reported as unsupported. Every offset and length is checked against the file; the walk
+//! is bounded.
 
 use std::path::Path;
 
@@ -25,8 +29,31 @@ pub struct ExternalLink {
     pub object: String,
 }
 
+/// A soft link: its name in the group and the path it stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoftLink {
+    /// The link's name in its group.
+    pub name: String,
+    /// The object path it points to (absolute, or relative to the group).
+    pub target: String,
+}
+
+/// The links of one group, in the order the file stores them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupLinks {
+    /// Names of the members linked by hard links (the group's own groups and datasets).
+    pub hard: Vec<String>,
+    /// Links to objects in other files.
+    pub external: Vec<ExternalLink>,
+    /// Links to object paths in this file.
+    pub soft: Vec<SoftLink>,
+}
+
 /// Largest number of object-header blocks (header plus continuations) followed per group.
 const MAX_BLOCKS: usize = 64;
+
+/// Largest number of distinct B-tree and symbol nodes read per old-style group.
+const MAX_NODES: usize = 100_000;
 
 /// Message types used here.
 const MSG_LINK_INFO: u16 = 0x02;
@@ -42,13 +69,12 @@ struct Reader<'a> {
     base: u64,
 }
 
-/// What one object header says about links.
+/// What one group's object header says about its links.
 #[derive(Default)]
 struct Links {
     hard: Vec<(String, usize)>,
-    external: Vec<ExternalLink>,
+    other: GroupLinks,
     dense: bool,
-    symbol_table: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -218,7 +244,7 @@ impl<'a> Reader<'a> {
                     let heap = pos + 2 + if flags & 1 != 0 { 8 } else { 0 };
                     links.dense |= !self.undefined(heap)?;
                 }
-                MSG_SYMBOL_TABLE => links.symbol_table = true,
+                MSG_SYMBOL_TABLE => self.symbol_table(pos, &mut links)?,
                 _ => {}
             }
         }
@@ -251,6 +277,17 @@ impl<'a> Reader<'a> {
             0 => links
                 .hard
                 .push((name, self.address(p, "a hard link's address")?)),
+            1 => {
+                let n = self.uint(p, 2, "a soft link's length")? as usize;
+                if p + 2 + n > end {
+                    return Err(self.bad(p, "a soft link value inside its message"));
+                }
+                let target = self.bytes(p + 2, n, "a soft link's value")?;
+                links.other.soft.push(SoftLink {
+                    name,
+                    target: String::from_utf8_lossy(target).into_owned(),
+                });
+            }
             64 => {
                 let n = self.uint(p, 2, "an external link's length")? as usize;
                 let value = self.bytes(p + 2, n, "an external link's value")?;
@@ -260,7 +297,7 @@ impl<'a> Reader<'a> {
                 let mut parts = value[1..].split(|&b| b == 0);
                 let file = parts.next().unwrap_or_default();
                 let object = parts.next().unwrap_or_default();
-                links.external.push(ExternalLink {
+                links.other.external.push(ExternalLink {
                     name,
                     file: String::from_utf8_lossy(file).into_owned(),
                     object: String::from_utf8_lossy(object).into_owned(),
@@ -271,6 +308,90 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// The members of an old-style group, from its symbol table message at `pos`: a
+    /// version 1 B-tree whose leaves are symbol nodes, names in a local heap. Hard links
+    /// and soft links (symbol entries of cache type 2) are collected.
+    fn symbol_table(&self, pos: usize, links: &mut Links) -> Result<()> {
+        let tree = self.address(pos, "a symbol table's B-tree address")?;
+        let heap = self.address(pos + self.offsets, "a symbol table's local heap address")?;
+        if self.bytes(heap, 4, "a local heap")? != b"HEAP" {
+            return Err(self.bad(heap, "the HEAP signature of a local heap"));
+        }
+        let size = self.uint(heap + 8, self.lengths, "the local heap's data size")? as usize;
+        let start = self.address(heap + 8 + 2 * self.lengths, "the local heap's data address")?;
+        let names = self.bytes(start, size, "the local heap's data")?;
+        let mut pending = vec![tree];
+        // Each node once: a damaged tree may point at a node twice or in a loop.
+        let mut visited = std::collections::HashSet::new();
+        while let Some(node) = pending.pop() {
+            if !visited.insert(node) {
+                continue;
+            }
+            if visited.len() > MAX_NODES {
+                return Err(self.bad(
+                    node,
+                    format!("at most {MAX_NODES} nodes in a group's B-tree"),
+                ));
+            }
+            match self.bytes(node, 4, "a group B-tree node")? {
+                b"TREE" => {
+                    if self.uint(node + 4, 1, "a B-tree node's type")? != 0 {
+                        return Err(self.bad(node + 4, "a group B-tree node (type 0)"));
+                    }
+                    let level = self.uint(node + 5, 1, "a B-tree node's level")?;
+                    let used = self.uint(node + 6, 2, "a B-tree node's entry count")? as usize;
+                    // Keys (heap offsets, `lengths` bytes) and children alternate after the
+                    // two sibling addresses; the first key comes before the first child.
+                    let first = node + 8 + 2 * self.offsets + self.lengths;
+                    for k in 0..used {
+                        let child = first + k * (self.offsets + self.lengths);
+                        pending.push(self.address(child, "a B-tree child address")?);
+                    }
+                    if level > 0 && used == 0 {
+                        return Err(self.bad(node, "an inner B-tree node with children"));
+                    }
+                }
+                b"SNOD" => self.symbol_node(node, names, links)?,
+                _ => return Err(self.bad(node, "the TREE or SNOD signature of a group node")),
+            }
+        }
+        Ok(())
+    }
+
+    /// The entries of the symbol node at `node`, named from the local heap `names`.
+    fn symbol_node(&self, node: usize, names: &[u8], links: &mut Links) -> Result<()> {
+        let count = self.uint(node + 6, 2, "a symbol node's entry count")? as usize;
+        let entry = 2 * self.offsets + 24;
+        for k in 0..count {
+            let at = node + 8 + k * entry;
+            let name_at = self.uint(at, self.offsets, "a symbol's name offset")? as usize;
+            let name = self.heap_text(names, name_at, at)?;
+            match self.uint(at + 2 * self.offsets, 4, "a symbol's cache type")? {
+                2 => {
+                    let value_at =
+                        self.uint(at + 2 * self.offsets + 8, 4, "a soft link's offset")?;
+                    let target = self.heap_text(names, value_at as usize, at)?;
+                    links.other.soft.push(SoftLink { name, target });
+                }
+                _ => {
+                    let header = self.address(at + self.offsets, "a symbol's object header")?;
+                    links.hard.push((name, header));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The NUL-terminated string at `offset` of a local heap's data (`at` names the entry
+    /// that points there, for errors).
+    fn heap_text(&self, names: &[u8], offset: usize, at: usize) -> Result<String> {
+        let text = names
+            .get(offset..)
+            .and_then(|rest| rest.iter().position(|&b| b == 0).map(|n| &rest[..n]))
+            .ok_or_else(|| self.bad(at, format!("a name at offset {offset} of the local heap")))?;
+        Ok(String::from_utf8_lossy(text).into_owned())
+    }
+
     fn text(&self, pos: usize, n: usize, end: usize) -> Result<String> {
         if pos + n > end {
             return Err(self.bad(pos, "a link name inside its message"));
@@ -279,9 +400,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The external links of group `group` (e.g. `/entry/data`) of the HDF5 file `data` (its
-/// bytes; `path` names it in errors), in the order the file stores them.
-pub fn external_links(data: &[u8], path: &Path, group: &str) -> Result<Vec<ExternalLink>> {
+/// The soft and external links of group `group` (e.g. `/entry/data`) of the HDF5 file
+/// `data` (its bytes; `path` names it in errors), in the order the file stores them.
+pub fn group_links(data: &[u8], path: &Path, group: &str) -> Result<GroupLinks> {
     let sb = (0..)
         .map(|k| if k == 0 { 0 } else { 512usize << (k - 1) })
         .take_while(|&o| o + 8 <= data.len())
@@ -300,8 +421,8 @@ pub fn external_links(data: &[u8], path: &Path, group: &str) -> Result<Vec<Exter
         at = match found {
             Some(a) => a,
             None => {
-                let why = if links.symbol_table || links.dense {
-                    "its parent stores links in a form this reader does not walk (symbol table or dense storage)"
+                let why = if links.dense {
+                    "its parent stores links in dense storage, which this reader does not walk"
                 } else {
                     "no such member"
                 };
@@ -320,8 +441,10 @@ pub fn external_links(data: &[u8], path: &Path, group: &str) -> Result<Vec<Exter
         return Err(Error::Unsupported {
             format: "hdf5",
             path: Some(path.to_path_buf()),
-            what: format!("external links of {group} in dense link storage"),
+            what: format!("links of {group} in dense link storage"),
         });
     }
-    Ok(links.external)
+    let mut other = links.other;
+    other.hard = links.hard.into_iter().map(|(name, _)| name).collect();
+    Ok(other)
 }

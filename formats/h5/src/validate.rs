@@ -1,9 +1,9 @@
 //! Structural validation of an HDF5 file, for `emconvert check` of every HDF5-based format
 //! (EMD, HyperSpy, DM5, ARINA): every group is walked from the root and every object that
 //! does not resolve is reported — a member that cannot be opened, attributes that cannot
-//! be decoded, an external link naming a missing file or object, a dataset whose header
-//! is unreadable or whose stored data (contiguous block or chunk index) lies outside the
-//! file. What emio merely does not support (string or compound datasets as pixels, link
+//! be decoded, an external link naming a missing file or object, a soft link naming a
+//! path that holds nothing, a dataset whose header is unreadable or whose stored data
+//! (contiguous block or chunk index) lies outside the file. What emio merely does not support (string or compound datasets as pixels, link
 //! storage it does not walk) is not a problem of the file and is not reported.
 
 use std::path::Path;
@@ -16,6 +16,8 @@ use crate::{links, H5File};
 const MAX_OBJECTS: usize = 100_000;
 /// Deepest group nesting followed (HDF5 files can hold cycles of hard links).
 const MAX_DEPTH: usize = 64;
+/// Longest chain of soft links followed to their object (they can form loops).
+const MAX_SOFT_HOPS: usize = 16;
 
 /// Every structural problem found in the HDF5 file at `path`.
 pub fn validate(path: &Path) -> Vec<Problem> {
@@ -64,7 +66,7 @@ impl Walk<'_> {
         if let Err(e) = self.file.attrs(group) {
             self.report(format!("attributes of {group}"), String::new(), &e);
         }
-        self.external_links(group);
+        self.links(group);
         for name in groups {
             self.group(&join(group, &name), depth + 1);
         }
@@ -91,14 +93,24 @@ impl Walk<'_> {
         }
     }
 
-    /// External links of `group` whose file or object is missing.
-    fn external_links(&mut self, group: &str) {
-        let found = links::external_links(self.file.storage(), self.file.path(), group);
+    /// Soft links of `group` that name no object, and external links whose file or object
+    /// is missing.
+    fn links(&mut self, group: &str) {
+        let found = links::group_links(self.file.storage(), self.file.path(), group);
         let links = match found {
             Ok(links) => links,
             Err(e) => return self.report(format!("links of {group}"), String::new(), &e),
         };
-        for link in links {
+        for link in links.soft {
+            if !self.resolves(&absolute(group, &link.target), 0) {
+                self.problems.push(Problem::new(
+                    format!("soft link {}", join(group, &link.name)),
+                    link.target.clone(),
+                    "names a path that holds no group or dataset (a dangling link)".to_string(),
+                ));
+            }
+        }
+        for link in links.external {
             let field = format!("external link {}", join(group, &link.name));
             let value = format!("{}:{}", link.file, link.object);
             let folder = self.file.path().parent().unwrap_or(Path::new(""));
@@ -127,6 +139,41 @@ impl Walk<'_> {
                 )),
             }
         }
+    }
+}
+
+impl Walk<'_> {
+    /// Whether the absolute `path` holds a group or dataset, following soft links on the
+    /// way; an external link counts as resolving (its target is checked where it stands).
+    fn resolves(&self, path: &str, hops: usize) -> bool {
+        if self.file.is_group(path) || self.file.is_dataset(path) {
+            return true;
+        }
+        let (parent, name) = match path.trim_end_matches('/').rsplit_once('/') {
+            Some((p, n)) if !n.is_empty() => (if p.is_empty() { "/" } else { p }, n),
+            _ => return false,
+        };
+        let Ok(links) = links::group_links(self.file.storage(), self.file.path(), parent) else {
+            return false;
+        };
+        if links.external.iter().any(|l| l.name == name) {
+            return true;
+        }
+        hops < MAX_SOFT_HOPS
+            && links
+                .soft
+                .iter()
+                .find(|l| l.name == name)
+                .is_some_and(|l| self.resolves(&absolute(parent, &l.target), hops + 1))
+    }
+}
+
+/// `target` as an absolute path: soft link values are absolute or relative to their group.
+fn absolute(group: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        target.to_string()
+    } else {
+        join(group, target)
     }
 }
 
