@@ -43,6 +43,21 @@ impl<'a> Signals<'a> {
             .zip(self.names.iter().map(String::as_str))
     }
 
+    /// [`Signals::iter`] with the chunk shape each dataset is written with: `requested` (a
+    /// writer's `chunks` option) is for the dataset converted, the first; derived ones get
+    /// `None`, the writer's default.
+    pub fn with_chunks<'r, T>(
+        &self,
+        requested: Option<&'r [T]>,
+    ) -> impl Iterator<Item = (&'a Dataset, &str, Option<&'r [T]>)> + '_
+    where
+        'r: 'a,
+    {
+        self.iter()
+            .enumerate()
+            .map(move |(i, (d, name))| (d, name, requested.filter(|_| i == 0)))
+    }
+
     /// Total bytes of all the datasets (what a writer processes).
     pub fn nbytes(&self) -> u64 {
         self.datasets.iter().map(|d| d.nbytes()).sum()
@@ -111,6 +126,15 @@ mod tests {
         let sizes: Vec<u64> = signals.iter().map(|(d, _)| d.nbytes()).collect();
         assert_eq!(sizes, [4, 2, 1]);
         assert_eq!(signals.nbytes(), 7);
+        // A requested chunk shape is for the dataset converted only.
+        let chunks: Vec<Option<&[i64]>> = signals
+            .with_chunks(Some(&[2i64][..]))
+            .map(|(_, _, c)| c)
+            .collect();
+        assert_eq!(chunks, [Some(&[2i64][..]), None, None]);
+        assert!(signals
+            .with_chunks::<i64>(None)
+            .all(|(_, _, c)| c.is_none()));
     }
 
     #[derive(Default)]

@@ -198,10 +198,9 @@ pub fn write(request: &WriteRequest) -> Result<()> {
     }
     w.create_group("signals", vec![("emd_group_type".into(), Attr::Int(1))])?;
     let progress = Combined::new(progress, signals.nbytes());
-    for (i, (signal, name)) in signals.iter().enumerate() {
-        // The `chunks` option is for the dataset converted; derived ones get the default.
-        let requested = options.chunks.as_ref().map(|c| &c.0[..]);
-        let chunk = chunk_shape(signal, requested.filter(|_| i == 0))?;
+    let requested = options.chunks.as_ref().map(|c| &c.0[..]);
+    for (signal, name, requested) in signals.with_chunks(requested) {
+        let chunk = chunk_shape(signal, requested)?;
         write_signal(
             &mut w,
             signal,

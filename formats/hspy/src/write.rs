@@ -212,10 +212,10 @@ pub fn write(request: &WriteRequest) -> Result<()> {
     root.insert("file_format".into(), "HyperSpy".into());
     root.insert("file_format_version".into(), FILE_FORMAT_VERSION.into());
     H5Sink(&mut w).group("/", &root)?;
-    for (i, (signal, name)) in signals.iter().enumerate() {
-        // The `chunks` option is for the dataset converted; derived ones get rsciio's.
-        let requested = options.chunks.as_ref().map(|c| &c.0[..]);
-        let chunk = chunk_shape(signal, requested.filter(|_| i == 0))?;
+    // Derived datasets get rsciio's chunks.
+    let requested = options.chunks.as_ref().map(|c| &c.0[..]);
+    for (signal, name, requested) in signals.with_chunks(requested) {
+        let chunk = chunk_shape(signal, requested)?;
         let group = format!("/Experiments/{name}");
         write_signal(&mut w, signal, &group, &chunk, &options, &progress)?;
     }

@@ -295,9 +295,8 @@ impl Format for Zspy {
         root_attrs.insert("file_format_version".into(), FILE_FORMAT_VERSION.into());
         write_group(path, &root_attrs)?;
         write_group(&path.join("Experiments"), &Map::new())?;
-        for (i, (signal, name)) in signals.iter().enumerate() {
-            // The `chunks` option is for the dataset converted; derived ones get defaults.
-            let requested = options.chunks.as_ref().map(|c| &c.0[..]).filter(|_| i == 0);
+        let requested = options.chunks.as_ref().map(|c| &c.0[..]);
+        for (signal, name, requested) in signals.with_chunks(requested) {
             write_signal(path, signal, name, requested, &options, &progress)?;
         }
         consolidate(path)
