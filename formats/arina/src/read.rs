@@ -237,6 +237,12 @@ impl ChunkDecoder for Frames {
         read(&mut stored)?;
         c.frame(&stored, out)
     }
+
+    /// The data file's source fills the whole frame (its fill value where a chunk is
+    /// missing), and the conversion writes every output pixel.
+    fn writes_every_byte(&self) -> bool {
+        true
+    }
 }
 
 /// The lazy source `nav + (height, width) / rebin` over `frames`.

@@ -583,6 +583,12 @@ impl ChunkDecoder for FilteredChunks {
         g.swap(out);
         Ok(())
     }
+
+    /// A missing chunk is zero-filled here; a stored one is decoded to exactly its bytes
+    /// or fails.
+    fn writes_every_byte(&self) -> bool {
+        true
+    }
 }
 
 /// A dataset read whole through `hdf5-pure` on first access (layouts and filters emio
