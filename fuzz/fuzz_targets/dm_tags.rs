@@ -3,8 +3,8 @@
 //! Must never panic, hang or allocate more than the input justifies.
 #![no_main]
 
-use emio::dm::{original::Converter, read_storage, tags};
-use emio::Storage;
+use emio_core::Storage;
+use emio_dm::{original::Converter, read_storage, tags};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(file) = tags::parse(data) {

@@ -2,7 +2,7 @@
 //! coding at each upsampling over a small frame. Must never panic or hang; every event
 //! must land inside the frame.
 #![no_main]
-use emio::eer::codec::{decode_strip, Coding};
+use emio_eer::codec::{decode_strip, Coding};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let codings = [

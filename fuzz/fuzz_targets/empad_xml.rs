@@ -2,5 +2,5 @@
 //! scan shape and calibrations): arbitrary bytes as text; must never panic.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = emio::empad::describe(&String::from_utf8_lossy(data));
+    let _ = emio_empad::describe(&String::from_utf8_lossy(data));
 });

@@ -13,12 +13,12 @@ const SCAN: &[u8] = include_bytes!("../../testdata/mib/scan_u8.mib");
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let parts = parts(data);
     let hdr = parts[0];
-    if hdr.len() as u64 <= emio::mib::MAX_HDR_BYTES {
-        let _ = emio::mib::parse_hdr(&String::from_utf8_lossy(hdr));
+    if hdr.len() as u64 <= emio_mib::MAX_HDR_BYTES {
+        let _ = emio_mib::parse_hdr(&String::from_utf8_lossy(hdr));
     }
     let dir = scratch_dir();
     let mib = dir.join("pair.mib");
     put(&dir.join("pair.hdr"), hdr);
     put(&mib, parts.get(1).copied().unwrap_or(SCAN));
-    open_and_read("mib", &mib);
+    open_and_read(&emio_mib::Mib, &mib);
 });

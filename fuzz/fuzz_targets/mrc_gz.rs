@@ -39,7 +39,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for (bytes, ext) in [(&compressed.0[..], compressed.1), (data, raw)] {
         let path = dir.join(format!("input.{ext}"));
         put(&path, bytes);
-        open_and_read("mrc", &path);
+        open_and_read(&emio_mrc::Mrc, &path);
         let _ = std::fs::remove_file(&path);
     }
 });

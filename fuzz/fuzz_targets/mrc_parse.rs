@@ -3,7 +3,7 @@
 //! (info text, scan coordinates, scan layout). Must never panic or over-allocate.
 #![no_main]
 
-use emio::mrc::{de, exthdr, header::Header};
+use emio_mrc::{de, exthdr, header::Header};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(h) = Header::parse(data, None) {
@@ -11,11 +11,14 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let ext = &ext[..ext.len().min(h.nsymbt.max(0) as usize)];
         let e = exthdr::interpret(&h, ext, h.nz.max(0) as usize);
         if let Some(fei) = &e.fei {
-            let mut md = emio::Tree::new();
+            let mut md = emio_core::metadata::Tree::new();
             exthdr::fei_metadata(fei, &mut md);
         }
         let _ = h.to_tree();
-        assert_eq!(Header::parse(&h.encode(), Some(h.order)).map(|p| p.nx).ok(), Some(h.nx));
+        assert_eq!(
+            Header::parse(&h.encode(), Some(h.order)).map(|p| p.nx).ok(),
+            Some(h.nx)
+        );
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let info = de::parse_info(text);

@@ -21,6 +21,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     });
     let path = emio_fuzz::scratch_dir().join("scan_master.h5");
     emio_fuzz::put(&path, data);
-    emio_fuzz::open_and_read("arina", &path);
+    emio_fuzz::open_and_read(&emio_arina::Arina, &path);
     let _ = std::fs::remove_file(&path);
 });

@@ -1,4 +1,4 @@
 //! Fuzz the HyperSpy HDF5 reader: arbitrary bytes as a file, every dataset read; must never
 //! panic.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| emio_fuzz::exercise("hspy", "hspy", data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| emio_fuzz::exercise(&emio_hspy::Hspy, "hspy", data));

@@ -1,3 +1,3 @@
 //! Fuzz the mib reader: arbitrary bytes as a file, every dataset read; must never panic.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| emio_fuzz::exercise("mib", "mib", data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| emio_fuzz::exercise(&emio_mib::Mib, "mib", data));

@@ -1,3 +1,3 @@
 //! Fuzz the tiff reader: arbitrary bytes as a file, every dataset read; must never panic.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| emio_fuzz::exercise("tiff", "tiff", data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| emio_fuzz::exercise(&emio_tiff::Tiff, "tiff", data));

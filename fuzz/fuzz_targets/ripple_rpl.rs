@@ -3,8 +3,8 @@
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let text: String = data.iter().map(|&b| char::from(b)).collect();
-    if let Ok(info) = emio::ripple::rpl::parse(&text) {
-        if let Ok(layout) = emio::ripple::rpl::Layout::from_info(&info) {
+    if let Ok(info) = emio_ripple::rpl::parse(&text) {
+        if let Ok(layout) = emio_ripple::rpl::Layout::from_info(&info) {
             let _ = layout.full_shape();
         }
     }

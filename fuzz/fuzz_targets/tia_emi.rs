@@ -2,11 +2,11 @@
 //! parsed into its metadata tree and mapped; must never panic.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    for block in emio::tia::emi::object_blocks(data) {
-        if let Ok(tree) = emio::tia::emi::object_tree(&block) {
-            if let Some(emio::serde_json::Value::Object(info)) = tree.get("ObjectInfo") {
-                let mut metadata = emio::Tree::new();
-                emio::tia::mapping::apply(info, &mut metadata);
+    for block in emio_tia::emi::object_blocks(data) {
+        if let Ok(tree) = emio_tia::emi::object_tree(&block) {
+            if let Some(emio_core::serde_json::Value::Object(info)) = tree.get("ObjectInfo") {
+                let mut metadata = emio_core::metadata::Tree::new();
+                emio_tia::mapping::apply(info, &mut metadata);
             }
         }
     }

@@ -3,7 +3,7 @@
 //! decoded (bounded, for speed; also the raw input through each codec). Must never panic,
 //! hang or over-allocate.
 #![no_main]
-use emio::tiff::{ifd, meta, page};
+use emio_tiff::{ifd, meta, page};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for code in [1u16, 5, 8, 32773, 50000] {

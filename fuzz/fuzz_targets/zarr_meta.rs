@@ -18,7 +18,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if which % 2 == 0 {
         put(&root.join("zarr.json"), doc(0));
         put(&root.join("data/zarr.json"), doc(1));
-        open_and_read("zarr", &root);
+        open_and_read(&emio_zarr::Zarr, &root);
     } else {
         put(&root.join(".zgroup"), br#"{"zarr_format": 2}"#);
         put(&root.join(".zattrs"), doc(0));
@@ -28,7 +28,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         put(&experiment.join("data/.zarray"), doc(2));
         put(&experiment.join("axis-0/.zgroup"), br#"{"zarr_format": 2}"#);
         put(&experiment.join("axis-0/.zattrs"), doc(3));
-        open_and_read("zspy", &root);
+        open_and_read(&emio_zarr::Zspy, &root);
     }
     let _ = std::fs::remove_dir_all(&root);
 });

@@ -1,13 +1,19 @@
-//! Shared body of the fuzz targets: write the input to scratch files, open them (with one
-//! format, or probed through the registry as `emconvert` does), describe every dataset and
-//! read its first and last regions. Reads are bounded (a few KiB per dataset), so each
-//! execution is fast whatever size the input declares. Errors are fine; panics, hangs and
-//! huge allocations are bugs.
+//! Shared body of the fuzz targets: write the input to scratch files, open them with one
+//! format, describe every dataset and read its first and last regions. Reads are bounded
+//! (a few KiB per dataset), so each execution is fast whatever size the input declares.
+//! Errors are fine; panics, hangs and huge allocations are bugs.
+//!
+//! This crate depends on emio-core only, and each per-format target on its format's crate
+//! only, not on `emio`: a target links the code it can reach and nothing else. Through
+//! `emio` every target linked every format, and zarrs' codec registrations (static
+//! constructors the linker must keep) whatever it used: over 500,000 coverage counters,
+//! which libFuzzer clears and scans after every run, for targets reaching a few thousand.
+//! Only `open_any` and `options_parse`, which need the registry, use `emio`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use emio::{Dataset, Registry};
+use emio_core::{Dataset, Format, Registry};
 
 /// Largest region read per dataset: small, so a target runs thousands of inputs a second.
 const REGION_BYTES: u64 = 64 << 10;
@@ -58,11 +64,15 @@ pub fn parts(data: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// Describe `ds` (metadata, original metadata, axes) and read its first and last regions
-/// of at most [`REGION_BYTES`] (of ragged data: its first and last items, which follow
-/// variable-length references into heap collections).
+/// Describe `ds` (title, element type, axes as `emconvert info` shows them) and read its
+/// first and last regions of at most [`REGION_BYTES`] (of ragged data: its first and last
+/// items, which follow variable-length references into heap collections). The metadata
+/// trees are the reader's output, already built; they are not copied again.
 pub fn read_bounded(ds: &Dataset) {
-    let _ = emio::json::dataset_info(ds, 0, true);
+    let _ = (ds.title(), ds.numpy_str(), ds.dtype().numpy_fields());
+    for (axis, &n) in ds.axes.iter().zip(ds.shape()) {
+        let _ = axis.to_json(n);
+    }
     if let Some(items) = ds.ragged() {
         let n = items.len();
         for i in [0, n.saturating_sub(1)].into_iter().filter(|&i| i < n) {
@@ -83,40 +93,17 @@ pub fn read_bounded(ds: &Dataset) {
     }
 }
 
-/// Open `path` with the format `name` and read every dataset (bounded).
-pub fn open_and_read(name: &str, path: &Path) {
-    let format = emio::registry().by_name(name).expect("format registered");
-    if let Ok(datasets) = Registry::open_with(format.as_ref(), path, &[] as &[(&str, &str)]) {
+/// Open `path` with `format` and read every dataset (bounded).
+pub fn open_and_read(format: &dyn Format, path: &Path) {
+    if let Ok(datasets) = Registry::open_with(format, path, &[] as &[(&str, &str)]) {
         datasets.iter().for_each(read_bounded);
     }
 }
 
-/// Open `data` as a file of format `name` (named `*.extension`) and read what it holds.
-pub fn exercise(name: &str, extension: &str, data: &[u8]) {
+/// Open `data` as a file of `format` (named `input.extension`) and read what it holds.
+pub fn exercise(format: &dyn Format, extension: &str, data: &[u8]) {
     let path = scratch_dir().join(format!("input.{extension}"));
     put(&path, data);
-    open_and_read(name, &path);
-    let _ = std::fs::remove_file(&path);
-}
-
-/// As `emconvert info` does: probe `data` (named with an extension picked by its last
-/// byte among every registered one) through the registry, open it, read every dataset.
-pub fn exercise_any(data: &[u8]) {
-    let registry = emio::registry();
-    let extensions: Vec<&str> = registry
-        .formats()
-        .iter()
-        .flat_map(|f| f.extensions().iter().copied())
-        .collect();
-    let pick = usize::from(data.last().copied().unwrap_or(0)) % (extensions.len() + 1);
-    let name = match extensions.get(pick) {
-        Some(ext) => format!("input.{ext}"),
-        None => "input".to_string(),
-    };
-    let path = scratch_dir().join(name);
-    put(&path, data);
-    if let Ok((_, datasets)) = registry.open(&path, &[] as &[(&str, &str)]) {
-        datasets.iter().for_each(read_bounded);
-    }
+    open_and_read(format, &path);
     let _ = std::fs::remove_file(&path);
 }

@@ -93,6 +93,19 @@ impl ChunkDecoder for PaddedFrames {
     }
 }
 
+/// The note between the header and `Data_offset_1`: Latin-1 text with its NUL padding
+/// trimmed. The padding (most of the region in real files) is trimmed as bytes and ASCII
+/// notes are taken whole, rather than converting every byte to a `char` first.
+fn note_text(region: &[u8]) -> String {
+    let end = region.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let start = region[..end].iter().position(|&b| b != 0).unwrap_or(end);
+    let text = &region[start..end];
+    match std::str::from_utf8(text) {
+        Ok(ascii) if text.is_ascii() => ascii.to_string(),
+        _ => text.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
 fn nm_axis(name: &str, scale: f64, navigate: bool) -> Axis {
     Axis {
         name: name.into(),
@@ -124,12 +137,7 @@ fn open_storage(storage: Storage, file_name: &str) -> Result<Vec<Dataset>> {
             format!("Data_offset_1 between {HEADER_LEN} and the file size, found {off1}"),
         ));
     }
-    let note: String = bytes[HEADER_LEN..off1 as usize]
-        .iter()
-        .map(|&b| char::from(b))
-        .collect::<String>()
-        .trim_matches('\0')
-        .to_string();
+    let note = note_text(&bytes[HEADER_LEN..off1 as usize]);
     let dp = u64::from(h.dp_sz);
     let record = FRAME_PREFIX + dp * dp;
     let off2 = u64::from(h.data_offset_2);

@@ -285,3 +285,19 @@ fn declared_scans_far_beyond_the_file_are_refused_and_padding_is_reported() {
         opened[0].warnings()
     );
 }
+
+proptest! {
+    /// The note reads as before the fast path: every byte as a Latin-1 char, NULs trimmed
+    /// at both ends (inner NULs kept).
+    #[test]
+    fn note_is_latin1_with_nul_padding_trimmed(region in proptest::collection::vec(
+        prop_oneof![Just(0u8), Just(b'a'), Just(0xe9u8), any::<u8>()], 0..64)) {
+        let expected = region
+            .iter()
+            .map(|&b| char::from(b))
+            .collect::<String>()
+            .trim_matches('\0')
+            .to_string();
+        prop_assert_eq!(note_text(&region), expected);
+    }
+}
