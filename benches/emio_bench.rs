@@ -9,7 +9,7 @@
 //! and the cost of one file's `emconvert ls` row (probe, open, summary; mean of 20).
 //!
 //! ```text
-//! cargo bench --profile profiling --bench emio_bench -- [--scale 0.1] [--dir /tmp/emio-bench] [--only mib,mrc]
+//! cargo bench --profile profiling --bench emio_bench -- [--scale 0.1] [--dir /tmp/emio-bench] [--only mib,mrc] [--python PY]
 //! ```
 //!
 //! Defaults (scale 1): 2 GiB 12-bit MIB 128×128×256×256, 2 GiB DM4 EELS SI float32,
@@ -20,8 +20,13 @@
 //! HyperSpy/rsciio (h5py) write them (issue 17), 512 MiB 4D-STEM u16 in rsciio's chunks,
 //! which do not follow the frames: NCEM EMD stored transposed (256, 256, 64, 64) in
 //! chunks of (11, 11, 64, 64) and `.hspy` (256, 256, 64, 64) in (11, 11, 64, 64), each
-//! uncompressed and gzip (rows `emd-h5py`, `emd-h5py-gzip`, `hspy`, `hspy-gzip`; the
-//! Python bench `python/bench/bench_h5.py` reads files HyperSpy itself wrote, against h5py).
+//! uncompressed and gzip (rows `emd-h5py`, `emd-h5py-gzip`, `hspy`, `hspy-gzip`). With
+//! `--python PY` (a Python with HyperSpy and h5py), the rows `rsciio-emd`,
+//! `rsciio-emd-gzip`, `rsciio-hspy`, `rsciio-hspy-gzip` hold the same values written by
+//! HyperSpy itself (`benches/rsciio_h5.py`, rsciio's own chunks), and h5py's full read of
+//! them is timed in the same run. A third table gives, for data stored in another axis
+//! order (and the rsciio rows), the read in the logical C order next to the full read
+//! (which copies in the stored order) and h5py's read.
 //!
 //! `cat`, full read, sum and the conversions are each run once untimed (warm page cache),
 //! then timed three times (each emio step on a freshly opened file, so the memory map's
@@ -63,6 +68,9 @@ struct Spec {
     /// The `chunks` writer option for the (scaled) shape, navigation rank and element
     /// size, when the writer's default is not wanted.
     chunks: Option<ChunksFor>,
+    /// Written by HyperSpy itself (rsciio over h5py, `benches/rsciio_h5.py`: the kind,
+    /// `emd` or `hspy`, and gzip or not) instead of emio's writer: needs `--python`.
+    rsciio: Option<(&'static str, bool)>,
 }
 
 /// Chunk shape for a (scaled) shape, navigation rank and element size.
@@ -80,6 +88,7 @@ const SPECS: &[Spec] = &[
         rank: 4,
         options: &[],
         chunks: None,
+        rsciio: None,
     },
     Spec {
         name: "dm4",
@@ -92,6 +101,7 @@ const SPECS: &[Spec] = &[
         rank: 3,
         options: &[],
         chunks: None,
+        rsciio: None,
     },
     Spec {
         name: "dm3",
@@ -104,6 +114,7 @@ const SPECS: &[Spec] = &[
         rank: 3,
         options: &[],
         chunks: None,
+        rsciio: None,
     },
     Spec {
         name: "mrc",
@@ -116,6 +127,7 @@ const SPECS: &[Spec] = &[
         rank: 3,
         options: &[],
         chunks: None,
+        rsciio: None,
     },
     Spec {
         name: "blo",
@@ -128,6 +140,7 @@ const SPECS: &[Spec] = &[
         rank: 4,
         options: &[],
         chunks: None,
+        rsciio: None,
     },
     Spec {
         name: "emd",
@@ -140,6 +153,7 @@ const SPECS: &[Spec] = &[
         rank: 3,
         options: &[],
         chunks: None,
+        rsciio: None,
     },
     // Files as HyperSpy/rsciio (h5py) write them, issue 17: chunks that do not follow the
     // frames. rsciio's NCEM writer stores the array transposed and picks the chunks on the
@@ -157,6 +171,7 @@ const SPECS: &[Spec] = &[
         rank: 4,
         options: &[],
         chunks: Some(rsciio_ncem_chunks),
+        rsciio: None,
     },
     Spec {
         name: "emd-h5py-gzip",
@@ -169,6 +184,7 @@ const SPECS: &[Spec] = &[
         rank: 4,
         options: &[("compression", "gzip")],
         chunks: Some(rsciio_ncem_chunks),
+        rsciio: None,
     },
     Spec {
         name: "hspy",
@@ -181,6 +197,7 @@ const SPECS: &[Spec] = &[
         rank: 4,
         options: &[("compression", "none")],
         chunks: None,
+        rsciio: None,
     },
     Spec {
         name: "hspy-gzip",
@@ -193,6 +210,61 @@ const SPECS: &[Spec] = &[
         rank: 4,
         options: &[("compression", "gzip")],
         chunks: None,
+        rsciio: None,
+    },
+    // The same data written by HyperSpy itself (rsciio, h5py, its default chunks; `.hspy`
+    // shuffled as rsciio always does), with `--python`: h5py's read is timed too.
+    Spec {
+        name: "rsciio-emd",
+        format: "emd",
+        extension: "emd",
+        what: "4D-STEM u16, written by rsciio",
+        dtype: DType::U16,
+        shape: [64, 64, 256, 256],
+        nav: 2,
+        rank: 4,
+        options: &[],
+        chunks: None,
+        rsciio: Some(("emd", false)),
+    },
+    Spec {
+        name: "rsciio-emd-gzip",
+        format: "emd",
+        extension: "emd",
+        what: "4D-STEM u16, written by rsciio, gzip",
+        dtype: DType::U16,
+        shape: [64, 64, 256, 256],
+        nav: 2,
+        rank: 4,
+        options: &[],
+        chunks: None,
+        rsciio: Some(("emd", true)),
+    },
+    Spec {
+        name: "rsciio-hspy",
+        format: "hspy",
+        extension: "hspy",
+        what: "4D-STEM u16, written by rsciio",
+        dtype: DType::U16,
+        shape: [256, 256, 64, 64],
+        nav: 2,
+        rank: 4,
+        options: &[],
+        chunks: None,
+        rsciio: Some(("hspy", false)),
+    },
+    Spec {
+        name: "rsciio-hspy-gzip",
+        format: "hspy",
+        extension: "hspy",
+        what: "4D-STEM u16, written by rsciio, gzip",
+        dtype: DType::U16,
+        shape: [256, 256, 64, 64],
+        nav: 2,
+        rank: 4,
+        options: &[],
+        chunks: None,
+        rsciio: Some(("hspy", true)),
     },
     Spec {
         name: "tif",
@@ -205,6 +277,7 @@ const SPECS: &[Spec] = &[
         rank: 3,
         options: &[],
         chunks: None,
+        rsciio: None,
     },
     Spec {
         name: "xml",
@@ -217,6 +290,7 @@ const SPECS: &[Spec] = &[
         rank: 4,
         options: &[],
         chunks: None,
+        rsciio: None,
     },
     Spec {
         name: "rpl",
@@ -229,6 +303,7 @@ const SPECS: &[Spec] = &[
         rank: 3,
         options: &[],
         chunks: None,
+        rsciio: None,
     },
     Spec {
         name: "tvips",
@@ -241,6 +316,7 @@ const SPECS: &[Spec] = &[
         rank: 4,
         options: &[],
         chunks: None,
+        rsciio: None,
     },
     Spec {
         name: "ser",
@@ -253,6 +329,7 @@ const SPECS: &[Spec] = &[
         rank: 3,
         options: &[],
         chunks: None,
+        rsciio: None,
     },
     Spec {
         name: "npy",
@@ -265,6 +342,7 @@ const SPECS: &[Spec] = &[
         rank: 3,
         options: &[],
         chunks: None,
+        rsciio: None,
     },
 ];
 
@@ -596,6 +674,61 @@ fn data_file(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
+/// The helper script that writes the `rsciio` rows with HyperSpy and times h5py.
+const RSCIIO_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/rsciio_h5.py");
+
+/// Write the dataset of `shape` (the benchmark's synthetic values) to `path` with HyperSpy
+/// (`kind` `emd` or `hspy`, gzip or not), running `python`.
+fn rsciio_write(
+    python: &str,
+    kind: &str,
+    gzip: bool,
+    shape: &[u64],
+    path: &Path,
+) -> std::result::Result<(), String> {
+    let shape = shape
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join("x");
+    let status = std::process::Command::new(python)
+        .args([
+            RSCIIO_SCRIPT,
+            "write",
+            kind,
+            if gzip { "1" } else { "0" },
+            &shape,
+        ])
+        .arg(path)
+        .status()
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("{RSCIIO_SCRIPT} failed ({status})"))
+}
+
+/// h5py's full read of the file at `path` (median of [`common::RUNS`] after a warm-up, in
+/// one Python process), with the printed spread.
+fn h5py_timing(python: &str, path: &Path) -> (Duration, String) {
+    let out = std::process::Command::new(python)
+        .args([RSCIIO_SCRIPT, "h5py"])
+        .arg(path)
+        .arg(common::RUNS.to_string())
+        .output()
+        .expect("run the h5py timing");
+    assert!(out.status.success(), "h5py timing failed: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let secs: Vec<f64> = text
+        .split_whitespace()
+        .map(|t| t.parse().expect("seconds"))
+        .collect();
+    (
+        Duration::from_secs_f64(secs[0]),
+        format!("{:.3}-{:.3} s", secs[1], secs[2]),
+    )
+}
+
 fn remove(path: &Path) {
     if path.is_dir() {
         let _ = std::fs::remove_dir_all(path);
@@ -627,6 +760,8 @@ fn main() {
     let mut notes = Vec::new();
     let mut rows = Vec::new();
     let mut verb_rows = Vec::new();
+    let mut order_rows = Vec::new();
+    let python = value("--python");
     for spec in SPECS {
         // A format's name or extension selects its main row; other rows by their name.
         let main_row = spec.name == spec.extension;
@@ -656,11 +791,20 @@ fn main() {
             spec.extension
         );
         let path = dir.join(&name);
+        if spec.rsciio.is_some() && python.is_none() {
+            notes.push(format!(
+                "{}: written by HyperSpy, needs --python",
+                spec.name
+            ));
+            continue;
+        }
         if !path.exists() {
             eprintln!("generating {name} ({} MiB) ...", mb(ds.nbytes()));
             let t = Instant::now();
-            let written = if generated {
-                generate::write(spec.format, &ds, &path)
+            let written = if let (Some((kind, gzip)), Some(py)) = (spec.rsciio, &python) {
+                rsciio_write(py, kind, gzip, ds.shape(), &path)
+            } else if generated {
+                generate::write(spec.format, &ds, &path).map_err(|e| e.to_string())
             } else {
                 let chunks = spec.chunks.map(|f| {
                     f(ds.shape(), spec.nav, spec.dtype.size() as u64)
@@ -674,6 +818,7 @@ fn main() {
                     options.push(("chunks", c));
                 }
                 Registry::write(format.as_ref(), &ds, &path, &options, false, &NoProgress)
+                    .map_err(|e| e.to_string())
             };
             if let Err(e) = written {
                 notes.push(format!(
@@ -711,6 +856,46 @@ fn main() {
             d.read().map(|a| a.shape().len()).expect("full read");
         });
         let (sum_t, sum_rss, sum) = median_of_fresh_opens(&open_once, |d| sum_all(d).expect("sum"));
+        // Data stored in another axis order: the read in the logical C order too (what
+        // conversions and region reads ask for), and h5py's read of files HyperSpy wrote.
+        if data.source().stored_order().is_some() || spec.rsciio.is_some() {
+            let (c_t, c_rss, _) = median_of_fresh_opens(&open_once, |d| {
+                let zeros = vec![0; d.ndim()];
+                let a = d.read_region(&zeros, d.shape()).expect("C-order read");
+                a.shape().len()
+            });
+            let h5py = python
+                .as_ref()
+                .filter(|_| spec.rsciio.is_some())
+                .map(|py| h5py_timing(py, &path));
+            let cat_rate = gbps(file_bytes, cat.median());
+            let rate = |d: Duration| gbps(logical, d);
+            order_rows.push(format!(
+                "{:<17} {:>6} {:>8.2} | {:>5.2} GB/s {:>5.2}x | {:>5.2} GB/s {:>5.2}x {:>5} MB | {}",
+                spec.name,
+                mb(file_bytes),
+                cat_rate,
+                rate(read_t.median()),
+                rate(read_t.median()) / cat_rate,
+                rate(c_t.median()),
+                rate(c_t.median()) / cat_rate,
+                mb(c_rss),
+                match h5py {
+                    Some((median, spread)) => format!(
+                        "{:>5.2} GB/s  h5py/emio {:>5.2}x (full read), {:>5.2}x (C order)  (h5py {spread})",
+                        rate(median),
+                        median.as_secs_f64() / read_t.median().as_secs_f64(),
+                        median.as_secs_f64() / c_t.median().as_secs_f64(),
+                    ),
+                    None => "-".to_string(),
+                }
+            ));
+            order_rows.push(format!(
+                "                  spread (min-max): full read {}, C order {}",
+                read_t.spread(),
+                c_t.spread()
+            ));
+        }
         let expected_sum = generator_sum(spec, scale);
         assert!(
             (sum - expected_sum).abs() <= 1e-9 * expected_sum.abs().max(1.0),
@@ -815,6 +1000,16 @@ fn main() {
     );
     for row in rows {
         println!("{row}");
+    }
+    if !order_rows.is_empty() {
+        println!();
+        println!(
+            "{:<17} {:>6} {:>8} | {:^18} | {:^26} | h5py's full read (rsciio's files)",
+            "row", "MiB", "cat GB/s", "full read (x cat)", "C-order read (x cat, RSS)"
+        );
+        for row in order_rows {
+            println!("{row}");
+        }
     }
     println!();
     println!(

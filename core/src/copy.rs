@@ -65,16 +65,36 @@ pub fn copy_nd(
             _ => {}
         }
     }
-    walk(
-        &shape[..ndim],
-        &src_strides[..ndim],
-        &dst_strides[..ndim],
-        src_off,
-        |s, d| {
+    let (shape, src_strides, dst_strides) =
+        (&shape[..ndim], &src_strides[..ndim], &dst_strides[..ndim]);
+    // Short runs of a fixed size (rows of small chunks, staged transposes) are copied
+    // inline rather than through one `memcpy` call each.
+    match run {
+        16 => fixed_runs::<16>(src, dst, shape, src_strides, dst_strides, src_off, dst_off),
+        32 => fixed_runs::<32>(src, dst, shape, src_strides, dst_strides, src_off, dst_off),
+        64 => fixed_runs::<64>(src, dst, shape, src_strides, dst_strides, src_off, dst_off),
+        _ => walk(shape, src_strides, dst_strides, src_off, |s, d| {
             let (s, d) = (s as usize, (d + dst_off) as usize);
             dst[d..d + run].copy_from_slice(&src[s..s + run]);
-        },
-    );
+        }),
+    }
+}
+
+/// The runs of [`copy_nd`] when each is `N` bytes.
+fn fixed_runs<const N: usize>(
+    src: &[u8],
+    dst: &mut [u8],
+    shape: &[u64],
+    src_strides: &[i64],
+    dst_strides: &[i64],
+    src_off: i64,
+    dst_off: i64,
+) {
+    walk(shape, src_strides, dst_strides, src_off, |s, d| {
+        let (s, d) = (s as usize, (d + dst_off) as usize);
+        let run: [u8; N] = src[s..s + N].try_into().expect("one run");
+        dst[d..d + N].copy_from_slice(&run);
+    });
 }
 
 /// The element-by-element part of [`copy_nd`]: rows along the last axis of `shape`, both

@@ -4,8 +4,9 @@
 //!
 //! [`transpose`] runs the 2-D core of such copies as tiled block transposes: on x86_64 with
 //! SSE2 shuffles (a 16-byte vector per line, e.g. 8 × 8 `u16` per block, tiles of two cache
-//! lines per side), elsewhere element by element within the same tiles. Both
-//! [`crate::copy::copy_nd`] and [`crate::copy::gather`] take this path when it applies.
+//! lines per side, partial tiles by their whole blocks), elsewhere element by element
+//! within the same tiles. Both [`crate::copy::copy_nd`] and [`crate::copy::gather`] take
+//! this path when it applies.
 
 use crate::strides::{walk, Layout};
 
@@ -94,20 +95,31 @@ fn planes<const E: usize>(
 /// Bytes of one tile side: two cache lines (measured fastest for `u16` frames).
 const TILE_BYTES: usize = 128;
 
-/// Transpose one plane in tiles of [`TILE_BYTES`] per side; full tiles through
-/// [`simd::tile`] where available, partial ones element by element.
+/// Transpose one plane in tiles of [`TILE_BYTES`] per side. Within each tile, the largest
+/// part made of whole vector blocks (`16 / E` elements per side) goes through
+/// [`simd::blocks`] where available, so the narrow planes of small chunks (h5py's chunks
+/// cut axes into pieces of a few indices) are vectorized too; the rest of the tile is
+/// copied element by element.
 fn transpose_plane<const E: usize>(src: &[u8], s: usize, dst: &mut [u8], d: usize, p: &Plane) {
     let t = TILE_BYTES / E;
+    let l = 16 / E;
     for rt in (0..p.rows).step_by(t) {
         for ct in (0..p.cols).step_by(t) {
             let (s, d) = (s + rt * E + ct * p.s_col, d + rt * p.d_row + ct * E);
-            if simd::AVAILABLE && rt + t <= p.rows && ct + t <= p.cols {
-                simd::tile::<E>(src, s, p.s_col, dst, d, p.d_row);
-                continue;
+            let (rows, cols) = (t.min(p.rows - rt), t.min(p.cols - ct));
+            let (vr, vc) = if simd::AVAILABLE {
+                (rows - rows % l, cols - cols % l)
+            } else {
+                (0, 0)
+            };
+            if vr > 0 && vc > 0 {
+                simd::blocks::<E>(src, s, p.s_col, dst, d, p.d_row, vr, vc);
             }
-            for row in 0..t.min(p.rows - rt) {
+            for row in 0..rows {
                 let d = d + row * p.d_row;
-                for col in 0..t.min(p.cols - ct) {
+                // Columns the vector blocks covered in this row.
+                let done = if row < vr { vc } else { 0 };
+                for col in done..cols {
                     let (si, di) = (s + row * E + col * p.s_col, d + col * E);
                     dst[di..di + E].copy_from_slice(&src[si..si + E]);
                 }
@@ -162,24 +174,28 @@ mod simd {
         a
     }
 
-    /// Transpose one full tile of `TILE_BYTES / E` elements per side: source lines start
-    /// at `s + c * s_col`, destination lines at `d + r * d_row`.
+    /// Transpose `rows` × `cols` elements (both multiples of `L`, `rows * E` at most
+    /// [`TILE_BYTES`]): source lines (one per column) start at `s + c * s_col`,
+    /// destination lines (one per row) at `d + r * d_row`.
     #[inline(always)]
-    fn tile_l<const E: usize, const L: usize>(
+    #[allow(clippy::too_many_arguments)]
+    fn blocks_l<const E: usize, const L: usize>(
         src: &[u8],
         s: usize,
         s_col: usize,
         dst: &mut [u8],
         d: usize,
         d_row: usize,
+        rows: usize,
+        cols: usize,
     ) {
-        let t = TILE_BYTES / E;
-        for c in (0..t).step_by(L) {
-            let lines: [&[u8; TILE_BYTES]; L] = std::array::from_fn(|k| {
+        let line = rows * E;
+        for c in (0..cols).step_by(L) {
+            let lines: [&[u8]; L] = std::array::from_fn(|k| {
                 let o = s + (c + k) * s_col;
-                src[o..o + TILE_BYTES].try_into().expect("one tile line")
+                &src[o..o + line]
             });
-            for j in 0..TILE_BYTES / 16 {
+            for j in 0..line / 16 {
                 let a: [__m128i; L] = std::array::from_fn(|k| {
                     bytemuck::pod_read_unaligned(&lines[k][16 * j..16 * j + 16])
                 });
@@ -192,21 +208,26 @@ mod simd {
         }
     }
 
-    /// Transpose one full tile of elements of `E` bytes (1, 2, 4 or 8).
+    /// Transpose `rows` × `cols` elements of `E` bytes (1, 2, 4 or 8), both multiples of
+    /// `16 / E`, `rows` at most one tile.
     #[inline(always)]
-    pub fn tile<const E: usize>(
+    #[allow(clippy::too_many_arguments)]
+    pub fn blocks<const E: usize>(
         src: &[u8],
         s: usize,
         s_col: usize,
         dst: &mut [u8],
         d: usize,
         d_row: usize,
+        rows: usize,
+        cols: usize,
     ) {
+        debug_assert!(rows * E <= TILE_BYTES);
         match E {
-            1 => tile_l::<1, 16>(src, s, s_col, dst, d, d_row),
-            2 => tile_l::<2, 8>(src, s, s_col, dst, d, d_row),
-            4 => tile_l::<4, 4>(src, s, s_col, dst, d, d_row),
-            _ => tile_l::<8, 2>(src, s, s_col, dst, d, d_row),
+            1 => blocks_l::<1, 16>(src, s, s_col, dst, d, d_row, rows, cols),
+            2 => blocks_l::<2, 8>(src, s, s_col, dst, d, d_row, rows, cols),
+            4 => blocks_l::<4, 4>(src, s, s_col, dst, d, d_row, rows, cols),
+            _ => blocks_l::<8, 2>(src, s, s_col, dst, d, d_row, rows, cols),
         }
     }
 }
@@ -219,7 +240,17 @@ mod simd {
     pub const AVAILABLE: bool = false;
 
     /// Never called ([`AVAILABLE`] is false).
-    pub fn tile<const E: usize>(_: &[u8], _: usize, _: usize, _: &mut [u8], _: usize, _: usize) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn blocks<const E: usize>(
+        _: &[u8],
+        _: usize,
+        _: usize,
+        _: &mut [u8],
+        _: usize,
+        _: usize,
+        _: usize,
+        _: usize,
+    ) {
         unreachable!("no vector tiles on this target")
     }
 }
@@ -296,6 +327,9 @@ mod tests {
                 vec![1, 130, 1, 9],
                 vec![100, 3, 70],
                 vec![130, 2, 140],
+                vec![11, 64, 11],
+                vec![40, 9, 17, 24],
+                vec![3, 70, 33],
             ] {
                 let n: usize = shape.iter().product::<u64>() as usize * es;
                 let src: Vec<u8> = (0..n + 7).map(|i| (i * 31 + i / 251) as u8).collect();

@@ -35,6 +35,8 @@ use rayon::prelude::*;
 
 use crate::filters::{self, FilterStep};
 
+mod staged;
+
 /// Regions at least this large are copied on several threads.
 const PARALLEL_BYTES: usize = 8 << 20;
 /// Size of the pieces a large region is cut into for the threads.
@@ -382,6 +384,11 @@ impl MappedChunks {
     /// Copy the region `start .. start + shape` (non-empty) from every chunk it touches.
     fn fill(&self, table: &HashMap<u64, Entry>, start: &[u64], shape: &[u64], out: &mut [u8]) {
         let g = &self.geo;
+        if let Some(b) = staged::stored_inner_axis(g, shape) {
+            staged::fill(&self.storage, g, table, start, shape, b, out);
+            g.swap(out);
+            return;
+        }
         let n = shape.len();
         let es = g.dtype.size();
         let dst_strides = c_strides(shape, es);
