@@ -56,8 +56,11 @@ emio_core::options! {
         compression_opts: i64 = Some("4"),
         /// chunk shape, one size per dimension (default: rsciio's, whole signals of ~1 MB)
         chunks: Option<IntList> = None,
-        /// false is refused: rsciio then updates an existing file in place, emio writes new
-        /// files atomically
+        /// false writes the signal's structure (axes, metadata, original_metadata,
+        /// attributes, learning_results) without its `data` dataset, as rsciio does
+        /// (HyperSpy then writes the data into the file it keeps open; rsciio's
+        /// `close_file` has no counterpart: emio returns no open file, every file it writes
+        /// is complete and closed)
         write_dataset: bool = Some("true"),
     }
 }
@@ -191,12 +194,6 @@ fn group_name(title: &str) -> String {
 pub fn write(request: &WriteRequest) -> Result<()> {
     let (ds, path, progress) = (request.dataset, request.path, request.progress);
     let options = request.typed::<WriteOptions>()?;
-    if !options.write_dataset {
-        return Err(Error::invalid_option(
-            "write_dataset",
-            "false updates an existing file in place (rsciio's mode='a'); emio writes whole new files",
-        ));
-    }
     let signals = Signals::of(ds, group_name);
     for (signal, _) in signals.iter() {
         if signal.ndim() == 0 {
@@ -222,8 +219,8 @@ pub fn write(request: &WriteRequest) -> Result<()> {
     w.finish()
 }
 
-/// Write `ds` as the signal group `group`: its data, axes, metadata and the empty groups
-/// HyperSpy expects.
+/// Write `ds` as the signal group `group`: its data (unless `write_dataset` is false), axes,
+/// metadata and the empty groups HyperSpy expects.
 fn write_signal(
     w: &mut H5Writer,
     ds: &Dataset,
@@ -239,9 +236,12 @@ fn write_signal(
     let mut attributes = Tree::new();
     match ds.ragged() {
         Some(items) => {
-            crate::ragged::write(w, group, items.as_ref(), chunk, compression(options))?;
+            if options.write_dataset {
+                crate::ragged::write(w, group, items.as_ref(), chunk, compression(options))?;
+            }
             attributes.insert("ragged".into(), true.into());
         }
+        None if !options.write_dataset => {}
         None => write_data(
             w,
             ds,

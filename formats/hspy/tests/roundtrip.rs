@@ -188,11 +188,43 @@ fn refused_options_and_shapes_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let ds = dataset(DType::U8, &[2, 3], 1, 0, 1, Tree::new(), Tree::new());
     let path = dir.path().join("a.hspy");
-    let e = write(&ds, &path, &[("write_dataset", "false".into())]).unwrap_err();
-    assert!(e.to_string().contains("write_dataset"), "{e}");
     let e = write(&ds, &path, &[("chunks", "1".into())]).unwrap_err();
     assert!(e.to_string().contains("chunks"), "{e}");
     assert!(!path.exists());
+}
+
+/// `write_dataset=false` (rsciio's option) writes the signal's groups, axes and metadata but
+/// no `data` dataset; emio's reader then finds no signal and says so.
+#[test]
+fn write_dataset_false_writes_the_structure_without_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut meta = Tree::new();
+    meta.insert(
+        "General".into(),
+        emio_core::serde_json::json!({"title": "s"}),
+    );
+    let ds = dataset(DType::U16, &[2, 3], 1, 0, 1, meta, Tree::new());
+    let path = dir.path().join("a.hspy");
+    write(&ds, &path, &[("write_dataset", "false".into())]).unwrap();
+    let f = emio_h5::H5File::open(&path).unwrap();
+    let group = &f.groups("/Experiments").unwrap()[0];
+    let node = |p: &str| format!("/Experiments/{group}/{p}");
+    assert!(!f.is_dataset(&node("data")));
+    for g in [
+        "axis-0",
+        "axis-1",
+        "metadata/General",
+        "original_metadata",
+        "attributes",
+    ] {
+        assert!(f.is_group(&node(g)), "{g}");
+    }
+    assert_eq!(
+        f.attrs(&node("metadata/General")).unwrap()["title"],
+        ds.metadata["General"]["title"]
+    );
+    let e = Hspy.open(&path, &Options::default()).unwrap_err();
+    assert!(e.to_string().contains("data dataset"), "{e}");
 }
 
 #[test]
