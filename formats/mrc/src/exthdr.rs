@@ -480,8 +480,7 @@ pub fn interpret(h: &Header, ext: &[u8], sections: usize) -> Extended {
             out.tree.insert("values".into(), Value::Object(table));
         }
         None if ext.len() <= RAW_KEEP_BYTES => {
-            let hex: String = ext.iter().map(|b| format!("{b:02x}")).collect();
-            out.tree.insert("raw_hex".into(), hex.into());
+            out.tree.insert("raw_hex".into(), hex(ext).into());
         }
         None => {
             out.tree.insert(
@@ -491,6 +490,19 @@ pub fn interpret(h: &Header, ext: &[u8], sections: usize) -> Extended {
         }
     }
     out
+}
+
+/// Lower-case hex of `bytes`, two digits a byte, by table lookup (a `format!` per byte
+/// allocated 64 Ki strings for a large unknown extended header: 40% of the mrc_parse fuzz
+/// target's time).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
 }
 
 /// The first frame's value of an FEI field as a number.
@@ -617,6 +629,14 @@ pub fn fei_pixel_size_nm(fei: &Tree) -> [Option<f64>; 2] {
 mod tests {
     use super::*;
     use crate::header::Mode;
+
+    #[test]
+    fn hex_is_two_lower_case_digits_a_byte() {
+        let all: Vec<u8> = (0..=255).collect();
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&all), expected);
+        assert_eq!(hex(&[]), "");
+    }
 
     #[test]
     fn fei_sizes_match_the_specification() {
