@@ -22,6 +22,9 @@ pub(super) fn json_dataset(f: &H5File, path: &str) -> Result<Value> {
         .map_err(|e| bad(format!("JSON in {path} ({e})")))
 }
 
+/// Most bytes of one frame's metadata text (Velox writes 60000).
+const MAX_METADATA_ROWS: u64 = 64 << 20;
+
 /// Frame `frame` of a `Metadata` dataset (60000 x frames bytes of NUL-padded JSON).
 pub(super) fn frame_metadata(f: &H5File, group: &str, name: &str, frame: usize) -> Result<Tree> {
     let path = format!("{group}/{name}");
@@ -37,11 +40,12 @@ pub(super) fn frame_metadata(f: &H5File, group: &str, name: &str, frame: usize) 
     let col = frame.min(cols as usize - 1);
     let bytes = if ds.elem_size == 1 && matches!(ds.element, emio_h5::Element::Numeric(..)) {
         // One column through the lazy source: `rows` bytes, not the whole array (60000 ×
-        // frames bytes, decoded by hdf5-pure) for one frame's text.
-        if rows > emio_h5::MAX_EAGER_BYTES {
+        // frames bytes, decoded by hdf5-pure) for one frame's text. The source checks the
+        // stored extent before anything is allocated; a column of a sparse array is bounded
+        // like any metadata.
+        if rows > MAX_METADATA_ROWS {
             return Err(bad(format!(
-                "at most {} metadata bytes at {path}",
-                emio_h5::MAX_EAGER_BYTES
+                "at most {MAX_METADATA_ROWS} bytes of metadata per frame at {path}, found {rows}"
             )));
         }
         let (start, shape) = if ds.shape.len() == 2 {
@@ -49,8 +53,9 @@ pub(super) fn frame_metadata(f: &H5File, group: &str, name: &str, frame: usize) 
         } else {
             (vec![0], vec![rows])
         };
+        let source = ds.source(None)?;
         let mut bytes = vec![0u8; rows as usize];
-        ds.source(None)?.read_region(&start, &shape, &mut bytes)?;
+        source.read_region(&start, &shape, &mut bytes)?;
         bytes
     } else {
         let raw = ds.read_raw()?;
