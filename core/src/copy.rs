@@ -1,7 +1,7 @@
 //! Copy kernels behind every region read: an N-D block of stored bytes, laid out with any
 //! byte strides, copied into a C-order buffer.
 //!
-//! [`gather`] is the fast path every strided read takes. It merges dimensions that are
+//! `gather` is the fast path every strided read takes. It merges dimensions that are
 //! contiguous together, fixes the stored byte order while the bytes are still in cache,
 //! splits large regions across threads (which also spreads the page faults of a freshly
 //! allocated output), and copies transposed layouts (Fortran order, DigitalMicrograph
