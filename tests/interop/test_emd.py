@@ -1,12 +1,14 @@
 """NCEM EMD written by emio is read back identically by rsciio, ncempy and h5py; corpus
 EMD files converted by emio keep their data and calibrations."""
 import json
+import os
+import subprocess
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import save_npy
+from conftest import ROOT, save_npy
 
 
 def _convert(emconvert, tmp_path, array, *write_opts):
@@ -160,3 +162,21 @@ def test_check_names_dangling_soft_links(tmp_path, emconvert, libver):
     }, report
     back = json.loads(emconvert("info", "--json", "--checksum", out).stdout)
     assert [d["shape"] for d in back["datasets"]] == [[3, 4, 5]]
+
+
+def test_cyclic_group_links_end_in_a_bounded_walk(tmp_path, emconvert):
+    """A group hard-linked into itself twice makes every level of the tree twice as wide
+    as the one above (h5py's `visititems` sees each object once; a walk by path sees
+    2^depth paths): emconvert bounds its NCEM walk and ends with an error naming the
+    cycle, never running on."""
+    a = np.arange(60, dtype="<u2").reshape(3, 4, 5)
+    out = _convert(emconvert, tmp_path, a)
+    with h5py.File(out, "a") as f:
+        loop = f.create_group("loop")
+        loop["left"] = loop
+        loop["right"] = loop
+    exe = os.environ.get("EMCONVERT") or str(ROOT / "target" / "release" / "emconvert")
+    # The timeout only tells a hang from an answer: any bounded walk ends far sooner.
+    proc = subprocess.run([exe, "info", str(out)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stdout
+    assert "cyclic group links" in proc.stderr, proc.stderr
