@@ -114,18 +114,32 @@ fn truthy(v: &Value) -> bool {
 /// to exhaust a budget of 10,000.
 const MAX_GROUPS_WALKED: usize = 1_000;
 
-/// Walk the file like h5py's `visititems` (sorted, depth first) collecting data datasets.
-/// `budget` counts down the groups still allowed to be visited.
+/// The state of [`find_dataset_paths`].
+struct Walk {
+    seen: std::collections::HashSet<u64>,
+    budget: usize,
+}
+
+/// Walk the file like h5py's `visititems` (sorted, depth first, each group once however
+/// many links lead to it) collecting data datasets. `seen` holds the addresses of the
+/// groups visited; `budget` counts down the groups still allowed to be visited (for groups
+/// whose address cannot be found).
 fn find_dataset_paths(
     f: &H5File,
     group: &str,
     out: &mut Vec<String>,
     depth: usize,
-    budget: &mut usize,
+    walk: &mut Walk,
 ) -> Result<()> {
     if depth > 32 {
         return Ok(());
     }
+    if let Some(address) = f.object_address(group) {
+        if !walk.seen.insert(address) {
+            return Ok(());
+        }
+    }
+    let budget = &mut walk.budget;
     if *budget == 0 {
         return Err(Error::malformed_at_unknown(
             "emd",
@@ -157,7 +171,7 @@ fn find_dataset_paths(
                 out.push(path);
             }
         } else {
-            find_dataset_paths(f, &path, out, depth + 1, budget)?;
+            find_dataset_paths(f, &path, out, depth + 1, walk)?;
         }
     }
     Ok(())
@@ -216,7 +230,11 @@ pub fn read(f: &H5File, file_name: &str, options: &Options) -> Result<Vec<Datase
             false
         }
         None => {
-            find_dataset_paths(f, "", &mut paths, 0, &mut { MAX_GROUPS_WALKED })?;
+            let mut walk = Walk {
+                seen: Default::default(),
+                budget: MAX_GROUPS_WALKED,
+            };
+            find_dataset_paths(f, "", &mut paths, 0, &mut walk)?;
             options.stack_group
         }
     };

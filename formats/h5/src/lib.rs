@@ -309,6 +309,13 @@ impl H5File {
         }
     }
 
+    /// The file address of the object at `path` (a group or dataset reached through hard
+    /// links): the same for every path to one object. `None` where it cannot be found this
+    /// way (e.g. a parent in dense link storage).
+    pub fn object_address(&self, path: &str) -> Option<u64> {
+        links::object_address(&self.storage, &self.path, path).ok()
+    }
+
     /// Whether `path` names a group.
     pub fn is_group(&self, path: &str) -> bool {
         matches!(self.object(path), Some(Object::Group(_)))

@@ -403,6 +403,29 @@ impl<'a> Reader<'a> {
 /// The soft and external links of group `group` (e.g. `/entry/data`) of the HDF5 file
 /// `data` (its bytes; `path` names it in errors), in the order the file stores them.
 pub fn group_links(data: &[u8], path: &Path, group: &str) -> Result<GroupLinks> {
+    let (r, at) = find(data, path, group)?;
+    let links = r.links(at)?;
+    if links.dense {
+        return Err(Error::Unsupported {
+            format: "hdf5",
+            path: Some(path.to_path_buf()),
+            what: format!("links of {group} in dense link storage"),
+        });
+    }
+    let mut other = links.other;
+    other.hard = links.hard.into_iter().map(|(name, _)| name).collect();
+    Ok(other)
+}
+
+/// The file address of the object header of the group or dataset at `object` (followed
+/// through hard links from the root group): the object's identity, the same whatever path
+/// leads to it.
+pub fn object_address(data: &[u8], path: &Path, object: &str) -> Result<u64> {
+    find(data, path, object).map(|(_, at)| at as u64)
+}
+
+/// A reader of the file `data` and the object header position of `object`.
+fn find<'a>(data: &'a [u8], path: &'a Path, object: &str) -> Result<(Reader<'a>, usize)> {
     let sb = (0..)
         .map(|k| if k == 0 { 0 } else { 512usize << (k - 1) })
         .take_while(|&o| o + 8 <= data.len())
@@ -415,7 +438,7 @@ pub fn group_links(data: &[u8], path: &Path, group: &str) -> Result<GroupLinks> 
         })?;
     let (r, mut at) = Reader::open(data, path, sb)?;
     let mut walked = String::new();
-    for part in group.split('/').filter(|p| !p.is_empty()) {
+    for part in object.split('/').filter(|p| !p.is_empty()) {
         let links = r.links(at)?;
         let found = links.hard.iter().find(|(n, _)| n == part).map(|&(_, a)| a);
         at = match found {
@@ -429,22 +452,12 @@ pub fn group_links(data: &[u8], path: &Path, group: &str) -> Result<GroupLinks> 
                 return Err(Error::Unsupported {
                     format: "hdf5",
                     path: Some(path.to_path_buf()),
-                    what: format!("finding group {walked}/{part}: {why}"),
+                    what: format!("finding {walked}/{part}: {why}"),
                 });
             }
         };
         walked.push('/');
         walked.push_str(part);
     }
-    let links = r.links(at)?;
-    if links.dense {
-        return Err(Error::Unsupported {
-            format: "hdf5",
-            path: Some(path.to_path_buf()),
-            what: format!("links of {group} in dense link storage"),
-        });
-    }
-    let mut other = links.other;
-    other.hard = links.hard.into_iter().map(|(name, _)| name).collect();
-    Ok(other)
+    Ok((r, at))
 }
