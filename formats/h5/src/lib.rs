@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+mod attrs;
 pub mod bitshuffle;
 pub mod filters;
 mod lazy;
@@ -25,18 +26,18 @@ pub mod validate;
 pub mod vlen;
 pub mod writer;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use emio_core::metadata::{json_f64, Tree};
-use emio_core::serde_json::Value;
+use emio_core::metadata::Tree;
 use emio_core::source::element_count;
 use emio_core::{
     ArraySource, ByteOrder, ContentMatch, DType, Error, Result, Storage, StridedSource,
 };
-use hdf5_pure::{AttrValue, ChunkIndex, Datatype, DatatypeByteOrder, FormatError, Layout};
+use hdf5_pure::{ChunkIndex, Datatype, DatatypeByteOrder, FormatError, Layout};
 
+pub use attrs::attr_to_json;
+use attrs::{attrs_to_tree, to_bools};
 use filters::FilterStep;
 use lazy::{Geometry, Origin};
 use objects::{Object, Objects};
@@ -444,67 +445,6 @@ impl H5File {
             elem_size,
         })
     }
-}
-
-/// Convert one attribute value to JSON.
-pub fn attr_to_json(v: &AttrValue) -> Option<Value> {
-    fn arr<T: Copy>(v: &[T], f: impl Fn(T) -> Value) -> Value {
-        Value::Array(v.iter().map(|x| f(*x)).collect())
-    }
-    let f = |x: f64| json_f64(x);
-    Some(match v {
-        AttrValue::F32(x) => f(f64::from(*x)),
-        AttrValue::F64(x) => f(*x),
-        AttrValue::I8(x) => Value::from(*x),
-        AttrValue::I16(x) => Value::from(*x),
-        AttrValue::I32(x) => Value::from(*x),
-        AttrValue::I64(x) => Value::from(*x),
-        AttrValue::U8(x) => Value::from(*x),
-        AttrValue::U16(x) => Value::from(*x),
-        AttrValue::U32(x) => Value::from(*x),
-        AttrValue::U64(x) => Value::from(*x),
-        AttrValue::F32Array(v) => arr(v, |x| f(f64::from(x))),
-        AttrValue::F64Array(v) => arr(v, f),
-        AttrValue::I8Array(v) => arr(v, Value::from),
-        AttrValue::I16Array(v) => arr(v, Value::from),
-        AttrValue::I32Array(v) => arr(v, Value::from),
-        AttrValue::I64Array(v) => arr(v, Value::from),
-        AttrValue::U8Array(v) => arr(v, Value::from),
-        AttrValue::U16Array(v) => arr(v, Value::from),
-        AttrValue::U32Array(v) => arr(v, Value::from),
-        AttrValue::U64Array(v) => arr(v, Value::from),
-        other => {
-            if let Some(s) = other.as_str() {
-                Value::from(s.trim_end_matches('\0'))
-            } else if let Some(list) = other.as_strings() {
-                Value::Array(
-                    list.iter()
-                        .map(|s| Value::from(s.trim_end_matches('\0')))
-                        .collect(),
-                )
-            } else {
-                return None;
-            }
-        }
-    })
-}
-
-/// 0/1 numbers (or arrays of them) as JSON booleans.
-fn to_bools(v: &Value) -> Value {
-    match v {
-        Value::Array(items) => Value::Array(items.iter().map(to_bools).collect()),
-        Value::Number(n) => Value::Bool(n.as_f64() != Some(0.0)),
-        other => other.clone(),
-    }
-}
-
-fn attrs_to_tree(map: HashMap<String, AttrValue>) -> Tree {
-    let mut items: Vec<(String, AttrValue)> = map.into_iter().collect();
-    items.sort_by(|a, b| a.0.cmp(&b.0));
-    items
-        .into_iter()
-        .filter_map(|(k, v)| attr_to_json(&v).map(|j| (k, j)))
-        .collect()
 }
 
 /// A dataset of an [`H5File`]: shape, element type, and lazy or eager access to its values.
