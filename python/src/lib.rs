@@ -598,18 +598,40 @@ impl PyDataset {
         })
     }
 
-    /// The items of a ragged dataset, in C order of its positions, read with the GIL
-    /// released: `(shape, values)` with the values as native-endian bytes of
-    /// [`PyDataset::ragged_element`], or a list of strings.
-    fn ragged_items<'py>(&self, py: Python<'py>) -> PyResult<Vec<(Vec<u64>, Bound<'py, PyAny>)>> {
+    /// The items of a ragged dataset at the C-order positions `start .. start + count`
+    /// (every item by default), read with the GIL released: `(shape, values)` with the
+    /// values as native-endian bytes of [`PyDataset::ragged_element`], or a list of
+    /// strings.
+    #[pyo3(signature = (start=0, count=None))]
+    fn ragged_items<'py>(
+        &self,
+        py: Python<'py>,
+        start: u64,
+        count: Option<u64>,
+    ) -> PyResult<Vec<(Vec<u64>, Bound<'py, PyAny>)>> {
         let Some(ragged) = self.inner.ragged() else {
             return Err(errors::to_pyerr(
                 py,
                 Error::unsupported("python", "ragged items of a dataset that is not ragged"),
             ));
         };
+        let len = ragged.len();
+        let end = count.map_or(Some(len), |n| start.checked_add(n));
+        let Some(end) = end.filter(|&end| start <= end && end <= len) else {
+            return Err(errors::to_pyerr(
+                py,
+                Error::OutOfBounds(format!(
+                    "ragged items {start} .. {start} + {} of a dataset of {len} positions",
+                    count.unwrap_or(0)
+                )),
+            ));
+        };
         let items = py
-            .detach(|| ragged.items())
+            .detach(|| {
+                (start..end)
+                    .map(|i| ragged.item(i))
+                    .collect::<emio::Result<Vec<_>>>()
+            })
             .map_err(|e| self.resolve(py, e))?;
         items
             .into_iter()

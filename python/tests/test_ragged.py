@@ -69,3 +69,52 @@ def test_hyperspy_ragged_signal_saved_and_loaded_through_emio(tmp_path):
     again = emio.hyperspy.load(path)
     assert again.ragged
     same_items(again.data, s.data)
+
+
+def counts_grid():
+    """Integer items of 0 to 3 values on a 6 x 5 scan."""
+    data = np.empty((6, 5), dtype=object)
+    for k, i in enumerate(np.ndindex(data.shape)):
+        data[i] = np.arange(10 * k, 10 * k + k % 4, dtype=np.int32)
+    return data
+
+
+def test_lazy_ragged_arrays_read_only_the_chunks_computed(tmp_path, monkeypatch):
+    data = counts_grid()
+    path = tmp_path / "grid.hspy"
+    axes = [dict(AXES[0], size=6), dict(AXES[1], size=5)]
+    emio.file_writer(path, {"data": data, "axes": axes})
+    from emio import _lazy
+
+    boxes = []
+    real = _lazy.ragged_array
+
+    def recording(dataset, start=None, count=None):
+        boxes.append((tuple(start), tuple(count)))
+        return real(dataset, start, count)
+
+    monkeypatch.setattr(_lazy, "ragged_array", recording)
+    lazy = emio.file_reader(path, lazy=True, chunks=(2, 5))[0]
+    assert lazy["attributes"]["ragged"] and boxes == []  # opening reads no item
+    assert lazy["data"].chunks == ((2, 2, 2), (5,)) and lazy["data"].dtype == object
+    same_items(lazy["data"][2:4].compute(), data[2:4])
+    assert boxes == [((2, 0), (2, 5))]
+    same_items(lazy["data"][1::2, ::-2].compute(), data[1::2, ::-2])
+    same_items(lazy["data"].compute(), data)
+    # "auto": whole rows up to emio._lazy.RAGGED_CHUNK_POSITIONS positions a chunk.
+    auto = emio.file_reader(path, lazy=True)[0]["data"]
+    assert auto.chunks == ((6,), (5,))
+    same_items(auto.compute(), data)
+
+
+def test_ragged_items_by_position_range(tmp_path):
+    data = counts_grid()
+    path = tmp_path / "grid.hspy"
+    emio.file_writer(path, {"data": data})
+    (ds,) = emio.open(path)
+    items = ds.ragged_items(7, 3)
+    assert [tuple(shape) for shape, _ in items] == [(3,), (0,), (1,)]
+    assert np.frombuffer(items[0][1], dtype=np.int32).tolist() == [70, 71, 72]
+    assert len(ds.ragged_items()) == 30 and ds.ragged_items(30, 0) == []
+    with pytest.raises(emio.OutOfBoundsError):
+        ds.ragged_items(28, 5)

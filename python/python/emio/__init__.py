@@ -26,6 +26,7 @@ from ._convert import ragged_array as _ragged_array
 from ._convert import view_dtype as _view_dtype
 from ._convert import option_pairs as _option_pairs
 from ._lazy import RegionReader, dask_array as _dask_array
+from ._lazy import RaggedReader, ragged_dask_array as _ragged_dask_array
 from ._lazy import remember_open as _remember_open
 from ._lazy import _stamp
 from ._rsciio import extra_keys as _extra_keys
@@ -59,6 +60,7 @@ __all__ = [
     "probe",
     "Dataset",
     "RegionReader",
+    "RaggedReader",
     "dataset_from_signal",
     "EmioError",
     "EmioIOError",
@@ -201,14 +203,13 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, mmap_mode=None
     for index, ds in enumerate(datasets):
         shape = tuple(ds.shape)
         ragged = ds.ragged_element is not None
-        if ragged:
-            # Per-position arrays of their own length: an object array, as rsciio's
-            # (read whole: its items are small; a single-chunk Dask array when lazy).
+        if ragged and lazy:
+            # Per-position arrays of their own length, as rsciio's object arrays: each
+            # chunk reads its own positions' items when computed.
+            reader = RaggedReader(path, format, reader_options, index, shape, stamp)
+            data = _ragged_dask_array(reader, chunks)
+        elif ragged:
             data = _ragged_array(ds)
-            if lazy:
-                import dask.array as da
-
-                data = da.from_array(data, chunks=data.shape)
         elif lazy:
             dtype = _view_dtype(ds)
             reader = RegionReader(path, format, reader_options, index, shape, dtype, stamp)

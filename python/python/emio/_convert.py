@@ -74,18 +74,28 @@ def as_numpy(buffer, dtype, shape):
     return np.asarray(buffer).view(dtype).reshape(shape)
 
 
-def ragged_array(dataset):
+def ragged_array(dataset, start=None, count=None):
     """A ragged dataset as rsciio returns it: an object array holding each position's NumPy
-    array (text as a ``<U`` array)."""
+    array (text as a ``<U`` array). ``start`` and ``count`` (one per axis) choose a box of
+    positions (the whole grid by default); only the items inside it are read, one run of
+    consecutive positions (a row along the last axis) at a time."""
+    shape = tuple(int(n) for n in dataset.shape)
+    start = (0,) * len(shape) if start is None else tuple(int(i) for i in start)
+    count = shape if count is None else tuple(int(n) for n in count)
     element = dataset.ragged_element
-    out = np.empty(tuple(dataset.shape), dtype=object)
-    flat = out.reshape(-1)
-    for k, (shape, values) in enumerate(dataset.ragged_items()):
-        if element == "str":
-            item = np.array(values, dtype=str)
-        else:
-            item = np.frombuffer(values, dtype=np.dtype(element)).copy()
-        flat[k] = item.reshape(tuple(int(n) for n in shape))
+    out = np.empty(count, dtype=object)
+    if 0 in count:
+        return out
+    rows = out.reshape(-1, count[-1]) if count else out.reshape(1, 1)
+    for r, outer in enumerate(np.ndindex(*count[:-1])):
+        first = np.ravel_multi_index(tuple(s + i for s, i in zip(start, outer + (0,))), shape) if shape else 0
+        items = dataset.ragged_items(int(first), count[-1] if count else 1)
+        for k, (item_shape, values) in enumerate(items):
+            if element == "str":
+                item = np.array(values, dtype=str)
+            else:
+                item = np.frombuffer(values, dtype=np.dtype(element)).copy()
+            rows[r, k] = item.reshape(tuple(int(n) for n in item_shape))
     return out
 
 

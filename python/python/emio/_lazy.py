@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _emio
-from ._convert import as_numpy, view_dtype
+from ._convert import as_numpy, ragged_array, view_dtype
 from .exceptions import EmioError
 
 #: Files kept open per process for region reads.
@@ -185,6 +185,62 @@ class RegionReader:
 
     def __repr__(self):
         return f"RegionReader({self.path!r}, format={self.format!r}, index={self.index}, shape={self.shape}, dtype={self.dtype})"
+
+
+class RaggedReader(RegionReader):
+    """Array-like view of a ragged dataset (an object array of per-position arrays, as
+    rsciio returns it), read box by box: a chunk reads only its own positions' items.
+    Pickles like :class:`RegionReader`."""
+
+    def __init__(self, path, format, options, index, shape, stamp=None):
+        super().__init__(path, format, options, index, shape, object, stamp)
+
+    def view(self):
+        return None
+
+    def __getitem__(self, key):
+        start, count, post = region_of(key, self.shape)
+        array = ragged_array(self.dataset(), start, count)
+        return array if post is None else array[post]
+
+    def __dask_tokenize__(self):
+        return ("emio.RaggedReader",) + super().__dask_tokenize__()[1:]
+
+    def __repr__(self):
+        return f"RaggedReader({self.path!r}, format={self.format!r}, index={self.index}, shape={self.shape})"
+
+
+#: Positions per chunk of a lazy ragged array when ``chunks`` is "auto" (Dask cannot size
+#: object chunks in bytes).
+RAGGED_CHUNK_POSITIONS = 4096
+
+
+def ragged_chunks(chunks, shape):
+    """Dask chunks of a lazy ragged array: ``chunks`` as given, or for "auto" (and None)
+    whole rows of the last axes, up to :data:`RAGGED_CHUNK_POSITIONS` positions a chunk."""
+    from dask.array.core import normalize_chunks
+
+    if chunks is None or (isinstance(chunks, str) and chunks == "auto"):
+        chunk, budget = [], RAGGED_CHUNK_POSITIONS
+        for n in reversed(shape):
+            c = max(1, min(int(n), budget))
+            chunk.insert(0, c)
+            budget = max(1, budget // c)
+        chunks = tuple(chunk)
+    return normalize_chunks(chunks, tuple(shape), dtype=object)
+
+
+def ragged_dask_array(reader, chunks):
+    """A lazy ragged array: one task per chunk of :func:`ragged_chunks`, each reading only
+    its positions' items through ``reader`` (a :class:`RaggedReader`)."""
+    import dask.array as da
+    from dask.highlevelgraph import HighLevelGraph
+
+    chunks = ragged_chunks(chunks, reader.shape)
+    name = _name(reader, chunks)
+    meta = np.empty((0,) * reader.ndim, dtype=object)
+    graph = HighLevelGraph.from_collections(name, ChunkTasks(name, reader, chunks))
+    return da.Array(graph, name, chunks, meta=meta)
 
 
 def _chunk_limit():
