@@ -1,15 +1,20 @@
 //! Fuzz compressed MRC input (`.mrc.gz`, `.mrc.bz2`): the input, an MRC file, is gzip- or
-//! bzip2-compressed (first byte's parity picks which) and opened through the registry; the
-//! raw input is also opened under the other compressed name (a broken stream when it starts
-//! with a gzip or bzip2 signature, else a plain MRC file: the reader goes by content). Must
-//! never panic, hang or inflate beyond what the header declares.
+//! bzip2-compressed (the first byte picks which: bzip2 for one value in four) and opened
+//! with the MRC reader; the raw input is also opened under the other compressed name (a
+//! broken stream when it starts with a gzip or bzip2 signature, else a plain MRC file: the
+//! reader goes by content). Must never panic, hang or inflate beyond what the header
+//! declares.
 //!
 //! The compression is this target's setup, not the code under test, and it ran
 //! instrumented: it took over half of each run (bzip2 sorts its blocks; deflate searches
 //! for matches). So gzip streams are written with stored (uncompressed) deflate blocks,
 //! which the reader inflates the same way, and bzip2 compresses only the first
-//! `BZIP2_BYTES` (header, extended header and first rows; the rest of the declared data is
-//! then missing, which the reader must report).
+//! `BZIP2_BYTES` (the header and the start of what follows; the rest of the declared data
+//! is then missing, which the reader must report). Even so, bzip2's block sort of 4 KiB
+//! (instrumented, and falling back to its slow sort on the repetitive bytes of MRC
+//! headers) was over half of every run of this target (44 runs/s, `perf record`), so it
+//! now compresses 2 KiB, for a quarter of the inputs; the reader's bzip2 path is the same
+//! whatever the stream holds.
 #![no_main]
 
 use std::io::Write;
@@ -19,11 +24,11 @@ use emio_fuzz::{open_and_read, put, scratch_dir};
 /// Most bytes of the input put in the gzip stream (a header, an extended header, frames).
 const GZIP_BYTES: usize = 64 << 10;
 /// Most bytes of the input bzip2-compressed per run.
-const BZIP2_BYTES: usize = 4 << 10;
+const BZIP2_BYTES: usize = 2 << 10;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let dir = scratch_dir();
-    let gzip = data.first().is_some_and(|b| b % 2 == 0);
+    let gzip = data.first().is_none_or(|b| b % 4 != 1);
     let compressed = if gzip {
         let head = &data[..data.len().min(GZIP_BYTES)];
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());

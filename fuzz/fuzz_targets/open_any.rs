@@ -6,6 +6,7 @@
 /// As `emconvert info` does: probe `data` (named with an extension picked by its last
 /// byte among every registered one) through the registry, open it, read every dataset.
 fn exercise_any(data: &[u8]) {
+    emio_fuzz::single_threaded();
     let registry = emio::registry();
     let extensions: Vec<&str> = registry
         .formats()
