@@ -13,25 +13,20 @@ use crate::FORMAT;
 
 /// The `<ObjectInfo>…</ObjectInfo>` blocks of an `.emi` file, in file order.
 pub fn object_blocks(bytes: &[u8]) -> Vec<String> {
-    const OPEN: &[u8] = b"<ObjectInfo>";
-    const CLOSE: &[u8] = b"</ObjectInfo>";
-    // Jump from one `<` to the next (rare in the binary parts of an .emi) instead of
-    // comparing a window at every byte.
-    let find = |from: usize, pat: &[u8]| {
-        let mut at = from;
-        loop {
-            at += bytes.get(at..)?.iter().position(|&b| b == b'<')?;
-            if bytes[at..].starts_with(pat) {
-                return Some(at);
-            }
-            at += 1;
-        }
+    // `memchr`'s substring finders skip through the binary parts of an .emi many bytes
+    // per step (a byte-by-byte scan was a seventh of the fuzzed `.ser` reader's time).
+    let open = memchr::memmem::Finder::new(b"<ObjectInfo>");
+    let close = memchr::memmem::Finder::new(b"</ObjectInfo>");
+    let find = |from: usize, f: &memchr::memmem::Finder<'_>| {
+        f.find(bytes.get(from..)?).map(|at| from + at)
     };
     let mut blocks = Vec::new();
     let mut from = 0;
-    while let Some(start) = find(from, OPEN) {
-        let Some(end) = find(start, CLOSE) else { break };
-        let end = end + CLOSE.len();
+    while let Some(start) = find(from, &open) {
+        let Some(end) = find(start, &close) else {
+            break;
+        };
+        let end = end + close.needle().len();
         blocks.push(String::from_utf8_lossy(&bytes[start..end]).into_owned());
         from = end;
     }
