@@ -20,6 +20,8 @@
 //! - [`xml`]: a small strict XML reader for metadata documents.
 //! - [`read_at`]: positioned reads for parsers of structures scattered through a file.
 //! - [`bitplanes`]: undoing bitshuffle's bit-plane transpose (SSE2 on x86_64).
+//! - [`transpose`]: tiled transposes of 1-8 byte elements (SSE2, AVX2 or AVX-512 on x86_64,
+//!   chosen at run time).
 
 mod array_data;
 pub mod axis;
@@ -50,7 +52,7 @@ pub mod signals;
 pub mod source;
 mod stream_copy;
 mod strides;
-mod transpose;
+pub mod transpose;
 pub mod units;
 pub mod xml;
 

@@ -2,13 +2,21 @@
 //! not the one contiguous in the destination (Fortran order, NCEM EMD's transposed
 //! storage, DigitalMicrograph spectrum images stored energy-first).
 //!
-//! [`transpose`] runs the 2-D core of such copies as tiled block transposes: on x86_64 with
-//! SSE2 shuffles (a 16-byte vector per line, e.g. 8 × 8 `u16` per block, tiles of two cache
-//! lines per side, partial tiles by their whole blocks), elsewhere element by element
-//! within the same tiles. Both [`crate::copy::copy_nd`] and [`crate::copy::gather`] take
-//! this path when it applies.
+//! [`transpose`] runs the 2-D core of such copies as tiled block transposes (tiles of two
+//! cache lines per side). Each tile is covered by the widest vector blocks the processor
+//! runs, chosen once at run time ([`Kernel::best`]): on x86_64 AVX-512 (a 64-byte vector
+//! per line, e.g. 32 × 32 `u16` per block), AVX2 (32 bytes) or SSE2 (16 bytes, part of the
+//! x86_64 baseline); what the wide blocks leave of a tile goes to the next narrower kernel,
+//! and the last partial blocks element by element. Elsewhere, tiles are copied element by
+//! element. Both [`crate::copy::copy_nd`] and [`crate::copy::gather`] take this path when
+//! it applies; [`transpose_2d`] runs one plane with a chosen kernel (benchmarks, tests).
+
+use std::sync::OnceLock;
 
 use crate::strides::{walk, Layout};
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 /// Copy an N-D block of `shape` elements of `es` bytes from `src` laid out as `from` to
 /// `dst` laid out as `to` by tiled transposes; false (nothing copied) when the layouts are
@@ -49,6 +57,7 @@ pub(crate) fn transpose(
         cols: dims[n - 1],
         s_col: ss[n - 1],
         d_row: ds[r],
+        kernel: Kernel::best(),
     };
     let (s0, d0) = (from.offset as usize, to.offset as usize);
     match es {
@@ -61,13 +70,130 @@ pub(crate) fn transpose(
     true
 }
 
+/// Transpose one plane of `rows` × `cols` elements of `es` bytes with `kernel`:
+/// `dst[r * d_row + c * es..][..es] = src[r * es + c * s_col..][..es]` for every row
+/// `r < rows` and column `c < cols`, so each column is one contiguous line of the source
+/// and each row one contiguous line of the destination. A kernel this processor lacks is
+/// replaced by the best it has. False (nothing copied) when `es` is not 1, 2, 4 or 8 or an
+/// addressed byte lies outside a buffer.
+#[allow(clippy::too_many_arguments)]
+pub fn transpose_2d(
+    kernel: Kernel,
+    src: &[u8],
+    s_col: usize,
+    dst: &mut [u8],
+    d_row: usize,
+    rows: usize,
+    cols: usize,
+    es: usize,
+) -> bool {
+    if rows == 0 || cols == 0 {
+        return true;
+    }
+    // The byte just past the last element addressed in a buffer of these strides.
+    let end = |row_stride: usize, col_stride: usize| {
+        (rows - 1)
+            .checked_mul(row_stride)?
+            .checked_add((cols - 1).checked_mul(col_stride)?)?
+            .checked_add(es)
+    };
+    let fits = end(es, s_col).is_some_and(|e| e <= src.len())
+        && end(d_row, es).is_some_and(|e| e <= dst.len());
+    if !fits {
+        return false;
+    }
+    let plane = Plane {
+        rows,
+        cols,
+        s_col,
+        d_row,
+        kernel: kernel.min(Kernel::best()),
+    };
+    match es {
+        1 => transpose_plane::<1>(src, 0, dst, 0, &plane),
+        2 => transpose_plane::<2>(src, 0, dst, 0, &plane),
+        4 => transpose_plane::<4>(src, 0, dst, 0, &plane),
+        8 => transpose_plane::<8>(src, 0, dst, 0, &plane),
+        _ => return false,
+    }
+    true
+}
+
+/// The kernels that cover a tile with square blocks, narrowest first: each transposes a
+/// block of lines one vector wide in registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kernel {
+    /// Element by element (any target).
+    Scalar,
+    /// 16-byte vectors (x86_64 baseline).
+    Sse2,
+    /// 32-byte vectors (x86_64 with AVX2).
+    Avx2,
+    /// 64-byte vectors (x86_64 with AVX512F and AVX512BW).
+    Avx512,
+}
+
+impl Kernel {
+    /// The widest kernel this processor runs (detected on the first call).
+    pub fn best() -> Kernel {
+        static BEST: OnceLock<Kernel> = OnceLock::new();
+        *BEST.get_or_init(detect)
+    }
+
+    /// Every kernel this processor runs, narrowest first.
+    pub fn available() -> Vec<Kernel> {
+        [Kernel::Scalar, Kernel::Sse2, Kernel::Avx2, Kernel::Avx512]
+            .into_iter()
+            .filter(|&k| k <= Kernel::best())
+            .collect()
+    }
+
+    /// Elements per side of one block of `es`-byte elements.
+    fn side(self, es: usize) -> usize {
+        match self {
+            Kernel::Scalar => 1,
+            Kernel::Sse2 => 16 / es,
+            Kernel::Avx2 => 32 / es,
+            Kernel::Avx512 => 64 / es,
+        }
+    }
+
+    /// The kernel for what this one's whole blocks leave of a tile.
+    fn narrower(self) -> Kernel {
+        match self {
+            Kernel::Avx512 => Kernel::Avx2,
+            Kernel::Avx2 => Kernel::Sse2,
+            Kernel::Sse2 | Kernel::Scalar => Kernel::Scalar,
+        }
+    }
+}
+
+/// The widest kernel the running processor supports.
+fn detect() -> Kernel {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = is_x86_feature_detected!("avx2");
+        if avx2 && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
+            Kernel::Avx512
+        } else if avx2 {
+            Kernel::Avx2
+        } else {
+            Kernel::Sse2
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    Kernel::Scalar
+}
+
 /// One 2-D transpose: `dst[row][col] = src[col][row]`, `rows` along the source's contiguous
-/// axis, `cols` along the destination's; the other two strides in bytes.
+/// axis, `cols` along the destination's; the other two strides in bytes, and the widest
+/// kernel to use (one this processor runs).
 struct Plane {
     rows: usize,
     cols: usize,
     s_col: usize,
     d_row: usize,
+    kernel: Kernel,
 }
 
 /// Run the 2-D transpose for every index of the axes other than `r` and the last.
@@ -95,163 +221,108 @@ fn planes<const E: usize>(
 /// Bytes of one tile side: two cache lines (measured fastest for `u16` frames).
 const TILE_BYTES: usize = 128;
 
-/// Transpose one plane in tiles of [`TILE_BYTES`] per side. Within each tile, the largest
-/// part made of whole vector blocks (`16 / E` elements per side) goes through
-/// [`simd::blocks`] where available, so the narrow planes of small chunks (h5py's chunks
-/// cut axes into pieces of a few indices) are vectorized too; the rest of the tile is
-/// copied element by element.
+/// Bytes of one panel side: tiles are visited panel by panel, so that the pieces of source
+/// lines and destination rows one panel touches (a few hundred KiB) stay in the L2 cache
+/// and their pages in the TLB until every tile of the panel has used them. Without
+/// panels, large planes (lines of many KiB) miss the TLB for every tile line.
+const PANEL_BYTES: usize = 1024;
+
+/// Transpose one plane in tiles of [`TILE_BYTES`] per side, each covered by [`cover`],
+/// panel by panel ([`PANEL_BYTES`]); within a panel the tiles follow the source lines.
 fn transpose_plane<const E: usize>(src: &[u8], s: usize, dst: &mut [u8], d: usize, p: &Plane) {
-    let t = TILE_BYTES / E;
-    let l = 16 / E;
-    for rt in (0..p.rows).step_by(t) {
-        for ct in (0..p.cols).step_by(t) {
-            let (s, d) = (s + rt * E + ct * p.s_col, d + rt * p.d_row + ct * E);
-            let (rows, cols) = (t.min(p.rows - rt), t.min(p.cols - ct));
-            let (vr, vc) = if simd::AVAILABLE {
-                (rows - rows % l, cols - cols % l)
-            } else {
-                (0, 0)
-            };
-            if vr > 0 && vc > 0 {
-                simd::blocks::<E>(src, s, p.s_col, dst, d, p.d_row, vr, vc);
-            }
-            for row in 0..rows {
-                let d = d + row * p.d_row;
-                // Columns the vector blocks covered in this row.
-                let done = if row < vr { vc } else { 0 };
-                for col in done..cols {
-                    let (si, di) = (s + row * E + col * p.s_col, d + col * E);
-                    dst[di..di + E].copy_from_slice(&src[si..si + E]);
+    let (t, panel) = (TILE_BYTES / E, PANEL_BYTES / E);
+    for cp in (0..p.cols).step_by(panel) {
+        for rp in (0..p.rows).step_by(panel) {
+            for ct in (cp..p.cols.min(cp + panel)).step_by(t) {
+                for rt in (rp..p.rows.min(rp + panel)).step_by(t) {
+                    let part = Part {
+                        s: s + rt * E + ct * p.s_col,
+                        s_col: p.s_col,
+                        d: d + rt * p.d_row + ct * E,
+                        d_row: p.d_row,
+                        rows: t.min(p.rows - rt),
+                        cols: t.min(p.cols - ct),
+                    };
+                    cover::<E>(p.kernel, src, dst, &part);
                 }
             }
         }
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod simd {
-    //! SSE2 block transposes (SSE2 is part of the x86_64 baseline). Loads and stores go
-    //! through bounds-checked slices; only the register shuffles need `unsafe`.
+/// A rectangle of a plane: source line of column `c` at `s + c * s_col`, destination line
+/// of row `r` at `d + r * d_row`, `rows` at most one tile.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    s: usize,
+    s_col: usize,
+    d: usize,
+    d_row: usize,
+    rows: usize,
+    cols: usize,
+}
 
-    use std::arch::x86_64::{
-        __m128i, _mm_unpackhi_epi16, _mm_unpackhi_epi32, _mm_unpackhi_epi64, _mm_unpackhi_epi8,
-        _mm_unpacklo_epi16, _mm_unpacklo_epi32, _mm_unpacklo_epi64, _mm_unpacklo_epi8,
+/// Transpose `part` (at most one tile): its largest piece made of whole blocks of `kernel`
+/// by that kernel, the strips it leaves (right of the piece, then below it) by the next
+/// narrower kernel, down to single elements. Small chunks' narrow planes (h5py's chunks
+/// cut axes into pieces of a few indices) are then vectorized too.
+fn cover<const E: usize>(kernel: Kernel, src: &[u8], dst: &mut [u8], part: &Part) {
+    if part.rows == 0 || part.cols == 0 {
+        return;
+    }
+    let l = kernel.side(E);
+    let (vr, vc) = (part.rows - part.rows % l, part.cols - part.cols % l);
+    if vr > 0 && vc > 0 {
+        blocks::<E>(
+            kernel,
+            src,
+            dst,
+            &Part {
+                rows: vr,
+                cols: vc,
+                ..*part
+            },
+        );
+    }
+    let narrower = kernel.narrower();
+    let right = Part {
+        s: part.s + vc * part.s_col,
+        d: part.d + vc * E,
+        rows: vr,
+        cols: part.cols - vc,
+        ..*part
     };
-
-    use super::TILE_BYTES;
-
-    /// Vector tiles are used on this target.
-    pub const AVAILABLE: bool = true;
-
-    /// Interleave the low and the high halves of `a` and `b` in units of `E` bytes.
-    #[inline(always)]
-    fn unpack<const E: usize>(a: __m128i, b: __m128i) -> (__m128i, __m128i) {
-        // SAFETY: SSE2 is always enabled on x86_64 (it is part of the target's baseline),
-        // and these intrinsics only shuffle register values: no memory is touched.
-        unsafe {
-            match E {
-                1 => (_mm_unpacklo_epi8(a, b), _mm_unpackhi_epi8(a, b)),
-                2 => (_mm_unpacklo_epi16(a, b), _mm_unpackhi_epi16(a, b)),
-                4 => (_mm_unpacklo_epi32(a, b), _mm_unpackhi_epi32(a, b)),
-                _ => (_mm_unpacklo_epi64(a, b), _mm_unpackhi_epi64(a, b)),
-            }
-        }
-    }
-
-    /// Transpose `L` vectors of `L` elements of `E` bytes (`L * E = 16`): log2(L) rounds of
-    /// interleaving vector `i` with vector `i + L/2` (a perfect shuffle of the lines).
-    #[inline(always)]
-    fn block<const E: usize, const L: usize>(mut a: [__m128i; L]) -> [__m128i; L] {
-        for _ in 0..L.trailing_zeros() {
-            let mut next = a;
-            for i in 0..L / 2 {
-                let (lo, hi) = unpack::<E>(a[i], a[i + L / 2]);
-                next[2 * i] = lo;
-                next[2 * i + 1] = hi;
-            }
-            a = next;
-        }
-        a
-    }
-
-    /// Transpose `rows` × `cols` elements (both multiples of `L`, `rows * E` at most
-    /// [`TILE_BYTES`]): source lines (one per column) start at `s + c * s_col`,
-    /// destination lines (one per row) at `d + r * d_row`.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn blocks_l<const E: usize, const L: usize>(
-        src: &[u8],
-        s: usize,
-        s_col: usize,
-        dst: &mut [u8],
-        d: usize,
-        d_row: usize,
-        rows: usize,
-        cols: usize,
-    ) {
-        let line = rows * E;
-        for c in (0..cols).step_by(L) {
-            let lines: [&[u8]; L] = std::array::from_fn(|k| {
-                let o = s + (c + k) * s_col;
-                &src[o..o + line]
-            });
-            for j in 0..line / 16 {
-                let a: [__m128i; L] = std::array::from_fn(|k| {
-                    bytemuck::pod_read_unaligned(&lines[k][16 * j..16 * j + 16])
-                });
-                let t = block::<E, L>(a);
-                for (k, v) in t.iter().enumerate() {
-                    let o = d + (j * L + k) * d_row + c * E;
-                    dst[o..o + 16].copy_from_slice(bytemuck::bytes_of(v));
-                }
-            }
-        }
-    }
-
-    /// Transpose `rows` × `cols` elements of `E` bytes (1, 2, 4 or 8), both multiples of
-    /// `16 / E`, `rows` at most one tile.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn blocks<const E: usize>(
-        src: &[u8],
-        s: usize,
-        s_col: usize,
-        dst: &mut [u8],
-        d: usize,
-        d_row: usize,
-        rows: usize,
-        cols: usize,
-    ) {
-        debug_assert!(rows * E <= TILE_BYTES);
-        match E {
-            1 => blocks_l::<1, 16>(src, s, s_col, dst, d, d_row, rows, cols),
-            2 => blocks_l::<2, 8>(src, s, s_col, dst, d, d_row, rows, cols),
-            4 => blocks_l::<4, 4>(src, s, s_col, dst, d, d_row, rows, cols),
-            _ => blocks_l::<8, 2>(src, s, s_col, dst, d, d_row, rows, cols),
-        }
-    }
+    cover::<E>(narrower, src, dst, &right);
+    let below = Part {
+        s: part.s + vr * E,
+        d: part.d + vr * part.d_row,
+        rows: part.rows - vr,
+        ..*part
+    };
+    cover::<E>(narrower, src, dst, &below);
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-mod simd {
-    //! No vector tiles on this target: every tile is copied element by element.
+/// Transpose `part`, whose sides are whole multiples of `kernel`'s block side, with that
+/// kernel (one this processor runs).
+fn blocks<const E: usize>(kernel: Kernel, src: &[u8], dst: &mut [u8], part: &Part) {
+    #[cfg(target_arch = "x86_64")]
+    if kernel != Kernel::Scalar {
+        x86::blocks::<E>(kernel, src, dst, part);
+        return;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = kernel;
+    elements::<E>(src, dst, part);
+}
 
-    /// Vector tiles are not used on this target.
-    pub const AVAILABLE: bool = false;
-
-    /// Never called ([`AVAILABLE`] is false).
-    #[allow(clippy::too_many_arguments)]
-    pub fn blocks<const E: usize>(
-        _: &[u8],
-        _: usize,
-        _: usize,
-        _: &mut [u8],
-        _: usize,
-        _: usize,
-        _: usize,
-        _: usize,
-    ) {
-        unreachable!("no vector tiles on this target")
+/// Transpose `part` element by element.
+fn elements<const E: usize>(src: &[u8], dst: &mut [u8], part: &Part) {
+    for row in 0..part.rows {
+        let d = part.d + row * part.d_row;
+        for col in 0..part.cols {
+            let (si, di) = (part.s + row * E + col * part.s_col, d + col * E);
+            dst[di..di + E].copy_from_slice(&src[si..si + E]);
+        }
     }
 }
 
@@ -259,6 +330,7 @@ mod simd {
 mod tests {
     use super::*;
     use crate::strides::{c_strides, for_each_index};
+    use proptest::prelude::*;
 
     /// Reference: element by element.
     fn copy_elements(
@@ -383,5 +455,87 @@ mod tests {
         let mut got = vec![0u8; want.len()];
         tiled(&src, from, &mut got, to, &part, es);
         assert_eq!(got, want);
+    }
+
+    /// `transpose_2d`'s contract, element by element.
+    #[allow(clippy::too_many_arguments)]
+    fn naive_2d(
+        src: &[u8],
+        s_col: usize,
+        dst: &mut [u8],
+        d_row: usize,
+        rows: usize,
+        cols: usize,
+        es: usize,
+    ) {
+        for r in 0..rows {
+            for c in 0..cols {
+                let (s, d) = (r * es + c * s_col, r * d_row + c * es);
+                dst[d..d + es].copy_from_slice(&src[s..s + es]);
+            }
+        }
+    }
+
+    proptest! {
+        /// Every kernel this processor runs, for every element size, on planes of odd
+        /// sizes (partial tiles and blocks left to the narrower kernels), padded lines and
+        /// buffers starting at unaligned addresses, against the element-by-element copy.
+        #[test]
+        fn every_kernel_matches_the_scalar_copy(
+            es in prop::sample::select(vec![1usize, 2, 4, 8]),
+            rows in 1usize..260,
+            cols in 1usize..260,
+            src_pad in 0usize..70,
+            dst_pad in 0usize..70,
+            src_skew in 0usize..64,
+            dst_skew in 0usize..64,
+        ) {
+            let (s_col, d_row) = (rows * es + src_pad, cols * es + dst_pad);
+            let n = src_skew + s_col * cols;
+            let src: Vec<u8> = (0..n).map(|i| (i * 131 + i / 253) as u8).collect();
+            let src = &src[src_skew..];
+            let mut want = vec![0xA5u8; dst_skew + d_row * rows];
+            naive_2d(src, s_col, &mut want[dst_skew..], d_row, rows, cols, es);
+            for kernel in Kernel::available() {
+                let mut got = vec![0xA5u8; want.len()];
+                let done =
+                    transpose_2d(kernel, src, s_col, &mut got[dst_skew..], d_row, rows, cols, es);
+                prop_assert!(done, "{kernel:?}");
+                prop_assert!(got == want, "{kernel:?}, es {es}, {rows} x {cols}");
+            }
+        }
+    }
+
+    /// A plane that does not fit its buffers, or elements of another size, are declined
+    /// without a byte written.
+    #[test]
+    fn planes_outside_the_buffers_are_declined() {
+        let src = vec![1u8; 64 * 64 * 2];
+        let mut dst = vec![0u8; 64 * 64 * 2];
+        for kernel in Kernel::available() {
+            assert!(!transpose_2d(kernel, &src, 128, &mut dst, 128, 64, 65, 2));
+            assert!(!transpose_2d(kernel, &src, 128, &mut dst, 130, 64, 64, 2));
+            assert!(!transpose_2d(kernel, &src, 6, &mut dst, 6, 2, 2, 3));
+            assert!(!transpose_2d(
+                kernel,
+                &src,
+                usize::MAX,
+                &mut dst,
+                128,
+                2,
+                2,
+                2
+            ));
+            assert!(dst.iter().all(|&b| b == 0), "{kernel:?}");
+        }
+    }
+
+    /// The kernels run here are the scalar one and everything up to the detected best.
+    #[test]
+    fn available_kernels_run_from_scalar_to_the_best() {
+        let all = Kernel::available();
+        assert_eq!(all.first(), Some(&Kernel::Scalar));
+        assert_eq!(all.last(), Some(&Kernel::best()));
+        assert!(all.windows(2).all(|w| w[1].narrower() == w[0]));
     }
 }

@@ -1,0 +1,116 @@
+//! Transpose micro-benchmark (issue 21; not a test: it times, the tests never do).
+//!
+//! Prints the rate of emio's tiled transposes (`emio_core::transpose::transpose_2d`) for
+//! 2-, 4- and 8-byte elements with every kernel this processor runs (scalar, SSE2, AVX2,
+//! AVX-512), next to `memcpy` of the same bytes between the same buffers, on one thread:
+//! one large plane (rows and columns alike, about `--mib` MiB) and a stack of 256 × 256
+//! frames each transposed on its own (NCEM EMD's frames, stored transposed). Rates are
+//! bytes moved per second (each byte read once and written once); the ratio is to the
+//! `memcpy` rate measured in the same run. One untimed warm-up (which also faults the
+//! output in), then the median of `--runs` runs.
+//!
+//! ```text
+//! cargo bench --profile profiling --bench transpose_bench -- [--mib 256] [--runs 5]
+//! ```
+
+use std::time::{Duration, Instant};
+
+use emio_core::transpose::{transpose_2d, Kernel};
+
+/// One shape to transpose: `planes` planes of `rows` × `cols` elements, back to back.
+struct Case {
+    name: &'static str,
+    planes: usize,
+    rows: usize,
+    cols: usize,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .map(|v| {
+                v.parse::<usize>()
+                    .unwrap_or_else(|_| panic!("{flag} takes a number"))
+            })
+    };
+    let mib = value("--mib").unwrap_or(256);
+    let runs = value("--runs").unwrap_or(5).max(1);
+    let bytes = mib << 20;
+    let kernels = Kernel::available();
+    println!(
+        "transpose benchmark: {mib} MiB per case, 1 thread, median of {runs}; kernels {kernels:?}"
+    );
+    println!();
+    print!("{:<3} {:<26} {:>11}", "E", "shape", "memcpy GB/s");
+    for k in &kernels {
+        print!(" | {:>8} GB/s (x memcpy)", format!("{k:?}"));
+    }
+    println!();
+    let mut src = vec![0u8; bytes];
+    for (i, b) in src.iter_mut().enumerate() {
+        *b = (i * 131 + i / 251) as u8;
+    }
+    let mut dst = vec![1u8; bytes];
+    for es in [2usize, 4, 8] {
+        let side = ((bytes / es) as f64).sqrt() as usize;
+        let frames = bytes / (256 * 256 * es);
+        for case in [
+            Case {
+                name: "plane",
+                planes: 1,
+                rows: side,
+                cols: side,
+            },
+            Case {
+                name: "256x256 frames",
+                planes: frames,
+                rows: 256,
+                cols: 256,
+            },
+        ] {
+            let plane = case.rows * case.cols * es;
+            let n = plane * case.planes;
+            let (src, dst) = (&src[..n], &mut dst[..n]);
+            let memcpy = median(runs, || dst.copy_from_slice(src));
+            let rate = |d: Duration| n as f64 / d.as_secs_f64() / 1e9;
+            print!(
+                "{es:<3} {:<26} {:>11.2}",
+                format!("{} {}x{}x{}", case.name, case.planes, case.cols, case.rows),
+                rate(memcpy)
+            );
+            for &kernel in &kernels {
+                let t = median(runs, || {
+                    for (s, d) in src.chunks_exact(plane).zip(dst.chunks_exact_mut(plane)) {
+                        let (s_col, d_row) = (case.rows * es, case.cols * es);
+                        let done =
+                            transpose_2d(kernel, s, s_col, d, d_row, case.rows, case.cols, es);
+                        assert!(done, "the plane fits its buffers");
+                    }
+                });
+                print!(
+                    " | {:>13.2} ({:>5.2}x)",
+                    rate(t),
+                    memcpy.as_secs_f64() / t.as_secs_f64()
+                );
+            }
+            println!();
+        }
+    }
+}
+
+/// Median time of `runs` runs of `f`, after one untimed run.
+fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    f();
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
