@@ -243,12 +243,76 @@ pub fn quick_timestamp(bytes: &[u8], header_len: usize) -> Option<&str> {
     std::str::from_utf8(&rest[..end]).ok()
 }
 
-/// Nanoseconds since 1970 of an ISO timestamp `YYYY-MM-DDTHH:MM:SS[.f]` (a trailing `Z` is
-/// ignored), as the fly-back detection needs.
+/// Nanoseconds since 1970 of an ISO timestamp `YYYY-MM-DDTHH:MM:SS[.f]`, every field
+/// zero-padded (a trailing `Z` is ignored; digits of the fraction past the ninth are too),
+/// as the fly-back detection needs; `None` for any other text or a time outside `i64`
+/// nanoseconds.
+///
+/// Parsed by hand: open reads the header of every frame of a scan line, and a general
+/// date parser (chrono's) was the largest remaining cost of open (issue 21).
 pub fn timestamp_ns(text: &str) -> Option<i64> {
-    let text = text.trim().trim_end_matches('Z');
-    let t = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
-    t.and_utc().timestamp_nanos_opt()
+    let b = text.trim().trim_end_matches('Z').as_bytes();
+    let (stamp, fraction) = b.split_at_checked(19)?;
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if separators.iter().any(|&(i, c)| stamp[i] != c) {
+        return None;
+    }
+    let number = |digits: &[u8]| -> Option<i64> {
+        digits.iter().try_fold(0i64, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
+    };
+    let field = |at: usize, len: usize| number(&stamp[at..at + len]);
+    let (year, month, day) = (field(0, 4)?, field(5, 2)?, field(8, 2)?);
+    let (hour, minute, second) = (field(11, 2)?, field(14, 2)?, field(17, 2)?);
+    // Second 60 is a leap second, as chrono reads it.
+    let valid = (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second <= 60;
+    let nanos = match fraction {
+        [] => 0,
+        [b'.', digits @ ..] if !digits.is_empty() => {
+            let kept = &digits[..digits.len().min(9)];
+            number(digits)?;
+            number(kept)? * 10i64.pow(9 - kept.len() as u32)
+        }
+        _ => return None,
+    };
+    if !valid {
+        return None;
+    }
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
+    // Before 1970 the fraction is taken from the next whole second, so that the instant
+    // just after i64's earliest nanosecond still fits.
+    let (seconds, nanos) = if seconds < 0 && nanos > 0 {
+        (seconds + 1, nanos - 1_000_000_000)
+    } else {
+        (seconds, nanos)
+    };
+    seconds.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+/// Days in `month` (1-12) of the proleptic Gregorian `year`.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a valid proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`: years counted from March, in 400-year eras).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]
@@ -304,11 +368,49 @@ mod tests {
         let b = timestamp_ns("2021-05-07T16:51:11.005800929Z").unwrap();
         assert_eq!(b - a, 100_000_001);
         assert!(timestamp_ns("garbage").is_none());
+        for bad in [
+            "2021-13-07T16:51:10Z",
+            "2021-02-29T16:51:10",
+            "2021-05-07 16:51:10",
+            "2021-05-07T24:00:00",
+            "2021-05-07T16:51:10.",
+            "2021-05-07T16:51:10.5x",
+        ] {
+            assert_eq!(timestamp_ns(bad), chrono_ns(bad), "{bad}");
+        }
         let h = padded(SINGLE, 384);
         assert_eq!(
             quick_timestamp(&h, 384),
             Some("2021-05-07T16:51:10.905800928Z")
         );
         assert_eq!(quick_timestamp(&h, 100), None);
+    }
+
+    /// What chrono makes of a timestamp (the parser `timestamp_ns` replaced).
+    fn chrono_ns(text: &str) -> Option<i64> {
+        let text = text.trim().trim_end_matches('Z');
+        let t = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+        t.and_utc().timestamp_nanos_opt()
+    }
+
+    proptest::proptest! {
+        /// Any valid timestamp (every day of years 1600-2400, fractions of 0-12 digits, with
+        /// or without `Z`) reads as chrono reads it.
+        #[test]
+        fn timestamps_read_as_chrono_reads_them(
+            days in -135_000i64..157_000,
+            second in 0i64..86_400,
+            fraction in proptest::option::of("[0-9]{1,12}"),
+            zulu in proptest::bool::ANY,
+        ) {
+            let t = chrono::DateTime::from_timestamp(days * 86_400 + second, 0).unwrap();
+            let text = format!(
+                "{}{}{}",
+                t.format("%Y-%m-%dT%H:%M:%S"),
+                fraction.map(|f| format!(".{f}")).unwrap_or_default(),
+                if zulu { "Z" } else { "" }
+            );
+            proptest::prop_assert_eq!(timestamp_ns(&text), chrono_ns(&text), "{}", text);
+        }
     }
 }
