@@ -57,7 +57,7 @@ pub(crate) fn transpose(
         cols: dims[n - 1],
         s_col: ss[n - 1],
         d_row: ds[r],
-        kernel: Kernel::best(),
+        kernel: Kernel::for_elements(es),
     };
     let (s0, d0) = (from.offset as usize, to.offset as usize);
     match es {
@@ -138,6 +138,18 @@ impl Kernel {
     pub fn best() -> Kernel {
         static BEST: OnceLock<Kernel> = OnceLock::new();
         *BEST.get_or_init(detect)
+    }
+
+    /// The kernel [`transpose`] uses for `es`-byte elements: the widest this processor
+    /// runs, except for 8-byte elements, whose AVX2 and AVX-512 blocks measured slower than
+    /// SSE2's in both runs of `benches/transpose_bench.rs` (docs/performance.md,
+    /// "Memory-speed kernels").
+    pub fn for_elements(es: usize) -> Kernel {
+        if es == 8 {
+            Kernel::best().min(Kernel::Sse2)
+        } else {
+            Kernel::best()
+        }
     }
 
     /// Every kernel this processor runs, narrowest first.
