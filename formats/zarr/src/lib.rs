@@ -13,8 +13,10 @@
 //!
 //! The array holds the dataset in C order. Chunks span whole signal frames and split the
 //! navigation axes (about 8 MiB per chunk by default; `-w chunks=a,b,...` overrides).
-//! Codecs: `bytes` (little-endian) then `zstd` (default, level 1), `blosc`
-//! (zstd + byte shuffle), `gzip` or none (`-w compressor=`, `-w level=`). With
+//! Codecs: `bytes` (little-endian) then `blosc-lz4` (default: Blosc LZ4 level 5, bit shuffle
+//! for integer data, byte shuffle for floats — measured fastest for its ratio on detector
+//! data, docs/performance.md), `blosc` (Blosc zstd level 1, byte shuffle), `zstd` (level 1),
+//! `gzip` or none (`-w compressor=`, `-w level=`, `-w shuffle=byte|bit|none`). With
 //! `-w shard=...` the array is sharded (`sharding_indexed`): chunks become inner chunks of
 //! shards of that shape. `dimension_names` are the axis names (or null). RGB(A) datasets get
 //! one trailing channel dimension of `uint8`/`uint16`.
@@ -81,13 +83,59 @@ emio_core::option_choice! {
     pub enum Compressor {
         /// Zstandard.
         Zstd = "zstd",
-        /// Blosc with zstd and byte shuffle (HyperSpy's default).
+        /// Blosc with zstd (HyperSpy's default, with byte shuffle).
         Blosc = "blosc",
+        /// Blosc with LZ4.
+        BloscLz4 = "blosc-lz4",
         /// gzip.
         Gzip = "gzip",
         /// Chunks stored as they are.
         None = "none",
     }
+}
+
+emio_core::option_choice! {
+    /// How Blosc rearranges the bytes of a chunk before compressing it (the writers'
+    /// `shuffle` option).
+    pub enum Shuffle {
+        /// Byte shuffle: the first bytes of every element, then the second bytes, ...
+        Byte = "byte",
+        /// Bit shuffle: the first bits of every element, then the second bits, ...
+        Bit = "bit",
+        /// Bytes as they are.
+        None = "none",
+    }
+}
+
+/// Blosc's settings for a compressor (`None` for compressors other than Blosc): compressor
+/// name, level and shuffle, from the writer's `level` and `shuffle` options or the
+/// defaults: `blosc` (HyperSpy's) zstd level 1 with byte shuffle; `blosc-lz4` LZ4 level 5
+/// with bit shuffle for integer data and byte shuffle for floats, the pairs measured to
+/// compress detector data fastest for their ratio (docs/performance.md, issue 23).
+fn blosc_settings(
+    name: Compressor,
+    level: Option<i64>,
+    shuffle: Option<Shuffle>,
+    dtype: DType,
+) -> Result<Option<(&'static str, i64, Shuffle)>> {
+    let (cname, default_level, default_shuffle) = match name {
+        Compressor::Blosc => ("zstd", 1, Shuffle::Byte),
+        Compressor::BloscLz4 => (
+            "lz4",
+            5,
+            if dtype.is_integer() {
+                Shuffle::Bit
+            } else {
+                Shuffle::Byte
+            },
+        ),
+        _ => return Ok(None),
+    };
+    let clevel = level.unwrap_or(default_level);
+    if !(0..=9).contains(&clevel) {
+        return Err(Error::invalid_option("level", "blosc levels are 0..=9"));
+    }
+    Ok(Some((cname, clevel, shuffle.unwrap_or(default_shuffle))))
 }
 
 /// A read error from the zarrs crate: the store does not hold what its metadata says.

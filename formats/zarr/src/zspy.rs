@@ -19,8 +19,8 @@ use serde_json::{json, Map, Value};
 use zarrs::array::{ArrayBytes, ArraySubset};
 
 use crate::{
-    choose_chunks, create_array, json, open_source, read_dir_bounded, werr, write_chunks, zerr,
-    Compressor, Element,
+    blosc_settings, choose_chunks, create_array, json, open_source, read_dir_bounded, werr,
+    write_chunks, zerr, Compressor, Element, Shuffle,
 };
 
 emio_core::options! {
@@ -30,8 +30,10 @@ emio_core::options! {
         chunks: Option<IntList> = None,
         /// chunk compression (HyperSpy's default: Blosc zstd level 1, byte shuffle)
         compressor: Compressor = Some("blosc"),
-        /// compression level (default: zstd 1, blosc 1, gzip 5)
+        /// compression level (default: zstd 1, blosc 1, blosc-lz4 5, gzip 5)
         level: Option<i64> = None,
+        /// Blosc's shuffle (default: blosc byte; blosc-lz4 bit for integers, byte for floats)
+        shuffle: Option<Shuffle> = None,
     }
 }
 
@@ -47,17 +49,29 @@ const MAX_METADATA_ELEMENTS: u64 = 1 << 20;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Zspy;
 
-/// The numcodecs compressor configuration of a `.zarray`.
-fn compressor(name: Compressor, level: Option<i64>) -> Value {
-    match name {
-        Compressor::Blosc => json!({
-            "id": "blosc", "cname": "zstd", "clevel": level.unwrap_or(1),
-            "shuffle": 1, "blocksize": 0
-        }),
+/// The numcodecs compressor configuration of a `.zarray` for elements of type `dtype`.
+fn compressor(
+    name: Compressor,
+    level: Option<i64>,
+    shuffle: Option<Shuffle>,
+    dtype: DType,
+) -> Result<Value> {
+    if let Some((cname, clevel, shuffle)) = blosc_settings(name, level, shuffle, dtype)? {
+        // numcodecs' Blosc.NOSHUFFLE, SHUFFLE, BITSHUFFLE.
+        let shuffle = match shuffle {
+            Shuffle::None => 0,
+            Shuffle::Byte => 1,
+            Shuffle::Bit => 2,
+        };
+        return Ok(json!({
+            "id": "blosc", "cname": cname, "clevel": clevel, "shuffle": shuffle, "blocksize": 0
+        }));
+    }
+    Ok(match name {
         Compressor::Zstd => json!({"id": "zstd", "level": level.unwrap_or(1)}),
         Compressor::Gzip => json!({"id": "gzip", "level": level.unwrap_or(5)}),
-        Compressor::None => Value::Null,
-    }
+        _ => Value::Null,
+    })
 }
 
 /// `.zarray` contents for an array.
@@ -361,7 +375,7 @@ fn write_signal(
         &chunk,
         dtype.numpy_str(),
         fill,
-        compressor(options.compressor, options.level),
+        compressor(options.compressor, options.level, options.shuffle, dtype)?,
     );
     let data_node = format!("{node}/data");
     let array = create_array(path, &data_node, meta)?;
