@@ -1,650 +1,111 @@
 //! emio's performance benchmark (not a test: it times, the tests never do).
 //!
 //! Generates, once, one file per implemented format at realistic size with emio's own
-//! writers, then prints one table: open (lazy), full read into memory, sum over all data
-//! through the chunk API, convert to `.zarr` (zstd) and to `.npy` — each throughput also as
-//! a ratio to `cat FILE > /dev/null` timed in the same run — plus the peak anonymous RSS
-//! of each step (heap memory; the page cache behind memory-mapped inputs is not counted);
-//! then a second table for the verbs: `emconvert stats` (default 16-bin histogram, × cat)
-//! and the cost of one file's `emconvert ls` row (probe, open, summary; mean of 20).
+//! writers, filled with data that looks like what detectors record (issue 23, `data`:
+//! 4D-STEM frames with a bright disc of ~200 counts on a Poisson background of 0.05
+//! counts/pixel, the disc drifting across the scan; EELS spectrum images with a power-law
+//! background, edges and noise; EDS spectrum images of low counts; image stacks of a smooth
+//! image with shot noise; and one deliberately sparse row), then prints:
+//!
+//! 1. per input: its zstd level 1 compression ratio (so a reader can judge realism), open
+//!    (lazy), full read into memory, sum over all data through the chunk API, convert to
+//!    `.zarr` with the writer's default codec — beside it the rate at which that codec alone
+//!    compresses the same bytes in memory on all cores (the ceiling) — and to `.npy`; each
+//!    throughput also as a ratio to `cat FILE > /dev/null` timed in the same run, plus the
+//!    peak anonymous RSS of each step (heap memory; the page cache behind memory-mapped
+//!    inputs is not counted);
+//! 2. for data stored in another axis order (and the rsciio rows), the read in the logical
+//!    C order next to the full read, and h5py's read;
+//! 3. the verbs: `emconvert stats` (default 16-bin histogram, × cat) and the cost of one
+//!    file's `emconvert ls` row (probe, open, summary; mean of 20);
+//! 4. thread scaling: the sum and `stats` of every uncompressed row on 1 and on 2 threads,
+//!    and the parallel efficiency (issue 21);
+//! 5. with `--python PY`, issue 23's targets for the MIB row: emio's conversion to Zarr
+//!    against the codec alone, numpy memmap → zarr-python and HyperSpy's lazy `.zspy` save
+//!    (`benches/zarr_peers.py`), timed in the same run;
+//! 6. with `--codecs`, the codec alternatives (zstd levels, Blosc lz4/zstd with byte or bit
+//!    shuffle, sharding) alone on each row's data: ratio, rate and their product.
 //!
 //! ```text
-//! cargo bench --profile profiling --bench emio_bench -- [--scale 0.1] [--dir /tmp/emio-bench] [--only mib,mrc] [--python PY]
+//! cargo bench --profile profiling --bench emio_bench -- [--scale 0.1] [--dir /tmp/emio-bench]
+//!     [--only mib,mrc] [--python PY] [--codecs]
 //! ```
 //!
-//! Defaults (scale 1): 2 GiB 12-bit MIB 128×128×256×256, 2 GiB DM4 EELS SI float32,
-//! 1 GiB DM3 uint16 stack, 2 GiB MRC float32, 1 GiB BLO, 1 GiB EMD, 1 GiB 512-page TIFF
-//! stack, 1 GiB NPY, 1 GiB EMPAD 128×128×128×128 float32, 1 GiB Ripple u16 spectrum image,
-//! 1 GiB TVIPS u16 64×64 scan of 512×256 frames, 1 GiB TIA series of 512 uint16 1024×1024
-//! images (generated in TIA's layout: emio reads TIA but does not write it); and, as
-//! HyperSpy/rsciio (h5py) write them (issue 17), 512 MiB 4D-STEM u16 in rsciio's chunks,
-//! which do not follow the frames: NCEM EMD stored transposed (256, 256, 64, 64) in
-//! chunks of (11, 11, 64, 64) and `.hspy` (256, 256, 64, 64) in (11, 11, 64, 64), each
-//! uncompressed and gzip (rows `emd-h5py`, `emd-h5py-gzip`, `hspy`, `hspy-gzip`). With
-//! `--python PY` (a Python with HyperSpy and h5py), the rows `rsciio-emd`,
-//! `rsciio-emd-gzip`, `rsciio-hspy`, `rsciio-hspy-gzip` hold the same values written by
-//! HyperSpy itself (`benches/rsciio_h5.py`, rsciio's own chunks), and h5py's full read of
-//! them is timed in the same run. A third table gives, for data stored in another axis
-//! order (and the rsciio rows), the read in the logical C order next to the full read
-//! (which copies in the stored order) and h5py's read.
+//! Defaults (scale 1): 2 GiB 12-bit MIB 128×128×256×256 (and the same, sparse), 2 GiB DM4
+//! EELS SI float32, 1 GiB DM3 uint16 stack, 2 GiB MRC float32, 1 GiB BLO, 1 GiB EMD, 1 GiB
+//! 512-page TIFF stack, 1 GiB NPY, 1 GiB EMPAD 128×128×128×128 float32, 1 GiB Ripple u16
+//! EDS spectrum image, 1 GiB TVIPS u16 64×64 scan of 512×256 frames, 1 GiB TIA series of
+//! 512 uint16 1024×1024 images (generated in TIA's layout: emio reads TIA but does not
+//! write it); and, as HyperSpy/rsciio (h5py) write them (issue 17), 512 MiB 4D-STEM u16 in
+//! rsciio's chunks, which do not follow the frames: NCEM EMD stored transposed
+//! (256, 256, 64, 64) in chunks of (11, 11, 64, 64) and `.hspy` (256, 256, 64, 64) in
+//! (11, 11, 64, 64), each uncompressed and gzip (rows `emd-h5py`, `emd-h5py-gzip`, `hspy`,
+//! `hspy-gzip`). With `--python PY` (a Python with HyperSpy, h5py and zarr), the rows
+//! `rsciio-emd`, `rsciio-emd-gzip`, `rsciio-hspy`, `rsciio-hspy-gzip` hold the same kind
+//! of values written by HyperSpy itself (`benches/rsciio_h5.py`, rsciio's own chunks), and
+//! h5py's full read of them is timed in the same run.
 //!
-//! `cat`, full read, sum and the conversions are each run once untimed (warm page cache),
-//! then timed three times (each emio step on a freshly opened file, so the memory map's
-//! page tables are built again, as a user's first read has to); the median is printed with
-//! the spread (min-max) on the line below. `cat` is started directly (no shell). Every sum is checked against the generator's own sum of the values it
-//! produced (computed without any file or reader). `--scale` shrinks
-//! the navigation (frame) count. Formats whose writer is missing or declines the dataset
-//! are skipped with a note. Files are kept in `--dir` and reused by later runs.
+//! `cat`, full read, sum, the conversions and the codec alone are each run once untimed
+//! (warm page cache), then timed three times (each emio step on a freshly opened file, so
+//! the memory map's page tables are built again, as a user's first read has to); the median
+//! is printed with the spread (min-max) on the line below. `cat` is started directly (no
+//! shell). Every sum is checked against the generator's own sum of the values it produced
+//! (computed without any file or reader). `--scale` shrinks the navigation (frame) count.
+//! Formats whose writer is missing or declines the dataset are skipped with a note. Files
+//! are kept in `--dir` and reused by later runs (their names carry the kind of values).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod codec;
 mod common;
+mod data;
 mod generate;
+mod measure;
+mod peers;
+mod reduce;
+mod specs;
+mod table;
 
-use emio::{
-    ArraySource, Axis, DType, Dataset, NoProgress, Progress, Registry, Result, Threads, Tree,
-};
-use emio_core::engine::Engine;
-use rayon::prelude::*;
+use emio::{Dataset, NoProgress, Registry, Result};
 
-/// One generated input.
-struct Spec {
-    /// The row's name (`--only` takes it); the extension for a format's main row.
-    name: &'static str,
-    format: &'static str,
-    extension: &'static str,
-    what: &'static str,
-    dtype: DType,
-    /// Shape at scale 1; the first dimension is scaled.
-    shape: [u64; 4],
-    /// Leading navigation dimensions.
-    nav: usize,
-    /// Rank actually used (trailing dims of `shape`).
-    rank: usize,
-    /// Writer options (`compression`, ...).
-    options: &'static [(&'static str, &'static str)],
-    /// The `chunks` writer option for the (scaled) shape, navigation rank and element
-    /// size, when the writer's default is not wanted.
-    chunks: Option<ChunksFor>,
-    /// Written by HyperSpy itself (rsciio over h5py, `benches/rsciio_h5.py`: the kind,
-    /// `emd` or `hspy`, and gzip or not) instead of emio's writer: needs `--python`.
-    rsciio: Option<(&'static str, bool)>,
-}
+use codec::{Codec, Sample};
+use measure::{fresh_opens, with_threads, Measured};
+use specs::{Spec, SPECS};
+use table::Table;
 
-/// Chunk shape for a (scaled) shape, navigation rank and element size.
-type ChunksFor = fn(&[u64], usize, u64) -> Vec<u64>;
-
-const SPECS: &[Spec] = &[
-    Spec {
-        name: "mib",
-        format: "mib",
-        extension: "mib",
-        what: "4D-STEM 12-bit",
-        dtype: DType::U16,
-        shape: [128, 128, 256, 256],
-        nav: 2,
-        rank: 4,
-        options: &[],
-        chunks: None,
-        rsciio: None,
-    },
-    Spec {
-        name: "dm4",
-        format: "dm",
-        extension: "dm4",
-        what: "EELS SI f32",
-        dtype: DType::F32,
-        shape: [1, 256, 256, 8192],
-        nav: 2,
-        rank: 3,
-        options: &[],
-        chunks: None,
-        rsciio: None,
-    },
-    Spec {
-        name: "dm3",
-        format: "dm",
-        extension: "dm3",
-        what: "stack u16",
-        dtype: DType::U16,
-        shape: [1, 512, 1024, 1024],
-        nav: 1,
-        rank: 3,
-        options: &[],
-        chunks: None,
-        rsciio: None,
-    },
-    Spec {
-        name: "mrc",
-        format: "mrc",
-        extension: "mrc",
-        what: "stack f32",
-        dtype: DType::F32,
-        shape: [1, 512, 1024, 1024],
-        nav: 1,
-        rank: 3,
-        options: &[],
-        chunks: None,
-        rsciio: None,
-    },
-    Spec {
-        name: "blo",
-        format: "blo",
-        extension: "blo",
-        what: "PED u8",
-        dtype: DType::U8,
-        shape: [128, 128, 256, 256],
-        nav: 2,
-        rank: 4,
-        options: &[],
-        chunks: None,
-        rsciio: None,
-    },
-    Spec {
-        name: "emd",
-        format: "emd",
-        extension: "emd",
-        what: "stack u16",
-        dtype: DType::U16,
-        shape: [1, 512, 1024, 1024],
-        nav: 1,
-        rank: 3,
-        options: &[],
-        chunks: None,
-        rsciio: None,
-    },
-    // Files as HyperSpy/rsciio (h5py) write them, issue 17: chunks that do not follow the
-    // frames. rsciio's NCEM writer stores the array transposed and picks the chunks on the
-    // transposed shape: a 64×64 scan of 256×256 frames is stored (256, 256, 64, 64) in
-    // chunks of (11, 11, 64, 64). Its `.hspy` writer chunks a 256×256 scan of 64×64 frames
-    // (11, 11, 64, 64), gzip with shuffle by default.
-    Spec {
-        name: "emd-h5py",
-        format: "emd",
-        extension: "emd",
-        what: "4D-STEM u16, rsciio's chunks",
-        dtype: DType::U16,
-        shape: [64, 64, 256, 256],
-        nav: 2,
-        rank: 4,
-        options: &[],
-        chunks: Some(rsciio_ncem_chunks),
-        rsciio: None,
-    },
-    Spec {
-        name: "emd-h5py-gzip",
-        format: "emd",
-        extension: "emd",
-        what: "4D-STEM u16, rsciio's chunks, gzip",
-        dtype: DType::U16,
-        shape: [64, 64, 256, 256],
-        nav: 2,
-        rank: 4,
-        options: &[("compression", "gzip")],
-        chunks: Some(rsciio_ncem_chunks),
-        rsciio: None,
-    },
-    Spec {
-        name: "hspy",
-        format: "hspy",
-        extension: "hspy",
-        what: "4D-STEM u16, rsciio's chunks",
-        dtype: DType::U16,
-        shape: [256, 256, 64, 64],
-        nav: 2,
-        rank: 4,
-        options: &[("compression", "none")],
-        chunks: None,
-        rsciio: None,
-    },
-    Spec {
-        name: "hspy-gzip",
-        format: "hspy",
-        extension: "hspy",
-        what: "4D-STEM u16, rsciio's chunks, gzip+shuffle",
-        dtype: DType::U16,
-        shape: [256, 256, 64, 64],
-        nav: 2,
-        rank: 4,
-        options: &[("compression", "gzip")],
-        chunks: None,
-        rsciio: None,
-    },
-    // The same data written by HyperSpy itself (rsciio, h5py, its default chunks; `.hspy`
-    // shuffled as rsciio always does), with `--python`: h5py's read is timed too.
-    Spec {
-        name: "rsciio-emd",
-        format: "emd",
-        extension: "emd",
-        what: "4D-STEM u16, written by rsciio",
-        dtype: DType::U16,
-        shape: [64, 64, 256, 256],
-        nav: 2,
-        rank: 4,
-        options: &[],
-        chunks: None,
-        rsciio: Some(("emd", false)),
-    },
-    Spec {
-        name: "rsciio-emd-gzip",
-        format: "emd",
-        extension: "emd",
-        what: "4D-STEM u16, written by rsciio, gzip",
-        dtype: DType::U16,
-        shape: [64, 64, 256, 256],
-        nav: 2,
-        rank: 4,
-        options: &[],
-        chunks: None,
-        rsciio: Some(("emd", true)),
-    },
-    Spec {
-        name: "rsciio-hspy",
-        format: "hspy",
-        extension: "hspy",
-        what: "4D-STEM u16, written by rsciio",
-        dtype: DType::U16,
-        shape: [256, 256, 64, 64],
-        nav: 2,
-        rank: 4,
-        options: &[],
-        chunks: None,
-        rsciio: Some(("hspy", false)),
-    },
-    Spec {
-        name: "rsciio-hspy-gzip",
-        format: "hspy",
-        extension: "hspy",
-        what: "4D-STEM u16, written by rsciio, gzip",
-        dtype: DType::U16,
-        shape: [256, 256, 64, 64],
-        nav: 2,
-        rank: 4,
-        options: &[],
-        chunks: None,
-        rsciio: Some(("hspy", true)),
-    },
-    Spec {
-        name: "tif",
-        format: "tiff",
-        extension: "tif",
-        what: "stack u16",
-        dtype: DType::U16,
-        shape: [1, 512, 1024, 1024],
-        nav: 1,
-        rank: 3,
-        options: &[],
-        chunks: None,
-        rsciio: None,
-    },
-    Spec {
-        name: "xml",
-        format: "empad",
-        extension: "xml",
-        what: "4D-STEM f32",
-        dtype: DType::F32,
-        shape: [128, 128, 128, 128],
-        nav: 2,
-        rank: 4,
-        options: &[],
-        chunks: None,
-        rsciio: None,
-    },
-    Spec {
-        name: "rpl",
-        format: "ripple",
-        extension: "rpl",
-        what: "EDS SI u16",
-        dtype: DType::U16,
-        shape: [1, 256, 512, 4096],
-        nav: 2,
-        rank: 3,
-        options: &[],
-        chunks: None,
-        rsciio: None,
-    },
-    Spec {
-        name: "tvips",
-        format: "tvips",
-        extension: "tvips",
-        what: "4D-STEM u16",
-        dtype: DType::U16,
-        shape: [64, 64, 512, 256],
-        nav: 2,
-        rank: 4,
-        options: &[],
-        chunks: None,
-        rsciio: None,
-    },
-    Spec {
-        name: "ser",
-        format: "tia",
-        extension: "ser",
-        what: "TIA image series u16",
-        dtype: DType::U16,
-        shape: [1, 512, 1024, 1024],
-        nav: 1,
-        rank: 3,
-        options: &[],
-        chunks: None,
-        rsciio: None,
-    },
-    Spec {
-        name: "npy",
-        format: "npy",
-        extension: "npy",
-        what: "stack u16",
-        dtype: DType::U16,
-        shape: [1, 512, 1024, 1024],
-        nav: 1,
-        rank: 3,
-        options: &[],
-        chunks: None,
-        rsciio: None,
-    },
-];
-
-/// The chunks rsciio's NCEM writer gives a dataset of logical `shape` (navigation axes
-/// first), in the logical order emio's writer takes: it transposes the array and then
-/// applies HyperSpy's signal-axis positions to the transposed shape
-/// (`get_signal_chunks(data.T.shape, dtype, signal_axes)`), so the chunks are whole along
-/// the stored navigation axes and cut the frames into tiles.
-fn rsciio_ncem_chunks(shape: &[u64], nav: usize, elem_size: u64) -> Vec<u64> {
-    let stored: Vec<u64> = shape.iter().rev().copied().collect();
-    let signal: Vec<bool> = (0..shape.len()).map(|k| k >= nav).collect();
-    let chunks = emio::hspy::write::signal_chunks(&stored, &signal, elem_size, 1_000_000);
-    chunks.into_iter().rev().collect()
-}
-
-/// Synthetic detector data generated on read: sparse low counts (like real low-dose
-/// frames) with a bright disc, cheap to generate and compressible like real data.
-struct Synthetic {
-    dtype: DType,
-    shape: Vec<u64>,
-}
-
-fn hash(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51afd7ed558ccd);
-    x ^= x >> 33;
-    x
-}
-
-/// The count the generator stores at flat index `idx` (rows of `inner` values), clipped to
-/// what `dtype` holds: sparse low counts with a bright disc.
-fn synthetic_count(idx: u64, inner: u64, dtype: DType) -> u64 {
-    let (row, col) = ((idx / inner) % inner.max(1), idx % inner);
-    let (dr, dc) = (row as i64 - inner as i64 / 2, col as i64 - inner as i64 / 2);
-    let disc = dr * dr + dc * dc < (inner as i64 / 8).pow(2);
-    let h = hash(idx);
-    let count = if disc {
-        200 + (h & 0x3ff)
-    } else {
-        (h & 0x7).saturating_sub(5)
-    };
-    match dtype {
-        DType::U8 => count.min(255),
-        DType::U16 => count.min(4095),
-        _ => count,
-    }
-}
-
-/// The sum of every value the generator produces for `spec`, computed straight from
-/// [`synthetic_count`] (no file, no reader): the independent check of the benchmark sums.
-fn generator_sum(spec: &Spec, scale: f64) -> f64 {
-    let ds = synthetic(spec, scale);
-    let inner = *ds.shape().last().unwrap_or(&1);
-    let n = ds.len();
-    let per_value = if spec.dtype == DType::F32 { 0.5 } else { 1.0 };
-    (0..n)
-        .into_par_iter()
-        .map(|idx| synthetic_count(idx, inner, spec.dtype) as f64 * per_value)
-        .sum()
-}
-
-impl ArraySource for Synthetic {
-    fn dtype(&self) -> DType {
-        self.dtype
-    }
-    fn shape(&self) -> &[u64] {
-        &self.shape
-    }
-    fn read_region_with(
-        &self,
-        start: &[u64],
-        shape: &[u64],
-        out: &mut [u8],
-        _progress: &dyn Progress,
-        _threads: Threads,
-    ) -> Result<()> {
-        // Any region (writers with their own chunks ask for blocks that cut the trailing
-        // dimensions): one run of consecutive flat indices per row of the last dimension.
-        let strides: Vec<u64> = (0..self.shape.len())
-            .map(|d| self.shape[d + 1..].iter().product())
-            .collect();
-        let inner = *self.shape.last().unwrap_or(&1);
-        let es = self.dtype.size();
-        let row = shape.last().map_or(1, |&n| n as usize);
-        let mut rows = out.chunks_exact_mut(row * es);
-        let lead = &shape[..shape.len().saturating_sub(1)];
-        emio_core::source::for_each_index(lead, |index| {
-            let first: u64 = start
-                .iter()
-                .zip(index.iter().chain([&0]))
-                .zip(&strides)
-                .map(|((s, i), t)| (s + i) * t)
-                .sum();
-            let Some(cells) = rows.next() else { return };
-            for (i, v) in cells.chunks_exact_mut(es).enumerate() {
-                let count = synthetic_count(first + i as u64, inner, self.dtype);
-                match self.dtype {
-                    DType::U8 => v[0] = count as u8,
-                    DType::U16 => v.copy_from_slice(&(count as u16).to_ne_bytes()),
-                    DType::F32 => v.copy_from_slice(&(count as f32 * 0.5).to_ne_bytes()),
-                    _ => v.fill(0),
-                }
-            }
-        });
-        Ok(())
-    }
-    fn chunk_shape(&self) -> Vec<u64> {
-        let mut c = self.shape.clone();
-        c[0] = 1;
-        c
-    }
-}
-
-fn synthetic(spec: &Spec, scale: f64) -> Dataset {
-    let mut shape: Vec<u64> = spec.shape[4 - spec.rank..].to_vec();
-    shape[0] = ((shape[0] as f64 * scale).round() as u64).max(1);
-    let axes = (0..shape.len())
-        .map(|d| {
-            let nav = d < spec.nav;
-            Axis::uniform(
-                if nav { "scan" } else { "detector" },
-                if nav { "nm" } else { "1/nm" },
-                0.25,
-                0.0,
-                nav,
-            )
-        })
-        .collect();
-    let mut meta = Tree::new();
-    emio::metadata::set_path(&mut meta, "General.title", spec.what);
-    let source = Arc::new(Synthetic {
-        dtype: spec.dtype,
-        shape,
-    });
-    Dataset::new(source, axes, meta, Tree::new()).expect("valid synthetic dataset")
-}
-
-/// Anonymous resident memory of this process in bytes (Linux `RssAnon`): heap buffers,
-/// not the page cache behind memory-mapped input files.
-fn anon_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("RssAnon:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
-/// Run `f`, returning its duration and how far the anonymous RSS rose above its level at
-/// the start (sampled every 2 ms on a helper thread): the memory the step needed.
-fn measure<T>(f: impl FnOnce() -> T) -> (T, Duration, u64) {
-    let done = std::sync::atomic::AtomicBool::new(false);
-    let baseline = anon_rss();
-    let peak = std::sync::atomic::AtomicU64::new(baseline);
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                peak.fetch_max(anon_rss(), std::sync::atomic::Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        });
-        let t = Instant::now();
-        let out = f();
-        let elapsed = t.elapsed();
-        peak.fetch_max(anon_rss(), std::sync::atomic::Ordering::Relaxed);
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
-        let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
-        (out, elapsed, peak.saturating_sub(baseline))
-    })
-}
-
-/// Run `step` on the first dataset of a fresh open, [`common::RUNS`] times after one
-/// warm-up run (like the `cat` baseline): the timings, the largest RSS rise and the last
-/// result.
-fn median_of_fresh_opens<T>(
-    open: &dyn Fn() -> Result<Vec<Dataset>>,
-    step: impl Fn(&Dataset) -> T,
-) -> (common::Timing, u64, T) {
-    let mut rss = 0;
-    let mut last = None;
-    let mut run = || {
-        let datasets = open().expect("open");
-        let (out, t, r) = measure(|| step(&datasets[0]));
-        rss = rss.max(r);
-        last = Some(out);
-        t
-    };
-    run();
-    let timing = common::Timing::of(run);
-    (timing, rss, last.expect("runs"))
-}
-
-/// Logical bytes of a spec's dataset.
-fn logical_bytes(spec: &Spec, scale: f64) -> u64 {
-    synthetic(spec, scale).nbytes()
-}
-
-/// Median time to allocate a buffer of `n` bytes the way a full read does and fill it on
-/// all cores: the ceiling for any read into new memory (in a virtual machine, touching
-/// memory the host has not backed yet can be slower than reading a cached file).
-fn median_new_memory_fill(n: u64) -> Duration {
-    let mut times: Vec<Duration> = (0..3)
-        .map(|_| {
-            let t = Instant::now();
-            let filled = emio::ArrayData::fill(DType::U8, &[n as usize], n as usize, |bytes| {
-                bytes.par_chunks_mut(1 << 20).for_each(|c| c.fill(1));
-                Ok(())
-            });
-            let elapsed = t.elapsed();
-            drop(filled.expect("fill new memory"));
-            elapsed
-        })
-        .collect();
-    times.sort();
-    times[1]
-}
-
-/// Bytes per region of the sum: regions follow the storage layout
-/// ([`Dataset::read_chunk_shape`]) and are small enough to stay in the L2 cache between
-/// being read and being summed.
-const SUM_REGION_BYTES: u64 = 2 << 20;
 /// Histogram bins of `emconvert stats` by default.
 const STATS_BINS: usize = 16;
 
-/// Sum of every value through the chunk API, on all cores, one typed loop per region,
-/// walking the values in the order they are stored ([`Dataset::in_stored_order`]: a sum
-/// does not depend on the order, so transposed storage is never transposed).
-fn sum_all(ds: &Dataset) -> Result<f64> {
-    let ds = &ds.in_stored_order();
-    let chunk = ds.read_chunk_shape(SUM_REGION_BYTES);
-    let total = std::sync::Mutex::new(0f64);
-    let dtype = ds.dtype();
-    Engine::default().for_each_region(ds, &chunk, &NoProgress, |_, bytes| {
-        let s = sum_bytes(dtype, bytes);
-        *total.lock().expect("sum lock") += s;
-        Ok(())
-    })?;
-    Ok(total.into_inner().expect("sum lock"))
-}
+/// Writer options of the Zarr conversions compared with `--codecs`, labelled as in
+/// [`codec::alternatives`].
+const WRITER_CODECS: &[(&str, &[(&str, &str)])] = &[
+    ("zstd 1", &[("compressor", "zstd"), ("level", "1")]),
+    (
+        "blosc zstd 1 shuffle",
+        &[("compressor", "blosc"), ("level", "1")],
+    ),
+    (
+        "blosc lz4 5 shuffle",
+        &[("compressor", "blosc-lz4"), ("shuffle", "byte")],
+    ),
+    (
+        "blosc lz4 5 bitshuffle",
+        &[("compressor", "blosc-lz4"), ("shuffle", "bit")],
+    ),
+];
 
-fn sum_bytes(dtype: DType, bytes: &[u8]) -> f64 {
-    fn typed<T: Copy + bytemuck_free::Pod>(bytes: &[u8], f: impl Fn(T) -> f64) -> f64 {
-        let n = std::mem::size_of::<T>();
-        // Eight independent accumulators let the compiler vectorize.
-        let mut acc = [0f64; 8];
-        let chunks = bytes.chunks_exact(n * 8);
-        let rest = chunks.remainder();
-        for block in chunks {
-            for (k, a) in acc.iter_mut().enumerate() {
-                *a += f(T::read(&block[k * n..]));
-            }
-        }
-        let mut s: f64 = acc.iter().sum();
-        for v in rest.chunks_exact(n) {
-            s += f(T::read(v));
-        }
-        s
-    }
-    match dtype {
-        // Small integers add up in 32-bit lanes over blocks short enough not to overflow.
-        DType::U8 => bytes
-            .chunks(1 << 16)
-            .map(|block| block.iter().map(|&b| u32::from(b)).sum::<u32>() as u64)
-            .sum::<u64>() as f64,
-        DType::U16 => bytes
-            .chunks(1 << 16)
-            .map(|block| {
-                block
-                    .chunks_exact(2)
-                    .map(|b| u32::from(u16::from_ne_bytes([b[0], b[1]])))
-                    .sum::<u32>() as u64
-            })
-            .sum::<u64>() as f64,
-        DType::F32 => typed::<f32>(bytes, |v| v as f64),
-        DType::F64 => typed::<f64>(bytes, |v| v),
-        DType::I16 => typed::<i16>(bytes, |v| v as f64),
-        DType::U32 => typed::<u32>(bytes, |v| v as f64),
-        DType::I32 => typed::<i32>(bytes, |v| v as f64),
-        _ => 0.0,
-    }
-}
+/// Issue 23's targets for MIB → Zarr v3 with the default codec.
+const TARGET_VS_CEILING: f64 = 0.8;
+const TARGET_VS_PEERS: f64 = 1.5;
+const TARGET_RSS_BYTES: u64 = 256 << 20;
 
-/// Reading plain values out of native-endian bytes without `unsafe`.
-mod bytemuck_free {
-    /// A fixed-size number readable from native-endian bytes.
-    pub trait Pod: Sized {
-        fn read(b: &[u8]) -> Self;
-    }
-    macro_rules! pod {
-        ($($t:ty),*) => {$(
-            impl Pod for $t {
-                fn read(b: &[u8]) -> Self {
-                    <$t>::from_ne_bytes(b[..std::mem::size_of::<$t>()].try_into().expect("size"))
-                }
-            }
-        )*};
-    }
-    pod!(f32, f64, i16, u32, i32);
-}
+const USAGE: &str = "cargo bench --profile profiling --bench emio_bench -- [options]
+  --scale S      shrink the navigation (first) dimension of every input (default 1: 1-2 GiB files)
+  --dir D        where inputs are generated and kept (default: $TMPDIR/emio-bench)
+  --only A,B     rows by name, format or extension (mib, mib-sparse, dm4, mrc, ...)
+  --python PY    a Python with HyperSpy, h5py and zarr: rsciio rows, h5py reads, Zarr peers
+  --codecs       the codec alternatives table (zstd levels, Blosc, sharding) per row";
 
 fn gbps(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / d.as_secs_f64() / 1e9
@@ -652,6 +113,21 @@ fn gbps(bytes: u64, d: Duration) -> f64 {
 
 fn mb(bytes: u64) -> String {
     format!("{:.0}", bytes as f64 / (1 << 20) as f64)
+}
+
+/// A throughput cell: rate, ratio to `cat`, RSS.
+fn cell(bytes: u64, d: Duration, cat_rate: f64, rss: u64) -> String {
+    let rate = gbps(bytes, d);
+    format!(
+        "{rate:>5.2} GB/s {:>5.2}x {:>5} MB",
+        rate / cat_rate,
+        mb(rss)
+    )
+}
+
+/// Whether a target is met, for the targets table.
+fn met(ok: bool) -> String {
+    if ok { "met" } else { "NOT met" }.to_string()
 }
 
 /// The file holding the pixels: `path` itself, or its largest companion (the `.raw` of
@@ -674,61 +150,6 @@ fn data_file(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
-/// The helper script that writes the `rsciio` rows with HyperSpy and times h5py.
-const RSCIIO_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/rsciio_h5.py");
-
-/// Write the dataset of `shape` (the benchmark's synthetic values) to `path` with HyperSpy
-/// (`kind` `emd` or `hspy`, gzip or not), running `python`.
-fn rsciio_write(
-    python: &str,
-    kind: &str,
-    gzip: bool,
-    shape: &[u64],
-    path: &Path,
-) -> std::result::Result<(), String> {
-    let shape = shape
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join("x");
-    let status = std::process::Command::new(python)
-        .args([
-            RSCIIO_SCRIPT,
-            "write",
-            kind,
-            if gzip { "1" } else { "0" },
-            &shape,
-        ])
-        .arg(path)
-        .status()
-        .map_err(|e| format!("cannot run {python}: {e}"))?;
-    status
-        .success()
-        .then_some(())
-        .ok_or_else(|| format!("{RSCIIO_SCRIPT} failed ({status})"))
-}
-
-/// h5py's full read of the file at `path` (median of [`common::RUNS`] after a warm-up, in
-/// one Python process), with the printed spread.
-fn h5py_timing(python: &str, path: &Path) -> (Duration, String) {
-    let out = std::process::Command::new(python)
-        .args([RSCIIO_SCRIPT, "h5py"])
-        .arg(path)
-        .arg(common::RUNS.to_string())
-        .output()
-        .expect("run the h5py timing");
-    assert!(out.status.success(), "h5py timing failed: {out:?}");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let secs: Vec<f64> = text
-        .split_whitespace()
-        .map(|t| t.parse().expect("seconds"))
-        .collect();
-    (
-        Duration::from_secs_f64(secs[0]),
-        format!("{:.3}-{:.3} s", secs[1], secs[2]),
-    )
-}
-
 fn remove(path: &Path) {
     if path.is_dir() {
         let _ = std::fs::remove_dir_all(path);
@@ -737,289 +158,620 @@ fn remove(path: &Path) {
     }
 }
 
+/// What the whole run was asked for.
+struct Run {
+    scale: f64,
+    dir: PathBuf,
+    python: Option<String>,
+    codecs: bool,
+}
+
+/// The printed tables.
+struct Tables {
+    main: Table,
+    order: Table,
+    verbs: Table,
+    scaling: Table,
+    targets: Table,
+    codecs: Table,
+}
+
+impl Tables {
+    fn new() -> Tables {
+        let rate = 26;
+        Tables {
+            main: Table::new(
+                "Per input (zstd-1: the input's zstd level 1 ratio; codec alone: the default \
+                 Zarr codec compressing the same bytes in memory on all cores, and the \
+                 conversion's share of it)",
+                &[
+                    ("row", 13),
+                    ("MiB", 5),
+                    ("zstd-1", 6),
+                    ("cat GB/s", 8),
+                    ("new mem GB/s", 12),
+                    ("open ms", 7),
+                    ("full read (x cat, RSS)", rate),
+                    ("sum (x cat, RSS)", rate),
+                    ("-> .zarr (x cat, RSS)", rate),
+                    ("codec alone, share", 21),
+                    ("-> .npy (x cat, RSS)", rate),
+                ],
+            ),
+            order: Table::new(
+                "Data stored in another axis order (and HyperSpy's files)",
+                &[
+                    ("row", 17),
+                    ("MiB", 5),
+                    ("cat GB/s", 8),
+                    ("full read (x cat)", 18),
+                    ("C-order read (x cat, RSS)", rate),
+                    ("h5py's full read (rsciio's files)", 34),
+                ],
+            ),
+            verbs: Table::new(
+                "Verbs",
+                &[
+                    ("row", 13),
+                    ("MiB", 5),
+                    ("cat GB/s", 8),
+                    ("stats (x cat, RSS)", rate),
+                    ("ls ms", 7),
+                ],
+            ),
+            scaling: Table::new(
+                "Thread scaling of reductions on uncompressed data (efficiency: 1-thread time / \
+                 2-thread time; 1.7x is the goal)",
+                &[
+                    ("row", 13),
+                    ("cat GB/s", 8),
+                    ("sum 1 thread", 16),
+                    ("sum 2 threads", 16),
+                    ("sum eff.", 8),
+                    ("stats 1 thread", 16),
+                    ("stats 2 threads", 16),
+                    ("stats eff.", 10),
+                ],
+            ),
+            targets: Table::new(
+                "Issue 23 targets: MIB -> Zarr v3, default codec, same run",
+                &[
+                    ("against", 34),
+                    ("their time", 18),
+                    ("emio's time", 11),
+                    ("ratio", 12),
+                    ("target", 8),
+                    ("", 7),
+                ],
+            ),
+            codecs: Table::new(
+                "Codecs alone on each row's data (in memory, all cores; the writer's chunks)",
+                &[
+                    ("row / codec", 44),
+                    ("ratio", 6),
+                    ("GB/s", 6),
+                    ("ratio x GB/s", 12),
+                    ("as a conversion (x cat, RSS, output MiB)", 44),
+                ],
+            ),
+        }
+    }
+
+    fn print(&self) {
+        for t in [
+            &self.main,
+            &self.order,
+            &self.verbs,
+            &self.scaling,
+            &self.targets,
+            &self.codecs,
+        ] {
+            t.print();
+        }
+    }
+}
+
 fn main() {
     let value = common::flag_value;
-    let scale: f64 = value("--scale")
-        .map(|s| s.parse().expect("--scale takes a number"))
-        .unwrap_or(1.0);
-    let dir = PathBuf::from(value("--dir").unwrap_or_else(|| {
-        std::env::temp_dir()
-            .join("emio-bench")
-            .display()
-            .to_string()
-    }));
+    if std::env::args().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
+    let run = Run {
+        scale: value("--scale")
+            .map(|s| s.parse().expect("--scale takes a number"))
+            .unwrap_or(1.0),
+        dir: PathBuf::from(value("--dir").unwrap_or_else(|| {
+            std::env::temp_dir()
+                .join("emio-bench")
+                .display()
+                .to_string()
+        })),
+        python: value("--python"),
+        codecs: std::env::args().any(|a| a == "--codecs"),
+    };
     let only: Option<Vec<String>> =
         value("--only").map(|s| s.split(',').map(str::to_string).collect());
-    std::fs::create_dir_all(&dir).expect("create the benchmark folder");
-    let registry = emio::registry();
+    std::fs::create_dir_all(&run.dir).expect("create the benchmark folder");
     println!(
-        "emio benchmark: scale {scale}, {} threads, data in {}",
+        "emio benchmark: scale {}, {} threads, data in {}",
+        run.scale,
         rayon::current_num_threads(),
-        dir.display()
+        run.dir.display()
     );
+    let mut tables = Tables::new();
     let mut notes = Vec::new();
-    let mut rows = Vec::new();
-    let mut verb_rows = Vec::new();
-    let mut order_rows = Vec::new();
-    let python = value("--python");
     for spec in SPECS {
         // A format's name or extension selects its main row; other rows by their name.
-        let main_row = spec.name == spec.extension;
-        let selected =
-            |f: &String| f == spec.name || (main_row && (f == spec.format || f == spec.extension));
+        let selected = |f: &String| {
+            f == spec.name || (spec.main_row() && (f == spec.format || f == spec.extension))
+        };
         if only.as_ref().is_some_and(|o| !o.iter().any(selected)) {
             continue;
         }
-        let Ok(format) = registry.by_name(spec.format) else {
-            notes.push(format!("{}: format not built", spec.format));
-            continue;
-        };
-        let generated = !format.can_write() && generate::can_generate(spec.format);
-        if !(format.can_write() || generated) || !format.can_read() {
-            notes.push(format!("{}: no writer or reader yet, skipped", spec.format));
-            continue;
-        }
-        let ds = synthetic(spec, scale);
-        let name = format!(
-            "{}-{}.{}",
-            if main_row { spec.format } else { spec.name },
-            ds.shape()
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join("x"),
-            spec.extension
-        );
-        let path = dir.join(&name);
-        if spec.rsciio.is_some() && python.is_none() {
-            notes.push(format!(
-                "{}: written by HyperSpy, needs --python",
-                spec.name
-            ));
-            continue;
-        }
-        if !path.exists() {
-            eprintln!("generating {name} ({} MiB) ...", mb(ds.nbytes()));
-            let t = Instant::now();
-            let written = if let (Some((kind, gzip)), Some(py)) = (spec.rsciio, &python) {
-                rsciio_write(py, kind, gzip, ds.shape(), &path)
-            } else if generated {
-                generate::write(spec.format, &ds, &path).map_err(|e| e.to_string())
-            } else {
-                let chunks = spec.chunks.map(|f| {
-                    f(ds.shape(), spec.nav, spec.dtype.size() as u64)
-                        .iter()
-                        .map(u64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                });
-                let mut options: Vec<(&str, &str)> = spec.options.to_vec();
-                if let Some(c) = &chunks {
-                    options.push(("chunks", c));
-                }
-                Registry::write(format.as_ref(), &ds, &path, &options, false, &NoProgress)
-                    .map_err(|e| e.to_string())
-            };
-            if let Err(e) = written {
-                notes.push(format!(
-                    "{}: writer declined the benchmark dataset: {e}",
-                    spec.format
-                ));
-                continue;
-            }
-            eprintln!("  written in {:.1} s", t.elapsed().as_secs_f64());
-        }
-        let data_path = data_file(&path);
-        let file_bytes = std::fs::metadata(&data_path).map(|m| m.len()).unwrap_or(0);
-        let cat = common::cat_timing(&data_path);
-        let new_memory = median_new_memory_fill(logical_bytes(spec, scale));
-        let open_once = || Registry::open_with(format.as_ref(), &path, &[] as &[(&str, &str)]);
-        let opened = match open_once() {
-            Ok(d) => d,
-            Err(e) => {
-                notes.push(format!(
-                    "{}: emio cannot open its own file: {e}",
-                    spec.format
-                ));
-                continue;
-            }
-        };
-        let reps = 20;
-        let t = Instant::now();
-        for _ in 0..reps {
-            let _ = open_once().expect("open");
-        }
-        let open = t.elapsed() / reps;
-        let data = &opened[0];
-        let logical = data.nbytes();
-        let (read_t, read_rss, _) = median_of_fresh_opens(&open_once, |d| {
-            d.read().map(|a| a.shape().len()).expect("full read");
-        });
-        let (sum_t, sum_rss, sum) = median_of_fresh_opens(&open_once, |d| sum_all(d).expect("sum"));
-        // Data stored in another axis order: the read in the logical C order too (what
-        // conversions and region reads ask for), and h5py's read of files HyperSpy wrote.
-        if data.source().stored_order().is_some() || spec.rsciio.is_some() {
-            let (c_t, c_rss, _) = median_of_fresh_opens(&open_once, |d| {
-                let zeros = vec![0; d.ndim()];
-                let a = d.read_region(&zeros, d.shape()).expect("C-order read");
-                a.shape().len()
-            });
-            let h5py = python
-                .as_ref()
-                .filter(|_| spec.rsciio.is_some())
-                .map(|py| h5py_timing(py, &path));
-            let cat_rate = gbps(file_bytes, cat.median());
-            let rate = |d: Duration| gbps(logical, d);
-            order_rows.push(format!(
-                "{:<17} {:>6} {:>8.2} | {:>5.2} GB/s {:>5.2}x | {:>5.2} GB/s {:>5.2}x {:>5} MB | {}",
-                spec.name,
-                mb(file_bytes),
-                cat_rate,
-                rate(read_t.median()),
-                rate(read_t.median()) / cat_rate,
-                rate(c_t.median()),
-                rate(c_t.median()) / cat_rate,
-                mb(c_rss),
-                match h5py {
-                    Some((median, spread)) => format!(
-                        "{:>5.2} GB/s  h5py/emio {:>5.2}x (full read), {:>5.2}x (C order)  (h5py {spread})",
-                        rate(median),
-                        median.as_secs_f64() / read_t.median().as_secs_f64(),
-                        median.as_secs_f64() / c_t.median().as_secs_f64(),
-                    ),
-                    None => "-".to_string(),
-                }
-            ));
-            order_rows.push(format!(
-                "                  spread (min-max): full read {}, C order {}",
-                read_t.spread(),
-                c_t.spread()
-            ));
-        }
-        let expected_sum = generator_sum(spec, scale);
-        assert!(
-            (sum - expected_sum).abs() <= 1e-9 * expected_sum.abs().max(1.0),
-            "{name}: the sum read back ({sum}) is not the generator's ({expected_sum})"
-        );
-        let zarr = dir.join(format!("{name}.out.zarr"));
-        let npy = dir.join(format!("{name}.out.npy"));
-        remove(&zarr);
-        remove(&npy);
-        let zarr_format = registry.by_name("zarr").expect("zarr");
-        let npy_format = registry.by_name("npy").expect("npy");
-        // Conversions are timed like reads: a warm-up, then the median of the same runs
-        // (each from a fresh open, replacing the previous output).
-        let convert = |format: &dyn emio::Format, out: &Path, options: &[(&str, &str)]| {
-            median_of_fresh_opens(&open_once, |d| {
-                Registry::write(format, d, out, options, true, &NoProgress).expect("convert")
-            })
-        };
-        let (zarr_t, zarr_rss, _) = convert(zarr_format.as_ref(), &zarr, &[("compressor", "zstd")]);
-        let (npy_t, npy_rss, _) = convert(npy_format.as_ref(), &npy, &[]);
-        remove(&zarr);
-        remove(&npy);
-        let cat_rate = gbps(file_bytes, cat.median());
-        // The verbs of issue 20: `emconvert stats` (its default 16-bin histogram) and the
-        // per-file cost of `emconvert ls` (probe, open, summary row).
-        let (stats_t, stats_rss, stats) = median_of_fresh_opens(&open_once, |d| {
-            emio::stats::stats(d, STATS_BINS, &NoProgress).expect("stats")
-        });
-        assert!(
-            (stats.summary.sum - expected_sum).abs() <= 1e-9 * expected_sum.abs().max(1.0),
-            "{name}: stats' sum ({}) is not the generator's ({expected_sum})",
-            stats.summary.sum
-        );
-        let ls_reps = 20;
-        let listed = [path.clone()];
-        let t = Instant::now();
-        for _ in 0..ls_reps {
-            let rows = emio::listing::list(&listed, false);
-            assert!(
-                rows.iter()
-                    .all(|r| matches!(r.entry, emio::listing::Entry::Dataset(_))),
-                "{name}: ls reports an error"
-            );
-        }
-        let ls = t.elapsed() / ls_reps;
-        verb_rows.push(format!(
-            "{:<13} {:>6} {:>10.2} | {:>5.2} GB/s {:>5.2}x {:>5} MB | {:>8.3}   (stats: {})",
-            spec.name,
-            mb(file_bytes),
-            cat_rate,
-            gbps(logical, stats_t.median()),
-            gbps(logical, stats_t.median()) / cat_rate,
-            mb(stats_rss),
-            ls.as_secs_f64() * 1e3,
-            stats_t.spread()
-        ));
-        let cell = |d: Duration, rss: u64| {
-            let rate = gbps(logical, d);
-            format!(
-                "{:>5.2} GB/s {:>5.2}x {:>5} MB",
-                rate,
-                rate / cat_rate,
-                mb(rss)
-            )
-        };
-        rows.push(format!(
-            "{:<13} {:>6} {:>10.2} {:>11.2} {:>8.3} | {} | {} | {} | {}   (sum {:.4e})",
-            spec.name,
-            mb(file_bytes),
-            cat_rate,
-            gbps(logical, new_memory),
-            open.as_secs_f64() * 1e3,
-            cell(read_t.median(), read_rss),
-            cell(sum_t.median(), sum_rss),
-            cell(zarr_t.median(), zarr_rss),
-            cell(npy_t.median(), npy_rss),
-            sum
-        ));
-        rows.push(format!(
-            "              spread of the {} runs (min-max): cat {}, full read {}, sum {}, .zarr {}, \
-             .npy {}; sum = generator's",
-            common::RUNS,
-            cat.spread(),
-            read_t.spread(),
-            sum_t.spread(),
-            zarr_t.spread(),
-            npy_t.spread()
-        ));
-    }
-    println!();
-    println!(
-        "{:<13} {:>6} {:>10} {:>11} {:>8} | {:^26} | {:^26} | {:^26} | {:^26}",
-        "row",
-        "MiB",
-        "cat GB/s",
-        "new mem GB/s",
-        "open ms",
-        "full read (x cat, RSS)",
-        "sum (x cat, RSS)",
-        "-> .zarr zstd (x cat, RSS)",
-        "-> .npy (x cat, RSS)"
-    );
-    for row in rows {
-        println!("{row}");
-    }
-    if !order_rows.is_empty() {
-        println!();
-        println!(
-            "{:<17} {:>6} {:>8} | {:^18} | {:^26} | h5py's full read (rsciio's files)",
-            "row", "MiB", "cat GB/s", "full read (x cat)", "C-order read (x cat, RSS)"
-        );
-        for row in order_rows {
-            println!("{row}");
+        if let Err(note) = bench_row(&run, spec, &mut tables) {
+            notes.push(note);
         }
     }
-    println!();
-    println!(
-        "{:<13} {:>6} {:>10} | {:^28} | {:>8}",
-        "row", "MiB", "cat GB/s", "stats (x cat, RSS)", "ls ms"
-    );
-    for row in verb_rows {
-        println!("{row}");
-    }
+    tables.print();
     for note in notes {
         println!("note: {note}");
     }
+}
+
+/// Generate `spec`'s file if it is not there yet: its path.
+fn input(
+    run: &Run,
+    spec: &Spec,
+    format: &dyn emio::Format,
+) -> std::result::Result<PathBuf, String> {
+    let ds = spec.dataset(run.scale);
+    let row = if spec.main_row() {
+        spec.format
+    } else {
+        spec.name
+    };
+    let label = spec.pattern.label();
+    let name = format!(
+        "{row}{}-{}.{}",
+        if row.contains(label) {
+            String::new()
+        } else {
+            format!("-{label}")
+        },
+        ds.shape()
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join("x"),
+        spec.extension
+    );
+    let path = run.dir.join(&name);
+    if path.exists() {
+        return Ok(path);
+    }
+    eprintln!("generating {name} ({} MiB) ...", mb(ds.nbytes()));
+    let t = Instant::now();
+    let written = if let (Some((kind, gzip)), Some(py)) = (spec.rsciio, &run.python) {
+        peers::rsciio_write(py, kind, gzip, &ds, &path)
+    } else if !format.can_write() {
+        generate::write(spec.format, &ds, &path).map_err(|e| e.to_string())
+    } else {
+        let chunks = spec.chunks.map(|f| {
+            f(ds.shape(), spec.nav, spec.dtype.size() as u64)
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let mut options: Vec<(&str, &str)> = spec.options.to_vec();
+        if let Some(c) = &chunks {
+            options.push(("chunks", c));
+        }
+        Registry::write(format, &ds, &path, &options, false, &NoProgress).map_err(|e| e.to_string())
+    };
+    written.map_err(|e| format!("{}: writer declined the benchmark dataset: {e}", spec.name))?;
+    eprintln!("  written in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(path)
+}
+
+/// Check a sum against the generator's.
+fn check_sum(name: &str, what: &str, sum: f64, expected: f64) {
+    assert!(
+        (sum - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+        "{name}: {what} ({sum}) is not the generator's sum ({expected})"
+    );
+}
+
+/// Measure one row into the tables; a note when it cannot be measured.
+fn bench_row(run: &Run, spec: &Spec, tables: &mut Tables) -> std::result::Result<(), String> {
+    let registry = emio::registry();
+    let format = registry
+        .by_name(spec.format)
+        .map_err(|_| format!("{}: format not built", spec.format))?;
+    if !(format.can_write() || generate::can_generate(spec.format)) || !format.can_read() {
+        return Err(format!("{}: no writer or reader yet, skipped", spec.format));
+    }
+    if spec.rsciio.is_some() && run.python.is_none() {
+        return Err(format!(
+            "{}: written by HyperSpy, needs --python",
+            spec.name
+        ));
+    }
+    let path = input(run, spec, format.as_ref())?;
+    let name = spec.name;
+    let data_path = data_file(&path);
+    let file_bytes = std::fs::metadata(&data_path).map(|m| m.len()).unwrap_or(0);
+    let cat = common::cat_timing(&data_path);
+    let cat_rate = gbps(file_bytes, cat.median());
+    let new_memory = measure::new_memory_fill(spec.dataset(run.scale).nbytes());
+    let open_once = || Registry::open_with(format.as_ref(), &path, &[] as &[(&str, &str)]);
+    let opened = open_once().map_err(|e| format!("{name}: emio cannot open its own file: {e}"))?;
+    let reps = 20;
+    let t = Instant::now();
+    for _ in 0..reps {
+        let _ = open_once().expect("open");
+    }
+    let open = t.elapsed() / reps;
+    let data = &opened[0];
+    let logical = data.nbytes();
+    let read = fresh_opens(&open_once, |d| {
+        d.read().map(|a| a.shape().len()).expect("full read")
+    });
+    let sum = fresh_opens(&open_once, |d| reduce::sum_all(d).expect("sum"));
+    let expected_sum = spec.generator_sum(run.scale);
+    check_sum(name, "the sum read back", sum.last, expected_sum);
+    if data.source().stored_order().is_some() || spec.rsciio.is_some() {
+        order_row(
+            run, spec, &open_once, &read, file_bytes, cat_rate, logical, &path, tables,
+        );
+    }
+
+    // Conversions: a warm-up, then the median of the same runs (each from a fresh open,
+    // replacing the previous output).
+    let zarr = run.dir.join(format!("{name}.out.zarr"));
+    let npy = run.dir.join(format!("{name}.out.npy"));
+    remove(&zarr);
+    remove(&npy);
+    let zarr_format = registry.by_name("zarr").expect("zarr");
+    let npy_format = registry.by_name("npy").expect("npy");
+    let convert = |format: &dyn emio::Format, out: &Path, options: &[(&str, &str)]| {
+        fresh_opens(&open_once, |d| {
+            Registry::write(format, d, out, options, true, &NoProgress).expect("convert")
+        })
+    };
+    let to_zarr = convert(zarr_format.as_ref(), &zarr, &[]);
+    // The codec alone, on the same bytes: chunks of the written store's shape, encoded in
+    // memory by the store's own codec chain.
+    let codec = Codec::of_store(&zarr);
+    let sample = Sample::of(data, &codec.chunk_shape());
+    let zstd1 = sample.zstd1_ratio();
+    let alone = codec.encode(&sample);
+    let sample_bytes = sample.bytes();
+    let zarr_rate = gbps(logical, to_zarr.timing.median());
+    if run.codecs {
+        codec_rows(
+            spec,
+            data,
+            &sample,
+            &codec::store_metadata(&zarr),
+            &convert,
+            &zarr,
+            cat_rate,
+            logical,
+            tables,
+        );
+    }
+    drop(sample);
+    remove(&zarr);
+    let to_npy = convert(npy_format.as_ref(), &npy, &[]);
+    remove(&npy);
+
+    if spec.format == "mib" && spec.main_row() {
+        target_rows(run, data, &path, &codec, &to_zarr, alone.rate, tables);
+    }
+
+    // The verbs of issue 20: `emconvert stats` (its default 16-bin histogram) and the
+    // per-file cost of `emconvert ls` (probe, open, summary row).
+    let stats = fresh_opens(&open_once, |d| {
+        emio::stats::stats(d, STATS_BINS, &NoProgress).expect("stats")
+    });
+    check_sum(name, "stats' sum", stats.last.summary.sum, expected_sum);
+    let ls_reps = 20;
+    let listed = [path.clone()];
+    let t = Instant::now();
+    for _ in 0..ls_reps {
+        let rows = emio::listing::list(&listed, false);
+        assert!(
+            rows.iter()
+                .all(|r| matches!(r.entry, emio::listing::Entry::Dataset(_))),
+            "{name}: ls reports an error"
+        );
+    }
+    let ls = t.elapsed() / ls_reps;
+    tables.verbs.row(vec![
+        name.to_string(),
+        mb(file_bytes),
+        format!("{cat_rate:.2}"),
+        cell(logical, stats.timing.median(), cat_rate, stats.rss),
+        format!("{:.3}", ls.as_secs_f64() * 1e3),
+    ]);
+    tables
+        .verbs
+        .text(format!("spread: stats {}", stats.timing.spread()));
+
+    if !spec.compressed() {
+        scaling_row(spec, &open_once, cat_rate, logical, expected_sum, tables);
+    }
+
+    tables.main.row(vec![
+        name.to_string(),
+        mb(file_bytes),
+        format!("{zstd1:.1}"),
+        format!("{cat_rate:.2}"),
+        format!("{:.2}", gbps(logical, new_memory)),
+        format!("{:.3}", open.as_secs_f64() * 1e3),
+        cell(logical, read.timing.median(), cat_rate, read.rss),
+        cell(logical, sum.timing.median(), cat_rate, sum.rss),
+        cell(logical, to_zarr.timing.median(), cat_rate, to_zarr.rss),
+        format!(
+            "{:>5.2} GB/s {:>5.2}x",
+            alone.rate / 1e9,
+            zarr_rate / (alone.rate / 1e9)
+        ),
+        cell(logical, to_npy.timing.median(), cat_rate, to_npy.rss),
+    ]);
+    tables.main.text(format!(
+        "{}; spread of the {} runs (min-max): cat {}, full read {}, sum {}, .zarr {}, codec alone {} \
+         (on {} MiB, ratio {:.1}), .npy {}; sum {:.4e} = generator's",
+        spec.what,
+        common::RUNS,
+        cat.spread(),
+        read.timing.spread(),
+        sum.timing.spread(),
+        to_zarr.timing.spread(),
+        alone.spread,
+        mb(sample_bytes),
+        alone.ratio,
+        to_npy.timing.spread(),
+        sum.last
+    ));
+    Ok(())
+}
+
+/// The row of the axis-order table: the C-order read next to the full read, and h5py's.
+#[allow(clippy::too_many_arguments)]
+fn order_row(
+    run: &Run,
+    spec: &Spec,
+    open_once: &(dyn Fn() -> Result<Vec<Dataset>> + Sync),
+    read: &Measured<usize>,
+    file_bytes: u64,
+    cat_rate: f64,
+    logical: u64,
+    path: &Path,
+    tables: &mut Tables,
+) {
+    let c_order = fresh_opens(open_once, |d| {
+        let zeros = vec![0; d.ndim()];
+        let a = d.read_region(&zeros, d.shape()).expect("C-order read");
+        a.shape().len()
+    });
+    let h5py = run
+        .python
+        .as_ref()
+        .filter(|_| spec.rsciio.is_some())
+        .map(|py| peers::h5py_timing(py, path));
+    let rate = |d: Duration| gbps(logical, d);
+    let (read_t, c_t) = (read.timing.median(), c_order.timing.median());
+    tables.order.row(vec![
+        spec.name.to_string(),
+        mb(file_bytes),
+        format!("{cat_rate:.2}"),
+        format!(
+            "{:>5.2} GB/s {:>5.2}x",
+            rate(read_t),
+            rate(read_t) / cat_rate
+        ),
+        cell(logical, c_t, cat_rate, c_order.rss),
+        match &h5py {
+            Some(h) => format!(
+                "{:>5.2} GB/s, h5py/emio {:.2}x, {:.2}x C",
+                rate(h.median),
+                h.median.as_secs_f64() / read_t.as_secs_f64(),
+                h.median.as_secs_f64() / c_t.as_secs_f64(),
+            ),
+            None => "-".to_string(),
+        },
+    ]);
+    tables.order.text(format!(
+        "spread (min-max): full read {}, C order {}{}",
+        read.timing.spread(),
+        c_order.timing.spread(),
+        h5py.map(|h| format!(", h5py {}", h.spread))
+            .unwrap_or_default()
+    ));
+}
+
+/// The row of the scaling table: sum and `stats` on 1 and on 2 threads.
+fn scaling_row(
+    spec: &Spec,
+    open_once: &(dyn Fn() -> Result<Vec<Dataset>> + Sync),
+    cat_rate: f64,
+    logical: u64,
+    expected_sum: f64,
+    tables: &mut Tables,
+) {
+    let timed = |threads: usize| {
+        with_threads(threads, || {
+            let sum = fresh_opens(open_once, |d| reduce::sum_all(d).expect("sum"));
+            check_sum(spec.name, "the sum read back", sum.last, expected_sum);
+            let stats = fresh_opens(open_once, |d| {
+                emio::stats::stats(d, STATS_BINS, &NoProgress).expect("stats")
+            });
+            (sum.timing, stats.timing)
+        })
+    };
+    let (sum1, stats1) = timed(1);
+    let (sum2, stats2) = timed(2);
+    let rate = |t: &common::Timing| {
+        format!(
+            "{:>5.2} GB/s {:>4.2}x",
+            gbps(logical, t.median()),
+            gbps(logical, t.median()) / cat_rate
+        )
+    };
+    let efficiency = |one: &common::Timing, two: &common::Timing| {
+        format!(
+            "{:.2}x",
+            one.median().as_secs_f64() / two.median().as_secs_f64()
+        )
+    };
+    tables.scaling.row(vec![
+        spec.name.to_string(),
+        format!("{cat_rate:.2}"),
+        rate(&sum1),
+        rate(&sum2),
+        efficiency(&sum1, &sum2),
+        rate(&stats1),
+        rate(&stats2),
+        efficiency(&stats1, &stats2),
+    ]);
+    tables.scaling.text(format!(
+        "spread: sum {} / {}, stats {} / {} (x: ratio to cat)",
+        sum1.spread(),
+        sum2.spread(),
+        stats1.spread(),
+        stats2.spread()
+    ));
+}
+
+/// Issue 23's targets for the MIB row: emio's conversion to Zarr (default codec) against
+/// the codec alone, numpy memmap → zarr-python and HyperSpy's `.zspy` save (with
+/// `--python`), and its peak RSS.
+fn target_rows(
+    run: &Run,
+    data: &Dataset,
+    path: &Path,
+    codec: &Codec,
+    to_zarr: &Measured<()>,
+    ceiling_rate: f64,
+    tables: &mut Tables,
+) {
+    let emio_t = to_zarr.timing.median();
+    let secs = |d: Duration| format!("{:.3} s", d.as_secs_f64());
+    let ceiling = codec::seconds(data.nbytes(), ceiling_rate);
+    let share = ceiling.as_secs_f64() / emio_t.as_secs_f64();
+    tables.targets.row(vec![
+        "the codec alone (ceiling)".to_string(),
+        secs(ceiling),
+        secs(emio_t),
+        format!("{share:.2}x"),
+        format!(">= {TARGET_VS_CEILING}x"),
+        met(share >= TARGET_VS_CEILING),
+    ]);
+    if let Some(py) = &run.python {
+        match peers::zarr_peers(py, path, data.shape(), &codec.chunk_shape(), &run.dir) {
+            Ok(p) => {
+                for (what, peer) in [
+                    ("numpy memmap -> zarr-python (lz4)", &p.memmap),
+                    ("HyperSpy lazy -> .zspy", &p.hyperspy),
+                ] {
+                    let ratio = peer.median.as_secs_f64() / emio_t.as_secs_f64();
+                    tables.targets.row(vec![
+                        what.to_string(),
+                        secs(peer.median),
+                        secs(emio_t),
+                        format!("{ratio:.2}x"),
+                        format!(">= {TARGET_VS_PEERS}x"),
+                        met(ratio >= TARGET_VS_PEERS),
+                    ]);
+                    tables.targets.text(format!("spread: {}", peer.spread));
+                }
+            }
+            Err(e) => tables.targets.text(format!("Python peers not timed: {e}")),
+        }
+    }
+    tables.targets.row(vec![
+        "peak anonymous RSS of the conversion".to_string(),
+        format!("{} MB", mb(to_zarr.rss)),
+        String::new(),
+        String::new(),
+        format!("<= {} MB", mb(TARGET_RSS_BYTES)),
+        met(to_zarr.rss <= TARGET_RSS_BYTES),
+    ]);
+}
+
+/// A timed conversion: format, output path, writer options.
+type Convert<'a> = dyn Fn(&dyn emio::Format, &Path, &[(&str, &str)]) -> Measured<()> + 'a;
+
+/// The codec alternatives alone on `sample`, and the writer's own choices as conversions.
+#[allow(clippy::too_many_arguments)]
+fn codec_rows(
+    spec: &Spec,
+    data: &Dataset,
+    sample: &Sample,
+    metadata: &serde_json::Value,
+    convert: &Convert,
+    zarr: &Path,
+    cat_rate: f64,
+    logical: u64,
+    tables: &mut Tables,
+) {
+    let data_type = metadata["data_type"].as_str().expect("data_type");
+    let size = data.dtype().size();
+    let mut frame = sample.chunk.clone();
+    let nav = data.axes.iter().filter(|a| a.navigate).count();
+    frame.iter_mut().take(nav).for_each(|n| *n = 1);
+    tables.codecs.row(vec![
+        format!("{} ({})", spec.name, spec.what),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]);
+    let zarr_format = emio::registry().by_name("zarr").expect("zarr");
+    for (label, codecs) in codec::alternatives(size, &frame) {
+        let alone = Codec::new(data_type, &sample.chunk, codecs).encode(sample);
+        let converted = WRITER_CODECS
+            .iter()
+            .find(|(l, _)| *l == label)
+            .map(|(_, options)| {
+                let out = zarr.with_extension("codec.zarr");
+                remove(&out);
+                let m = convert(zarr_format.as_ref(), &out, options);
+                let size = dir_bytes(&out);
+                remove(&out);
+                format!(
+                    "{} {:>6}",
+                    cell(logical, m.timing.median(), cat_rate, m.rss),
+                    mb(size)
+                )
+            })
+            .unwrap_or_default();
+        tables.codecs.row(vec![
+            format!("  {label}"),
+            format!("{:.2}", alone.ratio),
+            format!("{:.2}", alone.rate / 1e9),
+            format!("{:.2}", alone.ratio * alone.rate / 1e9),
+            converted,
+        ]);
+    }
+}
+
+/// Bytes of the files under `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                dir_bytes(&p)
+            } else {
+                e.metadata().map(|m| m.len()).unwrap_or(0)
+            }
+        })
+        .sum()
 }

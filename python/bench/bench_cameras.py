@@ -2,7 +2,8 @@
 readers, on the same generated files in the same run:
 
 - ARINA / EIGER: a master file linking to a data file of bitshuffle-LZ4 frames (uint16,
-  192×192, sparse counts plus a bright disc), written by h5py + hdf5plugin (DECTRIS' own
+  192×192, a disc of ~200 counts drifting across the scan on a Poisson background of 0.05
+  counts/pixel: ``_realistic.diffraction``), written by h5py + hdf5plugin (DECTRIS' own
   filter code, so the encoder is not emio's). Compared: emio's eager read (every frame
   decoded in Rust, chunk-parallel) and h5py + hdf5plugin reading the dataset through the
   master's external link; then a float64 sum of the array (NumPy's, after each full read;
@@ -33,20 +34,10 @@ import numpy as np
 
 import emio
 from _common import forget_open_files, median_time
+from _realistic import diffraction
 
 ARINA_FRAME = (192, 192)
 EER_SIDE = 4096
-
-
-def arina_frames(n, seed):
-    """``n`` sparse uint16 diffraction patterns: low-dose background and a bright disc."""
-    rng = np.random.default_rng(seed)
-    h, w = ARINA_FRAME
-    yy, xx = np.mgrid[:h, :w]
-    disc = ((yy - h / 2) ** 2 + (xx - w / 2) ** 2) < (h / 8) ** 2
-    frames = rng.poisson(0.05, size=(n, h, w)).astype(np.uint16)
-    frames[:, disc] += rng.poisson(20, size=(n, int(disc.sum()))).astype(np.uint16)
-    return frames
 
 
 def make_arina(folder, mib):
@@ -68,7 +59,7 @@ def make_arina(folder, mib):
         )
         step = 256
         for start in range(0, n, step):
-            block = arina_frames(min(step, n - start), seed=start)
+            block = diffraction(start, min(step, n - start), side, side, ARINA_FRAME, seed=start)
             ds[start:start + len(block)] = block
             total += int(block.sum(dtype=np.uint64))
     master = os.path.join(folder, "bench_master.h5")

@@ -1,7 +1,8 @@
 """Benchmark emio's HDF5 reads against h5py on files written by HyperSpy/rsciio (issue 17):
 the same files, read by both in the same run.
 
-Four files of the same 4D-STEM uint16 data (sparse low counts plus a bright disc), saved by
+Four files of the same 4D-STEM uint16 data (a disc of ~200 counts drifting across the scan on
+a Poisson background of 0.05 counts/pixel: ``_realistic.diffraction_scan``), saved by
 HyperSpy (``Signal2D.save``, i.e. rsciio's writers, h5py underneath) with rsciio's default
 chunking, which does not follow the frames:
 
@@ -39,21 +40,7 @@ import numpy as np
 
 import emio
 from _common import forget_open_files, median_time
-
-
-def counts(shape, seed):
-    """Sparse low counts with a bright disc in every frame (the last two axes)."""
-    rng = np.random.default_rng(seed)
-    h, w = shape[-2:]
-    yy, xx = np.mgrid[:h, :w]
-    disc = ((yy - h / 2) ** 2 + (xx - w / 2) ** 2) < (h / 8) ** 2
-    data = np.empty(shape, np.uint16)
-    for i in range(shape[0]):
-        v = rng.integers(0, 8, size=shape[1:], dtype=np.uint16)
-        v = np.where(v > 5, v - 5, 0).astype(np.uint16)
-        v[..., disc] += rng.integers(200, 1224, size=v[..., disc].shape, dtype=np.uint16)
-        data[i] = v
-    return data
+from _realistic import diffraction_scan
 
 
 def make(folder, kind, gzip, scale):
@@ -68,7 +55,7 @@ def make(folder, kind, gzip, scale):
     shape = nav + sig
     name = f"rsciio-{kind}-{'gzip' if gzip else 'raw'}-{'x'.join(map(str, shape))}"
     path = os.path.join(folder, f"{name}.{kind}")
-    data = counts(shape, seed=17)
+    data = diffraction_scan(shape, seed=17)
     total = int(data.sum(dtype=np.uint64))
     if not os.path.exists(path):
         s = hs.signals.Signal2D(data)

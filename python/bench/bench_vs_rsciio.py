@@ -52,6 +52,7 @@ import numpy as np
 
 import emio
 from _common import median_time
+from _realistic import diffraction, images
 
 FRAME = (256, 256)
 #: Targets of issue 10 (rsciio time / emio time).
@@ -74,10 +75,13 @@ def shapes(mib):
 
 
 def generator_block(shape, dtype):
-    """The distinct frames the generator repeats (64 pseudo-random frames, seed 0)."""
-    frames = int(np.prod(shape[:-2]))
-    rng = np.random.default_rng(0)
-    return rng.integers(0, 4000, size=(min(frames, 64),) + FRAME).astype(dtype)
+    """The distinct frames the generator repeats (64 frames, seed 0): detector-like values
+    (``_realistic``): diffraction frames with a drifting disc for 4D data (MIB), a smooth
+    image with shot noise for stacks (MRC)."""
+    frames = min(int(np.prod(shape[:-2])), 64)
+    if len(shape) == 4:
+        return diffraction(0, frames, shape[1], shape[0], FRAME, seed=0, dtype=dtype)
+    return images(0, frames, FRAME, seed=0, dtype=dtype)
 
 
 def generator_sum(shape, dtype):
@@ -91,7 +95,7 @@ def generator_sum(shape, dtype):
 
 def make_file(folder, fmt, shape, dtype):
     """Write ``folder/bench.<fmt>`` with emio, streamed from a memory-mapped NPY of
-    pseudo-random values (64 distinct frames repeated), which is then deleted."""
+    detector-like values (64 distinct frames repeated), which is then deleted."""
     npy = os.path.join(folder, f"bench-{fmt}.npy")
     out = np.lib.format.open_memmap(npy, mode="w+", dtype=dtype, shape=shape)
     flat = out.reshape((-1,) + FRAME)
