@@ -258,7 +258,7 @@ proptest! {
         ds in dataset_strategy(),
         chunk_seed in prop::collection::vec(1u64..5, 4),
         shard_factor in 1u64..3,
-        codec in prop::sample::select(vec!["zstd", "blosc", "gzip", "none"]),
+        codec in prop::sample::select(vec!["blosc-lz4", "zstd", "blosc", "gzip", "none"]),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let chunks: Vec<String> = ds.shape().iter().zip(&chunk_seed)

@@ -20,7 +20,7 @@ def cube(tmp_path):
     return save_npy(tmp_path / "cube.npy", data), data
 
 
-@pytest.mark.parametrize("compressor", ["zstd", "blosc", "gzip", "none"])
+@pytest.mark.parametrize("compressor", ["blosc-lz4", "zstd", "blosc", "gzip", "none"])
 def test_zarr_python_reads_v3(emconvert, tmp_path, cube, compressor):
     src, data = cube
     out = tmp_path / f"cube-{compressor}.zarr"
