@@ -91,7 +91,10 @@ impl Summary {
                     // cannot overflow (less accurate for large offsets, so only here).
                     self.mean * (1.0 - w) + other.mean * w
                 };
-                self.m2 += other.m2 + delta * delta * self.count as f64 * other.count as f64 / n;
+                // delta² · n_a · n_b / n, multiplied so that no step overflows when the
+                // result does not (delta · n_a·n_b/n is at most the result over delta).
+                let scale = self.count as f64 * w;
+                self.m2 += other.m2 + delta * (delta * scale);
             }
         }
         self.count += other.count;
@@ -384,6 +387,19 @@ mod tests {
         let mut merged = part(1.7e308);
         merged.merge(&part(-1.7e308));
         assert_eq!((merged.count, merged.mean, merged.sum), (2, 0.0, 0.0));
+    }
+
+    #[test]
+    fn merging_large_deviations_does_not_overflow() {
+        // 100 zeros merged with 100 values of 1e153: m2 = 1e306 · 100 · 100 / 200 = 5e307,
+        // finite, though 1e306 · 100 · 100 is not.
+        let part = |v: f64| {
+            let bytes: Vec<u8> = (0..100).flat_map(|_| v.to_ne_bytes()).collect();
+            kernels::summary(DType::F64, &bytes)
+        };
+        let mut merged = part(0.0);
+        merged.merge(&part(1e153));
+        assert!((merged.m2 / 5e307 - 1.0).abs() < 1e-12, "m2 {}", merged.m2);
     }
 
     #[test]
