@@ -2,13 +2,13 @@
 //! not the one contiguous in the destination (Fortran order, NCEM EMD's transposed
 //! storage, DigitalMicrograph spectrum images stored energy-first).
 //!
-//! [`transpose`] runs the 2-D core of such copies as tiled block transposes (tiles of two
+//! `transpose` (crate-internal) runs the 2-D core of such copies as tiled block transposes (tiles of two
 //! cache lines per side). Each tile is covered by the widest vector blocks the processor
 //! runs, chosen once at run time ([`Kernel::best`]): on x86_64 AVX-512 (a 64-byte vector
 //! per line, e.g. 32 × 32 `u16` per block), AVX2 (32 bytes) or SSE2 (16 bytes, part of the
 //! x86_64 baseline); what the wide blocks leave of a tile goes to the next narrower kernel,
 //! and the last partial blocks element by element. Elsewhere, tiles are copied element by
-//! element. Both [`crate::copy::copy_nd`] and [`crate::copy::gather`] take this path when
+//! element. Both [`crate::copy::copy_nd`] and the crate's gather take this path when
 //! it applies; [`transpose_2d`] runs one plane with a chosen kernel (benchmarks, tests).
 
 use std::sync::OnceLock;
@@ -140,7 +140,7 @@ impl Kernel {
         *BEST.get_or_init(detect)
     }
 
-    /// The kernel [`transpose`] uses for `es`-byte elements: the widest this processor
+    /// The kernel the crate's N-D transpose uses for `es`-byte elements: the widest this processor
     /// runs, except for 8-byte elements, whose AVX2 and AVX-512 blocks measured slower than
     /// SSE2's in both runs of `benches/transpose_bench.rs` (docs/performance.md,
     /// "Memory-speed kernels").

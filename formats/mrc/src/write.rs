@@ -265,7 +265,9 @@ impl Stats {
         }
         let total = self.count + other.count;
         let delta = other.mean - self.mean;
-        self.m2 += other.m2 + delta * delta * self.count * other.count / total;
+        // delta² · n_a · n_b / n in an order that does not overflow when the result does
+        // not (as emio's `stats` merges).
+        self.m2 += other.m2 + delta * (delta * (self.count * other.count / total));
         self.mean += delta * other.count / total;
         self.count = total;
         self.min = self.min.min(other.min);
