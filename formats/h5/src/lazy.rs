@@ -11,9 +11,9 @@
 //!   filters emio does not decode), read whole through `hdf5-pure` on first access.
 //! - [`ZeroSource`]: a dataset whose storage was never allocated.
 //!
-//! The chunk index (address, stored size and filter mask of every chunk) is read once, on
-//! the first pixel access, so opening a file reads headers only. Every chunk is checked to
-//! lie inside the file before it is used.
+//! The chunk index (module `index`: address, stored size and filter mask of every chunk)
+//! is read once, on the first pixel access, so opening a file reads headers only. Every
+//! chunk is checked to lie inside the file before it is used.
 //!
 //! When the logical axis order is not the stored one (NCEM's transposed storage), the
 //! chunked sources offer an order close to the storage through `ArraySource::stored_order`
@@ -35,7 +35,11 @@ use rayon::prelude::*;
 
 use crate::filters::{self, FilterStep};
 
+mod index;
 mod staged;
+
+pub(crate) use index::check_before_eager_read;
+use index::{Entry, LazyIndex};
 
 /// Regions at least this large are copied on several threads.
 const PARALLEL_BYTES: usize = 8 << 20;
@@ -222,133 +226,6 @@ impl Geometry {
             swap_bytes_in_place(out, self.dtype.swap_unit());
         }
     }
-}
-
-/// One stored chunk.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    address: u64,
-    size: u64,
-    filter_mask: u32,
-}
-
-/// The chunk index of a dataset, read from the file on first use.
-pub(crate) struct LazyIndex {
-    ds: hdf5_pure::Dataset,
-    origin: Origin,
-    file_len: u64,
-    /// Unfiltered datasets store whole chunks: each must hold at least this many bytes.
-    min_size: u64,
-    cell: OnceLock<Result<HashMap<u64, Entry>>>,
-}
-
-impl LazyIndex {
-    /// The index of `ds` (read later); `filtered` tells whether stored chunks may be
-    /// smaller than a whole chunk.
-    fn new(
-        ds: hdf5_pure::Dataset,
-        origin: Origin,
-        file_len: u64,
-        geo: &Geometry,
-        filtered: bool,
-    ) -> Self {
-        LazyIndex {
-            ds,
-            origin,
-            file_len,
-            min_size: if filtered { 0 } else { geo.chunk_bytes },
-            cell: OnceLock::new(),
-        }
-    }
-
-    fn get(&self, geo: &Geometry) -> Result<&HashMap<u64, Entry>> {
-        self.cell
-            .get_or_init(|| self.read(geo))
-            .as_ref()
-            .map_err(|e| again(e, &self.origin.file))
-    }
-
-    fn read(&self, geo: &Geometry) -> Result<HashMap<u64, Entry>> {
-        let chunks = self.ds.chunks().map_err(|e| {
-            self.origin
-                .malformed(None, format!("a readable chunk index ({e})"))
-        })?;
-        let rank = geo.stored_shape.len();
-        let mut table = HashMap::with_capacity(chunks.len());
-        'chunks: for c in chunks {
-            check_chunk(&c, &self.origin, self.file_len, self.min_size)?;
-            if c.offset.len() != rank {
-                return Err(self.origin.malformed(
-                    Some(c.address),
-                    format!("a chunk offset of {rank} dimensions, got {:?}", c.offset),
-                ));
-            }
-            let mut key = 0u64;
-            for k in 0..rank {
-                let (o, n) = (c.offset[k], geo.stored_chunk[k]);
-                if n == 0 || o % n != 0 {
-                    return Err(self.origin.malformed(
-                        Some(c.address),
-                        format!("a chunk offset on the chunk grid, got {:?}", c.offset),
-                    ));
-                }
-                if o / n >= geo.grid[k] {
-                    // Beyond the current extent (a shrunk dataset): never read.
-                    continue 'chunks;
-                }
-                key += o / n * geo.grid_strides[k];
-            }
-            table.insert(
-                key,
-                Entry {
-                    address: c.address,
-                    size: c.storage_size,
-                    filter_mask: c.filter_mask,
-                },
-            );
-        }
-        Ok(table)
-    }
-}
-
-/// Fail unless chunk `c` lies inside the `file_len`-byte file and stores at least
-/// `min_size` bytes.
-fn check_chunk(c: &hdf5_pure::Chunk, origin: &Origin, file_len: u64, min_size: u64) -> Result<()> {
-    let inside = c
-        .address
-        .checked_add(c.storage_size)
-        .is_some_and(|end| end <= file_len);
-    if !inside || c.storage_size < min_size {
-        return Err(origin.malformed(
-            Some(c.address),
-            format!(
-                "a chunk of {} bytes inside the {file_len}-byte file (its stored size is {})",
-                c.storage_size.max(min_size).min(file_len),
-                c.storage_size
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Check the chunk index of `ds`, when it is chunked, before `hdf5-pure` reads it whole:
-/// `hdf5-pure` sizes its read buffer from each chunk's stored size, so a damaged size
-/// (2^31) would allocate gigabytes before failing. Indexes `hdf5-pure` cannot enumerate
-/// (v2 B-trees) are left to it.
-pub(crate) fn check_before_eager_read(
-    ds: &hdf5_pure::Dataset,
-    origin: &Origin,
-    file_len: u64,
-) -> Result<()> {
-    if !ds.is_chunked() {
-        return Ok(());
-    }
-    if let Ok(chunks) = ds.chunks() {
-        for c in &chunks {
-            check_chunk(c, origin, file_len, 0)?;
-        }
-    }
-    Ok(())
 }
 
 /// Write zeros to the block `part` of `out` laid out as `to`.
