@@ -533,3 +533,104 @@ fn short_heads_probe_without_panicking() {
         }
     }
 }
+
+/// An ARINA master whose frames declare 32768 x 32768 pixels (the chunks of a 64 x 64
+/// frame are all that is stored; the rest reads as the fill value), with, when `mask`, a
+/// pixel mask of the same declared size. The dimensions are patched into a generated file.
+fn arina_with_huge_frames(dir: &Path, mask: bool) -> PathBuf {
+    use emio_h5::writer::{Compression, H5Writer};
+    let path = dir.join(if mask {
+        "mask_master.h5"
+    } else {
+        "big_master.h5"
+    });
+    let mut w = H5Writer::create(&path).unwrap();
+    w.create_group("/entry/instrument/detector", vec![])
+        .unwrap();
+    let frame: Vec<u8> = (0..64u32 * 64).flat_map(|v| v.to_ne_bytes()).collect();
+    let frames = emio::Dataset::from_bytes(frame, emio::DType::U32, vec![1, 64, 64]).unwrap();
+    let chunked = |w: &mut H5Writer, path: &str, ds: &emio::Dataset, chunk: &[u64]| {
+        let order: Vec<usize> = (0..chunk.len()).collect();
+        w.write_chunked(
+            path,
+            ds,
+            chunk,
+            &order,
+            Compression::None,
+            &[],
+            &emio::NoProgress,
+        )
+        .unwrap();
+    };
+    chunked(&mut w, "/entry/data/data_000001", &frames, &[1, 16, 16]);
+    if mask {
+        let flags =
+            emio::Dataset::from_bytes(vec![1u8; 64 * 64], emio::DType::U8, vec![64, 64]).unwrap();
+        let at = "/entry/instrument/detector/detectorSpecific/pixel_mask";
+        chunked(&mut w, at, &flags, &[16, 16]);
+    }
+    w.finish().unwrap();
+    let small: Vec<u8> = [64u64, 64].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let huge: Vec<u8> = [32768u64, 32768]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mut patched = 0;
+    let mut at = 0;
+    while let Some(i) = bytes[at..].windows(16).position(|w| w == small) {
+        bytes[at + i..at + i + 16].copy_from_slice(&huge);
+        at += i + 16;
+        patched += 1;
+    }
+    assert!(patched > 0, "the frame dimensions are in the file");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// An ARINA master declaring frames of 32768 x 32768 uint32 (read as uint16) made every
+/// read of a frame convert it whole: a 2 GiB output chunk plus the 4 GiB stored frame
+/// (6.3 GB resident for `info --checksum` of a 5 KB file), and a pixel mask of that size
+/// was read as 8 GiB of f64. Regions now read only their rectangle of the frames, and the
+/// mask is refused as too large to read.
+#[test]
+fn arina_frames_declared_huge_read_in_bounded_memory() {
+    let _guard = SWEEP.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let frames = arina_with_huge_frames(dir.path(), false);
+    let size = std::fs::metadata(&frames).unwrap().len();
+    assert!(
+        run(&frames, size).is_none(),
+        "{}",
+        run(&frames, size).unwrap()
+    );
+    let (_, datasets) = emio::registry()
+        .open(&frames, &[] as &[(&str, &str)])
+        .unwrap();
+    let ds = &datasets[0];
+    assert_eq!(ds.shape(), [1, 1, 32768, 32768]);
+    assert_eq!(ds.dtype(), emio::DType::U16);
+    let got = ds.read_region_bytes(&[0, 0, 1, 2], &[1, 1, 2, 3]).unwrap();
+    let want: Vec<u8> = [66u16, 67, 68, 130, 131, 132]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    assert_eq!(got, want);
+    let far = ds
+        .read_region_bytes(&[0, 0, 30000, 30000], &[1, 1, 2, 2])
+        .unwrap();
+    assert_eq!(far, [0u8; 8]);
+
+    let masked = arina_with_huge_frames(dir.path(), true);
+    let size = std::fs::metadata(&masked).unwrap().len();
+    assert!(
+        run(&masked, size).is_none(),
+        "{}",
+        run(&masked, size).unwrap()
+    );
+    let Err(e) = emio::registry().open(&masked, &[] as &[(&str, &str)]) else {
+        panic!("a pixel mask of 2^30 pixels opened");
+    };
+    let e = e.to_string();
+    assert!(e.contains("small enough to read as numbers"), "{e}");
+}

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod convert;
+mod frames;
 mod metadata;
 mod read;
 
@@ -93,12 +94,12 @@ fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         let s = parts[0].source.shape();
         (s[1] as usize, s[2] as usize)
     };
-    let mut starts = Vec::with_capacity(parts.len());
-    let mut n = 0u64;
-    for p in &parts {
-        starts.push(n);
-        n += p.frames;
-    }
+    let n = parts
+        .iter()
+        .try_fold(0u64, |n, p| n.checked_add(p.frames))
+        .ok_or_else(|| {
+            Error::malformed_at_unknown(FORMAT, "a frame count that fits in 64 bits in all")
+        })?;
     let rebin = options.rebin_diffraction;
     if rebin < 1 || height % rebin as usize != 0 || width % rebin as usize != 0 {
         return Err(Error::invalid_option(
@@ -126,16 +127,18 @@ fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         }
     };
     let mask_path = format!("{DETECTOR_SPECIFIC}/pixel_mask");
-    let mask_values = if master.is_dataset(&mask_path) {
-        Some(frame_f64(&master, &mask_path, [height, width])?)
+    // Kept as one flag per pixel: the values themselves are not needed.
+    let masked = if master.is_dataset(&mask_path) {
+        let values = frame_f64(&master, &mask_path, [height, width])?;
+        Some(values.iter().map(|&v| v != 0.0).collect::<Vec<bool>>())
     } else {
         None
     };
+    let masked_pixels = masked.as_ref().map(|m| m.iter().filter(|&&b| b).count());
     let mask = if options.apply_pixel_mask {
-        let values = mask_values.as_ref().ok_or_else(|| {
+        Some(masked.ok_or_else(|| {
             Error::invalid_option("apply_pixel_mask", format!("the master has no {mask_path}"))
-        })?;
-        Some(values.iter().map(|&v| v != 0.0).collect())
+        })?)
     } else {
         None
     };
@@ -160,12 +163,7 @@ fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         correction,
         mask,
     };
-    let source = read::source(read::Frames {
-        parts,
-        starts,
-        nav,
-        conversion,
-    })?;
+    let source = frames::source(parts, nav, conversion);
     let pixel_size = scan.as_ref().and_then(|s| s.pixel_size_nm);
     let (scale, units) = match pixel_size {
         Some(nm) => (nm * 10.0, "A"),
@@ -187,7 +185,7 @@ fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         &master,
         &emio_core::metadata::file_name(path),
         scan.as_ref(),
-        mask_values.as_deref(),
+        masked_pixels,
         n,
     )?;
     Ok(vec![Dataset::new(source, axes, meta, original)?])

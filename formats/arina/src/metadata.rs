@@ -121,12 +121,13 @@ fn number(tree: &Tree, path: &str) -> Option<f64> {
     first_number(cur)
 }
 
-/// HyperSpy metadata and original metadata of a master file with `frames` frames.
+/// HyperSpy metadata and original metadata of a master file with `frames` frames (and
+/// `masked_pixels` pixels flagged in its pixel mask, when it has one).
 pub(crate) fn trees(
     master: &H5File,
     file_name: &str,
     scan: Option<&ScanMetadata>,
-    mask: Option<&[f64]>,
+    masked_pixels: Option<usize>,
     frames: u64,
 ) -> Result<(Tree, Tree)> {
     let mut original = Tree::new();
@@ -200,8 +201,7 @@ pub(crate) fn trees(
         set_path(&mut meta, &format!("{d}.sensor_material"), v);
     }
     set_path(&mut meta, &format!("{d}.frames"), frames);
-    if let Some(m) = mask {
-        let masked = m.iter().filter(|&&v| v != 0.0).count();
+    if let Some(masked) = masked_pixels {
         set_path(&mut meta, &format!("{d}.masked_pixels"), masked);
     }
     Ok((meta, original))

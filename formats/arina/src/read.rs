@@ -5,17 +5,16 @@
 //! shape `(frames, height, width)` in `<stem>_data_NNNNNN.h5`, chunked one frame per chunk
 //! and compressed with bitshuffle-LZ4 (decoded by `emio-h5`). They are read in name order
 //! (h5py's, as rsciio does) and concatenated along frames, then seen as
-//! `navigation_shape + (height, width) / rebin`. Every output frame is one chunk, decoded
-//! on demand and in parallel by core's `ChunkedSource`.
+//! `navigation_shape + (height, width) / rebin` (the source is in `frames.rs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use emio_core::options::NumericDType;
-use emio_core::{ArraySource, ChunkDecoder, ChunkedSource, DType, Error, Result};
+use emio_core::{ArraySource, DType, Error, Result};
 use emio_h5::{links::group_links, H5File};
 
-use crate::convert::{self, Conversion};
+use crate::convert;
 use crate::FORMAT;
 
 emio_core::options! {
@@ -196,67 +195,6 @@ pub(crate) fn out_dtype(requested: Option<DType>, stored: DType, flatfield: bool
     } else {
         stored
     })
-}
-
-/// Frames of the concatenated data datasets, converted: one output frame per chunk.
-pub(crate) struct Frames {
-    /// The data datasets.
-    pub parts: Vec<Part>,
-    /// Cumulative frame counts (`starts[k]` = first frame of part `k`).
-    pub starts: Vec<u64>,
-    /// The navigation shape.
-    pub nav: [u64; 2],
-    /// The conversion of each frame.
-    pub conversion: Conversion,
-}
-
-impl ChunkDecoder for Frames {
-    fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
-        let frame = index[0] * self.nav[1] + index[1];
-        let k = self.starts.partition_point(|&s| s <= frame) - 1;
-        let part = &self.parts[k];
-        let local = frame - self.starts[k];
-        let c = &self.conversion;
-        let (h, w) = (c.height as u64, c.width as u64);
-        let read = |buf: &mut [u8]| {
-            part.source
-                .read_region(&[local, 0, 0], &[1, h, w], buf)
-                .map_err(|e| {
-                    e.in_context(|expected| {
-                        format!(
-                            "{expected} (frame {frame}, frame {local} of {})",
-                            part.origin
-                        )
-                    })
-                })
-        };
-        if c.is_identity() {
-            return read(out);
-        }
-        let mut stored = vec![0u8; c.height * c.width * c.stored.size()];
-        read(&mut stored)?;
-        c.frame(&stored, out)
-    }
-
-    /// The data file's source fills the whole frame (its fill value where a chunk is
-    /// missing), and the conversion writes every output pixel.
-    fn writes_every_byte(&self) -> bool {
-        true
-    }
-}
-
-/// The lazy source `nav + (height, width) / rebin` over `frames`.
-pub(crate) fn source(frames: Frames) -> Result<Arc<dyn ArraySource>> {
-    let (oh, ow) = frames.conversion.out_frame();
-    let shape = vec![frames.nav[0], frames.nav[1], oh as u64, ow as u64];
-    let chunk = vec![1, 1, oh as u64, ow as u64];
-    let dtype = frames.conversion.out;
-    Ok(Arc::new(ChunkedSource::new(
-        dtype,
-        shape,
-        chunk,
-        Box::new(frames),
-    )?))
 }
 
 /// Check the stored and output dtypes.

@@ -556,9 +556,18 @@ impl H5Dataset<'_> {
         Ok(raw)
     }
 
-    /// All values converted to f64 (numeric datasets; complex/RGB are rejected).
+    /// All values converted to f64 (numeric datasets; complex/RGB are rejected). The values
+    /// as f64 are bounded by [`MAX_EAGER_BYTES`] too: a byte-sized dataset within the bound
+    /// would otherwise become eight times as many bytes.
     pub fn read_f64(&self) -> Result<Vec<f64>> {
         let (dtype, _) = self.numeric()?;
+        let as_f64 = self.len().saturating_mul(8);
+        if as_f64 > MAX_EAGER_BYTES {
+            return Err(self.err(
+                "a dataset small enough to read as numbers",
+                format!("{} values ({as_f64} bytes as f64)", self.len()),
+            ));
+        }
         let bytes = self.read_bytes()?;
         to_f64(dtype, &bytes).ok_or_else(|| {
             Error::unsupported(
