@@ -286,6 +286,35 @@ fn sync_tree(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Write `bytes` as the new file `path` (a chunk of a folder output) and start flushing it
+/// to the disk in the background (Linux: `sync_file_range(SYNC_FILE_RANGE_WRITE)`), so the
+/// flush of the whole output before it is renamed into place finds little left to write:
+/// the disk works while the cores encode the next chunks (issue 23: a 2 GiB MIB to Zarr on
+/// disk spent two fifths of its time in that final flush).
+pub fn write_chunk_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    start_writeback(&file);
+    Ok(())
+}
+
+/// Ask the system to start writing `file`'s dirty pages to the disk, without waiting. Only
+/// a hint: where the system has no such call, or the call fails, the final flush does it.
+fn start_writeback(file: &std::fs::File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor belongs to `file`, open for the whole call; the call only
+        // schedules writeback of the file's pages and touches no memory of ours.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+}
+
 impl Drop for AtomicOutput {
     fn drop(&mut self) {
         if let Some(staging) = &self.staging {

@@ -278,9 +278,10 @@ fn choose_chunks(dataset: &Dataset, requested: Option<&[i64]>, target: u64) -> R
 /// Write `dataset` into the zarrs `array` at `node` of the store at `path` (the array
 /// already holds its metadata), one engine region per stored chunk: regions are read,
 /// padded to the chunk shape at the array edges and encoded in parallel, and each encoded
-/// chunk is written to its file. (zarrs' filesystem store would sync every chunk file as
-/// it is written, which leaves both cores idle while the disk flushes; the atomic output
-/// syncs the finished tree once before renaming it into place.)
+/// chunk is written to its file, whose flush to the disk starts at once in the background.
+/// (zarrs' filesystem store would sync every chunk file as it is written, which leaves both
+/// cores idle while the disk flushes; the atomic output syncs the finished tree once before
+/// renaming it into place, by when most of it is on the disk.)
 fn write_chunks(
     path: &Path,
     node: &str,
@@ -317,7 +318,7 @@ fn write_chunks(
             if let Some(folder) = file.parent() {
                 std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
             }
-            std::fs::write(&file, encoded).map_err(|e| Error::io(&file, e))
+            emio_core::output::write_chunk_file(&file, encoded)
         },
     )?;
     Ok(())
