@@ -393,7 +393,7 @@ impl<'a> Reader<'a> {
     }
 
     fn text(&self, pos: usize, n: usize, end: usize) -> Result<String> {
-        if pos + n > end {
+        if pos.checked_add(n).is_none_or(|stop| stop > end) {
             return Err(self.bad(pos, "a link name inside its message"));
         }
         Ok(String::from_utf8_lossy(self.bytes(pos, n, "a link name")?).into_owned())
@@ -460,4 +460,34 @@ fn find<'a>(data: &'a [u8], path: &'a Path, object: &str) -> Result<(Reader<'a>,
         walked.push_str(part);
     }
     Ok((r, at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link message whose name length (8 bytes wide) is near 2^64 is an error: the
+    /// check of the name against the message's end overflowed (found by `open_arina`).
+    #[test]
+    fn a_link_name_longer_than_the_address_space_is_an_error() {
+        let mut message = vec![1u8, 0x03];
+        message.extend_from_slice(&(u64::MAX - 2).to_le_bytes());
+        message.extend_from_slice(b"name");
+        let r = Reader {
+            data: &message,
+            path: Path::new("x.h5"),
+            offsets: 8,
+            lengths: 8,
+            base: 0,
+        };
+        let mut links = Links::default();
+        let e = r
+            .link(0, message.len(), &mut links)
+            .err()
+            .expect("an error");
+        assert!(
+            e.to_string().contains("a link name inside its message"),
+            "{e}"
+        );
+    }
 }
