@@ -18,6 +18,8 @@
 //! one file or slot per chunk). Progress, cancellation and the memory bound are the
 //! engine's; atomic commit of the finished output is the registry's.
 
+use std::borrow::Cow;
+
 use crate::copy::copy_nd;
 use crate::dataset::{Dataset, Region};
 use crate::engine::{Engine, Stats};
@@ -197,6 +199,11 @@ impl WritePlan {
 
     /// Write `dataset` through `encode` then `store`, both on the worker threads in no
     /// particular order: for outputs whose chunks are stored by key (a file per chunk).
+    /// `encode` reads the region's bytes (laid out as planned, native-endian) and returns
+    /// what goes into the store, borrowed from them or new; the read buffer itself stays
+    /// as it is, so the worker reuses it for the next region without growing (and zeroing)
+    /// a fresh one: a compressed chunk returned in its place left the pool with buffers a
+    /// sixth of a chunk long (issue 23: 6% of a MIB → Zarr conversion was that zeroing).
     pub fn write_by_key<E, S>(
         &self,
         dataset: &Dataset,
@@ -205,12 +212,12 @@ impl WritePlan {
         store: S,
     ) -> Result<Stats>
     where
-        E: Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync,
+        E: for<'b> Fn(&Region, &'b [u8]) -> Result<Cow<'b, [u8]>> + Sync,
         S: Fn(&Region, &[u8]) -> Result<()> + Sync,
     {
         let work = |region: &Region, buf: &mut Vec<u8>| {
-            encode(region, buf)?;
-            store(region, buf)
+            let encoded = encode(region, buf)?;
+            store(region, &encoded)
         };
         self.engine.run(
             dataset,
@@ -340,8 +347,9 @@ mod tests {
                 &ds,
                 &NoProgress,
                 |_, b| {
-                    b.push(0xff);
-                    Ok(())
+                    let mut encoded = b.to_vec();
+                    encoded.push(0xff);
+                    Ok(Cow::Owned(encoded))
                 },
                 |r, b| {
                     seen.lock().unwrap().push((r.start.clone(), b.len()));

@@ -297,20 +297,18 @@ fn write_chunks(
     WritePlan::new(chunk).padded().write_by_key(
         dataset,
         progress,
-        |region, buf| {
+        |region, raw| {
             let indices = chunk_indices(region, chunk, element);
             let shape = array.chunk_shape(&indices).map_err(|e| werr(path, e))?;
-            *buf = codecs
+            codecs
                 .encode(
-                    ArrayBytes::new_flen(&buf[..]),
+                    ArrayBytes::new_flen(raw),
                     &shape,
                     array.data_type(),
                     array.fill_value(),
                     &codec_options,
                 )
-                .map_err(|e| werr(path, e))?
-                .into_owned();
-            Ok(())
+                .map_err(|e| werr(path, e))
         },
         |region, encoded| {
             let indices = chunk_indices(region, chunk, element);
