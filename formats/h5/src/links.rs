@@ -481,10 +481,7 @@ mod tests {
             base: 0,
         };
         let mut links = Links::default();
-        let e = r
-            .link(0, message.len(), &mut links)
-            .err()
-            .expect("an error");
+        let e = r.link(0, message.len(), &mut links).expect_err("an error");
         assert!(
             e.to_string().contains("a link name inside its message"),
             "{e}"
