@@ -39,7 +39,7 @@ pub use emio_core::ragged;
 pub use emio_core::source::Threads;
 pub use emio_core::{
     ArrayData, ArraySource, Axis, AxisKind, ByteOrder, ChunkDecoder, ChunkedSource, Chunks, DType,
-    Dataset, Region, Storage, StoredChunks, StridedSource, StridedView, Tree,
+    Dataset, Region, SignalPackage, Storage, StoredChunks, StridedSource, StridedView, Tree,
 };
 // The registry and the interface every format implements.
 pub use emio_core::{

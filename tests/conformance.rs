@@ -773,8 +773,30 @@ fn compare(reference: &Value, datasets: &[Dataset], entries: &[(usize, &Entry)])
             ),
         }
         compare_metadata(&p, sig, ds, &mut out);
+        compare_package(&p, sig, ds, &mut out);
     }
     out
+}
+
+/// rsciio's `package` and `package_version` (readings of HyperSpy's own formats carry
+/// them) against the dataset's signal package.
+fn compare_package(p: &str, sig: &Value, ds: &Dataset, out: &mut Outcome) {
+    let extra = &sig["extra"];
+    let (Some(name), Some(version)) =
+        (extra["package"].as_str(), extra["package_version"].as_str())
+    else {
+        return;
+    };
+    let ours = ds.signal_package.clone().unwrap_or_default();
+    if ours.name != name || ours.version != version {
+        out.push(
+            format!("{p}.package"),
+            format!(
+                "expected {name:?} version {version:?}, read {:?} version {:?}",
+                ours.name, ours.version
+            ),
+        );
+    }
 }
 
 /// Every leaf of the reading's HyperSpy metadata (or plain metadata for twin readings)

@@ -470,6 +470,37 @@ fn zarr_and_zspy_keep_axes_and_metadata() {
     }
 }
 
+/// The package of a signal's class (an exspy EELS spectrum, say) survives HyperSpy's two
+/// formats, as HyperSpy needs it to load the signal as that class; a signal of none is
+/// written with empty strings, as HyperSpy writes it.
+#[test]
+fn hyperspy_formats_keep_the_signal_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ds = sample_dataset();
+    for package in [
+        Some(emio::SignalPackage {
+            name: "exspy".into(),
+            version: "0.3.2".into(),
+        }),
+        None,
+    ] {
+        ds.signal_package = package.clone();
+        for (format, name) in [("zspy", "p.zspy"), ("hspy", "p.hspy")] {
+            let path = dir.path().join(name);
+            write(format, &ds, &path, &[]).unwrap();
+            let back = open_one(format, &path);
+            assert_eq!(
+                back.signal_package,
+                Some(package.clone().unwrap_or_default()),
+                "{format}"
+            );
+            std::fs::remove_dir_all(&path)
+                .or_else(|_| std::fs::remove_file(&path))
+                .unwrap();
+        }
+    }
+}
+
 #[test]
 fn zarr_rejects_bad_chunk_and_shard_options() {
     let dir = tempfile::tempdir().unwrap();

@@ -36,6 +36,20 @@ pub struct Dataset {
     inputs: Arc<[InputStamp]>,
     /// The items of a ragged dataset (see [`crate::ragged`]).
     ragged: Option<Arc<dyn RaggedSource>>,
+    /// The Python package whose signal class holds the data in HyperSpy, where the file
+    /// records it (HyperSpy's formats do; rsciio hands it to HyperSpy as `package` and
+    /// `package_version`). Writers of those formats store it back.
+    pub signal_package: Option<SignalPackage>,
+}
+
+/// The package of a signal's class in HyperSpy (`hyperspy`, `exspy`, `pyxem`, ...) and its
+/// version, as HyperSpy files record them (empty strings where a file stores them empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignalPackage {
+    /// The package's name.
+    pub name: String,
+    /// The package's version.
+    pub version: String,
 }
 
 impl fmt::Debug for Dataset {
@@ -126,6 +140,7 @@ impl Dataset {
             related: Vec::new(),
             inputs: Arc::from([]),
             ragged: None,
+            signal_package: None,
         })
     }
 

@@ -58,7 +58,7 @@ pub mod xml;
 
 pub use array_data::ArrayData;
 pub use axis::{Axis, AxisKind};
-pub use dataset::{Chunks, Dataset, Region};
+pub use dataset::{Chunks, Dataset, Region, SignalPackage};
 pub use dtype::{ByteOrder, DType};
 pub use error::{Error, Result, ResultExt};
 pub use format::{

@@ -518,6 +518,30 @@ impl PyDataset {
         self.format
     }
 
+    /// The Python package of the signal's class in HyperSpy and its version, `(name,
+    /// version)`, as HyperSpy's own formats record them (rsciio's `package` and
+    /// `package_version`); `None` where the file records none. Writers of those formats
+    /// store it back.
+    #[getter]
+    fn signal_package(&self) -> Option<(String, String)> {
+        self.inner
+            .signal_package
+            .as_ref()
+            .map(|p| (p.name.clone(), p.version.clone()))
+    }
+
+    /// This dataset with the signal package `(name, version)` (or none): what HyperSpy's
+    /// formats write for it.
+    fn with_signal_package(&self, package: Option<(String, String)>) -> PyDataset {
+        let mut inner = self.inner.clone();
+        inner.signal_package = package.map(|(name, version)| emio::SignalPackage { name, version });
+        PyDataset {
+            inner,
+            format: self.format,
+            errors: self.errors.clone(),
+        }
+    }
+
     /// Whether [`PyDataset::read`] returns a zero-copy view of the stored bytes (usually a
     /// memory map), C-contiguous or strided.
     #[getter]

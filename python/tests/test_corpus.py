@@ -418,3 +418,7 @@ def test_corpus_against_rsciio(corpus, file, fmt, reference_key):
                 assert ta["units"] == oa["units"]
             if "navigate" in ta:
                 assert bool(ta["navigate"]) == oa["navigate"]
+        # The signal class's package (HyperSpy's own formats record it): rsciio's value.
+        for key in ("package", "package_version"):
+            if key in t:
+                assert o.get(key) == t[key], (key, o.get(key), t[key])

@@ -148,3 +148,17 @@ def test_write_then_read_back(tmp_path, fmt, kind):
     # emio reads its own output back identically.
     (ours,) = [s for s in emio.file_reader(path)][:1]
     np.testing.assert_array_equal(ours["data"], expected)
+
+
+@pytest.mark.parametrize("fmt", ["hspy", "zspy"])
+def test_signal_package_round_trips_through_hyperspy_formats(tmp_path, fmt):
+    """The package of the signal's class (e.g. exspy's EELS spectrum) is written as HyperSpy
+    writes it, and read back by emio and by rsciio."""
+    signal = dict(signal_for("zspy"), package="exspy", package_version="0.3.2")
+    path = tmp_path / f"p.{fmt}"
+    assert emio.file_writer(path, signal) == fmt
+    (ours,) = emio.file_reader(path)
+    assert (ours["package"], ours["package_version"]) == ("exspy", "0.3.2")
+    reader = importlib.import_module(f"rsciio.{fmt}").file_reader
+    (theirs,) = reader(str(path))
+    assert (theirs["package"], theirs["package_version"]) == ("exspy", "0.3.2")

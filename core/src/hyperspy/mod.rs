@@ -11,4 +11,6 @@ pub mod expr;
 pub mod tree;
 
 pub use axes::{axis_dict, axis_from_dict};
-pub use tree::{dict2group, group2dict, ListArray, Member, TreeSink, TreeSource};
+pub use tree::{
+    dict2group, group2dict, package_attrs, signal_package, ListArray, Member, TreeSink, TreeSource,
+};

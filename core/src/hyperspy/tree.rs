@@ -18,7 +18,7 @@
 use serde_json::Value;
 
 use crate::metadata::{value_f64, Tree};
-use crate::{Error, Result};
+use crate::{Error, Result, SignalPackage};
 
 /// Deepest nesting of groups followed (a malformed file could nest without end).
 pub const MAX_DEPTH: usize = 64;
@@ -214,11 +214,7 @@ pub fn signal_tree(src: &dyn TreeSource, group: &str, depth: usize) -> Result<Tr
         }
     }
     out.insert("attributes".into(), Value::Object(attributes));
-    let attrs = src.attrs(group)?;
-    for key in ["package", "package_version"] {
-        let v = attrs.get(key).cloned().unwrap_or_else(|| Value::from(""));
-        out.insert(key.into(), v);
-    }
+    out.extend(package_attrs(signal_package(src, group)?.as_ref()));
     if let Some(Member::Array { ndim }) = kind("data") {
         out.insert("data".into(), src.array_value(&join(group, "data"))?);
         let axes = (0..ndim)
@@ -227,6 +223,34 @@ pub fn signal_tree(src: &dyn TreeSource, group: &str, depth: usize) -> Result<Tr
         out.insert("axes".into(), Value::Array(axes));
     }
     Ok(out)
+}
+
+/// The package of the signal stored in `group` (its `package` and `package_version`
+/// attributes; `None` where the file has neither, as HyperSpy 1.x files).
+pub fn signal_package(src: &dyn TreeSource, group: &str) -> Result<Option<SignalPackage>> {
+    let attrs = src.attrs(group)?;
+    let text = |key: &str| match attrs.get(key) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    };
+    Ok(match (text("package"), text("package_version")) {
+        (None, None) => None,
+        (name, version) => Some(SignalPackage {
+            name: name.unwrap_or_default(),
+            version: version.unwrap_or_default(),
+        }),
+    })
+}
+
+/// The `package` and `package_version` attributes of a signal group, as HyperSpy writes
+/// them (empty strings for a signal of no recorded package).
+pub fn package_attrs(package: Option<&SignalPackage>) -> Tree {
+    let (name, version) = package.map_or(("", ""), |p| (p.name.as_str(), p.version.as_str()));
+    let mut attrs = Tree::new();
+    attrs.insert("package".into(), name.into());
+    attrs.insert("package_version".into(), version.into());
+    attrs
 }
 
 /// A key as a group or array name: `/` would nest, so it becomes `-`; an empty key `_`.

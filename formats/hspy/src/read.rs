@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use emio_core::hyperspy::tree::join;
-use emio_core::hyperspy::{axis_from_dict, group2dict};
+use emio_core::hyperspy::{axis_from_dict, group2dict, signal_package};
 use emio_core::metadata::{get_str, set_path, value_f64};
 use emio_core::serde_json::Value;
 use emio_core::{Dataset, Error, Result, Tree};
@@ -181,8 +181,10 @@ fn signal(f: &H5File, group: &str, version: Version) -> Result<Dataset> {
             axis_from_dict(d, n, i < nav_dims, FORMAT, &format!("{group}/axis-{i}"))
         })
         .collect::<Result<Vec<_>>>()?;
-    match ragged {
-        Some(items) => Dataset::new_ragged(items, axes, md, om),
-        None => Dataset::new(data.source(None)?, axes, md, om),
-    }
+    let mut ds = match ragged {
+        Some(items) => Dataset::new_ragged(items, axes, md, om)?,
+        None => Dataset::new(data.source(None)?, axes, md, om)?,
+    };
+    ds.signal_package = signal_package(&H5Tree(f), group)?;
+    Ok(ds)
 }

@@ -18,7 +18,7 @@
 //! by its buffers.
 
 use emio_core::hyperspy::tree::join;
-use emio_core::hyperspy::{axis_dict, dict2group, ListArray, TreeSink};
+use emio_core::hyperspy::{axis_dict, dict2group, package_attrs, ListArray, TreeSink};
 use emio_core::metadata::Tree;
 use emio_core::options::IntList;
 use emio_core::signals::{Combined, Signals};
@@ -229,9 +229,7 @@ fn write_signal(
     options: &WriteOptions,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let mut package = Tree::new();
-    package.insert("package".into(), "".into());
-    package.insert("package_version".into(), "".into());
+    let package = package_attrs(ds.signal_package.as_ref());
     H5Sink(w).group(group, &package)?;
     let mut attributes = Tree::new();
     match ds.ragged() {

@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use emio_core::serde_json::{Map, Value};
-use emio_core::{Axis, DType, Dataset, Format, NoProgress, Options, Registry, StridedSource, Tree};
+use emio_core::{
+    Axis, DType, Dataset, Format, NoProgress, Options, Registry, SignalPackage, StridedSource, Tree,
+};
 use emio_hspy::Hspy;
 use proptest::prelude::*;
 
@@ -147,9 +149,11 @@ proptest! {
         seed in any::<u64>(),
         md in tree(),
         om in tree(),
+        package in prop::option::of((text(), text())),
     ) {
         let dtype = DType::ALL[dtype_index];
-        let ds = dataset(dtype, &shape, seed, kinds, nav, md, om);
+        let mut ds = dataset(dtype, &shape, seed, kinds, nav, md, om);
+        ds.signal_package = package.map(|(name, version)| SignalPackage { name, version });
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.hspy");
         let mut opts = Vec::new();
@@ -170,6 +174,8 @@ proptest! {
         prop_assert_eq!(back.read_region_bytes(&vec![0; shape.len()], &shape).unwrap(),
                         ds.read_region_bytes(&vec![0; shape.len()], &shape).unwrap());
         prop_assert_eq!(&back.axes, &ds.axes);
+        // Written as HyperSpy writes it: empty strings for a signal of no package.
+        prop_assert_eq!(&back.signal_package, &Some(ds.signal_package.clone().unwrap_or_default()));
         prop_assert_eq!(Value::Object(back.metadata.clone()), as_stored(&Value::Object(ds.metadata.clone())));
         prop_assert_eq!(
             Value::Object(back.original_metadata.clone()),

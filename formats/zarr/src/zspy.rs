@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use emio_core::hyperspy::tree::{join, nest};
 use emio_core::hyperspy::{
-    axis_dict, axis_from_dict, dict2group, group2dict, ListArray, Member, TreeSink, TreeSource,
+    axis_dict, axis_from_dict, dict2group, group2dict, package_attrs, signal_package, ListArray,
+    Member, TreeSink, TreeSource,
 };
 use emio_core::options::IntList;
 use emio_core::signals::{Combined, Signals};
@@ -336,9 +337,7 @@ fn write_signal(
     )?;
     let node = format!("/Experiments/{group_name}");
     let group_dir = path.join("Experiments").join(group_name);
-    let mut package = Map::new();
-    package.insert("package".into(), "".into());
-    package.insert("package_version".into(), "".into());
+    let package = package_attrs(dataset.signal_package.as_ref());
     write_group(&group_dir, &package)?;
     let mut sink = ZspySink { root: path };
     for (i, (axis, &n)) in dataset.axes.iter().zip(dataset.shape()).enumerate() {
@@ -415,7 +414,9 @@ fn open_experiment(root: &Path, name: &str) -> Result<Dataset> {
         emio_core::metadata::set_path(&mut metadata, "General.title", "");
     }
     let original = group2dict(&tree, &format!("{node}/original_metadata"))?;
-    Dataset::new(source, axes, metadata, original)
+    let mut ds = Dataset::new(source, axes, metadata, original)?;
+    ds.signal_package = signal_package(&tree, &node)?;
+    Ok(ds)
 }
 
 /// The values of a (small) metadata array as JSON: numbers, bools or strings, nested by

@@ -222,7 +222,7 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, mmap_mode=None
                 "axes": [_axis_dict(i, a, n) for i, (a, n) in enumerate(zip(ds.axes, shape))],
                 "metadata": ds.metadata,
                 "original_metadata": ds.original_metadata,
-                **_extra_keys(ds.format, lazy),
+                **_extra_keys(ds.format, lazy, ds.signal_package),
             }
         )
         if ragged:

@@ -173,12 +173,14 @@ def _same(value, default):
 HIERARCHICAL = ("hspy", "zspy")
 
 
-def extra_keys(format, lazy):
+def extra_keys(format, lazy, package=None):
     """The keys rsciio's dicts carry besides data, axes and the metadata trees: ``mapping``
     and ``post_process`` empty (emio's ``metadata`` already holds what rsciio's mapping and
     post-processing give), and for :data:`HIERARCHICAL` formats ``attributes`` (``_lazy``)
-    and the signal's ``package`` (empty: a generic HyperSpy signal)."""
+    and the signal's ``package`` and ``package_version`` (``package``: the dataset's
+    ``(name, version)`` as the file records them; empty strings where it records none)."""
     keys = {"mapping": {}, "post_process": []}
     if format in HIERARCHICAL:
-        keys.update(attributes={"_lazy": bool(lazy)}, package="", package_version="")
+        name, version = package or ("", "")
+        keys.update(attributes={"_lazy": bool(lazy)}, package=name, package_version=version)
     return keys

@@ -151,9 +151,20 @@ def _ragged_items(data):
 
 def dataset_from_signal(signal):
     """An emio dataset over an rsciio signal dict (``data``, ``axes``, ``metadata``,
-    ``original_metadata``) or a HyperSpy signal."""
+    ``original_metadata``, and ``package``/``package_version`` where given) or a HyperSpy
+    signal."""
     if not isinstance(signal, dict) and hasattr(signal, "_to_dictionary"):
         signal = signal._to_dictionary(add_learning_results=False, add_models=False)
+    dataset = _dataset(signal)
+    if "package" in signal or "package_version" in signal:
+        dataset = dataset.with_signal_package(
+            (str(signal.get("package") or ""), str(signal.get("package_version") or ""))
+        )
+    return dataset
+
+
+def _dataset(signal):
+    """:func:`dataset_from_signal` of a signal dict, without its package."""
     if "data" not in signal:
         raise ValueError("the signal dict has no 'data'")
     data = signal["data"]
