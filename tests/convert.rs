@@ -501,6 +501,65 @@ fn hyperspy_formats_keep_the_signal_package() {
     }
 }
 
+/// A float32 array of `shape` holding `0, 1, 2, ...` scaled by `k`.
+fn ramp(shape: &[u64], k: f32) -> Dataset {
+    let n = shape.iter().product::<u64>();
+    let bytes = (0..n).flat_map(|i| (i as f32 * k).to_ne_bytes()).collect();
+    Dataset::from_bytes(bytes, DType::F32, shape.to_vec()).unwrap()
+}
+
+/// Learning results (values of every kind HyperSpy stores, arrays small and larger than
+/// a metadata tree expands) are written as HyperSpy's group by both of its formats and
+/// read back whole, arrays lazily; a signal without results reads none.
+#[test]
+fn hyperspy_formats_keep_learning_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let values: emio::Tree = serde_json::from_value(serde_json::json!({
+        "decomposition_algorithm": "SVD",
+        "centre": null,
+        "output_dimension": 3,
+        "poissonian_noise_normalized": false,
+        "original_shape": [6, 5, 32],
+    }))
+    .unwrap();
+    let mut arrays = std::collections::BTreeMap::new();
+    arrays.insert("factors".to_string(), ramp(&[32, 3], 0.5));
+    arrays.insert("loadings".to_string(), ramp(&[30, 3], -1.0));
+    // More elements than a metadata tree expands (65,536).
+    arrays.insert("bss_loadings".to_string(), ramp(&[300, 300], 0.25));
+    let mut ds = sample_dataset();
+    ds.learning_results = Some(emio::LearningResults {
+        values: values.clone(),
+        arrays,
+    });
+    for (format, name) in [("hspy", "lr.hspy"), ("zspy", "lr.zspy")] {
+        let path = dir.path().join(name);
+        write(format, &ds, &path, &[]).unwrap();
+        let back = open_one(format, &path);
+        let got = back.learning_results.as_ref().expect("learning results");
+        assert_eq!(got.values, values, "{format}");
+        let want = ds.learning_results.as_ref().unwrap();
+        assert_eq!(
+            got.arrays.keys().collect::<Vec<_>>(),
+            want.arrays.keys().collect::<Vec<_>>(),
+            "{format}"
+        );
+        for (key, array) in &want.arrays {
+            let read = &got.arrays[key];
+            assert_eq!(read.dtype(), array.dtype(), "{format} {key}");
+            assert_eq!(read.shape(), array.shape(), "{format} {key}");
+            assert_eq!(read.title(), key);
+            assert_eq!(all_bytes(read), all_bytes(array), "{format} {key}");
+        }
+        let plain = dir.path().join(format!("plain.{format}"));
+        write(format, &sample_dataset(), &plain, &[]).unwrap();
+        assert!(
+            open_one(format, &plain).learning_results.is_none(),
+            "{format}"
+        );
+    }
+}
+
 #[test]
 fn zarr_rejects_bad_chunk_and_shard_options() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,6 +10,7 @@ use crate::array_data::ArrayData;
 use crate::axis::{Axis, AxisKind};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::hyperspy::LearningResults;
 use crate::inputs::InputStamp;
 use crate::metadata::{get_str, Tree};
 use crate::ragged::{RaggedPixels, RaggedSource};
@@ -40,6 +41,9 @@ pub struct Dataset {
     /// records it (HyperSpy's formats do; rsciio hands it to HyperSpy as `package` and
     /// `package_version`). Writers of those formats store it back.
     pub signal_package: Option<SignalPackage>,
+    /// The results of a decomposition or blind source separation HyperSpy stored with the
+    /// signal (its formats do); writers of those formats store them back.
+    pub learning_results: Option<LearningResults>,
 }
 
 /// The package of a signal's class in HyperSpy (`hyperspy`, `exspy`, `pyxem`, ...) and its
@@ -141,6 +145,7 @@ impl Dataset {
             inputs: Arc::from([]),
             ragged: None,
             signal_package: None,
+            learning_results: None,
         })
     }
 
@@ -241,6 +246,11 @@ impl Dataset {
     pub fn set_inputs(&mut self, inputs: Arc<[InputStamp]>) {
         for derived in &mut self.related {
             derived.set_inputs(inputs.clone());
+        }
+        if let Some(results) = &mut self.learning_results {
+            for array in results.arrays.values_mut() {
+                array.set_inputs(inputs.clone());
+            }
         }
         self.inputs = inputs;
     }

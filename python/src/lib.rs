@@ -530,6 +530,59 @@ impl PyDataset {
             .map(|p| (p.name.clone(), p.version.clone()))
     }
 
+    /// The learning results HyperSpy stored with the signal (decomposition, blind source
+    /// separation), `None` where there are none: `(values, arrays)`, `values` a dict of
+    /// settings, flags, `None`s and tuples (as lists), `arrays` a list of `(name,
+    /// Dataset)` (factors, loadings, ...), each read lazily and whole.
+    #[getter]
+    #[allow(clippy::type_complexity)]
+    fn learning_results<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<(String, PyDataset)>)>> {
+        let Some(results) = &self.inner.learning_results else {
+            return Ok(None);
+        };
+        let values = pyjson::tree_to_py(py, &results.values)?;
+        let arrays = results
+            .arrays
+            .iter()
+            .map(|(name, array)| {
+                let array = PyDataset {
+                    inner: array.clone(),
+                    format: self.format,
+                    errors: self.errors.clone(),
+                };
+                (name.clone(), array)
+            })
+            .collect();
+        Ok(Some((values, arrays)))
+    }
+
+    /// This dataset with learning results: `values` (JSON text of the settings and small
+    /// values) and `arrays` (`(name, Dataset)` pairs), what HyperSpy's formats write.
+    fn with_learning_results(
+        &self,
+        py: Python<'_>,
+        values: &str,
+        arrays: Vec<(String, PyRef<'_, PyDataset>)>,
+    ) -> PyResult<PyDataset> {
+        let values = pyjson::tree_from_json(values)
+            .map_err(|e| Error::invalid_option("learning_results", e))
+            .py_err(py)?;
+        let arrays = arrays
+            .into_iter()
+            .map(|(name, array)| (name, array.inner.clone()))
+            .collect();
+        let mut inner = self.inner.clone();
+        inner.learning_results = Some(emio::LearningResults { values, arrays });
+        Ok(PyDataset {
+            inner,
+            format: self.format,
+            errors: self.errors.clone(),
+        })
+    }
+
     /// This dataset with the signal package `(name, version)` (or none): what HyperSpy's
     /// formats write for it.
     fn with_signal_package(&self, package: Option<(String, String)>) -> PyDataset {

@@ -69,3 +69,41 @@ def test_hyperspy_load_with_emio_as_the_reader(tmp_path, keyword):
     np.testing.assert_array_equal(lazy.data.compute().reshape(a.shape), a)
     np.testing.assert_array_equal(hs.load(path, file_format=emio).data.reshape(a.shape), a)
     assert not read_only.data.flags.writeable
+
+
+def test_learning_results_round_trip(tmp_path):
+    """A decomposition HyperSpy saved is read with its learning results (as rsciio reads
+    them), and one emio saves is loaded back by HyperSpy with the same results."""
+    import hyperspy.api as hs
+    import rsciio.hspy
+
+    rng = np.random.default_rng(0)
+    signal = hs.signals.Signal1D(rng.poisson(5, (6, 5, 32)).astype(np.float32))
+    signal.decomposition(output_dimension=3, print_info=False)
+    theirs_path = tmp_path / "theirs.hspy"
+    signal.save(theirs_path)
+    (ours,) = emio.file_reader(theirs_path)
+    (theirs,) = rsciio.hspy.file_reader(str(theirs_path))
+    want = theirs["attributes"]["learning_results"]
+    got = ours["attributes"]["learning_results"]
+    assert set(got) == set(want)
+    for key, value in want.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(got[key], value)
+            assert got[key].dtype == value.dtype, key
+        elif isinstance(value, tuple):
+            assert tuple(got[key]) == value, key
+        else:
+            assert got[key] == value, key
+
+    for fmt in ("hspy", "zspy"):
+        ours_path = tmp_path / f"ours.{fmt}"
+        assert emio.hyperspy.save(ours_path, signal) == fmt
+        back = hs.load(ours_path)
+        for key in ("factors", "loadings", "explained_variance"):
+            np.testing.assert_array_equal(
+                np.asarray(getattr(back.learning_results, key)),
+                getattr(signal.learning_results, key),
+            )
+        assert back.learning_results.decomposition_algorithm == "SVD", fmt
+        assert back.learning_results.output_dimension == 3, fmt

@@ -8,9 +8,11 @@
 
 pub mod axes;
 pub mod expr;
+pub mod learning;
 pub mod tree;
 
 pub use axes::{axis_dict, axis_from_dict};
+pub use learning::LearningResults;
 pub use tree::{
     dict2group, group2dict, package_attrs, signal_package, ListArray, Member, TreeSink, TreeSource,
 };

@@ -267,6 +267,8 @@ fn emio_writer_output_reads_back_with_attributes() {
         "a/b",
         vec![
             ("text".into(), Attr::Str("hello".into())),
+            ("var".into(), Attr::VarStr("größer".into())),
+            ("empty".into(), Attr::VarStr(String::new())),
             ("x".into(), Attr::Float(2.5)),
             ("v".into(), Attr::Floats(vec![1.0, 2.0])),
         ],
@@ -301,6 +303,8 @@ fn emio_writer_output_reads_back_with_attributes() {
     assert_eq!(f.attrs("/").unwrap()["version_major"], 0);
     let attrs = f.attrs("a/b").unwrap();
     assert_eq!(attrs["text"], "hello");
+    assert_eq!(attrs["var"], "größer");
+    assert_eq!(attrs["empty"], "");
     assert_eq!(attrs["x"], 2.5);
     assert_eq!(read_all(&f, "a/b/data", None), bytes);
     let names = f.datasets("many").unwrap();

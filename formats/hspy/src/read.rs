@@ -7,10 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use emio_core::hyperspy::tree::join;
-use emio_core::hyperspy::{axis_from_dict, group2dict, signal_package};
+use emio_core::hyperspy::{axis_from_dict, group2dict, learning, signal_package};
 use emio_core::metadata::{get_str, set_path, value_f64};
 use emio_core::serde_json::Value;
-use emio_core::{Dataset, Error, Result, Tree};
+use emio_core::{Axis, Dataset, Error, Result, Tree};
 use emio_h5::{Element, H5File};
 
 use crate::migrate::{self, Version};
@@ -186,5 +186,24 @@ fn signal(f: &H5File, group: &str, version: Version) -> Result<Dataset> {
         None => Dataset::new(data.source(None)?, axes, md, om)?,
     };
     ds.signal_package = signal_package(&H5Tree(f), group)?;
+    let results = join(group, "learning_results");
+    if f.is_group(&results) {
+        ds.learning_results = learning::read(&H5Tree(f), &results, |node| learning_array(f, node))?;
+    }
     Ok(ds)
+}
+
+/// A numeric array of a learning results group as a lazy dataset of its own (`None` for
+/// other element types, which stay in the tree).
+fn learning_array(f: &H5File, node: &str) -> Result<Option<Dataset>> {
+    let array = f.dataset(node)?;
+    if !matches!(array.element, Element::Numeric(..)) {
+        return Ok(None);
+    }
+    let axes = array
+        .shape
+        .iter()
+        .map(|_| Axis::default_for(false))
+        .collect();
+    Dataset::new(array.source(None)?, axes, Tree::new(), Tree::new()).map(Some)
 }

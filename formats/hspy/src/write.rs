@@ -18,13 +18,14 @@
 //! by its buffers.
 
 use emio_core::hyperspy::tree::join;
-use emio_core::hyperspy::{axis_dict, dict2group, package_attrs, ListArray, TreeSink};
+use emio_core::hyperspy::{axis_dict, dict2group, learning, package_attrs, ListArray, TreeSink};
 use emio_core::metadata::Tree;
 use emio_core::options::IntList;
+use emio_core::output::stream_c_order;
 use emio_core::signals::{Combined, Signals};
 use emio_core::source::element_count;
 use emio_core::{Dataset, Error, Progress, Result, WriteRequest};
-use emio_h5::writer::{Compression, H5Writer};
+use emio_h5::writer::{Attr, Compression, H5Writer};
 
 use crate::tree::H5Sink;
 
@@ -229,8 +230,14 @@ fn write_signal(
     options: &WriteOptions,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let package = package_attrs(ds.signal_package.as_ref());
-    H5Sink(w).group(group, &package)?;
+    // Variable-length strings, as h5py writes them: rsciio hands these two to HyperSpy
+    // undecoded, and HyperSpy imports the package by that name (a fixed-length string
+    // reads as bytes).
+    let package = package_attrs(ds.signal_package.as_ref())
+        .into_iter()
+        .map(|(key, value)| (key, Attr::VarStr(value.as_str().unwrap_or("").to_string())))
+        .collect();
+    w.create_group(group, package)?;
     let mut attributes = Tree::new();
     match ds.ragged() {
         Some(items) => {
@@ -265,9 +272,34 @@ fn write_signal(
         &join(group, "original_metadata"),
         &ds.original_metadata,
     )?;
-    sink.group(&join(group, "learning_results"), &Tree::new())?;
+    let mut arrays = Vec::new();
+    learning::write(
+        &mut sink,
+        &join(group, "learning_results"),
+        ds.learning_results.as_ref(),
+        |node, array| {
+            arrays.push((node.to_string(), array));
+            Ok(())
+        },
+    )?;
     sink.group(&join(group, "attributes"), &attributes)?;
+    for (node, array) in arrays {
+        write_learning_array(w, &node, array, progress)?;
+    }
     Ok(())
+}
+
+/// Write one array of the learning results as the contiguous dataset `node`, streamed
+/// region by region in C order (h5py reads it as HyperSpy wrote it).
+fn write_learning_array(
+    w: &mut H5Writer,
+    node: &str,
+    array: &Dataset,
+    progress: &dyn Progress,
+) -> Result<()> {
+    w.write_streamed(node, array.dtype(), array.shape(), &[], |sink| {
+        stream_c_order(array, progress, |_, bytes| sink(bytes))
+    })
 }
 
 /// Write the signal's array as the chunked dataset `node` (axes stored as they are):

@@ -4,17 +4,18 @@
 //! return identical data, axes and metadata.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use emio_core::hyperspy::tree::{join, nest};
 use emio_core::hyperspy::{
-    axis_dict, axis_from_dict, dict2group, group2dict, package_attrs, signal_package, ListArray,
-    Member, TreeSink, TreeSource,
+    axis_dict, axis_from_dict, dict2group, group2dict, learning, package_attrs, signal_package,
+    ListArray, Member, TreeSink, TreeSource,
 };
 use emio_core::options::IntList;
 use emio_core::signals::{Combined, Signals};
 use emio_core::{
-    DType, Dataset, Error, Format, FormatInfo, OptionSet, Options, Progress, Result, Tree,
-    WriteRequest, Writes,
+    ArraySource, Axis, DType, Dataset, Error, Format, FormatInfo, OptionSet, Options, Progress,
+    Result, Tree, WriteRequest, Writes,
 };
 use serde_json::{json, Map, Value};
 use zarrs::array::{ArrayBytes, ArraySubset};
@@ -328,8 +329,6 @@ fn write_signal(
     options: &ZspyWriteOptions,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let element = Element::of(dataset.dtype());
-    let dtype = dataset.dtype();
     let chunk = choose_chunks(
         dataset,
         requested_chunks,
@@ -361,8 +360,47 @@ fn write_signal(
         &format!("{node}/original_metadata"),
         &dataset.original_metadata,
     )?;
-    write_group(&group_dir.join("learning_results"), &Map::new())?;
+    let results_node = format!("{node}/learning_results");
+    let mut arrays = Vec::new();
+    learning::write(
+        &mut sink,
+        &results_node,
+        dataset.learning_results.as_ref(),
+        |node, array| {
+            arrays.push((node.to_string(), array));
+            Ok(())
+        },
+    )?;
     write_group(&group_dir.join("attributes"), &Map::new())?;
+    for (array_node, array) in arrays {
+        let chunk = choose_chunks(
+            array,
+            None,
+            ZSPY_CHUNK_BYTES.min(crate::DEFAULT_CHUNK_BYTES),
+        )?;
+        write_array(path, &array_node, array, &chunk, options, progress)?;
+    }
+    write_array(
+        path,
+        &format!("{node}/data"),
+        dataset,
+        &chunk,
+        options,
+        progress,
+    )
+}
+
+/// Write `dataset` as the chunked array `node` of the store at `path` (with the codec the
+/// options choose) and its empty `.zattrs`.
+fn write_array(
+    path: &Path,
+    node: &str,
+    dataset: &Dataset,
+    chunk: &[u64],
+    options: &ZspyWriteOptions,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let dtype = dataset.dtype();
     let fill = match dtype {
         DType::Bool => json!(false),
         DType::C64 | DType::C128 => json!([0.0, 0.0]),
@@ -371,34 +409,32 @@ fn write_signal(
     };
     let meta = zarray(
         dataset.shape(),
-        &chunk,
+        chunk,
         dtype.numpy_str(),
         fill,
         compressor(options.compressor, options.level, options.shuffle, dtype)?,
     );
-    let data_node = format!("{node}/data");
-    let array = create_array(path, &data_node, meta)?;
-    json::write(&group_dir.join("data").join(".zattrs"), &json!({}))?;
-    write_chunks(path, &data_node, dataset, &array, &chunk, element, progress)
+    let array = create_array(path, node, meta)?;
+    let dir = path.join(node.trim_start_matches('/'));
+    json::write(&dir.join(".zattrs"), &json!({}))?;
+    write_chunks(
+        path,
+        node,
+        dataset,
+        &array,
+        chunk,
+        Element::of(dtype),
+        progress,
+    )
 }
 
 /// Open `Experiments/<name>` as a dataset.
 fn open_experiment(root: &Path, name: &str) -> Result<Dataset> {
     let group = root.join("Experiments").join(name);
     let node = format!("/Experiments/{name}");
-    let bad = |what: &str| Error::malformed_at_unknown(FORMAT, what.to_string()).with_path(&group);
-    let zarray = json::read(FORMAT, &group.join("data").join(".zarray"))?
-        .ok_or_else(|| bad("data/.zarray"))?;
-    let dtype_text = zarray.get("dtype").and_then(Value::as_str).ok_or_else(|| {
+    let source = open_array(root, &format!("{node}/data"))?.ok_or_else(|| {
         Error::unsupported(FORMAT, "structured (e.g. RGB) data arrays").with_path(&group)
     })?;
-    let (dtype, _) = DType::from_numpy_str(dtype_text).map_err(|e| e.with_path(&group))?;
-    let chunks: Vec<u64> = zarray
-        .get("chunks")
-        .and_then(Value::as_array)
-        .and_then(|a| a.iter().map(Value::as_u64).collect())
-        .ok_or_else(|| bad("a chunk shape in data/.zarray"))?;
-    let source = open_source(FORMAT, root, &format!("{node}/data"), dtype, None, &chunks)?;
     let shape = source.shape().to_vec();
     let tree = ZspySource { root };
     let mut axes = Vec::with_capacity(shape.len());
@@ -416,7 +452,40 @@ fn open_experiment(root: &Path, name: &str) -> Result<Dataset> {
     let original = group2dict(&tree, &format!("{node}/original_metadata"))?;
     let mut ds = Dataset::new(source, axes, metadata, original)?;
     ds.signal_package = signal_package(&tree, &node)?;
+    let results = format!("{node}/learning_results");
+    if group.join("learning_results").is_dir() {
+        ds.learning_results = learning::read(&tree, &results, |array_node| {
+            let Some(source) = open_array(root, array_node)? else {
+                return Ok(None);
+            };
+            let axes = source
+                .shape()
+                .iter()
+                .map(|_| Axis::default_for(false))
+                .collect();
+            Dataset::new(source, axes, Default::default(), Default::default()).map(Some)
+        })?;
+    }
     Ok(ds)
+}
+
+/// The array `node` of the store at `root` as a lazy source (`None` for structured
+/// element types, which emio reads only as metadata values).
+fn open_array(root: &Path, node: &str) -> Result<Option<Arc<dyn ArraySource>>> {
+    let dir = root.join(node.trim_start_matches('/'));
+    let bad = |what: String| Error::malformed_at_unknown(FORMAT, what).with_path(&dir);
+    let zarray =
+        json::read(FORMAT, &dir.join(".zarray"))?.ok_or_else(|| bad(format!("{node}/.zarray")))?;
+    let Some(dtype_text) = zarray.get("dtype").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let (dtype, _) = DType::from_numpy_str(dtype_text).map_err(|e| e.with_path(&dir))?;
+    let chunks: Vec<u64> = zarray
+        .get("chunks")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().map(Value::as_u64).collect())
+        .ok_or_else(|| bad(format!("a chunk shape in {node}/.zarray")))?;
+    open_source(FORMAT, root, node, dtype, None, &chunks).map(Some)
 }
 
 /// The values of a (small) metadata array as JSON: numbers, bools or strings, nested by

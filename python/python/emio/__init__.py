@@ -112,6 +112,16 @@ def probe(filename):
     return _emio.probe(_os.fspath(filename))
 
 
+def _learning_results(results, writable):
+    """rsciio's ``attributes["learning_results"]``: the values and each array as NumPy
+    (read whole, also for lazy signals: they are small beside the data)."""
+    values, arrays = results
+    out = dict(values)
+    for name, array in arrays:
+        out[name] = _as_numpy(array.read(writable), _view_dtype(array), tuple(array.shape))
+    return out
+
+
 def _warn_repairs(path, datasets):
     """Raise what the reader skipped or repaired in ``path`` (each dataset's ``warnings``)
     as :class:`EmioWarning`, each message once, attributed to the caller of the public
@@ -227,6 +237,11 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, mmap_mode=None
         )
         if ragged:
             signals[-1].setdefault("attributes", {})["ragged"] = True
+        results = ds.learning_results
+        if results is not None:
+            signals[-1].setdefault("attributes", {})["learning_results"] = _learning_results(
+                results, writable
+            )
     if here:
         _apply_python_keywords(signals, here)
     return signals

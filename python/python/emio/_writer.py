@@ -154,13 +154,34 @@ def dataset_from_signal(signal):
     ``original_metadata``, and ``package``/``package_version`` where given) or a HyperSpy
     signal."""
     if not isinstance(signal, dict) and hasattr(signal, "_to_dictionary"):
-        signal = signal._to_dictionary(add_learning_results=False, add_models=False)
+        signal = signal._to_dictionary(add_learning_results=True, add_models=False)
     dataset = _dataset(signal)
     if "package" in signal or "package_version" in signal:
         dataset = dataset.with_signal_package(
             (str(signal.get("package") or ""), str(signal.get("package_version") or ""))
         )
+    # HyperSpy's ``_to_dictionary`` (and rsciio's writers) put them at the top level,
+    # rsciio's readers under ``attributes``.
+    results = signal.get("learning_results") or (signal.get("attributes") or {}).get(
+        "learning_results"
+    )
+    if results:
+        dataset = _with_learning_results(dataset, results)
     return dataset
+
+
+def _is_array(value):
+    """Whether a learning-results value is an array (NumPy, Dask or array-like) rather than
+    a setting, a flag, ``None`` or a tuple."""
+    return (isinstance(value, np.ndarray) and value.ndim > 0) or hasattr(value, "__dask_graph__")
+
+
+def _with_learning_results(dataset, results):
+    """``dataset`` with HyperSpy's learning results dict: arrays become datasets of their
+    own, the rest the values tree."""
+    values = {k: v for k, v in results.items() if not _is_array(v)}
+    arrays = [(k, _dataset({"data": v})) for k, v in results.items() if _is_array(v)]
+    return dataset.with_learning_results(to_json(values), arrays)
 
 
 def _dataset(signal):

@@ -201,9 +201,7 @@ impl H5Writer {
         let mut stab = tree_addr.to_le_bytes().to_vec();
         stab.extend_from_slice(&heap_addr.to_le_bytes());
         msgs.push((0x0011u16, stab));
-        for (name, value) in attrs {
-            msgs.push((0x000C, attribute_message(name, value)?));
-        }
+        msgs.extend(self.attribute_messages(attrs)?);
         let header = self.put(&object_header(&msgs))?;
         Ok((header, tree_addr, heap_addr))
     }

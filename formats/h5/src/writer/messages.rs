@@ -11,6 +11,9 @@ const MAX_MESSAGE: usize = 0xFFFF;
 pub enum Attr {
     /// A fixed-length UTF-8 string (h5py reads it as `bytes`).
     Str(String),
+    /// A variable-length UTF-8 string (h5py reads it as `str`, and writes Python strings
+    /// so): stored in a global heap collection written just before the object's header.
+    VarStr(String),
     /// A 64-bit signed integer scalar.
     Int(i64),
     /// A 64-bit float scalar.
@@ -124,7 +127,17 @@ pub(super) fn dataspace_message(shape: &[u64]) -> Vec<u8> {
 }
 
 pub(super) fn attribute_message(name: &str, value: &Attr) -> Result<Vec<u8>> {
+    attribute_message_with(name, value, &[0; super::vlen::REF_SIZE])
+}
+
+/// [`attribute_message`] with the global heap reference of a [`Attr::VarStr`]'s string.
+pub(super) fn attribute_message_with(
+    name: &str,
+    value: &Attr,
+    heap_ref: &[u8; super::vlen::REF_SIZE],
+) -> Result<Vec<u8>> {
     let (dtype, shape, data): (Vec<u8>, Vec<u64>, Vec<u8>) = match value {
+        Attr::VarStr(_) => (super::vlen::string_type()?, vec![], heap_ref.to_vec()),
         Attr::Str(s) => {
             let mut b = s.as_bytes().to_vec();
             if b.is_empty() {

@@ -98,9 +98,7 @@ impl H5Writer {
         if let Some(p) = pipeline {
             msgs.push((0x000B, p));
         }
-        for (name, value) in attrs {
-            msgs.push((0x000C, attribute_message(name, value)?));
-        }
+        msgs.extend(self.attribute_messages(attrs)?);
         self.put(&object_header(&msgs))
     }
 
@@ -178,9 +176,7 @@ impl H5Writer {
             (0x0005, vec![2, 2, 0, 0]),
             (0x0008, layout),
         ];
-        for (name, value) in attrs {
-            msgs.push((0x000C, attribute_message(name, value)?));
-        }
+        msgs.extend(self.attribute_messages(attrs)?);
         let header = self.put(&object_header(&msgs))?;
         self.link_dataset(path, header)
     }

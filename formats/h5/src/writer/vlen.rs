@@ -8,11 +8,11 @@ use emio_core::source::element_count;
 use emio_core::{DType, Error, Result};
 
 use super::chunked::Compression;
-use super::messages::datatype_message;
+use super::messages::{attribute_message_with, datatype_message, Attr};
 use super::H5Writer;
 
 /// Bytes of one variable-length reference (length, 8-byte address, index).
-const REF_SIZE: usize = 16;
+pub(super) const REF_SIZE: usize = 16;
 /// Smallest global heap collection libhdf5 writes (`H5HG_MINSIZE`).
 const MIN_COLLECTION: usize = 4096;
 /// Collections are closed past this size (and at 65535 objects: indexes are 16-bit).
@@ -39,11 +39,16 @@ impl VlenValues<'_> {
     fn datatype(&self) -> Result<Vec<u8>> {
         let base = match self {
             VlenValues::Numbers(dtype, _) => datatype_message(*dtype)?,
-            // A variable-length UTF-8 string, of bytes (libhdf5's unsigned char base).
-            VlenValues::Strings(_) => vlen_type(0x01, 0x01, datatype_message(DType::U8)?),
+            VlenValues::Strings(_) => string_type()?,
         };
         Ok(vlen_type(0x00, 0x00, base))
     }
+}
+
+/// The datatype message of a variable-length UTF-8 string, of bytes (libhdf5's unsigned
+/// char base).
+pub(super) fn string_type() -> Result<Vec<u8>> {
+    Ok(vlen_type(0x01, 0x01, datatype_message(DType::U8)?))
 }
 
 /// A variable-length datatype message (class 9, version 1): `kind` 0 sequence or 1
@@ -119,6 +124,34 @@ impl H5Writer {
             self.put_chunk(&mut out, &start, &stored)?;
         }
         self.end_chunked(out)
+    }
+}
+
+impl H5Writer {
+    /// The attribute messages of `attrs`, the strings of its [`Attr::VarStr`]s first
+    /// written as one global heap collection (at the writer's position: call this right
+    /// before writing the object header the messages go into).
+    pub(super) fn attribute_messages(
+        &mut self,
+        attrs: &[(String, Attr)],
+    ) -> Result<Vec<(u16, Vec<u8>)>> {
+        let mut heap = Heap {
+            objects: Vec::new(),
+            size: HEADER,
+        };
+        let mut refs = Vec::with_capacity(attrs.len());
+        for (_, value) in attrs {
+            refs.push(match value {
+                Attr::VarStr(s) => heap.add(self, s.len(), s.as_bytes().to_vec())?,
+                _ => [0; REF_SIZE],
+            });
+        }
+        heap.close(self)?;
+        attrs
+            .iter()
+            .zip(&refs)
+            .map(|((name, value), r)| Ok((0x000C, attribute_message_with(name, value, r)?)))
+            .collect()
     }
 }
 
