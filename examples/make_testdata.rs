@@ -86,6 +86,39 @@ fn main() -> emio::Result<()> {
     write(&scan, &dir("zarr")?.join("scan_u8.zarr"))?;
     write(&stack, &dir("zarr")?.join("stack_u16.zspy"))?;
     write(&stack, &dir("hspy")?.join("stack_u16.hspy"))?;
+    // A decomposed stack: learning results beside the signal (values and arrays).
+    let mut decomposed = stack.clone();
+    let ramp = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| (i as f32 * 0.5).to_ne_bytes())
+            .collect()
+    };
+    let mut arrays = std::collections::BTreeMap::new();
+    arrays.insert(
+        "factors".to_string(),
+        Dataset::from_bytes(ramp(256 * 2), DType::F32, vec![256, 2])?,
+    );
+    arrays.insert(
+        "loadings".to_string(),
+        Dataset::from_bytes(ramp(3 * 2), DType::F32, vec![3, 2])?,
+    );
+    arrays.insert(
+        "explained_variance".to_string(),
+        Dataset::from_bytes(ramp(2), DType::F32, vec![2])?,
+    );
+    let values = emio::serde_json::json!({
+        "decomposition_algorithm": "SVD",
+        "output_dimension": 2,
+        "centre": null,
+        "poissonian_noise_normalized": false,
+        "original_shape": [3, 16, 16],
+    });
+    decomposed.learning_results = Some(emio::LearningResults {
+        values: values.as_object().cloned().unwrap_or_default(),
+        arrays,
+    });
+    write(&decomposed, &dir("hspy")?.join("learning_u16.hspy"))?;
+    write(&decomposed, &dir("zarr")?.join("learning_u16.zspy"))?;
     write(&stack, &dir("ripple")?.join("stack_u16.rpl"))?;
     write(&scan, &dir("tvips")?.join("scan_u8_000.tvips"))?;
     // EMPAD frames are 128×128 float32: one frame (a 1×1 scan).

@@ -1,7 +1,8 @@
 //! Fuzz the Zarr v3 and HyperSpy zspy (Zarr v2) metadata parsers: the input's parts (split
 //! at `emio_fuzz::SEPARATOR`) become the metadata documents of a store (v3: the group's
 //! and the array's `zarr.json`; zspy: the root `.zattrs`, the experiment's `.zattrs` and
-//! the data's `.zarray`), which is then opened and read (bounded). The first byte picks
+//! the data's `.zarray`, then, from a fifth part on, the learning results' `.zattrs` and
+//! an array's `.zarray`), which is then opened and read (bounded). The first byte picks
 //! the layout.
 #![no_main]
 
@@ -28,6 +29,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         put(&experiment.join("data/.zarray"), doc(2));
         put(&experiment.join("axis-0/.zgroup"), br#"{"zarr_format": 2}"#);
         put(&experiment.join("axis-0/.zattrs"), doc(3));
+        if docs.len() > 4 {
+            // Learning results: the group's attributes and one array's metadata.
+            let results = experiment.join("learning_results");
+            put(&results.join(".zgroup"), br#"{"zarr_format": 2}"#);
+            put(&results.join(".zattrs"), doc(4));
+            put(&results.join("factors/.zarray"), doc(5));
+        }
         open_and_read(&emio_zarr::Zspy, &root);
     }
     let _ = std::fs::remove_dir_all(&root);

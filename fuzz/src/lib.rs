@@ -111,7 +111,14 @@ pub fn read_bounded(ds: &Dataset) {
 pub fn open_and_read(format: &dyn Format, path: &Path) {
     single_threaded();
     if let Ok(datasets) = Registry::open_with(format, path, &[] as &[(&str, &str)]) {
-        datasets.iter().for_each(read_bounded);
+        for ds in &datasets {
+            read_bounded(ds);
+            // What the dataset carries beside its pixels is read from the file too.
+            ds.derived().iter().for_each(read_bounded);
+            if let Some(results) = &ds.learning_results {
+                results.arrays.values().for_each(read_bounded);
+            }
+        }
     }
 }
 
