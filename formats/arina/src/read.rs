@@ -1,5 +1,5 @@
 //! Opening an ARINA / EIGER master file: the data files its `/entry/data` group links to,
-//! the frame geometry, the options, and the lazy frame source.
+//! the frame geometry and the options.
 //!
 //! The master's `/entry/data` holds external links (`data_000001`, ...) to datasets of
 //! shape `(frames, height, width)` in `<stem>_data_NNNNNN.h5`, chunked one frame per chunk
