@@ -509,8 +509,9 @@ fn ramp(shape: &[u64], k: f32) -> Dataset {
 }
 
 /// Learning results (values of every kind HyperSpy stores, arrays small and larger than
-/// a metadata tree expands) are written as HyperSpy's group by both of its formats and
-/// read back whole, arrays lazily; a signal without results reads none.
+/// a metadata tree expands), of the signal and (HyperSpy 1.x) of its peaks, are written as
+/// HyperSpy's groups by both of its formats and read back whole, arrays lazily; a signal
+/// without results reads none.
 #[test]
 fn hyperspy_formats_keep_learning_results() {
     let dir = tempfile::tempdir().unwrap();
@@ -527,36 +528,51 @@ fn hyperspy_formats_keep_learning_results() {
     arrays.insert("loadings".to_string(), ramp(&[30, 3], -1.0));
     // More elements than a metadata tree expands (65,536).
     arrays.insert("bss_loadings".to_string(), ramp(&[300, 300], 0.25));
+    let mut peak_arrays = std::collections::BTreeMap::new();
+    peak_arrays.insert("factors".to_string(), ramp(&[4, 2], 2.0));
+    let peak_values: emio::Tree =
+        serde_json::from_value(serde_json::json!({"decomposition_algorithm": "NMF"})).unwrap();
     let mut ds = sample_dataset();
     ds.learning_results = Some(emio::LearningResults {
         values: values.clone(),
         arrays,
     });
+    ds.peak_learning_results = Some(emio::LearningResults {
+        values: peak_values.clone(),
+        arrays: peak_arrays,
+    });
     for (format, name) in [("hspy", "lr.hspy"), ("zspy", "lr.zspy")] {
         let path = dir.path().join(name);
         write(format, &ds, &path, &[]).unwrap();
         let back = open_one(format, &path);
-        let got = back.learning_results.as_ref().expect("learning results");
-        assert_eq!(got.values, values, "{format}");
-        let want = ds.learning_results.as_ref().unwrap();
-        assert_eq!(
-            got.arrays.keys().collect::<Vec<_>>(),
-            want.arrays.keys().collect::<Vec<_>>(),
-            "{format}"
-        );
-        for (key, array) in &want.arrays {
-            let read = &got.arrays[key];
-            assert_eq!(read.dtype(), array.dtype(), "{format} {key}");
-            assert_eq!(read.shape(), array.shape(), "{format} {key}");
-            assert_eq!(read.title(), key);
-            assert_eq!(all_bytes(read), all_bytes(array), "{format} {key}");
+        for ((group, want), (_, got)) in
+            ds.learning_groups().into_iter().zip(back.learning_groups())
+        {
+            let (want, got) = (want.unwrap(), got.expect(group));
+            let expected = if group == "learning_results" {
+                &values
+            } else {
+                &peak_values
+            };
+            assert_eq!(&got.values, expected, "{format} {group}");
+            assert_eq!(
+                got.arrays.keys().collect::<Vec<_>>(),
+                want.arrays.keys().collect::<Vec<_>>(),
+                "{format} {group}"
+            );
+            for (key, array) in &want.arrays {
+                let read = &got.arrays[key];
+                assert_eq!(read.dtype(), array.dtype(), "{format} {group} {key}");
+                assert_eq!(read.shape(), array.shape(), "{format} {group} {key}");
+                assert_eq!(read.title(), key);
+                assert_eq!(all_bytes(read), all_bytes(array), "{format} {group} {key}");
+            }
         }
         let plain = dir.path().join(format!("plain.{format}"));
         write(format, &sample_dataset(), &plain, &[]).unwrap();
-        assert!(
-            open_one(format, &plain).learning_results.is_none(),
-            "{format}"
-        );
+        let plain = open_one(format, &plain);
+        assert!(plain.learning_results.is_none(), "{format}");
+        assert!(plain.peak_learning_results.is_none(), "{format}");
     }
 }
 

@@ -44,6 +44,9 @@ pub struct Dataset {
     /// The results of a decomposition or blind source separation HyperSpy stored with the
     /// signal (its formats do); writers of those formats store them back.
     pub learning_results: Option<LearningResults>,
+    /// The same of the signal's peaks (HyperSpy 1.x's `peak_learning_results`), kept and
+    /// written back like [`Dataset::learning_results`].
+    pub peak_learning_results: Option<LearningResults>,
 }
 
 /// The package of a signal's class in HyperSpy (`hyperspy`, `exspy`, `pyxem`, ...) and its
@@ -146,6 +149,7 @@ impl Dataset {
             ragged: None,
             signal_package: None,
             learning_results: None,
+            peak_learning_results: None,
         })
     }
 
@@ -247,12 +251,33 @@ impl Dataset {
         for derived in &mut self.related {
             derived.set_inputs(inputs.clone());
         }
-        if let Some(results) = &mut self.learning_results {
-            for array in results.arrays.values_mut() {
+        for results in [&mut self.learning_results, &mut self.peak_learning_results] {
+            for array in results.iter_mut().flat_map(|r| r.arrays.values_mut()) {
                 array.set_inputs(inputs.clone());
             }
         }
         self.inputs = inputs;
+    }
+
+    /// The learning results stored with the dataset, each with the name of the group
+    /// HyperSpy keeps it in ([`crate::hyperspy::learning::GROUPS`]).
+    pub fn learning_groups(&self) -> [(&'static str, Option<&LearningResults>); 2] {
+        let [(signal, _), (peaks, _)] = crate::hyperspy::learning::GROUPS;
+        [
+            (signal, self.learning_results.as_ref()),
+            (peaks, self.peak_learning_results.as_ref()),
+        ]
+    }
+
+    /// The learning results held in HyperSpy's group `name` (one of
+    /// [`crate::hyperspy::learning::GROUPS`]), to set them; `None` for another name.
+    pub fn learning_group_mut(&mut self, name: &str) -> Option<&mut Option<LearningResults>> {
+        let [(signal, _), (peaks, _)] = crate::hyperspy::learning::GROUPS;
+        match name {
+            n if n == signal => Some(&mut self.learning_results),
+            n if n == peaks => Some(&mut self.peak_learning_results),
+            _ => None,
+        }
     }
 
     /// What the reader skipped or repaired, in the order it happened.
@@ -606,6 +631,16 @@ impl Chunks {
             self.order = order.to_vec();
         }
         self
+    }
+
+    /// The region shape (clipped to the array).
+    pub(crate) fn chunk(&self) -> &[u64] {
+        &self.chunk
+    }
+
+    /// The dimensions from the slowest-varying grid index to the fastest.
+    pub(crate) fn order(&self) -> &[usize] {
+        &self.order
     }
 
     /// Number of regions in the grid.

@@ -115,8 +115,11 @@ pub fn open_and_read(format: &dyn Format, path: &Path) {
             read_bounded(ds);
             // What the dataset carries beside its pixels is read from the file too.
             ds.derived().iter().for_each(read_bounded);
-            if let Some(results) = &ds.learning_results {
-                results.arrays.values().for_each(read_bounded);
+            for (_, results) in ds.learning_groups() {
+                results
+                    .iter()
+                    .flat_map(|r| r.arrays.values())
+                    .for_each(read_bounded);
             }
         }
     }

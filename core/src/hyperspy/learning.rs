@@ -1,14 +1,24 @@
 //! HyperSpy's learning results: what a decomposition or blind source separation left
-//! beside a signal (`s.learning_results`), stored in HyperSpy's files as the signal's
-//! `learning_results` group: its settings and small values as attributes, its arrays
-//! (factors, loadings, explained variance, unmixing matrix, ...) as datasets.
+//! beside a signal (`s.learning_results`; HyperSpy 1.x also `s.peak_learning_results`),
+//! stored in HyperSpy's files as groups of the signal's group: settings and small values
+//! as attributes, arrays (factors, loadings, explained variance, unmixing matrix, ...) as
+//! datasets.
 
 use std::collections::BTreeMap;
 
 use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::hyperspy::tree::{dict2group, group2dict, join, Member, TreeSink, TreeSource};
+use crate::hyperspy::tree::{dict2group, group2dict_except, join, Member, TreeSink, TreeSource};
 use crate::metadata::Tree;
+
+/// The groups of a signal that hold learning results, as HyperSpy names them today and as
+/// files of format versions before 1.1 named them: the decomposition / blind source
+/// separation of the signal (`learning_results`), and of its peaks (HyperSpy 1.x's
+/// `peak_learning_results`; rsciio still reads them).
+pub const GROUPS: [(&str, &str); 2] = [
+    ("learning_results", "mva_results"),
+    ("peak_learning_results", "peak_mva_results"),
+];
 
 /// The learning results stored with a signal.
 #[derive(Debug, Clone, Default)]
@@ -36,49 +46,80 @@ fn is_plain_array(name: &str) -> bool {
         .any(|prefix| name.starts_with(prefix))
 }
 
-/// The learning results in group `node` of a HyperSpy file read through `src` (`None`
-/// where the group is empty, as HyperSpy writes it for a signal without results):
-/// HyperSpy's tree of the group ([`group2dict`]) without its plain arrays, which
-/// `open_array` opens as datasets from their node (`None` keeps an array the format
-/// cannot open as one, such as strings, as its tree value).
+/// Read the learning-results groups ([`GROUPS`]) of the signal stored in group `signal`
+/// through `src` into `ds` (`old_names`: the file's format predates 1.1, whose names are
+/// then preferred, as rsciio does). Every plain array that `open_array` opens from its node
+/// becomes a dataset (`None` keeps an array the format cannot open as one, such as strings,
+/// as its tree value); everything else is HyperSpy's tree of the group
+/// ([`group2dict_except`]: the opened arrays are not read for it). An empty group, as
+/// HyperSpy writes it for a signal without results, reads as `None`.
 pub fn read(
+    ds: &mut Dataset,
+    src: &dyn TreeSource,
+    signal: &str,
+    old_names: bool,
+    open_array: impl Fn(&str) -> Result<Option<Dataset>>,
+) -> Result<()> {
+    let members = src.members(signal)?;
+    let is_group = |name: &str| members.contains(&(name.to_string(), Member::Group));
+    for (name, old) in GROUPS {
+        let stored = [old, name]
+            .into_iter()
+            .find(|&n| is_group(n) && (n == name || old_names));
+        if let (Some(stored), Some(slot)) = (stored, ds.learning_group_mut(name)) {
+            *slot = read_group(src, &join(signal, stored), &open_array)?;
+        }
+    }
+    Ok(())
+}
+
+/// The learning results in group `node` ([`read`]).
+fn read_group(
     src: &dyn TreeSource,
     node: &str,
-    open_array: impl Fn(&str) -> Result<Option<Dataset>>,
+    open_array: &impl Fn(&str) -> Result<Option<Dataset>>,
 ) -> Result<Option<LearningResults>> {
-    let mut results = LearningResults {
-        values: group2dict(src, node)?,
-        arrays: BTreeMap::new(),
-    };
+    let mut arrays = BTreeMap::new();
     for (name, member) in src.members(node)? {
         if !matches!(member, Member::Array { .. }) || !is_plain_array(&name) {
             continue;
         }
         if let Some(mut array) = open_array(&join(node, &name))? {
             crate::metadata::set_path(&mut array.metadata, "General.title", name.as_str());
-            results.values.remove(&name);
-            results.arrays.insert(name, array);
+            arrays.insert(name, array);
         }
     }
+    let opened: Vec<&str> = arrays.keys().map(String::as_str).collect();
+    let results = LearningResults {
+        values: group2dict_except(src, node, &opened)?,
+        arrays,
+    };
     Ok((!results.is_empty()).then_some(results))
 }
 
-/// Write `results` (or, for `None`, the empty group HyperSpy writes) as group `node`
-/// through `sink`: the values as HyperSpy's tree ([`dict2group`]), each array through
-/// `write_array` (its node and dataset).
+/// Write the learning results of `ds` into the signal group `signal` through `sink` as
+/// HyperSpy does: `learning_results` always (an empty group for a signal without),
+/// `peak_learning_results` where `ds` has them; the values as HyperSpy's tree
+/// ([`dict2group`]), each array through `write_array` (its node and dataset).
 pub fn write<'a>(
     sink: &mut dyn TreeSink,
-    node: &str,
-    results: Option<&'a LearningResults>,
+    signal: &str,
+    ds: &'a Dataset,
     mut write_array: impl FnMut(&str, &'a Dataset) -> Result<()>,
 ) -> Result<()> {
-    sink.group(node, &Tree::new())?;
-    let Some(results) = results else {
-        return Ok(());
-    };
-    dict2group(sink, node, &results.values)?;
-    for (name, array) in &results.arrays {
-        write_array(&join(node, name), array)?;
+    for (i, (name, results)) in ds.learning_groups().into_iter().enumerate() {
+        if i > 0 && results.is_none() {
+            continue;
+        }
+        let node = join(signal, name);
+        sink.group(&node, &Tree::new())?;
+        let Some(results) = results else {
+            continue;
+        };
+        dict2group(sink, &node, &results.values)?;
+        for (name, array) in &results.arrays {
+            write_array(&join(&node, name), array)?;
+        }
     }
     Ok(())
 }

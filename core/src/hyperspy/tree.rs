@@ -134,7 +134,17 @@ pub fn group2dict(src: &dyn TreeSource, node: &str) -> Result<Tree> {
     walk(src, node, 0)
 }
 
+/// [`group2dict`] of the group at `node` without its members named in `skip` (arrays read
+/// otherwise, which are then neither read nor expanded here).
+pub fn group2dict_except(src: &dyn TreeSource, node: &str, skip: &[&str]) -> Result<Tree> {
+    walk_except(src, node, 0, skip)
+}
+
 fn walk(src: &dyn TreeSource, node: &str, depth: usize) -> Result<Tree> {
+    walk_except(src, node, depth, &[])
+}
+
+fn walk_except(src: &dyn TreeSource, node: &str, depth: usize, skip: &[&str]) -> Result<Tree> {
     if depth > MAX_DEPTH {
         return Err(Error::malformed_at_unknown(
             src.format(),
@@ -147,7 +157,7 @@ fn walk(src: &dyn TreeSource, node: &str, depth: usize) -> Result<Tree> {
     members.sort();
     for (name, kind) in members {
         let child = join(node, &name);
-        if name.starts_with("_ragged_shapes_") {
+        if name.starts_with("_ragged_shapes_") || skip.contains(&name.as_str()) {
             continue;
         }
         match kind {

@@ -186,10 +186,13 @@ fn signal(f: &H5File, group: &str, version: Version) -> Result<Dataset> {
         None => Dataset::new(data.source(None)?, axes, md, om)?,
     };
     ds.signal_package = signal_package(&H5Tree(f), group)?;
-    let results = join(group, "learning_results");
-    if f.is_group(&results) {
-        ds.learning_results = learning::read(&H5Tree(f), &results, |node| learning_array(f, node))?;
-    }
+    learning::read(
+        &mut ds,
+        &H5Tree(f),
+        group,
+        version < Version(1, 1),
+        |node| learning_array(f, node),
+    )?;
     Ok(ds)
 }
 

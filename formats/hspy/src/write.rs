@@ -273,15 +273,10 @@ fn write_signal(
         &ds.original_metadata,
     )?;
     let mut arrays = Vec::new();
-    learning::write(
-        &mut sink,
-        &join(group, "learning_results"),
-        ds.learning_results.as_ref(),
-        |node, array| {
-            arrays.push((node.to_string(), array));
-            Ok(())
-        },
-    )?;
+    learning::write(&mut sink, group, ds, |node, array| {
+        arrays.push((node.to_string(), array));
+        Ok(())
+    })?;
     sink.group(&join(group, "attributes"), &attributes)?;
     for (node, array) in arrays {
         write_learning_array(w, &node, array, progress)?;

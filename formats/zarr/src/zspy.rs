@@ -360,17 +360,11 @@ fn write_signal(
         &format!("{node}/original_metadata"),
         &dataset.original_metadata,
     )?;
-    let results_node = format!("{node}/learning_results");
     let mut arrays = Vec::new();
-    learning::write(
-        &mut sink,
-        &results_node,
-        dataset.learning_results.as_ref(),
-        |node, array| {
-            arrays.push((node.to_string(), array));
-            Ok(())
-        },
-    )?;
+    learning::write(&mut sink, &node, dataset, |node, array| {
+        arrays.push((node.to_string(), array));
+        Ok(())
+    })?;
     write_group(&group_dir.join("attributes"), &Map::new())?;
     for (array_node, array) in arrays {
         let chunk = choose_chunks(
@@ -452,20 +446,17 @@ fn open_experiment(root: &Path, name: &str) -> Result<Dataset> {
     let original = group2dict(&tree, &format!("{node}/original_metadata"))?;
     let mut ds = Dataset::new(source, axes, metadata, original)?;
     ds.signal_package = signal_package(&tree, &node)?;
-    let results = format!("{node}/learning_results");
-    if group.join("learning_results").is_dir() {
-        ds.learning_results = learning::read(&tree, &results, |array_node| {
-            let Some(source) = open_array(root, array_node)? else {
-                return Ok(None);
-            };
-            let axes = source
-                .shape()
-                .iter()
-                .map(|_| Axis::default_for(false))
-                .collect();
-            Dataset::new(source, axes, Default::default(), Default::default()).map(Some)
-        })?;
-    }
+    learning::read(&mut ds, &tree, &node, false, |array_node| {
+        let Some(source) = open_array(root, array_node)? else {
+            return Ok(None);
+        };
+        let axes = source
+            .shape()
+            .iter()
+            .map(|_| Axis::default_for(false))
+            .collect();
+        Dataset::new(source, axes, Default::default(), Default::default()).map(Some)
+    })?;
     Ok(ds)
 }
 
