@@ -448,16 +448,19 @@ impl ChunkedSource {
                     })
                 })?;
         }
-        let chunks: Vec<Arc<Vec<u8>>> = cached
-            .par_iter()
-            .enumerate()
-            .map(|(i, (index, _))| {
-                check_cancelled(progress, i)?;
-                self.load_chunk(index)
-            })
-            .collect::<Result<_>>()?;
-        for ((_, o), bytes) in cached.iter().zip(&chunks) {
-            self.copy_overlap(o, bytes, shape, out);
+        // A batch at a time, so that a region cutting hundreds of chunks (h5py's chunks of
+        // a transposed dataset) holds no more of them decoded than the cache does.
+        let chunk_bytes = element_count(&self.chunk).unwrap_or(1) as usize * es;
+        let batch = (CHUNK_CACHE_BYTES / chunk_bytes.max(1)).max(rayon::current_num_threads());
+        for part in cached.chunks(batch) {
+            check_cancelled(progress, 0)?;
+            let chunks: Vec<Arc<Vec<u8>>> = part
+                .par_iter()
+                .map(|(index, _)| self.load_chunk(index))
+                .collect::<Result<_>>()?;
+            for ((_, o), bytes) in part.iter().zip(&chunks) {
+                self.copy_overlap(o, bytes, shape, out);
+            }
         }
         Ok(())
     }

@@ -13,6 +13,8 @@
 //!
 //! The pool holds `threads + queue` buffers, so at most that many regions are in flight:
 //! memory is bounded by `(threads + queue) × region size`, independent of the dataset size.
+//! Regions that cut the source's chunks into many pieces are read through bands of the
+//! source (module `bands`), which add at most three times `bands::BAND_BYTES`.
 //! [`Stats::peak_bytes_in_flight`] reports the high-water mark actually reached.
 //!
 //! Writers do not call the engine directly: they describe their output as a
@@ -25,6 +27,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::bands::Bands;
 use crate::dataset::{Chunks, Dataset, Region};
 use crate::error::{Error, Result};
 use crate::format::Progress;
@@ -99,6 +102,8 @@ struct Filled {
 /// State shared by the workers of one run.
 struct Shared<'a> {
     dataset: &'a Dataset,
+    /// Where regions are read from when they cut the source's chunks into many pieces.
+    bands: Option<Bands<'a>>,
     progress: &'a dyn Progress,
     placement: Option<&'a Placement>,
     grid: Mutex<(u64, Chunks)>,
@@ -111,9 +116,12 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
+    /// Stop the run with `e` (the first error is kept, but a cause beats a cancellation
+    /// that only followed from it).
     fn fail(&self, e: Error) {
         let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
+        let cause = !matches!(e, Error::Cancelled);
+        if slot.is_none() || cause && matches!(*slot, Some(Error::Cancelled)) {
             *slot = Some(e);
         }
         self.failed.store(true, Ordering::SeqCst);
@@ -172,14 +180,17 @@ impl Shared<'_> {
         };
         target.resize(n, 0);
         self.in_flight.add(n as u64);
-        let read = self.dataset.read_region_into_with(
-            &region.start,
-            &region.shape,
-            target,
-            self.progress,
-            // One region per worker: the cores are busy, copies stay on the thread.
-            Threads::One,
-        );
+        let read = match &self.bands {
+            Some(bands) => bands.read(&region, target, self.progress),
+            None => self.dataset.read_region_into_with(
+                &region.start,
+                &region.shape,
+                target,
+                self.progress,
+                // One region per worker: the cores are busy, copies stay on the thread.
+                Threads::One,
+            ),
+        };
         let counted = match (read, placement) {
             (Err(e), _) => {
                 self.fail(e);
@@ -293,6 +304,7 @@ impl Engine {
         }
         let shared = Shared {
             dataset,
+            bands: Bands::plan(dataset, &grid),
             progress,
             placement,
             grid: Mutex::new((0, grid)),

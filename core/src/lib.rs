@@ -25,6 +25,7 @@
 
 mod array_data;
 pub mod axis;
+mod bands;
 pub mod bitplanes;
 pub mod budget;
 mod chunked;
