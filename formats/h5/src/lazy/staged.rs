@@ -23,11 +23,14 @@ use super::{zero_fill, Entry, Geometry};
 /// lines its transpose writes.
 const SLAB_BYTES: u64 = 512 << 10;
 
-/// The logical axis stored innermost, when a region of `shape` is worth staging: it is not
-/// the innermost logical axis and both have more than one index in the region.
+/// The logical axis of the innermost stored axis a chunk holds more than one index of (the
+/// runs a chunk is stored in: stored axes after it are chunked one index at a time, as
+/// NCEM's frames), when a region of `shape` is worth staging: it is not the innermost
+/// logical axis and both have more than one index in the region.
 pub(super) fn stored_inner_axis(g: &Geometry, shape: &[u64]) -> Option<usize> {
     let n = shape.len();
-    let b = g.perm.iter().position(|&p| p + 1 == n)?;
+    let inner = (0..n).rev().find(|&k| g.stored_chunk[k] > 1)?;
+    let b = g.perm.iter().position(|&p| p == inner)?;
     (n >= 2 && b != n - 1 && shape[n - 1] > 1 && shape[b] > 1).then_some(b)
 }
 
