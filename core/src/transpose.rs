@@ -35,7 +35,14 @@ pub(crate) fn transpose(
         return true;
     }
     // Axes of extent 1 have no say in the layout.
-    let keep: Vec<usize> = (0..shape.len()).filter(|&k| shape[k] > 1).collect();
+    let mut keep: Vec<usize> = (0..shape.len()).filter(|&k| shape[k] > 1).collect();
+    // Every index is copied on its own, so the axes may be taken in any order: the one
+    // contiguous in the destination goes last (a writer scattering C-order regions into a
+    // transposed layout is then the same transpose as a reader gathering them).
+    if let Some(p) = keep.iter().position(|&k| to.strides[k] == es as i64) {
+        let k = keep.remove(p);
+        keep.push(k);
+    }
     let n = keep.len();
     if n < 2 || from.offset < 0 || to.offset < 0 {
         return false;
