@@ -51,9 +51,10 @@ struct Band {
 }
 
 impl<'a> Bands<'a> {
-    /// Bands for reading the regions of `grid` from `dataset`, when they pay: each source
-    /// chunk is read by [`MIN_READS_PER_CHUNK`] regions or more, and a band of at most
-    /// [`BAND_BYTES`] holding several regions reads it fewer times.
+    /// Bands for reading the regions of `grid` from `dataset`, when they pay: the source
+    /// decodes or gathers its chunks (it has no stored view), each chunk is read by
+    /// [`MIN_READS_PER_CHUNK`] regions or more, and a band of at most [`BAND_BYTES`]
+    /// holding several regions reads it fewer times.
     pub(crate) fn plan(dataset: &'a Dataset, grid: &Chunks) -> Option<Self> {
         Self::plan_within(dataset, grid, BAND_BYTES)
     }
@@ -62,8 +63,13 @@ impl<'a> Bands<'a> {
     fn plan_within(dataset: &'a Dataset, grid: &Chunks, band_bytes: u64) -> Option<Self> {
         let shape = dataset.shape();
         let region = grid.chunk();
+        // A source that hands out its values in place (a memory-mapped array, however
+        // strided) reads any region at the cost of a copy: nothing to share.
+        if dataset.is_empty() || dataset.source().stored_view().is_some() {
+            return None;
+        }
         let source_chunk = dataset.source().chunk_shape();
-        if source_chunk.len() != shape.len() || dataset.is_empty() {
+        if source_chunk.len() != shape.len() {
             return None;
         }
         // Along each dimension, how many regions a source chunk is cut into.
@@ -192,6 +198,8 @@ mod tests {
         reads: AtomicUsize,
         /// Every read fails.
         broken: bool,
+        /// Hands out its values in place.
+        mapped: bool,
     }
 
     impl ArraySource for Counted {
@@ -219,6 +227,9 @@ mod tests {
         fn chunk_shape(&self) -> Vec<u64> {
             self.chunk.clone()
         }
+        fn stored_view(&self) -> Option<crate::source::StridedView<'_>> {
+            self.inner.stored_view().filter(|_| self.mapped)
+        }
     }
 
     fn ramp(shape: &[u64]) -> Vec<u8> {
@@ -227,16 +238,17 @@ mod tests {
     }
 
     fn counted(shape: &[u64], chunk: &[u64]) -> (Dataset, Arc<Counted>) {
-        source(shape, chunk, false)
+        source(shape, chunk, false, false)
     }
 
-    fn source(shape: &[u64], chunk: &[u64], broken: bool) -> (Dataset, Arc<Counted>) {
+    fn source(shape: &[u64], chunk: &[u64], broken: bool, mapped: bool) -> (Dataset, Arc<Counted>) {
         let inner = StridedSource::from_bytes(ramp(shape), DType::U16, shape.to_vec()).unwrap();
         let source = Arc::new(Counted {
             inner,
             chunk: chunk.to_vec(),
             reads: AtomicUsize::new(0),
             broken,
+            mapped,
         });
         let axes = shape.iter().map(|_| Axis::default_for(false)).collect();
         let ds = Dataset::new(source.clone(), axes, Default::default(), Default::default());
@@ -289,6 +301,9 @@ mod tests {
         // Each chunk cut into fewer than four pieces.
         let (ds, _) = counted(&[16, 6, 10], &[4, 6, 10]);
         assert!(Bands::plan(&ds, &ds.chunks(&[2, 6, 10])).is_none());
+        // Values handed out in place: any region is a copy away.
+        let (ds, _) = source(&[16, 6, 10], &[16, 2, 3], false, true);
+        assert!(Bands::plan(&ds, &ds.chunks(&[2, 6, 10])).is_none());
         // A band could hold no more than one region.
         let (ds, _) = counted(&[16, 6, 10], &[16, 6, 10]);
         assert!(Bands::plan_within(&ds, &ds.chunks(&[2, 6, 10]), 300).is_none());
@@ -316,7 +331,7 @@ mod tests {
 
     #[test]
     fn a_failed_band_read_is_reported_once_and_stops_the_others() {
-        let (ds, source) = source(&[16, 6, 10], &[16, 2, 3], true);
+        let (ds, source) = source(&[16, 6, 10], &[16, 2, 3], true, false);
         let grid = ds.chunks(&[2, 6, 10]);
         let bands = Bands::plan_within(&ds, &grid, 600).unwrap();
         let mut regions = grid.clone();
