@@ -41,6 +41,7 @@ pub mod hyperspy;
 pub mod inputs;
 pub mod leftovers;
 pub mod metadata;
+pub mod moments;
 pub mod options;
 pub mod output;
 pub mod plan;

@@ -27,6 +27,7 @@ mod table;
 use std::sync::Mutex;
 
 use emio_core::engine::Engine;
+use emio_core::moments::Moments;
 use emio_core::{scan, Dataset, Progress, Result};
 use serde_json::{json, Value};
 
@@ -74,28 +75,12 @@ impl Default for Summary {
 }
 
 impl Summary {
-    /// Both summaries as one (Chan et al.'s parallel variance).
+    /// Both summaries as one (Chan et al.'s parallel variance, [`Moments::merged`]).
     fn merge(&mut self, other: &Summary) {
         if other.count > 0 {
-            if self.count == 0 {
-                self.mean = other.mean;
-                self.m2 = other.m2;
-            } else {
-                let n = (self.count + other.count) as f64;
-                let delta = other.mean - self.mean;
-                let w = other.count as f64 / n;
-                self.mean = if delta.is_finite() {
-                    self.mean + delta * w
-                } else {
-                    // Means further apart than the largest float: their weighted mean
-                    // cannot overflow (less accurate for large offsets, so only here).
-                    self.mean * (1.0 - w) + other.mean * w
-                };
-                // delta² · n_a · n_b / n, multiplied so that no step overflows when the
-                // result does not (delta · n_a·n_b/n is at most the result over delta).
-                let scale = self.count as f64 * w;
-                self.m2 += other.m2 + delta * (delta * scale);
-            }
+            let merged = self.moments().merged(other.moments());
+            self.mean = merged.mean;
+            self.m2 = merged.m2;
         }
         self.count += other.count;
         self.nan += other.nan;
@@ -108,10 +93,15 @@ impl Summary {
 
     /// Population standard deviation of the finite values (NaN when there is none).
     pub fn std(&self) -> f64 {
-        if self.count == 0 {
-            f64::NAN
-        } else {
-            (self.m2 / self.count as f64).sqrt()
+        self.moments().variance().sqrt()
+    }
+
+    /// Count, mean and squared deviations of the finite values.
+    fn moments(&self) -> Moments {
+        Moments {
+            count: self.count as f64,
+            mean: self.mean,
+            m2: self.m2,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 
 use emio_core::metadata::{get_f64, get_path};
+use emio_core::moments::Moments;
 use emio_core::output::stream_c_order;
 use emio_core::{Axis, ByteOrder, DType, Dataset, Error, Result, WriteRequest};
 use half::f16;
@@ -208,12 +209,11 @@ fn mrc_shape(ds: &Dataset, ispg_option: Option<i64>) -> Result<Shape> {
 /// Values per block of the parallel statistics.
 const STATS_BLOCK: usize = 1 << 16;
 
-/// Running statistics merged region by region (Chan et al.'s parallel variance).
+/// Running statistics merged region by region (Chan et al.'s parallel variance,
+/// [`Moments::merged`]).
 #[derive(Debug, Clone, Copy)]
 struct Stats {
-    count: f64,
-    mean: f64,
-    m2: f64,
+    moments: Moments,
     min: f64,
     max: f64,
     finite: bool,
@@ -222,9 +222,7 @@ struct Stats {
 impl Stats {
     fn new() -> Self {
         Stats {
-            count: 0.0,
-            mean: 0.0,
-            m2: 0.0,
+            moments: Moments::EMPTY,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             finite: true,
@@ -249,9 +247,11 @@ impl Stats {
             return s;
         }
         let mean = sum / n;
-        s.m2 = values.map(|v| (v - mean) * (v - mean)).sum();
-        s.count = n;
-        s.mean = mean;
+        s.moments = Moments {
+            count: n,
+            mean,
+            m2: values.map(|v| (v - mean) * (v - mean)).sum(),
+        };
         s.min = lo;
         s.max = hi;
         s
@@ -260,16 +260,7 @@ impl Stats {
     /// Fold `other` into these statistics.
     fn merge(&mut self, other: &Stats) {
         self.finite &= other.finite;
-        if other.count == 0.0 {
-            return;
-        }
-        let total = self.count + other.count;
-        let delta = other.mean - self.mean;
-        // delta² · n_a · n_b / n in an order that does not overflow when the result does
-        // not (as emio's `stats` merges).
-        self.m2 += other.m2 + delta * (delta * (self.count * other.count / total));
-        self.mean += delta * other.count / total;
-        self.count = total;
+        self.moments = self.moments.merged(other.moments);
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
     }
@@ -318,15 +309,15 @@ impl Stats {
 
     /// (dmin, dmax, dmean, rms) for the header; "undetermined" values when unknown.
     fn header_values(&self) -> (f32, f32, f32, f32) {
-        if self.count == 0.0 || !self.finite {
+        if self.moments.count == 0.0 || !self.finite {
             // MRC2014: dmax < dmin, dmean < both and rms < 0 mean "not computed".
             return (0.0, -1.0, -2.0, -1.0);
         }
-        let rms = (self.m2 / self.count).sqrt();
+        let rms = self.moments.variance().sqrt();
         (
             self.min as f32,
             self.max as f32,
-            self.mean as f32,
+            self.moments.mean as f32,
             rms as f32,
         )
     }
@@ -661,8 +652,8 @@ mod tests {
         }
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
-        assert!((s.mean - mean).abs() < 1e-6);
-        assert!((s.m2 / s.count - var).abs() < 1e-6 * var);
+        assert!((s.moments.mean - mean).abs() < 1e-6);
+        assert!((s.moments.variance() - var).abs() < 1e-6 * var);
         assert_eq!(s.min, 1e6);
         let mut nan = Stats::new();
         nan.add_region(&[1.0, f64::NAN]);
