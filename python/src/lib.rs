@@ -382,6 +382,32 @@ impl PyDataset {
         (order.is_native() || self.keeps_stored_order()).then_some(order)
     }
 
+    /// `results` as Python's `(values, arrays)` ([`PyDataset::learning_results`]).
+    #[allow(clippy::type_complexity)]
+    fn learning_group<'py>(
+        &self,
+        py: Python<'py>,
+        results: Option<&emio::LearningResults>,
+    ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<(String, PyDataset)>)>> {
+        let Some(results) = results else {
+            return Ok(None);
+        };
+        let values = pyjson::tree_to_py(py, &results.values)?;
+        let arrays = results
+            .arrays
+            .iter()
+            .map(|(name, array)| {
+                let array = PyDataset {
+                    inner: array.clone(),
+                    format: self.format,
+                    errors: self.errors.clone(),
+                };
+                (name.clone(), array)
+            })
+            .collect();
+        Ok(Some((values, arrays)))
+    }
+
     fn resolve(&self, py: Python<'_>, error: Error) -> PyErr {
         let error = self.inner.naming_its_file(error);
         match &self.errors {
@@ -540,32 +566,30 @@ impl PyDataset {
         &self,
         py: Python<'py>,
     ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<(String, PyDataset)>)>> {
-        let Some(results) = &self.inner.learning_results else {
-            return Ok(None);
-        };
-        let values = pyjson::tree_to_py(py, &results.values)?;
-        let arrays = results
-            .arrays
-            .iter()
-            .map(|(name, array)| {
-                let array = PyDataset {
-                    inner: array.clone(),
-                    format: self.format,
-                    errors: self.errors.clone(),
-                };
-                (name.clone(), array)
-            })
-            .collect();
-        Ok(Some((values, arrays)))
+        self.learning_group(py, self.inner.learning_results.as_ref())
+    }
+
+    /// The same of the signal's peaks (HyperSpy 1.x's `peak_learning_results`).
+    #[getter]
+    #[allow(clippy::type_complexity)]
+    fn peak_learning_results<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<(String, PyDataset)>)>> {
+        self.learning_group(py, self.inner.peak_learning_results.as_ref())
     }
 
     /// This dataset with learning results: `values` (JSON text of the settings and small
-    /// values) and `arrays` (`(name, Dataset)` pairs), what HyperSpy's formats write.
+    /// values) and `arrays` (`(name, Dataset)` pairs), what HyperSpy's formats write;
+    /// `group` says which: `"learning_results"` (the default) or
+    /// `"peak_learning_results"`.
+    #[pyo3(signature = (values, arrays, group = "learning_results"))]
     fn with_learning_results(
         &self,
         py: Python<'_>,
         values: &str,
         arrays: Vec<(String, PyRef<'_, PyDataset>)>,
+        group: &str,
     ) -> PyResult<PyDataset> {
         let values = pyjson::tree_from_json(values)
             .map_err(|e| Error::invalid_option("learning_results", e))
@@ -575,7 +599,16 @@ impl PyDataset {
             .map(|(name, array)| (name, array.inner.clone()))
             .collect();
         let mut inner = self.inner.clone();
-        inner.learning_results = Some(emio::LearningResults { values, arrays });
+        let slot = inner.learning_group_mut(group).ok_or_else(|| {
+            errors::to_pyerr(
+                py,
+                Error::invalid_option(
+                    "group",
+                    format!("learning_results or peak_learning_results, not {group:?}"),
+                ),
+            )
+        })?;
+        *slot = Some(emio::LearningResults { values, arrays });
         Ok(PyDataset {
             inner,
             format: self.format,

@@ -84,17 +84,9 @@ def test_learning_results_round_trip(tmp_path):
     signal.save(theirs_path)
     (ours,) = emio.file_reader(theirs_path)
     (theirs,) = rsciio.hspy.file_reader(str(theirs_path))
-    want = theirs["attributes"]["learning_results"]
-    got = ours["attributes"]["learning_results"]
-    assert set(got) == set(want)
-    for key, value in want.items():
-        if isinstance(value, np.ndarray):
-            np.testing.assert_array_equal(got[key], value)
-            assert got[key].dtype == value.dtype, key
-        elif isinstance(value, tuple):
-            assert tuple(got[key]) == value, key
-        else:
-            assert got[key] == value, key
+    _assert_learning_results_equal(
+        ours["attributes"]["learning_results"], theirs["attributes"]["learning_results"]
+    )
 
     for fmt in ("hspy", "zspy"):
         ours_path = tmp_path / f"ours.{fmt}"
@@ -107,3 +99,51 @@ def test_learning_results_round_trip(tmp_path):
             )
         assert back.learning_results.decomposition_algorithm == "SVD", fmt
         assert back.learning_results.output_dimension == 3, fmt
+
+
+def _assert_learning_results_equal(got, want):
+    assert set(got) == set(want)
+    for key, value in want.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(got[key], value)
+            assert got[key].dtype == value.dtype, key
+        elif isinstance(value, tuple):
+            assert tuple(got[key]) == value, key
+        else:
+            assert got[key] == value, key
+
+
+@pytest.mark.parametrize("version", ["1.0", "3.1"])
+def test_peak_and_old_named_learning_results(tmp_path, version):
+    """HyperSpy 1.x's peak learning results, and the groups format 1.0 named
+    ``mva_results`` / ``peak_mva_results``, are read as rsciio reads them and written back
+    under today's names."""
+    import h5py
+    import hyperspy.api as hs
+    import rsciio.hspy
+
+    rng = np.random.default_rng(1)
+    signal = hs.signals.Signal1D(rng.poisson(5, (4, 3, 16)).astype(np.float32))
+    signal.decomposition(output_dimension=2, print_info=False)
+    path = tmp_path / "old.hspy"
+    signal.save(path)
+    with h5py.File(path, "r+") as f:
+        group = f["Experiments/__unnamed__"]
+        group.copy("learning_results", "peak_learning_results")
+        del group["peak_learning_results/loadings"]
+        group["peak_learning_results"].attrs["decomposition_algorithm"] = "NMF"
+        if version == "1.0":
+            group.move("learning_results", "mva_results")
+            group.move("peak_learning_results", "peak_mva_results")
+            group.move("metadata", "mapped_parameters")
+            group.move("original_metadata", "original_parameters")
+            f.attrs["file_format_version"] = version
+    (theirs,) = rsciio.hspy.file_reader(str(path))
+    (ours,) = emio.file_reader(path)
+    for group in ("learning_results", "peak_learning_results"):
+        _assert_learning_results_equal(ours["attributes"][group], theirs["attributes"][group])
+    again = tmp_path / "again.hspy"
+    emio.file_writer(str(again), ours)
+    (back,) = rsciio.hspy.file_reader(str(again))
+    for group in ("learning_results", "peak_learning_results"):
+        _assert_learning_results_equal(back["attributes"][group], theirs["attributes"][group])

@@ -112,6 +112,11 @@ def probe(filename):
     return _emio.probe(_os.fspath(filename))
 
 
+# The learning results a signal can carry, under rsciio's ``attributes`` keys (the second
+# only in files HyperSpy 1.x wrote).
+_LEARNING_GROUPS = ("learning_results", "peak_learning_results")
+
+
 def _learning_results(results, writable):
     """rsciio's ``attributes["learning_results"]``: the values and each array as NumPy
     (read whole, also for lazy signals: they are small beside the data)."""
@@ -237,11 +242,12 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, mmap_mode=None
         )
         if ragged:
             signals[-1].setdefault("attributes", {})["ragged"] = True
-        results = ds.learning_results
-        if results is not None:
-            signals[-1].setdefault("attributes", {})["learning_results"] = _learning_results(
-                results, writable
-            )
+        for group in _LEARNING_GROUPS:
+            results = getattr(ds, group)
+            if results is not None:
+                signals[-1].setdefault("attributes", {})[group] = _learning_results(
+                    results, writable
+                )
     if here:
         _apply_python_keywords(signals, here)
     return signals

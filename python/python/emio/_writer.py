@@ -162,11 +162,10 @@ def dataset_from_signal(signal):
         )
     # HyperSpy's ``_to_dictionary`` (and rsciio's writers) put them at the top level,
     # rsciio's readers under ``attributes``.
-    results = signal.get("learning_results") or (signal.get("attributes") or {}).get(
-        "learning_results"
-    )
-    if results:
-        dataset = _with_learning_results(dataset, results)
+    for group in ("learning_results", "peak_learning_results"):
+        results = signal.get(group) or (signal.get("attributes") or {}).get(group)
+        if results:
+            dataset = _with_learning_results(dataset, results, group)
     return dataset
 
 
@@ -176,12 +175,12 @@ def _is_array(value):
     return (isinstance(value, np.ndarray) and value.ndim > 0) or hasattr(value, "__dask_graph__")
 
 
-def _with_learning_results(dataset, results):
-    """``dataset`` with HyperSpy's learning results dict: arrays become datasets of their
-    own, the rest the values tree."""
+def _with_learning_results(dataset, results, group):
+    """``dataset`` with HyperSpy's learning results dict as ``group``: arrays become
+    datasets of their own, the rest the values tree."""
     values = {k: v for k, v in results.items() if not _is_array(v)}
     arrays = [(k, _dataset({"data": v})) for k, v in results.items() if _is_array(v)]
-    return dataset.with_learning_results(to_json(values), arrays)
+    return dataset.with_learning_results(to_json(values), arrays, group)
 
 
 def _dataset(signal):
