@@ -37,6 +37,8 @@ pub(crate) struct Bands<'a> {
     axis: usize,
     /// Extent of a band along `axis` (a whole number of the grid's regions).
     height: u64,
+    /// Bytes of one index along `axis`.
+    row_bytes: u64,
     /// The bands being read or held, by index, oldest first.
     held: Mutex<Vec<(u64, Arc<Band>)>>,
 }
@@ -88,6 +90,7 @@ impl<'a> Bands<'a> {
             dataset,
             axis,
             height,
+            row_bytes,
             held: Mutex::new(Vec::new()),
         })
     }
@@ -128,11 +131,7 @@ impl<'a> Bands<'a> {
         let band = self.band(index);
         let (start, extent) = self.extent(index);
         let bytes = band.bytes.get_or_init(|| {
-            let mut bytes = vec![
-                0u8;
-                (self.dataset.nbytes() / self.dataset.shape()[self.axis] * extent[self.axis])
-                    as usize
-            ];
+            let mut bytes = vec![0u8; (self.row_bytes * extent[self.axis]) as usize];
             match self.dataset.read_region_into_with(
                 &start,
                 &extent,
@@ -154,14 +153,9 @@ impl<'a> Bands<'a> {
         };
         let es = self.dataset.dtype().size();
         let from = c_strides(&extent, es);
-        let offset = (region.start[self.axis] - start[self.axis]) as i64 * from[self.axis]
-            + region
-                .start
-                .iter()
-                .enumerate()
-                .filter(|&(d, _)| d != self.axis)
-                .map(|(d, &s)| s as i64 * from[d])
-                .sum::<i64>();
+        let offset = (region.start.iter().zip(&start).zip(&from))
+            .map(|((&at, &band), &stride)| (at - band) as i64 * stride)
+            .sum();
         copy_nd(
             bytes,
             Layout {

@@ -107,8 +107,9 @@ pub fn write<'a>(
     ds: &'a Dataset,
     mut write_array: impl FnMut(&str, &'a Dataset) -> Result<()>,
 ) -> Result<()> {
-    for (i, (name, results)) in ds.learning_groups().into_iter().enumerate() {
-        if i > 0 && results.is_none() {
+    let [(always, _), _] = GROUPS;
+    for (name, results) in ds.learning_groups() {
+        if results.is_none() && name != always {
             continue;
         }
         let node = join(signal, name);
