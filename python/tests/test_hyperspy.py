@@ -147,3 +147,19 @@ def test_peak_and_old_named_learning_results(tmp_path, version):
     (back,) = rsciio.hspy.file_reader(str(again))
     for group in ("learning_results", "peak_learning_results"):
         _assert_learning_results_equal(back["attributes"][group], theirs["attributes"][group])
+
+
+def test_models_are_reported_not_silently_left_behind(tmp_path):
+    """A model HyperSpy stored beside a signal (``Analysis/models``), which emio does not
+    read, is named in a warning rather than dropped without a word."""
+    import hyperspy.api as hs
+
+    signal = hs.signals.Signal1D(np.arange(60, dtype=np.float32).reshape(3, 20))
+    model = signal.create_model()
+    model.append(hs.model.components1D.Offset())
+    model.store("fit")
+    path = tmp_path / "fitted.hspy"
+    signal.save(path)
+    with pytest.warns(emio.EmioWarning, match='model "fit"'):
+        (ours,) = emio.file_reader(path)
+    np.testing.assert_array_equal(ours["data"], signal.data)

@@ -11,6 +11,11 @@
 //! stored as HDF5 variable-length data) are read as ragged datasets
 //! ([`emio_core::ragged`]; [`ragged`]).
 //!
+//! Learning results (`learning_results`, HyperSpy 1.x's `peak_learning_results`) are read
+//! with each signal and written back ([`emio_core::hyperspy::learning`]). Models fitted to
+//! a signal (`Analysis/models/<name>`) are not read: each signal they belong to carries a
+//! warning naming them, so a conversion does not leave them behind silently.
+//!
 //! Writing ([`mod@write`]) produces file format 3.3 as rsciio does, with its `compression`
 //! (gzip, lzf, none), `chunks` and `write_dataset` options.
 

@@ -58,12 +58,15 @@ pub fn read(path: &Path) -> Result<Vec<Dataset>> {
     }
     let version = version(&f)?;
     let mut out = Vec::new();
+    let mut groups = Vec::new();
     for name in f.groups("Experiments")? {
         let group = join("/Experiments", &name);
         if f.is_dataset(&join(&group, "data")) {
             out.push(signal(&f, &group, version)?);
+            groups.push(group);
         }
     }
+    warn_of_models(&f, &groups, &mut out);
     if out.is_empty() {
         return Err(Error::malformed_at_unknown(
             FORMAT,
@@ -71,6 +74,34 @@ pub fn read(path: &Path) -> Result<Vec<Dataset>> {
         ));
     }
     Ok(out)
+}
+
+/// Where HyperSpy stores the models fitted to its signals.
+const MODELS: &str = "/Analysis/models";
+
+/// Warn each signal (`datasets[i]`, stored in `groups[i]`) that the file holds models
+/// for: `Analysis/models/<name>` groups whose `_signal` attribute names the signal's group
+/// (a model without one, which rsciio returns on its own, concerns them all). emio does
+/// not read models, so a conversion would leave them behind without a word otherwise.
+fn warn_of_models(f: &H5File, groups: &[String], datasets: &mut [Dataset]) {
+    if !f.is_group(MODELS) {
+        return;
+    }
+    for name in f.groups(MODELS).unwrap_or_default() {
+        let node = join(MODELS, &name);
+        let owner = f
+            .attrs(&node)
+            .ok()
+            .and_then(|a| a.get("_signal").and_then(Value::as_str).map(str::to_string));
+        for (group, ds) in groups.iter().zip(datasets.iter_mut()) {
+            if owner.as_deref().is_none_or(|o| o == group) {
+                ds.warn(format!(
+                    "the model {name:?} ({node}) fitted to this signal is not read: emio \
+                     neither returns HyperSpy models nor writes them to its outputs"
+                ));
+            }
+        }
+    }
 }
 
 /// The metadata and original-metadata group names of a format version.
