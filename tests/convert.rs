@@ -797,3 +797,39 @@ fn an_input_whose_size_alone_changed_is_not_written_out() {
         .collect();
     assert_eq!(left.len(), 1, "only the input is left: {left:?}");
 }
+
+/// Chunks that span the scan and a few pixels of a frame (the layout rsciio gives NCEM EMD
+/// files): every Zarr chunk of one frame cuts each of them, so the conversion reads through
+/// bands of the source (`core/src/bands.rs`); the values arrive as stored, uncompressed
+/// (chunks copied from the map) and gzip (chunks decoded).
+#[test]
+fn conversions_of_chunks_cut_by_every_region_keep_the_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let shape = [6u64, 5, 12, 10];
+    let n: u64 = shape.iter().product();
+    let bytes = (0..n)
+        .flat_map(|i| ((i * 7 % 65_521) as u16).to_ne_bytes())
+        .collect();
+    let ds = Dataset::from_bytes(bytes, DType::U16, shape.to_vec()).unwrap();
+    let want = all_bytes(&ds);
+    for compression in ["none", "gzip"] {
+        let emd = dir.path().join(format!("cut-{compression}.emd"));
+        let options = [("chunks", "6,5,3,4"), ("compression", compression)];
+        write("emd", &ds, &emd, &options).unwrap();
+        let source = open_one("emd", &emd);
+        assert_eq!(source.source().chunk_shape(), [6, 5, 3, 4], "{compression}");
+        for (format, name, options) in [
+            ("zarr", "frames.zarr", vec![("chunks", "1,1,12,10")]),
+            ("npy", "all.npy", vec![]),
+            ("mrc", "all.mrc", vec![]),
+        ] {
+            let out = dir.path().join(format!("{compression}-{name}"));
+            write(format, &source, &out, &options).unwrap();
+            assert_eq!(
+                all_bytes(&open_one(format, &out)),
+                want,
+                "{compression} {format}"
+            );
+        }
+    }
+}
