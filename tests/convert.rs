@@ -833,3 +833,34 @@ fn conversions_of_chunks_cut_by_every_region_keep_the_values() {
         }
     }
 }
+
+/// A model stored beside a `.zspy` signal (`Analysis/models/<name>`, as HyperSpy's Zarr
+/// writer stores it) is named in a warning on the signal it belongs to, not dropped without
+/// a word; a model of another signal is not.
+#[test]
+fn zspy_models_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fitted.zspy");
+    let ds = sample_dataset();
+    write("zspy", &ds, &path, &[]).unwrap();
+    let signal = format!("/Experiments/{}", ds.title());
+    let models = path.join("Analysis").join("models");
+    for (name, owner) in [
+        ("fit", signal.as_str()),
+        ("other", "/Experiments/elsewhere"),
+    ] {
+        let group = models.join(name);
+        std::fs::create_dir_all(&group).unwrap();
+        std::fs::write(group.join(".zgroup"), r#"{"zarr_format": 2}"#).unwrap();
+        let attrs = serde_json::json!({ "_signal": owner });
+        std::fs::write(group.join(".zattrs"), attrs.to_string()).unwrap();
+    }
+    for folder in [path.join("Analysis"), models] {
+        std::fs::write(folder.join(".zgroup"), r#"{"zarr_format": 2}"#).unwrap();
+    }
+    let back = open_one("zspy", &path);
+    let warnings = back.warnings().join("\n");
+    assert!(warnings.contains("model \"fit\""), "{warnings}");
+    assert!(!warnings.contains("\"other\""), "{warnings}");
+    assert_eq!(all_bytes(&back), all_bytes(&ds));
+}

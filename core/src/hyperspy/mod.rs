@@ -1,7 +1,8 @@
 //! HyperSpy's hierarchical signal layout, shared by its HDF5 (`.hspy`) and Zarr (`.zspy`)
 //! files, which rsciio reads and writes with one code path (`rsciio._hierarchical`):
 //! the dict-to-group encoding of metadata trees ([`tree`]), the axis dictionaries
-//! ([`axes`]) and the expressions of functional axes ([`expr`]).
+//! ([`axes`]), the expressions of functional axes ([`expr`]), learning results
+//! ([`learning`]) and the models fitted to signals ([`models`]).
 //!
 //! The container side stays in the format crates: they implement [`tree::TreeSource`]
 //! (reading) and [`tree::TreeSink`] (writing) over their store.
@@ -9,6 +10,7 @@
 pub mod axes;
 pub mod expr;
 pub mod learning;
+pub mod models;
 pub mod tree;
 
 pub use axes::{axis_dict, axis_from_dict};

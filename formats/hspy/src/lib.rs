@@ -14,7 +14,8 @@
 //! Learning results (`learning_results`, HyperSpy 1.x's `peak_learning_results`) are read
 //! with each signal and written back ([`emio_core::hyperspy::learning`]). Models fitted to
 //! a signal (`Analysis/models/<name>`) are not read: each signal they belong to carries a
-//! warning naming them, so a conversion does not leave them behind silently.
+//! warning naming them ([`emio_core::hyperspy::models`]), so a conversion does not leave
+//! them behind silently.
 //!
 //! Writing ([`mod@write`]) produces file format 3.3 as rsciio does, with its `compression`
 //! (gzip, lzf, none), `chunks` and `write_dataset` options.

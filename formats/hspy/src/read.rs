@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use emio_core::hyperspy::tree::join;
-use emio_core::hyperspy::{axis_from_dict, group2dict, learning, signal_package};
+use emio_core::hyperspy::{axis_from_dict, group2dict, learning, models, signal_package};
 use emio_core::metadata::{get_str, set_path, value_f64};
 use emio_core::serde_json::Value;
 use emio_core::{Axis, Dataset, Error, Result, Tree};
@@ -66,7 +66,7 @@ pub fn read(path: &Path) -> Result<Vec<Dataset>> {
             groups.push(group);
         }
     }
-    warn_of_models(&f, &groups, &mut out);
+    models::warn_unread(&H5Tree(&f), &groups, &mut out);
     if out.is_empty() {
         return Err(Error::malformed_at_unknown(
             FORMAT,
@@ -74,34 +74,6 @@ pub fn read(path: &Path) -> Result<Vec<Dataset>> {
         ));
     }
     Ok(out)
-}
-
-/// Where HyperSpy stores the models fitted to its signals.
-const MODELS: &str = "/Analysis/models";
-
-/// Warn each signal (`datasets[i]`, stored in `groups[i]`) that the file holds models
-/// for: `Analysis/models/<name>` groups whose `_signal` attribute names the signal's group
-/// (a model without one, which rsciio returns on its own, concerns them all). emio does
-/// not read models, so a conversion would leave them behind without a word otherwise.
-fn warn_of_models(f: &H5File, groups: &[String], datasets: &mut [Dataset]) {
-    if !f.is_group(MODELS) {
-        return;
-    }
-    for name in f.groups(MODELS).unwrap_or_default() {
-        let node = join(MODELS, &name);
-        let owner = f
-            .attrs(&node)
-            .ok()
-            .and_then(|a| a.get("_signal").and_then(Value::as_str).map(str::to_string));
-        for (group, ds) in groups.iter().zip(datasets.iter_mut()) {
-            if owner.as_deref().is_none_or(|o| o == group) {
-                ds.warn(format!(
-                    "the model {name:?} ({node}) fitted to this signal is not read: emio \
-                     neither returns HyperSpy models nor writes them to its outputs"
-                ));
-            }
-        }
-    }
 }
 
 /// The metadata and original-metadata group names of a format version.

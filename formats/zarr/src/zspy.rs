@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use emio_core::hyperspy::tree::{join, nest};
 use emio_core::hyperspy::{
-    axis_dict, axis_from_dict, dict2group, group2dict, learning, package_attrs, signal_package,
-    ListArray, Member, TreeSink, TreeSource,
+    axis_dict, axis_from_dict, dict2group, group2dict, learning, models, package_attrs,
+    signal_package, ListArray, Member, TreeSink, TreeSource,
 };
 use emio_core::options::IntList;
 use emio_core::signals::{Combined, Signals};
@@ -277,10 +277,13 @@ impl Format for Zspy {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        names
+        let mut datasets = names
             .iter()
             .map(|name| open_experiment(path, name))
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        let groups: Vec<String> = names.iter().map(|n| format!("/Experiments/{n}")).collect();
+        models::warn_unread(&ZspySource { root: path }, &groups, &mut datasets);
+        Ok(datasets)
     }
 
     fn write(&self, request: &WriteRequest) -> Result<()> {
