@@ -44,8 +44,8 @@ pub use emio_core::{
 };
 // The registry and the interface every format implements.
 pub use emio_core::{
-    CancelFlag, ContentMatch, Format, FormatInfo, NoProgress, OptionKind, OptionSet, OptionSpec,
-    OptionValue, Options, Problem, Progress, Registry, WriteRequest, Writes,
+    CancelFlag, ChoiceWord, ContentMatch, Format, FormatInfo, NoProgress, OptionKind, OptionSet,
+    OptionSpec, OptionValue, Options, Problem, Progress, Registry, WriteRequest, Writes,
 };
 // Errors.
 pub use emio_core::{Error, Result, ResultExt};

@@ -64,6 +64,29 @@ fn formats_lists_every_registered_format() {
 }
 
 #[test]
+fn formats_options_lists_each_word_of_a_choice_with_its_meaning() {
+    let out = emconvert(&["formats", "--options"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mode = text
+        .lines()
+        .position(|l| l.trim_start().starts_with("write -w mode="))
+        .expect("the MRC writer's mode option");
+    let lines: Vec<&str> = text.lines().skip(mode).take(3).collect();
+    assert_eq!(
+        lines,
+        [
+            "    write -w mode=<one of auto|0|1|2|3|4|6|12> (default auto): MRC mode (data type of the file)",
+            "        auto: from the dtype",
+            "        0: int8",
+        ]
+    );
+    // Words that say it all get no line of their own (NumPy dtype names), type codes do.
+    assert!(!text.contains("        uint8: "), "{text}");
+    assert!(text.contains("        u1: uint8"), "{text}");
+}
+
+#[test]
 fn info_json_follows_the_schema_and_checksum_is_numpys() {
     let dir = tempfile::tempdir().unwrap();
     let path = ramp(dir.path(), &[2, 3, 4]);

@@ -32,17 +32,15 @@ emio_core::options! {
 emio_core::option_choice! {
     /// The byte order the tiny writer writes.
     enum Order {
-        /// Little-endian.
-        Little = "<",
-        /// Big-endian.
-        Big = ">",
+        Little = "<": "little-endian",
+        Big = ">": "big-endian",
     }
 }
 
 emio_core::options! {
     /// Options of the tiny writer.
     struct WriteOptions {
-        /// byte order of the pixels: < little-endian or > big-endian
+        /// byte order of the pixels
         byte_order: Order = Some("<"),
     }
 }

@@ -68,7 +68,7 @@ pub use format::{
     Writes,
 };
 pub use metadata::Tree;
-pub use options::{OptionKind, OptionSet, OptionSpec, OptionValue, Options};
+pub use options::{ChoiceWord, OptionKind, OptionSet, OptionSpec, OptionValue, Options};
 pub use registry::Registry;
 pub use source::{
     ArraySource, ChunkDecoder, ChunkedSource, Select, Storage, StoredChunks, StridedSource,

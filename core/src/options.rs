@@ -31,10 +31,45 @@ pub enum OptionKind {
     /// in rsciio and every command-line tool), never to the data file's folder; readers open
     /// it as given. Text values a format gives a meaning (`auto`, `none`) are passed on.
     Path,
-    /// One of a fixed set of words.
-    Choice(&'static [&'static str]),
+    /// One of a fixed set of words, each with what it means.
+    Choice(&'static [ChoiceWord]),
     /// Integers separated by commas, optionally in `()` or `[]`: `4,5` or `(4, 5)`.
     IntList,
+}
+
+/// One word a choice option accepts and what it means (empty when the word says it all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChoiceWord {
+    /// The word as written.
+    pub word: &'static str,
+    /// What choosing it does, e.g. `little-endian` for `<`.
+    pub help: &'static str,
+}
+
+impl OptionKind {
+    /// Whether `text` is one of the words of a choice (`false` for other kinds).
+    pub fn is_choice(&self, text: &str) -> bool {
+        matches!(self, OptionKind::Choice(words) if words.iter().any(|w| w.word == text))
+    }
+
+    /// The value type for a list of options: `true or false`, `one of gzip|lzf|none`, ...
+    pub fn describe(&self) -> String {
+        match self {
+            OptionKind::Bool => "true or false".to_string(),
+            OptionKind::Int => "an integer".to_string(),
+            OptionKind::Float => "a number".to_string(),
+            OptionKind::Str => "text".to_string(),
+            OptionKind::Path => "a path".to_string(),
+            OptionKind::Choice(words) => format!("one of {}", choice_list(words, "|")),
+            OptionKind::IntList => "integers like 4,5".to_string(),
+        }
+    }
+}
+
+/// The words of a choice joined by `separator`.
+fn choice_list(words: &[ChoiceWord], separator: &str) -> String {
+    let words: Vec<&str> = words.iter().map(|w| w.word).collect();
+    words.join(separator)
 }
 
 /// Declaration of one option.
@@ -54,15 +89,7 @@ impl OptionSpec {
     /// The option for a list of valid ones: name, value type and default,
     /// e.g. `navigation_shape (integers like 4,5; unset by default)`.
     pub fn describe(&self) -> String {
-        let kind = match self.kind {
-            OptionKind::Bool => "true or false".to_string(),
-            OptionKind::Int => "an integer".to_string(),
-            OptionKind::Float => "a number".to_string(),
-            OptionKind::Str => "text".to_string(),
-            OptionKind::Path => "a path".to_string(),
-            OptionKind::Choice(choices) => format!("one of {}", choices.join("|")),
-            OptionKind::IntList => "integers like 4,5".to_string(),
-        };
+        let kind = self.kind.describe();
         let default = match self.default {
             Some(d) => format!("default {d}"),
             None => "unset by default".to_string(),
@@ -109,9 +136,9 @@ fn parse_as(name: &str, kind: OptionKind, text: &str) -> Result<OptionValue> {
         OptionKind::Int => OptionValue::Int(t.parse().map_err(|_| bad("an integer"))?),
         OptionKind::Float => OptionValue::Float(t.parse().map_err(|_| bad("a number"))?),
         OptionKind::Str | OptionKind::Path => OptionValue::Str(text.to_string()),
-        OptionKind::Choice(choices) => {
-            if !choices.contains(&t) {
-                return Err(bad(&format!("one of {}", choices.join(", "))));
+        OptionKind::Choice(words) => {
+            if !kind.is_choice(t) {
+                return Err(bad(&format!("one of {}", choice_list(words, ", "))));
             }
             OptionValue::Str(t.to_string())
         }
@@ -165,7 +192,7 @@ impl Options {
             // `none` unsets an option (rsciio's `None`), unless it is one of the choices.
             let unset = match spec.kind {
                 OptionKind::Str | OptionKind::Path => false,
-                OptionKind::Choice(choices) => !choices.contains(&value.trim()),
+                OptionKind::Choice(_) => !spec.kind.is_choice(value.trim()),
                 _ => true,
             };
             if unset && value.trim().eq_ignore_ascii_case("none") {
@@ -357,10 +384,36 @@ impl OptionType for Shape {
 }
 
 /// The NumPy names of the integer and float dtypes, then their type codes.
-const NUMERIC_DTYPE_WORDS: [&str; 20] = [
-    "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64", "float32", "float64",
-    "u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8", "f4", "f8",
-];
+const NUMERIC_DTYPE_WORDS: [ChoiceWord; 20] = {
+    const fn name(word: &'static str) -> ChoiceWord {
+        ChoiceWord { word, help: "" }
+    }
+    const fn code(word: &'static str, help: &'static str) -> ChoiceWord {
+        ChoiceWord { word, help }
+    }
+    [
+        name("uint8"),
+        name("uint16"),
+        name("uint32"),
+        name("uint64"),
+        name("int8"),
+        name("int16"),
+        name("int32"),
+        name("int64"),
+        name("float32"),
+        name("float64"),
+        code("u1", "uint8"),
+        code("u2", "uint16"),
+        code("u4", "uint32"),
+        code("u8", "uint64"),
+        code("i1", "int8"),
+        code("i2", "int16"),
+        code("i4", "int32"),
+        code("i8", "int64"),
+        code("f4", "float32"),
+        code("f8", "float64"),
+    ]
+};
 
 /// An integer or float dtype named as NumPy names it (`uint8` ... `float64`) or by its type
 /// code (`u1` ... `f8`): the dtype options of readers that convert what they read (Velox's
@@ -371,7 +424,7 @@ pub struct NumericDType(pub DType);
 impl NumericDType {
     /// The dtype a NumPy name or type code stands for (`None` for anything else).
     pub fn from_name(name: &str) -> Option<DType> {
-        if !NUMERIC_DTYPE_WORDS.contains(&name) {
+        if !NUMERIC_DTYPE_WORDS.iter().any(|w| w.word == name) {
             return None;
         }
         let by_name = DType::ALL.into_iter().find(|d| d.name() == name);
@@ -405,7 +458,10 @@ impl<T: OptionType> OptionType for Option<T> {
 /// ```
 /// emio_core::option_choice! {
 ///     /// How pixels are compressed.
-///     pub enum Codec { None = "none", Zstd = "zstd" }
+///     pub enum Codec {
+///         None = "none": "stored as they are",
+///         Zstd = "zstd": "Zstandard",
+///     }
 /// }
 /// emio_core::options! {
 ///     /// Options of an example writer.
@@ -475,20 +531,22 @@ macro_rules! options {
     };
 }
 
-/// Declare the words of a choice option as an enum (`Variant = "word"`); it is an
-/// [`OptionType`] of kind [`OptionKind::Choice`] for [`options!`](crate::options!).
+/// Declare the words of a choice option as an enum, one line a word:
+/// `Variant = "word": "what it means"` (the meaning documents the variant and is listed
+/// beside the word by `emconvert formats --options`); it is an [`OptionType`] of kind
+/// [`OptionKind::Choice`] for [`options!`](crate::options!).
 #[macro_export]
 macro_rules! option_choice {
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $word:literal ),+ $(,)?
+            $( $variant:ident = $word:literal : $help:literal ),+ $(,)?
         }
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         $vis enum $name {
-            $( $(#[$vmeta])* $variant, )+
+            $( #[doc = $help] $variant, )+
         }
 
         impl $name {
@@ -508,7 +566,9 @@ macro_rules! option_choice {
         }
 
         impl $crate::options::OptionType for $name {
-            const KIND: $crate::OptionKind = $crate::OptionKind::Choice(&[$($word),+]);
+            const KIND: $crate::OptionKind = $crate::OptionKind::Choice(&[
+                $( $crate::options::ChoiceWord { word: $word, help: $help }, )+
+            ]);
             fn from_value(
                 name: &str,
                 value: Option<&$crate::OptionValue>,
@@ -578,13 +638,31 @@ mod tests {
         },
         OptionSpec {
             name: "mode",
-            kind: OptionKind::Choice(&["a", "b"]),
+            kind: OptionKind::Choice(&[
+                ChoiceWord {
+                    word: "a",
+                    help: "",
+                },
+                ChoiceWord {
+                    word: "b",
+                    help: "",
+                },
+            ]),
             default: None,
             help: "mode",
         },
         OptionSpec {
             name: "compressor",
-            kind: OptionKind::Choice(&["zstd", "none"]),
+            kind: OptionKind::Choice(&[
+                ChoiceWord {
+                    word: "zstd",
+                    help: "",
+                },
+                ChoiceWord {
+                    word: "none",
+                    help: "",
+                },
+            ]),
             default: Some("zstd"),
             help: "compressor",
         },
@@ -616,7 +694,10 @@ mod tests {
 
     crate::option_choice! {
         /// Test choice.
-        enum Compressor { Zstd = "zstd", Off = "none" }
+        enum Compressor {
+            Zstd = "zstd": "Zstandard",
+            Off = "none": "stored as they are",
+        }
     }
 
     crate::options! {
@@ -650,7 +731,18 @@ mod tests {
             ]
         );
         assert_eq!(Typed::SPECS[0].help, "sum the frames");
-        assert_eq!(Typed::SPECS[2].kind, OptionKind::Choice(&["zstd", "none"]));
+        let OptionKind::Choice(words) = Typed::SPECS[2].kind else {
+            panic!("compressor is a choice");
+        };
+        let words: Vec<_> = words.iter().map(|w| (w.word, w.help)).collect();
+        assert_eq!(
+            words,
+            [("zstd", "Zstandard"), ("none", "stored as they are")]
+        );
+        assert_eq!(
+            Typed::SPECS[2].describe(),
+            "compressor (one of zstd|none; default zstd)"
+        );
         let parse = |pairs: &[(&str, &str)]| {
             Options::parse(Typed::SPECS, pairs).and_then(|o| Typed::from_options(&o))
         };

@@ -73,7 +73,15 @@ fn option_dict<'py>(py: Python<'py>, spec: &OptionSpec) -> PyResult<Bound<'py, P
         OptionKind::Str => "str".to_string(),
         OptionKind::Path => "path".to_string(),
         OptionKind::IntList => "int_list".to_string(),
-        OptionKind::Choice(choices) => format!("choice:{}", choices.join("|")),
+        OptionKind::Choice(words) => {
+            let meanings = PyDict::new(py);
+            for w in words {
+                meanings.set_item(w.word, w.help)?;
+            }
+            d.set_item("choices", meanings)?;
+            let words: Vec<&str> = words.iter().map(|w| w.word).collect();
+            format!("choice:{}", words.join("|"))
+        }
     };
     d.set_item("kind", kind)?;
     d.set_item("default", spec.default)?;

@@ -386,7 +386,13 @@ def test_formats_lists_options():
     assert "npy" in formats["npy"]["extensions"]
     for f in formats.values():
         for o in f["read_options"] + f["write_options"]:
-            assert set(o) == {"name", "kind", "default", "help"}
+            choice = o["kind"].startswith("choice:")
+            assert set(o) == {"name", "kind", "default", "help"} | ({"choices"} if choice else set())
+            if choice:
+                assert list(o["choices"]) == o["kind"][len("choice:"):].split("|")
+    mode = next(o for o in formats["mrc"]["write_options"] if o["name"] == "mode")
+    assert mode["kind"] == "choice:auto|0|1|2|3|4|6|12"
+    assert mode["choices"]["auto"] == "from the dtype" and mode["choices"]["12"] == "float16"
 
 
 def test_metadata_round_trips_through_json(tmp_path):

@@ -25,8 +25,7 @@ emio_core::options! {
         navigation_shape: Option<String> = None,
         /// bin each pattern by this factor (mean of blocks, stored in the output dtype)
         rebin_diffraction: i64 = Some("1"),
-        /// output dtype (uint8 ... int64, float32, float64); default: as stored, uint32 read as
-        /// uint16 (rsciio)
+        /// output dtype; default: as stored, uint32 read as uint16 (rsciio)
         dtype: Option<NumericDType> = None,
         /// flat-field correction (median/flatfield, float32 output): master (the master's
         /// detectorSpecific/flatfield) or FILE.h5:/dataset

@@ -42,12 +42,9 @@ pub struct Eer;
 emio_core::option_choice! {
     /// Output (reading) or input (writing) pixels per sensor pixel and axis.
     pub enum Upsampling {
-        /// One pixel per sensor pixel.
-        X1 = "1",
-        /// 2x2 sub-pixels per sensor pixel.
-        X2 = "2",
-        /// 4x4 sub-pixels per sensor pixel.
-        X4 = "4",
+        X1 = "1": "one pixel per sensor pixel",
+        X2 = "2": "2x2 sub-pixels per sensor pixel",
+        X4 = "4": "4x4 sub-pixels per sensor pixel",
     }
 }
 

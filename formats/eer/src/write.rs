@@ -15,7 +15,7 @@ use crate::Upsampling;
 emio_core::options! {
     /// Options of the EER writer.
     pub struct WriteOptions {
-        /// event coding: 65000 (8-bit runs), 65001 (7-bit runs), 65002 (sizes below)
+        /// event coding (the TIFF compression code)
         compression: EventCoding = Some("65001"),
         /// run-length bits with compression 65002
         rle_bits: i64 = Some("7"),
@@ -30,12 +30,9 @@ emio_core::options! {
 emio_core::option_choice! {
     /// The event coding the EER writer uses (its `compression` option).
     pub enum EventCoding {
-        /// 8-bit runs.
-        Runs8 = "65000",
-        /// 7-bit runs.
-        Runs7 = "65001",
-        /// Run-length and sub-pixel sizes from `rle_bits` and `subpixel_bits`.
-        Sized = "65002",
+        Runs8 = "65000": "8-bit runs",
+        Runs7 = "65001": "7-bit runs",
+        Sized = "65002": "run-length and sub-pixel sizes from `rle_bits` and `subpixel_bits`",
     }
 }
 

@@ -38,10 +38,8 @@ emio_core::options! {
 emio_core::option_choice! {
     /// Chunk compression of the NCEM EMD writer.
     pub enum Codec {
-        /// Chunks stored as they are.
-        None = "none",
-        /// Byte shuffle and deflate, as h5py's.
-        Gzip = "gzip",
+        None = "none": "chunks stored as they are",
+        Gzip = "gzip": "byte shuffle and deflate, as h5py's",
     }
 }
 

@@ -39,12 +39,9 @@ const MAX_CHUNK_BYTES: u64 = 64 << 20;
 emio_core::option_choice! {
     /// Chunk compression of the HyperSpy HDF5 writer, after h5py's byte shuffle.
     pub enum Codec {
-        /// Deflate at `compression_opts`.
-        Gzip = "gzip",
-        /// LZF.
-        Lzf = "lzf",
-        /// Chunks stored as they are.
-        None = "none",
+        Gzip = "gzip": "deflate at `compression_opts`",
+        Lzf = "lzf": "LZF",
+        None = "none": "chunks stored as they are",
     }
 }
 

@@ -42,12 +42,9 @@ pub struct Mrc;
 emio_core::option_choice! {
     /// The byte order the MRC reader assumes (its `endianness` option).
     pub enum ReadEndianness {
-        /// From the machine stamp, with fallbacks.
-        Auto = "auto",
-        /// Little-endian.
-        Little = "<",
-        /// Big-endian.
-        Big = ">",
+        Auto = "auto": "from the machine stamp, with fallbacks",
+        Little = "<": "little-endian",
+        Big = ">": "big-endian",
     }
 }
 
@@ -61,7 +58,7 @@ emio_core::options! {
         /// Direct Electron *_scan_coordinates.csv for custom/random scans (default: found by
         /// name)
         scan_file: Option<PathBuf> = None,
-        /// byte order: auto (machine stamp, with fallbacks), < (little) or > (big)
+        /// byte order of the file
         endianness: ReadEndianness = Some("auto"),
     }
 }

@@ -21,61 +21,46 @@ use crate::header::{Header, Mode};
 emio_core::option_choice! {
     /// The MRC mode written (the writer's `mode` option).
     pub enum WriteMode {
-        /// From the dtype.
-        Auto = "auto",
-        /// int8.
-        M0 = "0",
-        /// int16.
-        M1 = "1",
-        /// float32.
-        M2 = "2",
-        /// complex int16.
-        M3 = "3",
-        /// complex64.
-        M4 = "4",
-        /// uint16.
-        M6 = "6",
-        /// float16.
-        M12 = "12",
+        Auto = "auto": "from the dtype",
+        M0 = "0": "int8",
+        M1 = "1": "int16",
+        M2 = "2": "float32",
+        M3 = "3": "complex int16",
+        M4 = "4": "complex64",
+        M6 = "6": "uint16",
+        M12 = "12": "float16",
     }
 }
 
 emio_core::option_choice! {
     /// The byte order the MRC writer writes (its `endianness` option).
     pub enum WriteEndianness {
-        /// Little-endian.
-        Little = "<",
-        /// Big-endian.
-        Big = ">",
+        Little = "<": "little-endian",
+        Big = ">": "big-endian",
     }
 }
 
 emio_core::option_choice! {
     /// Whether the MRC writer writes an FEI2 extended header (its `extended_header` option).
     pub enum ExtendedHeader {
-        /// When per-frame FEI metadata exists.
-        Auto = "auto",
-        /// Never.
-        None = "none",
-        /// Always, also from normalized metadata.
-        Fei2 = "fei2",
+        Auto = "auto": "when per-frame FEI metadata exists",
+        None = "none": "never",
+        Fei2 = "fei2": "always, also from normalized metadata",
     }
 }
 
 emio_core::options! {
     /// Options of the MRC writer.
     pub struct WriteOptions {
-        /// MRC mode: auto (from the dtype), 0 int8, 1 int16, 2 float32, 3 complex int16, 4
-        /// complex64, 6 uint16, 12 float16
+        /// MRC mode (data type of the file)
         mode: WriteMode = Some("auto"),
-        /// byte order of the file: < little-endian or > big-endian
+        /// byte order of the file
         endianness: WriteEndianness = Some("<"),
         /// space group: 0 image stack, 1 volume, 401 volume stack (default: from the axes)
         ispg: Option<i64> = None,
         /// header labels to add, separated by |
         labels: Option<String> = None,
-        /// FEI2 extended header: auto (when per-frame FEI metadata exists), none, or fei2
-        /// (also from normalized metadata)
+        /// FEI2 extended header (per-frame metadata)
         extended_header: ExtendedHeader = Some("auto"),
     }
 }

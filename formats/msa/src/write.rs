@@ -23,7 +23,7 @@ use crate::FORMAT;
 emio_core::options! {
     /// Options of the MSA writer.
     pub struct WriteOptions {
-        /// Y: intensities only; XY: the calibrated axis value before each intensity
+        /// the columns written
         format: Columns = Some("Y"),
         /// column separator: any text without digits, letters, '.', '+', '-' or line breaks (the
         /// standard and rsciio expect a comma or spaces; emio reads any)
@@ -37,10 +37,8 @@ emio_core::options! {
 emio_core::option_choice! {
     /// The columns the MSA writer writes (its `format` option).
     pub enum Columns {
-        /// Intensities only.
-        Y = "Y",
-        /// The calibrated axis value before each intensity.
-        XY = "XY",
+        Y = "Y": "intensities only",
+        XY = "XY": "the calibrated axis value before each intensity",
     }
 }
 

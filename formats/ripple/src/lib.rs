@@ -37,10 +37,8 @@ pub struct Ripple;
 emio_core::option_choice! {
     /// Byte order of the `.raw` the Ripple writer writes (its `byte_order` option).
     pub enum RawByteOrder {
-        /// Least significant byte first.
-        LittleEndian = "little-endian",
-        /// Most significant byte first.
-        BigEndian = "big-endian",
+        LittleEndian = "little-endian": "least significant byte first",
+        BigEndian = "big-endian": "most significant byte first",
     }
 }
 

@@ -19,8 +19,7 @@ emio_core::options! {
         force_read_resolution: bool = Some("false"),
         /// one dataset per page instead of series of pages
         multipage_as_list: bool = Some("false"),
-        /// Hamamatsu streak time axis: linear fit (uniform), stored values (data), or cubic fit
-        /// (functional)
+        /// Hamamatsu streak time axis
         hamamatsu_streak_axis_type: meta::StreakAxis = Some("uniform"),
     }
 }

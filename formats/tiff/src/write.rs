@@ -27,12 +27,9 @@ use crate::tags;
 emio_core::option_choice! {
     /// Pixel compression of the TIFF writer.
     pub enum Codec {
-        /// Stored as they are.
-        None = "none",
-        /// Adobe deflate (zlib).
-        Deflate = "deflate",
-        /// Zstandard.
-        Zstd = "zstd",
+        None = "none": "stored as they are",
+        Deflate = "deflate": "Adobe deflate (zlib)",
+        Zstd = "zstd": "Zstandard",
     }
 }
 

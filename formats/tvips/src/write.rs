@@ -27,7 +27,7 @@ emio_core::options! {
         /// approximate largest part in bytes: the recording is split into <name>_000, _001, ...
         /// (name the output <name>_000.tvips); unset: one file
         max_file_size: Option<i64> = None,
-        /// format version: 2 (60-byte frame headers) or 1 (12-byte frame headers)
+        /// format version
         version: Version = Some("2"),
         /// zero bytes added to every frame header (version 2)
         frame_header_extra_bytes: i64 = Some("0"),
@@ -37,10 +37,8 @@ emio_core::options! {
 emio_core::option_choice! {
     /// The TVIPS format version written (the writer's `version` option).
     pub enum Version {
-        /// 12-byte frame headers.
-        V1 = "1",
-        /// 60-byte frame headers.
-        V2 = "2",
+        V1 = "1": "12-byte frame headers",
+        V2 = "2": "60-byte frame headers",
     }
 }
 

@@ -81,16 +81,11 @@ const MAX_FRAME_CHUNK_BYTES: u64 = 64 << 20;
 emio_core::option_choice! {
     /// Chunk compression of the Zarr writers (their `compressor` option).
     pub enum Compressor {
-        /// Zstandard.
-        Zstd = "zstd",
-        /// Blosc with zstd (HyperSpy's default, with byte shuffle).
-        Blosc = "blosc",
-        /// Blosc with LZ4.
-        BloscLz4 = "blosc-lz4",
-        /// gzip.
-        Gzip = "gzip",
-        /// Chunks stored as they are.
-        None = "none",
+        Zstd = "zstd": "Zstandard",
+        Blosc = "blosc": "Blosc with zstd (HyperSpy's default, with byte shuffle)",
+        BloscLz4 = "blosc-lz4": "Blosc with LZ4",
+        Gzip = "gzip": "gzip",
+        None = "none": "chunks stored as they are",
     }
 }
 
@@ -98,12 +93,9 @@ emio_core::option_choice! {
     /// How Blosc rearranges the bytes of a chunk before compressing it (the writers'
     /// `shuffle` option).
     pub enum Shuffle {
-        /// Byte shuffle: the first bytes of every element, then the second bytes, ...
-        Byte = "byte",
-        /// Bit shuffle: the first bits of every element, then the second bits, ...
-        Bit = "bit",
-        /// Bytes as they are.
-        None = "none",
+        Byte = "byte": "byte shuffle: the first bytes of every element, then the second bytes, and so on",
+        Bit = "bit": "bit shuffle: the first bits of every element, then the second bits, and so on",
+        None = "none": "bytes as they are",
     }
 }
 

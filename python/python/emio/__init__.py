@@ -91,7 +91,8 @@ def dataset_from_signal(signal):
 def formats():
     """Every format compiled in, in probing order, as dicts: ``name``, ``description``,
     ``extensions``, ``can_read``, ``can_write``, ``writes_directory``, ``read_options`` and
-    ``write_options`` (each ``{name, kind, default, help}``, rsciio's keyword names)."""
+    ``write_options`` (each ``{name, kind, default, help}``, rsciio's keyword names; a
+    choice option, kind ``choice:a|b``, adds ``choices``: each word and what it means)."""
     return _emio.formats()
 
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use emio::{Dataset, Format, OptionSpec, Options, Progress, Registry};
+use emio::{Dataset, Format, OptionKind, OptionSpec, Options, Progress, Registry};
 use emio_core::engine::{ProgressReport, ReportingProgress};
 
 /// Print a line on stdout. A closed pipe (`emconvert info F | head -1`) ends the program
@@ -287,12 +287,17 @@ fn print_option_specs(kind: &str, specs: &[OptionSpec]) {
             .map(|d| format!(" (default {d})"))
             .unwrap_or_default();
         outln!(
-            "    {kind} -{} {}=<{:?}>{default}: {}",
+            "    {kind} -{} {}=<{}>{default}: {}",
             if kind == "read" { 'o' } else { 'w' },
             spec.name,
-            spec.kind,
+            spec.kind.describe(),
             spec.help
         );
+        if let OptionKind::Choice(words) = spec.kind {
+            for word in words.iter().filter(|w| !w.help.is_empty()) {
+                outln!("        {}: {}", word.word, word.help);
+            }
+        }
     }
 }
 

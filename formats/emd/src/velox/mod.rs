@@ -51,14 +51,10 @@ emio_core::options! {
 emio_core::option_choice! {
     /// What a Velox reader keeps (its `select_type` option).
     pub enum SelectType {
-        /// Images only.
-        Image = "image",
-        /// Images only (rsciio's other spelling).
-        Images = "images",
-        /// Single spectra only.
-        SingleSpectrum = "single_spectrum",
-        /// The spectrum image only.
-        SpectrumImage = "spectrum_image",
+        Image = "image": "images only",
+        Images = "images": "images only (rsciio's other spelling)",
+        SingleSpectrum = "single_spectrum": "single spectra only",
+        SpectrumImage = "spectrum_image": "the spectrum image only",
     }
 }
 

@@ -45,12 +45,9 @@ pub struct AxisOptions {
 emio_core::option_choice! {
     /// rsciio's `hamamatsu_streak_axis_type`.
     pub enum StreakAxis {
-        /// Best linear fit.
-        Uniform = "uniform",
-        /// The stored values.
-        Data = "data",
-        /// Cubic fit, emitted as explicit values.
-        Functional = "functional",
+        Uniform = "uniform": "best linear fit",
+        Data = "data": "the stored values",
+        Functional = "functional": "cubic fit, emitted as explicit values",
     }
 }
 
