@@ -12,6 +12,7 @@
 //! `hdf5-pure` does not decode (compound structs such as an annotation's `Rectangle`) are
 //! left out.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -73,6 +74,9 @@ fn child(path: &str, name: &str) -> String {
 struct TreeReader<'a> {
     file: &'a H5File,
     entries: usize,
+    /// File addresses of the groups read so far and where each was first met: a tag tree
+    /// links each group once.
+    seen: HashMap<u64, String>,
 }
 
 impl TreeReader<'_> {
@@ -106,6 +110,17 @@ impl TreeReader<'_> {
                 &object(),
                 format!("tag groups nested at most {MAX_DEPTH} deep"),
             ));
+        }
+        if let Some(address) = self.file.object_address(path) {
+            if let Some(first) = self.seen.insert(address, object()) {
+                return Err(malformed(
+                    &object(),
+                    format!(
+                        "a tag group linked once, found the group {first} (file address \
+                         {address}) again: groups linked in a cycle or shared"
+                    ),
+                ));
+            }
         }
         let (members, attrs) = self.members(path)?;
         self.entries += members.len();
@@ -282,6 +297,7 @@ pub fn read(path: &Path) -> Result<Vec<Dataset>> {
     let mut reader = TreeReader {
         file: &file,
         entries: 0,
+        seen: HashMap::new(),
     };
     let tree = reader.group("", 0)?;
     let filename = emio_core::metadata::file_name(path);
