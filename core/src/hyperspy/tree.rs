@@ -46,6 +46,13 @@ pub trait TreeSource {
     /// The values of the (small) array at `node` as JSON nested by its shape, or a text
     /// summary when it is too large or of a type a tree cannot hold.
     fn array_value(&self, node: &str) -> Result<Value>;
+    /// What identifies the group at `node` however it is reached (an HDF5 object's file
+    /// address), for stores whose groups can be linked from several places or into a
+    /// cycle; `None` (the default) where every group has one path, as in a directory tree.
+    fn identity(&self, node: &str) -> Option<u64> {
+        let _ = node;
+        None
+    }
 }
 
 /// A list HyperSpy stores as a 1-D `_list_<k>` array.
@@ -131,65 +138,138 @@ fn add_attrs(src: &dyn TreeSource, node: &str, tree: &mut Tree) -> Result<()> {
 
 /// HyperSpy's `_group2dict` of the group at `node`.
 pub fn group2dict(src: &dyn TreeSource, node: &str) -> Result<Tree> {
-    walk(src, node, 0)
+    Walk::new(src).group(node, 0, &[])
 }
 
 /// [`group2dict`] of the group at `node` without its members named in `skip` (arrays read
 /// otherwise, which are then neither read nor expanded here).
 pub fn group2dict_except(src: &dyn TreeSource, node: &str, skip: &[&str]) -> Result<Tree> {
-    walk_except(src, node, 0, skip)
+    Walk::new(src).group(node, 0, skip)
 }
 
-fn walk(src: &dyn TreeSource, node: &str, depth: usize) -> Result<Tree> {
-    walk_except(src, node, depth, &[])
+/// One walk down a group tree: each group is read once. A store whose groups are linked
+/// (HDF5) can make a group its own descendant or share it between parents; read as a tree,
+/// such links repeat the walk below them without end or exponentially in the depth, so a
+/// group met again is an error naming both places.
+struct Walk<'a> {
+    src: &'a dyn TreeSource,
+    /// Identity of each group read (see [`TreeSource::identity`]) and its path.
+    seen: std::collections::HashMap<u64, String>,
 }
 
-fn walk_except(src: &dyn TreeSource, node: &str, depth: usize, skip: &[&str]) -> Result<Tree> {
-    if depth > MAX_DEPTH {
-        return Err(Error::malformed_at_unknown(
-            src.format(),
-            format!("metadata groups nested at most {MAX_DEPTH} deep (at {node})"),
-        ));
-    }
-    let mut tree = Tree::new();
-    add_attrs(src, node, &mut tree)?;
-    let mut members = src.members(node)?;
-    members.sort();
-    for (name, kind) in members {
-        let child = join(node, &name);
-        if name.starts_with("_ragged_shapes_") || skip.contains(&name.as_str()) {
-            continue;
-        }
-        match kind {
-            Member::Array { .. } => {
-                let value = src.array_value(&child)?;
-                let key = name
-                    .strip_prefix("_list_")
-                    .or_else(|| name.strip_prefix("_tuple_"))
-                    .unwrap_or(&name);
-                tree.insert(key.to_string(), value);
-            }
-            Member::Group if name.starts_with("_sig_") => {
-                let signal = signal_tree(src, &child, depth + 1)?;
-                tree.insert(name, Value::Object(signal));
-            }
-            Member::Group if name.starts_with("_hspy_AxesManager_") => {
-                let items = walk(src, &child, depth + 1)?;
-                tree.insert(name, sorted_values(items));
-            }
-            Member::Group => match counted_key(&name) {
-                Some(key) => {
-                    let items = walk(src, &child, depth + 1)?;
-                    tree.insert(key.to_string(), sorted_values(items));
-                }
-                None => {
-                    let sub = walk(src, &child, depth + 1)?;
-                    tree.insert(name, Value::Object(sub));
-                }
-            },
+impl<'a> Walk<'a> {
+    fn new(src: &'a dyn TreeSource) -> Self {
+        Walk {
+            src,
+            seen: std::collections::HashMap::new(),
         }
     }
-    Ok(tree)
+
+    /// Check that the group at `node` is neither nested too deep nor met before.
+    fn enter(&mut self, node: &str, depth: usize) -> Result<()> {
+        let src = self.src;
+        if depth > MAX_DEPTH {
+            return Err(Error::malformed_at_unknown(
+                src.format(),
+                format!("metadata groups nested at most {MAX_DEPTH} deep (at {node})"),
+            ));
+        }
+        if let Some(id) = src.identity(node) {
+            if let Some(first) = self.seen.insert(id, node.to_string()) {
+                return Err(Error::malformed_at_unknown(
+                    src.format(),
+                    format!(
+                        "each group linked once, found the group {first} again at {node} \
+                         (groups linked in a cycle or shared)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `_group2dict` of the group at `node`, without its members named in `skip`.
+    fn group(&mut self, node: &str, depth: usize, skip: &[&str]) -> Result<Tree> {
+        self.enter(node, depth)?;
+        let src = self.src;
+        let mut tree = Tree::new();
+        add_attrs(src, node, &mut tree)?;
+        let mut members = src.members(node)?;
+        members.sort();
+        for (name, kind) in members {
+            let child = join(node, &name);
+            if name.starts_with("_ragged_shapes_") || skip.contains(&name.as_str()) {
+                continue;
+            }
+            match kind {
+                Member::Array { .. } => {
+                    let value = src.array_value(&child)?;
+                    let key = name
+                        .strip_prefix("_list_")
+                        .or_else(|| name.strip_prefix("_tuple_"))
+                        .unwrap_or(&name);
+                    tree.insert(key.to_string(), value);
+                }
+                Member::Group if name.starts_with("_sig_") => {
+                    let signal = self.signal(&child, depth + 1)?;
+                    tree.insert(name, Value::Object(signal));
+                }
+                Member::Group if name.starts_with("_hspy_AxesManager_") => {
+                    let items = self.group(&child, depth + 1, &[])?;
+                    tree.insert(name, sorted_values(items));
+                }
+                Member::Group => match counted_key(&name) {
+                    Some(key) => {
+                        let items = self.group(&child, depth + 1, &[])?;
+                        tree.insert(key.to_string(), sorted_values(items));
+                    }
+                    None => {
+                        let sub = self.group(&child, depth + 1, &[])?;
+                        tree.insert(name, Value::Object(sub));
+                    }
+                },
+            }
+        }
+        Ok(tree)
+    }
+
+    /// A signal stored in the metadata (`_sig_<name>` group) as rsciio's signal
+    /// dictionary: metadata, original metadata, attributes (with learning results), package
+    /// and version, its data (when small) and axes (one dictionary per `axis-<i>` group).
+    fn signal(&mut self, group: &str, depth: usize) -> Result<Tree> {
+        self.enter(group, depth)?;
+        let src = self.src;
+        let members = src.members(group)?;
+        let kind = |name: &str| members.iter().find(|(n, _)| n == name).map(|(_, k)| *k);
+        let mut sub = |name: &str| -> Result<Tree> {
+            match kind(name) {
+                Some(Member::Group) => self.group(&join(group, name), depth + 1, &[]),
+                _ => Ok(Tree::new()),
+            }
+        };
+        let mut out = Tree::new();
+        out.insert("metadata".into(), Value::Object(sub("metadata")?));
+        out.insert(
+            "original_metadata".into(),
+            Value::Object(sub("original_metadata")?),
+        );
+        let mut attributes = sub("attributes")?;
+        for key in ["learning_results", "peak_learning_results"] {
+            if kind(key) == Some(Member::Group) {
+                attributes.insert(key.into(), Value::Object(sub(key)?));
+            }
+        }
+        out.insert("attributes".into(), Value::Object(attributes));
+        out.extend(package_attrs(signal_package(src, group)?.as_ref()));
+        if let Some(Member::Array { ndim }) = kind("data") {
+            out.insert("data".into(), src.array_value(&join(group, "data"))?);
+            let axes = (0..ndim)
+                .map(|i| sub(&format!("axis-{i}")).map(Value::Object))
+                .collect::<Result<Vec<_>>>()?;
+            out.insert("axes".into(), Value::Array(axes));
+        }
+        Ok(out)
+    }
 }
 
 /// The members of a list group, sorted by name as rsciio does (`sorted(d.items())`).
@@ -197,42 +277,6 @@ fn sorted_values(items: Tree) -> Value {
     let mut items: Vec<(String, Value)> = items.into_iter().collect();
     items.sort_by(|a, b| a.0.cmp(&b.0));
     Value::Array(items.into_iter().map(|(_, v)| v).collect())
-}
-
-/// A signal stored in the metadata (`_sig_<name>` group) as rsciio's signal dictionary:
-/// metadata, original metadata, attributes (with learning results), package and version,
-/// its data (when small) and axes (one dictionary per `axis-<i>` group).
-pub fn signal_tree(src: &dyn TreeSource, group: &str, depth: usize) -> Result<Tree> {
-    let members = src.members(group)?;
-    let kind = |name: &str| members.iter().find(|(n, _)| n == name).map(|(_, k)| *k);
-    let sub = |name: &str| -> Result<Tree> {
-        match kind(name) {
-            Some(Member::Group) => walk(src, &join(group, name), depth + 1),
-            _ => Ok(Tree::new()),
-        }
-    };
-    let mut out = Tree::new();
-    out.insert("metadata".into(), Value::Object(sub("metadata")?));
-    out.insert(
-        "original_metadata".into(),
-        Value::Object(sub("original_metadata")?),
-    );
-    let mut attributes = sub("attributes")?;
-    for key in ["learning_results", "peak_learning_results"] {
-        if kind(key) == Some(Member::Group) {
-            attributes.insert(key.into(), Value::Object(sub(key)?));
-        }
-    }
-    out.insert("attributes".into(), Value::Object(attributes));
-    out.extend(package_attrs(signal_package(src, group)?.as_ref()));
-    if let Some(Member::Array { ndim }) = kind("data") {
-        out.insert("data".into(), src.array_value(&join(group, "data"))?);
-        let axes = (0..ndim)
-            .map(|i| sub(&format!("axis-{i}")).map(Value::Object))
-            .collect::<Result<Vec<_>>>()?;
-        out.insert("axes".into(), Value::Array(axes));
-    }
-    Ok(out)
 }
 
 /// The package of the signal stored in `group` (its `package` and `package_version`

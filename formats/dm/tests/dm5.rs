@@ -231,28 +231,6 @@ fn damaged_files_name_the_file_and_the_hdf5_object() {
     open("cut.dm5");
 }
 
-/// Point the one hard link to the group `from` at the group `to` instead (a link in a
-/// symbol-table node of emio's writer: the object header address, which appears nowhere
-/// else in the file).
-fn relink(path: &std::path::Path, from: &str, to: &str) {
-    let file = emio_h5::H5File::open(path).unwrap();
-    let (from, to) = (
-        file.object_address(from).unwrap().to_le_bytes(),
-        file.object_address(to).unwrap().to_le_bytes(),
-    );
-    drop(file);
-    let mut bytes = std::fs::read(path).unwrap();
-    let at: Vec<usize> = bytes
-        .windows(8)
-        .enumerate()
-        .filter(|(_, w)| *w == from)
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(at.len(), 1, "one link to the group");
-    bytes[at[0]..at[0] + 8].copy_from_slice(&to);
-    std::fs::write(path, bytes).unwrap();
-}
-
 #[test]
 fn groups_linked_in_a_cycle_or_twice_are_an_error_found_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -271,7 +249,7 @@ fn groups_linked_in_a_cycle_or_twice_are_an_error_found_at_once() {
         w.create_group("ImageList/[0]/ImageTags/Loop", Vec::new())
             .unwrap();
         w.finish().unwrap();
-        relink(&path, "ImageList/[0]/ImageTags/Loop", target);
+        emio_h5::testing::relink(&path, "ImageList/[0]/ImageTags/Loop", target);
         let started = std::time::Instant::now();
         let e = Dm5.open(&path, &Options::new()).unwrap_err().to_string();
         // Both places the group was met are named (the walk goes in name order).

@@ -22,6 +22,8 @@ mod lazy;
 pub mod links;
 pub mod lz4;
 mod objects;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod validate;
 pub mod vlen;
 pub mod writer;
@@ -40,7 +42,7 @@ pub use attrs::attr_to_json;
 use attrs::{attrs_to_tree, to_bools};
 use filters::FilterStep;
 use lazy::{Geometry, Origin};
-use objects::{Object, Objects};
+use objects::{Object, Objects, PathCache};
 pub use vlen::{VlenBase, VlenReader};
 
 /// The HDF5 signature at the start of a file (or at 512, 1024, ... after a user block).
@@ -239,6 +241,9 @@ pub struct H5File {
     path: PathBuf,
     /// Groups and datasets looked up so far.
     objects: Objects,
+    /// Object header addresses looked up so far (`None`: not found by
+    /// [`links::hard_links`]).
+    addresses: PathCache<u64>,
 }
 
 impl std::fmt::Debug for H5File {
@@ -271,6 +276,7 @@ impl H5File {
             storage,
             path: path.to_path_buf(),
             objects: Objects::default(),
+            addresses: PathCache::default(),
         })
     }
 
@@ -286,7 +292,14 @@ impl H5File {
 
     /// The group or dataset at `path`, if any (looked up once per path).
     fn object(&self, path: &str) -> Option<Object> {
-        self.objects.get(&self.inner.root(), rel(path))
+        let path = rel(path);
+        if !objects::is_plain(path) && !path.is_empty() {
+            return objects::object_step(&Object::Group(self.inner.root()), path)
+                .pop()
+                .and_then(|(_, o)| o);
+        }
+        self.objects
+            .get(Object::Group(self.inner.root()), path, objects::object_step)
     }
 
     fn group(&self, path: &str) -> Result<hdf5_pure::Group> {
@@ -314,7 +327,16 @@ impl H5File {
     /// links): the same for every path to one object. `None` where it cannot be found this
     /// way (e.g. a parent in dense link storage).
     pub fn object_address(&self, path: &str) -> Option<u64> {
-        links::object_address(&self.storage, &self.path, path).ok()
+        let path = rel(path);
+        if !objects::is_plain(path) && !path.is_empty() {
+            return links::object_address(&self.storage, &self.path, path).ok();
+        }
+        let root = links::root_address(&self.storage, &self.path).ok()?;
+        // One listing of a group gives the addresses of all its members.
+        self.addresses.get(root, path, |&group, _| {
+            let links = links::hard_links(&self.storage, &self.path, group).unwrap_or_default();
+            links.into_iter().map(|(n, a)| (n, Some(a))).collect()
+        })
     }
 
     /// Whether `path` names a group.

@@ -424,8 +424,8 @@ pub fn object_address(data: &[u8], path: &Path, object: &str) -> Result<u64> {
     find(data, path, object).map(|(_, at)| at as u64)
 }
 
-/// A reader of the file `data` and the object header position of `object`.
-fn find<'a>(data: &'a [u8], path: &'a Path, object: &str) -> Result<(Reader<'a>, usize)> {
+/// A reader of the file `data` and the position of its root group's object header.
+fn root<'a>(data: &'a [u8], path: &'a Path) -> Result<(Reader<'a>, usize)> {
     let sb = (0..)
         .map(|k| if k == 0 { 0 } else { 512usize << (k - 1) })
         .take_while(|&o| o + 8 <= data.len())
@@ -436,7 +436,34 @@ fn find<'a>(data: &'a [u8], path: &'a Path, object: &str) -> Result<(Reader<'a>,
             offset: Some(0),
             expected: "the HDF5 signature".into(),
         })?;
-    let (r, mut at) = Reader::open(data, path, sb)?;
+    Reader::open(data, path, sb)
+}
+
+/// The file address of the root group's object header.
+pub fn root_address(data: &[u8], path: &Path) -> Result<u64> {
+    root(data, path).map(|(_, at)| at as u64)
+}
+
+/// The hard links of the group whose object header is at `group` (a file address from
+/// [`root_address`] or from this function): each member's name and object header address.
+/// Empty for a group whose links are in dense storage, which this reader does not walk.
+pub fn hard_links(data: &[u8], path: &Path, group: u64) -> Result<Vec<(String, u64)>> {
+    let (r, _) = root(data, path)?;
+    let at = usize::try_from(group)
+        .ok()
+        .filter(|&a| a < data.len())
+        .ok_or_else(|| r.bad(0, format!("an object header inside the file, got {group}")))?;
+    let links = r.links(at)?;
+    Ok(links
+        .hard
+        .into_iter()
+        .map(|(name, a)| (name, a as u64))
+        .collect())
+}
+
+/// A reader of the file `data` and the object header position of `object`.
+fn find<'a>(data: &'a [u8], path: &'a Path, object: &str) -> Result<(Reader<'a>, usize)> {
+    let (r, mut at) = root(data, path)?;
     let mut walked = String::new();
     for part in object.split('/').filter(|p| !p.is_empty()) {
         let links = r.links(at)?;

@@ -1,9 +1,10 @@
-//! The groups and datasets an [`crate::H5File`] has looked up, by path. Readers ask for
-//! the same objects many times (whether a path is a group, then its attributes, its
-//! members, each member's attributes and datasets), and `hdf5-pure` walks every path from
-//! the root group, parsing each object header on the way. Here each path is resolved once,
-//! one component below its (cached) parent, and group listings leave the handles of the
-//! members they found.
+//! What an [`crate::H5File`] has looked up, by path: the groups and datasets (`hdf5-pure`
+//! handles) and the objects' file addresses. Readers ask for the same objects many times
+//! (whether a path is a group, then its attributes, its members, each member's attributes
+//! and datasets, its identity), and both `hdf5-pure` and [`crate::links`] walk every path
+//! from the root group, parsing each object header on the way. Here each path is resolved
+//! once, one component below its (cached) parent, and group listings leave what they found
+//! of the members.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -19,40 +20,53 @@ pub(crate) enum Object {
     Dataset(Dataset),
 }
 
-/// Paths (relative to the root group, no leading `/`) already resolved; `None`: nothing
-/// (no group or dataset) is there.
-#[derive(Default)]
-pub(crate) struct Objects {
-    found: Mutex<HashMap<String, Option<Object>>>,
+/// Values found by path (relative to the root group, no leading `/`): each path is resolved
+/// once, one component below its deepest cached ancestor; `None`: nothing is there.
+pub(crate) struct PathCache<T> {
+    found: Mutex<HashMap<String, Option<T>>>,
 }
 
-/// The member `name` of group `g`: a group, a dataset, or nothing.
-fn child(g: &Group, name: &str) -> Option<Object> {
-    match g.group(name) {
-        Ok(group) => Some(Object::Group(group)),
-        // Something is there, and it is not a group.
-        Err(hdf5_pure::Error::NotAGroup(_)) => g.dataset(name).ok().map(Object::Dataset),
-        Err(_) => None,
+impl<T> Default for PathCache<T> {
+    fn default() -> Self {
+        PathCache {
+            found: Mutex::new(HashMap::new()),
+        }
     }
 }
 
-impl Objects {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Option<Object>>> {
+/// `parent/name` (just `name` below the root).
+fn join(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}/{name}")
+    }
+}
+
+/// Whether `path` has empty, `.` or `..` components (resolved by `hdf5-pure`, uncached).
+pub(crate) fn is_plain(path: &str) -> bool {
+    !path
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+}
+
+impl<T: Clone> PathCache<T> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Option<T>>> {
         self.found.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The object at `path` (relative to `root`, no leading `/`), resolved from the deepest
-    /// cached ancestor one component at a time, each step cached. Paths with empty, `.` or
-    /// `..` components are resolved by `hdf5-pure` from the root, uncached.
-    pub fn get(&self, root: &Group, path: &str) -> Option<Object> {
+    /// The value at the plain (see [`is_plain`]) `path` below `root`: from the deepest
+    /// cached ancestor, each further component by `step(parent value, name)`, which gives
+    /// the values of every member it found on the way (the one named among them, or
+    /// not), all cached.
+    pub fn get(
+        &self,
+        root: T,
+        path: &str,
+        mut step: impl FnMut(&T, &str) -> Vec<(String, Option<T>)>,
+    ) -> Option<T> {
         if path.is_empty() {
-            return Some(Object::Group(root.clone()));
-        }
-        if path
-            .split('/')
-            .any(|c| c.is_empty() || c == "." || c == "..")
-        {
-            return child(root, path);
+            return Some(root);
         }
         let mut found = self.lock();
         if let Some(known) = found.get(path) {
@@ -64,7 +78,7 @@ impl Objects {
             .map(|(i, _)| i)
             .chain([path.len()])
             .collect();
-        let mut at = Object::Group(root.clone());
+        let mut at = root;
         let mut next = 0;
         for (k, &end) in ends.iter().enumerate().rev() {
             if let Some(known) = found.get(&path[..end]) {
@@ -75,26 +89,45 @@ impl Objects {
         }
         for (k, &end) in ends.iter().enumerate().skip(next) {
             let start = if k == 0 { 0 } else { ends[k - 1] + 1 };
-            let step = match &at {
-                Object::Group(g) => child(g, &path[start..end]),
-                Object::Dataset(_) => None,
-            };
-            found.insert(path[..end].to_string(), step.clone());
-            at = step?;
+            let parent = if k == 0 { "" } else { &path[..start - 1] };
+            let name = &path[start..end];
+            for (member, value) in step(&at, name) {
+                found.entry(join(parent, &member)).or_insert(value);
+            }
+            let here = found.entry(path[..end].to_string()).or_insert(None);
+            at = here.clone()?;
         }
         Some(at)
     }
 
     /// Remember the members of the group at `path` a listing found.
-    pub fn remember(&self, path: &str, members: impl IntoIterator<Item = (String, Object)>) {
+    pub fn remember(&self, path: &str, members: impl IntoIterator<Item = (String, T)>) {
         let mut found = self.lock();
-        for (name, object) in members {
-            let key = if path.is_empty() {
-                name
-            } else {
-                format!("{path}/{name}")
-            };
-            found.insert(key, Some(object));
+        for (name, value) in members {
+            found.insert(join(path, &name), Some(value));
         }
     }
+}
+
+/// The groups and datasets looked up so far.
+pub(crate) type Objects = PathCache<Object>;
+
+/// The member `name` of group `g`: a group, a dataset, or nothing.
+fn child(g: &Group, name: &str) -> Option<Object> {
+    match g.group(name) {
+        Ok(group) => Some(Object::Group(group)),
+        // Something is there, and it is not a group.
+        Err(hdf5_pure::Error::NotAGroup(_)) => g.dataset(name).ok().map(Object::Dataset),
+        Err(_) => None,
+    }
+}
+
+/// The member `name` of the group or dataset `at`, as [`PathCache::get`] steps (with a
+/// path of several components: the object there, resolved by `hdf5-pure`).
+pub(crate) fn object_step(at: &Object, name: &str) -> Vec<(String, Option<Object>)> {
+    let found = match at {
+        Object::Group(g) => child(g, name),
+        Object::Dataset(_) => None,
+    };
+    vec![(name.to_string(), found)]
 }

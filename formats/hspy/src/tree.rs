@@ -47,6 +47,10 @@ impl TreeSource for H5Tree<'_> {
     fn array_value(&self, node: &str) -> Result<Value> {
         dataset_value(self.0, node)
     }
+
+    fn identity(&self, node: &str) -> Option<u64> {
+        self.0.object_address(node)
+    }
 }
 
 /// A metadata dataset's values as JSON (nested by shape), or a summary when it is too

@@ -42,3 +42,52 @@ fn truncated_and_flipped_files_give_errors_naming_the_file() {
         }
     }
 }
+
+/// A metadata group linked into a cycle or shared by two parents (HDF5 hard links; HyperSpy
+/// never writes them) is an error naming both places, found where the walk meets the group
+/// again: read as a tree, such links repeat the walk without end (exponentially in the
+/// depth limit with two links).
+#[test]
+fn metadata_groups_linked_in_a_cycle_or_shared_are_an_error_found_at_once() {
+    use emio_core::serde_json::json;
+    use emio_core::{DType, Dataset, NoProgress, Registry};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut ds = Dataset::from_bytes(vec![0u8; 6], DType::U8, vec![2, 3]).expect("dataset");
+    ds.original_metadata = json!({"A": {"Loop": {"x": 1}}, "B": {"y": 2}})
+        .as_object()
+        .cloned()
+        .expect("a tree");
+    let om = "Experiments/__unnamed__/original_metadata";
+    for (name, target) in [
+        ("cycle.hspy", om.to_string()),
+        ("shared.hspy", format!("{om}/B")),
+    ] {
+        let path = dir.path().join(name);
+        Registry::write(
+            &Hspy,
+            &ds,
+            &path,
+            &[] as &[(&str, &str)],
+            false,
+            &NoProgress,
+        )
+        .expect("write");
+        emio_h5::testing::relink(&path, &format!("{om}/A/Loop"), &target);
+        let started = std::time::Instant::now();
+        let e = Hspy
+            .open(&path, &Default::default())
+            .expect_err("a damaged tree")
+            .to_string();
+        let (first, again) = if name == "cycle.hspy" {
+            (om.to_string(), format!("{om}/A/Loop"))
+        } else {
+            (format!("{om}/A/Loop"), format!("{om}/B"))
+        };
+        assert!(
+            e.contains(&format!("found the group /{first} again at /{again}")),
+            "{name}: {e}"
+        );
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        assert!(started.elapsed().as_secs() < 5, "{name}");
+    }
+}
