@@ -39,6 +39,26 @@ impl Element {
 /// Deepest element nesting accepted.
 pub const MAX_DEPTH: usize = 256;
 
+/// What each byte is to the parser, looked up rather than compared: fuzzing instruments
+/// every comparison, and names and spaces are scanned a byte at a time.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = match i as u8 {
+            b' ' | b'\t' | b'\r' | b'\n' => SPACE | ENDS_NAME,
+            b'>' | b'/' | b'=' | b'<' | b'"' | b'\'' => ENDS_NAME,
+            _ => 0,
+        };
+        i += 1;
+    }
+    t
+};
+/// XML white space (`S`: space, tab, carriage return, line feed).
+const SPACE: u8 = 1;
+/// A byte that cannot be part of a name here: space or markup.
+const ENDS_NAME: u8 = 2;
+
 struct Cursor<'a> {
     text: &'a str,
     at: usize,
@@ -56,7 +76,10 @@ impl<'a> Cursor<'a> {
 
     fn skip_space(&mut self) {
         let rest = self.rest();
-        self.at += rest.len() - rest.trim_start().len();
+        self.at += rest
+            .bytes()
+            .position(|b| CLASS[b as usize] & SPACE == 0)
+            .unwrap_or(rest.len());
     }
 
     /// Skip past the next `end`, failing with `what` if it never comes.
@@ -74,7 +97,8 @@ impl<'a> Cursor<'a> {
     fn name(&mut self) -> Result<&'a str> {
         let rest = self.rest();
         let end = rest
-            .find(|c: char| c.is_whitespace() || matches!(c, '>' | '/' | '=' | '<' | '"' | '\''))
+            .bytes()
+            .position(|b| CLASS[b as usize] & ENDS_NAME != 0)
             .unwrap_or(rest.len());
         if end == 0 {
             return Err(self.error("a name"));
