@@ -293,10 +293,8 @@ impl H5File {
     /// The group or dataset at `path`, if any (looked up once per path).
     fn object(&self, path: &str) -> Option<Object> {
         let path = rel(path);
-        if !objects::is_plain(path) && !path.is_empty() {
-            return objects::object_step(&Object::Group(self.inner.root()), path)
-                .pop()
-                .and_then(|(_, o)| o);
+        if !objects::is_plain(path) {
+            return objects::child(&self.inner.root(), path);
         }
         self.objects
             .get(Object::Group(self.inner.root()), path, objects::object_step)
@@ -328,7 +326,7 @@ impl H5File {
     /// way (e.g. a parent in dense link storage).
     pub fn object_address(&self, path: &str) -> Option<u64> {
         let path = rel(path);
-        if !objects::is_plain(path) && !path.is_empty() {
+        if !objects::is_plain(path) {
             return links::object_address(&self.storage, &self.path, path).ok();
         }
         let root = links::root_address(&self.storage, &self.path).ok()?;

@@ -43,11 +43,14 @@ fn join(parent: &str, name: &str) -> String {
     }
 }
 
-/// Whether `path` has empty, `.` or `..` components (resolved by `hdf5-pure`, uncached).
+/// Whether `path` is the root (empty) or names its components plainly (none empty, `.`
+/// or `..`): the paths [`PathCache::get`] takes. Others are resolved from the root,
+/// uncached.
 pub(crate) fn is_plain(path: &str) -> bool {
-    !path
-        .split('/')
-        .any(|c| c.is_empty() || c == "." || c == "..")
+    path.is_empty()
+        || !path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
 }
 
 impl<T: Clone> PathCache<T> {
@@ -112,8 +115,9 @@ impl<T: Clone> PathCache<T> {
 /// The groups and datasets looked up so far.
 pub(crate) type Objects = PathCache<Object>;
 
-/// The member `name` of group `g`: a group, a dataset, or nothing.
-fn child(g: &Group, name: &str) -> Option<Object> {
+/// The member `name` of group `g` (or the object at the path `name` below it): a group, a
+/// dataset, or nothing.
+pub(crate) fn child(g: &Group, name: &str) -> Option<Object> {
     match g.group(name) {
         Ok(group) => Some(Object::Group(group)),
         // Something is there, and it is not a group.
@@ -122,8 +126,7 @@ fn child(g: &Group, name: &str) -> Option<Object> {
     }
 }
 
-/// The member `name` of the group or dataset `at`, as [`PathCache::get`] steps (with a
-/// path of several components: the object there, resolved by `hdf5-pure`).
+/// The member `name` of the group or dataset `at`, as [`PathCache::get`] steps.
 pub(crate) fn object_step(at: &Object, name: &str) -> Vec<(String, Option<Object>)> {
     let found = match at {
         Object::Group(g) => child(g, name),
