@@ -134,3 +134,52 @@ pub(crate) fn object_step(at: &Object, name: &str) -> Vec<(String, Option<Object
     };
     vec![(name.to_string(), found)]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// A tree of numbered nodes: `children(n)` lists the members of node `n`.
+    fn children(n: u32) -> Vec<(String, Option<u32>)> {
+        match n {
+            0 => vec![("a".into(), Some(1)), ("b".into(), Some(2))],
+            1 => vec![("c".into(), Some(3)), ("d".into(), Some(4))],
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_listing_is_made_once_and_leaves_every_member() {
+        let cache = PathCache::<u32>::default();
+        let listings = Cell::new(0);
+        let step = |&n: &u32, _: &str| {
+            listings.set(listings.get() + 1);
+            children(n)
+        };
+        assert_eq!(cache.get(0, "", step), Some(0));
+        assert_eq!(cache.get(0, "a/c", step), Some(3));
+        assert_eq!(listings.get(), 2, "the root, then a");
+        // Siblings found by those listings, and the paths already resolved, cost nothing.
+        assert_eq!(cache.get(0, "a/d", step), Some(4));
+        assert_eq!(cache.get(0, "b", step), Some(2));
+        assert_eq!(cache.get(0, "a", step), Some(1));
+        assert_eq!(listings.get(), 2);
+        // A missing member costs one step the first time it is asked for, then is
+        // remembered as missing (and so is everything below it).
+        assert_eq!(cache.get(0, "a/x", step), None);
+        assert_eq!(listings.get(), 3);
+        assert_eq!(cache.get(0, "a/x", step), None);
+        assert_eq!(cache.get(0, "a/x/y", step), None);
+        assert_eq!(listings.get(), 3);
+    }
+
+    #[test]
+    fn plain_paths() {
+        assert!(is_plain(""));
+        assert!(is_plain("a/b"));
+        for p in ["a//b", "a/./b", "../a", "a/"] {
+            assert!(!is_plain(p), "{p}");
+        }
+    }
+}
