@@ -107,12 +107,13 @@ impl<'a> Cursor<'a> {
         Ok(&rest[..end])
     }
 
-    fn expect(&mut self, s: &str) -> Result<()> {
-        if self.rest().starts_with(s) {
-            self.at += s.len();
+    /// Step over the byte `b` (`>`, `=`), or fail naming it.
+    fn expect(&mut self, b: u8) -> Result<()> {
+        if self.rest().as_bytes().first() == Some(&b) {
+            self.at += 1;
             Ok(())
         } else {
-            Err(self.error(format!("{s:?}")))
+            Err(self.error(format!("\"{}\"", char::from(b))))
         }
     }
 }
@@ -200,9 +201,12 @@ pub fn parse(text: &str, format: &'static str) -> Result<Element> {
             }
             continue;
         }
-        if rest.starts_with("<!--") {
+        // The byte after `<` says which markup this is (one comparison, not a string
+        // comparison for each kind: most markup is an element's start or end tag).
+        let markup = rest.as_bytes().get(1).copied();
+        if markup == Some(b'!') && rest.starts_with("<!--") {
             c.skip_past("-->", "the end of a comment (-->)")?;
-        } else if rest.starts_with("<![CDATA[") {
+        } else if markup == Some(b'!') && rest.starts_with("<![CDATA[") {
             c.at += 9;
             let data = c.skip_past("]]>", "the end of a CDATA section (]]>)")?;
             if let Some(open) = stack.last_mut() {
@@ -210,13 +214,13 @@ pub fn parse(text: &str, format: &'static str) -> Result<Element> {
                     open.text.push_str(data);
                 }
             }
-        } else if rest.starts_with("<?") {
+        } else if markup == Some(b'?') {
             c.skip_past("?>", "the end of a processing instruction (?>)")?;
-        } else if rest.starts_with("</") {
+        } else if markup == Some(b'/') {
             c.at += 2;
             let name = c.name()?;
             c.skip_space();
-            c.expect(">")?;
+            c.expect(b'>')?;
             let done = stack.pop().ok_or_else(|| c.error("no closing tag here"))?;
             if done.name != name {
                 return Err(c.error(format!("</{}>, found </{name}>", done.name)));
@@ -233,7 +237,7 @@ pub fn parse(text: &str, format: &'static str) -> Result<Element> {
             };
             let closed = loop {
                 c.skip_space();
-                if c.rest().starts_with("/>") {
+                if matches!(c.rest().as_bytes(), [b'/', b'>', ..]) {
                     c.at += 2;
                     break true;
                 }
@@ -243,7 +247,7 @@ pub fn parse(text: &str, format: &'static str) -> Result<Element> {
                 }
                 let key = c.name()?.to_string();
                 c.skip_space();
-                c.expect("=")?;
+                c.expect(b'=')?;
                 c.skip_space();
                 let quote = match c.rest().chars().next() {
                     Some(q @ ('"' | '\'')) => q,
@@ -292,6 +296,21 @@ mod tests {
     fn text_is_what_precedes_the_first_child() {
         let root = parse("<a>head<b/>tail</a>", "test").unwrap();
         assert_eq!(root.text, "head");
+    }
+
+    #[test]
+    fn skips_comments_and_processing_instructions_between_elements() {
+        let root = parse("<a><?pi x?><!-- <c/> --><b/><?q?></a>", "test").unwrap();
+        let names: Vec<&str> = root.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["b"]);
+    }
+
+    #[test]
+    fn errors_name_the_markup_expected() {
+        let e = parse("<a x/>", "test").unwrap_err().to_string();
+        assert!(e.contains("expected \"=\""), "{e}");
+        let e = parse("<a></a x>", "test").unwrap_err().to_string();
+        assert!(e.contains("expected \">\""), "{e}");
     }
 
     #[test]
