@@ -32,6 +32,7 @@ mod chunked;
 pub mod copy;
 pub mod corpus;
 pub mod dataset;
+pub mod descent;
 pub mod dtype;
 pub mod engine;
 pub mod error;

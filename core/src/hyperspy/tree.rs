@@ -17,6 +17,7 @@
 
 use serde_json::Value;
 
+use crate::descent::Descent;
 use crate::metadata::{value_f64, Tree};
 use crate::{Error, Result, SignalPackage};
 
@@ -147,45 +148,29 @@ pub fn group2dict_except(src: &dyn TreeSource, node: &str, skip: &[&str]) -> Res
     Walk::new(src).group(node, 0, skip)
 }
 
-/// One walk down a group tree: each group is read once. A store whose groups are linked
-/// (HDF5) can make a group its own descendant or share it between parents; read as a tree,
-/// such links repeat the walk below them without end or exponentially in the depth, so a
-/// group met again is an error naming both places.
+/// One walk down a group tree: each group is read once and no deeper than [`MAX_DEPTH`]
+/// ([`Descent`]: a store whose groups are linked, as HDF5's, can loop or share them).
 struct Walk<'a> {
     src: &'a dyn TreeSource,
-    /// Identity of each group read (see [`TreeSource::identity`]) and its path.
-    seen: std::collections::HashMap<u64, String>,
+    descent: Descent,
 }
 
 impl<'a> Walk<'a> {
     fn new(src: &'a dyn TreeSource) -> Self {
         Walk {
             src,
-            seen: std::collections::HashMap::new(),
+            descent: Descent::new(MAX_DEPTH),
         }
     }
 
     /// Check that the group at `node` is neither nested too deep nor met before.
     fn enter(&mut self, node: &str, depth: usize) -> Result<()> {
         let src = self.src;
-        if depth > MAX_DEPTH {
-            return Err(Error::malformed_at_unknown(
-                src.format(),
-                format!("metadata groups nested at most {MAX_DEPTH} deep (at {node})"),
-            ));
-        }
-        if let Some(id) = src.identity(node) {
-            if let Some(first) = self.seen.insert(id, node.to_string()) {
-                return Err(Error::malformed_at_unknown(
-                    src.format(),
-                    format!(
-                        "each group linked once, found the group {first} again at {node} \
-                         (groups linked in a cycle or shared)"
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        self.descent
+            .enter(node, depth, src.identity(node))
+            .map_err(|refusal| {
+                Error::malformed_at_unknown(src.format(), refusal.expected("metadata", "identity"))
+            })
     }
 
     /// `_group2dict` of the group at `node`, without its members named in `skip`.

@@ -84,7 +84,8 @@ fn metadata_groups_linked_in_a_cycle_or_shared_are_an_error_found_at_once() {
             (format!("{om}/A/Loop"), format!("{om}/B"))
         };
         assert!(
-            e.contains(&format!("found the group /{first} again at /{again}")),
+            e.contains(&format!("found the group /{first} (identity "))
+                && e.contains(&format!(" again at /{again}:")),
             "{name}: {e}"
         );
         assert!(e.contains(&path.display().to_string()), "{e}");

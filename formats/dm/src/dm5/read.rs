@@ -12,10 +12,10 @@
 //! `hdf5-pure` does not decode (compound structs such as an annotation's `Rectangle`) are
 //! left out.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use emio_core::descent::Descent;
 use emio_core::serde_json::{json, Value};
 use emio_core::{ArraySource, DType, Dataset, Error, Result, Tree};
 use emio_h5::{H5Dataset, H5File};
@@ -74,9 +74,8 @@ fn child(path: &str, name: &str) -> String {
 struct TreeReader<'a> {
     file: &'a H5File,
     entries: usize,
-    /// File addresses of the groups read so far and where each was first met: a tag tree
-    /// links each group once.
-    seen: HashMap<u64, String>,
+    /// The groups read so far, by file address: a tag tree links each group once.
+    descent: Descent,
 }
 
 impl TreeReader<'_> {
@@ -105,23 +104,9 @@ impl TreeReader<'_> {
 
     fn group(&mut self, path: &str, depth: usize) -> Result<Tree> {
         let object = || format!("/{path}");
-        if depth > MAX_DEPTH {
-            return Err(malformed(
-                &object(),
-                format!("tag groups nested at most {MAX_DEPTH} deep"),
-            ));
-        }
-        if let Some(address) = self.file.object_address(path) {
-            if let Some(first) = self.seen.insert(address, object()) {
-                return Err(malformed(
-                    &object(),
-                    format!(
-                        "a tag group linked once, found the group {first} (file address \
-                         {address}) again: groups linked in a cycle or shared"
-                    ),
-                ));
-            }
-        }
+        self.descent
+            .enter(&object(), depth, self.file.object_address(path))
+            .map_err(|refusal| malformed(&object(), refusal.expected("tag", "file address")))?;
         let (members, attrs) = self.members(path)?;
         self.entries += members.len();
         if self.entries > MAX_ENTRIES {
@@ -297,7 +282,7 @@ pub fn read(path: &Path) -> Result<Vec<Dataset>> {
     let mut reader = TreeReader {
         file: &file,
         entries: 0,
-        seen: HashMap::new(),
+        descent: Descent::new(MAX_DEPTH),
     };
     let tree = reader.group("", 0)?;
     let filename = emio_core::metadata::file_name(path);
