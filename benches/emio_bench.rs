@@ -16,7 +16,8 @@
 //!    inputs is not counted);
 //! 2. for data stored in another axis order (and the rsciio rows), the read in the logical
 //!    C order next to the full read, and h5py's read;
-//! 3. the verbs: `emconvert stats` (default 16-bin histogram, × cat) and the cost of one
+//! 3. the verbs: `emconvert stats` (its default histogram: 16 bins for 8- and 16-bit data, none
+//!    for others; × cat) and the cost of one
 //!    file's `emconvert ls` row (probe, open, summary; mean of 20);
 //! 4. thread scaling: the sum and `stats` of every uncompressed row on 1 and on 2 threads,
 //!    and the parallel efficiency (issue 21);
@@ -73,9 +74,6 @@ use codec::{Codec, Sample};
 use measure::{fresh_opens, with_threads, Measured};
 use specs::{Spec, SPECS};
 use table::Table;
-
-/// Histogram bins of `emconvert stats` by default.
-const STATS_BINS: usize = 16;
 
 /// Writer options of the Zarr conversions compared with `--codecs`, labelled as in
 /// [`codec::alternatives`].
@@ -471,10 +469,10 @@ fn bench_row(run: &Run, spec: &Spec, tables: &mut Tables) -> std::result::Result
         target_rows(run, data, &path, &codec, &to_zarr, alone.rate, tables);
     }
 
-    // The verbs of issue 20: `emconvert stats` (its default 16-bin histogram) and the
+    // The verbs of issue 20: `emconvert stats` (its default histogram) and the
     // per-file cost of `emconvert ls` (probe, open, summary row).
     let stats = fresh_opens(&open_once, |d| {
-        emio::stats::stats(d, STATS_BINS, &NoProgress).expect("stats")
+        emio::stats::stats(d, emio::stats::default_bins(d.dtype()), &NoProgress).expect("stats")
     });
     check_sum(name, "stats' sum", stats.last.summary.sum, expected_sum);
     let ls_reps = 20;
@@ -607,7 +605,8 @@ fn scaling_row(
             let sum = fresh_opens(open_once, |d| reduce::sum_all(d).expect("sum"));
             check_sum(spec.name, "the sum read back", sum.last, expected_sum);
             let stats = fresh_opens(open_once, |d| {
-                emio::stats::stats(d, STATS_BINS, &NoProgress).expect("stats")
+                emio::stats::stats(d, emio::stats::default_bins(d.dtype()), &NoProgress)
+                    .expect("stats")
             });
             (sum.timing, stats.timing)
         })

@@ -579,6 +579,46 @@ fn stats_agree_with_a_direct_computation() {
 }
 
 #[test]
+fn stats_count_a_histogram_by_default_only_where_it_comes_with_the_one_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    // 16-bit data: 16 bins by default, counted in the pass that takes the summary.
+    let counted = ramp(dir.path(), &[4, 8, 8]);
+    let doc = &json_lines(&emconvert(&["stats", "--json", s(&counted)]))[0];
+    let counts: Vec<u64> = serde_json::from_value(doc["histogram"]["counts"].clone()).unwrap();
+    assert_eq!(counts, vec![16; emio::stats::DEFAULT_BINS]);
+    // Float data: none unless asked (it takes a second pass), and the text says how.
+    let floats: Vec<u8> = (0..60u16)
+        .flat_map(|v| f32::from(v).to_ne_bytes())
+        .collect();
+    let ds = Dataset::from_bytes(floats, DType::F32, vec![6, 10]).unwrap();
+    let path = dir.path().join("floats.npy");
+    let npy = emio::registry().by_name("npy").unwrap();
+    Registry::write(
+        npy.as_ref(),
+        &ds,
+        &path,
+        &[] as &[(&str, &str)],
+        false,
+        &NoProgress,
+    )
+    .unwrap();
+    let doc = &json_lines(&emconvert(&["stats", "--json", s(&path)]))[0];
+    assert_eq!(doc["count"], 60);
+    assert!(doc.get("histogram").is_none(), "{doc}");
+    let text = emconvert(&["stats", s(&path)]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("--bins 16"), "{text}");
+    assert!(!text.contains("percentiles"), "{text}");
+    let doc = &json_lines(&emconvert(&["stats", "--json", "--bins", "6", s(&path)]))[0];
+    let counts: Vec<u64> = serde_json::from_value(doc["histogram"]["counts"].clone()).unwrap();
+    assert_eq!(counts, vec![10; 6]);
+    // Asking for none leaves the 16-bit histogram out too, without the hint.
+    let out = emconvert(&["stats", "--bins", "0", s(&counted)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("histogram"), "{text}");
+}
+
+#[test]
 fn stats_of_corpus_files_match_their_values() {
     let corpus = emio_core::corpus::corpus_dir();
     let files = [

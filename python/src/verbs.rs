@@ -62,20 +62,23 @@ pub fn ls(py: Python<'_>, paths: Vec<PathBuf>, recursive: bool) -> PyResult<Vec<
 
 /// Statistics of every value of dataset `dataset` of `path` (its main dataset when not
 /// given), streamed: count, NaN and infinity counts, min, max, mean, std, sum, and a
-/// histogram of `bins` bins with percentiles (`bins=0`: none, one pass over the data).
+/// histogram of `bins` bins with percentiles (`bins=0`: none). Without `bins`: 16 bins for
+/// 8- and 16-bit data, whose histogram comes with the one pass over the data, none for
+/// other types, where it takes a second pass.
 #[pyfunction]
-#[pyo3(signature = (path, dataset=None, bins=16, options=Vec::new(), progress=None))]
+#[pyo3(signature = (path, dataset=None, bins=None, options=Vec::new(), progress=None))]
 pub fn stats(
     py: Python<'_>,
     path: PathBuf,
     dataset: Option<usize>,
-    bins: usize,
+    bins: Option<usize>,
     options: Vec<(String, String)>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, PyAny>> {
     let stats = with_progress(py, progress, |p| {
         let (_, datasets) = emio::registry().open(&path, &options)?;
         let chosen = emio::pick(&datasets, dataset)?;
+        let bins = bins.unwrap_or_else(|| emio::stats::default_bins(chosen.dtype()));
         emio::stats::stats(chosen, bins, p)
     })?;
     pyjson::to_py(py, &stats.to_json())

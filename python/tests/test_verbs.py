@@ -69,6 +69,15 @@ def test_stats_agree_with_numpy(tmp_path):
     assert "histogram" not in emio.stats(npy(tmp_path, a, "b.npy"), bins=0)
 
 
+def test_stats_count_a_histogram_by_default_only_in_the_one_pass(tmp_path):
+    # 16-bit data: 16 bins by default; float data: none unless asked (a second pass).
+    counted = emio.stats(npy(tmp_path, np.arange(600, dtype=np.uint16).reshape(20, 30)))
+    assert len(counted["histogram"]["counts"]) == 16
+    floats = npy(tmp_path, np.arange(60, dtype=np.float32).reshape(6, 10), "f.npy")
+    assert "histogram" not in emio.stats(floats)
+    assert emio.stats(floats, bins=6)["histogram"]["counts"] == [10] * 6
+
+
 def test_stats_and_convert_take_the_main_dataset_of_a_blockfile(tmp_path):
     a = (np.arange(2 * 3 * 8 * 8) % 251).astype(np.uint8).reshape(2, 3, 8, 8)
     blo = tmp_path / "scan.blo"

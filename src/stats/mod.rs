@@ -31,6 +31,23 @@ use emio_core::moments::Moments;
 use emio_core::{scan, Dataset, Progress, Result};
 use serde_json::{json, Value};
 
+/// Histogram bins of [`default_bins`] where the histogram is counted by default.
+pub const DEFAULT_BINS: usize = 16;
+
+/// The histogram bins [`stats`] counts unless told otherwise (`emconvert stats` and
+/// Python's `emio.stats` without `bins`): [`DEFAULT_BINS`] where the histogram comes with
+/// the one pass over the data (8- and 16-bit integers and bool, counted value by value),
+/// none where it would take a second pass (every other type: equal bins between the
+/// minimum and the maximum need the range before the first value is binned, and that
+/// second pass halves the rate; asking for bins counts them).
+pub fn default_bins(dtype: emio_core::DType) -> usize {
+    if table::counts(dtype) {
+        DEFAULT_BINS
+    } else {
+        0
+    }
+}
+
 /// Bytes per piece of the data: pieces follow the storage layout and stay in the L2 cache
 /// between the two looks a summary takes at them.
 const PIECE_BYTES: u64 = 1 << 20;

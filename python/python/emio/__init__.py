@@ -395,12 +395,14 @@ def ls(*paths, recursive=False):
     return _emio.ls([_os.fspath(p) for p in paths] or ["."], recursive)
 
 
-def stats(filename, dataset=None, bins=16, progress=None, **kwds):
+def stats(filename, dataset=None, bins=None, progress=None, **kwds):
     """Statistics of every value of a dataset of ``filename`` (its main dataset unless
     ``dataset`` picks one), streamed in parallel like ``emconvert stats --json``: ``count``,
     ``nan``, ``pos_inf``, ``neg_inf``, ``min``, ``max``, ``mean``, ``std``, ``sum``, ``of``
-    (how complex and RGB values became numbers) and, unless ``bins=0``, a ``histogram``
-    with ``percentiles``. ``kwds`` are reader options."""
+    (how complex and RGB values became numbers) and a ``histogram`` of ``bins`` bins with
+    ``percentiles`` (``bins=0``: none). Without ``bins``: 16 bins for 8- and 16-bit data,
+    counted in the same pass over the data, none for other types, where the histogram
+    takes a second pass. ``kwds`` are reader options."""
     return _emio.stats(_os.fspath(filename), dataset, bins, _option_pairs(kwds), progress)
 
 

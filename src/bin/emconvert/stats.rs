@@ -16,6 +16,7 @@ use crate::{open, outln, report_warnings, with_progress, ReadArgs};
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   emconvert stats image.dm4
+  emconvert stats map.mrc --bins 32
   emconvert stats scan.mib --json
   emconvert stats scan.mib --sum navigation --out mean_pattern.npy
   emconvert stats si.emd --dataset 2 --sum signal --out intensity_map.tif --bins 0")]
@@ -28,9 +29,11 @@ pub struct StatsArgs {
     /// Print one JSON document instead of text.
     #[arg(long)]
     json: bool,
-    /// Histogram bins (0: no histogram, which saves a second pass over the data).
-    #[arg(long, value_name = "N", default_value_t = 16)]
-    bins: usize,
+    /// Histogram bins, with percentiles (0: none). Without it: 16 for 8- and 16-bit data,
+    /// whose histogram comes with the one pass over the data; none for other types, where
+    /// it takes a second pass.
+    #[arg(long, value_name = "N")]
+    bins: Option<usize>,
     /// Also sum the data over its navigation axes (the summed pattern or spectrum) or its
     /// signal axes (the total-intensity map).
     #[arg(long, value_name = "AXES")]
@@ -66,7 +69,9 @@ pub fn stats(args: &StatsArgs) -> Result<()> {
     let (_, datasets) = open(&args.file, &args.read)?;
     report_warnings(&args.file, &datasets);
     let dataset = emio::pick(&datasets, args.dataset)?;
-    let st = with_progress(|p| emio::stats::stats(dataset, args.bins, p))?;
+    let default_bins = emio::stats::default_bins(dataset.dtype());
+    let bins = args.bins.unwrap_or(default_bins);
+    let st = with_progress(|p| emio::stats::stats(dataset, bins, p))?;
     let sum = match args.sum {
         Some(over) => {
             let over = match over {
@@ -152,6 +157,14 @@ pub fn stats(args: &StatsArgs) -> Result<()> {
                 c
             );
         }
+    }
+    if st.histogram.is_none() && args.bins.is_none() && s.count > 0 {
+        outln!(
+            "  no histogram: for {} data it takes a second pass over the data; \
+             `--bins {}` counts one",
+            dataset.dtype(),
+            emio::stats::DEFAULT_BINS
+        );
     }
     if let (Some(sum), Some(sum_stats)) = (&sum, &sum_stats) {
         let t = &sum_stats.summary;
