@@ -17,7 +17,7 @@ use std::sync::Arc;
 use emio_core::metadata::{json_f64, set_path, value_f64, Tree};
 use emio_core::serde_json::Value;
 use emio_core::{ArraySource, Axis, AxisKind, DType, Dataset, Error, OptionSet, Options, Result};
-use emio_h5::{Element, H5File};
+use emio_h5::{Element, H5File, MemberKind};
 
 use crate::units::ncem_units;
 
@@ -147,14 +147,11 @@ fn find_dataset_paths(
         ));
     }
     *budget -= 1;
-    let datasets = f.datasets(group)?;
-    let groups = f.groups(group)?;
-    let mut names: Vec<(String, bool)> = datasets
+    let names: Vec<(String, bool)> = f
+        .members(group)?
         .into_iter()
-        .map(|d| (d, true))
-        .chain(groups.into_iter().map(|g| (g, false)))
+        .map(|(name, kind)| (name, kind == MemberKind::Dataset))
         .collect();
-    names.sort();
     let group_is_data = f
         .attrs(group)
         .ok()

@@ -233,6 +233,15 @@ impl hdf5_pure::Source for MapSource {
     }
 }
 
+/// What a member of a group is ([`H5File::members`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MemberKind {
+    /// A group.
+    Group,
+    /// A dataset.
+    Dataset,
+}
+
 /// An HDF5 file opened for reading: structure through `hdf5-pure` (reading from the memory
 /// map), pixels through the same map.
 pub struct H5File {
@@ -347,9 +356,60 @@ impl H5File {
         matches!(self.object(path), Some(Object::Dataset(_)))
     }
 
+    /// The groups and datasets of group `path` with their kinds, sorted by name (h5py's
+    /// order): each member's object header is read once, where [`H5File::groups`] and
+    /// [`H5File::datasets`] read every member's header each. Groups whose links are not
+    /// all hard links (soft, external, or in dense storage) are listed by those two.
+    pub fn members(&self, path: &str) -> Result<Vec<(String, MemberKind)>> {
+        let group = self.group(path)?;
+        let hard = self
+            .object_address(path)
+            .and_then(|at| links::only_hard_links(&self.storage, &self.path, at).ok())
+            .flatten();
+        let (Some(hard), Ok(groups)) = (hard, group.iter_groups()) else {
+            let mut out: Vec<(String, MemberKind)> = self
+                .groups(path)?
+                .into_iter()
+                .map(|name| (name, MemberKind::Group))
+                .chain(
+                    self.datasets(path)?
+                        .into_iter()
+                        .map(|name| (name, MemberKind::Dataset)),
+                )
+                .collect();
+            out.sort();
+            return Ok(out);
+        };
+        let mut listed: Vec<(String, Object)> =
+            groups.map(|(name, g)| (name, Object::Group(g))).collect();
+        let group_names: std::collections::HashSet<String> =
+            listed.iter().map(|(name, _)| name.clone()).collect();
+        for (name, _) in hard {
+            if !group_names.contains(&name) {
+                // Not a group: a dataset, or something else (a named datatype) left out.
+                if let Ok(d) = group.dataset(&name) {
+                    listed.push((name, Object::Dataset(d)));
+                }
+            }
+        }
+        let mut out: Vec<(String, MemberKind)> = listed
+            .iter()
+            .map(|(name, o)| {
+                let kind = match o {
+                    Object::Group(_) => MemberKind::Group,
+                    Object::Dataset(_) => MemberKind::Dataset,
+                };
+                (name.clone(), kind)
+            })
+            .collect();
+        self.objects.remember(rel(path), listed);
+        out.sort();
+        Ok(out)
+    }
+
     /// Names of the subgroups of group `path`, sorted (h5py's order).
     pub fn groups(&self, path: &str) -> Result<Vec<String>> {
-        self.members(
+        self.members_of_kind(
             path,
             |g| {
                 Ok(g.iter_groups()?
@@ -362,7 +422,7 @@ impl H5File {
 
     /// Names of the datasets of group `path`, sorted (h5py's order).
     pub fn datasets(&self, path: &str) -> Result<Vec<String>> {
-        self.members(
+        self.members_of_kind(
             path,
             |g| {
                 Ok(g.iter_datasets()?
@@ -378,7 +438,7 @@ impl H5File {
     /// (it fails on old-style groups holding soft links, as h5py writes them), the
     /// group's hard links are found by [`links::group_links`] and each is looked up by
     /// its path.
-    fn members(
+    fn members_of_kind(
         &self,
         path: &str,
         list: impl FnOnce(

@@ -461,6 +461,28 @@ pub fn hard_links(data: &[u8], path: &Path, group: u64) -> Result<Vec<(String, u
         .collect())
 }
 
+/// The names and object header addresses of the members of the group whose object header
+/// is at `group`, when every link of the group is a hard link this reader sees; `None`
+/// when it also has soft or external links, or keeps its links in dense storage.
+pub fn only_hard_links(data: &[u8], path: &Path, group: u64) -> Result<Option<Vec<(String, u64)>>> {
+    let (r, _) = root(data, path)?;
+    let at = usize::try_from(group)
+        .ok()
+        .filter(|&a| a < data.len())
+        .ok_or_else(|| r.bad(0, format!("an object header inside the file, got {group}")))?;
+    let links = r.links(at)?;
+    if links.dense || !links.other.soft.is_empty() || !links.other.external.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        links
+            .hard
+            .into_iter()
+            .map(|(name, a)| (name, a as u64))
+            .collect(),
+    ))
+}
+
 /// A reader of the file `data` and the object header position of `object`.
 fn find<'a>(data: &'a [u8], path: &'a Path, object: &str) -> Result<(Reader<'a>, usize)> {
     let (r, mut at) = root(data, path)?;

@@ -315,6 +315,91 @@ fn emio_writer_output_reads_back_with_attributes() {
     );
 }
 
+/// Every group below `path`, `path` included.
+fn all_groups(f: &H5File, path: &str, out: &mut Vec<String>) {
+    out.push(path.to_string());
+    for g in f.groups(path).unwrap_or_default() {
+        all_groups(f, &format!("{}/{g}", path.trim_end_matches('/')), out);
+    }
+}
+
+/// `members` of every group of `path` names the groups and datasets the two listings
+/// name, with their kinds; a fresh file per listing, so neither leans on the other's cache.
+fn assert_members_agree(path: &std::path::Path) -> usize {
+    use emio_h5::MemberKind;
+    let mut groups = Vec::new();
+    all_groups(&H5File::open(path).unwrap(), "/", &mut groups);
+    for g in &groups {
+        let listed = H5File::open(path).unwrap().members(g).unwrap();
+        let f = H5File::open(path).unwrap();
+        let mut expected: Vec<(String, MemberKind)> = f
+            .groups(g)
+            .unwrap()
+            .into_iter()
+            .map(|n| (n, MemberKind::Group))
+            .chain(
+                f.datasets(g)
+                    .unwrap()
+                    .into_iter()
+                    .map(|n| (n, MemberKind::Dataset)),
+            )
+            .collect();
+        expected.sort();
+        assert_eq!(listed, expected, "{}: group {g}", path.display());
+    }
+    groups.len()
+}
+
+#[test]
+fn members_lists_what_groups_and_datasets_list() {
+    let dir = tempfile::tempdir().unwrap();
+    // emio's writer: old-style (symbol table) groups, with many members.
+    let ours = dir.path().join("emio.h5");
+    let mut w = H5Writer::create(&ours).unwrap();
+    for k in 0..40 {
+        let name = format!("many/{}{k:02}", if k % 3 == 0 { "g/d" } else { "d" });
+        w.write_dataset(&name, DType::F64, &[1], &(k as f64).to_ne_bytes(), &[])
+            .unwrap();
+    }
+    w.create_group("empty", vec![]).unwrap();
+    w.finish().unwrap();
+    // hdf5-pure's writer: new-style groups (link messages).
+    let pure = dir.path().join("pure.h5");
+    let mut b = FileBuilder::new();
+    for k in 0..12 {
+        b.create_dataset(&format!("d{k}"))
+            .with_u16_data(&values(4))
+            .with_shape(&[4]);
+    }
+    let mut g = b.create_group("sub");
+    g.create_dataset("inner")
+        .with_u16_data(&values(3))
+        .with_shape(&[3]);
+    b.add_group(g.finish());
+    b.write(&pure).unwrap();
+    assert!(assert_members_agree(&ours) >= 3);
+    assert!(assert_members_agree(&pure) >= 2);
+    // Files of other writers (h5py, Velox, DigitalMicrograph), where present: soft
+    // links and dense link storage are listed through the two listings.
+    let corpus = emio_core::corpus::corpus_dir();
+    for fmt in ["emd", "hspy", "dm5", "arina"] {
+        let Ok(entries) = std::fs::read_dir(corpus.join(fmt)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let mut head = [0u8; 8];
+            let is_hdf5 = std::fs::File::open(&p)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+                .is_ok()
+                && emio_h5::sniff(&head);
+            if is_hdf5 && H5File::open(&p).is_ok() {
+                assert_members_agree(&p);
+            }
+        }
+    }
+}
+
 #[test]
 fn not_hdf5_is_an_error() {
     let dir = tempfile::tempdir().unwrap();

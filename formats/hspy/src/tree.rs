@@ -8,7 +8,7 @@ use emio_core::metadata::json_f64;
 use emio_core::serde_json::Value;
 use emio_core::{DType, Error, Result, Tree};
 use emio_h5::writer::{Attr, H5Writer};
-use emio_h5::{Element, H5File};
+use emio_h5::{Element, H5File, MemberKind};
 
 /// Largest metadata dataset (in elements) expanded into the tree.
 pub const MAX_EXPANDED: u64 = 1 << 16;
@@ -27,19 +27,19 @@ impl TreeSource for H5Tree<'_> {
     }
 
     fn members(&self, node: &str) -> Result<Vec<(String, Member)>> {
-        let mut out: Vec<(String, Member)> = self
-            .0
-            .groups(node)?
-            .into_iter()
-            .map(|g| (g, Member::Group))
-            .collect();
-        for name in self.0.datasets(node)? {
-            let ndim = self
-                .0
-                .dataset(&emio_core::hyperspy::tree::join(node, &name))?
-                .shape
-                .len();
-            out.push((name, Member::Array { ndim }));
+        let mut out = Vec::new();
+        for (name, kind) in self.0.members(node)? {
+            let member = match kind {
+                MemberKind::Group => Member::Group,
+                MemberKind::Dataset => Member::Array {
+                    ndim: self
+                        .0
+                        .dataset(&emio_core::hyperspy::tree::join(node, &name))?
+                        .shape
+                        .len(),
+                },
+            };
+            out.push((name, member));
         }
         Ok(out)
     }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use emio_core::descent::Descent;
 use emio_core::serde_json::{json, Value};
 use emio_core::{ArraySource, DType, Dataset, Error, Result, Tree};
-use emio_h5::{H5Dataset, H5File};
+use emio_h5::{H5Dataset, H5File, MemberKind};
 
 use crate::image::{dataset_parts, PixelStore};
 use crate::original::MAX_JSON_ARRAY;
@@ -85,18 +85,13 @@ impl TreeReader<'_> {
         let mut members: Vec<(String, Kind)> = attrs
             .keys()
             .map(|k| (k.clone(), Kind::Attribute))
-            .chain(
-                self.file
-                    .groups(path)?
-                    .into_iter()
-                    .map(|g| (g, Kind::Group)),
-            )
-            .chain(
-                self.file
-                    .datasets(path)?
-                    .into_iter()
-                    .map(|d| (d, Kind::Dataset)),
-            )
+            .chain(self.file.members(path)?.into_iter().map(|(name, kind)| {
+                let kind = match kind {
+                    MemberKind::Group => Kind::Group,
+                    MemberKind::Dataset => Kind::Dataset,
+                };
+                (name, kind)
+            }))
             .collect();
         members.sort_by(|a, b| order_key(&a.0).cmp(&order_key(&b.0)));
         Ok((members, attrs))

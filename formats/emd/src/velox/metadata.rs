@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Timelike};
 use emio_core::metadata::{json_f64, set_path, Tree};
 use emio_core::serde_json::{self, Value};
 use emio_core::Result;
-use emio_h5::H5File;
+use emio_h5::{H5File, MemberKind};
 
 use super::{bad, Reader};
 
@@ -119,17 +119,10 @@ fn utc_date_time(unix: f64) -> Option<(String, String)> {
 impl Reader<'_> {
     pub(super) fn metadata_group(&self, key: &str) -> Result<Tree> {
         let f = self.f;
-        let mut names: Vec<(String, bool)> = f
-            .groups(key)?
-            .into_iter()
-            .map(|g| (g, true))
-            .chain(f.datasets(key)?.into_iter().map(|d| (d, false)))
-            .collect();
-        names.sort();
         let mut d = Tree::new();
-        for (name, is_group) in names {
+        for (name, kind) in f.members(key)? {
             let path = format!("{key}/{name}");
-            if is_group {
+            if kind == MemberKind::Group {
                 let mut sub = Tree::new();
                 for ds in f.datasets(&path)? {
                     if let Ok(v) = json_dataset(f, &format!("{path}/{ds}")) {
