@@ -33,6 +33,10 @@ const BLOCK: usize = 32;
 /// Blocks per piece: the `u16` lane counters of the common values never overflow.
 const FLUSH: usize = 1 << 15;
 
+/// Regions counted by plain increments ([`count_plain`]) once the common values caught
+/// less than half of a region's elements, before comparisons are tried again.
+const PLAIN_REGIONS: u32 = 128;
+
 /// Whether `dtype`'s values are counted in a table (8- and 16-bit integers, bool).
 pub(super) fn counts(dtype: DType) -> bool {
     matches!(
@@ -53,6 +57,9 @@ struct Counters {
     common: [u16; COMMON],
     /// Regions to count before [`Self::common`] may be chosen again.
     wait: u32,
+    /// Regions still to count by plain increments: the values are spread, so comparing
+    /// them with the common ones would cost more than it saves.
+    plain_left: u32,
 }
 
 impl Counters {
@@ -63,6 +70,7 @@ impl Counters {
             wide: vec![0; values],
             common: std::array::from_fn(|i| i as u16),
             wait: 0,
+            plain_left: 0,
         }
     }
 
@@ -133,9 +141,23 @@ impl Tables {
                 c.fold();
             }
             c.pending += n;
+            if c.plain_left > 0 {
+                count_plain_any(&mut c, piece, size);
+                c.plain_left -= 1;
+                if c.plain_left == 0 {
+                    // Try comparisons again, with the values most frequent so far.
+                    c.common = c.frequent();
+                    c.wait = 8;
+                }
+                continue;
+            }
             let scattered = count_fastest(&mut c, piece, size);
-            // Mostly values outside the common ones: choose them again (not too often).
-            if scattered * 4 > n && c.wait == 0 {
+            if scattered * 2 > n {
+                // Spread values (e.g. counts of hundreds with shot noise): most elements
+                // were incremented one by one after comparisons that found nothing.
+                c.plain_left = PLAIN_REGIONS;
+            } else if scattered * 4 > n && c.wait == 0 {
+                // Many values outside the common ones: choose them again (not too often).
                 c.common = c.frequent();
                 c.wait = 8;
             } else {
@@ -231,6 +253,44 @@ fn count_portable(c: &mut Counters, piece: &[u8], size: usize) -> u64 {
     }
 }
 
+/// Count the `size`-byte elements of `piece` into `c` by plain increments ([`count_plain`]).
+fn count_plain_any(c: &mut Counters, piece: &[u8], size: usize) {
+    if size == 1 {
+        count_plain::<u8, 256>(c, piece)
+    } else {
+        count_plain::<u16, 65536>(c, piece)
+    }
+}
+
+/// `c`'s `SUB` sub-tables of `K` counters, each as an array (so indices masked to `K` are
+/// in bounds without checks).
+fn sub_tables<const K: usize>(c: &mut Counters) -> [&mut [u32; K]; SUB] {
+    let mut tables = c
+        .sub
+        .chunks_exact_mut(K)
+        .map(|t| <&mut [u32; K]>::try_from(t).expect("K counters"));
+    std::array::from_fn(|_| tables.next().expect("SUB tables"))
+}
+
+/// Count the raw `T` elements of `bytes` into `c`'s `SUB` sub-tables of `K` counters, each
+/// by an increment, element `l` of each group of `SUB` in sub-table `l`: for spread values,
+/// where comparisons with common values would find few.
+#[inline(always)]
+fn count_plain<T: Raw, const K: usize>(c: &mut Counters, bytes: &[u8]) {
+    let mut subs = sub_tables::<K>(c);
+    let groups = bytes.chunks_exact(T::SIZE * SUB);
+    let rest = groups.remainder();
+    for group in groups {
+        for (l, sub) in subs.iter_mut().enumerate() {
+            let x = T::read(&group[l * T::SIZE..(l + 1) * T::SIZE]);
+            sub[x.index() & (K - 1)] += 1;
+        }
+    }
+    for e in rest.chunks_exact(T::SIZE) {
+        subs[0][T::read(e).index() & (K - 1)] += 1;
+    }
+}
+
 /// The value of raw value `raw` (an index into the table) of `dtype`.
 fn value(dtype: DType, raw: usize) -> i64 {
     match dtype {
@@ -276,12 +336,7 @@ impl Raw for u16 {
 #[inline(always)]
 fn count<T: Raw, const K: usize>(c: &mut Counters, bytes: &[u8]) -> u64 {
     let common = c.common.map(T::narrow);
-    let mut subs: Vec<&mut [u32; K]> = c
-        .sub
-        .chunks_exact_mut(K)
-        .map(|t| <&mut [u32; K]>::try_from(t).expect("K counters"))
-        .collect();
-    let subs: &mut [&mut [u32; K]; SUB] = (&mut subs[..]).try_into().expect("SUB tables");
+    let subs = sub_tables::<K>(c);
     let mut scattered = 0u64;
     for piece in bytes.chunks(T::SIZE * BLOCK * FLUSH) {
         let mut hits = [[0u16; BLOCK]; COMMON];
@@ -333,9 +388,51 @@ mod tests {
 
     type CountLoop = fn(&mut Counters, &[u8], usize) -> u64;
 
+    /// Spread values switch a worker to plain increments; after [`PLAIN_REGIONS`] regions
+    /// it compares again, with the values most frequent so far, and stays with comparisons
+    /// while they catch most elements (sparse counts). Every count stays exact.
+    #[test]
+    fn spread_values_are_counted_by_plain_increments_until_comparisons_pay_again() {
+        let tables = Tables::new(DType::U16);
+        let region = |f: &dyn Fn(usize) -> u16| -> Vec<u8> {
+            (0..256).flat_map(|i| f(i).to_ne_bytes()).collect()
+        };
+        let spread = region(&|i| 400 + (i * 37 % 200) as u16);
+        let sparse = region(&|i| if i % 16 == 0 { 7 } else { 0 });
+        let state = |t: &Tables| {
+            let pool = lock(&t.pool);
+            (pool[0].plain_left, pool[0].common)
+        };
+        tables.count(&spread);
+        assert_eq!(
+            state(&tables).0,
+            PLAIN_REGIONS,
+            "spread values: plain increments next"
+        );
+        for _ in 0..PLAIN_REGIONS - 1 {
+            tables.count(&sparse);
+        }
+        assert_eq!(state(&tables).0, 1);
+        tables.count(&sparse);
+        let (plain_left, common) = state(&tables);
+        assert_eq!(plain_left, 0);
+        assert!(common.contains(&0) && common.contains(&7), "{common:?}");
+        for _ in 0..10 {
+            tables.count(&sparse);
+        }
+        assert_eq!(state(&tables).0, 0, "comparisons catch sparse counts");
+        let total = tables.total();
+        let sparse_regions = PLAIN_REGIONS as u64 + 10;
+        assert_eq!(total[0], sparse_regions * 240);
+        assert_eq!(total[7], sparse_regions * 16);
+        assert_eq!(total[400..600].iter().sum::<u64>(), 256);
+        assert_eq!(total.iter().sum::<u64>(), 256 * (sparse_regions + 1));
+    }
+
     proptest! {
-        /// The fastest loop this processor runs counts exactly as the portable one:
-        /// runs of the common values, other values, and lengths that leave partial blocks.
+        /// The fastest loop this processor runs, and the plain increments, count exactly as
+        /// the portable comparison loop: runs of the common values, other values, and
+        /// lengths that leave partial blocks.
         #[test]
         fn the_counting_loops_agree(
             size in 1..=2usize,
@@ -355,10 +452,13 @@ mod tests {
                     if size == 1 { vec![v as u8] } else { v.to_ne_bytes().to_vec() }
                 })
                 .collect();
-            prop_assert_eq!(
-                counted(size, common, &bytes, count_fastest),
-                counted(size, common, &bytes, count_portable)
-            );
+            let portable = counted(size, common, &bytes, count_portable);
+            prop_assert_eq!(&counted(size, common, &bytes, count_fastest), &portable);
+            let plain = |c: &mut Counters, bytes: &[u8], size: usize| {
+                count_plain_any(c, bytes, size);
+                0
+            };
+            prop_assert_eq!(&counted(size, common, &bytes, plain), &portable);
         }
     }
 }
