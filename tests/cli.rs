@@ -24,17 +24,22 @@ fn ramp(dir: &Path, shape: &[u64]) -> PathBuf {
     let bytes: Vec<u8> = (0..n as u16).flat_map(|v| v.to_ne_bytes()).collect();
     let ds = Dataset::from_bytes(bytes, DType::U16, shape.to_vec()).unwrap();
     let path = dir.join("ramp.npy");
+    write_npy(&ds, &path);
+    path
+}
+
+/// Write `ds` to `path` as `.npy` (replacing it).
+fn write_npy(ds: &Dataset, path: &Path) {
     let npy = emio::registry().by_name("npy").unwrap();
     Registry::write(
         npy.as_ref(),
-        &ds,
-        &path,
+        ds,
+        path,
         &[] as &[(&str, &str)],
         true,
         &NoProgress,
     )
     .unwrap();
-    path
 }
 
 fn assert_one_line_failure(out: &Output) -> String {
@@ -174,16 +179,7 @@ fn outputs_with_companions_are_written_and_replaced_together() {
     // A failed write (unsupported data) leaves neither file nor staging folder.
     let complex = dir.path().join("complex.npy");
     let c = Dataset::from_bytes(vec![0; 32], DType::C64, vec![4]).unwrap();
-    let npy = emio::registry().by_name("npy").unwrap();
-    Registry::write(
-        npy.as_ref(),
-        &c,
-        &complex,
-        &[] as &[(&str, &str)],
-        false,
-        &NoProgress,
-    )
-    .unwrap();
+    write_npy(&c, &complex);
     let bad = dir.path().join("bad.rpl");
     assert_one_line_failure(&emconvert(&[s(&complex), s(&bad)]));
     let names: Vec<String> = std::fs::read_dir(dir.path())
@@ -592,16 +588,7 @@ fn stats_count_a_histogram_by_default_only_where_it_comes_with_the_one_pass() {
         .collect();
     let ds = Dataset::from_bytes(floats, DType::F32, vec![6, 10]).unwrap();
     let path = dir.path().join("floats.npy");
-    let npy = emio::registry().by_name("npy").unwrap();
-    Registry::write(
-        npy.as_ref(),
-        &ds,
-        &path,
-        &[] as &[(&str, &str)],
-        false,
-        &NoProgress,
-    )
-    .unwrap();
+    write_npy(&ds, &path);
     let doc = &json_lines(&emconvert(&["stats", "--json", s(&path)]))[0];
     assert_eq!(doc["count"], 60);
     assert!(doc.get("histogram").is_none(), "{doc}");

@@ -448,39 +448,33 @@ pub fn root_address(data: &[u8], path: &Path) -> Result<u64> {
 /// [`root_address`] or from this function): each member's name and object header address.
 /// Empty for a group whose links are in dense storage, which this reader does not walk.
 pub fn hard_links(data: &[u8], path: &Path, group: u64) -> Result<Vec<(String, u64)>> {
+    Ok(addressed(links_at(data, path, group)?.hard))
+}
+
+/// The links of the group whose object header is at the file address `group`.
+fn links_at(data: &[u8], path: &Path, group: u64) -> Result<Links> {
     let (r, _) = root(data, path)?;
     let at = usize::try_from(group)
         .ok()
         .filter(|&a| a < data.len())
         .ok_or_else(|| r.bad(0, format!("an object header inside the file, got {group}")))?;
-    let links = r.links(at)?;
-    Ok(links
-        .hard
-        .into_iter()
-        .map(|(name, a)| (name, a as u64))
-        .collect())
+    r.links(at)
+}
+
+/// Hard links with their targets as file addresses.
+fn addressed(hard: Vec<(String, usize)>) -> Vec<(String, u64)> {
+    hard.into_iter().map(|(name, a)| (name, a as u64)).collect()
 }
 
 /// The names and object header addresses of the members of the group whose object header
 /// is at `group`, when every link of the group is a hard link this reader sees; `None`
 /// when it also has soft or external links, or keeps its links in dense storage.
 pub fn only_hard_links(data: &[u8], path: &Path, group: u64) -> Result<Option<Vec<(String, u64)>>> {
-    let (r, _) = root(data, path)?;
-    let at = usize::try_from(group)
-        .ok()
-        .filter(|&a| a < data.len())
-        .ok_or_else(|| r.bad(0, format!("an object header inside the file, got {group}")))?;
-    let links = r.links(at)?;
+    let links = links_at(data, path, group)?;
     if links.dense || !links.other.soft.is_empty() || !links.other.external.is_empty() {
         return Ok(None);
     }
-    Ok(Some(
-        links
-            .hard
-            .into_iter()
-            .map(|(name, a)| (name, a as u64))
-            .collect(),
-    ))
+    Ok(Some(addressed(links.hard)))
 }
 
 /// A reader of the file `data` and the object header position of `object`.
