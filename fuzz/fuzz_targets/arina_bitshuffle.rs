@@ -2,6 +2,8 @@
 //! own: the input is one stored chunk, decoded with and without LZ4 for several element
 //! and chunk sizes. Must never panic; output is exactly the declared chunk size.
 #![no_main]
+// Linked for its allocation cap (emio_fuzz::cap), which every target runs under.
+extern crate emio_fuzz;
 use emio_h5::bitshuffle::decode;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

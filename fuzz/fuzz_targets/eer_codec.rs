@@ -2,6 +2,8 @@
 //! coding at each upsampling over a small frame. Must never panic or hang; every event
 //! must land inside the frame.
 #![no_main]
+// Linked for its allocation cap (emio_fuzz::cap), which every target runs under.
+extern crate emio_fuzz;
 use emio_eer::codec::{decode_strip, Coding};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -2,6 +2,8 @@
 //! groups): arbitrary text is parsed and evaluated; must never panic or recurse without
 //! bound.
 #![no_main]
+// Linked for its allocation cap (emio_fuzz::cap), which every target runs under.
+extern crate emio_fuzz;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

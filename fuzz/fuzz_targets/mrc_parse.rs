@@ -2,6 +2,8 @@
 //! extended headers (FEI1/FEI2, SERI, AGAR, CCP4), and the Direct Electron companions
 //! (info text, scan coordinates, scan layout). Must never panic or over-allocate.
 #![no_main]
+// Linked for its allocation cap (emio_fuzz::cap), which every target runs under.
+extern crate emio_fuzz;
 
 use emio_mrc::{de, exthdr, header::Header};
 

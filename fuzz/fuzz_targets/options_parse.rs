@@ -2,6 +2,8 @@
 //! them), split and parsed against every format's reader and writer option specs. Must
 //! never panic; bad options are errors that name the option.
 #![no_main]
+// Linked for its allocation cap (emio_fuzz::cap), which every target runs under.
+extern crate emio_fuzz;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

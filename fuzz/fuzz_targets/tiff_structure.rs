@@ -4,6 +4,8 @@
 //! whole input, up to 512 KiB, made the codecs a third of every run). Must never panic,
 //! hang or over-allocate.
 #![no_main]
+// Linked for its allocation cap (emio_fuzz::cap), which every target runs under.
+extern crate emio_fuzz;
 use emio_tiff::{ifd, meta, page};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -10,6 +10,8 @@
 //! which libFuzzer clears and scans after every run, for targets reaching a few thousand.
 //! Only `open_any` and `options_parse`, which need the registry, use `emio`.
 
+pub mod cap;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
