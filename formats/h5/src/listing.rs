@@ -43,6 +43,9 @@ impl H5File {
             groups.map(|(name, g)| (name, Object::Group(g))).collect();
         let group_names: std::collections::HashSet<String> =
             listed.iter().map(|(name, _)| name.clone()).collect();
+        // The members' addresses, as `object_address` would list them: the walks that
+        // identify groups by address then find them known.
+        self.addresses.remember(rel(path), hard.iter().cloned());
         for (name, _) in hard {
             if !group_names.contains(&name) {
                 // Not a group: a dataset, or something else (a named datatype) left out.
