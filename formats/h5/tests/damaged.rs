@@ -70,6 +70,28 @@ fn a_chunk_stored_size_of_2_31_is_refused_before_reading() {
 }
 
 #[test]
+fn an_unfiltered_chunk_must_store_a_whole_chunk_before_an_eager_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("element.h5");
+    one_chunk(&path, Compression::None);
+    // The datatype message of u8 (fixed-point, version 1, size 1, precision 8): its size
+    // becomes 65,536, so the one chunk declares 256 MiB while the file stores 4,096 bytes
+    // of it (as a Velox `Version` dataset damaged at its datatype read 1 GiB of fill).
+    let u8_type = [0x10, 0, 0, 0, 1, 0, 0, 0, 0, 0, 8, 0];
+    let mut wide = u8_type;
+    wide[4..8].copy_from_slice(&65536u32.to_le_bytes());
+    patch(&path, &u8_type, &wide);
+    let file = H5File::open(&path).unwrap();
+    let ds = file.dataset("data").unwrap();
+    assert_eq!(ds.nbytes(), 256 << 20);
+    let err = ds.read_raw().unwrap_err().to_string();
+    assert!(
+        err.contains("a whole unfiltered chunk of 268435456 bytes (its stored size is 4096)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_deflated_chunk_decoding_past_its_size_stops_one_byte_over() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bomb.h5");

@@ -6,17 +6,20 @@
 use chrono::{DateTime, Datelike, Timelike};
 use emio_core::metadata::{json_f64, set_path, Tree};
 use emio_core::serde_json::{self, Value};
-use emio_core::Result;
+use emio_core::{DType, Result};
 use emio_h5::{H5File, MemberKind};
 
 use super::{bad, Reader};
 
-/// The first string of a JSON string dataset, parsed.
+/// The first string of a JSON string dataset (strings, or text as bytes), parsed.
 pub(super) fn json_dataset(f: &H5File, path: &str) -> Result<Value> {
     let ds = f.dataset(path)?;
     let text = match ds.element {
         emio_h5::Element::Str => ds.read_strings()?.into_iter().next().unwrap_or_default(),
-        _ => String::from_utf8_lossy(&ds.read_raw()?).into_owned(),
+        emio_h5::Element::Numeric(DType::U8 | DType::I8, _) => {
+            String::from_utf8_lossy(&ds.read_raw()?).into_owned()
+        }
+        ref other => return Err(bad(format!("JSON text in {path}, found {other:?}"))),
     };
     serde_json::from_str(text.trim_end_matches('\0'))
         .map_err(|e| bad(format!("JSON in {path} ({e})")))

@@ -99,18 +99,26 @@ impl LazyIndex {
 }
 
 /// Fail unless chunk `c` lies inside the `file_len`-byte file and stores at least
-/// `min_size` bytes.
+/// `min_size` bytes (a whole chunk, when the dataset is unfiltered).
 fn check_chunk(c: &hdf5_pure::Chunk, origin: &Origin, file_len: u64, min_size: u64) -> Result<()> {
     let inside = c
         .address
         .checked_add(c.storage_size)
         .is_some_and(|end| end <= file_len);
-    if !inside || c.storage_size < min_size {
+    if !inside {
         return Err(origin.malformed(
             Some(c.address),
             format!(
-                "a chunk of {} bytes inside the {file_len}-byte file (its stored size is {})",
-                c.storage_size.max(min_size).min(file_len),
+                "a chunk inside the {file_len}-byte file (its stored size is {})",
+                c.storage_size
+            ),
+        ));
+    }
+    if c.storage_size < min_size {
+        return Err(origin.malformed(
+            Some(c.address),
+            format!(
+                "a whole unfiltered chunk of {min_size} bytes (its stored size is {})",
                 c.storage_size
             ),
         ));
@@ -120,8 +128,10 @@ fn check_chunk(c: &hdf5_pure::Chunk, origin: &Origin, file_len: u64, min_size: u
 
 /// Check the chunk index of `ds`, when it is chunked, before `hdf5-pure` reads it whole:
 /// `hdf5-pure` sizes its read buffer from each chunk's stored size, so a damaged size
-/// (2^31) would allocate gigabytes before failing. Indexes `hdf5-pure` cannot enumerate
-/// (v2 B-trees) are left to it.
+/// (2^31) would allocate gigabytes before failing; and, as [`LazyIndex`] does, an
+/// unfiltered chunk must store a whole chunk, so a damaged element size or chunk shape
+/// (a chunk of 1 GiB stored in 16 bytes) fails here instead of being read as gigabytes of
+/// fill value. Indexes `hdf5-pure` cannot enumerate (v2 B-trees) are left to it.
 pub(crate) fn check_before_eager_read(
     ds: &hdf5_pure::Dataset,
     origin: &Origin,
@@ -130,9 +140,20 @@ pub(crate) fn check_before_eager_read(
     if !ds.is_chunked() {
         return Ok(());
     }
+    let rank = ds.shape().map(|s| s.len()).ok();
+    let min_size = match (ds.layout(), ds.datatype()) {
+        (Ok(hdf5_pure::Layout::Chunked { chunk_shape, .. }), Ok(datatype))
+            if ds.filter_pipeline().is_empty() && rank == Some(chunk_shape.len()) =>
+        {
+            chunk_shape
+                .iter()
+                .fold(datatype.type_size() as u64, |n, &c| n.saturating_mul(c))
+        }
+        _ => 0,
+    };
     if let Ok(chunks) = ds.chunks() {
         for c in &chunks {
-            check_chunk(c, origin, file_len, 0)?;
+            check_chunk(c, origin, file_len, min_size)?;
         }
     }
     Ok(())
