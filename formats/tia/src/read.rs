@@ -24,6 +24,7 @@ use crate::mapping;
 use crate::positions::scan_axes;
 use crate::ser::{self, Series};
 use crate::source::series_source;
+use crate::FORMAT;
 
 emio_core::options! {
     /// Options of the TIA reader.
@@ -168,6 +169,22 @@ pub fn series_dataset(
     let (mut axes, nav_shape, nav_warning) = navigation(&series, only_valid_data);
     let (signal_axes, signal_shape) = signal(&series, emi);
     axes.extend(signal_axes);
+    // Elements the acquisition never stored are filled (as rsciio does), but only while the
+    // whole stays within what the file could hold: a damaged dimension size must not make a
+    // small file a dataset of terabytes of filling.
+    let needed: u64 = nav_shape.iter().product();
+    let stored = series.offsets.len() as u64;
+    let filled = needed > stored;
+    if filled {
+        let element_bytes = series.element.data_bytes();
+        emio_core::budget::check_padded(
+            FORMAT,
+            &format!("{needed} elements of {element_bytes} bytes"),
+            needed.saturating_mul(element_bytes),
+            stored.saturating_mul(element_bytes),
+            storage.len() as u64,
+        )?;
+    }
     let source = series_source(storage, &series, &nav_shape, &signal_shape)?;
 
     let mut metadata = Tree::new();
@@ -198,18 +215,28 @@ pub fn series_dataset(
     if let Some(info) = emi.object {
         original.insert("ObjectInfo".into(), Value::Object(info.clone()));
     }
-    let needed: u64 = nav_shape.iter().product();
-    if needed > series.offsets.len() as u64 {
+    if filled {
         original.insert(
             "missing_elements".into(),
             json!({
-                "stored": series.offsets.len(),
+                "stored": stored,
                 "expected": needed,
                 "filled_with": if series.element.dtype().is_float() { "NaN" } else { "0" },
             }),
         );
     }
     let mut dataset = Dataset::new(source, axes, metadata, original)?;
+    if filled {
+        let fill = if series.element.dtype().is_float() {
+            "NaN"
+        } else {
+            "zeros"
+        };
+        dataset.warn(format!(
+            "the file stores {stored} of the series' {needed} elements; the missing ones \
+             read as {fill}"
+        ));
+    }
     if let Some(warning) = nav_warning {
         dataset.warn(warning);
     }

@@ -189,6 +189,50 @@ fn only_valid_data_cuts_or_fills() {
     let values = ds.read().unwrap().to_f64().unwrap();
     assert!(values.iter().skip(8).all(|v| v.is_nan()));
     assert!(ds.original_metadata.contains_key("missing_elements"));
+    assert!(
+        ds.warnings()
+            .iter()
+            .any(|w| w.contains("stores 2 of the series' 5 elements") && w.contains("NaN")),
+        "{:?}",
+        ds.warnings()
+    );
+}
+
+/// A damaged dimension size makes a series of many more elements than the file stores:
+/// filled while the whole stays within what the file could hold, refused beyond (a 2 KB
+/// file declared 2^30 elements: 17 GB of filling).
+#[test]
+fn filling_missing_elements_is_bounded_by_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SerSpec {
+        version: 0x210,
+        code: 7,
+        sizes: vec![4],
+        total: 5,
+        valid: 2,
+        ..Default::default()
+    };
+    // Version 0x210: the first dimension's size follows the 26-byte header and the count
+    // of dimensions.
+    let with_size = |size: u32| {
+        let mut bytes = build(&spec);
+        bytes[30..34].copy_from_slice(&size.to_le_bytes());
+        bytes
+    };
+    let some = write(dir.path(), "some.ser", &with_size(9));
+    let ds = open(&some, &[("only_valid_data", "false")])
+        .unwrap()
+        .remove(0);
+    assert_eq!(ds.shape(), [9, 4]);
+    assert!(ds.warnings().iter().any(|w| w.contains("stores 2 of")));
+    let huge = write(dir.path(), "huge.ser", &with_size(1 << 30));
+    let message = open(&huge, &[("only_valid_data", "false")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("1073741824 elements of 16 bytes") && message.contains("mostly stored"),
+        "{message}"
+    );
 }
 
 #[test]
