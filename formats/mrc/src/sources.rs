@@ -408,7 +408,8 @@ impl Decompressed {
         } else {
             tmp = Some(tempfile::NamedTempFile::new().map_err(io)?);
         }
-        let mut piece = vec![0u8; PIECE];
+        // No larger than what is needed: a small file's pieces are not 4 MiB of zeros.
+        let mut piece = vec![0u8; PIECE.min(usize::try_from(self.needed).unwrap_or(PIECE))];
         let mut got = 0u64;
         loop {
             if progress.is_cancelled() {
