@@ -570,15 +570,35 @@ pub fn decode_jpeg(
         _ => stream.extend_from_slice(data),
     }
     let mut decoder = jpeg_decoder::Decoder::new(&stream[..]);
-    decoder.set_max_decoding_buffer_size(expected.max(1 << 16));
+    let limit = expected.max(1 << 16);
+    decoder.set_max_decoding_buffer_size(limit);
+    // The decoder checks that limit only after decoding every scan into planes of the size
+    // the frame header declares: a header damaged to 65535 x 65535 made it fill gigabytes
+    // for minutes. So the header is read, and its size checked, first.
+    let bad = |e: jpeg_decoder::Error| Error::malformed(FORMAT, at, format!("JPEG data ({e})"));
+    decoder.read_info().map_err(bad)?;
+    if let Some(info) = decoder.info() {
+        let declared = u64::from(info.width)
+            .saturating_mul(u64::from(info.height))
+            .saturating_mul(info.pixel_format.pixel_bytes() as u64);
+        if declared > limit as u64 {
+            return Err(Error::malformed(
+                FORMAT,
+                at,
+                format!(
+                    "JPEG data of at most {limit} bytes, its header declares {} x {} pixels \
+                     ({declared} bytes)",
+                    info.width, info.height
+                ),
+            ));
+        }
+    }
     match photometric {
         2 => decoder.set_color_transform(jpeg_decoder::ColorTransform::RGB),
         6 => decoder.set_color_transform(jpeg_decoder::ColorTransform::YCbCr),
         _ => {}
     }
-    let mut out = decoder
-        .decode()
-        .map_err(|e| Error::malformed(FORMAT, at, format!("JPEG data ({e})")))?;
+    let mut out = decoder.decode().map_err(bad)?;
     out.truncate(expected);
     Ok(out)
 }
@@ -687,6 +707,48 @@ fn undo_float_predictor(row: &mut [u8], spp: usize, es: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A baseline JPEG of one 8 x 8 gray block, every sample 128 (DC difference 0, then
+    /// end of block), with the frame header's height and width set to `side`.
+    fn gray_block_jpeg(side: u16) -> Vec<u8> {
+        let mut j = vec![0xFF, 0xD8];
+        // Quantisation table 0: all ones.
+        j.extend([0xFF, 0xDB, 0, 67, 0]);
+        j.extend([1u8; 64]);
+        // Frame: 8-bit, height, width, one component (id 1, 1x1 sampling, table 0).
+        j.extend([0xFF, 0xC0, 0, 11, 8]);
+        j.extend(side.to_be_bytes());
+        j.extend(side.to_be_bytes());
+        j.extend([1, 1, 0x11, 0]);
+        // Huffman tables: DC 0 and AC 0, each one code of length 1 for symbol 0.
+        for class in [0x00, 0x10] {
+            j.extend([0xFF, 0xC4, 0, 20, class, 1]);
+            j.extend([0u8; 15]);
+            j.push(0);
+        }
+        // Scan of the one component, then its data: DC code 0, EOB code 0, padding ones.
+        j.extend([0xFF, 0xDA, 0, 8, 1, 1, 0x00, 0, 63, 0]);
+        j.extend([0x3F, 0xFF, 0xD9]);
+        j
+    }
+
+    #[test]
+    fn a_jpeg_header_declaring_more_than_the_strip_is_refused_before_decoding() {
+        assert_eq!(
+            decode_jpeg(&gray_block_jpeg(8), None, 1, 64, 0).unwrap(),
+            [128; 64]
+        );
+        // 65535 x 65535 from a damaged frame header: the decoder filled planes of that size
+        // for minutes before checking its limit.
+        let err = decode_jpeg(&gray_block_jpeg(u16::MAX), None, 1, 64, 100)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at byte 100")
+                && err.contains("at most 65536 bytes, its header declares 65535 x 65535 pixels"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn undecodable_strips_are_codec_errors_keeping_the_codecs_error() {
