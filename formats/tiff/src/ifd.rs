@@ -53,10 +53,7 @@ impl<'a> Reader<'a> {
     fn array<const N: usize>(&self, offset: u64) -> Result<[u8; N]> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.slice(offset, N as u64)?);
-        if self.order != ByteOrder::NATIVE {
-            a.reverse();
-        }
-        Ok(a)
+        Ok(native(self.order, a))
     }
 
     /// An unsigned 16-bit number.
@@ -76,20 +73,15 @@ impl<'a> Reader<'a> {
 }
 
 /// The `N`-byte numbers of `raw` in byte order `order`, each converted by `f` from its
-/// bytes in native order. The byte order is looked at once, not per number (under
-/// fuzzing's comparison tracing, a check per number was a fifth of a structure parse).
+/// bytes in native order; the order is looked at once, not per number ([`FileOrder`]).
 fn numbers<const N: usize, T>(raw: &[u8], order: ByteOrder, f: impl Fn([u8; N]) -> T) -> Vec<T> {
-    let each = raw
-        .chunks_exact(N)
-        .map(|c| <[u8; N]>::try_from(c).expect("N bytes"));
-    if order == ByteOrder::NATIVE {
-        each.map(f).collect()
-    } else {
-        each.map(|mut a| {
-            a.reverse();
-            f(a)
-        })
-        .collect()
+    fn each<O: FileOrder, const N: usize, T>(raw: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
+        let (numbers, _) = raw.as_chunks::<N>();
+        numbers.iter().map(|&a| f(O::native(a))).collect()
+    }
+    match order {
+        ByteOrder::Little => each::<Little, N, T>(raw, f),
+        ByteOrder::Big => each::<Big, N, T>(raw, f),
     }
 }
 
@@ -300,11 +292,25 @@ pub fn parse_ifd(bytes: &[u8], header: &Header, offset: u64) -> Result<Ifd> {
     })
 }
 
-/// Numbers in a file's byte order, chosen once per IFD rather than tested per field.
+/// A file's byte order as a type, so that code reading many numbers is compiled once per
+/// order rather than testing the order per number (under fuzzing's comparison tracing, a
+/// test per field was a third of a structure parse). [`Reader`]'s single numbers and
+/// [`numbers`]' lists go through it too: one byte-order mechanism for the whole file.
 trait FileOrder {
-    fn u16(b: [u8; 2]) -> u16;
-    fn u32(b: [u8; 4]) -> u32;
-    fn u64(b: [u8; 8]) -> u64;
+    /// The order of the file's bytes.
+    const ORDER: ByteOrder;
+
+    /// `b`, the bytes of a number in the file's order, in native order.
+    #[inline(always)]
+    fn native<const N: usize>(mut b: [u8; N]) -> [u8; N] {
+        if !matches!(
+            (Self::ORDER, ByteOrder::NATIVE),
+            (ByteOrder::Little, ByteOrder::Little) | (ByteOrder::Big, ByteOrder::Big)
+        ) {
+            b.reverse();
+        }
+        b
+    }
 }
 
 /// Little-endian files (`II`).
@@ -313,26 +319,18 @@ struct Little;
 struct Big;
 
 impl FileOrder for Little {
-    fn u16(b: [u8; 2]) -> u16 {
-        u16::from_le_bytes(b)
-    }
-    fn u32(b: [u8; 4]) -> u32 {
-        u32::from_le_bytes(b)
-    }
-    fn u64(b: [u8; 8]) -> u64 {
-        u64::from_le_bytes(b)
-    }
+    const ORDER: ByteOrder = ByteOrder::Little;
 }
 
 impl FileOrder for Big {
-    fn u16(b: [u8; 2]) -> u16 {
-        u16::from_be_bytes(b)
-    }
-    fn u32(b: [u8; 4]) -> u32 {
-        u32::from_be_bytes(b)
-    }
-    fn u64(b: [u8; 8]) -> u64 {
-        u64::from_be_bytes(b)
+    const ORDER: ByteOrder = ByteOrder::Big;
+}
+
+/// `b` (bytes in `order`) in native order.
+fn native<const N: usize>(order: ByteOrder, b: [u8; N]) -> [u8; N] {
+    match order {
+        ByteOrder::Little => Little::native(b),
+        ByteOrder::Big => Big::native(b),
     }
 }
 
@@ -360,20 +358,20 @@ fn entries<O: FileOrder, const SIZE: usize>(
     let inline: u64 = if big { 8 } else { 4 };
     let word = |entry: &[u8], at: usize| {
         if big {
-            O::u64(field(entry, at))
+            u64::from_ne_bytes(O::native(field(entry, at)))
         } else {
-            u64::from(O::u32(field(entry, at)))
+            u64::from(u32::from_ne_bytes(O::native(field(entry, at))))
         }
     };
     let mut entries = Vec::with_capacity(table.len() / SIZE);
     let mut previous: Option<u16> = None;
     for (i, entry) in table.chunks_exact(SIZE).enumerate() {
-        let tag = O::u16(field(entry, 0));
+        let tag = u16::from_ne_bytes(O::native(field(entry, 0)));
         if let Some(previous) = previous.filter(|&p| p >= tag) {
             defect(Defect::Unsorted { tag, previous });
         }
         previous = Some(tag);
-        let ftype = O::u16(field(entry, 2));
+        let ftype = u16::from_ne_bytes(O::native(field(entry, 2)));
         let n = word(entry, 4);
         let value_field = if big { 12 } else { 8 };
         let Some(size) = type_size(ftype) else {
