@@ -34,6 +34,7 @@ pub mod values;
 
 // The dataset model: datasets, axes, dtypes, metadata trees and the lazy pixel sources
 // a dataset reads from.
+pub use emio_core::hyperspy::models;
 pub use emio_core::hyperspy::LearningResults;
 pub use emio_core::metadata;
 pub use emio_core::ragged;

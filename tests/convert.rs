@@ -576,6 +576,111 @@ fn hyperspy_formats_keep_learning_results() {
     }
 }
 
+/// A model as HyperSpy keeps it (two components, parameter maps of records, channel
+/// switches, fit statistics, `None`s, empty lists, bounds), built from its dictionary
+/// with arrays for placeholders.
+fn sample_model(nav: u64) -> emio_core::hyperspy::Model {
+    use emio_core::hyperspy::models::{from_decoded, ARRAY_PLACEHOLDER};
+    use emio_core::hyperspy::{StoredArray, StoredElement};
+    let record = StoredElement::Record(vec![
+        ("values".into(), DType::F64),
+        ("std".into(), DType::F64),
+        ("is_set".into(), DType::Bool),
+    ]);
+    let map = |k: f64| {
+        let bytes = (0..nav)
+            .flat_map(|i| {
+                let mut r = (k * i as f64).to_ne_bytes().to_vec();
+                r.extend((0.5 * k).to_ne_bytes());
+                r.push(u8::from(i % 2 == 0));
+                r
+            })
+            .collect();
+        StoredArray::new(record.clone(), vec![nav], bytes).unwrap()
+    };
+    let switches =
+        StoredArray::new(StoredElement::Plain(DType::Bool), vec![4], vec![1, 0, 1, 1]).unwrap();
+    let chisq = StoredArray::new(
+        StoredElement::Plain(DType::F64),
+        vec![nav],
+        (0..nav)
+            .flat_map(|i| (i as f64 * 0.25).to_ne_bytes())
+            .collect(),
+    )
+    .unwrap();
+    let at = |i: usize| json!({ ARRAY_PLACEHOLDER: i });
+    let parameter = |name: &str, i: usize| {
+        json!({
+            "_id_name": name, "name": name, "free": true, "_linear": false, "self": 1234,
+            "std": null, "value": 1.5, "units": null, "_twins": [], "_bounds": [0.0, null],
+            "map": at(i),
+            "_whitelist": {"_id_name": "", "map": "", "self": "id", "value": ""},
+        })
+    };
+    let tree: emio::Tree = serde_json::from_value(json!({
+        "_dict": {
+            "_channel_switches": at(0),
+            "chisq.data": at(1),
+            "free_parameters_boundaries": null,
+            "components": [
+                {"_id_name": "Gaussian", "name": "Gaussian", "active": true,
+                 "_active_array": null, "module": "numpy",
+                 "parameters": [parameter("A", 2), parameter("centre", 3)],
+                 "_whitelist": {"module": "init", "name": ""}},
+                {"_id_name": "Offset", "name": "Offset", "active": true,
+                 "parameters": [parameter("offset", 4)]},
+            ],
+        },
+        "components": {"Gaussian": {}, "Offset": {}},
+        "date": "2026-12-03 10:56:04",
+        "dimensions": "(3|4)",
+    }))
+    .unwrap();
+    let arrays = vec![switches, chisq, map(1.0), map(2.0), map(-3.0)];
+    from_decoded("a", &tree, arrays).unwrap()
+}
+
+/// Models fitted to a signal are written by both of HyperSpy's formats as HyperSpy stores
+/// them and read back exactly (groups, attributes, arrays of records and of numbers),
+/// also passing from one format to the other; decoding one gives rsciio's dictionary with
+/// each array where HyperSpy put it.
+#[test]
+fn hyperspy_formats_keep_models() {
+    use emio_core::hyperspy::models::{array_at, decoded, ARRAY_PLACEHOLDER};
+    let dir = tempfile::tempdir().unwrap();
+    let mut ds = sample_dataset();
+    let nav = ds.shape()[0];
+    let model = sample_model(nav);
+    ds.models = vec![model.clone()];
+    let hspy = dir.path().join("m.hspy");
+    write("hspy", &ds, &hspy, &[]).unwrap();
+    let back = open_one("hspy", &hspy);
+    assert_eq!(back.models, ds.models);
+    assert!(back.warnings().is_empty(), "{:?}", back.warnings());
+    // hspy -> zspy -> hspy.
+    let zspy = dir.path().join("m.zspy");
+    write("zspy", &back, &zspy, &[]).unwrap();
+    let back = open_one("zspy", &zspy);
+    assert_eq!(back.models, ds.models);
+    let again = dir.path().join("again.hspy");
+    write("hspy", &back, &again, &[]).unwrap();
+    assert_eq!(open_one("hspy", &again).models, ds.models);
+
+    let tree = serde_json::Value::Object(decoded(&model).unwrap());
+    let map = &tree["_dict"]["components"][0]["parameters"][1]["map"];
+    let path = map[ARRAY_PLACEHOLDER].as_str().unwrap();
+    assert_eq!(path, "_dict/_list_2_components/0/_list_2_parameters/1/map");
+    let array = array_at(&model, path).unwrap();
+    assert_eq!(array.shape, vec![nav]);
+    assert_eq!(array.bytes.len() as u64, 17 * nav);
+    assert_eq!(
+        tree["_dict"]["components"][1]["parameters"][0]["_twins"],
+        json!([])
+    );
+    assert_eq!(tree["_dict"]["free_parameters_boundaries"], json!(null));
+    assert_eq!(tree["dimensions"], "(3|4)");
+}
+
 #[test]
 fn zarr_rejects_bad_chunk_and_shard_options() {
     let dir = tempfile::tempdir().unwrap();
@@ -834,33 +939,58 @@ fn conversions_of_chunks_cut_by_every_region_keep_the_values() {
     }
 }
 
-/// A model stored beside a `.zspy` signal (`Analysis/models/<name>`, as HyperSpy's Zarr
-/// writer stores it) is named in a warning on the signal it belongs to, not dropped without
-/// a word; a model of another signal is not.
+/// Models stored beside a `.zspy` signal (`Analysis/models/<name>`, as HyperSpy's Zarr
+/// writer stores them) are read with the signal they were fitted to; those emio cannot
+/// keep (an array of text, a model of a signal the file lacks, one stored without its
+/// signal) are each named in a warning, not dropped without a word.
 #[test]
-fn zspy_models_are_reported() {
+fn zspy_models_not_kept_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fitted.zspy");
     let ds = sample_dataset();
     write("zspy", &ds, &path, &[]).unwrap();
     let signal = format!("/Experiments/{}", ds.title());
     let models = path.join("Analysis").join("models");
-    for (name, owner) in [
-        ("fit", signal.as_str()),
-        ("other", "/Experiments/elsewhere"),
-    ] {
-        let group = models.join(name);
-        std::fs::create_dir_all(&group).unwrap();
-        std::fs::write(group.join(".zgroup"), r#"{"zarr_format": 2}"#).unwrap();
-        let attrs = serde_json::json!({ "_signal": owner });
-        std::fs::write(group.join(".zattrs"), attrs.to_string()).unwrap();
-    }
-    for folder in [path.join("Analysis"), models] {
-        std::fs::write(folder.join(".zgroup"), r#"{"zarr_format": 2}"#).unwrap();
-    }
+    let group = |dir: &Path, attrs: serde_json::Value| {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(".zgroup"), r#"{"zarr_format": 2}"#).unwrap();
+        std::fs::write(dir.join(".zattrs"), attrs.to_string()).unwrap();
+    };
+    group(&path.join("Analysis"), json!({}));
+    group(&models, json!({}));
+    group(
+        &models.join("kept"),
+        json!({ "_signal": signal, "dimensions": "(4|3)" }),
+    );
+    group(&models.join("text"), json!({ "_signal": signal }));
+    let names = models.join("text").join("names");
+    std::fs::create_dir_all(&names).unwrap();
+    let zarray = json!({
+        "zarr_format": 2, "shape": [1], "chunks": [1], "dtype": "<U5", "fill_value": "",
+        "order": "C", "filters": null, "compressor": null, "dimension_separator": "/",
+    });
+    std::fs::write(names.join(".zarray"), zarray.to_string()).unwrap();
+    group(
+        &models.join("other"),
+        json!({ "_signal": "/Experiments/elsewhere" }),
+    );
+    group(&models.join("loose"), json!({}));
     let back = open_one("zspy", &path);
     let warnings = back.warnings().join("\n");
-    assert!(warnings.contains("model \"fit\""), "{warnings}");
-    assert!(!warnings.contains("\"other\""), "{warnings}");
+    assert_eq!(back.models.len(), 1, "{warnings}");
+    assert_eq!(back.models[0].name, "kept");
+    assert_eq!(back.models[0].group.attrs["dimensions"], "(4|3)");
+    assert!(!back.models[0].group.attrs.contains_key("_signal"));
+    for expected in [
+        "model \"text\"",
+        "<U5",
+        "model \"other\"",
+        "not a signal of the file",
+        "model \"loose\"",
+        "stored without the signal",
+    ] {
+        assert!(warnings.contains(expected), "{expected}: {warnings}");
+    }
+    assert!(!warnings.contains("\"kept\""), "{warnings}");
     assert_eq!(all_bytes(&back), all_bytes(&ds));
 }

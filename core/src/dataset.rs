@@ -10,7 +10,7 @@ use crate::array_data::ArrayData;
 use crate::axis::{Axis, AxisKind};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::hyperspy::LearningResults;
+use crate::hyperspy::{LearningResults, Model};
 use crate::inputs::InputStamp;
 use crate::metadata::{get_str, Tree};
 use crate::ragged::{RaggedPixels, RaggedSource};
@@ -47,6 +47,9 @@ pub struct Dataset {
     /// The same of the signal's peaks (HyperSpy 1.x's `peak_learning_results`), kept and
     /// written back like [`Dataset::learning_results`].
     pub peak_learning_results: Option<LearningResults>,
+    /// The models HyperSpy stored for the signal (`s.models`; its formats do), kept as
+    /// stored and written back by writers of those formats.
+    pub models: Vec<Model>,
 }
 
 /// The package of a signal's class in HyperSpy (`hyperspy`, `exspy`, `pyxem`, ...) and its
@@ -150,6 +153,7 @@ impl Dataset {
             signal_package: None,
             learning_results: None,
             peak_learning_results: None,
+            models: Vec::new(),
         })
     }
 

@@ -32,6 +32,29 @@ pub fn value_f64(v: &Value) -> Option<f64> {
     }
 }
 
+/// Native-endian values of a real dtype as JSON numbers: integers as integers (64-bit ones
+/// exactly), floats by [`json_f64`], booleans as booleans; `None` for complex and RGB.
+pub fn numbers_json(dtype: crate::DType, bytes: &[u8]) -> Option<Vec<Value>> {
+    let n = bytes.len() / dtype.size().max(1);
+    let array = crate::ArrayData::fill(dtype, &[n], n * dtype.size(), |out| {
+        out.copy_from_slice(&bytes[..out.len()]);
+        Ok(())
+    })
+    .ok()?;
+    Some(match array {
+        crate::ArrayData::Bool(a) => a.iter().map(|&b| Value::Bool(b)).collect(),
+        crate::ArrayData::I64(a) => a.iter().map(|&x| Value::from(x)).collect(),
+        crate::ArrayData::U64(a) => a.iter().map(|&x| Value::from(x)).collect(),
+        // Integers of up to 32 bits are exact as f64.
+        other if dtype.is_integer() => other
+            .to_f64()?
+            .iter()
+            .map(|&x| Value::from(x as i64))
+            .collect(),
+        other => other.to_f64()?.iter().map(|&x| json_f64(x)).collect(),
+    })
+}
+
 /// Set `value` at a dotted path (`"Acquisition_instrument.TEM.beam_energy"`), creating
 /// intermediate maps and replacing non-map values in the way.
 pub fn set_path(tree: &mut Tree, path: &str, value: impl Into<Value>) {

@@ -624,6 +624,61 @@ impl PyDataset {
         })
     }
 
+    /// The models HyperSpy stored for the signal (`s.models`), one `(name, tree, arrays)`
+    /// each: `tree` the dictionary rsciio reads for it, with each array a placeholder
+    /// `{"__emio_model_array__": path}`, and `arrays` a dict of those paths to `(NumPy
+    /// description as JSON text, shape, bytes)` (C order, native byte order).
+    #[getter]
+    #[allow(clippy::type_complexity)]
+    fn models<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Vec<(String, Bound<'py, PyDict>, Bound<'py, PyDict>)>> {
+        let mut out = Vec::with_capacity(self.inner.models.len());
+        for model in &self.inner.models {
+            let tree = emio::models::decoded(model).py_err(py)?;
+            let arrays = PyDict::new(py);
+            collect_model_arrays(py, model, &tree, &arrays)?;
+            out.push((model.name.clone(), pyjson::tree_to_py(py, &tree)?, arrays));
+        }
+        Ok(out)
+    }
+
+    /// This dataset with `models` (replacing any): `(name, tree, arrays)` each, `tree` the
+    /// JSON text of HyperSpy's dictionary of the model with each array a placeholder
+    /// `{"__emio_model_array__": i}` for `arrays[i]`, a `(NumPy description as JSON text,
+    /// shape, bytes)` (C order, native byte order, records packed).
+    #[allow(clippy::type_complexity)]
+    fn with_models(
+        &self,
+        py: Python<'_>,
+        models: Vec<(String, String, Vec<(String, Vec<u64>, Vec<u8>)>)>,
+    ) -> PyResult<PyDataset> {
+        let bad = |e: String| errors::to_pyerr(py, Error::invalid_option("models", e));
+        let mut inner = self.inner.clone();
+        inner.models.clear();
+        for (name, tree, arrays) in models {
+            let tree = pyjson::tree_from_json(&tree).map_err(bad)?;
+            let arrays = arrays
+                .into_iter()
+                .map(|(descr, shape, bytes)| {
+                    let descr: emio::serde_json::Value =
+                        emio::serde_json::from_str(&descr).map_err(|e| bad(e.to_string()))?;
+                    let (element, _) = emio::models::StoredElement::from_numpy_descr(&descr)
+                        .ok_or_else(|| bad(format!("a model array of NumPy type {descr}")))?;
+                    emio::models::StoredArray::new(element, shape, bytes).py_err(py)
+                })
+                .collect::<PyResult<Vec<_>>>()?;
+            let model = emio::models::from_decoded(&name, &tree, arrays).py_err(py)?;
+            inner.models.push(model);
+        }
+        Ok(PyDataset {
+            inner,
+            format: self.format,
+            errors: self.errors.clone(),
+        })
+    }
+
     /// This dataset with the signal package `(name, version)` (or none): what HyperSpy's
     /// formats write for it.
     fn with_signal_package(&self, package: Option<(String, String)>) -> PyDataset {
@@ -874,5 +929,36 @@ fn _emio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDataset>()?;
     m.add_class::<ArrayBuffer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
+
+/// The arrays of `model` its decoded `tree` refers to, into `out` (path -> `(NumPy
+/// description as JSON text, shape, bytes)`).
+fn collect_model_arrays(
+    py: Python<'_>,
+    model: &emio::models::Model,
+    tree: &emio::Tree,
+    out: &Bound<'_, PyDict>,
+) -> PyResult<()> {
+    use emio::serde_json::Value;
+    fn walk(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => match map.get(emio::models::ARRAY_PLACEHOLDER) {
+                Some(Value::String(path)) if map.len() == 1 => found.push(path.clone()),
+                _ => map.values().for_each(|v| walk(v, found)),
+            },
+            Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    tree.values().for_each(|v| walk(v, &mut found));
+    for path in found {
+        if let Some(array) = emio::models::array_at(model, &path) {
+            let descr = array.element.numpy_descr().to_string();
+            let bytes = PyBytes::new(py, &array.bytes);
+            out.set_item(path, (descr, array.shape.clone(), bytes))?;
+        }
+    }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod tree;
 
 pub use axes::{axis_dict, axis_from_dict};
 pub use learning::LearningResults;
+pub use models::{Model, StoredArray, StoredElement, StoredGroup, StoredRead};
 pub use tree::{
     dict2group, group2dict, package_attrs, signal_package, ListArray, Member, TreeSink, TreeSource,
 };

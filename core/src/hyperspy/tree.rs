@@ -18,6 +18,7 @@
 use serde_json::Value;
 
 use crate::descent::Descent;
+use crate::hyperspy::models::{StoredArray, StoredRead};
 use crate::metadata::{value_f64, Tree};
 use crate::{Error, Result, SignalPackage};
 
@@ -54,6 +55,16 @@ pub trait TreeSource {
         let _ = node;
         None
     }
+    /// The array at `node` read whole with its element type (a model's arrays,
+    /// [`crate::hyperspy::models`]), when it holds at most `max_bytes`; the default, for
+    /// stores that cannot, says so.
+    fn stored_array(&self, node: &str, max_bytes: u64) -> Result<StoredRead> {
+        let _ = max_bytes;
+        Ok(StoredRead::Unsupported(format!(
+            "emio does not read arrays such as {node} from {} files",
+            self.format()
+        )))
+    }
 }
 
 /// A list HyperSpy stores as a 1-D `_list_<k>` array.
@@ -76,6 +87,21 @@ pub trait TreeSink {
     fn group(&mut self, node: &str, attrs: &Tree) -> Result<()>;
     /// Write the 1-D array `node`.
     fn list(&mut self, node: &str, values: &ListArray<'_>) -> Result<()>;
+    /// Like [`TreeSink::group`], for attributes readers compare as text rather than decode
+    /// (rsciio matches a model's `_signal` with the signal's group name as a Python `str`:
+    /// HDF5 stores then write variable-length strings, as h5py does).
+    fn group_with_text(&mut self, node: &str, attrs: &Tree) -> Result<()> {
+        self.group(node, attrs)
+    }
+    /// Write the array `node` with its element type (a model's arrays,
+    /// [`crate::hyperspy::models`]); the default, for stores that cannot, is an error.
+    fn stored_array(&mut self, node: &str, array: &StoredArray) -> Result<()> {
+        let _ = array;
+        Err(Error::unsupported(
+            "hyperspy",
+            format!("a model's array ({node}) in this format"),
+        ))
+    }
 }
 
 /// `group/name`, without doubled slashes.

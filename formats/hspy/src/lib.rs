@@ -12,10 +12,10 @@
 //! ([`emio_core::ragged`]; [`ragged`]).
 //!
 //! Learning results (`learning_results`, HyperSpy 1.x's `peak_learning_results`) are read
-//! with each signal and written back ([`emio_core::hyperspy::learning`]). Models fitted to
-//! a signal (`Analysis/models/<name>`) are not read: each signal they belong to carries a
-//! warning naming them ([`emio_core::hyperspy::models`]), so a conversion does not leave
-//! them behind silently.
+//! with each signal and written back ([`emio_core::hyperspy::learning`]), and so are the
+//! models fitted to a signal (`Analysis/models/<name>`, kept as stored: groups, attributes
+//! and arrays such as the parameter maps, records of `values`, `std`, `is_set`;
+//! [`emio_core::hyperspy::models`]); a model emio cannot keep is named in a warning.
 //!
 //! Writing ([`mod@write`]) produces file format 3.3 as rsciio does, with its `compression`
 //! (gzip, lzf, none), `chunks` and `write_dataset` options.

@@ -66,7 +66,7 @@ pub fn read(path: &Path) -> Result<Vec<Dataset>> {
             groups.push(group);
         }
     }
-    models::warn_unread(&H5Tree(&f), &groups, &mut out);
+    models::read(&H5Tree(&f), &groups, &mut out)?;
     if out.is_empty() {
         return Err(Error::malformed_at_unknown(
             FORMAT,

@@ -3,10 +3,12 @@
 //! [`H5Writer`].
 
 use emio_core::hyperspy::tree::nest;
-use emio_core::hyperspy::{ListArray, Member, TreeSink, TreeSource};
-use emio_core::metadata::json_f64;
+use emio_core::hyperspy::{
+    ListArray, Member, StoredArray, StoredElement, StoredRead, TreeSink, TreeSource,
+};
+use emio_core::metadata::numbers_json;
 use emio_core::serde_json::Value;
-use emio_core::{DType, Error, Result, Tree};
+use emio_core::{ByteOrder, DType, Error, Result, Tree};
 use emio_h5::writer::{Attr, H5Writer};
 use emio_h5::{Element, H5File, MemberKind};
 
@@ -51,6 +53,75 @@ impl TreeSource for H5Tree<'_> {
     fn identity(&self, node: &str) -> Option<u64> {
         self.0.object_address(node)
     }
+
+    fn stored_array(&self, node: &str, max_bytes: u64) -> Result<StoredRead> {
+        let ds = self.0.dataset(node)?;
+        let element = match &ds.element {
+            Element::Numeric(d, _) if !d.is_rgb() => StoredElement::Plain(*d),
+            Element::Compound(fields, _) => StoredElement::Record(
+                fields
+                    .iter()
+                    .map(|(name, _, d, _)| (name.clone(), *d))
+                    .collect(),
+            ),
+            other => {
+                return Ok(StoredRead::Unsupported(format!(
+                    "its array {node} holds {other:?}, which emio does not keep in a model"
+                )))
+            }
+        };
+        if ds.nbytes() > max_bytes {
+            return Ok(StoredRead::TooLarge(ds.nbytes()));
+        }
+        let bytes = match &ds.element {
+            Element::Compound(fields, size) => {
+                packed_records(node, &ds.read_raw()?, fields, *size)?
+            }
+            _ => ds.read_bytes()?,
+        };
+        StoredArray::new(element, ds.shape.clone(), bytes).map(StoredRead::Array)
+    }
+}
+
+/// The records of dataset `node` (`raw`: `size` stored bytes each, members at their
+/// offsets in their byte order), packed in member order and native byte order; an error
+/// when a member does not lie inside a record.
+fn packed_records(
+    node: &str,
+    raw: &[u8],
+    fields: &[(String, u64, DType, ByteOrder)],
+    size: usize,
+) -> Result<Vec<u8>> {
+    let mut ranges = Vec::with_capacity(fields.len());
+    for (name, offset, dtype, order) in fields {
+        let range = usize::try_from(*offset)
+            .ok()
+            .and_then(|o| Some(o..o.checked_add(dtype.size())?))
+            .filter(|r| r.end <= size)
+            .ok_or_else(|| {
+                Error::malformed_at_unknown(
+                    "hspy",
+                    format!(
+                        "member {name:?} of the records of {node} inside the {size}-byte \
+                         record (at {offset}, {} bytes)",
+                        dtype.size()
+                    ),
+                )
+            })?;
+        ranges.push((range, dtype.swap_unit(), order.is_native()));
+    }
+    let packed: usize = fields.iter().map(|f| f.2.size()).sum();
+    let mut out = Vec::with_capacity(raw.len() / size.max(1) * packed);
+    for record in raw.chunks_exact(size.max(1)) {
+        for (range, unit, native) in &ranges {
+            let at = out.len();
+            out.extend_from_slice(&record[range.clone()]);
+            if !native {
+                emio_core::dtype::swap_bytes_in_place(&mut out[at..], *unit);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A metadata dataset's values as JSON (nested by shape), or a summary when it is too
@@ -68,56 +139,13 @@ pub fn dataset_value(f: &H5File, path: &str) -> Result<Value> {
     }
     let flat: Vec<Value> = match &ds.element {
         Element::Str => ds.read_strings()?.into_iter().map(Value::String).collect(),
-        Element::Numeric(dtype, _) => match numbers(*dtype, &ds.read_bytes()?) {
+        Element::Numeric(dtype, _) => match numbers_json(*dtype, &ds.read_bytes()?) {
             Some(v) => v,
             None => return Ok(summary(dtype.name())),
         },
         _ => return Ok(summary("non-numeric")),
     };
     Ok(nest(&flat, &ds.shape))
-}
-
-/// Native-endian values of a real dtype as JSON numbers (booleans as booleans).
-pub fn numbers(dtype: DType, bytes: &[u8]) -> Option<Vec<Value>> {
-    if dtype == DType::Bool {
-        return Some(bytes.iter().map(|&b| Value::Bool(b != 0)).collect());
-    }
-    // 64-bit integers exactly (a float would round those beyond 2^53).
-    let words = || {
-        bytes
-            .chunks_exact(8)
-            .map(|c| <[u8; 8]>::try_from(c).unwrap_or_default())
-    };
-    match dtype {
-        DType::I64 => {
-            return Some(
-                words()
-                    .map(|w| Value::from(i64::from_ne_bytes(w)))
-                    .collect(),
-            )
-        }
-        DType::U64 => {
-            return Some(
-                words()
-                    .map(|w| Value::from(u64::from_ne_bytes(w)))
-                    .collect(),
-            )
-        }
-        _ => {}
-    }
-    let values = emio_h5::to_f64(dtype, bytes)?;
-    Some(
-        values
-            .into_iter()
-            .map(|x| {
-                if dtype.is_integer() && x.abs() < 9.0e15 {
-                    Value::from(x as i64)
-                } else {
-                    json_f64(x)
-                }
-            })
-            .collect(),
-    )
 }
 
 /// An [`H5Writer`] written as a HyperSpy tree.
@@ -133,6 +161,13 @@ pub fn scalar_attr(value: &Value) -> Result<Attr> {
             Some(i) => Attr::Int(i),
             None => Attr::Float(n.as_f64().unwrap_or(f64::NAN)),
         },
+        // Array attributes, as a model's groups may hold (written by h5py from NumPy).
+        Value::Array(items) if items.iter().all(|v| v.is_i64()) => {
+            Attr::Ints(items.iter().filter_map(Value::as_i64).collect())
+        }
+        Value::Array(items) if items.iter().all(Value::is_number) => {
+            Attr::Floats(items.iter().filter_map(Value::as_f64).collect())
+        }
         other => {
             return Err(Error::unsupported(
                 "hspy",
@@ -160,5 +195,29 @@ impl TreeSink for H5Sink<'_> {
         };
         let n = (bytes.len() / dtype.size()) as u64;
         self.0.write_dataset(node, dtype, &[n], &bytes, &[])
+    }
+
+    fn group_with_text(&mut self, node: &str, attrs: &Tree) -> Result<()> {
+        let attrs = attrs
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), Attr::VarStr(s.clone()))),
+                other => scalar_attr(other).map(|a| (k.clone(), a)),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.0.create_group(node, attrs)
+    }
+
+    fn stored_array(&mut self, node: &str, array: &StoredArray) -> Result<()> {
+        match &array.element {
+            StoredElement::Plain(dtype) => {
+                self.0
+                    .write_dataset(node, *dtype, &array.shape, &array.bytes, &[])
+            }
+            StoredElement::Record(fields) => {
+                self.0
+                    .write_records(node, fields, &array.shape, &array.bytes, &[])
+            }
+        }
     }
 }

@@ -18,7 +18,9 @@
 //! by its buffers.
 
 use emio_core::hyperspy::tree::join;
-use emio_core::hyperspy::{axis_dict, dict2group, learning, package_attrs, ListArray, TreeSink};
+use emio_core::hyperspy::{
+    axis_dict, dict2group, learning, models, package_attrs, ListArray, TreeSink,
+};
 use emio_core::metadata::Tree;
 use emio_core::options::IntList;
 use emio_core::output::stream_c_order;
@@ -275,6 +277,7 @@ fn write_signal(
         Ok(())
     })?;
     sink.group(&join(group, "attributes"), &attributes)?;
+    models::write(&mut sink, group, ds)?;
     for (node, array) in arrays {
         write_learning_array(w, &node, array, progress)?;
     }

@@ -9,13 +9,14 @@ use std::sync::Arc;
 use emio_core::hyperspy::tree::{join, nest};
 use emio_core::hyperspy::{
     axis_dict, axis_from_dict, dict2group, group2dict, learning, models, package_attrs,
-    signal_package, ListArray, Member, TreeSink, TreeSource,
+    signal_package, ListArray, Member, StoredArray, StoredElement, StoredRead, TreeSink,
+    TreeSource,
 };
 use emio_core::options::IntList;
 use emio_core::signals::{Combined, Signals};
 use emio_core::{
-    ArraySource, Axis, DType, Dataset, Error, Format, FormatInfo, OptionSet, Options, Progress,
-    Result, Tree, WriteRequest, Writes,
+    ArraySource, Axis, ByteOrder, DType, Dataset, Error, Format, FormatInfo, OptionSet, Options,
+    Progress, Result, Tree, WriteRequest, Writes,
 };
 use serde_json::{json, Map, Value};
 use zarrs::array::{ArrayBytes, ArraySubset};
@@ -167,6 +168,10 @@ impl TreeSink for ZspySink<'_> {
             }
         }
     }
+
+    fn stored_array(&mut self, node: &str, array: &StoredArray) -> Result<()> {
+        write_stored_array(self.root, node, array)
+    }
 }
 
 /// A `.zspy` directory read as a HyperSpy tree.
@@ -215,6 +220,101 @@ impl TreeSource for ZspySource<'_> {
     fn array_value(&self, node: &str) -> Result<Value> {
         read_small_array(self.root, node)
     }
+
+    fn stored_array(&self, node: &str, max_bytes: u64) -> Result<StoredRead> {
+        read_stored_array(self.root, node, max_bytes)
+    }
+}
+
+/// A model's array ([`models`]) read whole: any dtype NumPy describes with a plain type or
+/// a record of them (HyperSpy's parameter maps), in any chunking and compression. Records
+/// are read through zarrs as raw bytes of their size (`|V<n>`), which it decodes like any
+/// other type, and each member is then put in native byte order.
+fn read_stored_array(root: &Path, node: &str, max_bytes: u64) -> Result<StoredRead> {
+    let dir = root.join(node.trim_start_matches('/'));
+    let mut doc = json::read(FORMAT, &dir.join(".zarray"))?.unwrap_or(Value::Null);
+    let descr = doc.get("dtype").cloned().unwrap_or(Value::Null);
+    let Some((element, orders)) = StoredElement::from_numpy_descr(&descr) else {
+        return Ok(StoredRead::Unsupported(format!(
+            "its array {node} holds {descr}, which emio does not keep in a model"
+        )));
+    };
+    let shape: Vec<u64> = doc
+        .get("shape")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().map(Value::as_u64).collect())
+        .ok_or_else(|| {
+            Error::malformed_at_unknown(FORMAT, "a shape in the .zarray").with_path(&dir)
+        })?;
+    let nbytes = emio_core::source::element_count(&shape)
+        .and_then(|n| n.checked_mul(element.size() as u64))
+        .unwrap_or(u64::MAX);
+    if nbytes > max_bytes {
+        return Ok(StoredRead::TooLarge(nbytes));
+    }
+    if let StoredElement::Record(_) = element {
+        // Zarr v2 gives raw bytes' fill value in base64: zeros (the whole array is read, so
+        // it fills only chunks the store lacks, as zarr-python's null does).
+        let size = element.size();
+        let zeros = "A".repeat(size / 3 * 4) + ["", "AA==", "AAA="][size % 3];
+        doc["dtype"] = Value::from(format!("|V{size}"));
+        doc["fill_value"] = Value::from(zeros);
+    }
+    let metadata: zarrs::array::ArrayMetadata =
+        serde_json::from_value(doc).map_err(|e| zerr(FORMAT, e).with_path(&dir))?;
+    let (parent, leaf) = crate::leaf_store(root, node);
+    let store =
+        Arc::new(zarrs::filesystem::FilesystemStore::new(&parent).map_err(|e| zerr(FORMAT, e))?);
+    let array = zarrs::array::Array::new_with_metadata(store, &leaf, metadata)
+        .map_err(|e| zerr(FORMAT, e).with_path(&dir))?;
+    // Chunks may be declared larger than the array: each is decoded whole.
+    let chunk = chunk_shape(&array, shape.len())?;
+    let chunk_bytes = emio_core::source::element_count(&chunk)
+        .and_then(|n| n.checked_mul(element.size() as u64))
+        .unwrap_or(u64::MAX);
+    if chunk_bytes > max_bytes {
+        return Ok(StoredRead::TooLarge(chunk_bytes));
+    }
+    let mut bytes = retrieve_checked(&array, &shape, &chunk)
+        .and_then(|b| b.into_fixed().map_err(|e| zerr(FORMAT, e)))
+        .map_err(|e| e.with_path(&dir))?
+        .into_owned();
+    let swap: Vec<bool> = orders.iter().map(|o| !o.is_native()).collect();
+    element.swap_members(&mut bytes, &swap);
+    StoredArray::new(element, shape, bytes).map(StoredRead::Array)
+}
+
+/// Write a model's array as an uncompressed Zarr v2 array of one chunk (NumPy's
+/// description as its dtype: zarr-python reads a record as a structured array).
+fn write_stored_array(root: &Path, node: &str, array: &StoredArray) -> Result<()> {
+    let dir = root.join(node.trim_start_matches('/'));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let chunks: Vec<u64> = array.shape.iter().map(|&n| n.max(1)).collect();
+    let doc = json!({
+        "zarr_format": 2,
+        "shape": array.shape,
+        "chunks": chunks,
+        "dtype": array.element.numpy_descr(),
+        "fill_value": null,
+        "order": "C",
+        "filters": null,
+        "dimension_separator": "/",
+        "compressor": null,
+    });
+    json::write(&dir.join(".zarray"), &doc)?;
+    if array.bytes.is_empty() {
+        return Ok(());
+    }
+    let key = vec!["0"; array.shape.len().max(1)].join("/");
+    let chunk = dir.join(key);
+    if let Some(parent) = chunk.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    // NumPy's description says little-endian: swap every member on a big-endian host.
+    let mut bytes = array.bytes.clone();
+    let swap = vec![!ByteOrder::Little.is_native(); array.element.members().len()];
+    array.element.swap_members(&mut bytes, &swap);
+    std::fs::write(&chunk, bytes).map_err(|e| Error::io(&chunk, e))
 }
 
 /// Bundle every `.zgroup`, `.zattrs` and `.zarray` into `.zmetadata`, as
@@ -282,7 +382,7 @@ impl Format for Zspy {
             .map(|name| open_experiment(path, name))
             .collect::<Result<Vec<_>>>()?;
         let groups: Vec<String> = names.iter().map(|n| format!("/Experiments/{n}")).collect();
-        models::warn_unread(&ZspySource { root: path }, &groups, &mut datasets);
+        models::read(&ZspySource { root: path }, &groups, &mut datasets)?;
         Ok(datasets)
     }
 
@@ -369,6 +469,7 @@ fn write_signal(
         Ok(())
     })?;
     write_group(&group_dir.join("attributes"), &Map::new())?;
+    models::write(&mut sink, &node, dataset)?;
     for (array_node, array) in arrays {
         let chunk = choose_chunks(
             array,
@@ -501,35 +602,13 @@ fn read_small_array(root: &Path, node: &str) -> Result<Value> {
     }
     let array = crate::open_array_node(FORMAT, root, node)?;
     // Chunks may be declared larger than the array: each is decoded whole.
-    let chunk: Vec<u64> = array
-        .chunk_shape(&vec![0; shape.len()])
-        .map_err(|e| zerr(FORMAT, e))?
-        .iter()
-        .map(|c| c.get())
-        .collect();
+    let chunk = chunk_shape(&array, shape.len())?;
     if emio_core::source::element_count(&chunk).is_none_or(|c| c > MAX_METADATA_ELEMENTS) {
         return Ok(Value::String(format!(
             "<array of shape {shape:?} in chunks of {chunk:?} not expanded>"
         )));
     }
-    let grid: Vec<u64> = shape
-        .iter()
-        .zip(&chunk)
-        .map(|(n, c)| n.div_ceil(*c))
-        .collect();
-    let compressor = crate::guard::compressor(&array);
-    let mut checked = Ok(());
-    emio_core::copy::for_each_index(&grid, |index| {
-        if checked.is_ok() {
-            checked = crate::guard::check_chunk(FORMAT, &array, compressor.as_deref(), index);
-        }
-    });
-    checked.map_err(|e| e.with_path(&dir))?;
-    let subset = ArraySubset::new_with_start_shape(vec![0; shape.len()], shape.clone())
-        .map_err(|e| zerr(FORMAT, e))?;
-    let bytes: ArrayBytes<'static> = array.retrieve_array_subset(&subset).map_err(|e| {
-        crate::read_err(FORMAT, "decodable chunks of a metadata array", e).with_path(&dir)
-    })?;
+    let bytes = retrieve_checked(&array, &shape, &chunk).map_err(|e| e.with_path(&dir))?;
     let flat: Vec<Value> = if dtype == "|O" {
         let (data, offsets) = bytes
             .into_variable()
@@ -546,6 +625,46 @@ fn read_small_array(root: &Path, node: &str) -> Result<Value> {
         })?
     };
     Ok(nest(&flat, &shape))
+}
+
+/// The shape of the first chunk of the `ndim`-dimensional `array` (Zarr v2: every chunk's).
+fn chunk_shape(
+    array: &zarrs::array::Array<zarrs::filesystem::FilesystemStore>,
+    ndim: usize,
+) -> Result<Vec<u64>> {
+    Ok(array
+        .chunk_shape(&vec![0; ndim])
+        .map_err(|e| zerr(FORMAT, e))?
+        .iter()
+        .map(|c| c.get())
+        .collect())
+}
+
+/// The whole of `array` (of `shape`, in chunks of `chunk`), each chunk checked against its
+/// declared size before it is decoded ([`crate::guard`]).
+fn retrieve_checked(
+    array: &zarrs::array::Array<zarrs::filesystem::FilesystemStore>,
+    shape: &[u64],
+    chunk: &[u64],
+) -> Result<ArrayBytes<'static>> {
+    let grid: Vec<u64> = shape
+        .iter()
+        .zip(chunk)
+        .map(|(n, c)| n.div_ceil(*c))
+        .collect();
+    let compressor = crate::guard::compressor(array);
+    let mut checked = Ok(());
+    emio_core::copy::for_each_index(&grid, |index| {
+        if checked.is_ok() {
+            checked = crate::guard::check_chunk(FORMAT, array, compressor.as_deref(), index);
+        }
+    });
+    checked?;
+    let subset = ArraySubset::new_with_start_shape(vec![0; shape.len()], shape.to_vec())
+        .map_err(|e| zerr(FORMAT, e))?;
+    array
+        .retrieve_array_subset(&subset)
+        .map_err(|e| crate::read_err(FORMAT, "decodable chunks of a metadata array", e))
 }
 
 /// Decode native-endian elements of a numpy dtype into JSON values.

@@ -128,6 +128,35 @@ def _learning_results(results, writable):
     return out
 
 
+#: The key of the placeholder that stands for an array in a model's dictionary.
+_MODEL_ARRAY = "__emio_model_array__"
+
+
+def _models(models):
+    """rsciio's ``models`` of a signal: each model's dictionary (what HyperSpy's
+    ``s.models`` restores from) with its arrays as NumPy (parameter maps as structured
+    arrays of ``values``, ``std`` and ``is_set``)."""
+    import json
+
+    import numpy as np
+
+    def numpy_array(descr, shape, data):
+        descr = json.loads(descr)
+        dtype = np.dtype(descr if isinstance(descr, str) else [tuple(f) for f in descr])
+        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+
+    def fill(value, arrays):
+        if isinstance(value, dict):
+            if len(value) == 1 and _MODEL_ARRAY in value:
+                return numpy_array(*arrays[value[_MODEL_ARRAY]])
+            return {k: fill(v, arrays) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v, arrays) for v in value]
+        return value
+
+    return {name: fill(tree, arrays) for name, tree, arrays in models}
+
+
 def _warn_repairs(path, datasets):
     """Raise what the reader skipped or repaired in ``path`` (each dataset's ``warnings``)
     as :class:`EmioWarning`, each message once, attributed to the caller of the public
@@ -249,6 +278,9 @@ def file_reader(filename, lazy=False, chunks="auto", format=None, mmap_mode=None
                 signals[-1].setdefault("attributes", {})[group] = _learning_results(
                     results, writable
                 )
+        models = ds.models
+        if models:
+            signals[-1]["models"] = _models(models)
     if here:
         _apply_python_keywords(signals, here)
     return signals

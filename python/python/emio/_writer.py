@@ -8,6 +8,7 @@
 - Other array-likes (h5py/Zarr datasets, emio's own lazy readers) are sliced per region.
 """
 
+import json
 import threading
 from collections import OrderedDict
 from itertools import product
@@ -154,7 +155,7 @@ def dataset_from_signal(signal):
     ``original_metadata``, and ``package``/``package_version`` where given) or a HyperSpy
     signal."""
     if not isinstance(signal, dict) and hasattr(signal, "_to_dictionary"):
-        signal = signal._to_dictionary(add_learning_results=True, add_models=False)
+        signal = signal._to_dictionary(add_learning_results=True, add_models=True)
     dataset = _dataset(signal)
     if "package" in signal or "package_version" in signal:
         dataset = dataset.with_signal_package(
@@ -166,7 +167,43 @@ def dataset_from_signal(signal):
         results = signal.get(group) or (signal.get("attributes") or {}).get(group)
         if results:
             dataset = _with_learning_results(dataset, results, group)
+    models = signal.get("models")
+    if hasattr(models, "as_dictionary"):  # HyperSpy's DictionaryTreeBrowser
+        models = models.as_dictionary()
+    if models:
+        dataset = dataset.with_models([_model(name, model) for name, model in models.items()])
     return dataset
+
+
+def _model(name, model):
+    """``(name, tree, arrays)`` of a model's dictionary as HyperSpy keeps it, for
+    ``Dataset.with_models``: each array (a parameter map, the channel switches, ...)
+    replaced by a placeholder naming its place in ``arrays``."""
+    arrays = []
+
+    def lift(value):
+        if hasattr(value, "__dask_graph__"):
+            value = value.compute()
+        if isinstance(value, np.ndarray):
+            array = readable_array(value)
+            dtype = array.dtype
+            descr = (
+                [[n, dtype.fields[n][0].str] for n in dtype.names] if dtype.names else dtype.str
+            )
+            arrays.append(
+                (json.dumps(descr), [int(n) for n in array.shape], np.ascontiguousarray(array).tobytes())
+            )
+            return {"__emio_model_array__": len(arrays) - 1}
+        if hasattr(value, "as_dictionary"):
+            value = value.as_dictionary()
+        if isinstance(value, dict):
+            return {str(k): lift(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [lift(v) for v in value]
+        return value
+
+    tree = lift(model)
+    return str(name), to_json(tree), arrays
 
 
 def _is_array(value):

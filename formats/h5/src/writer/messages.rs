@@ -109,6 +109,27 @@ pub(super) fn datatype_message(dtype: DType) -> Result<Vec<u8>> {
     Ok(m)
 }
 
+/// The datatype message of a record of named members, packed in order (a compound type, as
+/// h5py stores a NumPy structured dtype; HyperSpy's parameter maps are `values`, `std`,
+/// `is_set`).
+pub(super) fn record_message(fields: &[(String, DType)]) -> Result<Vec<u8>> {
+    let count = u16::try_from(fields.len())
+        .map_err(|_| Error::Layout(format!("a record of {} members", fields.len())))?;
+    let size: usize = fields.iter().map(|(_, d)| d.size()).sum();
+    let mut m = vec![0x16, count as u8, (count >> 8) as u8, 0];
+    m.extend_from_slice(&(size as u32).to_le_bytes());
+    let mut at = 0u32;
+    for (name, dtype) in fields {
+        push_name(&mut m, name);
+        m.extend_from_slice(&at.to_le_bytes());
+        // Dimensionality, reserved, permutation, reserved, dimension sizes (version 1).
+        m.extend_from_slice(&[0; 28]);
+        m.extend_from_slice(&datatype_message(*dtype)?);
+        at += dtype.size() as u32;
+    }
+    Ok(m)
+}
+
 /// The datatype message of a fixed-length, NUL-padded UTF-8 string of `len` bytes.
 pub(super) fn string_type(len: usize) -> Vec<u8> {
     // Class 3, null-terminated, UTF-8.

@@ -26,7 +26,8 @@ pub use chunked::Compression;
 use groups::{GroupNode, GROUP_INTERNAL_K, GROUP_LEAF_K};
 pub use messages::Attr;
 use messages::{
-    attribute_message, dataspace_message, datatype_message, object_header, string_type,
+    attribute_message, dataspace_message, datatype_message, object_header, record_message,
+    string_type,
 };
 pub use vlen::VlenValues;
 
@@ -34,6 +35,16 @@ pub use vlen::VlenValues;
 const UNDEF: u64 = u64::MAX;
 /// Bytes of the version-0 superblock, reserved at the start and written at the end.
 const SUPERBLOCK_SIZE: u64 = 96;
+
+/// A dataset's element type as the writer stores it.
+struct Element {
+    /// Its datatype message.
+    message: Vec<u8>,
+    /// Bytes per element.
+    size: usize,
+    /// What to call it in errors.
+    name: String,
+}
 
 /// A streaming HDF5 writer.
 pub struct H5Writer {
@@ -126,25 +137,61 @@ impl H5Writer {
         attrs: &[(String, Attr)],
         produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>,
     ) -> Result<()> {
+        let element = Element {
+            message: datatype_message(dtype)?,
+            size: dtype.size(),
+            name: dtype.to_string(),
+        };
+        self.write_contiguous(path, &element, shape, attrs, produce)
+    }
+
+    /// Write a small dataset of records (`fields`: each member's name and dtype, packed in
+    /// order; h5py reads it as a NumPy structured array) from native-endian C-order `data`.
+    pub fn write_records(
+        &mut self,
+        path: &str,
+        fields: &[(String, DType)],
+        shape: &[u64],
+        data: &[u8],
+        attrs: &[(String, Attr)],
+    ) -> Result<()> {
+        let element = Element {
+            message: record_message(fields)?,
+            size: fields.iter().map(|(_, d)| d.size()).sum(),
+            name: "record".into(),
+        };
+        self.write_contiguous(path, &element, shape, attrs, |sink| sink(data))
+    }
+
+    fn write_contiguous(
+        &mut self,
+        path: &str,
+        element: &Element,
+        shape: &[u64],
+        attrs: &[(String, Attr)],
+        produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>,
+    ) -> Result<()> {
         for (name, value) in attrs {
             attribute_message(name, value)?;
         }
         let expected = element_count(shape)
-            .and_then(|n| n.checked_mul(dtype.size() as u64))
+            .and_then(|n| n.checked_mul(element.size as u64))
             .ok_or_else(|| Error::Layout(format!("a dataset of shape {shape:?}")))?;
         let start = self.pos;
         produce(&mut |bytes| self.put(bytes).map(|_| ()))?;
         let written = self.pos - start;
         if written != expected {
             return Err(Error::Layout(format!(
-                "{written} bytes streamed for a {dtype} dataset of shape {shape:?} ({expected} expected)"
+                "{written} bytes streamed for a {} dataset of shape {shape:?} ({expected} \
+                 expected)",
+                element.name
             )));
         }
         let addr = if written == 0 { UNDEF } else { start };
         let mut layout = vec![3, 1];
         layout.extend_from_slice(&addr.to_le_bytes());
         layout.extend_from_slice(&written.to_le_bytes());
-        let header = self.dataset_header(datatype_message(dtype)?, shape, layout, None, attrs)?;
+        let header = self.dataset_header(element.message.clone(), shape, layout, None, attrs)?;
         self.link_dataset(path, header)
     }
 
