@@ -1,5 +1,11 @@
 //! Undoing a bit-plane transpose ("bitshuffle": HDF5 filter 32008 as DECTRIS detectors
-//! write it, Blosc's bitshuffle) at memory speed.
+//! write it, Blosc's bitshuffle) and a byte-plane one (HDF5's shuffle filter, which h5py
+//! and rsciio apply by default) at memory speed.
+//!
+//! Byte planes ([`unshuffle_bytes`]): `n` elements of `es` bytes are stored as `es` planes
+//! of `n` bytes, plane `b` holding byte `b` of every element. On x86_64, 16 bytes of each
+//! plane are zipped together with the same unpack rounds as the last step below (a byte
+//! per store was 2.4-7 GB/s in cache, whole vectors 17 GB/s for 2-byte elements).
 //!
 //! A block of `n` elements of `es` bytes is stored as `8 × es` bit rows of `n / 8` bytes:
 //! row `8b + k` holds bit `k` of byte `b` of every element (element `i` at bit `i % 8` of
@@ -38,6 +44,26 @@ pub fn unshuffle(planes: &[u8], out: &mut [u8], es: usize) {
     let row = planes.len() / (8 * es);
     let done = arch::unshuffle_wide(planes, out, es, row);
     unshuffle_positions(planes, out, es, row, done..row);
+}
+
+/// Undo a byte shuffle: `input` holds `es` planes of `n = input.len() / es` bytes (byte `b`
+/// of element `i` at `input[b * n + i]`), `out` (as long) receives the `n` elements; bytes
+/// after the last whole element are copied as they are.
+pub fn unshuffle_bytes(input: &[u8], out: &mut [u8], es: usize) {
+    assert_eq!(input.len(), out.len(), "bitplanes::unshuffle_bytes lengths");
+    let n = input.len() / es.max(1);
+    if es <= 1 {
+        out.copy_from_slice(input);
+        return;
+    }
+    let done = arch::unshuffle_bytes_wide(input, out, es, n);
+    for b in 0..es {
+        let plane = &input[b * n + done..(b + 1) * n];
+        for (cell, &v) in out[done * es..n * es].chunks_exact_mut(es).zip(plane) {
+            cell[b] = v;
+        }
+    }
+    out[n * es..].copy_from_slice(&input[n * es..]);
 }
 
 /// Positions `range` of every row, one `u64` matrix at a time.
@@ -206,6 +232,36 @@ mod arch {
         }
     }
 
+    /// Unshuffle the first `16 × (n / 16)` of the `n` elements of 2, 4 or 8 bytes whose
+    /// byte planes `input` holds ([`super::unshuffle_bytes`]); returns how many elements
+    /// were done (0 for other sizes).
+    pub fn unshuffle_bytes_wide(input: &[u8], out: &mut [u8], es: usize, n: usize) -> usize {
+        match es {
+            2 => bytes_wide::<2>(input, out, n),
+            4 => bytes_wide::<4>(input, out, n),
+            8 => bytes_wide::<8>(input, out, n),
+            _ => 0,
+        }
+    }
+
+    /// [`unshuffle_bytes_wide`] for elements of `ES` bytes.
+    fn bytes_wide<const ES: usize>(input: &[u8], out: &mut [u8], n: usize) -> usize {
+        let wide = n / STEP * STEP;
+        for g0 in (0..wide).step_by(STEP) {
+            let first = load(&input[g0..g0 + STEP]);
+            let mut planes = [first; 8];
+            for (b, plane) in planes.iter_mut().enumerate().take(ES).skip(1) {
+                *plane = load(&input[b * n + g0..b * n + g0 + STEP]);
+            }
+            let regs = interleave(planes, ES);
+            let elements = &mut out[g0 * ES..(g0 + STEP) * ES];
+            for (k, v) in regs.iter().take(ES).enumerate() {
+                store(&mut elements[16 * k..16 * (k + 1)], *v);
+            }
+        }
+        wide
+    }
+
     /// [`unshuffle_wide`] for elements of `ES` bytes (compiled once per size, so that the
     /// registers of every byte plane stay in registers).
     fn wide<const ES: usize>(planes: &[u8], out: &mut [u8], row: usize) -> usize {
@@ -236,6 +292,11 @@ mod arch {
     pub fn unshuffle_wide(_: &[u8], _: &mut [u8], _: usize, _: usize) -> usize {
         0
     }
+
+    /// No vector path: every element is left to the byte loop.
+    pub fn unshuffle_bytes_wide(_: &[u8], _: &mut [u8], _: usize, _: usize) -> usize {
+        0
+    }
 }
 
 #[cfg(test)]
@@ -261,6 +322,24 @@ mod tests {
     }
 
     proptest! {
+        /// The vector and byte loops together agree with the byte definition (byte `b` of
+        /// element `i` is byte `i` of plane `b`) at any length, whole elements or not.
+        #[test]
+        fn unshuffle_bytes_matches_the_definition(
+            es in prop::sample::select(vec![1usize, 2, 3, 4, 8, 16]),
+            data in proptest::collection::vec(any::<u8>(), 0..700),
+        ) {
+            let n = data.len() / es;
+            let mut got = vec![0u8; data.len()];
+            unshuffle_bytes(&data, &mut got, es);
+            for i in 0..n {
+                for b in 0..es {
+                    prop_assert_eq!(got[i * es + b], data[b * n + i]);
+                }
+            }
+            prop_assert_eq!(&got[n * es..], &data[n * es..]);
+        }
+
         /// Vector and `u64` paths together (rows of 0-69 positions: whole steps of 16
         /// and leftovers) against the definition, for even, odd and 1-byte elements.
         #[test]

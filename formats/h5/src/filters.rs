@@ -99,42 +99,9 @@ pub fn unshuffle(input: &[u8], elem_size: usize) -> Vec<u8> {
 
 /// Undo HDF5's byte shuffle of elements of `elem_size` bytes from `input` into `out` (of
 /// the same length): byte `b` of element `i` is `input[b * n + i]`, `n` elements; bytes
-/// after the last whole element are copied as they are.
+/// after the last whole element are copied as they are ([`emio_core::bitplanes`]).
 pub fn unshuffle_into(input: &[u8], out: &mut [u8], elem_size: usize) {
-    let n = input.len() / elem_size.max(1);
-    match elem_size {
-        0 | 1 => out.copy_from_slice(input),
-        2 => planes::<2>(input, out, n),
-        4 => planes::<4>(input, out, n),
-        8 => planes::<8>(input, out, n),
-        _ => {
-            for b in 0..elem_size {
-                let plane = &input[b * n..(b + 1) * n];
-                for (cell, &v) in out.chunks_exact_mut(elem_size).zip(plane) {
-                    cell[b] = v;
-                }
-            }
-        }
-    }
-    let tail = n * elem_size;
-    out[tail..].copy_from_slice(&input[tail..]);
-}
-
-/// Interleave `E` planes of `n` bytes from `input` into the elements of `out`, in blocks
-/// of 64 elements the compiler can unroll and keep in registers.
-fn planes<const E: usize>(input: &[u8], out: &mut [u8], n: usize) {
-    const BLOCK: usize = 64;
-    let planes: [&[u8]; E] = std::array::from_fn(|b| &input[b * n..(b + 1) * n]);
-    for (k, cells) in out[..n * E].chunks_mut(BLOCK * E).enumerate() {
-        let first = k * BLOCK;
-        let count = cells.len() / E;
-        let rows: [&[u8]; E] = std::array::from_fn(|b| &planes[b][first..first + count]);
-        for (i, cell) in cells.chunks_exact_mut(E).enumerate() {
-            for (b, row) in rows.iter().enumerate() {
-                cell[b] = row[i];
-            }
-        }
-    }
+    emio_core::bitplanes::unshuffle_bytes(input, out, elem_size);
 }
 
 /// Apply HDF5's byte shuffle (the inverse of [`unshuffle`]).
@@ -419,7 +386,17 @@ mod tests {
         // Element sizes with and without a dedicated path, partial blocks and a tail of
         // bytes after the last whole element.
         for es in [1usize, 2, 3, 4, 8, 16] {
-            for len in [0usize, 1, 23, 64 * es, 64 * es + 5, 1000] {
+            for len in [
+                0usize,
+                1,
+                23,
+                16 * es,
+                16 * es + 3,
+                64 * es,
+                64 * es + 5,
+                1000,
+                4099,
+            ] {
                 let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 13) as u8).collect();
                 assert_eq!(unshuffle(&shuffle(&data, es), es), data, "{es} {len}");
             }
