@@ -9,6 +9,10 @@
 //! `memcpy` rate measured in the same run. One untimed warm-up (which also faults the
 //! output in), then the median of `--runs` runs.
 //!
+//! Then the byte unshuffle of HDF5's shuffle filter (`emio_core::bitplanes::unshuffle_bytes`,
+//! a transpose of `E` byte planes) over the same bytes in 1 MiB pieces (a chunk of h5py's
+//! sizes), against `memcpy` of the same pieces.
+//!
 //! ```text
 //! cargo bench --profile profiling --bench transpose_bench -- [--mib 256] [--runs 5]
 //! ```
@@ -98,6 +102,27 @@ fn main() {
             }
             println!();
         }
+    }
+    println!();
+    println!("byte unshuffle, 1 MiB pieces: E | memcpy GB/s | unshuffle GB/s (x memcpy)");
+    const PIECE: usize = 1 << 20;
+    for es in [2usize, 4, 8] {
+        let mut each = |f: &dyn Fn(&[u8], &mut [u8])| {
+            median(runs, || {
+                for (s, d) in src.chunks_exact(PIECE).zip(dst.chunks_exact_mut(PIECE)) {
+                    f(s, d);
+                }
+            })
+        };
+        let memcpy = each(&|s, d| d.copy_from_slice(s));
+        let t = each(&|s, d| emio_core::bitplanes::unshuffle_bytes(s, d, es));
+        let rate = |d: Duration| (bytes / PIECE * PIECE) as f64 / d.as_secs_f64() / 1e9;
+        println!(
+            "{es:<3} {:>11.2} | {:>8.2} ({:.2}x)",
+            rate(memcpy),
+            rate(t),
+            memcpy.as_secs_f64() / t.as_secs_f64()
+        );
     }
 }
 
