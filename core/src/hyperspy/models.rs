@@ -36,6 +36,13 @@ const SIGNAL_ATTR: &str = "_signal";
 /// over a 1024 x 1024 scan). Models beyond it are not read, and the signal says so.
 pub const MAX_MODEL_BYTES: u64 = 256 << 20;
 
+/// The bytes of arrays the models of a `file_size`-byte file may hold: 8 times the file
+/// (models are stored data; compressed ones may hold more than they take), at least
+/// 1 MiB, at most [`MAX_MODEL_BYTES`].
+pub fn budget_for_file(file_size: u64) -> u64 {
+    file_size.saturating_mul(8).clamp(1 << 20, MAX_MODEL_BYTES)
+}
+
 /// What a store gives for an array of a model ([`TreeSource::stored_array`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoredRead {
@@ -184,16 +191,6 @@ pub struct StoredGroup {
 }
 
 impl StoredGroup {
-    /// The bytes of every array in this group and below it.
-    pub fn array_bytes(&self) -> u64 {
-        let own: u64 = self.arrays.values().map(|a| a.bytes.len() as u64).sum();
-        own + self
-            .groups
-            .values()
-            .map(StoredGroup::array_bytes)
-            .sum::<u64>()
-    }
-
     /// The group at `node` (`/a/b`, relative to this one).
     fn at(&self, node: &str) -> Option<&StoredGroup> {
         node.split('/')
@@ -221,12 +218,17 @@ pub struct Model {
 /// Read the models of the signals of `src` (`datasets[i]`, stored in group `groups[i]`,
 /// e.g. `/Experiments/<title>`) into their [`Dataset::models`]. A model whose `_signal`
 /// names no signal's group, one without `_signal` (rsciio returns those on their own), and
-/// every model of a store that cannot give arrays with their element type, are not read:
-/// each signal they may concern is warned instead. A store whose models cannot be listed
-/// reads none.
-pub fn read(src: &dyn TreeSource, groups: &[String], datasets: &mut [Dataset]) -> Result<()> {
+/// every model of a store that cannot give arrays with their element type, and models past
+/// `max_bytes` of arrays in all, are not read: each signal they may concern is warned
+/// instead. A store whose models cannot be listed reads none.
+pub fn read(
+    src: &dyn TreeSource,
+    groups: &[String],
+    datasets: &mut [Dataset],
+    max_bytes: u64,
+) -> Result<()> {
     let members = src.members(MODELS).unwrap_or_default();
-    let mut budget = MAX_MODEL_BYTES;
+    let mut budget = max_bytes;
     for (name, _) in members.iter().filter(|(_, m)| *m == Member::Group) {
         let node = join(MODELS, name);
         let mut attrs = src.attrs(&node)?;
@@ -251,6 +253,7 @@ pub fn read(src: &dyn TreeSource, groups: &[String], datasets: &mut [Dataset]) -
             src,
             descent: Descent::new(MAX_DEPTH),
             budget: &mut budget,
+            limit: max_bytes,
             skipped: None,
         };
         match walk.group(&node, 0)? {
@@ -278,6 +281,8 @@ struct Walk<'a> {
     descent: Descent,
     /// Bytes of arrays still allowed.
     budget: &'a mut u64,
+    /// Bytes of arrays allowed in all.
+    limit: u64,
     /// Why the model was not read.
     skipped: Option<String>,
 }
@@ -312,7 +317,8 @@ impl Walk<'_> {
                     StoredRead::TooLarge(bytes) => {
                         self.skipped = Some(format!(
                             "its array {child} ({bytes} bytes) would take the file's models \
-                             past {MAX_MODEL_BYTES} bytes"
+                             past the {} bytes allowed",
+                            self.limit
                         ));
                         return Ok(None);
                     }
@@ -466,6 +472,18 @@ impl TreeSource for Decoding<'_> {
             Value::from(node.trim_start_matches('/')),
         )])))
     }
+
+    fn stored_array(&self, node: &str, max_bytes: u64) -> Result<StoredRead> {
+        let array = self
+            .0
+            .array_at(node)
+            .ok_or_else(|| Error::malformed_at_unknown("hyperspy model", node.to_string()))?;
+        let bytes = array.bytes.len() as u64;
+        Ok(match bytes <= max_bytes {
+            true => StoredRead::Array(array.clone()),
+            false => StoredRead::TooLarge(bytes),
+        })
+    }
 }
 
 /// The values of a 1-D plain array as JSON (a `_list_` array's list).
@@ -538,5 +556,51 @@ impl TreeSink for Building {
         let array = StoredArray::new(StoredElement::Plain(dtype), vec![n], bytes)?;
         self.put_array(node, array);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store holding one signal group and a model of it with an array of `n` bytes.
+    fn store(n: usize) -> StoredGroup {
+        let array =
+            StoredArray::new(StoredElement::Plain(DType::U8), vec![n as u64], vec![7; n]).unwrap();
+        let mut model = StoredGroup::default();
+        model
+            .attrs
+            .insert(SIGNAL_ATTR.into(), "/Experiments/s".into());
+        model.attrs.insert("date".into(), "today".into());
+        model.arrays.insert("chisq.data".into(), array);
+        let mut models = StoredGroup::default();
+        models.groups.insert("fit".into(), model);
+        let mut analysis = StoredGroup::default();
+        analysis.groups.insert("models".into(), models);
+        let mut root = StoredGroup::default();
+        root.groups.insert("Analysis".into(), analysis);
+        root
+    }
+
+    #[test]
+    fn models_past_the_budget_are_named_not_read() {
+        let groups = ["/Experiments/s".to_string()];
+        let root = store(100);
+        let signal = || crate::Dataset::from_bytes(vec![0; 4], DType::U8, vec![4]).unwrap();
+        let mut within = [signal()];
+        read(&Decoding(&root), &groups, &mut within, 100).unwrap();
+        assert_eq!(within[0].models.len(), 1);
+        assert_eq!(within[0].models[0].group.attrs["date"], "today");
+        assert!(!within[0].models[0].group.attrs.contains_key(SIGNAL_ATTR));
+        let mut past = [signal()];
+        read(&Decoding(&root), &groups, &mut past, 99).unwrap();
+        assert!(past[0].models.is_empty());
+        let warning = past[0].warnings().join("\n");
+        assert!(
+            warning.contains("\"fit\"") && warning.contains("100 bytes"),
+            "{warning}"
+        );
+        assert_eq!(budget_for_file(0), 1 << 20);
+        assert_eq!(budget_for_file(u64::MAX), MAX_MODEL_BYTES);
     }
 }

@@ -66,7 +66,8 @@ pub fn read(path: &Path) -> Result<Vec<Dataset>> {
             groups.push(group);
         }
     }
-    models::read(&H5Tree(&f), &groups, &mut out)?;
+    let max_model_bytes = models::budget_for_file(f.storage().len() as u64);
+    models::read(&H5Tree(&f), &groups, &mut out, max_model_bytes)?;
     if out.is_empty() {
         return Err(Error::malformed_at_unknown(
             FORMAT,

@@ -382,7 +382,14 @@ impl Format for Zspy {
             .map(|name| open_experiment(path, name))
             .collect::<Result<Vec<_>>>()?;
         let groups: Vec<String> = names.iter().map(|n| format!("/Experiments/{n}")).collect();
-        models::read(&ZspySource { root: path }, &groups, &mut datasets)?;
+        // A directory store has no one size: its chunks are each checked against their
+        // declared size before decoding, and the models' arrays in all against this.
+        models::read(
+            &ZspySource { root: path },
+            &groups,
+            &mut datasets,
+            models::MAX_MODEL_BYTES,
+        )?;
         Ok(datasets)
     }
 
