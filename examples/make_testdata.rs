@@ -117,6 +117,49 @@ fn main() -> emio::Result<()> {
         values: values.as_object().cloned().unwrap_or_default(),
         arrays,
     });
+    // And a model fitted to it (a Gaussian's parameter maps, records of values, std and
+    // is_set per navigation position; channel switches), as HyperSpy stores it.
+    let record = emio::models::StoredElement::Record(vec![
+        ("values".into(), DType::F64),
+        ("std".into(), DType::F64),
+        ("is_set".into(), DType::Bool),
+    ]);
+    let map = |k: f64| -> emio::Result<emio::models::StoredArray> {
+        let bytes = (0..3)
+            .flat_map(|i| {
+                let mut r = (k * f64::from(i)).to_ne_bytes().to_vec();
+                r.extend(0.25f64.to_ne_bytes());
+                r.push(1);
+                r
+            })
+            .collect();
+        emio::models::StoredArray::new(record.clone(), vec![3], bytes)
+    };
+    let switches = emio::models::StoredArray::new(
+        emio::models::StoredElement::Plain(DType::Bool),
+        vec![16],
+        vec![1; 16],
+    )?;
+    let at = |i: usize| emio::serde_json::json!({ emio::models::ARRAY_PLACEHOLDER: i });
+    let model = emio::serde_json::json!({
+        "_dict": {
+            "_channel_switches": at(0),
+            "components": [{
+                "_id_name": "Gaussian", "name": "Gaussian", "active": true,
+                "parameters": [
+                    {"_id_name": "A", "value": 2.0, "free": true, "_bounds": [0.0, null], "map": at(1)},
+                    {"_id_name": "centre", "value": 8.0, "free": true, "_twins": [], "map": at(2)},
+                ],
+            }],
+        },
+        "date": "2026-12-03 10:56:04",
+        "dimensions": "(3|16, 16)",
+    });
+    decomposed.models = vec![emio::models::from_decoded(
+        "fit",
+        model.as_object().expect("an object"),
+        vec![switches, map(2.0)?, map(8.0)?],
+    )?];
     write(&decomposed, &dir("hspy")?.join("learning_u16.hspy"))?;
     write(&decomposed, &dir("zarr")?.join("learning_u16.zspy"))?;
     write(&stack, &dir("ripple")?.join("stack_u16.rpl"))?;
