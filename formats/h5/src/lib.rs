@@ -477,6 +477,11 @@ impl H5Dataset<'_> {
                 format!("{} bytes", self.nbytes()),
             ));
         }
+        if self.is_empty() {
+            // No values to read (`hdf5-pure` would still multiply the other dimensions
+            // together, which a damaged zero-sized dataset can make overflow).
+            return Ok(Vec::new());
+        }
         self.check_chunks()?;
         self.ds.read_raw().map_err(|e| self.err("the values", e))
     }
@@ -540,6 +545,9 @@ impl H5Dataset<'_> {
     pub fn read_strings(&self) -> Result<Vec<String>> {
         if self.nbytes() > MAX_EAGER_BYTES {
             return Err(self.err("a string dataset small enough to read", self.nbytes()));
+        }
+        if self.is_empty() {
+            return Ok(Vec::new());
         }
         self.check_chunks()?;
         self.ds

@@ -1,7 +1,9 @@
 //! Damaged HDF5 files generated with emio's writer (issue 15): a chunk whose stored size is
 //! set to 2^31 is refused from the chunk index before `hdf5-pure` sizes a buffer by it, and a
 //! deflated chunk that decodes to more than its chunk (here: the chunk shape shrunk in the
-//! layout message) is an error after one byte too many, never decoded to its end.
+//! layout message) is an error after one byte too many, never decoded to its end; and the
+//! dimensions `hdf5-pure` multiplies unchecked (a zero-sized dataset's others, a chunk's)
+//! never reach it.
 
 use std::path::Path;
 
@@ -11,18 +13,17 @@ use emio_h5::H5File;
 
 /// Write one 64 × 64 u8 dataset `data`, a single chunk, with `compression`.
 fn one_chunk(path: &Path, compression: Compression) {
+    one_chunk_of(path, &[64, 64], compression);
+}
+
+/// Write one u8 dataset `data` of `shape`, a single chunk, with `compression`.
+fn one_chunk_of(path: &Path, shape: &[u64], compression: Compression) {
     let mut w = H5Writer::create(path).unwrap();
-    let zeros = Dataset::from_bytes(vec![0; 64 * 64], DType::U8, vec![64, 64]).unwrap();
-    w.write_chunked(
-        "data",
-        &zeros,
-        &[64, 64],
-        &[0, 1],
-        compression,
-        &[],
-        &NoProgress,
-    )
-    .unwrap();
+    let n = shape.iter().product::<u64>() as usize;
+    let zeros = Dataset::from_bytes(vec![0; n], DType::U8, shape.to_vec()).unwrap();
+    let order: Vec<usize> = (0..shape.len()).collect();
+    w.write_chunked("data", &zeros, shape, &order, compression, &[], &NoProgress)
+        .unwrap();
     w.finish().unwrap();
 }
 
@@ -89,6 +90,48 @@ fn an_unfiltered_chunk_must_store_a_whole_chunk_before_an_eager_read() {
         err.contains("a whole unfiltered chunk of 268435456 bytes (its stored size is 4096)"),
         "{err}"
     );
+}
+
+#[test]
+fn a_zero_sized_dataset_with_a_huge_dimension_reads_as_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dims.h5");
+    one_chunk_of(&path, &[2, 3, 5], Compression::None);
+    // The dataspace's dimensions (2, 3, 5) become (0, 2^64 - 1, 2^64 - 1): no element, but
+    // the other dimensions multiplied together (as `hdf5-pure` does for strides) overflow.
+    let dims: Vec<u8> = [2u64, 3, 5].iter().flat_map(|d| d.to_le_bytes()).collect();
+    let damaged: Vec<u8> = [0u64, u64::MAX, u64::MAX]
+        .iter()
+        .flat_map(|d| d.to_le_bytes())
+        .collect();
+    patch(&path, &dims, &damaged);
+    let file = H5File::open(&path).unwrap();
+    let ds = file.dataset("data").unwrap();
+    assert_eq!(ds.len(), 0);
+    assert_eq!(ds.read_raw().unwrap(), Vec::<u8>::new());
+}
+
+#[test]
+fn chunks_larger_than_hdf5_allows_are_refused_before_an_eager_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chunk.h5");
+    one_chunk(&path, Compression::None);
+    // The layout's chunk dimensions (64, 64, element size 1) become (2^32 - 1, 2^32 - 1, 1).
+    let chunk: Vec<u8> = [64u32, 64, 1]
+        .iter()
+        .flat_map(|d| d.to_le_bytes())
+        .collect();
+    let damaged: Vec<u8> = [u32::MAX, u32::MAX, 1]
+        .iter()
+        .flat_map(|d| d.to_le_bytes())
+        .collect();
+    patch(&path, &chunk, &damaged);
+    let file = H5File::open(&path).unwrap();
+    let err = match file.dataset("data") {
+        Ok(ds) => ds.read_raw().unwrap_err().to_string(),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("chunks of at most 4294967296 bytes"), "{err}");
 }
 
 #[test]

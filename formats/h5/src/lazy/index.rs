@@ -140,6 +140,24 @@ pub(crate) fn check_before_eager_read(
     if !ds.is_chunked() {
         return Ok(());
     }
+    // `hdf5-pure` multiplies the chunk dimensions together (strides) unchecked: a chunk
+    // must be one HDF5 allows (4 GiB at most) before it reads any.
+    if let (Ok(hdf5_pure::Layout::Chunked { chunk_shape, .. }), Ok(datatype)) =
+        (ds.layout(), ds.datatype())
+    {
+        let bytes = chunk_shape
+            .iter()
+            .try_fold(datatype.type_size() as u64, |n, &c| n.checked_mul(c));
+        if bytes.is_none_or(|b| b > super::MAX_CHUNK_BYTES) {
+            return Err(origin.malformed(
+                None,
+                format!(
+                    "chunks of at most {} bytes (dimensions {chunk_shape:?})",
+                    super::MAX_CHUNK_BYTES
+                ),
+            ));
+        }
+    }
     let rank = ds.shape().map(|s| s.len()).ok();
     let min_size = match (ds.layout(), ds.datatype()) {
         (Ok(hdf5_pure::Layout::Chunked { chunk_shape, .. }), Ok(datatype))
