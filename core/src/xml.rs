@@ -157,16 +157,12 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Decode entity and character references in `raw`, which starts at byte `at`.
-fn unescape(raw: &str, at: usize, format: &'static str) -> Result<String> {
-    let first = span::<false>(raw.as_bytes(), OPENS_ENTITY);
-    if first == raw.len() {
-        return Ok(raw.to_string());
-    }
-    let mut out = String::with_capacity(raw.len());
-    out.push_str(&raw[..first]);
-    let mut from = first;
-    loop {
+/// Decode entity and character references in `raw`, which starts at byte `at`, onto the end
+/// of `out` (an element's text grows in place, without a string per piece of text).
+fn unescape_into(raw: &str, at: usize, format: &'static str, out: &mut String) -> Result<()> {
+    let mut from = span::<false>(raw.as_bytes(), OPENS_ENTITY);
+    out.push_str(&raw[..from]);
+    while from < raw.len() {
         // `from` is at an `&`. The five named entities are matched byte by byte (escaped
         // XML such as TIA's `TrueImageHeaderInfo` is mostly `&lt;` and `&gt;`).
         let tail = &raw.as_bytes()[from + 1..];
@@ -198,10 +194,8 @@ fn unescape(raw: &str, at: usize, format: &'static str) -> Result<String> {
         let next = span::<false>(&raw.as_bytes()[from..], OPENS_ENTITY);
         out.push_str(&raw[from..from + next]);
         from += next;
-        if from == raw.len() {
-            return Ok(out);
-        }
     }
+    Ok(())
 }
 
 /// Parse a whole document and return its root element. `format` names the format in
@@ -245,7 +239,7 @@ pub fn parse(text: &str, format: &'static str) -> Result<Element> {
             c.at += end;
             if let Some(open) = stack.last_mut() {
                 if open.children.is_empty() {
-                    open.text.push_str(&unescape(&rest[..end], start, format)?);
+                    unescape_into(&rest[..end], start, format, &mut open.text)?;
                 }
             }
             continue;
@@ -308,11 +302,10 @@ pub fn parse(text: &str, format: &'static str) -> Result<Element> {
                 let Some(len) = memchr::memchr(quote, rest.as_bytes()) else {
                     return Err(c.error("the end of an attribute value"));
                 };
-                let raw = &rest[..len];
+                let mut value = String::with_capacity(len);
+                unescape_into(&rest[..len], start, format, &mut value)?;
                 c.at += len + 1;
-                element
-                    .attributes
-                    .push((key, unescape(raw, start, format)?));
+                element.attributes.push((key, value));
             };
             if closed {
                 match stack.last_mut() {
