@@ -8,22 +8,23 @@
 
 use crate::error::{Error, Result};
 
-/// One XML element.
+/// One XML element of a document `'a` (names are borrowed from it, not copied: a
+/// document's many small names were as many allocations).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Element {
+pub struct Element<'a> {
     /// Tag name (with any namespace prefix as written).
-    pub name: String,
-    /// Attributes in document order.
-    pub attributes: Vec<(String, String)>,
+    pub name: &'a str,
+    /// Attributes (name, value with entities decoded) in document order.
+    pub attributes: Vec<(&'a str, String)>,
     /// Text before the first child element (ElementTree's `text`), entities decoded.
     pub text: String,
     /// Child elements in document order.
-    pub children: Vec<Element>,
+    pub children: Vec<Element<'a>>,
 }
 
-impl Element {
+impl<'a> Element<'a> {
     /// The first child named `name`.
-    pub fn child(&self, name: &str) -> Option<&Element> {
+    pub fn child(&self, name: &str) -> Option<&Element<'a>> {
         self.children.iter().find(|c| c.name == name)
     }
 
@@ -31,7 +32,7 @@ impl Element {
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
     }
 }
@@ -200,7 +201,7 @@ fn unescape_into(raw: &str, at: usize, format: &'static str, out: &mut String) -
 
 /// Parse a whole document and return its root element. `format` names the format in
 /// errors.
-pub fn parse(text: &str, format: &'static str) -> Result<Element> {
+pub fn parse<'a>(text: &'a str, format: &'static str) -> Result<Element<'a>> {
     let mut c = Cursor {
         text: text.strip_prefix('\u{feff}').unwrap_or(text),
         at: 0,
@@ -230,7 +231,7 @@ pub fn parse(text: &str, format: &'static str) -> Result<Element> {
         if rest.is_empty() {
             return Err(c.error(format!(
                 "the closing tag of <{}>",
-                stack.last().map(|e| e.name.as_str()).unwrap_or("")
+                stack.last().map(|e| e.name).unwrap_or("")
             )));
         }
         if !rest.starts_with('<') {
@@ -262,7 +263,7 @@ pub fn parse(text: &str, format: &'static str) -> Result<Element> {
         } else if markup == Some(b'/') {
             c.at += 2;
             let done = stack.pop().ok_or_else(|| c.error("no closing tag here"))?;
-            if !c.skip_name(&done.name) {
+            if !c.skip_name(done.name) {
                 let found = c.name()?;
                 return Err(c.error(format!("</{}>, found </{found}>", done.name)));
             }
@@ -275,7 +276,7 @@ pub fn parse(text: &str, format: &'static str) -> Result<Element> {
         } else {
             c.at += 1;
             let mut element = Element {
-                name: c.name()?.to_string(),
+                name: c.name()?,
                 ..Element::default()
             };
             let closed = loop {
@@ -288,7 +289,7 @@ pub fn parse(text: &str, format: &'static str) -> Result<Element> {
                     c.at += 1;
                     break false;
                 }
-                let key = c.name()?.to_string();
+                let key = c.name()?;
                 c.skip_space();
                 c.expect(b'=')?;
                 c.skip_space();
@@ -404,7 +405,7 @@ mod tests {
     #[test]
     fn skips_comments_and_processing_instructions_between_elements() {
         let root = parse("<a><?pi x?><!-- <c/> --><b/><?q?></a>", "test").unwrap();
-        let names: Vec<&str> = root.children.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> = root.children.iter().map(|c| c.name).collect();
         assert_eq!(names, ["b"]);
     }
 

@@ -73,13 +73,13 @@ fn node_at<'a>(tree: &'a mut Tree, path: &[&str]) -> &'a mut Tree {
 /// same name merged into (and overriding) earlier ones.
 fn xml_to_tree(element: &Element, tree: &mut Tree) {
     if !element.text.is_empty() {
-        set_dotted(tree, &element.name, Value::String(element.text.clone()));
+        set_dotted(tree, element.name, Value::String(element.text.clone()));
         return;
     }
     let parts: Vec<&str> = element.name.split('.').collect();
     let node = node_at(tree, &parts);
     for (key, value) in &element.attributes {
-        node.insert(key.clone(), Value::String(value.clone()));
+        node.insert(key.to_string(), Value::String(value.clone()));
     }
     for child in &element.children {
         xml_to_tree(child, node);

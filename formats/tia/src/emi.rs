@@ -25,8 +25,8 @@ pub fn object_blocks(bytes: &[u8]) -> Vec<String> {
     let find = |from: usize, f: &Finder<'_>| f.find(bytes.get(from..)?).map(|at| from + at);
     let mut blocks = Vec::new();
     let mut from = 0;
-    while let Some(start) = find(from, &open) {
-        let Some(end) = find(start, &close) else {
+    while let Some(start) = find(from, open) {
+        let Some(end) = find(start, close) else {
             break;
         };
         let end = end + close.needle().len();
@@ -87,12 +87,12 @@ fn true_image_header(el: &Element) -> Value {
 
 /// Add `el` to `tree` as rsciio's `emixml2dtb` does.
 pub fn to_tree(el: &Element, tree: &mut Tree) {
-    let value = match el.name.as_str() {
+    let value = match el.name {
         "ExperimentalDescription" => experimental_description(el),
         "TrueImageHeaderInfo" => true_image_header(el),
         _ if !el.text.is_empty() => Value::String(el.text.clone()),
         _ => {
-            let mut node = match tree.remove(&el.name) {
+            let mut node = match tree.remove(el.name) {
                 Some(Value::Object(m)) => m,
                 _ => Map::new(),
             };
@@ -102,7 +102,7 @@ pub fn to_tree(el: &Element, tree: &mut Tree) {
             Value::Object(node)
         }
     };
-    tree.insert(el.name.clone(), value);
+    tree.insert(el.name.to_string(), value);
 }
 
 /// An `<ObjectInfo>` block as a tree (`{"ObjectInfo": {...}}`); an error (with the

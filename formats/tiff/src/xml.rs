@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 pub fn parse(text: &str) -> Option<Map<String, Value>> {
     let root = emio_core::xml::parse(text, crate::ifd::FORMAT).ok()?;
     let mut out = Map::new();
-    out.insert(root.name.clone(), tree(&root));
+    out.insert(root.name.to_string(), tree(&root));
     Some(out)
 }
 
@@ -22,14 +22,14 @@ fn tree(e: &Element) -> Value {
     }
     for child in &e.children {
         let value = tree(child);
-        match map.get_mut(&child.name) {
+        match map.get_mut(child.name) {
             Some(Value::Array(list)) => list.push(value),
             Some(existing) => {
                 let first = existing.take();
                 *existing = Value::Array(vec![first, value]);
             }
             None => {
-                map.insert(child.name.clone(), value);
+                map.insert(child.name.to_string(), value);
             }
         }
     }
