@@ -78,7 +78,7 @@ fn compressor(
 }
 
 /// `.zarray` contents for an array.
-fn zarray(shape: &[u64], chunks: &[u64], dtype: &str, fill: Value, compressor: Value) -> Value {
+fn zarray(shape: &[u64], chunks: &[u64], dtype: Value, fill: Value, compressor: Value) -> Value {
     json!({
         "zarr_format": 2,
         "shape": shape,
@@ -112,7 +112,7 @@ struct SmallArray<'a> {
 
 impl SmallArray<'_> {
     fn write(&self, node: &str, dtype: &str, fill: Value, n: u64, bytes: Vec<u8>) -> Result<()> {
-        let meta = zarray(&[n], &[n.max(1)], dtype, fill, Value::Null);
+        let meta = zarray(&[n], &[n.max(1)], dtype.into(), fill, Value::Null);
         let array = create_array(self.root, node, meta)?;
         if n > 0 {
             array
@@ -290,17 +290,13 @@ fn write_stored_array(root: &Path, node: &str, array: &StoredArray) -> Result<()
     let dir = root.join(node.trim_start_matches('/'));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let chunks: Vec<u64> = array.shape.iter().map(|&n| n.max(1)).collect();
-    let doc = json!({
-        "zarr_format": 2,
-        "shape": array.shape,
-        "chunks": chunks,
-        "dtype": array.element.numpy_descr(),
-        "fill_value": null,
-        "order": "C",
-        "filters": null,
-        "dimension_separator": "/",
-        "compressor": null,
-    });
+    let doc = zarray(
+        &array.shape,
+        &chunks,
+        array.element.numpy_descr(),
+        Value::Null,
+        Value::Null,
+    );
     json::write(&dir.join(".zarray"), &doc)?;
     if array.bytes.is_empty() {
         return Ok(());
@@ -515,7 +511,7 @@ fn write_array(
     let meta = zarray(
         dataset.shape(),
         chunk,
-        dtype.numpy_str(),
+        dtype.numpy_str().into(),
         fill,
         compressor(options.compressor, options.level, options.shuffle, dtype)?,
     );
