@@ -177,13 +177,24 @@ pub fn scalar_attr(value: &Value) -> Result<Attr> {
     })
 }
 
-impl TreeSink for H5Sink<'_> {
-    fn group(&mut self, node: &str, attrs: &Tree) -> Result<()> {
+impl H5Sink<'_> {
+    /// Create the group `node` with `attrs`, strings as variable-length ones when `text`
+    /// (h5py reads those as `str`, fixed-length ones as `bytes`).
+    fn create_group(&mut self, node: &str, attrs: &Tree, text: bool) -> Result<()> {
         let attrs = attrs
             .iter()
-            .map(|(k, v)| scalar_attr(v).map(|a| (k.clone(), a)))
+            .map(|(k, v)| match v {
+                Value::String(s) if text => Ok((k.clone(), Attr::VarStr(s.clone()))),
+                other => scalar_attr(other).map(|a| (k.clone(), a)),
+            })
             .collect::<Result<Vec<_>>>()?;
         self.0.create_group(node, attrs)
+    }
+}
+
+impl TreeSink for H5Sink<'_> {
+    fn group(&mut self, node: &str, attrs: &Tree) -> Result<()> {
+        self.create_group(node, attrs, false)
     }
 
     fn list(&mut self, node: &str, values: &ListArray<'_>) -> Result<()> {
@@ -198,14 +209,7 @@ impl TreeSink for H5Sink<'_> {
     }
 
     fn group_with_text(&mut self, node: &str, attrs: &Tree) -> Result<()> {
-        let attrs = attrs
-            .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k.clone(), Attr::VarStr(s.clone()))),
-                other => scalar_attr(other).map(|a| (k.clone(), a)),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.0.create_group(node, attrs)
+        self.create_group(node, attrs, true)
     }
 
     fn stored_array(&mut self, node: &str, array: &StoredArray) -> Result<()> {
