@@ -219,19 +219,23 @@ pub struct Model {
 /// e.g. `/Experiments/<title>`) into their [`Dataset::models`]. A model whose `_signal`
 /// names no signal's group, one without `_signal` (rsciio returns those on their own), and
 /// every model of a store that cannot give arrays with their element type, and models past
-/// `max_bytes` of arrays in all, are not read: each signal they may concern is warned
-/// instead. A store whose models cannot be listed reads none.
-pub fn read(
-    src: &dyn TreeSource,
-    groups: &[String],
-    datasets: &mut [Dataset],
-    max_bytes: u64,
-) -> Result<()> {
+/// `max_bytes` of arrays in all, and damaged ones (the error is given), are not read: each
+/// signal they may concern is warned instead, and its data stays readable. A store whose
+/// models cannot be listed reads none.
+pub fn read(src: &dyn TreeSource, groups: &[String], datasets: &mut [Dataset], max_bytes: u64) {
     let members = src.members(MODELS).unwrap_or_default();
     let mut budget = max_bytes;
     for (name, _) in members.iter().filter(|(_, m)| *m == Member::Group) {
         let node = join(MODELS, name);
-        let mut attrs = src.attrs(&node)?;
+        let mut attrs = match src.attrs(&node) {
+            Ok(attrs) => attrs,
+            Err(e) => {
+                for ds in datasets.iter_mut() {
+                    ds.warn(format!("the model {name:?} ({node}) is not read: {e}"));
+                }
+                continue;
+            }
+        };
         let owner = match attrs.remove(SIGNAL_ATTR) {
             Some(Value::String(owner)) => Some(owner),
             _ => None,
@@ -256,23 +260,22 @@ pub fn read(
             limit: max_bytes,
             skipped: None,
         };
-        match walk.group(&node, 0)? {
-            Some(mut group) => {
+        let why = match walk.group(&node, 0) {
+            Ok(Some(mut group)) => {
                 group.attrs = attrs;
                 datasets[i].models.push(Model {
                     name: name.clone(),
                     group,
                 });
+                continue;
             }
-            None => {
-                let why = walk.skipped.unwrap_or_default();
-                datasets[i].warn(format!(
-                    "the model {name:?} ({node}) fitted to this signal is not read: {why}"
-                ))
-            }
-        }
+            Ok(None) => walk.skipped.unwrap_or_default(),
+            Err(e) => e.to_string(),
+        };
+        datasets[i].warn(format!(
+            "the model {name:?} ({node}) fitted to this signal is not read: {why}"
+        ));
     }
-    Ok(())
 }
 
 /// One walk down a model's groups ([`Descent`]: linked stores can loop or share groups).
@@ -588,12 +591,12 @@ mod tests {
         let root = store(100);
         let signal = || crate::Dataset::from_bytes(vec![0; 4], DType::U8, vec![4]).unwrap();
         let mut within = [signal()];
-        read(&Decoding(&root), &groups, &mut within, 100).unwrap();
+        read(&Decoding(&root), &groups, &mut within, 100);
         assert_eq!(within[0].models.len(), 1);
         assert_eq!(within[0].models[0].group.attrs["date"], "today");
         assert!(!within[0].models[0].group.attrs.contains_key(SIGNAL_ATTR));
         let mut past = [signal()];
-        read(&Decoding(&root), &groups, &mut past, 99).unwrap();
+        read(&Decoding(&root), &groups, &mut past, 99);
         assert!(past[0].models.is_empty());
         let warning = past[0].warnings().join("\n");
         assert!(

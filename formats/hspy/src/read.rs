@@ -67,7 +67,7 @@ pub fn read(path: &Path) -> Result<Vec<Dataset>> {
         }
     }
     let max_model_bytes = models::budget_for_file(f.storage().len() as u64);
-    models::read(&H5Tree(&f), &groups, &mut out, max_model_bytes)?;
+    models::read(&H5Tree(&f), &groups, &mut out, max_model_bytes);
     if out.is_empty() {
         return Err(Error::malformed_at_unknown(
             FORMAT,

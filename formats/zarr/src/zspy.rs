@@ -385,7 +385,7 @@ impl Format for Zspy {
             &groups,
             &mut datasets,
             models::MAX_MODEL_BYTES,
-        )?;
+        );
         Ok(datasets)
     }
 
