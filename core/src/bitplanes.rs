@@ -51,19 +51,38 @@ pub fn unshuffle(planes: &[u8], out: &mut [u8], es: usize) {
 /// after the last whole element are copied as they are.
 pub fn unshuffle_bytes(input: &[u8], out: &mut [u8], es: usize) {
     assert_eq!(input.len(), out.len(), "bitplanes::unshuffle_bytes lengths");
-    let n = input.len() / es.max(1);
     if es <= 1 {
         out.copy_from_slice(input);
         return;
     }
-    let done = arch::unshuffle_bytes_wide(input, out, es, n);
+    let n = input.len() / es;
+    unshuffle_elements(input, n, 0, &mut out[..n * es], es);
+    out[n * es..].copy_from_slice(&input[n * es..]);
+}
+
+/// Undo a byte shuffle for some of the elements: `planes` holds `es` planes of `n` bytes
+/// (byte `b` of element `i` at `planes[b * n + i]`), `out` receives elements `first ..
+/// first + out.len() / es` (`out` holds whole elements): the piece of a shuffled chunk
+/// that lands in one stretch of a region's buffer.
+pub fn unshuffle_elements(planes: &[u8], n: usize, first: usize, out: &mut [u8], es: usize) {
+    let es = es.max(1);
+    let m = out.len() / es;
+    assert!(
+        out.len().is_multiple_of(es) && first + m <= n && planes.len() >= es * n,
+        "bitplanes::unshuffle_elements: {m} elements from {first} of {n} in {} bytes",
+        planes.len()
+    );
+    if es == 1 {
+        out.copy_from_slice(&planes[first..first + m]);
+        return;
+    }
+    let done = arch::unshuffle_bytes_wide(planes, n, first, out, es);
     for b in 0..es {
-        let plane = &input[b * n + done..(b + 1) * n];
-        for (cell, &v) in out[done * es..n * es].chunks_exact_mut(es).zip(plane) {
+        let plane = &planes[b * n + first + done..b * n + first + m];
+        for (cell, &v) in out[done * es..].chunks_exact_mut(es).zip(plane) {
             cell[b] = v;
         }
     }
-    out[n * es..].copy_from_slice(&input[n * es..]);
 }
 
 /// Positions `range` of every row, one `u64` matrix at a time.
@@ -232,28 +251,36 @@ mod arch {
         }
     }
 
-    /// Unshuffle the first `16 × (n / 16)` of the `n` elements of 2, 4 or 8 bytes whose
-    /// byte planes `input` holds ([`super::unshuffle_bytes`]); returns how many elements
-    /// were done (0 for other sizes).
-    pub fn unshuffle_bytes_wide(input: &[u8], out: &mut [u8], es: usize, n: usize) -> usize {
+    /// Unshuffle the first `16 × (m / 16)` of the `m` elements `out` holds, elements
+    /// `first ..` of the `n` of 2, 4 or 8 bytes whose byte planes `planes` holds
+    /// ([`super::unshuffle_elements`]); returns how many elements were done (0 for other
+    /// sizes).
+    pub fn unshuffle_bytes_wide(
+        planes: &[u8],
+        n: usize,
+        first: usize,
+        out: &mut [u8],
+        es: usize,
+    ) -> usize {
         match es {
-            2 => bytes_wide::<2>(input, out, n),
-            4 => bytes_wide::<4>(input, out, n),
-            8 => bytes_wide::<8>(input, out, n),
+            2 => bytes_wide::<2>(planes, n, first, out),
+            4 => bytes_wide::<4>(planes, n, first, out),
+            8 => bytes_wide::<8>(planes, n, first, out),
             _ => 0,
         }
     }
 
     /// [`unshuffle_bytes_wide`] for elements of `ES` bytes.
-    fn bytes_wide<const ES: usize>(input: &[u8], out: &mut [u8], n: usize) -> usize {
-        let wide = n / STEP * STEP;
+    fn bytes_wide<const ES: usize>(planes: &[u8], n: usize, first: usize, out: &mut [u8]) -> usize {
+        let wide = out.len() / ES / STEP * STEP;
         for g0 in (0..wide).step_by(STEP) {
-            let first = load(&input[g0..g0 + STEP]);
-            let mut planes = [first; 8];
-            for (b, plane) in planes.iter_mut().enumerate().take(ES).skip(1) {
-                *plane = load(&input[b * n + g0..b * n + g0 + STEP]);
+            let at = first + g0;
+            let lead = load(&planes[at..at + STEP]);
+            let mut bytes = [lead; 8];
+            for (b, plane) in bytes.iter_mut().enumerate().take(ES).skip(1) {
+                *plane = load(&planes[b * n + at..b * n + at + STEP]);
             }
-            let regs = interleave(planes, ES);
+            let regs = interleave(bytes, ES);
             let elements = &mut out[g0 * ES..(g0 + STEP) * ES];
             for (k, v) in regs.iter().take(ES).enumerate() {
                 store(&mut elements[16 * k..16 * (k + 1)], *v);
@@ -294,7 +321,7 @@ mod arch {
     }
 
     /// No vector path: every element is left to the byte loop.
-    pub fn unshuffle_bytes_wide(_: &[u8], _: &mut [u8], _: usize, _: usize) -> usize {
+    pub fn unshuffle_bytes_wide(_: &[u8], _: usize, _: usize, _: &mut [u8], _: usize) -> usize {
         0
     }
 }
@@ -338,6 +365,25 @@ mod tests {
                 }
             }
             prop_assert_eq!(&got[n * es..], &data[n * es..]);
+        }
+
+        /// Any stretch of elements unshuffled on its own equals the same stretch of the
+        /// whole unshuffle (vector steps starting anywhere in the planes).
+        #[test]
+        fn unshuffle_elements_matches_the_whole(
+            es in prop::sample::select(vec![1usize, 2, 3, 4, 8]),
+            n in 0usize..300,
+            cut in any::<(u16, u16)>(),
+            seed in any::<u8>(),
+        ) {
+            let data: Vec<u8> = (0..n * es).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect();
+            let mut whole = vec![0u8; data.len()];
+            unshuffle_bytes(&data, &mut whole, es);
+            let first = usize::from(cut.0) % (n + 1);
+            let m = usize::from(cut.1) % (n - first + 1);
+            let mut part = vec![0u8; m * es];
+            unshuffle_elements(&data, n, first, &mut part, es);
+            prop_assert_eq!(&part[..], &whole[first * es..(first + m) * es]);
         }
 
         /// Vector and `u64` paths together (rows of 0-69 positions: whole steps of 16

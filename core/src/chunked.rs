@@ -25,6 +25,15 @@ pub trait ChunkDecoder: Send + Sync {
     /// to the array bounds, in C order, native-endian, logical dtype. `out` arrives zeroed
     /// unless [`ChunkDecoder::writes_every_byte`] says it need not be.
     fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()>;
+    /// Write chunk `index`, whole and inside the array, into `runs`: its bytes as
+    /// [`ChunkDecoder::decode_chunk`] writes them, cut into consecutive pieces of equal
+    /// length (the stretches of a region's buffer the chunk covers), zeroed under the same
+    /// rule. The default decodes into a scratch buffer and copies the pieces
+    /// ([`decode_chunk_through_scratch`]); a decoder whose last step can write piece by
+    /// piece (an HDF5 byte unshuffle) overrides it to skip that copy.
+    fn decode_chunk_runs(&self, index: &[u64], runs: &mut [&mut [u8]]) -> Result<()> {
+        decode_chunk_through_scratch(self, index, runs)
+    }
     /// Whether [`ChunkDecoder::decode_chunk`] writes every byte of `out` whenever it
     /// succeeds (a decompressor producing exactly the chunk), so `out` is not zeroed first:
     /// one pass less through memory per chunk. `false` (the default) for decoders that
@@ -39,6 +48,29 @@ pub trait ChunkDecoder: Send + Sync {
     fn stored_chunks(&self) -> Option<&StoredChunks> {
         None
     }
+}
+
+/// [`ChunkDecoder::decode_chunk_runs`] through [`ChunkDecoder::decode_chunk`]: a single
+/// run is decoded into directly, several are decoded into this thread's scratch buffer
+/// and copied out.
+pub fn decode_chunk_through_scratch<D: ChunkDecoder + ?Sized>(
+    decoder: &D,
+    index: &[u64],
+    runs: &mut [&mut [u8]],
+) -> Result<()> {
+    if let [run] = runs {
+        return decoder.decode_chunk(index, run);
+    }
+    let total = runs.iter().map(|r| r.len()).sum();
+    with_scratch(total, !decoder.writes_every_byte(), |buf| {
+        decoder.decode_chunk(index, buf)?;
+        let mut at = 0;
+        for run in runs.iter_mut() {
+            run.copy_from_slice(&buf[at..at + run.len()]);
+            at += run.len();
+        }
+        Ok(())
+    })
 }
 
 /// The chunks of a [`ChunkedSource`] that are stored (e.g. the chunk files of a Zarr
@@ -132,7 +164,38 @@ impl Overlap {
     fn chunk_bytes(&self, elem_size: usize) -> usize {
         element_count(&self.cextent).unwrap_or(0) as usize * elem_size
     }
+
+    /// The stretches of a C-order buffer of the region's `shape` that this overlap covers,
+    /// as `(byte offset, length)` in order, all of one length: the overlap's rows, joined
+    /// over the inner dimensions it spans whole.
+    fn runs(&self, shape: &[u64], es: usize) -> Vec<Run> {
+        let start = self.dst_off as usize;
+        let Some(cut) = (0..shape.len()).rev().find(|&k| self.part[k] != shape[k]) else {
+            return vec![(start, self.part_bytes(es))];
+        };
+        let len = element_count(&self.part[cut..]).unwrap_or(0) as usize * es;
+        let strides = c_strides(shape, es);
+        let mut runs = Vec::new();
+        for_each_index(&self.part[..cut], |outer| {
+            let at: i64 = outer.iter().zip(&strides).map(|(&i, s)| i as i64 * s).sum();
+            runs.push((start + at as usize, len));
+        });
+        runs
+    }
+
+    /// Bytes of the overlap.
+    fn part_bytes(&self, elem_size: usize) -> usize {
+        element_count(&self.part).unwrap_or(0) as usize * elem_size
+    }
 }
+
+/// A stretch of a region's buffer: byte offset and length.
+type Run = (usize, usize);
+
+/// Shortest stretch of a region's buffer that a whole chunk is decoded into piece by piece
+/// ([`ChunkDecoder::decode_chunk_runs`]); chunks covering shorter stretches (a chunk a few
+/// elements wide) are decoded into a scratch buffer and copied with strides.
+const MIN_RUN_BYTES: usize = 64;
 
 /// Largest scratch buffer a thread keeps for its next chunk (larger ones are freed).
 const SCRATCH_KEPT_BYTES: usize = 64 << 20;
@@ -382,52 +445,54 @@ impl ChunkedSource {
                     .collect::<Vec<u64>>(),
             )
         });
-        // Where each chunk meets the region: decoded in place, decoded and copied (whole
-        // chunks, which no other part of the region needs), or through the cache (chunks
-        // the region cuts, whose other parts neighbouring regions are likely to read).
-        let mut direct: Vec<(usize, &[u64])> = Vec::new();
+        // Where each chunk meets the region: decoded in place, in as many pieces as it
+        // covers stretches of `out` (whole chunks), decoded and copied (whole chunks a few
+        // elements wide), or through the cache (chunks the region cuts, whose other parts
+        // neighbouring regions are likely to read).
+        let mut whole: Vec<(&[u64], Vec<Run>)> = Vec::new();
         let mut copied = Vec::new();
         let mut cached = Vec::new();
         for index in &indices {
             let o = self.overlap(index, start, shape);
-            // A whole chunk is one contiguous stretch of `out` when, after its first dim
-            // longer than one, it spans the region's full extent.
-            let whole = o.part == o.cextent;
-            let outer = o.part.iter().position(|&n| n > 1).unwrap_or(o.part.len());
-            let after = (outer + 1).min(o.part.len());
-            if whole && o.part[after..] == shape[after..] {
-                direct.push((o.dst_off as usize, index.as_slice()));
-            } else if whole {
-                copied.push((index, o));
-            } else {
+            if o.part != o.cextent {
                 cached.push((index, o));
+                continue;
+            }
+            let runs = o.runs(shape, es);
+            if runs.len() == 1 || runs[0].1 >= MIN_RUN_BYTES {
+                whole.push((index.as_slice(), runs));
+            } else {
+                copied.push((index, o));
             }
         }
-        if !direct.is_empty() {
-            direct.sort_unstable_by_key(|(offset, _)| *offset);
-            let mut targets = Vec::with_capacity(direct.len());
+        if !whole.is_empty() {
+            // `out` cut into the stretches, in order, each handed to its chunk.
+            let mut stretches: Vec<(usize, usize, usize)> = whole
+                .iter()
+                .enumerate()
+                .flat_map(|(c, (_, runs))| runs.iter().map(move |&(at, len)| (at, len, c)))
+                .collect();
+            stretches.sort_unstable();
+            let mut pieces: Vec<Vec<&mut [u8]>> = whole.iter().map(|_| Vec::new()).collect();
             let mut rest: &mut [u8] = out;
             let mut at = 0usize;
-            for (offset, index) in direct {
-                let (_, extent) = self.chunk_extent(index);
-                let n = element_count(&extent).unwrap_or(0) as usize * es;
+            for (offset, len, c) in stretches {
                 let (_, tail) = std::mem::take(&mut rest).split_at_mut(offset - at);
-                let (target, tail) = tail.split_at_mut(n);
+                let (piece, tail) = tail.split_at_mut(len);
                 rest = tail;
-                at = offset + n;
-                targets.push((index, target));
+                at = offset + len;
+                pieces[c].push(piece);
             }
-            targets
-                .into_par_iter()
-                .enumerate()
-                .try_for_each(|(i, (index, target))| {
+            whole.into_par_iter().zip(pieces).enumerate().try_for_each(
+                |(i, ((index, _), mut runs))| {
                     check_cancelled(progress, i)?;
                     // Decoders may accumulate (event streams): they get zeroed memory.
                     if !self.decoder.writes_every_byte() {
-                        target.fill(0);
+                        runs.iter_mut().for_each(|run| run.fill(0));
                     }
-                    self.decoder.decode_chunk(index, target)
-                })?;
+                    self.decoder.decode_chunk_runs(index, &mut runs)
+                },
+            )?;
         }
         if !copied.is_empty() {
             // Each thread decodes into its own scratch buffer and copies the chunk into

@@ -17,7 +17,9 @@ use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use crate::chunked::{ChunkDecoder, ChunkedSource, StoredChunks, MAX_CHUNK_BYTES};
+pub use crate::chunked::{
+    decode_chunk_through_scratch, ChunkDecoder, ChunkedSource, StoredChunks, MAX_CHUNK_BYTES,
+};
 pub use crate::copy::copy_nd;
 use crate::copy::gather;
 pub use crate::copy::Threads;

@@ -127,10 +127,20 @@ proptest! {
 
     #[test]
     fn chunked_regions_match_full_read(
-        shape in prop::collection::vec(1u64..7, 1..4),
+        outer in prop::collection::vec(1u64..7, 0..3),
+        inner in 1u64..40,
         chunk in prop::collection::vec(1u64..4, 3),
+        whole_rows in any::<bool>(),
         picks in prop::collection::vec((0.0f64..1.0, 0.0f64..1.0), 3),
     ) {
+        // Rows up to 160 bytes, chunked whole or not: whole chunks of a region then cover
+        // one or several stretches of its buffer, long or short.
+        let mut shape = outer;
+        shape.push(inner);
+        let mut chunk = chunk[..shape.len()].to_vec();
+        if whole_rows {
+            chunk[shape.len() - 1] = inner;
+        }
         struct Counter { shape: Vec<u64>, chunk: Vec<u64> }
         impl ChunkDecoder for Counter {
             fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
@@ -144,17 +154,18 @@ proptest! {
                 Ok(())
             }
         }
-        let chunk = chunk[..shape.len()].to_vec();
         let source = ChunkedSource::new(DType::U32, shape.clone(), chunk.clone(), Box::new(Counter { shape: shape.clone(), chunk })).unwrap();
         let ds = dataset(source);
-        let (start, rshape) = region(&shape, &picks);
-        let got = ds.read_region_bytes(&start, &rshape).unwrap();
-        let mut expected = Vec::new();
-        for idx in indices(&rshape) {
-            let lin = idx.iter().zip(&start).zip(&shape).fold(0u64, |acc, ((i, s), n)| acc * n + i + s);
-            expected.extend((lin as u32).to_ne_bytes());
+        let zeros = vec![0; shape.len()];
+        for (start, rshape) in [region(&shape, &picks), (zeros, shape.clone())] {
+            let got = ds.read_region_bytes(&start, &rshape).unwrap();
+            let mut expected = Vec::new();
+            for idx in indices(&rshape) {
+                let lin = idx.iter().zip(&start).zip(&shape).fold(0u64, |acc, ((i, s), n)| acc * n + i + s);
+                expected.extend((lin as u32).to_ne_bytes());
+            }
+            prop_assert_eq!(got, expected);
         }
-        prop_assert_eq!(got, expected);
     }
 }
 

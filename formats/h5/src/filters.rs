@@ -90,18 +90,13 @@ pub fn deflate(input: &[u8], level: u32) -> Vec<u8> {
     enc.finish().expect("writing to a Vec cannot fail")
 }
 
-/// Undo HDF5's byte shuffle of elements of `elem_size` bytes.
+/// Undo HDF5's byte shuffle of elements of `elem_size` bytes: byte `b` of element `i` is
+/// `input[b * n + i]`, `n` elements; bytes after the last whole element are kept as they
+/// are ([`emio_core::bitplanes::unshuffle_bytes`]).
 pub fn unshuffle(input: &[u8], elem_size: usize) -> Vec<u8> {
     let mut out = vec![0u8; input.len()];
-    unshuffle_into(input, &mut out, elem_size);
+    emio_core::bitplanes::unshuffle_bytes(input, &mut out, elem_size);
     out
-}
-
-/// Undo HDF5's byte shuffle of elements of `elem_size` bytes from `input` into `out` (of
-/// the same length): byte `b` of element `i` is `input[b * n + i]`, `n` elements; bytes
-/// after the last whole element are copied as they are ([`emio_core::bitplanes`]).
-pub fn unshuffle_into(input: &[u8], out: &mut [u8], elem_size: usize) {
-    emio_core::bitplanes::unshuffle_bytes(input, out, elem_size);
 }
 
 /// Apply HDF5's byte shuffle (the inverse of [`unshuffle`]).
@@ -299,20 +294,6 @@ pub struct FilterStep {
     pub client_data: Vec<u32>,
 }
 
-/// Undo `pipeline` (in write order) on one stored chunk, skipping filters whose bit is set in
-/// `mask`, producing exactly `chunk_bytes` bytes.
-pub fn decode_chunk(
-    pipeline: &[FilterStep],
-    mask: u32,
-    stored: &[u8],
-    chunk_bytes: usize,
-    elem_size: usize,
-) -> Result<Vec<u8>> {
-    let mut out = vec![0u8; chunk_bytes];
-    decode_chunk_into(pipeline, mask, stored, &mut out, elem_size)?;
-    Ok(out)
-}
-
 /// Undo `pipeline` (in write order) on one stored chunk, skipping filters whose bit is set
 /// in `mask`, into `out`, which the decoded chunk must fill exactly. The last step
 /// (usually deflate, or the shuffle after it) writes straight into `out`.
@@ -323,7 +304,21 @@ pub fn decode_chunk_into(
     out: &mut [u8],
     elem_size: usize,
 ) -> Result<()> {
-    let chunk_bytes = out.len();
+    decode_chunk_into_runs(pipeline, mask, stored, &mut [out], elem_size)
+}
+
+/// [`decode_chunk_into`] with the decoded chunk cut into `runs`, consecutive pieces of
+/// whole elements that lie apart in a region's buffer. A last byte unshuffle writes
+/// piece by piece; other last steps write straight into a single run, or decode whole
+/// and are copied into several (a decompressor is fastest with all its output at once).
+pub fn decode_chunk_into_runs(
+    pipeline: &[FilterStep],
+    mask: u32,
+    stored: &[u8],
+    runs: &mut [&mut [u8]],
+    elem_size: usize,
+) -> Result<()> {
+    let chunk_bytes = runs.iter().map(|r| r.len()).sum();
     let steps: Vec<&FilterStep> = pipeline
         .iter()
         .enumerate()
@@ -331,33 +326,34 @@ pub fn decode_chunk_into(
         .filter(|(i, _)| *i >= 32 || mask & (1 << i) == 0)
         .map(|(_, step)| step)
         .collect();
+    let in_runs = whole_elements(runs, elem_size);
     let mut data: Option<Vec<u8>> = None;
     for (k, step) in steps.iter().enumerate() {
         let cur: &[u8] = data.as_deref().unwrap_or(stored);
         let last = k + 1 == steps.len();
-        let next = match step.id {
-            DEFLATE if last => return inflate_into(cur, out),
-            DEFLATE => inflate(cur, chunk_bytes)?,
-            SHUFFLE if last && cur.len() == chunk_bytes => {
-                unshuffle_into(cur, out, elem_size);
+        let next = match (step.id, &mut *runs) {
+            (DEFLATE, [out]) if last => return inflate_into(cur, out),
+            (DEFLATE, _) => inflate(cur, chunk_bytes)?,
+            (SHUFFLE, runs) if last && cur.len() == chunk_bytes && in_runs => {
+                unshuffle_into_runs(cur, runs, elem_size);
                 return Ok(());
             }
-            SHUFFLE => unshuffle(cur, elem_size),
-            FLETCHER32 => {
+            (SHUFFLE, _) => unshuffle(cur, elem_size),
+            (FLETCHER32, _) => {
                 if cur.len() < 4 {
                     return Err(corrupt("a Fletcher-32 checksum after the chunk"));
                 }
                 cur[..cur.len() - 4].to_vec()
             }
-            LZF => lzf_decompress(cur, chunk_bytes)?,
-            LZ4 => lz4_decompress(cur, chunk_bytes)?,
-            BITSHUFFLE if last => {
+            (LZF, _) => lzf_decompress(cur, chunk_bytes)?,
+            (LZ4, _) => lz4_decompress(cur, chunk_bytes)?,
+            (BITSHUFFLE, [out]) if last => {
                 return crate::bitshuffle::decode_into(cur, &step.client_data, out, elem_size)
             }
-            BITSHUFFLE => {
+            (BITSHUFFLE, _) => {
                 crate::bitshuffle::decode(cur, &step.client_data, chunk_bytes, elem_size)?
             }
-            other => {
+            (other, _) => {
                 return Err(Error::unsupported(
                     "hdf5",
                     format!("decoding HDF5 filter {other}"),
@@ -373,8 +369,30 @@ pub fn decode_chunk_into(
             data.len()
         )));
     }
-    out.copy_from_slice(data);
+    let mut at = 0;
+    for run in runs.iter_mut() {
+        run.copy_from_slice(&data[at..at + run.len()]);
+        at += run.len();
+    }
     Ok(())
+}
+
+/// Whether every run holds whole elements of `elem_size` bytes.
+fn whole_elements(runs: &[&mut [u8]], elem_size: usize) -> bool {
+    runs.iter()
+        .all(|r| r.len().is_multiple_of(elem_size.max(1)))
+}
+
+/// Undo HDF5's byte shuffle of whole elements of `elem_size` bytes from `input` into
+/// `runs`, consecutive pieces of the unshuffled bytes (each a whole number of elements).
+fn unshuffle_into_runs(input: &[u8], runs: &mut [&mut [u8]], elem_size: usize) {
+    let es = elem_size.max(1);
+    let n = input.len() / es;
+    let mut first = 0;
+    for run in runs.iter_mut() {
+        emio_core::bitplanes::unshuffle_elements(input, n, first, run, es);
+        first += run.len() / es;
+    }
 }
 
 #[cfg(test)]

@@ -27,8 +27,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use emio_core::dtype::swap_bytes_in_place;
-use emio_core::source::Threads;
 use emio_core::source::{c_strides, copy_nd, element_count, Layout};
+use emio_core::source::{decode_chunk_through_scratch, Threads};
 use emio_core::StridedSource;
 use emio_core::{ArraySource, ByteOrder, ChunkDecoder, DType, Error, Progress, Result, Storage};
 use rayon::prelude::*;
@@ -396,6 +396,58 @@ pub(crate) struct FilteredChunks {
     pipeline: Vec<FilterStep>,
 }
 
+impl FilteredChunks {
+    /// The extent of chunk `index` (clipped to the array) and whether it is the whole
+    /// stored chunk seen in its stored order, so that its decoded bytes are its C-order
+    /// bytes as they are.
+    fn extent(&self, index: &[u64]) -> (Vec<u64>, bool) {
+        let g = &self.geo;
+        let extent: Vec<u64> = index
+            .iter()
+            .zip(&g.chunk)
+            .zip(&g.shape)
+            .map(|((&i, &c), &n)| c.min(n - i * c))
+            .collect();
+        let as_stored = extent == g.chunk && c_strides(&extent, g.dtype.size()) == g.chunk_strides;
+        (extent, as_stored)
+    }
+
+    /// Undo the filters of stored chunk `e` (grid index `index`) into `runs` (pieces of
+    /// the whole stored chunk, in stored order), errors naming the chunk and the file.
+    fn decode_stored(&self, index: &[u64], e: &Entry, runs: &mut [&mut [u8]]) -> Result<()> {
+        // Validated against the file length when the index was read.
+        let stored = &self.storage[e.address as usize..(e.address + e.size) as usize];
+        let es = self.geo.dtype.size();
+        filters::decode_chunk_into_runs(&self.pipeline, e.filter_mask, stored, runs, es).map_err(
+            |err| match err {
+                Error::Malformed { expected, .. } => self.index.origin.malformed(
+                    Some(e.address),
+                    format!(
+                        "{expected}, in chunk {index:?} stored at byte {}",
+                        e.address
+                    ),
+                ),
+                Error::Codec {
+                    format,
+                    expected,
+                    source,
+                    ..
+                } => Error::Codec {
+                    format,
+                    path: Some(self.index.origin.file.clone()),
+                    offset: Some(e.address),
+                    expected: format!(
+                        "{expected}, in chunk {index:?} stored at byte {} (dataset {})",
+                        e.address, self.index.origin.dataset
+                    ),
+                    source,
+                },
+                other => other,
+            },
+        )
+    }
+}
+
 impl ChunkDecoder for FilteredChunks {
     fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
         let g = &self.geo;
@@ -404,51 +456,13 @@ impl ChunkDecoder for FilteredChunks {
             out.fill(0);
             return Ok(());
         };
-        let es = g.dtype.size();
-        // Validated against the file length when the index was read.
-        let stored = &self.storage[e.address as usize..(e.address + e.size) as usize];
-        let extent: Vec<u64> = index
-            .iter()
-            .zip(&g.chunk)
-            .zip(&g.shape)
-            .map(|((&i, &c), &n)| c.min(n - i * c))
-            .collect();
-        let out_strides = c_strides(&extent, es);
-        let decode = |into: &mut [u8]| {
-            filters::decode_chunk_into(&self.pipeline, e.filter_mask, stored, into, es).map_err(
-                |err| match err {
-                    Error::Malformed { expected, .. } => self.index.origin.malformed(
-                        Some(e.address),
-                        format!(
-                            "{expected}, in chunk {index:?} stored at byte {}",
-                            e.address
-                        ),
-                    ),
-                    Error::Codec {
-                        format,
-                        expected,
-                        source,
-                        ..
-                    } => Error::Codec {
-                        format,
-                        path: Some(self.index.origin.file.clone()),
-                        offset: Some(e.address),
-                        expected: format!(
-                            "{expected}, in chunk {index:?} stored at byte {} (dataset {})",
-                            e.address, self.index.origin.dataset
-                        ),
-                        source,
-                    },
-                    other => other,
-                },
-            )
-        };
-        if extent == g.chunk && out_strides == g.chunk_strides {
-            // A whole chunk seen in its stored order: decoded straight into place.
-            decode(out)?;
+        let (extent, as_stored) = self.extent(index);
+        if as_stored {
+            self.decode_stored(index, e, &mut [&mut *out])?;
         } else {
+            let es = g.dtype.size();
             let mut decoded = vec![0u8; g.chunk_bytes as usize];
-            decode(&mut decoded)?;
+            self.decode_stored(index, e, &mut [&mut decoded[..]])?;
             copy_nd(
                 &decoded,
                 Layout {
@@ -458,13 +472,29 @@ impl ChunkDecoder for FilteredChunks {
                 out,
                 Layout {
                     offset: 0,
-                    strides: &out_strides,
+                    strides: &c_strides(&extent, es),
                 },
                 &extent,
                 es,
             );
         }
         g.swap(out);
+        Ok(())
+    }
+
+    /// A whole chunk in its stored order is decoded piece by piece (a last byte unshuffle
+    /// writes every piece in place); others through [`decode_chunk_through_scratch`].
+    fn decode_chunk_runs(&self, index: &[u64], runs: &mut [&mut [u8]]) -> Result<()> {
+        let g = &self.geo;
+        if !self.extent(index).1 {
+            return decode_chunk_through_scratch(self, index, runs);
+        }
+        let table = self.index.get(g)?;
+        match table.get(&g.key(index)) {
+            Some(e) => self.decode_stored(index, e, runs)?,
+            None => runs.iter_mut().for_each(|run| run.fill(0)),
+        }
+        runs.iter_mut().for_each(|run| g.swap(run));
         Ok(())
     }
 

@@ -14,6 +14,8 @@ use proptest::prelude::*;
 enum Filter {
     None,
     Deflate,
+    /// Byte shuffle alone (rsciio's uncompressed `.hspy`).
+    Shuffle,
     ShuffleDeflate,
 }
 
@@ -45,7 +47,12 @@ fn case() -> impl Strategy<Value = Case> {
                 Just(shape),
                 chunk,
                 prop::sample::select(vec![1usize, 2, 4, 8]),
-                prop::sample::select(vec![Filter::None, Filter::Deflate, Filter::ShuffleDeflate]),
+                prop::sample::select(vec![
+                    Filter::None,
+                    Filter::Deflate,
+                    Filter::Shuffle,
+                    Filter::ShuffleDeflate,
+                ]),
                 Just((0..rank).collect::<Vec<_>>()).prop_shuffle(),
                 fractions,
             )
@@ -111,6 +118,9 @@ fn write(path: &std::path::Path, c: &Case, data: &[u8]) {
         Filter::None => {}
         Filter::Deflate => {
             d.with_deflate(3);
+        }
+        Filter::Shuffle => {
+            d.with_shuffle();
         }
         Filter::ShuffleDeflate => {
             d.with_shuffle().with_deflate(1);
@@ -225,5 +235,49 @@ fn cancelled_reads_of_filtered_chunks_stop_inside_the_region() {
         let going = CancelFlag(false.into());
         src.read_region_with(&zeros, &shape, &mut out, &going, Threads::One)
             .unwrap();
+    }
+}
+
+/// Whole chunks that cover several stretches of a region's buffer (h5py's chunks, cut
+/// along an axis other than the first) are decoded piece by piece: the shuffled chunks
+/// straight into each stretch, the others through a scratch buffer. Every filter and
+/// element size, the whole array and regions of whole chunks, against the values written.
+#[test]
+fn chunks_covering_several_stretches_of_a_region_read_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    for filter in [
+        Filter::None,
+        Filter::Deflate,
+        Filter::Shuffle,
+        Filter::ShuffleDeflate,
+    ] {
+        for elem_size in [1usize, 2, 4, 8] {
+            let c = Case {
+                shape: vec![5, 12, 3, 40],
+                chunk: vec![2, 3, 3, 40],
+                elem_size,
+                filter,
+                perm: vec![0, 1, 2, 3],
+                start: vec![0; 4],
+                extent: vec![5, 12, 3, 40],
+            };
+            let path = dir.path().join(format!("runs-{filter:?}-{elem_size}.h5"));
+            let data = value_bytes(5 * 12 * 3 * 40, elem_size);
+            write(&path, &c, &data);
+            let f = H5File::open(&path).unwrap();
+            let src = f.dataset("data").unwrap().source(None).unwrap();
+            for (start, extent) in [
+                (vec![0, 0, 0, 0], vec![5, 12, 3, 40]),
+                (vec![2, 3, 0, 0], vec![2, 6, 3, 40]),
+                (vec![4, 0, 0, 0], vec![1, 12, 3, 40]),
+                (vec![0, 3, 0, 0], vec![4, 9, 3, 40]),
+            ] {
+                assert_eq!(
+                    read(src.as_ref(), &start, &extent),
+                    reference(&c, &data, &start, &extent),
+                    "{filter:?}, {elem_size}-byte elements, region {start:?} + {extent:?}"
+                );
+            }
+        }
     }
 }
