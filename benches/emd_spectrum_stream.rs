@@ -303,13 +303,13 @@ fn main() {
     println!(
         "cat: median {:.3} s of {} runs after a warm-up (spread {})",
         cat.median().as_secs_f64(),
-        common::RUNS,
+        common::runs(),
         cat.spread()
     );
     println!(
         "decode, frames summed (read): median {:.3} s of {} fresh opens (spread {}), cube {:.2} GB/s ({:.0} MiB, of which non-zero {:.0} MiB = {:.2} GB/s), {:.1} M events/s, stream {:.2} GB/s = {:.2}x cat",
         secs,
-        common::RUNS,
+        common::runs(),
         decode_t.spread(),
         cube as f64 / secs / 1e9,
         cube as f64 / (1 << 20) as f64,

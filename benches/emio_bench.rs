@@ -29,7 +29,7 @@
 //!
 //! ```text
 //! cargo bench --profile profiling --bench emio_bench -- [--scale 0.1] [--dir /tmp/emio-bench]
-//!     [--only mib,mrc] [--python PY] [--codecs]
+//!     [--only mib,mrc] [--python PY] [--codecs] [--runs N]
 //! ```
 //!
 //! Defaults (scale 1): 2 GiB 12-bit MIB 128×128×256×256 (and the same, sparse), 2 GiB DM4
@@ -47,11 +47,12 @@
 //! h5py's full read of them is timed in the same run.
 //!
 //! `cat`, full read, sum, the conversions and the codec alone are each run once untimed
-//! (warm page cache), then timed three times (each emio step on a freshly opened file, so
-//! the memory map's page tables are built again, as a user's first read has to); the median
-//! is printed with the spread (min-max) on the line below. `cat` is started directly (no
-//! shell). Every sum is checked against the generator's own sum of the values it produced
-//! (computed without any file or reader). `--scale` shrinks the navigation (frame) count.
+//! (warm page cache), then timed three times, or `--runs N` (each emio step on a freshly
+//! opened file, so the memory map's page tables are built again, as a user's first read
+//! has to); the median is printed with the spread (min-max) on the line below. `cat` is
+//! started directly (no shell). Every sum is checked against the generator's own sum of
+//! the values it produced (computed without any file or reader). `--scale` shrinks the
+//! navigation (frame) count.
 //! Formats whose writer is missing or declines the dataset are skipped with a note. Files
 //! are kept in `--dir` and reused by later runs (their names carry the kind of values).
 
@@ -103,7 +104,8 @@ const USAGE: &str = "cargo bench --profile profiling --bench emio_bench -- [opti
   --dir D        where inputs are generated and kept (default: $TMPDIR/emio-bench)
   --only A,B     rows by name, format or extension (mib, mib-sparse, dm4, mrc, ...)
   --python PY    a Python with HyperSpy, h5py and zarr: rsciio rows, h5py reads, Zarr peers
-  --codecs       the codec alternatives table (zstd levels, Blosc, sharding) per row";
+  --codecs       the codec alternatives table (zstd levels, Blosc, sharding) per row
+  --runs N       timed runs per figure, the median printed (default 3)";
 
 fn gbps(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / d.as_secs_f64() / 1e9
@@ -523,7 +525,7 @@ fn bench_row(run: &Run, spec: &Spec, tables: &mut Tables) -> std::result::Result
         "{}; spread of the {} runs (min-max): cat {}, full read {}, sum {}, .zarr {}, codec alone {} \
          (on {} MiB, ratio {:.1}), .npy {}; sum {:.4e} = generator's",
         spec.what,
-        common::RUNS,
+        common::runs(),
         cat.spread(),
         read.timing.spread(),
         sum.timing.spread(),

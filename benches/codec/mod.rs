@@ -115,7 +115,7 @@ pub struct Codec {
 
 /// What a codec did to a sample.
 pub struct Encoded {
-    /// Input bytes per second on all cores (median of [`common::RUNS`] after a warm-up).
+    /// Input bytes per second on all cores (median of [`common::runs`] after a warm-up).
     pub rate: f64,
     /// The spread of the timed runs.
     pub spread: String,

@@ -5,8 +5,17 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Timed runs of every figure (the median is reported, after one untimed warm-up run).
-pub const RUNS: usize = 3;
+/// Timed runs of every figure (the median is reported, after one untimed warm-up run):
+/// `--runs N`, 3 unless given (more steady the figures of small files, whose runs take
+/// tens of milliseconds).
+pub fn runs() -> usize {
+    static RUNS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *RUNS.get_or_init(|| {
+        flag_value("--runs").map_or(3, |n| {
+            n.parse::<usize>().expect("--runs takes a number").max(1)
+        })
+    })
+}
 
 /// The durations of repeated runs of one step.
 pub struct Timing {
@@ -14,9 +23,9 @@ pub struct Timing {
 }
 
 impl Timing {
-    /// Time `step` [`RUNS`] times.
+    /// Time `step` [`runs`] times.
     pub fn of(mut step: impl FnMut() -> Duration) -> Self {
-        let mut runs: Vec<Duration> = (0..RUNS).map(|_| step()).collect();
+        let mut runs: Vec<Duration> = (0..runs()).map(|_| step()).collect();
         runs.sort();
         Timing { runs }
     }
@@ -52,7 +61,7 @@ fn cat_once(path: &Path) -> Duration {
 }
 
 /// The baseline every throughput is compared with, measured like emio's figures: one
-/// warm-up run (page cache), then the median of [`RUNS`] runs.
+/// warm-up run (page cache), then the median of [`runs`] runs.
 pub fn cat_timing(path: &Path) -> Timing {
     cat_once(path);
     Timing::of(|| cat_once(path))

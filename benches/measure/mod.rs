@@ -57,7 +57,7 @@ pub struct Measured<T> {
     pub last: T,
 }
 
-/// Run `step` on the first dataset of a fresh open, [`common::RUNS`] times after one
+/// Run `step` on the first dataset of a fresh open, [`common::runs`] times after one
 /// warm-up run (like the `cat` baseline).
 pub fn fresh_opens<T>(
     open: &(dyn Fn() -> Result<Vec<Dataset>> + Sync),

@@ -84,13 +84,13 @@ impl PeerTiming {
     }
 }
 
-/// h5py's full read of the file at `path` (median of [`common::RUNS`] after a warm-up, in
+/// h5py's full read of the file at `path` (median of [`common::runs`] after a warm-up, in
 /// one Python process).
 pub fn h5py_timing(python: &str, path: &Path) -> PeerTiming {
     let out = run(
         python,
         RSCIIO_SCRIPT,
-        &["h5py", &path.to_string_lossy(), &common::RUNS.to_string()],
+        &["h5py", &path.to_string_lossy(), &common::runs().to_string()],
     )
     .expect("the h5py timing");
     let secs: Vec<f64> = out
@@ -127,7 +127,7 @@ pub fn zarr_peers(
             &joined(shape),
             &joined(chunks),
             &dir.to_string_lossy(),
-            &common::RUNS.to_string(),
+            &common::runs().to_string(),
         ],
     )?;
     let doc: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| e.to_string())?;
