@@ -47,32 +47,31 @@ pub fn copy_nd(
         }
     }
     let run = run as usize;
-    if run == elem_size && ndim > 0 {
-        // Single elements (no axis contiguous in both): a typed loop along the last axis
-        // rather than one `memcpy` call per element.
-        let rows = Rows {
-            shape: &shape[..ndim],
-            src_strides: &src_strides[..ndim],
-            dst_strides: &dst_strides[..ndim],
-            src_off,
-            dst_off,
-        };
-        match elem_size {
-            1 => return rows.copy::<1>(src, dst),
-            2 => return rows.copy::<2>(src, dst),
-            4 => return rows.copy::<4>(src, dst),
-            8 => return rows.copy::<8>(src, dst),
-            _ => {}
-        }
-    }
     let (shape, src_strides, dst_strides) =
         (&shape[..ndim], &src_strides[..ndim], &dst_strides[..ndim]);
-    // Short runs of a fixed size (rows of small chunks, staged transposes) are copied
-    // inline rather than through one `memcpy` call each.
+    if ndim == 0 {
+        let (s, d) = (src_off as usize, dst_off as usize);
+        dst[d..d + run].copy_from_slice(&src[s..s + run]);
+        return;
+    }
+    // Single elements (no axis contiguous in both) and short runs of a fixed size (rows of
+    // small chunks, staged transposes, thin regions) are copied by a typed loop along the
+    // last axis rather than one `memcpy` call each.
+    let rows = Rows {
+        shape,
+        src_strides,
+        dst_strides,
+        src_off,
+        dst_off,
+    };
     match run {
-        16 => fixed_runs::<16>(src, dst, shape, src_strides, dst_strides, src_off, dst_off),
-        32 => fixed_runs::<32>(src, dst, shape, src_strides, dst_strides, src_off, dst_off),
-        64 => fixed_runs::<64>(src, dst, shape, src_strides, dst_strides, src_off, dst_off),
+        1 => rows.copy::<1>(src, dst),
+        2 => rows.copy::<2>(src, dst),
+        4 => rows.copy::<4>(src, dst),
+        8 => rows.copy::<8>(src, dst),
+        16 => rows.copy::<16>(src, dst),
+        32 => rows.copy::<32>(src, dst),
+        64 => rows.copy::<64>(src, dst),
         _ => walk(shape, src_strides, dst_strides, src_off, |s, d| {
             let (s, d) = (s as usize, (d + dst_off) as usize);
             dst[d..d + run].copy_from_slice(&src[s..s + run]);
@@ -80,25 +79,8 @@ pub fn copy_nd(
     }
 }
 
-/// The runs of [`copy_nd`] when each is `N` bytes.
-fn fixed_runs<const N: usize>(
-    src: &[u8],
-    dst: &mut [u8],
-    shape: &[u64],
-    src_strides: &[i64],
-    dst_strides: &[i64],
-    src_off: i64,
-    dst_off: i64,
-) {
-    walk(shape, src_strides, dst_strides, src_off, |s, d| {
-        let (s, d) = (s as usize, (d + dst_off) as usize);
-        let run: [u8; N] = src[s..s + N].try_into().expect("one run");
-        dst[d..d + N].copy_from_slice(&run);
-    });
-}
-
-/// The element-by-element part of [`copy_nd`]: rows along the last axis of `shape`, both
-/// sides at any strides.
+/// The short-run part of [`copy_nd`]: rows along the last axis of `shape` of runs of a
+/// fixed size (an element, or a few contiguous ones), both sides at any strides.
 struct Rows<'a> {
     shape: &'a [u64],
     src_strides: &'a [i64],
@@ -108,7 +90,7 @@ struct Rows<'a> {
 }
 
 impl Rows<'_> {
-    /// Copy every element, `E` bytes each.
+    /// Copy every run, `E` bytes each.
     fn copy<const E: usize>(&self, src: &[u8], dst: &mut [u8]) {
         let last = self.shape.len() - 1;
         let n = self.shape[last] as usize;
