@@ -64,13 +64,18 @@ pub fn decode_chunk_through_scratch<D: ChunkDecoder + ?Sized>(
     let total = runs.iter().map(|r| r.len()).sum();
     with_scratch(total, !decoder.writes_every_byte(), |buf| {
         decoder.decode_chunk(index, buf)?;
-        let mut at = 0;
-        for run in runs.iter_mut() {
-            run.copy_from_slice(&buf[at..at + run.len()]);
-            at += run.len();
-        }
+        copy_into_runs(buf, runs);
         Ok(())
     })
+}
+
+/// Copy `bytes` into `runs`, consecutive pieces as long as `bytes` together.
+pub fn copy_into_runs(bytes: &[u8], runs: &mut [&mut [u8]]) {
+    let mut at = 0;
+    for run in runs.iter_mut() {
+        run.copy_from_slice(&bytes[at..at + run.len()]);
+        at += run.len();
+    }
 }
 
 /// The chunks of a [`ChunkedSource`] that are stored (e.g. the chunk files of a Zarr

@@ -18,7 +18,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use crate::chunked::{
-    decode_chunk_through_scratch, ChunkDecoder, ChunkedSource, StoredChunks, MAX_CHUNK_BYTES,
+    copy_into_runs, decode_chunk_through_scratch, ChunkDecoder, ChunkedSource, StoredChunks,
+    MAX_CHUNK_BYTES,
 };
 pub use crate::copy::copy_nd;
 use crate::copy::gather;

@@ -369,11 +369,7 @@ pub fn decode_chunk_into_runs(
             data.len()
         )));
     }
-    let mut at = 0;
-    for run in runs.iter_mut() {
-        run.copy_from_slice(&data[at..at + run.len()]);
-        at += run.len();
-    }
+    emio_core::source::copy_into_runs(data, runs);
     Ok(())
 }
 
