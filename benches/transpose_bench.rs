@@ -4,7 +4,8 @@
 //! 2-, 4- and 8-byte elements with every kernel this processor runs (scalar, SSE2, AVX2,
 //! AVX-512), next to `memcpy` of the same bytes between the same buffers, on one thread:
 //! one large plane (rows and columns alike, about `--mib` MiB) and a stack of 256 × 256
-//! frames each transposed on its own (NCEM EMD's frames, stored transposed). Rates are
+//! frames each transposed on its own (NCEM EMD's frames, stored transposed), and one such
+//! frame transposed as often, its bytes in cache (the kernels' own speed). Rates are
 //! bytes moved per second (each byte read once and written once); the ratio is to the
 //! `memcpy` rate measured in the same run. One untimed warm-up (which also faults the
 //! output in), then the median of `--runs` runs.
@@ -14,19 +15,24 @@
 //! sizes), against `memcpy` of the same pieces.
 //!
 //! ```text
-//! cargo bench --profile profiling --bench transpose_bench -- [--mib 256] [--runs 5]
+//! cargo bench --profile profiling --bench transpose_bench -- [--mib 256] [--runs 5] [--es E] [--kernel K]
 //! ```
+//!
+//! `--es` keeps one element size, `--kernel` one kernel (`Scalar`, `Sse2`, `Avx2`,
+//! `Avx512`): for profiling one case at a time.
 
 use std::time::{Duration, Instant};
 
 use emio_core::transpose::{transpose_2d, Kernel};
 
-/// One shape to transpose: `planes` planes of `rows` × `cols` elements, back to back.
+/// One shape to transpose: `planes` planes of `rows` × `cols` elements, back to back
+/// (`cached`: the same plane, held in cache, every time).
 struct Case {
     name: &'static str,
     planes: usize,
     rows: usize,
     cols: usize,
+    cached: bool,
 }
 
 fn main() {
@@ -43,7 +49,19 @@ fn main() {
     let mib = value("--mib").unwrap_or(256);
     let runs = value("--runs").unwrap_or(5).max(1);
     let bytes = mib << 20;
-    let kernels = Kernel::available();
+    let text = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+    };
+    let kernels: Vec<Kernel> = Kernel::available()
+        .into_iter()
+        .filter(|k| text("--kernel").is_none_or(|name| format!("{k:?}") == *name))
+        .collect();
+    let sizes: Vec<usize> = [2usize, 4, 8]
+        .into_iter()
+        .filter(|&es| value("--es").is_none_or(|only| only == es))
+        .collect();
     println!(
         "transpose benchmark: {mib} MiB per case, 1 thread, median of {runs}; kernels {kernels:?}"
     );
@@ -57,9 +75,14 @@ fn main() {
     for (i, b) in src.iter_mut().enumerate() {
         *b = (i * 131 + i / 251) as u8;
     }
-    let mut dst = vec![1u8; bytes];
-    for es in [2usize, 4, 8] {
-        let side = ((bytes / es) as f64).sqrt() as usize;
+    // Destination lines start on cache lines (as a page-aligned buffer's would).
+    let mut dst_buffer = vec![1u8; bytes + 64];
+    let skip = dst_buffer.as_ptr().align_offset(64);
+    let dst = &mut dst_buffer[skip..skip + bytes];
+    for &es in &sizes {
+        // Rows a whole number of cache lines long, as detector frames' are (rows of other
+        // lengths cannot start every block on a line, so they are not streamed).
+        let side = ((bytes / es) as f64).sqrt() as usize / (64 / es) * (64 / es);
         let frames = bytes / (256 * 256 * es);
         for case in [
             Case {
@@ -67,18 +90,32 @@ fn main() {
                 planes: 1,
                 rows: side,
                 cols: side,
+                cached: false,
             },
             Case {
                 name: "256x256 frames",
                 planes: frames,
                 rows: 256,
                 cols: 256,
+                cached: false,
+            },
+            Case {
+                name: "cached frame",
+                planes: frames,
+                rows: 256,
+                cols: 256,
+                cached: true,
             },
         ] {
             let plane = case.rows * case.cols * es;
             let n = plane * case.planes;
-            let (src, dst) = (&src[..n], &mut dst[..n]);
-            let memcpy = median(runs, || dst.copy_from_slice(src));
+            let stored = if case.cached { plane } else { n };
+            let (src, dst) = (&src[..stored], &mut dst[..stored]);
+            let memcpy = median(runs, || {
+                for _ in 0..n / stored {
+                    dst.copy_from_slice(src)
+                }
+            });
             let rate = |d: Duration| n as f64 / d.as_secs_f64() / 1e9;
             print!(
                 "{es:<3} {:<26} {:>11.2}",
@@ -87,11 +124,17 @@ fn main() {
             );
             for &kernel in &kernels {
                 let t = median(runs, || {
-                    for (s, d) in src.chunks_exact(plane).zip(dst.chunks_exact_mut(plane)) {
-                        let (s_col, d_row) = (case.rows * es, case.cols * es);
-                        let done =
-                            transpose_2d(kernel, s, s_col, d, d_row, case.rows, case.cols, es);
-                        assert!(done, "the plane fits its buffers");
+                    for _ in 0..n / stored {
+                        for (s, d) in src.chunks_exact(plane).zip(dst.chunks_exact_mut(plane)) {
+                            let (s_col, d_row) = (case.rows * es, case.cols * es);
+                            // Streaming past the cache, as emio's copies do into large
+                            // destinations; not for the frame held in cache.
+                            let stream = !case.cached;
+                            let (rows, cols) = (case.rows, case.cols);
+                            let done =
+                                transpose_2d(kernel, s, s_col, d, d_row, rows, cols, es, stream);
+                            assert!(done, "the plane fits its buffers");
+                        }
                     }
                 });
                 print!(
@@ -106,7 +149,7 @@ fn main() {
     println!();
     println!("byte unshuffle, 1 MiB pieces: E | memcpy GB/s | unshuffle GB/s (x memcpy)");
     const PIECE: usize = 1 << 20;
-    for es in [2usize, 4, 8] {
+    for &es in &sizes {
         let mut each = |f: &dyn Fn(&[u8], &mut [u8])| {
             median(runs, || {
                 for (s, d) in src.chunks_exact(PIECE).zip(dst.chunks_exact_mut(PIECE)) {

@@ -28,7 +28,10 @@ pub fn copy_nd(
     shape: &[u64],
     elem_size: usize,
 ) {
-    if shape.contains(&0) || crate::transpose::transpose(src, from, dst, to, shape, elem_size) {
+    let stream = dst.len() >= STREAMING_BYTES;
+    if shape.contains(&0)
+        || crate::transpose::transpose(src, from, dst, to, shape, elem_size, stream)
+    {
         return;
     }
     let (src_off, src_strides, dst_off, dst_strides) =
@@ -133,8 +136,8 @@ const RUN_PIECE: usize = 64 << 10;
 /// Pieces a parallel copy is cut into per thread, for load balance.
 const PIECES_PER_THREAD: u64 = 4;
 /// Destinations at least this large (far beyond the caches, so nothing copied will be read
-/// back from them soon) take their short runs through non-temporal stores
-/// ([`crate::stream_copy`]).
+/// back from them soon) take their short runs and transposes through non-temporal stores
+/// ([`crate::stream_copy`], [`crate::transpose`]).
 const STREAMING_BYTES: usize = 32 << 20;
 
 /// Copy the N-D block of `shape` elements of `elem_size` bytes laid out in `src` as `from`
@@ -304,7 +307,8 @@ impl Block<'_> {
             offset: 0,
             strides: &dst_strides,
         };
-        if crate::transpose::transpose(self.src, from, dst, to, shape, self.elem_size) {
+        let stream = self.streaming;
+        if crate::transpose::transpose(self.src, from, dst, to, shape, self.elem_size, stream) {
             self.fix_order(dst);
         } else {
             self.copy_elements(offset, shape, strides, dst);

@@ -22,7 +22,9 @@ mod x86;
 /// `dst` laid out as `to` by tiled transposes; false (nothing copied) when the layouts are
 /// not a transpose: the destination's innermost axis must be contiguous there and strided
 /// in the source, some other axis contiguous in the source, and `es` 1, 2, 4 or 8. The
-/// caller guarantees every addressed byte lies inside both buffers.
+/// caller guarantees every addressed byte lies inside both buffers. With `stream`, whole
+/// destination lines are written past the cache (`Plane::stream`): for destinations
+/// far larger than the cache that nothing reads again soon.
 pub(crate) fn transpose(
     src: &[u8],
     from: Layout<'_>,
@@ -30,6 +32,7 @@ pub(crate) fn transpose(
     to: Layout<'_>,
     shape: &[u64],
     es: usize,
+    stream: bool,
 ) -> bool {
     if shape.contains(&0) {
         return true;
@@ -64,7 +67,8 @@ pub(crate) fn transpose(
         cols: dims[n - 1],
         s_col: ss[n - 1],
         d_row: ds[r],
-        kernel: Kernel::for_elements(es),
+        kernel: Kernel::best(),
+        stream,
     };
     let (s0, d0) = (from.offset as usize, to.offset as usize);
     match es {
@@ -74,6 +78,9 @@ pub(crate) fn transpose(
         8 => planes::<8>(src, s0, &ss, dst, d0, &ds, &dims, r, &plane),
         _ => return false,
     }
+    if stream {
+        crate::stream_copy::fence();
+    }
     true
 }
 
@@ -81,8 +88,9 @@ pub(crate) fn transpose(
 /// `dst[r * d_row + c * es..][..es] = src[r * es + c * s_col..][..es]` for every row
 /// `r < rows` and column `c < cols`, so each column is one contiguous line of the source
 /// and each row one contiguous line of the destination. A kernel this processor lacks is
-/// replaced by the best it has. False (nothing copied) when `es` is not 1, 2, 4 or 8 or an
-/// addressed byte lies outside a buffer.
+/// replaced by the best it has. With `stream`, whole destination lines go past the cache
+/// (as the crate's own copies do for large destinations). False (nothing copied) when `es`
+/// is not 1, 2, 4 or 8 or an addressed byte lies outside a buffer.
 #[allow(clippy::too_many_arguments)]
 pub fn transpose_2d(
     kernel: Kernel,
@@ -93,6 +101,7 @@ pub fn transpose_2d(
     rows: usize,
     cols: usize,
     es: usize,
+    stream: bool,
 ) -> bool {
     if rows == 0 || cols == 0 {
         return true;
@@ -115,6 +124,7 @@ pub fn transpose_2d(
         s_col,
         d_row,
         kernel: kernel.min(Kernel::best()),
+        stream,
     };
     match es {
         1 => transpose_plane::<1>(src, 0, dst, 0, &plane),
@@ -122,6 +132,9 @@ pub fn transpose_2d(
         4 => transpose_plane::<4>(src, 0, dst, 0, &plane),
         8 => transpose_plane::<8>(src, 0, dst, 0, &plane),
         _ => return false,
+    }
+    if stream {
+        crate::stream_copy::fence();
     }
     true
 }
@@ -145,18 +158,6 @@ impl Kernel {
     pub fn best() -> Kernel {
         static BEST: OnceLock<Kernel> = OnceLock::new();
         *BEST.get_or_init(detect)
-    }
-
-    /// The kernel the crate's N-D transpose uses for `es`-byte elements: the widest this processor
-    /// runs, except for 8-byte elements, whose AVX2 and AVX-512 blocks measured slower than
-    /// SSE2's in both runs of `benches/transpose_bench.rs` (docs/performance.md,
-    /// "Memory-speed kernels").
-    pub fn for_elements(es: usize) -> Kernel {
-        if es == 8 {
-            Kernel::best().min(Kernel::Sse2)
-        } else {
-            Kernel::best()
-        }
     }
 
     /// Every kernel this processor runs, narrowest first.
@@ -213,6 +214,11 @@ struct Plane {
     s_col: usize,
     d_row: usize,
     kernel: Kernel,
+    /// Write whole 64-byte destination lines with non-temporal stores (AVX-512 blocks
+    /// only; their every store is one such line when the rows start on lines): a plain
+    /// store first reads its line from memory, a third memory pass a large transpose
+    /// does not need. The caller fences afterwards.
+    stream: bool,
 }
 
 /// Run the 2-D transpose for every index of the axes other than `r` and the last.
@@ -237,32 +243,48 @@ fn planes<const E: usize>(
     });
 }
 
-/// Bytes of one tile side: two cache lines (measured fastest for `u16` frames).
-const TILE_BYTES: usize = 128;
+/// Bytes of one tile side: eight cache lines (the fastest of 128, 256 and 512 bytes for
+/// every element size once the kernels fetch ahead; docs/performance.md).
+const TILE_BYTES: usize = 512;
 
 /// Bytes of one panel side: tiles are visited panel by panel, so that the pieces of source
-/// lines and destination rows one panel touches (a few hundred KiB) stay in the L2 cache
-/// and their pages in the TLB until every tile of the panel has used them. Without
-/// panels, large planes (lines of many KiB) miss the TLB for every tile line.
+/// lines and destination rows one panel touches stay in the L2 cache and their pages in
+/// the TLB until every tile of the panel has used them. Without panels, large planes
+/// (lines of many KiB) miss the TLB for every tile line.
 const PANEL_BYTES: usize = 1024;
 
 /// Transpose one plane in tiles of [`TILE_BYTES`] per side, each covered by [`cover`],
 /// panel by panel ([`PANEL_BYTES`]); within a panel the tiles follow the source lines.
+/// When streaming, the columns before the first that starts a destination cache line go
+/// first as a strip of their own, so that the tiles' rows start on lines.
 fn transpose_plane<const E: usize>(src: &[u8], s: usize, dst: &mut [u8], d: usize, p: &Plane) {
+    let misaligned = (dst.as_ptr() as usize + d) % 64;
+    let head = if p.stream && p.d_row.is_multiple_of(64) && (64 - misaligned).is_multiple_of(E) {
+        ((64 - misaligned) % 64 / E).min(p.cols)
+    } else {
+        0
+    };
+    let part = |rows: usize, cols: usize| Part {
+        s,
+        s_col: p.s_col,
+        d,
+        d_row: p.d_row,
+        rows,
+        cols,
+        stream: p.stream,
+    };
     let (t, panel) = (TILE_BYTES / E, PANEL_BYTES / E);
-    for cp in (0..p.cols).step_by(panel) {
+    for rt in (0..p.rows).step_by(t) {
+        let strip = part(t.min(p.rows - rt), head);
+        let strip = strip.at::<E>(rt, 0);
+        cover::<E>(p.kernel, src, dst, &strip);
+    }
+    for cp in (head..p.cols).step_by(panel) {
         for rp in (0..p.rows).step_by(panel) {
             for ct in (cp..p.cols.min(cp + panel)).step_by(t) {
                 for rt in (rp..p.rows.min(rp + panel)).step_by(t) {
-                    let part = Part {
-                        s: s + rt * E + ct * p.s_col,
-                        s_col: p.s_col,
-                        d: d + rt * p.d_row + ct * E,
-                        d_row: p.d_row,
-                        rows: t.min(p.rows - rt),
-                        cols: t.min(p.cols - ct),
-                    };
-                    cover::<E>(p.kernel, src, dst, &part);
+                    let tile = part(t.min(p.rows - rt), t.min(p.cols - ct)).at::<E>(rt, ct);
+                    cover::<E>(p.kernel, src, dst, &tile);
                 }
             }
         }
@@ -270,7 +292,7 @@ fn transpose_plane<const E: usize>(src: &[u8], s: usize, dst: &mut [u8], d: usiz
 }
 
 /// A rectangle of a plane: source line of column `c` at `s + c * s_col`, destination line
-/// of row `r` at `d + r * d_row`, `rows` at most one tile.
+/// of row `r` at `d + r * d_row`, `rows` at most one tile; `stream` as [`Plane::stream`].
 #[derive(Debug, Clone, Copy)]
 struct Part {
     s: usize,
@@ -279,6 +301,18 @@ struct Part {
     d_row: usize,
     rows: usize,
     cols: usize,
+    stream: bool,
+}
+
+impl Part {
+    /// The same rectangle moved to start at row `row` and column `col` of this one.
+    fn at<const E: usize>(self, row: usize, col: usize) -> Part {
+        Part {
+            s: self.s + row * E + col * self.s_col,
+            d: self.d + row * self.d_row + col * E,
+            ..self
+        }
+    }
 }
 
 /// Transpose `part` (at most one tile): its largest piece made of whole blocks of `kernel`
@@ -374,7 +408,9 @@ mod tests {
         });
     }
 
-    /// The tiled copy, or the reference where the layouts are no transpose.
+    /// The tiled copy (streaming or not), or the reference where the layouts are no
+    /// transpose.
+    #[allow(clippy::too_many_arguments)]
     fn tiled(
         src: &[u8],
         from: Layout<'_>,
@@ -382,8 +418,9 @@ mod tests {
         to: Layout<'_>,
         shape: &[u64],
         es: usize,
+        stream: bool,
     ) {
-        if !transpose(src, from, dst, to, shape, es) {
+        if !transpose(src, from, dst, to, shape, es, stream) {
             copy_elements(src, from, dst, to, shape, es);
         }
     }
@@ -407,10 +444,14 @@ mod tests {
     }
 
     /// Reverse the axes of C-order arrays of several sizes (full and partial tiles) and
-    /// element sizes, with a source offset, and compare with the plain strided copy.
+    /// element sizes, with a source offset, streaming or not, and compare with the plain
+    /// strided copy.
     #[test]
     fn transposes_match_the_plain_copy() {
-        for es in [1usize, 2, 4, 8, 16] {
+        for (es, stream) in [1usize, 2, 4, 8, 16]
+            .into_iter()
+            .flat_map(|es| [(es, false), (es, true)])
+        {
             for shape in [
                 vec![70u64, 67],
                 vec![3, 64, 128],
@@ -421,6 +462,7 @@ mod tests {
                 vec![11, 64, 11],
                 vec![40, 9, 17, 24],
                 vec![3, 70, 33],
+                vec![2, 96, 600],
             ] {
                 let n: usize = shape.iter().product::<u64>() as usize * es;
                 let src: Vec<u8> = (0..n + 7).map(|i| (i * 31 + i / 251) as u8).collect();
@@ -445,8 +487,9 @@ mod tests {
                     },
                     &lshape,
                     es,
+                    stream,
                 );
-                assert_eq!(got, want, "es {es}, shape {shape:?}");
+                assert_eq!(got, want, "es {es}, shape {shape:?}, stream {stream}");
             }
         }
     }
@@ -472,8 +515,10 @@ mod tests {
         let mut want = vec![0u8; 100 * 100 * es];
         copy_elements(&src, from, &mut want, to, &part, es);
         let mut got = vec![0u8; want.len()];
-        tiled(&src, from, &mut got, to, &part, es);
-        assert_eq!(got, want);
+        for stream in [false, true] {
+            tiled(&src, from, &mut got, to, &part, es, stream);
+            assert_eq!(got, want, "stream {stream}");
+        }
     }
 
     /// `transpose_2d`'s contract, element by element.
@@ -497,19 +542,28 @@ mod tests {
 
     proptest! {
         /// Every kernel this processor runs, for every element size, on planes of odd
-        /// sizes (partial tiles and blocks left to the narrower kernels), padded lines and
-        /// buffers starting at unaligned addresses, against the element-by-element copy.
+        /// sizes (partial tiles and blocks left to the narrower kernels), padded lines
+        /// (destination lines a whole number of cache lines apart, as streaming aligns
+        /// them, or not) and buffers starting at unaligned addresses, streaming or not,
+        /// against the element-by-element copy.
         #[test]
         fn every_kernel_matches_the_scalar_copy(
             es in prop::sample::select(vec![1usize, 2, 4, 8]),
-            rows in 1usize..260,
-            cols in 1usize..260,
+            rows in 1usize..540,
+            cols in 1usize..300,
             src_pad in 0usize..70,
             dst_pad in 0usize..70,
+            whole_lines in any::<bool>(),
             src_skew in 0usize..64,
             dst_skew in 0usize..64,
+            stream in any::<bool>(),
         ) {
-            let (s_col, d_row) = (rows * es + src_pad, cols * es + dst_pad);
+            let s_col = rows * es + src_pad;
+            let d_row = if whole_lines {
+                (cols * es).next_multiple_of(64)
+            } else {
+                cols * es + dst_pad
+            };
             let n = src_skew + s_col * cols;
             let src: Vec<u8> = (0..n).map(|i| (i * 131 + i / 253) as u8).collect();
             let src = &src[src_skew..];
@@ -517,10 +571,10 @@ mod tests {
             naive_2d(src, s_col, &mut want[dst_skew..], d_row, rows, cols, es);
             for kernel in Kernel::available() {
                 let mut got = vec![0xA5u8; want.len()];
-                let done =
-                    transpose_2d(kernel, src, s_col, &mut got[dst_skew..], d_row, rows, cols, es);
+                let dst = &mut got[dst_skew..];
+                let done = transpose_2d(kernel, src, s_col, dst, d_row, rows, cols, es, stream);
                 prop_assert!(done, "{kernel:?}");
-                prop_assert!(got == want, "{kernel:?}, es {es}, {rows} x {cols}");
+                prop_assert!(got == want, "{kernel:?}, es {es}, {rows} x {cols}, stream {stream}");
             }
         }
     }
@@ -532,9 +586,13 @@ mod tests {
         let src = vec![1u8; 64 * 64 * 2];
         let mut dst = vec![0u8; 64 * 64 * 2];
         for kernel in Kernel::available() {
-            assert!(!transpose_2d(kernel, &src, 128, &mut dst, 128, 64, 65, 2));
-            assert!(!transpose_2d(kernel, &src, 128, &mut dst, 130, 64, 64, 2));
-            assert!(!transpose_2d(kernel, &src, 6, &mut dst, 6, 2, 2, 3));
+            assert!(!transpose_2d(
+                kernel, &src, 128, &mut dst, 128, 64, 65, 2, true
+            ));
+            assert!(!transpose_2d(
+                kernel, &src, 128, &mut dst, 130, 64, 64, 2, true
+            ));
+            assert!(!transpose_2d(kernel, &src, 6, &mut dst, 6, 2, 2, 3, true));
             assert!(!transpose_2d(
                 kernel,
                 &src,
@@ -543,7 +601,8 @@ mod tests {
                 128,
                 2,
                 2,
-                2
+                2,
+                true
             ));
             assert!(dst.iter().all(|&b| b == 0), "{kernel:?}");
         }

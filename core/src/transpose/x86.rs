@@ -1,14 +1,16 @@
 //! x86_64 block transposes at three vector widths: SSE2 (16 bytes, the x86_64 baseline),
 //! AVX2 (32) and AVX-512 (64, with AVX512BW for 1- and 2-byte elements).
 //!
-//! Every kernel reads one vector from each of `N` source lines (`N` elements of `E` bytes
-//! per vector), transposes the `N` × `N` block in registers and writes one vector to each
-//! of `N` destination lines. The shuffles of all three widths work within 16-byte lanes,
-//! so a wide vector first holds one 16-byte block per lane (the same in-lane network for
-//! every width, [`lane_transpose`]); the wide kernels then exchange whole lanes between
-//! vectors so that every stored vector is one contiguous destination line. Loads and
-//! stores go through bounds-checked slices; `unsafe` is left for the pointer intrinsics
-//! and for calling a kernel whose features were detected at run time.
+//! Every kernel transposes `N` × `N` blocks (`N` elements of `E` bytes per vector) in
+//! registers and writes one vector to each of `N` destination lines. The shuffles of all
+//! three widths work within 16-byte lanes (the same in-lane network for every width,
+//! [`lane_transpose`]). SSE2 and AVX2 load one vector from each of `N` source lines and
+//! then exchange whole lanes between vectors; AVX-512 instead fills the four lanes of a
+//! vector from four source lines as it loads (so every stored vector, one whole cache
+//! line of a destination row, needs no lane exchange), asks for the next block column's
+//! source lines ahead of use, and can store past the cache (`Part::stream`).
+//! SSE2 and AVX2 load and store through bounds-checked slices; AVX-512 checks a block's
+//! whole extent once ([`extent`]) and then uses pointers.
 
 use std::arch::x86_64::*;
 
@@ -28,6 +30,29 @@ pub(super) fn blocks<const E: usize>(kernel: Kernel, src: &[u8], dst: &mut [u8],
         // AVX512BW.
         Kernel::Avx512 => unsafe { avx512::blocks::<E>(src, dst, part) },
     }
+}
+
+/// The base pointers of `src` and `dst` after checking that every byte `part` addresses
+/// lies inside them (source: `cols` lines of `rows` elements, `s_col` apart; destination:
+/// `rows` lines of `cols` elements, `d_row` apart), so that a kernel may then load and
+/// store without a check per vector. Panics where a caller broke that contract.
+fn extent<const E: usize>(src: &[u8], dst: &mut [u8], part: &Part) -> (*const u8, *mut u8) {
+    let end = |at: usize, lines: usize, stride: usize, elements: usize| {
+        (lines - 1)
+            .checked_mul(stride)
+            .and_then(|o| o.checked_add(at))
+            .and_then(|o| o.checked_add(elements * E))
+    };
+    let src_end = end(part.s, part.cols, part.s_col, part.rows);
+    let dst_end = end(part.d, part.rows, part.d_row, part.cols);
+    assert!(
+        part.rows > 0
+            && part.cols > 0
+            && src_end.is_some_and(|e| e <= src.len())
+            && dst_end.is_some_and(|e| e <= dst.len()),
+        "transpose block outside its buffers"
+    );
+    (src.as_ptr(), dst.as_mut_ptr())
 }
 
 /// The in-lane transpose for one vector type: `unpack` (interleave in units of `E` bytes)
@@ -207,8 +232,9 @@ mod avx2 {
 }
 
 mod avx512 {
-    //! 64-byte blocks: `N = 64 / E` lines of one vector each, as four sets of `L = N / 4`
-    //! lines whose four lanes are transposed in place, then a 4 × 4 transpose of lanes.
+    //! 64-byte blocks of `N = 64 / E` lines, in four bands of `L = N / 4` rows: for each
+    //! band, `L` vectors whose lane `q` holds 16 bytes of source line `q L + k`, transposed
+    //! within lanes, give the band's `L` destination rows, 64 bytes each.
 
     use super::*;
 
@@ -236,75 +262,54 @@ mod avx512 {
         }
     }
 
-    /// 64 bytes of `bytes` from `at`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn load(bytes: &[u8], at: usize) -> __m512i {
-        let v = &bytes[at..at + 64];
-        // SAFETY: `v` is 64 readable bytes; the load has no alignment requirement.
-        unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
-    }
-
-    /// `v` into the 64 bytes of `bytes` from `at`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn store(bytes: &mut [u8], at: usize, v: __m512i) {
-        let out = &mut bytes[at..at + 64];
-        // SAFETY: `out` is 64 writable bytes; the store has no alignment requirement.
-        unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), v) }
-    }
-
     /// Blocks of `N` × `N` elements of `E` bytes (`N = 4 L`, `L * E = 16`).
     #[target_feature(enable = "avx512f,avx512bw")]
     fn run<const E: usize, const L: usize, const N: usize>(src: &[u8], dst: &mut [u8], p: &Part) {
         debug_assert_eq!(N, 4 * L);
+        let (src, dst) = super::extent::<E>(src, dst, p);
         let line = p.rows * E;
         for c in (0..p.cols).step_by(N) {
-            let mut lines: [&[u8]; N] = [&[]; N];
-            for (k, l) in lines.iter_mut().enumerate() {
-                let o = p.s + (c + k) * p.s_col;
-                *l = &src[o..o + line];
-            }
             for j in 0..line / 64 {
-                // Lane m of every vector holds rows j N + m L..; set q of `L` vectors
-                // columns c + q L...
-                let mut sets = [[_mm512_setzero_si512(); L]; 4];
-                for (q, set) in sets.iter_mut().enumerate() {
+                for m in 0..4 {
+                    // Lane q of vector k: 16 bytes of column c + q L + k from row
+                    // j N + m L; after the in-lane transpose, lane q of vector i holds
+                    // row j N + m L + i, columns c + q L..: the vector is that row's 64
+                    // bytes from column c.
+                    let mut set = [_mm512_setzero_si512(); L];
                     for (k, v) in set.iter_mut().enumerate() {
-                        *v = load(lines[q * L + k], 64 * j);
+                        let at = |q: usize| p.s + (c + q * L + k) * p.s_col + 64 * j + 16 * m;
+                        // SAFETY: `extent` checked that every source byte of `p` lies
+                        // inside `src`: these 16 are rows j N + m L.. of a column of it.
+                        let piece = |q: usize| unsafe { _mm_loadu_si128(src.add(at(q)).cast()) };
+                        let w = _mm512_castsi128_si512(piece(0));
+                        let w = _mm512_inserti32x4::<1>(w, piece(1));
+                        let w = _mm512_inserti32x4::<2>(w, piece(2));
+                        *v = _mm512_inserti32x4::<3>(w, piece(3));
+                        if m == 0 {
+                            // Ask for the line the next block column will load from the
+                            // same rows: lines far apart defeat the processor's own
+                            // prefetchers. A prefetch never faults, past the end of
+                            // `src` included.
+                            for q in 0..4 {
+                                let ahead = src.wrapping_add(at(q) + N * p.s_col);
+                                _mm_prefetch::<_MM_HINT_T1>(ahead.cast());
+                            }
+                        }
                     }
-                    *set = lanes::<E, L>(*set);
-                }
-                let [s0, s1, s2, s3] = sets;
-                let vectors = s0.into_iter().zip(s1).zip(s2).zip(s3);
-                for (i, (((g0, g1), g2), g3)) in vectors.enumerate() {
-                    let at = |row: usize| p.d + row * p.d_row + c * E;
-                    // Lane m of set q's vector i is row j N + m L + i, columns c + q L..:
-                    // a 4 × 4 transpose of lanes gives each row all four sets in turn.
-                    let even01 = _mm512_shuffle_i64x2::<0x88>(g0, g1);
-                    let odd01 = _mm512_shuffle_i64x2::<0xDD>(g0, g1);
-                    let even23 = _mm512_shuffle_i64x2::<0x88>(g2, g3);
-                    let odd23 = _mm512_shuffle_i64x2::<0xDD>(g2, g3);
-                    store(
-                        dst,
-                        at(j * N + i),
-                        _mm512_shuffle_i64x2::<0x88>(even01, even23),
-                    );
-                    store(
-                        dst,
-                        at(j * N + L + i),
-                        _mm512_shuffle_i64x2::<0x88>(odd01, odd23),
-                    );
-                    store(
-                        dst,
-                        at(j * N + 2 * L + i),
-                        _mm512_shuffle_i64x2::<0xDD>(even01, even23),
-                    );
-                    store(
-                        dst,
-                        at(j * N + 3 * L + i),
-                        _mm512_shuffle_i64x2::<0xDD>(odd01, odd23),
-                    );
+                    for (i, v) in lanes::<E, L>(set).into_iter().enumerate() {
+                        let at = p.d + (j * N + m * L + i) * p.d_row + c * E;
+                        // SAFETY: `extent` checked that every destination byte of `p`
+                        // lies inside `dst`: these 64 are columns c.. of that row.
+                        // A streamed store needs the line-aligned address it writes whole.
+                        unsafe {
+                            let to = dst.add(at);
+                            if p.stream && (to as usize).is_multiple_of(64) {
+                                _mm512_stream_si512(to.cast(), v)
+                            } else {
+                                _mm512_storeu_si512(to.cast(), v)
+                            }
+                        };
+                    }
                 }
             }
         }
