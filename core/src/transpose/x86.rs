@@ -1,16 +1,16 @@
 //! x86_64 block transposes at three vector widths: SSE2 (16 bytes, the x86_64 baseline),
 //! AVX2 (32) and AVX-512 (64, with AVX512BW for 1- and 2-byte elements).
 //!
-//! Every kernel transposes `N` × `N` blocks (`N` elements of `E` bytes per vector) in
-//! registers and writes one vector to each of `N` destination lines. The shuffles of all
-//! three widths work within 16-byte lanes (the same in-lane network for every width,
-//! [`lane_transpose`]). SSE2 and AVX2 load one vector from each of `N` source lines and
-//! then exchange whole lanes between vectors; AVX-512 instead fills the four lanes of a
-//! vector from four source lines as it loads (so every stored vector, one whole cache
-//! line of a destination row, needs no lane exchange), asks for the next block column's
-//! source lines ahead of use, and can store past the cache (`Part::stream`).
-//! SSE2 and AVX2 load and store through bounds-checked slices; AVX-512 checks a block's
-//! whole extent once ([`extent`]) and then uses pointers.
+//! One routine serves every width ([`kernel`]): a block is `N` × `N` elements of `E` bytes
+//! with `N` elements one vector wide. Each vector is filled, one 16-byte lane from each of
+//! `N / L` source lines (`L = 16 / E` elements per lane), as it is loaded; the shuffles
+//! then work within lanes only (the same network for every width), and every vector they
+//! leave is one contiguous piece of a destination row, stored whole: no exchange of lanes
+//! between vectors. The kernels ask for the source lines of the next block column ahead of
+//! use (lines far apart defeat the processor's own prefetchers), and when the caller
+//! streams (`Part::stream`), AVX-512 writes its row pieces, whole cache lines, with
+//! non-temporal stores. A block's extent is checked once ([`extent`]); loads and stores
+//! then use pointers.
 
 use std::arch::x86_64::*;
 
@@ -22,7 +22,8 @@ pub(super) fn blocks<const E: usize>(kernel: Kernel, src: &[u8], dst: &mut [u8],
     debug_assert!(part.rows * E <= TILE_BYTES && kernel <= Kernel::best());
     match kernel {
         Kernel::Scalar => super::elements::<E>(src, dst, part),
-        Kernel::Sse2 => sse2::blocks::<E>(src, dst, part),
+        // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 processor runs it.
+        Kernel::Sse2 => unsafe { sse2::blocks::<E>(src, dst, part) },
         // SAFETY: callers pass at most `Kernel::best()`, which is `Avx2` or wider only when
         // the processor reported AVX2.
         Kernel::Avx2 => unsafe { avx2::blocks::<E>(src, dst, part) },
@@ -55,12 +56,14 @@ fn extent<const E: usize>(src: &[u8], dst: &mut [u8], part: &Part) -> (*const u8
     (src.as_ptr(), dst.as_mut_ptr())
 }
 
-/// The in-lane transpose for one vector type: `unpack` (interleave in units of `E` bytes)
-/// and `lanes` (transpose, within every 16-byte lane, `L` lines of `L` elements of `E`
-/// bytes, `L * E = 16`), compiled for `$feature`.
-macro_rules! lane_transpose {
-    ($feature:literal, $v:ty, $lo8:ident, $hi8:ident, $lo16:ident, $hi16:ident,
-     $lo32:ident, $hi32:ident, $lo64:ident, $hi64:ident) => {
+/// One width's kernel: `unpack` (interleave in units of `E` bytes), `lanes` (transpose,
+/// within every 16-byte lane, `L` lines of `L` elements of `E` bytes, `L * E = 16`) and
+/// `blocks`, for vectors of type `$v` holding `$lanes` lanes, compiled for `$feature`. The
+/// module supplies `zero`, `fill` (one vector from the 16 bytes at each of `$lanes`
+/// offsets) and `put` (store one vector, streamed or not).
+macro_rules! kernel {
+    ($feature:literal, $v:ty, $lanes:literal, $lo8:ident, $hi8:ident, $lo16:ident,
+     $hi16:ident, $lo32:ident, $hi32:ident, $lo64:ident, $hi64:ident) => {
         /// Interleave the low and the high halves of every lane of `a` and `b` in units
         /// of `E` bytes.
         #[target_feature(enable = $feature)]
@@ -91,17 +94,67 @@ macro_rules! lane_transpose {
             }
             a
         }
+
+        /// [`super::blocks`] with this width.
+        #[target_feature(enable = $feature)]
+        pub fn blocks<const E: usize>(src: &[u8], dst: &mut [u8], part: &Part) {
+            match E {
+                1 => run::<1, 16>(src, dst, part),
+                2 => run::<2, 8>(src, dst, part),
+                4 => run::<4, 4>(src, dst, part),
+                _ => run::<8, 2>(src, dst, part),
+            }
+        }
+
+        /// Blocks of `N` × `N` elements of `E` bytes, `N = $lanes L`, `L * E = 16`, in
+        /// `$lanes` bands of `L` rows: for each band, `L` vectors whose lane `q` holds 16
+        /// bytes of source line `q L + k`, transposed within lanes, give the band's `L`
+        /// destination rows, one vector each.
+        #[target_feature(enable = $feature)]
+        fn run<const E: usize, const L: usize>(src: &[u8], dst: &mut [u8], p: &Part) {
+            let n = $lanes * L;
+            let (src, dst) = super::extent::<E>(src, dst, p);
+            for c in (0..p.cols).step_by(n) {
+                for j in 0..p.rows / n {
+                    for m in 0..$lanes {
+                        let mut set = [zero(); L];
+                        for (k, v) in set.iter_mut().enumerate() {
+                            let at =
+                                |q: usize| p.s + (c + q * L + k) * p.s_col + (j * n + m * L) * E;
+                            // SAFETY: `extent` checked that every source byte of `p` lies
+                            // inside `src`: these are rows j n + m L.. of columns of it.
+                            *v = unsafe { fill(src, at) };
+                            if m == 0 {
+                                // The same rows of the next block column's lines. A
+                                // prefetch never faults, past the end of `src` included.
+                                for q in 0..$lanes {
+                                    let ahead = src.wrapping_add(at(q) + n * p.s_col);
+                                    _mm_prefetch::<_MM_HINT_T1>(ahead.cast());
+                                }
+                            }
+                        }
+                        for (i, v) in lanes::<E, L>(set).into_iter().enumerate() {
+                            let at = p.d + (j * n + m * L + i) * p.d_row + c * E;
+                            // SAFETY: `extent` checked that every destination byte of `p`
+                            // lies inside `dst`: these are columns c.. of one of its rows.
+                            unsafe { put(dst.add(at), v, p.stream) };
+                        }
+                    }
+                }
+            }
+        }
     };
 }
 
 mod sse2 {
-    //! 16-byte blocks: `16 / E` lines of one vector each.
+    //! 16-byte vectors of one lane: blocks of `16 / E` lines.
 
     use super::*;
 
-    lane_transpose!(
+    kernel!(
         "sse2",
         __m128i,
+        1,
         _mm_unpacklo_epi8,
         _mm_unpackhi_epi8,
         _mm_unpacklo_epi16,
@@ -112,51 +165,44 @@ mod sse2 {
         _mm_unpackhi_epi64
     );
 
-    /// [`super::blocks`] with SSE2.
-    pub fn blocks<const E: usize>(src: &[u8], dst: &mut [u8], part: &Part) {
-        // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 processor runs it.
-        unsafe {
-            match E {
-                1 => run::<1, 16>(src, dst, part),
-                2 => run::<2, 8>(src, dst, part),
-                4 => run::<4, 4>(src, dst, part),
-                _ => run::<8, 2>(src, dst, part),
-            }
-        }
+    #[target_feature(enable = "sse2")]
+    #[inline]
+    fn zero() -> __m128i {
+        _mm_setzero_si128()
     }
 
-    /// Blocks of `L` × `L` elements of `E` bytes.
+    /// The 16 bytes at `src + at(0)`.
+    ///
+    /// # Safety
+    /// They must be readable.
     #[target_feature(enable = "sse2")]
-    fn run<const E: usize, const L: usize>(src: &[u8], dst: &mut [u8], p: &Part) {
-        let line = p.rows * E;
-        for c in (0..p.cols).step_by(L) {
-            let lines: [&[u8]; L] = std::array::from_fn(|k| {
-                let o = p.s + (c + k) * p.s_col;
-                &src[o..o + line]
-            });
-            for j in 0..line / 16 {
-                let mut a = [_mm_setzero_si128(); L];
-                for (v, l) in a.iter_mut().zip(&lines) {
-                    *v = bytemuck::pod_read_unaligned(&l[16 * j..16 * j + 16]);
-                }
-                for (k, v) in lanes::<E, L>(a).iter().enumerate() {
-                    let o = p.d + (j * L + k) * p.d_row + c * E;
-                    dst[o..o + 16].copy_from_slice(bytemuck::bytes_of(v));
-                }
-            }
-        }
+    #[inline]
+    unsafe fn fill(src: *const u8, at: impl Fn(usize) -> usize) -> __m128i {
+        // SAFETY: the caller's contract.
+        unsafe { _mm_loadu_si128(src.add(at(0)).cast()) }
+    }
+
+    /// Store `v` at `to` (never streamed: a 16-byte piece is not a whole line).
+    ///
+    /// # Safety
+    /// The 16 bytes at `to` must be writable.
+    #[target_feature(enable = "sse2")]
+    #[inline]
+    unsafe fn put(to: *mut u8, v: __m128i, _stream: bool) {
+        // SAFETY: the caller's contract; the store has no alignment requirement.
+        unsafe { _mm_storeu_si128(to.cast(), v) }
     }
 }
 
 mod avx2 {
-    //! 32-byte blocks: `N = 32 / E` lines of one vector each, as two sets of `L = N / 2`
-    //! lines whose two lanes are transposed in place, then recombined lane by lane.
+    //! 32-byte vectors of two lanes: blocks of `32 / E` lines.
 
     use super::*;
 
-    lane_transpose!(
+    kernel!(
         "avx2",
         __m256i,
+        2,
         _mm256_unpacklo_epi8,
         _mm256_unpackhi_epi8,
         _mm256_unpacklo_epi16,
@@ -167,80 +213,46 @@ mod avx2 {
         _mm256_unpackhi_epi64
     );
 
-    /// [`super::blocks`] with AVX2.
-    #[target_feature(enable = "avx2")]
-    pub fn blocks<const E: usize>(src: &[u8], dst: &mut [u8], part: &Part) {
-        match E {
-            1 => run::<1, 16, 32>(src, dst, part),
-            2 => run::<2, 8, 16>(src, dst, part),
-            4 => run::<4, 4, 8>(src, dst, part),
-            _ => run::<8, 2, 4>(src, dst, part),
-        }
-    }
-
-    /// 32 bytes of `bytes` from `at`.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn load(bytes: &[u8], at: usize) -> __m256i {
-        let v = &bytes[at..at + 32];
-        // SAFETY: `v` is 32 readable bytes; the load has no alignment requirement.
-        unsafe { _mm256_loadu_si256(v.as_ptr().cast()) }
+    fn zero() -> __m256i {
+        _mm256_setzero_si256()
     }
 
-    /// `v` into the 32 bytes of `bytes` from `at`.
+    /// The 16 bytes at `src + at(0)` and at `src + at(1)`, lane by lane.
+    ///
+    /// # Safety
+    /// They must be readable.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn store(bytes: &mut [u8], at: usize, v: __m256i) {
-        let out = &mut bytes[at..at + 32];
-        // SAFETY: `out` is 32 writable bytes; the store has no alignment requirement.
-        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) }
+    unsafe fn fill(src: *const u8, at: impl Fn(usize) -> usize) -> __m256i {
+        // SAFETY: the caller's contract; the loads have no alignment requirement.
+        let piece = |q: usize| unsafe { _mm_loadu_si128(src.add(at(q)).cast()) };
+        _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(piece(0)), piece(1))
     }
 
-    /// Blocks of `N` × `N` elements of `E` bytes (`N = 2 L`, `L * E = 16`).
+    /// Store `v` at `to` (never streamed: a 32-byte piece is half a line).
+    ///
+    /// # Safety
+    /// The 32 bytes at `to` must be writable.
     #[target_feature(enable = "avx2")]
-    fn run<const E: usize, const L: usize, const N: usize>(src: &[u8], dst: &mut [u8], p: &Part) {
-        debug_assert_eq!(N, 2 * L);
-        let line = p.rows * E;
-        for c in (0..p.cols).step_by(N) {
-            let mut lines: [&[u8]; N] = [&[]; N];
-            for (k, l) in lines.iter_mut().enumerate() {
-                let o = p.s + (c + k) * p.s_col;
-                *l = &src[o..o + line];
-            }
-            for j in 0..line / 32 {
-                // Lane 0 of every vector holds rows j N.., lane 1 rows j N + L..; the
-                // first `L` vectors columns c.., the others c + L...
-                let (mut left, mut right) =
-                    ([_mm256_setzero_si256(); L], [_mm256_setzero_si256(); L]);
-                for k in 0..L {
-                    left[k] = load(lines[k], 32 * j);
-                    right[k] = load(lines[L + k], 32 * j);
-                }
-                let (left, right) = (lanes::<E, L>(left), lanes::<E, L>(right));
-                for i in 0..L {
-                    let at = |row: usize| p.d + row * p.d_row + c * E;
-                    let (low, high) = (
-                        _mm256_permute2x128_si256::<0x20>(left[i], right[i]),
-                        _mm256_permute2x128_si256::<0x31>(left[i], right[i]),
-                    );
-                    store(dst, at(j * N + i), low);
-                    store(dst, at(j * N + L + i), high);
-                }
-            }
-        }
+    #[inline]
+    unsafe fn put(to: *mut u8, v: __m256i, _stream: bool) {
+        // SAFETY: the caller's contract; the store has no alignment requirement.
+        unsafe { _mm256_storeu_si256(to.cast(), v) }
     }
 }
 
 mod avx512 {
-    //! 64-byte blocks of `N = 64 / E` lines, in four bands of `L = N / 4` rows: for each
-    //! band, `L` vectors whose lane `q` holds 16 bytes of source line `q L + k`, transposed
-    //! within lanes, give the band's `L` destination rows, 64 bytes each.
+    //! 64-byte vectors of four lanes: blocks of `64 / E` lines, each stored vector one
+    //! whole cache line of a destination row when the rows start on lines.
 
     use super::*;
 
-    lane_transpose!(
+    kernel!(
         "avx512f,avx512bw",
         __m512i,
+        4,
         _mm512_unpacklo_epi8,
         _mm512_unpackhi_epi8,
         _mm512_unpacklo_epi16,
@@ -251,66 +263,41 @@ mod avx512 {
         _mm512_unpackhi_epi64
     );
 
-    /// [`super::blocks`] with AVX-512.
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub fn blocks<const E: usize>(src: &[u8], dst: &mut [u8], part: &Part) {
-        match E {
-            1 => run::<1, 16, 64>(src, dst, part),
-            2 => run::<2, 8, 32>(src, dst, part),
-            4 => run::<4, 4, 16>(src, dst, part),
-            _ => run::<8, 2, 8>(src, dst, part),
-        }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn zero() -> __m512i {
+        _mm512_setzero_si512()
     }
 
-    /// Blocks of `N` × `N` elements of `E` bytes (`N = 4 L`, `L * E = 16`).
-    #[target_feature(enable = "avx512f,avx512bw")]
-    fn run<const E: usize, const L: usize, const N: usize>(src: &[u8], dst: &mut [u8], p: &Part) {
-        debug_assert_eq!(N, 4 * L);
-        let (src, dst) = super::extent::<E>(src, dst, p);
-        let line = p.rows * E;
-        for c in (0..p.cols).step_by(N) {
-            for j in 0..line / 64 {
-                for m in 0..4 {
-                    // Lane q of vector k: 16 bytes of column c + q L + k from row
-                    // j N + m L; after the in-lane transpose, lane q of vector i holds
-                    // row j N + m L + i, columns c + q L..: the vector is that row's 64
-                    // bytes from column c.
-                    let mut set = [_mm512_setzero_si512(); L];
-                    for (k, v) in set.iter_mut().enumerate() {
-                        let at = |q: usize| p.s + (c + q * L + k) * p.s_col + 64 * j + 16 * m;
-                        // SAFETY: `extent` checked that every source byte of `p` lies
-                        // inside `src`: these 16 are rows j N + m L.. of a column of it.
-                        let piece = |q: usize| unsafe { _mm_loadu_si128(src.add(at(q)).cast()) };
-                        let w = _mm512_castsi128_si512(piece(0));
-                        let w = _mm512_inserti32x4::<1>(w, piece(1));
-                        let w = _mm512_inserti32x4::<2>(w, piece(2));
-                        *v = _mm512_inserti32x4::<3>(w, piece(3));
-                        if m == 0 {
-                            // Ask for the line the next block column will load from the
-                            // same rows: lines far apart defeat the processor's own
-                            // prefetchers. A prefetch never faults, past the end of
-                            // `src` included.
-                            for q in 0..4 {
-                                let ahead = src.wrapping_add(at(q) + N * p.s_col);
-                                _mm_prefetch::<_MM_HINT_T1>(ahead.cast());
-                            }
-                        }
-                    }
-                    for (i, v) in lanes::<E, L>(set).into_iter().enumerate() {
-                        let at = p.d + (j * N + m * L + i) * p.d_row + c * E;
-                        // SAFETY: `extent` checked that every destination byte of `p`
-                        // lies inside `dst`: these 64 are columns c.. of that row.
-                        // A streamed store needs the line-aligned address it writes whole.
-                        unsafe {
-                            let to = dst.add(at);
-                            if p.stream && (to as usize).is_multiple_of(64) {
-                                _mm512_stream_si512(to.cast(), v)
-                            } else {
-                                _mm512_storeu_si512(to.cast(), v)
-                            }
-                        };
-                    }
-                }
+    /// The 16 bytes at `src + at(q)` for `q` in 0..4, lane by lane.
+    ///
+    /// # Safety
+    /// They must be readable.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn fill(src: *const u8, at: impl Fn(usize) -> usize) -> __m512i {
+        // SAFETY: the caller's contract; the loads have no alignment requirement.
+        let piece = |q: usize| unsafe { _mm_loadu_si128(src.add(at(q)).cast()) };
+        let v = _mm512_castsi128_si512(piece(0));
+        let v = _mm512_inserti32x4::<1>(v, piece(1));
+        let v = _mm512_inserti32x4::<2>(v, piece(2));
+        _mm512_inserti32x4::<3>(v, piece(3))
+    }
+
+    /// Store `v` at `to`: past the cache when streaming and `to` starts a line.
+    ///
+    /// # Safety
+    /// The 64 bytes at `to` must be writable.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn put(to: *mut u8, v: __m512i, stream: bool) {
+        // SAFETY: the caller's contract; the streamed store needs the line-aligned
+        // address it writes whole, the other store no alignment.
+        unsafe {
+            if stream && (to as usize).is_multiple_of(64) {
+                _mm512_stream_si512(to.cast(), v)
+            } else {
+                _mm512_storeu_si512(to.cast(), v)
             }
         }
     }
