@@ -23,15 +23,23 @@ use super::{zero_fill, Entry, Geometry};
 /// lines its transpose writes.
 const SLAB_BYTES: u64 = 512 << 10;
 
+/// Chunks at least this many elements wide along both axes of the transpose (and regions
+/// as wide) are transposed straight from the file into the output: their planes are
+/// covered by whole vector blocks, and staging would only add a copy of every byte.
+const WIDE_PLANE: u64 = 64;
+
 /// The logical axis of the innermost stored axis a chunk holds more than one index of (the
 /// runs a chunk is stored in: stored axes after it are chunked one index at a time, as
 /// NCEM's frames), when a region of `shape` is worth staging: it is not the innermost
-/// logical axis and both have more than one index in the region.
+/// logical axis, both have more than one index in the region, and the chunks' planes
+/// along them are narrower than [`WIDE_PLANE`] (h5py's chunks; not NCEM's whole frames).
 pub(super) fn stored_inner_axis(g: &Geometry, shape: &[u64]) -> Option<usize> {
     let n = shape.len();
     let inner = (0..n).rev().find(|&k| g.stored_chunk[k] > 1)?;
     let b = g.perm.iter().position(|&p| p == inner)?;
-    (n >= 2 && b != n - 1 && shape[n - 1] > 1 && shape[b] > 1).then_some(b)
+    let wide = |k: usize| g.chunk[k].min(shape[k]) >= WIDE_PLANE;
+    let narrow = !(wide(b) && wide(n - 1));
+    (n >= 2 && b != n - 1 && shape[n - 1] > 1 && shape[b] > 1 && narrow).then_some(b)
 }
 
 /// The slab of a region of `shape`: axes other than the two of the transpose (`b`, stored
