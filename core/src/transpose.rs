@@ -2,12 +2,13 @@
 //! not the one contiguous in the destination (Fortran order, NCEM EMD's transposed
 //! storage, DigitalMicrograph spectrum images stored energy-first).
 //!
-//! `transpose` (crate-internal) runs the 2-D core of such copies as tiled block transposes (tiles of two
-//! cache lines per side). Each tile is covered by the widest vector blocks the processor
-//! runs, chosen once at run time ([`Kernel::best`]): on x86_64 AVX-512 (a 64-byte vector
-//! per line, e.g. 32 × 32 `u16` per block), AVX2 (32 bytes) or SSE2 (16 bytes, part of the
-//! x86_64 baseline); what the wide blocks leave of a tile goes to the next narrower kernel,
-//! and the last partial blocks element by element. Elsewhere, tiles are copied element by
+//! `transpose` (crate-internal) runs the 2-D core of such copies as tiled block transposes
+//! (tiles of 512 bytes per side, panel by panel). Each tile is covered by the widest
+//! vector blocks the processor runs, chosen once at run time ([`Kernel::best`]): on x86_64
+//! AVX-512 (one 64-byte vector per row piece, e.g. 32 × 32 `u16` per block), AVX2 (two
+//! 32-byte vectors per 64-byte row piece) or SSE2 (16 bytes, part of the x86_64 baseline);
+//! what the wide blocks leave of a tile goes to the next narrower kernel, and the last
+//! partial blocks element by element. Elsewhere, tiles are copied element by
 //! element. Both [`crate::copy::copy_nd`] and the crate's gather take this path when
 //! it applies; [`transpose_2d`] runs one plane with a chosen kernel (benchmarks, tests).
 
@@ -147,7 +148,7 @@ pub enum Kernel {
     Scalar,
     /// 16-byte vectors (x86_64 baseline).
     Sse2,
-    /// 32-byte vectors (x86_64 with AVX2).
+    /// 32-byte vectors, two per 64-byte row piece (x86_64 with AVX2).
     Avx2,
     /// 64-byte vectors (x86_64 with AVX512F and AVX512BW).
     Avx512,
@@ -173,7 +174,7 @@ impl Kernel {
         match self {
             Kernel::Scalar => 1,
             Kernel::Sse2 => 16 / es,
-            Kernel::Avx2 => 32 / es,
+            Kernel::Avx2 => 64 / es,
             Kernel::Avx512 => 64 / es,
         }
     }

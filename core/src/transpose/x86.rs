@@ -1,16 +1,18 @@
 //! x86_64 block transposes at three vector widths: SSE2 (16 bytes, the x86_64 baseline),
 //! AVX2 (32) and AVX-512 (64, with AVX512BW for 1- and 2-byte elements).
 //!
-//! One routine serves every width ([`kernel`]): a block is `N` × `N` elements of `E` bytes
-//! with `N` elements one vector wide. Each vector is filled, one 16-byte lane from each of
-//! `N / L` source lines (`L = 16 / E` elements per lane), as it is loaded; the shuffles
-//! then work within lanes only (the same network for every width), and every vector they
-//! leave is one contiguous piece of a destination row, stored whole: no exchange of lanes
-//! between vectors. The kernels ask for the source lines of the next block column ahead of
-//! use (lines far apart defeat the processor's own prefetchers), and when the caller
-//! streams (`Part::stream`), AVX-512 writes its row pieces, whole cache lines, with
-//! non-temporal stores. A block's extent is checked once ([`extent`]); loads and stores
-//! then use pointers.
+//! One routine serves every width ([`kernel`]): a block is `N` × `N` elements of `E` bytes,
+//! `N` elements one row piece wide (a whole 64-byte cache line for AVX2 and AVX-512, one
+//! 16-byte vector for SSE2, which covers the narrow strips the others leave). Each vector
+//! is filled, one 16-byte lane from each of several source lines (`L = 16 / E` elements
+//! per lane), as it is loaded; the shuffles then work within lanes only (the same network
+//! for every width), and every vector they leave is one contiguous part of a destination
+//! row's piece, stored whole: no exchange of lanes between vectors. The kernels ask for
+//! the source lines of the next block column ahead of use (lines far apart defeat the
+//! processor's own prefetchers), and when the caller streams (`Part::stream`), AVX2 and
+//! AVX-512 write row pieces that start a cache line with non-temporal stores (two AVX2
+//! stores or one AVX-512 store per line, close together). A block's extent is checked
+//! once ([`extent`]); loads and stores then use pointers.
 
 use std::arch::x86_64::*;
 
@@ -58,11 +60,11 @@ fn extent<const E: usize>(src: &[u8], dst: &mut [u8], part: &Part) -> (*const u8
 
 /// One width's kernel: `unpack` (interleave in units of `E` bytes), `lanes` (transpose,
 /// within every 16-byte lane, `L` lines of `L` elements of `E` bytes, `L * E = 16`) and
-/// `blocks`, for vectors of type `$v` holding `$lanes` lanes, compiled for `$feature`. The
-/// module supplies `zero`, `fill` (one vector from the 16 bytes at each of `$lanes`
-/// offsets) and `put` (store one vector, streamed or not).
+/// `blocks`, for vectors of type `$v` holding `$lanes` lanes, `$group` vectors per row
+/// piece, compiled for `$feature`. The module supplies `zero`, `fill` (one vector from the
+/// 16 bytes at each of `$lanes` offsets) and `put` (store one vector, streamed or not).
 macro_rules! kernel {
-    ($feature:literal, $v:ty, $lanes:literal, $lo8:ident, $hi8:ident, $lo16:ident,
+    ($feature:literal, $v:ty, $lanes:literal, $group:literal, $lo8:ident, $hi8:ident, $lo16:ident,
      $hi16:ident, $lo32:ident, $hi32:ident, $lo64:ident, $hi64:ident) => {
         /// Interleave the low and the high halves of every lane of `a` and `b` in units
         /// of `E` bytes.
@@ -106,38 +108,52 @@ macro_rules! kernel {
             }
         }
 
-        /// Blocks of `N` × `N` elements of `E` bytes, `N = $lanes L`, `L * E = 16`, in
-        /// `$lanes` bands of `L` rows: for each band, `L` vectors whose lane `q` holds 16
-        /// bytes of source line `q L + k`, transposed within lanes, give the band's `L`
-        /// destination rows, one vector each.
+        /// Blocks of `N` × `N` elements of `E` bytes, `N = $group $lanes L`, `L * E = 16`,
+        /// in `N / L` bands of `L` rows: for each band and each group `g` of a row piece,
+        /// `L` vectors whose lane `t` holds 16 bytes of source line `(g $lanes + t) L + k`,
+        /// transposed within lanes, give part `g` of the band's `L` destination rows.
         #[target_feature(enable = $feature)]
         fn run<const E: usize, const L: usize>(src: &[u8], dst: &mut [u8], p: &Part) {
-            let n = $lanes * L;
+            let n = $group * $lanes * L;
             let (src, dst) = super::extent::<E>(src, dst, p);
             for c in (0..p.cols).step_by(n) {
                 for j in 0..p.rows / n {
-                    for m in 0..$lanes {
-                        let mut set = [zero(); L];
-                        for (k, v) in set.iter_mut().enumerate() {
-                            let at =
-                                |q: usize| p.s + (c + q * L + k) * p.s_col + (j * n + m * L) * E;
-                            // SAFETY: `extent` checked that every source byte of `p` lies
-                            // inside `src`: these are rows j n + m L.. of columns of it.
-                            *v = unsafe { fill(src, at) };
-                            if m == 0 {
-                                // The same rows of the next block column's lines. A
-                                // prefetch never faults, past the end of `src` included.
-                                for q in 0..$lanes {
-                                    let ahead = src.wrapping_add(at(q) + n * p.s_col);
-                                    _mm_prefetch::<_MM_HINT_T1>(ahead.cast());
+                    for m in 0..n / L {
+                        let mut parts = [[zero(); L]; $group];
+                        for (g, part) in parts.iter_mut().enumerate() {
+                            let mut set = [zero(); L];
+                            for (k, v) in set.iter_mut().enumerate() {
+                                let at = |t: usize| {
+                                    let column = c + (g * $lanes + t) * L + k;
+                                    p.s + column * p.s_col + (j * n + m * L) * E
+                                };
+                                // SAFETY: `extent` checked that every source byte of `p`
+                                // lies inside `src`: these are rows j n + m L.. of columns
+                                // of it.
+                                *v = unsafe { fill(src, at) };
+                                if m == 0 {
+                                    // The same rows of the next block column's lines. A
+                                    // prefetch never faults, past the end of `src`
+                                    // included.
+                                    for t in 0..$lanes {
+                                        let ahead = src.wrapping_add(at(t) + n * p.s_col);
+                                        _mm_prefetch::<_MM_HINT_T1>(ahead.cast());
+                                    }
                                 }
                             }
+                            *part = lanes::<E, L>(set);
                         }
-                        for (i, v) in lanes::<E, L>(set).into_iter().enumerate() {
-                            let at = p.d + (j * n + m * L + i) * p.d_row + c * E;
-                            // SAFETY: `extent` checked that every destination byte of `p`
-                            // lies inside `dst`: these are columns c.. of one of its rows.
-                            unsafe { put(dst.add(at), v, p.stream) };
+                        for i in 0..L {
+                            let piece = p.d + (j * n + m * L + i) * p.d_row + c * E;
+                            // Streamed only where the row piece is one whole line.
+                            let whole_line = (dst.wrapping_add(piece) as usize) % 64 == 0;
+                            for (g, part) in parts.iter().enumerate() {
+                                let at = piece + g * $lanes * L * E;
+                                // SAFETY: `extent` checked that every destination byte of
+                                // `p` lies inside `dst`: these are columns of one of its
+                                // rows.
+                                unsafe { put(dst.add(at), part[i], p.stream && whole_line) };
+                            }
                         }
                     }
                 }
@@ -154,6 +170,7 @@ mod sse2 {
     kernel!(
         "sse2",
         __m128i,
+        1,
         1,
         _mm_unpacklo_epi8,
         _mm_unpackhi_epi8,
@@ -195,13 +212,14 @@ mod sse2 {
 }
 
 mod avx2 {
-    //! 32-byte vectors of two lanes: blocks of `32 / E` lines.
+    //! 32-byte vectors of two lanes, two per row piece: blocks of `64 / E` lines.
 
     use super::*;
 
     kernel!(
         "avx2",
         __m256i,
+        2,
         2,
         _mm256_unpacklo_epi8,
         _mm256_unpackhi_epi8,
@@ -231,15 +249,23 @@ mod avx2 {
         _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(piece(0)), piece(1))
     }
 
-    /// Store `v` at `to` (never streamed: a 32-byte piece is half a line).
+    /// Store `v` at `to`: past the cache with `stream` (`to` then 32-byte aligned, one
+    /// half of a line whose other half is stored soon after).
     ///
     /// # Safety
     /// The 32 bytes at `to` must be writable.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn put(to: *mut u8, v: __m256i, _stream: bool) {
-        // SAFETY: the caller's contract; the store has no alignment requirement.
-        unsafe { _mm256_storeu_si256(to.cast(), v) }
+    unsafe fn put(to: *mut u8, v: __m256i, stream: bool) {
+        // SAFETY: the caller's contract; the streamed store's address is 32-byte aligned
+        // (a line's start or its middle), the other store needs no alignment.
+        unsafe {
+            if stream {
+                _mm256_stream_si256(to.cast(), v)
+            } else {
+                _mm256_storeu_si256(to.cast(), v)
+            }
+        }
     }
 }
 
@@ -253,6 +279,7 @@ mod avx512 {
         "avx512f,avx512bw",
         __m512i,
         4,
+        1,
         _mm512_unpacklo_epi8,
         _mm512_unpackhi_epi8,
         _mm512_unpacklo_epi16,
@@ -284,17 +311,17 @@ mod avx512 {
         _mm512_inserti32x4::<3>(v, piece(3))
     }
 
-    /// Store `v` at `to`: past the cache when streaming and `to` starts a line.
+    /// Store `v` at `to`: past the cache with `stream` (`to` then starts a line).
     ///
     /// # Safety
     /// The 64 bytes at `to` must be writable.
     #[target_feature(enable = "avx512f")]
     #[inline]
     unsafe fn put(to: *mut u8, v: __m512i, stream: bool) {
-        // SAFETY: the caller's contract; the streamed store needs the line-aligned
-        // address it writes whole, the other store no alignment.
+        // SAFETY: the caller's contract; the streamed store's address starts the line it
+        // writes whole, the other store needs no alignment.
         unsafe {
-            if stream && (to as usize).is_multiple_of(64) {
+            if stream {
                 _mm512_stream_si512(to.cast(), v)
             } else {
                 _mm512_storeu_si512(to.cast(), v)
