@@ -215,8 +215,8 @@ struct Plane {
     s_col: usize,
     d_row: usize,
     kernel: Kernel,
-    /// Write whole 64-byte destination lines with non-temporal stores (AVX-512 blocks
-    /// only; their every store is one such line when the rows start on lines): a plain
+    /// Write whole 64-byte destination lines with non-temporal stores (AVX-512 and AVX2
+    /// blocks, whose row pieces are such lines when the rows start on lines): a plain
     /// store first reads its line from memory, a third memory pass a large transpose
     /// does not need. The caller fences afterwards.
     stream: bool,
