@@ -275,30 +275,10 @@ impl std::fmt::Display for DType {
     }
 }
 
-/// Reverse the byte order of every `unit`-sized group in `bytes` (in place).
-///
-/// Aligned buffers (the usual case: `Vec` allocations and element-aligned slices of them)
-/// are swapped as typed integers, which the compiler vectorises; others group by group.
+/// Reverse the byte order of every `unit`-sized group in `bytes` (in place), with the
+/// widest byte shuffles the processor runs ([`crate::swap`]).
 pub fn swap_bytes_in_place(bytes: &mut [u8], unit: usize) {
-    fn typed<T: bytemuck::Pod>(bytes: &mut [u8], swap: fn(T) -> T) -> bool {
-        match bytemuck::try_cast_slice_mut::<u8, T>(bytes) {
-            Ok(values) => {
-                values.iter_mut().for_each(|v| *v = swap(*v));
-                true
-            }
-            Err(_) => false,
-        }
-    }
-    let done = match unit {
-        1 => true,
-        2 => typed::<u16>(bytes, u16::swap_bytes),
-        4 => typed::<u32>(bytes, u32::swap_bytes),
-        8 => typed::<u64>(bytes, u64::swap_bytes),
-        _ => false,
-    };
-    if !done {
-        bytes.chunks_exact_mut(unit).for_each(|c| c.reverse());
-    }
+    crate::swap::in_place(bytes, unit);
 }
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ pub mod signals;
 pub mod source;
 mod stream_copy;
 mod strides;
+pub mod swap;
 pub mod transpose;
 pub mod units;
 pub mod xml;
