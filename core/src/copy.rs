@@ -130,8 +130,11 @@ pub enum Threads {
 
 /// Output regions at least this large are copied on all threads.
 const PARALLEL_BYTES: usize = 4 << 20;
-/// Contiguous runs are copied (and byte-swapped) in pieces this large, so the swap reads
-/// bytes the copy just left in L1/L2 rather than making a second pass through memory.
+/// Runs that need a byte swap are copied in pieces this large, and swapped once this much
+/// output has been copied (several short runs at a time), so the swap reads bytes the copy
+/// just left in L1/L2 rather than making a second pass through memory. Runs that need no
+/// swap are copied whole; into large destinations, shorter runs than this go through
+/// non-temporal stores.
 const RUN_PIECE: usize = 64 << 10;
 /// Pieces a parallel copy is cut into per thread, for load balance.
 const PIECES_PER_THREAD: u64 = 4;
@@ -170,7 +173,7 @@ pub(crate) fn gather(
 
 /// Drop unit dimensions and merge neighbours that are contiguous with each other in the
 /// source (the destination is C-order, where every neighbour pair merges).
-fn simplify(shape: &[u64], strides: &[i64], elem_size: usize) -> (Vec<u64>, Vec<i64>) {
+pub(crate) fn simplify(shape: &[u64], strides: &[i64], elem_size: usize) -> (Vec<u64>, Vec<i64>) {
     let mut out_shape: Vec<u64> = Vec::with_capacity(shape.len());
     let mut out_strides: Vec<i64> = Vec::with_capacity(shape.len());
     for (&n, &s) in shape.iter().zip(strides) {
@@ -278,7 +281,14 @@ impl Block<'_> {
     fn copy_runs(&self, offset: i64, shape: &[u64], strides: &[i64], dst: &mut [u8]) {
         let last = shape.len() - 1;
         let run = shape[last] as usize * self.elem_size;
-        let piece = RUN_PIECE.next_multiple_of(self.elem_size).min(run);
+        // Runs that need no swap go to `memcpy` whole: copies of 64 KiB whose destination
+        // lies a few bytes past the source modulo 4 KiB (a TIFF's first strip at offset 8
+        // into a fresh buffer) ran 4x slower (4K aliasing), long ones take another path.
+        let piece = if self.swap_unit > 1 {
+            RUN_PIECE.next_multiple_of(self.elem_size).min(run)
+        } else {
+            run
+        };
         let rows = c_strides(&shape[..last], run);
         if self.streaming && run < RUN_PIECE {
             walk(&shape[..last], &strides[..last], &rows, offset, |s, d| {
@@ -288,14 +298,24 @@ impl Block<'_> {
             crate::stream_copy::fence();
             return;
         }
+        // Bytes of `dst` before this are in native order: the swap follows the copy a
+        // piece behind, so it finds the bytes cached, and short runs (rows of a frame
+        // stored upside down) are swapped many at a time rather than one call each.
+        let mut swapped = 0;
         walk(&shape[..last], &strides[..last], &rows, offset, |s, d| {
             let (s, d) = (s as usize, d as usize);
-            for (j, part) in dst[d..d + run].chunks_mut(piece).enumerate() {
-                let from = s + j * piece;
-                part.copy_from_slice(&self.src[from..from + part.len()]);
-                self.fix_order(part);
+            let mut at = 0;
+            while at < run {
+                let n = piece.min(run - at);
+                dst[d + at..d + at + n].copy_from_slice(&self.src[s + at..s + at + n]);
+                at += n;
+                if d + at - swapped >= RUN_PIECE {
+                    self.fix_order(&mut dst[swapped..d + at]);
+                    swapped = d + at;
+                }
             }
         });
+        self.fix_order(&mut dst[swapped..]);
     }
 
     /// Dimension `k` is contiguous in the source but the last one is not (a transposed
