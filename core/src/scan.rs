@@ -1,20 +1,27 @@
 //! Order-free passes over every stored value of a dataset (sums, statistics, checks):
 //! the values are handed over in pieces, in parallel and in no particular order, as the
-//! storage holds them. A dataset whose bytes lie in a memory map in native order is
-//! scanned in place, without copying a byte; any other goes through the engine's
-//! regions (read into pooled buffers, in storage order).
+//! storage holds them. A dataset whose bytes lie in a memory map is scanned there: in
+//! place when its values are contiguous, or lie in long runs between other bytes (frames
+//! after their headers), in native byte order; values in the other byte order are copied
+//! piece by piece into a small buffer of the thread and swapped there while cached, unless
+//! the pass takes them as stored ([`for_each_stored_piece`]). Any other dataset goes
+//! through the engine's regions (read into pooled buffers, in storage order).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::copy::simplify;
 use crate::dataset::Dataset;
+use crate::dtype::ByteOrder;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::format::Progress;
+use crate::source::StridedView;
 
-/// Hand every value of `dataset` to `work` in pieces of about `piece_bytes` (whole
-/// elements), on `engine.threads` threads, in no particular order; stops at the first
-/// error `work` returns, or with [`Error::Cancelled`] when `progress` asks.
+/// Hand every value of `dataset` to `work` in pieces of at most about `piece_bytes` (whole
+/// elements, native byte order), on `engine.threads` threads, in no particular order;
+/// stops at the first error `work` returns, or with [`Error::Cancelled`] when `progress`
+/// asks.
 ///
 /// Only for passes whose result does not depend on where a value lies: the pieces follow
 /// the storage, which may be another order than the dataset's C order (see
@@ -29,64 +36,229 @@ pub fn for_each_piece<W>(
 where
     W: Fn(&[u8]) -> Result<()> + Sync,
 {
+    scan(engine, dataset, piece_bytes, progress, false, &|b, _| {
+        work(b)
+    })
+}
+
+/// [`for_each_piece`] for passes that take the values in the byte order they are stored in,
+/// handed to `work` with each piece (the machine's own, unless the dataset lies in a memory
+/// map in the other one), so they are never swapped in memory: a loop that reverses the
+/// bytes of the few values it looks at in registers, for instance.
+pub fn for_each_stored_piece<W>(
+    engine: &Engine,
+    dataset: &Dataset,
+    piece_bytes: u64,
+    progress: &dyn Progress,
+    work: W,
+) -> Result<()>
+where
+    W: Fn(&[u8], ByteOrder) -> Result<()> + Sync,
+{
+    scan(engine, dataset, piece_bytes, progress, true, &work)
+}
+
+/// [`for_each_piece`] (`as_stored` false) and [`for_each_stored_piece`] (true).
+fn scan(
+    engine: &Engine,
+    dataset: &Dataset,
+    piece_bytes: u64,
+    progress: &dyn Progress,
+    as_stored: bool,
+    work: &(dyn Fn(&[u8], ByteOrder) -> Result<()> + Sync),
+) -> Result<()> {
     let stored = dataset.in_stored_order();
-    match stored.mapped() {
-        Some(bytes) => in_place(
-            engine,
-            bytes,
-            stored.dtype().size(),
-            piece_bytes,
-            progress,
-            &work,
-        ),
-        None => {
-            let chunk = stored.read_chunk_shape(piece_bytes);
-            engine
-                .for_each_region(&stored, &chunk, progress, |_, buf| work(buf))
-                .map(|_| ())
+    let element = stored.dtype().size().max(1);
+    let piece = (usize::try_from(piece_bytes).unwrap_or(usize::MAX) / element).max(1) * element;
+    let native = |b: &[u8]| work(b, ByteOrder::NATIVE);
+    if let Some(bytes) = stored.mapped() {
+        let pieces = Pieces::Contiguous { bytes, piece };
+        return in_map(engine, &pieces, progress, &native);
+    }
+    let in_runs = stored
+        .stored_view()
+        .and_then(|view| Some((view.order, Runs::of(view, stored.shape(), element)?)));
+    if let Some((stored_order, runs)) = in_runs {
+        let (order, swap_unit) = if stored_order.is_native() || as_stored {
+            (stored_order, 1)
+        } else {
+            (ByteOrder::NATIVE, stored.dtype().swap_unit())
+        };
+        let pieces = Pieces::Runs {
+            runs,
+            piece,
+            swap_unit,
+        };
+        return in_map(engine, &pieces, progress, &|b| work(b, order));
+    }
+    let chunk = stored.read_chunk_shape(piece_bytes);
+    engine
+        .for_each_region(&stored, &chunk, progress, |_, buf| native(buf))
+        .map(|_| ())
+}
+
+/// A memory-mapped dataset's values cut into pieces for the threads.
+enum Pieces<'a> {
+    /// Contiguous: pieces of `piece` bytes.
+    Contiguous { bytes: &'a [u8], piece: usize },
+    /// In runs: every run cut into pieces of at most `piece` bytes, the groups of
+    /// `swap_unit` bytes reversed in a buffer when that is more than 1.
+    Runs {
+        runs: Runs<'a>,
+        piece: usize,
+        swap_unit: usize,
+    },
+}
+
+impl Pieces<'_> {
+    /// Bytes of all pieces.
+    fn total(&self) -> usize {
+        match self {
+            Pieces::Contiguous { bytes, .. } => bytes.len(),
+            Pieces::Runs { runs, .. } => runs.count() * runs.run,
+        }
+    }
+
+    fn count(&self) -> usize {
+        match self {
+            Pieces::Contiguous { bytes, piece } => bytes.len().div_ceil(*piece),
+            Pieces::Runs { runs, piece, .. } => runs.count() * runs.run.div_ceil(*piece),
+        }
+    }
+
+    /// Piece `i`: a slice of the map, or its bytes swapped into `scratch`.
+    fn get<'s>(&'s self, i: usize, scratch: &'s mut Vec<u8>) -> &'s [u8] {
+        match self {
+            Pieces::Contiguous { bytes, piece } => {
+                &bytes[i * piece..((i + 1) * piece).min(bytes.len())]
+            }
+            Pieces::Runs {
+                runs,
+                piece,
+                swap_unit,
+            } => {
+                let per_run = runs.run.div_ceil(*piece);
+                let within = (i % per_run) * piece;
+                let start = runs.start(i / per_run) + within;
+                let bytes = &runs.bytes[start..start + (*piece).min(runs.run - within)];
+                if *swap_unit <= 1 {
+                    return bytes;
+                }
+                // Copied, then swapped while in the cache: a copy that swaps as it goes
+                // waits longer on the mapped pages' memory than `memcpy` does.
+                scratch.clear();
+                scratch.extend_from_slice(bytes);
+                crate::swap::in_place(scratch, *swap_unit);
+                scratch
+            }
         }
     }
 }
 
-/// [`for_each_piece`] over bytes already in memory: pieces of whole `element`s claimed by
-/// the threads one after the other.
-fn in_place(
+/// Runs shorter than this would cost a piece each: datasets stored in such runs (thin
+/// frames, transposed or sub-sampled views) go through the engine's regions.
+const MIN_RUN_BYTES: usize = 32 << 10;
+
+/// The values of a strided memory-mapped view as equal contiguous runs (the view's last
+/// dimensions merged as far as they are contiguous), the runs in C order of the others.
+struct Runs<'a> {
+    bytes: &'a [u8],
+    /// Byte offset of the first run.
+    offset: i64,
+    /// Shape and byte strides of the dimensions the runs are laid out along.
+    outer: Vec<u64>,
+    strides: Vec<i64>,
+    /// Bytes per run (whole elements).
+    run: usize,
+}
+
+impl<'a> Runs<'a> {
+    /// The runs of `view` for `shape` elements of `element` bytes, or None when no
+    /// dimension is contiguous or its runs are short. Flipped dimensions are walked
+    /// forwards (the scan's order is free), so frames stored with their rows upside down
+    /// are one run each.
+    fn of(view: StridedView<'a>, shape: &[u64], element: usize) -> Option<Self> {
+        if shape.contains(&0) {
+            return None;
+        }
+        let mut offset = i64::try_from(view.offset).ok()?;
+        let mut forwards = view.strides.to_vec();
+        for (s, &n) in forwards.iter_mut().zip(shape) {
+            if *s < 0 {
+                offset += (n as i64 - 1) * *s;
+                *s = -*s;
+            }
+        }
+        let (mut outer, mut strides) = simplify(shape, &forwards, element);
+        let inner = outer.len() - 1;
+        let run = usize::try_from(outer[inner]).ok()?.checked_mul(element)?;
+        if strides[inner] != element as i64 || run < MIN_RUN_BYTES {
+            return None;
+        }
+        outer.truncate(inner);
+        strides.truncate(inner);
+        Some(Runs {
+            bytes: view.bytes,
+            offset,
+            outer,
+            strides,
+            run,
+        })
+    }
+
+    /// Number of runs.
+    fn count(&self) -> usize {
+        self.outer.iter().product::<u64>() as usize
+    }
+
+    /// Byte offset in the map of run `r`.
+    fn start(&self, r: usize) -> usize {
+        let (mut r, mut at) = (r as u64, self.offset);
+        for (&n, &s) in self.outer.iter().zip(&self.strides).rev() {
+            at += (r % n) as i64 * s;
+            r /= n;
+        }
+        at as usize
+    }
+}
+
+/// Scan `pieces` on `engine.threads` threads, claimed one after the other.
+fn in_map(
     engine: &Engine,
-    bytes: &[u8],
-    element: usize,
-    piece_bytes: u64,
+    pieces: &Pieces<'_>,
     progress: &dyn Progress,
     work: &(dyn Fn(&[u8]) -> Result<()> + Sync),
 ) -> Result<()> {
-    progress.set_total(bytes.len() as u64);
-    let element = element.max(1);
-    let piece = (usize::try_from(piece_bytes).unwrap_or(usize::MAX) / element).max(1) * element;
-    let pieces = bytes.len().div_ceil(piece);
+    progress.set_total(pieces.total() as u64);
+    let count = pieces.count();
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let error = Mutex::new(None);
-    let worker = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        if i >= pieces || failed.load(Ordering::Relaxed) {
-            return;
-        }
-        let outcome = if progress.is_cancelled() {
-            Err(Error::Cancelled)
-        } else {
-            let part = &bytes[i * piece..((i + 1) * piece).min(bytes.len())];
-            work(part).map(|()| progress.advance(part.len() as u64))
-        };
-        if let Err(e) = outcome {
-            failed.store(true, Ordering::Relaxed);
-            error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_or_insert(e);
-            return;
+    let worker = || {
+        let mut scratch = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= count || failed.load(Ordering::Relaxed) {
+                return;
+            }
+            let outcome = if progress.is_cancelled() {
+                Err(Error::Cancelled)
+            } else {
+                let part = pieces.get(i, &mut scratch);
+                work(part).map(|()| progress.advance(part.len() as u64))
+            };
+            if let Err(e) = outcome {
+                failed.store(true, Ordering::Relaxed);
+                error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(e);
+                return;
+            }
         }
     };
     std::thread::scope(|scope| {
-        for _ in 1..engine.threads.max(1).min(pieces) {
+        for _ in 1..engine.threads.max(1).min(count) {
             scope.spawn(worker);
         }
         worker();
@@ -200,6 +372,93 @@ mod tests {
         assert!(ds.mapped().is_none());
         let expected: u64 = values.iter().map(|&v| u64::from(v)).sum();
         assert_eq!(sum_u16(&ds, 256).unwrap(), expected);
+    }
+
+    /// Every value of `ds` as [`for_each_piece`] (`as_stored` false) or
+    /// [`for_each_stored_piece`] (true, swapped back here) hands them over, sorted (the
+    /// scan's order is free).
+    fn scanned_sorted(ds: &Dataset, piece: u64, as_stored: bool) -> Vec<u16> {
+        let seen = Mutex::new(Vec::new());
+        let work = |b: &[u8]| {
+            assert_eq!(b.len() % 2, 0, "whole elements");
+            let values = b.chunks_exact(2).map(|e| u16::from_ne_bytes([e[0], e[1]]));
+            seen.lock().unwrap().extend(values);
+            Ok(())
+        };
+        let engine = Engine::new(3, 1);
+        if as_stored {
+            for_each_stored_piece(&engine, ds, piece, &NoProgress, |b, order| {
+                let mut b = b.to_vec();
+                if !order.is_native() {
+                    crate::swap::in_place(&mut b, 2);
+                }
+                work(&b)
+            })
+            .unwrap();
+        } else {
+            for_each_piece(&engine, ds, piece, &NoProgress, work).unwrap();
+        }
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort_unstable();
+        seen
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Frames after headers, in either byte order, some axes flipped (runs long or
+        /// short, or not contiguous: scanned through regions): both scans see every value
+        /// once, as a read of the whole dataset does.
+        #[test]
+        fn strided_views_are_scanned_value_for_value(
+            frames in 1u64..4,
+            rows in 1u64..40,
+            cols in 1u64..1200,
+            header in 0u64..100,
+            big in proptest::bool::ANY,
+            flip_frames in proptest::bool::ANY,
+            flip_cols in proptest::bool::ANY,
+            piece in 1u64..40_000,
+        ) {
+            use crate::source::{Storage, StridedSource};
+            let frame = rows * cols * 2;
+            let len = (frames * (header + frame)) as usize;
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let mut offset = header;
+            let mut strides = vec![(header + frame) as i64, cols as i64 * 2, 2];
+            if flip_frames {
+                offset += (frames - 1) * (header + frame);
+                strides[0] = -strides[0];
+            }
+            if flip_cols {
+                offset += (cols - 1) * 2;
+                strides[2] = -2;
+            }
+            let order = if big { ByteOrder::Big } else { ByteOrder::Little };
+            let source = StridedSource::new(
+                "test",
+                Storage::owned(bytes),
+                offset,
+                DType::U16,
+                vec![frames, rows, cols],
+                strides,
+                order,
+            )
+            .unwrap();
+            let ds = Dataset::new(
+                std::sync::Arc::new(source),
+                vec![crate::Axis::default_for(false); 3],
+                Default::default(),
+                Default::default(),
+            )
+            .unwrap();
+            let all = ds.read_region_bytes(&[0, 0, 0], &[frames, rows, cols]).unwrap();
+            let mut expected: Vec<u16> =
+                all.chunks_exact(2).map(|e| u16::from_ne_bytes([e[0], e[1]])).collect();
+            expected.sort_unstable();
+            proptest::prop_assert_eq!(&scanned_sorted(&ds, piece, false), &expected);
+            proptest::prop_assert_eq!(&scanned_sorted(&ds, piece, true), &expected);
+        }
     }
 
     #[test]

@@ -174,22 +174,27 @@ pub(super) trait Lanes {
     const ELEMENT_BITS: u64;
     /// The element that `movemask` bit `bit` belongs to.
     fn element_of(bit: u32) -> usize;
+    /// The table index of the element in `e` (exactly [`Self::SIZE`] bytes).
+    fn index(e: &[u8]) -> usize;
 }
 
-/// 16-bit elements.
-pub(super) struct U16;
+/// 16-bit elements, their bytes in the other order when `SWAPPED` (compared with the
+/// common values' bytes reversed, and reversed as they are read one by one, so the tables
+/// index native values).
+pub(super) struct U16<const SWAPPED: bool>;
 /// 8-bit elements.
 pub(super) struct U8;
 
 // SAFETY (every `unsafe` block of the two impls below): these functions run only inside
 // `count`, which is compiled with AVX2 enabled and called only after `available()`
 // confirmed the processor has it; the intrinsics only touch registers.
-impl Lanes for U16 {
+impl<const SWAPPED: bool> Lanes for U16<SWAPPED> {
     const SIZE: usize = 2;
     const FOLD_EVERY: usize = 32_767;
     #[inline(always)]
     fn splat(v: u16) -> __m256i {
-        unsafe { _mm256_set1_epi16(v as i16) }
+        let stored = if SWAPPED { v.swap_bytes() } else { v };
+        unsafe { _mm256_set1_epi16(stored as i16) }
     }
     #[inline(always)]
     fn equal(a: __m256i, b: __m256i) -> __m256i {
@@ -220,6 +225,11 @@ impl Lanes for U16 {
     #[inline(always)]
     fn element_of(bit: u32) -> usize {
         bit as usize / 2
+    }
+    #[inline(always)]
+    fn index(e: &[u8]) -> usize {
+        let stored = u16::from_ne_bytes([e[0], e[1]]);
+        usize::from(if SWAPPED { stored.swap_bytes() } else { stored })
     }
 }
 
@@ -256,6 +266,10 @@ impl Lanes for U8 {
     fn element_of(bit: u32) -> usize {
         bit as usize
     }
+    #[inline(always)]
+    fn index(e: &[u8]) -> usize {
+        usize::from(e[0])
+    }
 }
 
 /// Bytes per block.
@@ -279,12 +293,7 @@ pub(super) unsafe fn count<L: Lanes>(
     let mut totals = [0u64; COMMON];
     let mut scattered = 0u64;
     let mut one_by_one = |subs: &mut [u32], l: usize, e: &[u8]| {
-        let raw = if L::SIZE == 2 {
-            usize::from(u16::from_ne_bytes([e[0], e[1]]))
-        } else {
-            usize::from(e[0])
-        };
-        subs[(l % SUB) * values + (raw & (values - 1))] += 1;
+        subs[(l % SUB) * values + (L::index(e) & (values - 1))] += 1;
         scattered += 1;
     };
     let blocks = bytes.chunks_exact(BLOCK_BYTES);

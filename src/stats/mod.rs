@@ -302,7 +302,11 @@ fn stats_in(
     let mut values = None;
     let (summary, histogram) = if bins > 0 && table::counts(dtype) {
         let tables = table::Tables::new(dtype);
-        scan(&|bytes| tables.count(bytes))?;
+        // Counted as stored: values in the other byte order are reversed in registers.
+        scan::for_each_stored_piece(&engine, dataset, piece_bytes, progress, |b, order| {
+            tables.count(b, order);
+            Ok(())
+        })?;
         let (summary, histogram, counted) = tables.finish(bins);
         values = Some(counted);
         (summary, histogram)

@@ -12,11 +12,13 @@
 //! sub-table `l % SUB` of [`SUB`] interleaved ones. Counters are `u32`, folded into `u64`
 //! before they could overflow. Tables live in a pool shared by the engine's workers: a
 //! worker takes one for a region and gives it back, so there are at most as many as
-//! workers, however many regions.
+//! workers, however many regions. Values stored in the other byte order (Medipix counts)
+//! are counted where they lie in the memory map: compared with the common values' bytes
+//! reversed, and reversed as they are read one by one, so the tables index native values.
 
 use std::sync::Mutex;
 
-use emio_core::DType;
+use emio_core::{ByteOrder, DType};
 
 use super::kernels::Element;
 use super::{lock, Histogram, Summary};
@@ -127,13 +129,14 @@ impl Tables {
         1 << (8 * self.dtype.size())
     }
 
-    /// Count every element of one region's bytes.
-    pub(super) fn count(&self, bytes: &[u8]) {
+    /// Count every element of one region's bytes, stored in byte order `order`.
+    pub(super) fn count(&self, bytes: &[u8], order: ByteOrder) {
         let values = self.values();
         let mut c = lock(&self.pool)
             .pop()
             .unwrap_or_else(|| Counters::new(values));
         let size = self.dtype.size();
+        let width = Width::of(size, order);
         // Pieces of at most 2^31 elements: a counter never exceeds u32::MAX.
         for piece in bytes.chunks(size << 31) {
             let n = (piece.len() / size) as u64;
@@ -142,7 +145,7 @@ impl Tables {
             }
             c.pending += n;
             if c.plain_left > 0 {
-                count_plain_any(&mut c, piece, size);
+                count_plain_any(&mut c, piece, width);
                 c.plain_left -= 1;
                 if c.plain_left == 0 {
                     // Try comparisons again, with the values most frequent so far.
@@ -151,7 +154,7 @@ impl Tables {
                 }
                 continue;
             }
-            let scattered = count_fastest(&mut c, piece, size);
+            let scattered = count_fastest(&mut c, piece, width);
             if scattered * 2 > n {
                 // Spread values (e.g. counts of hundreds with shot noise): most elements
                 // were incremented one by one after comparisons that found nothing.
@@ -224,41 +227,64 @@ impl Tables {
     }
 }
 
-/// Count the `size`-byte elements of `piece` into `c` with the fastest loop this processor
-/// runs (AVX2 where present, else the portable one); returns how many were counted one by
-/// one rather than as common values.
-fn count_fastest(c: &mut Counters, piece: &[u8], size: usize) -> u64 {
+/// How the elements of a piece are read: their size, and whether their bytes are in the
+/// other byte order (then reversed as each is read, so the tables index native values).
+#[derive(Clone, Copy, Debug)]
+enum Width {
+    /// 8-bit elements.
+    Byte,
+    /// 16-bit elements in native byte order.
+    Native16,
+    /// 16-bit elements in the other byte order.
+    Swapped16,
+}
+
+impl Width {
+    /// The width of `size`-byte elements stored in byte order `order`.
+    fn of(size: usize, order: ByteOrder) -> Width {
+        match (size, order.is_native()) {
+            (1, _) => Width::Byte,
+            (_, true) => Width::Native16,
+            (_, false) => Width::Swapped16,
+        }
+    }
+}
+
+/// Count the elements of `piece` into `c` with the fastest loop this processor runs (AVX2
+/// where present, else the portable one); returns how many were counted one by one rather
+/// than as common values.
+fn count_fastest(c: &mut Counters, piece: &[u8], width: Width) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if super::avx2::available() {
         use super::avx2::{count, U16, U8};
         let values = c.wide.len();
         // SAFETY: the processor supports AVX2, checked just above.
         return unsafe {
-            if size == 1 {
-                count::<U8>(&mut c.sub, values, c.common, piece)
-            } else {
-                count::<U16>(&mut c.sub, values, c.common, piece)
+            match width {
+                Width::Byte => count::<U8>(&mut c.sub, values, c.common, piece),
+                Width::Native16 => count::<U16<false>>(&mut c.sub, values, c.common, piece),
+                Width::Swapped16 => count::<U16<true>>(&mut c.sub, values, c.common, piece),
             }
         };
     }
-    count_portable(c, piece, size)
+    count_portable(c, piece, width)
 }
 
 /// [`count_fastest`] in portable code.
-fn count_portable(c: &mut Counters, piece: &[u8], size: usize) -> u64 {
-    if size == 1 {
-        count::<u8, 256>(c, piece)
-    } else {
-        count::<u16, 65536>(c, piece)
+fn count_portable(c: &mut Counters, piece: &[u8], width: Width) -> u64 {
+    match width {
+        Width::Byte => count::<u8, 256>(c, piece),
+        Width::Native16 => count::<u16, 65536>(c, piece),
+        Width::Swapped16 => count::<Swapped16, 65536>(c, piece),
     }
 }
 
-/// Count the `size`-byte elements of `piece` into `c` by plain increments ([`count_plain`]).
-fn count_plain_any(c: &mut Counters, piece: &[u8], size: usize) {
-    if size == 1 {
-        count_plain::<u8, 256>(c, piece)
-    } else {
-        count_plain::<u16, 65536>(c, piece)
+/// Count the elements of `piece` into `c` by plain increments ([`count_plain`]).
+fn count_plain_any(c: &mut Counters, piece: &[u8], width: Width) {
+    match width {
+        Width::Byte => count_plain::<u8, 256>(c, piece),
+        Width::Native16 => count_plain::<u16, 65536>(c, piece),
+        Width::Swapped16 => count_plain::<Swapped16, 65536>(c, piece),
     }
 }
 
@@ -329,6 +355,28 @@ impl Raw for u16 {
     }
 }
 
+/// A 16-bit element stored in the other byte order, read as its native value.
+#[derive(Clone, Copy, PartialEq)]
+struct Swapped16(u16);
+
+impl Element for Swapped16 {
+    const SIZE: usize = 2;
+    #[inline(always)]
+    fn read(b: &[u8]) -> Self {
+        Swapped16(u16::from_ne_bytes([b[0], b[1]]).swap_bytes())
+    }
+}
+
+impl Raw for Swapped16 {
+    #[inline(always)]
+    fn index(self) -> usize {
+        usize::from(self.0)
+    }
+    fn narrow(v: u16) -> Self {
+        Swapped16(v)
+    }
+}
+
 /// Count the raw `T` elements of `bytes` into `c`'s `SUB` sub-tables of `K` counters: a
 /// block's elements equal to one of `c.common` by vector comparisons (lane counters), the
 /// others, only in blocks that have some, by increments (element `l` of a block in
@@ -376,17 +424,18 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Every value's count after counting `bytes` of `size`-byte elements with `loop_`.
-    fn counted(size: usize, common: [u16; COMMON], bytes: &[u8], loop_: CountLoop) -> Vec<u64> {
+    /// Every value's count after counting `bytes` of `width` with `loop_`.
+    fn counted(width: Width, common: [u16; COMMON], bytes: &[u8], loop_: CountLoop) -> Vec<u64> {
+        let size = if matches!(width, Width::Byte) { 1 } else { 2 };
         let mut c = Counters::new(1 << (8 * size));
         c.common = common;
-        let scattered = loop_(&mut c, bytes, size);
+        let scattered = loop_(&mut c, bytes, width);
         assert!(scattered <= (bytes.len() / size) as u64);
         c.fold();
         c.wide
     }
 
-    type CountLoop = fn(&mut Counters, &[u8], usize) -> u64;
+    type CountLoop = fn(&mut Counters, &[u8], Width) -> u64;
 
     /// Spread values switch a worker to plain increments; after [`PLAIN_REGIONS`] regions
     /// it compares again, with the values most frequent so far, and stays with comparisons
@@ -403,22 +452,22 @@ mod tests {
             let pool = lock(&t.pool);
             (pool[0].plain_left, pool[0].common)
         };
-        tables.count(&spread);
+        tables.count(&spread, ByteOrder::NATIVE);
         assert_eq!(
             state(&tables).0,
             PLAIN_REGIONS,
             "spread values: plain increments next"
         );
         for _ in 0..PLAIN_REGIONS - 1 {
-            tables.count(&sparse);
+            tables.count(&sparse, ByteOrder::NATIVE);
         }
         assert_eq!(state(&tables).0, 1);
-        tables.count(&sparse);
+        tables.count(&sparse, ByteOrder::NATIVE);
         let (plain_left, common) = state(&tables);
         assert_eq!(plain_left, 0);
         assert!(common.contains(&0) && common.contains(&7), "{common:?}");
         for _ in 0..10 {
-            tables.count(&sparse);
+            tables.count(&sparse, ByteOrder::NATIVE);
         }
         assert_eq!(state(&tables).0, 0, "comparisons catch sparse counts");
         let total = tables.total();
@@ -432,33 +481,45 @@ mod tests {
     proptest! {
         /// The fastest loop this processor runs, and the plain increments, count exactly as
         /// the portable comparison loop: runs of the common values, other values, and
-        /// lengths that leave partial blocks.
+        /// lengths that leave partial blocks; 16-bit values stored in the other byte order
+        /// are counted as their native values.
         #[test]
         fn the_counting_loops_agree(
-            size in 1..=2usize,
+            width in prop_oneof![Just(Width::Byte), Just(Width::Native16), Just(Width::Swapped16)],
             common in proptest::array::uniform4(0..300u16),
             picks in proptest::collection::vec((any::<bool>(), 0..4usize, any::<u16>()), 0..3000),
         ) {
+            let byte = matches!(width, Width::Byte);
             let mut common = common;
             for (i, c) in common.iter_mut().enumerate() {
                 // Distinct values that fit the element.
-                *c = (*c + i as u16 * 300) & if size == 1 { 0xff } else { 0xffff };
+                *c = (*c + i as u16 * 300) & if byte { 0xff } else { 0xffff };
             }
             prop_assume!((0..COMMON).all(|i| (0..i).all(|j| common[i] != common[j])));
-            let bytes: Vec<u8> = picks
+            let values: Vec<u16> = picks
                 .iter()
-                .flat_map(|&(is_common, which, other)| {
-                    let v = if is_common { common[which] } else { other };
-                    if size == 1 { vec![v as u8] } else { v.to_ne_bytes().to_vec() }
-                })
+                .map(|&(is_common, which, other)| if is_common { common[which] } else { other })
                 .collect();
-            let portable = counted(size, common, &bytes, count_portable);
-            prop_assert_eq!(&counted(size, common, &bytes, count_fastest), &portable);
-            let plain = |c: &mut Counters, bytes: &[u8], size: usize| {
-                count_plain_any(c, bytes, size);
+            let encode = |swap: bool| -> Vec<u8> {
+                values
+                    .iter()
+                    .flat_map(|&v| match (byte, swap) {
+                        (true, _) => vec![v as u8],
+                        (false, false) => v.to_ne_bytes().to_vec(),
+                        (false, true) => v.swap_bytes().to_ne_bytes().to_vec(),
+                    })
+                    .collect()
+            };
+            let native = if byte { Width::Byte } else { Width::Native16 };
+            let expected = counted(native, common, &encode(false), count_portable);
+            let bytes = encode(matches!(width, Width::Swapped16));
+            prop_assert_eq!(&counted(width, common, &bytes, count_portable), &expected);
+            prop_assert_eq!(&counted(width, common, &bytes, count_fastest), &expected);
+            let plain = |c: &mut Counters, bytes: &[u8], width: Width| {
+                count_plain_any(c, bytes, width);
                 0
             };
-            prop_assert_eq!(&counted(size, common, &bytes, plain), &portable);
+            prop_assert_eq!(&counted(width, common, &bytes, plain), &expected);
         }
     }
 }
