@@ -233,14 +233,30 @@ pub fn parse_hdr(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The UTC timestamp field (after `MQ1A,`) of the frame header at the start of `bytes`,
-/// found without parsing the other fields (the fly-back detection reads many headers).
-pub fn quick_timestamp(bytes: &[u8], header_len: usize) -> Option<&str> {
-    let head = bytes.get(..header_len)?;
-    let at = head.windows(5).position(|w| w == b"MQ1A,")? + 5;
-    let rest = &head[at..];
-    let end = rest.iter().position(|&b| b == b',')?;
-    std::str::from_utf8(&rest[..end]).ok()
+/// Finds the UTC timestamp field (after `MQ1A,`) of frame headers without parsing the
+/// other fields (the fly-back detection reads a scan line's headers). The headers of one
+/// file put it at the same place, so after the first search each header costs a
+/// comparison: the place is checked, and searched again where it does not hold.
+#[derive(Debug, Default)]
+pub struct TimestampField {
+    /// Where the previous header's field started.
+    at: Option<usize>,
+}
+
+impl TimestampField {
+    /// The field of the frame header at the start of `bytes` (its first `header_len` bytes).
+    pub fn find<'a>(&mut self, bytes: &'a [u8], header_len: usize) -> Option<&'a str> {
+        const MARKER: &[u8] = b"MQ1A,";
+        let head = bytes.get(..header_len)?;
+        let at = match self.at {
+            Some(at) if at >= MARKER.len() && head.get(at - MARKER.len()..at) == Some(MARKER) => at,
+            _ => head.windows(MARKER.len()).position(|w| w == MARKER)? + MARKER.len(),
+        };
+        self.at = Some(at);
+        let rest = &head[at..];
+        let end = rest.iter().position(|&b| b == b',')?;
+        std::str::from_utf8(&rest[..end]).ok()
+    }
 }
 
 /// Nanoseconds since 1970 of an ISO timestamp `YYYY-MM-DDTHH:MM:SS[.f]`, every field
@@ -384,11 +400,21 @@ mod tests {
             assert_eq!(timestamp_ns(bad), chrono_ns(bad), "{bad}");
         }
         let h = padded(SINGLE, 384);
+        let mut field = TimestampField::default();
+        assert_eq!(field.find(&h, 384), Some("2021-05-07T16:51:10.905800928Z"));
+        // The next header at the same place, then one whose field moved (searched again).
+        let next = padded(&SINGLE.replace("10.905800928Z", "10.905800929Z"), 384);
         assert_eq!(
-            quick_timestamp(&h, 384),
+            field.find(&next, 384),
+            Some("2021-05-07T16:51:10.905800929Z")
+        );
+        let moved = padded(&SINGLE.replace(",MQ1A,", ",0,MQ1A,"), 384);
+        assert_eq!(
+            field.find(&moved, 384),
             Some("2021-05-07T16:51:10.905800928Z")
         );
-        assert_eq!(quick_timestamp(&h, 100), None);
+        assert_eq!(TimestampField::default().find(&h, 100), None);
+        assert_eq!(field.find(&h, 100), None);
     }
 
     /// What chrono makes of a timestamp (the parser `timestamp_ns` replaced).

@@ -153,9 +153,10 @@ fn frame_range(first: Option<i64>, last: Option<i64>, n: u64) -> (u64, u64) {
 fn frames_per_line(file: &File, stride: u64, header_len: u64, frames: u64) -> u64 {
     let n = frames.min(MAX_TIMESTAMPS);
     let mut header = vec![0u8; header_len as usize];
+    let mut field = header::TimestampField::default();
     let mut time = |i: u64| -> Option<i64> {
         read_exact_at(file, &mut header, i * stride).ok()?;
-        header::timestamp_ns(header::quick_timestamp(&header, header_len as usize)?)
+        header::timestamp_ns(field.find(&header, header_len as usize)?)
     };
     if n < 2 {
         return 1;
