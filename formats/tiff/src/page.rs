@@ -106,7 +106,7 @@ impl Page {
         let missing = |what: &str| Error::malformed(FORMAT, at, format!("tag {what} in the IFD"));
         let first = |tag: u16, default: Option<u64>| -> Result<Option<u64>> {
             match ifd.get(tag) {
-                Some(e) => Ok(r.unsigned(e)?.first().copied().or(default)),
+                Some(e) => Ok(r.first_unsigned(e)?.or(default)),
                 None => Ok(default),
             }
         };
