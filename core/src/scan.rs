@@ -293,7 +293,8 @@ pub fn in_blocks(bytes: &[u8], element: usize, mut work: impl FnMut(&[u8])) {
 
 /// Ask the processor to bring every cache line of `bytes` into its caches (a hint: it
 /// neither waits nor fails).
-fn prefetch(bytes: &[u8]) {
+#[inline]
+pub fn prefetch(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
     for line in bytes.chunks(64) {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};

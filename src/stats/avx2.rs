@@ -3,13 +3,15 @@
 //! value tables ([`super::table`]) written with AVX2 instructions. The portable code stays
 //! the fallback and the reference the proptests compare these with.
 //!
-//! In the counting loop, a block is 64 bytes (32 `u16` or 64 `u8` elements) in two 256-bit registers. Each of
-//! the [`COMMON`] common values is compared with every lane, and the comparison masks
-//! (−1 per equal lane) are subtracted from lane counters of the element width, so equal
-//! elements are counted without touching memory. Blocks with elements that match none of
-//! the common values (a `movemask` of the combined masks) increment those elements one by
-//! one, element `l` of the block in sub-table `l % SUB`. Lane counters grow by at most 2
-//! per block and are folded into 64-bit totals before they could overflow.
+//! In the counting loop, a block is 64 bytes (32 `u16` or 64 `u8` elements) in two 256-bit
+//! registers. Each of the [`COMMON`] common values is compared with every lane, and the
+//! comparison masks (−1 per equal lane) are subtracted from lane counters of the element
+//! width, so equal elements are counted without touching memory. Blocks with a few elements
+//! that match none of the common values (a `movemask` of the combined masks) increment
+//! those elements one by one, element `l` of the block in sub-table `l % SUB`; blocks with
+//! many (the bright disc of a diffraction pattern) increment every element instead, without
+//! a branch per element. Lane counters grow by at most 2 per block and are folded into
+//! 64-bit totals before they could overflow.
 
 use std::arch::x86_64::{
     __m256i, _mm256_add_epi16, _mm256_add_epi32, _mm256_add_epi8, _mm256_and_si256,
@@ -25,7 +27,8 @@ use emio_core::DType;
 
 use super::bins::{portable_fill, Binner};
 use super::kernels::portable_summary;
-use super::table::{COMMON, SUB};
+use super::kernels::Element;
+use super::table::{count_group, Raw, COMMON, SUB};
 use super::Summary;
 
 /// Whether this processor runs the AVX2 loop (checked once).
@@ -174,26 +177,26 @@ pub(super) trait Lanes {
     const ELEMENT_BITS: u64;
     /// The element that `movemask` bit `bit` belongs to.
     fn element_of(bit: u32) -> usize;
-    /// The table index of the element in `e` (exactly [`Self::SIZE`] bytes).
-    fn index(e: &[u8]) -> usize;
+    /// The elements as the tables read them one by one.
+    type Raw: Raw;
 }
 
-/// 16-bit elements, their bytes in the other order when `SWAPPED` (compared with the
-/// common values' bytes reversed, and reversed as they are read one by one, so the tables
-/// index native values).
-pub(super) struct U16<const SWAPPED: bool>;
+/// 16-bit elements read as `R`: `u16`, or `Swapped16` for bytes in the other order
+/// (compared with the common values' bytes reversed, and reversed as they are read one by
+/// one, so the tables index native values).
+pub(super) struct U16<R>(std::marker::PhantomData<R>);
 /// 8-bit elements.
 pub(super) struct U8;
 
 // SAFETY (every `unsafe` block of the two impls below): these functions run only inside
 // `count`, which is compiled with AVX2 enabled and called only after `available()`
 // confirmed the processor has it; the intrinsics only touch registers.
-impl<const SWAPPED: bool> Lanes for U16<SWAPPED> {
+impl<R: Raw> Lanes for U16<R> {
     const SIZE: usize = 2;
     const FOLD_EVERY: usize = 32_767;
     #[inline(always)]
     fn splat(v: u16) -> __m256i {
-        let stored = if SWAPPED { v.swap_bytes() } else { v };
+        let stored = if R::SWAPPED { v.swap_bytes() } else { v };
         unsafe { _mm256_set1_epi16(stored as i16) }
     }
     #[inline(always)]
@@ -226,11 +229,7 @@ impl<const SWAPPED: bool> Lanes for U16<SWAPPED> {
     fn element_of(bit: u32) -> usize {
         bit as usize / 2
     }
-    #[inline(always)]
-    fn index(e: &[u8]) -> usize {
-        let stored = u16::from_ne_bytes([e[0], e[1]]);
-        usize::from(if SWAPPED { stored.swap_bytes() } else { stored })
-    }
+    type Raw = R;
 }
 
 impl Lanes for U8 {
@@ -266,36 +265,36 @@ impl Lanes for U8 {
     fn element_of(bit: u32) -> usize {
         bit as usize
     }
-    #[inline(always)]
-    fn index(e: &[u8]) -> usize {
-        usize::from(e[0])
-    }
+    type Raw = u8;
 }
 
 /// Bytes per block.
 const BLOCK_BYTES: usize = 64;
 
-/// Count the elements of `bytes` (of `L`'s width) into the `SUB` sub-tables `subs` (each
-/// `values` counters long): those equal to one of `common` by lane counters, added to
-/// sub-table 0 at the end, the others one by one. Returns how many were counted one by one.
+/// The share of a block's elements (numerator, denominator) beyond which, if that many
+/// match no common value, the block is counted whole by plain increments.
+const DENSE: (usize, usize) = (1, 4);
+
+/// Count the elements of `bytes` (of `L`'s width) into the sub-tables `subs`: those equal
+/// to one of `common` by lane counters, added to sub-table 0 at the end, the others one by
+/// one (element `l` of a block in sub-table `l % SUB`). A block in which more than
+/// [`DENSE`] of the elements match no common value (the disc of a diffraction pattern) is
+/// counted whole by plain increments ([`count_group`]): a loop over its missed elements
+/// would cost a bit scan and an unpredictable branch each. Returns how many elements were
+/// counted one by one.
 ///
 /// # Safety
 /// The processor must support AVX2 ([`available`]).
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn count<L: Lanes>(
-    subs: &mut [u32],
-    values: usize,
+pub(super) unsafe fn count<L: Lanes, const K: usize>(
+    subs: &mut [&mut [u32; K]; SUB],
     common: [u16; COMMON],
     bytes: &[u8],
 ) -> u64 {
-    debug_assert_eq!(subs.len(), SUB * values);
     let splats = common.map(L::splat);
     let mut totals = [0u64; COMMON];
     let mut scattered = 0u64;
-    let mut one_by_one = |subs: &mut [u32], l: usize, e: &[u8]| {
-        subs[(l % SUB) * values + (L::index(e) & (values - 1))] += 1;
-        scattered += 1;
-    };
+    let elements = BLOCK_BYTES / L::SIZE;
     let blocks = bytes.chunks_exact(BLOCK_BYTES);
     let rest = blocks.remainder();
     let whole = &bytes[..bytes.len() - rest.len()];
@@ -307,19 +306,31 @@ pub(super) unsafe fn count<L: Lanes>(
                 let p = block.as_ptr().cast::<__m256i>();
                 (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
             };
+            let equal = splats.map(|v| (L::equal(a, v), L::equal(b, v)));
             let (mut any_a, mut any_b) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-            for (counter, &v) in counters.iter_mut().zip(&splats) {
-                let (ea, eb) = (L::equal(a, v), L::equal(b, v));
-                *counter = L::sub(*counter, L::add(ea, eb));
+            for &(ea, eb) in &equal {
                 any_a = _mm256_or_si256(any_a, ea);
                 any_b = _mm256_or_si256(any_b, eb);
             }
             let matched = u64::from(_mm256_movemask_epi8(any_a) as u32)
                 | u64::from(_mm256_movemask_epi8(any_b) as u32) << 32;
             let mut missed = !matched & L::ELEMENT_BITS;
+            let n_missed = missed.count_ones() as usize;
+            if n_missed * DENSE.1 > elements * DENSE.0 {
+                for group in block.chunks_exact(L::SIZE * SUB) {
+                    count_group::<L::Raw, K>(subs, group);
+                }
+                scattered += elements as u64;
+                continue;
+            }
+            for (counter, &(ea, eb)) in counters.iter_mut().zip(&equal) {
+                *counter = L::sub(*counter, L::add(ea, eb));
+            }
+            scattered += n_missed as u64;
             while missed != 0 {
                 let l = L::element_of(missed.trailing_zeros());
-                one_by_one(subs, l, &block[l * L::SIZE..(l + 1) * L::SIZE]);
+                let x = L::Raw::read(&block[l * L::SIZE..(l + 1) * L::SIZE]);
+                subs[l % SUB][x.index() & (K - 1)] += 1;
                 missed &= missed - 1;
             }
         }
@@ -327,12 +338,13 @@ pub(super) unsafe fn count<L: Lanes>(
             *t += L::total(c);
         }
     }
-    for (l, e) in rest.chunks_exact(L::SIZE).enumerate() {
-        one_by_one(subs, l, e);
+    for e in rest.chunks_exact(L::SIZE) {
+        subs[0][L::Raw::read(e).index() & (K - 1)] += 1;
+        scattered += 1;
     }
     for (&v, &t) in common.iter().zip(&totals) {
         // The caller keeps every counter below 2^32 (it folds sub-tables in time).
-        subs[usize::from(v) & (values - 1)] += t as u32;
+        subs[0][usize::from(v) & (K - 1)] += t as u32;
     }
     scattered
 }
