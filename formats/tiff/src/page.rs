@@ -328,14 +328,19 @@ impl Page {
     /// The page's shape as it appears in a series: `[height, width]`, plus samples when
     /// they form their own axis (leading for separate planes, trailing for interleaved).
     pub fn shape(&self) -> Vec<u64> {
+        let (dims, n) = self.shape_array();
+        dims[..n].to_vec()
+    }
+
+    /// [`Page::shape`] without allocating: the dimensions, then how many of them there are.
+    pub fn shape_array(&self) -> ([u64; 3], usize) {
         if self.samples_first() {
-            return vec![self.samples, self.height, self.width];
+            ([self.samples, self.height, self.width], 3)
+        } else if self.sample_axis {
+            ([self.height, self.width, self.samples], 3)
+        } else {
+            ([self.height, self.width, 0], 2)
         }
-        let mut s = vec![self.height, self.width];
-        if self.sample_axis {
-            s.push(self.samples);
-        }
-        s
     }
 
     /// Whether the page is stored uncompressed, interleaved, whole bytes per sample, in one

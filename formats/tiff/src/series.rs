@@ -57,8 +57,40 @@ impl Series {
     }
 }
 
-fn page_key(p: &Page) -> (Vec<u64>, emio_core::DType, bool) {
-    (p.shape(), p.dtype, p.subfile_type & 1 == 1)
+/// What pages of one series share: shape, type and whether they are reduced images
+/// (thumbnails), compared without allocating.
+#[derive(PartialEq)]
+struct PageKey {
+    shape: [u64; 3],
+    dims: usize,
+    dtype: emio_core::DType,
+    reduced: bool,
+}
+
+fn page_key(p: &Page) -> PageKey {
+    let (shape, dims) = p.shape_array();
+    PageKey {
+        shape,
+        dims,
+        dtype: p.dtype,
+        reduced: p.subfile_type & 1 == 1,
+    }
+}
+
+/// The first `n` pages of `pages` that share the first page's key, moved out (`pages` is
+/// left empty); `None`, with `pages` untouched, when there are fewer.
+fn take_same(pages: &mut Vec<Page>, n: usize) -> Option<Vec<Page>> {
+    let key = page_key(pages.first()?);
+    if pages.iter().filter(|p| page_key(p) == key).take(n).count() < n {
+        return None;
+    }
+    Some(
+        std::mem::take(pages)
+            .into_iter()
+            .filter(|p| page_key(p) == key)
+            .take(n)
+            .collect(),
+    )
 }
 
 /// ImageJ hyperstack geometry from its description: (frames, slices, channels, images).
@@ -107,7 +139,7 @@ fn page_codes(p: &Page) -> Vec<char> {
 /// Group `pages` into series. `description` is the first page's ImageDescription;
 /// `as_list` returns every page as its own series (rsciio's `multipage_as_list`).
 pub fn build(
-    pages: Vec<Page>,
+    mut pages: Vec<Page>,
     description: Option<&str>,
     as_list: bool,
     file_len: u64,
@@ -128,24 +160,22 @@ pub fn build(
             .collect();
     }
     if let Some(desc) = description {
-        if let Some(s) = imagej_series(&pages, desc, file_len) {
+        if let Some(s) = imagej_series(&mut pages, desc, file_len) {
             return vec![s];
         }
-        if let Some(s) = shaped_series(&pages, desc) {
+        if let Some(s) = shaped_series(&mut pages, desc) {
             return vec![s];
         }
     }
     generic(pages)
 }
 
-fn imagej_series(pages: &[Page], desc: &str, file_len: u64) -> Option<Series> {
+/// The ImageJ hyperstack of `pages` (taken out of it) that `desc` describes, if any.
+fn imagej_series(pages: &mut Vec<Page>, desc: &str, file_len: u64) -> Option<Series> {
     let [frames, slices, channels, images] = imagej_geometry(desc)?;
-    let first = &pages[0];
-    let same: Vec<Page> = pages
-        .iter()
-        .filter(|p| page_key(p) == page_key(first))
-        .cloned()
-        .collect();
+    let first = pages.first()?.clone();
+    let key = page_key(&first);
+    let same = pages.iter().filter(|p| page_key(p) == key).count();
     let mut grid: Vec<(u64, char)> = [(frames, 'T'), (slices, 'Z'), (channels, 'C')]
         .into_iter()
         .filter(|(n, _)| *n > 1)
@@ -159,15 +189,15 @@ fn imagej_series(pages: &[Page], desc: &str, file_len: u64) -> Option<Series> {
         };
     }
     let n = images as usize;
-    let pages = if same.len() >= n {
-        same[..n].to_vec()
+    let pages = if same >= n {
+        take_same(pages, n)?
     } else {
         // ImageJ writes big stacks with one IFD: the other images follow the first
         // contiguously.
         let offset = first.contiguous_offset()?;
         let bytes = element_count(&first.shape())? * first.dtype.size() as u64;
         let end = offset.checked_add(bytes.checked_mul(images)?)?;
-        if end > file_len || same.len() > 1 {
+        if end > file_len || same > 1 {
             return None;
         }
         (0..n)
@@ -180,7 +210,7 @@ fn imagej_series(pages: &[Page], desc: &str, file_len: u64) -> Option<Series> {
             .collect()
     };
     let mut codes: Vec<char> = grid.iter().map(|g| g.1).collect();
-    codes.extend(page_codes(first));
+    codes.extend(page_codes(&first));
     Some(Series {
         pages,
         lead: grid.iter().map(|g| g.0).collect(),
@@ -190,9 +220,11 @@ fn imagej_series(pages: &[Page], desc: &str, file_len: u64) -> Option<Series> {
     })
 }
 
-fn shaped_series(pages: &[Page], desc: &str) -> Option<Series> {
+/// The series of `pages` (taken out of it) that a JSON description `desc` with a shape
+/// describes, if any.
+fn shaped_series(pages: &mut Vec<Page>, desc: &str) -> Option<Series> {
     let (shape, axes) = shaped_description(desc)?;
-    let first = &pages[0];
+    let first = pages.first()?.clone();
     let mut shape = shape;
     // tifffile stores RGB shapes with the sample dimension; emio records are one element.
     if first.dtype.is_rgb() && shape.last() == Some(&first.samples) {
@@ -200,7 +232,7 @@ fn shaped_series(pages: &[Page], desc: &str) -> Option<Series> {
     }
     if shape.len() == 1 && first.height == 1 && !first.sample_axis && shape[0] == first.width {
         return Some(Series {
-            pages: vec![first.clone()],
+            pages: vec![first],
             lead: Vec::new(),
             codes: vec!['X'],
             kind: SeriesKind::Shaped,
@@ -213,22 +245,13 @@ fn shaped_series(pages: &[Page], desc: &str) -> Option<Series> {
     }
     let lead = shape[..shape.len() - page_shape.len()].to_vec();
     let n = element_count(&lead)? as usize;
-    let same: Vec<Page> = pages
-        .iter()
-        .filter(|p| page_key(p) == page_key(first))
-        .take(n)
-        .cloned()
-        .collect();
-    if same.len() != n {
-        return None;
-    }
     let mut codes: Vec<char> = match axes {
         Some(a) if a.chars().count() >= lead.len() => a.chars().take(lead.len()).collect(),
         _ => vec!['Q'; lead.len()],
     };
-    codes.extend(page_codes(first));
+    codes.extend(page_codes(&first));
     Some(Series {
-        pages: same,
+        pages: take_same(pages, n)?,
         lead,
         codes,
         kind: SeriesKind::Shaped,
@@ -239,7 +262,8 @@ fn shaped_series(pages: &[Page], desc: &str) -> Option<Series> {
 fn generic(pages: Vec<Page>) -> Vec<Series> {
     let mut groups: Vec<Vec<Page>> = Vec::new();
     for p in pages {
-        match groups.iter_mut().find(|g| page_key(&g[0]) == page_key(&p)) {
+        let key = page_key(&p);
+        match groups.iter_mut().find(|g| page_key(&g[0]) == key) {
             Some(g) => g.push(p),
             None => groups.push(vec![p]),
         }
