@@ -347,6 +347,12 @@ impl Dataset {
         self.source.stored_view()
     }
 
+    /// Every value exactly once as equal runs of stored bytes, in no particular order, for
+    /// order-free passes (see [`ArraySource::stored_runs`]).
+    pub fn stored_runs(&self) -> Option<crate::source::StoredRuns<'_>> {
+        self.source.stored_runs()
+    }
+
     /// The file whose bytes, from its first byte, are the `bytes` of
     /// [`Dataset::stored_view`], when they are a memory map (see
     /// [`ArraySource::view_file`]).

@@ -2,7 +2,8 @@
 //! the values are handed over in pieces, in parallel and in no particular order, as the
 //! storage holds them. A dataset whose bytes lie in a memory map is scanned there: in
 //! place when its values are contiguous, or lie in long runs between other bytes (frames
-//! after their headers), in native byte order; values in the other byte order are copied
+//! after their headers, unfiltered HDF5 chunks: [`Dataset::stored_runs`]), in native
+//! byte order; values in the other byte order are copied
 //! piece by piece into a small buffer of the thread and swapped there while cached, unless
 //! the pass takes them as stored ([`for_each_stored_piece`]). Any other dataset goes
 //! through the engine's regions (read into pooled buffers, in storage order).
@@ -77,7 +78,11 @@ fn scan(
     }
     let in_runs = stored
         .stored_view()
-        .and_then(|view| Some((view.order, Runs::of(view, stored.shape(), element)?)));
+        .and_then(|view| Some((view.order, Runs::of(view, stored.shape(), element)?)))
+        .or_else(|| {
+            let listed = stored.stored_runs()?;
+            Some((listed.order, Runs::listed(listed)?))
+        });
     if let Some((stored_order, runs)) = in_runs {
         let (order, swap_unit) = if stored_order.is_native() || as_stored {
             (stored_order, 1)
@@ -159,17 +164,28 @@ impl Pieces<'_> {
 /// frames, transposed or sub-sampled views) go through the engine's regions.
 const MIN_RUN_BYTES: usize = 32 << 10;
 
-/// The values of a strided memory-mapped view as equal contiguous runs (the view's last
-/// dimensions merged as far as they are contiguous), the runs in C order of the others.
+/// The values of a memory-mapped dataset as equal contiguous runs of its storage: those
+/// of a strided view (its last dimensions merged as far as they are contiguous, the runs in
+/// C order of the others), or runs the source lists ([`crate::source::StoredRuns`]).
 struct Runs<'a> {
     bytes: &'a [u8],
-    /// Byte offset of the first run.
-    offset: i64,
-    /// Shape and byte strides of the dimensions the runs are laid out along.
-    outer: Vec<u64>,
-    strides: Vec<i64>,
+    /// Where the runs start.
+    starts: Starts,
     /// Bytes per run (whole elements).
     run: usize,
+}
+
+/// Where the runs of [`Runs`] start.
+enum Starts {
+    /// Along dimensions: the first run's byte offset, then the shape and byte strides of
+    /// the dimensions the runs are laid out along.
+    Strided {
+        offset: i64,
+        outer: Vec<u64>,
+        strides: Vec<i64>,
+    },
+    /// One byte offset per run.
+    Listed(Vec<usize>),
 }
 
 impl<'a> Runs<'a> {
@@ -199,26 +215,52 @@ impl<'a> Runs<'a> {
         strides.truncate(inner);
         Some(Runs {
             bytes: view.bytes,
-            offset,
-            outer,
-            strides,
+            starts: Starts::Strided {
+                offset,
+                outer,
+                strides,
+            },
             run,
+        })
+    }
+
+    /// The runs a source lists, or None when they are short (or none).
+    fn listed(listed: crate::source::StoredRuns<'a>) -> Option<Self> {
+        if listed.run < MIN_RUN_BYTES || listed.starts.is_empty() {
+            return None;
+        }
+        Some(Runs {
+            bytes: listed.bytes,
+            starts: Starts::Listed(listed.starts),
+            run: listed.run,
         })
     }
 
     /// Number of runs.
     fn count(&self) -> usize {
-        self.outer.iter().product::<u64>() as usize
+        match &self.starts {
+            Starts::Strided { outer, .. } => outer.iter().product::<u64>() as usize,
+            Starts::Listed(starts) => starts.len(),
+        }
     }
 
     /// Byte offset in the map of run `r`.
     fn start(&self, r: usize) -> usize {
-        let (mut r, mut at) = (r as u64, self.offset);
-        for (&n, &s) in self.outer.iter().zip(&self.strides).rev() {
-            at += (r % n) as i64 * s;
-            r /= n;
+        match &self.starts {
+            Starts::Strided {
+                offset,
+                outer,
+                strides,
+            } => {
+                let (mut r, mut at) = (r as u64, *offset);
+                for (&n, &s) in outer.iter().zip(strides).rev() {
+                    at += (r % n) as i64 * s;
+                    r /= n;
+                }
+                at as usize
+            }
+            Starts::Listed(starts) => starts[r],
         }
-        at as usize
     }
 }
 
@@ -459,6 +501,115 @@ mod tests {
             expected.sort_unstable();
             proptest::prop_assert_eq!(&scanned_sorted(&ds, piece, false), &expected);
             proptest::prop_assert_eq!(&scanned_sorted(&ds, piece, true), &expected);
+        }
+    }
+
+    /// A source whose values are stored as runs in another arrangement (chunks out of
+    /// order, with bytes between them, in byte order `order`), listed by
+    /// [`crate::ArraySource::stored_runs`]; regions are read from `logical`.
+    struct Listed {
+        logical: Dataset,
+        stored: Vec<u8>,
+        starts: Vec<usize>,
+        run: usize,
+        order: ByteOrder,
+    }
+
+    impl crate::ArraySource for Listed {
+        fn dtype(&self) -> DType {
+            self.logical.dtype()
+        }
+        fn shape(&self) -> &[u64] {
+            self.logical.shape()
+        }
+        fn read_region_with(
+            &self,
+            start: &[u64],
+            shape: &[u64],
+            out: &mut [u8],
+            progress: &dyn crate::Progress,
+            threads: crate::source::Threads,
+        ) -> Result<()> {
+            self.logical
+                .read_region_into_with(start, shape, out, progress, threads)
+        }
+        fn chunk_shape(&self) -> Vec<u64> {
+            vec![1]
+        }
+        fn stored_runs(&self) -> Option<crate::source::StoredRuns<'_>> {
+            Some(crate::source::StoredRuns {
+                bytes: &self.stored,
+                starts: self.starts.clone(),
+                run: self.run,
+                order: self.order,
+            })
+        }
+    }
+
+    /// Runs a source lists (unfiltered HDF5 chunks) are scanned where they lie, in either
+    /// byte order and for any piece size: every value once, none of the bytes between.
+    #[test]
+    fn listed_runs_are_scanned_in_place() {
+        let (chunk, chunks, gap) = (MIN_RUN_BYTES / 2, 3usize, 10usize);
+        let values: Vec<u16> = (0..chunk * chunks)
+            .map(|i| (i * 7 % 65_521) as u16)
+            .collect();
+        for order in [ByteOrder::Little, ByteOrder::Big] {
+            // Chunk k at position chunks - 1 - k, each after `gap` bytes of 0xEE.
+            let mut stored = Vec::new();
+            let mut starts = vec![0; chunks];
+            for k in (0..chunks).rev() {
+                stored.extend(std::iter::repeat_n(0xEE, gap));
+                starts[k] = stored.len();
+                for &v in &values[k * chunk..(k + 1) * chunk] {
+                    stored.extend(match order {
+                        ByteOrder::Little => v.to_le_bytes(),
+                        ByteOrder::Big => v.to_be_bytes(),
+                    });
+                }
+            }
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+            let n = values.len() as u64;
+            let logical = Dataset::from_bytes(bytes, DType::U16, vec![n]).unwrap();
+            let axes = logical.axes.clone();
+            let source = Listed {
+                logical,
+                stored,
+                starts,
+                run: chunk * 2,
+                order,
+            };
+            let ds = Dataset::new(
+                std::sync::Arc::new(source),
+                axes,
+                Default::default(),
+                Default::default(),
+            )
+            .unwrap();
+            assert!(ds.stored_view().is_none() && ds.stored_runs().is_some());
+            // In place: no piece longer than a run (a region would hold them all).
+            let longest = AtomicUsize::new(0);
+            for_each_piece(&Engine::new(2, 1), &ds, 1 << 20, &NoProgress, |b| {
+                longest.fetch_max(b.len(), Ordering::Relaxed);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(longest.into_inner(), chunk * 2);
+            let mut expected = values.clone();
+            expected.sort_unstable();
+            for piece in [2, 1000, 1 << 20] {
+                // Pieces never cross a run: a piece over the gap would hold 0xEEEE.
+                assert_eq!(
+                    scanned_sorted(&ds, piece, false),
+                    expected,
+                    "{order:?} {piece}"
+                );
+                assert_eq!(
+                    scanned_sorted(&ds, piece, true),
+                    expected,
+                    "{order:?} {piece}"
+                );
+            }
         }
     }
 

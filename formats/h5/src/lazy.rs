@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock};
 
 use emio_core::dtype::swap_bytes_in_place;
 use emio_core::source::{c_strides, copy_nd, element_count, Layout};
-use emio_core::source::{decode_chunk_through_scratch, Threads};
+use emio_core::source::{decode_chunk_through_scratch, StoredRuns, Threads};
 use emio_core::StridedSource;
 use emio_core::{ArraySource, ByteOrder, ChunkDecoder, DType, Error, Progress, Result, Storage};
 use rayon::prelude::*;
@@ -375,6 +375,41 @@ impl ArraySource for MappedChunks {
 
     fn chunk_shape(&self) -> Vec<u64> {
         self.geo.chunk.clone()
+    }
+
+    /// The stored chunks themselves, in file order, when they tile the dataset exactly
+    /// (every chunk whole inside it and stored): no edge chunk's padding and no absent
+    /// chunk's fill value to leave out or add.
+    fn stored_runs(&self) -> Option<StoredRuns<'_>> {
+        let g = &self.geo;
+        let whole = g
+            .stored_shape
+            .iter()
+            .zip(&g.stored_chunk)
+            .all(|(&n, &c)| c > 0 && n % c == 0);
+        let chunks = element_count(&g.grid)?;
+        let table = self.index.get(g).ok()?;
+        if !whole || table.len() as u64 != chunks || table.keys().any(|&k| k >= chunks) {
+            return None;
+        }
+        let mut starts = table
+            .values()
+            .map(|e| {
+                let end = e.address.checked_add(g.chunk_bytes)?;
+                (end <= self.storage.len() as u64).then_some(e.address as usize)
+            })
+            .collect::<Option<Vec<usize>>>()?;
+        starts.sort_unstable();
+        Some(StoredRuns {
+            bytes: &self.storage,
+            starts,
+            run: usize::try_from(g.chunk_bytes).ok()?,
+            order: if g.dtype.swap_unit() == 1 {
+                ByteOrder::NATIVE
+            } else {
+                g.order
+            },
+        })
     }
 
     fn stored_order(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
