@@ -378,15 +378,21 @@ mod tests {
         }
     }
 
-    /// A source that only reads regions (no memory map): scanned through the engine.
-    struct Unmapped(Dataset);
+    /// A source without a memory map: regions are read from `logical` (scanned through
+    /// the engine), unless it lists its values as runs of other bytes (`listed`: the
+    /// bytes, the runs' starts, bytes per run and byte order), as
+    /// [`crate::ArraySource::stored_runs`] offers them.
+    struct Unmapped {
+        logical: Dataset,
+        listed: Option<(Vec<u8>, Vec<usize>, usize, ByteOrder)>,
+    }
 
     impl crate::ArraySource for Unmapped {
         fn dtype(&self) -> DType {
-            self.0.dtype()
+            self.logical.dtype()
         }
         fn shape(&self) -> &[u64] {
-            self.0.shape()
+            self.logical.shape()
         }
         fn read_region_with(
             &self,
@@ -396,11 +402,20 @@ mod tests {
             progress: &dyn crate::Progress,
             threads: crate::source::Threads,
         ) -> Result<()> {
-            self.0
+            self.logical
                 .read_region_into_with(start, shape, out, progress, threads)
         }
         fn chunk_shape(&self) -> Vec<u64> {
             vec![1]
+        }
+        fn stored_runs(&self) -> Option<crate::source::StoredRuns<'_>> {
+            let (bytes, starts, run, order) = self.listed.as_ref()?;
+            Some(crate::source::StoredRuns {
+                bytes,
+                starts: starts.clone(),
+                run: *run,
+                order: *order,
+            })
         }
     }
 
@@ -410,7 +425,10 @@ mod tests {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
         let inner = Dataset::from_bytes(bytes, DType::U16, vec![5_000]).unwrap();
         let axes = inner.axes.clone();
-        let source = std::sync::Arc::new(Unmapped(inner));
+        let source = std::sync::Arc::new(Unmapped {
+            logical: inner,
+            listed: None,
+        });
         let ds = Dataset::new(source, axes, Default::default(), Default::default()).unwrap();
         assert!(ds.mapped().is_none());
         let expected: u64 = values.iter().map(|&v| u64::from(v)).sum();
@@ -504,48 +522,6 @@ mod tests {
         }
     }
 
-    /// A source whose values are stored as runs in another arrangement (chunks out of
-    /// order, with bytes between them, in byte order `order`), listed by
-    /// [`crate::ArraySource::stored_runs`]; regions are read from `logical`.
-    struct Listed {
-        logical: Dataset,
-        stored: Vec<u8>,
-        starts: Vec<usize>,
-        run: usize,
-        order: ByteOrder,
-    }
-
-    impl crate::ArraySource for Listed {
-        fn dtype(&self) -> DType {
-            self.logical.dtype()
-        }
-        fn shape(&self) -> &[u64] {
-            self.logical.shape()
-        }
-        fn read_region_with(
-            &self,
-            start: &[u64],
-            shape: &[u64],
-            out: &mut [u8],
-            progress: &dyn crate::Progress,
-            threads: crate::source::Threads,
-        ) -> Result<()> {
-            self.logical
-                .read_region_into_with(start, shape, out, progress, threads)
-        }
-        fn chunk_shape(&self) -> Vec<u64> {
-            vec![1]
-        }
-        fn stored_runs(&self) -> Option<crate::source::StoredRuns<'_>> {
-            Some(crate::source::StoredRuns {
-                bytes: &self.stored,
-                starts: self.starts.clone(),
-                run: self.run,
-                order: self.order,
-            })
-        }
-    }
-
     /// Runs a source lists (unfiltered HDF5 chunks) are scanned where they lie, in either
     /// byte order and for any piece size: every value once, none of the bytes between.
     #[test]
@@ -572,12 +548,9 @@ mod tests {
             let n = values.len() as u64;
             let logical = Dataset::from_bytes(bytes, DType::U16, vec![n]).unwrap();
             let axes = logical.axes.clone();
-            let source = Listed {
+            let source = Unmapped {
                 logical,
-                stored,
-                starts,
-                run: chunk * 2,
-                order,
+                listed: Some((stored, starts, chunk * 2, order)),
             };
             let ds = Dataset::new(
                 std::sync::Arc::new(source),
