@@ -361,22 +361,9 @@ pub(super) fn count_group<T: Raw, const K: usize>(subs: &mut [&mut [u32; K]; SUB
 }
 
 /// The bytes of `group` (8 or 16, as [`count_plain`] reads them) as little-endian 64-bit
-/// words, the second 0 for 8 bytes. On x86-64 one SSE2 load and two register moves: read as
-/// plain integers, the compiler narrows the loads back to one per element.
+/// words, the second 0 for 8 bytes.
 #[inline(always)]
 fn words(group: &[u8]) -> [u64; 2] {
-    #[cfg(target_arch = "x86_64")]
-    if group.len() == 16 {
-        use std::arch::x86_64::{__m128i, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_unpackhi_epi64};
-        // SAFETY: SSE2 is part of x86-64; the unaligned load reads the 16 bytes of `group`.
-        return unsafe {
-            let v = _mm_loadu_si128(group.as_ptr().cast::<__m128i>());
-            [
-                _mm_cvtsi128_si64(v) as u64,
-                _mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)) as u64,
-            ]
-        };
-    }
     let word = |b: &[u8]| b.try_into().map_or(0, u64::from_le_bytes);
     [
         word(&group[..8]),
