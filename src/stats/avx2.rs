@@ -159,8 +159,6 @@ pub(super) unsafe fn count_at_least<K: Key>(keys: &[K], starts: &[K], above: &mu
 
 /// An element width the AVX2 loop counts: its lane operations.
 pub(super) trait Lanes {
-    /// Bytes per element.
-    const SIZE: usize;
     /// Blocks after which the lane counters are folded (each grows by at most 2 a block).
     const FOLD_EVERY: usize;
     /// Every lane set to `v`.
@@ -177,7 +175,7 @@ pub(super) trait Lanes {
     const ELEMENT_BITS: u64;
     /// The element that `movemask` bit `bit` belongs to.
     fn element_of(bit: u32) -> usize;
-    /// The elements as the tables read them one by one.
+    /// The elements as the tables read them one by one (their size is the lanes' width).
     type Raw: Raw;
 }
 
@@ -192,7 +190,6 @@ pub(super) struct U8;
 // `count`, which is compiled with AVX2 enabled and called only after `available()`
 // confirmed the processor has it; the intrinsics only touch registers.
 impl<R: Raw> Lanes for U16<R> {
-    const SIZE: usize = 2;
     const FOLD_EVERY: usize = 32_767;
     #[inline(always)]
     fn splat(v: u16) -> __m256i {
@@ -233,7 +230,6 @@ impl<R: Raw> Lanes for U16<R> {
 }
 
 impl Lanes for U8 {
-    const SIZE: usize = 1;
     const FOLD_EVERY: usize = 127;
     #[inline(always)]
     fn splat(v: u16) -> __m256i {
@@ -294,7 +290,7 @@ pub(super) unsafe fn count<L: Lanes, const K: usize>(
     let splats = common.map(L::splat);
     let mut totals = [0u64; COMMON];
     let mut scattered = 0u64;
-    let elements = BLOCK_BYTES / L::SIZE;
+    let elements = BLOCK_BYTES / L::Raw::SIZE;
     let blocks = bytes.chunks_exact(BLOCK_BYTES);
     let rest = blocks.remainder();
     let whole = &bytes[..bytes.len() - rest.len()];
@@ -317,7 +313,7 @@ pub(super) unsafe fn count<L: Lanes, const K: usize>(
             let mut missed = !matched & L::ELEMENT_BITS;
             let n_missed = missed.count_ones() as usize;
             if n_missed * DENSE.1 > elements * DENSE.0 {
-                for group in block.chunks_exact(L::SIZE * SUB) {
+                for group in block.chunks_exact(L::Raw::SIZE * SUB) {
                     count_group::<L::Raw, K>(subs, group);
                 }
                 scattered += elements as u64;
@@ -329,7 +325,7 @@ pub(super) unsafe fn count<L: Lanes, const K: usize>(
             scattered += n_missed as u64;
             while missed != 0 {
                 let l = L::element_of(missed.trailing_zeros());
-                let x = L::Raw::read(&block[l * L::SIZE..(l + 1) * L::SIZE]);
+                let x = L::Raw::read(&block[l * L::Raw::SIZE..(l + 1) * L::Raw::SIZE]);
                 subs[l % SUB][x.index() & (K - 1)] += 1;
                 missed &= missed - 1;
             }
@@ -338,7 +334,7 @@ pub(super) unsafe fn count<L: Lanes, const K: usize>(
             *t += L::total(c);
         }
     }
-    for e in rest.chunks_exact(L::SIZE) {
+    for e in rest.chunks_exact(L::Raw::SIZE) {
         subs[0][L::Raw::read(e).index() & (K - 1)] += 1;
         scattered += 1;
     }
