@@ -73,7 +73,16 @@ fn scan(
     let piece = (usize::try_from(piece_bytes).unwrap_or(usize::MAX) / element).max(1) * element;
     let native = |b: &[u8]| work(b, ByteOrder::NATIVE);
     if let Some(bytes) = stored.mapped() {
-        let pieces = Pieces::Contiguous { bytes, piece };
+        let runs = Runs {
+            bytes,
+            starts: Starts::Listed(vec![0]),
+            run: bytes.len(),
+        };
+        let pieces = Pieces {
+            runs,
+            piece,
+            swap_unit: 1,
+        };
         return in_map(engine, &pieces, progress, &native);
     }
     let in_runs = stored
@@ -89,7 +98,7 @@ fn scan(
         } else {
             (ByteOrder::NATIVE, stored.dtype().swap_unit())
         };
-        let pieces = Pieces::Runs {
+        let pieces = Pieces {
             runs,
             piece,
             swap_unit,
@@ -102,61 +111,41 @@ fn scan(
         .map(|_| ())
 }
 
-/// A memory-mapped dataset's values cut into pieces for the threads.
-enum Pieces<'a> {
-    /// Contiguous: pieces of `piece` bytes.
-    Contiguous { bytes: &'a [u8], piece: usize },
-    /// In runs: every run cut into pieces of at most `piece` bytes, the groups of
-    /// `swap_unit` bytes reversed in a buffer when that is more than 1.
-    Runs {
-        runs: Runs<'a>,
-        piece: usize,
-        swap_unit: usize,
-    },
+/// A memory-mapped dataset's values cut into pieces for the threads: every run cut into
+/// pieces of at most `piece` bytes, the groups of `swap_unit` bytes reversed in a buffer
+/// when that is more than 1 (a contiguous dataset is one run).
+struct Pieces<'a> {
+    runs: Runs<'a>,
+    piece: usize,
+    swap_unit: usize,
 }
 
 impl Pieces<'_> {
     /// Bytes of all pieces.
     fn total(&self) -> usize {
-        match self {
-            Pieces::Contiguous { bytes, .. } => bytes.len(),
-            Pieces::Runs { runs, .. } => runs.count() * runs.run,
-        }
+        self.runs.count() * self.runs.run
     }
 
     fn count(&self) -> usize {
-        match self {
-            Pieces::Contiguous { bytes, piece } => bytes.len().div_ceil(*piece),
-            Pieces::Runs { runs, piece, .. } => runs.count() * runs.run.div_ceil(*piece),
-        }
+        self.runs.count() * self.runs.run.div_ceil(self.piece)
     }
 
     /// Piece `i`: a slice of the map, or its bytes swapped into `scratch`.
     fn get<'s>(&'s self, i: usize, scratch: &'s mut Vec<u8>) -> &'s [u8] {
-        match self {
-            Pieces::Contiguous { bytes, piece } => {
-                &bytes[i * piece..((i + 1) * piece).min(bytes.len())]
-            }
-            Pieces::Runs {
-                runs,
-                piece,
-                swap_unit,
-            } => {
-                let per_run = runs.run.div_ceil(*piece);
-                let within = (i % per_run) * piece;
-                let start = runs.start(i / per_run) + within;
-                let bytes = &runs.bytes[start..start + (*piece).min(runs.run - within)];
-                if *swap_unit <= 1 {
-                    return bytes;
-                }
-                // Copied, then swapped while in the cache: a copy that swaps as it goes
-                // waits longer on the mapped pages' memory than `memcpy` does.
-                scratch.clear();
-                scratch.extend_from_slice(bytes);
-                crate::swap::in_place(scratch, *swap_unit);
-                scratch
-            }
+        let (runs, piece) = (&self.runs, self.piece);
+        let per_run = runs.run.div_ceil(piece);
+        let within = (i % per_run) * piece;
+        let start = runs.start(i / per_run) + within;
+        let bytes = &runs.bytes[start..start + piece.min(runs.run - within)];
+        if self.swap_unit <= 1 {
+            return bytes;
         }
+        // Copied, then swapped while in the cache: a copy that swaps as it goes waits
+        // longer on the mapped pages' memory than `memcpy` does.
+        scratch.clear();
+        scratch.extend_from_slice(bytes);
+        crate::swap::in_place(scratch, self.swap_unit);
+        scratch
     }
 }
 
