@@ -136,6 +136,9 @@ const PARALLEL_BYTES: usize = 4 << 20;
 /// swap are copied whole; into large destinations, shorter runs than this go through
 /// non-temporal stores.
 const RUN_PIECE: usize = 64 << 10;
+/// Rows stored in reverse order are copied in groups of about this many bytes: one forward
+/// copy, then the rows reordered in L2.
+const REVERSED_GROUP: usize = 128 << 10;
 /// Pieces a parallel copy is cut into per thread, for load balance.
 const PIECES_PER_THREAD: u64 = 4;
 /// Destinations at least this large (far beyond the caches, so nothing copied will be read
@@ -263,7 +266,11 @@ impl Block<'_> {
         let es = self.elem_size as i64;
         let last = shape.len() - 1;
         if strides[last] == es {
-            self.copy_runs(offset, shape, strides, dst);
+            if last > 0 && strides[last - 1] == -(shape[last] as i64 * es) && !self.streaming {
+                self.copy_reversed_rows(offset, shape, strides, dst);
+            } else {
+                self.copy_runs(offset, shape, strides, dst);
+            }
         } else if (0..last).any(|k| strides[k] == es) {
             self.copy_transposed(offset, shape, strides, dst);
         } else {
@@ -316,6 +323,54 @@ impl Block<'_> {
             }
         });
         self.fix_order(&mut dst[swapped..]);
+    }
+
+    /// Rows stored one after another in reverse order (frames stored upside down, as
+    /// Medipix MIB files hold them: the second-to-last stride is minus a row): a group of
+    /// rows is one contiguous stretch of the source, copied by one forward `memcpy`
+    /// (which the prefetchers follow, where row-by-row copies walk the file backwards),
+    /// then put back in order, bytes swapped, while it is still cached.
+    fn copy_reversed_rows(&self, offset: i64, shape: &[u64], strides: &[i64], dst: &mut [u8]) {
+        let last = shape.len() - 1;
+        let run = shape[last] as usize * self.elem_size;
+        let rows = shape[last - 1] as usize;
+        let group = (REVERSED_GROUP / run).clamp(1, rows);
+        let frames = c_strides(&shape[..last - 1], rows * run);
+        walk(
+            &shape[..last - 1],
+            &strides[..last - 1],
+            &frames,
+            offset,
+            |s, d| {
+                let (s, d) = (s as usize, d as usize);
+                let mut first = 0;
+                while first < rows {
+                    let n = group.min(rows - first);
+                    // Row `first + n - 1` of this group lies lowest in the source.
+                    let low = s - (first + n - 1) * run;
+                    let out = &mut dst[d + first * run..d + (first + n) * run];
+                    out.copy_from_slice(&self.src[low..low + n * run]);
+                    self.reverse_rows(out, run);
+                    first += n;
+                }
+            },
+        );
+    }
+
+    /// Reverse the order of the `run`-byte rows of `rows`, fixing their byte order.
+    fn reverse_rows(&self, rows: &mut [u8], run: usize) {
+        let n = rows.len() / run;
+        let (front, back) = rows.split_at_mut(n / 2 * run);
+        let (middle, back) = back.split_at_mut(n % 2 * run);
+        for (a, b) in front
+            .chunks_exact_mut(run)
+            .zip(back.chunks_exact_mut(run).rev())
+        {
+            a.swap_with_slice(b);
+            self.fix_order(a);
+            self.fix_order(b);
+        }
+        self.fix_order(middle);
     }
 
     /// Dimension `k` is contiguous in the source but the last one is not (a transposed
@@ -544,5 +599,29 @@ mod tests {
         check(&[64, 40, 600], &[1, 2, 0], &[false; 3], 1, 4, 1);
         check(&[32, 48, 800], &[2, 1, 0], &[true, false, false], 1, 2, 2);
         check(&[9, 400, 700], &[0, 1, 2], &[false; 3], 2, 2, 2);
+    }
+
+    #[test]
+    fn rows_stored_in_reverse_are_copied_in_groups() {
+        // Frames stored upside down, each several groups of rows (the last one partial),
+        // an odd number of rows per group, with and without a byte swap.
+        for (es, unit) in [(2, 2), (2, 1), (4, 4), (1, 1)] {
+            check(
+                &[3, 701, 1000],
+                &[0, 1, 2],
+                &[false, true, false],
+                1,
+                es,
+                unit,
+            );
+        }
+        check(
+            &[2, 3, 131, 6000],
+            &[0, 1, 2, 3],
+            &[true, false, true, false],
+            1,
+            1,
+            1,
+        );
     }
 }
