@@ -23,6 +23,7 @@ pub mod meta;
 pub mod page;
 mod read;
 mod series;
+mod stream;
 pub mod tags;
 mod validate;
 mod write;

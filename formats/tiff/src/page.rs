@@ -1,11 +1,10 @@
 //! One TIFF page (image): geometry, sample layout and the strips or tiles holding its
 //! pixels, validated from the IFD; and decoding of one strip or tile to native values.
 
-use std::io::Read;
-
 use emio_core::{ByteOrder, DType, Error, Result};
 
 use crate::ifd::{Ifd, Reader, FORMAT};
+use crate::stream::Stream;
 
 /// TIFF compression codes emio decodes.
 pub mod compression {
@@ -409,6 +408,10 @@ impl Page {
         let planes = self.planes() as usize;
         let spp = self.samples_per_block_pixel() as usize;
         let bw = self.block_width as usize;
+        if planes == 1 && self.decodes_in_place(rows, cols) {
+            let i = row * self.blocks_across() + col;
+            return self.decode_raw_into(file, i as usize, &mut out[..rows * cols * px]);
+        }
         for plane in 0..planes {
             let i = plane as u64 * self.blocks_per_plane() + row * self.blocks_across() + col;
             let decoded = self.decode_raw(file, i as usize, rows)?;
@@ -430,15 +433,23 @@ impl Page {
         Ok(())
     }
 
-    /// Decompress block `i` and turn its first `rows` rows into native samples (unpacked,
-    /// byte-swapped, predictor undone): `rows * block_width * spp` values.
-    fn decode_raw(&self, file: &[u8], i: usize, rows: usize) -> Result<Vec<u8>> {
-        let row_bytes = self.row_bytes().unwrap_or(0) as usize;
-        let expected = if self.tiled {
-            row_bytes * self.block_height as usize
-        } else {
-            row_bytes * rows
-        };
+    /// Whether a block of `rows` x `cols` decodes byte for byte into its place in the
+    /// output: whole-byte samples, no JPEG, as wide as the block grid and (tiles) as tall.
+    fn decodes_in_place(&self, rows: usize, cols: usize) -> bool {
+        self.bits as usize == self.sample_dtype.size() * 8
+            && self.sample_dtype != DType::Bool
+            && self.compression != compression::JPEG
+            && cols as u64 == self.block_width
+            && (!self.tiled || rows as u64 == self.block_height)
+    }
+
+    /// The stored bytes of block `i` and their file offset.
+    fn stored_block<'f>(
+        &self,
+        file: &'f [u8],
+        i: usize,
+        expected: usize,
+    ) -> Result<(&'f [u8], u64)> {
         let off = self.offsets[i];
         let stored_len = match self.compression {
             compression::NONE => {
@@ -450,7 +461,40 @@ impl Page {
             .checked_add(stored_len)
             .filter(|&e| e <= file.len() as u64)
             .ok_or_else(|| Error::malformed(FORMAT, off, "strip/tile data inside the file"))?;
-        let stored = &file[off as usize..end as usize];
+        Ok((&file[off as usize..end as usize], off))
+    }
+
+    /// A block that decodes short is damaged: an error, never silent zero padding.
+    fn check_decoded(i: usize, off: u64, decoded: usize, expected: usize) -> Result<()> {
+        if decoded < expected {
+            return Err(Error::malformed(
+                FORMAT,
+                off,
+                format!("strip/tile {i} to decode to {expected} bytes, it gives {decoded}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Decode block `i` straight into `out` (see [`Page::decodes_in_place`]): `out` is
+    /// the block's rows, each `row_bytes` long.
+    fn decode_raw_into(&self, file: &[u8], i: usize, out: &mut [u8]) -> Result<()> {
+        let (stored, off) = self.stored_block(file, i, out.len())?;
+        let decoded = decompress_into(self.compression, stored, out, off)?;
+        Self::check_decoded(i, off, decoded, out.len())?;
+        self.to_native(out, true)
+    }
+
+    /// Decompress block `i` and turn its first `rows` rows into native samples (unpacked,
+    /// byte-swapped, predictor undone): `rows * block_width * spp` values.
+    fn decode_raw(&self, file: &[u8], i: usize, rows: usize) -> Result<Vec<u8>> {
+        let row_bytes = self.row_bytes().unwrap_or(0) as usize;
+        let expected = if self.tiled {
+            row_bytes * self.block_height as usize
+        } else {
+            row_bytes * rows
+        };
+        let (stored, off) = self.stored_block(file, i, expected)?;
         let mut raw = match self.compression {
             compression::JPEG => decode_jpeg(
                 stored,
@@ -461,36 +505,38 @@ impl Page {
             )?,
             code => decompress(code, stored, expected, off)?,
         };
-        if raw.len() < expected {
-            // A strip that decodes short is damaged: an error, never silent zero padding.
-            return Err(Error::malformed(
-                FORMAT,
-                off,
-                format!(
-                    "strip/tile {i} to decode to {expected} bytes, it gives {}",
-                    raw.len()
-                ),
-            ));
-        }
+        Self::check_decoded(i, off, raw.len(), expected)?;
         raw.truncate(expected);
         let spp = self.samples_per_block_pixel() as usize;
         let bw = self.block_width as usize;
         let es = self.sample_dtype.size();
         let values_per_row = bw * spp;
-        let mut out = if self.bits as usize == es * 8 && self.sample_dtype != DType::Bool {
+        let whole_bytes = self.bits as usize == es * 8 && self.sample_dtype != DType::Bool;
+        let mut out = if whole_bytes {
             raw.truncate(rows * row_bytes);
-            if self.predictor != 3 && !self.order.is_native() {
-                emio_core::dtype::swap_bytes_in_place(&mut raw, self.sample_dtype.swap_unit());
-            }
             raw
         } else {
             unpack_bits(&raw, rows, row_bytes, values_per_row, self.bits, es)
         };
+        self.to_native(&mut out, whole_bytes)?;
+        Ok(out)
+    }
+
+    /// Turn decoded rows of samples into native values in place: bytes swapped when
+    /// `swap` allows it and the file's order is not native (whole-byte samples not under the
+    /// floating-point predictor, which stores bytes big-endian first), predictor undone.
+    fn to_native(&self, samples: &mut [u8], swap: bool) -> Result<()> {
+        if swap && self.predictor != 3 && !self.order.is_native() {
+            emio_core::dtype::swap_bytes_in_place(samples, self.sample_dtype.swap_unit());
+        }
+        let spp = self.samples_per_block_pixel() as usize;
+        let values_per_row = self.block_width as usize * spp;
+        let es = self.sample_dtype.size();
         match self.predictor {
             1 => {}
-            2 => undo_horizontal(&mut out, values_per_row, spp, self.sample_dtype),
+            2 => undo_horizontal(samples, values_per_row, spp, self.sample_dtype),
             3 => {
-                for row in out.chunks_exact_mut(values_per_row * es) {
+                for row in samples.chunks_exact_mut(values_per_row * es) {
                     undo_float_predictor(row, spp, es);
                 }
             }
@@ -498,7 +544,7 @@ impl Page {
                 return Err(Error::unsupported(FORMAT, format!("predictor {p}")));
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -506,52 +552,56 @@ impl Page {
 /// than the stream holds, so larger outputs grow as they are decoded.
 const CAPACITY_HINT: usize = 16 << 20;
 
-/// Decompress `data` of codec `code` to at most `expected` bytes.
+/// Decompress `data` of codec `code` to at most `expected` bytes (fewer when the data
+/// holds fewer). The output grows as the stream proves it holds that much.
 pub fn decompress(code: u16, data: &[u8], expected: usize, at: u64) -> Result<Vec<u8>> {
-    let corrupt = |what: &str, e: Box<dyn std::error::Error + Send + Sync>| {
-        Error::codec(FORMAT, Some(at), what, e)
+    match code {
+        compression::NONE => return Ok(data[..data.len().min(expected)].to_vec()),
+        compression::PACKBITS => return Ok(unpackbits(data, expected)),
+        _ => {}
+    }
+    let mut stream = Stream::new(code, data, at)?.ok_or_else(|| unsupported_codec(code))?;
+    let mut out = Vec::new();
+    while out.len() < expected {
+        let have = out.len();
+        let want = (expected - have).min(have.max(CAPACITY_HINT));
+        out.resize(have + want, 0);
+        let wrote = stream.fill(&mut out[have..])?;
+        out.truncate(have + wrote);
+        if wrote < want {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Decompress `data` of codec `code` (not JPEG) into `out`: the bytes written, fewer than
+/// `out.len()` when the data holds fewer.
+pub fn decompress_into(code: u16, data: &[u8], out: &mut [u8], at: u64) -> Result<usize> {
+    if let Some(mut stream) = Stream::new(code, data, at)? {
+        return stream.fill(out);
+    }
+    let n = match code {
+        compression::NONE => {
+            let n = data.len().min(out.len());
+            out[..n].copy_from_slice(&data[..n]);
+            n
+        }
+        compression::PACKBITS => {
+            let bytes = unpackbits(data, out.len());
+            out[..bytes.len()].copy_from_slice(&bytes);
+            bytes.len()
+        }
+        c => return Err(unsupported_codec(c)),
     };
-    let limit = expected as u64;
-    Ok(match code {
-        compression::NONE => data[..data.len().min(expected)].to_vec(),
-        compression::PACKBITS => unpackbits(data, expected),
-        compression::LZW => {
-            let mut decoder =
-                weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
-            let mut out = Vec::with_capacity(expected.min(CAPACITY_HINT));
-            let result = decoder.into_vec(&mut out).decode(data);
-            if let Err(e) = result.status {
-                if out.is_empty() {
-                    return Err(corrupt("LZW data", e.into()));
-                }
-            }
-            out.truncate(expected);
-            out
-        }
-        compression::ADOBE_DEFLATE | compression::DEFLATE => {
-            let mut out = Vec::with_capacity(expected.min(CAPACITY_HINT));
-            flate2::read::ZlibDecoder::new(data)
-                .take(limit)
-                .read_to_end(&mut out)
-                .map_err(|e| corrupt("Deflate data", e.into()))?;
-            out
-        }
-        compression::ZSTD => {
-            let mut out = Vec::with_capacity(expected.min(CAPACITY_HINT));
-            zstd::stream::read::Decoder::new(data)
-                .map_err(|e| corrupt("Zstd data", e.into()))?
-                .take(limit)
-                .read_to_end(&mut out)
-                .map_err(|e| corrupt("Zstd data", e.into()))?;
-            out
-        }
-        c => {
-            return Err(Error::unsupported(
-                FORMAT,
-                format!("compression {c} (emio decodes none, PackBits, LZW, Deflate, Zstd, JPEG)"),
-            ))
-        }
-    })
+    Ok(n)
+}
+
+fn unsupported_codec(code: u16) -> Error {
+    Error::unsupported(
+        FORMAT,
+        format!("compression {code} (emio decodes none, PackBits, LZW, Deflate, Zstd, JPEG)"),
+    )
 }
 
 /// Decode one JPEG strip/tile (8-bit gray or colour), with the page's shared tables
@@ -667,14 +717,19 @@ fn unpack_bits(
 /// Undo horizontal differencing: each sample is the wrapped sum with the same sample of the
 /// previous pixel in its row.
 fn undo_horizontal(data: &mut [u8], per_row: usize, spp: usize, dtype: DType) {
+    // A running sum per sample of a pixel, one sample at a time, kept in a register:
+    // each value is read once and written once (a sum kept in memory, or reading back the
+    // value just written, made a store-to-load chain of several cycles per value).
     macro_rules! integrate {
         ($t:ty, $n:expr) => {{
             for row in data.chunks_exact_mut(per_row * $n) {
-                for i in spp..per_row {
-                    let (a, b) = ((i - spp) * $n, i * $n);
-                    let prev = <$t>::from_ne_bytes(row[a..a + $n].try_into().expect("sized"));
-                    let cur = <$t>::from_ne_bytes(row[b..b + $n].try_into().expect("sized"));
-                    row[b..b + $n].copy_from_slice(&cur.wrapping_add(prev).to_ne_bytes());
+                for sample in 0..spp {
+                    let mut sum: $t = 0;
+                    for cell in row.chunks_exact_mut($n).skip(sample).step_by(spp) {
+                        sum = sum
+                            .wrapping_add(<$t>::from_ne_bytes((&*cell).try_into().expect("sized")));
+                        cell.copy_from_slice(&sum.to_ne_bytes());
+                    }
                 }
             }
         }};
@@ -753,6 +808,99 @@ mod tests {
                 && err.contains("at most 65536 bytes, its header declares 65535 x 65535 pixels"),
             "{err}"
         );
+    }
+
+    /// `bytes` compressed by each stream codec, with its TIFF code.
+    fn compressed(bytes: &[u8]) -> Vec<(u16, Vec<u8>)> {
+        use std::io::Write;
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        zlib.write_all(bytes).unwrap();
+        let lzw = weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
+            .encode(bytes)
+            .unwrap();
+        vec![
+            (compression::ADOBE_DEFLATE, zlib.finish().unwrap()),
+            (compression::ZSTD, zstd::bulk::compress(bytes, 1).unwrap()),
+            (compression::LZW, lzw),
+        ]
+    }
+
+    #[test]
+    fn streams_grow_their_output_past_the_first_buffer_and_stop_at_their_end() {
+        // More than CAPACITY_HINT, so the output grows at least once.
+        let bytes: Vec<u8> = (0..(CAPACITY_HINT + 12_345) as u32)
+            .map(|i| ((i / 7) ^ (i % 251)) as u8)
+            .collect();
+        for (code, stored) in compressed(&bytes) {
+            // Declared longer than the stream: what it holds.
+            assert!(decompress(code, &stored, 3 * bytes.len(), 0).unwrap() == bytes);
+            // Declared shorter: cut there.
+            let head = decompress(code, &stored, 1000, 0).unwrap();
+            assert_eq!(head, bytes[..1000], "{code}");
+            // Into a buffer: the same bytes, and how many.
+            let mut out = vec![0u8; bytes.len() + 10];
+            assert_eq!(
+                decompress_into(code, &stored, &mut out, 0).unwrap(),
+                bytes.len()
+            );
+            assert!(out[..bytes.len()] == bytes, "{code}");
+        }
+    }
+
+    proptest::proptest! {
+        /// `decompress_into` writes what `decompress` returns, for every codec and any
+        /// output length.
+        #[test]
+        fn decoding_into_a_buffer_matches_decoding_into_a_vec(
+            bytes in proptest::collection::vec(0u8..4, 0..3000),
+            room in 0usize..4000,
+        ) {
+            let mut cases = compressed(&bytes);
+            cases.push((compression::NONE, bytes.clone()));
+            cases.push((compression::PACKBITS, bytes.iter().flat_map(|&b| [0, b]).collect()));
+            for (code, stored) in cases {
+                let want = decompress(code, &stored, room, 0).unwrap();
+                let mut out = vec![0xEEu8; room];
+                let n = decompress_into(code, &stored, &mut out, 0).unwrap();
+                proptest::prop_assert_eq!(&out[..n], &want[..], "{}", code);
+                proptest::prop_assert_eq!(n, bytes.len().min(room));
+            }
+        }
+
+        /// The horizontal predictor undone with running sums matches the definition
+        /// (each sample plus the same sample of the pixel before it), for every sample
+        /// size and samples per pixel.
+        #[test]
+        fn the_horizontal_predictor_is_undone_sample_by_sample(
+            es in proptest::sample::select(vec![1usize, 2, 4, 8]),
+            spp in 1usize..5,
+            width in 1usize..20,
+            rows in 1usize..4,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let per_row = width * spp;
+            let bytes: Vec<u8> = (0..rows * per_row * es)
+                .map(|i| (seed.wrapping_mul(i as u64 + 1) >> 13) as u8)
+                .collect();
+            let dtype = match es { 1 => DType::U8, 2 => DType::U16, 4 => DType::U32, _ => DType::U64 };
+            let mut want = bytes.clone();
+            for row in want.chunks_exact_mut(per_row * es) {
+                for i in spp..per_row {
+                    let mut carry = 0u16;
+                    for b in 0..es {
+                        // Little- or big-endian native order: add byte by byte from the
+                        // least significant.
+                        let k = if cfg!(target_endian = "little") { b } else { es - 1 - b };
+                        let sum = row[i * es + k] as u16 + row[(i - spp) * es + k] as u16 + carry;
+                        row[i * es + k] = sum as u8;
+                        carry = sum >> 8;
+                    }
+                }
+            }
+            let mut got = bytes;
+            undo_horizontal(&mut got, per_row, spp, dtype);
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 
     #[test]
