@@ -315,6 +315,12 @@ impl ChunkDecoder for PagesDecoder {
         }
         page.decode_block(&self.storage, index[nl], index[nl + 1], out)
     }
+
+    /// A strip or tile decodes to all of its pixels (every row, every sample) or fails:
+    /// a short one is an error, never padding.
+    fn writes_every_byte(&self) -> bool {
+        true
+    }
 }
 
 /// The lazy pixel source of a series.

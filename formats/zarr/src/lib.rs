@@ -492,6 +492,12 @@ impl ChunkDecoder for ZarrChunks {
         out.copy_from_slice(&raw);
         Ok(())
     }
+
+    /// A chunk decodes to exactly its bytes or fails (a missing one reads as the fill
+    /// value, written by the caller).
+    fn writes_every_byte(&self) -> bool {
+        true
+    }
 }
 
 /// Open the array at `node` of the store at `root` as a lazy source. `component` is the
