@@ -116,8 +116,10 @@ fn typed<T: bytemuck::Pod>(
 /// Ask the kernel to back a large, freshly allocated (not yet touched) buffer with
 /// transparent huge pages: filling a 2 GB array then takes one page fault per 2 MiB instead
 /// of one per 4 KiB, which otherwise costs about as much as copying the data itself.
-/// Smaller buffers and other systems are left alone; the advice is only a hint.
-fn advise_huge_pages(bytes: &mut [u8]) {
+/// Smaller buffers and other systems are left alone; the advice is only a hint. Every
+/// buffer a full read fills goes through here (this module's arrays, the Python package's
+/// owned buffers).
+pub fn advise_huge_pages(bytes: &mut [u8]) {
     const HUGE_PAGE: usize = 2 << 20;
     if bytes.len() < 4 * HUGE_PAGE {
         return;

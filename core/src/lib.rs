@@ -60,7 +60,7 @@ pub mod transpose;
 pub mod units;
 pub mod xml;
 
-pub use array_data::ArrayData;
+pub use array_data::{advise_huge_pages, ArrayData};
 pub use axis::{Axis, AxisKind};
 pub use dataset::{Chunks, Dataset, Region, SignalPackage};
 pub use dtype::{ByteOrder, DType};

@@ -33,17 +33,21 @@ unsafe impl Send for OwnedBytes {}
 unsafe impl Sync for OwnedBytes {}
 
 impl OwnedBytes {
-    /// `len` zero bytes (the allocator hands out untouched zero pages for large sizes).
+    /// `len` zero bytes (the allocator hands out untouched zero pages for large sizes),
+    /// backed by transparent huge pages when large, as the library's own arrays are: a
+    /// full read then faults its output in 2 MiB pages, not 4 KiB ones.
     pub fn zeroed(len: usize) -> Self {
         let words = len.div_ceil(8).max(1);
         let boxed: Box<[u64]> = vec![0u64; words].into_boxed_slice();
         let raw = Box::into_raw(boxed) as *mut u64;
-        OwnedBytes {
+        let mut bytes = OwnedBytes {
             // SAFETY: `Box::into_raw` never returns null.
             ptr: unsafe { NonNull::new_unchecked(raw) },
             words,
             len,
-        }
+        };
+        emio_core::advise_huge_pages(bytes.as_mut_slice());
+        bytes
     }
 
     /// The bytes, for filling.
