@@ -38,10 +38,29 @@ pub fn inflate(input: &[u8], expected: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Inflate a zlib stream into `out`, which it must fill exactly. Once `out` is full,
-/// decoding goes on into a single spare byte: a stream that decodes to more (a
-/// decompression bomb) is an error after that byte, never decoded to its end.
+/// Inflate a zlib stream into `out`, which it must fill exactly. libdeflate decodes the
+/// whole chunk at once (faster than the streaming decoder) and stops where `out` ends: a
+/// stream that decodes to more (a decompression bomb) is an error, never decoded to its
+/// end. A stream libdeflate refuses goes through the streaming decoder, which names what
+/// is wrong with it.
 pub fn inflate_into(input: &[u8], out: &mut [u8]) -> Result<()> {
+    match libdeflater::Decompressor::new().zlib_decompress(input, out) {
+        Ok(n) if n == out.len() => Ok(()),
+        Ok(n) => Err(corrupt(format!(
+            "{} bytes from a deflated chunk, got {n}",
+            out.len()
+        ))),
+        Err(libdeflater::DecompressionError::InsufficientSpace) => Err(corrupt(format!(
+            "{} bytes from a deflated chunk, it decodes to more",
+            out.len()
+        ))),
+        Err(libdeflater::DecompressionError::BadData) => inflate_streaming(input, out),
+    }
+}
+
+/// [`inflate_into`] by the streaming decoder. Once `out` is full, decoding goes on into a
+/// single spare byte: a stream that decodes to more is an error after that byte.
+fn inflate_streaming(input: &[u8], out: &mut [u8]) -> Result<()> {
     let expected = out.len();
     let mut spare = [0u8; 1];
     let mut z = flate2::Decompress::new(true);

@@ -55,6 +55,11 @@ impl<'a> Stream<'a> {
     /// data is an error; LZW data that breaks off after some output keeps that output (as
     /// libtiff does), the caller judging whether it is enough.
     pub fn fill(&mut self, out: &mut [u8]) -> Result<usize> {
+        if let (Codec::Deflate(_), 0) = (&self.codec, self.produced) {
+            if let Some(n) = self.inflate_whole(out) {
+                return Ok(n);
+            }
+        }
         let mut written = 0;
         while written < out.len() {
             let (read, wrote, finished) = self.step(&mut out[written..])?;
@@ -66,6 +71,21 @@ impl<'a> Stream<'a> {
             }
         }
         Ok(written)
+    }
+
+    /// A whole Deflate block decoded at once into `out` by libdeflate (faster than the
+    /// streaming decoder): the bytes written, or `None` when the block decodes to more
+    /// than `out` holds, or is damaged: the streaming decoder then decodes what it can
+    /// (stopping where `out` ends) and names the damage as before.
+    fn inflate_whole(&mut self, out: &mut [u8]) -> Option<usize> {
+        match libdeflater::Decompressor::new().zlib_decompress(self.input, out) {
+            Ok(n) => {
+                self.input = &[];
+                self.produced = n;
+                Some(n)
+            }
+            Err(_) => None,
+        }
     }
 
     /// One call of the codec: input bytes consumed, output bytes written, whether the
