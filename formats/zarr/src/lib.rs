@@ -440,11 +440,88 @@ struct ZarrChunks {
     channels: Option<u64>,
     /// The array's folder, named by decoding errors.
     dir: PathBuf,
+    /// Whether emio's chunk grid is the stored one (a channel dimension, if any, one
+    /// chunk): chunks are then read and decoded whole.
+    stored_grid: bool,
     /// The store's root folder and the array's folder, when emio's chunks are the stored
     /// ones (so the chunk files can be listed).
     folders: Option<(PathBuf, PathBuf)>,
     /// The stored chunks, listed on first read (`listing`).
     stored: OnceLock<Option<StoredChunks>>,
+}
+
+impl ZarrChunks {
+    /// Decode chunk `index` from its stored bytes, read once (checked, then decoded by the
+    /// array's codecs), when it is stored and lies wholly inside the array (`out` is the
+    /// whole chunk): whether it was. Edge and absent chunks, and chunks of another grid
+    /// than the stored one (inner chunks of shards), are left to zarrs' subset read.
+    fn decode_whole_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<bool> {
+        let inside = self.stored_grid
+            && index
+                .iter()
+                .zip(&self.chunk)
+                .zip(&self.shape)
+                .all(|((i, c), n)| (i + 1) * c <= *n);
+        if !inside {
+            return Ok(false);
+        }
+        let mut stored_index = index.to_vec();
+        if self.channels.is_some() {
+            stored_index.push(0);
+        }
+        let encoded = self
+            .array
+            .retrieve_encoded_chunk(&stored_index)
+            .map_err(|e| zerr(self.format, e).with_path(&self.dir))?;
+        let Some(encoded) = encoded else {
+            return Ok(false);
+        };
+        let compressor = self.compressor.as_deref();
+        guard::check_encoded(
+            self.format,
+            &self.array,
+            compressor,
+            &stored_index,
+            &encoded,
+        )?;
+        let shape = self
+            .array
+            .chunk_shape(&stored_index)
+            .map_err(|e| zerr(self.format, e))?;
+        let bytes = self
+            .array
+            .codecs()
+            .decode(
+                std::borrow::Cow::Borrowed(&encoded[..]),
+                &shape,
+                self.array.data_type(),
+                self.array.fill_value(),
+                &CodecOptions::default(),
+            )
+            .map_err(|e| {
+                read_err(
+                    self.format,
+                    format!("a decodable chunk {index:?}"),
+                    e.into(),
+                )
+                .with_path(&self.dir)
+            })?;
+        self.copy_decoded(bytes, out)?;
+        Ok(true)
+    }
+
+    /// Copy a decoded chunk into `out`, which it must fill exactly.
+    fn copy_decoded(&self, bytes: ArrayBytes<'_>, out: &mut [u8]) -> Result<()> {
+        let raw = bytes.into_fixed().map_err(|e| zerr(self.format, e))?;
+        if raw.len() != out.len() {
+            return Err(Error::malformed_at_unknown(
+                self.format,
+                format!("a chunk of {} bytes, got {}", out.len(), raw.len()),
+            ));
+        }
+        out.copy_from_slice(&raw);
+        Ok(())
+    }
 }
 
 impl ChunkDecoder for ZarrChunks {
@@ -463,6 +540,9 @@ impl ChunkDecoder for ZarrChunks {
     }
 
     fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
+        if self.decode_whole_chunk(index, out)? {
+            return Ok(());
+        }
         guard::check_chunk(self.format, &self.array, self.compressor.as_deref(), index)?;
         let mut start = Vec::with_capacity(index.len() + 1);
         let mut extent = Vec::with_capacity(index.len() + 1);
@@ -482,15 +562,7 @@ impl ChunkDecoder for ZarrChunks {
                 read_err(self.format, format!("a decodable chunk {index:?}"), e)
                     .with_path(&self.dir)
             })?;
-        let raw = bytes.into_fixed().map_err(|e| zerr(self.format, e))?;
-        if raw.len() != out.len() {
-            return Err(Error::malformed_at_unknown(
-                self.format,
-                format!("a chunk of {} bytes, got {}", out.len(), raw.len()),
-            ));
-        }
-        out.copy_from_slice(&raw);
-        Ok(())
+        self.copy_decoded(bytes, out)
     }
 
     /// A chunk decodes to exactly its bytes or fails (a missing one reads as the fill
@@ -558,6 +630,7 @@ fn open_source(
         shape: shape.clone(),
         channels,
         dir: array_dir.clone(),
+        stored_grid,
         folders: stored_grid.then_some((store_root, array_dir)),
         stored: OnceLock::new(),
     };

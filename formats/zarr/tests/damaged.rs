@@ -98,3 +98,31 @@ fn a_damaged_gzip_chunk_fails_with_the_codecs_error() {
     );
     assert!(e.to_string().contains("gz.zarr"), "{e}");
 }
+
+#[test]
+fn a_blosc_chunk_declaring_another_size_is_refused_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blosc.zarr");
+    let values: Vec<u8> = (0..64u16).flat_map(|v| v.to_ne_bytes()).collect();
+    let ds = Dataset::from_bytes(values, DType::U16, vec![8, 8]).unwrap();
+    Zarr.write(&WriteRequest::new(&ds, &path, &Options::default()))
+        .unwrap();
+    let chunks: Vec<_> = files(&path)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n != "zarr.json"))
+        .collect();
+    assert!(!chunks.is_empty());
+    for chunk in &chunks {
+        // Blosc's header: the decoded size at bytes 4..8 (1 GiB instead of 128 bytes).
+        let mut bytes = std::fs::read(chunk).unwrap();
+        bytes[4..8].copy_from_slice(&(1u32 << 30).to_le_bytes());
+        std::fs::write(chunk, bytes).unwrap();
+    }
+    let back = Zarr.open(&path, &Options::default()).unwrap().remove(0);
+    let e = back.read_region_bytes(&[0, 0], &[8, 8]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("to decode to 128 bytes (blosc declares 1073741824)"),
+        "{e}"
+    );
+}
