@@ -401,29 +401,41 @@ impl Decompressed {
             .reader(std::io::BufReader::with_capacity(1 << 20, file))
             .take(self.needed);
         let io = |e| Error::io(&self.path, e);
-        let mut tmp = None;
-        let mut bytes = Vec::new();
-        if self.needed <= IN_MEMORY_LIMIT {
-            bytes.reserve(self.needed.min(16 << 20) as usize);
+        // In memory, the stream is decoded straight into its final buffer (allocated
+        // untouched: pages are only backed as they are written, so a header declaring more
+        // than the stream holds costs nothing); larger files go through a piece buffer
+        // into a temporary file.
+        let (mut tmp, mut bytes, mut piece) = if self.needed <= IN_MEMORY_LIMIT {
+            let mut bytes = vec![0u8; self.needed as usize];
+            emio_core::advise_huge_pages(&mut bytes);
+            (None, bytes, Vec::new())
         } else {
-            tmp = Some(tempfile::NamedTempFile::new().map_err(io)?);
-        }
-        // No larger than what is needed: a small file's pieces are not 4 MiB of zeros.
-        let mut piece = vec![0u8; PIECE.min(usize::try_from(self.needed).unwrap_or(PIECE))];
+            let file = tempfile::NamedTempFile::new().map_err(io)?;
+            (Some(file), Vec::new(), vec![0u8; PIECE])
+        };
         let mut got = 0u64;
         loop {
             if progress.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            let n = match reader.read(&mut piece) {
+            let target: &mut [u8] = if tmp.is_some() {
+                &mut piece
+            } else {
+                let at = got as usize;
+                let end = (at + PIECE).min(bytes.len());
+                &mut bytes[at..end]
+            };
+            if target.is_empty() {
+                break;
+            }
+            let n = match reader.read(target) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.codec.error(&self.path, e)),
             };
-            match &mut tmp {
-                Some(t) => t.as_file_mut().write_all(&piece[..n]).map_err(io)?,
-                None => bytes.extend_from_slice(&piece[..n]),
+            if let Some(t) = &mut tmp {
+                t.as_file_mut().write_all(&piece[..n]).map_err(io)?;
             }
             got += n as u64;
         }
