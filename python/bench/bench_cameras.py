@@ -27,13 +27,11 @@ open <= 5 ms; EER decode >= 2x tifffile + imagecodecs. Not a test: it asserts no
 
 import argparse
 import os
-import shutil
-import tempfile
 
 import numpy as np
 
 import emio
-from _common import forget_open_files, median_time
+from _common import add_folder_arguments, bench_folder, forget_open_files, median_time
 from _realistic import diffraction
 
 ARINA_FRAME = (192, 192)
@@ -172,15 +170,11 @@ def main(argv=None):
     parser.add_argument("--arina-mib", type=int, default=256, help="decoded size of the ARINA data in MiB")
     parser.add_argument("--eer-frames", type=int, default=16, help="raw EER frames (4096x4096)")
     parser.add_argument("--density", type=float, default=0.02, help="EER events per pixel and frame")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
-    parser.add_argument("--dir", default=None, help="folder for the generated files (default: a temporary one)")
+    add_folder_arguments(parser)
     parser.add_argument("--formats", default="arina,eer", help="comma-separated subset of arina,eer")
     args = parser.parse_args(argv)
-    folder = args.dir or tempfile.mkdtemp(prefix="emio-cameras-")
-    os.makedirs(folder, exist_ok=True)
-    print(f"{os.cpu_count()} cores; files in {folder}")
     rows = []
-    try:
+    with bench_folder(args.dir, "emio-cameras-") as folder:
         if "arina" in args.formats:
             master, total, n = make_arina(folder, args.arina_mib)
             print(f"ARINA: {n} frames of {ARINA_FRAME[0]}x{ARINA_FRAME[1]} uint16, "
@@ -192,9 +186,6 @@ def main(argv=None):
             print(f"EER: {args.eer_frames} frames of {EER_SIDE}x{EER_SIDE}, {events} events, "
                   f"{os.path.getsize(path) / 2**20:.1f} MiB")
             rows += bench_eer(path, events, args.eer_frames, args.repeat)
-    finally:
-        if args.dir is None:
-            shutil.rmtree(folder, ignore_errors=True)
     report(rows)
 
 

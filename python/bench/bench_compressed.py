@@ -38,17 +38,14 @@ about speed.
 import argparse
 import glob
 import os
-import shutil
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
-
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 import emio
-from _common import forget_open_files, median_time
+from _common import add_folder_arguments, bench_folder, forget_open_files, median_time
 from _realistic import images
 
 FRAME = (1024, 1024)
@@ -233,27 +230,18 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=0.5,
                         help="fraction of the 128 images (1: 256 MiB of values)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
-    parser.add_argument("--dir", default=None,
-                        help="folder for the written files, kept for later runs "
-                             "(default: a temporary one, removed)")
+    add_folder_arguments(parser)
     parser.add_argument("--only", default=None,
                         help="comma-separated names or prefixes (tiff, zarr, mrc, tiff-lzw, ...)")
     args = parser.parse_args(argv)
-    folder = args.dir or tempfile.mkdtemp(prefix="emio-compressed-")
-    os.makedirs(folder, exist_ok=True)
     wanted = args.only.split(",") if args.only else None
-    print(f"{os.cpu_count()} cores; files in {folder}")
     rows = []
-    try:
+    with bench_folder(args.dir, "emio-compressed-") as folder:
         for row in ROWS:
             if wanted and not any(row[0].startswith(w) for w in wanted):
                 continue
             rows.append(bench_row(folder, row, args.scale, args.repeat))
             print(f"  {row[0]} done", flush=True)
-    finally:
-        if args.dir is None:
-            shutil.rmtree(folder, ignore_errors=True)
     report(rows)
 
 

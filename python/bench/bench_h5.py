@@ -32,14 +32,12 @@ asserts nothing about speed.
 
 import argparse
 import os
-import shutil
 import subprocess
-import tempfile
 
 import numpy as np
 
 import emio
-from _common import forget_open_files, median_time
+from _common import add_folder_arguments, bench_folder, forget_open_files, median_time
 from _realistic import diffraction_scan
 
 
@@ -147,24 +145,15 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=0.25,
                         help="fraction of the first navigation axis (1: 0.54 GB files)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
-    parser.add_argument("--dir", default=None,
-                        help="folder for the generated files, kept for later runs "
-                             "(default: a temporary one, removed)")
+    add_folder_arguments(parser)
     parser.add_argument("--only", default="emd,hspy", help="comma-separated subset of emd,hspy")
     args = parser.parse_args(argv)
-    folder = args.dir or tempfile.mkdtemp(prefix="emio-h5-")
-    os.makedirs(folder, exist_ok=True)
-    print(f"{os.cpu_count()} cores; files in {folder}")
     rows = []
-    try:
+    with bench_folder(args.dir, "emio-h5-") as folder:
         for kind in args.only.split(","):
             for gzip in (False, True):
                 path, inner, total = make(folder, kind, gzip, args.scale)
                 rows.append(bench_file(path, inner, total, args.repeat))
-    finally:
-        if args.dir is None:
-            shutil.rmtree(folder, ignore_errors=True)
     report(rows)
 
 

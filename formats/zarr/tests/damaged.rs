@@ -68,13 +68,18 @@ fn files(dir: &Path) -> Vec<std::path::PathBuf> {
     found
 }
 
-#[test]
-fn a_damaged_gzip_chunk_fails_with_the_codecs_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("gz.zarr");
+/// An 8 x 8 uint16 store written to `dir/name` with writer `options`, every chunk file
+/// passed through `damage`, opened again.
+fn damaged_store(
+    dir: &Path,
+    name: &str,
+    options: &[(&str, &str)],
+    damage: impl Fn(&mut Vec<u8>),
+) -> Dataset {
+    let path = dir.join(name);
     let values: Vec<u8> = (0..64u16).flat_map(|v| v.to_ne_bytes()).collect();
     let ds = Dataset::from_bytes(values, DType::U16, vec![8, 8]).unwrap();
-    let options = Options::parse(Zarr.write_options(), &[("compressor", "gzip")]).unwrap();
+    let options = Options::parse(Zarr.write_options(), options).unwrap();
     Zarr.write(&WriteRequest::new(&ds, &path, &options))
         .unwrap();
     let chunks: Vec<_> = files(&path)
@@ -83,12 +88,20 @@ fn a_damaged_gzip_chunk_fails_with_the_codecs_error() {
         .collect();
     assert!(!chunks.is_empty());
     for chunk in &chunks {
-        // The first deflate block after the 10-byte gzip header gets the reserved type.
         let mut bytes = std::fs::read(chunk).unwrap();
-        bytes[10] |= 0b110;
+        damage(&mut bytes);
         std::fs::write(chunk, bytes).unwrap();
     }
-    let back = Zarr.open(&path, &Options::default()).unwrap().remove(0);
+    Zarr.open(&path, &Options::default()).unwrap().remove(0)
+}
+
+#[test]
+fn a_damaged_gzip_chunk_fails_with_the_codecs_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first deflate block after the 10-byte gzip header gets the reserved type.
+    let back = damaged_store(dir.path(), "gz.zarr", &[("compressor", "gzip")], |bytes| {
+        bytes[10] |= 0b110
+    });
     let e = back.read_region_bytes(&[0, 0], &[8, 8]).unwrap_err();
     assert!(matches!(e, emio_core::Error::Codec { .. }), "{e:?}");
     let source = std::error::Error::source(&e).expect("the codec's error");
@@ -102,23 +115,10 @@ fn a_damaged_gzip_chunk_fails_with_the_codecs_error() {
 #[test]
 fn a_blosc_chunk_declaring_another_size_is_refused_before_decoding() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("blosc.zarr");
-    let values: Vec<u8> = (0..64u16).flat_map(|v| v.to_ne_bytes()).collect();
-    let ds = Dataset::from_bytes(values, DType::U16, vec![8, 8]).unwrap();
-    Zarr.write(&WriteRequest::new(&ds, &path, &Options::default()))
-        .unwrap();
-    let chunks: Vec<_> = files(&path)
-        .into_iter()
-        .filter(|p| p.file_name().is_some_and(|n| n != "zarr.json"))
-        .collect();
-    assert!(!chunks.is_empty());
-    for chunk in &chunks {
-        // Blosc's header: the decoded size at bytes 4..8 (1 GiB instead of 128 bytes).
-        let mut bytes = std::fs::read(chunk).unwrap();
-        bytes[4..8].copy_from_slice(&(1u32 << 30).to_le_bytes());
-        std::fs::write(chunk, bytes).unwrap();
-    }
-    let back = Zarr.open(&path, &Options::default()).unwrap().remove(0);
+    // Blosc's header: the decoded size at bytes 4..8 (1 GiB instead of 128 bytes).
+    let back = damaged_store(dir.path(), "blosc.zarr", &[], |bytes| {
+        bytes[4..8].copy_from_slice(&(1u32 << 30).to_le_bytes())
+    });
     let e = back.read_region_bytes(&[0, 0], &[8, 8]).unwrap_err();
     assert!(
         e.to_string()
