@@ -16,8 +16,12 @@
 //! bytes of each of the 8 rows are loaded and byte-transposed with unpack instructions
 //! (two matrices per register), every matrix is bit-transposed by the same three
 //! shift-and-mask steps as [`transpose8`] in both 64-bit lanes, and the byte planes of an
-//! element are zipped together with unpacks. Positions left over (fewer than 16), other
-//! element sizes and other targets use [`transpose8`] of each matrix held in a `u64`.
+//! element are zipped together with unpacks. Where the processor has GFNI, one affine byte
+//! transform (`gf2p8affineqb` with the data as the matrix and unit vectors as the bytes)
+//! transposes both matrices of a register instead of the three steps; the rows are then
+//! taken in reverse order, as the instruction numbers matrix rows from the top. Positions
+//! left over (fewer than 16), other element sizes and other targets use [`transpose8`] of
+//! each matrix held in a `u64`.
 
 /// Transpose the 8x8 bit matrix in `x` (bit `8r + c` goes to bit `8c + r`) with three
 /// shift-and-mask steps.
@@ -42,7 +46,7 @@ pub fn unshuffle(planes: &[u8], out: &mut [u8], es: usize) {
         out.len()
     );
     let row = planes.len() / (8 * es);
-    let done = arch::unshuffle_wide(planes, out, es, row);
+    let done = arch::unshuffle_wide(planes, out, es, row, arch::has_gfni());
     unshuffle_positions(planes, out, es, row, done..row);
 }
 
@@ -115,10 +119,16 @@ fn unshuffle_positions(
 #[cfg(target_arch = "x86_64")]
 mod arch {
     use std::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_loadu_si128, _mm_set1_epi64x, _mm_slli_epi64, _mm_srli_epi64,
-        _mm_storeu_si128, _mm_unpackhi_epi16, _mm_unpackhi_epi32, _mm_unpackhi_epi8,
-        _mm_unpacklo_epi16, _mm_unpacklo_epi32, _mm_unpacklo_epi8, _mm_xor_si128,
+        __m128i, _mm_and_si128, _mm_gf2p8affine_epi64_epi8, _mm_loadu_si128, _mm_set1_epi64x,
+        _mm_slli_epi64, _mm_srli_epi64, _mm_storeu_si128, _mm_unpackhi_epi16, _mm_unpackhi_epi32,
+        _mm_unpackhi_epi8, _mm_unpacklo_epi16, _mm_unpacklo_epi32, _mm_unpacklo_epi8,
+        _mm_xor_si128,
     };
+
+    /// Whether the processor runs GFNI's affine byte transform.
+    pub fn has_gfni() -> bool {
+        std::is_x86_feature_detected!("gfni")
+    }
 
     /// Positions handled per step: 16 bytes of each row.
     const STEP: usize = 16;
@@ -158,14 +168,38 @@ mod arch {
         }
     }
 
+    /// [`super::transpose8`] of both 64-bit halves of `x` holding their matrix rows in
+    /// reverse order (byte `k` is row `7 - k`), by GFNI: each output byte `j` is the
+    /// matrix `x` times the unit vector `1 << j`, bit `i` of it the parity of `x`'s byte
+    /// `7 - i` (row `i`) masked to bit `j`: row `i`'s bit `j`, the transpose.
+    ///
+    /// # Safety
+    /// The processor has GFNI.
+    #[target_feature(enable = "gfni")]
+    #[inline]
+    unsafe fn transpose8x2_gfni(x: __m128i) -> __m128i {
+        const UNITS: i64 = 0x8040_2010_0804_0201_u64 as i64;
+        _mm_gf2p8affine_epi64_epi8::<0>(_mm_set1_epi64x(UNITS), x)
+    }
+
     /// Byte `b` of the 128 elements at positions `g0 .. g0 + 16`: register `p` holds
-    /// elements `16p .. 16p + 16` of the step.
+    /// elements `16p .. 16p + 16` of the step. `GFNI`: the processor has GFNI, and the
+    /// caller is compiled with it enabled.
     #[inline(always)]
-    fn byte_of_elements(planes: &[u8], row: usize, b: usize, g0: usize) -> [__m128i; 8] {
+    fn byte_of_elements<const GFNI: bool>(
+        planes: &[u8],
+        row: usize,
+        b: usize,
+        g0: usize,
+    ) -> [__m128i; 8] {
         let rows = &planes[8 * b * row + g0..];
         // Spelled out (not `array::from_fn`, which is not always inlined here).
         let at = |k: usize| load(&rows[k * row..k * row + STEP]);
-        let r = [at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7)];
+        let r = if GFNI {
+            [at(7), at(6), at(5), at(4), at(3), at(2), at(1), at(0)]
+        } else {
+            [at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7)]
+        };
         // Byte-transpose the 8 rows so that each 64-bit half holds one position's bit
         // matrix (byte k from row k), then transpose the bits of every matrix.
         // SAFETY: SSE2 is part of the x86_64 baseline; unpacks only touch registers.
@@ -202,16 +236,12 @@ mod arch {
                 _mm_unpackhi_epi32(c[3], c[7]),
             ]
         };
-        [
-            transpose8x2(m[0]),
-            transpose8x2(m[1]),
-            transpose8x2(m[2]),
-            transpose8x2(m[3]),
-            transpose8x2(m[4]),
-            transpose8x2(m[5]),
-            transpose8x2(m[6]),
-            transpose8x2(m[7]),
-        ]
+        if GFNI {
+            // SAFETY: GFNI is present (the caller's contract).
+            unsafe { m.map(|x| transpose8x2_gfni(x)) }
+        } else {
+            m.map(transpose8x2)
+        }
     }
 
     /// The 16 elements of register `p` of every byte plane (`planes[b]`: byte `b` of each
@@ -240,15 +270,40 @@ mod arch {
     }
 
     /// Unshuffle positions `0 .. 16 × (row / 16)` of every row for elements of 1, 2, 4 or
-    /// 8 bytes; returns the first position not done (0 for other sizes).
-    pub fn unshuffle_wide(planes: &[u8], out: &mut [u8], es: usize, row: usize) -> usize {
-        match es {
-            1 => wide::<1>(planes, out, row),
-            2 => wide::<2>(planes, out, row),
-            4 => wide::<4>(planes, out, row),
-            8 => wide::<8>(planes, out, row),
+    /// 8 bytes, with GFNI's transposes when `gfni` (which only a processor with GFNI may
+    /// ask for: [`has_gfni`]); returns the first position not done (0 for other sizes).
+    pub fn unshuffle_wide(
+        planes: &[u8],
+        out: &mut [u8],
+        es: usize,
+        row: usize,
+        gfni: bool,
+    ) -> usize {
+        assert!(
+            !gfni || has_gfni(),
+            "GFNI asked for on a processor without it"
+        );
+        // SAFETY (the GFNI arms): the processor has GFNI, checked above.
+        match (es, gfni) {
+            (1, false) => wide::<1, false>(planes, out, row),
+            (2, false) => wide::<2, false>(planes, out, row),
+            (4, false) => wide::<4, false>(planes, out, row),
+            (8, false) => wide::<8, false>(planes, out, row),
+            (1, true) => unsafe { wide_gfni::<1>(planes, out, row) },
+            (2, true) => unsafe { wide_gfni::<2>(planes, out, row) },
+            (4, true) => unsafe { wide_gfni::<4>(planes, out, row) },
+            (8, true) => unsafe { wide_gfni::<8>(planes, out, row) },
             _ => 0,
         }
+    }
+
+    /// [`wide`] compiled with GFNI enabled, so its transposes are inlined.
+    ///
+    /// # Safety
+    /// The processor has GFNI.
+    #[target_feature(enable = "gfni")]
+    unsafe fn wide_gfni<const ES: usize>(planes: &[u8], out: &mut [u8], row: usize) -> usize {
+        wide::<ES, true>(planes, out, row)
     }
 
     /// Unshuffle the first `16 × (m / 16)` of the `m` elements `out` holds, elements
@@ -290,13 +345,15 @@ mod arch {
     }
 
     /// [`unshuffle_wide`] for elements of `ES` bytes (compiled once per size, so that the
-    /// registers of every byte plane stay in registers).
-    fn wide<const ES: usize>(planes: &[u8], out: &mut [u8], row: usize) -> usize {
+    /// registers of every byte plane stay in registers); `GFNI` as in
+    /// [`byte_of_elements`].
+    #[inline(always)]
+    fn wide<const ES: usize, const GFNI: bool>(planes: &[u8], out: &mut [u8], row: usize) -> usize {
         let wide = row / STEP * STEP;
         for g0 in (0..wide).step_by(STEP) {
             let chunk = &mut out[g0 * 8 * ES..(g0 + STEP) * 8 * ES];
             let bytes: [[__m128i; 8]; ES] =
-                std::array::from_fn(|b| byte_of_elements(planes, row, b, g0));
+                std::array::from_fn(|b| byte_of_elements::<GFNI>(planes, row, b, g0));
             for p in 0..8 {
                 let mut column = [bytes[0][p]; 8];
                 for (b, plane) in bytes.iter().enumerate() {
@@ -315,8 +372,13 @@ mod arch {
 
 #[cfg(not(target_arch = "x86_64"))]
 mod arch {
+    /// No GFNI on this target.
+    pub fn has_gfni() -> bool {
+        false
+    }
+
     /// No vector path: every position is left to the `u64` transpose.
-    pub fn unshuffle_wide(_: &[u8], _: &mut [u8], _: usize, _: usize) -> usize {
+    pub fn unshuffle_wide(_: &[u8], _: &mut [u8], _: usize, _: usize, _: bool) -> usize {
         0
     }
 
@@ -402,6 +464,13 @@ mod tests {
             let mut out = vec![0u8; planes.len()];
             unshuffle(&planes, &mut out, es);
             prop_assert_eq!(&out, &naive(&planes, es));
+            // Each vector kernel this processor runs, completed by the `u64` path.
+            for gfni in [false, arch::has_gfni()] {
+                let mut kernel = vec![0u8; planes.len()];
+                let done = arch::unshuffle_wide(&planes, &mut kernel, es, positions, gfni);
+                unshuffle_positions(&planes, &mut kernel, es, positions, done..positions);
+                prop_assert_eq!(&kernel, &out, "gfni {}", gfni);
+            }
             let mut scalar = vec![0u8; planes.len()];
             unshuffle_positions(&planes, &mut scalar, es, positions, 0..positions);
             prop_assert_eq!(scalar, out);
