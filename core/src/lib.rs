@@ -41,6 +41,7 @@ pub mod format;
 pub mod hyperspy;
 pub mod inputs;
 pub mod leftovers;
+pub mod lz4;
 pub mod metadata;
 pub mod moments;
 pub mod options;

@@ -142,7 +142,7 @@ pub fn decode_into(
             let src = stored
                 .get(pos + 4..pos + 4 + csize)
                 .ok_or_else(|| at(pos, &format!("an LZ4 block of {csize} bytes")))?;
-            let got = crate::lz4::decompress_into(src, &mut scratch[..bytes]).map_err(|e| {
+            let got = emio_core::lz4::decompress_into(src, &mut scratch[..bytes]).map_err(|e| {
                 let what = format!("a valid LZ4 block at byte {} of the stored chunk", pos + 4);
                 Error::codec("bitshuffle", None, what, e)
             })?;

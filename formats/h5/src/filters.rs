@@ -213,7 +213,7 @@ pub fn lz4_decompress(input: &[u8], expected: usize) -> Result<Vec<u8>> {
         if stored == len {
             dst.copy_from_slice(src);
         } else {
-            let got = crate::lz4::decompress_into(src, dst).map_err(|e| {
+            let got = emio_core::lz4::decompress_into(src, dst).map_err(|e| {
                 let what = format!("a valid LZ4 block at byte {} of the chunk", pos + 4);
                 Error::codec("hdf5", None, what, e)
             })?;

@@ -21,7 +21,6 @@ pub mod filters;
 mod lazy;
 pub mod links;
 mod listing;
-pub mod lz4;
 mod objects;
 #[cfg(feature = "test-util")]
 pub mod testing;

@@ -1,7 +1,7 @@
-//! LZ4 block decoding (the format inside HDF5's LZ4 filter 32004 and DECTRIS' bitshuffle
-//! filter 32008), written for detector data: bit planes of sparse frames are mostly long
-//! runs of one byte, which LZ4 stores as matches at distance 1 (or a short distance).
-//! Such matches are filled (`fill`) or replicated by doubling copies instead of byte by
+//! LZ4 block decoding (the format inside HDF5's LZ4 filter 32004, DECTRIS' bitshuffle
+//! filter 32008 and Blosc frames), written for detector data: bit planes of sparse frames
+//! are mostly long runs of one byte, which LZ4 stores as matches at distance 1 (or a short
+//! distance). Such matches are filled (`fill`) or replicated by doubling copies instead of byte by
 //! byte; matches at a distance of at least their length are one `copy_within`.
 //!
 //! A block is a sequence of (token, literals, match): the token's high nibble is the
