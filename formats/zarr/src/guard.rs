@@ -27,6 +27,42 @@ pub fn compressor(array: &Array<FilesystemStore>) -> Option<String> {
     names.last().map(|n| n.to_string())
 }
 
+/// Whether the array's chunks are Blosc frames of exactly the chunk's C-order native bytes
+/// (Zarr v3: the codecs `bytes` (little-endian, or none for 1-byte types) then `blosc`;
+/// Zarr v2: compressor `blosc`, no filters, C order, little-endian or 1-byte types) on a
+/// little-endian host: emio then decodes them itself ([`crate::blosc`]).
+pub fn plain_blosc(array: &Array<FilesystemStore>) -> bool {
+    if cfg!(target_endian = "big") {
+        return false;
+    }
+    let Ok(meta) = serde_json::to_value(array.metadata()) else {
+        return false;
+    };
+    if meta.pointer("/compressor/id").and_then(Value::as_str) == Some("blosc") {
+        let filters = meta
+            .get("filters")
+            .is_none_or(|f| f.is_null() || f == &Value::Array(vec![]));
+        let c_order = meta.get("order").and_then(Value::as_str) == Some("C");
+        let dtype = meta.get("dtype").and_then(Value::as_str).unwrap_or("");
+        return filters && c_order && (dtype.starts_with('<') || dtype.starts_with('|'));
+    }
+    let Some(codecs) = meta.get("codecs").and_then(Value::as_array) else {
+        return false;
+    };
+    let name = |c: &Value| c.get("name").and_then(Value::as_str).map(str::to_string);
+    match codecs.as_slice() {
+        [bytes, blosc] => {
+            let endian = bytes
+                .pointer("/configuration/endian")
+                .and_then(Value::as_str);
+            name(bytes).as_deref() == Some("bytes")
+                && matches!(endian, None | Some("little"))
+                && name(blosc).as_deref() == Some("blosc")
+        }
+        _ => false,
+    }
+}
+
 /// The decoded size an encoded chunk declares, where its compressor records one: Blosc's
 /// `nbytes`, a Zstd frame's content size, gzip's `ISIZE` (modulo 2^32).
 fn declared_size(compressor: &str, encoded: &[u8]) -> Option<u64> {

@@ -45,6 +45,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod blosc;
 mod guard;
 mod json;
 mod listing;
@@ -443,6 +444,9 @@ struct ZarrChunks {
     /// Whether emio's chunk grid is the stored one (a channel dimension, if any, one
     /// chunk): chunks are then read and decoded whole.
     stored_grid: bool,
+    /// Whether those chunks are plain Blosc frames emio decodes itself
+    /// ([`guard::plain_blosc`]).
+    plain_blosc: bool,
     /// The store's root folder and the array's folder, when emio's chunks are the stored
     /// ones (so the chunk files can be listed).
     folders: Option<(PathBuf, PathBuf)>,
@@ -484,6 +488,19 @@ impl ZarrChunks {
             &stored_index,
             &encoded,
         )?;
+        if self.plain_blosc {
+            match blosc::decode_into(&encoded, out) {
+                Ok(blosc::Outcome::Decoded) => return Ok(true),
+                Ok(blosc::Outcome::Unsupported) => {}
+                Err(what) => {
+                    return Err(Error::malformed_at_unknown(
+                        self.format,
+                        format!("chunk {index:?}: {what}"),
+                    )
+                    .with_path(&self.dir))
+                }
+            }
+        }
         let shape = self
             .array
             .chunk_shape(&stored_index)
@@ -622,6 +639,7 @@ fn open_source(
     let compressor = same_grid.then(|| guard::compressor(&array)).flatten();
     let (store_root, leaf) = leaf_store(root, node);
     let array_dir = store_root.join(leaf.trim_start_matches('/'));
+    let plain_blosc = stored_grid && guard::plain_blosc(&array);
     let decoder = ZarrChunks {
         format,
         compressor,
@@ -631,6 +649,7 @@ fn open_source(
         channels,
         dir: array_dir.clone(),
         stored_grid,
+        plain_blosc,
         folders: stored_grid.then_some((store_root, array_dir)),
         stored: OnceLock::new(),
     };
