@@ -6,14 +6,14 @@
 #![no_main]
 // Linked for its allocation cap (emio_fuzz::cap), which every target runs under.
 extern crate emio_fuzz;
-use emio_tiff::{ifd, meta, page};
+use emio_tiff::{codec, ifd, meta, page};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let head = &data[..data.len().min(4096)];
     for code in [1u16, 5, 8, 32773, 50000] {
-        let _ = page::decompress(code, head, 1 << 16, 0);
+        let _ = codec::decompress(code, head, 1 << 16, 0);
     }
-    let _ = page::decode_jpeg(head, None, 6, 1 << 16, 0);
+    let _ = codec::decode_jpeg(head, None, 6, 1 << 16, 0);
     let Ok(header) = ifd::parse_header(data) else {
         return;
     };

@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod codec;
 pub mod ifd;
 pub mod meta;
 pub mod page;
