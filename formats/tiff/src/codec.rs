@@ -1,6 +1,6 @@
 //! Decompressing one strip or tile to its bytes: none, PackBits, LZW, Deflate and Zstd
-//! (streams decoded in one pass into the caller's buffer) and JPEG, into a buffer the caller gives or one grown as
-//! the data proves it holds that much.
+//! (streams decoded in one pass into the caller's buffer) and JPEG, into a buffer the
+//! caller gives or one grown as the data proves it holds that much.
 
 use emio_core::{Error, Result};
 
