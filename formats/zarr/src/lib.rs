@@ -441,14 +441,12 @@ struct ZarrChunks {
     channels: Option<u64>,
     /// The array's folder, named by decoding errors.
     dir: PathBuf,
-    /// Whether emio's chunk grid is the stored one (a channel dimension, if any, one
-    /// chunk): chunks are then read and decoded whole.
-    stored_grid: bool,
-    /// Whether those chunks are plain Blosc frames emio decodes itself
+    /// Whether the stored chunks are plain Blosc frames emio decodes itself
     /// ([`guard::plain_blosc`]).
     plain_blosc: bool,
     /// The store's root folder and the array's folder, when emio's chunks are the stored
-    /// ones (so the chunk files can be listed).
+    /// ones (a channel dimension, if any, one chunk): the chunk files can then be listed,
+    /// and chunks are read and decoded whole.
     folders: Option<(PathBuf, PathBuf)>,
     /// The stored chunks, listed on first read (`listing`).
     stored: OnceLock<Option<StoredChunks>>,
@@ -460,7 +458,7 @@ impl ZarrChunks {
     /// whole chunk): whether it was. Edge and absent chunks, and chunks of another grid
     /// than the stored one (inner chunks of shards), are left to zarrs' subset read.
     fn decode_whole_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<bool> {
-        let inside = self.stored_grid
+        let inside = self.folders.is_some()
             && index
                 .iter()
                 .zip(&self.chunk)
@@ -648,7 +646,6 @@ fn open_source(
         shape: shape.clone(),
         channels,
         dir: array_dir.clone(),
-        stored_grid,
         plain_blosc,
         folders: stored_grid.then_some((store_root, array_dir)),
         stored: OnceLock::new(),
