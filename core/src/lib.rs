@@ -19,7 +19,8 @@
 //!   order, edge padding, stored axis order) and runs on the engine.
 //! - [`xml`]: a small strict XML reader for metadata documents.
 //! - [`read_at`]: positioned reads for parsers of structures scattered through a file.
-//! - [`bitplanes`]: undoing bitshuffle's bit-plane transpose (SSE2 on x86_64).
+//! - [`bitplanes`]: bitshuffle's bit-plane and the byte-plane transposes, both ways (SSE2
+//!   and GFNI on x86_64).
 //! - [`transpose`]: tiled transposes of 1-8 byte elements (SSE2, AVX2 or AVX-512 on x86_64,
 //!   chosen at run time).
 
