@@ -100,8 +100,8 @@ emio_core::option_choice! {
     }
 }
 
-/// Blosc's settings for a compressor (`None` for compressors other than Blosc): compressor
-/// name, level and shuffle, from the writer's `level` and `shuffle` options or the
+/// Blosc's settings for a compressor (`None` for compressors other than Blosc) and
+/// elements of type `dtype`, from the writer's `level` and `shuffle` options or the
 /// defaults: `blosc` (HyperSpy's) zstd level 1 with byte shuffle; `blosc-lz4` LZ4 level 5
 /// with bit shuffle for integer data and byte shuffle for floats, the pairs measured to
 /// compress detector data fastest for their ratio (docs/performance.md, issue 23).
@@ -110,11 +110,11 @@ fn blosc_settings(
     level: Option<i64>,
     shuffle: Option<Shuffle>,
     dtype: DType,
-) -> Result<Option<(&'static str, i64, Shuffle)>> {
-    let (cname, default_level, default_shuffle) = match name {
-        Compressor::Blosc => ("zstd", 1, Shuffle::Byte),
+) -> Result<Option<blosc::Settings>> {
+    let (compressor, default_level, default_shuffle) = match name {
+        Compressor::Blosc => (blosc::Compressor::Zstd, 1, Shuffle::Byte),
         Compressor::BloscLz4 => (
-            "lz4",
+            blosc::Compressor::Lz4,
             5,
             if dtype.is_integer() {
                 Shuffle::Bit
@@ -124,11 +124,16 @@ fn blosc_settings(
         ),
         _ => return Ok(None),
     };
-    let clevel = level.unwrap_or(default_level);
-    if !(0..=9).contains(&clevel) {
-        return Err(Error::invalid_option("level", "blosc levels are 0..=9"));
-    }
-    Ok(Some((cname, clevel, shuffle.unwrap_or(default_shuffle))))
+    let level = u8::try_from(level.unwrap_or(default_level))
+        .ok()
+        .filter(|l| *l <= 9)
+        .ok_or_else(|| Error::invalid_option("level", "blosc levels are 0..=9"))?;
+    Ok(Some(blosc::Settings {
+        compressor,
+        level,
+        shuffle: shuffle.unwrap_or(default_shuffle),
+        type_size: dtype.size(),
+    }))
 }
 
 /// A read error from the zarrs crate: the store does not hold what its metadata says.
@@ -272,6 +277,9 @@ fn choose_chunks(dataset: &Dataset, requested: Option<&[i64]>, target: u64) -> R
 /// already holds its metadata), one engine region per stored chunk: regions are read,
 /// padded to the chunk shape at the array edges and encoded in parallel, and each encoded
 /// chunk is written to its file, whose flush to the disk starts at once in the background.
+/// `blosc`: the settings of the array's codecs when they are `bytes` (little-endian) then
+/// `blosc` alone, whose frames emio writes itself ([`blosc::encode`]); other codec chains
+/// are encoded by zarrs.
 /// (zarrs' filesystem store would sync every chunk file as it is written, which leaves both
 /// cores idle while the disk flushes; the atomic output syncs the finished tree once before
 /// renaming it into place, by when most of it is on the disk.)
@@ -281,9 +289,11 @@ fn write_chunks(
     dataset: &Dataset,
     array: &Array<FilesystemStore>,
     chunk: &[u64],
-    element: Element,
+    blosc: Option<blosc::Settings>,
     progress: &dyn Progress,
 ) -> Result<()> {
+    let element = Element::of(dataset.dtype());
+    let blosc = blosc.filter(|_| cfg!(target_endian = "little"));
     let (store_root, _) = leaf_store(path, node);
     let codec_options = CodecOptions::default().with_store_empty_chunks(true);
     let codecs = array.codecs();
@@ -291,6 +301,10 @@ fn write_chunks(
         dataset,
         progress,
         |region, raw| {
+            if let Some(settings) = &blosc {
+                let frame = blosc::encode(raw, settings).map_err(|e| werr(path, e))?;
+                return Ok(std::borrow::Cow::Owned(frame));
+            }
             let indices = chunk_indices(region, chunk, element);
             let shape = array.chunk_shape(&indices).map_err(|e| werr(path, e))?;
             codecs

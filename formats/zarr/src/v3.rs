@@ -12,7 +12,7 @@ use emio_core::{
 use serde_json::{json, Map, Value};
 
 use crate::{
-    blosc_settings, choose_chunks, create_array, distinct_datasets, json, open_source,
+    blosc, blosc_settings, choose_chunks, create_array, distinct_datasets, json, open_source,
     read_dir_bounded, v3_data_type, write_chunks, zero_fill, Compressor, Element, Shuffle,
     DEFAULT_CHUNK_BYTES,
 };
@@ -39,16 +39,15 @@ const FORMAT: &str = "zarr";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Zarr;
 
-/// The bytes-to-bytes codec for a compressor name, level and (Blosc) shuffle, for
-/// elements of type `dtype`.
+/// The bytes-to-bytes codec: Blosc's `blosc` settings ([`blosc_settings`]) or the
+/// compressor `name` at `level`.
 fn compressor_codec(
     name: Compressor,
     level: Option<i64>,
-    shuffle: Option<Shuffle>,
-    dtype: DType,
+    blosc: Option<blosc::Settings>,
 ) -> Result<Option<Value>> {
-    if let Some((cname, clevel, shuffle)) = blosc_settings(name, level, shuffle, dtype)? {
-        let shuffle = match shuffle {
+    if let Some(settings) = blosc {
+        let shuffle = match settings.shuffle {
             Shuffle::Byte => "shuffle",
             Shuffle::Bit => "bitshuffle",
             Shuffle::None => "noshuffle",
@@ -56,8 +55,8 @@ fn compressor_codec(
         return Ok(Some(json!({
             "name": "blosc",
             "configuration": {
-                "cname": cname, "clevel": clevel, "shuffle": shuffle,
-                "typesize": dtype.size(), "blocksize": 0
+                "cname": settings.compressor.name(), "clevel": settings.level,
+                "shuffle": shuffle, "typesize": settings.type_size, "blocksize": 0
             }
         })));
     }
@@ -203,13 +202,14 @@ impl Format for Zarr {
             }
         };
         let es = element.component.size();
-        let mut inner = vec![bytes_codec(es)];
-        inner.extend(compressor_codec(
+        let blosc = blosc_settings(
             options.compressor,
             options.level,
             options.shuffle,
             element.component,
-        )?);
+        )?;
+        let mut inner = vec![bytes_codec(es)];
+        inner.extend(compressor_codec(options.compressor, options.level, blosc)?);
         let codecs = if grid == chunk {
             inner
         } else {
@@ -272,7 +272,9 @@ impl Format for Zarr {
             }),
         )?;
         let array = create_array(path, "/data", metadata)?;
-        write_chunks(path, "/data", dataset, &array, &grid, element, progress)
+        // Chunks inside shards are encoded by zarrs' sharding codec.
+        let blosc = blosc.filter(|_| grid == chunk);
+        write_chunks(path, "/data", dataset, &array, &grid, blosc, progress)
     }
 }
 

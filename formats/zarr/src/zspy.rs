@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 use zarrs::array::{ArrayBytes, ArraySubset};
 
 use crate::{
-    blosc_settings, choose_chunks, create_array, json, open_source, read_dir_bounded, werr,
+    blosc, blosc_settings, choose_chunks, create_array, json, open_source, read_dir_bounded, werr,
     write_chunks, zerr, Compressor, Element, Shuffle,
 };
 
@@ -52,29 +52,26 @@ const MAX_METADATA_ELEMENTS: u64 = 1 << 20;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Zspy;
 
-/// The numcodecs compressor configuration of a `.zarray` for elements of type `dtype`.
-fn compressor(
-    name: Compressor,
-    level: Option<i64>,
-    shuffle: Option<Shuffle>,
-    dtype: DType,
-) -> Result<Value> {
-    if let Some((cname, clevel, shuffle)) = blosc_settings(name, level, shuffle, dtype)? {
+/// The numcodecs compressor configuration of a `.zarray`: Blosc's `blosc` settings
+/// ([`blosc_settings`]) or the compressor `name` at `level`.
+fn compressor(name: Compressor, level: Option<i64>, blosc: Option<blosc::Settings>) -> Value {
+    if let Some(settings) = blosc {
         // numcodecs' Blosc.NOSHUFFLE, SHUFFLE, BITSHUFFLE.
-        let shuffle = match shuffle {
+        let shuffle = match settings.shuffle {
             Shuffle::None => 0,
             Shuffle::Byte => 1,
             Shuffle::Bit => 2,
         };
-        return Ok(json!({
-            "id": "blosc", "cname": cname, "clevel": clevel, "shuffle": shuffle, "blocksize": 0
-        }));
+        return json!({
+            "id": "blosc", "cname": settings.compressor.name(), "clevel": settings.level,
+            "shuffle": shuffle, "blocksize": 0
+        });
     }
-    Ok(match name {
+    match name {
         Compressor::Zstd => json!({"id": "zstd", "level": level.unwrap_or(1)}),
         Compressor::Gzip => json!({"id": "gzip", "level": level.unwrap_or(5)}),
         _ => Value::Null,
-    })
+    }
 }
 
 /// `.zarray` contents for an array.
@@ -502,6 +499,7 @@ fn write_array(
     progress: &dyn Progress,
 ) -> Result<()> {
     let dtype = dataset.dtype();
+    let blosc = blosc_settings(options.compressor, options.level, options.shuffle, dtype)?;
     let fill = match dtype {
         DType::Bool => json!(false),
         DType::C64 | DType::C128 => json!([0.0, 0.0]),
@@ -513,20 +511,12 @@ fn write_array(
         chunk,
         dtype.numpy_str().into(),
         fill,
-        compressor(options.compressor, options.level, options.shuffle, dtype)?,
+        compressor(options.compressor, options.level, blosc),
     );
     let array = create_array(path, node, meta)?;
     let dir = path.join(node.trim_start_matches('/'));
     json::write(&dir.join(".zattrs"), &json!({}))?;
-    write_chunks(
-        path,
-        node,
-        dataset,
-        &array,
-        chunk,
-        Element::of(dtype),
-        progress,
-    )
+    write_chunks(path, node, dataset, &array, chunk, blosc, progress)
 }
 
 /// Open `Experiments/<name>` as a dataset.

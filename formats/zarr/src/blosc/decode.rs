@@ -1,38 +1,13 @@
-//! Blosc chunks (format version 2, as c-blosc 1.x, numcodecs and zarrs write them) decoded
+//! Blosc frames (format version 2, as c-blosc 1.x, numcodecs and zarrs write them) decoded
 //! by emio straight into the region's buffer: LZ4 (and LZ4HC: [`emio_core::lz4`]) and Zstd
 //! blocks, the byte and bit shuffles undone by [`emio_core::bitplanes`] (GFNI transposes
 //! where the processor has them; the c-blosc that zarrs builds has only SSE2 ones). Frames
 //! of other compressors (BloscLZ, Snappy, zlib) and versions are left to zarrs.
-//!
-//! A frame is a 16-byte header (version, compressor version, flags, type size, then
-//! little-endian `u32`: decoded bytes, block bytes, frame bytes), then, unless the flags
-//! say the data was stored as is, one `i32` offset per block. A block is stored as one
-//! stream, or as one stream per byte of the type ("split": the block's bytes are the
-//! concatenation of the streams), each prefixed by its `i32` length; a stream as long as
-//! its decoded part is stored uncompressed. After decoding, a block is unshuffled: byte
-//! shuffle (flag 0x1, type size > 1) or bit shuffle (flag 0x4, the block's whole groups of
-//! 8 elements; the bytes after them stay as they are).
 
+use super::{
+    splits, Compressor, BIT_SHUFFLE, BYTE_SHUFFLE, DONT_SPLIT, HEADER, MEMCPYED, RESERVED,
+};
 use emio_core::bitplanes;
-
-/// Header bytes of a frame.
-const HEADER: usize = 16;
-/// Flags: byte shuffle, stored as is, bit shuffle, blocks not split, reserved.
-const BYTE_SHUFFLE: u8 = 0x1;
-const MEMCPYED: u8 = 0x2;
-const BIT_SHUFFLE: u8 = 0x4;
-const RESERVED: u8 = 0x8;
-const DONT_SPLIT: u8 = 0x10;
-/// c-blosc splits blocks of at least this many elements, of types up to `MAX_SPLITS`.
-const MIN_SPLIT_ELEMENTS: usize = 128;
-const MAX_SPLITS: usize = 16;
-
-/// The compressor of a frame's blocks.
-#[derive(Clone, Copy)]
-enum Compressor {
-    Lz4,
-    Zstd,
-}
 
 /// What [`decode_into`] did with a frame.
 #[derive(Debug, PartialEq, Eq)]
@@ -81,10 +56,8 @@ pub fn decode_into(encoded: &[u8], out: &mut [u8]) -> Result<Outcome, String> {
         out.copy_from_slice(stored);
         return Ok(Outcome::Decoded);
     }
-    let compressor = match flags >> 5 {
-        1 => Compressor::Lz4,
-        4 => Compressor::Zstd,
-        _ => return Ok(Outcome::Unsupported),
+    let Some(compressor) = Compressor::from_code(flags >> 5) else {
+        return Ok(Outcome::Unsupported);
     };
     if block == 0 {
         return Err("a Blosc block size of at least 1".into());
@@ -102,16 +75,7 @@ pub fn decode_into(encoded: &[u8], out: &mut [u8]) -> Result<Outcome, String> {
     };
     for (j, dst) in out.chunks_mut(block).enumerate() {
         let at = i32_at(frame, HEADER + 4 * j)?;
-        let last_partial = dst.len() < block;
-        let splits = if flags & DONT_SPLIT == 0
-            && type_size <= MAX_SPLITS
-            && dst.len() / type_size >= MIN_SPLIT_ELEMENTS
-            && !last_partial
-        {
-            type_size
-        } else {
-            1
-        };
+        let splits = splits(flags & DONT_SPLIT == 0, type_size, dst.len(), block);
         let shuffled = byte_shuffle || (bit_shuffle && dst.len() >= type_size);
         let target: &mut [u8] = if shuffled {
             &mut scratch[..dst.len()]
@@ -196,55 +160,9 @@ fn decode_block(
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::c_blosc;
     use super::*;
     use proptest::prelude::*;
-    use serde_json::json;
-    use std::sync::Arc;
-    use zarrs::array::{Array, ArrayBytes, ArrayMetadata, ArrayToBytesCodecTraits, CodecOptions};
-    use zarrs::storage::store::MemoryStore;
-
-    /// `bytes` encoded by c-blosc (zarrs' `blosc` codec) as one chunk of a 1-D array of
-    /// `type_size`-byte unsigned integers.
-    fn c_blosc(
-        bytes: &[u8],
-        type_size: usize,
-        cname: &str,
-        shuffle: &str,
-        block: usize,
-    ) -> Vec<u8> {
-        let n = bytes.len() / type_size;
-        let data_type = format!("uint{}", 8 * type_size);
-        let metadata: ArrayMetadata = serde_json::from_value(json!({
-            "zarr_format": 3,
-            "node_type": "array",
-            "shape": [n],
-            "data_type": data_type,
-            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [n]}},
-            "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
-            "fill_value": 0,
-            "codecs": [
-                {"name": "bytes", "configuration": {"endian": "little"}},
-                {"name": "blosc", "configuration": {
-                    "cname": cname, "clevel": 5, "shuffle": shuffle,
-                    "typesize": type_size, "blocksize": block,
-                }},
-            ],
-        }))
-        .unwrap();
-        let array = Array::new_with_metadata(Arc::new(MemoryStore::new()), "/", metadata).unwrap();
-        let shape = array.chunk_shape(&[0]).unwrap();
-        array
-            .codecs()
-            .encode(
-                ArrayBytes::new_flen(bytes),
-                &shape,
-                array.data_type(),
-                array.fill_value(),
-                &CodecOptions::default(),
-            )
-            .unwrap()
-            .into_owned()
-    }
 
     proptest! {
         /// Every frame c-blosc writes with LZ4, LZ4HC or Zstd (any shuffle, type size,
