@@ -1,12 +1,15 @@
 //! The compression side of the benchmark (issue 23): how compressible an input is (its zstd
 //! level 1 ratio), and the rate at which a Zarr codec chain alone compresses the same bytes
 //! in memory on all cores — the ceiling no conversion to that codec can beat — for the
-//! codecs a conversion wrote and for the alternatives a default is chosen from.
+//! codecs a conversion wrote and for the alternatives a default is chosen from. Blosc
+//! chains are measured both as the writer encodes them (emio's encoder) and by c-blosc
+//! (zarrs); the faster is the ceiling.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use emio::zarr::blosc;
 use emio::Dataset;
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -111,6 +114,9 @@ fn padded_chunk(ds: &Dataset, start: &[u64], chunk: &[u64]) -> Vec<u8> {
 /// A Zarr v3 codec chain ready to encode chunks in memory.
 pub struct Codec {
     array: Array<MemoryStore>,
+    /// The settings of a chain of `bytes` then `blosc` alone, which the writer encodes with
+    /// emio's own Blosc encoder.
+    blosc: Option<blosc::Settings>,
 }
 
 /// What a codec did to a sample.
@@ -127,10 +133,16 @@ impl Codec {
     /// The codec chain of the Zarr v3 array described by `metadata` (an array's
     /// `zarr.json`).
     pub fn from_metadata(metadata: Value) -> Codec {
+        let blosc = blosc_settings(&metadata);
         let parsed: ArrayMetadata = serde_json::from_value(metadata).expect("array metadata");
         let array = Array::new_with_metadata(Arc::new(MemoryStore::new()), "/", parsed)
             .expect("an array of the metadata");
-        Codec { array }
+        Codec { array, blosc }
+    }
+
+    /// Whether emio encodes this chain itself (Blosc alone).
+    pub fn by_emio(&self) -> bool {
+        self.blosc.is_some()
     }
 
     /// The codec chain the `.zarr` store at `store` wrote its data with.
@@ -163,8 +175,21 @@ impl Codec {
     }
 
     /// Encode every chunk of `sample` (whose chunk shape must be the codec's) on all cores,
-    /// as the writer does (each chunk by one worker): the rate and ratio.
+    /// as the writer does (each chunk by one worker, Blosc by emio's own encoder): the
+    /// rate and ratio.
     pub fn encode(&self, sample: &Sample) -> Encoded {
+        match &self.blosc {
+            Some(settings) => measure(sample, |c| {
+                blosc::encode(c, settings)
+                    .expect("emio's Blosc encoder")
+                    .len() as u64
+            }),
+            None => self.encode_by_zarrs(sample),
+        }
+    }
+
+    /// [`Codec::encode`] by zarrs' codecs (Blosc by c-blosc).
+    pub fn encode_by_zarrs(&self, sample: &Sample) -> Encoded {
         assert_eq!(
             sample.chunk,
             self.chunk_shape(),
@@ -176,34 +201,66 @@ impl Codec {
             .chunk_shape(&vec![0; sample.chunk.len()])
             .expect("chunk shape");
         let codecs = self.array.codecs();
-        let once = || {
-            let t = Instant::now();
-            let out: u64 = sample
-                .chunks
-                .par_iter()
-                .map(|c| {
-                    codecs
-                        .encode(
-                            ArrayBytes::new_flen(&c[..]),
-                            &shape,
-                            self.array.data_type(),
-                            self.array.fill_value(),
-                            &options,
-                        )
-                        .expect("encode")
-                        .len() as u64
-                })
-                .sum();
-            (t.elapsed(), out)
-        };
-        let (_, out) = once();
-        let timing = common::Timing::of(|| once().0);
-        Encoded {
-            rate: sample.bytes() as f64 / timing.median().as_secs_f64().max(1e-9),
-            spread: timing.spread(),
-            ratio: sample.bytes() as f64 / out.max(1) as f64,
-        }
+        measure(sample, |c| {
+            codecs
+                .encode(
+                    ArrayBytes::new_flen(c),
+                    &shape,
+                    self.array.data_type(),
+                    self.array.fill_value(),
+                    &options,
+                )
+                .expect("encode")
+                .len() as u64
+        })
     }
+}
+
+/// Time `encode` (a chunk's bytes to its encoded length) over every chunk of `sample` on
+/// all cores: one untimed run, then the median of [`common::runs`].
+fn measure(sample: &Sample, encode: impl Fn(&[u8]) -> u64 + Sync) -> Encoded {
+    let once = || {
+        let t = Instant::now();
+        let out: u64 = sample.chunks.par_iter().map(|c| encode(c)).sum();
+        (t.elapsed(), out)
+    };
+    let (_, out) = once();
+    let timing = common::Timing::of(|| once().0);
+    Encoded {
+        rate: sample.bytes() as f64 / timing.median().as_secs_f64().max(1e-9),
+        spread: timing.spread(),
+        ratio: sample.bytes() as f64 / out.max(1) as f64,
+    }
+}
+
+/// The Blosc settings of a Zarr v3 array whose codecs are `bytes` (little-endian) then
+/// `blosc` (LZ4 or Zstd) alone: the chains the writer encodes with emio's encoder.
+fn blosc_settings(metadata: &Value) -> Option<blosc::Settings> {
+    let [bytes, codec] = metadata.get("codecs")?.as_array()?.as_slice() else {
+        return None;
+    };
+    let little = bytes
+        .pointer("/configuration/endian")
+        .and_then(Value::as_str)
+        != Some("big");
+    if bytes.get("name")? != "bytes" || !little || codec.get("name")? != "blosc" {
+        return None;
+    }
+    let config = codec.get("configuration")?;
+    Some(blosc::Settings {
+        compressor: match config.get("cname")?.as_str()? {
+            "lz4" => blosc::Compressor::Lz4,
+            "zstd" => blosc::Compressor::Zstd,
+            _ => return None,
+        },
+        level: u8::try_from(config.get("clevel")?.as_u64()?).ok()?,
+        shuffle: match config.get("shuffle")?.as_str()? {
+            "shuffle" => emio::zarr::Shuffle::Byte,
+            "bitshuffle" => emio::zarr::Shuffle::Bit,
+            _ => emio::zarr::Shuffle::None,
+        },
+        type_size: usize::try_from(config.get("typesize")?.as_u64()?).ok()?,
+    })
 }
 
 /// The metadata of the data array of the `.zarr` store at `store` (its `data/zarr.json`).
