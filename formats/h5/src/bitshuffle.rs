@@ -10,38 +10,17 @@
 //! 2]`) a 12-byte header (big-endian total bytes and block bytes) precedes the blocks, each
 //! stored as a big-endian `u32` compressed size and an LZ4 block.
 //!
-//! Decoding undoes the transpose with [`emio_core::bitplanes::unshuffle`] (SSE2 byte
-//! transposes and bit gathers, 16 positions of every bit row at once); encoding (for tests
-//! and writers) transposes 8 elements at a time as an 8x8 bit matrix in a `u64`. Every size is checked against the chunk size the
+//! Decoding undoes the transpose with [`emio_core::bitplanes::unshuffle`], encoding (for
+//! tests and writers) makes it with [`emio_core::bitplanes::shuffle`] (SSE2 or GFNI, 16
+//! positions of every bit row at once). Every size is checked against the chunk size the
 //! caller declares, so corrupt input cannot make it allocate more than one chunk.
 
-use emio_core::bitplanes::{transpose8, unshuffle};
+use emio_core::bitplanes::{shuffle, unshuffle};
 use emio_core::{Error, Result};
 
 /// The bitshuffle library's default block: 8 KiB of elements, a multiple of 8, at least 128.
 pub fn default_block(elem_size: usize) -> usize {
     ((8192 / elem_size.max(1)) / 8 * 8).max(128)
-}
-
-/// The bit transpose of one block (undone by [`emio_core::bitplanes::unshuffle`]).
-pub fn shuffle_block(input: &[u8], out: &mut [u8], es: usize) {
-    let n = input.len() / es;
-    debug_assert!(n.is_multiple_of(8) && out.len() == input.len());
-    let row = n / 8;
-    for b in 0..es {
-        let planes = &mut out[b * 8 * row..(b + 1) * 8 * row];
-        for g in 0..row {
-            let base = g * 8 * es + b;
-            let mut x = [0u8; 8];
-            for (i, v) in x.iter_mut().enumerate() {
-                *v = input[base + i * es];
-            }
-            let y = transpose8(u64::from_le_bytes(x)).to_le_bytes();
-            for (k, &v) in y.iter().enumerate() {
-                planes[k * row + g] = v;
-            }
-        }
-    }
 }
 
 /// Element counts of the blocks a chunk of `n` elements is cut into (then `n % 8` raw).
@@ -186,7 +165,7 @@ pub fn encode(data: &[u8], es: usize, block: usize, lz4: bool) -> Vec<u8> {
     let mut tmp = vec![0u8; block * es];
     for len in blocks(n, block) {
         let bytes = len * es;
-        shuffle_block(&data[done..done + bytes], &mut tmp[..bytes], es);
+        shuffle(&data[done..done + bytes], &mut tmp[..bytes], es);
         if lz4 {
             let c = lz4_flex::block::compress(&tmp[..bytes]);
             out.extend_from_slice(&(c.len() as u32).to_be_bytes());
@@ -221,12 +200,18 @@ mod tests {
         out
     }
 
+    /// `emio_core::bitplanes::shuffle` is the filter's transpose, at the element sizes
+    /// detectors write.
     #[test]
     fn transpose_matches_the_bit_definition() {
-        let data: Vec<u8> = (0..64u32 * 4).map(|i| (i * 37 + 11) as u8).collect();
-        let mut out = vec![0u8; data.len()];
-        shuffle_block(&data, &mut out, 4);
-        assert_eq!(out, naive_shuffle(&data, 4));
+        for es in [1, 2, 4] {
+            let data: Vec<u8> = (0..1024u32 * es as u32)
+                .map(|i| (i * 37 + 11) as u8)
+                .collect();
+            let mut out = vec![0u8; data.len()];
+            shuffle(&data, &mut out, es);
+            assert_eq!(out, naive_shuffle(&data, es), "{es}-byte elements");
+        }
     }
 
     #[test]

@@ -118,20 +118,11 @@ pub fn unshuffle(input: &[u8], elem_size: usize) -> Vec<u8> {
     out
 }
 
-/// Apply HDF5's byte shuffle (the inverse of [`unshuffle`]).
+/// Apply HDF5's byte shuffle (the inverse of [`unshuffle`];
+/// [`emio_core::bitplanes::shuffle_bytes`]).
 pub fn shuffle(input: &[u8], elem_size: usize) -> Vec<u8> {
-    if elem_size <= 1 {
-        return input.to_vec();
-    }
-    let n = input.len() / elem_size;
     let mut out = vec![0u8; input.len()];
-    for i in 0..n {
-        for b in 0..elem_size {
-            out[b * n + i] = input[i * elem_size + b];
-        }
-    }
-    let tail = n * elem_size;
-    out[tail..].copy_from_slice(&input[tail..]);
+    emio_core::bitplanes::shuffle_bytes(input, &mut out, elem_size);
     out
 }
 
