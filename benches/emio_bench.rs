@@ -697,6 +697,13 @@ fn target_rows(
                     ("numpy memmap -> zarr-python (lz4)", &p.memmap),
                     ("HyperSpy lazy -> .zspy", &p.hyperspy),
                 ] {
+                    let peer = match peer {
+                        Ok(peer) => peer,
+                        Err(e) => {
+                            tables.targets.text(format!("{what}: not timed: {e}"));
+                            continue;
+                        }
+                    };
                     let ratio = peer.median.as_secs_f64() / emio_t.as_secs_f64();
                     tables.targets.row(vec![
                         what.to_string(),

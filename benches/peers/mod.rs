@@ -102,12 +102,13 @@ pub fn h5py_timing(python: &str, path: &Path) -> PeerTiming {
 
 /// The two usual ways to save the MIB file at `mib` (of logical `shape`) to Zarr, timed
 /// with outputs in `dir`: numpy memmap → zarr-python (Blosc lz4 + shuffle, `chunks`, one
-/// scan row per write), and HyperSpy's lazy load and `.zspy` save.
+/// scan row per write), and HyperSpy's lazy load and `.zspy` save; each the timing or why
+/// it failed in this Python.
 pub struct ZarrPeers {
     /// numpy memmap → zarr-python.
-    pub memmap: PeerTiming,
+    pub memmap: std::result::Result<PeerTiming, String>,
     /// HyperSpy lazy load + `.zspy` save.
-    pub hyperspy: PeerTiming,
+    pub hyperspy: std::result::Result<PeerTiming, String>,
 }
 
 /// Time [`ZarrPeers`] on `mib` (see there).
@@ -131,15 +132,19 @@ pub fn zarr_peers(
         ],
     )?;
     let doc: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| e.to_string())?;
-    let secs = |key: &str| -> std::result::Result<Vec<f64>, String> {
+    let timing = |key: &str| -> std::result::Result<PeerTiming, String> {
+        if let Some(error) = doc[key].as_str() {
+            return Err(error.to_string());
+        }
         doc[key]
             .as_array()
             .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
             .filter(|v: &Vec<f64>| v.len() == 3)
+            .map(|secs| PeerTiming::of(&secs))
             .ok_or_else(|| format!("{ZARR_SCRIPT}: no {key} timing in {out}"))
     };
     Ok(ZarrPeers {
-        memmap: PeerTiming::of(&secs("memmap")?),
-        hyperspy: PeerTiming::of(&secs("hyperspy")?),
+        memmap: timing("memmap"),
+        hyperspy: timing("hyperspy"),
     })
 }
