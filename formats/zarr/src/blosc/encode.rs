@@ -72,7 +72,8 @@ pub fn encode(raw: &[u8], settings: &Settings) -> Result<Vec<u8>, String> {
     let blocks = raw.len().div_ceil(block);
     // c-blosc gives up compressing when the frame would outgrow the chunk plus a header.
     let limit = raw.len() + HEADER;
-    let mut frame = vec![0u8; HEADER + 4 * blocks];
+    let mut frame = Vec::with_capacity(HEADER + 4 * blocks + raw.len() / 4);
+    frame.resize(HEADER + 4 * blocks, 0);
     let mut packer = Packer::new(settings, block)?;
     let mut scratch = vec![0u8; block];
     for (j, src) in raw.chunks(block).enumerate() {
