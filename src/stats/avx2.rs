@@ -28,7 +28,7 @@ use emio_core::DType;
 use super::bins::{portable_fill, Binner};
 use super::kernels::portable_summary;
 use super::kernels::Element;
-use super::table::{count_group, Raw, COMMON, SUB};
+use super::table::{count_group, Raw, COMMON, PREFETCH_AHEAD, SUB};
 use super::Summary;
 
 /// Whether this processor runs the AVX2 loop (checked once).
@@ -276,8 +276,11 @@ const DENSE: (usize, usize) = (1, 4);
 /// one (element `l` of a block in sub-table `l % SUB`). A block in which more than
 /// [`DENSE`] of the elements match no common value (the disc of a diffraction pattern) is
 /// counted whole by plain increments ([`count_group`]): a loop over its missed elements
-/// would cost a bit scan and an unpredictable branch each. Returns how many elements were
-/// counted one by one.
+/// would cost a bit scan and an unpredictable branch each. Every block asks for the one
+/// [`PREFETCH_AHEAD`] bytes further: without it the loop waited on memory at every block's
+/// first load (the hardware prefetcher stops at page boundaries): `emconvert stats` of
+/// the realistic 1 GiB MIB took 178 ms (0.67× `cat`), with it 82 ms (1.46×).
+/// Returns how many elements were counted one by one.
 ///
 /// # Safety
 /// The processor must support AVX2 ([`available`]).
@@ -296,7 +299,11 @@ pub(super) unsafe fn count<L: Lanes, const K: usize>(
     let whole = &bytes[..bytes.len() - rest.len()];
     for group in whole.chunks(BLOCK_BYTES * L::FOLD_EVERY) {
         let mut counters = [_mm256_setzero_si256(); COMMON];
-        for block in group.chunks_exact(BLOCK_BYTES) {
+        for (i, block) in group.chunks_exact(BLOCK_BYTES).enumerate() {
+            let ahead = i * BLOCK_BYTES + PREFETCH_AHEAD;
+            if let Some(far) = group.get(ahead..ahead + 1) {
+                emio_core::scan::prefetch(far);
+            }
             // SAFETY: `block` is 64 bytes long: both unaligned 32-byte loads are inside it.
             let (a, b) = unsafe {
                 let p = block.as_ptr().cast::<__m256i>();

@@ -42,8 +42,9 @@ const BLOCK: usize = 32;
 /// Blocks per piece: the `u16` lane counters of the common values never overflow.
 const FLUSH: usize = 1 << 15;
 
-/// How far ahead of the cache line it counts [`count_plain`] asks for the next one.
-const PREFETCH_AHEAD: usize = 2048;
+/// How far ahead of the cache line it counts [`count_plain`] (and the AVX2 comparison loop)
+/// asks for the next one.
+pub(super) const PREFETCH_AHEAD: usize = 2048;
 
 /// Regions counted by plain increments ([`count_plain`]) once the common values caught
 /// less than half of a region's elements, before comparisons are tried again.
