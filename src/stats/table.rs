@@ -44,7 +44,7 @@ const FLUSH: usize = 1 << 15;
 
 /// How far ahead of the cache line it counts [`count_plain`] (and the AVX2 comparison loop)
 /// asks for the next one.
-pub(super) const PREFETCH_AHEAD: usize = 2048;
+pub(super) const PREFETCH_AHEAD: usize = 4096;
 
 /// Regions counted by plain increments ([`count_plain`]) once the common values caught
 /// less than half of a region's elements, before comparisons are tried again.
