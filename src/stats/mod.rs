@@ -275,9 +275,9 @@ impl Stats {
 /// Statistics of every value of `dataset`, with a histogram of `bins` bins unless `bins`
 /// is 0.
 ///
-/// 8- and 16-bit integers and bool take one pass that counts every value (module `table`);
-/// other data a pass of typed moment kernels (module `kernels`) and, for the histogram, a
-/// second one once the range is known (module `bins`).
+/// 8- and 16-bit integers and bool take one pass that counts every value (module `table`),
+/// with or without a histogram; other data a pass of typed moment kernels (module
+/// `kernels`) and, for the histogram, a second one once the range is known (module `bins`).
 pub fn stats(dataset: &Dataset, bins: usize, progress: &dyn Progress) -> Result<Stats> {
     stats_in(dataset, bins, progress, PIECE_BYTES)
 }
@@ -300,7 +300,9 @@ fn stats_in(
         })
     };
     let mut values = None;
-    let (summary, histogram) = if bins > 0 && table::counts(dtype) {
+    // 8- and 16-bit values are counted in tables even without a histogram: one pass,
+    // exact moments, faster than the moment kernels on these types.
+    let (summary, histogram) = if table::counts(dtype) {
         let tables = table::Tables::new(dtype);
         // Counted as stored: values in the other byte order are reversed in registers.
         scan::for_each_stored_piece(&engine, dataset, piece_bytes, progress, |b, order| {
@@ -308,7 +310,8 @@ fn stats_in(
             Ok(())
         })?;
         let (summary, histogram, counted) = tables.finish(bins);
-        values = Some(counted);
+        // Percentiles come with the histogram (`--bins 0`: neither).
+        values = (bins > 0).then_some(counted);
         (summary, histogram)
     } else {
         let total = Mutex::new(Summary::default());
