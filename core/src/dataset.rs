@@ -347,10 +347,11 @@ impl Dataset {
         self.source.stored_view()
     }
 
-    /// Every value exactly once as equal runs of stored bytes, in no particular order, for
-    /// order-free passes (see [`ArraySource::stored_runs`]).
-    pub fn stored_runs(&self) -> Option<crate::source::StoredRuns<'_>> {
-        self.source.stored_runs()
+    /// Every value exactly once as runs of stored bytes `min_mean_run` bytes long on
+    /// average, in no particular order, for order-free passes (see
+    /// [`ArraySource::stored_runs`]).
+    pub fn stored_runs(&self, min_mean_run: usize) -> Option<crate::source::StoredRuns<'_>> {
+        self.source.stored_runs(min_mean_run)
     }
 
     /// The file whose bytes, from its first byte, are the `bytes` of

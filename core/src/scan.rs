@@ -73,34 +73,33 @@ fn scan(
     let piece = (usize::try_from(piece_bytes).unwrap_or(usize::MAX) / element).max(1) * element;
     let native = |b: &[u8]| work(b, ByteOrder::NATIVE);
     if let Some(bytes) = stored.mapped() {
-        let runs = Runs {
-            bytes,
-            starts: Starts::Listed(vec![0]),
-            run: bytes.len(),
-        };
         let pieces = Pieces {
-            runs,
-            piece,
+            bytes,
+            cut: Cut::whole(bytes.len(), piece),
             swap_unit: 1,
         };
         return in_map(engine, &pieces, progress, &native);
     }
     let in_runs = stored
         .stored_view()
-        .and_then(|view| Some((view.order, Runs::of(view, stored.shape(), element)?)))
+        .and_then(|view| {
+            let cut = Cut::strided(&view, stored.shape(), element, piece)?;
+            Some((view.bytes, view.order, cut))
+        })
         .or_else(|| {
-            let listed = stored.stored_runs()?;
-            Some((listed.order, Runs::listed(listed)?))
+            let listed = stored.stored_runs(MIN_RUN_BYTES)?;
+            let cut = Cut::listed(listed.runs, piece);
+            Some((listed.bytes, listed.order, cut))
         });
-    if let Some((stored_order, runs)) = in_runs {
+    if let Some((bytes, stored_order, cut)) = in_runs {
         let (order, swap_unit) = if stored_order.is_native() || as_stored {
             (stored_order, 1)
         } else {
             (ByteOrder::NATIVE, stored.dtype().swap_unit())
         };
         let pieces = Pieces {
-            runs,
-            piece,
+            bytes,
+            cut,
             swap_unit,
         };
         return in_map(engine, &pieces, progress, &|b| work(b, order));
@@ -111,32 +110,19 @@ fn scan(
         .map(|_| ())
 }
 
-/// A memory-mapped dataset's values cut into pieces for the threads: every run cut into
-/// pieces of at most `piece` bytes, the groups of `swap_unit` bytes reversed in a buffer
-/// when that is more than 1 (a contiguous dataset is one run).
+/// A memory-mapped dataset's values cut into pieces for the threads ([`Cut`]), the groups
+/// of `swap_unit` bytes reversed in a buffer when that is more than 1.
 struct Pieces<'a> {
-    runs: Runs<'a>,
-    piece: usize,
+    bytes: &'a [u8],
+    cut: Cut,
     swap_unit: usize,
 }
 
 impl Pieces<'_> {
-    /// Bytes of all pieces.
-    fn total(&self) -> usize {
-        self.runs.count() * self.runs.run
-    }
-
-    fn count(&self) -> usize {
-        self.runs.count() * self.runs.run.div_ceil(self.piece)
-    }
-
     /// Piece `i`: a slice of the map, or its bytes swapped into `scratch`.
     fn get<'s>(&'s self, i: usize, scratch: &'s mut Vec<u8>) -> &'s [u8] {
-        let (runs, piece) = (&self.runs, self.piece);
-        let per_run = runs.run.div_ceil(piece);
-        let within = (i % per_run) * piece;
-        let start = runs.start(i / per_run) + within;
-        let bytes = &runs.bytes[start..start + piece.min(runs.run - within)];
+        let (start, len) = self.cut.piece(i);
+        let bytes = &self.bytes[start..start + len];
         if self.swap_unit <= 1 {
             return bytes;
         }
@@ -150,39 +136,55 @@ impl Pieces<'_> {
 }
 
 /// Runs shorter than this would cost a piece each: datasets stored in such runs (thin
-/// frames, transposed or sub-sampled views) go through the engine's regions.
+/// frames, transposed or sub-sampled views), or listing runs this long only on average,
+/// go through the engine's regions.
 const MIN_RUN_BYTES: usize = 32 << 10;
 
-/// The values of a memory-mapped dataset as equal contiguous runs of its storage: those
-/// of a strided view (its last dimensions merged as far as they are contiguous, the runs in
-/// C order of the others), or runs the source lists ([`crate::source::StoredRuns`]).
-struct Runs<'a> {
-    bytes: &'a [u8],
-    /// Where the runs start.
-    starts: Starts,
-    /// Bytes per run (whole elements).
-    run: usize,
-}
-
-/// Where the runs of [`Runs`] start.
-enum Starts {
-    /// Along dimensions: the first run's byte offset, then the shape and byte strides of
-    /// the dimensions the runs are laid out along.
+/// Where a dataset's values lie in a memory map, as contiguous runs of it, each cut into
+/// pieces of at most `piece` bytes (whole elements).
+enum Cut {
+    /// Equal runs of `run` bytes along dimensions: the first run's byte offset, then the
+    /// shape and byte strides of the dimensions the runs are laid out along (a strided
+    /// view's last dimensions merged as far as they are contiguous, the runs in C order
+    /// of the others; a contiguous dataset is one run).
     Strided {
         offset: i64,
         outer: Vec<u64>,
         strides: Vec<i64>,
+        run: usize,
+        piece: usize,
     },
-    /// One byte offset per run.
-    Listed(Vec<usize>),
+    /// Runs a source lists ([`crate::source::StoredRuns`]) as (offset, bytes), and the
+    /// number of pieces before each run.
+    Listed {
+        runs: Vec<(usize, usize)>,
+        first_piece: Vec<usize>,
+        piece: usize,
+    },
 }
 
-impl<'a> Runs<'a> {
+impl Cut {
+    /// One run of `len` bytes from offset 0.
+    fn whole(len: usize, piece: usize) -> Self {
+        Cut::Strided {
+            offset: 0,
+            outer: Vec::new(),
+            strides: Vec::new(),
+            run: len,
+            piece,
+        }
+    }
+
     /// The runs of `view` for `shape` elements of `element` bytes, or None when no
     /// dimension is contiguous or its runs are short. Flipped dimensions are walked
     /// forwards (the scan's order is free), so frames stored with their rows upside down
     /// are one run each.
-    fn of(view: StridedView<'a>, shape: &[u64], element: usize) -> Option<Self> {
+    fn strided(
+        view: &StridedView<'_>,
+        shape: &[u64],
+        element: usize,
+        piece: usize,
+    ) -> Option<Self> {
         if shape.contains(&0) {
             return None;
         }
@@ -202,53 +204,86 @@ impl<'a> Runs<'a> {
         }
         outer.truncate(inner);
         strides.truncate(inner);
-        Some(Runs {
-            bytes: view.bytes,
-            starts: Starts::Strided {
-                offset,
-                outer,
-                strides,
-            },
+        Some(Cut::Strided {
+            offset,
+            outer,
+            strides,
             run,
+            piece,
         })
     }
 
-    /// The runs a source lists, or None when they are short (or none).
-    fn listed(listed: crate::source::StoredRuns<'a>) -> Option<Self> {
-        if listed.run < MIN_RUN_BYTES || listed.starts.is_empty() {
-            return None;
+    /// Listed runs (offset, bytes).
+    fn listed(runs: Vec<(usize, usize)>, piece: usize) -> Self {
+        let first_piece = runs
+            .iter()
+            .scan(0, |before, &(_, len)| {
+                let first = *before;
+                *before += len.div_ceil(piece);
+                Some(first)
+            })
+            .collect();
+        Cut::Listed {
+            runs,
+            first_piece,
+            piece,
         }
-        Some(Runs {
-            bytes: listed.bytes,
-            starts: Starts::Listed(listed.starts),
-            run: listed.run,
-        })
     }
 
-    /// Number of runs.
+    /// Bytes of all pieces.
+    fn total(&self) -> usize {
+        match self {
+            Cut::Strided { outer, run, .. } => outer.iter().product::<u64>() as usize * run,
+            Cut::Listed { runs, .. } => runs.iter().map(|&(_, len)| len).sum(),
+        }
+    }
+
+    /// Number of pieces.
     fn count(&self) -> usize {
-        match &self.starts {
-            Starts::Strided { outer, .. } => outer.iter().product::<u64>() as usize,
-            Starts::Listed(starts) => starts.len(),
+        match self {
+            Cut::Strided {
+                outer, run, piece, ..
+            } => outer.iter().product::<u64>() as usize * run.div_ceil(*piece),
+            Cut::Listed {
+                runs,
+                first_piece,
+                piece,
+            } => match (runs.last(), first_piece.last()) {
+                (Some(&(_, len)), Some(&first)) => first + len.div_ceil(*piece),
+                _ => 0,
+            },
         }
     }
 
-    /// Byte offset in the map of run `r`.
-    fn start(&self, r: usize) -> usize {
-        match &self.starts {
-            Starts::Strided {
+    /// Byte offset and length of piece `i`.
+    fn piece(&self, i: usize) -> (usize, usize) {
+        match self {
+            Cut::Strided {
                 offset,
                 outer,
                 strides,
+                run,
+                piece,
             } => {
-                let (mut r, mut at) = (r as u64, *offset);
+                let per_run = run.div_ceil(*piece);
+                let within = (i % per_run) * piece;
+                let (mut r, mut at) = ((i / per_run) as u64, *offset);
                 for (&n, &s) in outer.iter().zip(strides).rev() {
                     at += (r % n) as i64 * s;
                     r /= n;
                 }
-                at as usize
+                (at as usize + within, *piece.min(&(run - within)))
             }
-            Starts::Listed(starts) => starts[r],
+            Cut::Listed {
+                runs,
+                first_piece,
+                piece,
+            } => {
+                let r = first_piece.partition_point(|&f| f <= i) - 1;
+                let (start, len) = runs[r];
+                let within = (i - first_piece[r]) * piece;
+                (start + within, *piece.min(&(len - within)))
+            }
         }
     }
 }
@@ -260,8 +295,8 @@ fn in_map(
     progress: &dyn Progress,
     work: &(dyn Fn(&[u8]) -> Result<()> + Sync),
 ) -> Result<()> {
-    progress.set_total(pieces.total() as u64);
-    let count = pieces.count();
+    progress.set_total(pieces.cut.total() as u64);
+    let count = pieces.cut.count();
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let error = Mutex::new(None);
@@ -368,12 +403,18 @@ mod tests {
     }
 
     /// A source without a memory map: regions are read from `logical` (scanned through
-    /// the engine), unless it lists its values as runs of other bytes (`listed`: the
-    /// bytes, the runs' starts, bytes per run and byte order), as
+    /// the engine), unless it lists its values as runs of other bytes (`listed`), as
     /// [`crate::ArraySource::stored_runs`] offers them.
     struct Unmapped {
         logical: Dataset,
-        listed: Option<(Vec<u8>, Vec<usize>, usize, ByteOrder)>,
+        listed: Option<Listed>,
+    }
+
+    /// Runs of `bytes` as (offset, bytes), values in byte order `order`.
+    struct Listed {
+        bytes: Vec<u8>,
+        runs: Vec<(usize, usize)>,
+        order: ByteOrder,
     }
 
     impl crate::ArraySource for Unmapped {
@@ -397,13 +438,13 @@ mod tests {
         fn chunk_shape(&self) -> Vec<u64> {
             vec![1]
         }
-        fn stored_runs(&self) -> Option<crate::source::StoredRuns<'_>> {
-            let (bytes, starts, run, order) = self.listed.as_ref()?;
-            Some(crate::source::StoredRuns {
-                bytes,
-                starts: starts.clone(),
-                run: *run,
-                order: *order,
+        fn stored_runs(&self, min_mean_run: usize) -> Option<crate::source::StoredRuns<'_>> {
+            let listed = self.listed.as_ref()?;
+            let total: usize = listed.runs.iter().map(|&(_, len)| len).sum();
+            (total / listed.runs.len() >= min_mean_run).then(|| crate::source::StoredRuns {
+                bytes: &listed.bytes,
+                runs: listed.runs.clone(),
+                order: listed.order,
             })
         }
     }
@@ -511,22 +552,33 @@ mod tests {
         }
     }
 
-    /// Runs a source lists (unfiltered HDF5 chunks) are scanned where they lie, in either
-    /// byte order and for any piece size: every value once, none of the bytes between.
+    /// Runs a source lists (unfiltered HDF5 chunks, edge chunks' lines) are scanned where
+    /// they lie, in either byte order and for any piece size: every value once, none of
+    /// the bytes between.
     #[test]
     fn listed_runs_are_scanned_in_place() {
-        let (chunk, chunks, gap) = (MIN_RUN_BYTES / 2, 3usize, 10usize);
-        let values: Vec<u16> = (0..chunk * chunks)
+        // Run lengths in elements (16-bit): a short one among long ones, the mean over
+        // MIN_RUN_BYTES.
+        let lengths = [MIN_RUN_BYTES / 2, MIN_RUN_BYTES / 6, MIN_RUN_BYTES - 7];
+        let firsts: Vec<usize> = lengths
+            .iter()
+            .scan(0, |at, &len| {
+                *at += len;
+                Some(*at - len)
+            })
+            .collect();
+        let gap = 10usize;
+        let values: Vec<u16> = (0..lengths.iter().sum::<usize>())
             .map(|i| (i * 7 % 65_521) as u16)
             .collect();
         for order in [ByteOrder::Little, ByteOrder::Big] {
-            // Chunk k at position chunks - 1 - k, each after `gap` bytes of 0xEE.
+            // Run k at position 2 - k, each after `gap` bytes of 0xEE.
             let mut stored = Vec::new();
-            let mut starts = vec![0; chunks];
-            for k in (0..chunks).rev() {
+            let mut runs = vec![(0, 0); lengths.len()];
+            for k in (0..lengths.len()).rev() {
                 stored.extend(std::iter::repeat_n(0xEE, gap));
-                starts[k] = stored.len();
-                for &v in &values[k * chunk..(k + 1) * chunk] {
+                runs[k] = (stored.len(), lengths[k] * 2);
+                for &v in &values[firsts[k]..firsts[k] + lengths[k]] {
                     stored.extend(match order {
                         ByteOrder::Little => v.to_le_bytes(),
                         ByteOrder::Big => v.to_be_bytes(),
@@ -539,7 +591,11 @@ mod tests {
             let axes = logical.axes.clone();
             let source = Unmapped {
                 logical,
-                listed: Some((stored, starts, chunk * 2, order)),
+                listed: Some(Listed {
+                    bytes: stored,
+                    runs,
+                    order,
+                }),
             };
             let ds = Dataset::new(
                 std::sync::Arc::new(source),
@@ -548,7 +604,7 @@ mod tests {
                 Default::default(),
             )
             .unwrap();
-            assert!(ds.stored_view().is_none() && ds.stored_runs().is_some());
+            assert!(ds.stored_view().is_none() && ds.stored_runs(MIN_RUN_BYTES).is_some());
             // In place: no piece longer than a run (a region would hold them all).
             let longest = AtomicUsize::new(0);
             for_each_piece(&Engine::new(2, 1), &ds, 1 << 20, &NoProgress, |b| {
@@ -556,7 +612,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-            assert_eq!(longest.into_inner(), chunk * 2);
+            assert_eq!(longest.into_inner(), (MIN_RUN_BYTES - 7) * 2);
             let mut expected = values.clone();
             expected.sort_unstable();
             for piece in [2, 1000, 1 << 20] {

@@ -91,25 +91,26 @@ pub trait ArraySource: Send + Sync {
         None
     }
     /// For passes whose result does not depend on where a value lies (sums, statistics,
-    /// [`crate::scan`]): every value exactly once, as equal runs of bytes the source holds,
-    /// in no particular order, when it has no [`ArraySource::stored_view`] but keeps its
-    /// values unconverted in memory in another arrangement (the unfiltered chunks of an
-    /// HDF5 dataset that tile it exactly). `None` otherwise (the default).
-    fn stored_runs(&self) -> Option<StoredRuns<'_>> {
+    /// [`crate::scan`]): every value exactly once, as runs of bytes the source holds that
+    /// are `min_mean_run` bytes long on average, in no particular order, when it has no
+    /// [`ArraySource::stored_view`] but keeps its values unconverted in memory in another
+    /// arrangement (the unfiltered chunks of an HDF5 dataset, edge chunks without their
+    /// padding). `None` otherwise (the default), or when the runs would be shorter.
+    fn stored_runs(&self, min_mean_run: usize) -> Option<StoredRuns<'_>> {
+        let _ = min_mean_run;
         None
     }
 }
 
-/// Every value of a source exactly once, as equal runs of bytes it holds
+/// Every value of a source exactly once, as runs of bytes it holds
 /// ([`ArraySource::stored_runs`]).
 #[derive(Debug, Clone)]
 pub struct StoredRuns<'a> {
     /// The storage (usually a whole memory-mapped file).
     pub bytes: &'a [u8],
-    /// Byte offset in `bytes` of each run; each run lies inside `bytes`.
-    pub starts: Vec<usize>,
-    /// Bytes per run (whole elements).
-    pub run: usize,
+    /// Byte offset in `bytes` and length (whole elements, not 0) of each run; each run
+    /// lies inside `bytes`.
+    pub runs: Vec<(usize, usize)>,
     /// Byte order of the stored values (native for single-byte units).
     pub order: ByteOrder,
 }
