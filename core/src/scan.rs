@@ -272,7 +272,7 @@ impl Cut {
                     at += (r % n) as i64 * s;
                     r /= n;
                 }
-                (at as usize + within, *piece.min(&(run - within)))
+                (at as usize + within, (*piece).min(run - within))
             }
             Cut::Listed {
                 runs,
@@ -282,7 +282,7 @@ impl Cut {
                 let r = first_piece.partition_point(|&f| f <= i) - 1;
                 let (start, len) = runs[r];
                 let within = (i - first_piece[r]) * piece;
-                (start + within, *piece.min(&(len - within)))
+                (start + within, (*piece).min(len - within))
             }
         }
     }
@@ -441,7 +441,7 @@ mod tests {
         fn stored_runs(&self, min_mean_run: usize) -> Option<crate::source::StoredRuns<'_>> {
             let listed = self.listed.as_ref()?;
             let total: usize = listed.runs.iter().map(|&(_, len)| len).sum();
-            (total / listed.runs.len() >= min_mean_run).then(|| crate::source::StoredRuns {
+            (total / listed.runs.len().max(1) >= min_mean_run).then(|| crate::source::StoredRuns {
                 bytes: &listed.bytes,
                 runs: listed.runs.clone(),
                 order: listed.order,
