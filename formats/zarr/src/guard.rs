@@ -27,39 +27,55 @@ pub fn compressor(array: &Array<FilesystemStore>) -> Option<String> {
     names.last().map(|n| n.to_string())
 }
 
-/// Whether the array's chunks are Blosc frames of exactly the chunk's C-order native bytes
-/// (Zarr v3: the codecs `bytes` (little-endian, or none for 1-byte types) then `blosc`;
-/// Zarr v2: compressor `blosc`, no filters, C order, little-endian or 1-byte types) on a
-/// little-endian host: emio then decodes them itself ([`crate::blosc`]).
-pub fn plain_blosc(array: &Array<FilesystemStore>) -> bool {
+/// A compressor whose chunks emio decodes itself, straight into the region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plain {
+    /// Blosc frames ([`crate::blosc`]).
+    Blosc,
+    /// One Zstd stream (frames, decoded by libzstd into the output).
+    Zstd,
+}
+
+/// The `name` of a Zarr v3 codec.
+fn codec_name(codec: &Value) -> Option<&str> {
+    codec.get("name").and_then(Value::as_str)
+}
+
+/// The compressor, when the array's chunks are exactly the chunk's C-order native bytes
+/// compressed by Blosc or Zstd alone (Zarr v3: the codecs `bytes` (little-endian, or none
+/// for 1-byte types) then `blosc` or `zstd`; Zarr v2: compressor `blosc` or `zstd`, no
+/// filters, C order, little-endian or 1-byte types) on a little-endian host: emio then
+/// decodes the chunks itself.
+pub fn plain_codec(array: &Array<FilesystemStore>) -> Option<Plain> {
     if cfg!(target_endian = "big") {
-        return false;
+        return None;
     }
-    let Ok(meta) = serde_json::to_value(array.metadata()) else {
-        return false;
+    let meta = serde_json::to_value(array.metadata()).ok()?;
+    let plain = |name: &str| match name {
+        "blosc" => Some(Plain::Blosc),
+        "zstd" => Some(Plain::Zstd),
+        _ => None,
     };
-    if meta.pointer("/compressor/id").and_then(Value::as_str) == Some("blosc") {
+    if let Some(id) = meta.pointer("/compressor/id").and_then(Value::as_str) {
         let filters = meta
             .get("filters")
             .is_none_or(|f| f.is_null() || f == &Value::Array(vec![]));
         let c_order = meta.get("order").and_then(Value::as_str) == Some("C");
         let dtype = meta.get("dtype").and_then(Value::as_str).unwrap_or("");
-        return filters && c_order && (dtype.starts_with('<') || dtype.starts_with('|'));
+        let native = dtype.starts_with('<') || dtype.starts_with('|');
+        return plain(id).filter(|_| filters && c_order && native);
     }
-    let Some(codecs) = meta.get("codecs").and_then(Value::as_array) else {
-        return false;
-    };
-    let name = |c: &Value| c.get("name").and_then(Value::as_str).map(str::to_string);
+    let codecs = meta.get("codecs").and_then(Value::as_array)?;
     match codecs.as_slice() {
-        [bytes, blosc] => {
+        [bytes, compressor] => {
             let endian = bytes
                 .pointer("/configuration/endian")
                 .and_then(Value::as_str);
-            name(bytes).as_deref() == Some("bytes")
-                && matches!(endian, None | Some("little"))
-                && name(blosc).as_deref() == Some("blosc")
+            let plain_bytes =
+                codec_name(bytes) == Some("bytes") && matches!(endian, None | Some("little"));
+            plain(codec_name(compressor)?).filter(|_| plain_bytes)
         }
-        _ => false,
+        _ => None,
     }
 }
 

@@ -455,9 +455,9 @@ struct ZarrChunks {
     channels: Option<u64>,
     /// The array's folder, named by decoding errors.
     dir: PathBuf,
-    /// Whether the stored chunks are plain Blosc frames emio decodes itself
-    /// ([`guard::plain_blosc`]).
-    plain_blosc: bool,
+    /// The compressor when the stored chunks are plain Blosc or Zstd streams emio decodes
+    /// itself, straight into the region ([`guard::plain_codec`]).
+    plain: Option<guard::Plain>,
     /// The store's root folder and the array's folder, when emio's chunks are the stored
     /// ones (a channel dimension, if any, one chunk): the chunk files can then be listed,
     /// and chunks are read and decoded whole.
@@ -500,18 +500,33 @@ impl ZarrChunks {
             &stored_index,
             &encoded,
         )?;
-        if self.plain_blosc {
-            match blosc::decode_into(&encoded, out) {
+        let damaged = |what: String| {
+            Error::malformed_at_unknown(self.format, format!("chunk {index:?}: {what}"))
+                .with_path(&self.dir)
+        };
+        match self.plain {
+            Some(guard::Plain::Blosc) => match blosc::decode_into(&encoded, out) {
                 Ok(blosc::Outcome::Decoded) => return Ok(true),
                 Ok(blosc::Outcome::Unsupported) => {}
-                Err(what) => {
-                    return Err(Error::malformed_at_unknown(
+                Err(what) => return Err(damaged(what)),
+            },
+            Some(guard::Plain::Zstd) => {
+                return match zstd::bulk::decompress_to_buffer(&encoded, out) {
+                    Ok(n) if n == out.len() => Ok(true),
+                    Ok(n) => Err(damaged(format!(
+                        "a Zstd stream of {} bytes, it holds {n}",
+                        out.len()
+                    ))),
+                    Err(e) => Err(Error::codec(
                         self.format,
-                        format!("chunk {index:?}: {what}"),
+                        None,
+                        format!("chunk {index:?}: a Zstd stream of {} bytes", out.len()),
+                        e,
                     )
-                    .with_path(&self.dir))
-                }
+                    .with_path(&self.dir)),
+                };
             }
+            None => {}
         }
         let shape = self
             .array
@@ -651,7 +666,7 @@ fn open_source(
     let compressor = same_grid.then(|| guard::compressor(&array)).flatten();
     let (store_root, leaf) = leaf_store(root, node);
     let array_dir = store_root.join(leaf.trim_start_matches('/'));
-    let plain_blosc = stored_grid && guard::plain_blosc(&array);
+    let plain = guard::plain_codec(&array).filter(|_| stored_grid);
     let decoder = ZarrChunks {
         format,
         compressor,
@@ -660,7 +675,7 @@ fn open_source(
         shape: shape.clone(),
         channels,
         dir: array_dir.clone(),
-        plain_blosc,
+        plain,
         folders: stored_grid.then_some((store_root, array_dir)),
         stored: OnceLock::new(),
     };

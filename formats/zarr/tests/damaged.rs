@@ -1,7 +1,8 @@
 //! Damaged Zarr groups generated here (issue 15): a group listing one member 100,000 times
 //! reads it once with a warning (it used 3 GB), and a group listing more members than the
 //! limit is refused with a message that quotes a few of them; a damaged compressed chunk
-//! fails with the codec's own error (issue 16).
+//! fails with the codec's own error (issue 16), and a Zstd chunk of another size than its
+//! region is refused.
 
 use std::path::Path;
 
@@ -125,4 +126,36 @@ fn a_blosc_chunk_declaring_another_size_is_refused_before_decoding() {
             .contains("to decode to 128 bytes (blosc declares 1073741824)"),
         "{e}"
     );
+}
+
+#[test]
+fn zstd_chunks_decode_straight_into_the_region_or_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let zstd = [("compressor", "zstd")];
+    let values: Vec<u8> = (0..64u16).flat_map(|v| v.to_ne_bytes()).collect();
+    let whole = damaged_store(dir.path(), "ok.zarr", &zstd, |_| {});
+    assert_eq!(whole.read_region_bytes(&[0, 0], &[8, 8]).unwrap(), values);
+    // A truncated stream: the codec's error, naming the store.
+    let back = damaged_store(dir.path(), "bad.zarr", &zstd, |bytes| {
+        bytes.truncate(bytes.len() - 3)
+    });
+    let e = back.read_region_bytes(&[0, 0], &[8, 8]).unwrap_err();
+    assert!(matches!(e, emio_core::Error::Codec { .. }), "{e:?}");
+    assert!(e.to_string().contains("bad.zarr"), "{e}");
+    // A valid stream of fewer bytes than the chunk holds, without a declared size.
+    let short = damaged_store(dir.path(), "short.zarr", &zstd, |bytes| {
+        *bytes = zstd::stream::encode_all(&[7u8; 100][..], 1).unwrap();
+    });
+    let e = short.read_region_bytes(&[0, 0], &[8, 8]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("a Zstd stream of 128 bytes, it holds 100"),
+        "{e}"
+    );
+    // One that holds more: refused without writing past the region.
+    let long = damaged_store(dir.path(), "long.zarr", &zstd, |bytes| {
+        *bytes = zstd::stream::encode_all(&[7u8; 1000][..], 1).unwrap();
+    });
+    let e = long.read_region_bytes(&[0, 0], &[8, 8]).unwrap_err();
+    assert!(matches!(e, emio_core::Error::Codec { .. }), "{e:?}");
 }
