@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use emio_core::dtype::swap_bytes_in_place;
-use emio_core::source::{c_strides, copy_nd, element_count, for_each_index, Layout};
+use emio_core::source::{c_strides, copy_nd, element_count, Layout};
 use emio_core::source::{decode_chunk_through_scratch, StoredRuns, Threads};
 use emio_core::StridedSource;
 use emio_core::{ArraySource, ByteOrder, ChunkDecoder, DType, Error, Progress, Result, Storage};
@@ -36,6 +36,7 @@ use rayon::prelude::*;
 use crate::filters::{self, FilterStep};
 
 mod index;
+mod runs;
 mod staged;
 
 pub(crate) use index::check_before_eager_read;
@@ -117,34 +118,6 @@ pub(crate) struct Geometry {
     grid_strides: Vec<u64>,
 }
 
-/// The part of one stored chunk inside its dataset, as runs of the chunk's bytes
-/// ([`Geometry::valid_part`]): one run of `run` bytes at each index of `lines` (C order),
-/// `strides` bytes apart along each of their axes (a whole chunk: one run, no lines).
-struct ValidPart {
-    run: usize,
-    lines: Vec<u64>,
-    strides: Vec<usize>,
-}
-
-impl ValidPart {
-    /// Number of runs.
-    fn runs(&self) -> u64 {
-        self.lines.iter().product()
-    }
-
-    /// Append the runs of the chunk stored at byte `address`, as (offset, bytes).
-    fn push_runs(&self, address: usize, out: &mut Vec<(usize, usize)>) {
-        for_each_index(&self.lines, |index| {
-            let at: usize = index
-                .iter()
-                .zip(&self.strides)
-                .map(|(&i, &s)| i as usize * s)
-                .sum();
-            out.push((address + at, self.run));
-        });
-    }
-}
-
 impl Geometry {
     /// The geometry of a dataset of `stored_shape` in chunks of `stored_chunk`, seen with
     /// axes `perm` (a permutation, checked by the caller).
@@ -194,36 +167,6 @@ impl Geometry {
             grid,
             grid_strides,
         })
-    }
-
-    /// The part of stored chunk `key` (its C-order index in the chunk grid) inside the
-    /// dataset: the whole chunk, or for an edge chunk the lines along the last axis the
-    /// dataset's end cuts short (each holding every axis after it).
-    fn valid_part(&self, key: u64) -> ValidPart {
-        let extent: Vec<u64> = (0..self.grid.len())
-            .map(|d| {
-                let (c, n) = (self.stored_chunk[d], self.stored_shape[d]);
-                let at = key / self.grid_strides[d] % self.grid[d] * c;
-                c.min(n - at)
-            })
-            .collect();
-        let strides = c_strides(&self.stored_chunk, self.dtype.size());
-        let cut = extent
-            .iter()
-            .zip(&self.stored_chunk)
-            .rposition(|(e, c)| e < c);
-        match cut {
-            None => ValidPart {
-                run: self.chunk_bytes as usize,
-                lines: Vec::new(),
-                strides: Vec::new(),
-            },
-            Some(k) => ValidPart {
-                run: (extent[k] * strides[k] as u64) as usize,
-                lines: extent[..k].to_vec(),
-                strides: strides[..k].iter().map(|&s| s as usize).collect(),
-            },
-        }
     }
 
     /// The same dataset seen with axes `perm` instead.
@@ -435,43 +378,9 @@ impl ArraySource for MappedChunks {
         self.geo.chunk.clone()
     }
 
-    /// The stored chunks' values in file order, when every chunk is stored (no absent
-    /// chunk's fill value to add): a whole chunk is one run, an edge chunk one run per
-    /// line of its part inside the dataset (its padding left out, [`ValidPart`]).
+    /// The stored chunks' values in file order ([`runs::stored_runs`]).
     fn stored_runs(&self, min_mean_run: usize) -> Option<StoredRuns<'_>> {
-        let g = &self.geo;
-        let chunks = element_count(&g.grid)?;
-        let table = self.index.get(g).ok()?;
-        if table.len() as u64 != chunks || table.keys().any(|&k| k >= chunks) {
-            return None;
-        }
-        let parts = table
-            .iter()
-            .map(|(&key, e)| {
-                let end = e.address.checked_add(g.chunk_bytes)?;
-                let address = usize::try_from(e.address).ok()?;
-                (end <= self.storage.len() as u64).then(|| (address, g.valid_part(key)))
-            })
-            .collect::<Option<Vec<_>>>()?;
-        let count: u64 = parts.iter().map(|(_, part)| part.runs()).sum();
-        let bytes = element_count(&g.stored_shape)?.checked_mul(g.dtype.size() as u64)?;
-        if count == 0 || bytes / count < min_mean_run as u64 {
-            return None;
-        }
-        let mut runs = Vec::with_capacity(usize::try_from(count).ok()?);
-        for (address, part) in &parts {
-            part.push_runs(*address, &mut runs);
-        }
-        runs.sort_unstable();
-        Some(StoredRuns {
-            bytes: &self.storage,
-            runs,
-            order: if g.dtype.swap_unit() == 1 {
-                ByteOrder::NATIVE
-            } else {
-                g.order
-            },
-        })
+        runs::stored_runs(&self.storage, &self.geo, &self.index, min_mean_run)
     }
 
     fn stored_order(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
