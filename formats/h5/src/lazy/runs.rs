@@ -22,12 +22,13 @@ pub(super) fn stored_runs<'a>(
     if table.len() as u64 != chunks || table.keys().any(|&k| k >= chunks) {
         return None;
     }
+    let strides = c_strides(&g.stored_chunk, g.dtype.size());
     let parts = table
         .iter()
         .map(|(&key, e)| {
             let end = e.address.checked_add(g.chunk_bytes)?;
             let address = usize::try_from(e.address).ok()?;
-            (end <= storage.len() as u64).then(|| (address, ValidPart::of(g, key)))
+            (end <= storage.len() as u64).then(|| (address, ValidPart::of(g, &strides, key)))
         })
         .collect::<Option<Vec<_>>>()?;
     let count: u64 = parts.iter().map(|(_, part)| part.runs()).sum();
@@ -61,10 +62,11 @@ struct ValidPart {
 }
 
 impl ValidPart {
-    /// The part of stored chunk `key` (its C-order index in the chunk grid of `g`) inside
-    /// the dataset: the whole chunk, or for an edge chunk the lines along the last axis the
-    /// dataset's end cuts short (each holding every axis after it).
-    fn of(g: &Geometry, key: u64) -> Self {
+    /// The part of stored chunk `key` (its C-order index in the chunk grid of `g`; the
+    /// chunk's byte `strides`) inside the dataset: the whole chunk, or for an edge chunk the
+    /// lines along the last axis the dataset's end cuts short (each holding every axis
+    /// after it).
+    fn of(g: &Geometry, strides: &[i64], key: u64) -> Self {
         let extent: Vec<u64> = (0..g.grid.len())
             .map(|d| {
                 let (c, n) = (g.stored_chunk[d], g.stored_shape[d]);
@@ -72,7 +74,6 @@ impl ValidPart {
                 c.min(n - at)
             })
             .collect();
-        let strides = c_strides(&g.stored_chunk, g.dtype.size());
         let cut = extent.iter().zip(&g.stored_chunk).rposition(|(e, c)| e < c);
         match cut {
             None => ValidPart {
