@@ -201,21 +201,65 @@ fn move_into_place(from: &Path, target: &Path, directory: bool, overwrite: bool)
         });
     }
     match target.symlink_metadata() {
-        Ok(m) if m.is_dir() && directory => std::fs::remove_dir_all(target),
+        Ok(m) if m.is_dir() && directory => replace_folder(from, target),
         Ok(m) if m.is_dir() => Err(std::io::Error::other(
             "it is a folder; remove it or choose another output name",
         )),
-        Ok(_) if directory => std::fs::remove_file(target),
-        _ => Ok(()),
+        Ok(_) if directory => {
+            std::fs::remove_file(target).and_then(|()| std::fs::rename(from, target))
+        }
+        // A file replaces a file in one step.
+        _ => std::fs::rename(from, target),
     }
-    .and_then(|()| std::fs::rename(from, target))
     .map_err(|e| Error::io(target, e))
 }
 
-/// Rename `from` to `to` unless `to` exists, atomically where the system can:
-/// `renameat2(RENAME_NOREPLACE)` on Linux; elsewhere (or on file systems without it) a hard
-/// link then unlink for files, and for folders a rename onto a path checked not to exist.
-fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Put the finished folder `from` where the folder `target` is, so that at every moment
+/// `target` names either the old folder or the new one, then remove the old one. On
+/// Linux the two are swapped in one step (`renameat2(RENAME_EXCHANGE)`); elsewhere the
+/// old folder is first renamed aside (under a temporary name that a later run clears if
+/// this one is killed) and put back if the new one cannot take its place.
+fn replace_folder(from: &Path, target: &Path) -> std::io::Result<()> {
+    let old = if renameat2(from, target, RenameFlag::Exchange)? {
+        // `from` now names the old folder.
+        from.to_path_buf()
+    } else {
+        swap_aside(from, target)?
+    };
+    // The new folder is in place: an old one that cannot be removed now stays under its
+    // temporary name, which the next output written to this folder clears
+    // (`leftovers::remove_stale`), and is no reason to report the output as failed.
+    let _ = std::fs::remove_dir_all(old);
+    Ok(())
+}
+
+/// [`replace_folder`] in two renames where the system cannot swap: `target` renamed aside
+/// (its new name returned), `from` renamed onto it, and the old folder put back if that
+/// fails.
+fn swap_aside(from: &Path, target: &Path) -> std::io::Result<PathBuf> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let unique = leftovers::temp_name(std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let aside = dir.join(format!("{unique}.replaced"));
+    std::fs::rename(target, &aside)?;
+    if let Err(e) = std::fs::rename(from, target) {
+        let _ = std::fs::rename(&aside, target);
+        return Err(e);
+    }
+    Ok(aside)
+}
+
+/// The two uses of Linux's `renameat2`.
+#[derive(Clone, Copy)]
+enum RenameFlag {
+    /// Fail with `AlreadyExists` rather than replace the destination.
+    NoReplace,
+    /// Swap the two paths, both of which must exist.
+    Exchange,
+}
+
+/// `renameat2(from, to, flag)`: `Ok(true)` when done, `Ok(false)` when this system or file
+/// system cannot (not Linux, `EINVAL`, `ENOSYS`), an error otherwise.
+fn renameat2(from: &Path, to: &Path, flag: RenameFlag) -> std::io::Result<bool> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::ffi::OsStrExt;
@@ -224,6 +268,10 @@ fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
                 .map_err(|_| std::io::Error::other("path holds a NUL byte"))
         };
         let (cfrom, cto) = (c(from)?, c(to)?);
+        let flags = match flag {
+            RenameFlag::NoReplace => libc::RENAME_NOREPLACE,
+            RenameFlag::Exchange => libc::RENAME_EXCHANGE,
+        };
         // SAFETY: both paths are NUL-terminated strings that outlive the call; the syscall
         // only reads them.
         let r = unsafe {
@@ -233,16 +281,28 @@ fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
                 cfrom.as_ptr(),
                 libc::AT_FDCWD,
                 cto.as_ptr(),
-                libc::RENAME_NOREPLACE,
+                flags,
             )
         };
         if r == 0 {
-            return Ok(());
+            return Ok(true);
         }
         let e = std::io::Error::last_os_error();
         if !matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
             return Err(e);
         }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (from, to, flag);
+    Ok(false)
+}
+
+/// Rename `from` to `to` unless `to` exists, atomically where the system can:
+/// `renameat2(RENAME_NOREPLACE)` on Linux; elsewhere (or on file systems without it) a hard
+/// link then unlink for files, and for folders a rename onto a path checked not to exist.
+fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    if renameat2(from, to, RenameFlag::NoReplace)? {
+        return Ok(());
     }
     if from.is_dir() {
         if to.symlink_metadata().is_ok() {
@@ -511,5 +571,43 @@ mod tests {
         std::fs::write(output.temp_path(), b"new").unwrap();
         output.commit().unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
+    }
+
+    /// With `overwrite`, a folder output takes the place of an old folder at the target,
+    /// swapped in one step or renamed aside, and nothing of the old one is left beside it.
+    #[test]
+    fn a_folder_replaces_an_old_folder_without_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.zarr");
+        let folder = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.join("c/0")).unwrap();
+            std::fs::write(path.join("c/0/0"), name).unwrap();
+            path
+        };
+        let listing = || {
+            let mut names: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        folder("out.zarr");
+        let output = AtomicOutput::new(&target, true, OutputKind::Directory).unwrap();
+        std::fs::rename(folder("new"), output.temp_path()).unwrap();
+        output.commit().unwrap();
+        assert_eq!(std::fs::read(target.join("c/0/0")).unwrap(), b"new");
+        assert_eq!(listing(), ["out.zarr"]);
+
+        let aside = swap_aside(&folder("newer"), &target).unwrap();
+        assert_eq!(std::fs::read(target.join("c/0/0")).unwrap(), b"newer");
+        assert_eq!(std::fs::read(aside.join("c/0/0")).unwrap(), b"new");
+        assert!(leftovers::temp_pid(&aside.file_name().unwrap().to_string_lossy()).is_some());
+        // A failed second rename puts the old folder back.
+        assert!(swap_aside(&dir.path().join("missing"), &target).is_err());
+        assert_eq!(std::fs::read(target.join("c/0/0")).unwrap(), b"newer");
+        std::fs::remove_dir_all(aside).unwrap();
+        assert_eq!(listing(), ["out.zarr"]);
     }
 }
