@@ -72,7 +72,7 @@ mod table;
 use emio::{Dataset, NoProgress, Registry, Result};
 
 use codec::{Codec, Sample};
-use measure::{fresh_opens, with_threads, Measured};
+use measure::{fresh_opens, fresh_opens_after, with_threads, Measured};
 use specs::{Spec, SPECS};
 use table::Table;
 
@@ -428,17 +428,18 @@ fn bench_row(run: &Run, spec: &Spec, tables: &mut Tables) -> std::result::Result
     }
 
     // Conversions: a warm-up, then the median of the same runs (each from a fresh open,
-    // replacing the previous output).
+    // into a new output: the previous one is removed before the run, untimed, since
+    // deleting a store is not part of converting, and the codec alone deletes nothing).
     let zarr = run.dir.join(format!("{name}.out.zarr"));
     let npy = run.dir.join(format!("{name}.out.npy"));
-    remove(&zarr);
-    remove(&npy);
     let zarr_format = registry.by_name("zarr").expect("zarr");
     let npy_format = registry.by_name("npy").expect("npy");
     let convert = |format: &dyn emio::Format, out: &Path, options: &[(&str, &str)]| {
-        fresh_opens(&open_once, |d| {
-            Registry::write(format, d, out, options, true, &NoProgress).expect("convert")
-        })
+        fresh_opens_after(
+            || remove(out),
+            &open_once,
+            |d| Registry::write(format, d, out, options, false, &NoProgress).expect("convert"),
+        )
     };
     let to_zarr = convert(zarr_format.as_ref(), &zarr, &[]);
     // The codec alone, on the same bytes: chunks of the written store's shape, encoded in

@@ -63,9 +63,20 @@ pub fn fresh_opens<T>(
     open: &(dyn Fn() -> Result<Vec<Dataset>> + Sync),
     step: impl Fn(&Dataset) -> T,
 ) -> Measured<T> {
+    fresh_opens_after(|| (), open, step)
+}
+
+/// [`fresh_opens`] with `prepare` run, untimed, before every run (e.g. removing the last
+/// run's output, so that each conversion writes a new one as a user's first does).
+pub fn fresh_opens_after<T>(
+    prepare: impl Fn(),
+    open: &(dyn Fn() -> Result<Vec<Dataset>> + Sync),
+    step: impl Fn(&Dataset) -> T,
+) -> Measured<T> {
     let mut rss = 0;
     let mut last = None;
     let mut run = || {
+        prepare();
         let datasets = open().expect("open");
         let (out, t, r) = measure(|| step(&datasets[0]));
         rss = rss.max(r);
