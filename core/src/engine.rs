@@ -6,7 +6,8 @@
 //! claim regions in grid order, read them from the lazy source into buffers taken from a
 //! fixed pool, and then either
 //! - process them independently ([`Engine::for_each_region`]: e.g. encode and store a Zarr
-//!   chunk), or
+//!   chunk; a write plan may leave such regions unread, for an encoder to read part by part
+//!   as it goes: [`RegionBytes`]), or
 //! - hand them to a sink on the calling thread strictly in grid order
 //!   ([`Engine::for_each_region_ordered`]: e.g. append to a `.npy`, `.mrc` or `.mib`),
 //!   while later regions are already being read.
@@ -32,6 +33,7 @@ use crate::dataset::{Chunks, Dataset, Region};
 use crate::error::{Error, Result};
 use crate::format::Progress;
 use crate::plan::Placement;
+use crate::region_bytes::RegionBytes;
 use crate::source::Threads;
 
 /// Parallelism and buffering of the engine.
@@ -83,7 +85,7 @@ impl InFlight {
 }
 
 /// Per-region processing on a worker thread.
-type Work<'a> = dyn Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync + 'a;
+type Work<'a> = dyn Fn(&Region, &mut RegionBytes<'_>) -> Result<()> + Sync + 'a;
 /// The in-order consumer on the calling thread.
 type Sink<'a> = dyn FnMut(&Region, &[u8]) -> Result<()> + 'a;
 
@@ -92,6 +94,8 @@ struct Filled {
     index: u64,
     region: Region,
     buf: Vec<u8>,
+    /// Whether `buf` holds the region (else the worker's step reads it on demand).
+    read: bool,
     /// Bytes counted in flight for this buffer.
     counted: u64,
     /// Bytes of the region's logical data (what progress counts; less than `counted` for
@@ -106,6 +110,9 @@ struct Shared<'a> {
     bands: Option<Bands<'a>>,
     progress: &'a dyn Progress,
     placement: Option<&'a Placement>,
+    /// Whether regions already laid out as planned are left for the step to read on
+    /// demand ([`RegionBytes::on_demand`]).
+    on_demand: bool,
     grid: Mutex<(u64, Chunks)>,
     pool_rx: Mutex<Receiver<Vec<u8>>>,
     pool_tx: SyncSender<Vec<u8>>,
@@ -172,6 +179,17 @@ impl Shared<'_> {
         let es = self.dataset.dtype().size();
         let n = region.len() as usize * es;
         let placement = self.placement.filter(|p| !p.is_direct(&region));
+        if self.on_demand && placement.is_none() && self.bands.is_none() {
+            self.regions.fetch_add(1, Ordering::Relaxed);
+            return Some(Filled {
+                index,
+                region,
+                buf,
+                read: false,
+                counted: 0,
+                logical: n as u64,
+            });
+        }
         // Sources overwrite every byte of a region, so a reused buffer is not zeroed again
         // (which would be one more pass through memory per region).
         let target = match placement {
@@ -210,6 +228,7 @@ impl Shared<'_> {
             index,
             region,
             buf,
+            read: true,
             counted,
             logical: n as u64,
         })
@@ -256,6 +275,7 @@ impl Engine {
     where
         W: Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync,
     {
+        let work = |region: &Region, bytes: &mut RegionBytes<'_>| work(region, bytes.buffer()?);
         self.run(dataset, dataset.chunks(chunk), None, progress, &work, None)
     }
 
@@ -274,6 +294,7 @@ impl Engine {
         W: Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync,
         S: FnMut(&Region, &[u8]) -> Result<()>,
     {
+        let work = |region: &Region, bytes: &mut RegionBytes<'_>| work(region, bytes.buffer()?);
         self.run(
             dataset,
             dataset.chunks(chunk),
@@ -286,7 +307,9 @@ impl Engine {
 
     /// Read every region of `grid` (laid out as `placement` asks, when given), apply
     /// `work` on a worker, and hand the results to `sink` in grid order, or, without a
-    /// sink, leave them to `work`.
+    /// sink, leave them to `work`. Without a sink, regions a placement asks to be read on
+    /// demand ([`Placement::on_demand`]) reach `work` unread when their layout is the one
+    /// read.
     pub(crate) fn run(
         &self,
         dataset: &Dataset,
@@ -307,6 +330,7 @@ impl Engine {
             bands: Bands::plan(dataset, &grid),
             progress,
             placement,
+            on_demand: sink.is_none() && placement.is_some_and(|p| p.on_demand),
             grid: Mutex::new((0, grid)),
             pool_rx: Mutex::new(pool_rx),
             pool_tx,
@@ -327,12 +351,27 @@ impl Engine {
                         while let Some(Filled {
                             region,
                             mut buf,
+                            read,
                             counted,
                             logical,
                             ..
                         }) = shared.next_filled(&mut scratch)
                         {
-                            match work(&region, &mut buf) {
+                            let mut bytes = if read {
+                                RegionBytes::read(&mut buf)
+                            } else {
+                                RegionBytes::on_demand(dataset, &region, progress, &mut buf)
+                            };
+                            let done = work(&region, &mut bytes);
+                            // A step that read an unread region whole did so into the
+                            // pool's buffer: count it in flight too.
+                            let counted = if read {
+                                counted
+                            } else {
+                                shared.in_flight.add(buf.len() as u64);
+                                buf.len() as u64
+                            };
+                            match done {
                                 Ok(()) => {
                                     bytes_done_ref.fetch_add(logical, Ordering::Relaxed);
                                     progress.advance(logical);
@@ -351,7 +390,9 @@ impl Engine {
                     scope.spawn(move || {
                         let mut scratch = Vec::new();
                         while let Some(mut filled) = shared.next_filled(&mut scratch) {
-                            if let Err(e) = work(&filled.region, &mut filled.buf) {
+                            let done =
+                                work(&filled.region, &mut RegionBytes::read(&mut filled.buf));
+                            if let Err(e) = done {
                                 shared.fail(e);
                                 shared.release(filled.buf, filled.counted);
                                 break;

@@ -50,6 +50,7 @@ pub mod output;
 pub mod plan;
 pub mod ragged;
 pub mod read_at;
+pub mod region_bytes;
 pub mod registry;
 pub mod scan;
 mod select;

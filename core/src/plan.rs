@@ -26,6 +26,7 @@ use crate::engine::{Engine, Stats};
 use crate::error::Result;
 use crate::format::Progress;
 use crate::output::STREAM_REGION_BYTES;
+use crate::region_bytes::RegionBytes;
 use crate::strides::{c_strides, Layout};
 
 /// How a writer's output is cut into regions and how each region is laid out.
@@ -46,6 +47,9 @@ pub(crate) struct Placement {
     order: Vec<usize>,
     /// Whether edge regions are padded with zeros to `chunk`.
     pad: bool,
+    /// Whether regions whose layout is the one read are handed over unread, for the step
+    /// to read part by part ([`RegionBytes::on_demand`]).
+    pub(crate) on_demand: bool,
 }
 
 impl Placement {
@@ -104,6 +108,7 @@ impl WritePlan {
                 chunk: chunk.to_vec(),
                 order: (0..chunk.len()).collect(),
                 pad: false,
+                on_demand: false,
             },
             engine: Engine::default(),
         }
@@ -187,6 +192,7 @@ impl WritePlan {
         E: Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync,
         S: FnMut(&Region, &[u8]) -> Result<()>,
     {
+        let encode = |region: &Region, bytes: &mut RegionBytes<'_>| encode(region, bytes.buffer()?);
         self.engine.run(
             dataset,
             self.grid(dataset),
@@ -199,11 +205,14 @@ impl WritePlan {
 
     /// Write `dataset` through `encode` then `store`, both on the worker threads in no
     /// particular order: for outputs whose chunks are stored by key (a file per chunk).
-    /// `encode` reads the region's bytes (laid out as planned, native-endian) and returns
-    /// what goes into the store, borrowed from them or new; the read buffer itself stays
-    /// as it is, so the worker reuses it for the next region without growing (and zeroing)
-    /// a fresh one: a compressed chunk returned in its place left the pool with buffers a
-    /// sixth of a chunk long (issue 23: 6% of a MIB → Zarr conversion was that zeroing).
+    /// `encode` gets the region's bytes (laid out as planned, native-endian): regions whose
+    /// layout is the one read (not padded, not reordered) come unread, for an encoder to
+    /// read part by part as it goes ([`RegionBytes::fill`]) or whole
+    /// ([`RegionBytes::whole`]). It returns what goes into the store, borrowed from the
+    /// bytes or new; the read buffer itself stays as it is, so the worker reuses it for
+    /// the next region without growing (and zeroing) a fresh one: a compressed chunk
+    /// returned in its place left the pool with buffers a sixth of a chunk long (issue 23:
+    /// 6% of a MIB → Zarr conversion was that zeroing).
     pub fn write_by_key<E, S>(
         &self,
         dataset: &Dataset,
@@ -212,17 +221,21 @@ impl WritePlan {
         store: S,
     ) -> Result<Stats>
     where
-        E: for<'b> Fn(&Region, &'b [u8]) -> Result<Cow<'b, [u8]>> + Sync,
+        E: for<'b> Fn(&Region, &'b mut RegionBytes<'_>) -> Result<Cow<'b, [u8]>> + Sync,
         S: Fn(&Region, &[u8]) -> Result<()> + Sync,
     {
-        let work = |region: &Region, buf: &mut Vec<u8>| {
-            let encoded = encode(region, buf)?;
+        let work = |region: &Region, bytes: &mut RegionBytes<'_>| {
+            let encoded = encode(region, bytes)?;
             store(region, &encoded)
+        };
+        let placement = Placement {
+            on_demand: true,
+            ..self.placement.clone()
         };
         self.engine.run(
             dataset,
             self.grid(dataset),
-            Some(&self.placement),
+            Some(&placement),
             progress,
             &work,
             None,
@@ -347,7 +360,7 @@ mod tests {
                 &ds,
                 &NoProgress,
                 |_, b| {
-                    let mut encoded = b.to_vec();
+                    let mut encoded = b.whole()?.to_vec();
                     encoded.push(0xff);
                     Ok(Cow::Owned(encoded))
                 },

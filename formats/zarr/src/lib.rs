@@ -300,13 +300,18 @@ fn write_chunks(
     WritePlan::new(chunk).padded().write_by_key(
         dataset,
         progress,
-        |region, raw| {
+        |region, bytes| {
             if let Some(settings) = &blosc {
-                let frame = blosc::encode(raw, settings).map_err(|e| werr(path, e))?;
+                // Read block by block as the encoder goes, when the region comes unread.
+                let frame = blosc::encode(&*bytes, settings).map_err(|e| match e {
+                    blosc::EncodeError::Frame(why) => werr(path, why),
+                    blosc::EncodeError::Read(e) => e,
+                })?;
                 return Ok(std::borrow::Cow::Owned(frame));
             }
             let indices = chunk_indices(region, chunk, element);
             let shape = array.chunk_shape(&indices).map_err(|e| werr(path, e))?;
+            let raw = bytes.whole()?;
             codecs
                 .encode(
                     ArrayBytes::new_flen(raw),

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::Shuffle;
 use emio_core::bitplanes;
+use emio_core::region_bytes::RegionBytes;
 
 /// How chunks are compressed: what a `blosc` codec's configuration says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,17 +35,72 @@ const MIN_BUFFER: usize = 128;
 /// The cache size c-blosc's automatic block sizes start from.
 const L1: usize = 32 * 1024;
 
-/// Encode `raw` (the chunk's little-endian bytes) as one Blosc frame. An error says why
-/// the chunk cannot be one (longer than a frame holds, a level Zstd refuses).
-pub fn encode(raw: &[u8], settings: &Settings) -> Result<Vec<u8>, String> {
-    if raw.len() > MAX_BUFFER {
-        return Err(format!(
-            "a chunk of {} bytes is longer than a Blosc frame holds ({MAX_BUFFER})",
-            raw.len()
-        ));
+/// A chunk to encode: its little-endian bytes in memory, or a region of a dataset that
+/// the encoder reads block by block, each just before it shuffles it (so the chunk is
+/// read once, into the cache, instead of into memory and again out of it).
+pub trait Chunk {
+    /// Its length in bytes.
+    fn size(&self) -> usize;
+    /// The bytes, when they are in memory.
+    fn in_memory(&self) -> Option<&[u8]>;
+    /// Copy bytes `at..at + out.len()` into `out`.
+    fn fill(&self, at: usize, out: &mut [u8]) -> emio_core::Result<()>;
+}
+
+impl Chunk for [u8] {
+    fn size(&self) -> usize {
+        self.len()
+    }
+    fn in_memory(&self) -> Option<&[u8]> {
+        Some(self)
+    }
+    fn fill(&self, at: usize, out: &mut [u8]) -> emio_core::Result<()> {
+        out.copy_from_slice(&self[at..at + out.len()]);
+        Ok(())
+    }
+}
+
+impl Chunk for RegionBytes<'_> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+    fn in_memory(&self) -> Option<&[u8]> {
+        RegionBytes::in_memory(self)
+    }
+    fn fill(&self, at: usize, out: &mut [u8]) -> emio_core::Result<()> {
+        RegionBytes::fill(self, at, out)
+    }
+}
+
+/// Why a chunk was not encoded.
+#[derive(Debug)]
+pub enum EncodeError {
+    /// The chunk cannot be a Blosc frame (longer than a frame holds, a level Zstd
+    /// refuses).
+    Frame(String),
+    /// Reading the chunk failed.
+    Read(emio_core::Error),
+}
+
+impl std::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EncodeError::Frame(why) => f.write_str(why),
+            EncodeError::Read(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Encode `chunk` (the chunk's little-endian bytes) as one Blosc frame.
+pub fn encode<C: Chunk + ?Sized>(chunk: &C, settings: &Settings) -> Result<Vec<u8>, EncodeError> {
+    let len = chunk.size();
+    if len > MAX_BUFFER {
+        return Err(EncodeError::Frame(format!(
+            "a chunk of {len} bytes is longer than a Blosc frame holds ({MAX_BUFFER})"
+        )));
     }
     let type_size = settings.type_size.clamp(1, 255);
-    let block = block_size(settings, type_size, raw.len());
+    let block = block_size(settings, type_size, len);
     let may_split = may_split(settings.compressor, type_size, block);
     let flags = (settings.compressor.code() << 5)
         | if may_split { 0 } else { DONT_SPLIT }
@@ -56,40 +112,62 @@ pub fn encode(raw: &[u8], settings: &Settings) -> Result<Vec<u8>, String> {
     let header = |flags: u8, frame_len: usize| {
         let mut h = [0u8; HEADER];
         h[..4].copy_from_slice(&[2, 1, flags, type_size as u8]);
-        h[4..8].copy_from_slice(&(raw.len() as u32).to_le_bytes());
+        h[4..8].copy_from_slice(&(len as u32).to_le_bytes());
         h[8..12].copy_from_slice(&(block as u32).to_le_bytes());
         h[12..].copy_from_slice(&(frame_len as u32).to_le_bytes());
         h
     };
-    let stored_as_is = || {
-        let mut frame = header(flags | MEMCPYED, HEADER + raw.len()).to_vec();
-        frame.extend_from_slice(raw);
-        frame
+    let stored_as_is = || -> Result<Vec<u8>, EncodeError> {
+        let mut frame = header(flags | MEMCPYED, HEADER + len).to_vec();
+        frame.resize(HEADER + len, 0);
+        chunk
+            .fill(0, &mut frame[HEADER..])
+            .map_err(EncodeError::Read)?;
+        Ok(frame)
     };
-    if settings.level == 0 || raw.len() < MIN_BUFFER {
-        return Ok(stored_as_is());
+    if settings.level == 0 || len < MIN_BUFFER {
+        return stored_as_is();
     }
-    let blocks = raw.len().div_ceil(block);
+    let blocks = len.div_ceil(block);
     // c-blosc gives up compressing when the frame would outgrow the chunk plus a header.
-    let limit = raw.len() + HEADER;
-    let mut frame = Vec::with_capacity(HEADER + 4 * blocks + raw.len() / 4);
+    let limit = len + HEADER;
+    let mut frame = Vec::with_capacity(HEADER + 4 * blocks + len / 4);
     frame.resize(HEADER + 4 * blocks, 0);
-    let mut packer = Packer::new(settings, block)?;
+    let mut packer = Packer::new(settings, block).map_err(EncodeError::Frame)?;
     let mut scratch = vec![0u8; block];
-    for (j, src) in raw.chunks(block).enumerate() {
+    // Where a block read on demand goes (a chunk in memory is shuffled where it is).
+    let mut read = vec![
+        0u8;
+        if chunk.in_memory().is_some() {
+            0
+        } else {
+            block
+        }
+    ];
+    for j in 0..blocks {
+        let start = j * block;
+        let end = (start + block).min(len);
+        let src = match chunk.in_memory() {
+            Some(raw) => &raw[start..end],
+            None => {
+                let src = &mut read[..end - start];
+                chunk.fill(start, src).map_err(EncodeError::Read)?;
+                &*src
+            }
+        };
         let at = frame.len();
         frame[HEADER + 4 * j..HEADER + 4 * j + 4].copy_from_slice(&(at as u32).to_le_bytes());
         let shuffled = shuffle_block(src, type_size, settings.shuffle, &mut scratch);
         let streams = splits(may_split, type_size, src.len(), block);
         for part in shuffled.chunks_exact(src.len() / streams) {
-            let packed = packer.pack(part)?;
+            let packed = packer.pack(part).map_err(EncodeError::Frame)?;
             let stored = if packed.len() < part.len() {
                 packed
             } else {
                 part
             };
             if frame.len() + 4 + stored.len() > limit {
-                return Ok(stored_as_is());
+                return stored_as_is();
             }
             frame.extend_from_slice(&(stored.len() as u32).to_le_bytes());
             frame.extend_from_slice(stored);
@@ -211,6 +289,8 @@ mod tests {
     use super::super::testing::{c_blosc, c_blosc_decode};
     use super::super::{decode_into, Outcome};
     use super::*;
+    use emio_core::dataset::{Dataset, Region};
+    use emio_core::{DType, NoProgress};
     use proptest::prelude::*;
 
     /// Detector-like counts (mostly small, a bright run) or random bytes, by `noise`.
@@ -246,9 +326,16 @@ mod tests {
         ) {
             let bytes = values(n * type_size, noise, seed);
             let settings = Settings { compressor, level, shuffle, type_size };
-            let frame = encode(&bytes, &settings).unwrap();
+            let frame = encode(&bytes[..], &settings).unwrap();
             if n > 0 {
                 prop_assert_eq!(&c_blosc_decode(&frame, bytes.len()), &bytes);
+                // The same chunk read block by block from a dataset gives the same frame.
+                let shape = vec![n as u64, type_size as u64];
+                let ds = Dataset::from_bytes(bytes.clone(), DType::U8, shape.clone()).unwrap();
+                let region = Region { start: vec![0, 0], shape };
+                let mut buf = Vec::new();
+                let unread = RegionBytes::on_demand(&ds, &region, &NoProgress, &mut buf);
+                prop_assert_eq!(&encode(&unread, &settings).unwrap(), &frame);
             }
             let mut out = vec![0xEE; bytes.len()];
             prop_assert_eq!(decode_into(&frame, &mut out), Ok(Outcome::Decoded));
@@ -279,11 +366,11 @@ mod tests {
                     shuffle,
                     type_size,
                 };
-                let ours = encode(&bytes, &settings).unwrap();
+                let ours = encode(&bytes[..], &settings).unwrap();
                 let theirs = c_blosc(&bytes, type_size, compressor.name(), name, 0);
                 assert_eq!(ours[..12], theirs[..12], "{compressor:?} {name} {len}");
                 let random = values(len, 4, 9);
-                let ours = encode(&random, &settings).unwrap();
+                let ours = encode(&random[..], &settings).unwrap();
                 let theirs = c_blosc(&random, type_size, compressor.name(), name, 0);
                 assert_eq!(ours, theirs, "random bytes: {compressor:?} {name} {len}");
             }

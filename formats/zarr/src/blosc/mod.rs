@@ -14,7 +14,7 @@ mod decode;
 mod encode;
 
 pub use decode::{decode_into, Outcome};
-pub use encode::{encode, Settings};
+pub use encode::{encode, Chunk, EncodeError, Settings};
 
 /// Header bytes of a frame.
 const HEADER: usize = 16;
