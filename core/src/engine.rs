@@ -365,11 +365,11 @@ impl Engine {
                             let done = work(&region, &mut bytes);
                             // A step that read an unread region whole did so into the
                             // pool's buffer: count it in flight too.
-                            let counted = if read {
-                                counted
-                            } else {
+                            let counted = if !read && bytes.in_memory().is_some() {
                                 shared.in_flight.add(buf.len() as u64);
                                 buf.len() as u64
+                            } else {
+                                counted
                             };
                             match done {
                                 Ok(()) => {

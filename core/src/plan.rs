@@ -375,4 +375,34 @@ mod tests {
         assert_eq!(seen.len(), 8);
         assert!(seen.iter().all(|(_, n)| *n == 5));
     }
+
+    /// Regions stored by key whose layout is the one read come unread and read part by
+    /// part to their planned bytes; padded edge regions come read.
+    #[test]
+    fn chunks_stored_by_key_are_read_on_demand_unless_padded() {
+        let ds = ramp(vec![7, 4]);
+        let seen = std::sync::Mutex::new(Vec::new());
+        WritePlan::new(&[2, 4])
+            .padded()
+            .write_by_key(
+                &ds,
+                &NoProgress,
+                |region, bytes| {
+                    let unread = bytes.in_memory().is_none();
+                    // Byte by byte, ranges that start anywhere.
+                    let mut parts = vec![0u8; bytes.len()];
+                    for (at, byte) in parts.iter_mut().enumerate() {
+                        bytes.fill(at, std::slice::from_mut(byte))?;
+                    }
+                    assert_eq!(parts, bytes.whole()?, "region {region:?}");
+                    seen.lock().unwrap().push((region.start[0], unread));
+                    Ok(Cow::Owned(parts))
+                },
+                |_, _| Ok(()),
+            )
+            .unwrap();
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        assert_eq!(seen, [(0, true), (2, true), (4, true), (6, false)]);
+    }
 }
