@@ -102,18 +102,10 @@ impl<'a> RegionBytes<'a> {
 
     /// All the bytes, read into the buffer first if they were not yet.
     pub fn whole(&mut self) -> Result<&[u8]> {
-        if let Some(unread) = self.unread.take() {
+        if let Some(unread) = &self.unread {
             self.buf.resize(self.len, 0);
-            if let Err(e) = unread.dataset.read_region_into_with(
-                &unread.region.start,
-                &unread.region.shape,
-                self.buf,
-                unread.progress,
-                Threads::One,
-            ) {
-                self.unread = Some(unread);
-                return Err(e);
-            }
+            unread.read_elements(0, unread.region.len() as usize, self.buf)?;
+            self.unread = None;
         }
         Ok(&self.buf[..])
     }
