@@ -166,8 +166,7 @@ fn boxes(shape: &[u64], first: usize, count: usize) -> Vec<(Vec<u64>, Vec<u64>)>
             .unwrap_or(n - 1);
         let index = at / step[d] % shape[d];
         let take = ((end - at) / step[d]).min(shape[d] - index).max(1);
-        let mut start: Vec<u64> = (0..n).map(|k| at / step[k] % shape[k]).collect();
-        start[d] = index;
+        let start: Vec<u64> = (0..n).map(|k| at / step[k] % shape[k]).collect();
         let mut extent = vec![1u64; n];
         extent[d] = take;
         extent[d + 1..].copy_from_slice(&shape[d + 1..]);
