@@ -103,6 +103,23 @@ pub fn series_files(emi: &Path) -> Result<Vec<(u32, PathBuf)>> {
 }
 
 fn open_emi(path: &Path, only_valid: bool) -> Result<Vec<Dataset>> {
+    // The series files first: without them there is nothing to open, and their listing
+    // costs one directory read where the XML costs a parse of every block.
+    let files = series_files(path)?;
+    if files.is_empty() {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Err(Error::malformed_at_unknown(
+            FORMAT,
+            format!(
+                "its series file {stem}_1.ser beside it (TIA keeps the data of an .emi in \
+                 <stem>_<n>.ser files; none was found)"
+            ),
+        )
+        .with_path(path));
+    }
     let io = |e| Error::io(path, e);
     let size = std::fs::metadata(path).map_err(io)?.len();
     if size > MAX_EMI_BYTES {
@@ -131,21 +148,6 @@ fn open_emi(path: &Path, only_valid: bool) -> Result<Vec<Dataset>> {
             }
         })
         .collect::<Result<_>>()?;
-    let files = series_files(path)?;
-    if files.is_empty() {
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        return Err(Error::malformed_at_unknown(
-            FORMAT,
-            format!(
-                "its series file {stem}_1.ser beside it (TIA keeps the data of an .emi in \
-                 <stem>_<n>.ser files; none was found)"
-            ),
-        )
-        .with_path(path));
-    }
     let mut datasets = Vec::new();
     let mut skipped = Vec::new();
     for (n, ser_path) in files {

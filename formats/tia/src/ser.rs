@@ -152,6 +152,15 @@ impl What for &str {
     }
 }
 
+/// Field `.1` of dimension `.0` (`Dim-1_DimensionSize`, as rsciio names them).
+struct OfDimension<'a>(u32, &'a str);
+
+impl What for OfDimension<'_> {
+    fn describe(&self) -> String {
+        format!("Dim-{}_{}", self.0, self.1)
+    }
+}
+
 /// Field `.1` of element `.0`.
 struct OfElement<'a>(u64, &'a str);
 
@@ -202,12 +211,15 @@ impl Reader<'_> {
     fn f64(&self, at: u64, what: impl What) -> Result<f64> {
         self.array(at, what).map(f64::from_le_bytes)
     }
+    /// Latin-1 text (TIA's strings are ASCII: those are taken as they are, without
+    /// decoding byte by byte).
     fn text(&self, at: u64, n: u64, what: impl What) -> Result<String> {
-        Ok(self
-            .bytes(at, n, what)?
-            .iter()
-            .map(|&b| char::from(b))
-            .collect())
+        let bytes = self.bytes(at, n, what)?;
+        Ok(if bytes.is_ascii() {
+            String::from_utf8(bytes).expect("ASCII is UTF-8")
+        } else {
+            bytes.iter().map(|&b| char::from(b)).collect()
+        })
     }
 }
 
@@ -298,16 +310,16 @@ pub fn parse(source: &dyn ReadAt, path: &Path) -> Result<Series> {
     }
     let mut dimensions = Vec::with_capacity(ndim as usize);
     for n in 1..=ndim {
-        let f = |name: &str| format!("Dim-{n}_{name}");
-        let size = r.u32(at, f("DimensionSize").as_str())?;
-        let offset = r.f64(at + 4, f("CalibrationOffset").as_str())?;
-        let delta = r.f64(at + 12, f("CalibrationDelta").as_str())?;
-        let element = r.u32(at + 20, f("CalibrationElement").as_str())?;
-        let dlen = u64::from(r.u32(at + 24, f("DescriptionLength").as_str())?);
-        let description = r.text(at + 28, dlen, f("Description").as_str())?;
+        let f = |name| OfDimension(n, name);
+        let size = r.u32(at, f("DimensionSize"))?;
+        let offset = r.f64(at + 4, f("CalibrationOffset"))?;
+        let delta = r.f64(at + 12, f("CalibrationDelta"))?;
+        let element = r.u32(at + 20, f("CalibrationElement"))?;
+        let dlen = u64::from(r.u32(at + 24, f("DescriptionLength"))?);
+        let description = r.text(at + 28, dlen, f("Description"))?;
         let ulen_at = at + 28 + dlen;
-        let ulen = u64::from(r.u32(ulen_at, f("UnitsLength").as_str())?);
-        let units = r.text(ulen_at + 4, ulen, f("Units").as_str())?;
+        let ulen = u64::from(r.u32(ulen_at, f("UnitsLength"))?);
+        let units = r.text(ulen_at + 4, ulen, f("Units"))?;
         at = ulen_at + 4 + ulen;
         dimensions.push(Dimension {
             size,
