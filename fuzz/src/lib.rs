@@ -42,16 +42,21 @@ pub fn single_threaded() {
     });
 }
 
-/// A scratch folder private to this process (in memory where the system has one).
+/// A scratch folder private to this process (in memory where the system has one),
+/// created on the first call.
 pub fn scratch_dir() -> PathBuf {
-    let base = if Path::new("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    };
-    let dir = base.join(format!("emio-fuzz-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!("emio-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        dir
+    })
+    .clone()
 }
 
 /// Write `data` to `path`, creating its folder.
@@ -61,6 +66,21 @@ pub fn put(path: &Path, data: &[u8]) {
     }
     let mut f = std::fs::File::create(path).expect("scratch file");
     f.write_all(data).expect("write scratch file");
+}
+
+/// Make the file at `path` (in an existing folder) hold `data`, writing over what it held
+/// and cutting it to length: a file rewritten for every input keeps its pages, where
+/// creating and removing it for every input cleared and freed them (`put` and `unlink`
+/// were a tenth of `open_tiff`'s fuzzing time in a profile).
+pub fn rewrite(path: &Path, data: &[u8]) {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .expect("scratch file");
+    f.write_all(data).expect("write scratch file");
+    f.set_len(data.len() as u64).expect("cut scratch file");
 }
 
 /// The parts of a multi-file input, split at [`SEPARATOR`]. The search is `memchr`'s
@@ -130,7 +150,6 @@ pub fn open_and_read(format: &dyn Format, path: &Path) {
 /// Open `data` as a file of `format` (named `input.extension`) and read what it holds.
 pub fn exercise(format: &dyn Format, extension: &str, data: &[u8]) {
     let path = scratch_dir().join(format!("input.{extension}"));
-    put(&path, data);
+    rewrite(&path, data);
     open_and_read(format, &path);
-    let _ = std::fs::remove_file(&path);
 }
