@@ -496,9 +496,10 @@ impl Series {
             t.insert(k("CalibrationOffset"), json_f64(d.offset));
             t.insert(k("CalibrationDelta"), json_f64(d.delta));
             t.insert(k("CalibrationElement"), d.element.into());
-            t.insert(k("DescriptionLength"), d.description.len().into());
+            // The lengths as stored: one byte per character (Latin-1).
+            t.insert(k("DescriptionLength"), d.description.chars().count().into());
             t.insert(k("Description"), d.description.clone().into());
-            t.insert(k("UnitsLength"), d.units.len().into());
+            t.insert(k("UnitsLength"), d.units.chars().count().into());
             t.insert(k("Units"), d.units.clone().into());
         }
         let n = self.offsets.len();

@@ -298,6 +298,18 @@ fn damaged_inputs_name_file_and_what_is_missing() {
         e.contains("lonely.emi") && e.contains("lonely_1.ser"),
         "{e}"
     );
+    // The series files are looked for before the XML is parsed: without them, broken
+    // XML is not what is reported.
+    let p = write(
+        dir.path(),
+        "broken.emi",
+        b"JK\x00\x02<ObjectInfo><b></ObjectInfo>",
+    );
+    let e = open(&p, &[]).unwrap_err().to_string();
+    assert!(e.contains("broken_1.ser"), "{e}");
+    write(dir.path(), "broken_1.ser", &bytes);
+    let e = open(&p, &[]).unwrap_err().to_string();
+    assert!(e.contains("well-formed XML"), "{e}");
     // Element sizes whose byte count overflows 64 bits (2^32-1 × 2^32-1 complex128
     // values) are an error naming the element, not an overflow.
     let huge = build(&SerSpec {
@@ -401,6 +413,33 @@ fn per_element_calibrations_are_reported_and_kept() {
     let spec = SerSpec { drift: 0.0, ..spec };
     let p = write(dir.path(), "steady.ser", &build(&spec));
     assert!(open(&p, &[]).unwrap()[0].warnings().is_empty());
+}
+
+/// Header strings are Latin-1: a byte over 0x7f is its code point, and the lengths in the
+/// tree are the stored byte counts.
+#[test]
+fn header_strings_are_latin1() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SerSpec {
+        version: 0x210,
+        code: 6,
+        sizes: vec![4],
+        total: 2,
+        valid: 2,
+        ..Default::default()
+    };
+    let mut bytes = build(&spec);
+    let at = bytes
+        .windows(6)
+        .position(|w| w == b"Number")
+        .expect("the dimension's description");
+    bytes[at + 4] = 0xe9;
+    let p = write(dir.path(), "latin1.ser", &bytes);
+    let ds = open(&p, &[]).unwrap().remove(0);
+    let header = &ds.original_metadata["ser_header_parameters"];
+    assert_eq!(header["Dim-1_Description"], "Numb\u{e9}r");
+    assert_eq!(header["Dim-1_DescriptionLength"], 6);
+    assert_eq!(header["Dim-1_Units"], "");
 }
 
 #[test]
