@@ -59,13 +59,12 @@ pub fn scratch_dir() -> PathBuf {
     .clone()
 }
 
-/// Write `data` to `path`, creating its folder.
+/// Write `data` to `path` ([`rewrite`]), creating its folder.
 pub fn put(path: &Path, data: &[u8]) {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).expect("scratch folder");
     }
-    let mut f = std::fs::File::create(path).expect("scratch file");
-    f.write_all(data).expect("write scratch file");
+    rewrite(path, data);
 }
 
 /// Make the file at `path` (in an existing folder) hold `data`, writing over what it held
