@@ -41,6 +41,7 @@ pub mod fatal;
 pub mod format;
 pub mod hyperspy;
 pub mod inputs;
+pub mod latin1;
 pub mod leftovers;
 pub mod lz4;
 pub mod metadata;

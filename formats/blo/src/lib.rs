@@ -94,16 +94,12 @@ impl ChunkDecoder for PaddedFrames {
 }
 
 /// The note between the header and `Data_offset_1`: Latin-1 text with its NUL padding
-/// trimmed. The padding (most of the region in real files) is trimmed as bytes and ASCII
-/// notes are taken whole, rather than converting every byte to a `char` first.
+/// trimmed. The padding (most of the region in real files) is trimmed as bytes, before
+/// the text is decoded.
 fn note_text(region: &[u8]) -> String {
     let end = region.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     let start = region[..end].iter().position(|&b| b != 0).unwrap_or(end);
-    let text = &region[start..end];
-    match std::str::from_utf8(text) {
-        Ok(ascii) if text.is_ascii() => ascii.to_string(),
-        _ => text.iter().map(|&b| char::from(b)).collect(),
-    }
+    emio_core::latin1::latin1(&region[start..end])
 }
 
 fn nm_axis(name: &str, scale: f64, navigate: bool) -> Axis {

@@ -166,7 +166,7 @@ impl Encoding {
                 String::from_utf8_lossy(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes))
                     .into_owned()
             }
-            Encoding::Latin1 => bytes.iter().map(|&b| char::from(b)).collect(),
+            Encoding::Latin1 => emio_core::latin1::latin1(bytes),
             Encoding::Ascii => bytes
                 .iter()
                 .map(|&b| if b < 0x80 { char::from(b) } else { '\u{FFFD}' })

@@ -170,8 +170,7 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         Some(text) => info_from_option(text)?,
         None => {
             let bytes = emio_core::inputs::read_description(path, FORMAT, "a .rpl description")?;
-            // Latin-1: every byte is one character.
-            let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+            let text = emio_core::latin1::latin1(&bytes);
             rpl::parse(&text).with_path(path)?
         }
     };

@@ -211,15 +211,9 @@ impl Reader<'_> {
     fn f64(&self, at: u64, what: impl What) -> Result<f64> {
         self.array(at, what).map(f64::from_le_bytes)
     }
-    /// Latin-1 text (TIA's strings are ASCII: those are taken as they are, without
-    /// decoding byte by byte).
+    /// Latin-1 text.
     fn text(&self, at: u64, n: u64, what: impl What) -> Result<String> {
-        let bytes = self.bytes(at, n, what)?;
-        Ok(if bytes.is_ascii() {
-            String::from_utf8(bytes).expect("ASCII is UTF-8")
-        } else {
-            bytes.iter().map(|&b| char::from(b)).collect()
-        })
+        Ok(emio_core::latin1::latin1(&self.bytes(at, n, what)?))
     }
 }
 
