@@ -120,6 +120,18 @@ impl Dataset {
                 shape.len()
             )));
         }
+        // Every size derived from the shape (element counts, byte lengths, strides) is
+        // then computable without overflow.
+        let element_size = source.dtype().size() as u64;
+        if crate::strides::element_count(shape)
+            .and_then(|n| n.checked_mul(element_size))
+            .is_none()
+        {
+            return Err(Error::Layout(format!(
+                "a {shape:?} array of {element_size}-byte elements holds more bytes than \
+                 64 bits count"
+            )));
+        }
         for (axis, &n) in axes.iter().zip(shape) {
             if let AxisKind::Values(v) = &axis.kind {
                 if v.len() as u64 != n {

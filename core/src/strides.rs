@@ -12,8 +12,12 @@ pub struct Layout<'a> {
     pub strides: &'a [i64],
 }
 
-/// Number of elements in a shape, or `None` on overflow.
+/// Number of elements in a shape (0 when any dimension is 0, whatever the others), or
+/// `None` when the product exceeds `u64`.
 pub fn element_count(shape: &[u64]) -> Option<u64> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
     shape.iter().try_fold(1u64, |acc, &n| acc.checked_mul(n))
 }
 
@@ -77,5 +81,20 @@ fn walk_indices(
             d -= dst_strides[k] * shape[k] as i64;
             index[k] = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::element_count;
+
+    #[test]
+    fn element_count_is_exact_zero_aware_and_checked() {
+        assert_eq!(element_count(&[]), Some(1));
+        assert_eq!(element_count(&[3, 4, 5]), Some(60));
+        assert_eq!(element_count(&[u64::MAX, 1]), Some(u64::MAX));
+        assert_eq!(element_count(&[1 << 32, 1 << 32]), None);
+        // A zero anywhere makes the product 0, even after factors that overflow.
+        assert_eq!(element_count(&[u64::MAX, u64::MAX, 0]), Some(0));
     }
 }

@@ -304,6 +304,42 @@ fn dataset_checks_regions_and_axes() {
     )
     .is_err());
     assert_eq!(ds.title(), "");
+    // Repeated elements (stride 0) make a valid source of any shape; a dataset whose bytes
+    // 64 bits cannot count is refused.
+    let repeated = |shape: Vec<u64>| {
+        let strides = vec![0; shape.len()];
+        let storage = Storage::owned(vec![0u8; 2]);
+        let source = StridedSource::new(
+            "t",
+            storage,
+            0,
+            DType::U16,
+            shape,
+            strides,
+            ByteOrder::Little,
+        );
+        Arc::new(source.unwrap())
+    };
+    let axes = vec![Axis::default_for(false); 2];
+    let fits = Dataset::new(
+        repeated(vec![1 << 31, 1 << 31]),
+        axes.clone(),
+        Tree::new(),
+        Tree::new(),
+    );
+    assert_eq!(fits.unwrap().shape(), [1 << 31, 1 << 31]);
+    let message = Dataset::new(
+        repeated(vec![1 << 32, 1 << 31]),
+        axes,
+        Tree::new(),
+        Tree::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        message.contains("more bytes than 64 bits count"),
+        "{message}"
+    );
 }
 
 #[test]

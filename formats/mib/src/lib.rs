@@ -265,7 +265,7 @@ fn open_storage(
     let requested = match options.navigation_shape.map(|s| s.0) {
         // A shape the user gives must hold exactly the frames loaded.
         Some(shape) => {
-            if shape.iter().try_fold(1u64, |a, &b| a.checked_mul(b)) != Some(to_load) {
+            if emio_core::source::element_count(&shape) != Some(to_load) {
                 let note = if to_load == in_file {
                     String::new()
                 } else {

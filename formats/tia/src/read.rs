@@ -17,6 +17,7 @@ use std::path::Path;
 
 use emio_core::metadata::{set_path, Tree};
 use emio_core::read_at::FileAt;
+use emio_core::source::element_count;
 use emio_core::{Axis, Dataset, Result, Storage};
 use serde_json::{json, Value};
 
@@ -172,7 +173,8 @@ pub fn series_dataset(
     // Elements the acquisition never stored are filled (as rsciio does), but only while the
     // whole stays within what the file could hold: a damaged dimension size must not make a
     // small file a dataset of terabytes of filling.
-    let needed: u64 = nav_shape.iter().product();
+    // Counts within 64 bits (`ser::parse` checked the dimension sizes).
+    let needed = element_count(&nav_shape).unwrap_or(u64::MAX);
     let stored = series.offsets.len() as u64;
     let filled = needed > stored;
     if filled {

@@ -302,6 +302,7 @@ pub fn parse(source: &dyn ReadAt, path: &Path) -> Result<Series> {
             format!("NumberDimensions that fit in the file, found {ndim}"),
         ));
     }
+    let dimensions_at = at;
     let mut dimensions = Vec::with_capacity(ndim as usize);
     for n in 1..=ndim {
         let f = |name| OfDimension(n, name);
@@ -323,6 +324,16 @@ pub fn parse(source: &dyn ReadAt, path: &Path) -> Result<Series> {
             description,
             units,
         });
+    }
+    // The series' elements are laid out over the product of the dimension sizes: with
+    // three or more dimensions, damaged sizes can make it more than any index counts.
+    let sizes: Vec<u64> = dimensions.iter().map(|d| u64::from(d.size)).collect();
+    if emio_core::source::element_count(&sizes).is_none() {
+        return Err(Error::malformed(
+            FORMAT,
+            dimensions_at,
+            format!("dimension sizes whose product fits in 64 bits, found {sizes:?}"),
+        ));
     }
     // Both offset arrays (data, then tags) hold TotalNumberElements entries; only the
     // first ValidNumberElements of each are used.

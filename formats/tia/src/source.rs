@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use emio_core::dtype::swap_bytes_in_place;
+use emio_core::source::element_count;
 use emio_core::{
     ArraySource, ByteOrder, ChunkDecoder, ChunkedSource, DType, Result, Storage, StridedSource,
 };
@@ -76,7 +77,7 @@ pub fn series_source(
         [n] => (1, *n),
         _ => (1, 1),
     };
-    let needed: u64 = nav_shape.iter().product();
+    let needed = element_count(nav_shape).unwrap_or(u64::MAX);
     let mut shape = nav_shape.to_vec();
     shape.extend_from_slice(signal_shape);
     let values_at: Vec<u64> = series

@@ -12,7 +12,8 @@ use crate::Tia;
 /// `code`, one dimension of `total` entries of which `valid` are stored; `scattered` puts
 /// 3 stray bytes before odd elements so they are not evenly spaced. With `positions`, the
 /// header has no dimension and each element's tag holds its scan position (x, y);
-/// `drift` is added to the calibration offset of each element after the first.
+/// `drift` is added to the calibration offset of each element after the first;
+/// `more_dimensions` are the sizes of further dimensions after the first.
 #[derive(Default)]
 struct SerSpec {
     version: u16,
@@ -23,6 +24,7 @@ struct SerSpec {
     scattered: bool,
     positions: Option<Vec<(f64, f64)>>,
     drift: f64,
+    more_dimensions: Vec<u32>,
 }
 
 fn element_bytes(spec: &SerSpec, i: u32) -> Vec<u8> {
@@ -55,15 +57,17 @@ fn build(spec: &SerSpec) -> Vec<u8> {
     if spec.positions.is_some() {
         f.extend(0u32.to_le_bytes());
     } else {
-        f.extend(1u32.to_le_bytes());
-        // One dimension: size total, "Number", no units.
-        f.extend(spec.total.to_le_bytes());
-        f.extend(0.0f64.to_le_bytes());
-        f.extend(1.0f64.to_le_bytes());
-        f.extend(0u32.to_le_bytes());
-        f.extend(6u32.to_le_bytes());
-        f.extend(b"Number");
-        f.extend(0u32.to_le_bytes());
+        f.extend((1 + spec.more_dimensions.len() as u32).to_le_bytes());
+        // The first dimension: size total; each "Number", no units.
+        for size in std::iter::once(spec.total).chain(spec.more_dimensions.iter().copied()) {
+            f.extend(size.to_le_bytes());
+            f.extend(0.0f64.to_le_bytes());
+            f.extend(1.0f64.to_le_bytes());
+            f.extend(0u32.to_le_bytes());
+            f.extend(6u32.to_le_bytes());
+            f.extend(b"Number");
+            f.extend(0u32.to_le_bytes());
+        }
     }
     let oao = f.len() as u64;
     f[oao_at..oao_at + word].copy_from_slice(&oao.to_le_bytes()[..word]);
@@ -231,6 +235,31 @@ fn filling_missing_elements_is_bounded_by_the_file() {
         .to_string();
     assert!(
         message.contains("1073741824 elements of 16 bytes") && message.contains("mostly stored"),
+        "{message}"
+    );
+}
+
+/// Three dimensions whose sizes multiply past 2^64 (found by fuzzing: the product
+/// overflowed while the navigation shape was counted) are refused, naming the sizes.
+#[test]
+fn dimension_sizes_must_multiply_within_64_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = |more_dimensions: Vec<u32>| SerSpec {
+        version: 0x210,
+        code: 7,
+        sizes: vec![4],
+        total: 2,
+        valid: 2,
+        more_dimensions,
+        ..Default::default()
+    };
+    let fits = write(dir.path(), "fits.ser", &build(&spec(vec![1, 1])));
+    assert_eq!(open(&fits, &[]).unwrap()[0].shape(), [2, 1, 1, 4]);
+    let huge = write(dir.path(), "huge.ser", &build(&spec(vec![u32::MAX; 2])));
+    let message = open(&huge, &[]).unwrap_err().to_string();
+    assert!(
+        message.contains("product fits in 64 bits")
+            && message.contains("[2, 4294967295, 4294967295]"),
         "{message}"
     );
 }
