@@ -109,11 +109,13 @@ fn describe_dataset(i: usize, d: &emio::Dataset, args: &InfoArgs) -> emio::Resul
     }
     for (axis, size) in d.axes.iter().zip(d.shape()) {
         let cal = match &axis.kind {
-            emio::AxisKind::Uniform { scale, offset } => format!("scale {scale} offset {offset}"),
+            emio::AxisKind::Uniform { scale, offset } => {
+                format!("scale {} offset {}", number(*scale), number(*offset))
+            }
             emio::AxisKind::Values(v) => format!(
                 "values {} .. {}",
-                v.first().copied().unwrap_or(f64::NAN),
-                v.last().copied().unwrap_or(f64::NAN)
+                number(v.first().copied().unwrap_or(f64::NAN)),
+                number(v.last().copied().unwrap_or(f64::NAN))
             ),
         };
         outln!(
@@ -123,7 +125,7 @@ fn describe_dataset(i: usize, d: &emio::Dataset, args: &InfoArgs) -> emio::Resul
             } else {
                 &axis.name
             },
-            axis.units,
+            axis.units.escape_debug(),
             if axis.navigate { "  (navigation)" } else { "" }
         );
     }
@@ -180,6 +182,17 @@ fn tree_lines(tree: &emio::Tree, depth: usize, lines: &mut Vec<String>) {
             }
             other => lines.push(format!("{pad}{key}: {}", scalar(other))),
         }
+    }
+}
+
+/// A calibration on one line: shortest round-trip digits, in exponent form when very
+/// large or small (a damaged file's 1e-300 is not three hundred zeros).
+fn number(x: f64) -> String {
+    let magnitude = x.abs();
+    if magnitude != 0.0 && !(1e-6..1e16).contains(&magnitude) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
     }
 }
 
@@ -275,6 +288,16 @@ mod tests {
         assert!(!wildcard_match("*.dm4", "a.dm3"));
         assert!(wildcard_match("*", ""));
         assert!(!wildcard_match("?", ""));
+    }
+
+    #[test]
+    fn calibrations_stay_short() {
+        assert_eq!(number(0.25), "0.25");
+        assert_eq!(number(-1500.0), "-1500");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(2e-9), "2e-9");
+        assert_eq!(number(-3.5e300), "-3.5e300");
+        assert_eq!(number(f64::NAN), "NaN");
     }
 
     #[test]
