@@ -180,8 +180,9 @@ fn imagej_series(pages: &mut Vec<Page>, desc: &str, file_len: u64) -> Option<Ser
         .into_iter()
         .filter(|(n, _)| *n > 1)
         .collect();
-    let product: u64 = grid.iter().map(|g| g.0).product();
-    if product != images {
+    // The counts are the description's text: their product may not fit in 64 bits.
+    let sizes: Vec<u64> = grid.iter().map(|g| g.0).collect();
+    if element_count(&sizes) != Some(images) {
         grid = if images > 1 {
             vec![(images, 'I')]
         } else {

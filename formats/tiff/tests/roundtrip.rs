@@ -269,6 +269,32 @@ fn u16s(ds: &Dataset) -> Vec<u16> {
         .collect()
 }
 
+/// An ImageJ description whose counts multiply past 2^64 describes no hyperstack: the
+/// page is read as it is (found by reading the series code: the product overflowed).
+#[test]
+fn imagej_counts_beyond_64_bits_are_no_hyperstack() {
+    let desc = b"ImageJ=1.11a\nimages=1\nslices=9999999999\nframes=9999999999\n\0".to_vec();
+    let pixels: Vec<u8> = (1..=6u8).collect();
+    let bytes = build(
+        false,
+        &[
+            (256, 4, 1, long(3, false)),
+            (257, 4, 1, long(2, false)),
+            (258, 3, 1, short(8, false)),
+            (259, 3, 1, short(1, false)),
+            (262, 3, 1, short(1, false)),
+            (270, 2, desc.len() as u32, desc),
+            (273, 4, 1, long(8, false)),
+            (278, 4, 1, long(2, false)),
+            (279, 4, 1, long(6, false)),
+        ],
+        &pixels,
+    );
+    let ds = read_file(bytes).unwrap().remove(0);
+    assert_eq!(ds.shape(), [2, 3]);
+    assert_eq!(ds.read_region_bytes(&[0, 0], &[2, 3]).unwrap(), pixels);
+}
+
 #[test]
 fn big_endian_with_horizontal_predictor_and_packbits() {
     // 2x3 uint16, big-endian, rows differenced: [1, 2, 3], [10, 20, 30].
