@@ -27,6 +27,7 @@ pub mod batch;
 pub mod check;
 pub mod json;
 pub mod listing;
+#[cfg(feature = "preview")]
 pub mod preview;
 pub mod reduce;
 pub mod stats;
@@ -89,43 +90,48 @@ pub use emio_zarr as zarr;
 
 /// The registry of every enabled format, most specific signatures first.
 pub fn registry() -> Registry {
+    let formats: [Arc<dyn emio_core::Format>; _] = [
+        #[cfg(feature = "npy")]
+        Arc::new(emio_npy::Npy),
+        #[cfg(feature = "dm")]
+        Arc::new(emio_dm::Dm),
+        #[cfg(feature = "dm")]
+        Arc::new(emio_dm::Dm5),
+        #[cfg(feature = "mrc")]
+        Arc::new(emio_mrc::Mrc),
+        #[cfg(feature = "mib")]
+        Arc::new(emio_mib::Mib),
+        #[cfg(feature = "blo")]
+        Arc::new(emio_blo::Blo),
+        #[cfg(feature = "emd")]
+        Arc::new(emio_emd::Emd),
+        #[cfg(feature = "hspy")]
+        Arc::new(emio_hspy::Hspy),
+        #[cfg(feature = "arina")]
+        Arc::new(emio_arina::Arina),
+        #[cfg(feature = "tiff")]
+        Arc::new(emio_tiff::Tiff),
+        #[cfg(feature = "zarr")]
+        Arc::new(emio_zarr::Zarr),
+        #[cfg(feature = "zarr")]
+        Arc::new(emio_zarr::Zspy),
+        #[cfg(feature = "empad")]
+        Arc::new(emio_empad::Empad),
+        #[cfg(feature = "ripple")]
+        Arc::new(emio_ripple::Ripple),
+        #[cfg(feature = "tvips")]
+        Arc::new(emio_tvips::Tvips),
+        #[cfg(feature = "eer")]
+        Arc::new(emio_eer::Eer),
+        #[cfg(feature = "tia")]
+        Arc::new(emio_tia::Tia),
+        #[cfg(feature = "msa")]
+        Arc::new(emio_msa::Msa),
+    ];
     let mut registry = Registry::new();
-    #[cfg(feature = "npy")]
-    registry.register(Arc::new(emio_npy::Npy));
-    #[cfg(feature = "dm")]
-    registry.register(Arc::new(emio_dm::Dm));
-    #[cfg(feature = "dm")]
-    registry.register(Arc::new(emio_dm::Dm5));
-    #[cfg(feature = "mrc")]
-    registry.register(Arc::new(emio_mrc::Mrc));
-    #[cfg(feature = "mib")]
-    registry.register(Arc::new(emio_mib::Mib));
-    #[cfg(feature = "blo")]
-    registry.register(Arc::new(emio_blo::Blo));
-    #[cfg(feature = "emd")]
-    registry.register(Arc::new(emio_emd::Emd));
-    #[cfg(feature = "hspy")]
-    registry.register(Arc::new(emio_hspy::Hspy));
-    #[cfg(feature = "arina")]
-    registry.register(Arc::new(emio_arina::Arina));
-    #[cfg(feature = "tiff")]
-    registry.register(Arc::new(emio_tiff::Tiff));
-    #[cfg(feature = "zarr")]
-    registry.register(Arc::new(emio_zarr::Zarr));
-    #[cfg(feature = "zarr")]
-    registry.register(Arc::new(emio_zarr::Zspy));
-    #[cfg(feature = "empad")]
-    registry.register(Arc::new(emio_empad::Empad));
-    #[cfg(feature = "ripple")]
-    registry.register(Arc::new(emio_ripple::Ripple));
-    #[cfg(feature = "tvips")]
-    registry.register(Arc::new(emio_tvips::Tvips));
-    #[cfg(feature = "eer")]
-    registry.register(Arc::new(emio_eer::Eer));
-    #[cfg(feature = "tia")]
-    registry.register(Arc::new(emio_tia::Tia));
-    #[cfg(feature = "msa")]
-    registry.register(Arc::new(emio_msa::Msa));
+    for format in formats {
+        registry.register(format);
+    }
     registry
 }
 
