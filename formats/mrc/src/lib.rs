@@ -26,6 +26,7 @@ use std::sync::Arc;
 use emio_core::budget::{check_padded, human_bytes, metadata_limit};
 use emio_core::metadata::{base_metadata, merge, set_path};
 use emio_core::options::Shape;
+use emio_core::source::element_count;
 use emio_core::{
     ArraySource, Axis, ByteOrder, DType, Dataset, Error, Format, FormatInfo, OptionSet, Options,
     Problem, Result, ResultExt, Storage, StridedSource, Tree, WriteRequest, Writes,
@@ -495,7 +496,7 @@ impl Mrc {
             dims.extend(signal);
         } else if let Some(nav) = nav_option {
             let frames_dim = dims.len() - 3;
-            let count = nav.iter().try_fold(1u64, |a, &b| a.checked_mul(b));
+            let count = element_count(nav);
             if count != Some(dims[frames_dim].size) || packed {
                 return Err(emio_core::options::shape_misfit(
                     "navigation_shape",
@@ -532,7 +533,7 @@ fn recorded_navigation(h: &Header) -> Option<Vec<u64>> {
         .iter()
         .find_map(|l| header::shape_label(l))?;
     let (nav, frame) = shape.split_at(shape.len().checked_sub(2)?);
-    let positions = nav.iter().try_fold(1u64, |a, &b| a.checked_mul(b))?;
+    let positions = element_count(nav)?;
     let fits = frame == [h.ny as u64, h.nx as u64]
         && positions == h.nz as u64
         && nav.len() >= 2
