@@ -336,9 +336,7 @@ pub fn parse_shape(name: &str, list: &[i64]) -> Result<Vec<u64>> {
 /// `frames_note` says which frames count (empty, or e.g. " from scan_start_frame 2").
 pub fn shape_misfit(name: &str, shape: &[u64], frames: u64, frames_note: &str) -> Error {
     let shown: Vec<String> = shape.iter().map(u64::to_string).collect();
-    let positions = shape
-        .iter()
-        .try_fold(1u64, |a, &b| a.checked_mul(b))
+    let positions = crate::strides::element_count(shape)
         .map(|p| p.to_string())
         .unwrap_or_else(|| "too many".into());
     Error::invalid_option(

@@ -307,10 +307,7 @@ pub fn open(path: &Path, options: &Options) -> Result<Vec<Dataset>> {
     }
     let storage = Storage::map(&raw)?;
     let frame_record = RAW_ROWS * FRAME_SIDE * 4;
-    let frames = description
-        .nav_shape
-        .iter()
-        .try_fold(1u64, |a, &n| a.checked_mul(n));
+    let frames = emio_core::source::element_count(&description.nav_shape);
     let needed = frames
         .and_then(|n| n.checked_mul(frame_record))
         .unwrap_or(u64::MAX);

@@ -27,10 +27,7 @@ pub fn regular(shape: &[u64], start: u64, available: u64) -> Result<ScanGrid> {
         .map(|&n| i64::try_from(n).unwrap_or(-1))
         .collect();
     emio_core::options::parse_shape("scan_shape", &signed)?;
-    let total = shape
-        .iter()
-        .try_fold(1u64, |a, &n| a.checked_mul(n))
-        .unwrap_or(u64::MAX);
+    let total = emio_core::source::element_count(shape).unwrap_or(u64::MAX);
     let end = start.saturating_add(total);
     if end > available {
         return Err(emio_core::options::shape_misfit(
