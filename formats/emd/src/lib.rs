@@ -39,6 +39,11 @@ static READ_OPTIONS: LazyLock<Vec<OptionSpec>> =
 impl Emd {
     fn read(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         let f = H5File::open(path)?;
+        // One listing of the root group, remembered whole, answers the flavour tests and
+        // metadata lookups of root members below, most of which are not there (each
+        // missing name walked the root's links again). Failing here is not final: those
+        // lookups then go their own way and report what they find.
+        let _ = f.members("/");
         let file_name = emio_core::metadata::file_name(path);
         if velox::is_velox(&f) {
             velox::read(&f, &file_name, options)

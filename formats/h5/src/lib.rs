@@ -334,8 +334,16 @@ impl H5File {
         let root = links::root_address(&self.storage, &self.path).ok()?;
         // One listing of a group gives the addresses of all its members.
         self.addresses.get(root, path, |&group, _| {
-            let links = links::hard_links(&self.storage, &self.path, group).unwrap_or_default();
-            links.into_iter().map(|(n, a)| (n, Some(a))).collect()
+            match links::hard_links(&self.storage, &self.path, group) {
+                Ok(links) => objects::Step {
+                    members: links.into_iter().map(|(n, a)| (n, Some(a))).collect(),
+                    whole: true,
+                },
+                Err(_) => objects::Step {
+                    members: Vec::new(),
+                    whole: false,
+                },
+            }
         })
     }
 

@@ -16,16 +16,27 @@ pub enum MemberKind {
 
 impl H5File {
     /// The groups and datasets of group `path` with their kinds, sorted by name (h5py's
-    /// order): each member's object header is read once, where [`H5File::groups`] and
-    /// [`H5File::datasets`] read every member's header each. Groups whose links are not
-    /// all hard links (soft, external, or in dense storage) are listed by those two.
+    /// order): two walks of the group's links (one keeping the groups, one the datasets,
+    /// with the handles they opened), where looking each dataset up by name walked the
+    /// links once per dataset. Groups whose links are not all hard links (soft, external,
+    /// or in dense storage) are listed by [`H5File::groups`] and [`H5File::datasets`].
     pub fn members(&self, path: &str) -> Result<Vec<(String, MemberKind)>> {
         let group = self.group(path)?;
+        if let Some(listing) = self.objects.listing(rel(path)) {
+            let mut out: Vec<(String, MemberKind)> = listing
+                .into_iter()
+                .filter_map(|(name, o)| Some((name, kind(o.as_ref()?))))
+                .collect();
+            out.sort();
+            return Ok(out);
+        }
         let hard = self
             .object_address(path)
             .and_then(|at| links::only_hard_links(&self.storage, &self.path, at).ok())
             .flatten();
-        let (Some(hard), Ok(groups)) = (hard, group.iter_groups()) else {
+        let listing = hard
+            .and_then(|hard| Some((hard, group.iter_groups().ok()?, group.iter_datasets().ok()?)));
+        let Some((hard, groups, datasets)) = listing else {
             let mut out: Vec<(String, MemberKind)> = self
                 .groups(path)?
                 .into_iter()
@@ -39,32 +50,19 @@ impl H5File {
             out.sort();
             return Ok(out);
         };
-        let mut listed: Vec<(String, Object)> =
-            groups.map(|(name, g)| (name, Object::Group(g))).collect();
-        let group_names: std::collections::HashSet<String> =
-            listed.iter().map(|(name, _)| name.clone()).collect();
+        // Named datatypes, the third kind of member, are in neither listing.
+        let listed: Vec<(String, Object)> = groups
+            .map(|(name, g)| (name, Object::Group(g)))
+            .chain(datasets.map(|(name, d)| (name, Object::Dataset(d))))
+            .collect();
         // The members' addresses, as `object_address` would list them: the walks that
         // identify groups by address then find them known.
-        self.addresses.remember(rel(path), hard.iter().cloned());
-        for (name, _) in hard {
-            if !group_names.contains(&name) {
-                // Not a group: a dataset, or something else (a named datatype) left out.
-                if let Ok(d) = group.dataset(&name) {
-                    listed.push((name, Object::Dataset(d)));
-                }
-            }
-        }
+        self.addresses.remember(rel(path), hard, true);
         let mut out: Vec<(String, MemberKind)> = listed
             .iter()
-            .map(|(name, o)| {
-                let kind = match o {
-                    Object::Group(_) => MemberKind::Group,
-                    Object::Dataset(_) => MemberKind::Dataset,
-                };
-                (name.clone(), kind)
-            })
+            .map(|(name, o)| (name.clone(), kind(o)))
             .collect();
-        self.objects.remember(rel(path), listed);
+        self.objects.remember(rel(path), listed, true);
         out.sort();
         Ok(out)
     }
@@ -109,10 +107,19 @@ impl H5File {
         is: fn(&Object) -> bool,
     ) -> Result<Vec<String>> {
         let group = self.group(path)?;
+        if let Some(listing) = self.objects.listing(rel(path)) {
+            let mut names: Vec<String> = listing
+                .into_iter()
+                .filter(|(_, o)| o.as_ref().is_some_and(is))
+                .map(|(name, _)| name)
+                .collect();
+            names.sort();
+            return Ok(names);
+        }
         let mut names = match list(&group) {
             Ok(members) => {
                 let names: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
-                self.objects.remember(rel(path), members);
+                self.objects.remember(rel(path), members, false);
                 names
             }
             Err(e) => {
@@ -131,5 +138,13 @@ impl H5File {
         };
         names.sort();
         Ok(names)
+    }
+}
+
+/// The kind of a member.
+fn kind(o: &Object) -> MemberKind {
+    match o {
+        Object::Group(_) => MemberKind::Group,
+        Object::Dataset(_) => MemberKind::Dataset,
     }
 }

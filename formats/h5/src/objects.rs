@@ -23,15 +23,37 @@ pub(crate) enum Object {
 /// Values found by path (relative to the root group, no leading `/`): each path is resolved
 /// once, one component below its deepest cached ancestor; `None`: nothing is there.
 pub(crate) struct PathCache<T> {
-    found: Mutex<HashMap<String, Option<T>>>,
+    found: Mutex<Found<T>>,
+}
+
+/// What a [`PathCache`] holds.
+struct Found<T> {
+    /// Each path looked up or listed, with its value (`None`: nothing is there).
+    values: HashMap<String, Option<T>>,
+    /// Groups whose every member is in `values`, with their members' names: a name not
+    /// there is nothing, with no need to look (a missing name cost a walk of the group's
+    /// links each time), and the group's listing is known.
+    whole: HashMap<String, Vec<String>>,
 }
 
 impl<T> Default for PathCache<T> {
     fn default() -> Self {
         PathCache {
-            found: Mutex::new(HashMap::new()),
+            found: Mutex::new(Found {
+                values: HashMap::new(),
+                whole: HashMap::new(),
+            }),
         }
     }
+}
+
+/// What one step of [`PathCache::get`] found below a group: members with their values
+/// (the one asked for among them, or not), and whether they are all the group holds.
+pub(crate) struct Step<T> {
+    /// Members found.
+    pub members: Vec<(String, Option<T>)>,
+    /// Whether `members` is the whole group.
+    pub whole: bool,
 }
 
 /// `parent/name` (just `name` below the root).
@@ -54,25 +76,22 @@ pub(crate) fn is_plain(path: &str) -> bool {
 }
 
 impl<T: Clone> PathCache<T> {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Option<T>>> {
+    fn lock(&self) -> MutexGuard<'_, Found<T>> {
         self.found.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The value at the plain (see [`is_plain`]) `path` below `root`: from the deepest
     /// cached ancestor, each further component by `step(parent value, name)`, which gives
     /// the values of every member it found on the way (the one named among them, or
-    /// not), all cached.
-    pub fn get(
-        &self,
-        root: T,
-        path: &str,
-        mut step: impl FnMut(&T, &str) -> Vec<(String, Option<T>)>,
-    ) -> Option<T> {
+    /// not), all cached. Below a group known whole, a name not cached is nothing, with no
+    /// step.
+    pub fn get(&self, root: T, path: &str, mut step: impl FnMut(&T, &str) -> Step<T>) -> Option<T> {
         if path.is_empty() {
             return Some(root);
         }
         let mut found = self.lock();
-        if let Some(known) = found.get(path) {
+        let found = &mut *found;
+        if let Some(known) = found.values.get(path) {
             return known.clone();
         }
         // Ends of the path's prefixes: "a", "a/b", "a/b/c".
@@ -84,7 +103,7 @@ impl<T: Clone> PathCache<T> {
         let mut at = root;
         let mut next = 0;
         for (k, &end) in ends.iter().enumerate().rev() {
-            if let Some(known) = found.get(&path[..end]) {
+            if let Some(known) = found.values.get(&path[..end]) {
                 at = known.clone()?;
                 next = k + 1;
                 break;
@@ -94,21 +113,51 @@ impl<T: Clone> PathCache<T> {
             let start = if k == 0 { 0 } else { ends[k - 1] + 1 };
             let parent = if k == 0 { "" } else { &path[..start - 1] };
             let name = &path[start..end];
-            for (member, value) in step(&at, name) {
-                found.entry(join(parent, &member)).or_insert(value);
+            if !found.whole.contains_key(parent) {
+                let listed = step(&at, name);
+                let names = listed.whole.then(|| {
+                    let names = listed.members.iter().map(|(member, _)| member.clone());
+                    names.collect()
+                });
+                for (member, value) in listed.members {
+                    found.values.entry(join(parent, &member)).or_insert(value);
+                }
+                if let Some(names) = names {
+                    found.whole.insert(parent.to_string(), names);
+                }
             }
-            let here = found.entry(path[..end].to_string()).or_insert(None);
+            let here = found.values.entry(path[..end].to_string()).or_insert(None);
             at = here.clone()?;
         }
         Some(at)
     }
 
-    /// Remember the members of the group at `path` a listing found.
-    pub fn remember(&self, path: &str, members: impl IntoIterator<Item = (String, T)>) {
+    /// Remember the members of the group at `path` a listing found; `whole`: they are all
+    /// it holds.
+    pub fn remember(
+        &self,
+        path: &str,
+        members: impl IntoIterator<Item = (String, T)>,
+        whole: bool,
+    ) {
         let mut found = self.lock();
+        let mut names = Vec::new();
         for (name, value) in members {
-            found.insert(join(path, &name), Some(value));
+            found.values.insert(join(path, &name), Some(value));
+            names.push(name);
         }
+        if whole {
+            found.whole.insert(path.to_string(), names);
+        }
+    }
+
+    /// Every member of the group at `path` with its value, when a listing of the whole
+    /// group was remembered or made.
+    pub fn listing(&self, path: &str) -> Option<Vec<(String, Option<T>)>> {
+        let found = self.lock();
+        let names = found.whole.get(path)?;
+        let value = |name: &str| found.values.get(&join(path, name)).cloned().flatten();
+        Some(names.iter().map(|n| (n.clone(), value(n))).collect())
     }
 }
 
@@ -126,13 +175,19 @@ pub(crate) fn child(g: &Group, name: &str) -> Option<Object> {
     }
 }
 
-/// The member `name` of the group or dataset `at`, as [`PathCache::get`] steps.
-pub(crate) fn object_step(at: &Object, name: &str) -> Vec<(String, Option<Object>)> {
-    let found = match at {
-        Object::Group(g) => child(g, name),
-        Object::Dataset(_) => None,
-    };
-    vec![(name.to_string(), found)]
+/// The member `name` of the group or dataset `at`, as [`PathCache::get`] steps (a dataset
+/// has no members: it is whole).
+pub(crate) fn object_step(at: &Object, name: &str) -> Step<Object> {
+    match at {
+        Object::Group(g) => Step {
+            members: vec![(name.to_string(), child(g, name))],
+            whole: false,
+        },
+        Object::Dataset(_) => Step {
+            members: Vec::new(),
+            whole: true,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -155,7 +210,10 @@ mod tests {
         let listings = Cell::new(0);
         let step = |&n: &u32, _: &str| {
             listings.set(listings.get() + 1);
-            children(n)
+            Step {
+                members: children(n),
+                whole: false,
+            }
         };
         assert_eq!(cache.get(0, "", step), Some(0));
         assert_eq!(cache.get(0, "a/c", step), Some(3));
@@ -171,6 +229,42 @@ mod tests {
         assert_eq!(listings.get(), 3);
         assert_eq!(cache.get(0, "a/x", step), None);
         assert_eq!(cache.get(0, "a/x/y", step), None);
+        assert_eq!(listings.get(), 3);
+    }
+
+    #[test]
+    fn names_missing_from_a_whole_group_cost_no_step() {
+        let cache = PathCache::<u32>::default();
+        let listings = Cell::new(0);
+        let step = |&n: &u32, _: &str| {
+            listings.set(listings.get() + 1);
+            Step {
+                members: children(n),
+                whole: true,
+            }
+        };
+        assert_eq!(cache.get(0, "x", step), None);
+        assert_eq!(cache.get(0, "y", step), None);
+        assert_eq!(cache.get(0, "a/z", step), None);
+        assert_eq!(cache.get(0, "a/w", step), None);
+        assert_eq!(listings.get(), 2, "the root, then a");
+        // A listing remembered whole (what `H5File::members` found) answers the same way.
+        let listed = PathCache::<u32>::default();
+        listed.remember(
+            "",
+            children(0).into_iter().map(|(n, v)| (n, v.unwrap())),
+            true,
+        );
+        assert_eq!(listed.get(0, "b", step), Some(2));
+        assert_eq!(listed.get(0, "x", step), None);
+        assert_eq!(listings.get(), 2);
+        assert_eq!(listed.listing(""), Some(children(0)));
+        assert_eq!(cache.listing("a"), Some(children(1)));
+        // Not whole: a name not remembered is looked for.
+        let partial = PathCache::<u32>::default();
+        partial.remember("", [("a".to_string(), 1)], false);
+        assert_eq!(partial.listing(""), None);
+        assert_eq!(partial.get(0, "b", step), Some(2));
         assert_eq!(listings.get(), 3);
     }
 

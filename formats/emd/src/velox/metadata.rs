@@ -21,8 +21,22 @@ pub(super) fn json_dataset(f: &H5File, path: &str) -> Result<Value> {
         }
         ref other => return Err(bad(format!("JSON text in {path}, found {other:?}"))),
     };
-    serde_json::from_str(text.trim_end_matches('\0'))
+    serde_json::from_slice(unpadded(text.as_bytes()))
         .map_err(|e| bad(format!("JSON in {path} ({e})")))
+}
+
+/// `text` without the NUL bytes that pad its end (Velox pads each frame's metadata to
+/// 60000 bytes), checked eight at a time: byte by byte (`trim_end_matches`) was a tenth of
+/// a fuzzing run, one traced comparison per padding byte.
+fn unpadded(text: &[u8]) -> &[u8] {
+    let mut end = text.len();
+    while end >= 8 && text[end - 8..end] == [0u8; 8] {
+        end -= 8;
+    }
+    while end > 0 && text[end - 1] == 0 {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Most bytes of one frame's metadata text (Velox writes 60000).
@@ -68,8 +82,8 @@ pub(super) fn frame_metadata(f: &H5File, group: &str, name: &str, frame: usize) 
         }
         (0..rows).map(|r| raw[r * cols + col]).collect()
     };
-    let text = String::from_utf8_lossy(&bytes);
-    match serde_json::from_str(text.trim_end_matches('\0')) {
+    let text = String::from_utf8_lossy(unpadded(&bytes));
+    match serde_json::from_str(&text) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(bad(format!("a JSON object in {path}"))),
         Err(e) => Err(bad(format!("JSON in {path} ({e})"))),
@@ -414,6 +428,23 @@ fn element_symbol(z: usize) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The padding is cut as `trim_end_matches('\0')` cuts it, at every length and with
+    /// NUL bytes inside the text kept.
+    #[test]
+    fn unpadded_cuts_only_the_trailing_nul_bytes() {
+        for text_len in 0..20 {
+            for pad in 0..20 {
+                let mut bytes: Vec<u8> = (0..text_len).map(|i| [b'a', 0][i % 2]).collect();
+                if let Some(last) = bytes.last_mut() {
+                    *last = b'}';
+                }
+                bytes.resize(text_len + pad, 0);
+                let expected = std::str::from_utf8(&bytes).unwrap().trim_end_matches('\0');
+                assert_eq!(unpadded(&bytes), expected.as_bytes(), "{text_len} + {pad}");
+            }
+        }
+    }
 
     /// Column `frame` of every Velox `Metadata` array of the corpus' files, parsed, is what
     /// reading the whole array (as before) and taking that column gives.
