@@ -19,6 +19,8 @@ mod positions;
 mod read;
 mod ser;
 mod source;
+#[cfg(feature = "test-util")]
+pub mod synthetic;
 
 use std::path::{Path, PathBuf};
 

@@ -187,7 +187,7 @@ pub fn series_dataset(
             storage.len() as u64,
         )?;
     }
-    let source = series_source(storage, &series, &nav_shape, &signal_shape)?;
+    let source = series_source(storage, &series, (&nav_shape, needed), &signal_shape)?;
 
     let mut metadata = Tree::new();
     set_path(

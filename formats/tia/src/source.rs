@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use emio_core::dtype::swap_bytes_in_place;
-use emio_core::source::element_count;
 use emio_core::{
     ArraySource, ByteOrder, ChunkDecoder, ChunkedSource, DType, Result, Storage, StridedSource,
 };
@@ -62,12 +61,13 @@ fn fill(out: &mut [u8], pattern: &[u8]) {
     }
 }
 
-/// The source of a series read as `nav_shape` elements of `signal_shape` (images as
-/// `[rows, columns]`, flipped vertically as TIA stores them bottom-up).
+/// The source of a series read as `nav_shape` elements (`elements` of them: its product,
+/// as the caller counted it) of `signal_shape` (images as `[rows, columns]`, flipped
+/// vertically as TIA stores them bottom-up).
 pub fn series_source(
     storage: Storage,
     series: &Series,
-    nav_shape: &[u64],
+    (nav_shape, elements): (&[u64], u64),
     signal_shape: &[u64],
 ) -> Result<Arc<dyn ArraySource>> {
     let dtype = series.element.dtype();
@@ -77,7 +77,6 @@ pub fn series_source(
         [n] => (1, *n),
         _ => (1, 1),
     };
-    let needed = element_count(nav_shape).unwrap_or(u64::MAX);
     let mut shape = nav_shape.to_vec();
     shape.extend_from_slice(signal_shape);
     let values_at: Vec<u64> = series
@@ -85,7 +84,7 @@ pub fn series_source(
         .iter()
         .map(|o| o + series.header_len())
         .collect();
-    if let (Some(stride), true) = (series.regular_stride(), needed <= values_at.len() as u64) {
+    if let (Some(stride), true) = (series.regular_stride(), elements <= values_at.len() as u64) {
         let mut strides = vec![0i64; nav_shape.len()];
         let mut step = stride as i64;
         for (s, &n) in strides.iter_mut().zip(nav_shape).rev() {

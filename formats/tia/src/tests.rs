@@ -6,105 +6,28 @@ use std::path::Path;
 use emio_core::{Format, Options};
 use serde_json::Value;
 
+use crate::synthetic::SeriesLayout;
 use crate::Tia;
 
-/// A series file: elements of `sizes` (`[n]` spectra or `[x, y]` images) of TIA type
-/// `code`, one dimension of `total` entries of which `valid` are stored; `scattered` puts
-/// 3 stray bytes before odd elements so they are not evenly spaced. With `positions`, the
-/// header has no dimension and each element's tag holds its scan position (x, y);
-/// `drift` is added to the calibration offset of each element after the first;
-/// `more_dimensions` are the sizes of further dimensions after the first.
-#[derive(Default)]
-struct SerSpec {
-    version: u16,
-    code: u16,
-    sizes: Vec<u32>,
-    total: u32,
-    valid: u32,
-    scattered: bool,
-    positions: Option<Vec<(f64, f64)>>,
-    drift: f64,
-    more_dimensions: Vec<u32>,
+/// The layout of the tests' series: every element axis calibrated from 10 in steps of
+/// 2e-9 (plus any drift); the rest as each test sets it.
+fn layout() -> SeriesLayout {
+    SeriesLayout {
+        calibration: (10.0, 2e-9),
+        ..SeriesLayout::default()
+    }
 }
 
-fn element_bytes(spec: &SerSpec, i: u32) -> Vec<u8> {
-    let es = crate::ser::dtype_of(spec.code).unwrap().size();
-    let n: u32 = spec.sizes.iter().product();
-    (0..n as usize * es)
-        .map(|b| (b as u32 * 7 + i * 13) as u8)
+/// The stored values of element `i`: a pattern that differs from element to element.
+fn element_bytes(spec: &SeriesLayout, i: u32) -> Vec<u8> {
+    (0..spec.data_bytes() as u32)
+        .map(|b| (b * 7 + i * 13) as u8)
         .collect()
 }
 
-fn build(spec: &SerSpec) -> Vec<u8> {
-    let wide = spec.version > 0x210;
-    let word = if wide { 8 } else { 4 };
-    let two_d = spec.sizes.len() == 2;
-    let mut f = Vec::new();
-    f.extend(0x4949u16.to_le_bytes());
-    f.extend(0x0197u16.to_le_bytes());
-    f.extend(spec.version.to_le_bytes());
-    f.extend((if two_d { 0x4122u32 } else { 0x4120 }).to_le_bytes());
-    let tag_type: u16 = if spec.positions.is_some() {
-        0x4142
-    } else {
-        0x4152
-    };
-    f.extend(u32::from(tag_type).to_le_bytes());
-    f.extend(spec.total.to_le_bytes());
-    f.extend(spec.valid.to_le_bytes());
-    let oao_at = f.len();
-    f.extend(vec![0u8; word]);
-    if spec.positions.is_some() {
-        f.extend(0u32.to_le_bytes());
-    } else {
-        f.extend((1 + spec.more_dimensions.len() as u32).to_le_bytes());
-        // The first dimension: size total; each "Number", no units.
-        for size in std::iter::once(spec.total).chain(spec.more_dimensions.iter().copied()) {
-            f.extend(size.to_le_bytes());
-            f.extend(0.0f64.to_le_bytes());
-            f.extend(1.0f64.to_le_bytes());
-            f.extend(0u32.to_le_bytes());
-            f.extend(6u32.to_le_bytes());
-            f.extend(b"Number");
-            f.extend(0u32.to_le_bytes());
-        }
-    }
-    let oao = f.len() as u64;
-    f[oao_at..oao_at + word].copy_from_slice(&oao.to_le_bytes()[..word]);
-    let arrays_at = f.len();
-    f.extend(vec![0u8; 2 * word * spec.total as usize]);
-    let put = |f: &mut Vec<u8>, array: usize, i: usize, v: u64| {
-        let at = arrays_at + (array * spec.total as usize + i) * word;
-        f[at..at + word].copy_from_slice(&v.to_le_bytes()[..word]);
-    };
-    for i in 0..spec.valid {
-        if spec.scattered && i % 2 == 1 {
-            f.extend([0xAA; 3]);
-        }
-        let at = f.len() as u64;
-        put(&mut f, 0, i as usize, at);
-        for _ in 0..spec.sizes.len() {
-            f.extend((10.0 + f64::from(i) * spec.drift).to_le_bytes());
-            f.extend(2e-9f64.to_le_bytes());
-            f.extend(0u32.to_le_bytes());
-        }
-        f.extend(spec.code.to_le_bytes());
-        for s in &spec.sizes {
-            f.extend(s.to_le_bytes());
-        }
-        f.extend(element_bytes(spec, i));
-        let at = f.len() as u64;
-        put(&mut f, 1, i as usize, at);
-        f.extend(tag_type.to_le_bytes());
-        f.extend(0u16.to_le_bytes());
-        f.extend((1_456_000_000 + i).to_le_bytes());
-        if let Some(positions) = &spec.positions {
-            let (x, y) = positions[i as usize];
-            f.extend(x.to_le_bytes());
-            f.extend(y.to_le_bytes());
-        }
-    }
-    f
+/// The series file of `spec`, its elements' values from [`element_bytes`].
+fn build(spec: &SeriesLayout) -> Vec<u8> {
+    spec.to_bytes(|i| element_bytes(spec, i))
 }
 
 fn open(path: &Path, options: &[(&str, &str)]) -> emio_core::Result<Vec<emio_core::Dataset>> {
@@ -119,7 +42,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
 }
 
 /// The stored values of element `i` as the logical (row-flipped for images) C-order bytes.
-fn expected(spec: &SerSpec, i: u32) -> Vec<u8> {
+fn expected(spec: &SeriesLayout, i: u32) -> Vec<u8> {
     let raw = element_bytes(spec, i);
     match spec.sizes[..] {
         [_, y] => {
@@ -137,14 +60,14 @@ fn every_type_version_and_layout() {
         for code in 1..=10u16 {
             for sizes in [vec![6u32], vec![3, 4]] {
                 for scattered in [false, true] {
-                    let spec = SerSpec {
+                    let spec = SeriesLayout {
                         version,
                         code,
                         sizes: sizes.clone(),
                         total: 3,
                         valid: 3,
                         scattered,
-                        ..Default::default()
+                        ..layout()
                     };
                     let p = write(dir.path(), "s.ser", &build(&spec));
                     let ds = open(&p, &[]).unwrap().remove(0);
@@ -177,14 +100,14 @@ fn every_type_version_and_layout() {
 #[test]
 fn only_valid_data_cuts_or_fills() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = SerSpec {
+    let spec = SeriesLayout {
         version: 0x210,
         code: 7,
         sizes: vec![4],
         total: 5,
         valid: 2,
         scattered: false,
-        ..Default::default()
+        ..layout()
     };
     let p = write(dir.path(), "s.ser", &build(&spec));
     assert_eq!(open(&p, &[]).unwrap()[0].shape(), [2, 4]);
@@ -208,13 +131,13 @@ fn only_valid_data_cuts_or_fills() {
 #[test]
 fn filling_missing_elements_is_bounded_by_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = SerSpec {
+    let spec = SeriesLayout {
         version: 0x210,
         code: 7,
         sizes: vec![4],
         total: 5,
         valid: 2,
-        ..Default::default()
+        ..layout()
     };
     // Version 0x210: the first dimension's size follows the 26-byte header and the count
     // of dimensions.
@@ -244,14 +167,14 @@ fn filling_missing_elements_is_bounded_by_the_file() {
 #[test]
 fn dimension_sizes_must_multiply_within_64_bits() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = |more_dimensions: Vec<u32>| SerSpec {
+    let spec = |more_dimensions: Vec<u32>| SeriesLayout {
         version: 0x210,
         code: 7,
         sizes: vec![4],
         total: 2,
         valid: 2,
         more_dimensions,
-        ..Default::default()
+        ..layout()
     };
     let fits = write(dir.path(), "fits.ser", &build(&spec(vec![1, 1])));
     assert_eq!(open(&fits, &[]).unwrap()[0].shape(), [2, 1, 1, 4]);
@@ -267,14 +190,14 @@ fn dimension_sizes_must_multiply_within_64_bits() {
 #[test]
 fn emi_gives_one_dataset_per_series_with_metadata() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = SerSpec {
+    let spec = SeriesLayout {
         version: 0x220,
         code: 2,
         sizes: vec![4, 4],
         total: 1,
         valid: 1,
         scattered: false,
-        ..Default::default()
+        ..layout()
     };
     for n in [1, 2] {
         write(dir.path(), &format!("acq_{n}.ser"), &build(&spec));
@@ -304,14 +227,14 @@ fn emi_gives_one_dataset_per_series_with_metadata() {
 #[test]
 fn damaged_inputs_name_file_and_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = SerSpec {
+    let spec = SeriesLayout {
         version: 0x210,
         code: 6,
         sizes: vec![8, 8],
         total: 4,
         valid: 4,
         scattered: false,
-        ..Default::default()
+        ..layout()
     };
     let bytes = build(&spec);
     let p = write(dir.path(), "cut_1.ser", &bytes[..bytes.len() - 100]);
@@ -341,7 +264,7 @@ fn damaged_inputs_name_file_and_what_is_missing() {
     assert!(e.contains("well-formed XML"), "{e}");
     // Element sizes whose byte count overflows 64 bits (2^32-1 × 2^32-1 complex128
     // values) are an error naming the element, not an overflow.
-    let huge = build(&SerSpec {
+    let huge = build(&SeriesLayout {
         code: 10,
         total: 1,
         valid: 1,
@@ -373,14 +296,14 @@ fn series_without_dimensions_use_tag_positions() {
     let raster: Vec<(f64, f64)> = (0..6)
         .map(|k| (1e-9 + (k % 3) as f64 * 2e-9, 5e-9 + (k / 3) as f64 * 4e-9))
         .collect();
-    let mut spec = SerSpec {
+    let mut spec = SeriesLayout {
         version: 0x220,
         code: 2,
         sizes: vec![5],
         total: 6,
         valid: 6,
         positions: Some(raster),
-        ..Default::default()
+        ..layout()
     };
     let p = write(dir.path(), "grid.ser", &build(&spec));
     let ds = open(&p, &[]).unwrap().remove(0);
@@ -420,14 +343,14 @@ fn series_without_dimensions_use_tag_positions() {
 #[test]
 fn per_element_calibrations_are_reported_and_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = SerSpec {
+    let spec = SeriesLayout {
         version: 0x210,
         code: 7,
         sizes: vec![4],
         total: 3,
         valid: 3,
         drift: 0.5,
-        ..Default::default()
+        ..layout()
     };
     let p = write(dir.path(), "drift.ser", &build(&spec));
     let ds = open(&p, &[]).unwrap().remove(0);
@@ -439,7 +362,7 @@ fn per_element_calibrations_are_reported_and_kept() {
     let header = Value::Object(ds.original_metadata.clone());
     let offsets = &header["ser_header_parameters"]["CalibrationOffset"];
     assert_eq!(offsets, &serde_json::json!([10.0, 10.5, 11.0]));
-    let spec = SerSpec { drift: 0.0, ..spec };
+    let spec = SeriesLayout { drift: 0.0, ..spec };
     let p = write(dir.path(), "steady.ser", &build(&spec));
     assert!(open(&p, &[]).unwrap()[0].warnings().is_empty());
 }
@@ -449,13 +372,13 @@ fn per_element_calibrations_are_reported_and_kept() {
 #[test]
 fn header_strings_are_latin1() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = SerSpec {
+    let spec = SeriesLayout {
         version: 0x210,
         code: 6,
         sizes: vec![4],
         total: 2,
         valid: 2,
-        ..Default::default()
+        ..layout()
     };
     let mut bytes = build(&spec);
     let at = bytes
