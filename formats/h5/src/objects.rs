@@ -204,17 +204,23 @@ mod tests {
         }
     }
 
+    /// A step listing the members of node `n` from [`children`] (as a listing of the
+    /// `whole` group, or not), counting the listings in `listings`.
+    fn counted(listings: &Cell<u32>, whole: bool) -> impl Fn(&u32, &str) -> Step<u32> + Copy + '_ {
+        move |&n, _| {
+            listings.set(listings.get() + 1);
+            Step {
+                members: children(n),
+                whole,
+            }
+        }
+    }
+
     #[test]
     fn each_listing_is_made_once_and_leaves_every_member() {
         let cache = PathCache::<u32>::default();
         let listings = Cell::new(0);
-        let step = |&n: &u32, _: &str| {
-            listings.set(listings.get() + 1);
-            Step {
-                members: children(n),
-                whole: false,
-            }
-        };
+        let step = counted(&listings, false);
         assert_eq!(cache.get(0, "", step), Some(0));
         assert_eq!(cache.get(0, "a/c", step), Some(3));
         assert_eq!(listings.get(), 2, "the root, then a");
@@ -236,13 +242,7 @@ mod tests {
     fn names_missing_from_a_whole_group_cost_no_step() {
         let cache = PathCache::<u32>::default();
         let listings = Cell::new(0);
-        let step = |&n: &u32, _: &str| {
-            listings.set(listings.get() + 1);
-            Step {
-                members: children(n),
-                whole: true,
-            }
-        };
+        let step = counted(&listings, true);
         assert_eq!(cache.get(0, "x", step), None);
         assert_eq!(cache.get(0, "y", step), None);
         assert_eq!(cache.get(0, "a/z", step), None);
