@@ -22,13 +22,8 @@ impl H5File {
     /// or in dense storage) are listed by [`H5File::groups`] and [`H5File::datasets`].
     pub fn members(&self, path: &str) -> Result<Vec<(String, MemberKind)>> {
         let group = self.group(path)?;
-        if let Some(listing) = self.objects.listing(rel(path)) {
-            let mut out: Vec<(String, MemberKind)> = listing
-                .into_iter()
-                .filter_map(|(name, o)| Some((name, kind(o.as_ref()?))))
-                .collect();
-            out.sort();
-            return Ok(out);
+        if let Some(listed) = self.listed(path) {
+            return Ok(listed);
         }
         let hard = self
             .object_address(path)
@@ -76,7 +71,7 @@ impl H5File {
                     .map(|(n, g)| (n, Object::Group(g)))
                     .collect())
             },
-            |o| matches!(o, Object::Group(_)),
+            MemberKind::Group,
         )
     }
 
@@ -89,12 +84,25 @@ impl H5File {
                     .map(|(n, d)| (n, Object::Dataset(d)))
                     .collect())
             },
-            |o| matches!(o, Object::Dataset(_)),
+            MemberKind::Dataset,
         )
     }
 
-    /// Names of the members of group `path` of one kind (`list` lists them through
-    /// `hdf5-pure`, `is` tells the kind), sorted. Where `hdf5-pure` cannot list the group
+    /// The members of group `path` with their kinds, sorted, when a listing of the whole
+    /// group is remembered.
+    fn listed(&self, path: &str) -> Option<Vec<(String, MemberKind)>> {
+        let mut out: Vec<(String, MemberKind)> = self
+            .objects
+            .listing(rel(path))?
+            .into_iter()
+            .filter_map(|(name, o)| Some((name, kind(o.as_ref()?))))
+            .collect();
+        out.sort();
+        Some(out)
+    }
+
+    /// Names of the members of group `path` of kind `wanted` (`list` lists them through
+    /// `hdf5-pure`), sorted. Where `hdf5-pure` cannot list the group
     /// (it fails on old-style groups holding soft links, as h5py writes them), the
     /// group's hard links are found by [`links::group_links`] and each is looked up by
     /// its path.
@@ -104,17 +112,12 @@ impl H5File {
         list: impl FnOnce(
             &hdf5_pure::Group,
         ) -> std::result::Result<Vec<(String, Object)>, hdf5_pure::Error>,
-        is: fn(&Object) -> bool,
+        wanted: MemberKind,
     ) -> Result<Vec<String>> {
         let group = self.group(path)?;
-        if let Some(listing) = self.objects.listing(rel(path)) {
-            let mut names: Vec<String> = listing
-                .into_iter()
-                .filter(|(_, o)| o.as_ref().is_some_and(is))
-                .map(|(name, _)| name)
-                .collect();
-            names.sort();
-            return Ok(names);
+        if let Some(listed) = self.listed(path) {
+            let of_kind = listed.into_iter().filter(|&(_, k)| k == wanted);
+            return Ok(of_kind.map(|(name, _)| name).collect());
         }
         let mut names = match list(&group) {
             Ok(members) => {
@@ -131,7 +134,7 @@ impl H5File {
                     .into_iter()
                     .filter(|name| {
                         self.object(&format!("{base}/{name}"))
-                            .is_some_and(|o| is(&o))
+                            .is_some_and(|o| kind(&o) == wanted)
                     })
                     .collect()
             }
