@@ -86,7 +86,7 @@ pub fn sum_keeping(
     let total = Mutex::new(vec![0f64; out_len as usize]);
     let dtype = dataset.dtype();
     let chunk = dataset.read_chunk_shape(REGION_BYTES);
-    Engine::default().for_each_region(dataset, &chunk, progress, |region, bytes| {
+    Engine::default().for_each_region_in_place(dataset, &chunk, progress, |region, bytes| {
         let partial = layout.reduce(region, dtype, bytes, weights);
         let mut total = total.lock().unwrap_or_else(|p| p.into_inner());
         layout.add_into(region, &partial, &mut total);

@@ -11,13 +11,14 @@ const SUM_REGION_BYTES: u64 = 2 << 20;
 
 /// Sum of every value through the chunk API on the current rayon pool's threads, walking
 /// the values in the order they are stored ([`Dataset::in_stored_order`]: a sum does not
-/// depend on the order, so transposed storage is never transposed).
+/// depend on the order, so transposed storage is never transposed), in place in the
+/// memory map where a region is stored as one run ([`Engine::for_each_region_in_place`]).
 pub fn sum_all(ds: &Dataset) -> Result<f64> {
     let ds = &ds.in_stored_order();
     let chunk = ds.read_chunk_shape(SUM_REGION_BYTES);
     let total = std::sync::Mutex::new(0f64);
     let dtype = ds.dtype();
-    Engine::default().for_each_region(ds, &chunk, &NoProgress, |_, bytes| {
+    Engine::default().for_each_region_in_place(ds, &chunk, &NoProgress, |_, bytes| {
         let s = sum_bytes(dtype, bytes);
         *total.lock().expect("sum lock") += s;
         Ok(())

@@ -513,21 +513,7 @@ impl Dataset {
     /// A chunk shape for streaming: whole trailing (signal) dimensions as long as one chunk
     /// stays within `target_bytes`, then as many leading indices as fit.
     pub fn streaming_chunk_shape(&self, target_bytes: u64) -> Vec<u64> {
-        let shape = self.shape();
-        let es = self.dtype().size() as u64;
-        let mut chunk = vec![1u64; shape.len()];
-        let mut bytes = es;
-        for d in (0..shape.len()).rev() {
-            let n = shape[d].max(1);
-            if bytes.saturating_mul(n) <= target_bytes {
-                chunk[d] = n;
-                bytes *= n;
-            } else {
-                chunk[d] = (target_bytes / bytes).clamp(1, n);
-                break;
-            }
-        }
-        chunk
+        streaming_chunk(self.shape(), self.dtype().size() as u64, target_bytes)
     }
 
     /// A chunk shape for reading fast in any order (reductions, chunked stores): whole
@@ -611,6 +597,25 @@ impl Dataset {
         let digest = hasher.finalize();
         Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
     }
+}
+
+/// The chunk shape of [`Dataset::streaming_chunk_shape`] for an array of `shape` with
+/// elements of `element_bytes`: whole trailing dimensions while a chunk stays within
+/// `target_bytes`, then as many indices of the next dimension as fit (at least one).
+pub(crate) fn streaming_chunk(shape: &[u64], element_bytes: u64, target_bytes: u64) -> Vec<u64> {
+    let mut chunk = vec![1u64; shape.len()];
+    let mut bytes = element_bytes;
+    for d in (0..shape.len()).rev() {
+        let n = shape[d].max(1);
+        if bytes.saturating_mul(n) <= target_bytes {
+            chunk[d] = n;
+            bytes *= n;
+        } else {
+            chunk[d] = (target_bytes / bytes).clamp(1, n);
+            break;
+        }
+    }
+    chunk
 }
 
 /// Iterator over the regions of a chunk grid; see [`Dataset::chunks`].

@@ -7,7 +7,8 @@
 //! fixed pool, and then either
 //! - process them independently ([`Engine::for_each_region`]: e.g. encode and store a Zarr
 //!   chunk; a write plan may leave such regions unread, for an encoder to read part by part
-//!   as it goes: [`RegionBytes`]), or
+//!   as it goes: [`RegionBytes`]), or only look at them ([`Engine::for_each_region_in_place`]:
+//!   regions stored as one run of a memory map are seen there, not copied), or
 //! - hand them to a sink on the calling thread strictly in grid order
 //!   ([`Engine::for_each_region_ordered`]: e.g. append to a `.npy`, `.mrc` or `.mib`),
 //!   while later regions are already being read.
@@ -82,6 +83,18 @@ impl InFlight {
     fn sub(&self, n: u64) {
         self.now.fetch_sub(n, Ordering::SeqCst);
     }
+}
+
+/// Where the regions of a run go once `work` has had them.
+pub(crate) enum Delivery<'s, 'f> {
+    /// Nowhere: `work` is the last step, and gets every region read into a buffer.
+    Work,
+    /// Nowhere: `work` is the last step, and gets regions laid out as read (not padded or
+    /// reordered) unread, to read part by part, whole or in place
+    /// ([`RegionBytes::on_demand`]).
+    WorkUnread,
+    /// On to this sink on the calling thread, in grid order.
+    Sink(&'s mut Sink<'f>),
 }
 
 /// Per-region processing on a worker thread.
@@ -276,7 +289,29 @@ impl Engine {
         W: Fn(&Region, &mut Vec<u8>) -> Result<()> + Sync,
     {
         let work = |region: &Region, bytes: &mut RegionBytes<'_>| work(region, bytes.buffer()?);
-        self.run(dataset, dataset.chunks(chunk), None, progress, &work, None)
+        let grid = dataset.chunks(chunk);
+        self.run(dataset, grid, None, progress, &work, Delivery::Work)
+    }
+
+    /// Visit every region of the grid `chunk` from a worker thread, in no particular order,
+    /// without changing it (reductions, checks), as [`RegionBytes::visit`] hands it over:
+    /// `work` gets sub-regions (a region whole, or its pieces in C order) with their C-order
+    /// native-endian bytes, in place in the dataset's memory map where they are stored
+    /// there as long runs (no copy, no buffer), else read in cache-sized pieces.
+    pub fn for_each_region_in_place<W>(
+        &self,
+        dataset: &Dataset,
+        chunk: &[u64],
+        progress: &dyn Progress,
+        work: W,
+    ) -> Result<Stats>
+    where
+        W: Fn(&Region, &[u8]) -> Result<()> + Sync,
+    {
+        let work =
+            |_: &Region, bytes: &mut RegionBytes<'_>| bytes.visit(&mut |piece, b| work(piece, b));
+        let grid = dataset.chunks(chunk);
+        self.run(dataset, grid, None, progress, &work, Delivery::WorkUnread)
     }
 
     /// Read every region of the grid `chunk` in parallel, apply `work` on the worker (e.g. a
@@ -301,15 +336,12 @@ impl Engine {
             None,
             progress,
             &work,
-            Some(&mut sink),
+            Delivery::Sink(&mut sink),
         )
     }
 
     /// Read every region of `grid` (laid out as `placement` asks, when given), apply
-    /// `work` on a worker, and hand the results to `sink` in grid order, or, without a
-    /// sink, leave them to `work`. Without a sink, regions a placement asks to be read on
-    /// demand ([`Placement::on_demand`]) reach `work` unread when their layout is the one
-    /// read.
+    /// `work` on a worker, and deliver the results as `delivery` says.
     pub(crate) fn run(
         &self,
         dataset: &Dataset,
@@ -317,7 +349,7 @@ impl Engine {
         placement: Option<&Placement>,
         progress: &dyn Progress,
         work: &Work<'_>,
-        sink: Option<&mut Sink<'_>>,
+        delivery: Delivery<'_, '_>,
     ) -> Result<Stats> {
         progress.set_total(dataset.nbytes());
         let buffers = self.buffers();
@@ -330,7 +362,7 @@ impl Engine {
             bands: Bands::plan(dataset, &grid),
             progress,
             placement,
-            on_demand: sink.is_none() && placement.is_some_and(|p| p.on_demand),
+            on_demand: matches!(delivery, Delivery::WorkUnread),
             grid: Mutex::new((0, grid)),
             pool_rx: Mutex::new(pool_rx),
             pool_tx,
@@ -343,8 +375,8 @@ impl Engine {
         let shared = &shared;
         let bytes_done_ref = &bytes_done;
         let workers = self.threads.max(1);
-        std::thread::scope(|scope| match sink {
-            None => {
+        std::thread::scope(|scope| match delivery {
+            Delivery::Work | Delivery::WorkUnread => {
                 for _ in 0..workers {
                     scope.spawn(move || {
                         let mut scratch = Vec::new();
@@ -358,18 +390,19 @@ impl Engine {
                         }) = shared.next_filled(&mut scratch)
                         {
                             let mut bytes = if read {
-                                RegionBytes::read(&mut buf)
+                                RegionBytes::read(&region, &mut buf)
                             } else {
                                 RegionBytes::on_demand(dataset, &region, progress, &mut buf)
                             };
                             let done = work(&region, &mut bytes);
-                            // A step that read an unread region whole did so into the
-                            // pool's buffer: count it in flight too.
-                            let counted = if !read && bytes.in_memory().is_some() {
-                                shared.in_flight.add(buf.len() as u64);
-                                buf.len() as u64
-                            } else {
-                                counted
+                            // A step that read an unread region (whole or in pieces) did
+                            // so into the pool's buffer: count it in flight too.
+                            let counted = match bytes.buffered() as u64 {
+                                0 => counted,
+                                held => {
+                                    shared.in_flight.add(held);
+                                    held
+                                }
                             };
                             match done {
                                 Ok(()) => {
@@ -383,15 +416,17 @@ impl Engine {
                     });
                 }
             }
-            Some(sink) => {
+            Delivery::Sink(sink) => {
                 let (done_tx, done_rx) = channel::<Filled>();
                 for _ in 0..workers {
                     let done_tx = done_tx.clone();
                     scope.spawn(move || {
                         let mut scratch = Vec::new();
                         while let Some(mut filled) = shared.next_filled(&mut scratch) {
-                            let done =
-                                work(&filled.region, &mut RegionBytes::read(&mut filled.buf));
+                            let done = work(
+                                &filled.region,
+                                &mut RegionBytes::read(&filled.region, &mut filled.buf),
+                            );
                             if let Err(e) = done {
                                 shared.fail(e);
                                 shared.release(filled.buf, filled.counted);
@@ -559,6 +594,53 @@ mod tests {
         let n: u64 = shape.iter().product();
         let bytes: Vec<u8> = (0..n as u32).flat_map(|v| v.to_ne_bytes()).collect();
         Dataset::from_bytes(bytes, DType::U32, shape.to_vec()).unwrap()
+    }
+
+    /// Regions visited in place hold the bytes a read gives; those stored as one run are
+    /// the storage itself (no copy), the others are read (a transposed view of the same
+    /// storage has no such region).
+    #[test]
+    fn visits_in_place_see_stored_runs_and_read_the_rest() {
+        let ds = ramp(&[6, 4, 5]);
+        let storage = {
+            let range = ds.mapped().unwrap().as_ptr_range();
+            range.start as usize..range.end as usize
+        };
+        let transposed = {
+            let values = ds.mapped().unwrap().to_vec();
+            let strided =
+                crate::source::StridedSource::from_bytes(values, DType::U32, vec![6, 4, 5])
+                    .and_then(|s| s.permuted(&[2, 0, 1]))
+                    .unwrap();
+            let axes = vec![crate::axis::Axis::default_for(false); 3];
+            let tree = crate::metadata::Tree::new();
+            Dataset::new(std::sync::Arc::new(strided), axes, tree.clone(), tree).unwrap()
+        };
+        for (ds, chunk, in_place) in [
+            (&ds, [4, 4, 5], true),
+            (&ds, [1, 3, 5], true),
+            (&ds, [2, 2, 5], false),
+            (&ds, [2, 4, 2], false),
+            (&transposed, [5, 6, 1], false),
+            (&transposed, [1, 6, 4], false),
+        ] {
+            let seen = Mutex::new(Vec::new());
+            Engine::new(2, 1)
+                .for_each_region_in_place(ds, &chunk, &NoProgress, |region, bytes| {
+                    let expected = ds.read_region_bytes(&region.start, &region.shape)?;
+                    assert_eq!(bytes, expected, "{chunk:?} {region:?}");
+                    let inside = storage.contains(&(bytes.as_ptr() as usize));
+                    seen.lock().unwrap().push((region.start.clone(), inside));
+                    Ok(())
+                })
+                .unwrap();
+            let seen = seen.into_inner().unwrap();
+            assert_eq!(seen.len() as u64, ds.chunks(&chunk).count_total());
+            assert!(
+                seen.iter().all(|(_, inside)| *inside == in_place),
+                "{chunk:?}"
+            );
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::borrow::Cow;
 
 use crate::copy::copy_nd;
 use crate::dataset::{Dataset, Region};
-use crate::engine::{Engine, Stats};
+use crate::engine::{Delivery, Engine, Stats};
 use crate::error::Result;
 use crate::format::Progress;
 use crate::output::STREAM_REGION_BYTES;
@@ -47,9 +47,6 @@ pub(crate) struct Placement {
     order: Vec<usize>,
     /// Whether edge regions are padded with zeros to `chunk`.
     pad: bool,
-    /// Whether regions whose layout is the one read are handed over unread, for the step
-    /// to read part by part ([`RegionBytes::on_demand`]).
-    pub(crate) on_demand: bool,
 }
 
 impl Placement {
@@ -108,7 +105,6 @@ impl WritePlan {
                 chunk: chunk.to_vec(),
                 order: (0..chunk.len()).collect(),
                 pad: false,
-                on_demand: false,
             },
             engine: Engine::default(),
         }
@@ -199,7 +195,7 @@ impl WritePlan {
             Some(&self.placement),
             progress,
             &encode,
-            Some(&mut sink),
+            Delivery::Sink(&mut sink),
         )
     }
 
@@ -228,17 +224,13 @@ impl WritePlan {
             let encoded = encode(region, bytes)?;
             store(region, &encoded)
         };
-        let placement = Placement {
-            on_demand: true,
-            ..self.placement.clone()
-        };
         self.engine.run(
             dataset,
             self.grid(dataset),
-            Some(&placement),
+            Some(&self.placement),
             progress,
             &work,
-            None,
+            Delivery::WorkUnread,
         )
     }
 

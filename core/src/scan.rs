@@ -106,7 +106,7 @@ fn scan(
     }
     let chunk = stored.read_chunk_shape(piece_bytes);
     engine
-        .for_each_region(&stored, &chunk, progress, |_, buf| native(buf))
+        .for_each_region_in_place(&stored, &chunk, progress, |_, bytes| native(bytes))
         .map(|_| ())
 }
 

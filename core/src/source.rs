@@ -181,6 +181,39 @@ impl<'a> StridedView<'a> {
         Ok(())
     }
 
+    /// The region `start .. start + shape` of the `dtype` values this view sees as one
+    /// slice of C-ordered, native-order bytes, when the view stores it so (a plain memory
+    /// map of those values, in place: no copy). The caller guarantees the region lies
+    /// inside the view.
+    pub fn region_run(&self, dtype: DType, start: &[u64], shape: &[u64]) -> Option<&'a [u8]> {
+        if !self.order.is_native() || shape.len() != self.strides.len() {
+            return None;
+        }
+        // Contiguous when each dimension the region spans (last first) steps over exactly
+        // the values of the dimensions after it.
+        let mut step = dtype.size() as i64;
+        for (&n, &stride) in shape.iter().zip(self.strides).rev() {
+            if n == 0 {
+                return Some(&[]);
+            }
+            if n > 1 {
+                if stride != step {
+                    return None;
+                }
+                step = step.checked_mul(i64::try_from(n).ok()?)?;
+            }
+        }
+        let first = start
+            .iter()
+            .zip(self.strides)
+            .try_fold(i64::try_from(self.offset).ok()?, |at, (&i, &s)| {
+                at.checked_add(i64::try_from(i).ok()?.checked_mul(s)?)
+            })?;
+        let first = usize::try_from(first).ok()?;
+        self.bytes
+            .get(first..first.checked_add(usize::try_from(step).ok()?)?)
+    }
+
     /// The whole array of `shape` and `dtype` as one C-ordered, native-order slice, when
     /// the view is exactly that (a plain memory map of contiguous values).
     pub fn contiguous(&self, shape: &[u64], dtype: DType) -> Option<&'a [u8]> {
