@@ -90,17 +90,6 @@ impl<'a> RegionBytes<'a> {
         self.unread.is_none().then_some(&self.buf[..])
     }
 
-    /// The bytes of an unread region in place in the dataset's memory map (no copy), when
-    /// its values are stored there as one run in C order and native byte order
-    /// ([`crate::StridedView::region_run`]).
-    pub fn in_place(&self) -> Option<&'a [u8]> {
-        let dataset = self.unread.as_ref()?.dataset;
-        let region = self.region;
-        dataset
-            .stored_view()?
-            .region_run(dataset.dtype(), &region.start, &region.shape)
-    }
-
     /// Hand the region to `step` as sub-regions in C order (in the dataset's
     /// coordinates), each with its C-order native-endian bytes, without changing them:
     /// the whole region when it is already in memory; else, when its values are stored
@@ -317,51 +306,6 @@ mod tests {
             let covered: u64 = pieces.iter().map(|(_, s)| s.iter().product::<u64>()).sum();
             prop_assert_eq!(covered, (b - a) as u64);
             prop_assert!(pieces.len() <= 2 * extent.len());
-        }
-    }
-
-    proptest! {
-        /// A region seen in place holds the bytes a read gives; in a C-order array every
-        /// region that is one run of it (whole trailing dimensions after its first
-        /// dimension longer than one) is seen in place, in a transposed view none that
-        /// crosses the swapped dimensions is.
-        #[test]
-        fn regions_seen_in_place_are_the_regions_read(
-            shape in proptest::collection::vec(1u64..5, 1..5),
-            cut in proptest::collection::vec((0u64..4, 1u64..5), 4),
-            transpose in any::<bool>(),
-        ) {
-            let total: u64 = shape.iter().product();
-            let values: Vec<u8> = (0..total * 2).map(|i| (i * 7 % 251) as u8).collect();
-            let mut source = crate::source::StridedSource::from_bytes(values, DType::U16, shape.clone()).unwrap();
-            let n = shape.len();
-            if transpose {
-                source = source.permuted(&(0..n).rev().collect::<Vec<_>>()).unwrap();
-            }
-            let logical = source.shape().to_vec();
-            let axes = vec![crate::axis::Axis::default_for(false); n];
-            let tree = crate::metadata::Tree::new();
-            let ds = Dataset::new(std::sync::Arc::new(source), axes, tree.clone(), tree).unwrap();
-            let start: Vec<u64> = logical.iter().zip(&cut).map(|(&l, &(s, _))| s.min(l - 1)).collect();
-            let extent: Vec<u64> =
-                logical.iter().zip(&start).zip(&cut).map(|((&l, &s), &(_, e))| e.min(l - s)).collect();
-            let region = Region { start, shape: extent.clone() };
-            let mut buf = Vec::new();
-            let bytes = RegionBytes::on_demand(&ds, &region, &NoProgress, &mut buf);
-            let seen = bytes.in_place().map(<[u8]>::to_vec);
-            let read = ds.read_region_bytes(&region.start, &region.shape).unwrap();
-            if let Some(seen) = &seen {
-                prop_assert_eq!(seen, &read);
-            }
-            let spanning: Vec<usize> = (0..n).filter(|&d| extent[d] > 1).collect();
-            let one_run = spanning
-                .first()
-                .is_none_or(|&d0| (d0 + 1..n).all(|d| extent[d] == logical[d]));
-            if !transpose {
-                prop_assert_eq!(seen.is_some(), one_run);
-            } else if spanning.len() > 1 {
-                prop_assert!(seen.is_none());
-            }
         }
     }
 

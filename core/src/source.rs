@@ -541,3 +541,57 @@ impl ArraySource for StridedSource {
         self.storage.file()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{Dataset, Region};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A region's stored run holds the bytes a read gives; in a C-order array every
+        /// region that is one run of it (whole trailing dimensions after its first
+        /// dimension longer than one) has one, in a transposed view none that crosses
+        /// the swapped dimensions does.
+        #[test]
+        fn region_runs_are_the_regions_read(
+            shape in proptest::collection::vec(1u64..5, 1..5),
+            cut in proptest::collection::vec((0u64..4, 1u64..5), 4),
+            transpose in any::<bool>(),
+        ) {
+            let total: u64 = shape.iter().product();
+            let values: Vec<u8> = (0..total * 2).map(|i| (i * 7 % 251) as u8).collect();
+            let mut source = StridedSource::from_bytes(values, DType::U16, shape.clone()).unwrap();
+            let n = shape.len();
+            if transpose {
+                source = source.permuted(&(0..n).rev().collect::<Vec<_>>()).unwrap();
+            }
+            let logical = source.shape().to_vec();
+            let axes = vec![crate::axis::Axis::default_for(false); n];
+            let tree = crate::metadata::Tree::new();
+            let ds = Dataset::new(std::sync::Arc::new(source), axes, tree.clone(), tree).unwrap();
+            let start: Vec<u64> = logical.iter().zip(&cut).map(|(&l, &(s, _))| s.min(l - 1)).collect();
+            let extent: Vec<u64> =
+                logical.iter().zip(&start).zip(&cut).map(|((&l, &s), &(_, e))| e.min(l - s)).collect();
+            let region = Region { start, shape: extent.clone() };
+            let seen = ds
+                .stored_view()
+                .unwrap()
+                .region_run(DType::U16, &region.start, &region.shape)
+                .map(<[u8]>::to_vec);
+            let read = ds.read_region_bytes(&region.start, &region.shape).unwrap();
+            if let Some(seen) = &seen {
+                prop_assert_eq!(seen, &read);
+            }
+            let spanning: Vec<usize> = (0..n).filter(|&d| extent[d] > 1).collect();
+            let one_run = spanning
+                .first()
+                .is_none_or(|&d0| (d0 + 1..n).all(|d| extent[d] == logical[d]));
+            if !transpose {
+                prop_assert_eq!(seen.is_some(), one_run);
+            } else if spanning.len() > 1 {
+                prop_assert!(seen.is_none());
+            }
+        }
+    }
+}
