@@ -8,7 +8,8 @@
 //! - process them independently ([`Engine::for_each_region`]: e.g. encode and store a Zarr
 //!   chunk; a write plan may leave such regions unread, for an encoder to read part by part
 //!   as it goes: [`RegionBytes`]), or only look at them ([`Engine::for_each_region_in_place`]:
-//!   regions stored as one run of a memory map are seen there, not copied), or
+//!   long runs of a memory map are seen there, not copied; the rest is read in pieces
+//!   that stay in the cache), or
 //! - hand them to a sink on the calling thread strictly in grid order
 //!   ([`Engine::for_each_region_ordered`]: e.g. append to a `.npy`, `.mrc` or `.mib`),
 //!   while later regions are already being read.
@@ -294,7 +295,7 @@ impl Engine {
     }
 
     /// Visit every region of the grid `chunk` from a worker thread, in no particular order,
-    /// without changing it (reductions, checks), as [`RegionBytes::visit`] hands it over:
+    /// without changing it (reductions), as [`RegionBytes::visit`] hands it over:
     /// `work` gets sub-regions (a region whole, or its pieces in C order) with their C-order
     /// native-endian bytes, in place in the dataset's memory map where they are stored
     /// there as long runs (no copy, no buffer), else read in cache-sized pieces.
