@@ -16,9 +16,10 @@ use crate::source::Threads;
 /// on such a core, in 256 KiB pieces at 0.8×).
 pub const PIECE_BYTES: u64 = 256 << 10;
 
-/// Shortest stored run [`RegionBytes::visit`] hands over in place: shorter runs (the rows
-/// of a transposed frame, say) would cost a step each; they are read in pieces instead.
-const MIN_RUN_BYTES: u64 = 32 << 10;
+/// Shortest stored run handed over in place, by [`RegionBytes::visit`] and by the
+/// order-free scans of `crate::scan`: shorter runs (the rows of a transposed frame, thin
+/// frames, sub-sampled views) would cost a step each; they are read in pieces instead.
+pub(crate) const MIN_RUN_BYTES: usize = 32 << 10;
 
 /// A region's C-order, native-endian bytes (laid out as its write plan asks), either read
 /// into a buffer or read on demand from the dataset.
@@ -109,7 +110,8 @@ impl<'a> RegionBytes<'a> {
                 let mut shape = region.shape.clone();
                 shape[..lead].fill(1);
                 let run = view.region_run(dataset.dtype(), &region.start, &shape)?;
-                (run.len() as u64 >= MIN_RUN_BYTES.min(region.len() * es)).then_some(shape)
+                let whole = usize::try_from(region.len() * es).unwrap_or(usize::MAX);
+                (run.len() >= MIN_RUN_BYTES.min(whole)).then_some(shape)
             })
         });
         let pieces = match &runs {
@@ -373,7 +375,7 @@ mod tests {
             } else {
                 region.len() * 4
             };
-            let long = run_bytes >= MIN_RUN_BYTES.min(region.len() * 4);
+            let long = run_bytes >= (MIN_RUN_BYTES as u64).min(region.len() * 4);
             let expected = (!transpose || rows == 1) && long;
             prop_assert!(in_place.iter().all(|&p| p == expected), "{:?} {:?}", in_place, region);
             if !expected {

@@ -17,6 +17,7 @@ use crate::dtype::ByteOrder;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::format::Progress;
+use crate::region_bytes::MIN_RUN_BYTES;
 use crate::source::StridedView;
 
 /// Hand every value of `dataset` to `work` in pieces of at most about `piece_bytes` (whole
@@ -134,11 +135,6 @@ impl Pieces<'_> {
         scratch
     }
 }
-
-/// Runs shorter than this would cost a piece each: datasets stored in such runs (thin
-/// frames, transposed or sub-sampled views), or listing runs this long only on average,
-/// go through the engine's regions.
-const MIN_RUN_BYTES: usize = 32 << 10;
 
 /// Where a dataset's values lie in a memory map, as contiguous runs of it, each cut into
 /// pieces of at most `piece` bytes (whole elements).
