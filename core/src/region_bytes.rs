@@ -103,22 +103,19 @@ impl<'a> RegionBytes<'a> {
         };
         let region = self.region;
         let es = dataset.dtype().size() as u64;
-        let runs = dataset.stored_view().and_then(|view| {
+        let view = dataset.stored_view();
+        let whole = usize::try_from(region.len() * es).unwrap_or(usize::MAX);
+        let runs = view.and_then(|view| {
             // The fewest leading unit dimensions that make the rest of the region a run.
-            let n = region.shape.len();
-            (0..=n).find_map(|lead| {
+            (0..=region.shape.len()).find_map(|lead| {
                 let mut shape = region.shape.clone();
                 shape[..lead].fill(1);
                 let run = view.region_run(dataset.dtype(), &region.start, &shape)?;
-                let whole = usize::try_from(region.len() * es).unwrap_or(usize::MAX);
                 (run.len() >= MIN_RUN_BYTES.min(whole)).then_some(shape)
             })
         });
-        let pieces = match &runs {
-            Some(run) => run.clone(),
-            None => streaming_chunk(&region.shape, es, PIECE_BYTES),
-        };
-        let view = runs.as_ref().and(dataset.stored_view());
+        let in_map = runs.is_some();
+        let pieces = runs.unwrap_or_else(|| streaming_chunk(&region.shape, es, PIECE_BYTES));
         for piece in Chunks::new(&region.shape, &pieces) {
             let piece = Region {
                 start: piece
@@ -129,8 +126,9 @@ impl<'a> RegionBytes<'a> {
                     .collect(),
                 shape: piece.shape,
             };
-            let in_place =
-                view.and_then(|v| v.region_run(dataset.dtype(), &piece.start, &piece.shape));
+            let in_place = view
+                .filter(|_| in_map)
+                .and_then(|v| v.region_run(dataset.dtype(), &piece.start, &piece.shape));
             match in_place {
                 Some(bytes) => step(&piece, bytes)?,
                 None => {
