@@ -598,15 +598,11 @@ mod tests {
     }
 
     /// Regions visited in place hold the bytes a read gives; those stored as one run are
-    /// the storage itself (no copy), the others are read (a transposed view of the same
-    /// storage has no such region).
+    /// the storage itself (no copy), the others are read (in a transposed view, only a
+    /// region along the stored rows is such a run).
     #[test]
     fn visits_in_place_see_stored_runs_and_read_the_rest() {
         let ds = ramp(&[6, 4, 5]);
-        let storage = {
-            let range = ds.mapped().unwrap().as_ptr_range();
-            range.start as usize..range.end as usize
-        };
         let transposed = {
             let values = ds.mapped().unwrap().to_vec();
             let strided =
@@ -624,7 +620,13 @@ mod tests {
             (&ds, [2, 4, 2], false),
             (&transposed, [5, 6, 1], false),
             (&transposed, [1, 6, 4], false),
+            // Five values stored one after another: a (short, but whole-region) run.
+            (&transposed, [5, 1, 1], true),
         ] {
+            let storage = {
+                let range = ds.stored_view().unwrap().bytes.as_ptr_range();
+                range.start as usize..range.end as usize
+            };
             let seen = Mutex::new(Vec::new());
             Engine::new(2, 1)
                 .for_each_region_in_place(ds, &chunk, &NoProgress, |region, bytes| {
