@@ -12,7 +12,8 @@ const SUM_REGION_BYTES: u64 = 2 << 20;
 /// Sum of every value through the chunk API on the current rayon pool's threads, walking
 /// the values in the order they are stored ([`Dataset::in_stored_order`]: a sum does not
 /// depend on the order, so transposed storage is never transposed), in place in the
-/// memory map where a region is stored as one run ([`Engine::for_each_region_in_place`]).
+/// memory map where a region is stored as long runs, else read in cache-sized pieces
+/// ([`Engine::for_each_region_in_place`]).
 pub fn sum_all(ds: &Dataset) -> Result<f64> {
     let ds = &ds.in_stored_order();
     let chunk = ds.read_chunk_shape(SUM_REGION_BYTES);
