@@ -644,29 +644,47 @@ mod tests {
         out
     }
 
-    /// Elements and planes at every alignment give what aligned buffers give, with every
-    /// kernel this processor runs (an optimized build once folded an unaligned load into
-    /// the SSE form of GFNI's transform, which faults: `cargo test --release` checks it).
+    /// Elements and planes at every alignment give what aligned buffers give, through
+    /// `shuffle` and `unshuffle` and through each vector kernel this processor runs (an
+    /// optimized build once folded an unaligned load into the SSE form of GFNI's
+    /// transform, which faults: `.ci/run` runs these tests in release too).
     #[test]
     fn kernels_take_buffers_at_any_alignment() {
         for es in [1usize, 2, 4, 8] {
             let n = 8 * 16 * 3;
+            let row = n / 8;
             let elements: Vec<u8> = (0..n * es).map(|i| (i * 37 % 251) as u8).collect();
             let mut planes = vec![0u8; n * es];
             shuffle(&elements, &mut planes, es);
             for skew in 0..16 {
                 let mut input = vec![0u8; skew + n * es];
-                input[skew..].copy_from_slice(&elements);
                 let mut out = vec![0u8; skew + n * es];
+                input[skew..].copy_from_slice(&elements);
                 shuffle(&input[skew..], &mut out[skew..], es);
                 assert_eq!(&out[skew..], &planes[..], "shuffle, es {es}, skew {skew}");
+                for gfni in [false, arch::has_gfni()] {
+                    let (from, to) = (&input[skew..], &mut out[skew..]);
+                    to.fill(0xA5);
+                    // The kernels shuffle elements of 1 and 2 bytes (`shuffle` splits
+                    // wider ones into bytes first).
+                    let done = arch::shuffle_wide(from, to, es, row, gfni);
+                    if es <= 2 {
+                        assert_eq!(done, row, "kernel {gfni}, es {es}");
+                        shuffle_positions(from, to, es, row, done..row);
+                        assert_eq!(&to[..], &planes[..], "kernel {gfni}, es {es}, skew {skew}");
+                    }
+                }
                 input[skew..].copy_from_slice(&planes);
                 unshuffle(&input[skew..], &mut out[skew..], es);
-                assert_eq!(
-                    &out[skew..],
-                    &elements[..],
-                    "unshuffle, es {es}, skew {skew}"
-                );
+                let what = format!("unshuffle, es {es}, skew {skew}");
+                assert_eq!(&out[skew..], &elements[..], "{what}");
+                for gfni in [false, arch::has_gfni()] {
+                    let (from, to) = (&input[skew..], &mut out[skew..]);
+                    to.fill(0xA5);
+                    let done = arch::unshuffle_wide(from, to, es, row, gfni);
+                    unshuffle_positions(from, to, es, row, done..row);
+                    assert_eq!(&to[..], &elements[..], "{what}, kernel {gfni}");
+                }
             }
         }
     }
