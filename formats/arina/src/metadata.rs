@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use emio_core::metadata::{json_f64, set_path, value_f64, Tree};
 use emio_core::serde_json::Value;
 use emio_core::Result;
-use emio_h5::{Element, H5File};
+use emio_h5::{Element, GroupWalk, H5File};
 
 /// Datasets of at most this many elements are kept as values in the original metadata;
 /// larger ones (flat field, pixel mask, count-rate tables) are summarised.
@@ -88,9 +88,13 @@ fn dataset_value(file: &H5File, path: &str) -> Option<Value> {
     }
 }
 
-/// The group at `path` as a tree: attributes as `@name`, datasets as values, subgroups.
-fn group_tree(file: &H5File, path: &str, depth: usize) -> Tree {
+/// The group at `path` as a tree: attributes as `@name`, datasets as values, subgroups
+/// (each group once, however many links lead to it: [`GroupWalk`]).
+fn group_tree(file: &H5File, path: &str, depth: usize, walk: &mut GroupWalk) -> Result<Tree> {
     let mut tree = Tree::new();
+    if !walk.enter(file, path)? {
+        return Ok(tree);
+    }
     for (k, v) in file.attrs(path).unwrap_or_default() {
         tree.insert(format!("@{k}"), v);
     }
@@ -105,11 +109,11 @@ fn group_tree(file: &H5File, path: &str, depth: usize) -> Tree {
     }
     if depth < 8 {
         for name in file.groups(path).unwrap_or_default() {
-            let sub = group_tree(file, &format!("{path}/{name}"), depth + 1);
+            let sub = group_tree(file, &format!("{path}/{name}"), depth + 1, walk)?;
             tree.insert(name, Value::Object(sub));
         }
     }
-    tree
+    Ok(tree)
 }
 
 /// A number at `path` in `tree` (slash-separated keys).
@@ -133,7 +137,12 @@ pub(crate) fn trees(
     let mut original = Tree::new();
     original.insert(
         "entry".into(),
-        Value::Object(group_tree(master, "/entry", 0)),
+        Value::Object(group_tree(
+            master,
+            "/entry",
+            0,
+            &mut GroupWalk::new(crate::FORMAT),
+        )?),
     );
     if let Some(s) = scan {
         original.insert("STEM Metadata".into(), Value::Object(s.attrs.clone()));

@@ -157,3 +157,17 @@ fn a_corrupt_chunk_names_file_frame_and_offset() {
     assert!(err.contains("frame"), "{err}");
     assert!(err.contains("byte"), "{err}");
 }
+
+/// A master file (found by fuzzing) whose group `/entry/data` holds its one dataset and a
+/// link back to itself: the original metadata lists each group once, however many links
+/// lead to it, so the dataset appears once, not once per trip around the cycle down to
+/// the depth limit (which took 2.6 s on this file, and longer on files with more links).
+#[test]
+fn groups_linked_into_themselves_are_walked_once() {
+    let opts = Options::parse(Arina.read_options(), &[] as &[(&str, &str)]).unwrap();
+    let datasets = Arina
+        .open(&testdata("cyclic_groups_master.h5"), &opts)
+        .unwrap();
+    let original = emio_core::serde_json::to_string(&datasets[0].original_metadata).unwrap();
+    assert_eq!(original.matches("ndarray(").count(), 1, "{original}");
+}

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use emio_core::metadata::{json_f64, set_path, value_f64, Tree};
 use emio_core::serde_json::Value;
 use emio_core::{ArraySource, Axis, AxisKind, DType, Dataset, Error, OptionSet, Options, Result};
-use emio_h5::{Element, H5File, MemberKind};
+use emio_h5::{Element, GroupWalk, H5File, MemberKind};
 
 use crate::units::ncem_units;
 
@@ -108,45 +108,18 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
-/// Most groups a walk visits: a corrupt file can link a group into itself, and such cycles
-/// would otherwise make the walk exponential in the depth limit. NCEM files hold a few
-/// dozen groups; a fuzzed file with cyclic links took 0.8 s (over 20 s in the fuzz build)
-/// to exhaust a budget of 10,000.
-const MAX_GROUPS_WALKED: usize = 1_000;
-
-/// The state of [`find_dataset_paths`].
-struct Walk {
-    seen: std::collections::HashSet<u64>,
-    budget: usize,
-}
-
 /// Walk the file like h5py's `visititems` (sorted, depth first, each group once however
-/// many links lead to it) collecting data datasets. `seen` holds the addresses of the
-/// groups visited; `budget` counts down the groups still allowed to be visited (for groups
-/// whose address cannot be found).
+/// many links lead to it: [`GroupWalk`]) collecting data datasets.
 fn find_dataset_paths(
     f: &H5File,
     group: &str,
     out: &mut Vec<String>,
     depth: usize,
-    walk: &mut Walk,
+    walk: &mut GroupWalk,
 ) -> Result<()> {
-    if depth > 32 {
+    if depth > 32 || !walk.enter(f, group)? {
         return Ok(());
     }
-    if let Some(address) = f.object_address(group) {
-        if !walk.seen.insert(address) {
-            return Ok(());
-        }
-    }
-    let budget = &mut walk.budget;
-    if *budget == 0 {
-        return Err(Error::malformed_at_unknown(
-            "emd",
-            format!("a group tree of at most {MAX_GROUPS_WALKED} groups (cyclic group links?)"),
-        ));
-    }
-    *budget -= 1;
     let names: Vec<(String, bool)> = f
         .members(group)?
         .into_iter()
@@ -227,11 +200,7 @@ pub fn read(f: &H5File, file_name: &str, options: &Options) -> Result<Vec<Datase
             false
         }
         None => {
-            let mut walk = Walk {
-                seen: Default::default(),
-                budget: MAX_GROUPS_WALKED,
-            };
-            find_dataset_paths(f, "", &mut paths, 0, &mut walk)?;
+            find_dataset_paths(f, "", &mut paths, 0, &mut GroupWalk::new("emd"))?;
             options.stack_group
         }
     };

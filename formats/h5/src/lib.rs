@@ -18,6 +18,7 @@
 mod attrs;
 pub mod bitshuffle;
 pub mod filters;
+mod group_walk;
 mod lazy;
 pub mod links;
 mod listing;
@@ -28,6 +29,7 @@ pub mod validate;
 pub mod vlen;
 pub mod writer;
 
+pub use group_walk::{GroupWalk, MAX_GROUPS_WALKED};
 pub use listing::MemberKind;
 
 use std::path::{Path, PathBuf};
