@@ -44,18 +44,34 @@ pub struct Dimension {
     pub units: String,
 }
 
-/// The calibration and size of one element (all elements share size and type).
-#[derive(Debug, Clone, PartialEq)]
+/// One element's calibration: per axis (x then y for images; spectra use the first entry
+/// and leave the second zero), offset, delta and calibration element.
+pub type Calibration = [(f64, f64, u32); 2];
+
+/// The calibration and size of one element (all elements share size and type). Held
+/// inline: a series has thousands of elements, each of whose headers is read at open.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ElementHeader {
-    /// Per axis (x then y for images): offset, delta, calibration element.
-    pub calibration: Vec<(f64, f64, u32)>,
+    /// Whether the element is an image (two axes) rather than a spectrum (one).
+    pub image: bool,
+    /// Offset, delta and calibration element per axis.
+    pub calibration: Calibration,
     /// TIA data type code (1..=10).
     pub data_type: u16,
-    /// `ArrayLength` (spectra) or `ArraySizeX`, `ArraySizeY` (images).
-    pub sizes: Vec<u32>,
+    /// `ArrayLength` then 1 (spectra), or `ArraySizeX`, `ArraySizeY` (images).
+    pub sizes: [u32; 2],
 }
 
 impl ElementHeader {
+    /// Axes of the element: 2 for images, 1 for spectra.
+    pub fn axes(&self) -> usize {
+        if self.image {
+            2
+        } else {
+            1
+        }
+    }
+
     /// Logical element type.
     pub fn dtype(&self) -> DType {
         dtype_of(self.data_type).expect("validated at parse")
@@ -106,7 +122,7 @@ pub struct Series {
     pub element: ElementHeader,
     /// Each valid element's calibration (offset, delta, calibration element per axis),
     /// which may differ from element 0's (see [`Series::calibration_mismatch`]).
-    pub calibrations: Vec<Vec<(f64, f64, u32)>>,
+    pub calibrations: Vec<Calibration>,
     /// Each valid element's tag.
     pub tags: Vec<Tag>,
 }
@@ -192,11 +208,8 @@ impl Reader<'_> {
         self.source.vec(at, n).map_err(|e| Error::io(self.path, e))
     }
     fn array<const N: usize>(&self, at: u64, what: impl What) -> Result<[u8; N]> {
-        self.check(at, N as u64, what)?;
         let mut out = [0; N];
-        self.source
-            .read(at, &mut out)
-            .map_err(|e| Error::io(self.path, e))?;
+        self.fill(at, &mut out, what)?;
         Ok(out)
     }
     fn u16(&self, at: u64, what: impl What) -> Result<u16> {
@@ -211,38 +224,45 @@ impl Reader<'_> {
     fn f64(&self, at: u64, what: impl What) -> Result<f64> {
         self.array(at, what).map(f64::from_le_bytes)
     }
+    /// Fill `out` with the bytes at `at`, checked against the file first.
+    fn fill(&self, at: u64, out: &mut [u8], what: impl What) -> Result<()> {
+        self.check(at, out.len() as u64, what)?;
+        self.source
+            .read(at, out)
+            .map_err(|e| Error::io(self.path, e))
+    }
     /// Latin-1 text.
     fn text(&self, at: u64, n: u64, what: impl What) -> Result<String> {
         Ok(emio_core::latin1::latin1(&self.bytes(at, n, what)?))
     }
 }
 
+/// The header of element `index` at `at` (images: [`HEADER_2D`] bytes, spectra:
+/// [`HEADER_1D`]), read at once.
 fn parse_element(r: &Reader, at: u64, two_d: bool, index: usize) -> Result<ElementHeader> {
-    let what = |f| OfElement(index as u64, f);
+    let mut header = [0; HEADER_2D as usize];
+    let header = &mut header[..if two_d { HEADER_2D } else { HEADER_1D } as usize];
+    r.fill(at, header, OfElement(index as u64, "header"))?;
+    let f64_at = |from: usize| f64::from_le_bytes(header[from..from + 8].try_into().expect("8"));
+    let u32_at = |from: usize| u32::from_le_bytes(header[from..from + 4].try_into().expect("4"));
     let axes = if two_d { 2 } else { 1 };
-    let mut calibration = Vec::with_capacity(axes);
-    for a in 0..axes as u64 {
-        let base = at + a * 20;
-        calibration.push((
-            r.f64(base, what("CalibrationOffset"))?,
-            r.f64(base + 8, what("CalibrationDelta"))?,
-            r.u32(base + 16, what("CalibrationElement"))?,
-        ));
+    let mut calibration = [(0.0, 0.0, 0); 2];
+    for (a, c) in calibration.iter_mut().take(axes).enumerate() {
+        let base = a * 20;
+        *c = (f64_at(base), f64_at(base + 8), u32_at(base + 16));
     }
-    let p = at + axes as u64 * 20;
-    let data_type = r.u16(p, what("DataType"))?;
+    let p = axes * 20;
+    let data_type = u16::from_le_bytes([header[p], header[p + 1]]);
     if dtype_of(data_type).is_none() {
         return Err(Error::malformed(
             FORMAT,
-            p,
+            at + p as u64,
             format!("element {index} DataType between 1 and 10, found {data_type}"),
         ));
     }
-    let mut sizes = vec![r.u32(p + 2, what("array size"))?];
-    if two_d {
-        sizes.push(r.u32(p + 6, what("ArraySizeY"))?);
-    }
+    let sizes = [u32_at(p + 2), if two_d { u32_at(p + 6) } else { 1 }];
     Ok(ElementHeader {
+        image: two_d,
         calibration,
         data_type,
         sizes,
@@ -370,7 +390,7 @@ pub fn parse(source: &dyn ReadAt, path: &Path) -> Result<Series> {
         let header = parse_element(&r, offset, two_d, i as usize)?;
         let values_at = offset + if two_d { HEADER_2D } else { HEADER_1D };
         r.check(values_at, header.data_bytes(), OfElement(i, "values"))?;
-        calibrations.push(header.calibration.clone());
+        calibrations.push(header.calibration);
         match &element {
             None => element = Some(header),
             Some(first) if first.data_type != header.data_type || first.sizes != header.sizes => {
@@ -380,7 +400,10 @@ pub fn parse(source: &dyn ReadAt, path: &Path) -> Result<Series> {
                     format!(
                         "element {i} of the same type and size as element 0 \
                          (DataType {}, sizes {:?}), found DataType {}, sizes {:?}",
-                        first.data_type, first.sizes, header.data_type, header.sizes
+                        first.data_type,
+                        &first.sizes[..first.axes()],
+                        header.data_type,
+                        &header.sizes[..header.axes()]
                     ),
                 ))
             }
@@ -389,16 +412,20 @@ pub fn parse(source: &dyn ReadAt, path: &Path) -> Result<Series> {
         offsets.push(offset);
         let tag_at = entry(&tag_offsets, i);
         let what = || OfElement(i, "tag");
-        let type_id = r.u16(tag_at, what())?;
+        let tag: [u8; 8] = r.array(tag_at, what())?;
+        let type_id = u16::from_le_bytes([tag[0], tag[1]]);
         let position = if u32::from(type_id) == TAG_TIME_POSITION {
-            Some((r.f64(tag_at + 8, what())?, r.f64(tag_at + 16, what())?))
+            let xy: [u8; 16] = r.array(tag_at + 8, what())?;
+            let (x, y) = xy.split_at(8);
+            let f = |b: &[u8]| f64::from_le_bytes(b.try_into().expect("8 bytes"));
+            Some((f(x), f(y)))
         } else {
             None
         };
         tags.push(Tag {
             type_id,
-            unknown: r.u16(tag_at + 2, what())?,
-            time: r.u32(tag_at + 4, what())?,
+            unknown: u16::from_le_bytes([tag[2], tag[3]]),
+            time: u32::from_le_bytes([tag[4], tag[5], tag[6], tag[7]]),
             position,
         });
     }
@@ -463,13 +490,12 @@ impl Series {
     /// The first element whose calibration differs from element 0's, with both
     /// calibrations as text (`offset, delta, element` per axis), when there is one.
     pub fn calibration_mismatch(&self) -> Option<(usize, String, String)> {
-        let bits = |c: &Vec<(f64, f64, u32)>| -> Vec<(u64, u64, u32)> {
-            c.iter()
-                .map(|&(o, d, e)| (o.to_bits(), d.to_bits(), e))
-                .collect()
-        };
-        let text = |c: &Vec<(f64, f64, u32)>| -> String {
-            c.iter()
+        let axes = self.element.axes();
+        // Bit for bit: NaN offsets of every element agree.
+        let bits = |c: &Calibration| c.map(|(o, d, e)| (o.to_bits(), d.to_bits(), e));
+        let text = |c: &Calibration| -> String {
+            c[..axes]
+                .iter()
                 .map(|(o, d, e)| format!("offset {o:e}, delta {d:e}, element {e}"))
                 .collect::<Vec<_>>()
                 .join("; ")
