@@ -27,6 +27,16 @@ pub const HEADER_1D: u64 = 26;
 /// Bytes before the values of a 2-D element.
 pub const HEADER_2D: u64 = 50;
 
+/// Bytes before the values of an element: [`HEADER_2D`] for images, [`HEADER_1D`] for
+/// spectra.
+pub fn header_len(image: bool) -> u64 {
+    if image {
+        HEADER_2D
+    } else {
+        HEADER_1D
+    }
+}
+
 /// One entry of the dimension array (a scan or series dimension).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dimension {
@@ -241,7 +251,7 @@ impl Reader<'_> {
 /// [`HEADER_1D`]), read at once.
 fn parse_element(r: &Reader, at: u64, two_d: bool, index: usize) -> Result<ElementHeader> {
     let mut header = [0; HEADER_2D as usize];
-    let header = &mut header[..if two_d { HEADER_2D } else { HEADER_1D } as usize];
+    let header = &mut header[..header_len(two_d) as usize];
     r.fill(at, header, OfElement(index as u64, "header"))?;
     let f64_at = |from: usize| f64::from_le_bytes(header[from..from + 8].try_into().expect("8"));
     let u32_at = |from: usize| u32::from_le_bytes(header[from..from + 4].try_into().expect("4"));
@@ -388,7 +398,7 @@ pub fn parse(source: &dyn ReadAt, path: &Path) -> Result<Series> {
     for i in 0..u64::from(valid) {
         let offset = entry(&data_offsets, i);
         let header = parse_element(&r, offset, two_d, i as usize)?;
-        let values_at = offset + if two_d { HEADER_2D } else { HEADER_1D };
+        let values_at = offset + header_len(two_d);
         r.check(values_at, header.data_bytes(), OfElement(i, "values"))?;
         calibrations.push(header.calibration);
         match &element {
@@ -460,11 +470,7 @@ impl Series {
 
     /// Bytes from an element's start to its values.
     pub fn header_len(&self) -> u64 {
-        if self.is_image() {
-            HEADER_2D
-        } else {
-            HEADER_1D
-        }
+        header_len(self.is_image())
     }
 
     /// The step between consecutive elements when they are evenly spaced without overlap
