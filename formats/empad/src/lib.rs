@@ -41,6 +41,19 @@ pub struct Empad;
 
 /// Whether `head` (the first bytes of a file) looks like an EMPAD description.
 fn looks_like_empad(head: &[u8]) -> bool {
+    // Most files probed are binary: the head's first characters (as its lossy decoding
+    // gives them) settle whether an element can come first, without decoding the rest.
+    let first = head
+        .utf8_chunks()
+        .flat_map(|chunk| {
+            let invalid = (!chunk.invalid().is_empty()).then_some(char::REPLACEMENT_CHARACTER);
+            chunk.valid().chars().chain(invalid)
+        })
+        .skip_while(|&c| c == '\u{feff}')
+        .find(|c| !c.is_whitespace());
+    if first != Some('<') {
+        return false;
+    }
     let text = String::from_utf8_lossy(head);
     let body = text.trim_start_matches('\u{feff}').trim_start();
     // Skip an XML declaration and comments before the root element.

@@ -125,6 +125,50 @@ fn other_xml_is_not_sniffed() {
     assert!(!Empad.sniff(b"\x00\x01binary"));
 }
 
+proptest! {
+    /// The quick rejection of heads that cannot start with an element never rejects one
+    /// that the text check accepts (white space, byte-order marks, bytes that may begin
+    /// Unicode white space before `<root>`).
+    #[test]
+    fn quick_rejection_agrees_with_the_text_check(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                Just(b"<root>".to_vec()),
+                Just(b"<root ".to_vec()),
+                Just(b"<raw_file/>".to_vec()),
+                Just(b"<?xml?>".to_vec()),
+                Just(b"<!-- c -->".to_vec()),
+                Just(b"\xef\xbb\xbf".to_vec()),
+                Just(b"\xc2\xa0".to_vec()),
+                Just(b"\x0b".to_vec()),
+                Just(b" \t\r\n".to_vec()),
+                proptest::collection::vec(any::<u8>(), 1..3),
+            ],
+            0..8,
+        ),
+    ) {
+        let head = parts.concat();
+        let text = String::from_utf8_lossy(&head);
+        let body = text.trim_start_matches('\u{feff}').trim_start();
+        let mut rest = body;
+        let mut by_text = true;
+        while rest.starts_with("<?") || rest.starts_with("<!--") {
+            let end = if rest.starts_with("<?") { "?>" } else { "-->" };
+            match rest.find(end) {
+                Some(i) => rest = rest[i + end.len()..].trim_start(),
+                None => {
+                    by_text = false;
+                    break;
+                }
+            }
+        }
+        by_text = by_text
+            && (rest.starts_with("<root>") || rest.starts_with("<root "))
+            && (text.contains("<raw_file") || text.contains("<pix_x>"));
+        prop_assert_eq!(Empad.sniff(&head), by_text);
+    }
+}
+
 #[test]
 fn wrong_frames_are_refused() {
     let ds = Dataset::from_bytes(vec![0; 64], DType::U8, vec![8, 8]).unwrap();

@@ -46,12 +46,20 @@ impl Format for Msa {
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
-        // UTF-16 with a byte-order mark, else an ASCII-compatible encoding.
-        let text = match head {
-            [0xff, 0xfe, ..] | [0xfe, 0xff, ..] => Encoding::Utf16.decode(head),
-            _ => Encoding::Utf8Sig.decode(head),
-        };
-        text.starts_with("#FORMAT") && text.lines().next().is_some_and(|l| l.contains("EMSA"))
+        // UTF-16 with a byte-order mark, else an ASCII-compatible encoding, whose first
+        // line is checked as bytes (most files probed are binary: nothing to decode).
+        match head {
+            [0xff, 0xfe, ..] | [0xfe, 0xff, ..] => {
+                let text = Encoding::Utf16.decode(head);
+                text.starts_with("#FORMAT")
+                    && text.lines().next().is_some_and(|l| l.contains("EMSA"))
+            }
+            _ => {
+                let unmarked = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+                let line = unmarked.split(|&b| b == b'\n').next().unwrap_or_default();
+                line.starts_with(b"#FORMAT") && line.windows(4).any(|w| w == b"EMSA")
+            }
+        }
     }
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {

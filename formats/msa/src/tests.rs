@@ -144,6 +144,33 @@ fn sniffs_the_format_line() {
     assert!(Msa.sniff(&utf16));
 }
 
+proptest! {
+    /// The sniff's byte checks decide as decoding the whole head and reading its first
+    /// line as text does.
+    #[test]
+    fn sniffing_bytes_agrees_with_decoding_the_head(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                Just(b"#FORMAT".to_vec()),
+                Just(b"EMSA".to_vec()),
+                Just(b"EMS".to_vec()),
+                Just(b"\xef\xbb\xbf".to_vec()),
+                Just(b"\n".to_vec()),
+                Just(b"\r".to_vec()),
+                Just(b" : ".to_vec()),
+                proptest::collection::vec(any::<u8>(), 1..4),
+            ],
+            0..8,
+        ),
+    ) {
+        let head = parts.concat();
+        let text = crate::Encoding::Utf8Sig.decode(&head);
+        let by_text =
+            text.starts_with("#FORMAT") && text.lines().next().is_some_and(|l| l.contains("EMSA"));
+        prop_assert_eq!(Msa.sniff(&head), by_text);
+    }
+}
+
 #[test]
 fn unknown_encodings_are_refused_with_the_list() {
     let dir = tempfile::tempdir().unwrap();
