@@ -26,12 +26,19 @@ impl InputStamp {
     /// The stamp of `path` now (a folder's own entry for folder stores), or `None` when it
     /// cannot be read.
     pub fn of(path: &Path) -> Option<Self> {
-        let meta = std::fs::metadata(path).ok()?;
-        Some(InputStamp {
+        Some(InputStamp::from_metadata(
+            path,
+            &std::fs::metadata(path).ok()?,
+        ))
+    }
+
+    /// The stamp of `path` whose metadata (of the open file) is `meta`.
+    fn from_metadata(path: &Path, meta: &std::fs::Metadata) -> Self {
+        InputStamp {
             path: path.to_path_buf(),
             len: meta.len(),
             modified: meta.modified().ok(),
-        })
+        }
     }
 
     /// The stamped file.
@@ -88,12 +95,16 @@ pub fn recording<T>(f: impl FnOnce() -> T) -> (T, Vec<InputStamp>) {
 /// Note that `path` is read, for the [`recording`] active on this thread (no effect
 /// outside one).
 pub fn record(path: &Path) {
-    let active = RECORDING.with(|r| r.borrow().is_some());
-    if active {
+    if recording_active() {
         if let Some(stamp) = InputStamp::of(path) {
             add(stamp);
         }
     }
+}
+
+/// Whether a [`recording`] is active on this thread.
+fn recording_active() -> bool {
+    RECORDING.with(|r| r.borrow().is_some())
 }
 
 fn add(stamp: InputStamp) {
@@ -108,9 +119,18 @@ fn add(stamp: InputStamp) {
 
 /// Open `path` for reading and [`record`] it: what readers use instead of `File::open`.
 pub fn open(path: &Path) -> Result<File> {
+    Ok(open_with_metadata(path)?.0)
+}
+
+/// [`open`], also giving the open file's metadata (which the stamp is taken from: one
+/// `fstat`, no second walk of the path).
+pub fn open_with_metadata(path: &Path) -> Result<(File, std::fs::Metadata)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    record(path);
-    Ok(file)
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if recording_active() {
+        add(InputStamp::from_metadata(path, &meta));
+    }
+    Ok((file, meta))
 }
 
 /// Read all of `path` and [`record`] it: what readers use instead of `std::fs::read` for

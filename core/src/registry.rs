@@ -100,13 +100,20 @@ impl Registry {
     /// the earliest registered. When no signature matches (or every matching format
     /// rejects the content), the reader claiming the file's extension is used.
     pub fn probe(&self, path: &Path) -> Result<Arc<dyn Format>> {
-        // Directory stores (Zarr) have no leading bytes: they are matched by extension.
+        // Directory stores (Zarr) have no leading bytes: they are matched by extension
+        // (a folder opens for reading but refuses reads, which is how one is told apart
+        // here without asking for the path's metadata first).
         let mut head = Vec::with_capacity(SNIFF_BYTES);
-        if !path.is_dir() {
-            File::open(path)
-                .and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head))
-                .map_err(|e| Error::io(path, e))?;
-        }
+        File::open(path)
+            .and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head))
+            .or_else(|e| {
+                if e.kind() == std::io::ErrorKind::IsADirectory || path.is_dir() {
+                    head.clear();
+                    Ok(0)
+                } else {
+                    Err(Error::io(path, e))
+                }
+            })?;
         let name = file_name_lower(path);
         let readers = || self.formats.iter().filter(|f| f.can_read());
         let by_extension = readers()
@@ -167,8 +174,8 @@ impl Registry {
         let (opened, mut stamps) = crate::inputs::recording(|| format.open(path, &options));
         let mut datasets = opened.map_err(|e| e.with_format(format.name()).with_path(path))?;
         // The path itself too (a folder store's own entry, a file read without a map).
-        if let Some(own) = crate::inputs::InputStamp::of(path) {
-            if !stamps.iter().any(|s| s.path() == own.path()) {
+        if !stamps.iter().any(|s| s.path() == path) {
+            if let Some(own) = crate::inputs::InputStamp::of(path) {
                 stamps.insert(0, own);
             }
         }

@@ -256,8 +256,8 @@ impl Storage {
     /// Map a file read-only, and keep the open file too: a parser can read the structure
     /// with positioned reads ([`crate::read_at::FileAt`]) from the very file that is mapped.
     pub fn map_open(path: &Path) -> Result<(Self, File)> {
-        let file = crate::inputs::open(path)?;
-        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let (file, meta) = crate::inputs::open_with_metadata(path)?;
+        let len = meta.len();
         if len == 0 {
             return Ok((Storage::Owned(Arc::from(Vec::new())), file));
         }
@@ -266,7 +266,15 @@ impl Storage {
         // contract every memory-mapping reader (numpy.memmap, mrcfile) has; the bytes are
         // only ever read as plain `u8`, so concurrent modification cannot create invalid
         // values, only wrong pixels.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        // The length is given so that the map does not ask the file for it again.
+        let len = usize::try_from(len).map_err(|_| {
+            Error::io(
+                path,
+                std::io::Error::other(format!("{len} bytes do not fit in this address space")),
+            )
+        })?;
+        let map = unsafe { memmap2::MmapOptions::new().len(len).map(&file) }
+            .map_err(|e| Error::io(path, e))?;
         Ok((Storage::Mapped(Arc::new(map), Arc::from(path)), file))
     }
 
