@@ -25,6 +25,7 @@ pub mod synthetic;
 use std::path::{Path, PathBuf};
 
 use emio_core::metadata::Tree;
+use emio_core::read_at::{FileAt, ReadAt};
 use emio_core::{
     Dataset, Error, Format, FormatInfo, OptionSet, Options, Result, ResultExt, Storage,
 };
@@ -63,15 +64,20 @@ impl Format for Tia {
 
     fn open(&self, path: &Path, options: &Options) -> Result<Vec<Dataset>> {
         let only_valid = ReadOptions::from_options(options)?.only_valid_data;
+        // A series is read through the map and the open file, whose first bytes say
+        // which kind of file this is.
+        let mapped = Storage::map_open(path)?;
         let mut head = [0u8; 4];
-        let head_len = std::io::Read::read(&mut emio_core::inputs::open(path)?, &mut head)
+        let head = &mut head[..mapped.0.len().min(4)];
+        FileAt::new(&mapped.1, mapped.0.len() as u64)
+            .read_exact_at(head, 0)
             .map_err(|e| Error::io(path, e))?;
-        if head[..head_len].starts_with(SER_MAGIC) {
-            let mapped = Storage::map_open(path)?;
+        if head.starts_with(SER_MAGIC) {
             let ds = read::series_dataset(path, mapped, EmiContext::default(), only_valid)
                 .with_path(path)?;
             return Ok(vec![ds]);
         }
+        drop(mapped);
         open_emi(path, only_valid)
     }
 }
