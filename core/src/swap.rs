@@ -1,6 +1,6 @@
 //! Reversing the bytes of every 2-, 4- or 8-byte group in place (values stored in the other
-//! byte order, such as Medipix MIB counts), at the speed of the cache the bytes were just
-//! copied into.
+//! byte order, such as Medipix MIB counts), or while exchanging two rows (frames stored
+//! upside down), at the speed of the cache the bytes were just copied into.
 //!
 //! (A copy fused with the swap was tried and not kept: loads of the mapped file's pages
 //! wait on memory longer than `memcpy`'s, so copying a piece and swapping it while it is
@@ -20,6 +20,28 @@ pub fn in_place(bytes: &mut [u8], unit: usize) {
     }
     let done = arch::swap(bytes, unit, Kernel::best());
     portable(&mut bytes[done..], unit);
+}
+
+/// Exchange `a` and `b` (of equal length), reversing the byte order of every `unit`-byte
+/// group of both on the way (`unit` 1 only exchanges them): the rows of a frame stored
+/// upside down, in the other byte order, put back in order and in the machine's byte
+/// order in one pass instead of two.
+pub fn exchange_swapped(a: &mut [u8], b: &mut [u8], unit: usize) {
+    exchange_with(a, b, unit, Kernel::best());
+}
+
+/// [`exchange_swapped`] with `kernel`'s vectors, the portable loops after them.
+fn exchange_with(a: &mut [u8], b: &mut [u8], unit: usize, kernel: Kernel) {
+    assert_eq!(a.len(), b.len(), "exchanged slices of one length");
+    let done = if unit > 1 {
+        arch::exchange(a, b, unit, kernel)
+    } else {
+        0
+    };
+    let (a, b) = (&mut a[done..], &mut b[done..]);
+    a.swap_with_slice(b);
+    portable(a, unit);
+    portable(b, unit);
 }
 
 /// The portable loop: aligned buffers (the usual case: `Vec` allocations and element-
@@ -73,6 +95,22 @@ mod arch {
         }
     }
 
+    /// Exchange `a` and `b` (of one length), reversing every `unit`-byte group, with
+    /// `kernel`'s vectors as far as whole vectors reach; returns the bytes done.
+    pub(super) fn exchange(a: &mut [u8], b: &mut [u8], unit: usize, kernel: Kernel) -> usize {
+        let Some(pattern) = pattern(unit) else {
+            return 0;
+        };
+        match kernel {
+            // SAFETY: AVX-512F/BW were detected at run time (the kernel is one the
+            // processor runs); the function stays inside `a` and `b`, of one length.
+            Kernel::Avx512 => unsafe { exchange_avx512(a, b, pattern) },
+            // SAFETY: as above, with AVX2.
+            Kernel::Avx2 => unsafe { exchange_avx2(a, b, pattern) },
+            Kernel::Sse2 | Kernel::Scalar => 0,
+        }
+    }
+
     /// The byte order one 16-byte lane is shuffled into: every group reversed.
     fn pattern(unit: usize) -> Option<[u8; 16]> {
         const fn reversed(unit: usize) -> [u8; 16] {
@@ -96,8 +134,8 @@ mod arch {
     /// A swap loop over one vector width: four vectors in flight, then single vectors, as
     /// far as whole vectors reach; returns the bytes done.
     macro_rules! kernel {
-        ($name:ident, $feature:literal, $vector:ty, $bytes:literal, $broadcast:ident,
-         $load:ident, $store:ident, $shuffle:ident) => {
+        ($name:ident, $exchange:ident, $feature:literal, $vector:ty, $bytes:literal,
+         $broadcast:ident, $load:ident, $store:ident, $shuffle:ident) => {
             #[doc = concat!("Reverse groups with ", $feature, " byte shuffles of ")]
             #[doc = concat!(stringify!($bytes), "-byte vectors.")]
             ///
@@ -124,11 +162,44 @@ mod arch {
                 }
                 i
             }
+
+            #[doc = concat!("Exchange two slices of one length, reversing groups with ")]
+            #[doc = concat!($feature, " byte shuffles of ", stringify!($bytes), "-byte vectors.")]
+            ///
+            /// # Safety
+            /// The processor has the features enabled here; `a` and `b` have one length.
+            #[target_feature(enable = $feature)]
+            unsafe fn $exchange(a: &mut [u8], b: &mut [u8], pattern: [u8; 16]) -> usize {
+                const V: usize = $bytes;
+                const HALF: usize = STEP_VECTORS / 2;
+                let (len, pa, pb) = (a.len(), a.as_mut_ptr(), b.as_mut_ptr());
+                let mask = $broadcast(_mm_loadu_si128(pattern.as_ptr().cast()));
+                let mut i = 0;
+                while i + HALF * V <= len {
+                    let x: [$vector; HALF] =
+                        std::array::from_fn(|k| $load(pa.add(i + k * V).cast()));
+                    let y: [$vector; HALF] =
+                        std::array::from_fn(|k| $load(pb.add(i + k * V).cast()));
+                    for k in 0..HALF {
+                        $store(pa.add(i + k * V).cast(), $shuffle(y[k], mask));
+                        $store(pb.add(i + k * V).cast(), $shuffle(x[k], mask));
+                    }
+                    i += HALF * V;
+                }
+                while i + V <= len {
+                    let (x, y) = ($load(pa.add(i).cast()), $load(pb.add(i).cast()));
+                    $store(pa.add(i).cast(), $shuffle(y, mask));
+                    $store(pb.add(i).cast(), $shuffle(x, mask));
+                    i += V;
+                }
+                i
+            }
         };
     }
 
     kernel!(
         swap_avx512,
+        exchange_avx512,
         "avx512f,avx512bw",
         __m512i,
         64,
@@ -139,6 +210,7 @@ mod arch {
     );
     kernel!(
         swap_avx2,
+        exchange_avx2,
         "avx2",
         __m256i,
         32,
@@ -155,6 +227,11 @@ mod arch {
 
     /// No vector loop on this target: nothing done, the portable loop does it all.
     pub(super) fn swap(_: &mut [u8], _: usize, _: Kernel) -> usize {
+        0
+    }
+
+    /// No vector loop on this target: nothing done, the portable loops do it all.
+    pub(super) fn exchange(_: &mut [u8], _: &mut [u8], _: usize, _: Kernel) -> usize {
         0
     }
 }
@@ -196,6 +273,35 @@ mod tests {
             let mut inplace = src.to_vec();
             in_place(&mut inplace, unit);
             prop_assert_eq!(&inplace, &expected);
+        }
+    }
+
+    proptest! {
+        /// Every kernel exchanges two slices and reverses every group of both, at any
+        /// alignment and length, against an exchange then group-by-group reversal.
+        #[test]
+        fn every_kernel_exchanges_and_reverses(
+            unit in prop::sample::select(vec![1usize, 2, 3, 4, 8]),
+            groups in 0usize..300,
+            skews in (0usize..8, 0usize..8),
+            seed in any::<u64>(),
+        ) {
+            let len = groups * unit;
+            let fill = |salt: u64, n: usize| -> Vec<u8> {
+                (0..n)
+                    .map(|i| (i as u64 ^ salt).wrapping_mul(seed | 1).rotate_left(17) as u8)
+                    .collect()
+            };
+            let (a0, b0) = (fill(1, len + skews.0), fill(2, len + skews.1));
+            let expected_a = reference(&b0[skews.1..], unit);
+            let expected_b = reference(&a0[skews.0..], unit);
+            for k in Kernel::available() {
+                let (mut a, mut b) = (a0.clone(), b0.clone());
+                let (a, b) = (&mut a[skews.0..], &mut b[skews.1..]);
+                exchange_with(a, b, unit, k);
+                prop_assert_eq!(&a[..], &expected_a[..], "{:?}", k);
+                prop_assert_eq!(&b[..], &expected_b[..], "{:?}", k);
+            }
         }
     }
 
