@@ -359,6 +359,13 @@ impl Dataset {
         self.source.stored_view()
     }
 
+    /// The region's C-order, native-order bytes where the source holds them, when they
+    /// are one run there (see [`ArraySource::region_in_place`]). The caller guarantees
+    /// the region lies inside the array.
+    pub fn region_in_place(&self, start: &[u64], shape: &[u64]) -> Option<&[u8]> {
+        self.source.region_in_place(start, shape)
+    }
+
     /// Every value exactly once as runs of stored bytes `min_mean_run` bytes long on
     /// average, in no particular order, for order-free passes (see
     /// [`ArraySource::stored_runs`]).

@@ -94,24 +94,35 @@ impl<'a> RegionBytes<'a> {
     /// Hand the region to `step` as sub-regions in C order (in the dataset's
     /// coordinates), each with its C-order native-endian bytes, without changing them:
     /// the whole region when it is already in memory; else, when its values are stored
-    /// in the dataset's memory map as runs of at least `MIN_RUN_BYTES` in native order,
-    /// one run at a time, in place (no copy); else read into the buffer in pieces of at
-    /// most [`PIECE_BYTES`], each still in the cache when `step` reads it.
+    /// in the dataset's memory map as runs of at least `MIN_RUN_BYTES` in native order
+    /// (frames of a file, whole chunks of an uncompressed HDF5 dataset:
+    /// [`Dataset::region_in_place`]), one run at a time, in place (no copy); else read
+    /// into the buffer in pieces of at most [`PIECE_BYTES`], each still in the cache when
+    /// `step` reads it.
     pub fn visit(&mut self, step: &mut dyn FnMut(&Region, &[u8]) -> Result<()>) -> Result<()> {
         let Some(Unread { dataset, progress }) = self.unread else {
             return step(self.region, &self.buf[..]);
         };
         let region = self.region;
         let es = dataset.dtype().size() as u64;
-        let view = dataset.stored_view();
         let whole = usize::try_from(region.len() * es).unwrap_or(usize::MAX);
-        let runs = view.and_then(|view| {
-            // The fewest leading unit dimensions that make the rest of the region a run.
-            (0..=region.shape.len()).find_map(|lead| {
-                let mut shape = region.shape.clone();
-                shape[..lead].fill(1);
-                let run = view.region_run(dataset.dtype(), &region.start, &shape)?;
-                (run.len() >= MIN_RUN_BYTES.min(whole)).then_some(shape)
+        // The fewest leading unit dimensions that make the rest of the region a run, the
+        // first dimension left whole or, in a region spanning several of the source's
+        // chunks along it, cut at the chunks' size (the chunks of an HDF5 file, each a run
+        // of the map): pieces that are all whole but the one dimension cut still follow
+        // one another in C order.
+        let chunk = dataset.chunk_shape();
+        let runs = (0..=region.shape.len()).find_map(|lead| {
+            let mut shape = region.shape.clone();
+            shape[..lead].fill(1);
+            let mut cut = shape.clone();
+            if let Some((n, &c)) = cut.get_mut(lead).zip(chunk.get(lead)) {
+                *n = (*n).min(c.max(1));
+            }
+            [shape, cut].into_iter().find(|shape| {
+                dataset
+                    .region_in_place(&region.start, shape)
+                    .is_some_and(|run| run.len() >= MIN_RUN_BYTES.min(whole))
             })
         });
         let in_map = runs.is_some();
@@ -126,9 +137,9 @@ impl<'a> RegionBytes<'a> {
                     .collect(),
                 shape: piece.shape,
             };
-            let in_place = view
-                .filter(|_| in_map)
-                .and_then(|v| v.region_run(dataset.dtype(), &piece.start, &piece.shape));
+            let in_place = in_map
+                .then(|| dataset.region_in_place(&piece.start, &piece.shape))
+                .flatten();
             match in_place {
                 Some(bytes) => step(&piece, bytes)?,
                 None => {

@@ -75,6 +75,16 @@ pub trait ArraySource: Send + Sync {
     fn stored_view(&self) -> Option<StridedView<'_>> {
         None
     }
+    /// The bytes of the region `start .. start + shape` where the source holds them, when
+    /// they are one run of C-ordered, native-order values (a frame of a memory-mapped file,
+    /// a whole uncompressed chunk): what [`ArraySource::read_region`] would write, seen in
+    /// place, without a copy. `None` when they are not (the caller reads them). The
+    /// caller guarantees the region lies inside the array. By default, the region's run in
+    /// [`ArraySource::stored_view`] ([`StridedView::region_run`]); chunked sources whose
+    /// chunks are stored as they are answer for regions inside one chunk.
+    fn region_in_place(&self, start: &[u64], shape: &[u64]) -> Option<&[u8]> {
+        self.stored_view()?.region_run(self.dtype(), start, shape)
+    }
     /// Not a view but a hint for copying a source that has none (chunked storage): when
     /// whole chunks are contiguous in a permuted order of the logical dimensions (Fortran
     /// order, a spectrum image stored energy-first), `perm`, where `perm[i]` is the logical

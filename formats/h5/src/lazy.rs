@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock};
 
 use emio_core::dtype::swap_bytes_in_place;
 use emio_core::source::{c_strides, copy_nd, element_count, Layout};
-use emio_core::source::{decode_chunk_through_scratch, StoredRuns, Threads};
+use emio_core::source::{decode_chunk_through_scratch, StoredRuns, StridedView, Threads};
 use emio_core::StridedSource;
 use emio_core::{ArraySource, ByteOrder, ChunkDecoder, DType, Error, Progress, Result, Storage};
 use rayon::prelude::*;
@@ -376,6 +376,36 @@ impl ArraySource for MappedChunks {
 
     fn chunk_shape(&self) -> Vec<u64> {
         self.geo.chunk.clone()
+    }
+
+    /// A region inside one stored chunk, in native byte order, whose values are one run of
+    /// that chunk (e.g. a whole chunk of NCEM's frames, seen in stored order).
+    fn region_in_place(&self, start: &[u64], shape: &[u64]) -> Option<&[u8]> {
+        let g = &self.geo;
+        let table = self.index.get(g).ok()?;
+        let index: Vec<u64> = start.iter().zip(&g.chunk).map(|(&s, &c)| s / c).collect();
+        let inside = start
+            .iter()
+            .zip(shape)
+            .zip(&g.chunk)
+            .zip(&index)
+            .all(|(((&s, &n), &c), &i)| n == 0 || (s + n - 1) / c == i);
+        if !inside {
+            return None;
+        }
+        let entry = table.get(&g.key(&index))?;
+        let within: Vec<u64> = start.iter().zip(&g.chunk).map(|(&s, &c)| s % c).collect();
+        let view = StridedView {
+            bytes: &self.storage,
+            offset: entry.address,
+            strides: &g.chunk_strides,
+            order: if g.dtype.swap_unit() == 1 {
+                ByteOrder::NATIVE
+            } else {
+                g.order
+            },
+        };
+        view.region_run(g.dtype, &within, shape)
     }
 
     /// The stored chunks' values in file order ([`runs::stored_runs`]).

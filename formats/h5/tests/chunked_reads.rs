@@ -214,6 +214,18 @@ proptest! {
             }
             None => prop_assert!(!matches!(c.filter, Filter::None)),
         }
+        // A region seen in place holds the bytes a read gives; a whole stored chunk of an
+        // unfiltered dataset seen in its stored order always is one run of the map.
+        if let Some(bytes) = src.region_in_place(&c.start, &c.extent) {
+            prop_assert!(matches!(c.filter, Filter::None));
+            prop_assert_eq!(bytes, &read(src.as_ref(), &c.start, &c.extent)[..]);
+        }
+        let identity = c.perm.iter().enumerate().all(|(i, &p)| i == p);
+        if identity && matches!(c.filter, Filter::None) {
+            let chunk = src.chunk_shape();
+            let bytes = src.region_in_place(&zeros, &chunk);
+            prop_assert_eq!(bytes, Some(&read(src.as_ref(), &zeros, &chunk)[..]));
+        }
         if let Some((order, stored)) = src.stored_order() {
             // `order[k]`: the logical axis stored k-th; the copy is C order in that order.
             let sshape = stored.shape().to_vec();
@@ -225,6 +237,11 @@ proptest! {
                 ..c.clone()
             };
             prop_assert_eq!(copied, reference(&seen, &data, &zeros, &sshape));
+            if matches!(c.filter, Filter::None) {
+                let chunk = stored.chunk_shape();
+                let bytes = stored.region_in_place(&zeros, &chunk);
+                prop_assert_eq!(bytes, Some(&read(stored.as_ref(), &zeros, &chunk)[..]));
+            }
         }
     }
 }
@@ -343,6 +360,68 @@ fn wide_transposed_frames_read_exactly() {
                     reference(&c, &data, &start, &extent),
                     "{filter:?}, {elem_size}-byte elements, region {start:?} + {extent:?}"
                 );
+            }
+        }
+    }
+}
+
+/// A reduction's regions span several chunks (grown by whole chunks to a few MiB): a visit
+/// hands over each whole chunk of an unfiltered dataset in place (a run of the map), the
+/// region cut at the chunks along its first dimension, in C order; filtered chunks are
+/// read. Either way every piece holds the values a read gives, once, in C order.
+#[test]
+fn visits_of_regions_across_chunks_see_each_chunk_in_place() {
+    use emio_core::region_bytes::RegionBytes;
+    use emio_core::{Axis, Dataset, NoProgress, Region, Tree};
+    let dir = tempfile::tempdir().unwrap();
+    // 8-byte values, 64 KiB chunks: each long enough to be handed over in place.
+    let shape = vec![6u64, 4, 32, 32];
+    for filter in [Filter::None, Filter::Deflate] {
+        let c = Case {
+            shape: shape.clone(),
+            chunk: vec![2, 4, 32, 32],
+            elem_size: 8,
+            filter,
+            perm: vec![0, 1, 2, 3],
+            start: vec![0; 4],
+            extent: shape.clone(),
+        };
+        let path = dir.path().join(format!("visit-{filter:?}.h5"));
+        let data = value_bytes(6 * 4 * 32 * 32, 8);
+        write(&path, &c, &data);
+        let f = H5File::open(&path).unwrap();
+        let src = f.dataset("data").unwrap().source(None).unwrap();
+        let axes = vec![Axis::default_for(false); 4];
+        let ds = Dataset::new(src, axes, Tree::new(), Tree::new()).unwrap();
+        for (start, extent, whole_chunks) in [
+            (vec![0, 0, 0, 0], shape.clone(), 3),
+            (vec![2, 0, 0, 0], vec![4, 4, 32, 32], 2),
+            // Not aligned to the chunks: frames (32 KiB) in place instead.
+            (vec![1, 0, 0, 0], vec![4, 4, 32, 32], 0),
+        ] {
+            let region = Region {
+                start: start.clone(),
+                shape: extent.clone(),
+            };
+            let mut buf = Vec::new();
+            let mut bytes = RegionBytes::on_demand(&ds, &region, &NoProgress, &mut buf);
+            let (mut got, mut pieces) = (Vec::new(), Vec::new());
+            bytes
+                .visit(&mut |piece, b| {
+                    assert_eq!(b, ds.read_region_bytes(&piece.start, &piece.shape).unwrap());
+                    let seen = ds.region_in_place(&piece.start, &piece.shape);
+                    let in_place = seen.is_some_and(|s| s.as_ptr() == b.as_ptr());
+                    pieces.push((piece.shape.clone(), in_place));
+                    got.extend_from_slice(b);
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(got, reference(&c, &data, &start, &extent), "{start:?}");
+            let unfiltered = matches!(filter, Filter::None);
+            assert!(pieces.iter().all(|(_, p)| *p == unfiltered), "{pieces:?}");
+            if unfiltered {
+                let chunks = pieces.iter().filter(|(s, _)| s[0] == 2).count();
+                assert_eq!(chunks, whole_chunks, "{start:?}: {pieces:?}");
             }
         }
     }
