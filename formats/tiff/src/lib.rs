@@ -20,6 +20,7 @@
 
 pub mod codec;
 pub mod ifd;
+mod lzw;
 pub mod meta;
 pub mod page;
 mod read;

@@ -53,10 +53,22 @@ impl<'a> Stream<'a> {
     /// Decode into `out` until it is full or the stream ends: the bytes written (fewer than
     /// `out.len()` only at the end of the stream or of the input). Corrupt Deflate and Zstd
     /// data is an error; LZW data that breaks off after some output keeps that output (as
-    /// libtiff does), the caller judging whether it is enough.
+    /// libtiff does), the caller judging whether it is enough. A Deflate or LZW block is
+    /// first decoded whole into `out` (libdeflate, [`crate::lzw`]: faster than the streaming
+    /// decoders); one that decodes to more than `out` holds, or is damaged, is then
+    /// decoded by the streaming decoder, which stops where `out` ends and names the damage.
     pub fn fill(&mut self, out: &mut [u8]) -> Result<usize> {
-        if let (Codec::Deflate(_), 0) = (&self.codec, self.produced) {
-            if let Some(n) = self.inflate_whole(out) {
+        if self.produced == 0 {
+            let whole = match self.codec {
+                Codec::Deflate(_) => libdeflater::Decompressor::new()
+                    .zlib_decompress(self.input, out)
+                    .ok(),
+                Codec::Lzw(_) => crate::lzw::decode_whole(self.input, out),
+                Codec::Zstd(_) => None,
+            };
+            if let Some(n) = whole {
+                self.input = &[];
+                self.produced = n;
                 return Ok(n);
             }
         }
@@ -71,21 +83,6 @@ impl<'a> Stream<'a> {
             }
         }
         Ok(written)
-    }
-
-    /// A whole Deflate block decoded at once into `out` by libdeflate (faster than the
-    /// streaming decoder): the bytes written, or `None` when the block decodes to more
-    /// than `out` holds, or is damaged: the streaming decoder then decodes what it can
-    /// (stopping where `out` ends) and names the damage as before.
-    fn inflate_whole(&mut self, out: &mut [u8]) -> Option<usize> {
-        match libdeflater::Decompressor::new().zlib_decompress(self.input, out) {
-            Ok(n) => {
-                self.input = &[];
-                self.produced = n;
-                Some(n)
-            }
-            Err(_) => None,
-        }
     }
 
     /// One call of the codec: input bytes consumed, output bytes written, whether the

@@ -1,0 +1,240 @@
+//! TIFF's LZW (codes of 9 to 12 bits, most significant bit first, each width taken one code
+//! early) decoded whole into a buffer of known size: a strip or tile.
+//!
+//! Every string in the code table is a stretch of the output already written (the string
+//! of the previous code and the first byte of the next), so a code is decoded by copying
+//! the stretch where its string was first written, 16 bytes at a time, rather than by
+//! walking a chain of prefixes byte by byte. Only streams that end with their
+//! end-of-information code and fit the buffer are decoded here; the rest (damaged, cut
+//! short, longer than expected) are left to the streaming decoder, which keeps what a
+//! damaged stream decoded before the damage, as libtiff does.
+
+/// Clears the table.
+const CLEAR: usize = 256;
+/// Ends the stream.
+const END: usize = 257;
+/// The first code the table assigns after a clear.
+const FIRST: usize = 258;
+/// Codes of at most 12 bits.
+const MAX_CODES: usize = 1 << 12;
+/// Bytes copied at a time.
+const WIDE: usize = 16;
+
+/// Decode the LZW stream `input` into `out`: the bytes written, when the stream ends with
+/// its end-of-information code and its output fits `out`; `None` when it is damaged, cut
+/// short, fills the table without clearing it, or decodes to more than `out` holds.
+pub fn decode_whole(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    // Table entries hold output positions as 32-bit numbers.
+    if u32::try_from(out.len()).is_err() {
+        return None;
+    }
+    // Per code: where its string was first written (high half) and its length.
+    let mut table = vec![0u64; MAX_CODES];
+    let mut codes = Codes::new(input);
+    let mut width = 9;
+    let mut next = FIRST;
+    // Position and length of the previous code's string (length 0: none, after a clear).
+    let (mut prev, mut prev_len) = (0, 0);
+    let mut pos = 0;
+    loop {
+        let code = codes.read(width)?;
+        let n = if code < 256 {
+            *out.get_mut(pos)? = code as u8;
+            1
+        } else if (FIRST..next).contains(&code) {
+            let entry = table[code % MAX_CODES];
+            let n = (entry & u64::from(u32::MAX)) as usize;
+            copy_earlier(out, (entry >> 32) as usize, pos, n)?;
+            n
+        } else if code == next && prev_len > 0 {
+            // The string being defined: the previous one and its own first byte.
+            copy_earlier(out, prev, pos, prev_len)?;
+            *out.get_mut(pos + prev_len)? = out[prev];
+            prev_len + 1
+        } else if code == CLEAR {
+            (width, next, prev_len) = (9, FIRST, 0);
+            continue;
+        } else if code == END {
+            return Some(pos);
+        } else {
+            return None;
+        };
+        if prev_len > 0 {
+            if next == MAX_CODES {
+                return None;
+            }
+            table[next] = (prev as u64) << 32 | (prev_len + 1) as u64;
+            next += 1;
+            if next + 1 >= 1 << width && width < 12 {
+                width += 1;
+            }
+        }
+        (prev, prev_len) = (pos, n);
+        pos += n;
+    }
+}
+
+/// Copy the `n` bytes at `from` to `to` in `out`, where `from + n <= to` (a string written
+/// earlier): 16 bytes at a time while the last copy stays inside `out` (bytes past the
+/// string are overwritten by the strings after it), else exactly. `None` when the string
+/// does not fit.
+#[inline(always)]
+fn copy_earlier(out: &mut [u8], from: usize, to: usize, n: usize) -> Option<()> {
+    if to + n + WIDE <= out.len() {
+        let mut k = 0;
+        while k < n {
+            out.copy_within(from + k..from + k + WIDE, to + k);
+            k += WIDE;
+        }
+    } else if to + n <= out.len() {
+        out.copy_within(from..from + n, to);
+    } else {
+        return None;
+    }
+    Some(())
+}
+
+/// The codes of a stream, most significant bit first.
+struct Codes<'a> {
+    input: &'a [u8],
+    /// Next byte of `input` to take.
+    at: usize,
+    /// Bits taken but not yet read, in the low `count` bits.
+    bits: u64,
+    count: u32,
+}
+
+impl<'a> Codes<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        Codes {
+            input,
+            at: 0,
+            bits: 0,
+            count: 0,
+        }
+    }
+
+    /// The next code of `width` bits, `None` at the end of the input.
+    fn read(&mut self, width: u32) -> Option<usize> {
+        if self.count < width {
+            self.refill();
+            if self.count < width {
+                return None;
+            }
+        }
+        self.count -= width;
+        Some(((self.bits >> self.count) & ((1 << width) - 1)) as usize)
+    }
+
+    /// Take as many whole bytes as fit beside the bits held.
+    fn refill(&mut self) {
+        let room = (63 - self.count) / 8;
+        if let Some(word) = self.input.get(self.at..self.at + 8) {
+            let word = u64::from_be_bytes(word.try_into().expect("8 bytes"));
+            self.bits = (self.bits << (8 * room)) | (word >> (64 - 8 * room));
+            self.at += room as usize;
+            self.count += 8 * room;
+        } else {
+            for _ in 0..room {
+                let Some(&b) = self.input.get(self.at) else {
+                    break;
+                };
+                self.bits = (self.bits << 8) | u64::from(b);
+                self.at += 1;
+                self.count += 8;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn encode(data: &[u8]) -> Vec<u8> {
+        weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
+            .encode(data)
+            .unwrap()
+    }
+
+    /// The streaming decoder's reading of `input` as far as it gets, and whether it met
+    /// the end-of-information code.
+    fn streamed(mut input: &[u8]) -> (Vec<u8>, bool) {
+        let mut d = weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
+        let mut out = Vec::new();
+        let mut piece = [0u8; 64];
+        loop {
+            let r = d.decode_bytes(input, &mut piece);
+            input = &input[r.consumed_in..];
+            out.extend_from_slice(&piece[..r.consumed_out]);
+            match r.status {
+                Ok(weezl::LzwStatus::Done) => return (out, true),
+                Ok(_) if r.consumed_in > 0 || r.consumed_out > 0 => {}
+                _ => return (out, false),
+            }
+        }
+    }
+
+    /// Values with runs and repeats, as image rows have (long strings, a full table).
+    fn values() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec((any::<u8>(), 1usize..40, 0u8..4), 0..600).prop_map(|parts| {
+            parts
+                .into_iter()
+                .flat_map(|(v, n, spread)| {
+                    (0..n).map(move |i| v.wrapping_add(i as u8 % (spread + 1)))
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// Streams written by the encoder decode to the values encoded, in buffers of
+        /// exactly their size and larger.
+        #[test]
+        fn encoded_values_decode_back(data in values(), slack in 0usize..40) {
+            let stream = encode(&data);
+            let mut out = vec![0xAA; data.len() + slack];
+            prop_assert_eq!(decode_whole(&stream, &mut out), Some(data.len()));
+            prop_assert_eq!(&out[..data.len()], &data[..]);
+        }
+
+        /// Whatever the input (damaged streams, noise), a stream decoded here is decoded
+        /// the same by the streaming decoder, and whole.
+        #[test]
+        fn damaged_streams_decode_as_the_streaming_decoder_does(
+            data in values(),
+            damage in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            cut in any::<prop::sample::Index>(),
+            noise in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let mut stream = encode(&data);
+            for (at, b) in &damage {
+                if !stream.is_empty() {
+                    let i = at.index(stream.len());
+                    stream[i] = *b;
+                }
+            }
+            let cut_at = cut.index(stream.len() + 1);
+            for input in [&stream[..], &stream[..cut_at], &noise[..]] {
+                let (want, whole) = streamed(input);
+                let mut out = vec![0u8; want.len() + 8];
+                if let Some(n) = decode_whole(input, &mut out) {
+                    prop_assert!(whole);
+                    prop_assert_eq!(&out[..n], &want[..]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn streams_cut_short_or_too_long_for_the_buffer_are_left_to_the_streaming_decoder() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 13) as u8).collect();
+        let stream = encode(&data);
+        let mut out = vec![0u8; data.len()];
+        assert_eq!(decode_whole(&stream[..stream.len() - 2], &mut out), None);
+        assert_eq!(decode_whole(&stream, &mut out[..data.len() - 1]), None);
+        assert_eq!(decode_whole(&stream, &mut out), Some(data.len()));
+        assert_eq!(out, data);
+    }
+}
