@@ -53,6 +53,7 @@ pub mod ragged;
 pub mod read_at;
 pub mod region_bytes;
 pub mod registry;
+pub mod running_sums;
 pub mod scan;
 mod select;
 pub mod signals;

@@ -23,6 +23,7 @@ pub mod ifd;
 mod lzw;
 pub mod meta;
 pub mod page;
+mod predictor;
 mod read;
 mod series;
 mod stream;
