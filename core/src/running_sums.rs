@@ -1,35 +1,48 @@
 //! Running (prefix) sums of the values of a byte slice, in place, wrapping: what undoes
-//! horizontal differencing (TIFF's predictor 2 on grey images).
+//! horizontal differencing (TIFF's predictor 2).
 //!
-//! On x86_64 16 bytes at a time (SSE2, part of every x86_64 processor): the sums inside a
+//! A single sequence (grey images) runs on x86_64 16 bytes at a time (SSE2, part of every x86_64 processor): the sums inside a
 //! vector in log steps of shifted adds, plus the last sum of the vector before, so a row
 //! costs a few operations per 16 bytes rather than a dependent add per value; elsewhere,
 //! and for the bytes short of a vector, a typed loop.
 
 /// Replace each `es`-byte native-order value of `bytes` (1, 2, 4 or 8 bytes; trailing
-/// bytes short of a value are left) with the wrapped sum of it and every value before it.
-pub fn in_place(bytes: &mut [u8], es: usize) {
+/// bytes short of a value are left) with the wrapped sum of it and every value before it
+/// in its sequence: the values are `spp` sequences interleaved (the samples of a pixel,
+/// one sequence each).
+pub fn in_place(bytes: &mut [u8], es: usize, spp: usize) {
     assert!(
-        matches!(es, 1 | 2 | 4 | 8),
-        "values of 1, 2, 4 or 8 bytes, not {es}"
+        matches!(es, 1 | 2 | 4 | 8) && spp > 0,
+        "values of 1, 2, 4 or 8 bytes in at least one sequence, not {es} bytes in {spp}"
     );
-    let done = arch::running_sums(bytes, es);
-    running_sums_from(bytes, es, done);
+    let done = if spp == 1 {
+        arch::running_sums(bytes, es)
+    } else {
+        0
+    };
+    running_sums_from(bytes, es, spp, done);
 }
 
-/// The running sums of the `es`-byte values of `bytes` from byte `done` on (a whole number
-/// of values, those before it already summed).
-fn running_sums_from(bytes: &mut [u8], es: usize, done: usize) {
+/// [`in_place`] from byte `done` on (a whole number of values of a single sequence, already
+/// summed), one value at a time: a running sum per sequence kept in a register, each
+/// value read once and written once (a sum kept in memory, or reading back the value just
+/// written, made a store-to-load chain of several cycles per value).
+fn running_sums_from(bytes: &mut [u8], es: usize, spp: usize, done: usize) {
     let (before, rest) = bytes.split_at_mut(done);
     macro_rules! integrate {
         ($t:ty) => {{
-            let mut sum: $t = match before.len().checked_sub(es) {
-                Some(last) => <$t>::from_ne_bytes(before[last..].try_into().expect("one value")),
-                None => 0,
-            };
-            for cell in rest.chunks_exact_mut(es) {
-                sum = sum.wrapping_add(<$t>::from_ne_bytes((&*cell).try_into().expect("sized")));
-                cell.copy_from_slice(&sum.to_ne_bytes());
+            for sequence in 0..spp {
+                let mut sum: $t = match before.len().checked_sub(es) {
+                    Some(last) => {
+                        <$t>::from_ne_bytes(before[last..].try_into().expect("one value"))
+                    }
+                    None => 0,
+                };
+                for cell in rest.chunks_exact_mut(es).skip(sequence).step_by(spp) {
+                    sum =
+                        sum.wrapping_add(<$t>::from_ne_bytes((&*cell).try_into().expect("sized")));
+                    cell.copy_from_slice(&sum.to_ne_bytes());
+                }
             }
         }};
     }
@@ -161,7 +174,7 @@ mod tests {
                 cell.copy_from_slice(&bytes);
             }
             let mut got = stored;
-            in_place(&mut got[skew..], es);
+            in_place(&mut got[skew..], es, 1);
             prop_assert_eq!(&got[skew..], &want[..]);
         }
     }

@@ -2,44 +2,21 @@
 //! sample stored as its difference from the same sample of the pixel before) and the
 //! floating-point predictor (3: byte planes, differenced).
 //!
-//! Horizontal differencing with one sample per pixel (grey images, the usual case) is a
-//! running sum along the row: [`emio_core::running_sums`], 16 bytes at a time.
+//! Horizontal differencing is a running sum along the row per sample of a pixel
+//! ([`emio_core::running_sums`]: 16 bytes at a time for grey images, the usual case).
 
 use emio_core::DType;
 
 /// Undo horizontal differencing: each sample is the wrapped sum with the same sample of the
-/// previous pixel in its row (`per_row` samples a row, `spp` samples a pixel).
+/// previous pixel in its row (`per_row` samples a row, `spp` samples a pixel); samples of
+/// other sizes than 1, 2, 4 or 8 bytes are left.
 pub fn undo_horizontal(data: &mut [u8], per_row: usize, spp: usize, dtype: DType) {
     let es = dtype.size();
-    if spp == 1 && matches!(es, 1 | 2 | 4 | 8) {
-        for row in data.chunks_exact_mut(per_row * es) {
-            emio_core::running_sums::in_place(row, es);
-        }
+    if !matches!(es, 1 | 2 | 4 | 8) || spp == 0 {
         return;
     }
-    // A running sum per sample of a pixel, one sample at a time, kept in a register:
-    // each value is read once and written once (a sum kept in memory, or reading back the
-    // value just written, made a store-to-load chain of several cycles per value).
-    macro_rules! integrate {
-        ($t:ty, $n:expr) => {{
-            for row in data.chunks_exact_mut(per_row * $n) {
-                for sample in 0..spp {
-                    let mut sum: $t = 0;
-                    for cell in row.chunks_exact_mut($n).skip(sample).step_by(spp) {
-                        sum = sum
-                            .wrapping_add(<$t>::from_ne_bytes((&*cell).try_into().expect("sized")));
-                        cell.copy_from_slice(&sum.to_ne_bytes());
-                    }
-                }
-            }
-        }};
-    }
-    match es {
-        1 => integrate!(u8, 1),
-        2 => integrate!(u16, 2),
-        4 => integrate!(u32, 4),
-        8 => integrate!(u64, 8),
-        _ => {}
+    for row in data.chunks_exact_mut(per_row * es) {
+        emio_core::running_sums::in_place(row, es, spp);
     }
 }
 
