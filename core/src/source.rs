@@ -142,6 +142,28 @@ pub struct StridedView<'a> {
 }
 
 impl<'a> StridedView<'a> {
+    /// The view of values of `dtype` stored in `order` in `bytes`, element `(0, 0, ...)`
+    /// at `offset`, `strides` apart; single-byte units read the same in either order, so
+    /// theirs is the native one.
+    pub fn of(
+        bytes: &'a [u8],
+        offset: u64,
+        strides: &'a [i64],
+        dtype: DType,
+        order: ByteOrder,
+    ) -> Self {
+        StridedView {
+            bytes,
+            offset,
+            strides,
+            order: if dtype.swap_unit() == 1 {
+                ByteOrder::NATIVE
+            } else {
+                order
+            },
+        }
+    }
+
     /// This view when its values are in the machine's byte order (usable as they are).
     pub fn native(self) -> Option<Self> {
         self.order.is_native().then_some(self)
@@ -518,17 +540,13 @@ impl ArraySource for StridedSource {
     }
 
     fn stored_view(&self) -> Option<StridedView<'_>> {
-        Some(StridedView {
-            bytes: &self.storage,
-            offset: self.offset,
-            strides: &self.strides,
-            // Single-byte units read the same in either order.
-            order: if self.dtype.swap_unit() == 1 {
-                ByteOrder::NATIVE
-            } else {
-                self.order
-            },
-        })
+        Some(StridedView::of(
+            &self.storage,
+            self.offset,
+            &self.strides,
+            self.dtype,
+            self.order,
+        ))
     }
 
     fn stored_order(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {

@@ -395,17 +395,14 @@ impl ArraySource for MappedChunks {
         }
         let entry = table.get(&g.key(&index))?;
         let within: Vec<u64> = start.iter().zip(&g.chunk).map(|(&s, &c)| s % c).collect();
-        let view = StridedView {
-            bytes: &self.storage,
-            offset: entry.address,
-            strides: &g.chunk_strides,
-            order: if g.dtype.swap_unit() == 1 {
-                ByteOrder::NATIVE
-            } else {
-                g.order
-            },
-        };
-        view.region_run(g.dtype, &within, shape)
+        StridedView::of(
+            &self.storage,
+            entry.address,
+            &g.chunk_strides,
+            g.dtype,
+            g.order,
+        )
+        .region_run(g.dtype, &within, shape)
     }
 
     /// The stored chunks' values in file order ([`runs::stored_runs`]).
