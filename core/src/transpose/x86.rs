@@ -117,6 +117,11 @@ macro_rules! kernel {
         #[target_feature(enable = $feature)]
         fn run<const E: usize, const L: usize>(src: &[u8], dst: &mut [u8], p: &Part) {
             let n = $group * $lanes * L;
+            // How many columns ahead the source lines are fetched: the next block column's,
+            // or for 2-byte elements four block columns' (lines of 256 `u16` frames are
+            // 512 bytes: one block column is only 16 KiB of source, too close to hide
+            // memory's latency on AMD family 23; docs/performance.md, session 32).
+            let ahead = if E == 2 { 4 * n } else { n };
             let (src, dst) = super::extent::<E>(src, dst, p);
             for c in (0..p.cols).step_by(n) {
                 for j in 0..p.rows / n {
@@ -134,11 +139,11 @@ macro_rules! kernel {
                                 // of it.
                                 *v = unsafe { fill(src, at) };
                                 if m == 0 {
-                                    // The same rows of the next block column's lines. A
+                                    // The same rows of the lines `ahead` columns on. A
                                     // prefetch never faults, past the end of `src`
                                     // included.
                                     for t in 0..$lanes {
-                                        let ahead = src.wrapping_add(at(t) + n * p.s_col);
+                                        let ahead = src.wrapping_add(at(t) + ahead * p.s_col);
                                         _mm_prefetch::<_MM_HINT_T1>(ahead.cast());
                                     }
                                 }
