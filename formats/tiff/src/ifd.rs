@@ -409,7 +409,9 @@ fn entries<O: FileOrder, const SIZE: usize>(
 /// reaches a broken IFD ends there: the pages read so far are kept, and what ended the chain
 /// is returned as a warning for the user. A broken first IFD is an error.
 pub fn parse_chain(bytes: &[u8], header: &Header) -> Result<(Vec<Ifd>, Vec<String>)> {
-    let mut seen = HashSet::new();
+    // Offsets seen, kept only once the chain first steps back: while every IFD lies after
+    // the one before (as writers chain them), none can be a revisit.
+    let mut seen: Option<HashSet<u64>> = None;
     let mut ifds: Vec<Ifd> = Vec::new();
     let mut warnings = Vec::new();
     let mut offset = header.first_ifd;
@@ -420,7 +422,12 @@ pub fn parse_chain(bytes: &[u8], header: &Header) -> Result<(Vec<Ifd>, Vec<Strin
             ));
             break;
         }
-        if !seen.insert(offset) {
+        let ascending = seen.is_none() && ifds.last().is_none_or(|last| offset > last.offset);
+        let revisit = !ascending
+            && !seen
+                .get_or_insert_with(|| ifds.iter().map(|ifd| ifd.offset).collect())
+                .insert(offset);
+        if revisit {
             warnings.push(format!(
                 "the IFD chain loops back to byte {offset} after {} IFDs; it was cut there",
                 ifds.len()

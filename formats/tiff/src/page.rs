@@ -4,7 +4,7 @@
 use emio_core::{ByteOrder, DType, Error, Result};
 
 use crate::codec::{decode_jpeg, decompress, decompress_into};
-use crate::ifd::{Ifd, Reader, FORMAT};
+use crate::ifd::{Entry, Ifd, Reader, FORMAT};
 use crate::predictor::{undo_float_predictor, undo_horizontal};
 
 /// TIFF compression codes emio decodes.
@@ -99,13 +99,65 @@ fn sample_dtype(format: u64, bits: u64, at: u64) -> Result<DType> {
     })
 }
 
+/// The slot of each tag a page is described by in [`PageTags`].
+const fn page_tag_slot(tag: u16) -> Option<usize> {
+    Some(match tag {
+        254 => 0,
+        256 => 1,
+        257 => 2,
+        258 => 3,
+        259 => 4,
+        262 => 5,
+        273 => 6,
+        277 => 7,
+        278 => 8,
+        279 => 9,
+        284 => 10,
+        317 => 11,
+        322 => 12,
+        323 => 13,
+        324 => 14,
+        325 => 15,
+        338 => 16,
+        339 => 17,
+        347 => 18,
+        _ => return None,
+    })
+}
+
+/// The entries of the tags a page is described by in one IFD (the first of each, as
+/// [`Ifd::get`] finds), collected in one pass over its entries: looking each tag up on its
+/// own walked the whole table for every tag a page lacks, a fifth of the time to open a
+/// stack of pages.
+struct PageTags<'a>([Option<&'a Entry>; 19]);
+
+impl<'a> PageTags<'a> {
+    fn of(ifd: &'a Ifd) -> Self {
+        let mut found = [None; 19];
+        for entry in &ifd.entries {
+            if let Some(i) = page_tag_slot(entry.tag) {
+                found[i].get_or_insert(entry);
+            }
+        }
+        PageTags(found)
+    }
+
+    /// The entry of `tag`, one of those [`page_tag_slot`] knows.
+    fn get(&self, tag: u16) -> Option<&'a Entry> {
+        let slot = page_tag_slot(tag);
+        debug_assert!(slot.is_some(), "tag {tag} has no slot");
+        slot.and_then(|i| self.0[i])
+    }
+}
+
 impl Page {
     /// Validate the IFD of page `index` into a page description.
     pub fn parse(r: &Reader<'_>, ifd: &Ifd, index: usize) -> Result<Page> {
         let at = ifd.offset;
+        let tags = PageTags::of(ifd);
         let missing = |what: &str| Error::malformed(FORMAT, at, format!("tag {what} in the IFD"));
         let first = |tag: u16, default: Option<u64>| -> Result<Option<u64>> {
-            match ifd.get(tag) {
+            match tags.get(tag) {
                 Some(e) => Ok(r.first_unsigned(e)?.or(default)),
                 None => Ok(default),
             }
@@ -113,17 +165,21 @@ impl Page {
         let width = first(256, None)?.ok_or_else(|| missing("ImageWidth"))?;
         let height = first(257, None)?.ok_or_else(|| missing("ImageLength"))?;
         let samples = first(277, Some(1))?.unwrap_or(1).max(1);
-        let bits_all = match ifd.get(258) {
-            Some(e) => r.unsigned(e)?,
-            None => vec![1],
+        // One value per sample; a single one (most pages) is read without a list.
+        let bits = match tags.get(258) {
+            Some(e) if e.count > 1 => {
+                let all = r.unsigned(e)?;
+                if all.iter().any(|&b| b != all[0]) {
+                    return Err(Error::unsupported(
+                        FORMAT,
+                        format!("different BitsPerSample per sample {all:?}"),
+                    ));
+                }
+                all[0]
+            }
+            Some(e) => r.first_unsigned(e)?.unwrap_or(1),
+            None => 1,
         };
-        let bits = bits_all.first().copied().unwrap_or(1);
-        if bits_all.iter().any(|&b| b != bits) {
-            return Err(Error::unsupported(
-                FORMAT,
-                format!("different BitsPerSample per sample {bits_all:?}"),
-            ));
-        }
         let format = first(339, Some(1))?.unwrap_or(1);
         let sample_dtype = sample_dtype(format, bits, at)?;
         let compression = first(259, Some(1))?.unwrap_or(1) as u16;
@@ -131,7 +187,7 @@ impl Page {
         let planar_separate = first(284, Some(1))? == Some(2) && samples > 1;
         let photometric = first(262, Some(1))?.unwrap_or(1) as u16;
         let subfile_type = first(254, Some(0))?.unwrap_or(0);
-        let extra = match ifd.get(338) {
+        let extra = match tags.get(338) {
             Some(e) => r.unsigned(e)?.len() as u64,
             None => 0,
         };
@@ -144,7 +200,7 @@ impl Page {
             _ => sample_dtype,
         };
         let sample_axis = samples > 1 && !dtype.is_rgb();
-        let tiled = ifd.get(322).is_some();
+        let tiled = tags.get(322).is_some();
         let (block_height, block_width, off_tag, cnt_tag) = if tiled {
             let tw = first(322, None)?.ok_or_else(|| missing("TileWidth"))?;
             let th = first(323, None)?.ok_or_else(|| missing("TileLength"))?;
@@ -170,19 +226,19 @@ impl Page {
         }
         let offsets = match ifd
             .get(off_tag)
-            .or_else(|| ifd.get(if tiled { 273 } else { 324 }))
+            .or_else(|| tags.get(if tiled { 273 } else { 324 }))
         {
             Some(e) => r.unsigned(e)?,
             None => return Err(missing("StripOffsets/TileOffsets")),
         };
         let counts = match ifd
             .get(cnt_tag)
-            .or_else(|| ifd.get(if tiled { 279 } else { 325 }))
+            .or_else(|| tags.get(if tiled { 279 } else { 325 }))
         {
             Some(e) => r.unsigned(e)?,
             None => Vec::new(),
         };
-        let jpeg_tables = match ifd.get(347) {
+        let jpeg_tables = match tags.get(347) {
             Some(e) => Some(r.slice(e.pos, e.len())?.to_vec()),
             None => None,
         };
@@ -584,6 +640,32 @@ fn unpack_bits(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Tags a page reads and a few it does not.
+    const TAGS: [u16; 22] = [
+        254, 256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 322, 323, 324, 325, 338, 339,
+        347, 255, 270, 65000,
+    ];
+
+    proptest! {
+        /// The one-pass table finds the entry `Ifd::get` finds for every tag a page reads,
+        /// repeated and unsorted tags included.
+        #[test]
+        fn page_tags_find_what_ifd_get_finds(
+            picks in proptest::collection::vec((0..TAGS.len(), 0u64..4), 0..40)
+        ) {
+            let entries = picks
+                .iter()
+                .map(|&(t, count)| Entry { tag: TAGS[t], ftype: 3, count, pos: 8 })
+                .collect();
+            let ifd = Ifd { offset: 8, entries, next: 0, defects: Vec::new(), more_defects: 0 };
+            let tags = PageTags::of(&ifd);
+            for tag in TAGS.into_iter().filter(|&t| page_tag_slot(t).is_some()) {
+                prop_assert_eq!(tags.get(tag).map(|e| e as *const Entry), ifd.get(tag).map(|e| e as *const Entry));
+            }
+        }
+    }
 
     #[test]
     fn unpacks_12_bit_values() {

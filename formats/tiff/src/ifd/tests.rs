@@ -185,3 +185,52 @@ fn values_of_every_numeric_type_in_both_byte_orders() {
         }
     }
 }
+
+/// A classic little-endian file of empty IFDs at `offsets`, each pointing to the IFD at
+/// `next[i]` (0 ends the chain), the header pointing to `offsets[0]`.
+fn chain_file(offsets: &[u64], next: &[u64]) -> Vec<u8> {
+    let mut bytes = vec![0u8; 256];
+    bytes[..4].copy_from_slice(b"II*\0");
+    bytes[4..8].copy_from_slice(&(offsets[0] as u32).to_le_bytes());
+    for (&at, &to) in offsets.iter().zip(next) {
+        let at = at as usize;
+        bytes[at..at + 2].copy_from_slice(&0u16.to_le_bytes());
+        bytes[at + 2..at + 6].copy_from_slice(&(to as u32).to_le_bytes());
+    }
+    bytes
+}
+
+/// Chains that loop are cut where they come back, whether the loop steps back at once
+/// or after IFDs laid out backwards; chains that step back without looping are read
+/// whole.
+#[test]
+fn chains_are_cut_where_they_loop_back() {
+    let read = |offsets: &[u64], next: &[u64]| {
+        let bytes = chain_file(offsets, next);
+        let header = parse_header(&bytes).unwrap();
+        let (ifds, warnings) = parse_chain(&bytes, &header).unwrap();
+        let at: Vec<u64> = ifds.iter().map(|ifd| ifd.offset).collect();
+        (at, warnings.len())
+    };
+    // Ascending, no loop.
+    assert_eq!(read(&[8, 40, 80], &[40, 80, 0]), (vec![8, 40, 80], 0));
+    // Ascending, then back to the first.
+    assert_eq!(read(&[8, 40, 80], &[40, 80, 8]), (vec![8, 40, 80], 1));
+    // Back to itself.
+    assert_eq!(read(&[40], &[40]), (vec![40], 1));
+    // Descending without a loop.
+    assert_eq!(
+        read(&[200, 120, 40], &[120, 40, 0]),
+        (vec![200, 120, 40], 0)
+    );
+    // Descending, then up again to one already read.
+    assert_eq!(
+        read(&[200, 120, 40], &[120, 40, 120]),
+        (vec![200, 120, 40], 1)
+    );
+    // Down once, then ascending into a loop through IFDs after the step back.
+    assert_eq!(
+        read(&[120, 40, 80, 160], &[40, 80, 160, 80]),
+        (vec![120, 40, 80, 160], 1)
+    );
+}
