@@ -63,11 +63,13 @@ fn extent<const E: usize>(src: &[u8], dst: &mut [u8], part: &Part) -> (*const u8
 /// One width's kernel: `unpack` (interleave in units of `E` bytes), `lanes` (transpose,
 /// within every 16-byte lane, `L` lines of `L` elements of `E` bytes, `L * E = 16`) and
 /// `blocks`, for vectors of type `$v` holding `$lanes` lanes, `$group` vectors per row
-/// piece, compiled for `$feature`. The module supplies `zero`, `fill` (one vector from the
+/// piece, 2-byte elements' source lines fetched `$ahead2` block columns ahead, compiled
+/// for `$feature`. The module supplies `zero`, `fill` (one vector from the
 /// 16 bytes at each of `$lanes` offsets) and `put` (store one vector, streamed or not).
 macro_rules! kernel {
-    ($feature:literal, $v:ty, $lanes:literal, $group:literal, $lo8:ident, $hi8:ident, $lo16:ident,
-     $hi16:ident, $lo32:ident, $hi32:ident, $lo64:ident, $hi64:ident) => {
+    ($feature:literal, $v:ty, $lanes:literal, $group:literal, $ahead2:literal, $lo8:ident,
+     $hi8:ident, $lo16:ident, $hi16:ident, $lo32:ident, $hi32:ident, $lo64:ident,
+     $hi64:ident) => {
         /// Interleave the low and the high halves of every lane of `a` and `b` in units
         /// of `E` bytes.
         #[target_feature(enable = $feature)]
@@ -118,10 +120,11 @@ macro_rules! kernel {
         fn run<const E: usize, const L: usize>(src: &[u8], dst: &mut [u8], p: &Part) {
             let n = $group * $lanes * L;
             // How many columns ahead the source lines are fetched: the next block column's,
-            // or for 2-byte elements four block columns' (lines of 256 `u16` frames are
-            // 512 bytes: one block column is only 16 KiB of source, too close to hide
-            // memory's latency on AMD family 23; docs/performance.md, session 32).
-            let ahead = if E == 2 { 4 * n } else { n };
+            // or for 2-byte elements `$ahead2` block columns' (SSE2 and AVX2: four; lines
+            // of 256 `u16` frames are 512 bytes, one block column only 16 KiB of source,
+            // too close to hide memory's latency on AMD family 23; docs/performance.md,
+            // session 32. AVX-512 keeps one: not measured on its hosts).
+            let ahead = if E == 2 { $ahead2 * n } else { n };
             let (src, dst) = super::extent::<E>(src, dst, p);
             for c in (0..p.cols).step_by(n) {
                 for j in 0..p.rows / n {
@@ -179,6 +182,7 @@ mod sse2 {
         __m128i,
         1,
         1,
+        4,
         _mm_unpacklo_epi8,
         _mm_unpackhi_epi8,
         _mm_unpacklo_epi16,
@@ -228,6 +232,7 @@ mod avx2 {
         __m256i,
         2,
         2,
+        4,
         _mm256_unpacklo_epi8,
         _mm256_unpackhi_epi8,
         _mm256_unpacklo_epi16,
@@ -286,6 +291,7 @@ mod avx512 {
         "avx512f,avx512bw",
         __m512i,
         4,
+        1,
         1,
         _mm512_unpacklo_epi8,
         _mm512_unpackhi_epi8,
