@@ -99,7 +99,10 @@ fn sample_dtype(format: u64, bits: u64, at: u64) -> Result<DType> {
     })
 }
 
-/// The slot of each tag a page is described by in [`PageTags`].
+/// How many tags a page is described by.
+const PAGE_TAG_COUNT: usize = 19;
+
+/// The slot of each tag a page is described by in [`PageTags`] (below [`PAGE_TAG_COUNT`]).
 const fn page_tag_slot(tag: u16) -> Option<usize> {
     Some(match tag {
         254 => 0,
@@ -129,11 +132,11 @@ const fn page_tag_slot(tag: u16) -> Option<usize> {
 /// [`Ifd::get`] finds), collected in one pass over its entries: looking each tag up on its
 /// own walked the whole table for every tag a page lacks, a fifth of the time to open a
 /// stack of pages.
-struct PageTags<'a>([Option<&'a Entry>; 19]);
+struct PageTags<'a>([Option<&'a Entry>; PAGE_TAG_COUNT]);
 
 impl<'a> PageTags<'a> {
     fn of(ifd: &'a Ifd) -> Self {
-        let mut found = [None; 19];
+        let mut found = [None; PAGE_TAG_COUNT];
         for entry in &ifd.entries {
             if let Some(i) = page_tag_slot(entry.tag) {
                 found[i].get_or_insert(entry);
@@ -224,14 +227,14 @@ impl Page {
                 "image and strip/tile sizes between 1 and 2^32-1",
             ));
         }
-        let offsets = match ifd
+        let offsets = match tags
             .get(off_tag)
             .or_else(|| tags.get(if tiled { 273 } else { 324 }))
         {
             Some(e) => r.unsigned(e)?,
             None => return Err(missing("StripOffsets/TileOffsets")),
         };
-        let counts = match ifd
+        let counts = match tags
             .get(cnt_tag)
             .or_else(|| tags.get(if tiled { 279 } else { 325 }))
         {
@@ -657,12 +660,24 @@ mod tests {
         ) {
             let entries = picks
                 .iter()
-                .map(|&(t, count)| Entry { tag: TAGS[t], ftype: 3, count, pos: 8 })
+                .map(|&(t, count)| Entry {
+                    tag: TAGS[t],
+                    ftype: 3,
+                    count,
+                    pos: 8,
+                })
                 .collect();
-            let ifd = Ifd { offset: 8, entries, next: 0, defects: Vec::new(), more_defects: 0 };
+            let ifd = Ifd {
+                offset: 8,
+                entries,
+                next: 0,
+                defects: Vec::new(),
+                more_defects: 0,
+            };
             let tags = PageTags::of(&ifd);
             for tag in TAGS.into_iter().filter(|&t| page_tag_slot(t).is_some()) {
-                prop_assert_eq!(tags.get(tag).map(|e| e as *const Entry), ifd.get(tag).map(|e| e as *const Entry));
+                let found = tags.get(tag).map(|e| e as *const Entry);
+                prop_assert_eq!(found, ifd.get(tag).map(|e| e as *const Entry));
             }
         }
     }
