@@ -293,16 +293,20 @@ fn in_map(
 ) -> Result<()> {
     progress.set_total(pieces.cut.total() as u64);
     let count = pieces.cut.count();
+    let order = SpreadOrder::new(count, engine.threads);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let error = Mutex::new(None);
     let worker = || {
         let mut scratch = Vec::new();
         loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= count || failed.load(Ordering::Relaxed) {
+            let turn = next.fetch_add(1, Ordering::Relaxed);
+            if turn >= order.turns() || failed.load(Ordering::Relaxed) {
                 return;
             }
+            let Some(i) = order.piece(turn) else {
+                continue;
+            };
             let outcome = if progress.is_cancelled() {
                 Err(Error::Cancelled)
             } else {
@@ -328,6 +332,40 @@ fn in_map(
     match error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// The order in which the threads take the pieces of a map: the pieces cut into one
+/// span per thread, turn `k` the `k / threads`-th piece of span `k % threads`. Threads
+/// taking consecutive turns then read parts of the map far apart: on two neighbouring
+/// pieces, their first touches of the mapped pages contended for the lock of the page
+/// table both fall in (one per 2 MiB), a quarter of the page-fault time of a
+/// two-thread scan (docs/performance.md, session 32).
+struct SpreadOrder {
+    spans: usize,
+    span: usize,
+    count: usize,
+}
+
+impl SpreadOrder {
+    fn new(count: usize, threads: usize) -> Self {
+        let spans = threads.clamp(1, count.max(1));
+        SpreadOrder {
+            spans,
+            span: count.div_ceil(spans),
+            count,
+        }
+    }
+
+    /// How many turns there are (some past the last piece when the spans are uneven).
+    fn turns(&self) -> usize {
+        self.spans * self.span
+    }
+
+    /// The piece of turn `turn`, or None for a turn past the last piece.
+    fn piece(&self, turn: usize) -> Option<usize> {
+        let piece = (turn % self.spans) * self.span + turn / self.spans;
+        (piece < self.count).then_some(piece)
     }
 }
 
@@ -373,6 +411,28 @@ mod tests {
     use super::*;
     use crate::{CancelFlag, DType, NoProgress};
     use std::sync::atomic::AtomicU64;
+
+    /// The spread order takes every piece exactly once, and the pieces of two
+    /// consecutive turns lie a span apart (at least one less) whenever there are several.
+    #[test]
+    fn spread_order_takes_every_piece_once_from_far_apart() {
+        for count in 0..40 {
+            for threads in 1..6 {
+                let order = SpreadOrder::new(count, threads);
+                let taken: Vec<usize> = (0..order.turns()).filter_map(|t| order.piece(t)).collect();
+                let mut sorted = taken.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (0..count).collect::<Vec<_>>(), "{count} {threads}");
+                if order.spans > 1 {
+                    for t in 1..order.turns() {
+                        if let (Some(a), Some(b)) = (order.piece(t - 1), order.piece(t)) {
+                            assert!(a.abs_diff(b) + 1 >= order.span, "{count} {threads} {t}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     fn sum_u16(ds: &Dataset, piece: u64) -> Result<u64> {
         let total = AtomicU64::new(0);
