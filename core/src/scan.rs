@@ -336,11 +336,11 @@ fn in_map(
 }
 
 /// The order in which the threads take the pieces of a map: the pieces cut into one
-/// span per thread, turn `k` the `k / threads`-th piece of span `k % threads`. Threads
-/// taking consecutive turns then read parts of the map far apart: on two neighbouring
-/// pieces, their first touches of the mapped pages contended for the lock of the page
-/// table both fall in (one per 2 MiB), a quarter of the page-fault time of a
-/// two-thread scan (docs/performance.md, session 32).
+/// span per thread (`spans`), turn `k` the `k / spans`-th piece of span `k % spans`.
+/// Threads taking consecutive turns then read parts of the map far apart: on two
+/// neighbouring pieces, their first touches of the mapped pages contended for the lock
+/// of the page table both fall in (one per 2 MiB of addresses), a fifth of the
+/// page-fault time of a two-thread scan (docs/performance.md, session 32).
 struct SpreadOrder {
     spans: usize,
     span: usize,
