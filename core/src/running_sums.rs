@@ -1,10 +1,11 @@
 //! Running (prefix) sums of the values of a byte slice, in place, wrapping: what undoes
 //! horizontal differencing (TIFF's predictor 2).
 //!
-//! A single sequence (grey images) runs on x86_64 16 bytes at a time (SSE2, part of every x86_64 processor): the sums inside a
-//! vector in log steps of shifted adds, plus the last sum of the vector before, so a row
-//! costs a few operations per 16 bytes rather than a dependent add per value; elsewhere,
-//! and for the bytes short of a vector, a typed loop.
+//! A single sequence (grey images) runs on x86_64 16 bytes at a time (SSE2, part of every
+//! x86_64 processor): the sums inside a vector in log steps of shifted adds, plus the last
+//! sum of the vector before, so a row costs a few operations per 16 bytes rather than a
+//! dependent add per value; elsewhere, for interleaved sequences and for the bytes short
+//! of a vector, a typed loop.
 
 /// Replace each `es`-byte native-order value of `bytes` (1, 2, 4 or 8 bytes; trailing
 /// bytes short of a value are left) with the wrapped sum of it and every value before it
@@ -28,6 +29,10 @@ pub fn in_place(bytes: &mut [u8], es: usize, spp: usize) {
 /// value read once and written once (a sum kept in memory, or reading back the value just
 /// written, made a store-to-load chain of several cycles per value).
 fn running_sums_from(bytes: &mut [u8], es: usize, spp: usize, done: usize) {
+    debug_assert!(
+        done == 0 || spp == 1,
+        "only a single sequence starts part-summed"
+    );
     let (before, rest) = bytes.split_at_mut(done);
     macro_rules! integrate {
         ($t:ty) => {{

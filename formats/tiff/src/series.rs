@@ -81,21 +81,13 @@ fn page_key(p: &Page) -> PageKey {
 /// left empty); `None`, with `pages` untouched, when there are fewer.
 fn take_same(pages: &mut Vec<Page>, n: usize) -> Option<Vec<Page>> {
     let key = page_key(pages.first()?);
-    // The common case, a stack of like pages: the first `n` themselves.
-    if pages.len() >= n && pages[..n].iter().all(|p| page_key(p) == key) {
-        pages.truncate(n);
-        return Some(std::mem::take(pages));
-    }
     if pages.iter().filter(|p| page_key(p) == key).take(n).count() < n {
         return None;
     }
-    Some(
-        std::mem::take(pages)
-            .into_iter()
-            .filter(|p| page_key(p) == key)
-            .take(n)
-            .collect(),
-    )
+    // In place: a stack of like pages (the usual case) moves no page.
+    pages.retain(|p| page_key(p) == key);
+    pages.truncate(n);
+    Some(std::mem::take(pages))
 }
 
 /// ImageJ hyperstack geometry from its description: (frames, slices, channels, images).
