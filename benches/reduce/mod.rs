@@ -46,11 +46,8 @@ fn sum_bytes(dtype: DType, bytes: &[u8]) -> f64 {
         s
     }
     match dtype {
+        DType::U8 => sum_u8(bytes) as f64,
         // Small integers add up in 32-bit lanes over blocks short enough not to overflow.
-        DType::U8 => bytes
-            .chunks(1 << 16)
-            .map(|block| block.iter().map(|&b| u32::from(b)).sum::<u32>() as u64)
-            .sum::<u64>() as f64,
         DType::U16 => bytes
             .chunks(1 << 16)
             .map(|block| {
@@ -67,6 +64,31 @@ fn sum_bytes(dtype: DType, bytes: &[u8]) -> f64 {
         DType::I32 => typed::<i32>(bytes, |v| v as f64),
         _ => 0.0,
     }
+}
+
+/// The sum of `bytes`, eight at a time: a 64-bit word's even and odd bytes are added as
+/// four 16-bit lanes (at most 2 × 255 per word), which are summed into a `u64` every 128
+/// words, before a lane could overflow. Each byte widened to a lane of its own, as the
+/// typed loops do, costs four times the instructions and made `u8` sums slower than
+/// reading the data.
+fn sum_u8(bytes: &[u8]) -> u64 {
+    const LOW_BYTES: u64 = 0x00FF_00FF_00FF_00FF;
+    const LOW_WORDS: u64 = 0x0000_FFFF_0000_FFFF;
+    let block_sum = |block: &[u8]| {
+        let lanes: u64 = block
+            .chunks_exact(8)
+            .map(|w| {
+                let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+                (w & LOW_BYTES) + ((w >> 8) & LOW_BYTES)
+            })
+            .sum();
+        let pairs = (lanes & LOW_WORDS) + ((lanes >> 16) & LOW_WORDS);
+        (pairs & 0xFFFF_FFFF) + (pairs >> 32)
+    };
+    let blocks = bytes.chunks_exact(8);
+    let rest: u64 = blocks.remainder().iter().map(|&b| u64::from(b)).sum();
+    let whole = &bytes[..bytes.len() - bytes.len() % 8];
+    whole.chunks(128 * 8).map(block_sum).sum::<u64>() + rest
 }
 
 /// A fixed-size number readable from native-endian bytes (without `unsafe`).
