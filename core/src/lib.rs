@@ -64,6 +64,8 @@ pub mod swap;
 pub mod transpose;
 pub mod units;
 pub mod xml;
+#[cfg(feature = "zstd")]
+pub mod zstd;
 
 pub use array_data::{advise_huge_pages, ArrayData};
 pub use axis::{Axis, AxisKind};

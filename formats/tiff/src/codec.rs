@@ -20,7 +20,7 @@ pub fn decompress(code: u16, data: &[u8], expected: usize, at: u64) -> Result<Ve
         compression::PACKBITS => return Ok(unpackbits(data, expected)),
         _ => {}
     }
-    let mut stream = Stream::new(code, data, at)?.ok_or_else(|| unsupported_codec(code))?;
+    let mut stream = Stream::new(code, data, at).ok_or_else(|| unsupported_codec(code))?;
     let mut out = Vec::new();
     while out.len() < expected {
         let have = out.len();
@@ -38,7 +38,7 @@ pub fn decompress(code: u16, data: &[u8], expected: usize, at: u64) -> Result<Ve
 /// Decompress `data` of codec `code` (not JPEG) into `out`: the bytes written, fewer than
 /// `out.len()` when the data holds fewer.
 pub fn decompress_into(code: u16, data: &[u8], out: &mut [u8], at: u64) -> Result<usize> {
-    if let Some(mut stream) = Stream::new(code, data, at)? {
+    if let Some(mut stream) = Stream::new(code, data, at) {
         return stream.fill(out);
     }
     let n = match code {

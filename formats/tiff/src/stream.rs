@@ -12,6 +12,9 @@ use crate::page::compression;
 /// last one stopped.
 pub struct Stream<'a> {
     codec: Codec,
+    /// The streaming decoder, made on the first call that needs it: most blocks are
+    /// decoded whole by [`Stream::fill`]'s first call without one.
+    decoder: Option<Decoder>,
     input: &'a [u8],
     /// File offset of the block, for errors.
     at: u64,
@@ -19,7 +22,16 @@ pub struct Stream<'a> {
     produced: usize,
 }
 
+/// The block's compression.
+#[derive(Clone, Copy)]
 enum Codec {
+    Deflate,
+    Zstd,
+    Lzw,
+}
+
+/// A streaming decoder's state.
+enum Decoder {
     Deflate(Box<flate2::Decompress>),
     Zstd(Box<zstd::stream::raw::Decoder<'static>>),
     Lzw(Box<weezl::decode::Decoder>),
@@ -28,43 +40,38 @@ enum Codec {
 impl<'a> Stream<'a> {
     /// A stream decoding `input` of TIFF compression `code`, or `None` for codes without
     /// a stream decoder here (none, PackBits, JPEG, unknown).
-    pub fn new(code: u16, input: &'a [u8], at: u64) -> Result<Option<Stream<'a>>> {
+    pub fn new(code: u16, input: &'a [u8], at: u64) -> Option<Stream<'a>> {
         let codec = match code {
-            compression::ADOBE_DEFLATE | compression::DEFLATE => {
-                Codec::Deflate(Box::new(flate2::Decompress::new(true)))
-            }
-            compression::ZSTD => Codec::Zstd(Box::new(
-                zstd::stream::raw::Decoder::new()
-                    .map_err(|e| Error::codec(FORMAT, Some(at), "Zstd data", e))?,
-            )),
-            compression::LZW => Codec::Lzw(Box::new(
-                weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8),
-            )),
-            _ => return Ok(None),
+            compression::ADOBE_DEFLATE | compression::DEFLATE => Codec::Deflate,
+            compression::ZSTD => Codec::Zstd,
+            compression::LZW => Codec::Lzw,
+            _ => return None,
         };
-        Ok(Some(Stream {
+        Some(Stream {
             codec,
+            decoder: None,
             input,
             at,
             produced: 0,
-        }))
+        })
     }
 
     /// Decode into `out` until it is full or the stream ends: the bytes written (fewer than
     /// `out.len()` only at the end of the stream or of the input). Corrupt Deflate and Zstd
     /// data is an error; LZW data that breaks off after some output keeps that output (as
     /// libtiff does), the caller judging whether it is enough. A Deflate or LZW block is
-    /// first decoded whole into `out` (libdeflate, [`crate::lzw`]: faster than the streaming
-    /// decoders); one that decodes to more than `out` holds, or is damaged, is then
-    /// decoded by the streaming decoder, which stops where `out` ends and names the damage.
+    /// first decoded whole into `out` (libdeflate, [`crate::lzw`], libzstd with the thread's
+    /// context: faster than the streaming decoders); one that decodes to more than `out`
+    /// holds, or is damaged, is then decoded by the streaming decoder, which stops where
+    /// `out` ends and names the damage.
     pub fn fill(&mut self, out: &mut [u8]) -> Result<usize> {
         if self.produced == 0 {
             let whole = match self.codec {
-                Codec::Deflate(_) => libdeflater::Decompressor::new()
+                Codec::Deflate => libdeflater::Decompressor::new()
                     .zlib_decompress(self.input, out)
                     .ok(),
-                Codec::Lzw(_) => crate::lzw::decode_whole(self.input, out),
-                Codec::Zstd(_) => None,
+                Codec::Lzw => crate::lzw::decode_whole(self.input, out),
+                Codec::Zstd => emio_core::zstd::decompress_into(self.input, out).ok(),
             };
             if let Some(n) = whole {
                 self.input = &[];
@@ -92,8 +99,21 @@ impl<'a> Stream<'a> {
         let corrupt = |what: &str, e: Box<dyn std::error::Error + Send + Sync>| {
             Error::codec(FORMAT, Some(at), what, e)
         };
-        match &mut self.codec {
-            Codec::Deflate(d) => {
+        let decoder = match &mut self.decoder {
+            Some(decoder) => decoder,
+            None => self.decoder.insert(match self.codec {
+                Codec::Deflate => Decoder::Deflate(Box::new(flate2::Decompress::new(true))),
+                Codec::Zstd => Decoder::Zstd(Box::new(
+                    zstd::stream::raw::Decoder::new()
+                        .map_err(|e| Error::codec(FORMAT, Some(at), "Zstd data", e))?,
+                )),
+                Codec::Lzw => Decoder::Lzw(Box::new(
+                    weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8),
+                )),
+            }),
+        };
+        match decoder {
+            Decoder::Deflate(d) => {
                 let (before_in, before_out) = (d.total_in(), d.total_out());
                 let status = d
                     .decompress(self.input, out, flate2::FlushDecompress::Finish)
@@ -104,7 +124,7 @@ impl<'a> Stream<'a> {
                     status == flate2::Status::StreamEnd,
                 ))
             }
-            Codec::Zstd(d) => {
+            Decoder::Zstd(d) => {
                 use zstd::stream::raw::Operation;
                 let status = d
                     .run_on_buffers(self.input, out)
@@ -112,7 +132,7 @@ impl<'a> Stream<'a> {
                 let finished = status.remaining == 0 && status.bytes_read == self.input.len();
                 Ok((status.bytes_read, status.bytes_written, finished))
             }
-            Codec::Lzw(d) => {
+            Decoder::Lzw(d) => {
                 let result = d.decode_bytes(self.input, out);
                 match result.status {
                     Ok(status) => Ok((

@@ -516,7 +516,7 @@ impl ZarrChunks {
                 Err(what) => return Err(damaged(what)),
             },
             Some(guard::Plain::Zstd) => {
-                return match zstd::bulk::decompress_to_buffer(&encoded, out) {
+                return match emio_core::zstd::decompress_into(&encoded, out) {
                     Ok(n) if n == out.len() => Ok(true),
                     Ok(n) => Err(damaged(format!(
                         "a Zstd stream of {} bytes, it holds {n}",

@@ -139,7 +139,7 @@ fn decode_block(
         let decoded = match compressor {
             Compressor::Lz4 => emio_core::lz4::decompress_into(src, dst).map_err(|e| e.to_string()),
             Compressor::Zstd => {
-                zstd::bulk::decompress_to_buffer(src, dst).map_err(|e| e.to_string())
+                emio_core::zstd::decompress_into(src, dst).map_err(|e| e.to_string())
             }
         }
         .map_err(|e| {
