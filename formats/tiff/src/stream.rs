@@ -59,11 +59,11 @@ impl<'a> Stream<'a> {
     /// Decode into `out` until it is full or the stream ends: the bytes written (fewer than
     /// `out.len()` only at the end of the stream or of the input). Corrupt Deflate and Zstd
     /// data is an error; LZW data that breaks off after some output keeps that output (as
-    /// libtiff does), the caller judging whether it is enough. A Deflate or LZW block is
-    /// first decoded whole into `out` (libdeflate, [`crate::lzw`], libzstd with the thread's
-    /// context: faster than the streaming decoders); one that decodes to more than `out`
-    /// holds, or is damaged, is then decoded by the streaming decoder, which stops where
-    /// `out` ends and names the damage.
+    /// libtiff does), the caller judging whether it is enough. A block is first decoded
+    /// whole into `out` (libdeflate, [`crate::lzw`], libzstd with the thread's context:
+    /// faster than the streaming decoders); one that decodes to more than `out` holds, or
+    /// is damaged, is then decoded by the streaming decoder, which stops where `out` ends
+    /// and names the damage.
     pub fn fill(&mut self, out: &mut [u8]) -> Result<usize> {
         if self.produced == 0 {
             let whole = match self.codec {
