@@ -16,6 +16,9 @@ use crate::source::Threads;
 /// on such a core, in 256 KiB pieces at 0.8×).
 pub const PIECE_BYTES: u64 = 256 << 10;
 
+/// Most bytes of a region of decoded values ([`RegionBytes::visit`]) read in one piece.
+pub const WHOLE_DECODED_BYTES: usize = 16 << 20;
+
 /// Shortest stored run handed over in place, by [`RegionBytes::visit`] and by the
 /// order-free scans of `crate::scan`: shorter runs (the rows of a transposed frame, thin
 /// frames, sub-sampled views) would cost a step each; they are read in pieces instead.
@@ -96,9 +99,10 @@ impl<'a> RegionBytes<'a> {
     /// the whole region when it is already in memory; else, when its values are stored
     /// in the dataset's memory map as runs of at least `MIN_RUN_BYTES` in native order
     /// (frames of a file, whole chunks of an uncompressed HDF5 dataset:
-    /// [`Dataset::region_in_place`]), one run at a time, in place (no copy); else read
-    /// into the buffer in pieces of at most [`PIECE_BYTES`], each still in the cache when
-    /// `step` reads it.
+    /// [`Dataset::region_in_place`]), one run at a time, in place (no copy); else, when its
+    /// values are decoded (no stored view) and the region holds at most
+    /// [`WHOLE_DECODED_BYTES`], read whole into the buffer; else read into the buffer in
+    /// pieces of at most [`PIECE_BYTES`], each still in the cache when `step` reads it.
     pub fn visit(&mut self, step: &mut dyn FnMut(&Region, &[u8]) -> Result<()>) -> Result<()> {
         let Some(Unread { dataset, progress }) = self.unread else {
             return step(self.region, &self.buf[..]);
@@ -126,7 +130,19 @@ impl<'a> RegionBytes<'a> {
             })
         });
         let in_map = runs.is_some();
-        let pieces = runs.unwrap_or_else(|| streaming_chunk(&region.shape, es, PIECE_BYTES));
+        // Values with no stored view are decoded (filtered HDF5 chunks, Zarr, compressed
+        // TIFF): a region read whole decodes each of its chunks straight into the buffer,
+        // where pieces that cut a chunk decode it into the source's chunk cache, a new
+        // buffer, and copy every piece out of it (a sum of a shuffled `.hspy` ran at half
+        // the rate of its full read).
+        let decoded = dataset.stored_view().is_none() && whole <= WHOLE_DECODED_BYTES;
+        let pieces = runs.unwrap_or_else(|| {
+            if decoded {
+                region.shape.clone()
+            } else {
+                streaming_chunk(&region.shape, es, PIECE_BYTES)
+            }
+        });
         for piece in Chunks::new(&region.shape, &pieces) {
             let piece = Region {
                 start: piece
@@ -391,6 +407,64 @@ mod tests {
                 prop_assert!(bytes.buffered() as u64 <= PIECE_BYTES.max(extent[2] * 4));
             }
         }
+    }
+
+    /// Chunks whose values follow from their index, counting how often each is decoded.
+    struct CountingChunks {
+        decodes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl crate::chunked::ChunkDecoder for CountingChunks {
+        fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
+            self.decodes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let seed = index.iter().fold(7u64, |a, &i| a * 31 + i);
+            for (k, b) in out.iter_mut().enumerate() {
+                *b = (seed as usize + k * 13) as u8;
+            }
+            Ok(())
+        }
+    }
+
+    /// A region of decoded values (no stored view) is visited as one piece, each of its
+    /// chunks decoded once, straight into the buffer, even when the region is far larger
+    /// than PIECE_BYTES; the bytes are those of a read.
+    #[test]
+    fn decoded_regions_are_visited_whole() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (shape, chunk) = (vec![6u64, 300, 256], vec![3u64, 100, 256]);
+        let decodes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let decoder = CountingChunks {
+            decodes: decodes.clone(),
+        };
+        let source =
+            crate::chunked::ChunkedSource::new(DType::U16, shape, chunk, Box::new(decoder))
+                .unwrap();
+        let axes = vec![crate::axis::Axis::default_for(false); 3];
+        let tree = crate::metadata::Tree::new();
+        let ds = Dataset::new(std::sync::Arc::new(source), axes, tree.clone(), tree).unwrap();
+        assert!(ds.stored_view().is_none());
+        // Two chunks along the middle dimension: 3 x 200 x 256 values, 300 KiB.
+        let region = Region {
+            start: vec![3, 100, 0],
+            shape: vec![3, 200, 256],
+        };
+        assert!(region.len() * 2 > PIECE_BYTES);
+        let expected = ds.read_region_bytes(&region.start, &region.shape).unwrap();
+        let before = decodes.load(Relaxed);
+        let mut buf = Vec::new();
+        let mut bytes = RegionBytes::on_demand(&ds, &region, &NoProgress, &mut buf);
+        let mut pieces = Vec::new();
+        bytes
+            .visit(&mut |piece, b| {
+                pieces.push(piece.clone());
+                assert_eq!(b, &expected[..]);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(pieces, std::slice::from_ref(&region));
+        assert_eq!(bytes.buffered(), expected.len());
+        assert_eq!(decodes.load(Relaxed) - before, 2, "each chunk decoded once");
     }
 
     #[test]
