@@ -85,9 +85,8 @@ fn sum_u8(bytes: &[u8]) -> u64 {
         let pairs = (lanes & LOW_WORDS) + ((lanes >> 16) & LOW_WORDS);
         (pairs & 0xFFFF_FFFF) + (pairs >> 32)
     };
-    let blocks = bytes.chunks_exact(8);
-    let rest: u64 = blocks.remainder().iter().map(|&b| u64::from(b)).sum();
-    let whole = &bytes[..bytes.len() - bytes.len() % 8];
+    let (whole, rest) = bytes.split_at(bytes.len() / 8 * 8);
+    let rest: u64 = rest.iter().map(|&b| u64::from(b)).sum();
     whole.chunks(128 * 8).map(block_sum).sum::<u64>() + rest
 }
 

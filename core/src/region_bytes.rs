@@ -135,9 +135,8 @@ impl<'a> RegionBytes<'a> {
         // where pieces that cut a chunk decode it into the source's chunk cache, a new
         // buffer, and copy every piece out of it (a sum of a shuffled `.hspy` ran at half
         // the rate of its full read).
-        let decoded = dataset.stored_view().is_none() && whole <= WHOLE_DECODED_BYTES;
         let pieces = runs.unwrap_or_else(|| {
-            if decoded {
+            if dataset.stored_view().is_none() && whole <= WHOLE_DECODED_BYTES {
                 region.shape.clone()
             } else {
                 streaming_chunk(&region.shape, es, PIECE_BYTES)
