@@ -63,11 +63,12 @@ fn extent<const E: usize>(src: &[u8], dst: &mut [u8], part: &Part) -> (*const u8
 /// One width's kernel: `unpack` (interleave in units of `E` bytes), `lanes` (transpose,
 /// within every 16-byte lane, `L` lines of `L` elements of `E` bytes, `L * E = 16`) and
 /// `blocks`, for vectors of type `$v` holding `$lanes` lanes, `$group` vectors per row
-/// piece, 2-byte elements' source lines fetched `$ahead2` block columns ahead, compiled
-/// for `$feature`. The module supplies `zero`, `fill` (one vector from the
+/// piece, 2-byte elements' source lines fetched `$ahead2` block columns ahead into the
+/// cache level `$hint` names, compiled for `$feature`. The module supplies `zero`, `fill` (one vector from the
 /// 16 bytes at each of `$lanes` offsets) and `put` (store one vector, streamed or not).
 macro_rules! kernel {
-    ($feature:literal, $v:ty, $lanes:literal, $group:literal, $ahead2:literal, $lo8:ident,
+    ($feature:literal, $v:ty, $lanes:literal, $group:literal, $ahead2:literal, $hint:ident,
+     $lo8:ident,
      $hi8:ident, $lo16:ident, $hi16:ident, $lo32:ident, $hi32:ident, $lo64:ident,
      $hi64:ident) => {
         /// Interleave the low and the high halves of every lane of `a` and `b` in units
@@ -123,8 +124,14 @@ macro_rules! kernel {
             // or for 2-byte elements `$ahead2` block columns' (SSE2 and AVX2: four; lines
             // of 256 `u16` frames are 512 bytes, one block column only 16 KiB of source,
             // too close to hide memory's latency on AMD family 23; docs/performance.md,
-            // session 32. AVX-512 keeps one: not measured on its hosts).
+            // session 32. AVX-512 keeps one: two and four were no faster on an Intel
+            // host, sessions 33 and 34).
             let ahead = if E == 2 { $ahead2 * n } else { n };
+            // In which of a block's `n / L` bands the lines `ahead` are asked for: all in
+            // the first, or for 2-byte elements spread over the bands, line `k` of each
+            // group in band `k (n / L) / L` (on an Intel host the burst in the first band
+            // left the 2-byte plane at 0.34x `memcpy` with AVX2, 0.47x spread; other
+            // sizes gained nothing; docs/performance.md, session 34).
             let (src, dst) = super::extent::<E>(src, dst, p);
             for c in (0..p.cols).step_by(n) {
                 for j in 0..p.rows / n {
@@ -141,13 +148,14 @@ macro_rules! kernel {
                                 // lies inside `src`: these are rows j n + m L.. of columns
                                 // of it.
                                 *v = unsafe { fill(src, at) };
-                                if m == 0 {
+                                let due = if E == 2 { k * (n / L) / L == m } else { m == 0 };
+                                if due {
                                     // The same rows of the lines `ahead` columns on. A
                                     // prefetch never faults, past the end of `src`
                                     // included.
                                     for t in 0..$lanes {
                                         let ahead = src.wrapping_add(at(t) + ahead * p.s_col);
-                                        _mm_prefetch::<_MM_HINT_T1>(ahead.cast());
+                                        _mm_prefetch::<$hint>(ahead.cast());
                                     }
                                 }
                             }
@@ -183,6 +191,7 @@ mod sse2 {
         1,
         1,
         4,
+        _MM_HINT_T1,
         _mm_unpacklo_epi8,
         _mm_unpackhi_epi8,
         _mm_unpacklo_epi16,
@@ -233,6 +242,7 @@ mod avx2 {
         2,
         2,
         4,
+        _MM_HINT_T1,
         _mm256_unpacklo_epi8,
         _mm256_unpackhi_epi8,
         _mm256_unpacklo_epi16,
@@ -293,6 +303,10 @@ mod avx512 {
         4,
         1,
         1,
+        // Into L1: on an Intel host the 2-byte plane ran 0.50-0.55x `memcpy` against
+        // 0.41-0.44x fetched into L2 (session 34; the AVX2 kernel's L2 hint was tuned on
+        // AMD family 23, where this was not measured).
+        _MM_HINT_T0,
         _mm512_unpacklo_epi8,
         _mm512_unpackhi_epi8,
         _mm512_unpacklo_epi16,
