@@ -64,8 +64,9 @@ fn extent<const E: usize>(src: &[u8], dst: &mut [u8], part: &Part) -> (*const u8
 /// within every 16-byte lane, `L` lines of `L` elements of `E` bytes, `L * E = 16`) and
 /// `blocks`, for vectors of type `$v` holding `$lanes` lanes, `$group` vectors per row
 /// piece, 2-byte elements' source lines fetched `$ahead2` block columns ahead into the
-/// cache level `$hint` names, compiled for `$feature`. The module supplies `zero`, `fill` (one vector from the
-/// 16 bytes at each of `$lanes` offsets) and `put` (store one vector, streamed or not).
+/// cache level `$hint` names, compiled for `$feature`. The module supplies `zero`, `fill`
+/// (one vector from the 16 bytes at each of `$lanes` offsets) and `put` (store one
+/// vector, streamed or not).
 macro_rules! kernel {
     ($feature:literal, $v:ty, $lanes:literal, $group:literal, $ahead2:literal, $hint:ident,
      $lo8:ident,
