@@ -69,9 +69,8 @@ fn extent<const E: usize>(src: &[u8], dst: &mut [u8], part: &Part) -> (*const u8
 /// vector, streamed or not).
 macro_rules! kernel {
     ($feature:literal, $v:ty, $lanes:literal, $group:literal, $ahead2:literal, $hint:ident,
-     $lo8:ident,
-     $hi8:ident, $lo16:ident, $hi16:ident, $lo32:ident, $hi32:ident, $lo64:ident,
-     $hi64:ident) => {
+     $lo8:ident, $hi8:ident, $lo16:ident, $hi16:ident, $lo32:ident, $hi32:ident,
+     $lo64:ident, $hi64:ident) => {
         /// Interleave the low and the high halves of every lane of `a` and `b` in units
         /// of `E` bytes.
         #[target_feature(enable = $feature)]
@@ -128,11 +127,6 @@ macro_rules! kernel {
             // session 32. AVX-512 keeps one: two and four were no faster on an Intel
             // host, sessions 33 and 34).
             let ahead = if E == 2 { $ahead2 * n } else { n };
-            // In which of a block's `n / L` bands the lines `ahead` are asked for: all in
-            // the first, or for 2-byte elements spread over the bands, line `k` of each
-            // group in band `k (n / L) / L` (on an Intel host the burst in the first band
-            // left the 2-byte plane at 0.34x `memcpy` with AVX2, 0.47x spread; other
-            // sizes gained nothing; docs/performance.md, session 34).
             let (src, dst) = super::extent::<E>(src, dst, p);
             for c in (0..p.cols).step_by(n) {
                 for j in 0..p.rows / n {
@@ -149,6 +143,13 @@ macro_rules! kernel {
                                 // lies inside `src`: these are rows j n + m L.. of columns
                                 // of it.
                                 *v = unsafe { fill(src, at) };
+                                // In which of the block's `n / L` bands the lines
+                                // `ahead` are asked for: all in the first, or for 2-byte
+                                // elements spread over the bands, line `k` of each group
+                                // in band `k (n / L) / L` (on an Intel host the burst in
+                                // the first band left the 2-byte plane at 0.34x `memcpy`
+                                // with AVX2, 0.47x spread; other sizes gained nothing;
+                                // docs/performance.md, session 34).
                                 let due = if E == 2 { k * (n / L) / L == m } else { m == 0 };
                                 if due {
                                     // The same rows of the lines `ahead` columns on. A
