@@ -30,6 +30,8 @@
 //! Elements wider than 2 bytes are split into byte planes first and each plane shuffled
 //! as 1-byte elements, which is faster than splitting them in the registers.
 
+use crate::source::StoredRuns;
+
 /// Transpose the 8x8 bit matrix in `x` (bit `8r + c` goes to bit `8c + r`) with three
 /// shift-and-mask steps.
 #[inline(always)]
@@ -123,6 +125,38 @@ pub fn shuffle(elements: &[u8], planes: &mut [u8], es: usize) {
     let row = planes.len() / (8 * es);
     let done = arch::shuffle_wide(elements, planes, es, row, arch::has_gfni());
     shuffle_positions(elements, planes, es, row, done..row);
+}
+
+/// Elements in each step of [`shuffle_runs`]: its runs hold whole numbers of them.
+pub const RUN_ELEMENTS: usize = 128;
+
+/// [`shuffle`] of a block whose elements are not in one slice but in `stored` runs, in
+/// order (rows of frames in a memory map, read in place instead of copied together
+/// first), each element's bytes reversed first when they are stored in the other byte
+/// order (big-endian values shuffled as the little-endian ones they stand for). Returns
+/// whether it shuffled them: only elements of 1 or 2 bytes in runs of whole multiples of
+/// [`RUN_ELEMENTS`] elements, as long together as `planes`, on targets with a vector
+/// kernel; otherwise nothing is written and the caller copies the runs together for
+/// [`shuffle`].
+pub fn shuffle_runs(stored: &StoredRuns<'_>, planes: &mut [u8], es: usize) -> bool {
+    let step = RUN_ELEMENTS * es;
+    let fits = matches!(es, 1 | 2)
+        && stored.runs.iter().all(|&(at, len)| {
+            len.is_multiple_of(step)
+                && at
+                    .checked_add(len)
+                    .is_some_and(|end| end <= stored.bytes.len())
+        })
+        && stored.runs.iter().map(|run| run.1).sum::<usize>() == planes.len();
+    fits && arch::shuffle_runs_wide(
+        stored.bytes,
+        &stored.runs,
+        planes,
+        es,
+        planes.len() / (8 * es),
+        !stored.order.is_native(),
+        arch::has_gfni(),
+    )
 }
 
 /// Byte-shuffle (the inverse of [`unshuffle_bytes`]): `input` holds `n = input.len() / es`
@@ -222,6 +256,19 @@ mod arch {
         0
     }
 
+    /// No vector path: runs are copied together for the `u64` transpose.
+    pub fn shuffle_runs_wide(
+        _: &[u8],
+        _: &[(usize, usize)],
+        _: &mut [u8],
+        _: usize,
+        _: usize,
+        _: bool,
+        _: bool,
+    ) -> bool {
+        false
+    }
+
     /// No vector path: every element is left to the byte loop.
     pub fn shuffle_bytes_wide(_: &[u8], _: &mut [u8], _: usize, _: usize) -> usize {
         0
@@ -231,6 +278,7 @@ mod arch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dtype::ByteOrder;
     use proptest::prelude::*;
 
     /// The definition, bit by bit: bit `k` of byte `b` of element `i` is bit `i % 8` of
@@ -407,6 +455,64 @@ mod tests {
             let mut scalar = vec![0u8; elements.len()];
             shuffle_positions(&elements, &mut scalar, es, positions, 0..positions);
             prop_assert_eq!(scalar, planes);
+        }
+
+        /// A block shuffled from runs lying anywhere (in place of frames' rows in a
+        /// map, in any order there), byte-reversed or not, equals the shuffle of the runs
+        /// copied together with their bytes fixed, by both kernels; runs that do not
+        /// qualify (other element sizes, parts of a step) are refused untouched.
+        #[test]
+        fn shuffle_runs_equals_the_shuffle_of_the_runs_copied_together(
+            es in prop::sample::select(vec![1usize, 2, 3]),
+            lengths in proptest::collection::vec(0usize..4, 0..6),
+            swapped in any::<bool>(),
+            ragged in any::<bool>(),
+            seed in any::<u64>(),
+        ) {
+            let mut s = seed | 1;
+            let step = RUN_ELEMENTS * es;
+            // Runs of whole steps (one a byte short when `ragged`), stored back to back
+            // in reverse order with a gap of 3 bytes before each.
+            let mut sizes: Vec<usize> = lengths.iter().map(|&n| n * step).collect();
+            let cut = sizes.last_mut().filter(|n| ragged && **n > 0).map(|n| *n -= 1);
+            let total: usize = sizes.iter().sum();
+            let store: Vec<u8> = (0..total + 3 * sizes.len()).map(|_| {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+                s as u8
+            }).collect();
+            let mut runs = Vec::new();
+            let mut end = store.len();
+            for &n in &sizes {
+                runs.push((end - n, n));
+                end -= n + 3;
+            }
+            let order = match (swapped, ByteOrder::NATIVE) {
+                (false, native) => native,
+                (true, ByteOrder::Little) => ByteOrder::Big,
+                (true, ByteOrder::Big) => ByteOrder::Little,
+            };
+            let stored = StoredRuns { bytes: &store, runs: runs.clone(), order };
+            let mut together: Vec<u8> = runs.iter().flat_map(|&(at, n)| store[at..at + n].to_vec()).collect();
+            if swapped {
+                together.chunks_exact_mut(es).for_each(|e| e.reverse());
+            }
+            let whole = together.len() - together.len() % (8 * es);
+            let mut expected = vec![0u8; whole];
+            shuffle(&together[..whole], &mut expected, es);
+            let qualifies = es <= 2 && cut.is_none() && cfg!(target_arch = "x86_64");
+            let mut got = vec![0xA5u8; total];
+            prop_assert_eq!(shuffle_runs(&stored, &mut got, es), qualifies);
+            if qualifies {
+                prop_assert_eq!(&got, &expected);
+                for gfni in [false, arch::has_gfni()] {
+                    let mut kernel = vec![0u8; total];
+                    let row = total / (8 * es);
+                    prop_assert!(arch::shuffle_runs_wide(&store, &runs, &mut kernel, es, row, swapped, gfni));
+                    prop_assert_eq!(&kernel, &expected, "gfni {}", gfni);
+                }
+            } else {
+                prop_assert!(got.iter().all(|&v| v == 0xA5));
+            }
         }
     }
 }

@@ -8,7 +8,7 @@
 use crate::dataset::{streaming_chunk, Chunks, Dataset, Region};
 use crate::error::Result;
 use crate::format::Progress;
-use crate::source::Threads;
+use crate::source::{StoredRuns, Threads};
 
 /// Bytes of the largest piece [`RegionBytes::visit`] reads into a buffer: half the 512 KiB
 /// L2 cache of the smaller current x86 cores, so that a piece is still in that cache when
@@ -194,6 +194,79 @@ impl<'a> RegionBytes<'a> {
             out.copy_from_slice(&whole[skip..skip + out.len()]);
             Ok(())
         }
+    }
+
+    /// Bytes `at..at + len` (whole elements) of an unread region as the runs of stored
+    /// bytes that hold them, in C order, with their stored byte order, when the dataset's
+    /// values lie in its memory map in whole rows ([`Dataset::stored_view`] with the last
+    /// dimension contiguous; rows may lie anywhere, flipped frames' rows backwards): an
+    /// encoder that rearranges the bytes anyway (Blosc's bit shuffle) reads them there
+    /// instead of from a copy, reversing the bytes of each `unit` bytes itself when they
+    /// are stored in the other byte order. `None` for regions in memory, other sources,
+    /// and values stored in the other byte order whose elements are not `unit` bytes or
+    /// whose byte order is not per element (complex numbers). A range past the end is a
+    /// caller's mistake and panics.
+    pub fn stored_runs(&self, at: usize, len: usize, unit: usize) -> Option<StoredRuns<'a>> {
+        assert!(at + len <= self.len, "a range past the region's end");
+        let dataset = self.unread?.dataset;
+        let view = dataset.stored_view()?;
+        let dtype = dataset.dtype();
+        let es = dtype.size();
+        let region = self.region;
+        let n = region.shape.len();
+        let whole_elements = at.is_multiple_of(es) && len.is_multiple_of(es);
+        if !whole_elements
+            || (!view.order.is_native() && (dtype.swap_unit() != es || unit != es))
+            || n == 0
+            || view.strides.len() != n
+            || (view.strides[n - 1] != es as i64 && region.shape[n - 1] > 1)
+        {
+            return None;
+        }
+        let width = region.shape[n - 1] as usize;
+        let (mut p, end) = (at / es, (at + len) / es);
+        // The index of the row of element `p` in every dimension but the last (an
+        // odometer, stepped row by row), and the stored offset of that row's first value.
+        let mut index = vec![0u64; n - 1];
+        let mut row = p / width;
+        for d in (0..n - 1).rev() {
+            let extent = region.shape[d] as usize;
+            index[d] = (row % extent) as u64;
+            row /= extent;
+        }
+        let mut offset = view.offset as i64
+            + (0..n)
+                .map(|d| {
+                    (region.start[d] + index.get(d).copied().unwrap_or(0)) as i64 * view.strides[d]
+                })
+                .sum::<i64>();
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        while p < end {
+            let column = p % width;
+            let take = (width - column).min(end - p);
+            let first = usize::try_from(offset + column as i64 * view.strides[n - 1]).ok()?;
+            let bytes = take * es;
+            view.bytes.get(first..first.checked_add(bytes)?)?;
+            match runs.last_mut() {
+                Some((start, length)) if *start + *length == first => *length += bytes,
+                _ => runs.push((first, bytes)),
+            }
+            p += take;
+            for d in (0..n - 1).rev() {
+                index[d] += 1;
+                offset += view.strides[d];
+                if index[d] < region.shape[d] {
+                    break;
+                }
+                index[d] = 0;
+                offset -= region.shape[d] as i64 * view.strides[d];
+            }
+        }
+        Some(StoredRuns {
+            bytes: view.bytes,
+            runs,
+            order: view.order,
+        })
     }
 
     /// The buffer holding all the bytes (read first if they were not yet), which the
@@ -404,6 +477,87 @@ mod tests {
             prop_assert!(in_place.iter().all(|&p| p == expected), "{:?} {:?}", in_place, region);
             if !expected {
                 prop_assert!(bytes.buffered() as u64 <= PIECE_BYTES.max(extent[2] * 4));
+            }
+        }
+    }
+
+    proptest! {
+        /// The stored runs of any range of whole elements of a region (frames with
+        /// headers between them, rows flipped or not, either byte order), copied together
+        /// with each element's bytes fixed, are the range of the region read whole; runs
+        /// lying back to back are one; none for values whose rows are not stored whole
+        /// (transposed) or whose byte order is not per element.
+        #[test]
+        fn stored_runs_hold_the_range_of_the_region(
+            frames in 1u64..4,
+            rows in 1u64..5,
+            cols in 1u64..6,
+            gap in 0u64..2,
+            flipped in any::<bool>(),
+            big_endian in any::<bool>(),
+            dtype in prop::sample::select(vec![DType::U8, DType::U16, DType::U32, DType::C64]),
+            transpose in any::<bool>(),
+            cut in (0u64..4, 0u64..5, 1u64..4, 1u64..5),
+            range in (0.0f64..1.0, 0.0f64..1.0),
+        ) {
+            let es = dtype.size() as u64;
+            let frame = rows * cols * es + gap * 8;
+            let values: Vec<u8> = (0..16 + frames * frame).map(|i| (i * 13 % 251) as u8).collect();
+            let (offset, row_stride) = if flipped {
+                (16 + (rows - 1) * cols * es, -((cols * es) as i64))
+            } else {
+                (16, (cols * es) as i64)
+            };
+            let order = if big_endian { crate::dtype::ByteOrder::Big } else { crate::dtype::ByteOrder::Little };
+            let mut source = crate::source::StridedSource::new(
+                "test",
+                crate::source::Storage::owned(values),
+                offset,
+                dtype,
+                vec![frames, rows, cols],
+                vec![frame as i64, row_stride, es as i64],
+                order,
+            )
+            .unwrap();
+            if transpose {
+                source = source.permuted(&[0, 2, 1]).unwrap();
+            }
+            let shape = source.shape().to_vec();
+            let axes = vec![crate::axis::Axis::default_for(false); 3];
+            let tree = crate::metadata::Tree::new();
+            let ds = Dataset::new(std::sync::Arc::new(source), axes, tree.clone(), tree).unwrap();
+            let start = [cut.0 % frames, cut.1 % shape[1], 0];
+            let extent = [
+                cut.2.min(frames - start[0]),
+                cut.3.min(shape[1] - start[1]),
+                shape[2],
+            ];
+            let region = Region { start: start.to_vec(), shape: extent.to_vec() };
+            let whole = ds.read_region_bytes(&start, &extent).unwrap();
+            let elements = region.len() as usize;
+            let a = (range.0 * elements as f64) as usize;
+            let b = a + ((range.1 * (elements - a) as f64) as usize);
+            let es = es as usize;
+            let mut buf = Vec::new();
+            let bytes = RegionBytes::on_demand(&ds, &region, &NoProgress, &mut buf);
+            let runs = bytes.stored_runs(a * es, (b - a) * es, es);
+            let per_element = !big_endian || dtype.swap_unit() == es;
+            let rows_whole = ds.stored_view().unwrap().strides[2] == es as i64 || extent[2] == 1;
+            prop_assert_eq!(runs.is_some(), per_element && rows_whole);
+            if let Some(runs) = runs {
+                let mut together: Vec<u8> = runs.runs.iter().flat_map(|&(at, n)| runs.bytes[at..at + n].to_vec()).collect();
+                if !runs.order.is_native() {
+                    together.chunks_exact_mut(es).for_each(|e| e.reverse());
+                }
+                prop_assert_eq!(&together[..], &whole[a * es..b * es]);
+                prop_assert!(runs.runs.windows(2).all(|w| w[0].0 + w[0].1 != w[1].0));
+            }
+            // The region in memory has none.
+            let mut copy = whole.clone();
+            prop_assert!(RegionBytes::read(&region, &mut copy).stored_runs(0, 0, es).is_none());
+            // Nor does a range whose bytes the caller would reverse in other units.
+            if big_endian && es > 1 {
+                prop_assert!(bytes.stored_runs(0, 0, 2 * es).is_none());
             }
         }
     }

@@ -13,6 +13,7 @@ use super::{
 use crate::Shuffle;
 use emio_core::bitplanes;
 use emio_core::region_bytes::RegionBytes;
+use emio_core::source::StoredRuns;
 
 /// How chunks are compressed: what a `blosc` codec's configuration says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,13 @@ pub trait Chunk {
     fn in_memory(&self) -> Option<&[u8]>;
     /// Copy bytes `at..at + out.len()` into `out`.
     fn fill(&self, at: usize, out: &mut [u8]) -> emio_core::Result<()>;
+    /// Bytes `at..at + len` where the source stores them, as runs in order, when it does
+    /// so for values of `unit` bytes ([`RegionBytes::stored_runs`]); `None` (the default)
+    /// when they must be filled.
+    fn stored_runs(&self, at: usize, len: usize, unit: usize) -> Option<StoredRuns<'_>> {
+        let _ = (at, len, unit);
+        None
+    }
 }
 
 impl Chunk for [u8] {
@@ -69,6 +77,9 @@ impl Chunk for RegionBytes<'_> {
     }
     fn fill(&self, at: usize, out: &mut [u8]) -> emio_core::Result<()> {
         RegionBytes::fill(self, at, out)
+    }
+    fn stored_runs(&self, at: usize, len: usize, unit: usize) -> Option<StoredRuns<'_>> {
+        RegionBytes::stored_runs(self, at, len, unit)
     }
 }
 
@@ -135,31 +146,31 @@ pub fn encode<C: Chunk + ?Sized>(chunk: &C, settings: &Settings) -> Result<Vec<u
     frame.resize(HEADER + 4 * blocks, 0);
     let mut packer = Packer::new(settings, block).map_err(EncodeError::Frame)?;
     let mut scratch = vec![0u8; block];
-    // Where a block read on demand goes (a chunk in memory is shuffled where it is).
-    let mut read = vec![
-        0u8;
-        if chunk.in_memory().is_some() {
-            0
-        } else {
-            block
-        }
-    ];
+    // Where a block read on demand goes (a chunk in memory, or one shuffled from the
+    // runs that store it, is shuffled where it is).
+    let mut read = Vec::new();
     for j in 0..blocks {
         let start = j * block;
         let end = (start + block).min(len);
-        let src = match chunk.in_memory() {
-            Some(raw) => &raw[start..end],
+        let size = end - start;
+        let shuffled = match chunk.in_memory() {
+            Some(raw) => shuffle_block(&raw[start..end], type_size, settings.shuffle, &mut scratch),
+            None if settings.shuffle == Shuffle::Bit
+                && shuffle_stored(chunk, start, type_size, &mut scratch[..size]) =>
+            {
+                &scratch[..size]
+            }
             None => {
-                let src = &mut read[..end - start];
+                read.resize(size, 0);
+                let src = &mut read[..];
                 chunk.fill(start, src).map_err(EncodeError::Read)?;
-                &*src
+                shuffle_block(src, type_size, settings.shuffle, &mut scratch)
             }
         };
         let at = frame.len();
         frame[HEADER + 4 * j..HEADER + 4 * j + 4].copy_from_slice(&(at as u32).to_le_bytes());
-        let shuffled = shuffle_block(src, type_size, settings.shuffle, &mut scratch);
-        let streams = splits(may_split, type_size, src.len(), block);
-        for part in shuffled.chunks_exact(src.len() / streams) {
+        let streams = splits(may_split, type_size, size, block);
+        for part in shuffled.chunks_exact(size / streams) {
             let packed = packer.pack(part).map_err(EncodeError::Frame)?;
             let stored = if packed.len() < part.len() {
                 packed
@@ -216,6 +227,22 @@ fn may_split(compressor: Compressor, type_size: usize, block: usize) -> bool {
     compressor != Compressor::Zstd
         && type_size <= MAX_SPLITS
         && block / type_size >= MIN_SPLIT_ELEMENTS
+}
+
+/// Bit-shuffle the block of `chunk` from byte `start` (as long as `planes`) into
+/// `planes` straight from the runs of stored bytes that hold it, reversing the bytes of
+/// each element stored in the other byte order on the way (the block is not copied out of
+/// the memory map first); false, with nothing written, when the chunk has no such runs or
+/// the shuffle does not take them.
+fn shuffle_stored<C: Chunk + ?Sized>(
+    chunk: &C,
+    start: usize,
+    type_size: usize,
+    planes: &mut [u8],
+) -> bool {
+    chunk
+        .stored_runs(start, planes.len(), type_size)
+        .is_some_and(|stored| bitplanes::shuffle_runs(&stored, planes, type_size))
 }
 
 /// The block `src` as it is compressed: byte-shuffled, bit-shuffled (when it holds a
@@ -340,6 +367,61 @@ mod tests {
             let mut out = vec![0xEE; bytes.len()];
             prop_assert_eq!(decode_into(&frame, &mut out), Ok(Outcome::Decoded));
             prop_assert_eq!(out, bytes);
+        }
+    }
+
+    proptest! {
+        /// Frames stored as MIB stores them (a header before each, rows flipped,
+        /// big-endian or little-endian counts) encode, their blocks bit-shuffled straight
+        /// from the rows in the map, to the frame of the same region read into memory; the
+        /// rows are taken in place whenever they hold whole steps of the shuffle.
+        #[test]
+        fn frames_shuffled_from_stored_rows_equal_frames_from_memory(
+            frames in 1u64..4,
+            rows in 1u64..9,
+            cols in prop::sample::select(vec![128u64, 256, 200]),
+            dtype in prop::sample::select(vec![DType::U8, DType::U16, DType::U32]),
+            big_endian in any::<bool>(),
+            level in 1u8..10,
+            compressor in prop::sample::select(vec![Compressor::Lz4, Compressor::Zstd]),
+            first in 0u64..3,
+        ) {
+            use emio_core::source::{Storage, StridedSource};
+            let es = dtype.size() as u64;
+            let header = 11;
+            let stride = header + rows * cols * es;
+            let values = values((frames * stride) as usize, 1, frames ^ rows);
+            let order = if big_endian { emio_core::ByteOrder::Big } else { emio_core::ByteOrder::Little };
+            let source = StridedSource::new(
+                "test",
+                Storage::owned(values),
+                header + (rows - 1) * cols * es,
+                dtype,
+                vec![frames, rows, cols],
+                vec![stride as i64, -((cols * es) as i64), es as i64],
+                order,
+            )
+            .unwrap();
+            let ds = Dataset::new(
+                std::sync::Arc::new(source),
+                vec![emio_core::axis::Axis::default_for(false); 3],
+                emio_core::metadata::Tree::new(),
+                emio_core::metadata::Tree::new(),
+            )
+            .unwrap();
+            let first = first % frames;
+            let region = Region { start: vec![first, 0, 0], shape: vec![frames - first, rows, cols] };
+            let settings = Settings { compressor, level, shuffle: Shuffle::Bit, type_size: es as usize };
+            let mut buf = Vec::new();
+            let unread = RegionBytes::on_demand(&ds, &region, &NoProgress, &mut buf);
+            let block = block_size(&settings, es as usize, unread.len());
+            let mut planes = vec![0u8; block];
+            let in_place = shuffle_stored(&unread, 0, es as usize, &mut planes);
+            prop_assert_eq!(in_place, es <= 2 && cols % 128 == 0);
+            let from_rows = encode(&unread, &settings).unwrap();
+            let read = ds.read_region_bytes(&region.start, &region.shape).unwrap();
+            prop_assert_eq!(&from_rows, &encode(&read[..], &settings).unwrap());
+            prop_assert_eq!(c_blosc_decode(&from_rows, read.len()), read);
         }
     }
 
