@@ -119,6 +119,9 @@ pub struct Codec {
     blosc: Option<blosc::Settings>,
 }
 
+/// A chunk's bytes to its encoded length, by one of the encoders timed.
+type Encoder<'a> = Box<dyn Fn(&[u8]) -> u64 + Sync + 'a>;
+
 /// What a codec did to a sample.
 pub struct Encoded {
     /// Input bytes per second on all cores (median of [`common::runs`] after a warm-up).
@@ -178,31 +181,44 @@ impl Codec {
     /// as the writer does (each chunk by one worker, Blosc by emio's own encoder): the
     /// rate and ratio.
     pub fn encode(&self, sample: &Sample) -> Encoded {
-        match &self.blosc {
-            Some(settings) => measure(sample, |c| {
-                blosc::encode(c, settings)
-                    .expect("emio's Blosc encoder")
-                    .len() as u64
-            }),
-            None => self.encode_by_zarrs(sample),
-        }
+        measure(sample, self.encoder(sample, false))
     }
 
     /// [`Codec::encode`] by zarrs' codecs (Blosc by c-blosc).
     pub fn encode_by_zarrs(&self, sample: &Sample) -> Encoded {
+        measure(sample, self.encoder(sample, true))
+    }
+
+    /// One timed pass of [`Codec::encode`] over `sample` (with `c_blosc`, of
+    /// [`Codec::encode_by_zarrs`]), no warm-up: a run paired with another step's.
+    pub fn encode_once(&self, sample: &Sample, c_blosc: bool) -> Duration {
+        encode_all(sample, &self.encoder(sample, c_blosc)).0
+    }
+
+    /// A chunk of `sample`'s bytes to its encoded length: by emio's Blosc encoder when the
+    /// chain is Blosc alone and not `c_blosc`, else by zarrs' codecs (Blosc by c-blosc).
+    fn encoder(&self, sample: &Sample, c_blosc: bool) -> Encoder<'_> {
         assert_eq!(
             sample.chunk,
             self.chunk_shape(),
             "sample and codec chunk shapes"
         );
+        if let (Some(settings), false) = (&self.blosc, c_blosc) {
+            return Box::new(move |c: &[u8]| {
+                blosc::encode(c, settings)
+                    .expect("emio's Blosc encoder")
+                    .len() as u64
+            });
+        }
         let options = CodecOptions::default().with_store_empty_chunks(true);
+        let dimensions = self.array.dimensionality();
         let shape = self
             .array
-            .chunk_shape(&vec![0; sample.chunk.len()])
+            .chunk_shape(&vec![0; dimensions])
             .expect("chunk shape");
-        let codecs = self.array.codecs();
-        measure(sample, |c| {
-            codecs
+        Box::new(move |c: &[u8]| {
+            self.array
+                .codecs()
                 .encode(
                     ArrayBytes::new_flen(c),
                     &shape,
@@ -216,16 +232,18 @@ impl Codec {
     }
 }
 
+/// Encode every chunk of `sample` on all cores: the time taken and the encoded length.
+fn encode_all(sample: &Sample, encode: &Encoder) -> (Duration, u64) {
+    let t = Instant::now();
+    let out: u64 = sample.chunks.par_iter().map(|c| encode(c)).sum();
+    (t.elapsed(), out)
+}
+
 /// Time `encode` (a chunk's bytes to its encoded length) over every chunk of `sample` on
 /// all cores: one untimed run, then the median of [`common::runs`].
-fn measure(sample: &Sample, encode: impl Fn(&[u8]) -> u64 + Sync) -> Encoded {
-    let once = || {
-        let t = Instant::now();
-        let out: u64 = sample.chunks.par_iter().map(|c| encode(c)).sum();
-        (t.elapsed(), out)
-    };
-    let (_, out) = once();
-    let timing = common::Timing::of(|| once().0);
+fn measure(sample: &Sample, encode: Encoder) -> Encoded {
+    let (_, out) = encode_all(sample, &encode);
+    let timing = common::Timing::of(|| encode_all(sample, &encode).0);
     Encoded {
         rate: sample.bytes() as f64 / timing.median().as_secs_f64().max(1e-9),
         spread: timing.spread(),
