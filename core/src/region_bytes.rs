@@ -223,8 +223,17 @@ impl<'a> RegionBytes<'a> {
         {
             return None;
         }
-        let width = region.shape[n - 1] as usize;
+        let mut runs: Vec<(usize, usize)> = Vec::new();
         let (mut p, end) = (at / es, (at + len) / es);
+        if p == end {
+            // Nothing asked for (and maybe nothing there: a region with an empty dimension).
+            return Some(StoredRuns {
+                bytes: view.bytes,
+                runs,
+                order: view.order,
+            });
+        }
+        let width = region.shape[n - 1] as usize;
         // The index of the row of element `p` in every dimension but the last (an
         // odometer, stepped row by row), and the stored offset of that row's first value.
         let mut index = vec![0u64; n - 1];
@@ -240,7 +249,6 @@ impl<'a> RegionBytes<'a> {
                     (region.start[d] + index.get(d).copied().unwrap_or(0)) as i64 * view.strides[d]
                 })
                 .sum::<i64>();
-        let mut runs: Vec<(usize, usize)> = Vec::new();
         while p < end {
             let column = p % width;
             let take = (width - column).min(end - p);
@@ -552,6 +560,11 @@ mod tests {
                 prop_assert_eq!(&together[..], &whole[a * es..b * es]);
                 prop_assert!(runs.runs.windows(2).all(|w| w[0].0 + w[0].1 != w[1].0));
             }
+            // An empty range has no runs, even of an empty region.
+            let empty = Region { start: vec![0, 0, 0], shape: vec![0, rows, cols] };
+            let mut none = Vec::new();
+            let nothing = RegionBytes::on_demand(&ds, &empty, &NoProgress, &mut none);
+            prop_assert!(nothing.stored_runs(0, 0, es).is_none_or(|r| r.runs.is_empty()));
             // The region in memory has none.
             let mut copy = whole.clone();
             prop_assert!(RegionBytes::read(&region, &mut copy).stored_runs(0, 0, es).is_none());
