@@ -21,9 +21,10 @@
 //!    file's `emconvert ls` row (probe, open, summary; mean of 20);
 //! 4. thread scaling: the sum and `stats` of every uncompressed row on 1 and on 2 threads,
 //!    and the parallel efficiency (issue 21);
-//! 5. with `--python PY`, issue 23's targets for the MIB row: emio's conversion to Zarr
-//!    against the codec alone, numpy memmap → zarr-python and HyperSpy's lazy `.zspy` save
-//!    (`benches/zarr_peers.py`), timed in the same run;
+//! 5. issue 23's targets for the MIB row: emio's conversion to Zarr against the codec
+//!    alone (the ratio of their medians, and the median of rounds of one run of each, each
+//!    first in turn), its peak RSS and, with `--python PY`, numpy memmap → zarr-python and
+//!    HyperSpy's lazy `.zspy` save (`benches/zarr_peers.py`), timed in the same run;
 //! 6. with `--codecs`, the codec alternatives (zstd levels, Blosc lz4/zstd with byte or bit
 //!    shuffle, sharding) alone on each row's data: ratio, rate and their product.
 //!

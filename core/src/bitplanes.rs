@@ -29,6 +29,9 @@
 //! then a bit reversal of every byte), and 4 rounds turn (matrix, row) into (row, matrix).
 //! Elements wider than 2 bytes are split into byte planes first and each plane shuffled
 //! as 1-byte elements, which is faster than splitting them in the registers.
+//! [`shuffle_runs`] takes a block's elements where a memory map stores them (rows of
+//! frames, in any place and order, in either byte order: a stored byte's rows are written
+//! to the other byte's place) instead of copied together first.
 
 use crate::source::StoredRuns;
 
