@@ -416,29 +416,52 @@ mod tests {
         }
     }
 
-    proptest! {
-        /// A visit hands over the region's values once, in C order, in pieces: frames
-        /// stored with gaps between them (headers) in place when they are long runs, read
-        /// in pieces of at most PIECE_BYTES otherwise (transposed, or short runs).
-        #[test]
-        fn visits_hand_over_the_region_in_c_order_pieces(
-            frames in 1u64..5,
-            rows in prop_oneof![Just(1u64), Just(3), Just(64), Just(256)],
-            cols in prop_oneof![Just(5u64), Just(64), Just(128)],
-            gap in 0u64..3,
-            transpose in any::<bool>(),
-            cut in (0u64..4, 0u64..300, 1u64..5, 1u64..300),
-        ) {
-            let frame = rows * cols * 4 + gap * 8;
-            let values: Vec<u8> = (0..16 + frames * frame).map(|i| (i * 13 % 251) as u8).collect();
+    /// Frames of `rows` × `cols` values of `dtype` stored after a 16-byte header,
+    /// `gap × 8` bytes between frames, each frame's rows upside down when `flipped`, in
+    /// byte `order`; their dataset has its last two axes exchanged when `transpose`.
+    struct Frames {
+        frames: u64,
+        rows: u64,
+        cols: u64,
+        gap: u64,
+        dtype: DType,
+        flipped: bool,
+        order: crate::dtype::ByteOrder,
+        transpose: bool,
+    }
+
+    impl Frames {
+        /// The dataset, and the region `cut` picks in it (first frame, first row, frames,
+        /// rows: each kept inside the dataset; rows whole).
+        fn dataset_and_region(&self, cut: (u64, u64, u64, u64)) -> (Dataset, Region) {
+            let Frames {
+                frames,
+                rows,
+                cols,
+                gap,
+                dtype,
+                flipped,
+                order,
+                transpose,
+            } = *self;
+            let es = dtype.size() as u64;
+            let frame = rows * cols * es + gap * 8;
+            let values: Vec<u8> = (0..16 + frames * frame)
+                .map(|i| (i * 13 % 251) as u8)
+                .collect();
+            let (offset, row_stride) = if flipped {
+                (16 + (rows - 1) * cols * es, -((cols * es) as i64))
+            } else {
+                (16, (cols * es) as i64)
+            };
             let mut source = crate::source::StridedSource::new(
                 "test",
                 crate::source::Storage::owned(values),
-                16,
-                DType::U32,
+                offset,
+                dtype,
                 vec![frames, rows, cols],
-                vec![frame as i64, cols as i64 * 4, 4],
-                crate::dtype::ByteOrder::NATIVE,
+                vec![frame as i64, row_stride, es as i64],
+                order,
             )
             .unwrap();
             if transpose {
@@ -454,7 +477,36 @@ mod tests {
                 cut.3.min(shape[1] - start[1]),
                 shape[2],
             ];
-            let region = Region { start: start.to_vec(), shape: extent.to_vec() };
+            let region = Region {
+                start: start.to_vec(),
+                shape: extent.to_vec(),
+            };
+            (ds, region)
+        }
+    }
+
+    proptest! {
+        /// A visit hands over the region's values once, in C order, in pieces: frames
+        /// stored with gaps between them (headers) in place when they are long runs, read
+        /// in pieces of at most PIECE_BYTES otherwise (transposed, or short runs).
+        #[test]
+        fn visits_hand_over_the_region_in_c_order_pieces(
+            frames in 1u64..5,
+            rows in prop_oneof![Just(1u64), Just(3), Just(64), Just(256)],
+            cols in prop_oneof![Just(5u64), Just(64), Just(128)],
+            gap in 0u64..3,
+            transpose in any::<bool>(),
+            cut in (0u64..4, 0u64..300, 1u64..5, 1u64..300),
+        ) {
+            let stored = Frames {
+                frames, rows, cols, gap,
+                dtype: DType::U32,
+                flipped: false,
+                order: crate::dtype::ByteOrder::NATIVE,
+                transpose,
+            };
+            let (ds, region) = stored.dataset_and_region(cut);
+            let (start, extent, shape) = (&region.start, &region.shape, ds.shape());
             let storage = {
                 let range = ds.stored_view().unwrap().bytes.as_ptr_range();
                 range.start as usize..range.end as usize
@@ -471,7 +523,7 @@ mod tests {
                     Ok(())
                 })
                 .unwrap();
-            prop_assert_eq!(got, ds.read_region_bytes(&start, &extent).unwrap());
+            prop_assert_eq!(got, ds.read_region_bytes(start, extent).unwrap());
             // Stored runs: the rows of each frame (whole rows, or a single row), joined
             // into one when whole frames lie back to back (no gap); a transposed frame
             // has none unless its stored rows are one value long.
@@ -509,39 +561,11 @@ mod tests {
             range in (0.0f64..1.0, 0.0f64..1.0),
         ) {
             let es = dtype.size() as u64;
-            let frame = rows * cols * es + gap * 8;
-            let values: Vec<u8> = (0..16 + frames * frame).map(|i| (i * 13 % 251) as u8).collect();
-            let (offset, row_stride) = if flipped {
-                (16 + (rows - 1) * cols * es, -((cols * es) as i64))
-            } else {
-                (16, (cols * es) as i64)
-            };
             let order = if big_endian { crate::dtype::ByteOrder::Big } else { crate::dtype::ByteOrder::Little };
-            let mut source = crate::source::StridedSource::new(
-                "test",
-                crate::source::Storage::owned(values),
-                offset,
-                dtype,
-                vec![frames, rows, cols],
-                vec![frame as i64, row_stride, es as i64],
-                order,
-            )
-            .unwrap();
-            if transpose {
-                source = source.permuted(&[0, 2, 1]).unwrap();
-            }
-            let shape = source.shape().to_vec();
-            let axes = vec![crate::axis::Axis::default_for(false); 3];
-            let tree = crate::metadata::Tree::new();
-            let ds = Dataset::new(std::sync::Arc::new(source), axes, tree.clone(), tree).unwrap();
-            let start = [cut.0 % frames, cut.1 % shape[1], 0];
-            let extent = [
-                cut.2.min(frames - start[0]),
-                cut.3.min(shape[1] - start[1]),
-                shape[2],
-            ];
-            let region = Region { start: start.to_vec(), shape: extent.to_vec() };
-            let whole = ds.read_region_bytes(&start, &extent).unwrap();
+            let stored = Frames { frames, rows, cols, gap, dtype, flipped, order, transpose };
+            let (ds, region) = stored.dataset_and_region(cut);
+            let (start, extent) = (&region.start, &region.shape);
+            let whole = ds.read_region_bytes(start, extent).unwrap();
             let elements = region.len() as usize;
             let a = (range.0 * elements as f64) as usize;
             let b = a + ((range.1 * (elements - a) as f64) as usize);
