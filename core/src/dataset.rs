@@ -531,29 +531,12 @@ impl Dataset {
     /// whole spectra gathered from every plane. Unlike [`Dataset::streaming_chunk_shape`],
     /// the regions are not in the array's C order.
     pub fn read_chunk_shape(&self, target_bytes: u64) -> Vec<u64> {
-        let shape = self.shape();
-        let mut chunk: Vec<u64> = self
-            .chunk_shape()
-            .iter()
-            .zip(shape)
-            .map(|(&c, &n)| c.clamp(1, n.max(1)))
-            .collect();
-        let es = self.dtype().size() as u64;
-        let mut bytes = chunk.iter().fold(es, |b, &c| b.saturating_mul(c));
-        for d in (0..shape.len()).rev() {
-            if chunk[d] >= shape[d] {
-                continue;
-            }
-            let grown = chunk[d].saturating_mul((target_bytes / bytes.max(1)).max(1));
-            let whole = grown >= shape[d];
-            let grown = grown.min(shape[d]);
-            bytes = bytes / chunk[d] * grown;
-            chunk[d] = grown;
-            if !whole {
-                break;
-            }
-        }
-        chunk
+        whole_chunks(
+            self.shape(),
+            &self.chunk_shape(),
+            self.dtype().size() as u64,
+            target_bytes,
+        )
     }
 
     /// Regions tiling the dataset on a grid of `chunk` (clipped at the edges), in C order
@@ -604,6 +587,39 @@ impl Dataset {
         let digest = hasher.finalize();
         Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
     }
+}
+
+/// Whole `chunk`s of an array of `shape` (each clipped to it), grown, innermost dimension
+/// first, by whole chunks while the result of `element_bytes` values stays within
+/// `target_bytes` ([`Dataset::read_chunk_shape`]).
+pub(crate) fn whole_chunks(
+    shape: &[u64],
+    chunk: &[u64],
+    element_bytes: u64,
+    target_bytes: u64,
+) -> Vec<u64> {
+    let mut grown: Vec<u64> = chunk
+        .iter()
+        .zip(shape)
+        .map(|(&c, &n)| c.clamp(1, n.max(1)))
+        .collect();
+    let mut bytes = grown
+        .iter()
+        .fold(element_bytes, |b, &c| b.saturating_mul(c));
+    for d in (0..shape.len()).rev() {
+        if grown[d] >= shape[d] {
+            continue;
+        }
+        let wanted = grown[d].saturating_mul((target_bytes / bytes.max(1)).max(1));
+        let whole = wanted >= shape[d];
+        let wanted = wanted.min(shape[d]);
+        bytes = bytes / grown[d] * wanted;
+        grown[d] = wanted;
+        if !whole {
+            break;
+        }
+    }
+    grown
 }
 
 /// The chunk shape of [`Dataset::streaming_chunk_shape`] for an array of `shape` with

@@ -296,9 +296,9 @@ impl Engine {
 
     /// Visit every region of the grid `chunk` from a worker thread, in no particular order,
     /// without changing it (reductions), as [`RegionBytes::visit`] hands it over:
-    /// `work` gets sub-regions (a region whole, or its pieces in C order) with their C-order
-    /// native-endian bytes, in place in the dataset's memory map where they are stored
-    /// there as long runs (no copy, no buffer), else read in cache-sized pieces.
+    /// `work` gets sub-regions (a region whole, or pieces covering it once) with their
+    /// C-order native-endian bytes, in place in the dataset's memory map where they are
+    /// stored there as long runs (no copy, no buffer), else read in cache-sized pieces.
     pub fn for_each_region_in_place<W>(
         &self,
         dataset: &Dataset,
