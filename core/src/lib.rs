@@ -58,7 +58,7 @@ pub mod scan;
 mod select;
 pub mod signals;
 pub mod source;
-mod stream_copy;
+pub mod stream_copy;
 mod strides;
 pub mod swap;
 pub mod transpose;
