@@ -237,7 +237,62 @@ fn check_cancelled(progress: &dyn Progress, i: usize) -> Result<()> {
 /// Budget of decoded chunk bytes a [`ChunkedSource`] keeps for reuse.
 const CHUNK_CACHE_BYTES: usize = 64 << 20;
 
+/// Most bytes of evicted chunk buffers a [`ChunkCache`] keeps to decode the next chunks
+/// into: a new buffer of a few hundred KiB or more is fresh memory from the kernel (page
+/// faults, zeroing, unmapping when freed), a quarter of a conversion's time for chunks of
+/// HyperSpy's sizes.
+const SPARE_BYTES: usize = 16 << 20;
+
 type CachedChunk = (Vec<u64>, Arc<Vec<u8>>);
+
+/// The decoded chunks a [`ChunkedSource`] keeps (first in, first out, within
+/// [`CHUNK_CACHE_BYTES`]), and the buffers of evicted ones no reader holds any more,
+/// reused for the next chunks decoded.
+#[derive(Default)]
+struct ChunkCache {
+    chunks: VecDeque<CachedChunk>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl ChunkCache {
+    /// Chunk `index`, when it is cached.
+    fn get(&self, index: &[u64]) -> Option<Arc<Vec<u8>>> {
+        self.chunks
+            .iter()
+            .find(|(i, _)| i == index)
+            .map(|(_, bytes)| bytes.clone())
+    }
+
+    /// A buffer of `n` bytes to decode a chunk into: a spare one when there is one, its
+    /// old bytes left in place unless `zeroed` (for decoders that write every byte).
+    fn buffer(&mut self, n: usize, zeroed: bool) -> Vec<u8> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        if zeroed {
+            buf.clear();
+        }
+        buf.resize(n, 0);
+        buf
+    }
+
+    /// Keep chunk `index`, evicting the oldest chunks past [`CHUNK_CACHE_BYTES`] (the
+    /// newest stays, however large) and keeping their buffers when no reader holds them.
+    fn insert(&mut self, index: &[u64], bytes: Arc<Vec<u8>>) {
+        self.chunks.push_back((index.to_vec(), bytes));
+        let mut total: usize = self.chunks.iter().map(|(_, b)| b.len()).sum();
+        while total > CHUNK_CACHE_BYTES && self.chunks.len() > 1 {
+            let Some((_, evicted)) = self.chunks.pop_front() else {
+                break;
+            };
+            total -= evicted.len();
+            let kept: usize = self.spare.iter().map(Vec::capacity).sum();
+            if let Ok(buf) = Arc::try_unwrap(evicted) {
+                if kept + buf.capacity() <= SPARE_BYTES {
+                    self.spare.push(buf);
+                }
+            }
+        }
+    }
+}
 
 /// A source cut into a regular grid of chunks, each produced by a [`ChunkDecoder`].
 pub struct ChunkedSource {
@@ -245,7 +300,7 @@ pub struct ChunkedSource {
     shape: Vec<u64>,
     chunk: Vec<u64>,
     decoder: Box<dyn ChunkDecoder>,
-    cache: Mutex<VecDeque<CachedChunk>>,
+    cache: Mutex<ChunkCache>,
 }
 
 impl fmt::Debug for ChunkedSource {
@@ -292,7 +347,7 @@ impl ChunkedSource {
             shape,
             chunk,
             decoder,
-            cache: Mutex::new(VecDeque::new()),
+            cache: Mutex::new(ChunkCache::default()),
         })
     }
 
@@ -309,28 +364,22 @@ impl ChunkedSource {
     }
 
     fn load_chunk(&self, index: &[u64]) -> Result<Arc<Vec<u8>>> {
-        if let Some((_, bytes)) = self
-            .cache
-            .lock()
-            .expect("cache lock")
-            .iter()
-            .find(|(i, _)| i == index)
-        {
-            return Ok(bytes.clone());
-        }
         let (_, extent) = self.chunk_extent(index);
         let n = element_count(&extent).unwrap_or(0) as usize * self.dtype.size();
-        let mut buf = vec![0u8; n];
+        let zeroed = !self.decoder.writes_every_byte();
+        let mut buf = {
+            let mut cache = self.cache.lock().expect("cache lock");
+            if let Some(bytes) = cache.get(index) {
+                return Ok(bytes);
+            }
+            cache.buffer(n, zeroed)
+        };
         self.decoder.decode_chunk(index, &mut buf)?;
         let buf = Arc::new(buf);
-        let mut cache = self.cache.lock().expect("cache lock");
-        cache.push_back((index.to_vec(), buf.clone()));
-        let mut total: usize = cache.iter().map(|(_, b)| b.len()).sum();
-        while total > CHUNK_CACHE_BYTES && cache.len() > 1 {
-            if let Some((_, b)) = cache.pop_front() {
-                total -= b.len();
-            }
-        }
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .insert(index, buf.clone());
         Ok(buf)
     }
 
@@ -606,5 +655,59 @@ impl ArraySource for ChunkedSource {
 
     fn chunk_shape(&self) -> Vec<u64> {
         self.chunk.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes its chunk's index + 1 into every byte of a chunk, or, unless it claims to
+    /// write every byte, into the first half only of every odd chunk.
+    struct Stamps {
+        every_byte: bool,
+    }
+
+    impl ChunkDecoder for Stamps {
+        fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
+            let half = !self.every_byte && index[0] % 2 == 1;
+            let n = if half { out.len() / 2 } else { out.len() };
+            out[..n].fill(index[0] as u8 + 1);
+            Ok(())
+        }
+
+        fn writes_every_byte(&self) -> bool {
+            self.every_byte
+        }
+    }
+
+    /// Chunks read through the cache long after it has started evicting (and so decoded
+    /// into the buffers of evicted chunks) hold their own values, and the bytes a decoder
+    /// leaves unwritten are zero, not an earlier chunk's.
+    #[test]
+    fn chunks_decoded_into_evicted_buffers_hold_their_own_values() {
+        let chunk = 4usize << 20;
+        let chunks = 3 * CHUNK_CACHE_BYTES / chunk;
+        for every_byte in [true, false] {
+            let source = ChunkedSource::new(
+                DType::U8,
+                vec![chunks as u64, chunk as u64],
+                vec![1, chunk as u64],
+                Box::new(Stamps { every_byte }),
+            )
+            .unwrap();
+            for i in 0..chunks {
+                // Two bytes of chunk i, one on each side of the half: a region cutting
+                // the chunk, read through the cache.
+                let mut two = [9u8; 2];
+                let at = [i as u64, (chunk / 2 - 1) as u64];
+                source.read_region(&at, &[1, 2], &mut two).unwrap();
+                let stamp = i as u8 + 1;
+                let after = if !every_byte && i % 2 == 1 { 0 } else { stamp };
+                assert_eq!(two, [stamp, after], "chunk {i}, every byte {every_byte}");
+            }
+            let spare = source.cache.lock().unwrap().spare.len();
+            assert!(spare > 0, "evicted buffers are kept for reuse");
+        }
     }
 }
