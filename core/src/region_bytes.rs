@@ -148,7 +148,7 @@ impl<'a> RegionBytes<'a> {
         // shuffled `.hspy` ran at half the rate of its full read).
         let pieces = runs.unwrap_or_else(|| {
             if dataset.stored_view().is_none() && whole <= WHOLE_DECODED_BYTES {
-                decoded_pieces(region, &chunk, es)
+                decoded_pieces(region, &chunk, es, DECODED_PIECE_BYTES)
             } else {
                 streaming_chunk(&region.shape, es, PIECE_BYTES)
             }
@@ -379,10 +379,11 @@ fn boxes(shape: &[u64], first: usize, count: usize) -> Vec<(Vec<u64>, Vec<u64>)>
 }
 
 /// The shape of the pieces a visit reads a region of decoded values in: whole chunks of
-/// the source grouped to about [`DECODED_PIECE_BYTES`] when the region starts on a chunk
-/// (so that every piece but those at the region's far edges is made of whole chunks),
-/// else the whole region (a piece that cut chunks would decode them more than once).
-fn decoded_pieces(region: &Region, chunk: &[u64], es: u64) -> Vec<u64> {
+/// the source grouped to about `budget` bytes ([`DECODED_PIECE_BYTES`]) when the region
+/// starts on a chunk (so that every piece but those at the region's far edges is made of
+/// whole chunks), else the whole region (a piece that cut chunks would decode them more
+/// than once).
+fn decoded_pieces(region: &Region, chunk: &[u64], es: u64, budget: u64) -> Vec<u64> {
     let on_a_chunk = chunk.len() == region.shape.len()
         && region
             .start
@@ -392,7 +393,7 @@ fn decoded_pieces(region: &Region, chunk: &[u64], es: u64) -> Vec<u64> {
     if !on_a_chunk {
         return region.shape.clone();
     }
-    whole_chunks(&region.shape, chunk, es, DECODED_PIECE_BYTES)
+    whole_chunks(&region.shape, chunk, es, budget)
 }
 
 #[cfg(test)]
@@ -623,6 +624,43 @@ mod tests {
             // Nor does a range whose bytes the caller would reverse in other units.
             if big_endian && es > 1 {
                 prop_assert!(bytes.stored_runs(0, 0, 2 * es).is_none());
+            }
+        }
+    }
+
+    proptest! {
+        /// The pieces of a region of decoded values that starts on a chunk never split a
+        /// chunk of the source between two of them (each is decoded once), and hold at
+        /// most the budget unless one chunk alone is larger; a region starting inside a
+        /// chunk is one piece.
+        #[test]
+        fn decoded_pieces_keep_every_chunk_whole(
+            dims in prop::collection::vec((1u64..50, 1u64..20, 0u64..3, 0.0f64..1.0), 1..4),
+            budget in 1u64..4000,
+        ) {
+            let chunk: Vec<u64> = dims.iter().map(|d| d.1).collect();
+            // The region starts `d.2` chunks in (or inside one when `d.3` says so).
+            let inside = dims.iter().any(|d| d.3 < 0.2 && d.1 > 1);
+            let start: Vec<u64> = dims
+                .iter()
+                .map(|d| d.2 * d.1 + u64::from(d.3 < 0.2 && d.1 > 1))
+                .collect();
+            let shape: Vec<u64> = dims.iter().map(|d| 1 + (d.0 as f64 * d.3) as u64).collect();
+            let region = Region { start: start.clone(), shape: shape.clone() };
+            let pieces = decoded_pieces(&region, &chunk, 2, budget);
+            if inside {
+                prop_assert_eq!(&pieces, &shape);
+                return Ok(());
+            }
+            let one_chunk: u64 = chunk.iter().zip(&shape).map(|(&c, &n)| c.min(n)).product::<u64>() * 2;
+            let piece_bytes: u64 = pieces.iter().product::<u64>() * 2;
+            prop_assert!(piece_bytes <= budget.max(one_chunk), "{:?} of {}", pieces, budget);
+            for piece in Chunks::new(&shape, &pieces) {
+                for d in 0..shape.len() {
+                    let (from, to) = (start[d] + piece.start[d], start[d] + piece.start[d] + piece.shape[d]);
+                    prop_assert!(from % chunk[d] == 0, "piece {:?} starts inside a chunk", piece);
+                    prop_assert!(to % chunk[d] == 0 || to == start[d] + shape[d], "piece {:?} ends inside a chunk", piece);
+                }
             }
         }
     }
