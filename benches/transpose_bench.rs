@@ -2,14 +2,14 @@
 //!
 //! Prints the rate of emio's tiled transposes (`emio_core::transpose::transpose_2d`) for
 //! 2-, 4- and 8-byte elements with every kernel this processor runs (scalar, SSE2, AVX2,
-//! AVX-512), next to `memcpy` of the same bytes between the same buffers and emio's copy
-//! past the cache (`emio_core::stream_copy`), on one thread:
-//! one large plane (rows and columns alike, about `--mib` MiB) and a stack of 256 × 256
-//! frames each transposed on its own (NCEM EMD's frames, stored transposed), and one such
-//! frame transposed as often, its bytes in cache (the kernels' own speed). Rates are
-//! bytes moved per second (each byte read once and written once); the ratio is to the
-//! faster of the two copies measured in the same run. One untimed warm-up (which also faults the
-//! output in), then the median of `--runs` runs.
+//! AVX-512), next to two copies of the same bytes between the same buffers, `memcpy` and
+//! emio's copy past the cache (`emio_core::stream_copy`), on one thread unless
+//! `--threads` says more: one large plane (rows and columns alike, about `--mib` MiB) and
+//! a stack of 256 × 256 frames each transposed on its own (NCEM EMD's frames, stored
+//! transposed), and one such frame transposed as often, its bytes in cache (the kernels'
+//! own speed). Rates are bytes moved per second (each byte read once and written once);
+//! the ratio is to the faster of the two copies measured in the same run. One untimed
+//! warm-up (which also faults the output in), then the median of `--runs` runs.
 //!
 //! With `--threads N`, each case's work is shared by `N` threads, as emio's reads share a
 //! transpose between cores (the plane by bands of its rows, the frames by frames, each

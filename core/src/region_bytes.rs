@@ -639,12 +639,12 @@ mod tests {
             budget in 1u64..4000,
         ) {
             let chunk: Vec<u64> = dims.iter().map(|d| d.1).collect();
-            // The region starts `d.2` chunks in (or inside one when `d.3` says so).
-            let inside = dims.iter().any(|d| d.3 < 0.2 && d.1 > 1);
-            let start: Vec<u64> = dims
-                .iter()
-                .map(|d| d.2 * d.1 + u64::from(d.3 < 0.2 && d.1 > 1))
-                .collect();
+            // The region starts `d.2` chunks in, one value further (inside a chunk) when
+            // `d.3` is small, and holds a share `d.3` of up to `d.0` values.
+            let off_chunk = |d: &(u64, u64, u64, f64)| d.3 < 0.2 && d.1 > 1;
+            let inside = dims.iter().any(off_chunk);
+            let start: Vec<u64> =
+                dims.iter().map(|d| d.2 * d.1 + u64::from(off_chunk(d))).collect();
             let shape: Vec<u64> = dims.iter().map(|d| 1 + (d.0 as f64 * d.3) as u64).collect();
             let region = Region { start: start.clone(), shape: shape.clone() };
             let pieces = decoded_pieces(&region, &chunk, 2, budget);
@@ -652,14 +652,17 @@ mod tests {
                 prop_assert_eq!(&pieces, &shape);
                 return Ok(());
             }
-            let one_chunk: u64 = chunk.iter().zip(&shape).map(|(&c, &n)| c.min(n)).product::<u64>() * 2;
-            let piece_bytes: u64 = pieces.iter().product::<u64>() * 2;
+            let clipped = chunk.iter().zip(&shape).map(|(&c, &n)| c.min(n));
+            let one_chunk = clipped.product::<u64>() * 2;
+            let piece_bytes = pieces.iter().product::<u64>() * 2;
             prop_assert!(piece_bytes <= budget.max(one_chunk), "{:?} of {}", pieces, budget);
             for piece in Chunks::new(&shape, &pieces) {
                 for d in 0..shape.len() {
-                    let (from, to) = (start[d] + piece.start[d], start[d] + piece.start[d] + piece.shape[d]);
-                    prop_assert!(from % chunk[d] == 0, "piece {:?} starts inside a chunk", piece);
-                    prop_assert!(to % chunk[d] == 0 || to == start[d] + shape[d], "piece {:?} ends inside a chunk", piece);
+                    let from = start[d] + piece.start[d];
+                    let to = from + piece.shape[d];
+                    prop_assert!(from.is_multiple_of(chunk[d]), "{:?} starts inside a chunk", piece);
+                    let ends_on_chunk = to.is_multiple_of(chunk[d]) || to == start[d] + shape[d];
+                    prop_assert!(ends_on_chunk, "{:?} ends inside a chunk", piece);
                 }
             }
         }
