@@ -673,6 +673,26 @@ mod tests {
         decodes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     }
 
+    impl CountingChunks {
+        /// A `u16` dataset of `shape` in chunks of `chunk` decoded by counting chunks, and
+        /// the count of their decodes.
+        fn dataset(
+            shape: Vec<u64>,
+            chunk: Vec<u64>,
+        ) -> (Dataset, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+            let decodes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let decoder = Box::new(CountingChunks {
+                decodes: decodes.clone(),
+            });
+            let axes = vec![crate::axis::Axis::default_for(false); shape.len()];
+            let source =
+                crate::chunked::ChunkedSource::new(DType::U16, shape, chunk, decoder).unwrap();
+            let tree = crate::metadata::Tree::new();
+            let ds = Dataset::new(std::sync::Arc::new(source), axes, tree.clone(), tree).unwrap();
+            (ds, decodes)
+        }
+    }
+
     impl crate::chunked::ChunkDecoder for CountingChunks {
         fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
             self.decodes
@@ -691,17 +711,7 @@ mod tests {
     #[test]
     fn decoded_regions_are_visited_whole() {
         use std::sync::atomic::Ordering::Relaxed;
-        let (shape, chunk) = (vec![6u64, 300, 256], vec![3u64, 100, 256]);
-        let decodes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let decoder = CountingChunks {
-            decodes: decodes.clone(),
-        };
-        let source =
-            crate::chunked::ChunkedSource::new(DType::U16, shape, chunk, Box::new(decoder))
-                .unwrap();
-        let axes = vec![crate::axis::Axis::default_for(false); 3];
-        let tree = crate::metadata::Tree::new();
-        let ds = Dataset::new(std::sync::Arc::new(source), axes, tree.clone(), tree).unwrap();
+        let (ds, decodes) = CountingChunks::dataset(vec![6, 300, 256], vec![3, 100, 256]);
         assert!(ds.stored_view().is_none());
         // Two chunks along the middle dimension: 3 x 200 x 256 values, 300 KiB.
         let region = Region {
@@ -734,17 +744,7 @@ mod tests {
     fn large_decoded_regions_are_visited_chunk_by_chunk() {
         use std::sync::atomic::Ordering::Relaxed;
         // Chunks of 2 x 300 x 512 values (600 KiB): one chunk per piece.
-        let (shape, chunk) = (vec![8u64, 900, 512], vec![2u64, 300, 512]);
-        let decodes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let decoder = CountingChunks {
-            decodes: decodes.clone(),
-        };
-        let source =
-            crate::chunked::ChunkedSource::new(DType::U16, shape, chunk, Box::new(decoder))
-                .unwrap();
-        let axes = vec![crate::axis::Axis::default_for(false); 3];
-        let tree = crate::metadata::Tree::new();
-        let ds = Dataset::new(std::sync::Arc::new(source), axes, tree.clone(), tree).unwrap();
+        let (ds, decodes) = CountingChunks::dataset(vec![8, 900, 512], vec![2, 300, 512]);
         let visit = |region: &Region| {
             let expected = ds.read_region_bytes(&region.start, &region.shape).unwrap();
             let before = decodes.load(Relaxed);
