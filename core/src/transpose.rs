@@ -318,8 +318,10 @@ impl Part {
 
 /// Transpose `part` (at most one tile): its largest piece made of whole blocks of `kernel`
 /// by that kernel, the strips it leaves (right of the piece, then below it) by the next
-/// narrower kernel, down to single elements. Small chunks' narrow planes (h5py's chunks
-/// cut axes into pieces of a few indices) are then vectorized too.
+/// narrower kernel; the narrowest vector kernel covers its own strips with overlapping
+/// blocks, and only parts narrower than its blocks go element by element. Small chunks'
+/// narrow planes (h5py's chunks cut axes into pieces of a few indices) are then
+/// vectorized too.
 fn cover<const E: usize>(kernel: Kernel, src: &[u8], dst: &mut [u8], part: &Part) {
     if part.rows == 0 || part.cols == 0 {
         return;
@@ -339,6 +341,32 @@ fn cover<const E: usize>(kernel: Kernel, src: &[u8], dst: &mut [u8], part: &Part
         );
     }
     let narrower = kernel.narrower();
+    if narrower == Kernel::Scalar && kernel != Kernel::Scalar && vr > 0 && vc > 0 {
+        // The narrowest vector kernel leaves strips narrower than its blocks: blocks moved
+        // back to end at the part's edges cover them, overlapping what is already written
+        // (the same values, written again), rather than element by element. A chunk of
+        // h5py's (15, 15, ...) `u16` planes then takes four blocks instead of 161 elements
+        // one at a time.
+        let block = |row: usize, col: usize, rows: usize, cols: usize| {
+            Part {
+                rows,
+                cols,
+                ..*part
+            }
+            .at::<E>(row, col)
+        };
+        let (last_row, last_col) = (part.rows - l, part.cols - l);
+        if vc < part.cols {
+            blocks::<E>(kernel, src, dst, &block(0, last_col, vr, l));
+        }
+        if vr < part.rows {
+            blocks::<E>(kernel, src, dst, &block(last_row, 0, l, vc));
+            if vc < part.cols {
+                blocks::<E>(kernel, src, dst, &block(last_row, last_col, l, l));
+            }
+        }
+        return;
+    }
     let right = Part {
         s: part.s + vc * part.s_col,
         d: part.d + vc * E,
