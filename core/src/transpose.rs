@@ -326,6 +326,12 @@ fn cover<const E: usize>(kernel: Kernel, src: &[u8], dst: &mut [u8], part: &Part
     if part.rows == 0 || part.cols == 0 {
         return;
     }
+    // A part narrower than this kernel's blocks goes straight to the widest kernel whose
+    // blocks fit it.
+    let mut kernel = kernel;
+    while part.rows.min(part.cols) < kernel.side(E) {
+        kernel = kernel.narrower();
+    }
     let l = kernel.side(E);
     let (vr, vc) = (part.rows - part.rows % l, part.cols - part.cols % l);
     if vr > 0 && vc > 0 {
