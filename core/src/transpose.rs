@@ -334,20 +334,18 @@ fn cover<const E: usize>(kernel: Kernel, src: &[u8], dst: &mut [u8], part: &Part
     }
     let l = kernel.side(E);
     let (vr, vc) = (part.rows - part.rows % l, part.cols - part.cols % l);
-    if vr > 0 && vc > 0 {
-        blocks::<E>(
-            kernel,
-            src,
-            dst,
-            &Part {
-                rows: vr,
-                cols: vc,
-                ..*part
-            },
-        );
-    }
+    blocks::<E>(
+        kernel,
+        src,
+        dst,
+        &Part {
+            rows: vr,
+            cols: vc,
+            ..*part
+        },
+    );
     let narrower = kernel.narrower();
-    if narrower == Kernel::Scalar && kernel != Kernel::Scalar && vr > 0 && vc > 0 {
+    if narrower == Kernel::Scalar && kernel != Kernel::Scalar {
         // The narrowest vector kernel leaves strips narrower than its blocks: blocks moved
         // back to end at the part's edges cover them, overlapping what is already written
         // (the same values, written again), rather than element by element. A chunk of
