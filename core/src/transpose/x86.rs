@@ -10,8 +10,8 @@
 //! row's piece, stored whole: no exchange of lanes between vectors. The kernels ask for
 //! the source lines of the next block column ahead of use (lines far apart defeat the
 //! processor's own prefetchers), and when the caller streams (`Part::stream`), AVX2 and
-//! AVX-512 write row pieces that start a cache line with non-temporal stores (two AVX2
-//! stores or one AVX-512 store per line, close together). A block's extent is checked
+//! AVX-512 write a part's row pieces with non-temporal stores when they all start cache
+//! lines (two AVX2 stores or one AVX-512 store per line, close together). A block's extent is checked
 //! once ([`extent`]); loads and stores then use pointers.
 
 use std::arch::x86_64::*;
@@ -35,6 +35,17 @@ pub(super) fn blocks<const E: usize>(kernel: Kernel, src: &[u8], dst: &mut [u8],
         // SAFETY: as above.
         Kernel::Avx512 => unsafe { avx512::blocks::<E>(src, dst, part) },
     }
+}
+
+/// Whether every destination row piece of `part` starts a cache line: pieces are `n`
+/// elements wide at columns that are multiples of `n`, so they all do when the first row
+/// starts a line, rows are whole lines apart and a piece is whole lines wide. Kernels
+/// stream all of a part's pieces past the cache or none (one test per part, not per
+/// store: an alignment test per store slowed the 2-byte plane's loop by a fifth).
+fn pieces_start_lines<const E: usize>(dst: *const u8, part: &Part, n: usize) -> bool {
+    (dst as usize + part.d).is_multiple_of(64)
+        && part.d_row.is_multiple_of(64)
+        && (n * E).is_multiple_of(64)
 }
 
 /// The base pointers of `src` and `dst` after checking that every byte `part` addresses
@@ -128,6 +139,7 @@ macro_rules! kernel {
             // host, sessions 33 and 34).
             let ahead = if E == 2 { $ahead2 * n } else { n };
             let (src, dst) = super::extent::<E>(src, dst, p);
+            let stream = p.stream && super::pieces_start_lines::<E>(dst, p, n);
             for c in (0..p.cols).step_by(n) {
                 for j in 0..p.rows / n {
                     for m in 0..n / L {
@@ -165,14 +177,12 @@ macro_rules! kernel {
                         }
                         for i in 0..L {
                             let piece = p.d + (j * n + m * L + i) * p.d_row + c * E;
-                            // Streamed only where the row piece is one whole line.
-                            let whole_line = (dst.wrapping_add(piece) as usize) % 64 == 0;
                             for (g, part) in parts.iter().enumerate() {
                                 let at = piece + g * $lanes * L * E;
                                 // SAFETY: `extent` checked that every destination byte of
                                 // `p` lies inside `dst`: these are columns of one of its
                                 // rows.
-                                unsafe { put(dst.add(at), part[i], p.stream && whole_line) };
+                                unsafe { put(dst.add(at), part[i], stream) };
                             }
                         }
                     }
@@ -365,6 +375,7 @@ mod avx512 {
         p: &Part,
     ) {
         let (src, dst) = super::extent::<E>(src, dst, p);
+        let stream = p.stream && super::pieces_start_lines::<E>(dst, p, N);
         for c in (0..p.cols).step_by(N) {
             for j in 0..p.rows / N {
                 let mut lines = [zero(); N];
@@ -399,11 +410,9 @@ mod avx512 {
                 }
                 for (r, row) in rows.into_iter().enumerate() {
                     let piece = p.d + (j * N + r) * p.d_row + c * E;
-                    // Streamed only where the row piece is one whole line.
-                    let whole_line = (dst.wrapping_add(piece) as usize).is_multiple_of(64);
                     // SAFETY: `extent` checked that every destination byte of `p` lies
                     // inside `dst`: these are columns c.. (N elements) of row j N + r.
-                    unsafe { put(dst.add(piece), row, p.stream && whole_line) };
+                    unsafe { put(dst.add(piece), row, stream) };
                 }
             }
         }
