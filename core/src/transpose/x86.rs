@@ -11,8 +11,8 @@
 //! the source lines of the next block column ahead of use (lines far apart defeat the
 //! processor's own prefetchers), and when the caller streams (`Part::stream`), AVX2 and
 //! AVX-512 write a part's row pieces with non-temporal stores when they all start cache
-//! lines (two AVX2 stores or one AVX-512 store per line, close together). A block's extent is checked
-//! once ([`extent`]); loads and stores then use pointers.
+//! lines (two AVX2 stores or one AVX-512 store per line, close together). A block's
+//! extent is checked once ([`extent`]); loads and stores then use pointers.
 
 use std::arch::x86_64::*;
 
