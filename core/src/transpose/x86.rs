@@ -1,7 +1,7 @@
 //! x86_64 block transposes at three vector widths: SSE2 (16 bytes, the x86_64 baseline),
 //! AVX2 (32) and AVX-512 (64, with AVX512BW for 1- and 2-byte elements).
 //!
-//! One routine serves every width ([`kernel`]): a block is `N` × `N` elements of `E` bytes,
+//! One routine serves every width (`kernel!`): a block is `N` × `N` elements of `E` bytes,
 //! `N` elements one row piece wide (a whole 64-byte cache line for AVX2 and AVX-512, one
 //! 16-byte vector for SSE2, which covers the narrow strips the others leave). Each vector
 //! is filled, one 16-byte lane from each of several source lines (`L = 16 / E` elements
