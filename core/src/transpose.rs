@@ -334,16 +334,16 @@ fn cover<const E: usize>(kernel: Kernel, src: &[u8], dst: &mut [u8], part: &Part
     }
     let l = kernel.side(E);
     let (vr, vc) = (part.rows - part.rows % l, part.cols - part.cols % l);
-    blocks::<E>(
-        kernel,
-        src,
-        dst,
-        &Part {
-            rows: vr,
-            cols: vc,
+    // The rectangle of `rows` × `cols` starting at row `row` and column `col` of the part.
+    let piece = |row: usize, col: usize, rows: usize, cols: usize| {
+        Part {
+            rows,
+            cols,
             ..*part
-        },
-    );
+        }
+        .at::<E>(row, col)
+    };
+    blocks::<E>(kernel, src, dst, &piece(0, 0, vr, vc));
     let narrower = kernel.narrower();
     if narrower == Kernel::Scalar && kernel != Kernel::Scalar {
         // The narrowest vector kernel leaves strips narrower than its blocks: blocks moved
@@ -351,41 +351,20 @@ fn cover<const E: usize>(kernel: Kernel, src: &[u8], dst: &mut [u8], part: &Part
         // (the same values, written again), rather than element by element. A chunk of
         // h5py's (15, 15, ...) `u16` planes then takes four blocks instead of 161 elements
         // one at a time.
-        let block = |row: usize, col: usize, rows: usize, cols: usize| {
-            Part {
-                rows,
-                cols,
-                ..*part
-            }
-            .at::<E>(row, col)
-        };
         let (last_row, last_col) = (part.rows - l, part.cols - l);
         if vc < part.cols {
-            blocks::<E>(kernel, src, dst, &block(0, last_col, vr, l));
+            blocks::<E>(kernel, src, dst, &piece(0, last_col, vr, l));
         }
         if vr < part.rows {
-            blocks::<E>(kernel, src, dst, &block(last_row, 0, l, vc));
+            blocks::<E>(kernel, src, dst, &piece(last_row, 0, l, vc));
             if vc < part.cols {
-                blocks::<E>(kernel, src, dst, &block(last_row, last_col, l, l));
+                blocks::<E>(kernel, src, dst, &piece(last_row, last_col, l, l));
             }
         }
         return;
     }
-    let right = Part {
-        s: part.s + vc * part.s_col,
-        d: part.d + vc * E,
-        rows: vr,
-        cols: part.cols - vc,
-        ..*part
-    };
-    cover::<E>(narrower, src, dst, &right);
-    let below = Part {
-        s: part.s + vr * E,
-        d: part.d + vr * part.d_row,
-        rows: part.rows - vr,
-        ..*part
-    };
-    cover::<E>(narrower, src, dst, &below);
+    cover::<E>(narrower, src, dst, &piece(0, vc, vr, part.cols - vc));
+    cover::<E>(narrower, src, dst, &piece(vr, 0, part.rows - vr, part.cols));
 }
 
 /// Transpose `part`, whose sides are whole multiples of `kernel`'s block side, with that
