@@ -27,8 +27,24 @@ use crate::strides::{c_strides, Layout};
 pub const BAND_BYTES: u64 = 128 << 20;
 
 /// How many of the grid's regions must read each source chunk before bands pay for the
-/// copy out of them.
-const MIN_READS_PER_CHUNK: u64 = 4;
+/// copy out of them (and before positioned writes follow the source's chunks instead of
+/// the C-order stream, [`crate::positioned`]).
+pub(crate) const MIN_READS_PER_CHUNK: u64 = 4;
+
+/// How many regions of shape `region` read each of `dataset`'s own chunks (the product,
+/// over the dimensions, of how many region extents one chunk spans), or `None` when
+/// cutting chunks costs nothing: the source hands out its values in place (a memory-mapped
+/// array, however strided, reads any region at the cost of a copy), or has no chunk of
+/// the array's rank.
+pub(crate) fn reads_per_chunk(dataset: &Dataset, region: &[u64]) -> Option<u64> {
+    let shape = dataset.shape();
+    let chunk = dataset.source().chunk_shape();
+    if dataset.source().stored_view().is_some() || chunk.len() != shape.len() {
+        return None;
+    }
+    let cuts = |d: usize| chunk[d].clamp(1, shape[d]).div_ceil(region[d].max(1));
+    Some((0..shape.len()).map(cuts).product())
+}
 
 /// The bands of one run of the engine.
 pub(crate) struct Bands<'a> {
@@ -65,18 +81,12 @@ impl<'a> Bands<'a> {
     fn plan_within(dataset: &'a Dataset, grid: &Chunks, band_bytes: u64) -> Option<Self> {
         let shape = dataset.shape();
         let region = grid.chunk();
-        // A source that hands out its values in place (a memory-mapped array, however
-        // strided) reads any region at the cost of a copy: nothing to share.
-        if dataset.is_empty() || dataset.source().stored_view().is_some() {
+        if dataset.is_empty() {
             return None;
         }
+        let reads = reads_per_chunk(dataset, region)?;
         let source_chunk = dataset.source().chunk_shape();
-        if source_chunk.len() != shape.len() {
-            return None;
-        }
-        // Along each dimension, how many regions a source chunk is cut into.
         let cuts = |d: usize, extent: u64| source_chunk[d].clamp(1, shape[d]).div_ceil(extent);
-        let reads: u64 = (0..shape.len()).map(|d| cuts(d, region[d])).product();
         // The outermost dimension the grid cuts, in the order it is visited.
         let axis = *grid.order().iter().find(|&&d| region[d] < shape[d])?;
         let row_bytes = dataset.nbytes() / shape[axis];

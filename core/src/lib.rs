@@ -49,6 +49,7 @@ pub mod moments;
 pub mod options;
 pub mod output;
 pub mod plan;
+pub mod positioned;
 pub mod ragged;
 pub mod read_at;
 pub mod region_bytes;

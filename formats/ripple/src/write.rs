@@ -1,11 +1,11 @@
 //! Writing: the `.rpl` description (rsciio's keys, sorted, one `key<TAB>value` per line)
-//! and the `.raw` values streamed through core's pipeline in the chosen byte order.
+//! and the `.raw` values in the chosen byte order, each region written at its place
+//! through core's pipeline.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
 
 use emio_core::metadata::{get_path, get_str, value_f64};
-use emio_core::output::stream_c_order;
+use emio_core::positioned::write_c_order_at;
 use emio_core::{AxisKind, ByteOrder, DType, Dataset, Error, Result, WriteRequest};
 
 use crate::{RawByteOrder, FORMAT};
@@ -196,19 +196,6 @@ pub fn write(request: &WriteRequest) -> Result<()> {
     let raw = path.with_extension("raw");
     let io = |e| Error::io(&raw, e);
     let file = File::create(&raw).map_err(io)?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    let unit = dataset.dtype().swap_unit();
-    let mut buf = Vec::new();
-    stream_c_order(dataset, progress, |_, bytes| {
-        if order.is_native() || unit == 1 {
-            out.write_all(bytes).map_err(io)
-        } else {
-            buf.clear();
-            buf.extend_from_slice(bytes);
-            emio_core::dtype::swap_bytes_in_place(&mut buf, unit);
-            out.write_all(&buf).map_err(io)
-        }
-    })?;
-    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    write_c_order_at(dataset, &file, &raw, 0, order, progress)?;
     file.sync_all().map_err(io)
 }

@@ -1,0 +1,385 @@
+//! Writing a dataset's values in C order into one file at their byte positions, the regions
+//! in any order: how writers of plain C-order arrays (`.npy`, Ripple's `.raw`) put their
+//! values in the file.
+//!
+//! Positioned writes free the region grid from the file's order. Where the C-order
+//! stream's regions would cut the source's chunks (h5py's chunks of an NCEM dataset stored
+//! transposed span every scan position but 15 × 15 pixels of a frame, so every 16 MiB
+//! stretch of frames needs a sliver of every chunk: bands of the stream (`bands.rs`)
+//! still decode each chunk twice and hold up to 128 MiB each), the regions follow the
+//! source's chunks instead ([`Dataset::read_chunk_shape`]): every chunk is read once, into a
+//! region of at most [`STREAM_REGION_BYTES`], whose values then go to the file in runs of
+//! at least [`MIN_RUN_BYTES`], one system call each.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use crate::bands::{reads_per_chunk, MIN_READS_PER_CHUNK};
+use crate::dataset::{Dataset, Region};
+use crate::dtype::{swap_bytes_in_place, ByteOrder};
+use crate::error::{Error, Result};
+use crate::format::Progress;
+use crate::output::STREAM_REGION_BYTES;
+use crate::plan::WritePlan;
+
+/// Shortest run of the file that regions following the source's chunks may write with one
+/// system call (a page): regions whose runs are shorter (a spectrum image stored
+/// energy-major, whose chunks are single energy planes) follow the C-order stream instead.
+pub const MIN_RUN_BYTES: u64 = 4 << 10;
+
+/// Write the values of `dataset` in C order, in byte `order`, into `file` (named `path` in
+/// errors) from byte `at` on, reading regions in parallel on the engine's workers and
+/// writing each where it belongs as soon as it is read: regions of the C-order stream,
+/// or of the source's whole chunks where the stream's regions would each read a sliver
+/// of many of them (see the module comment). Progress, cancellation and the memory bound are the engine's; the file ends
+/// up `at + dataset.nbytes()` bytes long at least.
+pub fn write_c_order_at(
+    dataset: &Dataset,
+    file: &File,
+    path: &Path,
+    at: u64,
+    order: ByteOrder,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let grid = region_grid(dataset, STREAM_REGION_BYTES);
+    write_in_grid(dataset, &grid, file, path, at, order, progress)
+}
+
+/// [`write_c_order_at`] in regions of `grid`.
+fn write_in_grid(
+    dataset: &Dataset,
+    grid: &[u64],
+    file: &File,
+    path: &Path,
+    at: u64,
+    order: ByteOrder,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let unit = dataset.dtype().swap_unit();
+    let swap = !order.is_native() && unit > 1;
+    let shape = dataset.shape();
+    let es = dataset.dtype().size() as u64;
+    WritePlan::new(grid)
+        .write_by_key(
+            dataset,
+            progress,
+            |_, bytes| {
+                // Read into the buffer even where the source holds the region in one run
+                // of its memory map: written from there, `.npy` → `.npy` ran 10-15% slower
+                // (the mapping's faults cost more inside the write).
+                let buffer = bytes.buffer()?;
+                if swap {
+                    swap_bytes_in_place(buffer, unit);
+                }
+                Ok(Cow::Borrowed(&buffer[..]))
+            },
+            |region, bytes| {
+                for_each_run(shape, es, region, |offset, from, len| {
+                    let run = &bytes[from..from + len];
+                    write_all_at(file, run, at + offset).map_err(|e| Error::io(path, e))
+                })
+            },
+        )
+        .map(|_| ())
+}
+
+/// The region shape [`write_c_order_at`] writes `dataset` in, regions of about
+/// `region_bytes`: the C-order stream's ([`Dataset::streaming_chunk_shape`]), unless its
+/// regions would read each of the source's own chunks [`MIN_READS_PER_CHUNK`] times or more
+/// (a source without a memory-mapped view, which decodes or gathers whole chunks: its
+/// cache then holds too few of them) and whole chunks grown to at most `region_bytes`
+/// ([`Dataset::read_chunk_shape`]) lie in the file in runs of [`MIN_RUN_BYTES`] or more.
+fn region_grid(dataset: &Dataset, region_bytes: u64) -> Vec<u64> {
+    let shape = dataset.shape();
+    let es = dataset.dtype().size() as u64;
+    let stream = dataset.streaming_chunk_shape(region_bytes);
+    let cut = reads_per_chunk(dataset, &stream).is_some_and(|r| r >= MIN_READS_PER_CHUNK);
+    if !cut {
+        return stream;
+    }
+    let follow = dataset.read_chunk_shape(region_bytes);
+    let bytes = follow.iter().product::<u64>().saturating_mul(es);
+    let region = Region {
+        start: vec![0; shape.len()],
+        shape: follow.clone(),
+    };
+    let run = run_elements(shape, &region) * es;
+    if bytes <= region_bytes && run >= MIN_RUN_BYTES {
+        follow
+    } else {
+        stream
+    }
+}
+
+/// Elements of the longest runs `region` of a C-order array of `shape` is made of: its
+/// extent along the last dimension it does not cover whole, times every later dimension.
+fn run_elements(shape: &[u64], region: &Region) -> u64 {
+    let split = (0..shape.len())
+        .rev()
+        .find(|&d| region.shape[d] < shape[d])
+        .unwrap_or(0);
+    region.shape[split..].iter().product()
+}
+
+/// Call `write(offset, from, len)` for each run of `region` of a C-order array of `shape`
+/// with elements of `es` bytes, in C order: the run's byte offset in the array, where it
+/// starts in the region's C-order bytes and its length. Stops at the first error.
+fn for_each_run(
+    shape: &[u64],
+    es: u64,
+    region: &Region,
+    mut write: impl FnMut(u64, usize, usize) -> Result<()>,
+) -> Result<()> {
+    let n = shape.len();
+    let run = (run_elements(shape, region) * es) as usize;
+    if region.is_empty() {
+        return Ok(());
+    }
+    let split = (0..n)
+        .rev()
+        .find(|&d| region.shape[d] < shape[d])
+        .unwrap_or(0);
+    let mut strides = vec![es; n];
+    for d in (0..n.saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    let offset = |index: &[u64]| -> u64 {
+        (0..n)
+            .map(|d| (region.start[d] + index[d]) * strides[d])
+            .sum()
+    };
+    // An odometer over the dimensions before `split`; the rest start each run.
+    let mut index = vec![0u64; n];
+    let mut from = 0usize;
+    loop {
+        write(offset(&index), from, run)?;
+        from += run;
+        let mut d = split;
+        loop {
+            if d == 0 {
+                return Ok(());
+            }
+            d -= 1;
+            index[d] += 1;
+            if index[d] < region.shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+}
+
+/// Write all of `bytes` at `offset` of `file` without moving a shared cursor (on Windows,
+/// which has no such write, the file's cursor moves).
+pub fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut done = 0;
+        while done < bytes.len() {
+            let n = std::os::windows::fs::FileExt::seek_write(
+                file,
+                &bytes[done..],
+                offset + done as u64,
+            )?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            done += n;
+        }
+        Ok(())
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = file;
+        file.seek(SeekFrom::Start(offset))?;
+        file.write_all(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::axis::Axis;
+    use crate::dtype::DType;
+    use crate::format::NoProgress;
+    use crate::source::{ChunkDecoder, ChunkedSource, StridedSource};
+    use crate::strides::for_each_index;
+
+    /// The C-order index of every element as a `u16` (wrapping), native-endian.
+    fn ramp(shape: &[u64]) -> Vec<u8> {
+        let n = shape.iter().product::<u64>();
+        (0..n).flat_map(|i| (i as u16).to_ne_bytes()).collect()
+    }
+
+    /// Chunks of [`ramp`] values, decoded on demand (no memory-mapped view).
+    struct RampChunks {
+        shape: Vec<u64>,
+        chunk: Vec<u64>,
+    }
+
+    impl ChunkDecoder for RampChunks {
+        fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
+            let n = self.shape.len();
+            let start: Vec<u64> = (0..n).map(|d| index[d] * self.chunk[d]).collect();
+            let extent: Vec<u64> = (0..n)
+                .map(|d| self.chunk[d].min(self.shape[d] - start[d]))
+                .collect();
+            let region = Region {
+                start,
+                shape: extent,
+            };
+            // The chunk's values are its runs of the array's ramp, one element wide.
+            let all = ramp(&self.shape);
+            let mut at = 0;
+            for_each_run(&self.shape, 2, &region, |offset, _, len| {
+                let offset = offset as usize;
+                out[at..at + len].copy_from_slice(&all[offset..offset + len]);
+                at += len;
+                Ok(())
+            })
+        }
+    }
+
+    fn dataset(source: Arc<dyn crate::source::ArraySource>) -> Dataset {
+        let axes = source
+            .shape()
+            .iter()
+            .map(|_| Axis::default_for(false))
+            .collect();
+        Dataset::new(source, axes, Default::default(), Default::default()).unwrap()
+    }
+
+    fn chunked(shape: &[u64], chunk: &[u64]) -> Dataset {
+        let decoder = RampChunks {
+            shape: shape.to_vec(),
+            chunk: chunk.to_vec(),
+        };
+        let source = ChunkedSource::new(
+            DType::U16,
+            shape.to_vec(),
+            chunk.to_vec(),
+            Box::new(decoder),
+        );
+        dataset(Arc::new(source.unwrap()))
+    }
+
+    /// What [`write_in_grid`] leaves in a file after `at` placeholder bytes.
+    fn written(ds: &Dataset, grid: &[u64], at: u64, order: ByteOrder) -> Vec<u8> {
+        let dir = std::env::temp_dir().join(format!("emio-positioned-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{grid:?}-{at}-{order:?}.bin"));
+        let file = File::create(&path).unwrap();
+        write_all_at(&file, &vec![7; at as usize], 0).unwrap();
+        write_in_grid(ds, grid, &file, &path, at, order, &NoProgress).unwrap();
+        drop(file);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            bytes[..at as usize].iter().all(|&b| b == 7),
+            "the bytes before `at` stay"
+        );
+        bytes[at as usize..].to_vec()
+    }
+
+    /// Chunks spanning the whole scan (h5py's of a transposed NCEM dataset) cut every
+    /// region of the C-order stream: the regions are whole chunks instead, and the file
+    /// holds the array in C order.
+    #[test]
+    fn regions_follow_chunks_the_stream_would_cut() {
+        let (shape, chunk) = ([16, 4, 64, 256], [16, 4, 8, 256]);
+        let ds = chunked(&shape, &chunk);
+        assert_eq!(ds.streaming_chunk_shape(256 << 10), [2, 4, 64, 256]);
+        let grid = region_grid(&ds, 256 << 10);
+        assert_eq!(grid, chunk);
+        assert_eq!(written(&ds, &grid, 80, ByteOrder::NATIVE), ramp(&shape));
+        // Written in the other byte order, every value's bytes reversed.
+        let mut swapped = ramp(&shape);
+        swap_bytes_in_place(&mut swapped, 2);
+        let other = match ByteOrder::NATIVE {
+            ByteOrder::Little => ByteOrder::Big,
+            ByteOrder::Big => ByteOrder::Little,
+        };
+        assert_eq!(written(&ds, &grid, 3, other), swapped);
+    }
+
+    /// The stream's regions stay where they are made of whole chunks, where they read each
+    /// chunk only a few times (the source's cache holds them meanwhile), where the source
+    /// is memory-mapped (any region is a copy), where whole chunks would be larger than a
+    /// region, or where their runs in the file would be short.
+    #[test]
+    fn regions_follow_the_stream_otherwise() {
+        let shape = [16, 4, 64, 256];
+        let stream = [2, 4, 64, 256];
+        let region_bytes = 256 << 10;
+        for (chunk, why) in [
+            ([1, 1, 64, 256], "whole frames"),
+            ([3, 4, 16, 256], "each chunk read twice"),
+            ([16, 4, 64, 256], "chunks larger than a region"),
+            ([16, 4, 64, 8], "runs of 64 bytes"),
+        ] {
+            let grid = region_grid(&chunked(&shape, &chunk), region_bytes);
+            assert_eq!(grid, stream, "{why}");
+        }
+        let mapped = StridedSource::from_bytes(ramp(&shape), DType::U16, shape.to_vec());
+        let mapped = dataset(Arc::new(mapped.unwrap()));
+        assert_eq!(region_grid(&mapped, region_bytes), stream);
+        assert_eq!(
+            written(&mapped, &stream, 0, ByteOrder::NATIVE),
+            ramp(&shape)
+        );
+    }
+
+    proptest! {
+        /// The runs of any region of any array, placed at their offsets, give the region's
+        /// values and nothing else.
+        #[test]
+        fn runs_place_a_region_in_the_array(
+            shape in prop::collection::vec(1u64..6, 1..5),
+            picks in prop::collection::vec((0u64..6, 0u64..6), 4),
+        ) {
+            let region = Region {
+                start: shape.iter().zip(&picks).map(|(&n, &(s, _))| s % n).collect(),
+                shape: shape
+                    .iter()
+                    .zip(&picks)
+                    .map(|(&n, &(s, e))| 1 + e % (n - s % n))
+                    .collect(),
+            };
+            let all = ramp(&shape);
+            let ds = Dataset::from_bytes(all.clone(), DType::U16, shape.clone()).unwrap();
+            let values = ds.read_region_bytes(&region.start, &region.shape).unwrap();
+            let mut runs = Vec::new();
+            for_each_run(&shape, 2, &region, |offset, from, len| {
+                runs.push((offset as usize, from, len));
+                Ok(())
+            })
+            .unwrap();
+            let mut placed = vec![0u8; all.len()];
+            let mut next = 0;
+            for (offset, from, len) in runs {
+                prop_assert_eq!(from, next, "runs follow each other in the region");
+                next += len;
+                placed[offset..offset + len].copy_from_slice(&values[from..from + len]);
+            }
+            prop_assert_eq!(next, values.len());
+            let mut want = vec![0u8; all.len()];
+            for_each_index(&region.shape, |index| {
+                let i = (0..shape.len())
+                    .fold(0, |i, d| i * shape[d] + region.start[d] + index[d]) as usize;
+                want[2 * i..2 * i + 2].copy_from_slice(&all[2 * i..2 * i + 2]);
+            });
+            prop_assert_eq!(placed, want);
+        }
+    }
+}
