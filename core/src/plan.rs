@@ -116,6 +116,18 @@ impl WritePlan {
         Self::new(&dataset.streaming_chunk_shape(STREAM_REGION_BYTES))
     }
 
+    /// Regions of about [`STREAM_REGION_BYTES`] for writers that put each region at its
+    /// place in a C-order file ([`crate::positioned::COrderFile`]): the stream's, unless
+    /// they would read each of the source's own chunks four times or more (h5py's chunks
+    /// of a transposed NCEM dataset span the whole scan); then whole chunks of the source,
+    /// each read once, when they lie in the file in runs of a page or more.
+    pub fn positioned(dataset: &Dataset) -> Self {
+        Self::new(&crate::positioned::region_grid(
+            dataset,
+            STREAM_REGION_BYTES,
+        ))
+    }
+
     /// Like [`WritePlan::streaming`] with regions of about `target_bytes`, but every
     /// region holds whole frames (the trailing `frame_dims` dimensions), one frame when a
     /// frame is larger: for writers that encode frame by frame (per-frame headers, flips).

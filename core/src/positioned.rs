@@ -8,7 +8,7 @@
 //! stretch of frames needs a sliver of every chunk: bands of the stream (`bands.rs`)
 //! still decode each chunk twice and hold up to 128 MiB each), the regions follow the
 //! source's chunks instead ([`Dataset::read_chunk_shape`]): every chunk is read once, into a
-//! region of at most [`STREAM_REGION_BYTES`], whose values then go to the file in runs of
+//! region of at most [`crate::output::STREAM_REGION_BYTES`], whose values then go to the file in runs of
 //! at least [`MIN_RUN_BYTES`], one system call each.
 
 use std::fs::File;
@@ -20,7 +20,6 @@ use crate::dataset::{Dataset, Region};
 use crate::dtype::{swap_bytes_in_place, ByteOrder};
 use crate::error::{Error, Result};
 use crate::format::Progress;
-use crate::output::STREAM_REGION_BYTES;
 use crate::plan::WritePlan;
 
 /// Shortest run of the file that regions following the source's chunks may write with one
@@ -28,12 +27,55 @@ use crate::plan::WritePlan;
 /// energy-major, whose chunks are single energy planes) follow the C-order stream instead.
 pub const MIN_RUN_BYTES: u64 = 4 << 10;
 
+/// A file holding an array's values in C order from byte `at` on, into which regions of
+/// the array are written at their places, in any order ([`COrderFile::place`]).
+#[derive(Debug, Clone, Copy)]
+pub struct COrderFile<'a> {
+    file: &'a File,
+    path: &'a Path,
+    at: u64,
+    shape: &'a [u64],
+}
+
+impl<'a> COrderFile<'a> {
+    /// The values of an array of `shape` in `file` (named `path` in errors) from byte `at`
+    /// on.
+    pub fn new(file: &'a File, path: &'a Path, at: u64, shape: &'a [u64]) -> Self {
+        COrderFile {
+            file,
+            path,
+            at,
+            shape,
+        }
+    }
+
+    /// Write `bytes`, the values of `region` in C order as the file holds them (every
+    /// value the same number of bytes, whatever the dataset's type), at their places:
+    /// one positioned write per run of the region that lies in one piece in the file.
+    pub fn place(&self, region: &Region, bytes: &[u8]) -> Result<()> {
+        let count = region.len();
+        if count == 0 {
+            return Ok(());
+        }
+        let es = bytes.len() as u64 / count;
+        if es * count != bytes.len() as u64 {
+            return Err(Error::Layout(format!(
+                "{} bytes for the {count} values of a region",
+                bytes.len()
+            )));
+        }
+        for_each_run(self.shape, es, region, |offset, from, len| {
+            let run = &bytes[from..from + len];
+            write_all_at(self.file, run, self.at + offset).map_err(|e| Error::io(self.path, e))
+        })
+    }
+}
+
 /// Write the values of `dataset` in C order, in byte `order`, into `file` (named `path` in
-/// errors) from byte `at` on, reading regions in parallel on the engine's workers and
-/// writing each where it belongs as soon as it is read: regions of the C-order stream,
-/// or of the source's whole chunks where the stream's regions would each read a sliver
-/// of many of them (see the module comment). Progress, cancellation and the memory bound are the engine's; the file ends
-/// up `at + dataset.nbytes()` bytes long at least.
+/// errors) from byte `at` on: regions read in parallel on the engine's workers
+/// ([`WritePlan::positioned`]), each written at its place as it arrives. Progress,
+/// cancellation and the memory bound are the engine's; the file ends up `at +
+/// dataset.nbytes()` bytes long at least.
 pub fn write_c_order_at(
     dataset: &Dataset,
     file: &File,
@@ -42,14 +84,21 @@ pub fn write_c_order_at(
     order: ByteOrder,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let grid = region_grid(dataset, STREAM_REGION_BYTES);
-    write_in_grid(dataset, &grid, file, path, at, order, progress)
+    write_in_grid(
+        dataset,
+        WritePlan::positioned(dataset),
+        file,
+        path,
+        at,
+        order,
+        progress,
+    )
 }
 
-/// [`write_c_order_at`] in regions of `grid`.
+/// [`write_c_order_at`] through `plan`.
 fn write_in_grid(
     dataset: &Dataset,
-    grid: &[u64],
+    plan: WritePlan,
     file: &File,
     path: &Path,
     at: u64,
@@ -58,37 +107,30 @@ fn write_in_grid(
 ) -> Result<()> {
     let unit = dataset.dtype().swap_unit();
     let swap = !order.is_native() && unit > 1;
-    let shape = dataset.shape();
-    let es = dataset.dtype().size() as u64;
+    let target = COrderFile::new(file, path, at, dataset.shape());
     // One thread writes (the calling one, as the workers read on): two writing at once
     // spent a fifth of a conversion to /dev/shm waiting for the file's lock.
-    WritePlan::new(grid)
-        .write_in_order(
-            dataset,
-            progress,
-            |_, buffer| {
-                if swap {
-                    swap_bytes_in_place(buffer, unit);
-                }
-                Ok(())
-            },
-            |region, bytes| {
-                for_each_run(shape, es, region, |offset, from, len| {
-                    let run = &bytes[from..from + len];
-                    write_all_at(file, run, at + offset).map_err(|e| Error::io(path, e))
-                })
-            },
-        )
-        .map(|_| ())
+    plan.write_in_order(
+        dataset,
+        progress,
+        |_, buffer| {
+            if swap {
+                swap_bytes_in_place(buffer, unit);
+            }
+            Ok(())
+        },
+        |region, bytes| target.place(region, bytes),
+    )
+    .map(|_| ())
 }
 
-/// The region shape [`write_c_order_at`] writes `dataset` in, regions of about
+/// The region shape of [`WritePlan::positioned`], regions of about
 /// `region_bytes`: the C-order stream's ([`Dataset::streaming_chunk_shape`]), unless its
 /// regions would read each of the source's own chunks [`MIN_READS_PER_CHUNK`] times or more
 /// (a source without a memory-mapped view, which decodes or gathers whole chunks: its
 /// cache then holds too few of them) and whole chunks grown to at most `region_bytes`
 /// ([`Dataset::read_chunk_shape`]) lie in the file in runs of [`MIN_RUN_BYTES`] or more.
-fn region_grid(dataset: &Dataset, region_bytes: u64) -> Vec<u64> {
+pub(crate) fn region_grid(dataset: &Dataset, region_bytes: u64) -> Vec<u64> {
     let shape = dataset.shape();
     let es = dataset.dtype().size() as u64;
     let stream = dataset.streaming_chunk_shape(region_bytes);
@@ -278,7 +320,16 @@ mod tests {
         let path = dir.join(format!("{grid:?}-{at}-{order:?}.bin"));
         let file = File::create(&path).unwrap();
         write_all_at(&file, &vec![7; at as usize], 0).unwrap();
-        write_in_grid(ds, grid, &file, &path, at, order, &NoProgress).unwrap();
+        write_in_grid(
+            ds,
+            WritePlan::new(grid),
+            &file,
+            &path,
+            at,
+            order,
+            &NoProgress,
+        )
+        .unwrap();
         drop(file);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).unwrap();

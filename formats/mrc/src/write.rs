@@ -1,15 +1,16 @@
-//! The MRC2014 writer: streams the dataset region by region, converting to the chosen
-//! mode and byte order while accumulating the header statistics (min, max, mean, RMS
-//! deviation), then seeks back to write the header. Voxel size and origin come from the
+//! The MRC2014 writer: writes the dataset region by region at each region's place
+//! (`WritePlan::positioned`), converting to the chosen mode and byte order while
+//! accumulating the header statistics (min, max, mean, RMS deviation), then writes the
+//! header again with them. Voxel size and origin come from the
 //! axes, labels from options and the source file, and an FEI2 extended header from
 //! per-frame FEI metadata when present.
 
 use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom, Write};
 
 use emio_core::metadata::{get_f64, get_path};
 use emio_core::moments::Moments;
-use emio_core::output::stream_c_order;
+use emio_core::plan::WritePlan;
+use emio_core::positioned::{write_all_at, COrderFile};
 use emio_core::{Axis, ByteOrder, DType, Dataset, Error, Result, WriteRequest};
 use half::f16;
 use rayon::prelude::*;
@@ -574,41 +575,57 @@ pub fn write(request: &WriteRequest) -> Result<()> {
 
     let io = |e| Error::io(path, e);
     let file = File::create(path).map_err(io)?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    out.write_all(&h.encode()).map_err(io)?;
-    out.write_all(&ext).map_err(io)?;
+    // The header without the statistics for now (written again at the end), then the
+    // extended header, then the values, each region at its place.
+    let head = h.encode();
+    write_all_at(&file, &head, 0).map_err(io)?;
+    write_all_at(&file, &ext, head.len() as u64).map_err(io)?;
+    let target = COrderFile::new(
+        &file,
+        path,
+        (head.len() + ext.len()) as u64,
+        dataset.shape(),
+    );
     let mut stats = Stats::new();
     let mut buf = Vec::new();
     let identity = mode.dtype() == dtype && !matches!(mode, Mode::ComplexInt16);
-    stream_c_order(dataset, progress, |_, bytes| {
-        buf.clear();
-        if identity && dtype != DType::Bool {
-            // Same type: bytes pass through (swapped for the file's order), bit for bit
-            // (no float conversion, which would quiet signalling NaNs).
-            buf.extend_from_slice(bytes);
-            if !order.is_native() {
-                emio_core::dtype::swap_bytes_in_place(&mut buf, dtype.swap_unit());
-            }
-            if !complex_out {
-                stats.add_native(dtype, bytes);
-            }
-        } else if complex_out {
-            let mut values = real_values(dtype, bytes);
-            if !dtype.is_complex() {
-                values = values.iter().flat_map(|&v| [v, 0.0]).collect();
-            }
-            let component = if mode == Mode::ComplexInt16 {
-                Mode::Int16
+    // The regions arrive in the plan's order, so the statistics add up the same way on
+    // every run.
+    let plan = WritePlan::positioned(dataset);
+    plan.write_in_order(
+        dataset,
+        progress,
+        |_, _| Ok(()),
+        |region, bytes| {
+            buf.clear();
+            if identity && dtype != DType::Bool {
+                // Same type: bytes pass through (swapped for the file's order), bit for bit
+                // (no float conversion, which would quiet signalling NaNs).
+                buf.extend_from_slice(bytes);
+                if !order.is_native() {
+                    emio_core::dtype::swap_bytes_in_place(&mut buf, dtype.swap_unit());
+                }
+                if !complex_out {
+                    stats.add_native(dtype, bytes);
+                }
+            } else if complex_out {
+                let mut values = real_values(dtype, bytes);
+                if !dtype.is_complex() {
+                    values = values.iter().flat_map(|&v| [v, 0.0]).collect();
+                }
+                let component = if mode == Mode::ComplexInt16 {
+                    Mode::Int16
+                } else {
+                    Mode::Float32
+                };
+                encode(&values, component, order, &mut buf);
             } else {
-                Mode::Float32
-            };
-            encode(&values, component, order, &mut buf);
-        } else {
-            let stored = encode(&real_values(dtype, bytes), mode, order, &mut buf);
-            stats.add_region(&stored);
-        }
-        out.write_all(&buf).map_err(io)
-    })?;
+                let stored = encode(&real_values(dtype, bytes), mode, order, &mut buf);
+                stats.add_region(&stored);
+            }
+            target.place(region, &buf)
+        },
+    )?;
     if !complex_out {
         let (dmin, dmax, dmean, rms) = stats.header_values();
         h.dmin = dmin;
@@ -616,9 +633,7 @@ pub fn write(request: &WriteRequest) -> Result<()> {
         h.dmean = dmean;
         h.rms = rms;
     }
-    let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
-    file.write_all(&h.encode()).map_err(io)?;
+    write_all_at(&file, &h.encode(), 0).map_err(io)?;
     file.sync_all().map_err(io)
 }
 
