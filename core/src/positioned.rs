@@ -1,15 +1,15 @@
 //! Writing a dataset's values in C order into one file at their byte positions, the regions
-//! in any order: how writers of plain C-order arrays (`.npy`, Ripple's `.raw`) put their
-//! values in the file.
+//! in any order: how writers of plain C-order arrays (`.npy`, `.mrc`, Ripple's `.raw`) put
+//! their values in the file.
 //!
 //! Positioned writes free the region grid from the file's order. Where the C-order
 //! stream's regions would cut the source's chunks (h5py's chunks of an NCEM dataset stored
 //! transposed span every scan position but 15 × 15 pixels of a frame, so every 16 MiB
 //! stretch of frames needs a sliver of every chunk: bands of the stream (`bands.rs`)
 //! still decode each chunk twice and hold up to 128 MiB each), the regions follow the
-//! source's chunks instead ([`Dataset::read_chunk_shape`]): every chunk is read once, into a
-//! region of at most [`crate::output::STREAM_REGION_BYTES`], whose values then go to the file in runs of
-//! at least [`MIN_RUN_BYTES`], one system call each.
+//! source's chunks instead ([`Dataset::read_chunk_shape`]): every chunk is read once, into
+//! a region of at most [`crate::output::STREAM_REGION_BYTES`], whose values then go to the
+//! file in runs of at least [`MIN_RUN_BYTES`], one system call each.
 
 use std::fs::File;
 use std::io;
@@ -28,7 +28,8 @@ use crate::plan::WritePlan;
 pub const MIN_RUN_BYTES: u64 = 4 << 10;
 
 /// A file holding an array's values in C order from byte `at` on, into which regions of
-/// the array are written at their places, in any order ([`COrderFile::place`]).
+/// the array are written at their places, in any order ([`COrderFile::place`]), or a
+/// whole dataset region by region ([`COrderFile::write`]).
 #[derive(Debug, Clone, Copy)]
 pub struct COrderFile<'a> {
     file: &'a File,
@@ -69,59 +70,46 @@ impl<'a> COrderFile<'a> {
             write_all_at(self.file, run, self.at + offset).map_err(|e| Error::io(self.path, e))
         })
     }
-}
 
-/// Write the values of `dataset` in C order, in byte `order`, into `file` (named `path` in
-/// errors) from byte `at` on: regions read in parallel on the engine's workers
-/// ([`WritePlan::positioned`]), each written at its place as it arrives. Progress,
-/// cancellation and the memory bound are the engine's; the file ends up `at +
-/// dataset.nbytes()` bytes long at least.
-pub fn write_c_order_at(
-    dataset: &Dataset,
-    file: &File,
-    path: &Path,
-    at: u64,
-    order: ByteOrder,
-    progress: &dyn Progress,
-) -> Result<()> {
-    write_in_grid(
-        dataset,
-        WritePlan::positioned(dataset),
-        file,
-        path,
-        at,
-        order,
-        progress,
-    )
-}
+    /// Write all of `dataset` (of this file's shape) in byte `order`: regions read in
+    /// parallel on the engine's workers ([`WritePlan::positioned`]), each placed as it
+    /// arrives. Progress, cancellation and the memory bound are the engine's; the file
+    /// ends up `at + dataset.nbytes()` bytes long at least.
+    pub fn write(
+        &self,
+        dataset: &Dataset,
+        order: ByteOrder,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        self.write_through(WritePlan::positioned(dataset), dataset, order, progress)
+    }
 
-/// [`write_c_order_at`] through `plan`.
-fn write_in_grid(
-    dataset: &Dataset,
-    plan: WritePlan,
-    file: &File,
-    path: &Path,
-    at: u64,
-    order: ByteOrder,
-    progress: &dyn Progress,
-) -> Result<()> {
-    let unit = dataset.dtype().swap_unit();
-    let swap = !order.is_native() && unit > 1;
-    let target = COrderFile::new(file, path, at, dataset.shape());
-    // One thread writes (the calling one, as the workers read on): two writing at once
-    // spent a fifth of a conversion to /dev/shm waiting for the file's lock.
-    plan.write_in_order(
-        dataset,
-        progress,
-        |_, buffer| {
-            if swap {
-                swap_bytes_in_place(buffer, unit);
-            }
-            Ok(())
-        },
-        |region, bytes| target.place(region, bytes),
-    )
-    .map(|_| ())
+    /// [`COrderFile::write`] through `plan`.
+    fn write_through(
+        &self,
+        plan: WritePlan,
+        dataset: &Dataset,
+        order: ByteOrder,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        debug_assert_eq!(dataset.shape(), self.shape);
+        let unit = dataset.dtype().swap_unit();
+        let swap = !order.is_native() && unit > 1;
+        // One thread writes (the calling one, as the workers read on): two writing at
+        // once spent a fifth of a conversion to /dev/shm waiting for the file's lock.
+        plan.write_in_order(
+            dataset,
+            progress,
+            |_, buffer| {
+                if swap {
+                    swap_bytes_in_place(buffer, unit);
+                }
+                Ok(())
+            },
+            |region, bytes| self.place(region, bytes),
+        )
+        .map(|_| ())
+    }
 }
 
 /// The region shape of [`WritePlan::positioned`], regions of about
@@ -152,14 +140,19 @@ pub(crate) fn region_grid(dataset: &Dataset, region_bytes: u64) -> Vec<u64> {
     }
 }
 
-/// Elements of the longest runs `region` of a C-order array of `shape` is made of: its
-/// extent along the last dimension it does not cover whole, times every later dimension.
-fn run_elements(shape: &[u64], region: &Region) -> u64 {
-    let split = (0..shape.len())
+/// The last dimension of an array of `shape` that `region` does not cover whole (0 when
+/// it covers them all): the region lies in the array in runs of its extent along that
+/// dimension and every later one.
+fn last_cut(shape: &[u64], region: &Region) -> usize {
+    (0..shape.len())
         .rev()
         .find(|&d| region.shape[d] < shape[d])
-        .unwrap_or(0);
-    region.shape[split..].iter().product()
+        .unwrap_or(0)
+}
+
+/// Elements of each run `region` of a C-order array of `shape` is made of ([`last_cut`]).
+fn run_elements(shape: &[u64], region: &Region) -> u64 {
+    region.shape[last_cut(shape, region)..].iter().product()
 }
 
 /// Call `write(offset, from, len)` for each run of `region` of a C-order array of `shape`
@@ -171,15 +164,12 @@ fn for_each_run(
     region: &Region,
     mut write: impl FnMut(u64, usize, usize) -> Result<()>,
 ) -> Result<()> {
-    let n = shape.len();
-    let run = (run_elements(shape, region) * es) as usize;
     if region.is_empty() {
         return Ok(());
     }
-    let split = (0..n)
-        .rev()
-        .find(|&d| region.shape[d] < shape[d])
-        .unwrap_or(0);
+    let n = shape.len();
+    let run = (run_elements(shape, region) * es) as usize;
+    let split = last_cut(shape, region);
     let mut strides = vec![es; n];
     for d in (0..n.saturating_sub(1)).rev() {
         strides[d] = strides[d + 1] * shape[d + 1];
@@ -278,7 +268,7 @@ mod tests {
                 start,
                 shape: extent,
             };
-            // The chunk's values are its runs of the array's ramp, one element wide.
+            // The chunk's values, run by run, from the array's ramp.
             let all = ramp(&self.shape);
             let mut at = 0;
             for_each_run(&self.shape, 2, &region, |offset, _, len| {
@@ -313,23 +303,17 @@ mod tests {
         dataset(Arc::new(source.unwrap()))
     }
 
-    /// What [`write_in_grid`] leaves in a file after `at` placeholder bytes.
+    /// What [`COrderFile::write_through`] leaves in a file, in regions of `grid`, after `at`
+    /// placeholder bytes.
     fn written(ds: &Dataset, grid: &[u64], at: u64, order: ByteOrder) -> Vec<u8> {
         let dir = std::env::temp_dir().join(format!("emio-positioned-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{grid:?}-{at}-{order:?}.bin"));
         let file = File::create(&path).unwrap();
         write_all_at(&file, &vec![7; at as usize], 0).unwrap();
-        write_in_grid(
-            ds,
-            WritePlan::new(grid),
-            &file,
-            &path,
-            at,
-            order,
-            &NoProgress,
-        )
-        .unwrap();
+        COrderFile::new(&file, &path, at, ds.shape())
+            .write_through(WritePlan::new(grid), ds, order, &NoProgress)
+            .unwrap();
         drop(file);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).unwrap();

@@ -1,9 +1,9 @@
 //! The MRC2014 writer: writes the dataset region by region at each region's place
 //! (`WritePlan::positioned`), converting to the chosen mode and byte order while
 //! accumulating the header statistics (min, max, mean, RMS deviation), then writes the
-//! header again with them. Voxel size and origin come from the
-//! axes, labels from options and the source file, and an FEI2 extended header from
-//! per-frame FEI metadata when present.
+//! header again with them. Voxel size and origin come from the axes, labels from options
+//! and the source file, and an FEI2 extended header from per-frame FEI metadata when
+//! present.
 
 use std::fs::File;
 

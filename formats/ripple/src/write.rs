@@ -5,7 +5,7 @@
 use std::fs::File;
 
 use emio_core::metadata::{get_path, get_str, value_f64};
-use emio_core::positioned::write_c_order_at;
+use emio_core::positioned::COrderFile;
 use emio_core::{AxisKind, ByteOrder, DType, Dataset, Error, Result, WriteRequest};
 
 use crate::{RawByteOrder, FORMAT};
@@ -196,6 +196,6 @@ pub fn write(request: &WriteRequest) -> Result<()> {
     let raw = path.with_extension("raw");
     let io = |e| Error::io(&raw, e);
     let file = File::create(&raw).map_err(io)?;
-    write_c_order_at(dataset, &file, &raw, 0, order, progress)?;
+    COrderFile::new(&file, &raw, 0, dataset.shape()).write(dataset, order, progress)?;
     file.sync_all().map_err(io)
 }
