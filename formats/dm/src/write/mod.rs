@@ -8,7 +8,7 @@
 //! writing; the pixels are then
 //! streamed region by region into the placeholder's position. Spectrum images (one signal
 //! axis, last, after two or more navigation axes) are written energy-slowest as DM stores
-//! them, slab by slab.
+//! them, regions of whole energy planes transposed by core's write pipeline.
 //!
 //! Tags come from the dataset's original metadata when it was read from a DM file (its
 //! `ImageTags` and top-level tags), otherwise from its normalized metadata translated to the
@@ -23,6 +23,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use emio_core::output::{stream_c_order, STREAM_REGION_BYTES};
+use emio_core::plan::WritePlan;
 use emio_core::{DType, Dataset, Error, Progress, Result};
 
 pub(crate) use layout::{Geometry, PixelFormat};
@@ -64,46 +65,28 @@ fn to_disk(dtype: DType, bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Stream the pixels of a spectrum image energy-slowest: slabs of whole energy planes.
+/// Stream the pixels of a spectrum image energy-slowest, as DM stores them: regions of
+/// whole energy planes (about [`STREAM_REGION_BYTES`] each), which core's write pipeline
+/// reads in parallel and hands over in the stored axis order (energy first), transposed
+/// by its tiled kernels.
 fn stream_spectrum_image(
     ds: &Dataset,
     progress: &dyn Progress,
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
-    let shape = ds.shape().to_vec();
+    let shape = ds.shape();
     let n = shape.len();
     let es = ds.dtype().size() as u64;
     let plane: u64 = shape[..n - 1].iter().product::<u64>().max(1);
-    let energies = shape[n - 1];
-    let per_slab = (STREAM_REGION_BYTES / (plane * es).max(1)).clamp(1, energies.max(1));
-    progress.set_total(ds.nbytes());
-    let mut e0 = 0;
-    let mut transposed = Vec::new();
-    while e0 < energies {
-        if progress.is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        let de = per_slab.min(energies - e0);
-        let mut start = vec![0; n];
-        start[n - 1] = e0;
-        let mut region = shape.clone();
-        region[n - 1] = de;
-        let bytes = ds.read_region_bytes(&start, &region)?;
-        // (plane, de) -> (de, plane)
-        let es = es as usize;
-        transposed.resize(bytes.len(), 0);
-        for (p, spectrum) in bytes.chunks_exact(de as usize * es).enumerate() {
-            for (e, v) in spectrum.chunks_exact(es).enumerate() {
-                let dst = (e * plane as usize + p) * es;
-                transposed[dst..dst + es].copy_from_slice(v);
-            }
-        }
-        sink(&transposed)?;
-        progress.advance(bytes.len() as u64);
-        e0 += de;
-    }
-    Ok(())
+    let mut chunk = shape.to_vec();
+    chunk[n - 1] = (STREAM_REGION_BYTES / (plane * es).max(1)).clamp(1, shape[n - 1].max(1));
+    let energy_first: Vec<usize> = std::iter::once(n - 1).chain(0..n - 1).collect();
+    WritePlan::new(&chunk)
+        .stored_order(&energy_first)
+        .write_in_order(ds, progress, |_, _| Ok(()), |_, bytes| sink(bytes))
+        .map(|_| ())
 }
+
 /// The checks and the tag tree every DM writer starts from: the pixel format, where the
 /// axes go, and the whole tag tree with the pixels as a placeholder.
 pub(crate) fn prepare(ds: &Dataset) -> Result<(PixelFormat, Geometry, Tags)> {
