@@ -128,11 +128,7 @@ pub(crate) fn region_grid(dataset: &Dataset, region_bytes: u64) -> Vec<u64> {
     }
     let follow = dataset.read_chunk_shape(region_bytes);
     let bytes = follow.iter().product::<u64>().saturating_mul(es);
-    let region = Region {
-        start: vec![0; shape.len()],
-        shape: follow.clone(),
-    };
-    let run = run_elements(shape, &region) * es;
+    let run = follow[last_cut(shape, &follow)..].iter().product::<u64>() * es;
     if bytes <= region_bytes && run >= MIN_RUN_BYTES {
         follow
     } else {
@@ -140,19 +136,14 @@ pub(crate) fn region_grid(dataset: &Dataset, region_bytes: u64) -> Vec<u64> {
     }
 }
 
-/// The last dimension of an array of `shape` that `region` does not cover whole (0 when
-/// it covers them all): the region lies in the array in runs of its extent along that
-/// dimension and every later one.
-fn last_cut(shape: &[u64], region: &Region) -> usize {
+/// The last dimension of an array of `shape` that a region of `extent` does not cover
+/// whole (0 when it covers them all): the region lies in the array in runs of its extent
+/// along that dimension and every later one.
+fn last_cut(shape: &[u64], extent: &[u64]) -> usize {
     (0..shape.len())
         .rev()
-        .find(|&d| region.shape[d] < shape[d])
+        .find(|&d| extent[d] < shape[d])
         .unwrap_or(0)
-}
-
-/// Elements of each run `region` of a C-order array of `shape` is made of ([`last_cut`]).
-fn run_elements(shape: &[u64], region: &Region) -> u64 {
-    region.shape[last_cut(shape, region)..].iter().product()
 }
 
 /// Call `write(offset, from, len)` for each run of `region` of a C-order array of `shape`
@@ -168,8 +159,8 @@ fn for_each_run(
         return Ok(());
     }
     let n = shape.len();
-    let run = (run_elements(shape, region) * es) as usize;
-    let split = last_cut(shape, region);
+    let split = last_cut(shape, &region.shape);
+    let run = (region.shape[split..].iter().product::<u64>() * es) as usize;
     let mut strides = vec![es; n];
     for d in (0..n.saturating_sub(1)).rev() {
         strides[d] = strides[d + 1] * shape[d + 1];
