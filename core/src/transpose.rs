@@ -8,16 +8,21 @@
 //! AVX-512 (one 64-byte vector per row piece, e.g. 32 × 32 `u16` per block), AVX2 (two
 //! 32-byte vectors per 64-byte row piece) or SSE2 (16 bytes, part of the x86_64 baseline);
 //! what the wide blocks leave of a tile goes to the next narrower kernel, and the last
-//! partial blocks element by element. Elsewhere, tiles are copied element by
-//! element. Both [`crate::copy::copy_nd`] and the crate's gather take this path when
-//! it applies; [`transpose_2d`] runs one plane with a chosen kernel (benchmarks, tests).
+//! partial blocks element by element. A plane one of whose sides is narrower than the
+//! narrowest block (a chunk two scan rows deep) takes the axes that continue that side
+//! contiguously (`merged.rs`). Elsewhere, tiles are copied element by element. Both
+//! [`crate::copy::copy_nd`] and the crate's gather take this path when it applies;
+//! [`transpose_2d`] runs one plane with a chosen kernel (benchmarks, tests).
 
 use std::sync::OnceLock;
 
 use crate::strides::{walk, Layout};
 
+mod merged;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+use merged::Lines;
 
 /// Copy an N-D block of `shape` elements of `es` bytes from `src` laid out as `from` to
 /// `dst` laid out as `to` by tiled transposes; false (nothing copied) when the layouts are
@@ -63,20 +68,35 @@ pub(crate) fn transpose(
     let Some(r) = ss.iter().position(|&s| s == es) else {
         return false;
     };
+    // A side of the plane narrower than `MERGE_BYTES` takes the axes that continue it
+    // contiguously (`merged.rs`).
+    let rows = merge(r, &dims, &ss, es, &[n - 1]);
+    let cols = merge(n - 1, &dims, &ds, es, &rows);
+    let lines = |axes: &[usize], strides: &[usize]| {
+        (axes.len() > 1).then(|| Lines::new(axes.iter().map(|&k| (dims[k], strides[k])).collect()))
+    };
     let plane = Plane {
-        rows: dims[r],
-        cols: dims[n - 1],
+        rows: rows.iter().map(|&k| dims[k]).product(),
+        cols: cols.iter().map(|&k| dims[k]).product(),
         s_col: ss[n - 1],
         d_row: ds[r],
+        row_lines: lines(&rows, &ds),
+        col_lines: lines(&cols, &ss),
         kernel: Kernel::best(),
         stream,
     };
+    let outer: Vec<usize> = (0..n)
+        .filter(|k| !rows.contains(k) && !cols.contains(k))
+        .collect();
+    let pick = |v: &[usize]| outer.iter().map(|&k| v[k] as i64).collect::<Vec<i64>>();
+    let shape: Vec<u64> = outer.iter().map(|&k| dims[k] as u64).collect();
+    let (ss, ds) = (pick(&ss), pick(&ds));
     let (s0, d0) = (from.offset as usize, to.offset as usize);
     match es {
-        1 => planes::<1>(src, s0, &ss, dst, d0, &ds, &dims, r, &plane),
-        2 => planes::<2>(src, s0, &ss, dst, d0, &ds, &dims, r, &plane),
-        4 => planes::<4>(src, s0, &ss, dst, d0, &ds, &dims, r, &plane),
-        8 => planes::<8>(src, s0, &ss, dst, d0, &ds, &dims, r, &plane),
+        1 => planes::<1>(src, s0, dst, d0, &shape, &ss, &ds, &plane),
+        2 => planes::<2>(src, s0, dst, d0, &shape, &ss, &ds, &plane),
+        4 => planes::<4>(src, s0, dst, d0, &shape, &ss, &ds, &plane),
+        8 => planes::<8>(src, s0, dst, d0, &shape, &ss, &ds, &plane),
         _ => return false,
     }
     if stream {
@@ -126,6 +146,8 @@ pub fn transpose_2d(
         d_row,
         kernel: kernel.min(Kernel::best()),
         stream,
+        row_lines: None,
+        col_lines: None,
     };
     match es {
         1 => transpose_plane::<1>(src, 0, dst, 0, &plane),
@@ -220,27 +242,65 @@ struct Plane {
     /// store first reads its line from memory, a third memory pass a large transpose
     /// does not need. The caller fences afterwards.
     stream: bool,
+    /// The destination rows' offsets when the rows are several axes merged (`d_row` then
+    /// unused).
+    row_lines: Option<Lines>,
+    /// The source columns' offsets when the columns are several axes merged (`s_col` then
+    /// unused).
+    col_lines: Option<Lines>,
 }
 
-/// Run the 2-D transpose for every index of the axes other than `r` and the last.
+/// The axes one side of a plane is made of: `first`, then, while the side spans less than
+/// [`MERGE_BYTES`], the axis (not in `taken`) whose stride in `strides` continues it
+/// contiguously (the side's extent times `es`).
+fn merge(
+    first: usize,
+    dims: &[usize],
+    strides: &[usize],
+    es: usize,
+    taken: &[usize],
+) -> Vec<usize> {
+    let mut axes = vec![first];
+    let mut extent = dims[first];
+    while extent * es < MERGE_BYTES {
+        let next = (0..dims.len())
+            .find(|k| !axes.contains(k) && !taken.contains(k) && strides[*k] == extent * es);
+        let Some(k) = next else { break };
+        axes.push(k);
+        extent *= dims[k];
+    }
+    axes
+}
+
+/// A side of a transposed plane narrower than this many bytes (the narrowest vector
+/// block's, SSE2's 16) takes the axes that continue it contiguously: its planes would
+/// otherwise go element by element (`merged.rs`). Sides this wide or wider keep their
+/// blocks (measured: merging sides of 16 bytes too made reads of NCEM chunks 8 frames
+/// deep slower than their staged path, docs/performance.md, session 39).
+pub const MERGE_BYTES: usize = 16;
+
+/// Run the 2-D transpose `plane` for every index of the outer axes (`shape`, their source
+/// and destination strides `ss` and `ds`).
 #[allow(clippy::too_many_arguments)]
 fn planes<const E: usize>(
     src: &[u8],
     s0: usize,
-    ss: &[usize],
     dst: &mut [u8],
     d0: usize,
-    ds: &[usize],
-    dims: &[usize],
-    r: usize,
+    shape: &[u64],
+    ss: &[i64],
+    ds: &[i64],
     plane: &Plane,
 ) {
-    let n = dims.len();
-    let outer: Vec<usize> = (0..n - 1).filter(|&k| k != r).collect();
-    let pick = |v: &[usize]| outer.iter().map(|&k| v[k] as i64).collect::<Vec<i64>>();
-    let shape: Vec<u64> = outer.iter().map(|&k| dims[k] as u64).collect();
-    walk(&shape, &pick(ss), &pick(ds), s0 as i64, |s, d| {
-        transpose_plane::<E>(src, s as usize, dst, d0 + d as usize, plane)
+    if plane.row_lines.is_none() && plane.col_lines.is_none() {
+        walk(shape, ss, ds, s0 as i64, |s, d| {
+            transpose_plane::<E>(src, s as usize, dst, d0 + d as usize, plane)
+        });
+        return;
+    }
+    let mut scratch = vec![0u8; merged::SCRATCH_BYTES];
+    walk(shape, ss, ds, s0 as i64, |s, d| {
+        merged::transpose_merged::<E>(src, s as usize, dst, d0 + d as usize, plane, &mut scratch)
     });
 }
 
@@ -533,6 +593,34 @@ mod tests {
         }
     }
 
+    /// Strides of an array of `shape` stored with its axes in `order` (`order[0]` slowest),
+    /// C-contiguous in that order.
+    fn permuted_strides(shape: &[u64], order: &[usize], es: usize) -> Vec<i64> {
+        let stored: Vec<u64> = order.iter().map(|&k| shape[k]).collect();
+        let c = c_strides(&stored, es);
+        let mut strides = vec![0i64; shape.len()];
+        for (i, &k) in order.iter().enumerate() {
+            strides[k] = c[i];
+        }
+        strides
+    }
+
+    /// A 2- to 5-D array of at most 50,000 elements and two orders of its axes.
+    fn shapes_and_orders() -> impl Strategy<Value = (Vec<u64>, Vec<usize>, Vec<usize>)> {
+        let shape = prop::collection::vec(prop_oneof![1u64..5, 1u64..80], 2..=5)
+            .prop_filter("at most 50,000 elements", |s| {
+                s.iter().product::<u64>() <= 50_000
+            });
+        shape.prop_flat_map(|shape| {
+            let axes: Vec<usize> = (0..shape.len()).collect();
+            (
+                Just(shape),
+                Just(axes.clone()).prop_shuffle(),
+                Just(axes).prop_shuffle(),
+            )
+        })
+    }
+
     /// `transpose_2d`'s contract, element by element.
     #[allow(clippy::too_many_arguments)]
     fn naive_2d(
@@ -588,6 +676,33 @@ mod tests {
                 prop_assert!(done, "{kernel:?}");
                 prop_assert!(got == want, "{kernel:?}, es {es}, {rows} x {cols}, stream {stream}");
             }
+        }
+    }
+
+    proptest! {
+        /// Arrays of 2 to 5 axes, some only a few indices long, copied between any two
+        /// storage orders (narrow planes merge the axes that continue them, `merged.rs`),
+        /// streaming or not, from an offset, against the element-by-element copy.
+        #[test]
+        fn any_storage_order_matches_the_plain_copy(
+            (shape, from_order, to_order) in shapes_and_orders(),
+            es in prop::sample::select(vec![1usize, 2, 4, 8]),
+            skew in 0usize..9,
+            stream in any::<bool>(),
+        ) {
+            let n = shape.iter().product::<u64>() as usize * es;
+            let src: Vec<u8> = (0..n + skew).map(|i| (i * 131 + i / 253) as u8).collect();
+            let (from, to) = (
+                permuted_strides(&shape, &from_order, es),
+                permuted_strides(&shape, &to_order, es),
+            );
+            let from = Layout { offset: skew as i64, strides: &from };
+            let to = Layout { offset: 0, strides: &to };
+            let mut want = vec![0u8; n];
+            copy_elements(&src, from, &mut want, to, &shape, es);
+            let mut got = vec![0u8; n];
+            tiled(&src, from, &mut got, to, &shape, es, stream);
+            prop_assert!(got == want, "{shape:?} stored {from_order:?} to {to_order:?}, es {es}");
         }
     }
 
