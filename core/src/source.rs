@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::format::{NoProgress, Progress};
 pub use crate::select::Select;
 pub use crate::strides::{c_strides, element_count, for_each_index, Layout};
-pub use crate::transpose::MERGE_BYTES;
+pub use crate::transpose::MERGE_ROW_BYTES;
 
 /// A lazily read N-D array of one logical dtype.
 pub trait ArraySource: Send + Sync {

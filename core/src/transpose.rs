@@ -8,9 +8,9 @@
 //! AVX-512 (one 64-byte vector per row piece, e.g. 32 × 32 `u16` per block), AVX2 (two
 //! 32-byte vectors per 64-byte row piece) or SSE2 (16 bytes, part of the x86_64 baseline);
 //! what the wide blocks leave of a tile goes to the next narrower kernel, and the last
-//! partial blocks element by element. A plane one of whose sides is narrower than the
-//! narrowest block (a chunk two scan rows deep) takes the axes that continue that side
-//! contiguously (`merged.rs`). Elsewhere, tiles are copied element by element. Both
+//! partial blocks element by element. A plane whose rows are narrower than the narrowest
+//! block, or whose columns are narrower than a cache line (a chunk two scan rows deep),
+//! takes the axes that continue that side contiguously (`merged.rs`). Elsewhere, tiles are copied element by element. Both
 //! [`crate::copy::copy_nd`] and the crate's gather take this path when it applies;
 //! [`transpose_2d`] runs one plane with a chosen kernel (benchmarks, tests).
 
@@ -68,10 +68,10 @@ pub(crate) fn transpose(
     let Some(r) = ss.iter().position(|&s| s == es) else {
         return false;
     };
-    // A side of the plane narrower than `MERGE_BYTES` takes the axes that continue it
-    // contiguously (`merged.rs`).
-    let rows = merge(r, &dims, &ss, es, &[n - 1]);
-    let cols = merge(n - 1, &dims, &ds, es, &rows);
+    // Narrow sides of the plane take the axes that continue them contiguously
+    // (`merged.rs`).
+    let rows = merge(r, &dims, &ss, es, &[n - 1], MERGE_ROW_BYTES);
+    let cols = merge(n - 1, &dims, &ds, es, &rows, MERGE_COL_BYTES);
     let lines = |axes: &[usize], strides: &[usize]| {
         (axes.len() > 1).then(|| Lines::new(axes.iter().map(|&k| (dims[k], strides[k])).collect()))
     };
@@ -251,18 +251,19 @@ struct Plane {
 }
 
 /// The axes one side of a plane is made of: `first`, then, while the side spans less than
-/// [`MERGE_BYTES`], the axis (not in `taken`) whose stride in `strides` continues it
-/// contiguously (the side's extent times `es`).
+/// `bytes`, the axis (not in `taken`) whose stride in `strides` continues it contiguously
+/// (the side's extent times `es`).
 fn merge(
     first: usize,
     dims: &[usize],
     strides: &[usize],
     es: usize,
     taken: &[usize],
+    bytes: usize,
 ) -> Vec<usize> {
     let mut axes = vec![first];
     let mut extent = dims[first];
-    while extent * es < MERGE_BYTES {
+    while extent * es < bytes {
         let next = (0..dims.len())
             .find(|k| !axes.contains(k) && !taken.contains(k) && strides[*k] == extent * es);
         let Some(k) = next else { break };
@@ -272,12 +273,20 @@ fn merge(
     axes
 }
 
-/// A side of a transposed plane narrower than this many bytes (the narrowest vector
-/// block's, SSE2's 16) takes the axes that continue it contiguously: its planes would
-/// otherwise go element by element (`merged.rs`). Sides this wide or wider keep their
-/// blocks (measured: merging sides of 16 bytes too made reads of NCEM chunks 8 frames
-/// deep slower than their staged path, docs/performance.md, session 39).
-pub const MERGE_BYTES: usize = 16;
+/// A transposed plane's rows (along the source's contiguous axis) narrower than this many
+/// bytes, the narrowest vector block's (SSE2's 16), take the source axes that continue
+/// them contiguously: their planes would otherwise go element by element (`merged.rs`:
+/// the destination rows are then scattered from a tile). Wider rows keep their blocks:
+/// merging rows of 16 bytes too made reads of NCEM chunks 8 frames deep slower than their
+/// staged path (docs/performance.md, session 39).
+pub const MERGE_ROW_BYTES: usize = 16;
+
+/// A transposed plane's columns (along the destination's contiguous axis) narrower than
+/// this many bytes, a cache line, take the destination axes that continue them (the source
+/// lines are then gathered into a tile, and the destination written in whole lines):
+/// writes of NCEM EMD chunks 8 frames deep ran 0.44-0.50 s for 256 MiB through 16-byte
+/// blocks, 0.38-0.39 s merged (docs/performance.md, session 39).
+const MERGE_COL_BYTES: usize = 64;
 
 /// Run the 2-D transpose `plane` for every index of the outer axes (`shape`, their source
 /// and destination strides `ss` and `ds`).

@@ -32,8 +32,8 @@ pub(super) struct Lines {
 
 impl Lines {
     /// The lines of the merged axes `(extent, stride)`, fastest first: at most eight
-    /// (merging stops once a side spans `MERGE_BYTES`, and every merged axis at least
-    /// doubles it).
+    /// (merging stops once a side spans a cache line or less, and every merged axis at
+    /// least doubles it).
     pub(super) fn new(axes: Vec<(usize, usize)>) -> Self {
         assert!(axes.len() <= 8, "{} merged axes", axes.len());
         Lines { axes }

@@ -15,7 +15,9 @@
 
 use std::collections::HashMap;
 
-use emio_core::source::{c_strides, copy_nd, element_count, for_each_index, Layout, MERGE_BYTES};
+use emio_core::source::{
+    c_strides, copy_nd, element_count, for_each_index, Layout, MERGE_ROW_BYTES,
+};
 
 use super::{zero_fill, Entry, Geometry};
 
@@ -38,14 +40,14 @@ pub(super) fn stored_inner_axis(g: &Geometry, shape: &[u64]) -> Option<usize> {
     let inner = (0..n).rev().find(|&k| g.stored_chunk[k] > 1)?;
     let b = g.perm.iter().position(|&p| p == inner)?;
     let wide = |k: usize| g.chunk[k].min(shape[k]) >= WIDE_PLANE;
-    // A side along `b` narrower than [`MERGE_BYTES`] takes the stored axes that continue
+    // A side along `b` narrower than [`MERGE_ROW_BYTES`] takes the stored axes that continue
     // it within a chunk (core's transposes merge them): a chunk a few indices deep along
     // `b` but whole along the next stored axes has wide planes too.
     let es = g.dtype.size() as u64;
     let mut side = g.chunk[b].min(shape[b]);
     for stored in (0..inner).rev() {
         let d = g.perm.iter().position(|&p| p == stored)?;
-        if side * es >= MERGE_BYTES as u64 || d == n - 1 {
+        if side * es >= MERGE_ROW_BYTES as u64 || d == n - 1 {
             break;
         }
         side *= g.chunk[d].min(shape[d]);
