@@ -5,7 +5,9 @@
 //! and the source file, and an FEI2 extended header from per-frame FEI metadata when
 //! present.
 
+use std::collections::HashMap;
 use std::fs::File;
+use std::sync::{Mutex, MutexGuard};
 
 use emio_core::metadata::{get_f64, get_path};
 use emio_core::moments::Moments;
@@ -13,7 +15,6 @@ use emio_core::plan::WritePlan;
 use emio_core::positioned::{write_all_at, COrderFile};
 use emio_core::{Axis, ByteOrder, DType, Dataset, Error, Result, WriteRequest};
 use half::f16;
-use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::exthdr;
@@ -192,8 +193,15 @@ fn mrc_shape(ds: &Dataset, ispg_option: Option<i64>) -> Result<Shape> {
     Ok(shape)
 }
 
-/// Values per block of the parallel statistics.
+/// Values per block of the statistics (each block summarised in two passes while it is in
+/// the cache).
 const STATS_BLOCK: usize = 1 << 16;
+
+/// `m` locked, whether or not another thread panicked while holding it (the summaries it
+/// guards are whole values, inserted and removed in one step).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Running statistics merged region by region (Chan et al.'s parallel variance,
 /// [`Moments::merged`]).
@@ -215,28 +223,56 @@ impl Stats {
         }
     }
 
-    /// Statistics of one block of values (two passes: mean, then squared deviations).
-    fn of_block(values: impl Iterator<Item = f64> + Clone) -> Stats {
+    /// Statistics of one block of values (two passes: mean, then squared deviations), in
+    /// eight lanes the compiler vectorizes (a running sum per lane, the lanes added at the
+    /// end: one `f64` sum in order cannot be vectorized, and took a 1 GiB `f32` conversion
+    /// to `.mrc` 1.2 s of processor time against 0.3 s for the rest).
+    fn of_block<T: Copy>(values: &[T], f: impl Fn(T) -> f64) -> Stats {
+        const LANES: usize = 8;
         let mut s = Stats::new();
-        let (mut lo, mut hi, mut sum, mut n) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0.0);
-        for v in values.clone() {
-            lo = lo.min(v);
-            hi = hi.max(v);
-            sum += v;
-            n += 1.0;
-        }
-        if n == 0.0 {
+        if values.is_empty() {
             return s;
         }
+        let (groups, rest) = values.as_chunks::<LANES>();
+        let mut lo = [f64::INFINITY; LANES];
+        let mut hi = [f64::NEG_INFINITY; LANES];
+        let mut sum = [0.0; LANES];
+        let mut first = |k: usize, v: f64| {
+            lo[k] = lo[k].min(v);
+            hi[k] = hi[k].max(v);
+            sum[k] += v;
+        };
+        for g in groups {
+            for (k, &x) in g.iter().enumerate() {
+                first(k, f(x));
+            }
+        }
+        for (k, &x) in rest.iter().enumerate() {
+            first(k, f(x));
+        }
+        let lo = lo.into_iter().fold(f64::INFINITY, f64::min);
+        let hi = hi.into_iter().fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = sum.iter().sum();
         if !sum.is_finite() || !lo.is_finite() || !hi.is_finite() {
             s.finite = false;
             return s;
         }
+        let n = values.len() as f64;
         let mean = sum / n;
+        let mut m2 = [0.0; LANES];
+        let mut second = |k: usize, v: f64| m2[k] += (v - mean) * (v - mean);
+        for g in groups {
+            for (k, &x) in g.iter().enumerate() {
+                second(k, f(x));
+            }
+        }
+        for (k, &x) in rest.iter().enumerate() {
+            second(k, f(x));
+        }
         s.moments = Moments {
             count: n,
             mean,
-            m2: values.map(|v| (v - mean) * (v - mean)).sum(),
+            m2: m2.iter().sum(),
         };
         s.min = lo;
         s.max = hi;
@@ -251,42 +287,97 @@ impl Stats {
         self.max = self.max.max(other.max);
     }
 
-    /// Add values already converted to f64.
+    /// Add values already converted to f64, block by block.
     fn add_region(&mut self, values: &[f64]) {
-        let part = values
-            .par_chunks(STATS_BLOCK)
-            .map(|b| Stats::of_block(b.iter().copied()))
-            .reduce(Stats::new, |mut a, b| {
-                a.merge(&b);
-                a
-            });
-        self.merge(&part);
+        for block in values.chunks(STATS_BLOCK) {
+            self.merge(&Stats::of_block(block, |v| v));
+        }
     }
 
-    /// Add native-endian elements of `N` bytes decoded by `decode`, without copying.
-    fn add_raw<const N: usize>(&mut self, bytes: &[u8], decode: impl Fn([u8; N]) -> f64 + Sync) {
-        let part = bytes
-            .par_chunks(STATS_BLOCK * N)
-            .map(|b| {
-                Stats::of_block(b.chunks_exact(N).map(|c| {
-                    let mut a = [0u8; N];
-                    a.copy_from_slice(c);
-                    decode(a)
-                }))
-            })
-            .reduce(Stats::new, |mut a, b| {
-                a.merge(&b);
-                a
+    /// Add native-endian elements of `N` bytes decoded by `decode`, without copying, block
+    /// by block.
+    fn add_raw<const N: usize>(&mut self, bytes: &[u8], decode: impl Fn([u8; N]) -> f64) {
+        for block in bytes.as_chunks::<N>().0.chunks(STATS_BLOCK) {
+            self.merge(&Stats::of_block(block, &decode));
+        }
+    }
+
+    /// Add native-endian 8- or 16-bit integers decoded by `decode`: sums of the values and
+    /// of their squares in integers, exact (no rounding until the region's moments are
+    /// formed), in one pass the compiler vectorizes; two passes in `f64` took a 1 GiB
+    /// `u16` conversion to `.mrc` 1.3 s of processor time against 0.2 s for `.npy`.
+    fn add_small_integers<const N: usize>(
+        &mut self,
+        bytes: &[u8],
+        decode: impl Fn([u8; N]) -> i32,
+    ) {
+        /// (count, min, max, sum, sum of squares).
+        type Sums = (u64, i32, i32, i64, i128);
+        // Sixteen lanes of running sums (the loop the compiler vectorizes): a lane's sum
+        // of a block's 2^12 values stays within `i32` and its squares (below 2^32 for
+        // 16-bit values) within `u64`.
+        const LANES: usize = 16;
+        let block = |b: &[[u8; N]]| -> Sums {
+            let (mut lo, mut hi) = ([i32::MAX; LANES], [i32::MIN; LANES]);
+            let (mut sum, mut squares) = ([0i32; LANES], [0u64; LANES]);
+            let mut add = |k: usize, v: i32| {
+                lo[k] = lo[k].min(v);
+                hi[k] = hi[k].max(v);
+                sum[k] += v;
+                let a = v.unsigned_abs();
+                squares[k] += u64::from(a * a);
+            };
+            let (groups, rest) = b.as_chunks::<LANES>();
+            for group in groups {
+                for (k, &c) in group.iter().enumerate() {
+                    add(k, decode(c));
+                }
+            }
+            for (k, &c) in rest.iter().enumerate() {
+                add(k, decode(c));
+            }
+            (
+                b.len() as u64,
+                lo.into_iter().min().unwrap_or(i32::MAX),
+                hi.into_iter().max().unwrap_or(i32::MIN),
+                sum.iter().map(|&s| i64::from(s)).sum(),
+                squares.iter().map(|&s| i128::from(s)).sum(),
+            )
+        };
+        let (count, lo, hi, sum, squares) = bytes
+            .as_chunks::<N>()
+            .0
+            .chunks(STATS_BLOCK)
+            .map(block)
+            .fold((0, i32::MAX, i32::MIN, 0, 0), |a, b| {
+                (a.0 + b.0, a.1.min(b.1), a.2.max(b.2), a.3 + b.3, a.4 + b.4)
             });
-        self.merge(&part);
+        if count == 0 {
+            return;
+        }
+        // m2 = Σv² - (Σv)²/n = (n Σv² - (Σv)²) / n, the numerator exact in i128.
+        let n = i128::from(count);
+        let sum = i128::from(sum);
+        let m2 = (n * squares - sum * sum) as f64 / count as f64;
+        self.merge(&Stats {
+            moments: Moments {
+                count: count as f64,
+                mean: sum as f64 / count as f64,
+                m2,
+            },
+            min: f64::from(lo),
+            max: f64::from(hi),
+            finite: true,
+        });
     }
 
     /// Add native-endian `bytes` of a real `dtype`.
     fn add_native(&mut self, dtype: DType, bytes: &[u8]) {
         match dtype {
-            DType::I8 => self.add_raw::<1>(bytes, |a| f64::from(a[0] as i8)),
-            DType::I16 => self.add_raw::<2>(bytes, |a| f64::from(i16::from_ne_bytes(a))),
-            DType::U16 => self.add_raw::<2>(bytes, |a| f64::from(u16::from_ne_bytes(a))),
+            DType::I8 => self.add_small_integers::<1>(bytes, |a| i32::from(a[0] as i8)),
+            DType::U8 => self.add_small_integers::<1>(bytes, |a| i32::from(a[0])),
+            DType::I16 => self.add_small_integers::<2>(bytes, |a| i32::from(i16::from_ne_bytes(a))),
+            DType::U16 => self.add_small_integers::<2>(bytes, |a| i32::from(u16::from_ne_bytes(a))),
             DType::F16 => self.add_raw::<2>(bytes, |a| f16::from_ne_bytes(a).to_f64()),
             DType::F32 => self.add_raw::<4>(bytes, |a| f64::from(f32::from_ne_bytes(a))),
             other => self.add_region(&real_values(other, bytes)),
@@ -586,30 +677,28 @@ pub fn write(request: &WriteRequest) -> Result<()> {
         (head.len() + ext.len()) as u64,
         dataset.shape(),
     );
-    let mut stats = Stats::new();
-    let mut buf = Vec::new();
     let identity = mode.dtype() == dtype && !matches!(mode, Mode::ComplexInt16);
-    // The regions arrive in the plan's order, so the statistics add up the same way on
-    // every run.
+    // Each region is converted and summarised on the worker that read it; the summaries
+    // are merged in the plan's order, so the statistics add up the same way on every run.
+    let summaries = Mutex::new(HashMap::new());
+    let mut stats = Stats::new();
     let plan = WritePlan::positioned(dataset);
     plan.write_in_order(
         dataset,
         progress,
-        |_, _| Ok(()),
-        |region, bytes| {
-            buf.clear();
+        |region, buffer| {
+            let mut part = Stats::new();
             if identity && dtype != DType::Bool {
                 // Same type: bytes pass through (swapped for the file's order), bit for bit
                 // (no float conversion, which would quiet signalling NaNs).
-                buf.extend_from_slice(bytes);
-                if !order.is_native() {
-                    emio_core::dtype::swap_bytes_in_place(&mut buf, dtype.swap_unit());
-                }
                 if !complex_out {
-                    stats.add_native(dtype, bytes);
+                    part.add_native(dtype, buffer);
+                }
+                if !order.is_native() {
+                    emio_core::dtype::swap_bytes_in_place(buffer, dtype.swap_unit());
                 }
             } else if complex_out {
-                let mut values = real_values(dtype, bytes);
+                let mut values = real_values(dtype, buffer);
                 if !dtype.is_complex() {
                     values = values.iter().flat_map(|&v| [v, 0.0]).collect();
                 }
@@ -618,12 +707,27 @@ pub fn write(request: &WriteRequest) -> Result<()> {
                 } else {
                     Mode::Float32
                 };
-                encode(&values, component, order, &mut buf);
+                let mut stored = Vec::new();
+                encode(&values, component, order, &mut stored);
+                *buffer = stored;
             } else {
-                let stored = encode(&real_values(dtype, bytes), mode, order, &mut buf);
-                stats.add_region(&stored);
+                let mut bytes = Vec::new();
+                part.add_region(&encode(
+                    &real_values(dtype, buffer),
+                    mode,
+                    order,
+                    &mut bytes,
+                ));
+                *buffer = bytes;
             }
-            target.place(region, &buf)
+            lock(&summaries).insert(region.start.clone(), part);
+            Ok(())
+        },
+        |region, bytes| {
+            if let Some(part) = lock(&summaries).remove(&region.start) {
+                stats.merge(&part);
+            }
+            target.place(region, bytes)
         },
     )?;
     if !complex_out {
@@ -658,6 +762,35 @@ mod tests {
         let mut nan = Stats::new();
         nan.add_region(&[1.0, f64::NAN]);
         assert_eq!(nan.header_values(), (0.0, -1.0, -2.0, -1.0));
+    }
+
+    /// The exact integer sums give the statistics of the values as `f64` (extremes and
+    /// mean exactly, the variance to rounding), in any split into regions.
+    #[test]
+    fn integer_statistics_match_the_float_ones() {
+        let values: Vec<i16> = (0..300_001i64)
+            .map(|i| ((i * 7919) % 65_521 - 32_760) as i16)
+            .collect();
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let floats: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
+        let mut want = Stats::new();
+        want.add_region(&floats);
+        let mut got = Stats::new();
+        for part in bytes.chunks(2 * 70_001) {
+            got.add_native(DType::I16, part);
+        }
+        assert_eq!((got.min, got.max), (want.min, want.max));
+        assert_eq!(got.moments.count, want.moments.count);
+        assert!((got.moments.mean - want.moments.mean).abs() < 1e-9);
+        let (g, w) = (got.moments.variance(), want.moments.variance());
+        assert!((g - w).abs() < 1e-9 * w, "{g} {w}");
+        let unsigned: Vec<u8> = [0u16, 65535, 65535, 1]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
+        let mut u = Stats::new();
+        u.add_native(DType::U16, &unsigned);
+        assert_eq!(u.header_values(), (0.0, 65535.0, 32767.75, 32767.25));
     }
 
     #[test]
