@@ -5,10 +5,10 @@
 //!
 //! The tag tree is built first with the pixel array as a placeholder of known size, so
 //! every group's byte size (DM4 stores them, and both store the root's) is computed before
-//! writing; the pixels are then
-//! streamed region by region into the placeholder's position. Spectrum images (one signal
-//! axis, last, after two or more navigation axes) are written energy-slowest as DM stores
-//! them, regions of whole energy planes transposed by core's write pipeline.
+//! writing; the pixels then go into the placeholder's place region by region, each at its
+//! position in the file (`place_pixels`). Spectrum images (one signal axis, last, after two
+//! or more navigation axes) are streamed energy-slowest as DM stores them, regions of whole
+//! energy planes transposed by core's write pipeline.
 //!
 //! Tags come from the dataset's original metadata when it was read from a DM file (its
 //! `ImageTags` and top-level tags), otherwise from its normalized metadata translated to the
@@ -19,11 +19,12 @@ mod mapping;
 mod tags;
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use emio_core::output::{stream_c_order, STREAM_REGION_BYTES};
 use emio_core::plan::WritePlan;
+use emio_core::positioned::COrderFile;
 use emio_core::{DType, Dataset, Error, Progress, Result};
 
 pub(crate) use layout::{Geometry, PixelFormat};
@@ -62,6 +63,22 @@ fn to_disk(dtype: DType, bytes: &[u8], out: &mut Vec<u8>) {
                 emio_core::dtype::swap_bytes_in_place(out, other.swap_unit());
             }
         }
+    }
+}
+
+/// [`to_disk`] in place: a new buffer only where DM's values are wider (half floats,
+/// RGB), none for values DM stores as they are.
+fn to_disk_in_place(dtype: DType, buffer: &mut Vec<u8>) {
+    match dtype {
+        DType::Rgba8 | DType::Rgb8 | DType::F16 => {
+            let mut disk = Vec::new();
+            to_disk(dtype, buffer, &mut disk);
+            *buffer = disk;
+        }
+        other if cfg!(target_endian = "big") => {
+            emio_core::dtype::swap_bytes_in_place(buffer, other.swap_unit())
+        }
+        _ => {}
     }
 }
 
@@ -127,6 +144,36 @@ pub(crate) fn stream_pixels(
     }
 }
 
+/// Write the pixels of `ds` (C order, not a spectrum image) at `out`'s position, each
+/// region at its place in the file ([`COrderFile`]: the regions follow the source's chunks
+/// where the C-order stream would cut them, [`WritePlan::positioned`]), converted to DM's
+/// bytes on the workers; `out` is left just past them.
+fn place_pixels(
+    ds: &Dataset,
+    pf: &PixelFormat,
+    out: &mut BufWriter<File>,
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let io = |e| Error::io(path, e);
+    // Seeking flushes what the writer holds, so the file is whole up to `at`.
+    let at = out.stream_position().map_err(io)?;
+    let target = COrderFile::new(out.get_ref(), path, at, ds.shape());
+    let dtype = ds.dtype();
+    WritePlan::positioned(ds).write_in_order(
+        ds,
+        progress,
+        |_, buffer| {
+            to_disk_in_place(dtype, buffer);
+            Ok(())
+        },
+        |region, bytes| target.place(region, bytes),
+    )?;
+    out.seek(SeekFrom::Start(at + ds.len() * pf.size))
+        .map_err(io)?;
+    Ok(())
+}
+
 /// Write `ds` as a DM3 or DM4 file at `path`.
 pub fn write_dm(
     ds: &Dataset,
@@ -156,9 +203,13 @@ pub fn write_dm(
     w.put_word(root_size)?;
     w.put(&1u32.to_be_bytes())?;
     let mut stream = |out: &mut BufWriter<File>| -> Result<()> {
-        stream_pixels(ds, &geo, progress, &mut |bytes| {
-            out.write_all(bytes).map_err(|e| Error::io(path, e))
-        })
+        if geo.spectrum_image {
+            stream_pixels(ds, &geo, progress, &mut |bytes| {
+                out.write_all(bytes).map_err(|e| Error::io(path, e))
+            })
+        } else {
+            place_pixels(ds, &pf, out, path, progress)
+        }
     };
     w.group_body(&tree, &mut stream)?;
     // DigitalMicrograph ends DM3 and DM4 files alike with 8 zero bytes.
