@@ -6,8 +6,9 @@
 //! units), and emio's exact axes and metadata to a private JSON tag.
 //!
 //! Pixels go through core's write pipeline strip by strip (or tile by tile, padded at the
-//! image edges), encoded on its workers and appended in order; the IFDs follow the data
-//! and the header is patched last. BigTIFF is chosen automatically when the
+//! image edges), encoded on its workers and appended in order; uncompressed strips, which
+//! hold the array in C order, go to their places in the file instead (`COrderFile`). The
+//! IFDs follow the data and the header is patched last. BigTIFF is chosen automatically when the
 //! file could exceed 4 GiB (or with `bigtiff=true`); `compression=deflate|zstd` and
 //! `tile=N` select codecs and tiling.
 
@@ -17,7 +18,8 @@ use std::path::Path;
 
 use emio_core::metadata::{get_str, value_f64};
 use emio_core::plan::WritePlan;
-use emio_core::{Axis, AxisKind, DType, Dataset, Error, Result, WriteRequest};
+use emio_core::positioned::COrderFile;
+use emio_core::{Axis, AxisKind, ByteOrder, DType, Dataset, Error, Result, WriteRequest};
 use serde_json::{json, Value};
 
 use crate::ifd::FORMAT;
@@ -217,6 +219,11 @@ impl Out<'_> {
     fn write(&mut self, b: &[u8]) -> Result<()> {
         self.w.write_all(b).map_err(|e| Error::io(self.path, e))?;
         self.pos += b.len() as u64;
+        self.check_size()
+    }
+
+    /// An error once the file outgrows classic TIFF's 32-bit offsets.
+    fn check_size(&self) -> Result<()> {
         if !self.big && self.pos > u64::from(u32::MAX) {
             return Err(Error::unsupported(
                 FORMAT,
@@ -224,6 +231,18 @@ impl Out<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// Move past `n` bytes to be written at their places ([`COrderFile`]), flushing what
+    /// the writer holds; an error if they would take a classic TIFF past 4 GiB.
+    fn skip(&mut self, n: u64) -> Result<()> {
+        self.pos += n;
+        self.check_size()?;
+        let pos = self.pos;
+        self.w
+            .seek(SeekFrom::Start(pos))
+            .map_err(|e| Error::io(self.path, e))
+            .map(|_| ())
     }
 
     fn align(&mut self) -> Result<()> {
@@ -552,38 +571,59 @@ pub fn write(request: &WriteRequest) -> Result<()> {
     let tile_bytes = (block_h * block_w * es) as usize;
     let mut offsets: Vec<Vec<u64>> = Vec::with_capacity(pages as usize);
     let mut counts: Vec<Vec<u64>> = Vec::with_capacity(pages as usize);
-    plan.write_in_order(
-        ds,
-        progress,
-        |_, buf| {
-            if tile.is_some() {
-                // A 1-D dataset's tile holds one row of the image: the rest is padding.
-                buf.resize(tile_bytes, 0);
-            }
-            *buf = encode_block(
-                path,
-                std::mem::take(buf),
-                dtype,
-                block_w as usize,
-                codec,
-                level,
-            )?;
-            Ok(())
-        },
-        |_, encoded| {
-            if offsets
-                .last()
-                .is_none_or(|po| po.len() as u64 == blocks_per_page)
-            {
-                offsets.push(Vec::with_capacity(blocks_per_page as usize));
-                counts.push(Vec::with_capacity(blocks_per_page as usize));
-            }
-            let (po, pc) = (offsets.last_mut(), counts.last_mut());
-            po.expect("a page").push(out.pos);
-            pc.expect("a page").push(encoded.len() as u64);
-            out.write(encoded)
-        },
-    )?;
+    if codec == compression::NONE && tile.is_none() && dtype != DType::Bool {
+        // Uncompressed strips hold the array in C order: each region goes to its place
+        // (following the source's chunks where the stream would cut them), and the strips'
+        // offsets follow from their sizes.
+        let at = out.pos;
+        out.skip(ds.nbytes())?;
+        let target = COrderFile::new(out.w.get_ref(), path, at, ds.shape());
+        target.write(ds, ByteOrder::Little, progress)?;
+        let page_bytes = layout.height * row_bytes;
+        for p in 0..pages {
+            let (po, pc) = (0..down)
+                .map(|s| {
+                    let (row, rows) = (s * block_h, block_h.min(layout.height - s * block_h));
+                    (at + p * page_bytes + row * row_bytes, rows * row_bytes)
+                })
+                .unzip();
+            offsets.push(po);
+            counts.push(pc);
+        }
+    } else {
+        plan.write_in_order(
+            ds,
+            progress,
+            |_, buf| {
+                if tile.is_some() {
+                    // A 1-D dataset's tile holds one row of the image: the rest is padding.
+                    buf.resize(tile_bytes, 0);
+                }
+                *buf = encode_block(
+                    path,
+                    std::mem::take(buf),
+                    dtype,
+                    block_w as usize,
+                    codec,
+                    level,
+                )?;
+                Ok(())
+            },
+            |_, encoded| {
+                if offsets
+                    .last()
+                    .is_none_or(|po| po.len() as u64 == blocks_per_page)
+                {
+                    offsets.push(Vec::with_capacity(blocks_per_page as usize));
+                    counts.push(Vec::with_capacity(blocks_per_page as usize));
+                }
+                let (po, pc) = (offsets.last_mut(), counts.last_mut());
+                po.expect("a page").push(out.pos);
+                pc.expect("a page").push(encoded.len() as u64);
+                out.write(encoded)
+            },
+        )?;
+    }
     // IFDs after the data.
     let mut first_ifd = 0u64;
     let mut first_tags = Some(first_tags);
