@@ -14,8 +14,10 @@ use super::{cover, Part, Plane};
 /// so that the scratch tiles (at most 16 KiB each, for 1-byte elements) stay in L1.
 const SIDE_BYTES: usize = 128;
 
-/// Tiles per panel of columns when the rows are merged: the rows of the panel's source
-/// lines one pass touches (a line's page each) stay in the TLB until the next pass.
+/// Tiles per panel of columns when the rows are merged: one pass over a panel's tiles
+/// touches a page of each of its source lines, which then stay in the TLB until the next
+/// pass (with rows merged from 16-byte sides and 1024 source lines 16 KiB apart, a read
+/// took 0.43 s in panels against 0.48 s without).
 const PANEL_TILES: usize = 4;
 
 /// Bytes of scratch space [`transpose_merged`] needs: one tile in, one tile out.
@@ -32,8 +34,8 @@ pub(super) struct Lines {
 
 impl Lines {
     /// The lines of the merged axes `(extent, stride)`, fastest first: at most eight
-    /// (merging stops once a side spans a cache line or less, and every merged axis at
-    /// least doubles it).
+    /// (merging stops once a side spans 64 bytes, and every merged axis at least doubles
+    /// it).
     pub(super) fn new(axes: Vec<(usize, usize)>) -> Self {
         assert!(axes.len() <= 8, "{} merged axes", axes.len());
         Lines { axes }

@@ -36,44 +36,31 @@ use tags::{body_size, TagWriter};
 
 const FORMAT: &str = "dm";
 
-/// Convert native C-order region bytes of `dtype` to the DM on-disk bytes (little-endian).
-fn to_disk(dtype: DType, bytes: &[u8], out: &mut Vec<u8>) {
-    out.clear();
+/// Convert native C-order region bytes of `dtype` to the DM on-disk bytes (little-endian,
+/// colour as `0xAARRGGBB` values, half floats widened) in place: a new buffer only where
+/// DM's values are wider.
+fn to_disk(dtype: DType, buffer: &mut Vec<u8>) {
     match dtype {
         DType::Rgba8 => {
-            out.extend_from_slice(bytes);
-            for px in out.chunks_exact_mut(4) {
+            for px in buffer.chunks_exact_mut(4) {
                 px.swap(0, 2);
             }
         }
         DType::Rgb8 => {
-            for px in bytes.chunks_exact(3) {
-                out.extend_from_slice(&[px[2], px[1], px[0], 0]);
-            }
+            *buffer = buffer
+                .chunks_exact(3)
+                .flat_map(|px| [px[2], px[1], px[0], 0])
+                .collect();
         }
         DType::F16 => {
-            for h in bytes.chunks_exact(2) {
-                let v = emio_core::half::f16::from_ne_bytes([h[0], h[1]]).to_f32();
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        other => {
-            out.extend_from_slice(bytes);
-            if cfg!(target_endian = "big") {
-                emio_core::dtype::swap_bytes_in_place(out, other.swap_unit());
-            }
-        }
-    }
-}
-
-/// [`to_disk`] in place: a new buffer only where DM's values are wider (half floats,
-/// RGB), none for values DM stores as they are.
-fn to_disk_in_place(dtype: DType, buffer: &mut Vec<u8>) {
-    match dtype {
-        DType::Rgba8 | DType::Rgb8 | DType::F16 => {
-            let mut disk = Vec::new();
-            to_disk(dtype, buffer, &mut disk);
-            *buffer = disk;
+            *buffer = buffer
+                .chunks_exact(2)
+                .flat_map(|h| {
+                    emio_core::half::f16::from_ne_bytes([h[0], h[1]])
+                        .to_f32()
+                        .to_le_bytes()
+                })
+                .collect();
         }
         other if cfg!(target_endian = "big") => {
             emio_core::dtype::swap_bytes_in_place(buffer, other.swap_unit())
@@ -84,8 +71,8 @@ fn to_disk_in_place(dtype: DType, buffer: &mut Vec<u8>) {
 
 /// Stream the pixels of a spectrum image energy-slowest, as DM stores them: regions of
 /// whole energy planes (about [`STREAM_REGION_BYTES`] each), which core's write pipeline
-/// reads in parallel and hands over in the stored axis order (energy first), transposed
-/// by its tiled kernels.
+/// reads and converts ([`to_disk`]) in parallel and hands over in the stored axis order
+/// (energy first), transposed by its tiled kernels.
 fn stream_spectrum_image(
     ds: &Dataset,
     progress: &dyn Progress,
@@ -100,7 +87,15 @@ fn stream_spectrum_image(
     let energy_first: Vec<usize> = std::iter::once(n - 1).chain(0..n - 1).collect();
     WritePlan::new(&chunk)
         .stored_order(&energy_first)
-        .write_in_order(ds, progress, |_, _| Ok(()), |_, bytes| sink(bytes))
+        .write_in_order(
+            ds,
+            progress,
+            |_, buffer| {
+                to_disk(ds.dtype(), buffer);
+                Ok(())
+            },
+            |_, bytes| sink(bytes),
+        )
         .map(|_| ())
 }
 
@@ -131,17 +126,16 @@ pub(crate) fn stream_pixels(
     progress: &dyn Progress,
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
-    let dtype = ds.dtype();
-    let mut disk = Vec::new();
-    let mut convert = |bytes: &[u8]| -> Result<()> {
-        to_disk(dtype, bytes, &mut disk);
-        sink(&disk)
-    };
     if geo.spectrum_image {
-        stream_spectrum_image(ds, progress, &mut convert)
-    } else {
-        stream_c_order(ds, progress, |_, bytes| convert(bytes))
+        return stream_spectrum_image(ds, progress, sink);
     }
+    let mut disk = Vec::new();
+    stream_c_order(ds, progress, |_, bytes| {
+        disk.clear();
+        disk.extend_from_slice(bytes);
+        to_disk(ds.dtype(), &mut disk);
+        sink(&disk)
+    })
 }
 
 /// Write the pixels of `ds` (C order, not a spectrum image) at `out`'s position, each
@@ -164,7 +158,7 @@ fn place_pixels(
         ds,
         progress,
         |_, buffer| {
-            to_disk_in_place(dtype, buffer);
+            to_disk(dtype, buffer);
             Ok(())
         },
         |region, bytes| target.place(region, bytes),
