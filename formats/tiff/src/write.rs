@@ -8,9 +8,9 @@
 //! Pixels go through core's write pipeline strip by strip (or tile by tile, padded at the
 //! image edges), encoded on its workers and appended in order; uncompressed strips, which
 //! hold the array in C order, go to their places in the file instead (`COrderFile`). The
-//! IFDs follow the data and the header is patched last. BigTIFF is chosen automatically when the
-//! file could exceed 4 GiB (or with `bigtiff=true`); `compression=deflate|zstd` and
-//! `tile=N` select codecs and tiling.
+//! IFDs follow the data and the header is patched last. BigTIFF is chosen automatically
+//! when the file could exceed 4 GiB (or with `bigtiff=true`); `compression=deflate|zstd`
+//! and `tile=N` select codecs and tiling.
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -557,18 +557,6 @@ pub fn write(request: &WriteRequest) -> Result<()> {
         out.write(b"II\x2a\x00")?;
         out.write(&0u32.to_le_bytes())?;
     }
-    // Pixels through core's write pipeline: one region per strip or tile (tiles padded
-    // at the image edges), encoded on the workers, appended page by page in order.
-    let mut chunk = vec![1u64; layout.lead.len()];
-    if !layout.one_d {
-        chunk.push(block_h);
-    }
-    chunk.push(block_w);
-    let plan = match tile {
-        Some(_) => WritePlan::new(&chunk).padded(),
-        None => WritePlan::new(&chunk),
-    };
-    let tile_bytes = (block_h * block_w * es) as usize;
     let mut offsets: Vec<Vec<u64>> = Vec::with_capacity(pages as usize);
     let mut counts: Vec<Vec<u64>> = Vec::with_capacity(pages as usize);
     if codec == compression::NONE && tile.is_none() && dtype != DType::Bool {
@@ -591,6 +579,18 @@ pub fn write(request: &WriteRequest) -> Result<()> {
             counts.push(pc);
         }
     } else {
+        // Pixels through core's write pipeline: one region per strip or tile (tiles padded
+        // at the image edges), encoded on the workers, appended page by page in order.
+        let mut chunk = vec![1u64; layout.lead.len()];
+        if !layout.one_d {
+            chunk.push(block_h);
+        }
+        chunk.push(block_w);
+        let plan = match tile {
+            Some(_) => WritePlan::new(&chunk).padded(),
+            None => WritePlan::new(&chunk),
+        };
+        let tile_bytes = (block_h * block_w * es) as usize;
         plan.write_in_order(
             ds,
             progress,
