@@ -23,10 +23,10 @@ use emio_core::hyperspy::{
 };
 use emio_core::metadata::Tree;
 use emio_core::options::IntList;
-use emio_core::output::stream_c_order;
+use emio_core::positioned::COrderFile;
 use emio_core::signals::{Combined, Signals};
 use emio_core::source::element_count;
-use emio_core::{Dataset, Error, Progress, Result, WriteRequest};
+use emio_core::{ByteOrder, Dataset, Error, Progress, Result, WriteRequest};
 use emio_h5::writer::{Attr, Compression, H5Writer};
 
 use crate::tree::H5Sink;
@@ -284,16 +284,16 @@ fn write_signal(
     Ok(())
 }
 
-/// Write one array of the learning results as the contiguous dataset `node`, streamed
-/// region by region in C order (h5py reads it as HyperSpy wrote it).
+/// Write one array of the learning results as the contiguous dataset `node`, region by
+/// region at their places (h5py reads it as HyperSpy wrote it).
 fn write_learning_array(
     w: &mut H5Writer,
     node: &str,
     array: &Dataset,
     progress: &dyn Progress,
 ) -> Result<()> {
-    w.write_streamed(node, array.dtype(), array.shape(), &[], |sink| {
-        stream_c_order(array, progress, |_, bytes| sink(bytes))
+    w.write_placed(node, array.dtype(), array.shape(), &[], |file, path, at| {
+        COrderFile::new(file, path, at, array.shape()).write(array, ByteOrder::NATIVE, progress)
     })
 }
 

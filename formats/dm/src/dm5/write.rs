@@ -11,9 +11,9 @@ use emio_core::{DType, Dataset, Progress, Result};
 use emio_h5::writer::{Attr, H5Writer};
 
 use crate::tags::{ElemType, Scalar};
-use crate::write::{prepare, stream_pixels, WData, WTag};
+use crate::write::{place_pixels, prepare, stream_spectrum_image, WData, WTag};
 
-/// The HDF5 element type of the stored pixels of `dtype` (as [`stream_pixels`] gives them).
+/// The HDF5 element type of the stored pixels of `dtype` (as DM stores them, [`crate::write`]).
 fn stored_dtype(dtype: DType) -> DType {
     match dtype {
         DType::Rgb8 | DType::Rgba8 => DType::U32,
@@ -161,17 +161,25 @@ pub fn write_dm5(ds: &Dataset, path: &Path, progress: &dyn Progress) -> Result<(
     let mut w = H5Writer::create(path)?;
     let pixels =
         put_group(&mut w, "", &tree)?.unwrap_or_else(|| "ImageList/[0]/ImageData/Data".into());
-    w.write_streamed(&pixels, stored, &shape, &[], |sink| {
-        stream_pixels(ds, &geo, progress, &mut |bytes| {
-            if cfg!(target_endian = "big") {
-                // DM's bytes are little-endian; HDF5's declared type is native.
+    // DM's bytes are little-endian; HDF5's declared type is native.
+    let to_native = |bytes: &mut [u8]| {
+        if cfg!(target_endian = "big") {
+            emio_core::dtype::swap_bytes_in_place(bytes, stored.swap_unit());
+        }
+    };
+    if geo.spectrum_image {
+        w.write_streamed(&pixels, stored, &shape, &[], |sink| {
+            stream_spectrum_image(ds, progress, &mut |bytes| {
                 let mut native = bytes.to_vec();
-                emio_core::dtype::swap_bytes_in_place(&mut native, stored.swap_unit());
+                to_native(&mut native);
                 sink(&native)
-            } else {
-                sink(bytes)
-            }
-        })
-    })?;
+            })
+        })?;
+    } else {
+        // Stored as the dataset is (C order): each region at its place.
+        w.write_placed(&pixels, stored, &shape, &[], |file, path, at| {
+            place_pixels(ds, file, path, at, progress, |buffer| to_native(buffer))
+        })?;
+    }
     w.finish()
 }

@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use emio_core::output::{stream_c_order, STREAM_REGION_BYTES};
+use emio_core::output::STREAM_REGION_BYTES;
 use emio_core::plan::WritePlan;
 use emio_core::positioned::COrderFile;
 use emio_core::{DType, Dataset, Error, Progress, Result};
@@ -73,7 +73,7 @@ fn to_disk(dtype: DType, buffer: &mut Vec<u8>) {
 /// whole energy planes (about [`STREAM_REGION_BYTES`] each), which core's write pipeline
 /// reads and converts ([`to_disk`]) in parallel and hands over in the stored axis order
 /// (energy first), transposed by its tiled kernels.
-fn stream_spectrum_image(
+pub(crate) fn stream_spectrum_image(
     ds: &Dataset,
     progress: &dyn Progress,
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
@@ -117,55 +117,31 @@ pub(crate) fn prepare(ds: &Dataset) -> Result<(PixelFormat, Geometry, Tags)> {
     Ok((pf, geo, tree))
 }
 
-/// Stream the pixels of `ds` as DM stores them (little-endian, colour as `0xAARRGGBB`
-/// values, half floats widened, spectrum images energy-slowest) into `sink`, region by
-/// region, through core's write pipeline.
-pub(crate) fn stream_pixels(
+/// Write the pixels of `ds` (C order, not a spectrum image) into `file` (named `path`)
+/// from byte `at` on, each region at its place ([`COrderFile`]: the regions follow the
+/// source's chunks where the C-order stream would cut them, [`WritePlan::positioned`]),
+/// converted to DM's bytes ([`to_disk`]) and then by `finish` on the workers.
+pub(crate) fn place_pixels(
     ds: &Dataset,
-    geo: &Geometry,
-    progress: &dyn Progress,
-    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
-) -> Result<()> {
-    if geo.spectrum_image {
-        return stream_spectrum_image(ds, progress, sink);
-    }
-    let mut disk = Vec::new();
-    stream_c_order(ds, progress, |_, bytes| {
-        disk.clear();
-        disk.extend_from_slice(bytes);
-        to_disk(ds.dtype(), &mut disk);
-        sink(&disk)
-    })
-}
-
-/// Write the pixels of `ds` (C order, not a spectrum image) at `out`'s position, each
-/// region at its place in the file ([`COrderFile`]: the regions follow the source's chunks
-/// where the C-order stream would cut them, [`WritePlan::positioned`]), converted to DM's
-/// bytes on the workers; `out` is left just past them.
-fn place_pixels(
-    ds: &Dataset,
-    pf: &PixelFormat,
-    out: &mut BufWriter<File>,
+    file: &File,
     path: &Path,
+    at: u64,
     progress: &dyn Progress,
+    finish: impl Fn(&mut Vec<u8>) + Sync,
 ) -> Result<()> {
-    let io = |e| Error::io(path, e);
-    // Seeking flushes what the writer holds, so the file is whole up to `at`.
-    let at = out.stream_position().map_err(io)?;
-    let target = COrderFile::new(out.get_ref(), path, at, ds.shape());
-    let dtype = ds.dtype();
-    WritePlan::positioned(ds).write_in_order(
-        ds,
-        progress,
-        |_, buffer| {
-            to_disk(dtype, buffer);
-            Ok(())
-        },
-        |region, bytes| target.place(region, bytes),
-    )?;
-    out.seek(SeekFrom::Start(at + ds.len() * pf.size))
-        .map_err(io)?;
-    Ok(())
+    let target = COrderFile::new(file, path, at, ds.shape());
+    WritePlan::positioned(ds)
+        .write_in_order(
+            ds,
+            progress,
+            |_, buffer| {
+                to_disk(ds.dtype(), buffer);
+                finish(buffer);
+                Ok(())
+            },
+            |region, bytes| target.place(region, bytes),
+        )
+        .map(|_| ())
 }
 
 /// Write `ds` as a DM3 or DM4 file at `path`.
@@ -198,11 +174,17 @@ pub fn write_dm(
     w.put(&1u32.to_be_bytes())?;
     let mut stream = |out: &mut BufWriter<File>| -> Result<()> {
         if geo.spectrum_image {
-            stream_pixels(ds, &geo, progress, &mut |bytes| {
+            stream_spectrum_image(ds, progress, &mut |bytes| {
                 out.write_all(bytes).map_err(|e| Error::io(path, e))
             })
         } else {
-            place_pixels(ds, &pf, out, path, progress)
+            // Seeking flushes what the writer holds, so the file is whole up to `at`.
+            let io = |e| Error::io(path, e);
+            let at = out.stream_position().map_err(io)?;
+            place_pixels(ds, out.get_ref(), path, at, progress, |_| {})?;
+            out.seek(SeekFrom::Start(at + ds.len() * pf.size))
+                .map_err(io)
+                .map(|_| ())
         }
     };
     w.group_body(&tree, &mut stream)?;

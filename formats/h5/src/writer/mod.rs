@@ -2,7 +2,8 @@
 //! symbol-table groups, version-1 B-tree chunk indexes), the layout every HDF5 reader
 //! (libhdf5/h5py, hdf5-pure, jhdf, ...) understands.
 //!
-//! Everything is written front to back: chunk data goes to the file as it is produced, each
+//! Everything is written front to back: chunk data goes to the file as it is produced (a
+//! contiguous dataset's values also at their places, [`H5Writer::write_placed`]), each
 //! dataset's header and chunk index right after its data, groups (which need their members'
 //! addresses) at [`H5Writer::finish`], and finally the superblock is rewritten with the root
 //! address and end-of-file. Chunked data goes through core's write pipeline (encoded on its
@@ -44,6 +45,28 @@ struct Element {
     size: usize,
     /// What to call it in errors.
     name: String,
+}
+
+impl Element {
+    /// The stored form of `dtype`.
+    fn of(dtype: DType) -> Result<Element> {
+        Ok(Element {
+            message: datatype_message(dtype)?,
+            size: dtype.size(),
+            name: dtype.to_string(),
+        })
+    }
+}
+
+/// The bytes of a contiguous dataset of `shape` and `element`s, after checking that its
+/// attributes can be stored.
+fn contiguous_bytes(element: &Element, shape: &[u64], attrs: &[(String, Attr)]) -> Result<u64> {
+    for (name, value) in attrs {
+        attribute_message(name, value)?;
+    }
+    element_count(shape)
+        .and_then(|n| n.checked_mul(element.size as u64))
+        .ok_or_else(|| Error::Layout(format!("a dataset of shape {shape:?}")))
 }
 
 /// A streaming HDF5 writer.
@@ -137,12 +160,32 @@ impl H5Writer {
         attrs: &[(String, Attr)],
         produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>,
     ) -> Result<()> {
-        let element = Element {
-            message: datatype_message(dtype)?,
-            size: dtype.size(),
-            name: dtype.to_string(),
-        };
-        self.write_contiguous(path, &element, shape, attrs, produce)
+        self.write_contiguous(path, &Element::of(dtype)?, shape, attrs, produce)
+    }
+
+    /// Write a contiguous dataset whose native-endian C-order values `place` writes into
+    /// the file itself, at their positions and in any order (e.g. through
+    /// [`emio_core::positioned::COrderFile`], whose regions may follow the source's
+    /// chunks): it gets the file, its path and the offset of the dataset's first byte, and
+    /// must write every byte of the dataset.
+    pub fn write_placed(
+        &mut self,
+        path: &str,
+        dtype: DType,
+        shape: &[u64],
+        attrs: &[(String, Attr)],
+        place: impl FnOnce(&File, &Path, u64) -> Result<()>,
+    ) -> Result<()> {
+        let element = Element::of(dtype)?;
+        let bytes = contiguous_bytes(&element, shape, attrs)?;
+        let io = |e| Error::io(&self.path, e);
+        // The bytes before the dataset reach the file before it is written around them.
+        self.out.flush().map_err(io)?;
+        let start = self.pos;
+        place(self.out.get_ref(), &self.path, start)?;
+        self.pos += bytes;
+        self.out.seek(SeekFrom::Start(self.pos)).map_err(io)?;
+        self.contiguous_header(path, &element, shape, attrs, start, bytes)
     }
 
     /// Write a small dataset of records (`fields`: each member's name and dtype, packed in
@@ -171,12 +214,7 @@ impl H5Writer {
         attrs: &[(String, Attr)],
         produce: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>,
     ) -> Result<()> {
-        for (name, value) in attrs {
-            attribute_message(name, value)?;
-        }
-        let expected = element_count(shape)
-            .and_then(|n| n.checked_mul(element.size as u64))
-            .ok_or_else(|| Error::Layout(format!("a dataset of shape {shape:?}")))?;
+        let expected = contiguous_bytes(element, shape, attrs)?;
         let start = self.pos;
         produce(&mut |bytes| self.put(bytes).map(|_| ()))?;
         let written = self.pos - start;
@@ -187,6 +225,20 @@ impl H5Writer {
                 element.name
             )));
         }
+        self.contiguous_header(path, element, shape, attrs, start, written)
+    }
+
+    /// The header of a contiguous dataset of `written` bytes from `start` on, linked as
+    /// `path`.
+    fn contiguous_header(
+        &mut self,
+        path: &str,
+        element: &Element,
+        shape: &[u64],
+        attrs: &[(String, Attr)],
+        start: u64,
+        written: u64,
+    ) -> Result<()> {
         let addr = if written == 0 { UNDEF } else { start };
         let mut layout = vec![3, 1];
         layout.extend_from_slice(&addr.to_le_bytes());
