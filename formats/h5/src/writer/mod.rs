@@ -179,7 +179,8 @@ impl H5Writer {
         let element = Element::of(dtype)?;
         let bytes = contiguous_bytes(&element, shape, attrs)?;
         let io = |e| Error::io(&self.path, e);
-        // The bytes before the dataset reach the file before it is written around them.
+        // What the writer holds goes to the file first; the values are then written past
+        // it, beside the writer.
         self.out.flush().map_err(io)?;
         let start = self.pos;
         place(self.out.get_ref(), &self.path, start)?;
