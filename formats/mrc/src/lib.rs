@@ -16,6 +16,7 @@ pub mod de;
 pub mod exthdr;
 pub mod header;
 mod sources;
+mod stats;
 mod validate;
 mod write;
 
