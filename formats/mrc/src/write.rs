@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use emio_core::metadata::{get_f64, get_path};
 use emio_core::plan::WritePlan;
@@ -191,12 +191,6 @@ fn mrc_shape(ds: &Dataset, ispg_option: Option<i64>) -> Result<Shape> {
         }
     }
     Ok(shape)
-}
-
-/// `m` locked, whether or not another thread panicked while holding it (the summaries it
-/// guards are whole values, inserted and removed in one step).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn clamp_round(v: f64, lo: f64, hi: f64) -> f64 {
@@ -491,11 +485,18 @@ pub fn write(request: &WriteRequest) -> Result<()> {
                 ));
                 *buffer = bytes;
             }
-            lock(&summaries).insert(region.start.clone(), part);
+            summaries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(region.start.clone(), part);
             Ok(())
         },
         |region, bytes| {
-            if let Some(part) = lock(&summaries).remove(&region.start) {
+            let done = summaries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&region.start);
+            if let Some(part) = done {
                 stats.merge(&part);
             }
             target.place(region, bytes)
