@@ -71,14 +71,13 @@ struct Band {
 impl<'a> Bands<'a> {
     /// Bands for reading the regions of `grid` from `dataset`, when they pay: the source
     /// decodes or gathers its chunks (it has no stored view), each chunk is read by
-    /// [`MIN_READS_PER_CHUNK`] regions or more, and a band of at most [`BAND_BYTES`]
-    /// holding several regions reads it fewer times.
-    pub(crate) fn plan(dataset: &'a Dataset, grid: &Chunks) -> Option<Self> {
-        Self::plan_within(dataset, grid, BAND_BYTES)
-    }
-
-    /// [`Bands::plan`] with bands of at most `band_bytes`.
-    fn plan_within(dataset: &'a Dataset, grid: &Chunks, band_bytes: u64) -> Option<Self> {
+    /// [`MIN_READS_PER_CHUNK`] regions or more, and a band of at most `band_bytes`
+    /// ([`BAND_BYTES`] in a conversion) holding several regions reads it fewer times.
+    pub(crate) fn plan_within(
+        dataset: &'a Dataset,
+        grid: &Chunks,
+        band_bytes: u64,
+    ) -> Option<Self> {
         let shape = dataset.shape();
         let region = grid.chunk();
         if dataset.is_empty() {
@@ -103,6 +102,15 @@ impl<'a> Bands<'a> {
             row_bytes,
             held: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Whether the bands would decode the source's chunks more than once each: a chunk
+    /// spans more than one band along the axis the bands cut, and reading any part of it
+    /// decodes all of it ([`crate::source::ArraySource::decodes_whole_chunks`]).
+    pub(crate) fn decode_chunks_again(&self) -> bool {
+        let source = self.dataset.source();
+        let chunk = source.chunk_shape()[self.axis].min(self.dataset.shape()[self.axis]);
+        chunk > self.height && source.decodes_whole_chunks()
     }
 
     /// The band with index `index`, created (unread) if it is not held.
@@ -301,13 +309,13 @@ mod tests {
     fn aligned_or_cheap_grids_read_directly() {
         // Regions of whole chunks.
         let (ds, _) = counted(&[16, 6, 10], &[2, 6, 10]);
-        assert!(Bands::plan(&ds, &ds.chunks(&[2, 6, 10])).is_none());
+        assert!(Bands::plan_within(&ds, &ds.chunks(&[2, 6, 10]), BAND_BYTES).is_none());
         // Each chunk cut into fewer than four pieces.
         let (ds, _) = counted(&[16, 6, 10], &[4, 6, 10]);
-        assert!(Bands::plan(&ds, &ds.chunks(&[2, 6, 10])).is_none());
+        assert!(Bands::plan_within(&ds, &ds.chunks(&[2, 6, 10]), BAND_BYTES).is_none());
         // Values handed out in place: any region is a copy away.
         let (ds, _) = source(&[16, 6, 10], &[16, 2, 3], false, true);
-        assert!(Bands::plan(&ds, &ds.chunks(&[2, 6, 10])).is_none());
+        assert!(Bands::plan_within(&ds, &ds.chunks(&[2, 6, 10]), BAND_BYTES).is_none());
         // A band could hold no more than one region.
         let (ds, _) = counted(&[16, 6, 10], &[16, 6, 10]);
         assert!(Bands::plan_within(&ds, &ds.chunks(&[2, 6, 10]), 300).is_none());

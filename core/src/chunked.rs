@@ -594,6 +594,10 @@ impl ArraySource for ChunkedSource {
         &self.shape
     }
 
+    fn decodes_whole_chunks(&self) -> bool {
+        true
+    }
+
     /// Chunks are decoded in parallel on rayon's pool whatever `threads` says (decoding,
     /// unlike a copy, is worth spreading even from the engine's workers).
     fn read_region_with(

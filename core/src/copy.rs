@@ -57,9 +57,10 @@ pub fn copy_nd(
         dst[d..d + run].copy_from_slice(&src[s..s + run]);
         return;
     }
-    // Single elements (no axis contiguous in both) and short runs of a fixed size (rows of
-    // small chunks, staged transposes, thin regions) are copied by a typed loop along the
-    // last axis rather than one `memcpy` call each.
+    // Single elements (no axis contiguous in both) and short runs (rows of small chunks,
+    // staged transposes, thin regions: 7 × 7 pixels of an h5py chunk) are copied by a
+    // typed loop along the last axis, as one or two fixed-size moves, rather than one
+    // `memcpy` call each.
     let rows = Rows {
         shape,
         src_strides,
@@ -75,6 +76,11 @@ pub fn copy_nd(
         16 => rows.copy::<16>(src, dst),
         32 => rows.copy::<32>(src, dst),
         64 => rows.copy::<64>(src, dst),
+        3 => rows.copy_overlapping::<2>(run, src, dst),
+        5..=7 => rows.copy_overlapping::<4>(run, src, dst),
+        9..=15 => rows.copy_overlapping::<8>(run, src, dst),
+        17..=31 => rows.copy_overlapping::<16>(run, src, dst),
+        33..=63 => rows.copy_overlapping::<32>(run, src, dst),
         _ => walk(shape, src_strides, dst_strides, src_off, |s, d| {
             let (s, d) = (s as usize, (d + dst_off) as usize);
             dst[d..d + run].copy_from_slice(&src[s..s + run]);
@@ -93,8 +99,8 @@ struct Rows<'a> {
 }
 
 impl Rows<'_> {
-    /// Copy every run, `E` bytes each.
-    fn copy<const E: usize>(&self, src: &[u8], dst: &mut [u8]) {
+    /// Call `visit(source offset, destination offset)` for every run.
+    fn each(&self, mut visit: impl FnMut(usize, usize)) {
         let last = self.shape.len() - 1;
         let n = self.shape[last] as usize;
         let (ss, ds) = (self.src_strides[last], self.dst_strides[last]);
@@ -106,14 +112,33 @@ impl Rows<'_> {
             |s, d| {
                 let (mut s, mut d) = (s, d + self.dst_off);
                 for _ in 0..n {
-                    let (a, b) = (s as usize, d as usize);
-                    let value: [u8; E] = src[a..a + E].try_into().expect("one element");
-                    dst[b..b + E].copy_from_slice(&value);
+                    visit(s as usize, d as usize);
                     s += ss;
                     d += ds;
                 }
             },
         );
+    }
+
+    /// Copy every run, `E` bytes each.
+    fn copy<const E: usize>(&self, src: &[u8], dst: &mut [u8]) {
+        self.each(|a, b| {
+            let value: [u8; E] = src[a..a + E].try_into().expect("one element");
+            dst[b..b + E].copy_from_slice(&value);
+        });
+    }
+
+    /// Copy every run of `run` bytes, `E < run < 2E`, as two `E`-byte moves that overlap
+    /// inside it (its first and its last `E` bytes): no byte outside the run is written.
+    fn copy_overlapping<const E: usize>(&self, run: usize, src: &[u8], dst: &mut [u8]) {
+        debug_assert!(E < run && run < 2 * E);
+        let tail = run - E;
+        self.each(|a, b| {
+            let head: [u8; E] = src[a..a + E].try_into().expect("a run's head");
+            let end: [u8; E] = src[a + tail..a + run].try_into().expect("a run's end");
+            dst[b..b + E].copy_from_slice(&head);
+            dst[b + tail..b + run].copy_from_slice(&end);
+        });
     }
 }
 
@@ -581,6 +606,41 @@ mod tests {
             let to = Layout { offset: 0, strides: &to_strides };
             copy_nd(&src, from, &mut got, to, &shape, es);
             prop_assert!(got == want, "{:?} {:?} {}", stored, perm, es);
+        }
+
+        /// `copy_nd` of a C-order block into a part of a larger C-order array (a decoded
+        /// chunk into a region's buffer: runs of any length, 1 to 96 bytes) writes the
+        /// block's bytes at their places and leaves every other byte as it was.
+        #[test]
+        fn copy_nd_into_part_of_an_array_writes_only_the_part(
+            block in prop::collection::vec(1u64..7, 1..=3),
+            margins in prop::collection::vec((0u64..3, 0u64..3), 3),
+            es in prop::sample::select(vec![1usize, 2, 3, 4, 8, 16]),
+        ) {
+            let rank = block.len();
+            let start: Vec<u64> = margins[..rank].iter().map(|m| m.0).collect();
+            let outer: Vec<u64> =
+                (0..rank).map(|d| start[d] + block[d] + margins[d].1).collect();
+            let n = block.iter().product::<u64>() as usize * es;
+            let src: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+            let outer_strides = c_strides(&outer, es);
+            let at = |index: &[u64]| -> usize {
+                (0..rank).map(|d| (start[d] + index[d]) * outer_strides[d] as u64).sum::<u64>()
+                    as usize
+            };
+            let len = outer.iter().product::<u64>() as usize * es;
+            let mut want = vec![0xEEu8; len];
+            let mut from = 0;
+            crate::strides::for_each_index(&block, |index| {
+                want[at(index)..at(index) + es].copy_from_slice(&src[from..from + es]);
+                from += es;
+            });
+            let mut got = vec![0xEEu8; len];
+            let block_strides = c_strides(&block, es);
+            let zeros = vec![0u64; rank];
+            let to = Layout { offset: at(&zeros) as i64, strides: &outer_strides };
+            copy_nd(&src, Layout { offset: 0, strides: &block_strides }, &mut got, to, &block, es);
+            prop_assert!(got == want, "{:?} {:?} {:?} {}", block, start, outer, es);
         }
 
         #[test]

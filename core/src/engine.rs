@@ -17,7 +17,10 @@
 //! The pool holds `threads + queue` buffers, so at most that many regions are in flight:
 //! memory is bounded by `(threads + queue) × region size`, independent of the dataset size.
 //! Regions that cut the source's chunks into many pieces are read through bands of the
-//! source (module `bands`), which add at most three times `bands::BAND_BYTES`.
+//! source (module `bands`), which add at most three times `bands::BAND_BYTES`; where the
+//! bands would decode the source's chunks again and again, the dataset is first copied
+//! into a scratch file, each chunk decoded once, and the regions read from there (module
+//! `staging`).
 //! [`Stats::peak_bytes_in_flight`] reports the high-water mark actually reached.
 //!
 //! Writers do not call the engine directly: they describe their output as a
@@ -30,13 +33,14 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::bands::Bands;
+use crate::bands::{Bands, BAND_BYTES};
 use crate::dataset::{Chunks, Dataset, Region};
 use crate::error::{Error, Result};
 use crate::format::Progress;
 use crate::plan::Placement;
 use crate::region_bytes::RegionBytes;
 use crate::source::Threads;
+use crate::staging::{Half, Staged};
 
 /// Parallelism and buffering of the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +49,9 @@ pub struct Engine {
     pub threads: usize,
     /// Extra regions that may wait (read, not yet consumed) beyond one per thread.
     pub queue: usize,
+    /// Largest band of the source read for regions that cut its chunks (module `bands`):
+    /// [`BAND_BYTES`](crate::bands::BAND_BYTES), smaller in tests.
+    pub(crate) band_bytes: u64,
 }
 
 impl Default for Engine {
@@ -54,6 +61,7 @@ impl Default for Engine {
         Engine {
             threads,
             queue: threads,
+            band_bytes: BAND_BYTES,
         }
     }
 }
@@ -255,6 +263,7 @@ impl Engine {
         Engine {
             threads: threads.max(1),
             queue,
+            band_bytes: BAND_BYTES,
         }
     }
 
@@ -353,6 +362,20 @@ impl Engine {
         delivery: Delivery<'_, '_>,
     ) -> Result<Stats> {
         progress.set_total(dataset.nbytes());
+        let mut bands = Bands::plan_within(dataset, &grid, self.band_bytes);
+        let staged = match &bands {
+            Some(b) => Staged::plan(dataset, b, *self, progress)?,
+            None => None,
+        };
+        let second_half;
+        let (dataset, progress): (&Dataset, &dyn Progress) = match &staged {
+            Some(staged) => {
+                bands = None;
+                second_half = Half::second(progress);
+                (staged.dataset(), &second_half)
+            }
+            None => (dataset, progress),
+        };
         let buffers = self.buffers();
         let (pool_tx, pool_rx) = sync_channel(buffers);
         for _ in 0..buffers {
@@ -360,7 +383,7 @@ impl Engine {
         }
         let shared = Shared {
             dataset,
-            bands: Bands::plan(dataset, &grid),
+            bands,
             progress,
             placement,
             on_demand: matches!(delivery, Delivery::WorkUnread),

@@ -59,6 +59,7 @@ pub mod scan;
 mod select;
 pub mod signals;
 pub mod source;
+mod staging;
 pub mod stream_copy;
 mod strides;
 pub mod swap;

@@ -246,7 +246,8 @@ impl WritePlan {
         )
     }
 
-    fn grid(&self, dataset: &Dataset) -> crate::dataset::Chunks {
+    /// The plan's regions of `dataset`, in the order they are visited.
+    pub(crate) fn grid(&self, dataset: &Dataset) -> crate::dataset::Chunks {
         dataset
             .chunks(&self.placement.chunk)
             .in_order(&self.placement.order)

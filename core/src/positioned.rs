@@ -85,7 +85,7 @@ impl<'a> COrderFile<'a> {
     }
 
     /// [`COrderFile::write`] through `plan`.
-    fn write_through(
+    pub(crate) fn write_through(
         &self,
         plan: WritePlan,
         dataset: &Dataset,

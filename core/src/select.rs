@@ -83,6 +83,10 @@ impl ArraySource for Select {
             .map(|(c, _)| c)
             .collect()
     }
+
+    fn decodes_whole_chunks(&self) -> bool {
+        self.inner.decodes_whole_chunks()
+    }
 }
 
 #[cfg(test)]

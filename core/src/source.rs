@@ -66,6 +66,12 @@ pub trait ArraySource: Send + Sync {
     /// The natural unit of reading (a frame, a strip, an HDF5 chunk): regions aligned to it
     /// are cheapest.
     fn chunk_shape(&self) -> Vec<u64>;
+    /// Whether reading any part of one of [`ArraySource::chunk_shape`]'s chunks costs
+    /// decoding all of it (compressed or encoded chunks): regions that cut a chunk then
+    /// decode it once each. `false` (the default) when a part costs only its own bytes.
+    fn decodes_whole_chunks(&self) -> bool {
+        false
+    }
     /// Zero-copy access, the one way a source offers it: the stored bytes seen in place
     /// (usually a whole memory-mapped file), where element `(0, 0, ...)` lies and the byte
     /// stride of each dimension (per-frame headers, Fortran order and flipped axes are
@@ -290,9 +296,15 @@ impl Storage {
     /// with positioned reads ([`crate::read_at::FileAt`]) from the very file that is mapped.
     pub fn map_open(path: &Path) -> Result<(Self, File)> {
         let (file, meta) = crate::inputs::open_with_metadata(path)?;
-        let len = meta.len();
+        let storage = Storage::map_file(&file, meta.len(), path)?;
+        Ok((storage, file))
+    }
+
+    /// Map the first `len` bytes of the open `file` read-only (`path` names it in
+    /// errors; the file may have no name left, as a scratch file removed once opened).
+    pub fn map_file(file: &File, len: u64, path: &Path) -> Result<Self> {
         if len == 0 {
-            return Ok((Storage::Owned(Arc::from(Vec::new())), file));
+            return Ok(Storage::Owned(Arc::from(Vec::new())));
         }
         // SAFETY: the map is read-only and emio never writes through it. Soundness relies on
         // no other process truncating or rewriting the file while it is mapped, the same
@@ -306,9 +318,9 @@ impl Storage {
                 std::io::Error::other(format!("{len} bytes do not fit in this address space")),
             )
         })?;
-        let map = unsafe { memmap2::MmapOptions::new().len(len).map(&file) }
+        let map = unsafe { memmap2::MmapOptions::new().len(len).map(file) }
             .map_err(|e| Error::io(path, e))?;
-        Ok((Storage::Mapped(Arc::new(map), Arc::from(path)), file))
+        Ok(Storage::Mapped(Arc::new(map), Arc::from(path)))
     }
 
     /// The file these bytes map, from its first byte (None for bytes held in memory).

@@ -56,6 +56,10 @@ impl ArraySource for BgraSource {
     fn chunk_shape(&self) -> Vec<u64> {
         self.inner.chunk_shape()
     }
+
+    fn decodes_whole_chunks(&self) -> bool {
+        self.inner.decodes_whole_chunks()
+    }
 }
 
 /// Flip the sign of the imaginary part of native-endian complex values in place.

@@ -63,6 +63,9 @@ impl ArraySource for Stacked {
         c.extend(self.sources[0].chunk_shape());
         c
     }
+    fn decodes_whole_chunks(&self) -> bool {
+        self.sources.iter().any(|s| s.decodes_whole_chunks())
+    }
 }
 
 #[cfg(test)]

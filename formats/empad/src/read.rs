@@ -275,6 +275,9 @@ impl ArraySource for NanToNum {
     fn chunk_shape(&self) -> Vec<u64> {
         self.0.chunk_shape()
     }
+    fn decodes_whole_chunks(&self) -> bool {
+        self.0.decodes_whole_chunks()
+    }
 }
 
 /// The `.raw` path named by the `.xml` at `xml_path`.

@@ -694,6 +694,9 @@ impl ArraySource for Reordered {
     fn chunk_shape(&self) -> Vec<u64> {
         self.logical.chunk_shape()
     }
+    fn decodes_whole_chunks(&self) -> bool {
+        self.logical.decodes_whole_chunks()
+    }
     fn stored_order(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
         self.stored.clone()
     }
