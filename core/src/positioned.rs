@@ -85,7 +85,7 @@ impl<'a> COrderFile<'a> {
     }
 
     /// [`COrderFile::write`] through `plan`.
-    pub(crate) fn write_through(
+    fn write_through(
         &self,
         plan: WritePlan,
         dataset: &Dataset,

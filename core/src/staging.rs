@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crate::axis::Axis;
 use crate::bands::{reads_per_chunk, Bands};
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Region};
 use crate::dtype::ByteOrder;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -60,11 +60,22 @@ impl Staged {
         engine: Engine,
         progress: &dyn Progress,
     ) -> Result<Option<Self>> {
-        // Regions of whole chunks, each decoded once, transposed as the source reads
-        // them (the map is then read in C order, as any uncompressed array).
+        // Regions of whole chunks grown along the logical order's innermost dimensions
+        // (long runs in the C-order file), read in the order the source stores them
+        // (each chunk decoded once, in place), transposed into the logical order on the
+        // workers and put at their places (then read as any uncompressed array).
         let grid = dataset.read_chunk_shape(STAGING_REGION_BYTES);
-        if !bands.decode_chunks_again() || reads_per_chunk(dataset, &grid) != Some(1) {
+        let rank = dataset.ndim();
+        let perm = (dataset.source().stored_order()).map_or((0..rank).collect(), |(p, _)| p);
+        let stored = dataset.in_stored_order();
+        let stored_grid: Vec<u64> = perm.iter().map(|&d| grid[d]).collect();
+        if !bands.decode_chunks_again() || reads_per_chunk(&stored, &stored_grid) != Some(1) {
             return Ok(None);
+        }
+        // Logical dimension `k` is the stored dataset's `position[k]`.
+        let mut position = vec![0; rank];
+        for (i, &logical) in perm.iter().enumerate() {
+            position[logical] = i;
         }
         let dir = std::env::temp_dir();
         let needed = dataset.nbytes().saturating_mul(2);
@@ -79,14 +90,22 @@ impl Staged {
             path,
         };
         let shape = dataset.shape();
-        let written = COrderFile::new(&file, &staged.path, 0, shape).write_through(
-            WritePlan::new(&grid).on(engine),
-            dataset,
-            ByteOrder::NATIVE,
-            &Half::first(progress),
-        );
+        let scratch = COrderFile::new(&file, &staged.path, 0, shape);
+        let logical = |region: &Region| Region {
+            start: position.iter().map(|&p| region.start[p]).collect(),
+            shape: position.iter().map(|&p| region.shape[p]).collect(),
+        };
+        let written = WritePlan::new(&stored_grid)
+            .stored_order(&position)
+            .on(engine)
+            .write_in_order(
+                &stored,
+                &Half::first(progress),
+                |_, _| Ok(()),
+                |region, bytes| scratch.place(&logical(region), bytes),
+            );
         match written {
-            Ok(()) => {}
+            Ok(_) => {}
             // The scratch file could not be written (its folder filled up meanwhile):
             // the bands read the source as if nothing had been staged.
             Err(Error::Io { path, .. }) if path == staged.path => return Ok(None),
@@ -218,25 +237,38 @@ mod tests {
     use super::*;
     use crate::chunked::{ChunkDecoder, ChunkedSource};
     use crate::dtype::DType;
+    use crate::source::ArraySource;
     use crate::strides::for_each_index;
 
-    /// Chunks of a u16 array holding each value's C-order index, counting its decodes.
+    /// Chunks of a u16 array holding each value's C-order index, counting its decodes;
+    /// the array may be another's seen with its dimensions permuted (`perm[i]`, the other
+    /// array's dimension that is this one's `i`-th), the values that array's indices.
     struct Indices {
         shape: Vec<u64>,
         chunk: Vec<u64>,
+        perm: Vec<usize>,
         decodes: Arc<AtomicU64>,
     }
 
     impl ChunkDecoder for Indices {
         fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
             self.decodes.fetch_add(1, Ordering::SeqCst);
+            let rank = self.shape.len();
             let start: Vec<u64> = index.iter().zip(&self.chunk).map(|(i, c)| i * c).collect();
-            let extent: Vec<u64> = (0..start.len())
+            let extent: Vec<u64> = (0..rank)
                 .map(|d| self.chunk[d].min(self.shape[d] - start[d]))
                 .collect();
+            let mut other = vec![0; rank];
+            let mut other_shape = vec![0; rank];
+            for (i, &d) in self.perm.iter().enumerate() {
+                other_shape[d] = self.shape[i];
+            }
             let mut values = out.chunks_exact_mut(2);
             for_each_index(&extent, |at| {
-                let flat = (0..at.len()).fold(0, |acc, d| acc * self.shape[d] + start[d] + at[d]);
+                for (i, &d) in self.perm.iter().enumerate() {
+                    other[d] = start[i] + at[i];
+                }
+                let flat = (0..rank).fold(0, |acc, d| acc * other_shape[d] + other[d]);
                 let value = values.next().expect("one value per index");
                 value.copy_from_slice(&(flat as u16).to_ne_bytes());
             });
@@ -244,12 +276,14 @@ mod tests {
         }
     }
 
-    /// A dataset of `shape` in compressed-like chunks of `chunk`, and its decode count.
-    fn chunked(shape: &[u64], chunk: &[u64]) -> (Dataset, Arc<AtomicU64>) {
+    /// A source of [`Indices`] chunks of `chunk` over `shape` seen through `perm`, and its
+    /// decode count.
+    fn indices(shape: &[u64], chunk: &[u64], perm: &[usize]) -> (ChunkedSource, Arc<AtomicU64>) {
         let decodes = Arc::new(AtomicU64::new(0));
         let decoder = Indices {
             shape: shape.to_vec(),
             chunk: chunk.to_vec(),
+            perm: perm.to_vec(),
             decodes: decodes.clone(),
         };
         let source = ChunkedSource::new(
@@ -258,9 +292,57 @@ mod tests {
             chunk.to_vec(),
             Box::new(decoder),
         );
-        let axes = shape.iter().map(|_| Axis::default_for(false)).collect();
-        let ds = Dataset::new(Arc::new(source.unwrap()), axes, Tree::new(), Tree::new());
-        (ds.unwrap(), decodes)
+        (source.unwrap(), decodes)
+    }
+
+    fn dataset(source: Arc<dyn ArraySource>) -> Dataset {
+        let axes = source
+            .shape()
+            .iter()
+            .map(|_| Axis::default_for(false))
+            .collect();
+        Dataset::new(source, axes, Tree::new(), Tree::new()).unwrap()
+    }
+
+    /// A dataset of `shape` in compressed-like chunks of `chunk`, and its decode count.
+    fn chunked(shape: &[u64], chunk: &[u64]) -> (Dataset, Arc<AtomicU64>) {
+        let (source, decodes) = indices(shape, chunk, &(0..shape.len()).collect::<Vec<_>>());
+        (dataset(Arc::new(source)), decodes)
+    }
+
+    /// An array stored with its dimensions reversed, as NCEM's HDF5 (the logical view's
+    /// chunks decode through the stored ones, as HDF5's do).
+    struct Reversed {
+        logical: ChunkedSource,
+        stored: Arc<ChunkedSource>,
+    }
+
+    impl ArraySource for Reversed {
+        fn dtype(&self) -> DType {
+            self.logical.dtype()
+        }
+        fn shape(&self) -> &[u64] {
+            self.logical.shape()
+        }
+        fn read_region_with(
+            &self,
+            start: &[u64],
+            shape: &[u64],
+            out: &mut [u8],
+            progress: &dyn Progress,
+            threads: crate::source::Threads,
+        ) -> Result<()> {
+            (self.logical).read_region_with(start, shape, out, progress, threads)
+        }
+        fn chunk_shape(&self) -> Vec<u64> {
+            self.logical.chunk_shape()
+        }
+        fn decodes_whole_chunks(&self) -> bool {
+            true
+        }
+        fn stored_order(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
+            Some((vec![3, 2, 1, 0], self.stored.clone()))
+        }
     }
 
     /// Progress that records its total and what was done, and cancels once asked to.
@@ -283,20 +365,18 @@ mod tests {
         }
     }
 
-    /// Frames of a 8 × 6 scan of 10 × 10 pixels in chunks of 3 × 3 pixels of every frame
-    /// (h5py's chunks of an NCEM dataset), written whole-frame by an engine whose bands
-    /// hold two scan rows, and the number of chunk decodes it took.
-    fn write_frames(progress: &Recorded) -> (Result<Vec<u8>>, u64) {
-        let (ds, decodes) = chunked(&[8, 6, 10, 10], &[8, 6, 3, 3]);
+    /// Frames of `ds` (an 8 × 6 scan of 10 × 10 pixels), written whole-frame by an engine
+    /// whose bands hold two scan rows.
+    fn write_frames(ds: &Dataset, progress: &Recorded) -> Result<Vec<u8>> {
         let engine = Engine {
             band_bytes: 2 * 6 * 100 * 2,
             ..Engine::new(2, 2)
         };
         let mut written = Vec::new();
-        let result = WritePlan::new(&[1, 1, 10, 10])
+        WritePlan::new(&[1, 1, 10, 10])
             .on(engine)
             .write_in_order(
-                &ds,
+                ds,
                 progress,
                 |_, _| Ok(()),
                 |_, bytes| {
@@ -304,30 +384,48 @@ mod tests {
                     Ok(())
                 },
             )
-            .map(|_| written);
-        (result, decodes.load(Ordering::SeqCst))
+            .map(|_| written)
+    }
+
+    /// The values of an 8 × 6 scan of 10 × 10 pixels holding their indices.
+    fn frames() -> Vec<u8> {
+        (0..4800u16).flat_map(u16::to_ne_bytes).collect()
     }
 
     #[test]
     fn chunks_spanning_the_bands_are_decoded_once_into_a_scratch_file() {
+        // Chunks of 3 × 3 pixels of every frame, as h5py's of an NCEM dataset.
+        let (ds, decodes) = chunked(&[8, 6, 10, 10], &[8, 6, 3, 3]);
         let progress = Recorded::default();
-        let (written, decodes) = write_frames(&progress);
-        let want: Vec<u8> = (0..4800u16).flat_map(u16::to_ne_bytes).collect();
-        assert_eq!(written.unwrap(), want);
+        assert_eq!(write_frames(&ds, &progress).unwrap(), frames());
         // 16 chunks, each decoded once; through the four bands, 64 decodes.
-        assert_eq!(decodes, 16);
+        assert_eq!(decodes.load(Ordering::SeqCst), 16);
         // The copy and the reads each count for half: the dataset's size once in all.
         assert_eq!(*progress.total.lock().unwrap(), [9600]);
         assert_eq!(progress.done.load(Ordering::SeqCst), 9600);
     }
 
     #[test]
+    fn chunks_stored_transposed_are_copied_in_their_order() {
+        let (logical, logical_decodes) = indices(&[8, 6, 10, 10], &[8, 6, 3, 3], &[0, 1, 2, 3]);
+        let (stored, stored_decodes) = indices(&[10, 10, 6, 8], &[3, 3, 6, 8], &[3, 2, 1, 0]);
+        let ds = dataset(Arc::new(Reversed {
+            logical,
+            stored: Arc::new(stored),
+        }));
+        assert_eq!(write_frames(&ds, &Recorded::default()).unwrap(), frames());
+        assert_eq!(stored_decodes.load(Ordering::SeqCst), 16);
+        assert_eq!(logical_decodes.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
     fn a_cancelled_copy_stops_the_run() {
+        let (ds, decodes) = chunked(&[8, 6, 10, 10], &[8, 6, 3, 3]);
         let progress = Recorded::default();
         progress.cancel.store(true, Ordering::SeqCst);
-        let (written, decodes) = write_frames(&progress);
+        let written = write_frames(&ds, &progress);
         assert!(matches!(written, Err(Error::Cancelled)), "{written:?}");
-        assert_eq!(decodes, 0);
+        assert_eq!(decodes.load(Ordering::SeqCst), 0);
     }
 
     #[test]
