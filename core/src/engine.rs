@@ -50,7 +50,7 @@ pub struct Engine {
     /// Extra regions that may wait (read, not yet consumed) beyond one per thread.
     pub queue: usize,
     /// Largest band of the source read for regions that cut its chunks (module `bands`):
-    /// [`BAND_BYTES`](crate::bands::BAND_BYTES), smaller in tests.
+    /// [`BAND_BYTES`], smaller in tests.
     pub(crate) band_bytes: u64,
 }
 

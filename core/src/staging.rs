@@ -5,9 +5,10 @@
 //! they span the whole scan whatever its size: every band needs every chunk, and a gzip
 //! dataset of 8 GiB written to Zarr, `.hspy` or EMD would be decoded 64 times over. Such a
 //! run is staged instead: the dataset is first copied in C order into a scratch file in
-//! the temporary folder ([`std::env::temp_dir`]: `TMPDIR` on Unix), the regions following
-//! the source's chunks so that each is decoded once ([`COrderFile::write`]), and the run's
-//! regions are then read from that file's memory map. The page cache holds the copy
+//! the temporary folder ([`std::env::temp_dir`]: `TMPDIR` on Unix), in regions of whole
+//! chunks read in the order the source stores them (each chunk decoded once, as one run),
+//! transposed on the workers and put at their places ([`COrderFile::place`]), and the
+//! run's regions are then read from that file's memory map. The page cache holds the copy
 //! while memory allows and the file system the rest, so memory stays bounded.
 //!
 //! The scratch file loses its name as soon as it is created (on Unix an open file
