@@ -594,8 +594,15 @@ impl ArraySource for ChunkedSource {
         &self.shape
     }
 
+    /// Unless at most half of the chunks are stored.
     fn decodes_whole_chunks(&self) -> bool {
-        true
+        let Some(stored) = self.decoder.stored_chunks() else {
+            return true;
+        };
+        let grid = (self.shape.iter().zip(&self.chunk))
+            .map(|(&n, &c)| u128::from(n.div_ceil(c.max(1))))
+            .product::<u128>();
+        stored.len() as u128 * 2 > grid
     }
 
     /// Chunks are decoded in parallel on rayon's pool whatever `threads` says (decoding,
@@ -683,6 +690,38 @@ mod tests {
         fn writes_every_byte(&self) -> bool {
             self.every_byte
         }
+    }
+
+    /// Stamps, listing the chunks `stored` as the only ones the array holds.
+    struct Listed(StoredChunks);
+
+    impl ChunkDecoder for Listed {
+        fn decode_chunk(&self, index: &[u64], out: &mut [u8]) -> Result<()> {
+            Stamps { every_byte: true }.decode_chunk(index, out)
+        }
+        fn stored_chunks(&self) -> Option<&StoredChunks> {
+            Some(&self.0)
+        }
+    }
+
+    /// Chunks decode whole unless most of them are absent (then re-reading them costs
+    /// little: regions are filled, not decoded).
+    #[test]
+    fn sparse_arrays_do_not_count_as_decoding_whole_chunks() {
+        let source = |stored: Option<u64>| {
+            let decoder: Box<dyn ChunkDecoder> = match stored {
+                None => Box::new(Stamps { every_byte: true }),
+                Some(n) => {
+                    let chunks = (0..n).map(|i| vec![i, 0]).collect();
+                    Box::new(Listed(StoredChunks::new(chunks, vec![0])))
+                }
+            };
+            ChunkedSource::new(DType::U8, vec![8, 3], vec![2, 3], decoder).unwrap()
+        };
+        assert!(source(None).decodes_whole_chunks());
+        assert!(source(Some(3)).decodes_whole_chunks());
+        assert!(!source(Some(2)).decodes_whole_chunks());
+        assert!(!source(Some(0)).decodes_whole_chunks());
     }
 
     /// Chunks read through the cache long after it has started evicting (and so decoded

@@ -68,7 +68,8 @@ pub trait ArraySource: Send + Sync {
     fn chunk_shape(&self) -> Vec<u64>;
     /// Whether reading any part of one of [`ArraySource::chunk_shape`]'s chunks costs
     /// decoding all of it (compressed or encoded chunks): regions that cut a chunk then
-    /// decode it once each. `false` (the default) when a part costs only its own bytes.
+    /// decode it once each. `false` (the default) when a part costs only its own bytes,
+    /// and for sparse arrays whose chunks are mostly absent (filled, not decoded).
     fn decodes_whole_chunks(&self) -> bool {
         false
     }
