@@ -35,8 +35,9 @@ use crate::positioned::COrderFile;
 use crate::source::{Storage, StridedSource};
 
 /// Largest region of the copy into the scratch file: whole chunks of the source, grown
-/// along its innermost dimensions (rsciio's chunks of a 64 × 128 scan of 256 × 256
-/// frames, 7 × 7 pixels of every frame, grow to 7 rows of every frame, 29 MiB).
+/// along the innermost dimensions (rsciio's chunks of a 64 × 128 scan of 256 × 256
+/// frames, 7 × 7 pixels of every frame, grow to 7 whole rows of every frame, 29 MiB:
+/// runs of 3.5 KiB in the file; with half as much, runs of 224 bytes).
 const STAGING_REGION_BYTES: u64 = 32 << 20;
 
 /// A dataset's values copied in C order into a scratch file, read through its memory map.
@@ -51,10 +52,10 @@ pub(crate) struct Staged {
 
 impl Staged {
     /// Stage `dataset` when `bands` would decode its chunks more than once each and its
-    /// own chunks can be copied once each (by `engine`'s workers): `None` (read through the bands) otherwise, or
-    /// when the temporary folder lacks the space or the scratch file fails. `progress`
-    /// gets half of the dataset's bytes as the copy goes (the run's reads the other half,
-    /// through [`Half::second`]) and may cancel the copy.
+    /// own chunks can be copied once each (by `engine`'s workers): `None` (read through
+    /// the bands) otherwise, or when the temporary folder lacks the space or the scratch
+    /// file fails. `progress` gets half of the dataset's bytes as the copy goes (the
+    /// run's reads the other half, through [`Half::second`]) and may cancel the copy.
     pub(crate) fn plan(
         dataset: &Dataset,
         bands: &Bands<'_>,
