@@ -193,8 +193,9 @@ impl Layout {
 
     /// The partial sum of one region over its part of the kept axes, a run along the last
     /// dimension at a time: a summed run is added up in interleaved partial sums
-    /// ([`sum`]; one chain of additions was four cycles per value), a kept run added value by value
-    /// into its stretch of the result; with weights, each value times its own.
+    /// ([`sum`]; one chain of additions was four cycles per value), a kept run added
+    /// value by value into its stretch of the result; with weights, each value times its
+    /// own.
     fn reduce(
         &self,
         region: &Region,
