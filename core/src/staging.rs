@@ -66,12 +66,17 @@ impl Staged {
         // (long runs in the C-order file), read in the order the source stores them
         // (each chunk decoded once, in place), transposed into the logical order on the
         // workers and put at their places (then read as any uncompressed array).
+        if !bands.decode_chunks_again() {
+            return Ok(None);
+        }
         let grid = dataset.read_chunk_shape(STAGING_REGION_BYTES);
         let rank = dataset.ndim();
-        let perm = (dataset.source().stored_order()).map_or((0..rank).collect(), |(p, _)| p);
-        let stored = dataset.in_stored_order();
+        let (perm, stored) = match dataset.source().stored_order() {
+            Some((perm, source)) => (perm, bare(source)?),
+            None => ((0..rank).collect(), bare(dataset.source().clone())?),
+        };
         let stored_grid: Vec<u64> = perm.iter().map(|&d| grid[d]).collect();
-        if !bands.decode_chunks_again() || reads_per_chunk(&stored, &stored_grid) != Some(1) {
+        if reads_per_chunk(&stored, &stored_grid) != Some(1) {
             return Ok(None);
         }
         // Logical dimension `k` is the stored dataset's `position[k]`.
@@ -122,17 +127,7 @@ impl Staged {
             shape.to_vec(),
             ByteOrder::NATIVE,
         )?;
-        let axes = dataset
-            .shape()
-            .iter()
-            .map(|_| Axis::default_for(false))
-            .collect();
-        staged.dataset = Some(Dataset::new(
-            Arc::new(source),
-            axes,
-            Tree::new(),
-            Tree::new(),
-        )?);
+        staged.dataset = Some(bare(Arc::new(source))?);
         Ok(Some(staged))
     }
 
@@ -150,6 +145,17 @@ impl Drop for Staged {
         #[cfg(not(unix))]
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// A dataset of `source`'s values alone (uncalibrated axes, no metadata): what a run
+/// reads.
+fn bare(source: Arc<dyn crate::source::ArraySource>) -> Result<Dataset> {
+    let axes = source
+        .shape()
+        .iter()
+        .map(|_| Axis::default_for(false))
+        .collect();
+    Dataset::new(source, axes, Tree::new(), Tree::new())
 }
 
 /// A new empty scratch file in `dir` (readable and writable), and its name; on Unix the
@@ -297,19 +303,10 @@ mod tests {
         (source.unwrap(), decodes)
     }
 
-    fn dataset(source: Arc<dyn ArraySource>) -> Dataset {
-        let axes = source
-            .shape()
-            .iter()
-            .map(|_| Axis::default_for(false))
-            .collect();
-        Dataset::new(source, axes, Tree::new(), Tree::new()).unwrap()
-    }
-
     /// A dataset of `shape` in compressed-like chunks of `chunk`, and its decode count.
     fn chunked(shape: &[u64], chunk: &[u64]) -> (Dataset, Arc<AtomicU64>) {
         let (source, decodes) = indices(shape, chunk, &(0..shape.len()).collect::<Vec<_>>());
-        (dataset(Arc::new(source)), decodes)
+        (bare(Arc::new(source)).unwrap(), decodes)
     }
 
     /// An array stored with its dimensions reversed, as NCEM's HDF5 (the logical view's
@@ -411,10 +408,11 @@ mod tests {
     fn chunks_stored_transposed_are_copied_in_their_order() {
         let (logical, logical_decodes) = indices(&[8, 6, 10, 10], &[8, 6, 3, 3], &[0, 1, 2, 3]);
         let (stored, stored_decodes) = indices(&[10, 10, 6, 8], &[3, 3, 6, 8], &[3, 2, 1, 0]);
-        let ds = dataset(Arc::new(Reversed {
+        let ds = bare(Arc::new(Reversed {
             logical,
             stored: Arc::new(stored),
-        }));
+        }))
+        .unwrap();
         assert_eq!(write_frames(&ds, &Recorded::default()).unwrap(), frames());
         assert_eq!(stored_decodes.load(Ordering::SeqCst), 16);
         assert_eq!(logical_decodes.load(Ordering::SeqCst), 0);
