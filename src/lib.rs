@@ -27,6 +27,7 @@ pub mod batch;
 pub mod check;
 pub mod json;
 pub mod listing;
+mod pool;
 #[cfg(feature = "preview")]
 pub mod preview;
 pub mod reduce;

@@ -16,12 +16,11 @@
 //! are counted where they lie in the memory map: compared with the common values' bytes
 //! reversed, and reversed as they are read one by one, so the tables index native values.
 
-use std::sync::Mutex;
-
 use emio_core::{scan, ByteOrder, DType};
 
 use super::kernels::Element;
-use super::{lock, Histogram, Summary};
+use super::{Histogram, Summary};
+use crate::pool::Pool;
 
 /// Interleaved sub-tables per table.
 pub(super) const SUB: usize = 8;
@@ -130,7 +129,7 @@ impl Counters {
 /// Value tables of one dataset, filled by the workers of one pass.
 pub(super) struct Tables {
     dtype: DType,
-    pool: Mutex<Vec<Counters>>,
+    pool: Pool<Counters>,
 }
 
 impl Tables {
@@ -139,7 +138,7 @@ impl Tables {
         debug_assert!(counts(dtype));
         Tables {
             dtype,
-            pool: Mutex::new(Vec::new()),
+            pool: Pool::new(usize::MAX),
         }
     }
 
@@ -150,9 +149,14 @@ impl Tables {
     /// Count every element of one region's bytes, stored in byte order `order`.
     pub(super) fn count(&self, bytes: &[u8], order: ByteOrder) {
         let values = self.values();
-        let mut c = lock(&self.pool)
-            .pop()
-            .unwrap_or_else(|| Counters::new(values));
+        self.pool.with(
+            || Counters::new(values),
+            |c| self.count_into(c, bytes, order),
+        );
+    }
+
+    /// [`Tables::count`] into the worker's table `c`.
+    fn count_into(&self, c: &mut Counters, bytes: &[u8], order: ByteOrder) {
         let size = self.dtype.size();
         let width = Width::of(size, order);
         // Pieces of at most 2^31 elements: a counter never exceeds u32::MAX.
@@ -163,7 +167,7 @@ impl Tables {
             }
             c.pending += n;
             if c.plain_left > 0 {
-                count_plain_any(&mut c, piece, width);
+                count_plain_any(c, piece, width);
                 c.plain_left -= 1;
                 if c.plain_left == 0 {
                     // Try comparisons again, with the values most frequent so far.
@@ -172,7 +176,7 @@ impl Tables {
                 }
                 continue;
             }
-            let scattered = count_fastest(&mut c, piece, width);
+            let scattered = count_fastest(c, piece, width);
             if scattered * 2 > n {
                 // Spread values (e.g. counts of hundreds with shot noise): most elements
                 // were incremented one by one after comparisons that found nothing.
@@ -185,13 +189,12 @@ impl Tables {
                 c.wait = c.wait.saturating_sub(1);
             }
         }
-        lock(&self.pool).push(c);
     }
 
     /// The counts of every value, by raw value (the element's bits as an unsigned index).
     fn total(self) -> Vec<u64> {
         let mut total = vec![0u64; self.values()];
-        for mut c in self.pool.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        for mut c in self.pool.into_inner() {
             c.fold();
             for (t, w) in total.iter_mut().zip(&c.wide) {
                 *t += w;
@@ -522,8 +525,8 @@ mod tests {
         let spread = region(&|i| 400 + (i * 37 % 200) as u16);
         let sparse = region(&|i| if i % 16 == 0 { 7 } else { 0 });
         let state = |t: &Tables| {
-            let pool = lock(&t.pool);
-            (pool[0].plain_left, pool[0].common)
+            t.pool
+                .with(|| Counters::new(0), |c| (c.plain_left, c.common))
         };
         tables.count(&spread, ByteOrder::NATIVE);
         assert_eq!(
