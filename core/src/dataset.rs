@@ -509,12 +509,23 @@ impl Dataset {
     /// their regions then follow the storage instead of transposing it (NCEM's transposed
     /// HDF5, spectrum images stored energy-first).
     pub fn in_stored_order(&self) -> Dataset {
+        self.in_stored_order_with_permutation().0
+    }
+
+    /// [`Dataset::in_stored_order`] and the permutation it applied: the stored-order
+    /// dataset's dimension `i` is this dataset's dimension `perm[i]` (the identity for
+    /// data stored in C order). For passes whose result is indexed (a sum over some axes),
+    /// which map it back to the logical order.
+    pub fn in_stored_order_with_permutation(&self) -> (Dataset, Vec<usize>) {
         let mut stored = self.clone();
-        if let Some((perm, source)) = self.source.stored_order() {
-            stored.axes = perm.iter().map(|&d| self.axes[d].clone()).collect();
-            stored.source = source;
+        match self.source.stored_order() {
+            Some((perm, source)) => {
+                stored.axes = perm.iter().map(|&d| self.axes[d].clone()).collect();
+                stored.source = source;
+                (stored, perm)
+            }
+            None => (stored, (0..self.ndim()).collect()),
         }
-        stored
     }
 
     /// A chunk shape for streaming: whole trailing (signal) dimensions as long as one chunk

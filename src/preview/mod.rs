@@ -29,7 +29,7 @@ use emio_core::{Dataset, Error, NoProgress, Result};
 pub use draw::{encode_png, grey_levels, Cell, Panel, Picture, CAPTION, HEADER};
 use plane::{read_line, read_plane, Component};
 
-use crate::reduce::{sum_keeping, sum_over, Over};
+use crate::reduce::{self, sum_keeping, sum_over, Over, Summation};
 
 /// Cells of a contact sheet at most (the caption says how many were left out).
 pub const MAX_SHEET: usize = 16;
@@ -244,9 +244,12 @@ fn cells(d: &Dataset, size: usize, phase: bool) -> Result<Vec<Cell>> {
             )?);
         }
         (nav, 1, _) if nav >= 1 => {
-            let spectrum = sum_over(d, Over::Navigation, None, &NoProgress)?;
+            // Both sums in one pass over the data.
+            let spectrum = Summation::over(d, Over::Navigation, None)?;
+            let map = Summation::over(d, Over::Signal, None)?;
+            reduce::run(d, &[&spectrum, &map], None, &NoProgress)?;
+            let (spectrum, map) = (spectrum.finish()?, map.finish()?);
             cells.push(plot(&spectrum, &what("summed spectrum"), "counts")?);
-            let map = sum_over(d, Over::Signal, None, &NoProgress)?;
             cells.push(last_plane_or_line(&map, "total intensity", plot, image)?);
         }
         (_, _, 2) => cells.push(image(d, &what("image"), false, Component::Value)?),

@@ -28,8 +28,10 @@ use std::sync::Mutex;
 
 use emio_core::engine::Engine;
 use emio_core::moments::Moments;
-use emio_core::{scan, Dataset, Progress, Result};
+use emio_core::{scan, ByteOrder, Dataset, Progress, Result};
 use serde_json::{json, Value};
+
+use crate::reduce::{self, Summation};
 
 /// Histogram bins of [`default_bins`] where the histogram is counted by default.
 pub const DEFAULT_BINS: usize = 16;
@@ -279,18 +281,53 @@ impl Stats {
 /// with or without a histogram; other data a pass of typed moment kernels (module
 /// `kernels`) and, for the histogram, a second one once the range is known (module `bins`).
 pub fn stats(dataset: &Dataset, bins: usize, progress: &dyn Progress) -> Result<Stats> {
-    stats_in(dataset, bins, progress, PIECE_BYTES)
+    stats_in(dataset, bins, &[], progress, PIECE_BYTES)
 }
 
-/// [`stats`] in pieces of about `piece_bytes`.
+/// [`stats`], feeding `sums` (made for `dataset`, finished by the caller) in the same pass
+/// over the data, so that statistics and sums read it once (`emconvert stats --sum`).
+pub fn stats_and_sums(
+    dataset: &Dataset,
+    bins: usize,
+    sums: &[&Summation],
+    progress: &dyn Progress,
+) -> Result<Stats> {
+    stats_in(dataset, bins, sums, progress, PIECE_BYTES)
+}
+
+/// [`stats_and_sums`] in pieces of about `piece_bytes` (without sums).
 fn stats_in(
     dataset: &Dataset,
     bins: usize,
+    sums: &[&Summation],
     progress: &dyn Progress,
     piece_bytes: u64,
 ) -> Result<Stats> {
     let dtype = dataset.dtype();
     let engine = Engine::default();
+    // The first pass: with sums, their regions' bytes (native byte order); without, the
+    // values as stored, `as_stored` or in native order.
+    let first = |as_stored: bool, work: &(dyn Fn(&[u8], ByteOrder) + Sync)| {
+        if !sums.is_empty() {
+            return reduce::run(
+                dataset,
+                sums,
+                Some(&|b: &[u8]| work(b, ByteOrder::NATIVE)),
+                progress,
+            );
+        }
+        let work = |b: &[u8], order| {
+            work(b, order);
+            Ok(())
+        };
+        if as_stored {
+            scan::for_each_stored_piece(&engine, dataset, piece_bytes, progress, work)
+        } else {
+            scan::for_each_piece(&engine, dataset, piece_bytes, progress, |b| {
+                work(b, ByteOrder::NATIVE)
+            })
+        }
+    };
     // Order-free: every pass walks the values as stored (in place in a memory map when
     // the dataset lies in one), never through a transpose.
     let scan = |work: &(dyn Fn(&[u8]) + Sync)| {
@@ -305,17 +342,14 @@ fn stats_in(
     let (summary, histogram) = if table::counts(dtype) {
         let tables = table::Tables::new(dtype);
         // Counted as stored: values in the other byte order are reversed in registers.
-        scan::for_each_stored_piece(&engine, dataset, piece_bytes, progress, |b, order| {
-            tables.count(b, order);
-            Ok(())
-        })?;
+        first(true, &|b, order| tables.count(b, order))?;
         let (summary, histogram, counted) = tables.finish(bins);
         // Percentiles come with the histogram (`--bins 0`: neither).
         values = (bins > 0).then_some(counted);
         (summary, histogram)
     } else {
         let total = Mutex::new(Summary::default());
-        scan(&|bytes| {
+        first(false, &|bytes, _| {
             let mut part = Summary::default();
             scan::in_blocks(bytes, dtype.size(), |block| {
                 part.merge(&kernels::summary(dtype, block));

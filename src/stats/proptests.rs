@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use super::bins::Binner;
 use super::kernels::{exact, summary};
-use super::{stats_in, Histogram, Summary};
+use super::{stats_and_sums, stats_in, Histogram, Summary};
 
 /// The statistics as the plain per-element path computes them.
 fn reference(dtype: DType, bytes: &[u8], bins: usize) -> (Summary, Option<Histogram>) {
@@ -148,10 +148,39 @@ proptest! {
         let n = (bytes.len() / dtype.size()) as u64;
         let shape = if n.is_multiple_of(rows) { vec![rows, n / rows] } else { vec![n] };
         let ds = Dataset::from_bytes(bytes.clone(), dtype, shape).unwrap();
-        let got = stats_in(&ds, bins, &NoProgress, region_elements * dtype.size() as u64).unwrap();
+        let got = stats_in(&ds, bins, &[], &NoProgress, region_elements * dtype.size() as u64).unwrap();
         let (summary, histogram) = reference(dtype, &bytes, bins);
         assert_same(&got.summary, &summary)?;
         prop_assert_eq!(got.histogram, histogram);
+    }
+
+    /// Statistics that share their pass with sums (`emconvert stats --sum`) are the same
+    /// as alone, and so are the sums (compared where exact: integers of up to 32 bits).
+    #[test]
+    fn stats_sharing_a_pass_with_sums_agree(
+        (dtype, bytes) in data(),
+        bins in prop_oneof![0..40usize, Just(300usize)],
+        rows in 1..4u64,
+    ) {
+        let n = (bytes.len() / dtype.size()) as u64;
+        let shape = if n.is_multiple_of(rows) { vec![rows, n / rows] } else { vec![n] };
+        let ds = Dataset::from_bytes(bytes.clone(), dtype, shape).unwrap();
+        let rows_sum = crate::reduce::Summation::keeping(&ds, &[0], None, "rows").unwrap();
+        let all_sum = crate::reduce::Summation::keeping(&ds, &[], None, "all").unwrap();
+        let got = stats_and_sums(&ds, bins, &[&rows_sum, &all_sum], &NoProgress).unwrap();
+        let (summary, histogram) = reference(dtype, &bytes, bins);
+        assert_same(&got.summary, &summary)?;
+        prop_assert_eq!(got.histogram, histogram);
+        let exact = dtype.is_integer() && dtype.size() <= 4;
+        for (sum, kept) in [(rows_sum, vec![0]), (all_sum, vec![])] {
+            let sum = sum.finish().unwrap();
+            let alone = crate::reduce::sum_keeping(&ds, &kept, None, "t", &NoProgress).unwrap();
+            prop_assert_eq!(sum.shape(), alone.shape());
+            if exact {
+                let values = |d: &Dataset| d.read_region_bytes(&vec![0; d.ndim()], d.shape()).unwrap();
+                prop_assert_eq!(values(&sum), values(&alone));
+            }
+        }
     }
 
     /// Where every value is counted (8- and 16-bit data), percentiles are NumPy's: linear
@@ -168,7 +197,7 @@ proptest! {
         let bytes = &bytes[..bytes.len() / dtype.size() * dtype.size()];
         let n = (bytes.len() / dtype.size()) as u64;
         let ds = Dataset::from_bytes(bytes.to_vec(), dtype, vec![n]).unwrap();
-        let got = stats_in(&ds, 16, &NoProgress, 1 << 20).unwrap();
+        let got = stats_in(&ds, 16, &[], &NoProgress, 1 << 20).unwrap();
         let mut sorted = Vec::new();
         crate::values::for_each(dtype, bytes, |v| sorted.push(v));
         sorted.sort_by(f64::total_cmp);
@@ -255,8 +284,8 @@ fn frames_in_the_other_byte_order_give_the_native_statistics() {
             .unwrap();
             let native = Dataset::from_bytes(values, dtype, vec![frames, frame]).unwrap();
             for bins in [0, 16] {
-                let got = stats_in(&ds, bins, &NoProgress, 1 << 12).unwrap();
-                let want = stats_in(&native, bins, &NoProgress, 1 << 12).unwrap();
+                let got = stats_in(&ds, bins, &[], &NoProgress, 1 << 12).unwrap();
+                let want = stats_in(&native, bins, &[], &NoProgress, 1 << 12).unwrap();
                 assert_same(&got.summary, &want.summary).unwrap();
                 assert_eq!(got.histogram, want.histogram, "{dtype} {frame} {bins}");
                 for q in [0.0, 0.1, 0.5, 0.9, 1.0] {

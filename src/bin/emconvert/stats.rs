@@ -1,13 +1,13 @@
 //! `emconvert stats`: statistics of one dataset (min, max, mean, std, NaN/inf counts,
 //! histogram), and sums over its navigation or signal axes, streamed by
-//! [`emio::stats`] and [`emio::reduce`].
+//! [`emio::stats`] and [`emio::reduce`] in one pass over the data.
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use emio::reduce::Over;
+use emio::reduce::{Over, Summation};
 use emio::{Registry, Result};
 
 use crate::{open, outln, report_warnings, with_progress, ReadArgs};
@@ -71,19 +71,20 @@ pub fn stats(args: &StatsArgs) -> Result<()> {
     let dataset = emio::pick(&datasets, args.dataset)?;
     let default_bins = emio::stats::default_bins(dataset.dtype());
     let bins = args.bins.unwrap_or(default_bins);
-    let st = with_progress(|p| emio::stats::stats(dataset, bins, p))?;
-    let sum = match args.sum {
+    // The sum, when asked for, shares the statistics' pass over the data.
+    let summation = match args.sum {
         Some(over) => {
             let over = match over {
                 SumOver::Navigation => Over::Navigation,
                 SumOver::Signal => Over::Signal,
             };
-            Some(with_progress(|p| {
-                emio::reduce::sum_over(dataset, over, None, p)
-            })?)
+            Some(Summation::over(dataset, over, None)?)
         }
         None => None,
     };
+    let sums: Vec<&Summation> = summation.iter().collect();
+    let st = with_progress(|p| emio::stats::stats_and_sums(dataset, bins, &sums, p))?;
+    let sum = summation.map(Summation::finish).transpose()?;
     if let (Some(sum), Some(out), Some(writer)) = (&sum, &args.out, &writer) {
         Registry::write(
             writer.as_ref(),
