@@ -292,6 +292,7 @@ fn permuted(values: &[f64], shape: &[u64], axes: &[usize]) -> Vec<f64> {
 /// The sum of the values in `bytes` (of `dtype`): integers of up to 32 bits exactly, in
 /// integer lanes ([`integer_lanes`]), floats in eight interleaved partial
 /// sums, other types (complex magnitudes, RGB) in four; the compiler vectorizes the lanes.
+#[inline(always)]
 fn sum(dtype: DType, bytes: &[u8]) -> f64 {
     match dtype {
         DType::U8 => integer_lanes::<1, i32>(bytes, SMALL_BLOCK, |a| i32::from(a[0])),
@@ -323,6 +324,7 @@ fn sum(dtype: DType, bytes: &[u8]) -> f64 {
 }
 
 /// The sum of the `N`-byte values in `bytes` decoded by `value`, eight at a time.
+#[inline(always)]
 fn lanes<const N: usize>(bytes: &[u8], value: impl Fn([u8; N]) -> f64) -> f64 {
     const LANES: usize = 8;
     let (values, _) = bytes.as_chunks::<N>();
@@ -341,6 +343,7 @@ fn lanes<const N: usize>(bytes: &[u8], value: impl Fn([u8; N]) -> f64) -> f64 {
 /// lanes over blocks of `block` values, few enough that no lane overflows and a block's
 /// total fits `i64`, the blocks added in `i64`. A widening integer add per value, against a
 /// conversion to f64 and a float add (a `u16` signal summed 2.5x faster).
+#[inline(always)]
 fn integer_lanes<const N: usize, L>(bytes: &[u8], block: usize, value: impl Fn([u8; N]) -> L) -> f64
 where
     L: Copy + Default + std::ops::AddAssign + Into<i64>,
@@ -380,6 +383,7 @@ trait Typed {
 /// `kernel` run on the values of `bytes` as `dtype` (typed loops without a bounds check per
 /// value, which the compiler vectorizes); `None` for the types that are not real numbers
 /// (complex, RGB, f16, 64-bit integers), which callers take value by value.
+#[inline(always)]
 fn typed<K: Typed>(dtype: DType, bytes: &[u8], kernel: K) -> Option<K::Out> {
     Some(match dtype {
         DType::U8 => kernel.run::<1>(bytes.as_chunks().0, |a| f64::from(a[0])),
@@ -396,10 +400,12 @@ fn typed<K: Typed>(dtype: DType, bytes: &[u8], kernel: K) -> Option<K::Out> {
 
 /// Add each value of `bytes` (of `dtype`) times `scale` to its place in `out`, as many as
 /// there are values.
+#[inline(always)]
 fn add_values(dtype: DType, bytes: &[u8], scale: f64, out: &mut [f64]) {
     struct AddInto<'a>(&'a mut [f64], f64);
     impl Typed for AddInto<'_> {
         type Out = ();
+        #[inline(always)]
         fn run<const N: usize>(self, values: &[[u8; N]], value: impl Fn([u8; N]) -> f64) {
             for (o, &v) in self.0.iter_mut().zip(values) {
                 *o += value(v) * self.1;
@@ -418,10 +424,12 @@ fn add_values(dtype: DType, bytes: &[u8], scale: f64, out: &mut [f64]) {
 /// The sum of each value of `bytes` (of `dtype`) times its weight in `weights`, in eight
 /// interleaved partial sums (a virtual detector's image: one chain of additions was four
 /// cycles per value).
+#[inline(always)]
 fn dot(dtype: DType, bytes: &[u8], weights: &[f64]) -> f64 {
     struct Dot<'a>(&'a [f64]);
     impl Typed for Dot<'_> {
         type Out = f64;
+        #[inline(always)]
         fn run<const N: usize>(self, values: &[[u8; N]], value: impl Fn([u8; N]) -> f64) -> f64 {
             const LANES: usize = 8;
             let (groups, rest) = values.as_chunks::<LANES>();
@@ -486,8 +494,45 @@ impl Layout {
     /// dimension at a time: a summed run is added up in interleaved partial sums
     /// ([`sum`]; one chain of additions was four cycles per value), a kept run added
     /// value by value into its stretch of the result; with weights, each value times its
-    /// own.
+    /// own. Compiled for AVX2 too, run where the processor has it (the typed loops then
+    /// take four to eight values per instruction instead of two).
     fn reduce(
+        &self,
+        region: &Region,
+        dtype: DType,
+        bytes: &[u8],
+        weights: Option<&[f64]>,
+        total: &mut [f64],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::stats::avx2::available() {
+            // SAFETY: the processor runs AVX2 (checked just above).
+            return unsafe { self.reduce_avx2(region, dtype, bytes, weights, total) };
+        }
+        self.reduce_portable(region, dtype, bytes, weights, total)
+    }
+
+    /// [`Layout::reduce`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The processor must run AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn reduce_avx2(
+        &self,
+        region: &Region,
+        dtype: DType,
+        bytes: &[u8],
+        weights: Option<&[f64]>,
+        total: &mut [f64],
+    ) {
+        self.reduce_portable(region, dtype, bytes, weights, total)
+    }
+
+    /// [`Layout::reduce`] in code for any processor (and, inlined into
+    /// [`Layout::reduce_avx2`] with every loop it calls, the AVX2 build).
+    #[inline(always)]
+    fn reduce_portable(
         &self,
         region: &Region,
         dtype: DType,

@@ -31,8 +31,8 @@ use super::kernels::Element;
 use super::table::{count_group, Raw, COMMON, PREFETCH_AHEAD, SUB};
 use super::Summary;
 
-/// Whether this processor runs the AVX2 loop (checked once).
-pub(super) fn available() -> bool {
+/// Whether this processor runs AVX2 (checked once; also for `reduce`'s AVX2 build).
+pub(crate) fn available() -> bool {
     static AVX2: OnceLock<bool> = OnceLock::new();
     *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2"))
 }

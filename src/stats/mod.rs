@@ -17,7 +17,7 @@
 //! ([`crate::values`]).
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+pub(crate) mod avx2;
 mod bins;
 mod kernels;
 #[cfg(test)]
