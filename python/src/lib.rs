@@ -371,6 +371,7 @@ fn _emio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verbs::check, m)?)?;
     m.add_function(wrap_pyfunction!(verbs::ls, m)?)?;
     m.add_function(wrap_pyfunction!(verbs::stats, m)?)?;
+    m.add_function(wrap_pyfunction!(verbs::sum_over, m)?)?;
     m.add_function(wrap_pyfunction!(verbs::preview, m)?)?;
     m.add_class::<PyDataset>()?;
     m.add_class::<ArrayBuffer>()?;

@@ -1,14 +1,17 @@
 //! The `emconvert` verbs that make sense from Python, bound to the library functions the
 //! CLI uses: [`check`] (validation that explains), [`ls`] (one summary per dataset of many
-//! files), [`stats`] (streamed statistics) and [`preview`] (a PNG picture). Each returns
+//! files), [`stats`] (streamed statistics), [`sum_over`] (streamed sums) and [`preview`]
+//! (a PNG picture). Each returns
 //! what `emconvert VERB --json` prints, as Python objects, and works with the GIL
 //! released; long passes over the data report progress and stop on Ctrl-C.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use emio::reduce::Over;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyByteArray, PyBytes};
 
 use crate::errors::{IntoPy, PyErrSlot};
 use crate::pyjson;
@@ -82,6 +85,48 @@ pub fn stats(
         emio::stats::stats(chosen, bins, p)
     })?;
     pyjson::to_py(py, &stats.to_json())
+}
+
+/// The sum of dataset `dataset` of `path` (its main dataset when not given) over its
+/// navigation (`over="navigation"`) or signal (`"signal"`) axes, streamed in one pass over
+/// the data as stored, on all cores, in bounded memory: the kept axes' shape and the
+/// float64 values in C order (native byte order). `weights`, when given, are float64 bytes
+/// (native order), one value per index of the summed axes in C order (a virtual detector's
+/// mask over the signal).
+#[pyfunction]
+#[pyo3(signature = (path, over, dataset=None, weights=None, options=Vec::new(), progress=None))]
+pub fn sum_over<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    over: &str,
+    dataset: Option<usize>,
+    weights: Option<Bound<'py, PyBytes>>,
+    options: Vec<(String, String)>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<(Vec<u64>, Bound<'py, PyByteArray>)> {
+    let over = match over {
+        "navigation" => Over::Navigation,
+        "signal" => Over::Signal,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "over must be \"navigation\" or \"signal\", not {other:?}"
+            )))
+        }
+    };
+    let weights: Option<Vec<f64>> = weights.map(|w| {
+        w.as_bytes()
+            .chunks_exact(8)
+            .map(|b| f64::from_ne_bytes(b.try_into().expect("8 bytes")))
+            .collect()
+    });
+    let sum = with_progress(py, progress, |p| {
+        let (_, datasets) = emio::registry().open(&path, &options)?;
+        let chosen = emio::pick(&datasets, dataset)?;
+        let sum = emio::reduce::sum_over(chosen, over, weights.as_deref(), p)?;
+        let bytes = sum.read_region_bytes(&vec![0; sum.ndim()], sum.shape())?;
+        Ok((sum.shape().to_vec(), bytes))
+    })?;
+    Ok((sum.0, PyByteArray::new(py, &sum.1)))
 }
 
 /// A PNG picture of the file at `path`, chosen by what the data is (an image with a scale

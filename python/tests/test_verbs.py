@@ -100,3 +100,31 @@ def test_preview_returns_a_png_and_never_replaces_a_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "p.png"]
     with pytest.raises(emio.InvalidOptionError):
         emio.preview(path, dataset=3)
+
+
+def test_sum_over_gives_the_sums_numpy_gives(tmp_path):
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 1000, size=(4, 5, 16, 12), dtype=np.uint16)
+    axes = [
+        {"name": n, "size": s, "navigate": nav, "index_in_array": i}
+        for i, (n, s, nav) in enumerate(zip("yxvu", a.shape, [True, True, False, False]))
+    ]
+    path = tmp_path / "scan.hspy"
+    emio.file_writer(path, {"data": a, "axes": axes})
+    pattern = emio.sum_over(path, "navigation")
+    assert pattern.dtype == np.float64 and pattern.shape == (16, 12)
+    np.testing.assert_array_equal(pattern, a.sum(axis=(0, 1), dtype=np.float64))
+    np.testing.assert_array_equal(emio.sum_over(path, "signal"), a.sum(axis=(2, 3), dtype=np.float64))
+    # A detector mask over the signal gives a virtual detector image, 2D or flat.
+    mask = np.zeros((16, 12), bool)
+    mask[4:10, 3:8] = True
+    want = (a * mask).sum(axis=(2, 3), dtype=np.float64)
+    np.testing.assert_array_equal(emio.sum_over(path, "signal", weights=mask), want)
+    np.testing.assert_array_equal(emio.sum_over(path, "signal", weights=mask.ravel()), want)
+    seen = []
+    emio.sum_over(path, "navigation", progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (a.nbytes, a.nbytes)
+    with pytest.raises(ValueError):
+        emio.sum_over(path, "sideways")
+    with pytest.raises(ValueError):
+        emio.sum_over(path, "signal", weights=np.ones(5))

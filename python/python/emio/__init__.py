@@ -54,6 +54,7 @@ __all__ = [
     "check",
     "ls",
     "stats",
+    "sum_over",
     "preview",
     "formats",
     "open",
@@ -436,6 +437,29 @@ def stats(filename, dataset=None, bins=None, progress=None, **kwds):
     counted in the same pass over the data, none for other types, where the histogram
     takes a second pass. ``kwds`` are reader options."""
     return _emio.stats(_os.fspath(filename), dataset, bins, _option_pairs(kwds), progress)
+
+
+def sum_over(filename, over="navigation", weights=None, dataset=None, progress=None, **kwds):
+    """The sum of a dataset of ``filename`` (its main dataset unless ``dataset`` picks one)
+    over its navigation axes (``over="navigation"``: the summed diffraction pattern or
+    spectrum) or its signal axes (``"signal"``: the total-intensity map), like
+    ``emconvert stats --sum``: streamed in one pass over the data as the file stores it, on
+    all cores, in bounded memory (a file far larger than memory sums as fast as it reads).
+    Returns a float64 NumPy array of the kept axes, in the dataset's axis order (their
+    calibrations are those of ``emio.open(filename)[i].axes``). ``weights``, an array of
+    the summed axes' shape (or flat, C order), multiplies each value by the weight of its
+    summed index: a detector mask gives a virtual detector image. Complex values add their
+    magnitude, RGB the mean of R, G and B. ``progress(bytes_done, bytes_total)`` is called
+    as the data is read; Ctrl-C or an exception in it stops the sum. ``kwds`` are reader
+    options."""
+    import numpy as np
+
+    if weights is not None:
+        weights = np.ascontiguousarray(weights, dtype=np.float64).tobytes()
+    shape, values = _emio.sum_over(
+        _os.fspath(filename), over, dataset, weights, _option_pairs(kwds), progress
+    )
+    return np.frombuffer(values, dtype=np.float64).reshape(shape)
 
 
 def preview(filename, out=None, dataset=None, size=512, phase=False):
