@@ -432,3 +432,59 @@ fn preview_writes_a_png_of_the_promised_size_and_never_overwrites() {
     let help = emconvert(&["preview", "--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("Examples:"));
 }
+
+#[test]
+fn stats_weights_make_a_virtual_detector_image() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three scan positions of 4 × 5 patterns, the first axis navigation.
+    let values: Vec<u16> = (0..60).collect();
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    let mut ds = Dataset::from_bytes(bytes, DType::U16, vec![3, 4, 5]).unwrap();
+    ds.axes[0].navigate = true;
+    let scan = dir.path().join("scan.hspy");
+    let hspy = emio::registry().by_name("hspy").unwrap();
+    emio::Registry::write(
+        hspy.as_ref(),
+        &ds,
+        &scan,
+        &[] as &[(&str, &str)],
+        false,
+        &NoProgress,
+    )
+    .unwrap();
+    let mask: Vec<f64> = (0..20).map(|i| f64::from(u8::from(i % 3 == 0))).collect();
+    let mask_bytes: Vec<u8> = mask.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    let mask_path = dir.path().join("mask.npy");
+    write_npy(
+        &Dataset::from_bytes(mask_bytes, DType::F64, vec![4, 5]).unwrap(),
+        &mask_path,
+    );
+    let image = dir.path().join("vbf.npy");
+    let out = emconvert(&[
+        "stats",
+        "--sum",
+        "signal",
+        "--weights",
+        s(&mask_path),
+        "--out",
+        s(&image),
+        s(&scan),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want: Vec<f64> = (0..3)
+        .map(|p| {
+            (0..20)
+                .map(|i| f64::from(values[p * 20 + i]) * mask[i])
+                .sum()
+        })
+        .collect();
+    assert_eq!(all_values(&emio::open(&image).unwrap()[0]), want);
+    // Weights of another size are refused before the data is read, in one line.
+    let wrong = ramp(dir.path(), &[4, 4]);
+    let out = emconvert(&["stats", "--sum", "signal", "--weights", s(&wrong), s(&scan)]);
+    assert!(assert_one_line_failure(&out).contains("16 values"));
+}

@@ -2,7 +2,7 @@
 //! histogram), and sums over its navigation or signal axes, streamed by
 //! [`emio::stats`] and [`emio::reduce`] in one pass over the data.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -19,7 +19,8 @@ use crate::{open, outln, report_warnings, with_progress, ReadArgs};
   emconvert stats map.mrc --bins 32
   emconvert stats scan.mib --json
   emconvert stats scan.mib --sum navigation --out mean_pattern.npy
-  emconvert stats si.emd --dataset 2 --sum signal --out intensity_map.tif --bins 0")]
+  emconvert stats si.emd --dataset 2 --sum signal --out intensity_map.tif --bins 0
+  emconvert stats scan.mib --sum signal --weights disc_mask.npy --out virtual_bf.tif")]
 pub struct StatsArgs {
     /// The file.
     file: PathBuf,
@@ -41,6 +42,11 @@ pub struct StatsArgs {
     /// Write the sum to this file (format from the extension; never overwrites).
     #[arg(long, value_name = "FILE", requires = "sum")]
     out: Option<PathBuf>,
+    /// Multiply each value in the sum by its weight from this file (any format emio reads;
+    /// one value per index of the summed axes, e.g. a detector mask of the signal's shape
+    /// with `--sum signal`: a virtual detector image).
+    #[arg(long, value_name = "FILE", requires = "sum")]
+    weights: Option<PathBuf>,
     #[command(flatten)]
     read: ReadArgs,
 }
@@ -52,6 +58,35 @@ enum SumOver {
     Navigation,
     /// The signal axes (pattern, spectrum, image).
     Signal,
+}
+
+/// The values of the weights file `path` (its main dataset) in C order, when it holds one
+/// real value per index of the axes of `dataset` that a sum `over` runs over; checked
+/// before its values are read.
+fn read_weights(path: &Path, dataset: &emio::Dataset, over: Over) -> Result<Vec<f64>> {
+    let summed: u64 = dataset
+        .axes
+        .iter()
+        .zip(dataset.shape())
+        .filter(|(axis, _)| axis.navigate == (over == Over::Navigation))
+        .map(|(_, &n)| n)
+        .product();
+    let datasets = emio::open(path)?;
+    let weights = emio::pick(&datasets, None)?;
+    let problem =
+        |why: String| emio::Error::invalid_option("weights", format!("{}: {why}", path.display()));
+    let count: u64 = weights.shape().iter().product();
+    if count != summed {
+        return Err(problem(format!(
+            "{count} values of shape {:?} for the {summed} positions summed over",
+            weights.shape()
+        )));
+    }
+    let values = weights
+        .read()?
+        .to_f64()
+        .ok_or_else(|| problem(format!("{} values are not real numbers", weights.dtype())))?;
+    Ok(values.iter().copied().collect())
 }
 
 /// Print the statistics of the chosen dataset.
@@ -78,7 +113,11 @@ pub fn stats(args: &StatsArgs) -> Result<()> {
                 SumOver::Navigation => Over::Navigation,
                 SumOver::Signal => Over::Signal,
             };
-            Some(Summation::over(dataset, over, None)?)
+            let weights = match &args.weights {
+                Some(path) => Some(read_weights(path, dataset, over)?),
+                None => None,
+            };
+            Some(Summation::over(dataset, over, weights.as_deref())?)
         }
         None => None,
     };
