@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use emio_core::copy::{copy_nd, Layout as Strides};
 use emio_core::engine::Engine;
+use emio_core::source::c_strides;
 use emio_core::{Axis, DType, Dataset, Error, Progress, Region, Result, Tree};
 
 use crate::pool::Pool;
@@ -73,8 +74,9 @@ pub fn sum_over(
     sum.finish()
 }
 
-/// The sum of `dataset` over every dimension not in `kept` (ascending dimension indices),
-/// as [`sum_over`] computes it; `what` is appended to the title.
+/// The sum of `dataset` over every dimension not in `kept` (dimension indices; the result
+/// keeps them in ascending order), as [`sum_over`] computes it; `what` is appended to the
+/// title.
 pub fn sum_keeping(
     dataset: &Dataset,
     kept: &[usize],
@@ -97,12 +99,15 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<()> {
     let stored = dataset.in_stored_order();
-    if let Some(other) = sums.iter().find(|s| s.layout.shape != stored.shape()) {
+    let made_for = |s: &Summation| s.layout.shape == stored.shape() && s.dtype == stored.dtype();
+    if let Some(other) = sums.iter().find(|s| !made_for(s)) {
         return Err(Error::invalid_option(
             "sum",
             format!(
-                "a sum over data of shape {:?} fed data of stored shape {:?}",
+                "a sum over {} data of stored shape {:?} fed {} data of stored shape {:?}",
+                other.dtype,
                 other.layout.shape,
+                stored.dtype(),
                 stored.shape()
             ),
         ));
@@ -161,7 +166,9 @@ impl Summation {
     ) -> Result<Summation> {
         let shape = dataset.shape();
         let rank = shape.len();
-        let kept: Vec<usize> = kept.iter().copied().filter(|&d| d < rank).collect();
+        let mut kept: Vec<usize> = kept.iter().copied().filter(|&d| d < rank).collect();
+        kept.sort_unstable();
+        kept.dedup();
         let summed: Vec<usize> = (0..rank).filter(|d| !kept.contains(d)).collect();
         let summed_shape: Vec<u64> = summed.iter().map(|&d| shape[d]).collect();
         let summed_len: u64 = summed_shape.iter().product();
@@ -258,16 +265,10 @@ impl Summation {
 /// `values`, a C-order array of `shape`, with its dimensions reordered: dimension `i` of
 /// the result is dimension `axes[i]` of `values`.
 fn permuted(values: &[f64], shape: &[u64], axes: &[usize]) -> Vec<f64> {
-    let mut strides = vec![8i64; shape.len()];
-    for d in (0..shape.len().saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1] as i64;
-    }
+    let strides = c_strides(shape, 8);
     let out_shape: Vec<u64> = axes.iter().map(|&a| shape[a]).collect();
     let from: Vec<i64> = axes.iter().map(|&a| strides[a]).collect();
-    let mut to = vec![8i64; out_shape.len()];
-    for d in (0..out_shape.len().saturating_sub(1)).rev() {
-        to[d] = to[d + 1] * out_shape[d + 1] as i64;
-    }
+    let to = c_strides(&out_shape, 8);
     let src: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
     let mut dst = vec![0u8; src.len()];
     copy_nd(
@@ -750,6 +751,9 @@ mod tests {
         assert_eq!(values(&sig), values(&alone));
         // A sum made for another dataset is refused.
         let other = Summation::over(&ramp(&[2, 2], 1), Over::Signal, None).unwrap();
+        assert!(run(&ds, &[&other], None, &NoProgress).is_err());
+        let bytes = Dataset::from_bytes(vec![0; 6 * 5 * 7], DType::U8, vec![6, 5, 7]).unwrap();
+        let other = Summation::over(&bytes, Over::Signal, None).unwrap();
         assert!(run(&ds, &[&other], None, &NoProgress).is_err());
     }
 
