@@ -1,9 +1,9 @@
 //! The `emconvert` verbs that make sense from Python, bound to the library functions the
 //! CLI uses: [`check`] (validation that explains), [`ls`] (one summary per dataset of many
-//! files), [`stats`] (streamed statistics), [`sum_over`] (streamed sums) and [`preview`]
-//! (a PNG picture). Each returns
-//! what `emconvert VERB --json` prints, as Python objects, and works with the GIL
-//! released; long passes over the data report progress and stop on Ctrl-C.
+//! files), [`stats`] (streamed statistics), [`sum_over`] (streamed sums, `stats --sum`)
+//! and [`preview`] (a PNG picture). Each returns what `emconvert VERB --json` prints (the
+//! sum: its values), as Python objects, and works with the GIL released; long passes over
+//! the data report progress and stop on Ctrl-C.
 
 use std::path::PathBuf;
 use std::sync::Arc;
