@@ -225,12 +225,15 @@ impl Summation {
 
     /// Add one region of the stored-order dataset (its C-order native-endian bytes).
     fn add(&self, region: &Region, bytes: &[u8]) {
+        let values = Values {
+            region,
+            dtype: self.dtype,
+            bytes,
+            weights: self.weights.as_deref(),
+        };
         self.totals.with(
             || vec![0f64; self.len],
-            |total| {
-                self.layout
-                    .reduce(region, self.dtype, bytes, self.weights.as_deref(), total)
-            },
+            |total| self.layout.reduce(&values, total),
         );
     }
 
@@ -457,6 +460,16 @@ fn dot(dtype: DType, bytes: &[u8], weights: &[f64]) -> f64 {
     })
 }
 
+/// One region's values to add into a sum ([`Layout::reduce`]): C-order native-endian
+/// `bytes` of `dtype`, and the sum's weights (the summed dimensions' C order), if any.
+#[derive(Clone, Copy)]
+struct Values<'a> {
+    region: &'a Region,
+    dtype: DType,
+    bytes: &'a [u8],
+    weights: Option<&'a [f64]>,
+}
+
 /// Index arithmetic of one sum: which dimensions are kept, their strides in the result and
 /// the strides of the summed ones in the weights.
 struct Layout {
@@ -497,20 +510,13 @@ impl Layout {
     /// value by value into its stretch of the result; with weights, each value times its
     /// own. Compiled for AVX2 too, run where the processor has it (the typed loops then
     /// take four to eight values per instruction instead of two).
-    fn reduce(
-        &self,
-        region: &Region,
-        dtype: DType,
-        bytes: &[u8],
-        weights: Option<&[f64]>,
-        total: &mut [f64],
-    ) {
+    fn reduce(&self, values: &Values<'_>, total: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         if crate::stats::avx2::available() {
             // SAFETY: the processor runs AVX2 (checked just above).
-            return unsafe { self.reduce_avx2(region, dtype, bytes, weights, total) };
+            return unsafe { self.reduce_avx2(values, total) };
         }
-        self.reduce_portable(region, dtype, bytes, weights, total)
+        self.reduce_portable(values, total)
     }
 
     /// [`Layout::reduce`] compiled for AVX2.
@@ -519,28 +525,20 @@ impl Layout {
     /// The processor must run AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn reduce_avx2(
-        &self,
-        region: &Region,
-        dtype: DType,
-        bytes: &[u8],
-        weights: Option<&[f64]>,
-        total: &mut [f64],
-    ) {
-        self.reduce_portable(region, dtype, bytes, weights, total)
+    unsafe fn reduce_avx2(&self, values: &Values<'_>, total: &mut [f64]) {
+        self.reduce_portable(values, total)
     }
 
     /// [`Layout::reduce`] in code for any processor (and, inlined into
     /// [`Layout::reduce_avx2`] with every loop it calls, the AVX2 build).
     #[inline(always)]
-    fn reduce_portable(
-        &self,
-        region: &Region,
-        dtype: DType,
-        bytes: &[u8],
-        weights: Option<&[f64]>,
-        total: &mut [f64],
-    ) {
+    fn reduce_portable(&self, values: &Values<'_>, total: &mut [f64]) {
+        let Values {
+            region,
+            dtype,
+            bytes,
+            weights,
+        } = *values;
         let rank = self.shape.len();
         if rank == 0 {
             crate::values::for_each(dtype, bytes, |v| total[0] += v);
@@ -689,7 +687,8 @@ mod tests {
             let mut got = vec![0f64; out_len as usize];
             for region in ds.chunks(&region_cut[..rank]) {
                 let bytes = ds.read_region_bytes(&region.start, &region.shape).unwrap();
-                layout.reduce(&region, dtype, &bytes, weights, &mut got);
+                let values = Values { region: &region, dtype, bytes: &bytes, weights };
+                layout.reduce(&values, &mut got);
             }
             proptest::prop_assert_eq!(got, want);
         }
@@ -764,7 +763,13 @@ mod tests {
         let mut total = vec![0f64; 15];
         for region in ds.chunks(&[2, 2, 3]) {
             let bytes = ds.read_region_bytes(&region.start, &region.shape).unwrap();
-            layout.reduce(&region, DType::U16, &bytes, None, &mut total);
+            let values = Values {
+                region: &region,
+                dtype: DType::U16,
+                bytes: &bytes,
+                weights: None,
+            };
+            layout.reduce(&values, &mut total);
         }
         let whole = sum_over(&ds, Over::Navigation, None, &NoProgress).unwrap();
         assert_eq!(values(&whole), total);
