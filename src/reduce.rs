@@ -9,6 +9,7 @@
 //! size of the result (module `pool`), merged at the end; several sums and a look at
 //! every value (`stats`) can share one pass ([`run`]), so the data is read once.
 
+use std::iter::repeat;
 use std::sync::Arc;
 
 use emio_core::copy::{copy_nd, Layout as Strides};
@@ -293,54 +294,83 @@ fn permuted(values: &[f64], shape: &[u64], axes: &[usize]) -> Vec<f64> {
         .collect()
 }
 
-/// The sum of the values in `bytes` (of `dtype`): integers of up to 32 bits exactly, in
-/// integer lanes ([`integer_lanes`]), floats in eight interleaved partial
-/// sums, other types (complex magnitudes, RGB) in four; the compiler vectorizes the lanes.
+/// The sum of the values in `bytes` (of `dtype`), each times its weight in `weights` if
+/// there are weights: unweighted integers of up to 32 bits exactly, in integer lanes
+/// ([`integer_lanes`]), everything else in eight interleaved partial sums ([`Lanes`]; one
+/// chain of additions was four cycles per value), the types that are not real numbers
+/// (complex magnitudes, RGB, f16, 64-bit integers) in four; the compiler vectorizes the
+/// lanes.
 #[inline(always)]
-fn sum(dtype: DType, bytes: &[u8]) -> f64 {
-    match dtype {
-        DType::U8 => integer_lanes::<1, i32>(bytes, SMALL_BLOCK, |a| i32::from(a[0])),
-        DType::I8 => integer_lanes::<1, i32>(bytes, SMALL_BLOCK, |a| i32::from(a[0] as i8)),
-        DType::U16 => {
+fn sum(dtype: DType, bytes: &[u8], weights: Option<&[f64]>) -> f64 {
+    match (dtype, weights) {
+        (DType::U8, None) => integer_lanes::<1, i32>(bytes, SMALL_BLOCK, |a| i32::from(a[0])),
+        (DType::I8, None) => integer_lanes::<1, i32>(bytes, SMALL_BLOCK, |a| i32::from(a[0] as i8)),
+        (DType::U16, None) => {
             integer_lanes::<2, i32>(bytes, SMALL_BLOCK, |a| i32::from(u16::from_ne_bytes(a)))
         }
-        DType::I16 => {
+        (DType::I16, None) => {
             integer_lanes::<2, i32>(bytes, SMALL_BLOCK, |a| i32::from(i16::from_ne_bytes(a)))
         }
-        DType::U32 => {
+        (DType::U32, None) => {
             integer_lanes::<4, i64>(bytes, WIDE_BLOCK, |a| i64::from(u32::from_ne_bytes(a)))
         }
-        DType::I32 => {
+        (DType::I32, None) => {
             integer_lanes::<4, i64>(bytes, WIDE_BLOCK, |a| i64::from(i32::from_ne_bytes(a)))
         }
-        DType::F32 => lanes::<4>(bytes, |a| f64::from(f32::from_ne_bytes(a))),
-        DType::F64 => lanes::<8>(bytes, f64::from_ne_bytes),
-        _ => {
-            let mut sums = [0f64; 4];
-            let mut lane = 0;
+        _ => typed(dtype, bytes, Lanes(weights)).unwrap_or_else(|| {
+            let (mut sums, mut at) = ([0f64; 4], 0);
             crate::values::for_each(dtype, bytes, |v| {
-                sums[lane & 3] += v;
-                lane += 1;
+                sums[at & 3] += v * weights.map_or(1.0, |w| w[at]);
+                at += 1;
             });
             (sums[0] + sums[1]) + (sums[2] + sums[3])
+        }),
+    }
+}
+
+/// The sum of a run's values, each times its weight if there are weights (as many as
+/// values), in eight interleaved partial sums.
+struct Lanes<'a>(Option<&'a [f64]>);
+
+impl Typed for Lanes<'_> {
+    type Out = f64;
+    #[inline(always)]
+    fn run<const N: usize>(self, values: &[[u8; N]], value: impl Fn([u8; N]) -> f64) -> f64 {
+        match self.0 {
+            Some(weights) => {
+                let (groups, rest) = weights.as_chunks::<LANES>();
+                eight_lanes(values, groups.iter(), rest.iter(), value)
+            }
+            // Weights of one: the multiplications fold away.
+            None => eight_lanes(values, repeat(&[1.0; LANES]), repeat(&1.0), value),
         }
     }
 }
 
-/// The sum of the `N`-byte values in `bytes` decoded by `value`, eight at a time.
+/// The number of interleaved partial sums of [`Lanes`].
+const LANES: usize = 8;
+
+/// The sum of `value(v) * w` over `values` and their weights: `groups` for whole groups of
+/// [`LANES`] values, `rest` for the values after them.
 #[inline(always)]
-fn lanes<const N: usize>(bytes: &[u8], value: impl Fn([u8; N]) -> f64) -> f64 {
-    const LANES: usize = 8;
-    let (values, _) = bytes.as_chunks::<N>();
-    let (groups, rest) = values.as_chunks::<LANES>();
+fn eight_lanes<'w, const N: usize>(
+    values: &[[u8; N]],
+    groups: impl Iterator<Item = &'w [f64; LANES]>,
+    rest: impl Iterator<Item = &'w f64>,
+    value: impl Fn([u8; N]) -> f64,
+) -> f64 {
+    let (value_groups, value_rest) = values.as_chunks::<LANES>();
     let mut sums = [0f64; LANES];
-    for group in groups {
-        for (sum, &v) in sums.iter_mut().zip(group) {
-            *sum += value(v);
+    for (group, w) in value_groups.iter().zip(groups) {
+        for ((sum, &v), &w) in sums.iter_mut().zip(group).zip(w) {
+            *sum += value(v) * w;
         }
     }
     let total = sums.chunks(2).map(|p| p[0] + p[1]).sum::<f64>();
-    rest.iter().fold(total, |t, &v| t + value(v))
+    value_rest
+        .iter()
+        .zip(rest)
+        .fold(total, |t, (&v, &w)| t + value(v) * w)
 }
 
 /// The exact sum of the integers in `bytes` (`value` widens each to the lane type `L`): 16
@@ -425,41 +455,6 @@ fn add_values(dtype: DType, bytes: &[u8], scale: f64, out: &mut [f64]) {
     }
 }
 
-/// The sum of each value of `bytes` (of `dtype`) times its weight in `weights`, in eight
-/// interleaved partial sums (a virtual detector's image: one chain of additions was four
-/// cycles per value).
-#[inline(always)]
-fn dot(dtype: DType, bytes: &[u8], weights: &[f64]) -> f64 {
-    struct Dot<'a>(&'a [f64]);
-    impl Typed for Dot<'_> {
-        type Out = f64;
-        #[inline(always)]
-        fn run<const N: usize>(self, values: &[[u8; N]], value: impl Fn([u8; N]) -> f64) -> f64 {
-            const LANES: usize = 8;
-            let (groups, rest) = values.as_chunks::<LANES>();
-            let (weights, rest_weights) = self.0.as_chunks::<LANES>();
-            let mut sums = [0f64; LANES];
-            for (group, w) in groups.iter().zip(weights) {
-                for ((sum, &v), &w) in sums.iter_mut().zip(group).zip(w) {
-                    *sum += value(v) * w;
-                }
-            }
-            let total = sums.chunks(2).map(|p| p[0] + p[1]).sum::<f64>();
-            rest.iter()
-                .zip(rest_weights)
-                .fold(total, |t, (&v, &w)| t + value(v) * w)
-        }
-    }
-    typed(dtype, bytes, Dot(weights)).unwrap_or_else(|| {
-        let (mut total, mut at) = (0.0, 0);
-        crate::values::for_each(dtype, bytes, |v| {
-            total += v * weights[at];
-            at += 1;
-        });
-        total
-    })
-}
-
 /// One region's values to add into a sum ([`Layout::reduce`]): C-order native-endian
 /// `bytes` of `dtype`, and the sum's weights (the summed dimensions' C order), if any.
 #[derive(Clone, Copy)]
@@ -506,7 +501,7 @@ impl Layout {
 
     /// Add one region's values into `total` (the whole result), a run along the last
     /// dimension at a time: a summed run is added up in interleaved partial sums
-    /// ([`sum`]; one chain of additions was four cycles per value), a kept run added
+    /// ([`sum`]), a kept run added
     /// value by value into its stretch of the result; with weights, each value times its
     /// own. Compiled for AVX2 too, run where the processor has it (the typed loops then
     /// take four to eight values per instruction instead of two).
@@ -555,19 +550,16 @@ impl Layout {
             .map(|d| region.start[d] * self.weight_stride[d])
             .sum();
         for run in bytes.chunks_exact(run_bytes.max(1)) {
-            match (weights, self.kept[last]) {
-                (None, false) => total[out as usize] += sum(dtype, run),
-                // A kept last dimension has no weight stride (one weight for the run), a
-                // summed one no result stride (one place for the run).
-                (_, true) => {
-                    let scale = weights.map_or(1.0, |w| w[weight as usize]);
-                    let at = out as usize;
-                    add_values(dtype, run, scale, &mut total[at..at + n]);
-                }
-                (Some(w), false) => {
-                    let from = weight as usize;
-                    total[out as usize] += dot(dtype, run, &w[from..from + n]);
-                }
+            // A kept last dimension has no weight stride (one weight for the run), a
+            // summed one no result stride (one place for the run).
+            if self.kept[last] {
+                let scale = weights.map_or(1.0, |w| w[weight as usize]);
+                let at = out as usize;
+                add_values(dtype, run, scale, &mut total[at..at + n]);
+            } else {
+                let from = weight as usize;
+                let run_weights = weights.map(|w| &w[from..from + n]);
+                total[out as usize] += sum(dtype, run, run_weights);
             }
             // The next run: step the outer dimensions in C order, carrying.
             for d in (0..last).rev() {
