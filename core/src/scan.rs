@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::copy::simplify;
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Region};
 use crate::dtype::ByteOrder;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -292,7 +292,57 @@ fn in_map(
     work: &(dyn Fn(&[u8]) -> Result<()> + Sync),
 ) -> Result<()> {
     progress.set_total(pieces.cut.total() as u64);
-    let count = pieces.cut.count();
+    in_parallel(engine, pieces.cut.count(), progress, &|i, scratch| {
+        let part = pieces.get(i, scratch);
+        work(part).map(|()| part.len() as u64)
+    })
+}
+
+/// Hand every region of the grid `chunk` over `dataset` to `work` with the dataset's
+/// stored view, where the region's values lie in the memory map (strided, in the stored
+/// byte order, never copied), on `engine.threads` threads, in no particular order; stops
+/// at the first error `work` returns, or with [`Error::Cancelled`] when `progress` asks.
+/// `None` when the dataset has no stored view, or one whose last dimension is not a run
+/// of consecutive values (its rows then need a gather: read regions instead).
+///
+/// For passes that need to know where each value lies (sums over some axes) and can take
+/// rows of values in the byte order they are stored in: frames stored upside down, after
+/// their headers and big-endian (MIB) are read where they lie, the rows swapped in
+/// registers. Pass a dataset in its stored order ([`Dataset::in_stored_order`]) for
+/// regions that follow the storage.
+pub fn for_each_region_in_view<W>(
+    engine: &Engine,
+    dataset: &Dataset,
+    chunk: &[u64],
+    progress: &dyn Progress,
+    work: W,
+) -> Option<Result<()>>
+where
+    W: Fn(&Region, &StridedView<'_>) -> Result<()> + Sync,
+{
+    let view = dataset.stored_view()?;
+    let element = dataset.dtype().size() as i64;
+    if dataset.ndim() == 0 || view.strides.last() != Some(&element) {
+        return None;
+    }
+    let regions: Vec<Region> = dataset.chunks(chunk).collect();
+    progress.set_total(dataset.nbytes());
+    Some(in_parallel(engine, regions.len(), progress, &|i, _| {
+        let region = &regions[i];
+        work(region, &view).map(|()| region.shape.iter().product::<u64>() * element as u64)
+    }))
+}
+
+/// Run `work` on items `0..count` on `engine.threads` threads, claimed one after the other
+/// in a [`SpreadOrder`], each with a scratch buffer of its thread; `work` returns the
+/// bytes it covered, for `progress`. Stops at the first error, or with
+/// [`Error::Cancelled`] when `progress` asks.
+fn in_parallel(
+    engine: &Engine,
+    count: usize,
+    progress: &dyn Progress,
+    work: &(dyn Fn(usize, &mut Vec<u8>) -> Result<u64> + Sync),
+) -> Result<()> {
     let order = SpreadOrder::new(count, engine.threads);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -310,8 +360,7 @@ fn in_map(
             let outcome = if progress.is_cancelled() {
                 Err(Error::Cancelled)
             } else {
-                let part = pieces.get(i, &mut scratch);
-                work(part).map(|()| progress.advance(part.len() as u64))
+                work(i, &mut scratch).map(|bytes| progress.advance(bytes))
             };
             if let Err(e) = outcome {
                 failed.store(true, Ordering::Relaxed);

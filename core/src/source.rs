@@ -254,6 +254,60 @@ impl<'a> StridedView<'a> {
             .get(first..first.checked_add(usize::try_from(step).ok()?)?)
     }
 
+    /// Every value of the region `start .. start + shape` of the `dtype` values this view
+    /// sees exactly once, as runs of consecutive values of `bytes` in the view's byte
+    /// order, handed to `visit` in no particular order: flipped dimensions are walked
+    /// forwards and neighbouring dimensions merged where contiguous, so a region of frames
+    /// stored upside down after their headers is one run per frame. For order-free looks
+    /// at a region in place. The caller guarantees the region lies inside the view.
+    pub fn region_spans(
+        &self,
+        dtype: DType,
+        start: &[u64],
+        shape: &[u64],
+        mut visit: impl FnMut(&'a [u8]),
+    ) {
+        if shape.contains(&0) {
+            return;
+        }
+        let element = dtype.size();
+        let mut first = self.offset as i64;
+        let mut forwards = self.strides.to_vec();
+        for ((s, &i), &n) in forwards.iter_mut().zip(start).zip(shape) {
+            first += i as i64 * *s;
+            if *s < 0 {
+                first += (n as i64 - 1) * *s;
+                *s = -*s;
+            }
+        }
+        let (mut outer, mut strides) = crate::copy::simplify(shape, &forwards, element);
+        let mut run = element;
+        if strides.last() == Some(&(element as i64)) {
+            run *= outer.pop().unwrap_or(1) as usize;
+            strides.pop();
+        }
+        let mut index = vec![0u64; outer.len()];
+        let mut at = first;
+        loop {
+            visit(&self.bytes[at as usize..at as usize + run]);
+            // The next run: step the outer dimensions in C order, carrying.
+            let mut d = outer.len();
+            loop {
+                if d == 0 {
+                    return;
+                }
+                d -= 1;
+                index[d] += 1;
+                at += strides[d];
+                if index[d] < outer[d] {
+                    break;
+                }
+                at -= strides[d] * index[d] as i64;
+                index[d] = 0;
+            }
+        }
+    }
+
     /// The whole array of `shape` and `dtype` as one C-ordered, native-order slice, when
     /// the view is exactly that (a plain memory map of contiguous values).
     pub fn contiguous(&self, shape: &[u64], dtype: DType) -> Option<&'a [u8]> {

@@ -1,5 +1,6 @@
 //! Property tests of the pixel sources: every region read equals the same slice of a full
-//! read, for strided (permuted, flipped, padded, byte-swapped) and chunked sources (dense,
+//! read (and a strided view's spans of it hold the same values), for strided (permuted,
+//! flipped, padded, byte-swapped) and chunked sources (dense,
 //! and sparse with absent chunks filled); chunked reads stop once cancelled.
 
 use std::collections::HashSet;
@@ -122,7 +123,21 @@ proptest! {
             let abs: Vec<u64> = idx.iter().zip(&start).map(|(i, s)| i + s).collect();
             expected.extend(element_at(&bytes, offset, &lstrides, &abs, es, swap));
         }
-        prop_assert_eq!(got, expected);
+        prop_assert_eq!(&got, &expected);
+        // The region's spans in the stored view hold each of its values once.
+        let view = ds.stored_view().unwrap();
+        let mut spanned: Vec<Vec<u8>> = Vec::new();
+        view.region_spans(dtype, &start, &rshape, |b| {
+            spanned.extend(b.chunks(es).map(<[u8]>::to_vec));
+        });
+        // Stored as the view holds them: in the other byte order when swapped.
+        let mut values: Vec<Vec<u8>> = expected
+            .chunks(es)
+            .map(|v| if swap { v.iter().copied().rev().collect() } else { v.to_vec() })
+            .collect();
+        spanned.sort();
+        values.sort();
+        prop_assert_eq!(spanned, values);
     }
 
     #[test]

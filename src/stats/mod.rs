@@ -305,16 +305,15 @@ fn stats_in(
 ) -> Result<Stats> {
     let dtype = dataset.dtype();
     let engine = Engine::default();
-    // The first pass: with sums, their regions' bytes (native byte order); without, the
-    // values as stored, `as_stored` or in native order.
+    // The first pass, alone or with the sums': the values as stored when `as_stored`
+    // (`work` is told their byte order), else in the machine's order.
     let first = |as_stored: bool, work: &(dyn Fn(&[u8], ByteOrder) + Sync)| {
         if !sums.is_empty() {
-            return reduce::run(
-                dataset,
-                sums,
-                Some(&|b: &[u8]| work(b, ByteOrder::NATIVE)),
-                progress,
-            );
+            let look = reduce::Look {
+                at: work,
+                as_stored,
+            };
+            return reduce::run(dataset, sums, Some(&look), progress);
         }
         let work = |b: &[u8], order| {
             work(b, order);
