@@ -166,6 +166,46 @@ pub(super) fn add_values(dtype: DType, bytes: &[u8], scale: f64, out: &mut [f64]
     }
 }
 
+/// Integers of 8 or 16 bits, whose sums along a kept dimension are taken exactly in `i32`
+/// ([`super::layout::Accumulator`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SmallIntegers {
+    U8,
+    I8,
+    U16,
+    I16,
+}
+
+impl SmallIntegers {
+    /// The kind of `dtype`, if it is one.
+    pub(super) fn of(dtype: DType) -> Option<Self> {
+        Some(match dtype {
+            DType::U8 => SmallIntegers::U8,
+            DType::I8 => SmallIntegers::I8,
+            DType::U16 => SmallIntegers::U16,
+            DType::I16 => SmallIntegers::I16,
+            _ => return None,
+        })
+    }
+
+    /// Add each value of `bytes` (native byte order) to its place in `out`, as many as
+    /// there are values (a widening integer add, vectorized).
+    #[inline(always)]
+    pub(super) fn add(self, bytes: &[u8], out: &mut [i32]) {
+        fn add<const N: usize>(bytes: &[u8], out: &mut [i32], value: impl Fn([u8; N]) -> i32) {
+            for (o, &v) in out.iter_mut().zip(bytes.as_chunks::<N>().0) {
+                *o += value(v);
+            }
+        }
+        match self {
+            SmallIntegers::U8 => add::<1>(bytes, out, |a| i32::from(a[0])),
+            SmallIntegers::I8 => add::<1>(bytes, out, |a| i32::from(a[0] as i8)),
+            SmallIntegers::U16 => add::<2>(bytes, out, |a| i32::from(u16::from_ne_bytes(a))),
+            SmallIntegers::I16 => add::<2>(bytes, out, |a| i32::from(i16::from_ne_bytes(a))),
+        }
+    }
+}
+
 /// `run` (values of `dtype` in byte order `order`) in the machine's byte order: itself, or
 /// its values swapped into `scratch`.
 #[inline(always)]

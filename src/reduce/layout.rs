@@ -3,12 +3,62 @@
 
 use emio_core::{ByteOrder, DType, Region};
 
-use super::kernels::{add_values, in_native_order, sum};
+use super::kernels::{add_values, in_native_order, sum, SmallIntegers};
+
+/// One worker's share of a sum: the whole result, in the stored order of the kept
+/// dimensions.
+pub(super) struct Accumulator {
+    /// The result's values.
+    floats: Vec<f64>,
+    /// Exact partial sums of the runs of small integers along a kept last dimension (a
+    /// scan's summed pattern: half the bytes of `floats` to read and write per value, an
+    /// integer add instead of a conversion and a float add), added into `floats` before
+    /// they could overflow; empty when the sum has no such runs ([`Values::integers`]).
+    integers: Vec<i32>,
+    /// The most values added into any one of `integers` since they were last added into
+    /// `floats`.
+    adds: u64,
+}
+
+impl Accumulator {
+    /// An accumulator of `len` zeros, with integer partial sums when `integers`.
+    pub(super) fn new(len: usize, integers: bool) -> Self {
+        Accumulator {
+            floats: vec![0.0; len],
+            integers: if integers { vec![0; len] } else { Vec::new() },
+            adds: 0,
+        }
+    }
+
+    /// Bytes an accumulator of `len` values takes, with integer partial sums when
+    /// `integers`.
+    pub(super) fn bytes(len: u64, integers: bool) -> u64 {
+        len.saturating_mul(if integers { 12 } else { 8 })
+    }
+
+    /// The sums.
+    pub(super) fn into_values(mut self) -> Vec<f64> {
+        self.flush();
+        self.floats
+    }
+
+    /// Add the integer partial sums into the floats and start them again from zero.
+    fn flush(&mut self) {
+        for (f, i) in self.floats.iter_mut().zip(&mut self.integers) {
+            *f += f64::from(std::mem::take(i));
+        }
+        self.adds = 0;
+    }
+}
+
+/// Small integers an `i32` partial sum takes before it is flushed: 32,767 values of at most
+/// 2^16 in magnitude stay below 2^31.
+const MAX_INTEGER_ADDS: u64 = (1 << 15) - 1;
 
 /// One region's values to add into a sum ([`Layout::reduce`]): values of `dtype` in byte
 /// order `order` in `bytes`, the region's first at byte `first`, each dimension `strides`
-/// bytes apart (the last the size of a value: rows of consecutive values), and the sum's
-/// weights (the summed dimensions' C order), if any.
+/// bytes apart (the last the size of a value: rows of consecutive values), the sum's
+/// weights (the summed dimensions' C order), if any, and where runs of small integers go.
 #[derive(Clone, Copy)]
 pub(super) struct Values<'a> {
     pub(super) region: &'a Region,
@@ -18,6 +68,10 @@ pub(super) struct Values<'a> {
     pub(super) strides: &'a [i64],
     pub(super) order: ByteOrder,
     pub(super) weights: Option<&'a [f64]>,
+    /// The values' type when they are small integers to add into the accumulator's
+    /// integer partial sums (unweighted, along a kept last dimension; see
+    /// [`Layout::integer_runs`]).
+    pub(super) integers: Option<SmallIntegers>,
 }
 
 /// Index arithmetic of one sum: which dimensions are kept, their strides in the result and
@@ -55,13 +109,20 @@ impl Layout {
         }
     }
 
+    /// The type of the small integers whose runs a sum of `dtype` values adds into the
+    /// accumulators' integer partial sums: only along a kept last dimension, unweighted.
+    pub(super) fn integer_runs(&self, dtype: DType, weighted: bool) -> Option<SmallIntegers> {
+        let kept_last = self.kept.last() == Some(&true);
+        SmallIntegers::of(dtype).filter(|_| kept_last && !weighted)
+    }
+
     /// Add one region's values into `total` (the whole result), a run along the last
     /// dimension at a time: a summed run is added up in interleaved partial sums
-    /// ([`sum`]), a kept run added
-    /// value by value into its stretch of the result; with weights, each value times its
-    /// own. Compiled for AVX2 too, run where the processor has it (the typed loops then
-    /// take four to eight values per instruction instead of two).
-    pub(super) fn reduce(&self, values: &Values<'_>, total: &mut [f64]) {
+    /// ([`sum`]), a kept run added value by value into its stretch of the result (small
+    /// integers into the integer partial sums); with weights, each value times its own.
+    /// Compiled for AVX2 too, run where the processor has it (the typed loops then take
+    /// four to eight values per instruction instead of two).
+    pub(super) fn reduce(&self, values: &Values<'_>, total: &mut Accumulator) {
         #[cfg(target_arch = "x86_64")]
         if crate::stats::avx2::available() {
             // SAFETY: the processor runs AVX2 (checked just above).
@@ -76,14 +137,14 @@ impl Layout {
     /// The processor must run AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn reduce_avx2(&self, values: &Values<'_>, total: &mut [f64]) {
+    unsafe fn reduce_avx2(&self, values: &Values<'_>, total: &mut Accumulator) {
         self.reduce_portable(values, total)
     }
 
     /// [`Layout::reduce`] in code for any processor (and, inlined into
     /// [`Layout::reduce_avx2`] with every loop it calls, the AVX2 build).
     #[inline(always)]
-    fn reduce_portable(&self, values: &Values<'_>, total: &mut [f64]) {
+    fn reduce_portable(&self, values: &Values<'_>, total: &mut Accumulator) {
         let Values {
             region,
             dtype,
@@ -92,6 +153,7 @@ impl Layout {
             strides,
             order,
             weights,
+            integers,
         } = *values;
         let rank = self.shape.len();
         // Runs in the other byte order are swapped into this buffer while in L1 (loops
@@ -99,7 +161,7 @@ impl Layout {
         let mut swapped = Vec::new();
         if rank == 0 {
             let value = &bytes[first..first + dtype.size()];
-            total[0] += sum(
+            total.floats[0] += sum(
                 dtype,
                 in_native_order(value, order, dtype, &mut swapped),
                 None,
@@ -112,6 +174,20 @@ impl Layout {
         let runs: u64 = region.shape[..last].iter().product();
         let mut at = first as i64;
         let mut index = vec![0u64; last];
+        // Each place of the result gets one value per index of the summed dimensions: the
+        // region's small integers go into the integer partial sums (flushed first when
+        // they could overflow) unless the region alone has too many.
+        let adds: u64 = (0..rank)
+            .filter(|&d| !self.kept[d])
+            .map(|d| region.shape[d])
+            .product();
+        let integers = integers.filter(|_| self.kept[last] && adds <= MAX_INTEGER_ADDS);
+        if integers.is_some() {
+            if total.adds + adds > MAX_INTEGER_ADDS {
+                total.flush();
+            }
+            total.adds += adds;
+        }
         let mut out: u64 = (0..rank)
             .map(|d| region.start[d] * self.out_stride[d])
             .sum();
@@ -123,14 +199,18 @@ impl Layout {
             let run = in_native_order(stored, order, dtype, &mut swapped);
             // A kept last dimension has no weight stride (one weight for the run), a
             // summed one no result stride (one place for the run).
-            if self.kept[last] {
-                let scale = weights.map_or(1.0, |w| w[weight as usize]);
-                let to = out as usize;
-                add_values(dtype, run, scale, &mut total[to..to + n]);
-            } else {
-                let from = weight as usize;
-                let run_weights = weights.map(|w| &w[from..from + n]);
-                total[out as usize] += sum(dtype, run, run_weights);
+            let to = out as usize;
+            match integers {
+                Some(kind) => kind.add(run, &mut total.integers[to..to + n]),
+                _ if self.kept[last] => {
+                    let scale = weights.map_or(1.0, |w| w[weight as usize]);
+                    add_values(dtype, run, scale, &mut total.floats[to..to + n]);
+                }
+                _ => {
+                    let from = weight as usize;
+                    let run_weights = weights.map(|w| &w[from..from + n]);
+                    total.floats[to] += sum(dtype, run, run_weights);
+                }
             }
             // The next run: step the outer dimensions in C order, carrying.
             for d in (0..last).rev() {

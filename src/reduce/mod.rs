@@ -22,7 +22,8 @@ use crate::pool::Pool;
 mod kernels;
 mod layout;
 
-use layout::{Layout, Values};
+use kernels::SmallIntegers;
+use layout::{Accumulator, Layout, Values};
 
 /// Which axes a sum runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,8 +174,10 @@ pub struct Summation {
     dtype: DType,
     /// The weights in the stored order of the summed dimensions.
     weights: Option<Vec<f64>>,
+    /// Whether runs are small integers added into integer partial sums, and of which type.
+    integers: Option<SmallIntegers>,
     /// The workers' accumulators, each the whole result in the stored order.
-    totals: Pool<Vec<f64>>,
+    totals: Pool<Accumulator>,
     /// Elements of the result.
     len: usize,
     /// The result's shape in the stored order of the kept dimensions.
@@ -246,11 +249,14 @@ impl Summation {
             "General.title",
             format!("{} ({what})", dataset.title()),
         );
-        let bytes = len.saturating_mul(8).max(1);
+        let layout = Layout::new(stored.shape(), &stored_kept);
+        let integers = layout.integer_runs(dataset.dtype(), weights.is_some());
+        let bytes = Accumulator::bytes(len, integers.is_some()).max(1);
         Ok(Summation {
-            layout: Layout::new(stored.shape(), &stored_kept),
+            layout,
             dtype: dataset.dtype(),
             weights,
+            integers,
             totals: Pool::new((ACCUMULATOR_BYTES / bytes) as usize),
             len: len as usize,
             stored_shape: stored_kept.iter().map(|&k| stored.shape()[k]).collect(),
@@ -271,6 +277,7 @@ impl Summation {
             strides: &strides,
             order: ByteOrder::NATIVE,
             weights: self.weights.as_deref(),
+            integers: self.integers,
         });
     }
 
@@ -290,20 +297,25 @@ impl Summation {
             strides: view.strides,
             order: view.order,
             weights: self.weights.as_deref(),
+            integers: self.integers,
         });
     }
 
     /// Add `values` into an accumulator of the pool.
     fn add_values(&self, values: &Values<'_>) {
         self.totals.with(
-            || vec![0f64; self.len],
+            || Accumulator::new(self.len, self.integers.is_some()),
             |total| self.layout.reduce(values, total),
         );
     }
 
     /// The result: a float64 dataset of the kept axes, in the dataset's order.
     pub fn finish(self) -> Result<Dataset> {
-        let mut totals = self.totals.into_inner().into_iter();
+        let mut totals = self
+            .totals
+            .into_inner()
+            .into_iter()
+            .map(Accumulator::into_values);
         let mut values = totals.next().unwrap_or_else(|| vec![0f64; self.len]);
         for other in totals {
             for (v, o) in values.iter_mut().zip(&other) {
@@ -441,7 +453,8 @@ mod tests {
                 want[at as usize] += value(flat) * weights.map_or(1.0, |w| w[from as usize]);
                 flat += 1;
             });
-            let mut got = vec![0f64; out_len as usize];
+            let integers = layout.integer_runs(dtype, weighted);
+            let mut got = Accumulator::new(out_len as usize, integers.is_some());
             for region in ds.chunks(&region_cut[..rank]) {
                 let bytes = ds.read_region_bytes(&region.start, &region.shape).unwrap();
                 let strides = c_strides(&region.shape, dtype.size());
@@ -453,10 +466,11 @@ mod tests {
                     strides: &strides,
                     order: ByteOrder::NATIVE,
                     weights,
+                    integers,
                 };
                 layout.reduce(&values, &mut got);
             }
-            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(got.into_values(), want);
         }
     }
 
@@ -632,7 +646,9 @@ mod tests {
     fn small_regions_give_the_same_sums() {
         let ds = ramp(&[7, 3, 5], 1);
         let layout = Layout::new(ds.shape(), &[1, 2]);
-        let mut total = vec![0f64; 15];
+        let integers = layout.integer_runs(DType::U16, false);
+        assert_eq!(integers, Some(SmallIntegers::U16));
+        let mut total = Accumulator::new(15, true);
         for region in ds.chunks(&[2, 2, 3]) {
             let bytes = ds.read_region_bytes(&region.start, &region.shape).unwrap();
             let strides = c_strides(&region.shape, 2);
@@ -644,10 +660,44 @@ mod tests {
                 strides: &strides,
                 order: ByteOrder::NATIVE,
                 weights: None,
+                integers,
             };
             layout.reduce(&values, &mut total);
         }
         let whole = sum_over(&ds, Over::Navigation, None, &NoProgress).unwrap();
-        assert_eq!(values(&whole), total);
+        assert_eq!(values(&whole), total.into_values());
+    }
+
+    /// Integer partial sums are added into the floats before they overflow: 40,000
+    /// frames of the largest `u16` sum to more than `i32` holds, in regions of any
+    /// number of frames.
+    #[test]
+    fn integer_partial_sums_never_overflow() {
+        let bytes = vec![0xFF; 40_000 * 2 * 2];
+        let mut ds = Dataset::from_bytes(bytes, DType::U16, vec![40_000, 2]).unwrap();
+        ds.axes[0].navigate = true;
+        let sum = sum_over(&ds, Over::Navigation, None, &NoProgress).unwrap();
+        let want = [40_000.0 * 65_535.0; 2];
+        assert_eq!(values(&sum), want);
+        let layout = Layout::new(ds.shape(), &[1]);
+        for frames in [1, 999, 32_767, 32_768, 40_000] {
+            let mut total = Accumulator::new(2, true);
+            for region in ds.chunks(&[frames, 2]) {
+                let bytes = ds.read_region_bytes(&region.start, &region.shape).unwrap();
+                let strides = c_strides(&region.shape, 2);
+                let values = Values {
+                    region: &region,
+                    dtype: DType::U16,
+                    bytes: &bytes,
+                    first: 0,
+                    strides: &strides,
+                    order: ByteOrder::NATIVE,
+                    weights: None,
+                    integers: layout.integer_runs(DType::U16, false),
+                };
+                layout.reduce(&values, &mut total);
+            }
+            assert_eq!(total.into_values(), want, "regions of {frames} frames");
+        }
     }
 }
