@@ -286,26 +286,10 @@ impl<'a> StridedView<'a> {
             run *= outer.pop().unwrap_or(1) as usize;
             strides.pop();
         }
-        let mut index = vec![0u64; outer.len()];
-        let mut at = first;
-        loop {
+        let zeros = vec![0; outer.len()];
+        crate::strides::walk(&outer, &strides, &zeros, first, |at, _| {
             visit(&self.bytes[at as usize..at as usize + run]);
-            // The next run: step the outer dimensions in C order, carrying.
-            let mut d = outer.len();
-            loop {
-                if d == 0 {
-                    return;
-                }
-                d -= 1;
-                index[d] += 1;
-                at += strides[d];
-                if index[d] < outer[d] {
-                    break;
-                }
-                at -= strides[d] * index[d] as i64;
-                index[d] = 0;
-            }
-        }
+        });
     }
 
     /// The whole array of `shape` and `dtype` as one C-ordered, native-order slice, when

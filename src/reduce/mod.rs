@@ -454,23 +454,8 @@ mod tests {
                 flat += 1;
             });
             let integers = layout.integer_runs(dtype, weighted);
-            let mut got = Accumulator::new(out_len as usize, integers.is_some());
-            for region in ds.chunks(&region_cut[..rank]) {
-                let bytes = ds.read_region_bytes(&region.start, &region.shape).unwrap();
-                let strides = c_strides(&region.shape, dtype.size());
-                let values = Values {
-                    region: &region,
-                    dtype,
-                    bytes: &bytes,
-                    first: 0,
-                    strides: &strides,
-                    order: ByteOrder::NATIVE,
-                    weights,
-                    integers,
-                };
-                layout.reduce(&values, &mut got);
-            }
-            proptest::prop_assert_eq!(got.into_values(), want);
+            let got = reduced_in_regions(&ds, &layout, &region_cut[..rank], weights, integers);
+            proptest::prop_assert_eq!(got, want);
         }
     }
 
@@ -648,24 +633,41 @@ mod tests {
         let layout = Layout::new(ds.shape(), &[1, 2]);
         let integers = layout.integer_runs(DType::U16, false);
         assert_eq!(integers, Some(SmallIntegers::U16));
-        let mut total = Accumulator::new(15, true);
-        for region in ds.chunks(&[2, 2, 3]) {
+        let total = reduced_in_regions(&ds, &layout, &[2, 2, 3], None, integers);
+        let whole = sum_over(&ds, Over::Navigation, None, &NoProgress).unwrap();
+        assert_eq!(values(&whole), total);
+    }
+
+    /// `ds` reduced through `layout` region by region (regions of `cut`), with `weights`,
+    /// small integers added into integer partial sums when `integers` says so.
+    fn reduced_in_regions(
+        ds: &Dataset,
+        layout: &Layout,
+        cut: &[u64],
+        weights: Option<&[f64]>,
+        integers: Option<SmallIntegers>,
+    ) -> Vec<f64> {
+        let len = (0..ds.ndim())
+            .filter(|&d| layout.kept[d])
+            .map(|d| ds.shape()[d] as usize)
+            .product();
+        let mut total = Accumulator::new(len, integers.is_some());
+        for region in ds.chunks(cut) {
             let bytes = ds.read_region_bytes(&region.start, &region.shape).unwrap();
-            let strides = c_strides(&region.shape, 2);
+            let strides = c_strides(&region.shape, ds.dtype().size());
             let values = Values {
                 region: &region,
-                dtype: DType::U16,
+                dtype: ds.dtype(),
                 bytes: &bytes,
                 first: 0,
                 strides: &strides,
                 order: ByteOrder::NATIVE,
-                weights: None,
+                weights,
                 integers,
             };
             layout.reduce(&values, &mut total);
         }
-        let whole = sum_over(&ds, Over::Navigation, None, &NoProgress).unwrap();
-        assert_eq!(values(&whole), total.into_values());
+        total.into_values()
     }
 
     /// Integer partial sums are added into the floats before they overflow: 40,000
@@ -680,24 +682,10 @@ mod tests {
         let want = [40_000.0 * 65_535.0; 2];
         assert_eq!(values(&sum), want);
         let layout = Layout::new(ds.shape(), &[1]);
+        let integers = layout.integer_runs(DType::U16, false);
         for frames in [1, 999, 32_767, 32_768, 40_000] {
-            let mut total = Accumulator::new(2, true);
-            for region in ds.chunks(&[frames, 2]) {
-                let bytes = ds.read_region_bytes(&region.start, &region.shape).unwrap();
-                let strides = c_strides(&region.shape, 2);
-                let values = Values {
-                    region: &region,
-                    dtype: DType::U16,
-                    bytes: &bytes,
-                    first: 0,
-                    strides: &strides,
-                    order: ByteOrder::NATIVE,
-                    weights: None,
-                    integers: layout.integer_runs(DType::U16, false),
-                };
-                layout.reduce(&values, &mut total);
-            }
-            assert_eq!(total.into_values(), want, "regions of {frames} frames");
+            let total = reduced_in_regions(&ds, &layout, &[frames, 2], None, integers);
+            assert_eq!(total, want, "regions of {frames} frames");
         }
     }
 }
