@@ -307,9 +307,10 @@ fn in_map(
 ///
 /// For passes that need to know where each value lies (sums over some axes) and can take
 /// rows of values in the byte order they are stored in: frames stored upside down, after
-/// their headers and big-endian (MIB) are read where they lie, the rows swapped in
-/// registers. Pass a dataset in its stored order ([`Dataset::in_stored_order`]) for
-/// regions that follow the storage.
+/// their headers and big-endian (MIB) are read where they lie, and the pass swaps each
+/// row as it takes it, while cached, instead of the whole region being copied first.
+/// Pass a dataset in its stored order ([`Dataset::in_stored_order`]) for regions that
+/// follow the storage.
 pub fn for_each_region_in_view<W>(
     engine: &Engine,
     dataset: &Dataset,
