@@ -88,7 +88,8 @@ pub fn stats(
 }
 
 /// The sum of dataset `dataset` of `path` (its main dataset when not given) over its
-/// navigation (`over="navigation"`) or signal (`"signal"`) axes, streamed in one pass over
+/// navigation (`over="navigation"`) or signal (`"signal"`) axes, or the axes `over` lists
+/// separated by commas (axis names or dimension indices), streamed in one pass over
 /// the data as stored, on all cores, in bounded memory: the kept axes' shape and the
 /// float64 values in C order (native byte order). `weights`, when given, are float64 bytes
 /// (native order), one value per index of the summed axes in C order (a virtual detector's
@@ -104,15 +105,7 @@ pub fn sum_over<'py>(
     options: Vec<(String, String)>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<(Vec<u64>, Bound<'py, PyByteArray>)> {
-    let over = match over {
-        "navigation" => Over::Navigation,
-        "signal" => Over::Signal,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "over must be \"navigation\" or \"signal\", not {other:?}"
-            )))
-        }
-    };
+    let over: Over = over.parse().map_err(PyValueError::new_err)?;
     let weights: Option<Vec<f64>> = weights.map(|w| {
         w.as_bytes()
             .chunks_exact(8)
@@ -122,7 +115,7 @@ pub fn sum_over<'py>(
     let sum = with_progress(py, progress, |p| {
         let (_, datasets) = emio::registry().open(&path, &options)?;
         let chosen = emio::pick(&datasets, dataset)?;
-        let sum = emio::reduce::sum_over(chosen, over, weights.as_deref(), p)?;
+        let sum = emio::reduce::sum_over(chosen, &over, weights.as_deref(), p)?;
         let bytes = sum.read_region_bytes(&vec![0; sum.ndim()], sum.shape())?;
         Ok((sum.shape().to_vec(), bytes))
     })?;

@@ -231,9 +231,9 @@ fn cells(d: &Dataset, size: usize, phase: bool) -> Result<Vec<Cell>> {
         (_, _, 1) => cells.push(plot(d, &what("spectrum"), "intensity")?),
         _ if d.dtype().is_rgb() => cells.push(image(d, "image", false, Component::Value)?),
         (nav, 2, _) if nav >= 2 => {
-            let pattern = sum_over(d, Over::Navigation, None, &NoProgress)?;
+            let pattern = sum_over(d, &Over::Navigation, None, &NoProgress)?;
             let mask = bright_disc(&pattern)?;
-            let vbf = sum_over(d, Over::Signal, Some(&mask), &NoProgress)?;
+            let vbf = sum_over(d, &Over::Signal, Some(&mask), &NoProgress)?;
             let vbf = last_plane_or_line(&vbf, "virtual bright field", plot, image)?;
             cells.push(vbf);
             cells.push(image(
@@ -245,8 +245,8 @@ fn cells(d: &Dataset, size: usize, phase: bool) -> Result<Vec<Cell>> {
         }
         (nav, 1, _) if nav >= 1 => {
             // Both sums in one pass over the data.
-            let spectrum = Summation::over(d, Over::Navigation, None)?;
-            let map = Summation::over(d, Over::Signal, None)?;
+            let spectrum = Summation::over(d, &Over::Navigation, None)?;
+            let map = Summation::over(d, &Over::Signal, None)?;
             reduce::run(d, &[&spectrum, &map], None, &NoProgress)?;
             let (spectrum, map) = (spectrum.finish()?, map.finish()?);
             cells.push(plot(&spectrum, &what("summed spectrum"), "counts")?);

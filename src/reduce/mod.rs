@@ -21,40 +21,11 @@ use crate::pool::Pool;
 
 mod kernels;
 mod layout;
+mod over;
 
 use kernels::SmallIntegers;
 use layout::{Accumulator, Layout, Values};
-
-/// Which axes a sum runs over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Over {
-    /// Sum over the navigation axes: one summed signal (pattern, spectrum, image).
-    Navigation,
-    /// Sum over the signal axes: one total per navigation position (an intensity map).
-    Signal,
-}
-
-impl Over {
-    /// Whether the sum runs over `axis`.
-    fn sums(self, axis: &Axis) -> bool {
-        axis.navigate == (self == Over::Navigation)
-    }
-
-    /// The dimensions of `dataset` a sum over these axes keeps.
-    fn kept(self, dataset: &Dataset) -> Vec<usize> {
-        (0..dataset.ndim())
-            .filter(|&d| !self.sums(&dataset.axes[d]))
-            .collect()
-    }
-
-    /// What the result's title says it is.
-    fn what(self) -> &'static str {
-        match self {
-            Over::Navigation => "sum over navigation",
-            Over::Signal => "sum over signal",
-        }
-    }
-}
+pub use over::Over;
 
 /// Largest result a sum may produce (elements of f64): 1 GiB.
 pub const MAX_RESULT_ELEMENTS: u64 = 1 << 27;
@@ -72,7 +43,7 @@ const REGION_BYTES: u64 = 4 << 20;
 /// image). Complex values contribute their magnitude, RGB the mean of R, G, B.
 pub fn sum_over(
     dataset: &Dataset,
-    over: Over,
+    over: &Over,
     weights: Option<&[f64]>,
     progress: &dyn Progress,
 ) -> Result<Dataset> {
@@ -193,8 +164,9 @@ pub struct Summation {
 
 impl Summation {
     /// A sum of `dataset` over the axes `over` names ([`sum_over`]).
-    pub fn over(dataset: &Dataset, over: Over, weights: Option<&[f64]>) -> Result<Summation> {
-        Summation::keeping(dataset, &over.kept(dataset), weights, over.what())
+    pub fn over(dataset: &Dataset, over: &Over, weights: Option<&[f64]>) -> Result<Summation> {
+        let what = format!("sum over {over}");
+        Summation::keeping(dataset, &over.kept(dataset)?, weights, &what)
     }
 
     /// A sum of `dataset` over every dimension not in `kept` ([`sum_keeping`]).
@@ -393,13 +365,13 @@ mod tests {
     #[test]
     fn sums_match_a_direct_computation() {
         let ds = ramp(&[3, 4, 5, 6], 2);
-        let nav = sum_over(&ds, Over::Navigation, None, &NoProgress).unwrap();
+        let nav = sum_over(&ds, &Over::Navigation, None, &NoProgress).unwrap();
         assert_eq!(nav.shape(), &[5, 6]);
         let expected: Vec<f64> = (0..30)
             .map(|s| (0..12).map(|p| (p * 30 + s) as f64).sum())
             .collect();
         assert_eq!(values(&nav), expected);
-        let sig = sum_over(&ds, Over::Signal, None, &NoProgress).unwrap();
+        let sig = sum_over(&ds, &Over::Signal, None, &NoProgress).unwrap();
         assert_eq!(sig.shape(), &[3, 4]);
         let expected: Vec<f64> = (0..12)
             .map(|p| (0..30).map(|s| (p * 30 + s) as f64).sum())
@@ -411,9 +383,9 @@ mod tests {
     fn weights_select_summed_positions() {
         let ds = ramp(&[2, 2, 3], 2);
         let w = [0.0, 1.0, 0.0];
-        let sig = sum_over(&ds, Over::Signal, Some(&w), &NoProgress).unwrap();
+        let sig = sum_over(&ds, &Over::Signal, Some(&w), &NoProgress).unwrap();
         assert_eq!(values(&sig), [1.0, 4.0, 7.0, 10.0]);
-        assert!(sum_over(&ds, Over::Signal, Some(&[1.0]), &NoProgress).is_err());
+        assert!(sum_over(&ds, &Over::Signal, Some(&[1.0]), &NoProgress).is_err());
     }
 
     proptest::proptest! {
@@ -602,9 +574,9 @@ mod tests {
     #[test]
     fn one_pass_feeds_several_sums_and_a_look_at_every_value() {
         let ds = ramp(&[6, 5, 7], 1);
-        let nav = Summation::over(&ds, Over::Navigation, None).unwrap();
+        let nav = Summation::over(&ds, &Over::Navigation, None).unwrap();
         let w: Vec<f64> = (0..35).map(|i| f64::from(i % 2)).collect();
-        let sig = Summation::over(&ds, Over::Signal, Some(&w)).unwrap();
+        let sig = Summation::over(&ds, &Over::Signal, Some(&w)).unwrap();
         let seen = std::sync::atomic::AtomicUsize::new(0);
         let look = Look {
             at: &|b: &[u8], _| {
@@ -615,15 +587,15 @@ mod tests {
         run(&ds, &[&nav, &sig], Some(&look), &NoProgress).unwrap();
         assert_eq!(seen.into_inner(), 6 * 5 * 7 * 2);
         let (nav, sig) = (nav.finish().unwrap(), sig.finish().unwrap());
-        let alone = sum_over(&ds, Over::Navigation, None, &NoProgress).unwrap();
+        let alone = sum_over(&ds, &Over::Navigation, None, &NoProgress).unwrap();
         assert_eq!(values(&nav), values(&alone));
-        let alone = sum_over(&ds, Over::Signal, Some(&w), &NoProgress).unwrap();
+        let alone = sum_over(&ds, &Over::Signal, Some(&w), &NoProgress).unwrap();
         assert_eq!(values(&sig), values(&alone));
         // A sum made for another dataset is refused.
-        let other = Summation::over(&ramp(&[2, 2], 1), Over::Signal, None).unwrap();
+        let other = Summation::over(&ramp(&[2, 2], 1), &Over::Signal, None).unwrap();
         assert!(run(&ds, &[&other], None, &NoProgress).is_err());
         let bytes = Dataset::from_bytes(vec![0; 6 * 5 * 7], DType::U8, vec![6, 5, 7]).unwrap();
-        let other = Summation::over(&bytes, Over::Signal, None).unwrap();
+        let other = Summation::over(&bytes, &Over::Signal, None).unwrap();
         assert!(run(&ds, &[&other], None, &NoProgress).is_err());
     }
 
@@ -634,7 +606,7 @@ mod tests {
         let integers = layout.integer_runs(DType::U16, false);
         assert_eq!(integers, Some(SmallIntegers::U16));
         let total = reduced_in_regions(&ds, &layout, &[2, 2, 3], None, integers);
-        let whole = sum_over(&ds, Over::Navigation, None, &NoProgress).unwrap();
+        let whole = sum_over(&ds, &Over::Navigation, None, &NoProgress).unwrap();
         assert_eq!(values(&whole), total);
     }
 
@@ -678,7 +650,7 @@ mod tests {
         let bytes = vec![0xFF; 40_000 * 2 * 2];
         let mut ds = Dataset::from_bytes(bytes, DType::U16, vec![40_000, 2]).unwrap();
         ds.axes[0].navigate = true;
-        let sum = sum_over(&ds, Over::Navigation, None, &NoProgress).unwrap();
+        let sum = sum_over(&ds, &Over::Navigation, None, &NoProgress).unwrap();
         let want = [40_000.0 * 65_535.0; 2];
         assert_eq!(values(&sum), want);
         let layout = Layout::new(ds.shape(), &[1]);

@@ -488,3 +488,74 @@ fn stats_weights_make_a_virtual_detector_image() {
     let out = emconvert(&["stats", "--sum", "signal", "--weights", s(&wrong), s(&scan)]);
     assert!(assert_one_line_failure(&out).contains("16 values"));
 }
+
+#[test]
+fn stats_sums_over_axes_named_or_numbered() {
+    let dir = tempfile::tempdir().unwrap();
+    let values: Vec<u16> = (0..60).collect();
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    let mut ds = Dataset::from_bytes(bytes, DType::U16, vec![3, 4, 5]).unwrap();
+    ds.axes[0].navigate = true;
+    for (axis, name) in ds.axes.iter_mut().zip(["t", "y", "x"]) {
+        axis.name = name.into();
+    }
+    let stack = dir.path().join("stack.hspy");
+    let hspy = emio::registry().by_name("hspy").unwrap();
+    emio::Registry::write(
+        hspy.as_ref(),
+        &ds,
+        &stack,
+        &[] as &[(&str, &str)],
+        false,
+        &NoProgress,
+    )
+    .unwrap();
+    // Summed over y (by name) and over t and x (by index, one from the end).
+    let at = |t: usize, y: usize, x: usize| f64::from(values[t * 20 + y * 5 + x]);
+    let over_y: Vec<f64> = (0..15)
+        .map(|i| (0..4).map(|y| at(i / 5, y, i % 5)).sum())
+        .collect();
+    let over_t_x: Vec<f64> = (0..4)
+        .map(|y| {
+            (0..3)
+                .flat_map(|t| (0..5).map(move |x| (t, x)))
+                .map(|(t, x)| at(t, y, x))
+                .sum()
+        })
+        .collect();
+    for (axes, want, shape) in [("y", over_y, vec![3u64, 5]), ("0,-1", over_t_x, vec![4])] {
+        let sum = dir.path().join(format!("sum-{}.npy", want.len()));
+        let out = emconvert(&[
+            "stats",
+            "--json",
+            "--sum",
+            axes,
+            "--out",
+            s(&sum),
+            s(&stack),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["axis_sum"]["over"], axes);
+        assert_eq!(doc["axis_sum"]["shape"], serde_json::json!(shape));
+        assert_eq!(all_values(&emio::open(&sum).unwrap()[0]), want);
+    }
+    // Axes the dataset lacks are refused in one line, naming what it has.
+    let out = emconvert(&["stats", "--sum", "z", s(&stack)]);
+    assert!(assert_one_line_failure(&out).contains("no axis is named \"z\""));
+    let out = emconvert(&["stats", "--sum", "1,y", s(&stack)]);
+    assert!(assert_one_line_failure(&out).contains("named twice"));
+    // A negative index alone is a value, not an option.
+    let out = emconvert(&["stats", "--json", "--sum", "-1", s(&stack)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["axis_sum"]["shape"], serde_json::json!([3, 4]));
+}

@@ -442,18 +442,22 @@ def stats(filename, dataset=None, bins=None, progress=None, **kwds):
 def sum_over(filename, over="navigation", weights=None, dataset=None, progress=None, **kwds):
     """The sum of a dataset of ``filename`` (its main dataset unless ``dataset`` picks one)
     over its navigation axes (``over="navigation"``: the summed diffraction pattern or
-    spectrum) or its signal axes (``"signal"``: the total-intensity map), like
-    ``emconvert stats --sum``: streamed in one pass over the data as the file stores it, on
-    all cores, in bounded memory (a file far larger than memory sums as fast as it reads).
-    Returns a float64 NumPy array of the kept axes, in the dataset's axis order (their
-    calibrations are those of ``emio.open(filename)[i].axes``). ``weights``, an array of
-    the summed axes' shape (or flat, C order), multiplies each value by the weight of its
-    summed index: a detector mask gives a virtual detector image. Complex values add their
-    magnitude, RGB the mean of R, G and B. ``progress(bytes_done, bytes_total)`` is called
-    as the data is read; Ctrl-C or an exception in it stops the sum. ``kwds`` are reader
-    options."""
+    spectrum), its signal axes (``"signal"``: the total-intensity map), or the axes
+    ``over`` names: an axis name or a dimension index (negative ones counted from the
+    last, as NumPy's ``axis``), or a tuple of them (``over=("x", "y")``, ``over=(0, 1)``).
+    Like ``emconvert stats --sum``, streamed in one pass over the data as the file stores
+    it, on all cores, in bounded memory (a file far larger than memory sums as fast as it
+    reads). Returns a float64 NumPy array of the kept axes, in the dataset's axis order
+    (their calibrations are those of ``emio.open(filename)[i].axes``). ``weights``, an
+    array of the summed axes' shape (in the dataset's axis order, or flat), multiplies
+    each value by the weight of its summed index: a detector mask gives a virtual detector
+    image. Complex values add their magnitude, RGB the mean of R, G and B.
+    ``progress(bytes_done, bytes_total)`` is called as the data is read; Ctrl-C or an
+    exception in it stops the sum. ``kwds`` are reader options."""
     import numpy as np
 
+    if not isinstance(over, str):
+        over = ",".join(str(a) for a in (over if isinstance(over, (tuple, list)) else (over,)))
     if weights is not None:
         weights = np.ascontiguousarray(weights, dtype=np.float64).tobytes()
     shape, values = _emio.sum_over(

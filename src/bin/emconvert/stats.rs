@@ -1,10 +1,10 @@
 //! `emconvert stats`: statistics of one dataset (min, max, mean, std, NaN/inf counts,
-//! histogram), and sums over its navigation or signal axes, streamed by
+//! histogram), and sums over some of its axes (navigation, signal or named), streamed by
 //! [`emio::stats`] and [`emio::reduce`] in one pass over the data.
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::json;
 
 use emio::reduce::{Over, Summation};
@@ -20,7 +20,8 @@ use crate::{open, outln, report_warnings, with_progress, ReadArgs};
   emconvert stats scan.mib --json
   emconvert stats scan.mib --sum navigation --out mean_pattern.npy
   emconvert stats si.emd --dataset 2 --sum signal --out intensity_map.tif --bins 0
-  emconvert stats scan.mib --sum signal --weights disc_mask.npy --out virtual_bf.tif")]
+  emconvert stats scan.mib --sum signal --weights disc_mask.npy --out virtual_bf.tif
+  emconvert stats si.dm4 --sum y --out line_profile_si.hspy")]
 pub struct StatsArgs {
     /// The file.
     file: PathBuf,
@@ -35,10 +36,12 @@ pub struct StatsArgs {
     /// it takes a second pass.
     #[arg(long, value_name = "N")]
     bins: Option<usize>,
-    /// Also sum the data over its navigation axes (the summed pattern or spectrum) or its
-    /// signal axes (the total-intensity map).
-    #[arg(long, value_name = "AXES")]
-    sum: Option<SumOver>,
+    /// Also sum the data over its navigation axes (`navigation`: the summed pattern or
+    /// spectrum), its signal axes (`signal`: the total-intensity map), or the axes listed,
+    /// separated by commas: axis names (see `emconvert info`) or dimension indices
+    /// (negative ones counted from the last), e.g. `--sum y` or `--sum 0,-1`.
+    #[arg(long, value_name = "AXES", allow_hyphen_values = true)]
+    sum: Option<Over>,
     /// Write the sum to this file (format from the extension; never overwrites).
     #[arg(long, value_name = "FILE", requires = "sum")]
     out: Option<PathBuf>,
@@ -51,25 +54,14 @@ pub struct StatsArgs {
     read: ReadArgs,
 }
 
-/// The axes `--sum` runs over.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum SumOver {
-    /// The navigation axes (scan positions, frames).
-    Navigation,
-    /// The signal axes (pattern, spectrum, image).
-    Signal,
-}
-
 /// The values of the weights file `path` (its main dataset) in C order, when it holds one
 /// real value per index of the axes of `dataset` that a sum `over` runs over; checked
 /// before its values are read.
-fn read_weights(path: &Path, dataset: &emio::Dataset, over: Over) -> Result<Vec<f64>> {
-    let summed: u64 = dataset
-        .axes
+fn read_weights(path: &Path, dataset: &emio::Dataset, over: &Over) -> Result<Vec<f64>> {
+    let summed: u64 = over
+        .summed(dataset)?
         .iter()
-        .zip(dataset.shape())
-        .filter(|(axis, _)| axis.navigate == (over == Over::Navigation))
-        .map(|(_, &n)| n)
+        .map(|&d| dataset.shape()[d])
         .product();
     let datasets = emio::open(path)?;
     let weights = emio::pick(&datasets, None)?;
@@ -107,12 +99,8 @@ pub fn stats(args: &StatsArgs) -> Result<()> {
     let default_bins = emio::stats::default_bins(dataset.dtype());
     let bins = args.bins.unwrap_or(default_bins);
     // The sum, when asked for, shares the statistics' pass over the data.
-    let summation = match args.sum {
+    let summation = match &args.sum {
         Some(over) => {
-            let over = match over {
-                SumOver::Navigation => Over::Navigation,
-                SumOver::Signal => Over::Signal,
-            };
             let weights = match &args.weights {
                 Some(path) => Some(read_weights(path, dataset, over)?),
                 None => None,
@@ -146,7 +134,7 @@ pub fn stats(args: &StatsArgs) -> Result<()> {
         doc["shape"] = json!(dataset.shape());
         if let (Some(sum), Some(sum_stats)) = (&sum, &sum_stats) {
             let mut s = sum_stats.to_json();
-            s["over"] = json!(format!("{:?}", args.sum.expect("sum asked")).to_lowercase());
+            s["over"] = json!(args.sum.as_ref().map(Over::to_string));
             s["shape"] = json!(sum.shape());
             if let Some(out) = &args.out {
                 s["written_to"] = json!(out.display().to_string());
@@ -209,8 +197,8 @@ pub fn stats(args: &StatsArgs) -> Result<()> {
     if let (Some(sum), Some(sum_stats)) = (&sum, &sum_stats) {
         let t = &sum_stats.summary;
         outln!(
-            "  sum over {:?}: shape {:?}, min {} max {} mean {}{}",
-            args.sum.expect("sum asked"),
+            "  sum over {}: shape {:?}, min {} max {} mean {}{}",
+            args.sum.as_ref().map(Over::to_string).unwrap_or_default(),
             sum.shape(),
             t.min,
             t.max,
