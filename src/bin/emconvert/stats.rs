@@ -21,7 +21,7 @@ use crate::{open, outln, report_warnings, with_progress, ReadArgs};
   emconvert stats scan.mib --sum navigation --out mean_pattern.npy
   emconvert stats si.emd --dataset 2 --sum signal --out intensity_map.tif --bins 0
   emconvert stats scan.mib --sum signal --weights disc_mask.npy --out virtual_bf.tif
-  emconvert stats si.dm4 --sum y --out line_profile_si.hspy")]
+  emconvert stats si.dm4 --sum y --out x_by_energy.hspy")]
 pub struct StatsArgs {
     /// The file.
     file: PathBuf,
@@ -46,8 +46,8 @@ pub struct StatsArgs {
     #[arg(long, value_name = "FILE", requires = "sum")]
     out: Option<PathBuf>,
     /// Multiply each value in the sum by its weight from this file (any format emio reads;
-    /// one value per index of the summed axes, e.g. a detector mask of the signal's shape
-    /// with `--sum signal`: a virtual detector image).
+    /// one value per index of the summed axes, in the dataset's axis order, e.g. a
+    /// detector mask of the signal's shape with `--sum signal`: a virtual detector image).
     #[arg(long, value_name = "FILE", requires = "sum")]
     weights: Option<PathBuf>,
     #[command(flatten)]
