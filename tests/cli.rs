@@ -31,15 +31,15 @@ fn ramp(dir: &Path, shape: &[u64]) -> PathBuf {
     let bytes: Vec<u8> = (0..n as u16).flat_map(|v| v.to_ne_bytes()).collect();
     let ds = Dataset::from_bytes(bytes, DType::U16, shape.to_vec()).unwrap();
     let path = dir.join("ramp.npy");
-    write_npy(&ds, &path);
+    write_file(&ds, &path);
     path
 }
 
-/// Write `ds` to `path` as `.npy` (replacing it).
-fn write_npy(ds: &Dataset, path: &Path) {
-    let npy = emio::registry().by_name("npy").unwrap();
+/// Write `ds` to `path` in the format its extension names (replacing it).
+fn write_file(ds: &Dataset, path: &Path) {
+    let writer = emio::registry().writer_for(path, None).unwrap();
     Registry::write(
-        npy.as_ref(),
+        writer.as_ref(),
         ds,
         path,
         &[] as &[(&str, &str)],
@@ -186,7 +186,7 @@ fn outputs_with_companions_are_written_and_replaced_together() {
     // A failed write (unsupported data) leaves neither file nor staging folder.
     let complex = dir.path().join("complex.npy");
     let c = Dataset::from_bytes(vec![0; 32], DType::C64, vec![4]).unwrap();
-    write_npy(&c, &complex);
+    write_file(&c, &complex);
     let bad = dir.path().join("bad.rpl");
     assert_one_line_failure(&emconvert(&[s(&complex), s(&bad)]));
     let names: Vec<String> = std::fs::read_dir(dir.path())

@@ -7,7 +7,7 @@ use std::process::Output;
 use emio::{DType, Dataset, NoProgress};
 use serde_json::Value;
 
-use crate::{assert_one_line_failure, emconvert, ramp, s, write_npy};
+use crate::{assert_one_line_failure, emconvert, ramp, s, write_file};
 
 /// Every value of a dataset as f64 (test files are small).
 fn all_values(ds: &Dataset) -> Vec<f64> {
@@ -82,7 +82,7 @@ fn stats_count_a_histogram_by_default_only_where_it_comes_with_the_one_pass() {
         .collect();
     let ds = Dataset::from_bytes(floats, DType::F32, vec![6, 10]).unwrap();
     let path = dir.path().join("floats.npy");
-    write_npy(&ds, &path);
+    write_file(&ds, &path);
     let doc = &json_lines(&emconvert(&["stats", "--json", s(&path)]))[0];
     assert_eq!(doc["count"], 60);
     assert!(doc.get("histogram").is_none(), "{doc}");
@@ -442,20 +442,11 @@ fn stats_weights_make_a_virtual_detector_image() {
     let mut ds = Dataset::from_bytes(bytes, DType::U16, vec![3, 4, 5]).unwrap();
     ds.axes[0].navigate = true;
     let scan = dir.path().join("scan.hspy");
-    let hspy = emio::registry().by_name("hspy").unwrap();
-    emio::Registry::write(
-        hspy.as_ref(),
-        &ds,
-        &scan,
-        &[] as &[(&str, &str)],
-        false,
-        &NoProgress,
-    )
-    .unwrap();
+    write_file(&ds, &scan);
     let mask: Vec<f64> = (0..20).map(|i| f64::from(u8::from(i % 3 == 0))).collect();
     let mask_bytes: Vec<u8> = mask.iter().flat_map(|v| v.to_ne_bytes()).collect();
     let mask_path = dir.path().join("mask.npy");
-    write_npy(
+    write_file(
         &Dataset::from_bytes(mask_bytes, DType::F64, vec![4, 5]).unwrap(),
         &mask_path,
     );
@@ -500,16 +491,7 @@ fn stats_sums_over_axes_named_or_numbered() {
         axis.name = name.into();
     }
     let stack = dir.path().join("stack.hspy");
-    let hspy = emio::registry().by_name("hspy").unwrap();
-    emio::Registry::write(
-        hspy.as_ref(),
-        &ds,
-        &stack,
-        &[] as &[(&str, &str)],
-        false,
-        &NoProgress,
-    )
-    .unwrap();
+    write_file(&ds, &stack);
     // Summed over y (by name) and over t and x (by index, one from the end).
     let at = |t: usize, y: usize, x: usize| f64::from(values[t * 20 + y * 5 + x]);
     let over_y: Vec<f64> = (0..15)
