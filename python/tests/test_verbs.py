@@ -128,6 +128,7 @@ def test_sum_over_gives_the_sums_numpy_gives(tmp_path):
     np.testing.assert_array_equal(emio.sum_over(path, "x"), a.sum(axis=1, dtype=np.float64))
     np.testing.assert_array_equal(emio.sum_over(path, (0, -1)), a.sum(axis=(0, 3), dtype=np.float64))
     np.testing.assert_array_equal(emio.sum_over(path, np.int64(2)), a.sum(axis=2, dtype=np.float64))
+    np.testing.assert_array_equal(emio.sum_over(path, np.array([0, 3])), a.sum(axis=(0, 3), dtype=np.float64))
     w = rng.random((4, 16))
     want = np.einsum("yxvu,yv->xu", a.astype(np.float64), w)
     np.testing.assert_allclose(emio.sum_over(path, ("v", "y"), weights=w), want, rtol=1e-12)

@@ -457,7 +457,7 @@ def sum_over(filename, over="navigation", weights=None, dataset=None, progress=N
     import numpy as np
 
     if not isinstance(over, str):
-        over = ",".join(str(a) for a in (over if isinstance(over, (tuple, list)) else (over,)))
+        over = ",".join(str(a) for a in ([over] if np.ndim(over) == 0 else over))
     if weights is not None:
         weights = np.ascontiguousarray(weights, dtype=np.float64).tobytes()
     shape, values = _emio.sum_over(
