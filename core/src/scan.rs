@@ -11,7 +11,6 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::copy::simplify;
 use crate::dataset::{Dataset, Region};
 use crate::dtype::ByteOrder;
 use crate::engine::Engine;
@@ -181,30 +180,15 @@ impl Cut {
         element: usize,
         piece: usize,
     ) -> Option<Self> {
-        if shape.contains(&0) {
+        let runs = view.runs(&vec![0; shape.len()], shape, element)?;
+        if runs.run < MIN_RUN_BYTES {
             return None;
         }
-        let mut offset = i64::try_from(view.offset).ok()?;
-        let mut forwards = view.strides.to_vec();
-        for (s, &n) in forwards.iter_mut().zip(shape) {
-            if *s < 0 {
-                offset += (n as i64 - 1) * *s;
-                *s = -*s;
-            }
-        }
-        let (mut outer, mut strides) = simplify(shape, &forwards, element);
-        let inner = outer.len() - 1;
-        let run = usize::try_from(outer[inner]).ok()?.checked_mul(element)?;
-        if strides[inner] != element as i64 || run < MIN_RUN_BYTES {
-            return None;
-        }
-        outer.truncate(inner);
-        strides.truncate(inner);
         Some(Cut::Strided {
-            offset,
-            outer,
-            strides,
-            run,
+            offset: runs.first,
+            outer: runs.outer,
+            strides: runs.strides,
+            run: runs.run,
             piece,
         })
     }

@@ -149,6 +149,19 @@ pub struct StridedView<'a> {
     pub order: ByteOrder,
 }
 
+/// A region of a [`StridedView`] as runs of consecutive values ([`StridedView::runs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewRuns {
+    /// Byte offset of the first run.
+    pub first: i64,
+    /// How many runs along each dimension they are laid out along (C order).
+    pub outer: Vec<u64>,
+    /// Byte stride of each of those dimensions.
+    pub strides: Vec<i64>,
+    /// Bytes of each run.
+    pub run: usize,
+}
+
 impl<'a> StridedView<'a> {
     /// The view of values of `dtype` stored in `order` in `bytes`, element `(0, 0, ...)`
     /// at `offset`, `strides` apart; single-byte units read the same in either order, so
@@ -195,12 +208,7 @@ impl<'a> StridedView<'a> {
         if progress.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        let base = self.offset as i64
-            + start
-                .iter()
-                .zip(self.strides)
-                .map(|(&i, &s)| i as i64 * s)
-                .sum::<i64>();
+        let base = self.offset_of(start);
         let swap_unit = if self.order.is_native() {
             1
         } else {
@@ -254,27 +262,29 @@ impl<'a> StridedView<'a> {
             .get(first..first.checked_add(usize::try_from(step).ok()?)?)
     }
 
-    /// Every value of the region `start .. start + shape` of the `dtype` values this view
-    /// sees exactly once, as runs of consecutive values of `bytes` in the view's byte
-    /// order, handed to `visit` in no particular order: flipped dimensions are walked
-    /// forwards and neighbouring dimensions merged where contiguous, so a region of frames
-    /// stored upside down after their headers is one run per frame. For order-free looks
-    /// at a region in place. The caller guarantees the region lies inside the view.
-    pub fn region_spans(
-        &self,
-        dtype: DType,
-        start: &[u64],
-        shape: &[u64],
-        mut visit: impl FnMut(&'a [u8]),
-    ) {
+    /// Byte offset in `bytes` of the element at index `start`.
+    pub fn offset_of(&self, start: &[u64]) -> i64 {
+        start
+            .iter()
+            .zip(self.strides)
+            .fold(self.offset as i64, |at, (&i, &s)| at + i as i64 * s)
+    }
+
+    /// Where the values of the region `start .. start + shape` (elements of `element`
+    /// bytes) lie as runs of consecutive values of `bytes`, every value exactly once:
+    /// flipped dimensions walked forwards and neighbouring dimensions merged where
+    /// contiguous, so a region of frames stored upside down after their headers is one run
+    /// per frame. The first run's offset, the shape and byte strides of the dimensions
+    /// the runs are laid out along (C order), and the bytes of a run (one element when no
+    /// dimension is contiguous). `None` for an empty region. The caller guarantees the
+    /// region lies inside the view.
+    pub fn runs(&self, start: &[u64], shape: &[u64], element: usize) -> Option<ViewRuns> {
         if shape.contains(&0) {
-            return;
+            return None;
         }
-        let element = dtype.size();
-        let mut first = self.offset as i64;
+        let mut first = self.offset_of(start);
         let mut forwards = self.strides.to_vec();
-        for ((s, &i), &n) in forwards.iter_mut().zip(start).zip(shape) {
-            first += i as i64 * *s;
+        for (s, &n) in forwards.iter_mut().zip(shape) {
             if *s < 0 {
                 first += (n as i64 - 1) * *s;
                 *s = -*s;
@@ -286,9 +296,31 @@ impl<'a> StridedView<'a> {
             run *= outer.pop().unwrap_or(1) as usize;
             strides.pop();
         }
-        let zeros = vec![0; outer.len()];
-        crate::strides::walk(&outer, &strides, &zeros, first, |at, _| {
-            visit(&self.bytes[at as usize..at as usize + run]);
+        Some(ViewRuns {
+            first,
+            outer,
+            strides,
+            run,
+        })
+    }
+
+    /// Every value of the region `start .. start + shape` of the `dtype` values this view
+    /// sees exactly once, as the runs of [`StridedView::runs`] in the view's byte order,
+    /// handed to `visit` in no particular order: for order-free looks at a region in
+    /// place. The caller guarantees the region lies inside the view.
+    pub fn region_spans(
+        &self,
+        dtype: DType,
+        start: &[u64],
+        shape: &[u64],
+        mut visit: impl FnMut(&'a [u8]),
+    ) {
+        let Some(runs) = self.runs(start, shape, dtype.size()) else {
+            return;
+        };
+        let zeros = vec![0; runs.outer.len()];
+        crate::strides::walk(&runs.outer, &runs.strides, &zeros, runs.first, |at, _| {
+            visit(&self.bytes[at as usize..at as usize + runs.run]);
         });
     }
 

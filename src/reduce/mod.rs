@@ -256,11 +256,7 @@ impl Summation {
     /// Add one region of the stored-order dataset where `view` (the dataset's stored view,
     /// its last dimension a run of consecutive values) holds it.
     fn add_in_view(&self, region: &Region, view: &StridedView<'_>) {
-        let first = region
-            .start
-            .iter()
-            .zip(view.strides)
-            .fold(view.offset as i64, |at, (&i, &s)| at + i as i64 * s);
+        let first = view.offset_of(&region.start);
         self.add_values(&Values {
             region,
             dtype: self.dtype,
