@@ -166,10 +166,14 @@ const RUN_PIECE: usize = 64 << 10;
 const REVERSED_GROUP: usize = 128 << 10;
 /// Pieces a parallel copy is cut into per thread, for load balance.
 const PIECES_PER_THREAD: u64 = 4;
-/// Destinations at least this large (far beyond the caches, so nothing copied will be read
-/// back from them soon) take their short runs and transposes through non-temporal stores
-/// ([`crate::stream_copy`], [`crate::transpose`]).
-const STREAMING_BYTES: usize = 32 << 20;
+/// Destinations at least this large (four times a large L2 cache: the first of their bytes
+/// are out of the caches before the last are written, so nothing copied will be read back
+/// from them soon) take their short runs and transposes through non-temporal stores
+/// ([`crate::stream_copy`], [`crate::transpose`]). This covers the write pipeline's 16 MiB
+/// regions: with plain stores, each line read before it was written, converting a DM4
+/// spectrum image to `.npy` took 2.5-3 times the user CPU time (docs/performance.md,
+/// session 43).
+const STREAMING_BYTES: usize = 8 << 20;
 
 /// Copy the N-D block of `shape` elements of `elem_size` bytes laid out in `src` as `from`
 /// into `dst` in C order, reversing the bytes of every `swap_unit`-byte group when
