@@ -32,7 +32,7 @@ mod pool;
 pub mod preview;
 pub mod reduce;
 pub mod stats;
-pub mod values;
+pub use emio_core::values;
 
 // The dataset model: datasets, axes, dtypes, metadata trees and the lazy pixel sources
 // a dataset reads from.

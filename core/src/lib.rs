@@ -62,9 +62,11 @@ pub mod source;
 mod staging;
 pub mod stream_copy;
 mod strides;
+pub mod summary;
 pub mod swap;
 pub mod transpose;
 pub mod units;
+pub mod values;
 pub mod xml;
 #[cfg(feature = "zstd")]
 pub mod zstd;

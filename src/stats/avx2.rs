@@ -1,6 +1,7 @@
-//! What the statistics run on x86_64 processors with AVX2 (detected once, at run time):
-//! AVX2 builds of the portable summary and histogram kernels, and a counting loop for the
-//! value tables ([`super::table`]) written with AVX2 instructions. The portable code stays
+//! What the statistics run on x86_64 processors with AVX2 (detected once, at run time, by
+//! core, whose summary kernels have their own AVX2 build): an AVX2 build of the portable
+//! histogram kernels, and a counting loop for the value tables ([`super::table`]) written
+//! with AVX2 instructions. The portable code stays
 //! the fallback and the reference the proptests compare these with.
 //!
 //! In the counting loop, a block is 64 bytes (32 `u16` or 64 `u8` elements) in two 256-bit
@@ -21,30 +22,15 @@ use std::arch::x86_64::{
     _mm256_srli_epi32, _mm256_storeu_si256, _mm256_sub_epi16, _mm256_sub_epi32, _mm256_sub_epi64,
     _mm256_sub_epi8,
 };
-use std::sync::OnceLock;
 
+use emio_core::summary::Element;
 use emio_core::DType;
 
 use super::bins::{portable_fill, Binner};
-use super::kernels::portable_summary;
-use super::kernels::Element;
 use super::table::{count_group, Raw, COMMON, PREFETCH_AHEAD, SUB};
-use super::Summary;
 
-/// Whether this processor runs AVX2 (checked once; also for `reduce`'s AVX2 build).
-pub(crate) fn available() -> bool {
-    static AVX2: OnceLock<bool> = OnceLock::new();
-    *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2"))
-}
-
-/// [`super::kernels::summary`] compiled for AVX2.
-///
-/// # Safety
-/// The processor must support AVX2 ([`available`]).
-#[target_feature(enable = "avx2")]
-pub(super) unsafe fn summary(dtype: DType, bytes: &[u8]) -> Summary {
-    portable_summary(dtype, bytes)
-}
+/// Whether this processor runs AVX2 (core's one check; also for `reduce`'s AVX2 build).
+pub(crate) use emio_core::summary::avx2::available;
 
 /// [`super::bins::fill`] compiled for AVX2.
 ///

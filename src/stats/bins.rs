@@ -18,8 +18,8 @@
 use emio_core::half::f16;
 use emio_core::DType;
 
-use super::kernels::{Bit, Float, Number};
 use super::Histogram;
+use emio_core::summary::{Bit, Float, Number};
 
 /// Interleaved sub-histograms.
 const SUB: usize = 4;

@@ -6,7 +6,7 @@
 //!   possible value occurs (module `table`); the summary and the histogram come exactly
 //!   out of the table at the end.
 //! - Everything else: each region is summarised on its own by typed kernels (module
-//!   `kernels`: sum, extremes, then the squared deviations from the region's own mean
+//!   [`emio_core::summary`]: sum, extremes, then the squared deviations from the region's own mean
 //!   while it is still in cache) and the summaries are merged with Chan's formula, so the
 //!   variance stays accurate for large offsets; the histogram takes a second pass once
 //!   the range is known (module `bins`).
@@ -19,7 +19,6 @@
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
 mod bins;
-mod kernels;
 #[cfg(test)]
 mod proptests;
 mod table;
@@ -27,7 +26,8 @@ mod table;
 use std::sync::Mutex;
 
 use emio_core::engine::Engine;
-use emio_core::moments::Moments;
+use emio_core::summary::summary_of;
+pub use emio_core::summary::Summary;
 use emio_core::{scan, ByteOrder, Dataset, Progress, Result};
 use serde_json::{json, Value};
 
@@ -53,77 +53,6 @@ pub fn default_bins(dtype: emio_core::DType) -> usize {
 /// Bytes per piece of the data: pieces follow the storage layout and stay in the L2 cache
 /// between the two looks a summary takes at them.
 const PIECE_BYTES: u64 = 1 << 20;
-
-/// Moments and extremes of the finite values, plus counts of the others.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Summary {
-    /// Finite values.
-    pub count: u64,
-    /// NaN values.
-    pub nan: u64,
-    /// +infinity values.
-    pub pos_inf: u64,
-    /// -infinity values.
-    pub neg_inf: u64,
-    /// Smallest finite value (+inf when there is none).
-    pub min: f64,
-    /// Largest finite value (-inf when there is none).
-    pub max: f64,
-    /// Sum of the finite values.
-    pub sum: f64,
-    /// Mean of the finite values (NaN when there is none).
-    pub mean: f64,
-    /// Sum of squared deviations from the mean.
-    m2: f64,
-}
-
-impl Default for Summary {
-    fn default() -> Self {
-        Summary {
-            count: 0,
-            nan: 0,
-            pos_inf: 0,
-            neg_inf: 0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-            sum: 0.0,
-            mean: f64::NAN,
-            m2: 0.0,
-        }
-    }
-}
-
-impl Summary {
-    /// Both summaries as one (Chan et al.'s parallel variance, [`Moments::merged`]).
-    fn merge(&mut self, other: &Summary) {
-        if other.count > 0 {
-            let merged = self.moments().merged(other.moments());
-            self.mean = merged.mean;
-            self.m2 = merged.m2;
-        }
-        self.count += other.count;
-        self.nan += other.nan;
-        self.pos_inf += other.pos_inf;
-        self.neg_inf += other.neg_inf;
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
-        self.sum += other.sum;
-    }
-
-    /// Population standard deviation of the finite values (NaN when there is none).
-    pub fn std(&self) -> f64 {
-        self.moments().variance().sqrt()
-    }
-
-    /// Count, mean and squared deviations of the finite values.
-    fn moments(&self) -> Moments {
-        Moments {
-            count: self.count as f64,
-            mean: self.mean,
-            m2: self.m2,
-        }
-    }
-}
 
 /// Counts of the finite values in equal bins between their min and max.
 #[derive(Debug, Clone, PartialEq)]
@@ -351,7 +280,7 @@ fn stats_in(
         first(false, &|bytes, _| {
             let mut part = Summary::default();
             scan::in_blocks(bytes, dtype.size(), |block| {
-                part.merge(&kernels::summary(dtype, block));
+                part.merge(&summary_of(dtype, block));
             });
             lock(&total).merge(&part);
         })?;
@@ -420,9 +349,9 @@ mod tests {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
         let mut merged = Summary::default();
         for part in bytes.chunks(8 * 37) {
-            merged.merge(&kernels::summary(DType::F64, part));
+            merged.merge(&summary_of(DType::F64, part));
         }
-        let whole = kernels::summary(DType::F64, &bytes);
+        let whole = summary_of(DType::F64, &bytes);
         assert_eq!(merged.count, whole.count);
         assert!((merged.mean - whole.mean).abs() < 1e-6);
         assert!((merged.std() - whole.std()).abs() < 1e-9);
@@ -430,7 +359,7 @@ mod tests {
 
     #[test]
     fn means_further_apart_than_the_largest_float_merge() {
-        let part = |v: f64| kernels::summary(DType::F64, &v.to_ne_bytes());
+        let part = |v: f64| summary_of(DType::F64, &v.to_ne_bytes());
         let mut merged = part(1.7e308);
         merged.merge(&part(-1.7e308));
         assert_eq!((merged.count, merged.mean, merged.sum), (2, 0.0, 0.0));
@@ -442,7 +371,7 @@ mod tests {
         // finite, though 1e306 · 100 · 100 is not.
         let part = |v: f64| {
             let bytes: Vec<u8> = (0..100).flat_map(|_| v.to_ne_bytes()).collect();
-            kernels::summary(DType::F64, &bytes)
+            summary_of(DType::F64, &bytes)
         };
         let mut merged = part(0.0);
         merged.merge(&part(1e153));

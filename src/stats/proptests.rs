@@ -8,8 +8,8 @@ use emio_core::{DType, Dataset, NoProgress};
 use proptest::prelude::*;
 
 use super::bins::Binner;
-use super::kernels::{exact, summary};
 use super::{stats_and_sums, stats_in, Histogram, Summary};
+use emio_core::summary::{exact, summary_of as summary};
 
 /// The statistics as the plain per-element path computes them.
 fn reference(dtype: DType, bytes: &[u8], bins: usize) -> (Summary, Option<Histogram>) {

@@ -18,9 +18,9 @@
 
 use emio_core::{scan, ByteOrder, DType};
 
-use super::kernels::Element;
 use super::{Histogram, Summary};
 use crate::pool::Pool;
+use emio_core::summary::Element;
 
 /// Interleaved sub-tables per table.
 pub(super) const SUB: usize = 8;

@@ -14,8 +14,9 @@
 //! - Complex and RGB elements, reduced to one number by [`crate::values`], take the
 //!   per-element path ([`exact`]).
 
-use emio_core::half::f16;
-use emio_core::DType;
+use half::f16;
+
+use crate::DType;
 
 use super::Summary;
 
@@ -28,7 +29,7 @@ const LANES: usize = 16;
 const BLOCK: usize = 1 << 24;
 
 /// An element type read out of native-endian bytes.
-pub(super) trait Element: Copy {
+pub trait Element: Copy {
     /// Bytes per element.
     const SIZE: usize;
     /// The element in `b` (exactly [`Self::SIZE`] bytes).
@@ -36,7 +37,7 @@ pub(super) trait Element: Copy {
 }
 
 /// An element that is one real number.
-pub(super) trait Number: Element {
+pub trait Number: Element {
     /// The element's value.
     fn to_f64(self) -> f64;
 }
@@ -78,7 +79,7 @@ impl Number for f16 {
 
 /// A bool element: 0 or 1 (any non-zero byte is true).
 #[derive(Clone, Copy)]
-pub(super) struct Bit(u8);
+pub struct Bit(u8);
 
 impl Element for Bit {
     const SIZE: usize = 1;
@@ -101,9 +102,29 @@ impl From<Bit> for i128 {
     }
 }
 
+/// Bytes summarised at a time: the kernels look at their values twice (the sums and
+/// extremes, then the squared deviations from their mean), the second time in the L2
+/// cache. The MRC writer hands over 16 MiB regions; summarised whole, its conversion of a
+/// 1 GiB `f32` spectrum image took a tenth more processor time.
+const CACHED_BYTES: usize = 1 << 20;
+
 /// The summary of one region's bytes (C order, native-endian `dtype`), by the fastest
-/// build of the kernels this processor runs (AVX2 where present).
-pub(super) fn summary(dtype: DType, bytes: &[u8]) -> Summary {
+/// build of the kernels this processor runs (AVX2 where present), a piece of at most
+/// [`CACHED_BYTES`] at a time.
+pub fn summary_of(dtype: DType, bytes: &[u8]) -> Summary {
+    let piece = CACHED_BYTES / dtype.size() * dtype.size();
+    if bytes.len() <= piece {
+        return summary_of_piece(dtype, bytes);
+    }
+    let mut summary = Summary::default();
+    for part in bytes.chunks(piece) {
+        summary.merge(&summary_of_piece(dtype, part));
+    }
+    summary
+}
+
+/// [`summary_of`] of one piece.
+fn summary_of_piece(dtype: DType, bytes: &[u8]) -> Summary {
     #[cfg(target_arch = "x86_64")]
     if super::avx2::available() {
         // SAFETY: the processor supports AVX2, checked just above.
@@ -112,7 +133,7 @@ pub(super) fn summary(dtype: DType, bytes: &[u8]) -> Summary {
     portable_summary(dtype, bytes)
 }
 
-/// [`summary`] in code for any processor (and, inlined into an AVX2 function, the AVX2
+/// [`summary_of`] in code for any processor (and, inlined into an AVX2 function, the AVX2
 /// build).
 #[inline(always)]
 pub(super) fn portable_summary(dtype: DType, bytes: &[u8]) -> Summary {
@@ -204,7 +225,7 @@ fn integers<T: Number + Into<i128>>(bytes: &[u8]) -> Summary {
 /// A floating-point element of the fast summary lanes: its value, and an integer key that
 /// orders finite values as the numbers (integer minimum and maximum vectorise where the
 /// floating-point ones do not).
-pub(super) trait Float: Number {
+pub trait Float: Number {
     /// The ordered key.
     type Key: Copy + Ord;
     /// The key below and above every other.
@@ -321,7 +342,7 @@ fn squared_deviations<T: Number>(bytes: &[u8], mean: f64) -> f64 {
 
 /// The summary by the per-element path of [`crate::values::for_each`]: any dtype, any
 /// values (NaN and infinities counted apart).
-pub(super) fn exact(dtype: DType, bytes: &[u8]) -> Summary {
+pub fn exact(dtype: DType, bytes: &[u8]) -> Summary {
     let mut s = Summary::default();
     crate::values::for_each(dtype, bytes, |v| {
         if v.is_finite() {

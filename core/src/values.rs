@@ -4,8 +4,8 @@
 //! Real types give their value (bool as 0/1), complex types their magnitude and RGB(A)
 //! records the mean of their R, G and B channels (alpha ignored).
 
-use emio_core::half::f16;
-use emio_core::DType;
+use crate::DType;
+use half::f16;
 
 /// How an element becomes one number, for messages and reports.
 pub fn meaning(dtype: DType) -> &'static str {
