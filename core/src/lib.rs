@@ -33,6 +33,8 @@ mod chunked;
 pub mod copy;
 pub mod corpus;
 pub mod dataset;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod descent;
 pub mod dtype;
 pub mod engine;

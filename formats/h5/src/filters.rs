@@ -98,15 +98,9 @@ fn inflate_streaming(input: &[u8], out: &mut [u8]) -> Result<()> {
     Ok(())
 }
 
-/// Deflate `input` (zlib framing) at `level`.
+/// Deflate `input` (zlib framing) at `level` ([`emio_core::deflate::zlib_compress`]).
 pub fn deflate(input: &[u8], level: u32) -> Vec<u8> {
-    use std::io::Write;
-    let mut enc = flate2::write::ZlibEncoder::new(
-        Vec::with_capacity(input.len() / 2 + 64),
-        flate2::Compression::new(level.min(9)),
-    );
-    enc.write_all(input).expect("writing to a Vec cannot fail");
-    enc.finish().expect("writing to a Vec cannot fail")
+    emio_core::deflate::zlib_compress(input, level)
 }
 
 /// Undo HDF5's byte shuffle of elements of `elem_size` bytes: byte `b` of element `i` is

@@ -472,10 +472,7 @@ fn encode_block(
     Ok(match codec {
         compression::ADOBE_DEFLATE => {
             let lvl = level.map_or(6, |l| l.clamp(0, 9) as u32);
-            let mut enc =
-                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(lvl));
-            enc.write_all(&data).map_err(fail)?;
-            enc.finish().map_err(fail)?
+            emio_core::deflate::zlib_compress(&data, lvl)
         }
         compression::ZSTD => {
             let lvl = level.map_or(3, |l| l.clamp(1, 22) as i32);
