@@ -110,7 +110,7 @@ const CACHED_BYTES: usize = 1 << 20;
 
 /// The summary of one region's bytes (C order, native-endian `dtype`), by the fastest
 /// build of the kernels this processor runs (AVX2 where present), a piece of at most
-/// [`CACHED_BYTES`] at a time.
+/// a megabyte (`CACHED_BYTES`) at a time.
 pub fn summary_of(dtype: DType, bytes: &[u8]) -> Summary {
     let piece = CACHED_BYTES / dtype.size() * dtype.size();
     if bytes.len() <= piece {
