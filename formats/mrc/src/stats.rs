@@ -31,9 +31,13 @@ impl Stats {
         self.summary.merge(&summary_of_values(values));
     }
 
-    /// Add native-endian `bytes` of a real `dtype`, without copying.
+    /// Add native-endian `bytes` of a real `dtype`, without copying. RGB records add
+    /// nothing: MRC's statistics are of numbers, and a header of an RGB file says
+    /// "undetermined" rather than the statistics of some reduction of its channels.
     pub(crate) fn add_native(&mut self, dtype: DType, bytes: &[u8]) {
-        self.summary.merge(&summary_of(dtype, bytes));
+        if !dtype.is_rgb() {
+            self.summary.merge(&summary_of(dtype, bytes));
+        }
     }
 
     /// (dmin, dmax, dmean, rms) for the header; "undetermined" values when unknown: no
@@ -152,5 +156,8 @@ mod tests {
         infinite.add_native(DType::F32, &f32::NEG_INFINITY.to_ne_bytes());
         assert_eq!(infinite.header_values(), (0.0, -1.0, -2.0, -1.0));
         assert_eq!(Stats::new().header_values(), (0.0, -1.0, -2.0, -1.0));
+        let mut rgb = Stats::new();
+        rgb.add_native(DType::Rgb8, &[10, 20, 30, 40, 50, 60]);
+        assert_eq!(rgb.header_values(), (0.0, -1.0, -2.0, -1.0));
     }
 }
