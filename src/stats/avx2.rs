@@ -1,8 +1,8 @@
 //! What the statistics run on x86_64 processors with AVX2 (detected once, at run time, by
 //! core, whose summary kernels have their own AVX2 build): an AVX2 build of the portable
 //! histogram kernels, and a counting loop for the value tables ([`super::table`]) written
-//! with AVX2 instructions. The portable code stays
-//! the fallback and the reference the proptests compare these with.
+//! with AVX2 instructions. The portable code stays the fallback and the reference the
+//! proptests compare these with.
 //!
 //! In the counting loop, a block is 64 bytes (32 `u16` or 64 `u8` elements) in two 256-bit
 //! registers. Each of the [`COMMON`] common values is compared with every lane, and the

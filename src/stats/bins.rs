@@ -16,10 +16,10 @@
 //! values in the same bin do not wait on each other's increments.
 
 use emio_core::half::f16;
+use emio_core::summary::{Bit, Float, Number};
 use emio_core::DType;
 
 use super::Histogram;
-use emio_core::summary::{Bit, Float, Number};
 
 /// Interleaved sub-histograms.
 const SUB: usize = 4;

@@ -5,11 +5,11 @@
 //! - 8- and 16-bit integers and bool (detector counts): one pass counting how often each
 //!   possible value occurs (module `table`); the summary and the histogram come exactly
 //!   out of the table at the end.
-//! - Everything else: each region is summarised on its own by typed kernels (module
-//!   [`emio_core::summary`]: sum, extremes, then the squared deviations from the region's own mean
-//!   while it is still in cache) and the summaries are merged with Chan's formula, so the
-//!   variance stays accurate for large offsets; the histogram takes a second pass once
-//!   the range is known (module `bins`).
+//! - Everything else: each region is summarised on its own by typed kernels
+//!   ([`emio_core::summary`]: sum, extremes, then the squared deviations from the region's
+//!   own mean while it is still in cache) and the summaries are merged with Chan's
+//!   formula, so the variance stays accurate for large offsets; the histogram takes a
+//!   second pass once the range is known (module `bins`).
 //!
 //! Every pass is order-free ([`emio_core::scan`]): pieces of `PIECE_BYTES` (1 MiB) as the
 //! storage holds them, read in place from the memory map when the file allows, so they are
