@@ -14,13 +14,6 @@ pub struct Moments {
 }
 
 impl Moments {
-    /// No values.
-    pub const EMPTY: Moments = Moments {
-        count: 0.0,
-        mean: 0.0,
-        m2: 0.0,
-    };
-
     /// The moments of both sets of values together. Computed in an order in which no step
     /// overflows when the result does not: means further apart than the largest float are
     /// weighted rather than subtracted, and `delta² · n_a · n_b / n` is multiplied out as
@@ -80,9 +73,14 @@ mod tests {
             assert!((merged.mean - whole.mean).abs() < 1e-12, "{cut}");
             assert!((merged.m2 - whole.m2).abs() < 1e-9 * whole.m2, "{cut}");
         }
-        assert_eq!(Moments::EMPTY.merged(whole), whole);
-        assert_eq!(whole.merged(Moments::EMPTY), whole);
-        assert!(Moments::EMPTY.variance().is_nan());
+        let empty = Moments {
+            count: 0.0,
+            mean: 0.0,
+            m2: 0.0,
+        };
+        assert_eq!(empty.merged(whole), whole);
+        assert_eq!(whole.merged(empty), whole);
+        assert!(empty.variance().is_nan());
     }
 
     #[test]
