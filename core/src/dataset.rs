@@ -705,6 +705,19 @@ impl Chunks {
         &self.order
     }
 
+    /// The number of `region`, one of this grid's regions: its place in the grid's C order
+    /// (0 for the region at the origin, then one more per region along the last dimension
+    /// first), whatever order the regions are visited in.
+    pub fn number(&self, region: &Region) -> u64 {
+        self.shape
+            .iter()
+            .zip(&self.chunk)
+            .zip(&region.start)
+            .fold(0, |before, ((&n, &c), &start)| {
+                before * n.div_ceil(c) + start / c
+            })
+    }
+
     /// Number of regions in the grid.
     pub fn count_total(&self) -> u64 {
         if self.shape.contains(&0) {

@@ -318,9 +318,29 @@ impl Engine {
     where
         W: Fn(&Region, &[u8]) -> Result<()> + Sync,
     {
-        let work =
-            |_: &Region, bytes: &mut RegionBytes<'_>| bytes.visit(&mut |piece, b| work(piece, b));
+        self.for_each_region_numbered(dataset, chunk, progress, |_, bytes| {
+            bytes.visit(&mut |piece, b| work(piece, b))
+        })
+    }
+
+    /// [`Engine::for_each_region_in_place`] with each region whole: its number in the
+    /// grid's C order ([`Chunks::number`]: the same on every run, with any number of
+    /// threads) and its bytes, for `work` to visit ([`RegionBytes::visit`]). For passes that
+    /// merge what they find region by region in a fixed order.
+    pub fn for_each_region_numbered<W>(
+        &self,
+        dataset: &Dataset,
+        chunk: &[u64],
+        progress: &dyn Progress,
+        work: W,
+    ) -> Result<Stats>
+    where
+        W: Fn(u64, &mut RegionBytes<'_>) -> Result<()> + Sync,
+    {
         let grid = dataset.chunks(chunk);
+        let numbers = grid.clone();
+        let work =
+            |region: &Region, bytes: &mut RegionBytes<'_>| work(numbers.number(region), bytes);
         self.run(dataset, grid, None, progress, &work, Delivery::WorkUnread)
     }
 

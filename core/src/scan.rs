@@ -3,10 +3,12 @@
 //! storage holds them. A dataset whose bytes lie in a memory map is scanned there: in
 //! place when its values are contiguous, or lie in long runs between other bytes (frames
 //! after their headers, unfiltered HDF5 chunks: [`Dataset::stored_runs`]), in native
-//! byte order; values in the other byte order are copied
-//! piece by piece into a small buffer of the thread and swapped there while cached, unless
-//! the pass takes them as stored ([`for_each_stored_piece`]). Any other dataset goes
-//! through the engine's regions (read into pooled buffers, in storage order).
+//! byte order; values in the other byte order are copied piece by piece into a small
+//! buffer of the thread and swapped there while cached, unless the pass takes them as
+//! stored ([`Visitor::as_stored`]). Any other dataset goes through the engine's
+//! regions (read into pooled buffers, in storage order). Each piece belongs to a numbered
+//! unit ([`Visitor`]), so that passes whose result depends on the order they merge in
+//! (floating-point moments) can merge in a fixed one.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -18,6 +20,10 @@ use crate::error::{Error, Result};
 use crate::format::Progress;
 use crate::region_bytes::MIN_RUN_BYTES;
 use crate::source::StridedView;
+
+mod cut;
+
+use cut::{Cut, Pieces};
 
 /// Hand every value of `dataset` to `work` in pieces of at most about `piece_bytes` (whole
 /// elements, native byte order), on `engine.threads` threads, in no particular order;
@@ -37,48 +43,59 @@ pub fn for_each_piece<W>(
 where
     W: Fn(&[u8]) -> Result<()> + Sync,
 {
-    scan(engine, dataset, piece_bytes, progress, false, &|b, _| {
-        work(b)
-    })
+    let each = EachPiece {
+        work: |b: &[u8], _| work(b),
+        as_stored: false,
+    };
+    visit(engine, dataset, piece_bytes, progress, &each)
 }
 
-/// [`for_each_piece`] for passes that take the values in the byte order they are stored in,
-/// handed to `work` with each piece (the machine's own, unless the dataset lies in a memory
-/// map in the other one), so they are never swapped in memory: a loop that reverses the
-/// bytes of the few values it looks at in registers, for instance.
-pub fn for_each_stored_piece<W>(
+/// A pass over every value of a dataset that takes them unit by unit ([`visit`]). The
+/// units are what the scan cuts the values into (pieces of a memory map, regions of the
+/// engine's grid), numbered `0, 1, 2, …` without gaps the same way on every run and with
+/// any number of threads; each unit is handed over by one thread, as one or more pieces
+/// one after the other (in the same cut every run), then closed. A pass that merges what
+/// it finds in the units' order ([`crate::summary::InOrder`]) therefore gives the same
+/// result to the last bit every time.
+pub trait Visitor: Sync {
+    /// Whether the pass takes the values in the byte order they are stored in (told with
+    /// each piece), rather than always the machine's (values then swapped in a buffer).
+    fn as_stored(&self) -> bool {
+        false
+    }
+
+    /// A piece of unit `unit`: whole elements in byte order `order`.
+    fn piece(&self, unit: u64, bytes: &[u8], order: ByteOrder) -> Result<()>;
+
+    /// Every piece of unit `unit` has been handed over (called by the thread that handed
+    /// them, after the last).
+    fn close(&self, unit: u64) -> Result<()> {
+        let _ = unit;
+        Ok(())
+    }
+}
+
+/// Hand every value of `dataset` to `visitor` unit by unit ([`Visitor`]), in pieces of at
+/// most about `piece_bytes`, on `engine.threads` threads; stops at the first error the
+/// visitor returns, or with [`Error::Cancelled`] when `progress` asks. As
+/// [`for_each_piece`], the pieces follow the storage.
+pub fn visit(
     engine: &Engine,
     dataset: &Dataset,
     piece_bytes: u64,
     progress: &dyn Progress,
-    work: W,
-) -> Result<()>
-where
-    W: Fn(&[u8], ByteOrder) -> Result<()> + Sync,
-{
-    scan(engine, dataset, piece_bytes, progress, true, &work)
-}
-
-/// [`for_each_piece`] (`as_stored` false) and [`for_each_stored_piece`] (true).
-fn scan(
-    engine: &Engine,
-    dataset: &Dataset,
-    piece_bytes: u64,
-    progress: &dyn Progress,
-    as_stored: bool,
-    work: &(dyn Fn(&[u8], ByteOrder) -> Result<()> + Sync),
+    visitor: &dyn Visitor,
 ) -> Result<()> {
     let stored = dataset.in_stored_order();
     let element = stored.dtype().size().max(1);
     let piece = (usize::try_from(piece_bytes).unwrap_or(usize::MAX) / element).max(1) * element;
-    let native = |b: &[u8]| work(b, ByteOrder::NATIVE);
     if let Some(bytes) = stored.mapped() {
         let pieces = Pieces {
             bytes,
             cut: Cut::whole(bytes.len(), piece),
             swap_unit: 1,
         };
-        return in_map(engine, &pieces, progress, &native);
+        return in_map(engine, &pieces, ByteOrder::NATIVE, progress, visitor);
     }
     let in_runs = stored
         .stored_view()
@@ -92,7 +109,7 @@ fn scan(
             Some((listed.bytes, listed.order, cut))
         });
     if let Some((bytes, stored_order, cut)) = in_runs {
-        let (order, swap_unit) = if stored_order.is_native() || as_stored {
+        let (order, swap_unit) = if stored_order.is_native() || visitor.as_stored() {
             (stored_order, 1)
         } else {
             (ByteOrder::NATIVE, stored.dtype().swap_unit())
@@ -102,189 +119,59 @@ fn scan(
             cut,
             swap_unit,
         };
-        return in_map(engine, &pieces, progress, &|b| work(b, order));
+        return in_map(engine, &pieces, order, progress, visitor);
     }
     let chunk = stored.read_chunk_shape(piece_bytes);
     engine
-        .for_each_region_in_place(&stored, &chunk, progress, |_, bytes| native(bytes))
+        .for_each_region_numbered(&stored, &chunk, progress, |unit, bytes| {
+            bytes.visit(&mut |_, b| visitor.piece(unit, b, ByteOrder::NATIVE))?;
+            visitor.close(unit)
+        })
         .map(|_| ())
 }
 
-/// A memory-mapped dataset's values cut into pieces for the threads ([`Cut`]), the groups
-/// of `swap_unit` bytes reversed in a buffer when that is more than 1.
-struct Pieces<'a> {
-    bytes: &'a [u8],
-    cut: Cut,
-    swap_unit: usize,
+/// A closure that takes every piece whatever its unit ([`for_each_piece`]), in the byte
+/// order the values are stored in when `as_stored`.
+struct EachPiece<W> {
+    work: W,
+    as_stored: bool,
 }
 
-impl Pieces<'_> {
-    /// Piece `i`: a slice of the map, or its bytes swapped into `scratch`.
-    fn get<'s>(&'s self, i: usize, scratch: &'s mut Vec<u8>) -> &'s [u8] {
-        let (start, len) = self.cut.piece(i);
-        let bytes = &self.bytes[start..start + len];
-        if self.swap_unit <= 1 {
-            return bytes;
-        }
-        // Copied, then swapped while in the cache: a copy that swaps as it goes waits
-        // longer on the mapped pages' memory than `memcpy` does.
-        scratch.clear();
-        scratch.extend_from_slice(bytes);
-        crate::swap::in_place(scratch, self.swap_unit);
-        scratch
+impl<W> Visitor for EachPiece<W>
+where
+    W: Fn(&[u8], ByteOrder) -> Result<()> + Sync,
+{
+    fn as_stored(&self) -> bool {
+        self.as_stored
+    }
+
+    fn piece(&self, _: u64, bytes: &[u8], order: ByteOrder) -> Result<()> {
+        (self.work)(bytes, order)
     }
 }
 
-/// Where a dataset's values lie in a memory map, as contiguous runs of it, each cut into
-/// pieces of at most `piece` bytes (whole elements).
-enum Cut {
-    /// Equal runs of `run` bytes along dimensions: the first run's byte offset, then the
-    /// shape and byte strides of the dimensions the runs are laid out along (a strided
-    /// view's last dimensions merged as far as they are contiguous, the runs in C order
-    /// of the others; a contiguous dataset is one run).
-    Strided {
-        offset: i64,
-        outer: Vec<u64>,
-        strides: Vec<i64>,
-        run: usize,
-        piece: usize,
-    },
-    /// Runs a source lists ([`crate::source::StoredRuns`]) as (offset, bytes), and the
-    /// number of pieces before each run.
-    Listed {
-        runs: Vec<(usize, usize)>,
-        first_piece: Vec<usize>,
-        piece: usize,
-    },
-}
-
-impl Cut {
-    /// One run of `len` bytes from offset 0.
-    fn whole(len: usize, piece: usize) -> Self {
-        Cut::Strided {
-            offset: 0,
-            outer: Vec::new(),
-            strides: Vec::new(),
-            run: len,
-            piece,
-        }
-    }
-
-    /// The runs of `view` for `shape` elements of `element` bytes, or None when no
-    /// dimension is contiguous or its runs are short. Flipped dimensions are walked
-    /// forwards (the scan's order is free), so frames stored with their rows upside down
-    /// are one run each.
-    fn strided(
-        view: &StridedView<'_>,
-        shape: &[u64],
-        element: usize,
-        piece: usize,
-    ) -> Option<Self> {
-        let runs = view.runs(&vec![0; shape.len()], shape, element)?;
-        if runs.run < MIN_RUN_BYTES {
-            return None;
-        }
-        Some(Cut::Strided {
-            offset: runs.first,
-            outer: runs.outer,
-            strides: runs.strides,
-            run: runs.run,
-            piece,
-        })
-    }
-
-    /// Listed runs (offset, bytes).
-    fn listed(runs: Vec<(usize, usize)>, piece: usize) -> Self {
-        let first_piece = runs
-            .iter()
-            .scan(0, |before, &(_, len)| {
-                let first = *before;
-                *before += len.div_ceil(piece);
-                Some(first)
-            })
-            .collect();
-        Cut::Listed {
-            runs,
-            first_piece,
-            piece,
-        }
-    }
-
-    /// Bytes of all pieces.
-    fn total(&self) -> usize {
-        match self {
-            Cut::Strided { outer, run, .. } => outer.iter().product::<u64>() as usize * run,
-            Cut::Listed { runs, .. } => runs.iter().map(|&(_, len)| len).sum(),
-        }
-    }
-
-    /// Number of pieces.
-    fn count(&self) -> usize {
-        match self {
-            Cut::Strided {
-                outer, run, piece, ..
-            } => outer.iter().product::<u64>() as usize * run.div_ceil(*piece),
-            Cut::Listed {
-                runs,
-                first_piece,
-                piece,
-            } => match (runs.last(), first_piece.last()) {
-                (Some(&(_, len)), Some(&first)) => first + len.div_ceil(*piece),
-                _ => 0,
-            },
-        }
-    }
-
-    /// Byte offset and length of piece `i`.
-    fn piece(&self, i: usize) -> (usize, usize) {
-        match self {
-            Cut::Strided {
-                offset,
-                outer,
-                strides,
-                run,
-                piece,
-            } => {
-                let per_run = run.div_ceil(*piece);
-                let within = (i % per_run) * piece;
-                let (mut r, mut at) = ((i / per_run) as u64, *offset);
-                for (&n, &s) in outer.iter().zip(strides).rev() {
-                    at += (r % n) as i64 * s;
-                    r /= n;
-                }
-                (at as usize + within, (*piece).min(run - within))
-            }
-            Cut::Listed {
-                runs,
-                first_piece,
-                piece,
-            } => {
-                let r = first_piece.partition_point(|&f| f <= i) - 1;
-                let (start, len) = runs[r];
-                let within = (i - first_piece[r]) * piece;
-                (start + within, (*piece).min(len - within))
-            }
-        }
-    }
-}
-
-/// Scan `pieces` on `engine.threads` threads, claimed one after the other.
+/// Scan `pieces` (values in byte order `order`) on `engine.threads` threads, claimed one
+/// after the other: each piece a unit of its own, numbered as the cut numbers it.
 fn in_map(
     engine: &Engine,
     pieces: &Pieces<'_>,
+    order: ByteOrder,
     progress: &dyn Progress,
-    work: &(dyn Fn(&[u8]) -> Result<()> + Sync),
+    visitor: &dyn Visitor,
 ) -> Result<()> {
     progress.set_total(pieces.cut.total() as u64);
     in_parallel(engine, pieces.cut.count(), progress, &|i, scratch| {
         let part = pieces.get(i, scratch);
-        work(part).map(|()| part.len() as u64)
+        visitor.piece(i as u64, part, order)?;
+        visitor.close(i as u64)?;
+        Ok(part.len() as u64)
     })
 }
 
-/// Hand every region of the grid `chunk` over `dataset` to `work` with the dataset's
-/// stored view, where the region's values lie in the memory map (strided, in the stored
-/// byte order, never copied), on `engine.threads` threads, in no particular order; stops
+/// Hand every region of the grid `chunk` over `dataset` to `work` with its number in the
+/// grid's C order ([`crate::dataset::Chunks::number`]) and the dataset's stored view,
+/// where the region's values lie in the memory map (strided, in the stored byte order,
+/// never copied), on `engine.threads` threads, in no particular order; stops
 /// at the first error `work` returns, or with [`Error::Cancelled`] when `progress` asks.
 /// `None` when the dataset has no stored view, or one whose last dimension is not a run
 /// of consecutive values (its rows then need a gather: read regions instead).
@@ -303,7 +190,7 @@ pub fn for_each_region_in_view<W>(
     work: W,
 ) -> Option<Result<()>>
 where
-    W: Fn(&Region, &StridedView<'_>) -> Result<()> + Sync,
+    W: Fn(u64, &Region, &StridedView<'_>) -> Result<()> + Sync,
 {
     let view = dataset.stored_view()?;
     let element = dataset.dtype().size() as i64;
@@ -314,7 +201,8 @@ where
     progress.set_total(dataset.nbytes());
     Some(in_parallel(engine, regions.len(), progress, &|i, _| {
         let region = &regions[i];
-        work(region, &view).map(|()| region.shape.iter().product::<u64>() * element as u64)
+        work(i as u64, region, &view)
+            .map(|()| region.shape.iter().product::<u64>() * element as u64)
     }))
 }
 
@@ -555,9 +443,120 @@ mod tests {
         assert_eq!(sum_u16(&ds, 256).unwrap(), expected);
     }
 
-    /// Every value of `ds` as [`for_each_piece`] (`as_stored` false) or
-    /// [`for_each_stored_piece`] (true, swapped back here) hands them over, sorted (the
-    /// scan's order is free).
+    /// One unit as a visitor saw it: its pieces in the order they came, the thread that
+    /// handed them, whether it was closed (once, by that thread, after its last piece).
+    struct Unit {
+        pieces: Vec<Vec<u8>>,
+        thread: std::thread::ThreadId,
+        closed: bool,
+    }
+
+    /// Every unit a visitor saw, by number.
+    #[derive(Default)]
+    struct Units(Mutex<std::collections::HashMap<u64, Unit>>);
+
+    impl Units {
+        /// Unit `unit`, checked to be handed over by this thread and still open.
+        fn open(&self, unit: u64, step: impl FnOnce(&mut Unit)) {
+            let thread = std::thread::current().id();
+            let mut units = self.0.lock().unwrap();
+            let seen = units.entry(unit).or_insert(Unit {
+                pieces: Vec::new(),
+                thread,
+                closed: false,
+            });
+            assert!(seen.thread == thread && !seen.closed, "unit {unit}");
+            step(seen);
+        }
+    }
+
+    impl Visitor for Units {
+        fn piece(&self, unit: u64, bytes: &[u8], _: ByteOrder) -> Result<()> {
+            self.open(unit, |u| u.pieces.push(bytes.to_vec()));
+            Ok(())
+        }
+
+        fn close(&self, unit: u64) -> Result<()> {
+            self.open(unit, |u| u.closed = true);
+            Ok(())
+        }
+    }
+
+    /// Units are numbered 0, 1, 2, … without gaps, each handed over by one thread and
+    /// closed once, cut into the same pieces whatever the number of threads: in a memory
+    /// map, in runs of one (swapped into buffers), through the engine's regions.
+    #[test]
+    fn units_are_the_same_with_any_number_of_threads() {
+        let values: Vec<u16> = (0..30_011u32).map(|i| (i * 7 % 65_521) as u16).collect();
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let mapped = Dataset::from_bytes(bytes.clone(), DType::U16, vec![30_011]).unwrap();
+        let swapped: Vec<u8> = values
+            .iter()
+            .flat_map(|v| v.swap_bytes().to_ne_bytes())
+            .collect();
+        let other = if ByteOrder::NATIVE == ByteOrder::Little {
+            ByteOrder::Big
+        } else {
+            ByteOrder::Little
+        };
+        let in_runs = Unmapped {
+            logical: mapped.clone(),
+            listed: Some(Listed {
+                bytes: swapped,
+                runs: vec![(0, 40_000), (40_000, 20_022)],
+                order: other,
+            }),
+        };
+        let unmapped = Unmapped {
+            logical: mapped.clone(),
+            listed: None,
+        };
+        let wrap = |source: Unmapped| {
+            let axes = source.logical.axes.clone();
+            Dataset::new(
+                std::sync::Arc::new(source),
+                axes,
+                Default::default(),
+                Default::default(),
+            )
+            .unwrap()
+        };
+        for ds in [mapped, wrap(in_runs), wrap(unmapped)] {
+            let seen = |threads: usize| {
+                let units = Units::default();
+                visit(&Engine::new(threads, 1), &ds, 4096, &NoProgress, &units).unwrap();
+                let mut units: Vec<(u64, Vec<Vec<u8>>, bool)> = units
+                    .0
+                    .into_inner()
+                    .unwrap()
+                    .into_iter()
+                    .map(|(number, unit)| (number, unit.pieces, unit.closed))
+                    .collect();
+                units.sort_by_key(|u| u.0);
+                units
+            };
+            let one = seen(1);
+            assert!(one.len() > 10, "{} units", one.len());
+            for (i, (unit, pieces, closed)) in one.iter().enumerate() {
+                assert_eq!(*unit, i as u64);
+                assert!(*closed && !pieces.is_empty());
+            }
+            let all: Vec<u8> = one.iter().flat_map(|u| u.1.concat()).collect();
+            let mut got: Vec<u16> = all
+                .chunks_exact(2)
+                .map(|e| u16::from_ne_bytes([e[0], e[1]]))
+                .collect();
+            got.sort_unstable();
+            let mut want = values.clone();
+            want.sort_unstable();
+            assert_eq!(got, want);
+            assert!(seen(3) == one, "three threads cut the same units");
+        }
+    }
+
+    /// Every value of `ds` as [`for_each_piece`] (`as_stored` false) or a visitor that
+    /// takes them as stored (true, swapped back here) hands them over, sorted (the scan's
+    /// order is free).
     fn scanned_sorted(ds: &Dataset, piece: u64, as_stored: bool) -> Vec<u16> {
         let seen = Mutex::new(Vec::new());
         let work = |b: &[u8]| {
@@ -568,14 +567,17 @@ mod tests {
         };
         let engine = Engine::new(3, 1);
         if as_stored {
-            for_each_stored_piece(&engine, ds, piece, &NoProgress, |b, order| {
-                let mut b = b.to_vec();
-                if !order.is_native() {
-                    crate::swap::in_place(&mut b, 2);
-                }
-                work(&b)
-            })
-            .unwrap();
+            let as_stored = EachPiece {
+                work: |b: &[u8], order: ByteOrder| {
+                    let mut b = b.to_vec();
+                    if !order.is_native() {
+                        crate::swap::in_place(&mut b, 2);
+                    }
+                    work(&b)
+                },
+                as_stored: true,
+            };
+            visit(&engine, ds, piece, &NoProgress, &as_stored).unwrap();
         } else {
             for_each_piece(&engine, ds, piece, &NoProgress, work).unwrap();
         }

@@ -68,12 +68,13 @@ pub fn sum_keeping(
 }
 
 /// Read `dataset` once, in the order it is stored, adding every region into each of `sums`
-/// (made for this dataset) and showing its values to `also` when given; stops at the first
-/// error or when `progress` cancels.
+/// (made for this dataset) and handing its values to `also` when given, a region a unit
+/// ([`scan::Visitor`]: numbered in the grid's C order); stops at the first error or when
+/// `progress` cancels.
 pub fn run(
     dataset: &Dataset,
     sums: &[&Summation],
-    also: Option<&Look<'_>>,
+    also: Option<&dyn scan::Visitor>,
     progress: &dyn Progress,
 ) -> Result<()> {
     let stored = dataset.in_stored_order();
@@ -93,48 +94,48 @@ pub fn run(
     let chunk = stored.read_chunk_shape(REGION_BYTES);
     let engine = Engine::default();
     // Values in a memory map are summed where they lie (rows in the other byte order
-    // swapped one by one in the cache), unless the look needs them in the machine's order.
+    // swapped one by one in the cache), unless the visitor needs them in the machine's
+    // order.
     let in_view = stored
         .stored_view()
-        .is_some_and(|view| view.order.is_native() || also.is_none_or(|look| look.as_stored));
+        .is_some_and(|view| view.order.is_native() || also.is_none_or(|v| v.as_stored()));
     if in_view {
         let dtype = stored.dtype();
-        let visited =
-            scan::for_each_region_in_view(&engine, &stored, &chunk, progress, |region, view| {
+        let visited = scan::for_each_region_in_view(
+            &engine,
+            &stored,
+            &chunk,
+            progress,
+            |unit, region, view| {
                 for sum in sums {
                     sum.add_in_view(region, view);
                 }
-                if let Some(look) = also {
-                    view.region_spans(dtype, &region.start, &region.shape, |b| {
-                        (look.at)(b, view.order)
-                    });
-                }
-                Ok(())
-            });
+                let Some(visitor) = also else {
+                    return Ok(());
+                };
+                let mut seen = Ok(());
+                view.region_spans(dtype, &region.start, &region.shape, |b| {
+                    if seen.is_ok() {
+                        seen = visitor.piece(unit, b, view.order);
+                    }
+                });
+                seen.and_then(|()| visitor.close(unit))
+            },
+        );
         if let Some(visited) = visited {
             return visited;
         }
     }
-    engine.for_each_region_in_place(&stored, &chunk, progress, |region, bytes| {
-        for sum in sums {
-            sum.add(region, bytes);
-        }
-        if let Some(look) = also {
-            (look.at)(bytes, ByteOrder::NATIVE);
-        }
-        Ok(())
+    engine.for_each_region_numbered(&stored, &chunk, progress, |unit, bytes| {
+        bytes.visit(&mut |region, b| {
+            for sum in sums {
+                sum.add(region, b);
+            }
+            also.map_or(Ok(()), |v| v.piece(unit, b, ByteOrder::NATIVE))
+        })?;
+        also.map_or(Ok(()), |v| v.close(unit))
     })?;
     Ok(())
-}
-
-/// A look at every value a pass reads ([`run`]'s `also`).
-pub struct Look<'a> {
-    /// Called with the values in pieces, in no particular order, each with the byte order
-    /// its values are in.
-    pub at: &'a (dyn Fn(&[u8], ByteOrder) + Sync),
-    /// Whether `at` takes values in the byte order they are stored in; else it is given
-    /// them in the machine's order only (swapped into buffers where they are not).
-    pub as_stored: bool,
 }
 
 /// One sum over some dimensions of a dataset, in progress: made for the dataset, fed by
@@ -342,6 +343,23 @@ mod tests {
     use super::*;
     use emio_core::NoProgress;
 
+    /// A look at every value a pass reads: `at` gets each piece with its byte order.
+    struct Look<F> {
+        at: F,
+        as_stored: bool,
+    }
+
+    impl<F: Fn(&[u8], ByteOrder) + Sync> scan::Visitor for Look<F> {
+        fn as_stored(&self) -> bool {
+            self.as_stored
+        }
+
+        fn piece(&self, _: u64, bytes: &[u8], order: ByteOrder) -> Result<()> {
+            (self.at)(bytes, order);
+            Ok(())
+        }
+    }
+
     /// A u16 ramp with the first `nav` axes navigation.
     fn ramp(shape: &[u64], nav: usize) -> Dataset {
         let n: u64 = shape.iter().product();
@@ -517,7 +535,7 @@ mod tests {
             let got = Summation::keeping(&ds, &kept, weights, "t").unwrap();
             let seen = std::sync::atomic::AtomicU64::new(0);
             let look = Look {
-                at: &|b: &[u8], told| {
+                at: |b: &[u8], told| {
                     assert_eq!(told, StridedView::of(b, 0, &[], dtype, order).order);
                     seen.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 },
@@ -575,7 +593,7 @@ mod tests {
         let sig = Summation::over(&ds, &Over::Signal, Some(&w)).unwrap();
         let seen = std::sync::atomic::AtomicUsize::new(0);
         let look = Look {
-            at: &|b: &[u8], _| {
+            at: |b: &[u8], _| {
                 seen.fetch_add(b.len(), std::sync::atomic::Ordering::Relaxed);
             },
             as_stored: false,

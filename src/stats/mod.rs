@@ -8,12 +8,15 @@
 //! - Everything else: each region is summarised on its own by typed kernels
 //!   ([`emio_core::summary`]: sum, extremes, then the squared deviations from the region's
 //!   own mean while it is still in cache) and the summaries are merged with Chan's
-//!   formula, so the variance stays accurate for large offsets; the histogram takes a
-//!   second pass once the range is known (module `bins`).
+//!   formula, so the variance stays accurate for large offsets, in the order of the scan's
+//!   numbered units whatever order the threads finish them in (module `summaries`: the
+//!   same mean and deviation to the last bit on every run); the histogram takes a second
+//!   pass once the range is known (module `bins`).
 //!
-//! Every pass is order-free ([`emio_core::scan`]): pieces of `PIECE_BYTES` (1 MiB) as the
-//! storage holds them, read in place from the memory map when the file allows, so they are
-//! never copied, and small enough to stay in the L2 cache between the looks at them. Complex values are summarised by their magnitude, RGB by the mean of R, G and B
+//! Every pass walks the storage ([`emio_core::scan`]): pieces of `PIECE_BYTES` (1 MiB) as
+//! the storage holds them, read in place from the memory map when the file allows, so
+//! they are never copied, and small enough to stay in the L2 cache between the looks at
+//! them. Complex values are summarised by their magnitude, RGB by the mean of R, G and B
 //! ([`crate::values`]).
 
 #[cfg(target_arch = "x86_64")]
@@ -21,17 +24,18 @@ pub(crate) mod avx2;
 mod bins;
 #[cfg(test)]
 mod proptests;
+mod summaries;
 mod table;
 
 use std::sync::Mutex;
 
 use emio_core::engine::Engine;
-use emio_core::summary::summary_of;
 pub use emio_core::summary::Summary;
-use emio_core::{scan, ByteOrder, Dataset, Progress, Result};
+use emio_core::{scan, Dataset, Progress, Result};
 use serde_json::{json, Value};
 
 use crate::reduce::{self, Summation};
+use summaries::Summaries;
 
 /// Histogram bins of [`default_bins`] where the histogram is counted by default.
 pub const DEFAULT_BINS: usize = 16;
@@ -207,8 +211,9 @@ impl Stats {
 /// is 0.
 ///
 /// 8- and 16-bit integers and bool take one pass that counts every value (module `table`),
-/// with or without a histogram; other data a pass of typed moment kernels (module
-/// `kernels`) and, for the histogram, a second one once the range is known (module `bins`).
+/// with or without a histogram; other data a pass of core's summary kernels (module
+/// `summaries`) and, for the histogram, a second one once the range is known (module
+/// `bins`). The same data gives the same statistics, to the last bit, on every run.
 pub fn stats(dataset: &Dataset, bins: usize, progress: &dyn Progress) -> Result<Stats> {
     stats_in(dataset, bins, &[], progress, PIECE_BYTES)
 }
@@ -234,63 +239,36 @@ fn stats_in(
 ) -> Result<Stats> {
     let dtype = dataset.dtype();
     let engine = Engine::default();
-    // The first pass, alone or with the sums': the values as stored when `as_stored`
-    // (`work` is told their byte order), else in the machine's order.
-    let first = |as_stored: bool, work: &(dyn Fn(&[u8], ByteOrder) + Sync)| {
-        if !sums.is_empty() {
-            let look = reduce::Look {
-                at: work,
-                as_stored,
-            };
-            return reduce::run(dataset, sums, Some(&look), progress);
-        }
-        let work = |b: &[u8], order| {
-            work(b, order);
-            Ok(())
-        };
-        if as_stored {
-            scan::for_each_stored_piece(&engine, dataset, piece_bytes, progress, work)
+    // The first pass, alone or with the sums'.
+    let first = |visitor: &dyn scan::Visitor| {
+        if sums.is_empty() {
+            scan::visit(&engine, dataset, piece_bytes, progress, visitor)
         } else {
-            scan::for_each_piece(&engine, dataset, piece_bytes, progress, |b| {
-                work(b, ByteOrder::NATIVE)
-            })
+            reduce::run(dataset, sums, Some(visitor), progress)
         }
-    };
-    // Order-free: every pass walks the values as stored (in place in a memory map when
-    // the dataset lies in one), never through a transpose.
-    let scan = |work: &(dyn Fn(&[u8]) + Sync)| {
-        scan::for_each_piece(&engine, dataset, piece_bytes, progress, |bytes| {
-            work(bytes);
-            Ok(())
-        })
     };
     let mut values = None;
     // 8- and 16-bit values are counted in tables even without a histogram: one pass,
     // exact moments, faster than the moment kernels on these types.
     let (summary, histogram) = if table::counts(dtype) {
         let tables = table::Tables::new(dtype);
-        // Counted as stored: values in the other byte order are reversed in registers.
-        first(true, &|b, order| tables.count(b, order))?;
+        first(&tables)?;
         let (summary, histogram, counted) = tables.finish(bins);
         // Percentiles come with the histogram (`--bins 0`: neither).
         values = (bins > 0).then_some(counted);
         (summary, histogram)
     } else {
-        let total = Mutex::new(Summary::default());
-        first(false, &|bytes, _| {
-            let mut part = Summary::default();
-            scan::in_blocks(bytes, dtype.size(), |block| {
-                part.merge(&summary_of(dtype, block));
-            });
-            lock(&total).merge(&part);
-        })?;
-        let summary = total.into_inner().unwrap_or_else(|p| p.into_inner());
+        let summaries = Summaries::new(dtype);
+        first(&summaries)?;
+        let summary = summaries.finish();
         let histogram = if bins > 0 && summary.count > 0 {
             let integer = dtype.is_integer() || dtype == emio_core::DType::Bool;
             let empty = Histogram::new(summary.min, summary.max, bins, integer);
             let binner = bins::Binner::new(&empty);
             let total = Mutex::new(empty);
-            scan(&|bytes| {
+            // Order-free: every pass walks the values as stored (in place in a memory map
+            // when the dataset lies in one), never through a transpose.
+            scan::for_each_piece(&engine, dataset, piece_bytes, progress, |bytes| {
                 let mut part = vec![0; binner.bins()];
                 scan::in_blocks(bytes, dtype.size(), |block| {
                     bins::fill(dtype, block, &binner, &mut part);
@@ -298,6 +276,7 @@ fn stats_in(
                 for (t, p) in lock(&total).counts.iter_mut().zip(part) {
                     *t += p;
                 }
+                Ok(())
             })?;
             Some(total.into_inner().unwrap_or_else(|p| p.into_inner()))
         } else {
@@ -320,6 +299,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use emio_core::summary::summary_of;
     use emio_core::{DType, NoProgress};
 
     #[test]

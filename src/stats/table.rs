@@ -147,7 +147,7 @@ impl Tables {
     }
 
     /// Count every element of one region's bytes, stored in byte order `order`.
-    pub(super) fn count(&self, bytes: &[u8], order: ByteOrder) {
+    fn count(&self, bytes: &[u8], order: ByteOrder) {
         let values = self.values();
         self.pool.with(
             || Counters::new(values),
@@ -245,6 +245,19 @@ impl Tables {
             h
         });
         (summary, histogram, present)
+    }
+}
+
+/// The tables take the values as stored (those in the other byte order are reversed in
+/// registers), in any order: counts add up the same whatever the order.
+impl scan::Visitor for Tables {
+    fn as_stored(&self) -> bool {
+        true
+    }
+
+    fn piece(&self, _: u64, bytes: &[u8], order: ByteOrder) -> emio_core::Result<()> {
+        self.count(bytes, order);
+        Ok(())
     }
 }
 
