@@ -130,11 +130,14 @@ pub fn visit(
         .map(|_| ())
 }
 
-/// A closure that takes every piece whatever its unit ([`for_each_piece`]), in the byte
-/// order the values are stored in when `as_stored`.
-struct EachPiece<W> {
-    work: W,
-    as_stored: bool,
+/// A visitor that hands every piece, whatever its unit, to a closure with its byte order
+/// ([`for_each_piece`], and passes that need no fixed order).
+pub struct EachPiece<W> {
+    /// Called with each piece and the byte order of its values.
+    pub work: W,
+    /// Whether `work` takes the values in the byte order they are stored in
+    /// ([`Visitor::as_stored`]).
+    pub as_stored: bool,
 }
 
 impl<W> Visitor for EachPiece<W>
@@ -490,21 +493,13 @@ mod tests {
         let values: Vec<u16> = (0..30_011u32).map(|i| (i * 7 % 65_521) as u16).collect();
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
         let mapped = Dataset::from_bytes(bytes.clone(), DType::U16, vec![30_011]).unwrap();
-        let swapped: Vec<u8> = values
-            .iter()
-            .flat_map(|v| v.swap_bytes().to_ne_bytes())
-            .collect();
-        let other = if ByteOrder::NATIVE == ByteOrder::Little {
-            ByteOrder::Big
-        } else {
-            ByteOrder::Little
-        };
+        let big: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
         let in_runs = Unmapped {
             logical: mapped.clone(),
             listed: Some(Listed {
-                bytes: swapped,
+                bytes: big,
                 runs: vec![(0, 40_000), (40_000, 20_022)],
-                order: other,
+                order: ByteOrder::Big,
             }),
         };
         let unmapped = Unmapped {

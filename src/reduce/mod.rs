@@ -343,23 +343,6 @@ mod tests {
     use super::*;
     use emio_core::NoProgress;
 
-    /// A look at every value a pass reads: `at` gets each piece with its byte order.
-    struct Look<F> {
-        at: F,
-        as_stored: bool,
-    }
-
-    impl<F: Fn(&[u8], ByteOrder) + Sync> scan::Visitor for Look<F> {
-        fn as_stored(&self) -> bool {
-            self.as_stored
-        }
-
-        fn piece(&self, _: u64, bytes: &[u8], order: ByteOrder) -> Result<()> {
-            (self.at)(bytes, order);
-            Ok(())
-        }
-    }
-
     /// A u16 ramp with the first `nav` axes navigation.
     fn ramp(shape: &[u64], nav: usize) -> Dataset {
         let n: u64 = shape.iter().product();
@@ -534,10 +517,11 @@ mod tests {
             let weights = weighted.then_some(&w[..]);
             let got = Summation::keeping(&ds, &kept, weights, "t").unwrap();
             let seen = std::sync::atomic::AtomicU64::new(0);
-            let look = Look {
-                at: |b: &[u8], told| {
+            let look = scan::EachPiece {
+                work: |b: &[u8], told| {
                     assert_eq!(told, StridedView::of(b, 0, &[], dtype, order).order);
                     seen.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    Ok(())
                 },
                 as_stored: true,
             };
@@ -592,9 +576,10 @@ mod tests {
         let w: Vec<f64> = (0..35).map(|i| f64::from(i % 2)).collect();
         let sig = Summation::over(&ds, &Over::Signal, Some(&w)).unwrap();
         let seen = std::sync::atomic::AtomicUsize::new(0);
-        let look = Look {
-            at: |b: &[u8], _| {
+        let look = scan::EachPiece {
+            work: |b: &[u8], _| {
                 seen.fetch_add(b.len(), std::sync::atomic::Ordering::Relaxed);
+                Ok(())
             },
             as_stored: false,
         };
