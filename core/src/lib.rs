@@ -42,6 +42,7 @@ pub mod error;
 pub mod fatal;
 pub mod format;
 pub mod hyperspy;
+pub mod in_order;
 pub mod inputs;
 pub mod latin1;
 pub mod leftovers;

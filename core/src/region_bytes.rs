@@ -69,6 +69,11 @@ impl<'a> RegionBytes<'a> {
         }
     }
 
+    /// The region (in the dataset's coordinates).
+    pub fn region(&self) -> &'a Region {
+        self.region
+    }
+
     /// Length in bytes.
     pub fn len(&self) -> usize {
         self.len

@@ -55,7 +55,7 @@ where
 /// engine's grid), numbered `0, 1, 2, …` without gaps the same way on every run and with
 /// any number of threads; each unit is handed over by one thread, as one or more pieces
 /// one after the other (in the same cut every run), then closed. A pass that merges what
-/// it finds in the units' order ([`crate::summary::InOrder`]) therefore gives the same
+/// it finds in the units' order ([`crate::in_order::InOrder`]) therefore gives the same
 /// result to the last bit every time.
 pub trait Visitor: Sync {
     /// Whether the pass takes the values in the byte order they are stored in (told with

@@ -5,12 +5,10 @@
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
-mod in_order;
 mod kernels;
 
 use crate::moments::Moments;
 
-pub use in_order::InOrder;
 pub use kernels::{exact, summary_of, Bit, Element, Float, Number};
 
 /// The summary of values already converted to `f64` (as [`summary_of`] their bytes).
@@ -57,6 +55,14 @@ impl Default for Summary {
     }
 }
 
+impl crate::in_order::Merge for Summary {
+    /// Both summaries as one ([`Summary::merge`]), this one's values first.
+    fn merge(mut self, right: Summary) -> Summary {
+        Summary::merge(&mut self, &right);
+        self
+    }
+}
+
 impl Summary {
     /// Both summaries as one (Chan et al.'s parallel variance, [`Moments::merged`]).
     pub fn merge(&mut self, other: &Summary) {
@@ -72,12 +78,6 @@ impl Summary {
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
         self.sum += other.sum;
-    }
-
-    /// This summary and `other`'s as one ([`Summary::merge`]), this one's values first.
-    pub fn merged(mut self, other: &Summary) -> Summary {
-        self.merge(other);
-        self
     }
 
     /// Population standard deviation of the finite values (NaN when there is none).

@@ -5,8 +5,9 @@ use emio_core::{ByteOrder, DType, Region};
 
 use super::kernels::{add_values, in_native_order, sum, SmallIntegers};
 
-/// One worker's share of a sum: the whole result, in the stored order of the kept
-/// dimensions.
+/// Values of a sum being added up: the whole result (a worker's share of a sum taken in
+/// any order) or a box of it (a unit's share of a sum taken in a fixed order), in the
+/// stored order of the kept dimensions.
 pub(super) struct Accumulator {
     /// The result's values.
     floats: Vec<f64>,
@@ -24,7 +25,7 @@ impl Accumulator {
     /// An accumulator of `len` zeros, with integer partial sums when `integers`.
     pub(super) fn new(len: usize, integers: bool) -> Self {
         Accumulator {
-            floats: vec![0.0; len],
+            floats: written_zeros(len),
             integers: if integers { vec![0; len] } else { Vec::new() },
             adds: 0,
         }
@@ -51,9 +52,30 @@ impl Accumulator {
     }
 }
 
+/// `len` zeros written into new memory. Not `vec![0.0; len]`: memory the allocator takes
+/// fresh from the kernel is known to be zero and left untouched, so the sum's first read
+/// of each page maps the kernel's shared zero page, and its first write then copies the
+/// page and flushes the address translations of every core running the process (a sum
+/// of an MRC stack into boxes of 8 MiB spent a third of its time there). Written first,
+/// each page is faulted in once, writable.
+pub(super) fn written_zeros(len: usize) -> Vec<f64> {
+    let mut zeros = Vec::with_capacity(len);
+    zeros.resize(len, 0.0);
+    zeros
+}
+
 /// Small integers an `i32` partial sum takes before it is flushed: 32,767 values of at most
 /// 2^16 in magnitude stay below 2^31.
 const MAX_INTEGER_ADDS: u64 = (1 << 15) - 1;
+
+/// Where [`Layout::reduce`] adds a region's values: `acc`, whose values stand for the
+/// result's indices from `origin` on (over every stored dimension, 0 along the summed
+/// ones), each dimension `strides` values apart (0 along the summed ones).
+pub(super) struct Target<'a> {
+    pub(super) acc: &'a mut Accumulator,
+    pub(super) origin: &'a [u64],
+    pub(super) strides: &'a [u64],
+}
 
 /// One region's values to add into a sum ([`Layout::reduce`]): values of `dtype` in byte
 /// order `order` in `bytes`, the region's first at byte `first`, each dimension `strides`
@@ -83,6 +105,8 @@ pub(super) struct Layout {
     pub(super) out_stride: Vec<u64>,
     /// Stride of each summed dimension in the weights (C order over summed dims), 0 for kept.
     pub(super) weight_stride: Vec<u64>,
+    /// Zeros, one per dimension: the origin of an accumulator of the whole result.
+    pub(super) no_origin: Vec<u64>,
 }
 
 impl Layout {
@@ -106,6 +130,16 @@ impl Layout {
             kept,
             out_stride,
             weight_stride,
+            no_origin: vec![0; shape.len()],
+        }
+    }
+
+    /// `acc`, an accumulator of the whole result, as the target of [`Layout::reduce`].
+    pub(super) fn whole<'a>(&'a self, acc: &'a mut Accumulator) -> Target<'a> {
+        Target {
+            acc,
+            origin: &self.no_origin,
+            strides: &self.out_stride,
         }
     }
 
@@ -116,19 +150,19 @@ impl Layout {
         SmallIntegers::of(dtype).filter(|_| kept_last && !weighted)
     }
 
-    /// Add one region's values into `total` (the whole result), a run along the last
+    /// Add one region's values into `target` (a box of the result holding the region's), a run along the last
     /// dimension at a time: a summed run is added up in interleaved partial sums
     /// ([`sum`]), a kept run added value by value into its stretch of the result (small
     /// integers into the integer partial sums); with weights, each value times its own.
     /// Compiled for AVX2 too, run where the processor has it (the typed loops then take
     /// four to eight values per instruction instead of two).
-    pub(super) fn reduce(&self, values: &Values<'_>, total: &mut Accumulator) {
+    pub(super) fn reduce(&self, values: &Values<'_>, target: Target<'_>) {
         #[cfg(target_arch = "x86_64")]
         if crate::stats::avx2::available() {
             // SAFETY: the processor runs AVX2 (checked just above).
-            return unsafe { self.reduce_avx2(values, total) };
+            return unsafe { self.reduce_avx2(values, target) };
         }
-        self.reduce_portable(values, total)
+        self.reduce_portable(values, target)
     }
 
     /// [`Layout::reduce`] compiled for AVX2.
@@ -137,14 +171,14 @@ impl Layout {
     /// The processor must run AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn reduce_avx2(&self, values: &Values<'_>, total: &mut Accumulator) {
-        self.reduce_portable(values, total)
+    unsafe fn reduce_avx2(&self, values: &Values<'_>, target: Target<'_>) {
+        self.reduce_portable(values, target)
     }
 
     /// [`Layout::reduce`] in code for any processor (and, inlined into
     /// [`Layout::reduce_avx2`] with every loop it calls, the AVX2 build).
     #[inline(always)]
-    fn reduce_portable(&self, values: &Values<'_>, total: &mut Accumulator) {
+    fn reduce_portable(&self, values: &Values<'_>, target: Target<'_>) {
         let Values {
             region,
             dtype,
@@ -155,6 +189,11 @@ impl Layout {
             weights,
             integers,
         } = *values;
+        let Target {
+            acc: total,
+            origin,
+            strides: out_strides,
+        } = target;
         let rank = self.shape.len();
         // Runs in the other byte order are swapped into this buffer while in L1 (loops
         // that swap each value as they load it vectorized across runs instead, 40% slower).
@@ -189,7 +228,7 @@ impl Layout {
             total.adds += adds;
         }
         let mut out: u64 = (0..rank)
-            .map(|d| region.start[d] * self.out_stride[d])
+            .map(|d| (region.start[d] - origin[d]) * out_strides[d])
             .sum();
         let mut weight: u64 = (0..rank)
             .map(|d| region.start[d] * self.weight_stride[d])
@@ -215,13 +254,13 @@ impl Layout {
             // The next run: step the outer dimensions in C order, carrying.
             for d in (0..last).rev() {
                 index[d] += 1;
-                out += self.out_stride[d];
+                out += out_strides[d];
                 weight += self.weight_stride[d];
                 at += strides[d];
                 if index[d] < region.shape[d] {
                     break;
                 }
-                out -= self.out_stride[d] * index[d];
+                out -= out_strides[d] * index[d];
                 weight -= self.weight_stride[d] * index[d];
                 at -= strides[d] * index[d] as i64;
                 index[d] = 0;

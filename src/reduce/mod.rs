@@ -5,14 +5,20 @@
 //! A pass walks the data in the order it is stored ([`Dataset::in_stored_order`]): a
 //! spectrum image stored energy-first or NCEM's transposed frames are summed as they lie,
 //! never transposed; only the result (and the weights) are put in the dataset's own axis
-//! order. Each worker adds its regions straight into an accumulator of its own, the
-//! size of the result (module `pool`), merged at the end; several sums and a look at
-//! every value (`stats`) can share one pass ([`run`]), so the data is read once.
+//! order. A sum whose every partial sum is an exact integer (integers, unweighted, whose
+//! total cannot pass 2^53) is the same in any order: each worker adds its regions straight
+//! into an accumulator of its own, the size of the result (module `pool`), merged at the
+//! end. Any other sum (floating-point values, weights) is added up region by region, each
+//! into the box of the result it reaches, and the boxes merged in the fixed order of the
+//! regions' numbers (module `part`), so the result is the same to the last bit on every
+//! run. Several sums and a look at every value (`stats`) can share one pass ([`run`]), so
+//! the data is read once.
 
 use std::sync::Arc;
 
 use emio_core::copy::{copy_nd, Layout as Strides};
 use emio_core::engine::Engine;
+use emio_core::in_order::InOrder;
 use emio_core::scan;
 use emio_core::source::{c_strides, StridedView};
 use emio_core::{Axis, ByteOrder, DType, Dataset, Error, Progress, Region, Result, Tree};
@@ -22,10 +28,12 @@ use crate::pool::Pool;
 mod kernels;
 mod layout;
 mod over;
+mod part;
 
 use kernels::SmallIntegers;
 use layout::{Accumulator, Layout, Values};
 pub use over::Over;
+use part::{Part, Share};
 
 /// Largest result a sum may produce (elements of f64): 1 GiB.
 pub const MAX_RESULT_ELEMENTS: u64 = 1 << 27;
@@ -36,6 +44,20 @@ const ACCUMULATOR_BYTES: u64 = 512 << 20;
 
 /// Bytes per region read: regions follow the storage layout and stay in cache while summed.
 const REGION_BYTES: u64 = 4 << 20;
+
+/// How many times its result's size a region of a sum taken in a fixed order holds at
+/// least: each region's box of the result is zeroed, added into and merged (about five
+/// times its bytes of memory traffic), a small share of reading the region.
+const REGION_PER_RESULT: u64 = 16;
+
+/// Bytes of the boxes of a fixed-order sum waiting for their neighbours in the merge
+/// tree, per thread (each thread works through its own run of regions, holding about one
+/// box the size of the result per level of the tree): the regions are made large enough
+/// (few enough, whatever the number of threads) for the tree's levels to stay within it.
+const WAITING_BYTES: u64 = 512 << 20;
+
+/// Largest total an `f64` holds exactly with all the integers below it: 2^53.
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
 
 /// The sum of `dataset` over the axes `over` names, as a float64 dataset with the kept axes
 /// (and their calibrations). `weights`, when given, multiplies each value by the weight of
@@ -77,6 +99,22 @@ pub fn run(
     also: Option<&dyn scan::Visitor>,
     progress: &dyn Progress,
 ) -> Result<()> {
+    let region_bytes = sums
+        .iter()
+        .map(|s| s.region_bytes())
+        .fold(REGION_BYTES, u64::max);
+    run_in_regions(dataset, sums, also, progress, region_bytes)
+}
+
+/// [`run`] in regions of about `region_bytes` (`Dataset::read_chunk_shape`), which are
+/// the units a fixed-order sum merges in.
+fn run_in_regions(
+    dataset: &Dataset,
+    sums: &[&Summation],
+    also: Option<&dyn scan::Visitor>,
+    progress: &dyn Progress,
+    region_bytes: u64,
+) -> Result<()> {
     let stored = dataset.in_stored_order();
     let made_for = |s: &Summation| s.layout.shape == stored.shape() && s.dtype == stored.dtype();
     if let Some(other) = sums.iter().find(|s| !made_for(s)) {
@@ -91,8 +129,8 @@ pub fn run(
             ),
         ));
     }
-    let chunk = stored.read_chunk_shape(REGION_BYTES);
     let engine = Engine::default();
+    let chunk = stored.read_chunk_shape(region_bytes);
     // Values in a memory map are summed where they lie (rows in the other byte order
     // swapped one by one in the cache), unless the visitor needs them in the machine's
     // order.
@@ -108,7 +146,9 @@ pub fn run(
             progress,
             |unit, region, view| {
                 for sum in sums {
-                    sum.add_in_view(region, view);
+                    let mut share = sum.share(region);
+                    sum.add_in_view(&mut share, region, view);
+                    sum.close(unit, share);
                 }
                 let Some(visitor) = also else {
                     return Ok(());
@@ -127,12 +167,16 @@ pub fn run(
         }
     }
     engine.for_each_region_numbered(&stored, &chunk, progress, |unit, bytes| {
+        let mut shares: Vec<UnitShare<'_>> = sums.iter().map(|s| s.share(bytes.region())).collect();
         bytes.visit(&mut |region, b| {
-            for sum in sums {
-                sum.add(region, b);
+            for (sum, share) in sums.iter().zip(&mut shares) {
+                sum.add(share, region, b);
             }
             also.map_or(Ok(()), |v| v.piece(unit, b, ByteOrder::NATIVE))
         })?;
+        for (sum, share) in sums.iter().zip(shares) {
+            sum.close(unit, share);
+        }
         also.map_or(Ok(()), |v| v.close(unit))
     })?;
     Ok(())
@@ -148,8 +192,8 @@ pub struct Summation {
     weights: Option<Vec<f64>>,
     /// Whether runs are small integers added into integer partial sums, and of which type.
     integers: Option<SmallIntegers>,
-    /// The workers' accumulators, each the whole result in the stored order.
-    totals: Pool<Accumulator>,
+    /// Where the regions are added up.
+    totals: Totals,
     /// Elements of the result.
     len: usize,
     /// The result's shape in the stored order of the kept dimensions.
@@ -225,12 +269,17 @@ impl Summation {
         let layout = Layout::new(stored.shape(), &stored_kept);
         let integers = layout.integer_runs(dataset.dtype(), weights.is_some());
         let bytes = Accumulator::bytes(len, integers.is_some()).max(1);
+        let totals = if exact_in_any_order(dataset.dtype(), weights.is_some(), summed_len) {
+            Totals::AnyOrder(Pool::new((ACCUMULATOR_BYTES / bytes) as usize))
+        } else {
+            Totals::InOrder(InOrder::new())
+        };
         Ok(Summation {
             layout,
             dtype: dataset.dtype(),
             weights,
             integers,
-            totals: Pool::new((ACCUMULATOR_BYTES / bytes) as usize),
+            totals,
             len: len as usize,
             stored_shape: stored_kept.iter().map(|&k| stored.shape()[k]).collect(),
             to_logical,
@@ -239,58 +288,106 @@ impl Summation {
         })
     }
 
-    /// Add one region of the stored-order dataset (its C-order native-endian bytes).
-    fn add(&self, region: &Region, bytes: &[u8]) {
+    /// Bytes of the regions a pass of this sum reads at least: [`REGION_BYTES`]; a sum
+    /// taken in a fixed order, regions of [`REGION_PER_RESULT`] times its result, and few
+    /// enough that the boxes waiting in the merge tree stay within [`WAITING_BYTES`] per
+    /// thread. The same with any number of threads: the regions are the units the merge
+    /// follows.
+    fn region_bytes(&self) -> u64 {
+        if let Totals::AnyOrder(_) = self.totals {
+            return REGION_BYTES;
+        }
+        let result = (self.len as u64).saturating_mul(8).max(1);
+        let data = self.layout.shape.iter().product::<u64>() * self.dtype.size() as u64;
+        let levels = (WAITING_BYTES / result).saturating_sub(1).min(40) as u32;
+        let fewest = data.div_ceil(1 << levels);
+        REGION_BYTES
+            .max(result.saturating_mul(REGION_PER_RESULT))
+            .max(fewest)
+    }
+
+    /// This sum's share of the unit of the pass that reads `region`.
+    fn share(&self, region: &Region) -> UnitShare<'_> {
+        match &self.totals {
+            Totals::AnyOrder(pool) => UnitShare::Pooled(pool),
+            Totals::InOrder(tree) => UnitShare::Own(
+                Share::covering(&self.layout, region, self.integers.is_some()),
+                tree,
+            ),
+        }
+    }
+
+    /// The unit `unit` has handed over all its values: its share goes to the merge.
+    fn close(&self, unit: u64, share: UnitShare<'_>) {
+        if let UnitShare::Own(share, tree) = share {
+            tree.add(unit, share.close());
+        }
+    }
+
+    /// Add one region of the stored-order dataset (its C-order native-endian bytes) to
+    /// `share`.
+    fn add(&self, share: &mut UnitShare<'_>, region: &Region, bytes: &[u8]) {
         let strides = c_strides(&region.shape, self.dtype.size());
-        self.add_values(&Values {
-            region,
-            dtype: self.dtype,
-            bytes,
-            first: 0,
-            strides: &strides,
-            order: ByteOrder::NATIVE,
-            weights: self.weights.as_deref(),
-            integers: self.integers,
-        });
+        self.add_values(
+            share,
+            &Values {
+                region,
+                dtype: self.dtype,
+                bytes,
+                first: 0,
+                strides: &strides,
+                order: ByteOrder::NATIVE,
+                weights: self.weights.as_deref(),
+                integers: self.integers,
+            },
+        );
     }
 
     /// Add one region of the stored-order dataset where `view` (the dataset's stored view,
-    /// its last dimension a run of consecutive values) holds it.
-    fn add_in_view(&self, region: &Region, view: &StridedView<'_>) {
+    /// its last dimension a run of consecutive values) holds it to `share`.
+    fn add_in_view(&self, share: &mut UnitShare<'_>, region: &Region, view: &StridedView<'_>) {
         let first = view.offset_of(&region.start);
-        self.add_values(&Values {
-            region,
-            dtype: self.dtype,
-            bytes: view.bytes,
-            first: first as usize,
-            strides: view.strides,
-            order: view.order,
-            weights: self.weights.as_deref(),
-            integers: self.integers,
-        });
+        self.add_values(
+            share,
+            &Values {
+                region,
+                dtype: self.dtype,
+                bytes: view.bytes,
+                first: first as usize,
+                strides: view.strides,
+                order: view.order,
+                weights: self.weights.as_deref(),
+                integers: self.integers,
+            },
+        );
     }
 
-    /// Add `values` into an accumulator of the pool.
-    fn add_values(&self, values: &Values<'_>) {
-        self.totals.with(
-            || Accumulator::new(self.len, self.integers.is_some()),
-            |total| self.layout.reduce(values, total),
-        );
+    /// Add `values` into `share`: into an accumulator of the pool, or the unit's own box.
+    fn add_values(&self, share: &mut UnitShare<'_>, values: &Values<'_>) {
+        match share {
+            UnitShare::Pooled(pool) => pool.with(
+                || Accumulator::new(self.len, self.integers.is_some()),
+                |total| self.layout.reduce(values, self.layout.whole(total)),
+            ),
+            UnitShare::Own(share, _) => self.layout.reduce(values, share.target()),
+        }
     }
 
     /// The result: a float64 dataset of the kept axes, in the dataset's order.
     pub fn finish(self) -> Result<Dataset> {
-        let mut totals = self
-            .totals
-            .into_inner()
-            .into_iter()
-            .map(Accumulator::into_values);
-        let mut values = totals.next().unwrap_or_else(|| vec![0f64; self.len]);
-        for other in totals {
-            for (v, o) in values.iter_mut().zip(&other) {
-                *v += o;
+        let mut values = match self.totals {
+            Totals::AnyOrder(pool) => {
+                let mut totals = pool.into_inner().into_iter().map(Accumulator::into_values);
+                let mut values = totals.next().unwrap_or_else(|| vec![0f64; self.len]);
+                for other in totals {
+                    for (v, o) in values.iter_mut().zip(&other) {
+                        *v += o;
+                    }
+                }
+                values
             }
-        }
+            Totals::InOrder(tree) => Part::into_result(tree.finish(), &self.layout),
+        };
         if self.to_logical.iter().enumerate().any(|(i, &j)| i != j) {
             values = permuted(&values, &self.stored_shape, &self.to_logical);
         }
@@ -308,6 +405,42 @@ impl Summation {
             Default::default(),
         )
     }
+}
+
+/// Where the regions of a sum are added up.
+enum Totals {
+    /// Into accumulators of the whole result from a pool, a region into whichever is free:
+    /// for sums the same in any order.
+    AnyOrder(Pool<Accumulator>),
+    /// Region by region into boxes of the result merged in the order of the regions'
+    /// numbers: the same to the last bit on every run.
+    InOrder(InOrder<Part>),
+}
+
+/// A sum's share of one unit of a pass (a region).
+enum UnitShare<'a> {
+    /// Added into accumulators of the pool.
+    Pooled(&'a Pool<Accumulator>),
+    /// Added up into the unit's own box of the result, for this tree.
+    Own(Share, &'a InOrder<Part>),
+}
+
+/// Whether a sum of `dtype` values, each result the sum of `count` of them (times a weight
+/// when `weighted`), is the same in any order: every partial sum is an integer below
+/// 2^53 in magnitude, which `f64` holds exactly, when the values are integers of at most
+/// 32 bits (or booleans), unweighted, and `count` of the largest stay below 2^53.
+fn exact_in_any_order(dtype: DType, weighted: bool, count: u64) -> bool {
+    let largest: f64 = match dtype {
+        DType::Bool => 1.0,
+        DType::U8 => 255.0,
+        DType::I8 => 128.0,
+        DType::U16 => 65_535.0,
+        DType::I16 => 32_768.0,
+        DType::U32 => 4_294_967_295.0,
+        DType::I32 => 2_147_483_648.0,
+        _ => return false,
+    };
+    !weighted && largest * count as f64 <= EXACT_INTEGERS
 }
 
 /// `values`, a C-order array of `shape`, with its dimensions reordered: dimension `i` of
@@ -339,324 +472,4 @@ fn permuted(values: &[f64], shape: &[u64], axes: &[usize]) -> Vec<f64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use emio_core::NoProgress;
-
-    /// A u16 ramp with the first `nav` axes navigation.
-    fn ramp(shape: &[u64], nav: usize) -> Dataset {
-        let n: u64 = shape.iter().product();
-        let bytes: Vec<u8> = (0..n as u16).flat_map(|v| v.to_ne_bytes()).collect();
-        let mut ds = Dataset::from_bytes(bytes, DType::U16, shape.to_vec()).unwrap();
-        for axis in &mut ds.axes[..nav] {
-            axis.navigate = true;
-        }
-        ds
-    }
-
-    fn values(ds: &Dataset) -> Vec<f64> {
-        let a = ds.read_region(&vec![0; ds.ndim()], ds.shape()).unwrap();
-        a.to_f64().unwrap().iter().copied().collect()
-    }
-
-    #[test]
-    fn sums_match_a_direct_computation() {
-        let ds = ramp(&[3, 4, 5, 6], 2);
-        let nav = sum_over(&ds, &Over::Navigation, None, &NoProgress).unwrap();
-        assert_eq!(nav.shape(), &[5, 6]);
-        let expected: Vec<f64> = (0..30)
-            .map(|s| (0..12).map(|p| (p * 30 + s) as f64).sum())
-            .collect();
-        assert_eq!(values(&nav), expected);
-        let sig = sum_over(&ds, &Over::Signal, None, &NoProgress).unwrap();
-        assert_eq!(sig.shape(), &[3, 4]);
-        let expected: Vec<f64> = (0..12)
-            .map(|p| (0..30).map(|s| (p * 30 + s) as f64).sum())
-            .collect();
-        assert_eq!(values(&sig), expected);
-    }
-
-    #[test]
-    fn weights_select_summed_positions() {
-        let ds = ramp(&[2, 2, 3], 2);
-        let w = [0.0, 1.0, 0.0];
-        let sig = sum_over(&ds, &Over::Signal, Some(&w), &NoProgress).unwrap();
-        assert_eq!(values(&sig), [1.0, 4.0, 7.0, 10.0]);
-        assert!(sum_over(&ds, &Over::Signal, Some(&[1.0]), &NoProgress).is_err());
-    }
-
-    proptest::proptest! {
-        /// Sums over any kept axes, with or without weights, region by region, of every
-        /// kind of value, equal the value-by-value sums (integers, so exact whatever the
-        /// order of the additions).
-        #[test]
-        fn sums_in_regions_match_value_by_value_sums(
-            shape in proptest::collection::vec(1u64..6, 1..=4),
-            kept_mask in proptest::collection::vec(proptest::bool::ANY, 4),
-            region_cut in proptest::collection::vec(1u64..6, 4),
-            weighted in proptest::bool::ANY,
-            dtype in proptest::sample::select(vec![
-                DType::U8, DType::I8, DType::U16, DType::I16, DType::U32, DType::I32,
-                DType::F32, DType::F64, DType::C64,
-            ]),
-        ) {
-            let rank = shape.len();
-            let count: u64 = shape.iter().product();
-            // Values 0..200, exact in every type (C64: real parts, magnitudes the same).
-            let value = |i: u64| (i % 200) as f64;
-            let bytes: Vec<u8> = (0..count).flat_map(|i| encoded(dtype, value(i))).collect();
-            let signed = matches!(dtype, DType::I8 | DType::I16 | DType::I32);
-            let value = |i: u64| value(i) - if signed { 100.0 } else { 0.0 };
-            let ds = Dataset::from_bytes(bytes, dtype, shape.clone()).unwrap();
-            let kept: Vec<usize> = (0..rank).filter(|&d| kept_mask[d]).collect();
-            let summed: u64 = (0..rank).filter(|d| !kept.contains(d)).map(|d| shape[d]).product();
-            let w: Vec<f64> = (0..summed).map(|i| (i % 3) as f64).collect();
-            let weights = weighted.then_some(&w[..]);
-            let layout = Layout::new(&shape, &kept);
-            let out_len: u64 = kept.iter().map(|&d| shape[d]).product();
-            let mut want = vec![0f64; out_len as usize];
-            let mut flat = 0u64;
-            emio_core::copy::for_each_index(&shape, |index| {
-                let at: u64 = (0..rank).map(|d| index[d] * layout.out_stride[d]).sum();
-                let from: u64 = (0..rank).map(|d| index[d] * layout.weight_stride[d]).sum();
-                want[at as usize] += value(flat) * weights.map_or(1.0, |w| w[from as usize]);
-                flat += 1;
-            });
-            let integers = layout.integer_runs(dtype, weighted);
-            let got = reduced_in_regions(&ds, &layout, &region_cut[..rank], weights, integers);
-            proptest::prop_assert_eq!(got, want);
-        }
-    }
-
-    /// `v` as a value of `dtype`, in native byte order (signed types shifted down by 100,
-    /// complex numbers with `v` as the real part).
-    fn encoded(dtype: DType, v: f64) -> Vec<u8> {
-        match dtype {
-            DType::U8 => vec![v as u8],
-            DType::I8 => vec![(v as i64 - 100) as i8 as u8],
-            DType::U16 => (v as u16).to_ne_bytes().to_vec(),
-            DType::I16 => (v as i16 - 100).to_ne_bytes().to_vec(),
-            DType::U32 => (v as u32).to_ne_bytes().to_vec(),
-            DType::I32 => (v as i32 - 100).to_ne_bytes().to_vec(),
-            DType::F32 => (v as f32).to_ne_bytes().to_vec(),
-            DType::F64 => v.to_ne_bytes().to_vec(),
-            _ => [(v as f32).to_ne_bytes(), 0f32.to_ne_bytes()].concat(),
-        }
-    }
-
-    proptest::proptest! {
-        /// Values summed where a memory map holds them (dimensions flipped, bytes between
-        /// rows and frames, either byte order) sum, over any kept dimensions and with
-        /// weights, to what the same values in C order do, and a look that takes them as
-        /// stored sees each value once, told their byte order.
-        #[test]
-        fn sums_in_the_stored_view_match_c_order(
-            shape in proptest::collection::vec(1u64..5, 0..=3),
-            row in 1u64..40,
-            flips in proptest::collection::vec(proptest::bool::ANY, 3),
-            gaps in proptest::collection::vec(0u64..3, 4),
-            big_endian in proptest::bool::ANY,
-            kept_mask in proptest::collection::vec(proptest::bool::ANY, 4),
-            weighted in proptest::bool::ANY,
-            dtype in proptest::sample::select(vec![
-                DType::U8, DType::I8, DType::U16, DType::I16, DType::U32, DType::I32,
-                DType::F32, DType::F64, DType::C64, DType::U64,
-            ]),
-        ) {
-            let shape: Vec<u64> = shape.into_iter().chain([row]).collect();
-            let rank = shape.len();
-            let size = dtype.size() as u64;
-            let order = if big_endian { ByteOrder::Big } else { ByteOrder::Little };
-            // Rows of consecutive values, each dimension `gaps` values more apart than
-            // the one after it spans; flipped dimensions counted down from their last index.
-            let mut strides = vec![size as i64; rank];
-            let mut span = size * row;
-            for d in (0..rank - 1).rev() {
-                span += gaps[d] * size;
-                strides[d] = span as i64;
-                span *= shape[d];
-            }
-            let mut offset = 0i64;
-            for d in 0..rank - 1 {
-                if flips[d] {
-                    offset += (shape[d] as i64 - 1) * strides[d];
-                    strides[d] = -strides[d];
-                }
-            }
-            let mut storage = vec![0xA5u8; (span + gaps[3] * size) as usize];
-            let mut flat = 0u64;
-            emio_core::copy::for_each_index(&shape, |index| {
-                let at = (0..rank).fold(offset, |at, d| at + index[d] as i64 * strides[d]);
-                let mut v = encoded(dtype, (flat % 200) as f64);
-                if !order.is_native() {
-                    emio_core::swap::in_place(&mut v, dtype.swap_unit());
-                }
-                storage[at as usize..][..v.len()].copy_from_slice(&v);
-                flat += 1;
-            });
-            let source = emio_core::StridedSource::new(
-                "test",
-                emio_core::Storage::owned(storage),
-                offset as u64,
-                dtype,
-                shape.clone(),
-                strides,
-                order,
-            )
-            .unwrap();
-            let axes = (0..rank).map(|_| Axis::default_for(false)).collect();
-            let ds = Dataset::new(Arc::new(source), axes, Tree::new(), Tree::new()).unwrap();
-            let everything = ds.read_region_bytes(&vec![0; rank], &shape).unwrap();
-            let plain = Dataset::from_bytes(everything, dtype, shape.clone()).unwrap();
-            let kept: Vec<usize> = (0..rank).filter(|&d| kept_mask[d]).collect();
-            let summed: u64 = (0..rank)
-                .filter(|d| !kept.contains(d))
-                .map(|d| shape[d])
-                .product();
-            let w: Vec<f64> = (0..summed).map(|i| (i % 3) as f64).collect();
-            let weights = weighted.then_some(&w[..]);
-            let got = Summation::keeping(&ds, &kept, weights, "t").unwrap();
-            let seen = std::sync::atomic::AtomicU64::new(0);
-            let look = scan::EachPiece {
-                work: |b: &[u8], told| {
-                    assert_eq!(told, StridedView::of(b, 0, &[], dtype, order).order);
-                    seen.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    Ok(())
-                },
-                as_stored: true,
-            };
-            run(&ds, &[&got], Some(&look), &NoProgress).unwrap();
-            let want = sum_keeping(&plain, &kept, weights, "t", &NoProgress).unwrap();
-            proptest::prop_assert_eq!(seen.into_inner(), size * shape.iter().product::<u64>());
-            proptest::prop_assert_eq!(values(&got.finish().unwrap()), values(&want));
-        }
-    }
-
-    proptest::proptest! {
-        /// Data stored in another order of its dimensions (every permutation) sums, over
-        /// any kept dimensions and with weights, to what the same values in C order do:
-        /// the pass walks the storage and puts the result and the weights in order.
-        #[test]
-        fn sums_of_data_stored_in_any_order_match_c_order(
-            stored_shape in proptest::collection::vec(1u64..5, 1..=4),
-            perm_keys in proptest::collection::vec(0u32..1000, 4),
-            kept_mask in proptest::collection::vec(proptest::bool::ANY, 4),
-            weighted in proptest::bool::ANY,
-        ) {
-            let rank = stored_shape.len();
-            let mut perm: Vec<usize> = (0..rank).collect();
-            perm.sort_by_key(|&d| (perm_keys[d], d));
-            let n: u64 = stored_shape.iter().product();
-            let bytes: Vec<u8> = (0..n as u32).flat_map(|v| v.to_ne_bytes()).collect();
-            let stored = emio_core::StridedSource::from_bytes(bytes, DType::U32, stored_shape)
-                .unwrap();
-            let source = stored.permuted(&perm).unwrap();
-            let axes = (0..rank).map(|_| Axis::default_for(false)).collect();
-            let ds = Dataset::new(Arc::new(source), axes, Tree::new(), Tree::new()).unwrap();
-            let logical = ds.read_region_bytes(&vec![0; rank], ds.shape()).unwrap();
-            let plain = Dataset::from_bytes(logical, DType::U32, ds.shape().to_vec()).unwrap();
-            let kept: Vec<usize> = (0..rank).filter(|&d| kept_mask[d]).collect();
-            let summed: u64 = (0..rank)
-                .filter(|d| !kept.contains(d))
-                .map(|d| ds.shape()[d])
-                .product();
-            let w: Vec<f64> = (0..summed).map(|i| (i % 5) as f64).collect();
-            let weights = weighted.then_some(&w[..]);
-            let got = sum_keeping(&ds, &kept, weights, "t", &NoProgress).unwrap();
-            let want = sum_keeping(&plain, &kept, weights, "t", &NoProgress).unwrap();
-            proptest::prop_assert_eq!(got.shape(), want.shape());
-            proptest::prop_assert_eq!(values(&got), values(&want));
-        }
-    }
-
-    #[test]
-    fn one_pass_feeds_several_sums_and_a_look_at_every_value() {
-        let ds = ramp(&[6, 5, 7], 1);
-        let nav = Summation::over(&ds, &Over::Navigation, None).unwrap();
-        let w: Vec<f64> = (0..35).map(|i| f64::from(i % 2)).collect();
-        let sig = Summation::over(&ds, &Over::Signal, Some(&w)).unwrap();
-        let seen = std::sync::atomic::AtomicUsize::new(0);
-        let look = scan::EachPiece {
-            work: |b: &[u8], _| {
-                seen.fetch_add(b.len(), std::sync::atomic::Ordering::Relaxed);
-                Ok(())
-            },
-            as_stored: false,
-        };
-        run(&ds, &[&nav, &sig], Some(&look), &NoProgress).unwrap();
-        assert_eq!(seen.into_inner(), 6 * 5 * 7 * 2);
-        let (nav, sig) = (nav.finish().unwrap(), sig.finish().unwrap());
-        let alone = sum_over(&ds, &Over::Navigation, None, &NoProgress).unwrap();
-        assert_eq!(values(&nav), values(&alone));
-        let alone = sum_over(&ds, &Over::Signal, Some(&w), &NoProgress).unwrap();
-        assert_eq!(values(&sig), values(&alone));
-        // A sum made for another dataset is refused.
-        let other = Summation::over(&ramp(&[2, 2], 1), &Over::Signal, None).unwrap();
-        assert!(run(&ds, &[&other], None, &NoProgress).is_err());
-        let bytes = Dataset::from_bytes(vec![0; 6 * 5 * 7], DType::U8, vec![6, 5, 7]).unwrap();
-        let other = Summation::over(&bytes, &Over::Signal, None).unwrap();
-        assert!(run(&ds, &[&other], None, &NoProgress).is_err());
-    }
-
-    #[test]
-    fn small_regions_give_the_same_sums() {
-        let ds = ramp(&[7, 3, 5], 1);
-        let layout = Layout::new(ds.shape(), &[1, 2]);
-        let integers = layout.integer_runs(DType::U16, false);
-        assert_eq!(integers, Some(SmallIntegers::U16));
-        let total = reduced_in_regions(&ds, &layout, &[2, 2, 3], None, integers);
-        let whole = sum_over(&ds, &Over::Navigation, None, &NoProgress).unwrap();
-        assert_eq!(values(&whole), total);
-    }
-
-    /// `ds` reduced through `layout` region by region (regions of `cut`), with `weights`,
-    /// small integers added into integer partial sums when `integers` says so.
-    fn reduced_in_regions(
-        ds: &Dataset,
-        layout: &Layout,
-        cut: &[u64],
-        weights: Option<&[f64]>,
-        integers: Option<SmallIntegers>,
-    ) -> Vec<f64> {
-        let len = (0..ds.ndim())
-            .filter(|&d| layout.kept[d])
-            .map(|d| ds.shape()[d] as usize)
-            .product();
-        let mut total = Accumulator::new(len, integers.is_some());
-        for region in ds.chunks(cut) {
-            let bytes = ds.read_region_bytes(&region.start, &region.shape).unwrap();
-            let strides = c_strides(&region.shape, ds.dtype().size());
-            let values = Values {
-                region: &region,
-                dtype: ds.dtype(),
-                bytes: &bytes,
-                first: 0,
-                strides: &strides,
-                order: ByteOrder::NATIVE,
-                weights,
-                integers,
-            };
-            layout.reduce(&values, &mut total);
-        }
-        total.into_values()
-    }
-
-    /// Integer partial sums are added into the floats before they overflow: 40,000
-    /// frames of the largest `u16` sum to more than `i32` holds, in regions of any
-    /// number of frames.
-    #[test]
-    fn integer_partial_sums_never_overflow() {
-        let bytes = vec![0xFF; 40_000 * 2 * 2];
-        let mut ds = Dataset::from_bytes(bytes, DType::U16, vec![40_000, 2]).unwrap();
-        ds.axes[0].navigate = true;
-        let sum = sum_over(&ds, &Over::Navigation, None, &NoProgress).unwrap();
-        let want = [40_000.0 * 65_535.0; 2];
-        assert_eq!(values(&sum), want);
-        let layout = Layout::new(ds.shape(), &[1]);
-        let integers = layout.integer_runs(DType::U16, false);
-        for frames in [1, 999, 32_767, 32_768, 40_000] {
-            let total = reduced_in_regions(&ds, &layout, &[frames, 2], None, integers);
-            assert_eq!(total, want, "regions of {frames} frames");
-        }
-    }
-}
+mod tests;

@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use emio_core::summary::{summary_of, InOrder, Summary};
+use emio_core::in_order::InOrder;
+use emio_core::summary::{summary_of, Summary};
 use emio_core::{scan, ByteOrder, DType, Result};
 
 /// Summaries of a dataset's values, unit by unit ([`scan::Visitor`]).
@@ -16,7 +17,7 @@ pub(super) struct Summaries {
     /// Units some of whose pieces have been summarised, by number.
     open: Mutex<HashMap<u64, Summary>>,
     /// Closed units.
-    closed: InOrder,
+    closed: InOrder<Summary>,
 }
 
 impl Summaries {
@@ -31,7 +32,7 @@ impl Summaries {
 
     /// The summary of every value handed over.
     pub(super) fn finish(self) -> Summary {
-        self.closed.finish()
+        self.closed.finish().unwrap_or_default()
     }
 }
 

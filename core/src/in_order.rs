@@ -1,63 +1,92 @@
-//! Summaries of numbered units (pieces of a map, regions of a grid) merged in the order of
-//! their numbers whatever order they arrive in, so that a parallel pass gives the same
-//! mean and deviation, to the last bit, on every run and with any number of threads.
+//! Results of numbered units (pieces of a map, regions of a grid) merged in the order of
+//! their numbers whatever order they arrive in, so that a parallel pass that merges in
+//! floating point (moments, sums) gives the same result, to the last bit, on every run and
+//! with any number of threads.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::Summary;
+/// A result [`InOrder`] merges: two results of neighbouring runs of units as one.
+pub trait Merge: Sized {
+    /// This result and `right`'s (the units after this one's) as one.
+    fn merge(self, right: Self) -> Self;
+}
 
-/// Summaries of units `0, 1, 2, …` (each given once, from any thread, in any order) merged
+/// Results of units `0, 1, 2, …` (each given once, from any thread, in any order) merged
 /// along a fixed binary tree over the numbers: unit `2k` with unit `2k + 1`, those pairs
 /// pair by pair, and so on, the left one always first; what the tree's ragged end leaves
 /// (fewer than a power of two units) is merged left to right at the end. The tree holds
-/// only the merged summaries whose neighbour has not arrived yet: a few per thread when
-/// the threads take the units in runs of consecutive numbers.
-#[derive(Debug, Default)]
-pub struct InOrder {
+/// only the merged results whose neighbour has not arrived yet: one per level of the
+/// tree (at most the number of binary digits of the unit count) for each run of
+/// consecutive units the threads are working through.
+#[derive(Debug)]
+pub struct InOrder<T> {
     /// Complete subtrees waiting for their neighbour: (level, index) covers units
     /// `index << level .. (index + 1) << level`.
-    waiting: Mutex<HashMap<(u32, u64), Summary>>,
+    waiting: Mutex<HashMap<(u32, u64), T>>,
 }
 
-impl InOrder {
-    /// No summary yet.
+impl<T> Default for InOrder<T> {
+    fn default() -> Self {
+        InOrder {
+            waiting: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T: Merge> InOrder<T> {
+    /// No result yet.
     pub fn new() -> Self {
         InOrder::default()
     }
 
-    /// The summary of unit `unit`.
-    pub fn add(&self, unit: u64, summary: Summary) {
-        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut level, mut index, mut merged) = (0u32, unit, summary);
-        while let Some(neighbour) = waiting.remove(&(level, index ^ 1)) {
+    /// The result of unit `unit`.
+    pub fn add(&self, unit: u64, result: T) {
+        let (mut level, mut index, mut merged) = (0u32, unit, result);
+        loop {
+            // Looked for and, if absent, waited for under one lock; merged outside it (the
+            // merge of large results takes a while).
+            let neighbour = {
+                let mut waiting = self.lock();
+                match waiting.remove(&(level, index ^ 1)) {
+                    Some(neighbour) => neighbour,
+                    None => {
+                        waiting.insert((level, index), merged);
+                        return;
+                    }
+                }
+            };
             merged = if index % 2 == 0 {
-                merged.merged(&neighbour)
+                merged.merge(neighbour)
             } else {
-                neighbour.merged(&merged)
+                neighbour.merge(merged)
             };
             level += 1;
             index /= 2;
         }
-        waiting.insert((level, index), merged);
     }
 
-    /// Every summary added, merged.
-    pub fn finish(self) -> Summary {
+    /// Every result added, merged; `None` when none was.
+    pub fn finish(self) -> Option<T> {
         let waiting = self.waiting.into_inner().unwrap_or_else(|p| p.into_inner());
-        let mut subtrees: Vec<((u32, u64), Summary)> = waiting.into_iter().collect();
+        let mut subtrees: Vec<((u32, u64), T)> = waiting.into_iter().collect();
         // By their first unit.
         subtrees.sort_by_key(|&((level, index), _)| index << level);
         subtrees
             .into_iter()
-            .fold(Summary::default(), |total, (_, s)| total.merged(&s))
+            .map(|(_, t)| t)
+            .reduce(|total, t| total.merge(t))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u32, u64), T>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::summary_of_values;
+    use crate::summary::{summary_of_values, Summary};
     use crate::DType;
 
     /// Units added in any order merge to the same bits as in order, and to the summary of
@@ -77,7 +106,7 @@ mod tests {
                 for &u in order {
                     tree.add(u as u64, parts[u]);
                 }
-                tree.finish()
+                tree.finish().unwrap_or_default()
             };
             let forward: Vec<usize> = (0..parts.len()).collect();
             let want = merged(&forward);
@@ -102,6 +131,6 @@ mod tests {
             assert!((want.mean - whole.mean).abs() < 1e-9 * whole.mean);
             assert!((want.m2 - whole.m2).abs() < 1e-9 * whole.m2);
         }
-        assert_eq!(InOrder::new().finish().count, 0);
+        assert!(InOrder::<Summary>::new().finish().is_none());
     }
 }
