@@ -92,7 +92,10 @@ pub fn sum_keeping(
 /// Read `dataset` once, in the order it is stored, adding every region into each of `sums`
 /// (made for this dataset) and handing its values to `also` when given, a region a unit
 /// ([`scan::Visitor`]: numbered in the grid's C order); stops at the first error or when
-/// `progress` cancels.
+/// `progress` cancels. The regions are the largest any of the sums asks for
+/// (a fixed-order [`Summation`]'s), so the last bits of a floating-point sum, or of the
+/// moments `also` takes, can depend on which other sums share the pass; never on the run
+/// or the number of threads.
 pub fn run(
     dataset: &Dataset,
     sums: &[&Summation],
@@ -183,7 +186,9 @@ fn run_in_regions(
 }
 
 /// One sum over some dimensions of a dataset, in progress: made for the dataset, fed by
-/// [`run`], turned into the result by [`Summation::finish`].
+/// [`run`], turned into the result by [`Summation::finish`]. A sum that is not exact in
+/// any order (floating-point values, weights) is taken in a fixed order of the pass's
+/// regions, the same to the last bit on every run and with any number of threads.
 pub struct Summation {
     /// Index arithmetic in the stored order of the dimensions.
     layout: Layout,

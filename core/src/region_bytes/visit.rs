@@ -30,13 +30,14 @@ impl RegionBytes<'_> {
     /// in the dataset's memory map as runs of at least `MIN_RUN_BYTES` in native order
     /// (frames of a file, whole chunks of an uncompressed HDF5 dataset:
     /// [`crate::Dataset::region_in_place`]), one run at a time, in place (no copy), in C order;
-    /// else, when its values are decoded (no stored view) and the region holds at most
-    /// [`WHOLE_DECODED_BYTES`], read into the buffer whole or, when it is larger than
-    /// [`DECODED_PIECE_BYTES`] and starts on a chunk of the source, in pieces of whole
-    /// chunks of about that size, in the C order of their grid (not the region's: a
-    /// region two chunks wide is handed over chunk by chunk), each chunk decoded straight
-    /// into the buffer; else read into the buffer in pieces of at most [`PIECE_BYTES`],
-    /// in C order, each still in the cache when `step` reads it.
+    /// else, when its values are decoded (no stored view): when the region starts on a
+    /// chunk of the source, in pieces of whole chunks of about [`DECODED_PIECE_BYTES`]
+    /// (one piece when the region holds no more; none over [`WHOLE_DECODED_BYTES`]), in
+    /// the C order of their grid (not the region's: a region two chunks wide is handed
+    /// over chunk by chunk), each chunk decoded straight into the buffer, or, when that
+    /// cannot be and the region holds at most [`WHOLE_DECODED_BYTES`], read into the
+    /// buffer whole; else read into the buffer in pieces of at most [`PIECE_BYTES`], in C
+    /// order, each still in the cache when `step` reads it.
     pub fn visit(&mut self, step: &mut dyn FnMut(&Region, &[u8]) -> Result<()>) -> Result<()> {
         let Some(Unread { dataset, progress }) = self.unread else {
             return step(self.region, &self.buf[..]);
@@ -70,10 +71,15 @@ impl RegionBytes<'_> {
         // source's chunk cache, a new buffer, and copy every piece out of it (a sum of a
         // shuffled `.hspy` ran at half the rate of its full read).
         let pieces = runs.unwrap_or_else(|| {
-            if dataset.stored_view().is_none() && whole <= WHOLE_DECODED_BYTES {
-                decoded_pieces(region, &chunk, es, DECODED_PIECE_BYTES)
-            } else {
-                streaming_chunk(&region.shape, es, PIECE_BYTES)
+            let decoded = dataset.stored_view().is_none();
+            let whole_chunks = decoded
+                .then(|| decoded_pieces(region, &chunk, es, DECODED_PIECE_BYTES))
+                .flatten()
+                .filter(|p| p.iter().product::<u64>() * es <= WHOLE_DECODED_BYTES as u64);
+            match whole_chunks {
+                Some(pieces) => pieces,
+                None if decoded && whole <= WHOLE_DECODED_BYTES => region.shape.clone(),
+                None => streaming_chunk(&region.shape, es, PIECE_BYTES),
             }
         });
         for piece in Chunks::new(&region.shape, &pieces) {
@@ -109,22 +115,18 @@ impl RegionBytes<'_> {
     }
 }
 
-/// The shape of the pieces a visit reads a region of decoded values in: whole chunks of
-/// the source grouped to about `budget` bytes ([`DECODED_PIECE_BYTES`]) when the region
-/// starts on a chunk (so that every piece but those at the region's far edges is made of
-/// whole chunks), else the whole region (a piece that cut chunks would decode them more
-/// than once).
-fn decoded_pieces(region: &Region, chunk: &[u64], es: u64, budget: u64) -> Vec<u64> {
+/// The shape of the pieces a visit reads a region of decoded values in when the region
+/// starts on a chunk of the source: whole chunks grouped to about `budget` bytes
+/// ([`DECODED_PIECE_BYTES`]), so that every piece but those at the region's far edges is
+/// made of whole chunks, each decoded once; `None` for a region starting inside a chunk.
+fn decoded_pieces(region: &Region, chunk: &[u64], es: u64, budget: u64) -> Option<Vec<u64>> {
     let on_a_chunk = chunk.len() == region.shape.len()
         && region
             .start
             .iter()
             .zip(chunk)
             .all(|(&at, &c)| at.is_multiple_of(c.max(1)));
-    if !on_a_chunk {
-        return region.shape.clone();
-    }
-    whole_chunks(&region.shape, chunk, es, budget)
+    on_a_chunk.then(|| whole_chunks(&region.shape, chunk, es, budget))
 }
 
 #[cfg(test)]
@@ -196,7 +198,7 @@ mod tests {
         /// The pieces of a region of decoded values that starts on a chunk never split a
         /// chunk of the source between two of them (each is decoded once), and hold at
         /// most the budget unless one chunk alone is larger; a region starting inside a
-        /// chunk is one piece.
+        /// chunk has none.
         #[test]
         fn decoded_pieces_keep_every_chunk_whole(
             dims in prop::collection::vec((1u64..50, 1u64..20, 0u64..3, 0.0f64..1.0), 1..4),
@@ -212,10 +214,10 @@ mod tests {
             let shape: Vec<u64> = dims.iter().map(|d| 1 + (d.0 as f64 * d.3) as u64).collect();
             let region = Region { start: start.clone(), shape: shape.clone() };
             let pieces = decoded_pieces(&region, &chunk, 2, budget);
-            if inside {
-                prop_assert_eq!(&pieces, &shape);
+            prop_assert_eq!(pieces.is_none(), inside);
+            let Some(pieces) = pieces else {
                 return Ok(());
-            }
+            };
             let clipped = chunk.iter().zip(&shape).map(|(&c, &n)| c.min(n));
             let one_chunk = clipped.product::<u64>() * 2;
             let piece_bytes = pieces.iter().product::<u64>() * 2;
@@ -358,5 +360,41 @@ mod tests {
         };
         let (pieces, _, _) = visit(&inside);
         assert_eq!(pieces, std::slice::from_ref(&inside));
+    }
+
+    /// A region of decoded values too large to read whole that starts on a chunk is still
+    /// handed over in pieces of whole chunks, each decoded once, never whole.
+    #[test]
+    fn decoded_regions_too_large_to_read_whole_go_chunk_by_chunk() {
+        use std::sync::atomic::Ordering::Relaxed;
+        // 36 frames of 512 x 512 u16 (18 MiB), chunks of two half frames (512 KiB).
+        let (ds, decodes) = CountingChunks::dataset(vec![36, 512, 512], vec![2, 256, 512]);
+        let region = Region {
+            start: vec![0; 3],
+            shape: vec![36, 512, 512],
+        };
+        assert!(region.len() * 2 > WHOLE_DECODED_BYTES as u64);
+        let (mut buf, mut pieces) = (Vec::new(), Vec::new());
+        let mut bytes = RegionBytes::on_demand(&ds, &region, &NoProgress, &mut buf);
+        bytes
+            .visit(&mut |piece, b| {
+                if pieces.is_empty() {
+                    assert_eq!(b, ds.read_region_bytes(&piece.start, &piece.shape).unwrap());
+                }
+                assert_eq!(b.len() as u64, piece.len() * 2);
+                pieces.push(piece.clone());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(pieces.len(), 18, "two chunks a piece");
+        assert!(pieces
+            .iter()
+            .all(|p| p.start[0] % 2 == 0 && p.shape == [2, 512, 512]));
+        assert_eq!(
+            decodes.load(Relaxed),
+            36 + 2,
+            "each chunk decoded once (and the check's)"
+        );
+        assert_eq!(bytes.buffered() as u64, DECODED_PIECE_BYTES);
     }
 }
