@@ -451,7 +451,9 @@ def sum_over(filename, over="navigation", weights=None, dataset=None, progress=N
     (their calibrations are those of ``emio.open(filename)[i].axes``). ``weights``, an
     array of the summed axes' shape (in the dataset's axis order, or flat), multiplies
     each value by the weight of its summed index: a detector mask gives a virtual detector
-    image. Complex values add their magnitude, RGB the mean of R, G and B.
+    image. Complex values add their magnitude, RGB the mean of R, G and B. The result
+    is the same to the last bit on every call, whatever the number of threads (sums of
+    floating-point values are added up in a fixed order).
     ``progress(bytes_done, bytes_total)`` is called as the data is read; Ctrl-C or an
     exception in it stops the sum. ``kwds`` are reader options."""
     import numpy as np
