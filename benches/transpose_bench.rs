@@ -24,8 +24,13 @@
 //! a transpose of `E` byte planes) over the same bytes in 1 MiB pieces (a chunk of h5py's
 //! sizes), against `memcpy` of the same pieces.
 //!
+//! With `--huge-output`, the destination is backed by transparent huge pages, as the
+//! arrays of emio's full reads are (`emio_core::advise_huge_pages`; the source stays in
+//! 4 KiB pages, as the page cache behind a memory-mapped file is): one TLB entry covers
+//! 2 MiB of the destination's scattered rows instead of 4 KiB.
+//!
 //! ```text
-//! cargo bench --profile profiling --bench transpose_bench -- [--mib 256] [--runs 5] [--threads N] [--es E] [--kernel K]
+//! cargo bench --profile profiling --bench transpose_bench -- [--mib 256] [--runs 5] [--threads N] [--es E] [--kernel K] [--huge-output]
 //! ```
 //!
 //! `--es` keeps one element size, `--kernel` one kernel (`Scalar`, `Sse2`, `Avx2`,
@@ -73,8 +78,14 @@ fn main() {
         .into_iter()
         .filter(|&es| value("--es").is_none_or(|only| only == es))
         .collect();
+    let huge_output = args.iter().any(|a| a == "--huge-output");
+    let pages = if huge_output {
+        "destination in huge pages"
+    } else {
+        "4 KiB pages"
+    };
     println!(
-        "transpose benchmark: {mib} MiB per case, {threads} thread(s), median of {runs}; kernels {kernels:?}"
+        "transpose benchmark: {mib} MiB per case, {threads} thread(s), median of {runs}; kernels {kernels:?}; {pages}"
     );
     println!();
     print!(
@@ -90,7 +101,12 @@ fn main() {
         *b = (i * 131 + i / 251) as u8;
     }
     // Destination lines start on cache lines (as a page-aligned buffer's would).
-    let mut dst_buffer = vec![1u8; bytes + 64];
+    let mut dst_buffer = vec![0u8; bytes + 64];
+    if huge_output {
+        // Before the first touch: the pages are faulted in huge.
+        emio_core::advise_huge_pages(&mut dst_buffer);
+    }
+    dst_buffer.fill(1);
     let skip = dst_buffer.as_ptr().align_offset(64);
     let dst = &mut dst_buffer[skip..skip + bytes];
     for &es in &sizes {
