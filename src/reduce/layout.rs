@@ -26,7 +26,11 @@ impl Accumulator {
     pub(super) fn new(len: usize, integers: bool) -> Self {
         Accumulator {
             floats: written_zeros(len),
-            integers: if integers { vec![0; len] } else { Vec::new() },
+            integers: if integers {
+                written_zeros(len)
+            } else {
+                Vec::new()
+            },
             adds: 0,
         }
     }
@@ -58,9 +62,9 @@ impl Accumulator {
 /// page and flushes the address translations of every core running the process (a sum
 /// of an MRC stack into boxes of 8 MiB spent a third of its time there). Written first,
 /// each page is faulted in once, writable.
-pub(super) fn written_zeros(len: usize) -> Vec<f64> {
+pub(super) fn written_zeros<T: Copy + Default>(len: usize) -> Vec<T> {
     let mut zeros = Vec::with_capacity(len);
-    zeros.resize(len, 0.0);
+    zeros.resize(len, T::default());
     zeros
 }
 
@@ -150,10 +154,11 @@ impl Layout {
         SmallIntegers::of(dtype).filter(|_| kept_last && !weighted)
     }
 
-    /// Add one region's values into `target` (a box of the result holding the region's), a run along the last
-    /// dimension at a time: a summed run is added up in interleaved partial sums
-    /// ([`sum`]), a kept run added value by value into its stretch of the result (small
-    /// integers into the integer partial sums); with weights, each value times its own.
+    /// Add one region's values into `target` (a box of the result holding the region's),
+    /// a run along the last dimension at a time: a summed run is added up in interleaved
+    /// partial sums ([`sum`]), a kept run added value by value into its stretch of the
+    /// result (small integers into the integer partial sums); with weights, each value
+    /// times its own.
     /// Compiled for AVX2 too, run where the processor has it (the typed loops then take
     /// four to eight values per instruction instead of two).
     pub(super) fn reduce(&self, values: &Values<'_>, target: Target<'_>) {

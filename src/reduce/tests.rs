@@ -107,9 +107,10 @@ fn encoded(dtype: DType, v: f64) -> Vec<u8> {
 
 proptest::proptest! {
     /// Values summed where a memory map holds them (dimensions flipped, bytes between
-    /// rows and frames, either byte order) sum, over any kept dimensions and with
-    /// weights, to what the same values in C order do, and a look that takes them as
-    /// stored sees each value once, told their byte order.
+    /// rows and frames, either byte order), in regions of any size (a fixed-order sum's
+    /// boxes of every shape merged), sum, over any kept dimensions and with weights, to
+    /// what the same values in C order do, and a look that takes them as stored sees each
+    /// value once, told their byte order.
     #[test]
     fn sums_in_the_stored_view_match_c_order(
         shape in proptest::collection::vec(1u64..5, 0..=3),
@@ -196,8 +197,9 @@ proptest::proptest! {
 
 proptest::proptest! {
     /// Data stored in another order of its dimensions (every permutation) sums, over
-    /// any kept dimensions and with weights, to what the same values in C order do:
-    /// the pass walks the storage and puts the result and the weights in order.
+    /// any kept dimensions and with weights, in regions of any size, to what the same
+    /// values in C order do: the pass walks the storage and puts the result and the
+    /// weights in order.
     #[test]
     fn sums_of_data_stored_in_any_order_match_c_order(
         stored_shape in proptest::collection::vec(1u64..5, 1..=4),
