@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::dtype::swap_bytes_in_place;
 use crate::strides::{c_strides, walk};
-pub use crate::strides::{for_each_index, Layout};
+pub use crate::strides::{for_each_index, for_each_run, Layout};
 
 /// Copy an N-D block of `shape` elements of `elem_size` bytes from `src` laid out as
 /// `from` to `dst` laid out as `to`.

@@ -21,6 +21,7 @@ use crate::dtype::{swap_bytes_in_place, ByteOrder};
 use crate::error::{Error, Result};
 use crate::format::Progress;
 use crate::plan::WritePlan;
+use crate::strides::{for_each_run, last_cut};
 
 /// Shortest run of the file that regions following the source's chunks may write with one
 /// system call (a page): regions whose runs are shorter (a spectrum image stored
@@ -136,61 +137,6 @@ pub(crate) fn region_grid(dataset: &Dataset, region_bytes: u64) -> Vec<u64> {
     }
 }
 
-/// The last dimension of an array of `shape` that a region of `extent` does not cover
-/// whole (0 when it covers them all): the region lies in the array in runs of its extent
-/// along that dimension and every later one.
-fn last_cut(shape: &[u64], extent: &[u64]) -> usize {
-    (0..shape.len())
-        .rev()
-        .find(|&d| extent[d] < shape[d])
-        .unwrap_or(0)
-}
-
-/// Call `write(offset, from, len)` for each run of `region` of a C-order array of `shape`
-/// with elements of `es` bytes, in C order: the run's byte offset in the array, where it
-/// starts in the region's C-order bytes and its length. Stops at the first error.
-fn for_each_run(
-    shape: &[u64],
-    es: u64,
-    region: &Region,
-    mut write: impl FnMut(u64, usize, usize) -> Result<()>,
-) -> Result<()> {
-    if region.is_empty() {
-        return Ok(());
-    }
-    let n = shape.len();
-    let split = last_cut(shape, &region.shape);
-    let run = (region.shape[split..].iter().product::<u64>() * es) as usize;
-    let mut strides = vec![es; n];
-    for d in (0..n.saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1];
-    }
-    let offset = |index: &[u64]| -> u64 {
-        (0..n)
-            .map(|d| (region.start[d] + index[d]) * strides[d])
-            .sum()
-    };
-    // An odometer over the dimensions before `split`; the rest start each run.
-    let mut index = vec![0u64; n];
-    let mut from = 0usize;
-    loop {
-        write(offset(&index), from, run)?;
-        from += run;
-        let mut d = split;
-        loop {
-            if d == 0 {
-                return Ok(());
-            }
-            d -= 1;
-            index[d] += 1;
-            if index[d] < region.shape[d] {
-                break;
-            }
-            index[d] = 0;
-        }
-    }
-}
-
 /// Write all of `bytes` at `offset` of `file` without moving a shared cursor (on Windows,
 /// which has no such write, the file's cursor moves).
 pub fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
@@ -225,6 +171,7 @@ pub fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
     use std::sync::Arc;
 
     use proptest::prelude::*;
@@ -383,11 +330,10 @@ mod tests {
             let ds = Dataset::from_bytes(all.clone(), DType::U16, shape.clone()).unwrap();
             let values = ds.read_region_bytes(&region.start, &region.shape).unwrap();
             let mut runs = Vec::new();
-            for_each_run(&shape, 2, &region, |offset, from, len| {
+            let Ok(()) = for_each_run::<Infallible>(&shape, 2, &region, |offset, from, len| {
                 runs.push((offset as usize, from, len));
                 Ok(())
-            })
-            .unwrap();
+            });
             let mut placed = vec![0u8; all.len()];
             let mut next = 0;
             for (offset, from, len) in runs {

@@ -2,6 +2,8 @@
 //! counts, C-order strides, walking every index in C order), shared by the copy kernels,
 //! the tiled transposes and the sources.
 
+use crate::dataset::Region;
+
 /// Where an N-D block lives in a byte buffer: the byte offset of its first element and the
 /// byte stride of each dimension.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +82,63 @@ fn walk_indices(
             s -= src_strides[k] * shape[k] as i64;
             d -= dst_strides[k] * shape[k] as i64;
             index[k] = 0;
+        }
+    }
+}
+
+/// The last dimension of an array of `shape` that a region of `extent` does not cover
+/// whole (0 when it covers them all): the region lies in the array in runs of its extent
+/// along that dimension and every later one.
+pub(crate) fn last_cut(shape: &[u64], extent: &[u64]) -> usize {
+    (0..shape.len())
+        .rev()
+        .find(|&d| extent[d] < shape[d])
+        .unwrap_or(0)
+}
+
+/// Call `write(offset, from, len)` for each run of `region` of a C-order array of `shape`
+/// with elements of `es` bytes, in C order: the run's byte offset in the array, where it
+/// starts in the region's C-order bytes and its length (runs as long as the region lets
+/// them be: every dimension after the last one it cuts is whole in each). Stops at the
+/// first error.
+pub fn for_each_run<E>(
+    shape: &[u64],
+    es: u64,
+    region: &Region,
+    mut write: impl FnMut(u64, usize, usize) -> Result<(), E>,
+) -> Result<(), E> {
+    if region.is_empty() {
+        return Ok(());
+    }
+    let n = shape.len();
+    let split = last_cut(shape, &region.shape);
+    let run = (region.shape[split..].iter().product::<u64>() * es) as usize;
+    let mut strides = vec![es; n];
+    for d in (0..n.saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    let offset = |index: &[u64]| -> u64 {
+        (0..n)
+            .map(|d| (region.start[d] + index[d]) * strides[d])
+            .sum()
+    };
+    // An odometer over the dimensions before `split`; the rest start each run.
+    let mut index = vec![0u64; n];
+    let mut from = 0usize;
+    loop {
+        write(offset(&index), from, run)?;
+        from += run;
+        let mut d = split;
+        loop {
+            if d == 0 {
+                return Ok(());
+            }
+            d -= 1;
+            index[d] += 1;
+            if index[d] < region.shape[d] {
+                break;
+            }
+            index[d] = 0;
         }
     }
 }

@@ -4,6 +4,9 @@
 //! ([`emio_core::in_order::InOrder`]), so that a sum of floating-point values is the same
 //! to the last bit on every run and with any number of threads.
 
+use std::convert::Infallible;
+
+use emio_core::copy::for_each_run;
 use emio_core::in_order::Merge;
 use emio_core::Region;
 
@@ -39,12 +42,12 @@ impl Share {
         let shape: Vec<u64> = (0..rank)
             .map(|d| if kept(d) { region.shape[d] } else { 1 })
             .collect();
-        let mut strides = c_strides(&shape);
-        for (d, stride) in strides.iter_mut().enumerate() {
-            if !kept(d) {
-                *stride = 0;
-            }
-        }
+        // C order over the box, none along the summed dimensions.
+        let strides = emio_core::source::c_strides(&shape, 1)
+            .into_iter()
+            .enumerate()
+            .map(|(d, stride)| if kept(d) { stride as u64 } else { 0 })
+            .collect();
         let len = shape.iter().product::<u64>() as usize;
         Share {
             start,
@@ -104,37 +107,19 @@ impl Part {
 
     /// Add `other`'s values to this part's at their places (its box lies inside this one's).
     fn add(&mut self, other: &Part) {
-        let rank = self.shape.len();
-        let Some(&row) = other.shape.last() else {
-            // No dimensions: one value.
-            self.values[0] += other.values[0];
-            return;
+        let inside = Region {
+            start: (0..self.start.len())
+                .map(|d| other.start[d] - self.start[d])
+                .collect(),
+            shape: other.shape.clone(),
         };
-        if other.values.is_empty() {
-            return;
-        }
-        let strides = c_strides(&self.shape);
-        let first: u64 = (0..rank)
-            .map(|d| (other.start[d] - self.start[d]) * strides[d])
-            .sum();
-        let mut index = vec![0u64; rank - 1];
-        let mut at = first;
-        for from in other.values.chunks_exact(row as usize) {
-            let to = &mut self.values[at as usize..][..row as usize];
-            for (t, f) in to.iter_mut().zip(from) {
+        let Ok(()) = for_each_run::<Infallible>(&self.shape, 1, &inside, |at, from, len| {
+            let to = &mut self.values[at as usize..][..len];
+            for (t, f) in to.iter_mut().zip(&other.values[from..from + len]) {
                 *t += f;
             }
-            // The next row: step the outer dimensions in C order, carrying.
-            for d in (0..rank - 1).rev() {
-                index[d] += 1;
-                at += strides[d];
-                if index[d] < other.shape[d] {
-                    break;
-                }
-                at -= strides[d] * index[d];
-                index[d] = 0;
-            }
-        }
+            Ok(())
+        });
     }
 }
 
@@ -164,12 +149,4 @@ impl Merge for Part {
         union.add(&right);
         union
     }
-}
-
-/// C-order strides, in values, of an array of `shape`.
-fn c_strides(shape: &[u64]) -> Vec<u64> {
-    emio_core::source::c_strides(shape, 1)
-        .into_iter()
-        .map(|s| s as u64)
-        .collect()
 }
