@@ -43,6 +43,8 @@ pub mod fatal;
 pub mod format;
 pub mod hyperspy;
 pub mod in_order;
+#[cfg(feature = "deflate")]
+pub mod inflate;
 pub mod inputs;
 pub mod latin1;
 pub mod leftovers;

@@ -38,23 +38,24 @@ pub fn inflate(input: &[u8], expected: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Inflate a zlib stream into `out`, which it must fill exactly. libdeflate decodes the
-/// whole chunk at once (faster than the streaming decoder) and stops where `out` ends: a
-/// stream that decodes to more (a decompression bomb) is an error, never decoded to its
-/// end. A stream libdeflate refuses goes through the streaming decoder, which names what
-/// is wrong with it.
+/// Inflate a zlib stream into `out`, which it must fill exactly. The whole chunk is
+/// decoded at once by [`emio_core::inflate`] (faster than the streaming decoder), which
+/// stops where `out` ends: a stream that decodes to more (a decompression bomb) is an
+/// error, never decoded to its end. A stream it refuses goes through the streaming
+/// decoder, which names what is wrong with it.
 pub fn inflate_into(input: &[u8], out: &mut [u8]) -> Result<()> {
-    match libdeflater::Decompressor::new().zlib_decompress(input, out) {
+    use emio_core::inflate::{zlib_decompress, InflateError};
+    match zlib_decompress(input, out) {
         Ok(n) if n == out.len() => Ok(()),
         Ok(n) => Err(corrupt(format!(
             "{} bytes from a deflated chunk, got {n}",
             out.len()
         ))),
-        Err(libdeflater::DecompressionError::InsufficientSpace) => Err(corrupt(format!(
+        Err(InflateError::InsufficientSpace) => Err(corrupt(format!(
             "{} bytes from a deflated chunk, it decodes to more",
             out.len()
         ))),
-        Err(libdeflater::DecompressionError::BadData) => inflate_streaming(input, out),
+        Err(InflateError::BadData) => inflate_streaming(input, out),
     }
 }
 

@@ -60,16 +60,14 @@ impl<'a> Stream<'a> {
     /// `out.len()` only at the end of the stream or of the input). Corrupt Deflate and Zstd
     /// data is an error; LZW data that breaks off after some output keeps that output (as
     /// libtiff does), the caller judging whether it is enough. A block is first decoded
-    /// whole into `out` (libdeflate, [`crate::lzw`], libzstd with the thread's context:
+    /// whole into `out` ([`emio_core::inflate`], [`crate::lzw`], libzstd with the thread's context:
     /// faster than the streaming decoders); one that decodes to more than `out` holds, or
     /// is damaged, is then decoded by the streaming decoder, which stops where `out` ends
     /// and names the damage.
     pub fn fill(&mut self, out: &mut [u8]) -> Result<usize> {
         if self.produced == 0 {
             let whole = match self.codec {
-                Codec::Deflate => libdeflater::Decompressor::new()
-                    .zlib_decompress(self.input, out)
-                    .ok(),
+                Codec::Deflate => emio_core::inflate::zlib_decompress(self.input, out).ok(),
                 Codec::Lzw => crate::lzw::decode_whole(self.input, out),
                 Codec::Zstd => emio_core::zstd::decompress_into(self.input, out).ok(),
             };

@@ -1,0 +1,59 @@
+//! Fuzz emio's own Deflate decoder (`emio_core::inflate`) against zlib (flate2's streaming
+//! decoder): the first two bytes are the output's size, the rest a raw Deflate stream.
+//! zlib decodes it first; the target wraps it in zlib framing with the Adler-32 of what
+//! zlib decoded (a wrong one when zlib refuses it), so that valid streams reach the end
+//! and damaged ones are compared too. emio must give zlib's bytes where zlib reads the
+//! stream within the size, refuse it where zlib does (or where it decodes to more), and
+//! never panic or read or write out of bounds.
+#![no_main]
+// Linked for its allocation cap (emio_fuzz::cap), which every target runs under.
+extern crate emio_fuzz;
+use emio_core::inflate::zlib_decompress_by_emio;
+
+/// zlib's reading of the raw Deflate `stream` into at most `limit` bytes: the bytes and
+/// the stream's length, or `None` if zlib refuses it, it is cut short or decodes to more.
+fn zlib(stream: &[u8], limit: usize) -> Option<(Vec<u8>, usize)> {
+    let mut z = flate2::Decompress::new(false);
+    let mut out = vec![0u8; limit + 1];
+    loop {
+        let (read, written) = (z.total_in() as usize, z.total_out() as usize);
+        let status = z
+            .decompress(&stream[read..], &mut out[written..], flate2::FlushDecompress::Finish)
+            .ok()?;
+        if z.total_out() as usize > limit {
+            return None;
+        }
+        match status {
+            flate2::Status::StreamEnd => break,
+            _ if z.total_in() as usize == read && z.total_out() as usize == written => {
+                return None
+            }
+            _ => {}
+        }
+    }
+    out.truncate(z.total_out() as usize);
+    Some((out, z.total_in() as usize))
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Some((size, stream)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let size = usize::from(u16::from_le_bytes(*size));
+    let theirs = zlib(stream, size);
+    let mut framed = vec![0x78, 0x9c];
+    framed.extend_from_slice(stream);
+    let (end, adler) = match &theirs {
+        Some((bytes, used)) => (*used, zlib_rs::adler32::adler32(1, bytes)),
+        None => (stream.len(), 0),
+    };
+    framed.truncate(2 + end);
+    framed.extend_from_slice(&adler.to_be_bytes());
+    let mut ours = vec![0u8; size];
+    match (zlib_decompress_by_emio(&framed, &mut ours), theirs) {
+        (Ok(n), Some((bytes, _))) => assert_eq!(ours[..n], bytes[..]),
+        (Ok(n), None) => panic!("emio read {n} bytes of a stream zlib refuses"),
+        (Err(e), Some(_)) => panic!("emio refused ({e}) a stream zlib reads"),
+        (Err(_), None) => {}
+    }
+});
