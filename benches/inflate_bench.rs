@@ -23,52 +23,21 @@ use emio_core::inflate::{zlib_decompress, zlib_decompress_by_emio, LONG_MATCH_RA
 /// Bytes of output per stream.
 const PIECE: usize = 256 << 10;
 
-/// A deterministic generator (xorshift) for the inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// A Poisson count of mean `mean`: by inversion below 30, a rounded normal above.
-    fn poisson(&mut self, mean: f64) -> u16 {
-        if mean > 30.0 {
-            let (u, v) = (self.unit().max(1e-300), self.unit());
-            let normal = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
-            return (mean + mean.sqrt() * normal).round().max(0.0) as u16;
-        }
-        let (mut k, mut p, mut sum) = (0u16, (-mean).exp(), 0.0);
-        let u = self.unit();
-        loop {
-            sum += p;
-            if u < sum || k > 200 {
-                return k;
-            }
-            k += 1;
-            p *= mean / f64::from(k);
-        }
-    }
-}
+#[path = "data/random.rs"]
+mod random;
 
 /// `bytes` of 1024-wide 16-bit frames of Poisson counts around `mean` (a gentle slope
-/// across each frame).
-fn counts(bytes: usize, mean: f64, rng: &mut Rng) -> Vec<u8> {
+/// across each frame), from `seed`.
+fn counts(bytes: usize, mean: f64, seed: u64) -> Vec<u8> {
     (0..bytes / 2)
         .flat_map(|i| {
             let (x, y) = (
                 (i % 1024) as f64 / 1024.0,
                 (i / 1024 % 1024) as f64 / 1024.0,
             );
-            rng.poisson(mean * (0.5 + x * y)).to_le_bytes()
+            let count =
+                random::Poisson::new(mean * (0.5 + x * y)).sample(random::hash(seed, i as u64));
+            (count as u16).to_le_bytes()
         })
         .collect()
 }
@@ -126,21 +95,19 @@ fn main() {
         }
     }
     let bytes = mib << 20;
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let inputs: Vec<(&str, Vec<u8>)> = vec![
         (
             "images with shot noise (~500 counts)",
-            counts(bytes, 500.0, &mut rng),
+            counts(bytes, 500.0, 1),
         ),
-        ("counting frames, 2 per pixel", counts(bytes, 2.0, &mut rng)),
-        (
-            "counting frames, 0.3 per pixel",
-            counts(bytes, 0.3, &mut rng),
-        ),
+        ("counting frames, 2 per pixel", counts(bytes, 2.0, 2)),
+        ("counting frames, 0.3 per pixel", counts(bytes, 0.3, 3)),
         (
             "random f32",
-            (0..bytes / 4)
-                .flat_map(|_| (rng.unit() as f32).to_le_bytes())
+            (0..bytes as u64 / 4)
+                .flat_map(|i| {
+                    ((random::hash(4, i) >> 40) as f32 / (1u32 << 24) as f32).to_le_bytes()
+                })
                 .collect(),
         ),
     ];

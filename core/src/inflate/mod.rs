@@ -80,7 +80,7 @@ pub const LONG_MATCH_RATIO: usize = 4;
 /// [`LONG_MATCH_RATIO`] times over are decoded by libdeflate instead, with the same
 /// results.
 pub fn zlib_decompress(input: &[u8], out: &mut [u8]) -> Result<usize> {
-    if out.len() >= LONG_MATCH_RATIO * input.len() {
+    if out.len() >= LONG_MATCH_RATIO.saturating_mul(input.len()) {
         return libdeflate_decompress(input, out);
     }
     zlib_decompress_by_emio(input, out)

@@ -211,14 +211,20 @@ struct Fixed {
 }
 
 impl Fixed {
-    fn new(final_block: bool) -> Self {
+    /// A stream whose first block's header says whether it is the final block and its
+    /// type (0 stored, 1 fixed codes, 2 dynamic codes, 3 invalid).
+    fn block(final_block: bool, block_type: u32) -> Self {
         let mut s = Fixed {
             bytes: vec![0x78, 0x01],
             bit: 0,
         };
         s.bits(u32::from(final_block), 1);
-        s.bits(1, 2);
+        s.bits(block_type, 2);
         s
+    }
+
+    fn new(final_block: bool) -> Self {
+        Self::block(final_block, 1)
     }
 
     /// `n` bits of `value`, low bit first (extra bits, headers).
@@ -362,12 +368,7 @@ fn each_kind_of_damage_is_refused_as_zlib_refuses_it() {
     dictionary[1] = 0x3f;
     assert_eq!((0x7800 | 0x3f) % 31, 0);
     cases.push(("a preset dictionary", dictionary));
-    let mut block_type = Fixed {
-        bytes: vec![0x78, 0x01],
-        bit: 0,
-    };
-    block_type.bits(1, 1);
-    block_type.bits(3, 2);
+    let mut block_type = Fixed::block(true, 3);
     block_type.bits(0, 16);
     cases.push(("block type 3", block_type.bytes));
     let mut not_final = Fixed::new(false);
@@ -389,12 +390,7 @@ fn each_kind_of_damage_is_refused_as_zlib_refuses_it() {
 fn dynamic_codes_zlib_refuses_are_refused() {
     // A dynamic block's header: HLIT, HDIST, HCLEN, then code-length code lengths.
     let header = |lens: &[(u32, u32)], tail: &dyn Fn(&mut Fixed)| {
-        let mut s = Fixed {
-            bytes: vec![0x78, 0x01],
-            bit: 0,
-        };
-        s.bits(1, 1);
-        s.bits(2, 2);
+        let mut s = Fixed::block(true, 2);
         s.bits(0, 5);
         s.bits(0, 5);
         s.bits(15, 4);
