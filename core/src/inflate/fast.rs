@@ -47,8 +47,6 @@ fn fast_loop(inflater: &mut Inflater) -> Result<()> {
     const FAST_MASK: u64 = (1 << FAST_BITS) - 1;
     let input = inflater.input;
     let out = &mut *inflater.out;
-    let tables = &*inflater.tables;
-    let fast = &*tables.fast;
     let (Some(in_end), Some(out_end)) = (
         input.len().checked_sub(IN_MARGIN),
         out.len().checked_sub(OUT_MARGIN),
@@ -60,6 +58,9 @@ fn fast_loop(inflater: &mut Inflater) -> Result<()> {
     if ip > in_end || op > out_end {
         return Ok(());
     }
+    inflater.tables.build_fast_once();
+    let tables = &*inflater.tables;
+    let fast = &*tables.fast;
     // Fill the buffer to 56 bits or more with one unaligned load. Only the low byte of
     // `bitsleft` counts (a shift by it uses its low 6 bits): subtracting whole entries
     // leaves higher bits set.

@@ -85,8 +85,16 @@ pub(super) struct Tables {
     /// most 24 bits with the distance's extra bits); anything else is
     /// [`FAST_EXCEPTIONAL`]. Entries are stored little-endian (`to_le`), so an entry's
     /// literals are its bytes 2 and 3 on every host: the fast loop loads them from the
-    /// table (8 bytes, hence one more entry, never indexed).
+    /// table (8 bytes, hence one more entry, never indexed). Built on the block's first
+    /// use of the fast loop ([`Tables::build_fast_once`]): blocks decoded wholly symbol by
+    /// symbol (small outputs) never pay for it.
     pub(super) fast: Box<[u64; (1 << FAST_BITS) + 1]>,
+    /// Where the literal/length codes start (for the fast table's build).
+    starts: Starts,
+    /// Whether the literal/length code is complete (else the fast table is all
+    /// exceptional), and whether the fast table is this block's.
+    complete: bool,
+    fast_built: bool,
 }
 
 /// A zeroed boxed array, built on the heap.
@@ -103,28 +111,44 @@ impl Tables {
             litlen: boxed(),
             dist: boxed(),
             fast: boxed(),
+            starts: Starts::default(),
+            complete: false,
+            fast_built: false,
         }
     }
 
     /// Build the tables of a block whose codes have these lengths (one per symbol, 0 for
     /// unused; `litlen` of [`LITLEN_SYMBOLS`], `dist` of [`DIST_SYMBOLS`]).
     pub(super) fn build(&mut self, litlen: &[u8], dist: &[u8]) -> Result<(), InflateError> {
-        let mut starts = Starts::default();
-        let complete = build(Alphabet::LitLen, litlen, &mut self.litlen[..], &mut starts)?;
+        self.fast_built = false;
+        self.starts.len = 0;
+        self.complete = build(
+            Alphabet::LitLen,
+            litlen,
+            &mut self.litlen[..],
+            &mut self.starts,
+        )?;
         build(
             Alphabet::Dist,
             dist,
             &mut self.dist[..],
             &mut Starts::default(),
         )?;
-        if complete {
-            self.build_fast(&starts);
-        } else {
-            // A single code (zlib's only incomplete literal/length code): through the
-            // tables.
-            self.fast.fill(FAST_EXCEPTIONAL.to_le());
-        }
         Ok(())
+    }
+
+    /// Build the block's fast table unless it is built.
+    pub(super) fn build_fast_once(&mut self) {
+        if !self.fast_built {
+            if self.complete {
+                self.build_fast();
+            } else {
+                // A single code (zlib's only incomplete literal/length code): through
+                // the tables.
+                self.fast.fill(FAST_EXCEPTIONAL.to_le());
+            }
+            self.fast_built = true;
+        }
     }
 
     /// The fast table from the literal/length and distance tables: a literal whose code
@@ -133,9 +157,9 @@ impl Tables {
     /// the literal/length table's): the entries of a code are those its bits start, one
     /// for every value of the bits after it, which index the second literal or the
     /// distance sequentially.
-    fn build_fast(&mut self, starts: &Starts) {
+    fn build_fast(&mut self) {
         let (litlen, dist, fast) = (&self.litlen[..], &self.dist[..], &mut self.fast[..]);
-        for &start in starts.list() {
+        for &start in self.starts.list() {
             let start = usize::from(start);
             let first = litlen[start];
             // The code's own bits (a length's extra bits come after them).

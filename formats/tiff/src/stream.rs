@@ -60,10 +60,10 @@ impl<'a> Stream<'a> {
     /// `out.len()` only at the end of the stream or of the input). Corrupt Deflate and Zstd
     /// data is an error; LZW data that breaks off after some output keeps that output (as
     /// libtiff does), the caller judging whether it is enough. A block is first decoded
-    /// whole into `out` ([`emio_core::inflate`], [`crate::lzw`], libzstd with the thread's context:
-    /// faster than the streaming decoders); one that decodes to more than `out` holds, or
-    /// is damaged, is then decoded by the streaming decoder, which stops where `out` ends
-    /// and names the damage.
+    /// whole into `out` ([`emio_core::inflate`], [`crate::lzw`], libzstd with the thread's
+    /// context: faster than the streaming decoders); one that decodes to more than `out`
+    /// holds, or is damaged, is then decoded by the streaming decoder, which stops where
+    /// `out` ends and names the damage.
     pub fn fill(&mut self, out: &mut [u8]) -> Result<usize> {
         if self.produced == 0 {
             let whole = match self.codec {
