@@ -4,11 +4,13 @@
 //! zlib decoded (a wrong one when zlib refuses it), so that valid streams reach the end
 //! and damaged ones are compared too. emio must give zlib's bytes where zlib reads the
 //! stream within the size, refuse it where zlib does (or where it decodes to more), and
-//! never panic or read or write out of bounds.
+//! never panic or read or write out of bounds. The same stream, put in a gzip member with
+//! the CRC-32 and length of what zlib decoded, must decode alike through
+//! `gzip_decompress`.
 #![no_main]
 // Linked for its allocation cap (emio_fuzz::cap), which every target runs under.
 extern crate emio_fuzz;
-use emio_core::inflate::zlib_decompress_by_emio;
+use emio_core::inflate::{gzip_decompress, zlib_decompress_by_emio};
 
 /// zlib's reading of the raw Deflate `stream` into at most `limit` bytes: the bytes and
 /// the stream's length, or `None` if zlib refuses it, it is cut short or decodes to more.
@@ -43,17 +45,34 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let theirs = zlib(stream, size);
     let mut framed = vec![0x78, 0x9c];
     framed.extend_from_slice(stream);
-    let (end, adler) = match &theirs {
-        Some((bytes, used)) => (*used, zlib_rs::adler32::adler32(1, bytes)),
-        None => (stream.len(), 0),
+    let (end, adler, crc, len) = match &theirs {
+        Some((bytes, used)) => (
+            *used,
+            zlib_rs::adler32::adler32(1, bytes),
+            zlib_rs::crc32::crc32(0, bytes),
+            bytes.len() as u32,
+        ),
+        None => (stream.len(), 0, 0, 0),
     };
     framed.truncate(2 + end);
     framed.extend_from_slice(&adler.to_be_bytes());
+    let mut member = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    member.extend_from_slice(&stream[..end]);
+    member.extend_from_slice(&crc.to_le_bytes());
+    member.extend_from_slice(&len.to_le_bytes());
     let mut ours = vec![0u8; size];
-    match (zlib_decompress_by_emio(&framed, &mut ours), theirs) {
-        (Ok(n), Some((bytes, _))) => assert_eq!(ours[..n], bytes[..]),
-        (Ok(n), None) => panic!("emio read {n} bytes of a stream zlib refuses"),
-        (Err(e), Some(_)) => panic!("emio refused ({e}) a stream zlib reads"),
-        (Err(_), None) => {}
+    let zlib_framed = zlib_decompress_by_emio(&framed, &mut ours).map(|n| ours[..n].to_vec());
+    let mut ours = vec![0u8; size];
+    let gzip_framed = gzip_decompress(&member, &mut ours, &mut |_| true)
+        .map(|n| ours[..n.expect("never stopped")].to_vec());
+    for (framing, got) in [("zlib", zlib_framed), ("gzip", gzip_framed)] {
+        match (got, &theirs) {
+            (Ok(got), Some((bytes, _))) => assert_eq!(got, *bytes, "{framing}"),
+            (Ok(got), None) => {
+                panic!("emio read {} bytes of a stream zlib refuses ({framing})", got.len())
+            }
+            (Err(e), Some(_)) => panic!("emio refused ({e}) a stream zlib reads ({framing})"),
+            (Err(_), None) => {}
+        }
     }
 });

@@ -1,5 +1,7 @@
 //! Deflate decompression (RFC 1951) of a whole zlib stream (RFC 1950) into a buffer of
-//! known size: TIFF strips and HDF5 chunks, whose decoded size the container states.
+//! known size: TIFF strips and HDF5 chunks, whose decoded size the container states; and
+//! of gzip members (RFC 1952, `gzip.rs`) one after another: `.mrc.gz` files, whose header
+//! states their size.
 //!
 //! The output is one slice, so a match copies from the output itself (no window), and
 //! most of a block is decoded by a loop (`fast.rs`) that checks the input and output once
@@ -20,6 +22,7 @@
 //! never gives bytes where zlib gives an error.
 
 mod fast;
+mod gzip;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -53,6 +56,8 @@ impl std::fmt::Display for InflateError {
 impl std::error::Error for InflateError {}
 
 type Result<T> = std::result::Result<T, InflateError>;
+
+pub use gzip::gzip_decompress;
 
 /// Order in which a dynamic block lists the code lengths of the code-length alphabet.
 const CODE_LENGTH_ORDER: [usize; CODE_LENGTH_SYMBOLS] = [
@@ -115,11 +120,29 @@ pub fn zlib_decompress_by_emio(input: &[u8], out: &mut [u8]) -> Result<usize> {
         return Err(InflateError::BadData);
     }
     let deflated = &input[2..];
-    let (end, written) = TABLES.with(|cell| {
+    let (end, written) = inflate_raw(deflated, out, &mut |_| true)?.expect("never stopped");
+    let trailer = deflated.get(end..end + 4).ok_or(InflateError::BadData)?;
+    let stored = u32::from_be_bytes(trailer.try_into().expect("four bytes"));
+    if zlib_rs::adler32::adler32(1, &out[..written]) != stored {
+        return Err(InflateError::BadData);
+    }
+    Ok(written)
+}
+
+/// Decode the raw Deflate stream (RFC 1951) at the start of `input` into `out`, with this
+/// thread's tables: the input bytes it takes (up to the byte after its final block) and
+/// the bytes written; `None` when `go_on`, asked after each block but the final one with
+/// the bytes written so far, said to stop. Errors as [`zlib_decompress`]'s.
+fn inflate_raw(
+    input: &[u8],
+    out: &mut [u8],
+    go_on: &mut dyn FnMut(usize) -> bool,
+) -> Result<Option<(usize, usize)>> {
+    TABLES.with(|cell| {
         let mut slot = cell.borrow_mut();
         let tables = slot.get_or_insert_with(Tables::new);
         let mut inflater = Inflater {
-            input: deflated,
+            input,
             ip: 0,
             bitbuf: 0,
             bitsleft: 0,
@@ -127,15 +150,11 @@ pub fn zlib_decompress_by_emio(input: &[u8], out: &mut [u8]) -> Result<usize> {
             op: 0,
             tables,
         };
-        inflater.run()?;
-        Ok::<_, InflateError>((inflater.byte_position()?, inflater.op))
-    })?;
-    let trailer = deflated.get(end..end + 4).ok_or(InflateError::BadData)?;
-    let stored = u32::from_be_bytes(trailer.try_into().expect("four bytes"));
-    if zlib_rs::adler32::adler32(1, &out[..written]) != stored {
-        return Err(InflateError::BadData);
-    }
-    Ok(written)
+        if !inflater.run(go_on)? {
+            return Ok(None);
+        }
+        Ok(Some((inflater.byte_position()?, inflater.op)))
+    })
 }
 
 /// The decoder's state: input and output positions, the bit buffer, the tables.
@@ -155,8 +174,9 @@ struct Inflater<'a, 'o, 't> {
 }
 
 impl Inflater<'_, '_, '_> {
-    /// Decode every block up to and including the final one.
-    fn run(&mut self) -> Result<()> {
+    /// Decode every block up to and including the final one (true), asking `go_on` after
+    /// each other block whether to go on (false when it said no).
+    fn run(&mut self, go_on: &mut dyn FnMut(usize) -> bool) -> Result<bool> {
         loop {
             let header = self.bits(3)?;
             match header >> 1 {
@@ -174,7 +194,10 @@ impl Inflater<'_, '_, '_> {
                 _ => return Err(InflateError::BadData),
             }
             if header & 1 == 1 {
-                return Ok(());
+                return Ok(true);
+            }
+            if !go_on(self.op) {
+                return Ok(false);
             }
         }
     }
