@@ -204,7 +204,7 @@ fn read_everything(d: &Dataset, progress: &dyn Progress) -> emio_core::Result<()
         }
         return Ok(());
     }
-    let d = &d.in_stored_order();
+    let d = &d.in_any_order();
     let chunk = d.read_chunk_shape(REGION_BYTES);
     Engine::default()
         .for_each_region(d, &chunk, progress, |_, _| Ok(()))

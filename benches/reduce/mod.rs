@@ -10,12 +10,12 @@ use emio_core::engine::Engine;
 const SUM_REGION_BYTES: u64 = 2 << 20;
 
 /// Sum of every value through the chunk API on the current rayon pool's threads, walking
-/// the values in the order they are stored ([`Dataset::in_stored_order`]: a sum does not
-/// depend on the order, so transposed storage is never transposed), in place in the
-/// memory map where a region is stored as long runs, else read in cache-sized pieces
-/// ([`Engine::for_each_region_in_place`]).
+/// the values in the order they are stored ([`Dataset::in_any_order`]: a sum does not
+/// depend on the order, so transposed storage is never transposed nor frames stored
+/// bottom-up turned over), in place in the memory map where a region is stored as long
+/// runs, else read in cache-sized pieces ([`Engine::for_each_region_in_place`]).
 pub fn sum_all(ds: &Dataset) -> Result<f64> {
-    let ds = &ds.in_stored_order();
+    let ds = &ds.in_any_order();
     let chunk = ds.read_chunk_shape(SUM_REGION_BYTES);
     let total = std::sync::Mutex::new(0f64);
     let dtype = ds.dtype();

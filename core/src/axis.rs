@@ -90,6 +90,22 @@ impl Axis {
         }
     }
 
+    /// The same axis with its `size` indices in reverse order: index `i` of the result has
+    /// the coordinate of index `size - 1 - i` of this one.
+    pub fn reversed(&self, size: u64) -> Self {
+        let kind = match &self.kind {
+            AxisKind::Uniform { scale, offset } => AxisKind::Uniform {
+                scale: -scale,
+                offset: offset + scale * size.saturating_sub(1) as f64,
+            },
+            AxisKind::Values(v) => AxisKind::Values(v.iter().rev().copied().collect()),
+        };
+        Axis {
+            kind,
+            ..self.clone()
+        }
+    }
+
     /// Turn explicit values into a uniform axis when they are evenly spaced (relative
     /// tolerance `rtol` of the step); otherwise keep them.
     pub fn uniform_if_evenly_spaced(self, rtol: f64) -> Self {

@@ -512,6 +512,24 @@ impl Dataset {
         self.in_stored_order_with_permutation().0
     }
 
+    /// The same values walked as they are stored, for passes whose result depends on no
+    /// index at all (totals, reading everything to check it): the dimensions stored
+    /// backwards turned around ([`ArraySource::forwards`]: TIA's and MIB's bottom-up
+    /// frames), their axes reversed with them, then the dimensions in their stored order
+    /// ([`Dataset::in_stored_order`]). Regions of a memory-mapped file are then runs of
+    /// it, which [`crate::engine::Engine::for_each_region_in_place`] sees in place where
+    /// the values are in the machine's byte order.
+    pub fn in_any_order(&self) -> Dataset {
+        let mut forwards = self.clone();
+        if let Some((reversed, source)) = self.source.forwards() {
+            for d in reversed {
+                forwards.axes[d] = self.axes[d].reversed(self.shape()[d]);
+            }
+            forwards.source = source;
+        }
+        forwards.in_stored_order()
+    }
+
     /// [`Dataset::in_stored_order`] and the permutation it applied: the stored-order
     /// dataset's dimension `i` is this dataset's dimension `perm[i]` (the identity for
     /// data stored in C order). For passes whose result is indexed (a sum over some axes),

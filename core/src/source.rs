@@ -101,6 +101,14 @@ pub trait ArraySource: Send + Sync {
     fn stored_order(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
         None
     }
+    /// For passes whose result depends on no index (totals, reading everything to check
+    /// it): the dimensions this source stores backwards (a negative stride: TIA's and
+    /// MIB's frames, stored bottom-up) and a source over the same values with those
+    /// dimensions' indices reversed, which walks them forwards, so that its regions are
+    /// runs of the storage. `None` when no dimension is stored backwards.
+    fn forwards(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
+        None
+    }
     /// The file whose bytes, from its first byte, are the `bytes` of
     /// [`ArraySource::stored_view`], when they are a memory map of a file (None when they
     /// are held in memory): a consumer may map that file itself (e.g. privately,
@@ -655,6 +663,23 @@ impl ArraySource for StridedSource {
         stored
             .is_c_contiguous_ignoring_unit_dims()
             .then(|| (perm, Arc::new(stored) as Arc<dyn ArraySource>))
+    }
+
+    fn forwards(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
+        let backwards: Vec<usize> = (0..self.shape.len())
+            .filter(|&d| self.strides[d] < 0 && self.shape[d] > 1)
+            .collect();
+        if backwards.is_empty() {
+            return None;
+        }
+        let mut forwards = self.clone();
+        for &d in &backwards {
+            // Index 0 of the reversed dimension is its last index here.
+            let last = (self.shape[d] - 1) as i64 * self.strides[d];
+            forwards.offset = forwards.offset.checked_add_signed(last)?;
+            forwards.strides[d] = -self.strides[d];
+        }
+        Some((backwards, Arc::new(forwards)))
     }
 
     fn view_file(&self) -> Option<&Path> {
