@@ -666,20 +666,22 @@ impl ArraySource for StridedSource {
     }
 
     fn forwards(&self) -> Option<(Vec<usize>, Arc<dyn ArraySource>)> {
-        let backwards: Vec<usize> = (0..self.shape.len())
-            .filter(|&d| self.strides[d] < 0 && self.shape[d] > 1)
-            .collect();
-        if backwards.is_empty() {
+        if self.strides.iter().all(|&s| s >= 0) {
             return None;
         }
         let mut forwards = self.clone();
-        for &d in &backwards {
-            // Index 0 of the reversed dimension is its last index here.
-            let last = (self.shape[d] - 1) as i64 * self.strides[d];
+        let mut reversed = Vec::new();
+        for d in (0..self.shape.len()).filter(|&d| self.strides[d] < 0) {
+            // Index 0 of the reversed dimension is its last index here (a dimension of
+            // one index only loses the sign, which [`ArraySource::stored_order`] needs).
+            let last = (self.shape[d].max(1) - 1) as i64 * self.strides[d];
             forwards.offset = forwards.offset.checked_add_signed(last)?;
             forwards.strides[d] = -self.strides[d];
+            if self.shape[d] > 1 {
+                reversed.push(d);
+            }
         }
-        Some((backwards, Arc::new(forwards)))
+        Some((reversed, Arc::new(forwards)))
     }
 
     fn view_file(&self) -> Option<&Path> {

@@ -621,13 +621,33 @@ fn dimensions_stored_backwards_and_permuted_come_back_as_one_run() {
         ByteOrder::NATIVE,
     )
     .unwrap();
-    let walked = dataset(fortran).in_any_order();
+    let walked = dataset(fortran.clone()).in_any_order();
     assert_eq!(walked.shape(), &[3, 4, 5]);
     let run = walked
         .source()
         .region_in_place(&[0, 0, 0], &[3, 4, 5])
         .unwrap();
     let values: Vec<u8> = (0..60u16).flat_map(|v| v.to_ne_bytes()).collect();
+    assert_eq!(run, &values[..]);
+    // A dimension of one index stored "backwards" does not keep the rest from their
+    // stored order either.
+    let mut strides = fortran.strides().to_vec();
+    strides.insert(0, -2);
+    let with_unit = StridedSource::new(
+        "test",
+        Storage::owned(values.clone()),
+        (4 - 1) * 10,
+        DType::U16,
+        vec![1, 5, 4, 3],
+        strides,
+        ByteOrder::NATIVE,
+    )
+    .unwrap();
+    let walked = dataset(with_unit).in_any_order();
+    let run = walked
+        .source()
+        .region_in_place(&[0; 4], walked.shape())
+        .unwrap();
     assert_eq!(run, &values[..]);
 }
 
