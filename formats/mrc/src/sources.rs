@@ -399,8 +399,9 @@ impl Decompressed {
     /// Decompress the first `needed` bytes, into memory or a temporary file, checking
     /// `progress` for cancellation between pieces.
     fn decompress(&self, progress: &dyn Progress) -> Result<Unpacked> {
-        // Whether emio's inflater found damage the streaming decoder may not reach (it
-        // stops after `needed` bytes, before the last member's CRC-32 and length).
+        // Whether emio's inflater found damage the streaming decoder may not reach: it
+        // stops after `needed` bytes, before the last member's CRC-32 and length (a
+        // damaged byte may still decode, to another value).
         let mut damaged = false;
         if self.codec == Codec::Gzip && self.needed <= IN_MEMORY_LIMIT {
             match self.gunzip_whole(progress)? {
@@ -464,8 +465,8 @@ impl Decompressed {
             ));
         }
         if damaged {
-            let trailer =
-                "the last member's CRC-32 and length are missing or do not match its data";
+            let trailer = "a member's check values (CRC-32, length, header CRC-16) do not \
+                match its bytes, or the stream ends before them";
             return Err(
                 Error::codec("mrc", None, "a complete, valid gzip stream", trailer)
                     .with_path(&self.path),
@@ -481,8 +482,8 @@ impl Decompressed {
         Ok(((self.build)(storage)?, tmp))
     }
 
-    /// A gzip file decoded whole by emio's inflater, straight into its final buffer (two
-    /// to three times as fast as the streaming decoder: docs/performance.md, session 47),
+    /// A gzip file decoded whole by emio's inflater, straight into its final buffer (1.6
+    /// times as fast as the streaming decoder: docs/performance.md, session 47),
     /// every member's CRC-32 and length checked, `progress` asked for cancellation between
     /// Deflate blocks. [`InflateError::InsufficientSpace`] when the stream holds more than
     /// the `needed` bytes (the streaming decoder then reads them),
@@ -666,8 +667,8 @@ mod tests {
         last_crc[last - 5] ^= 1;
         for (what, damaged, says) in [
             ("first CRC", first_crc, "checksum"),
-            ("last CRC", last_crc, "CRC-32"),
-            ("cut", file[..last - 3].to_vec(), "CRC-32"),
+            ("last CRC", last_crc, "check values"),
+            ("cut", file[..last - 3].to_vec(), "check values"),
             (
                 "no last member",
                 file[..member_ends[1]].to_vec(),
