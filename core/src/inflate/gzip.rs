@@ -97,6 +97,7 @@ mod tests {
 
     use proptest::prelude::*;
 
+    use super::super::tests::Rng;
     use super::*;
 
     /// One member of `data` as flate2 writes it at `level`.
@@ -135,14 +136,9 @@ mod tests {
 
     /// 16-bit counts with noise: what a compressed MRC stack holds.
     fn counts(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
+        let mut rng = Rng(seed | 1);
         (0..n)
-            .flat_map(|i| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (400 + (i % 300) as u16 + (x % 64) as u16).to_le_bytes()
-            })
+            .flat_map(|i| (400 + (i % 300) as u16 + (rng.next() % 64) as u16).to_le_bytes())
             .collect()
     }
 

@@ -73,10 +73,10 @@ fn zlib_rs(data: &[u8], level: u32) -> Vec<u8> {
     e.finish().expect("in memory")
 }
 
-/// A deterministic generator (xorshift) for test data.
-struct Rng(u64);
+/// A deterministic generator (xorshift) for test data (of the gzip tests too).
+pub(super) struct Rng(pub(super) u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
